@@ -1,0 +1,74 @@
+/**
+ * Contract of the linearizability checker, shared by the Raft simulation,
+ * the chaos harness and `shoal check`.
+ *
+ * A history is a list of operations with call and return times on one
+ * logical clock. An operation whose outcome is unknown (timed out, crashed
+ * client, Jepsen `:info`) has `ret = Infinity`: it may have taken effect at any
+ * moment after its call, or never, and its output matches anything.
+ */
+
+export interface Operation<I, O> {
+  /** Client/process that issued it; one client has at most one open operation. */
+  client: number;
+  /** Logical time the call was made. Times are totally ordered across clients. */
+  call: number;
+  /** Logical time the response arrived; Infinity when the outcome is unknown. */
+  ret: number;
+  input: I;
+  /** Undefined when ret is Infinity. */
+  output: O | undefined;
+}
+
+/**
+ * A sequential specification. States must be immutable values: `step` returns
+ * a new state. `hash` must be equal for equal states (used for memoisation).
+ */
+export interface Model<S, I, O> {
+  name: string;
+  init(): S;
+  /** Apply `input` to `state`; `ok` is false when `output` is impossible from `state`. */
+  step(state: S, input: I, output: O | undefined): { ok: boolean; state: S };
+  hash(state: S): string;
+  /**
+   * P-compositionality: split a history into independent sub-histories
+   * (KV: one per key). Absent = check the history as a whole.
+   */
+  partition?(ops: Operation<I, O>[]): Operation<I, O>[][];
+  describe(input: I, output: O | undefined): string;
+}
+
+export interface CheckOptions {
+  /** Give up after this long; the verdict is then `unknown`. Default 60 s. */
+  timeoutMs?: number;
+}
+
+export interface CheckResult {
+  verdict: 'linearizable' | 'not linearizable' | 'unknown';
+  /**
+   * When not linearizable: a short human-readable window of the failing
+   * (sub)history, the operations around the point where no linearization
+   * could be extended.
+   */
+  window?: string;
+  /** Wall-clock milliseconds spent. */
+  elapsedMs: number;
+}
+
+// KV model (get / put / append; a missing key reads as "").
+export type KvInput =
+  | { op: 'get'; key: string }
+  | { op: 'put'; key: string; value: string }
+  | { op: 'append'; key: string; value: string };
+/** For get: the value read. For put/append: nothing meaningful (undefined or ''). */
+export type KvOutput = { value?: string };
+export type KvOperation = Operation<KvInput, KvOutput>;
+
+// Compare-and-set register (starts as null).
+export type CasInput =
+  | { op: 'read' }
+  | { op: 'write'; value: number }
+  | { op: 'cas'; from: number; to: number };
+/** read: value read (null = nil). cas: ok=true swapped, ok=false comparison failed. */
+export type CasOutput = { value?: number | null; ok?: boolean };
+export type CasOperation = Operation<CasInput, CasOutput>;

@@ -1,0 +1,40 @@
+import { Command, CommanderError } from 'commander';
+import { CliError } from './errors.js';
+import { packageVersion } from './version.js';
+import { commands } from './commands/index.js';
+
+/** Builds the `shoal` command tree. Each command lives in commands/<name>.ts. */
+export function buildProgram(): Command {
+  const program = new Command('shoal')
+    .description('Shoal: a cluster orchestrator in the mould of Docker Swarm')
+    .version(packageVersion(), '-v, --version', 'print the Shoal version')
+    .showSuggestionAfterError()
+    .configureOutput({
+      // commander's own usage errors: keep them to one line, as ours.
+      outputError: (str, write) => write(str.split('\n').filter(Boolean)[0] + '\n'),
+    });
+  program.exitOverride();
+  for (const register of commands) register(program);
+  return program;
+}
+
+/** Runs the CLI; resolves to the process exit code. Never throws. */
+export async function main(argv: string[]): Promise<number> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return 0;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // --help and --version exit through here with code 0.
+      return err.exitCode === 0 ? 0 : 1;
+    }
+    if (err instanceof CliError) {
+      if (err.message) process.stderr.write(`shoal: ${err.message}\n`);
+      return err.exitCode;
+    }
+    const e = err as NodeJS.ErrnoException;
+    process.stderr.write(`shoal: ${e?.message ?? String(err)}\n`);
+    return 1;
+  }
+}
