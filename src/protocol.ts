@@ -1,0 +1,6 @@
+/**
+ * Imports every module's wire message definitions, so a node process (and
+ * the codec tests) know every message type before the first frame arrives.
+ * Add a line here when a module defines messages.
+ */
+import './wire/messages.js';

@@ -1,0 +1,158 @@
+import { Codec } from './codec.js';
+import { FrameConnection, type ConnectionHost } from './connection.js';
+import { WireError, WireErrorCode, isWireError } from './errors.js';
+import { HandlerTable } from './handlers.js';
+import type {
+  Connection,
+  ConnectOptions,
+  ListenOptions,
+  MessageHandler,
+  NodeId,
+  PeerTarget,
+  Pipe,
+  PipeContext,
+  PipeMiddleware,
+  RequestHandler,
+  StreamHandler,
+  Transport,
+} from './interface.js';
+import { newWireMetrics, type WireMetrics } from './metrics.js';
+import { defaultConnectionOptions, type ConnectionOptions } from './options.js';
+import type { MessageType } from './registry.js';
+import './messages.js';
+
+export interface TransportOptions {
+  nodeId: NodeId;
+  connection?: Partial<ConnectionOptions>;
+  codec?: Codec;
+}
+
+export interface OpenedPipe {
+  pipe: Pipe;
+  /** Set when the transport authenticated the peer's key (Noise). */
+  authenticatedKey?: Uint8Array;
+}
+
+/**
+ * Everything transports share: handler table, middleware, connection
+ * tracking, connect-with-deadline. A concrete transport supplies only how to
+ * open and accept Pipes.
+ */
+export abstract class BaseTransport implements Transport, ConnectionHost {
+  abstract readonly kind: 'ws' | 'hyperswarm';
+  readonly nodeId: NodeId;
+  readonly codec: Codec;
+  readonly options: ConnectionOptions;
+  readonly metrics: WireMetrics = newWireMetrics();
+  readonly handlers = new HandlerTable();
+  private readonly middleware: PipeMiddleware[] = [];
+  private readonly live = new Set<FrameConnection>();
+  private readonly connectionListeners: ((c: Connection) => void)[] = [];
+  protected closing = false;
+
+  constructor(opts: TransportOptions) {
+    if (!opts.nodeId) throw new WireError(WireErrorCode.REGISTRY, 'transport needs a nodeId');
+    this.nodeId = opts.nodeId;
+    this.options = { ...defaultConnectionOptions, ...opts.connection };
+    this.codec = opts.codec ?? new Codec({ maxFrameBytes: this.options.maxFrameBytes });
+  }
+
+  abstract listen(opts?: ListenOptions): Promise<string>;
+  /** Opens a pipe to `target`; must honour `signal` by destroying whatever it started. */
+  protected abstract openPipe(target: PeerTarget, signal: AbortSignal): Promise<OpenedPipe>;
+  /** Stops accepting and releases transport resources (after connections are closed). */
+  protected abstract shutdown(): Promise<void>;
+
+  onMessage<B>(type: MessageType<B, unknown>, fn: MessageHandler<B>): void {
+    this.handlers.onMessage(type, fn);
+  }
+  onRequest<B, R>(type: MessageType<B, R>, fn: RequestHandler<B, R>): void {
+    this.handlers.onRequest(type, fn);
+  }
+  onStream<B>(type: MessageType<B, unknown>, fn: StreamHandler<B>): void {
+    this.handlers.onStream(type, fn);
+  }
+  onConnection(fn: (conn: Connection) => void): void {
+    this.connectionListeners.push(fn);
+  }
+  use(mw: PipeMiddleware): void {
+    this.middleware.push(mw);
+  }
+  connections(): Connection[] {
+    return [...this.live].filter((c) => c.isOpen);
+  }
+
+  async connect(target: PeerTarget, opts: ConnectOptions = {}): Promise<Connection> {
+    if (this.closing) throw new WireError(WireErrorCode.CLOSED, 'transport is closed');
+    const timeoutMs = opts.timeoutMs ?? this.options.handshakeTimeoutMs;
+    const ac = new AbortController();
+    const timer = setTimeout(() => ac.abort(), timeoutMs);
+    try {
+      let opened: OpenedPipe;
+      try {
+        opened = await this.openPipe(target, ac.signal);
+      } catch (err) {
+        if (ac.signal.aborted) throw new WireError(WireErrorCode.TIMEOUT, `connecting to ${describe(target)} timed out after ${timeoutMs} ms`);
+        if (isWireError(err)) throw err;
+        throw new WireError(WireErrorCode.CONNECT_FAILED, `cannot connect to ${describe(target)}: ${(err as Error)?.message ?? err}`);
+      }
+      const conn = this.adopt(opened.pipe, true, opts.expectNodeId, opened.authenticatedKey);
+      const onAbort = () => conn.close(`handshake timed out after ${timeoutMs} ms`, 'handshake-failed');
+      ac.signal.addEventListener('abort', onAbort, { once: true });
+      try {
+        await conn.established;
+      } finally {
+        ac.signal.removeEventListener('abort', onAbort);
+      }
+      return conn;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** Wraps a pipe (outbound or accepted) in middleware and a FrameConnection. */
+  protected adopt(pipe: Pipe, initiator: boolean, expectNodeId?: NodeId, authenticatedKey?: Uint8Array): FrameConnection {
+    let conn: FrameConnection | undefined;
+    const ctx: PipeContext = {
+      localId: this.nodeId,
+      initiator,
+      peerId: () => conn?.peerId() ?? expectNodeId,
+    };
+    let p = pipe;
+    for (const mw of this.middleware) p = mw(p, ctx);
+    conn = new FrameConnection(p, this, initiator, expectNodeId, authenticatedKey);
+    const c = conn;
+    this.live.add(c);
+    void c.closed.then(() => this.live.delete(c));
+    c.established.then(
+      () => {
+        for (const fn of this.connectionListeners) fn(c);
+      },
+      () => {},
+    );
+    if (this.closing) c.close('transport shutting down', 'shutdown');
+    return c;
+  }
+
+  async close(): Promise<void> {
+    if (this.closing) return;
+    this.closing = true;
+    const all = [...this.live];
+    for (const c of all) c.close('transport shutting down', 'shutdown');
+    // Give goodbyes a moment to flush, but never hang on a dead peer.
+    await Promise.race([Promise.all(all.map((c) => c.closed)), new Promise((r) => setTimeout(r, 500).unref())]);
+    await this.shutdown();
+  }
+}
+
+export function describe(target: PeerTarget): string {
+  if (typeof target === 'string') return target;
+  if ('address' in target) return target.address;
+  if ('topic' in target) return `topic ${hex(target.topic).slice(0, 16)}…`;
+  const k = hex(target.publicKey).slice(0, 16);
+  return target.host ? `${k}…@${target.host}:${target.port}` : `${k}…`;
+}
+
+function hex(v: Uint8Array | string): string {
+  return typeof v === 'string' ? v : Buffer.from(v).toString('hex');
+}

@@ -1,0 +1,449 @@
+import { performance } from 'node:perf_hooks';
+import { Codec, FrameKind, type Envelope, type ErrorBody } from './codec.js';
+import { WireError, WireErrorCode, isWireError } from './errors.js';
+import type { HandlerTable } from './handlers.js';
+import type { CloseInfo, Connection, NodeId, PeerIdentity, Pipe, RequestOptions, Stream } from './interface.js';
+import { CloseCode, Goodbye, Hello, PROTOCOL_VERSION, Ping, Welcome } from './messages.js';
+import { countDrop, type WireMetrics } from './metrics.js';
+import type { ConnectionOptions } from './options.js';
+import type { MessageType } from './registry.js';
+import { StreamImpl, type StreamOwner } from './stream.js';
+
+/** What a connection needs from the transport that made it. */
+export interface ConnectionHost {
+  readonly nodeId: NodeId;
+  readonly codec: Codec;
+  readonly options: ConnectionOptions;
+  readonly metrics: WireMetrics;
+  readonly handlers: HandlerTable;
+}
+
+interface Pending {
+  resolve: (v: unknown) => void;
+  reject: (e: Error) => void;
+  timer: NodeJS.Timeout;
+  type: string;
+}
+
+let nextConnectionId = 1;
+
+type State = 'handshaking' | 'open' | 'closing' | 'closed';
+
+/**
+ * Turns a Pipe into a Connection: handshake, keepalive/idle detection,
+ * one-way messages, requests with timeouts, and streams. Both transports use
+ * this one class, so they behave identically above the byte level.
+ */
+export class FrameConnection implements Connection, StreamOwner {
+  readonly id = nextConnectionId++;
+  private state: State = 'handshaking';
+  private _peer: PeerIdentity;
+  private _closeInfo: CloseInfo | null = null;
+  private resolveClosed!: (info: CloseInfo) => void;
+  readonly closed: Promise<CloseInfo> = new Promise((r) => (this.resolveClosed = r));
+  /** Resolves when the handshake completes; rejects if it fails. */
+  readonly established: Promise<void>;
+  private resolveEstablished!: () => void;
+  private rejectEstablished!: (e: Error) => void;
+
+  private nextId: number;
+  private readonly pending = new Map<number, Pending>();
+  private readonly streams = new Map<number, StreamImpl<unknown>>();
+  private lastRecv = performance.now();
+  private lastSent = performance.now();
+  private lastTick = performance.now();
+  private readonly timer: NodeJS.Timeout;
+  private readonly tickMs: number;
+  private drainWaiters: (() => void)[] = [];
+  private opened = false;
+
+  constructor(
+    private readonly pipe: Pipe,
+    private readonly host: ConnectionHost,
+    readonly initiator: boolean,
+    private readonly expectNodeId: NodeId | undefined,
+    authenticatedKey?: Uint8Array,
+  ) {
+    // Dialler allocates odd ids, acceptor even: no coordination needed.
+    this.nextId = initiator ? 1 : 2;
+    this._peer = {
+      nodeId: expectNodeId ?? '',
+      authenticated: authenticatedKey !== undefined,
+      ...(authenticatedKey ? { publicKey: authenticatedKey } : {}),
+      ...(pipe.remoteAddress ? { address: pipe.remoteAddress } : {}),
+    };
+    this.established = new Promise<void>((res, rej) => {
+      this.resolveEstablished = res;
+      this.rejectEstablished = rej;
+    });
+    // The handshake promise is also observed through `closed`; never leave it unhandled.
+    this.established.catch(() => {});
+    pipe.onFrame = (f) => this.onFrame(f);
+    pipe.onClose = (code, reason) => this.onPipeClosed(code, reason);
+    pipe.onDrain = () => this.notifyDrained();
+    const o = host.options;
+    this.tickMs = Math.max(10, Math.min(o.keepaliveIntervalMs, Math.floor(o.idleTimeoutMs / 3)));
+    this.timer = setInterval(() => this.tick(), this.tickMs);
+    this.timer.unref();
+    if (initiator) {
+      this.writeFrame(FrameKind.Message, Hello.name, 0, {
+        nodeId: host.nodeId,
+        protocol: PROTOCOL_VERSION,
+        ...(expectNodeId ? { expect: expectNodeId } : {}),
+      });
+    }
+  }
+
+  get peer(): PeerIdentity {
+    return this._peer;
+  }
+  get isOpen(): boolean {
+    return this.state === 'open';
+  }
+  get closeInfo(): CloseInfo | null {
+    return this._closeInfo;
+  }
+  /** The peer id as far as known: expected while dialling, declared after the handshake. */
+  peerId(): NodeId | undefined {
+    return this._peer.nodeId || undefined;
+  }
+
+  bufferedBytes(): number {
+    return this.pipe.bufferedBytes();
+  }
+
+  // ---------------------------------------------------------------- sending
+
+  send<B>(type: MessageType<B, unknown>, body: B): void {
+    this.assertOpen(type.name);
+    this.writeFrame(FrameKind.Message, type.name, 0, body);
+  }
+
+  request<B, R>(type: MessageType<B, R>, body: B, opts: RequestOptions = {}): Promise<R> {
+    if (this.state !== 'open') return Promise.reject(this.closedError(type.name));
+    const id = this.allocId();
+    const timeoutMs = opts.timeoutMs ?? this.host.options.requestTimeoutMs;
+    return new Promise<R>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.pending.delete(id);
+        this.host.metrics.requestTimeouts++;
+        reject(new WireError(WireErrorCode.TIMEOUT, `request ${type.name} to ${this.describePeer()} timed out after ${timeoutMs} ms`, type.name));
+      }, timeoutMs);
+      this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject, timer, type: type.name });
+      try {
+        this.writeFrame(FrameKind.Request, type.name, id, body);
+      } catch (err) {
+        clearTimeout(timer);
+        this.pending.delete(id);
+        reject(err as Error);
+      }
+    });
+  }
+
+  openStream<B>(type: MessageType<B, unknown>, body: B): Stream<B> {
+    this.assertOpen(type.name);
+    const id = this.allocId();
+    const s = new StreamImpl<B>(id, type.name, this);
+    this.streams.set(id, s as StreamImpl<unknown>);
+    try {
+      this.writeFrame(FrameKind.StreamOpen, type.name, id, body);
+    } catch (err) {
+      this.streams.delete(id);
+      throw err;
+    }
+    return s;
+  }
+
+  close(reason = 'closed', code: CloseCode = CloseCode.normal): void {
+    if (this.state === 'closing' || this.state === 'closed') return;
+    this.beginClose({ code, reason, byPeer: false });
+  }
+
+  // ------------------------------------------------------- StreamOwner part
+
+  get connection(): Connection {
+    return this;
+  }
+
+  writeData(id: number, type: string, body: unknown): boolean {
+    this.assertOpen(type);
+    this.writeFrame(FrameKind.StreamData, type, id, body);
+    return this.pipe.bufferedBytes() < this.host.options.highWaterMarkBytes;
+  }
+
+  writeEnd(id: number, type: string): void {
+    if (this.state === 'open') this.writeFrame(FrameKind.StreamEnd, type, id, undefined);
+  }
+
+  writeReset(id: number, type: string, reason: string): void {
+    if (this.state === 'open') this.writeFrame(FrameKind.StreamReset, type, id, { code: 'RESET', message: reason.slice(0, 4096) });
+  }
+
+  drain(): Promise<void> {
+    if (this.state !== 'open') return Promise.reject(this.closedError());
+    if (this.pipe.bufferedBytes() < this.host.options.highWaterMarkBytes) return Promise.resolve();
+    return new Promise((resolve) => this.drainWaiters.push(resolve));
+  }
+
+  forget(id: number): void {
+    this.streams.delete(id);
+  }
+
+  private notifyDrained(): void {
+    const w = this.drainWaiters;
+    this.drainWaiters = [];
+    for (const f of w) f();
+  }
+
+  // ---------------------------------------------------------------- internals
+
+  private allocId(): number {
+    const id = this.nextId;
+    this.nextId += 2;
+    return id;
+  }
+
+  private assertOpen(type?: string): void {
+    if (this.state !== 'open') throw this.closedError(type);
+  }
+
+  private closedError(type?: string): WireError {
+    const why = this._closeInfo ? `: ${this._closeInfo.code} (${this._closeInfo.reason})` : this.state === 'handshaking' ? ': handshake not complete' : '';
+    return new WireError(WireErrorCode.CLOSED, `connection to ${this.describePeer()} is closed${why}`, type);
+  }
+
+  private describePeer(): string {
+    return this._peer.nodeId || this._peer.address || `connection #${this.id}`;
+  }
+
+  private writeFrame(kind: FrameKind, type: string, id: number, body: unknown): void {
+    const frame = this.host.codec.encode(kind, type, id, body);
+    this.pipe.send(frame);
+    this.lastSent = performance.now();
+    this.host.metrics.framesOut++;
+    this.host.metrics.bytesOut += frame.length;
+  }
+
+  private onFrame(frame: Uint8Array): void {
+    if (this.state === 'closed') return;
+    this.lastRecv = performance.now();
+    const m = this.host.metrics;
+    m.framesIn++;
+    m.bytesIn += frame.byteLength;
+    let env: Envelope;
+    try {
+      env = this.host.codec.decode(frame);
+    } catch (err) {
+      const code = isWireError(err) ? err.code : WireErrorCode.MALFORMED_FRAME;
+      countDrop(m, code);
+      if (code === WireErrorCode.FRAME_TOO_LARGE) {
+        // A peer that sends oversize frames is broken or hostile: say why and hang up.
+        this.beginClose({ code: CloseCode.frameTooLarge, reason: (err as Error).message, byPeer: false });
+      }
+      return;
+    }
+    if (this.state === 'handshaking') return this.onHandshakeFrame(env);
+    if (this.state !== 'open') return;
+    try {
+      this.dispatch(env);
+    } catch (err) {
+      // A handler bug must not take the node down; the frame is counted and dropped.
+      countDrop(m, 'handler-threw');
+      queueMicrotask(() => {
+        throw err;
+      });
+    }
+  }
+
+  private onHandshakeFrame(env: Envelope): void {
+    if (env.t === Goodbye.name) return this.onGoodbye(env);
+    if (env.t === Ping.name) return;
+    if (!this.initiator && env.t === Hello.name) {
+      const hello = env.b as { nodeId: string; protocol: number; expect?: string };
+      if (hello.expect !== undefined && hello.expect !== this.host.nodeId) {
+        return this.failHandshake(`this is node ${this.host.nodeId}, not ${hello.expect}`);
+      }
+      this._peer = { ...this._peer, nodeId: hello.nodeId };
+      this.writeFrame(FrameKind.Message, Welcome.name, 0, { nodeId: this.host.nodeId, protocol: PROTOCOL_VERSION });
+      return this.open();
+    }
+    if (this.initiator && env.t === Welcome.name) {
+      const w = env.b as { nodeId: string };
+      if (this.expectNodeId !== undefined && w.nodeId !== this.expectNodeId) {
+        return this.failHandshake(`expected node ${this.expectNodeId}, reached ${w.nodeId}`);
+      }
+      this._peer = { ...this._peer, nodeId: w.nodeId };
+      return this.open();
+    }
+    countDrop(this.host.metrics, 'before-handshake');
+  }
+
+  private open(): void {
+    this.state = 'open';
+    this.opened = true;
+    this.host.metrics.connectionsOpened++;
+    this.resolveEstablished();
+  }
+
+  private failHandshake(reason: string): void {
+    this.host.metrics.handshakeFailures++;
+    this.beginClose({ code: CloseCode.handshakeFailed, reason, byPeer: false });
+  }
+
+  private dispatch(env: Envelope): void {
+    const h = this.host.handlers;
+    switch (env.k) {
+      case FrameKind.Message: {
+        if (env.t === Ping.name) return;
+        if (env.t === Goodbye.name) return this.onGoodbye(env);
+        const fn = h.messages.get(env.t);
+        if (!fn) return countDrop(this.host.metrics, 'no-handler');
+        return fn(env.b, this);
+      }
+      case FrameKind.Request:
+        return this.serveRequest(env);
+      case FrameKind.Response:
+      case FrameKind.ErrorResponse: {
+        const p = this.pending.get(env.i);
+        if (!p || p.type !== env.t) return countDrop(this.host.metrics, 'unmatched-response');
+        this.pending.delete(env.i);
+        clearTimeout(p.timer);
+        if (env.k === FrameKind.Response) return p.resolve(env.b);
+        const e = env.b as ErrorBody;
+        const code = e.code === WireErrorCode.NO_HANDLER ? WireErrorCode.NO_HANDLER : WireErrorCode.REMOTE_ERROR;
+        return p.reject(Object.assign(new WireError(code, `${env.t} failed on ${this.describePeer()}: ${e.message}`, env.t), { remoteCode: e.code }));
+      }
+      case FrameKind.StreamOpen: {
+        const fn = h.streams.get(env.t);
+        if (!fn) {
+          this.writeFrame(FrameKind.StreamReset, env.t, env.i, { code: WireErrorCode.NO_HANDLER, message: `no stream handler for ${env.t}` });
+          return countDrop(this.host.metrics, 'no-handler');
+        }
+        if (this.streams.has(env.i) || env.i % 2 === (this.initiator ? 1 : 0)) {
+          return countDrop(this.host.metrics, 'bad-stream-id');
+        }
+        const s = new StreamImpl<unknown>(env.i, env.t, this);
+        this.streams.set(env.i, s);
+        return fn(s, env.b);
+      }
+      case FrameKind.StreamData:
+      case FrameKind.StreamEnd:
+      case FrameKind.StreamReset: {
+        const s = this.streams.get(env.i);
+        if (!s || s.type !== env.t) return countDrop(this.host.metrics, 'unknown-stream');
+        if (env.k === FrameKind.StreamData) return s.deliver(env.b);
+        if (env.k === FrameKind.StreamEnd) return s.remoteEnd();
+        const e = env.b as ErrorBody;
+        return s.fail(new WireError(e.code === WireErrorCode.NO_HANDLER ? WireErrorCode.NO_HANDLER : WireErrorCode.REMOTE_ERROR, `stream ${env.t} reset by ${this.describePeer()}: ${e.message}`, env.t));
+      }
+    }
+  }
+
+  private serveRequest(env: Envelope): void {
+    const fn = this.host.handlers.requests.get(env.t);
+    if (!fn) {
+      countDrop(this.host.metrics, 'no-handler');
+      this.writeFrame(FrameKind.ErrorResponse, env.t, env.i, { code: WireErrorCode.NO_HANDLER, message: `no handler for ${env.t}` });
+      return;
+    }
+    const reply = (kind: FrameKind, body: unknown): void => {
+      if (this.state !== 'open') return;
+      try {
+        this.writeFrame(kind, env.t, env.i, body);
+      } catch (err) {
+        // e.g. the response is too large: tell the requester instead of leaving it to time out.
+        if (kind === FrameKind.Response) this.writeFrame(FrameKind.ErrorResponse, env.t, env.i, errorBody(err));
+      }
+    };
+    let result: unknown;
+    try {
+      result = fn(env.b, this);
+    } catch (err) {
+      return reply(FrameKind.ErrorResponse, errorBody(err));
+    }
+    if (result instanceof Promise) {
+      result.then(
+        (r) => reply(FrameKind.Response, r),
+        (err) => reply(FrameKind.ErrorResponse, errorBody(err)),
+      );
+    } else {
+      reply(FrameKind.Response, result);
+    }
+  }
+
+  private onGoodbye(env: Envelope): void {
+    const g = env.b as { code: CloseCode; reason: string };
+    if (!this._closeInfo) this._closeInfo = { code: g.code, reason: g.reason, byPeer: true };
+    this.beginClose(this._closeInfo);
+  }
+
+  private beginClose(info: CloseInfo): void {
+    if (this.state === 'closing' || this.state === 'closed') return;
+    this._closeInfo ??= info;
+    this.state = 'closing';
+    if (!info.byPeer) {
+      try {
+        this.writeFrame(FrameKind.Message, Goodbye.name, 0, { code: info.code, reason: info.reason.slice(0, 1024) });
+      } catch {
+        // the pipe is already failing; closing below is all we can do
+      }
+    }
+    this.pipe.close(info.code, info.reason);
+  }
+
+  private onPipeClosed(code: CloseCode, reason: string): void {
+    if (this.state === 'closed') return;
+    this.state = 'closed';
+    this._closeInfo ??= { code, reason, byPeer: true };
+    clearInterval(this.timer);
+    if (this.opened) this.host.metrics.connectionsClosed++;
+    const err = this.closedError();
+    for (const [, p] of this.pending) {
+      clearTimeout(p.timer);
+      p.reject(new WireError(WireErrorCode.CLOSED, err.message, p.type));
+    }
+    this.pending.clear();
+    for (const [, s] of this.streams) s.fail(err);
+    this.streams.clear();
+    this.rejectEstablished(new WireError(WireErrorCode.HANDSHAKE_FAILED, `handshake with ${this.describePeer()} failed: ${this._closeInfo.reason}`));
+    for (const f of this.drainWaiters) f();
+    this.drainWaiters = [];
+    this.resolveClosed(this._closeInfo);
+  }
+
+  private tick(): void {
+    const now = performance.now();
+    const o = this.host.options;
+    if (now - this.lastTick > 3 * this.tickMs) {
+      // Our own event loop stalled (GC, a long synchronous task, SIGSTOP):
+      // frames may be waiting unread in the socket. Give the peer the benefit
+      // of the doubt for one more interval rather than blame it for our stall.
+      this.lastRecv = Math.max(this.lastRecv, now - this.tickMs);
+    }
+    this.lastTick = now;
+    if (this.state === 'handshaking') {
+      if (now - this.lastRecv > o.handshakeTimeoutMs) this.failHandshake(`no handshake within ${o.handshakeTimeoutMs} ms`);
+      return;
+    }
+    if (this.state !== 'open') return;
+    if (now - this.lastRecv > o.idleTimeoutMs) {
+      this.beginClose({ code: CloseCode.idleTimeout, reason: `nothing heard from ${this.describePeer()} for ${Math.round(now - this.lastRecv)} ms`, byPeer: true });
+      return;
+    }
+    if (now - this.lastSent >= o.keepaliveIntervalMs) {
+      try {
+        this.writeFrame(FrameKind.Message, Ping.name, 0, 0);
+      } catch {
+        // closing anyway
+      }
+    }
+  }
+}
+
+function errorBody(err: unknown): ErrorBody {
+  const e = err as { code?: unknown; message?: unknown };
+  return {
+    code: typeof e?.code === 'string' ? e.code.slice(0, 64) : 'HANDLER_ERROR',
+    message: String(e?.message ?? err).slice(0, 4096),
+  };
+}

@@ -1,0 +1,185 @@
+import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { WebSocket, WebSocketServer, type RawData } from 'ws';
+import { BaseTransport, type OpenedPipe, type TransportOptions } from './base-transport.js';
+import { WireError, WireErrorCode } from './errors.js';
+import type { ListenOptions, PeerTarget, Pipe } from './interface.js';
+import { CloseCode } from './messages.js';
+
+/** Path of the cluster endpoint; other paths on the port are refused. */
+export const WS_PATH = '/shoal/v1';
+
+export interface TlsOptions {
+  key: string | Buffer;
+  cert: string | Buffer;
+  /** CA bundle used to verify peers; node certificates arrive with the membership issue. */
+  ca?: string | Buffer;
+  /** Verify the peer's certificate (default true when `ca` is given). */
+  rejectUnauthorized?: boolean;
+}
+
+export interface WsTransportOptions extends TransportOptions {
+  tls?: TlsOptions;
+}
+
+// WebSocket close codes we use (RFC 6455 §7.4 plus the private range).
+const WS_NORMAL = 1000;
+const WS_TOO_BIG = 1009;
+const WS_PRIVATE_BASE = 4000;
+const closeCodes = Object.values(CloseCode);
+
+/**
+ * WebSocket over TCP (optionally TLS). One server per node carries every
+ * node-to-node stream; each ws message is one frame.
+ */
+export class WsTransport extends BaseTransport {
+  readonly kind = 'ws' as const;
+  private server: HttpServer | null = null;
+  private wss: WebSocketServer | null = null;
+  private readonly tls: TlsOptions | undefined;
+
+  constructor(opts: WsTransportOptions) {
+    super(opts);
+    this.tls = opts.tls;
+  }
+
+  async listen(opts: ListenOptions = {}): Promise<string> {
+    if (this.server) throw new WireError(WireErrorCode.REGISTRY, 'already listening');
+    const host = opts.host ?? '127.0.0.1';
+    const server = this.tls ? createHttpsServer({ key: this.tls.key, cert: this.tls.cert }) : createHttpServer();
+    const wss = new WebSocketServer({
+      server,
+      path: WS_PATH,
+      // ws enforces the size while reading, before buffering a whole oversize message.
+      maxPayload: this.options.maxFrameBytes,
+      // Compression costs CPU on every Raft append for little gain on msgpack.
+      perMessageDeflate: false,
+    });
+    wss.on('connection', (ws, req) => {
+      if (this.closing) return ws.terminate();
+      const addr = `${req.socket.remoteAddress}:${req.socket.remotePort}`;
+      this.adopt(wsPipe(ws, addr), false);
+    });
+    wss.on('error', () => {}); // errors surface per socket; a server error must not crash the node
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(opts.port ?? 0, host, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    this.server = server;
+    this.wss = wss;
+    const a = server.address() as AddressInfo;
+    return `${a.address}:${a.port}`;
+  }
+
+  /** The bound "host:port", once listening. */
+  address(): string | null {
+    const a = this.server?.address() as AddressInfo | null;
+    return a ? `${a.address}:${a.port}` : null;
+  }
+
+  protected openPipe(target: PeerTarget, signal: AbortSignal): Promise<OpenedPipe> {
+    const url = toUrl(target, this.tls !== undefined);
+    return new Promise((resolve, reject) => {
+      const ws = new WebSocket(url, {
+        maxPayload: this.options.maxFrameBytes,
+        perMessageDeflate: false,
+        ...(this.tls
+          ? { key: this.tls.key, cert: this.tls.cert, ca: this.tls.ca, rejectUnauthorized: this.tls.rejectUnauthorized ?? this.tls.ca !== undefined }
+          : {}),
+      });
+      const onAbort = () => {
+        ws.terminate();
+        reject(new WireError(WireErrorCode.TIMEOUT, `connecting to ${url} aborted`));
+      };
+      signal.addEventListener('abort', onAbort, { once: true });
+      ws.once('open', () => {
+        signal.removeEventListener('abort', onAbort);
+        const s = (ws as unknown as { _socket?: { remoteAddress?: string; remotePort?: number } })._socket;
+        resolve({ pipe: wsPipe(ws, s?.remoteAddress ? `${s.remoteAddress}:${s.remotePort}` : url) });
+      });
+      ws.once('error', (err) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(new WireError(WireErrorCode.CONNECT_FAILED, `cannot connect to ${url}: ${err.message}`));
+      });
+    });
+  }
+
+  protected async shutdown(): Promise<void> {
+    const wss = this.wss;
+    const server = this.server;
+    this.wss = null;
+    this.server = null;
+    for (const ws of wss?.clients ?? []) ws.terminate();
+    await new Promise<void>((r) => (wss ? wss.close(() => r()) : r()));
+    await new Promise<void>((r) => (server ? server.close(() => r()) : r()));
+    server?.closeAllConnections?.();
+  }
+}
+
+function toUrl(target: PeerTarget, tls: boolean): string {
+  let addr: string;
+  if (typeof target === 'string') addr = target;
+  else if ('address' in target) addr = target.address;
+  else throw new WireError(WireErrorCode.CONNECT_FAILED, 'the ws transport dials "host:port" addresses, not public keys or topics');
+  if (/^wss?:\/\//.test(addr)) return addr.endsWith(WS_PATH) ? addr : addr.replace(/\/?$/, WS_PATH);
+  return `${tls ? 'wss' : 'ws'}://${addr}${WS_PATH}`;
+}
+
+/** Adapts one WebSocket to the Pipe contract. */
+function wsPipe(ws: WebSocket, remoteAddress: string): Pipe {
+  let closedOnce = false;
+  let pending = 0;
+  let lastError: string | null = null;
+  const pipe: Pipe = {
+    remoteAddress,
+    onFrame: null,
+    onClose: null,
+    onDrain: null,
+    send(frame) {
+      if (ws.readyState !== WebSocket.OPEN) return;
+      pending += frame.byteLength;
+      ws.send(frame, { binary: true }, () => {
+        pending -= frame.byteLength;
+        if (pending === 0) pipe.onDrain?.();
+      });
+    },
+    bufferedBytes: () => pending,
+    close(code, reason) {
+      if (ws.readyState === WebSocket.CLOSED || ws.readyState === WebSocket.CLOSING) return;
+      const wsCode = code === CloseCode.normal ? WS_NORMAL : code === CloseCode.frameTooLarge ? WS_TOO_BIG : WS_PRIVATE_BASE + closeCodes.indexOf(code);
+      // Close reasons are limited to 123 bytes by RFC 6455.
+      ws.close(wsCode, Buffer.from(reason).subarray(0, 123).toString());
+      // A peer that never answers the close handshake must not keep us waiting.
+      setTimeout(() => ws.terminate(), 1000).unref();
+    },
+  };
+  ws.on('message', (data: RawData) => {
+    // With the default binaryType, `data` is a Buffer (fragments already joined).
+    pipe.onFrame?.(data as Buffer);
+  });
+  ws.on('error', (err) => {
+    // 'close' always follows; ws reports oversize messages here (code 1009).
+    lastError = err.message;
+  });
+  ws.on('close', (code, reasonBuf) => {
+    if (closedOnce) return;
+    closedOnce = true;
+    const reason =
+      reasonBuf.toString() ||
+      lastError ||
+      (code === WS_TOO_BIG ? 'frame exceeds the maximum frame size' : code === 1006 ? 'connection lost' : `closed with code ${code}`);
+    pipe.onClose?.(fromWsCode(code), reason);
+  });
+  return pipe;
+}
+
+function fromWsCode(code: number): CloseCode {
+  if (code === WS_NORMAL) return CloseCode.normal;
+  if (code === WS_TOO_BIG) return CloseCode.frameTooLarge;
+  if (code >= WS_PRIVATE_BASE && code < WS_PRIVATE_BASE + closeCodes.length) return closeCodes[code - WS_PRIVATE_BASE]!;
+  return CloseCode.transportError;
+}

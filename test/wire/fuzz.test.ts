@@ -1,0 +1,102 @@
+import t from 'tap';
+import { Packr } from 'msgpackr';
+import '../../src/protocol.js';
+import './fixtures/messages.js';
+import { Codec, FrameKind } from '../../src/wire/codec.js';
+import { WireError } from '../../src/wire/errors.js';
+import { registry } from '../../src/wire/registry.js';
+import { seededRng, type Rng } from '../../src/util/rng.js';
+
+const SEED = Number(process.env.FUZZ_SEED ?? 0x5ea1);
+const FRAMES = Number(process.env.FUZZ_FRAMES ?? 100_000);
+
+/** Random msgpack-able values: valid msgpack, mostly invalid envelopes/bodies. */
+function randomValue(rng: Rng, depth = 0): unknown {
+  switch (rng.int(depth > 3 ? 6 : 9)) {
+    case 0: return rng.int(2 ** 31) - 2 ** 30;
+    case 1: return rng.next() * 1e6;
+    case 2: return rng.chance(0.5);
+    case 3: return null;
+    case 4: return Buffer.from(Array.from({ length: rng.int(40) }, () => rng.int(256)));
+    case 5: return rng.pick(['', 'wire.ping', 'test.echo', 'raft.append', 'x'.repeat(rng.int(100))]);
+    case 6: return Array.from({ length: rng.int(5) }, () => randomValue(rng, depth + 1));
+    case 7: {
+      const o: Record<string, unknown> = {};
+      for (let i = rng.int(5); i > 0; i--) o[rng.pick(['t', 'v', 'k', 'i', 'b', 'payload', 'seq', 'nodeId', '__proto__', 'constructor'])] = randomValue(rng, depth + 1);
+      return o;
+    }
+    default: {
+      // An envelope with plausible fields, one of them likely wrong.
+      const types = registry.all();
+      const mt = rng.pick(types);
+      return {
+        t: rng.chance(0.9) ? mt.name : randomValue(rng, depth + 1),
+        v: rng.chance(0.8) ? mt.version : rng.int(5),
+        k: rng.int(9),
+        i: rng.chance(0.5) ? 0 : rng.int(100),
+        b: rng.chance(0.5) ? rng.pick(mt.samples()) : randomValue(rng, depth + 1),
+      };
+    }
+  }
+}
+
+function mutate(rng: Rng, src: Buffer): Buffer {
+  const b = Buffer.from(src);
+  switch (rng.int(5)) {
+    case 0: // bit flips
+      for (let i = rng.range(1, 4); i > 0; i--) b[rng.int(b.length)]! ^= 1 << rng.int(8);
+      return b;
+    case 1: // truncation
+      return b.subarray(0, rng.int(b.length));
+    case 2: // random byte overwrite
+      for (let i = rng.range(1, 8); i > 0; i--) b[rng.int(b.length)] = rng.int(256);
+      return b;
+    case 3: // insertion
+      return Buffer.concat([b.subarray(0, rng.int(b.length)), Buffer.from([rng.int(256), rng.int(256)]), b.subarray(rng.int(b.length))]);
+    default: // huge length prefixes: claim a 4 GiB array/map/bin
+      return Buffer.concat([Buffer.from([rng.pick([0xdd, 0xdf, 0xc6, 0xdb]), 0xff, 0xff, 0xff, 0xff]), b.subarray(0, rng.int(b.length))]);
+  }
+}
+
+t.test(`fuzz: ${FRAMES} random and mutated frames (seed ${SEED})`, async (t) => {
+  const rng = seededRng(SEED);
+  const codec = new Codec({ maxFrameBytes: 1 << 20 });
+  const packr = new Packr({ useRecords: true });
+  const valid: Buffer[] = [];
+  for (const mt of registry.all()) {
+    for (const s of mt.samples()) valid.push(codec.encode(FrameKind.Message, mt.name, 0, s));
+  }
+  const byCode: Record<string, number> = {};
+  let accepted = 0;
+  let untyped = 0;
+  let firstUntyped: unknown;
+  for (let n = 0; n < FRAMES; n++) {
+    let frame: Buffer;
+    const r = rng.int(10);
+    if (r < 3) frame = Buffer.from(Array.from({ length: rng.int(64) }, () => rng.int(256)));
+    else if (r < 7) frame = mutate(rng, rng.pick(valid));
+    else {
+      try {
+        frame = packr.pack(randomValue(rng));
+      } catch {
+        continue;
+      }
+    }
+    try {
+      const env = codec.decode(frame);
+      accepted++;
+      t.ok(registry.get(env.t), 'accepted frames name a registered type') || t.bailout();
+    } catch (e) {
+      if (e instanceof WireError) byCode[e.code] = (byCode[e.code] ?? 0) + 1;
+      else {
+        untyped++;
+        firstUntyped ??= e;
+      }
+    }
+    // The decoder must not be left in a bad state by garbage: a valid frame still decodes.
+    if (n % 1000 === 0) t.doesNotThrow(() => codec.decode(rng.pick(valid)), 'valid frame decodes after garbage');
+  }
+  t.equal(untyped, 0, `every rejection is a WireError${firstUntyped ? ` (first: ${String(firstUntyped)})` : ''}; replay with FUZZ_SEED=${SEED}`);
+  t.comment(`accepted ${accepted}; rejected by code ${JSON.stringify(byCode)}`);
+  t.ok(Object.keys(byCode).length >= 4, 'fuzzing reached several distinct error codes');
+});
