@@ -31,16 +31,31 @@ export interface Model<S, I, O> {
   step(state: S, input: I, output: O | undefined): { ok: boolean; state: S };
   hash(state: S): string;
   /**
+   * Optional exact equality. Without it, `hash` is taken as canonical: two
+   * states with the same hash string are treated as the same state, so the
+   * memo can prune on it. Give `equal` when `hash` may collide.
+   */
+  equal?(a: S, b: S): boolean;
+  /** Optional: renders a state for the failing window (default: `hash`). */
+  describeState?(state: S): string;
+  /**
    * P-compositionality: split a history into independent sub-histories
    * (KV: one per key). Absent = check the history as a whole.
    */
   partition?(ops: Operation<I, O>[]): Operation<I, O>[][];
   describe(input: I, output: O | undefined): string;
+  /** Optional: names a partition in the failing window (KV: `key "4"`). */
+  describePartition?(ops: Operation<I, O>[]): string;
 }
 
 export interface CheckOptions {
   /** Give up after this long; the verdict is then `unknown`. Default 60 s. */
   timeoutMs?: number;
+  /**
+   * Give up (verdict `unknown`) once the search has memoised this many
+   * configurations in total: a memory bound. Default 10 million (~1.5 GB).
+   */
+  maxConfigurations?: number;
 }
 
 export interface CheckResult {
@@ -51,6 +66,8 @@ export interface CheckResult {
    * could be extended.
    */
   window?: string;
+  /** When `unknown`: why the search gave up (timeout or configuration budget). */
+  reason?: string;
   /** Wall-clock milliseconds spent. */
   elapsedMs: number;
 }
