@@ -27,7 +27,7 @@ interface Pending {
 
 let nextConnectionId = 1;
 
-type State = 'handshaking' | 'open' | 'closing' | 'closed';
+type State = 'handshaking' | 'open' | 'closed';
 
 /**
  * Turns a Pipe into a Connection: handshake, keepalive/idle detection,
@@ -155,7 +155,6 @@ export class FrameConnection implements Connection, StreamOwner {
   }
 
   close(reason = 'closed', code: CloseCode = CloseCode.normal): void {
-    if (this.state === 'closing' || this.state === 'closed') return;
     this.beginClose({ code, reason, byPeer: false });
   }
 
@@ -377,10 +376,14 @@ export class FrameConnection implements Connection, StreamOwner {
     this.beginClose(this._closeInfo);
   }
 
+  /**
+   * Ends the connection for its user at once (pending requests fail, streams
+   * error, `closed` resolves), then lets the pipe flush the goodbye and close
+   * in the background: a dead peer must not delay the verdict.
+   */
   private beginClose(info: CloseInfo): void {
-    if (this.state === 'closing' || this.state === 'closed') return;
+    if (this.state === 'closed') return;
     this._closeInfo ??= info;
-    this.state = 'closing';
     if (!info.byPeer) {
       try {
         this.writeFrame(FrameKind.Message, Goodbye.name, 0, { code: info.code, reason: info.reason.slice(0, 1024) });
@@ -388,13 +391,19 @@ export class FrameConnection implements Connection, StreamOwner {
         // the pipe is already failing; closing below is all we can do
       }
     }
+    this.finish();
     this.pipe.close(info.code, info.reason);
   }
 
   private onPipeClosed(code: CloseCode, reason: string): void {
+    this._closeInfo ??= { code, reason, byPeer: true };
+    this.finish();
+  }
+
+  private finish(): void {
     if (this.state === 'closed') return;
     this.state = 'closed';
-    this._closeInfo ??= { code, reason, byPeer: true };
+    const info = this._closeInfo!;
     clearInterval(this.timer);
     if (this.opened) this.host.metrics.connectionsClosed++;
     const err = this.closedError();
@@ -405,10 +414,10 @@ export class FrameConnection implements Connection, StreamOwner {
     this.pending.clear();
     for (const [, s] of this.streams) s.fail(err);
     this.streams.clear();
-    this.rejectEstablished(new WireError(WireErrorCode.HANDSHAKE_FAILED, `handshake with ${this.describePeer()} failed: ${this._closeInfo.reason}`));
+    this.rejectEstablished(new WireError(WireErrorCode.HANDSHAKE_FAILED, `handshake with ${this.describePeer()} failed: ${info.reason}`));
     for (const f of this.drainWaiters) f();
     this.drainWaiters = [];
-    this.resolveClosed(this._closeInfo);
+    this.resolveClosed(info);
   }
 
   private tick(): void {

@@ -134,6 +134,7 @@ function wsPipe(ws: WebSocket, remoteAddress: string): Pipe {
   let closedOnce = false;
   let pending = 0;
   let lastError: string | null = null;
+  let tooBig = false;
   const pipe: Pipe = {
     remoteAddress,
     onFrame: null,
@@ -164,6 +165,8 @@ function wsPipe(ws: WebSocket, remoteAddress: string): Pipe {
   ws.on('error', (err) => {
     // 'close' always follows; ws reports oversize messages here (code 1009).
     lastError = err.message;
+    // ws enforces maxPayload itself and closes the socket; keep the real cause.
+    if ((err as NodeJS.ErrnoException).code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') tooBig = true;
   });
   ws.on('close', (code, reasonBuf) => {
     if (closedOnce) return;
@@ -172,7 +175,7 @@ function wsPipe(ws: WebSocket, remoteAddress: string): Pipe {
       reasonBuf.toString() ||
       lastError ||
       (code === WS_TOO_BIG ? 'frame exceeds the maximum frame size' : code === 1006 ? 'connection lost' : `closed with code ${code}`);
-    pipe.onClose?.(fromWsCode(code), reason);
+    pipe.onClose?.(tooBig ? CloseCode.frameTooLarge : fromWsCode(code), tooBig ? `received a frame over the maximum frame size (${reason})` : reason);
   });
   return pipe;
 }
