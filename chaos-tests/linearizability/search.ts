@@ -36,6 +36,11 @@ const TAIL_KEPT = 3;
  * end, so they never force a backtrack; once every operation with a known
  * outcome is linearized the rest can be placed after it (or "never", which is
  * the same thing at the end of a history), so the search stops there.
+ *
+ * Known limit (shared with Porcupine): many concurrent unknown-outcome
+ * operations that each change the state (e.g. 30 timed-out writes of distinct
+ * values with nothing reading in between) make the configuration space grow
+ * as 2^k; the budgets in check.ts turn that into an `unknown` verdict.
  */
 export class LinearizationSearch<S, I, O> {
   private readonly list: EventList;
@@ -90,8 +95,12 @@ export class LinearizationSearch<S, I, O> {
         const i = opOf[node];
         const op = ops[i];
         const r = model.step(state, op.input, op.ret === Infinity ? undefined : op.output);
-        if (r.ok) {
-          const nextId = interner.id(r.state);
+        // An unknown-outcome operation that would leave the state as it is
+        // only uses up an option: every completion from there also works
+        // from here with it left unplaced (it has no return to respect and
+        // may never happen). Skipping it is exact and prunes a lot.
+        const nextId = r.ok ? interner.id(r.state) : -1;
+        if (r.ok && !(op.ret === Infinity && nextId === stateId)) {
           bits.set(i);
           if (memo.add(bits, nextId)) {
             stackNode[depth] = node;

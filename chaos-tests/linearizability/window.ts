@@ -6,16 +6,17 @@ const MAX_OPS = 8;
 
 /**
  * Renders the operations around the point where the deepest partial
- * linearization got stuck, one per line:
+ * linearization got stuck, one per line, e.g. (c50-bad):
  *
- *   key "3": no linearization of 171 operations gets past the one marked >>
- *     linearized last: 2 before, state then: "x 0 1 y"
- *        client 4   call 101  ret 104   put("3", "x 0 1 y")
- *     >> client 7   call 103  ret 108   get("3") -> "x 0 2 y"
- *        client 9   call 105  ret 112   append("3", "x 0 2 y")
+ *   key "3": no linearization of 206 operations gets past the one marked >> (22 placed before it; state then: "…x 4 1 y")
+ *        client 20  call  80  ret 609  append("3", "x 20 0 y")
+ *      * client 4   call 422  ret 439  append("3", "x 4 1 y")
+ *     >> client 37  call 442  ret 443  get("3") -> "…x 0 1 y"
  *
- * The stuck operation, the last operations of the partial linearization and
- * the operations concurrent with the stuck one that were still unplaced.
+ * That is: the stuck operation (its return came before any order could
+ * place it), the last operations of the partial linearization (*), and the
+ * operations concurrent with the stuck one that were still unplaced. Times
+ * are whatever the history used (line numbers for parsed files).
  */
 export function renderWindow<S, I, O>(
   model: Model<S, I, O>,
@@ -25,11 +26,13 @@ export function renderWindow<S, I, O>(
   const s = ops[stuck.op];
   const chosen = new Set<number>([...stuck.lastLinearized, stuck.op]);
   const linearized = new Set(stuck.lastLinearized);
-  // Concurrent with the stuck operation, nearest call first.
+  // Concurrent with the stuck operation: known outcomes first (an unknown one
+  // overlaps everything after its call, so it says less), nearest call first.
+  const unknown = (i: number) => (ops[i].ret === Infinity ? 1 : 0);
   const concurrent = ops
     .map((_, i) => i)
     .filter((i) => !chosen.has(i) && ops[i].call < s.ret && ops[i].ret > s.call)
-    .sort((a, b) => Math.abs(ops[a].call - s.call) - Math.abs(ops[b].call - s.call));
+    .sort((a, b) => unknown(a) - unknown(b) || Math.abs(ops[a].call - s.call) - Math.abs(ops[b].call - s.call));
   for (const i of concurrent) {
     if (chosen.size >= MAX_OPS) break;
     chosen.add(i);

@@ -1,0 +1,32 @@
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { CasInput, CasOperation, CasOutput, KvInput, KvOperation, KvOutput } from '../../chaos-tests/linearizability/index.js';
+
+/** The repo root, whether this file runs from test/ (tap) or dist/test/. */
+export const repoRoot = findRoot();
+/** Shared test data, read in place (never copied into the project). */
+export const testdata = path.resolve(repoRoot, '../shared/testdata');
+
+function findRoot(): string {
+  const here = path.dirname(fileURLToPath(import.meta.url));
+  const up = path.resolve(here, '../..');
+  return path.basename(up) === 'dist' ? path.dirname(up) : up;
+}
+
+/** A CAS-register operation; ret = Infinity means unknown outcome. */
+export function cas(client: number, call: number, ret: number, input: CasInput, output?: CasOutput): CasOperation {
+  return { client, call, ret, input, output: ret === Infinity ? undefined : (output ?? {}) };
+}
+
+export const read = (v: number | null): [CasInput, CasOutput] => [{ op: 'read' }, { value: v }];
+export const write = (v: number): [CasInput, CasOutput] => [{ op: 'write', value: v }, {}];
+export const casOp = (from: number, to: number, ok: boolean): [CasInput, CasOutput] => [{ op: 'cas', from, to }, { ok }];
+
+/** Builds an op from [input, output] so tables of hand-made histories stay short. */
+export function at(client: number, call: number, ret: number, [input, output]: [CasInput, CasOutput]): CasOperation {
+  return cas(client, call, ret, input, output);
+}
+
+export function kv(client: number, call: number, ret: number, input: KvInput, output?: KvOutput): KvOperation {
+  return { client, call, ret, input, output: ret === Infinity ? undefined : (output ?? {}) };
+}
