@@ -256,8 +256,12 @@ export interface RaftNode {
   hasReady(): boolean;
   ready(): Ready;
   advance(ready: Ready): void;
-  /** The driver snapshotted its state machine at `index` (≤ applied). */
-  compact(index: number, snapshotData: Uint8Array): void;
+  /**
+   * The driver snapshotted its state machine at `index` (≤ applied). Returns
+   * the Snapshot (meta with term and conf filled in) for storage to persist,
+   * or null when `index` is not newer than the snapshot already held.
+   */
+  compact(index: number, snapshotData: Uint8Array): Snapshot | null;
   /** The transport could not reach `peer`: stop pipelining to it until it answers. */
   reportUnreachable(peer: NodeId): void;
   confState(): ConfState;
