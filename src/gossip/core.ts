@@ -1,0 +1,864 @@
+/**
+ * The pure SWIM + Lifeguard state machine of one member.
+ *
+ * SWIM (Das et al. 2002) with memberlist's refinements and all three parts of
+ * Lifeguard (Dadgar et al. 2017, arXiv 1707.00788):
+ *
+ * - Probing: every probe interval, ping the next member of a shuffled
+ *   round-robin list; no ack within the probe timeout → ping-req through k
+ *   random members (who ack back, or nack when they heard nothing) plus one
+ *   direct retry; no ack by the end of the interval → suspect it.
+ * - Suspicion: a suspect member refutes by gossiping an alive with a higher
+ *   incarnation; otherwise, at the end of its suspicion timeout, it is
+ *   declared dead. Incarnations order every claim about a member: higher
+ *   wins, and at equal incarnation alive < suspect < dead (left is final).
+ * - Dissemination: membership news and user broadcasts are piggybacked on
+ *   pings, acks and ping-reqs, and pushed to a few random members by gossip
+ *   rounds; each member retransmits each message
+ *   retransmitMult × ceil(log10(n+1)) times, least-transmitted first.
+ * - Lifeguard: (1) the local health multiplier slows our probing and
+ *   stretches our timeouts while we show signs of being the slow one (missed
+ *   nacks, refuting suspicions of ourselves, stalls); (2) the suspicion
+ *   timeout starts at max = k_mult × min and shrinks by log(c+1)/log(k+1) with
+ *   c independent confirmations; (3) the buddy system: a ping to a member we
+ *   suspect carries the suspicion, so the suspect hears it first and refutes
+ *   at once. We extend (3) to acks: a ping from a member we hold suspect or
+ *   dead is answered with that news, so a member back from a pause learns it
+ *   was declared dead on its first probe.
+ * - Anti-entropy: a periodic push-pull (full state exchange) with a random live
+ *   member, and Serf's reconnect: with probability dead/alive, a push-pull
+ *   with a random dead member, which is what heals a partition. Merged remote
+ *   "dead" entries become suspicions here (memberlist), giving the member
+ *   a chance to refute rather than dying by hearsay.
+ * - Stall guard: a tick arriving long after the previous one means this
+ *   process was paused (GC, SIGSTOP, VM steal). Timers that expired during the
+ *   pause did so while we could not read the refutations waiting in our
+ *   socket: the in-flight probe is abandoned without a verdict, relays are
+ *   dropped, and no suspicion expires for stallGraceMs, so the backlog is read
+ *   first. The stall also counts against our health score.
+ *
+ * Pure: no I/O, no timers, no Date.now, no Math.random. The clock arrives by
+ * `tick(nowMs)`, randomness from the Rng given at construction, and output
+ * leaves through `ready()`.
+ */
+import type { Rng } from '../util/rng.js';
+import { assert } from '../util/assert.js';
+import { validate } from '../wire/schema.js';
+import { Awareness } from './awareness.js';
+import { Dedup } from './dedup.js';
+import { GossipError } from './errors.js';
+import type {
+  AckMsg,
+  Addr,
+  AliveMsg,
+  DeadMsg,
+  GossipConfig,
+  GossipEvent,
+  GossipMessage,
+  GossipNode,
+  MemberRecord,
+  NackMsg,
+  NodeId,
+  NodeMeta,
+  PingMsg,
+  PingReqMsg,
+  PushPullMember,
+  PushPullState,
+  Ready,
+  Role,
+  SuspectMsg,
+  UserMsg,
+} from './interface.js';
+import { MAX_COMPOUND_MESSAGES, pushPullStateSchema } from './messages.js';
+import { MemberTable, toRecord, type Member } from './members.js';
+import { GossipMetrics } from './metrics.js';
+import {
+  pushPullIntervalFor,
+  resolveOptions,
+  retransmitLimit,
+  suspicionConfirmationsWanted,
+  suspicionMaxMs,
+  suspicionMinMs,
+  type GossipOptions,
+} from './options.js';
+import { BroadcastQueue } from './queue.js';
+import { encodedSize, packetSize } from './size.js';
+import { Suspicion } from './suspicion.js';
+import { TimerHeap, type Timer } from './timers.js';
+
+interface Probe {
+  target: Member;
+  seq: number;
+  indirectAt: number;
+  endAt: number;
+  indirectSent: boolean;
+  expectedNacks: number;
+  nacks: number;
+}
+
+/** A ping-req we serve: our own ping to the target, whose ack we relay to the requester. */
+interface Relay {
+  origSeq: number;
+  replyTo: Addr;
+  nack: boolean;
+  timer: Timer;
+}
+
+const memberKey = (id: NodeId): string => `m\u0000${id}`;
+const userKey = (m: UserMsg): string => `u\u0000${m.origin}\u0000${m.epoch}\u0000${m.seq}`;
+
+export class GossipCore implements GossipNode {
+  readonly id: NodeId;
+  readonly metrics = new GossipMetrics();
+  readonly options: Readonly<GossipOptions>;
+
+  private readonly rng: Rng;
+  private readonly sizeOf: (m: GossipMessage) => number;
+  private now: number;
+  private lastTickMs: number;
+
+  private selfAddr: Addr;
+  private selfClusterAddr: Addr;
+  private selfRole: Role;
+  private selfMeta: NodeMeta;
+  private selfInc: number;
+  private leaving = false;
+  private leaveDone = false;
+
+  private readonly table: MemberTable;
+  private readonly queue = new BroadcastQueue();
+  private readonly timers = new TimerHeap();
+  private readonly awareness: Awareness;
+  private readonly dedup: Dedup;
+  /** Random per process life: (origin, epoch, seq) identifies a user broadcast across restarts. */
+  private readonly epoch: number;
+  private userSeq = 0;
+  private seq = 0;
+
+  private probe: Probe | null = null;
+  private readonly relays = new Map<number, Relay>();
+  private nextProbeAt: number;
+  private nextGossipAt: number;
+  private nextPushPullAt: number;
+  private nextReconnectAt: number;
+  /** After a stall, suspicions do not expire before this. */
+  private graceUntil = -Infinity;
+
+  private out: Ready = { packets: [], events: [], pushPulls: [] };
+
+  constructor(cfg: GossipConfig) {
+    this.options = resolveOptions(cfg.options);
+    const o = this.options;
+    const s = cfg.self;
+    if (!s.id) throw new GossipError('BAD_REQUEST', 'self.id is empty');
+    this.id = s.id;
+    this.rng = cfg.rng;
+    this.sizeOf = cfg.sizeOf ?? encodedSize;
+    this.now = cfg.nowMs;
+    this.lastTickMs = cfg.nowMs;
+    this.selfAddr = s.addr;
+    this.selfClusterAddr = s.clusterAddr;
+    this.selfRole = s.role;
+    this.checkMeta(s.meta);
+    this.selfMeta = s.meta;
+    this.selfInc = s.incarnation ?? 1;
+    this.table = new MemberTable(this.rng.fork());
+    this.awareness = new Awareness(o.awarenessMaxMultiplier);
+    this.dedup = new Dedup(o.userDedupWindow);
+    this.epoch = this.rng.int(0x100000000);
+    // Staggered first deadlines: members started together must not probe in lockstep.
+    this.nextProbeAt = this.now + this.rng.int(o.probeIntervalMs);
+    this.nextGossipAt = this.now + this.rng.int(o.gossipIntervalMs);
+    this.nextPushPullAt = this.now + this.rng.int(o.pushPullIntervalMs);
+    this.nextReconnectAt = this.now + o.reconnectIntervalMs + this.rng.int(o.reconnectIntervalMs);
+    // Our own alive is the first news: whoever we reach learns about us.
+    this.queueMembership(this.id, this.selfAlive());
+  }
+
+  // ---------------------------------------------------------------- clock
+
+  tick(nowMs: number): void {
+    if (!(nowMs >= this.now)) throw new GossipError('BAD_REQUEST', `clock went backwards: ${nowMs} < ${this.now}`);
+    if (nowMs - this.lastTickMs > this.options.stallThresholdMs) this.onStall(nowMs);
+    this.now = nowMs;
+    this.lastTickMs = nowMs;
+    this.fireDue();
+  }
+
+  nextDeadline(): number {
+    let d = this.timers.peek();
+    if (this.probe) d = Math.min(d, this.probe.indirectSent ? this.probe.endAt : this.probe.indirectAt);
+    else if (!this.leaving) d = Math.min(d, this.nextProbeAt);
+    d = Math.min(d, this.nextGossipAt);
+    if (!this.leaving) d = Math.min(d, this.nextPushPullAt, this.nextReconnectAt);
+    return d;
+  }
+
+  private fireDue(): void {
+    const now = this.now;
+    for (let t = this.timers.popDue(now); t; t = this.timers.popDue(now)) t.fire();
+    const p = this.probe;
+    if (p) {
+      if (!p.indirectSent && now >= p.indirectAt) this.sendIndirect(p);
+      if (now >= p.endAt) this.probeFailed(p);
+    }
+    if (!this.probe && !this.leaving && now >= this.nextProbeAt) this.startProbe();
+    if (now >= this.nextGossipAt) {
+      this.nextGossipAt = next(this.nextGossipAt, this.options.gossipIntervalMs, now);
+      this.gossipRound();
+    }
+    if (!this.leaving && now >= this.nextPushPullAt) {
+      this.nextPushPullAt = now + pushPullIntervalFor(this.options.pushPullIntervalMs, this.numActive());
+      const peer = this.table.randomMembers(1, (m) => m.state === 'alive')[0];
+      if (peer) this.requestPushPull(peer, false);
+    }
+    if (!this.leaving && now >= this.nextReconnectAt) {
+      this.nextReconnectAt = now + this.options.reconnectIntervalMs;
+      this.reconnect();
+    }
+  }
+
+  private onStall(nowMs: number): void {
+    this.metrics.stalls++;
+    this.awareness.apply(1);
+    this.graceUntil = nowMs + this.options.stallGraceMs;
+    if (this.probe) {
+      this.probe = null;
+      this.metrics.probesAbandoned++;
+    }
+    for (const r of this.relays.values()) this.timers.cancel(r.timer);
+    this.relays.clear();
+  }
+
+  // ---------------------------------------------------------------- probing
+
+  private startProbe(): void {
+    const o = this.options;
+    const interval = this.awareness.scale(o.probeIntervalMs);
+    this.nextProbeAt = this.now + interval;
+    const target = this.table.nextProbeTarget((m) => this.reapable(m));
+    if (!target) return;
+    const p: Probe = {
+      target,
+      seq: ++this.seq,
+      indirectAt: this.now + this.awareness.scale(o.probeTimeoutMs),
+      endAt: this.now + interval,
+      indirectSent: false,
+      expectedNacks: 0,
+      nacks: 0,
+    };
+    this.probe = p;
+    this.metrics.probes++;
+    this.sendPing(p);
+  }
+
+  private sendPing(p: Probe): void {
+    const t = p.target;
+    const ping: PingMsg = { type: 'ping', seq: p.seq, from: this.id, target: t.id };
+    // Buddy system: a suspect hears of its suspicion on the very probe.
+    if (t.state === 'suspect') this.send(t.addr, [ping, { type: 'suspect', id: t.id, inc: t.inc, from: this.id }]);
+    else this.send(t.addr, [ping]);
+  }
+
+  private sendIndirect(p: Probe): void {
+    p.indirectSent = true;
+    this.metrics.indirectProbes++;
+    const t = p.target;
+    const helpers = this.table.randomMembers(this.options.indirectChecks, (m) => m.state === 'alive' && m !== t);
+    for (const h of helpers) {
+      const req: PingReqMsg = { type: 'pingReq', seq: p.seq, from: this.id, target: t.id, targetAddr: t.addr, nack: true };
+      this.send(h.addr, [req]);
+    }
+    p.expectedNacks = helpers.length;
+    if (this.options.directRetry) this.sendPing(p);
+  }
+
+  private probeFailed(p: Probe): void {
+    this.probe = null;
+    this.metrics.probesFailed++;
+    // Lifeguard: helpers that did not even nack suggest the trouble is ours.
+    // Without helpers, any failed probe counts against us.
+    const delta = p.expectedNacks > 0 ? p.expectedNacks - p.nacks : 1;
+    if (delta > 0) this.awareness.apply(delta);
+    const t = p.target;
+    if (t.idx < 0 || (t.state !== 'alive' && t.state !== 'suspect')) return;
+    if (t.state === 'alive') this.metrics.suspicionsRaised++;
+    this.onSuspect({ type: 'suspect', id: t.id, inc: t.inc, from: this.id });
+  }
+
+  private onAck(a: AckMsg): void {
+    const p = this.probe;
+    if (p && a.seq === p.seq) {
+      this.metrics.acksReceived++;
+      this.awareness.apply(-1);
+      this.probe = null;
+      return;
+    }
+    const r = this.relays.get(a.seq);
+    if (r) {
+      this.relays.delete(a.seq);
+      this.timers.cancel(r.timer);
+      this.send(r.replyTo, [{ type: 'ack', seq: r.origSeq, from: this.id }]);
+      return;
+    }
+    this.metrics.dropped.unknownSeq++;
+  }
+
+  private onNack(n: NackMsg): void {
+    const p = this.probe;
+    if (p && n.seq === p.seq) {
+      this.metrics.nacksReceived++;
+      p.nacks++;
+      return;
+    }
+    this.metrics.dropped.unknownSeq++;
+  }
+
+  private onPing(ping: PingMsg, fromAddr: Addr): void {
+    if (ping.target !== this.id) {
+      this.metrics.dropped.wrongTarget++;
+      return;
+    }
+    const ack: AckMsg = { type: 'ack', seq: ping.seq, from: this.id };
+    const m = this.table.get(ping.from);
+    // Reverse buddy: the prober believes itself alive; if we do not, say so now.
+    if (m && m.state === 'suspect') this.send(fromAddr, [ack, { type: 'suspect', id: m.id, inc: m.inc, from: this.id }]);
+    else if (m && m.state === 'dead') this.send(fromAddr, [ack, { type: 'dead', id: m.id, inc: m.inc, from: this.id }]);
+    else this.send(fromAddr, [ack]);
+  }
+
+  private onPingReq(req: PingReqMsg, fromAddr: Addr): void {
+    this.metrics.pingReqsServed++;
+    const seq = ++this.seq;
+    const relay: Relay = {
+      origSeq: req.seq,
+      replyTo: fromAddr,
+      nack: req.nack,
+      // memberlist waits the plain probe timeout (not scaled by our health):
+      // the requester's indirect round must still be open when the nack lands.
+      timer: this.timers.add(this.now + this.options.probeTimeoutMs, () => {
+        this.relays.delete(seq);
+        if (relay.nack) {
+          this.metrics.nacksSent++;
+          this.send(relay.replyTo, [{ type: 'nack', seq: relay.origSeq, from: this.id }]);
+        }
+      }),
+    };
+    this.relays.set(seq, relay);
+    const ping: PingMsg = { type: 'ping', seq, from: this.id, target: req.target };
+    const t = this.table.get(req.target);
+    if (t && t.state === 'suspect') this.send(req.targetAddr, [ping, { type: 'suspect', id: t.id, inc: t.inc, from: this.id }]);
+    else this.send(req.targetAddr, [ping]);
+  }
+
+  // ---------------------------------------------------------------- membership rules
+
+  private onAlive(a: AliveMsg, quiet = false): void {
+    if (a.id === this.id) {
+      if (this.leaving) return;
+      if (a.inc < this.selfInc || (a.inc === this.selfInc && this.isSelf(a))) {
+        if (a.inc < this.selfInc) this.metrics.dropped.stale++;
+        return;
+      }
+      // Someone holds a newer or different claim about us (our previous life,
+      // or a stale address): reassert ourselves above it.
+      this.refute(a.inc);
+      return;
+    }
+    if (this.leaving) return;
+    const m = this.table.get(a.id);
+    if (!m) {
+      const nm: Member = {
+        id: a.id,
+        addr: a.addr,
+        clusterAddr: a.clusterAddr,
+        role: a.role,
+        meta: a.meta,
+        state: 'alive',
+        inc: a.inc,
+        stateChangeMs: this.now,
+        suspicion: null,
+        suspicionTimer: null,
+        idx: -1,
+      };
+      this.table.add(nm);
+      if (!quiet) this.queueMembership(a.id, a);
+      this.emit({ type: 'joined', member: toRecord(nm) });
+      return;
+    }
+    if (a.inc <= m.inc) {
+      if (a.inc === m.inc && m.state === 'alive' && a.addr !== m.addr) this.metrics.dropped.conflict++;
+      else this.metrics.dropped.stale++;
+      return;
+    }
+    const prev = m.state;
+    const changed = a.addr !== m.addr || a.clusterAddr !== m.clusterAddr || a.role !== m.role || !metaEqual(a.meta, m.meta);
+    this.cancelSuspicion(m);
+    m.addr = a.addr;
+    m.clusterAddr = a.clusterAddr;
+    m.role = a.role;
+    m.meta = a.meta;
+    m.inc = a.inc;
+    this.table.setState(m, 'alive', this.now);
+    if (!quiet) this.queueMembership(m.id, a);
+    if (prev === 'dead' || prev === 'left') this.emit({ type: 'joined', member: toRecord(m) });
+    else if (changed) this.emit({ type: 'updated', member: toRecord(m) });
+    else if (prev === 'suspect') {
+      this.metrics.suspicionsRefuted++;
+      this.emit({ type: 'alive', member: toRecord(m) });
+    }
+  }
+
+  private onSuspect(s: SuspectMsg): void {
+    if (s.id === this.id) {
+      if (this.leaving) return;
+      if (s.inc < this.selfInc) {
+        this.metrics.dropped.stale++;
+        return;
+      }
+      // Lifeguard: being suspected is evidence that we are the slow one.
+      this.awareness.apply(1);
+      this.refute(s.inc);
+      return;
+    }
+    if (this.leaving) return;
+    const m = this.table.get(s.id);
+    if (!m) {
+      this.metrics.dropped.unknownMember++;
+      return;
+    }
+    if (s.inc < m.inc) {
+      this.metrics.dropped.stale++;
+      return;
+    }
+    if (m.state === 'suspect' && m.suspicion && s.inc === m.inc) {
+      if (m.suspicion.confirm(s.from)) {
+        this.metrics.confirmations++;
+        this.scheduleSuspicion(m);
+        // Re-gossip so the confirmation reaches everyone's timer.
+        this.queueMembership(m.id, s);
+      } else this.metrics.dropped.stale++;
+      return;
+    }
+    if (m.state === 'dead' || m.state === 'left') {
+      this.metrics.dropped.stale++;
+      return;
+    }
+    // alive (any incarnation ≤ s.inc), or suspect at a lower incarnation: a new suspicion.
+    this.cancelSuspicion(m);
+    m.inc = s.inc;
+    this.table.setState(m, 'suspect', this.now);
+    this.startSuspicion(m, s.from);
+    this.queueMembership(m.id, s);
+    this.emit({ type: 'suspect', member: toRecord(m), from: s.from });
+  }
+
+  private onDead(d: DeadMsg, local = false): void {
+    if (d.id === this.id) {
+      if (this.leaving) return;
+      if (d.inc < this.selfInc) {
+        this.metrics.dropped.stale++;
+        return;
+      }
+      this.awareness.apply(1);
+      this.refute(d.inc);
+      return;
+    }
+    if (this.leaving) return;
+    const m = this.table.get(d.id);
+    if (!m) {
+      this.metrics.dropped.unknownMember++;
+      return;
+    }
+    const left = d.from === d.id;
+    // At an equal incarnation a dead member can still be upgraded to left (it
+    // announced its departure after someone declared it), nothing else.
+    if (d.inc < m.inc || m.state === 'left' || (m.state === 'dead' && !left)) {
+      this.metrics.dropped.stale++;
+      return;
+    }
+    this.cancelSuspicion(m);
+    m.inc = d.inc;
+    this.table.setState(m, left ? 'left' : 'dead', this.now);
+    this.queueMembership(m.id, d);
+    if (left) this.emit({ type: 'left', member: toRecord(m) });
+    else this.emit({ type: 'dead', member: toRecord(m), from: d.from, local });
+  }
+
+  private refute(accusedInc: number): void {
+    this.selfInc = Math.max(this.selfInc, accusedInc) + 1;
+    this.metrics.refutations++;
+    this.queueMembership(this.id, this.selfAlive());
+  }
+
+  private startSuspicion(m: Member, from: NodeId): void {
+    const o = this.options;
+    const n = this.numActive();
+    m.suspicion = new Suspicion(from, suspicionConfirmationsWanted(o, n), suspicionMinMs(o, n), suspicionMaxMs(o, n), this.now);
+    this.metrics.suspicionsStarted++;
+    this.scheduleSuspicion(m);
+  }
+
+  private scheduleSuspicion(m: Member): void {
+    const s = m.suspicion;
+    assert(s !== null, 'scheduling a suspicion that does not exist');
+    this.timers.cancel(m.suspicionTimer);
+    m.suspicionTimer = this.timers.add(s.deadline(), () => this.suspicionExpired(m, s));
+  }
+
+  private suspicionExpired(m: Member, s: Suspicion): void {
+    if (m.suspicion !== s || m.state !== 'suspect') return;
+    if (this.now < this.graceUntil) {
+      m.suspicionTimer = this.timers.add(this.graceUntil, () => this.suspicionExpired(m, s));
+      return;
+    }
+    this.metrics.deathsDeclared++;
+    this.onDead({ type: 'dead', id: m.id, inc: m.inc, from: this.id }, true);
+  }
+
+  private cancelSuspicion(m: Member): void {
+    this.timers.cancel(m.suspicionTimer);
+    m.suspicionTimer = null;
+    m.suspicion = null;
+  }
+
+  private reapable(m: Member): boolean {
+    const age = this.now - m.stateChangeMs;
+    return (m.state === 'dead' && age > this.options.deadReapMs) || (m.state === 'left' && age > this.options.leftReapMs);
+  }
+
+  // ---------------------------------------------------------------- user broadcasts
+
+  private onUser(u: UserMsg): void {
+    if (u.origin === this.id || !this.dedup.accept(u.origin, u.epoch, u.seq)) {
+      this.metrics.dropped.duplicateUser++;
+      return;
+    }
+    this.metrics.userDelivered++;
+    this.emit({ type: 'user', origin: u.origin, seq: u.seq, payload: u.payload });
+    this.queueUser(u);
+  }
+
+  private queueUser(u: UserMsg): void {
+    this.queue.enqueue(userKey(u), u, this.sizeOf(u), true);
+    while (this.queue.userLength > this.options.maxUserQueue && this.queue.evictOneUser()) this.metrics.userBroadcastsEvicted++;
+  }
+
+  // ---------------------------------------------------------------- dissemination
+
+  private queueMembership(id: NodeId, msg: AliveMsg | SuspectMsg | DeadMsg, onDone?: () => void): void {
+    if (this.queue.enqueue(memberKey(id), msg, this.sizeOf(msg), false, onDone)) this.metrics.broadcastsInvalidated++;
+  }
+
+  private limit(): number {
+    return retransmitLimit(this.options.retransmitMult, this.numActive());
+  }
+
+  /** Sends `primary` to `to` as one packet, topped up with queued broadcasts. */
+  private send(to: Addr, primary: GossipMessage[]): void {
+    let bytes = 0;
+    for (const m of primary) bytes += this.sizeOf(m);
+    const budget = this.options.maxPacketBytes - this.options.packetOverheadBytes - packetSize(bytes);
+    const n0 = primary.length;
+    const used = this.queue.take(budget, this.limit(), MAX_COMPOUND_MESSAGES - n0, primary);
+    this.metrics.piggybacked += primary.length - n0;
+    this.pushPacket(to, primary, packetSize(bytes + used));
+  }
+
+  private pushPacket(to: Addr, messages: GossipMessage[], bytes: number): void {
+    this.metrics.packetsOut++;
+    this.metrics.messagesOut += messages.length;
+    this.metrics.bytesOut += bytes;
+    this.out.packets.push({ to, messages, bytes });
+  }
+
+  private gossipRound(): void {
+    if (this.queue.length === 0) return;
+    const now = this.now;
+    const toTheDead = this.options.gossipToTheDeadMs;
+    const targets = this.table.randomMembers(
+      this.options.gossipNodes,
+      (m) => m.state === 'alive' || m.state === 'suspect' || (m.state === 'dead' && now - m.stateChangeMs < toTheDead),
+    );
+    const budget = this.options.maxPacketBytes - this.options.packetOverheadBytes - packetSize(0);
+    for (const t of targets) {
+      if (this.queue.length === 0) break;
+      const msgs: GossipMessage[] = [];
+      const used = this.queue.take(budget, this.limit(), MAX_COMPOUND_MESSAGES, msgs);
+      if (msgs.length === 0) break;
+      this.metrics.piggybacked += msgs.length;
+      this.pushPacket(t.addr, msgs, packetSize(used));
+    }
+  }
+
+  // ---------------------------------------------------------------- push-pull
+
+  private requestPushPull(peer: Member, join: boolean): void {
+    this.metrics.pushPullsStarted++;
+    this.out.pushPulls.push({ to: peer.addr, clusterAddr: peer.clusterAddr, id: peer.id, join, state: this.localState(join) });
+  }
+
+  /** Serf's reconnect: with probability dead/alive, try a push-pull with one dead member. */
+  private reconnect(): void {
+    const dead = this.table.dead;
+    if (dead === 0) return;
+    if (this.rng.next() > dead / this.numActive()) return;
+    const peer = this.table.randomMembers(1, (m) => m.state === 'dead')[0];
+    if (peer) this.requestPushPull(peer, false);
+  }
+
+  localState(join = false): PushPullState {
+    const members: PushPullMember[] = [
+      {
+        id: this.id,
+        addr: this.selfAddr,
+        clusterAddr: this.selfClusterAddr,
+        role: this.selfRole,
+        meta: this.selfMeta,
+        state: this.leaving ? 'left' : 'alive',
+        inc: this.selfInc,
+      },
+    ];
+    for (const m of this.table.values()) {
+      members.push({ id: m.id, addr: m.addr, clusterAddr: m.clusterAddr, role: m.role, meta: m.meta, state: m.state, inc: m.inc });
+    }
+    return { type: 'pushPull', from: this.id, join, members };
+  }
+
+  mergeRemoteState(state: PushPullState): void {
+    const err = validate(pushPullStateSchema, state);
+    if (err !== null) throw new GossipError('INVALID_STATE', err);
+    this.metrics.pushPullsMerged++;
+    if (this.leaving) return;
+    for (const r of state.members) {
+      const m = r.id === this.id ? undefined : this.table.get(r.id);
+      if (m && m.inc === r.inc && m.state === r.state) continue; // we agree
+      switch (r.state) {
+        case 'alive':
+          this.onAlive({ type: 'alive', id: r.id, inc: r.inc, addr: r.addr, clusterAddr: r.clusterAddr, role: r.role, meta: r.meta });
+          break;
+        case 'suspect':
+        case 'dead':
+          // Prefer suspecting over declaring by hearsay: the member gets its
+          // chance to refute (a partition's "dead" is often alive).
+          this.onSuspect({ type: 'suspect', id: r.id, inc: r.inc, from: state.from });
+          break;
+        case 'left':
+          this.onDead({ type: 'dead', id: r.id, inc: r.inc, from: r.id });
+          break;
+      }
+    }
+  }
+
+  handlePushPull(remote: PushPullState): PushPullState {
+    this.metrics.pushPullsServed++;
+    // Merge first, answer after: the answer then carries our refutations
+    // (e.g. we were dead on the other side of a healed partition).
+    this.mergeRemoteState(remote);
+    return this.localState(false);
+  }
+
+  // ---------------------------------------------------------------- API
+
+  receive(fromAddr: Addr, packet: readonly GossipMessage[]): void {
+    this.metrics.packetsIn++;
+    for (const msg of packet) {
+      this.metrics.messagesIn++;
+      if (this.leaving && msg.type !== 'ping') {
+        this.metrics.dropped.afterLeave++;
+        continue;
+      }
+      switch (msg.type) {
+        case 'ping':
+          this.onPing(msg, fromAddr);
+          break;
+        case 'pingReq':
+          this.onPingReq(msg, fromAddr);
+          break;
+        case 'ack':
+          this.onAck(msg);
+          break;
+        case 'nack':
+          this.onNack(msg);
+          break;
+        case 'alive':
+          this.onAlive(msg);
+          break;
+        case 'suspect':
+          this.onSuspect(msg);
+          break;
+        case 'dead':
+          this.onDead(msg);
+          break;
+        case 'user':
+          this.onUser(msg);
+          break;
+      }
+    }
+  }
+
+  join(seeds: readonly Addr[]): void {
+    if (this.leaving) throw new GossipError('LEFT', 'cannot join after leaving');
+    for (const seed of seeds) {
+      this.metrics.pushPullsStarted++;
+      this.out.pushPulls.push({ to: seed, clusterAddr: seed, join: true, state: this.localState(true) });
+    }
+  }
+
+  leave(): void {
+    if (this.leaving) return;
+    const d: DeadMsg = { type: 'dead', id: this.id, inc: this.selfInc, from: this.id };
+    this.leaving = true;
+    this.probe = null;
+    for (const m of this.table.values()) this.cancelSuspicion(m);
+    this.queueMembership(this.id, d, () => {
+      this.leaveDone = true;
+    });
+    // Tell a few members right away instead of waiting for the next round.
+    this.gossipRound();
+  }
+
+  leaveBroadcastDone(): boolean {
+    return this.leaving && (this.leaveDone || this.table.active === 0);
+  }
+
+  broadcast(payload: Uint8Array): number {
+    if (this.leaving) throw new GossipError('LEFT', 'cannot broadcast after leaving');
+    if (payload.byteLength > this.options.maxUserPayloadBytes) {
+      throw new GossipError('PAYLOAD_TOO_LARGE', `${payload.byteLength} bytes > ${this.options.maxUserPayloadBytes}`);
+    }
+    const u: UserMsg = { type: 'user', origin: this.id, epoch: this.epoch, seq: ++this.userSeq, payload };
+    this.queueUser(u);
+    return u.seq;
+  }
+
+  updateMeta(meta: NodeMeta): void {
+    if (this.leaving) throw new GossipError('LEFT', 'cannot update metadata after leaving');
+    this.checkMeta(meta);
+    this.selfMeta = meta;
+    this.selfInc++;
+    this.queueMembership(this.id, this.selfAlive());
+  }
+
+  restoreMembers(records: readonly MemberRecord[]): void {
+    for (const r of records) {
+      if (r.id === this.id || this.table.get(r.id)) continue;
+      const state = r.state === 'suspect' ? 'alive' : r.state;
+      const m: Member = {
+        id: r.id,
+        addr: r.addr,
+        clusterAddr: r.clusterAddr,
+        role: r.role,
+        meta: r.meta,
+        state,
+        inc: r.incarnation,
+        stateChangeMs: this.now,
+        suspicion: null,
+        suspicionTimer: null,
+        idx: -1,
+      };
+      this.table.add(m);
+      if (state === 'alive') this.emit({ type: 'joined', member: toRecord(m) });
+    }
+  }
+
+  hasReady(): boolean {
+    const o = this.out;
+    return o.packets.length > 0 || o.events.length > 0 || o.pushPulls.length > 0;
+  }
+
+  ready(): Ready {
+    const r = this.out;
+    this.out = { packets: [], events: [], pushPulls: [] };
+    return r;
+  }
+
+  members(): MemberRecord[] {
+    const out: MemberRecord[] = [this.selfRecord()];
+    for (const m of this.table.values()) out.push(toRecord(m));
+    return out;
+  }
+
+  member(id: NodeId): MemberRecord | undefined {
+    if (id === this.id) return this.selfRecord();
+    const m = this.table.get(id);
+    return m ? toRecord(m) : undefined;
+  }
+
+  numActive(): number {
+    return this.table.active + (this.leaving ? 0 : 1);
+  }
+
+  healthScore(): number {
+    return this.awareness.value;
+  }
+
+  incarnation(): number {
+    return this.selfInc;
+  }
+
+  /** Broadcasts waiting in the queue (tests, metrics). */
+  queuedBroadcasts(): number {
+    return this.queue.length;
+  }
+
+  // ---------------------------------------------------------------- helpers
+
+  private emit(e: GossipEvent): void {
+    this.out.events.push(e);
+  }
+
+  private selfAlive(): AliveMsg {
+    return {
+      type: 'alive',
+      id: this.id,
+      inc: this.selfInc,
+      addr: this.selfAddr,
+      clusterAddr: this.selfClusterAddr,
+      role: this.selfRole,
+      meta: this.selfMeta,
+    };
+  }
+
+  private selfRecord(): MemberRecord {
+    return {
+      id: this.id,
+      addr: this.selfAddr,
+      clusterAddr: this.selfClusterAddr,
+      role: this.selfRole,
+      meta: this.selfMeta,
+      state: this.leaving ? 'left' : 'alive',
+      incarnation: this.selfInc,
+      stateChangeMs: this.now,
+    };
+  }
+
+  private isSelf(a: AliveMsg): boolean {
+    return a.addr === this.selfAddr && a.clusterAddr === this.selfClusterAddr && a.role === this.selfRole && metaEqual(a.meta, this.selfMeta);
+  }
+
+  private checkMeta(meta: NodeMeta): void {
+    const size = encodedSize(meta);
+    if (size > this.options.maxMetaBytes) throw new GossipError('META_TOO_LARGE', `meta encodes to ${size} bytes > ${this.options.maxMetaBytes}`);
+  }
+}
+
+/** The next firing of a periodic timer: on schedule, or from now if we fell more than a period behind. */
+function next(prev: number, interval: number, now: number): number {
+  const n = prev + interval;
+  return n > now ? n : now + interval;
+}
+
+function metaEqual(a: NodeMeta, b: NodeMeta): boolean {
+  if (a === b) return true;
+  if (a.resources.nanoCpus !== b.resources.nanoCpus || a.resources.memoryBytes !== b.resources.memoryBytes) return false;
+  const ak = Object.keys(a.labels);
+  if (ak.length !== Object.keys(b.labels).length) return false;
+  for (const k of ak) if (a.labels[k] !== b.labels[k]) return false;
+  return true;
+}
+
+/** Creates a gossip core; the driver owns the clock and the sockets. */
+export function createGossipNode(cfg: GossipConfig): GossipCore {
+  return new GossipCore(cfg);
+}
