@@ -141,7 +141,7 @@ t.test('the failing window points at the stuck operation', async (t) => {
 t.test('bad operations are typed errors', async (t) => {
   t.throws(() => checkCas([at(0, 5, 4, read(null))]), HistoryError);
   t.throws(() => checkCas([at(0, NaN, 4, read(null))]), { name: 'HistoryError', index: 0 });
-  t.throws(() => checkCas([at(0, 0, 1, read(null)), at(0, Infinity, Infinity, read(null))]), { index: 1 });
+  t.throws(() => checkCas([at(0, 0, 1, read(null)), at(0, Infinity, Infinity, read(null))]), { name: 'HistoryError', index: 1 });
 });
 
 /** n concurrent appends of distinct values and a read no order explains: n! orders to rule out. */
