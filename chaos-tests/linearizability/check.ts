@@ -41,23 +41,29 @@ export function check<S, I, O>(
   let running = parts.map((part) => new LinearizationSearch(model, part));
   const elapsed = () => performance.now() - started;
 
+  const timedOut = (): CheckResult => ({
+    verdict: 'unknown',
+    reason: `timed out after ${formatMs(timeoutMs)}`,
+    elapsedMs: elapsed(),
+  });
   while (running.length > 0) {
     const still: typeof running = [];
+    // Configurations held by the searches still alive: finished ones are dropped.
     let explored = 0;
     for (const s of running) {
       const status = s.run(SLICE_STEPS);
       if (status === 'fail') {
         return { verdict: 'not linearizable', window: renderWindow(model, s.ops, s.stuck!), elapsedMs: elapsed() };
       }
-      if (status === 'paused') still.push(s);
+      if (status === 'paused') {
+        still.push(s);
+        // Checked per slice, not per round, so many slow parts cannot overshoot the deadline.
+        if (performance.now() > deadline) return timedOut();
+      }
       explored += s.explored;
     }
     running = still;
-    if (running.length === 0) break;
-    if (performance.now() > deadline) {
-      return { verdict: 'unknown', reason: `timed out after ${formatMs(timeoutMs)}`, elapsedMs: elapsed() };
-    }
-    if (explored > maxConfigurations) {
+    if (running.length > 0 && explored > maxConfigurations) {
       return {
         verdict: 'unknown',
         reason: `gave up after ${explored} search configurations (maxConfigurations)`,
