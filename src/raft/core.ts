@@ -101,6 +101,9 @@ export class RaftCore implements RaftNode {
   private transferee: NodeId | null = null;
   private transferElapsed = 0;
   private leaderTicks = 0;
+  /** This term's leader sent TimeoutNow: another node may be leader soon, so no more lease reads. */
+  private handedOver = false;
+  private ticksSinceBoot = 0;
   private hbSeq = 0;
   /** Leader tick at which each recent heartbeat sequence was sent (lease reads). */
   private readonly hbSentAt = new Map<number, number>();
@@ -135,6 +138,7 @@ export class RaftCore implements RaftNode {
     const offset = snap?.meta.index ?? 0;
     const offsetTerm = snap?.meta.term ?? 0;
     const entries = boot.entries.filter((e) => e.index > offset);
+    const fresh = snap === null && entries.length === 0 && boot.hardState.term === 0 && boot.hardState.commit === 0;
     assert(entries.length === 0 || entries[0]!.index === offset + 1, () => `boot log has a gap after ${offset}`);
     const lastIndex = offset + entries.length;
     // The state machine only applies committed entries, so applied > commit
@@ -147,14 +151,40 @@ export class RaftCore implements RaftNode {
     this.term = boot.hardState.term;
     this.vote = boot.hardState.vote;
     this.snapshot = snap;
-    this.baseConf = snap ? snap.meta.conf : boot.conf;
+    // The configuration is a function of the snapshot and the log alone, never
+    // of what a node was told out of band: a joining node replaying the log
+    // from index 1 must see exactly the configurations the cluster went
+    // through, or it could count votes with a wrong one.
+    this.baseConf = snap ? snap.meta.conf : { voters: [], learners: [] };
     this.conf = new Membership(this.baseConf);
     for (const e of entries) if (e.type === 'conf') this.confIndexes.push(e.index);
-    this.assembly = new SnapshotAssembly(this.opts.maxSnapshotBytes);
-    this.rebuildConf();
     this.prevSoft = { leader: null, role: 'follower' };
     this.prevHard = { ...boot.hardState };
+    if (fresh && boot.conf.voters.length > 0) this.bootstrap(boot.conf);
+    this.assembly = new SnapshotAssembly(this.opts.maxSnapshotBytes);
+    this.rebuildConf();
     this.resetElectionTimeout();
+  }
+
+  /**
+   * A founding member of a new cluster writes the initial configuration as
+   * conf entries 1..n of term 1, committed by fiat (etcd-io/raft does the
+   * same). Every founder writes byte-identical entries (sorted ids), so their
+   * logs agree, and nodes that join later learn the founding configuration
+   * from the log like any other change.
+   */
+  private bootstrap(conf: ConfState): void {
+    const changes: ConfChange[] = [
+      ...[...new Set(conf.voters)].sort().map((node): ConfChange => ({ type: 'addVoter', node })),
+      ...[...new Set(conf.learners)].filter((l) => !conf.voters.includes(l)).sort().map((node): ConfChange => ({ type: 'addLearner', node })),
+    ];
+    for (const c of changes) {
+      const e: Entry = { term: 1, index: this.log.lastIndex() + 1, type: 'conf', data: encodeConfChange(c) };
+      this.log.append(e);
+      this.confIndexes.push(e.index);
+    }
+    this.log.commitTo(this.log.lastIndex());
+    this.term = 1;
   }
 
   // ---------------------------------------------------------------- queries
@@ -216,6 +246,7 @@ export class RaftCore implements RaftNode {
   // ------------------------------------------------------------- operations
 
   tick(): void {
+    if (this.ticksSinceBoot < NEVER) this.ticksSinceBoot++;
     if (this.role === 'leader') this.tickLeader();
     else this.tickElection();
   }
@@ -280,8 +311,13 @@ export class RaftCore implements RaftNode {
     this.transferElapsed = 0;
     this.metrics.transfersStarted++;
     const pr = this.prs.get(to)!;
-    if (pr.match === this.log.lastIndex()) this.send({ type: 'timeoutNow', to });
+    if (pr.match === this.log.lastIndex()) this.sendTimeoutNow(to);
     else this.sendAppend(to, pr, true);
+  }
+
+  private sendTimeoutNow(to: NodeId): void {
+    this.handedOver = true;
+    this.send({ type: 'timeoutNow', to });
   }
 
   readIndex(ctx: Uint8Array): void {
@@ -463,7 +499,10 @@ export class RaftCore implements RaftNode {
   private inLease(): boolean {
     // We heard from a live leader less than an election timeout ago: a
     // candidate now is a partitioned or removed node, and must not depose it.
-    return this.opts.checkQuorum && this.leader !== null && this.electionElapsed < this.opts.electionTicksMin;
+    if (this.opts.checkQuorum && this.leader !== null && this.electionElapsed < this.opts.electionTicksMin) return true;
+    // With lease reads, a restarted node may have forgotten a lease it granted
+    // just before crashing: honour it blindly for one election timeout.
+    return this.opts.readOnly === 'lease' && this.ticksSinceBoot < this.opts.electionTicksMin;
   }
 
   private handleVote(m: VoteMsg): void {
@@ -527,28 +566,28 @@ export class RaftCore implements RaftNode {
       return;
     }
     if (m.index > this.log.lastIndex()) return this.drop('malformed');
-    if (!pr.maybeUpdate(m.index)) return; // duplicated or reordered ack: old news
-    switch (pr.state) {
-      case 'probe':
-        pr.becomeReplicate();
-        break;
-      case 'snapshot':
-        // The follower holds the snapshot (or already had enough): resume from the log.
-        if (pr.match + 1 >= this.log.firstIndex()) {
-          pr.becomeProbe();
-          pr.becomeReplicate();
-        }
-        break;
-      case 'replicate':
-        pr.inflights.freeLE(m.index);
-        break;
+    const updated = pr.maybeUpdate(m.index);
+    if (pr.state === 'snapshot') {
+      // The follower holds the snapshot we stream (it may have had it already,
+      // even when this ack is not news), or enough log: leave snapshot state.
+      // If we compacted past it meanwhile, the next append starts a new one.
+      if (pr.match >= pr.pendingSnapshot || pr.match + 1 >= this.log.firstIndex()) {
+        pr.becomeProbe();
+        if (pr.match + 1 >= this.log.firstIndex()) pr.becomeReplicate();
+      } else if (!updated) return;
+    } else if (!updated) {
+      return; // duplicated or reordered ack: old news
+    } else if (pr.state === 'probe') {
+      pr.becomeReplicate();
+    } else {
+      pr.inflights.freeLE(m.index);
     }
     this.maybeCommit();
     if (this.role !== 'leader') return; // committed our own removal
-    while (this.sendAppend(m.from, pr, false)) {
-      // keep the pipeline full
-    }
-    if (this.transferee === m.from && pr.match === this.log.lastIndex()) this.send({ type: 'timeoutNow', to: m.from });
+    let sent = false;
+    while (this.sendAppend(m.from, pr, false)) sent = true;
+    if (!sent && pr.canBumpCommit(this.log.committed)) this.sendAppend(m.from, pr, true);
+    if (this.transferee === m.from && pr.match === this.log.lastIndex()) this.sendTimeoutNow(m.from);
   }
 
   /**
@@ -569,8 +608,9 @@ export class RaftCore implements RaftNode {
     if (pr === undefined) return this.drop('unknownPeer');
     pr.recentActive = true;
     if (pr.state === 'snapshot') {
-      // The follower is alive but the last chunk went unanswered: resend it.
-      if (pr.paused) this.sendSnapshotChunk(m.from, pr);
+      // The follower is alive but the chunk stream stalled (a chunk or its ack
+      // was lost): the heartbeat round is the retransmission timer.
+      this.sendSnapshotChunk(m.from, pr);
     } else {
       pr.paused = false;
       if (pr.state === 'replicate' && pr.inflights.full()) pr.inflights.freeFirst();
@@ -588,7 +628,7 @@ export class RaftCore implements RaftNode {
     const pr = this.prs.get(m.from);
     if (pr === undefined) return this.drop('unknownPeer');
     pr.recentActive = true;
-    const snap = this.snapshot;
+    const snap = pr.snap;
     if (pr.state !== 'snapshot' || snap === null || m.index !== pr.pendingSnapshot || m.offset > snap.data.length) {
       return this.drop('unexpected');
     }
@@ -643,6 +683,7 @@ export class RaftCore implements RaftNode {
         readSeq: seq,
       };
       this.send(hb);
+      pr.sentCommit = Math.max(pr.sentCommit, hb.commit);
     }
     this.readBcastPending = false;
   }
@@ -677,8 +718,12 @@ export class RaftCore implements RaftNode {
     const last = this.log.lastIndex();
     const entries = pr.next <= last ? this.log.slice(pr.next, last, this.opts.maxMsgBytes) : [];
     if (entries.length === 0 && !(orEmpty && (pr.state === 'probe' || prevIndex === pr.match))) return false;
-    const msg: Omit<AppendMsg, 'from' | 'term'> = { type: 'append', to, prevIndex, prevTerm, entries, commit: this.log.committed };
+    const commit = this.log.committed;
+    const msg: Omit<AppendMsg, 'from' | 'term'> = { type: 'append', to, prevIndex, prevTerm, entries, commit };
     this.send(msg);
+    // The follower clamps the commit index to the last entry of this message.
+    const lastSent = entries.length > 0 ? entries[entries.length - 1]!.index : prevIndex;
+    pr.sentCommit = Math.max(pr.sentCommit, Math.min(commit, lastSent));
     if (entries.length === 0) {
       if (pr.state === 'probe') pr.paused = true;
       return false;
@@ -692,15 +737,13 @@ export class RaftCore implements RaftNode {
   private startSnapshot(to: NodeId, pr: Progress): void {
     const snap = this.snapshot;
     assert(snap !== null && snap.meta.index >= this.log.offset, 'compacted log without a snapshot to serve');
-    pr.becomeSnapshot(snap.meta.index);
+    pr.becomeSnapshot(snap);
     this.metrics.snapshotsStarted++;
     this.sendSnapshotChunk(to, pr);
   }
 
   private sendSnapshotChunk(to: NodeId, pr: Progress): void {
-    const snap = this.snapshot!;
-    // We compacted again since the transfer began: stream the newer snapshot.
-    if (pr.pendingSnapshot !== snap.meta.index) pr.becomeSnapshot(snap.meta.index);
+    const snap = pr.snap!;
     const off = pr.snapOffset;
     const data = snap.data.subarray(off, Math.min(snap.data.length, off + this.opts.snapshotChunkBytes));
     const msg: Omit<SnapshotMsg, 'from' | 'term'> = { type: 'snapshot', to, meta: snap.meta, offset: off, total: snap.data.length, data };
@@ -756,13 +799,11 @@ export class RaftCore implements RaftNode {
     }
   }
 
-  /** Tells idle followers the new commit index with an empty append (in ready()). */
+  /** Tells followers with nothing new to receive the new commit index, with an empty append. */
   private bcastCommit(): void {
+    const commit = this.log.committed;
     for (const [to, pr] of this.prs) {
-      if (pr.state === 'snapshot') continue;
-      if (pr.next > this.log.lastIndex() && (pr.state === 'probe' ? !pr.paused : pr.next - 1 === pr.match)) {
-        this.sendAppend(to, pr, true);
-      }
+      if (pr.state !== 'snapshot' && pr.next > this.log.lastIndex() && pr.canBumpCommit(commit)) this.sendAppend(to, pr, true);
     }
   }
 
@@ -777,7 +818,7 @@ export class RaftCore implements RaftNode {
         bestMatch = m;
       }
     }
-    if (best !== null && bestMatch === this.log.lastIndex()) this.send({ type: 'timeoutNow', to: best });
+    if (best !== null && bestMatch === this.log.lastIndex()) this.sendTimeoutNow(best);
     this.becomeFollower(this.term, null);
   }
 
@@ -788,7 +829,7 @@ export class RaftCore implements RaftNode {
       return;
     }
     const index = this.log.committed;
-    if (this.opts.readOnly === 'lease' && this.leaseValid()) return this.answerRead({ seq: 0, index, ctx, from });
+    if (this.opts.readOnly === 'lease' && !this.handedOver && this.leaseValid()) return this.answerRead({ seq: 0, index, ctx, from });
     this.reads.push({ seq: this.hbSeq + 1, index, ctx, from });
     this.readBcastPending = true;
     this.releaseReads(); // a single-voter cluster confirms itself
@@ -1096,6 +1137,7 @@ export class RaftCore implements RaftNode {
     this.appendBcastPending = false;
     this.hbSentAt.clear();
     this.leaderTicks = 0;
+    this.handedOver = false;
   }
 
   private clearFollowerRequests(): void {

@@ -82,20 +82,20 @@ export interface RaftBootState {
   conf: ConfState;
 }
 // RaftBootState conventions:
-// - `conf` is the configuration at the snapshot (snapshot.meta.conf, which the
-//   core prefers when a snapshot is given) or, with no snapshot, the bootstrap
-//   configuration of a brand-new cluster. The core replays conf entries from
-//   `entries` on top; because every change sets one node's role outright, a
-//   replay is idempotent, so passing the latest applied configuration is also
-//   safe.
+// - `conf` is used only to found a new cluster: when the node has no state at
+//   all (no snapshot, no entries, term 0), a non-empty `conf` makes the core
+//   write it as conf entries 1..n of term 1, committed (identical on every
+//   founder). Otherwise it is ignored: the configuration is always derived
+//   from the snapshot (snapshot.meta.conf) plus conf entries in the log.
+// - A node JOINING an existing cluster must boot with an empty log and an
+//   EMPTY conf ({voters: [], learners: []}): it learns the configuration from
+//   the leader's log or snapshot once a member added it. (Booting it with a
+//   non-empty conf would found a second, conflicting cluster.)
 // - `entries` must be contiguous; entries at or below snapshot.meta.index are
 //   ignored.
 // - `applied` is the index the state machine has applied (at least the
 //   snapshot's index once the snapshot is restored); committed entries above it
 //   are handed out again in the first Ready.
-// - A brand-new node joining an existing cluster boots with an empty log and
-//   the conf it was told at join (possibly empty): it then learns the cluster's
-//   log and configuration from the leader.
 
 // ---- Messages (runtime schema in messages.ts) ----
 

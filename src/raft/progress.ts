@@ -9,6 +9,7 @@
  *   chunks, one chunk in flight at a time.
  */
 import { assert } from '../util/assert.js';
+import type { Snapshot } from './interface.js';
 
 /** Sliding window of in-flight appends: the last index and payload bytes of each. */
 export class Inflights {
@@ -81,10 +82,18 @@ export class Progress {
   paused = false;
   /** snapshot: index of the snapshot being streamed. */
   pendingSnapshot = 0;
+  /**
+   * snapshot: the snapshot being streamed. Held here so that compacting again
+   * mid-transfer does not restart a slow follower's transfer from scratch
+   * (which, with frequent compaction, could starve it forever).
+   */
+  snap: Snapshot | null = null;
   /** snapshot: bytes [0, snapOffset) acknowledged by the follower. */
   snapOffset = 0;
   /** Heard from since the last CheckQuorum round. */
   recentActive = true;
+  /** Highest commit index already sent to it (in an append or heartbeat). */
+  sentCommit = 0;
   /** Highest heartbeat sequence it echoed (ReadIndex confirmation). */
   ackSeq = 0;
   /** Leader tick at which that heartbeat was sent (lease reads). */
@@ -97,9 +106,12 @@ export class Progress {
   }
 
   private resetState(state: ProgressState): void {
+    // Whatever was in flight may be lost: only what it acknowledged is certain.
+    this.sentCommit = Math.min(this.sentCommit, this.match);
     this.state = state;
     this.paused = false;
     this.pendingSnapshot = 0;
+    this.snap = null;
     this.snapOffset = 0;
     this.inflights.reset();
   }
@@ -116,9 +128,10 @@ export class Progress {
     this.next = this.match + 1;
   }
 
-  becomeSnapshot(index: number): void {
+  becomeSnapshot(snap: Snapshot): void {
     this.resetState('snapshot');
-    this.pendingSnapshot = index;
+    this.pendingSnapshot = snap.meta.index;
+    this.snap = snap;
   }
 
   /** An acknowledgement up to `n`; false when it is old news (reordered or duplicated). */
@@ -126,7 +139,9 @@ export class Progress {
     if (n <= this.match) return false;
     this.match = n;
     this.next = Math.max(this.next, n + 1);
-    this.paused = false;
+    // The probe was answered. (In snapshot state `paused` tracks the chunk
+    // stream, which an append ack says nothing about.)
+    if (this.state === 'probe') this.paused = false;
     return true;
   }
 
@@ -145,6 +160,7 @@ export class Progress {
     // In probe state only one append is outstanding, at next - 1.
     if (this.next - 1 !== rejected) return false;
     this.next = Math.max(this.match + 1, Math.min(rejected, hintNext));
+    this.sentCommit = Math.min(this.sentCommit, this.match);
     this.paused = false;
     return true;
   }
@@ -157,6 +173,11 @@ export class Progress {
     } else {
       this.paused = true;
     }
+  }
+
+  /** Whether telling it `commit` could move its commit index (it can only use what it is known to hold). */
+  canBumpCommit(commit: number): boolean {
+    return this.sentCommit < Math.min(commit, this.next - 1);
   }
 
   /** Whether an append may be sent now. */
