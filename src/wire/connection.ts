@@ -49,8 +49,13 @@ export class FrameConnection implements Connection, StreamOwner {
   private nextId: number;
   private readonly pending = new Map<number, Pending>();
   private readonly streams = new Map<number, StreamImpl<unknown>>();
+  // Liveness bookkeeping is per tick, not per frame: the hot path only sets
+  // flags, and the tick turns them into timestamps (tick-granular is enough
+  // for keepalive and idle detection, and saves two clock reads per frame).
   private lastRecv = performance.now();
   private lastSent = performance.now();
+  private recvSinceTick = false;
+  private sentSinceTick = false;
   private lastTick = performance.now();
   private readonly timer: NodeJS.Timeout;
   private readonly tickMs: number;
@@ -218,14 +223,14 @@ export class FrameConnection implements Connection, StreamOwner {
   private writeFrame(kind: FrameKind, type: string, id: number, body: unknown): void {
     const frame = this.host.codec.encode(kind, type, id, body);
     this.pipe.send(frame);
-    this.lastSent = performance.now();
+    this.sentSinceTick = true;
     this.host.metrics.framesOut++;
     this.host.metrics.bytesOut += frame.length;
   }
 
   private onFrame(frame: Uint8Array): void {
     if (this.state === 'closed') return;
-    this.lastRecv = performance.now();
+    this.recvSinceTick = true;
     const m = this.host.metrics;
     m.framesIn++;
     m.bytesIn += frame.byteLength;
@@ -430,6 +435,9 @@ export class FrameConnection implements Connection, StreamOwner {
       this.lastRecv = Math.max(this.lastRecv, now - this.tickMs);
     }
     this.lastTick = now;
+    if (this.recvSinceTick) this.lastRecv = now;
+    if (this.sentSinceTick) this.lastSent = now;
+    this.recvSinceTick = this.sentSinceTick = false;
     if (this.state === 'handshaking') {
       if (now - this.lastRecv > o.handshakeTimeoutMs) this.failHandshake(`no handshake within ${o.handshakeTimeoutMs} ms`);
       return;

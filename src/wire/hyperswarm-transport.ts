@@ -28,6 +28,12 @@ export interface HyperswarmTransportOptions extends TransportOptions {
   host?: string;
   /** UDP port of the DHT node (0 = any). */
   port?: number;
+  /**
+   * Serve the DHT for others (routing, announces, bootstrap). Managers do;
+   * workers and short-lived processes should not, so that when they die they
+   * leave no stale entries in everyone's routing tables. Default false.
+   */
+  dhtServer?: boolean;
 }
 
 // Noise secret-stream frames carry a 3-byte length and a 17-byte auth tag:
@@ -82,9 +88,8 @@ export class HyperswarmTransport extends BaseTransport {
       keyPair: this.keyPair,
       host: opts.host ?? '127.0.0.1',
       port: opts.port ?? 0,
-      // A cluster node is a stable, reachable member of our private DHT.
-      ephemeral: false,
-      firewalled: false,
+      ephemeral: !opts.dhtServer,
+      ...(opts.dhtServer ? { firewalled: false } : {}),
     });
   }
 

@@ -132,9 +132,13 @@ function toUrl(target: PeerTarget, tls: boolean): string {
 /** Adapts one WebSocket to the Pipe contract. */
 function wsPipe(ws: WebSocket, remoteAddress: string): Pipe {
   let closedOnce = false;
-  let pending = 0;
   let lastError: string | null = null;
   let tooBig = false;
+  // Only when something is already queued do we ask ws to tell us when this
+  // frame is written: the common, unqueued case costs no callback.
+  const onWritten = (): void => {
+    if (ws.bufferedAmount === 0) pipe.onDrain?.();
+  };
   const pipe: Pipe = {
     remoteAddress,
     onFrame: null,
@@ -142,13 +146,10 @@ function wsPipe(ws: WebSocket, remoteAddress: string): Pipe {
     onDrain: null,
     send(frame) {
       if (ws.readyState !== WebSocket.OPEN) return;
-      pending += frame.byteLength;
-      ws.send(frame, { binary: true }, () => {
-        pending -= frame.byteLength;
-        if (pending === 0) pipe.onDrain?.();
-      });
+      if (ws.bufferedAmount > 0) ws.send(frame, { binary: true }, onWritten);
+      else ws.send(frame, { binary: true });
     },
-    bufferedBytes: () => pending,
+    bufferedBytes: () => ws.bufferedAmount,
     close(code, reason) {
       if (ws.readyState === WebSocket.CLOSED || ws.readyState === WebSocket.CLOSING) return;
       const wsCode = code === CloseCode.normal ? WS_NORMAL : code === CloseCode.frameTooLarge ? WS_TOO_BIG : WS_PRIVATE_BASE + closeCodes.indexOf(code);

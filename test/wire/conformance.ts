@@ -154,19 +154,26 @@ export function conformance(t: Test, h: Harness): void {
 
   t.test(`${h.name}: reconnect after the peer restarts`, async (t) => {
     const args = h.peerArgs('phoenix', 1);
+    const t0 = Date.now();
+    const mark = (what: string) => t.comment(`${what} at +${Date.now() - t0} ms`);
     let p = await startPeer(args);
+    mark('peer started');
     peers.push(p);
     const client = await make('waiter');
     const link = new PeerLink(client, h.restartTarget(p.address), { expectNodeId: 'phoenix', connectTimeoutMs: 2000 });
     t.teardown(() => link.close());
     await link.waitConnected(10_000);
+    mark('link up');
     t.equal(link.connects, 1);
     p.proc.kill('SIGKILL');
     await p.exited;
     await waitFor(() => link.connection === null, { timeoutMs: 5000, what: 'link notices the death' });
+    mark('link down');
     p = await startPeer(args);
     peers.push(p);
+    mark('peer restarted');
     await waitFor(() => link.connects >= 2 && link.connection, { timeoutMs: 20_000, what: 'link reconnects' });
+    mark('link up again');
     const res = await link.request(Echo, { payload: Buffer.from('again') }, { timeoutMs: 5000 });
     t.equal(Buffer.from(res.payload).toString(), 'again', 'requests work on the new connection');
   });

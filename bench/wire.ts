@@ -1,0 +1,127 @@
+/**
+ * npm run bench:wire — sequential 1 KiB request/response round trips between
+ * two processes on loopback: plain ws (no codec) vs Shoal's wire over ws, and
+ * over hyperswarm. Alternating rounds, median of each, so background noise
+ * hits both sides alike. Last line: one JSON object.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { WebSocket } from 'ws';
+import createTestnet from 'hyperdht/testnet.js';
+import { WsTransport } from '../src/wire/ws-transport.js';
+import { HyperswarmTransport } from '../src/wire/hyperswarm-transport.js';
+import type { Connection } from '../src/wire/interface.js';
+import { BenchEcho } from './wire-messages.js';
+
+const ROUND_MS = Number(process.env.BENCH_ROUND_MS ?? 3000);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const PAYLOAD = Buffer.alloc(1024, 0x5a);
+const children: ChildProcess[] = [];
+
+async function server(args: string[]): Promise<string> {
+  const file = fileURLToPath(new URL('./wire-server.js', import.meta.url));
+  const p = spawn(process.execPath, [file, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+  children.push(p);
+  const line = await new Promise<string>((resolve, reject) => {
+    createInterface({ input: p.stdout! }).once('line', resolve);
+    p.once('exit', (c) => reject(new Error(`bench server exited ${c}`)));
+  });
+  return (JSON.parse(line) as { address: string }).address;
+}
+
+interface Result {
+  rttPerS: number;
+  p99Us: number;
+}
+
+/** Runs `once` back to back for ROUND_MS; returns throughput and p99 latency. */
+async function measure(once: () => Promise<void>): Promise<Result> {
+  const warmUntil = Date.now() + 300;
+  while (Date.now() < warmUntil) await once();
+  const lat: number[] = [];
+  const start = process.hrtime.bigint();
+  const end = start + BigInt(ROUND_MS) * 1_000_000n;
+  let now = start;
+  while (now < end) {
+    const t0 = now;
+    await once();
+    now = process.hrtime.bigint();
+    lat.push(Number(now - t0) / 1000);
+  }
+  lat.sort((a, b) => a - b);
+  return { rttPerS: lat.length / (Number(now - start) / 1e9), p99Us: lat[Math.floor(lat.length * 0.99)]! };
+}
+
+function rawClient(url: string): Promise<() => Promise<void>> {
+  return new Promise((resolve) => {
+    const ws = new WebSocket(url, { perMessageDeflate: false });
+    let pending: (() => void) | null = null;
+    ws.on('message', () => {
+      const p = pending;
+      pending = null;
+      p?.();
+    });
+    ws.once('open', () =>
+      resolve(
+        () =>
+          new Promise<void>((r) => {
+            pending = r;
+            ws.send(PAYLOAD);
+          }),
+      ),
+    );
+  });
+}
+
+function shoalClient(conn: Connection): () => Promise<void> {
+  return async () => {
+    const res = await conn.request(BenchEcho, { payload: PAYLOAD });
+    if (res.payload.length !== PAYLOAD.length) throw new Error('bad echo');
+  };
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+async function main(): Promise<void> {
+  const rawOnce = await rawClient(await server(['raw']));
+  const wsClient = new WsTransport({ nodeId: 'bench-client' });
+  const wsOnce = shoalClient(await wsClient.connect(await server(['ws']), { expectNodeId: 'bench-server' }));
+
+  const raw: Result[] = [];
+  const shoal: Result[] = [];
+  for (let r = 0; r < ROUNDS; r++) {
+    raw.push(await measure(rawOnce));
+    shoal.push(await measure(wsOnce));
+    process.stderr.write(`round ${r + 1}: raw ${raw[r]!.rttPerS.toFixed(0)}/s, shoal ws ${shoal[r]!.rttPerS.toFixed(0)}/s\n`);
+  }
+
+  const testnet = await createTestnet(3, { host: '127.0.0.1' });
+  const hsClient = new HyperswarmTransport({ nodeId: 'bench-client', bootstrap: testnet.bootstrap });
+  const hsOnce = shoalClient(await hsClient.connect(await server(['hyperswarm', JSON.stringify(testnet.bootstrap)]), { expectNodeId: 'bench-server', timeoutMs: 15_000 }));
+  const hs: Result[] = [];
+  for (let r = 0; r < ROUNDS; r++) hs.push(await measure(hsOnce));
+
+  const rawRtt = median(raw.map((x) => x.rttPerS));
+  const wsRtt = median(shoal.map((x) => x.rttPerS));
+  const out = {
+    ws_rtt_per_s: Math.round(wsRtt),
+    ws_p99_us: Math.round(median(shoal.map((x) => x.p99Us))),
+    raw_ws_rtt_per_s: Math.round(rawRtt),
+    overhead_ratio: Number((wsRtt / rawRtt).toFixed(3)),
+    hyperswarm_rtt_per_s: Math.round(median(hs.map((x) => x.rttPerS))),
+    hyperswarm_p99_us: Math.round(median(hs.map((x) => x.p99Us))),
+  };
+  for (const c of children) c.kill('SIGKILL');
+  await wsClient.close();
+  await hsClient.close();
+  await testnet.destroy();
+  process.stdout.write(JSON.stringify(out) + '\n');
+  process.exit(0);
+}
+
+main().catch((err) => {
+  for (const c of children) c.kill('SIGKILL');
+  process.stderr.write(`bench:wire failed: ${(err as Error).stack ?? err}\n`);
+  process.exit(1);
+});
