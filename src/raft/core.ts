@@ -560,6 +560,8 @@ export class RaftCore implements RaftNode {
     if (pr === undefined) return this.drop('unknownPeer');
     pr.recentActive = true;
     if (m.reject) {
+      // We never sent an append beyond our log: such a rejection is garbage.
+      if (m.index > this.log.lastIndex()) return this.drop('malformed');
       if (pr.state === 'snapshot') return this.drop('unexpected');
       if (pr.maybeDecrTo(m.index, this.retryPoint(m))) this.sendAppend(m.from, pr, true);
       else this.drop('unexpected');
@@ -597,10 +599,12 @@ export class RaftCore implements RaftNode {
    * on the follower is wrong, so skip them all in one round trip.
    */
   private retryPoint(m: AppendRespMsg): number {
-    if (m.hintTerm === 0) return m.hintIndex;
-    const j = this.log.lastIndexWithTermAtMost(m.hintTerm, m.index);
-    if (j !== undefined && this.log.term(j) === m.hintTerm) return j + 1;
-    return m.hintIndex;
+    let next = m.hintIndex;
+    if (m.hintTerm !== 0) {
+      const j = this.log.lastIndexWithTermAtMost(m.hintTerm, m.index);
+      if (j !== undefined && this.log.term(j) === m.hintTerm) next = j + 1;
+    }
+    return Math.min(next, this.log.lastIndex() + 1);
   }
 
   private onHeartbeatResp(m: HeartbeatRespMsg): void {

@@ -81,6 +81,7 @@ class Simulation {
   private now = 0;
   private clock = 0;
   private history: KvOperation[] = [];
+  private readonly opIdOf = new Map<KvOperation, number>();
   private pending = new Map<number, PendingOp>();
   private nextOpId = 1;
   private nextProc = 0;
@@ -264,12 +265,15 @@ class Simulation {
 
   private finish(id: number, op: PendingOp, output: KvOutput | undefined, ret: number): void {
     this.pending.delete(id);
-    this.history.push({ client: op.proc, call: op.call, ret, input: op.input, output });
+    const rec: KvOperation = { client: op.proc, call: op.call, ret, input: op.input, output };
+    this.opIdOf.set(rec, id);
+    this.history.push(rec);
     if (ret === Infinity) this.procOf[op.client] = this.nextProc++; // a crashed client: new process (Jepsen :info)
     this.later(this.rngs.clients.int(2 * STEPS_PER_TICK), () => this.issue(op.client));
   }
 
   private onApplied(n: SimNode, a: Applied): void {
+    this.everApplied.add(a.id);
     if (a.id === this.markerId && this.markerIndex === 0) this.markerIndex = n.kv.applied;
     const op = this.pending.get(a.id);
     if (op === undefined || op.node !== n.id || !op.viaLog) return;
@@ -296,11 +300,22 @@ class Simulation {
   }
 
   private checkHistory(): string | undefined {
-    for (const [, op] of this.pending) {
-      if (op.input.op !== 'get') this.history.push({ client: op.proc, call: op.call, ret: Infinity, input: op.input, output: undefined });
+    for (const [id, op] of this.pending) {
+      if (op.input.op === 'get') continue;
+      const rec: KvOperation = { client: op.proc, call: op.call, ret: Infinity, input: op.input, output: undefined };
+      this.opIdOf.set(rec, id);
+      this.history.push(rec);
     }
     this.pending.clear();
-    const res = checkKv(this.history, { timeoutMs: this.so.checkTimeoutMs ?? 20_000 });
+    // Writes with an unknown outcome stay in the history with ret = Infinity
+    // only if some state machine applied them. The simulator sees every state
+    // machine, so a write none applied certainly did not take effect (and
+    // cannot later: the history is closed), and leaving it out only narrows
+    // the linearizations the checker may pick. It also keeps the search small:
+    // each unknown append multiplies the candidate states.
+    const ops = this.history.filter((o) => o.ret !== Infinity || this.everApplied.has(this.opIdOf.get(o) ?? -1));
+    this.history = ops;
+    const res = checkKv(ops, { timeoutMs: this.so.checkTimeoutMs ?? 20_000 });
     if (res.verdict === 'not linearizable') return `linearizability: ${res.window ?? ''}`;
     if (res.verdict === 'unknown') return `linearizability: checker gave up (unknown) on ${this.history.length} ops`;
     return undefined;
@@ -509,6 +524,8 @@ class Simulation {
     poll();
   }
 
+  /** Op ids some state machine applied: a timed-out write that never was did not happen. */
+  private readonly everApplied = new Set<number>();
   private markerIndex = 0;
   private markerId = -1;
 
