@@ -899,11 +899,24 @@ export class RaftCore implements RaftNode {
 
   private tickElection(): void {
     this.electionElapsed++;
-    if (this.electionElapsed >= this.randomizedElectionTimeout && this.conf.voters.has(this.id)) {
+    if (this.electionElapsed >= this.randomizedElectionTimeout && this.canCampaign()) {
       this.electionElapsed = 0;
       if (this.opts.preVote) this.preCampaign();
       else this.campaign(false);
     }
+  }
+
+  /**
+   * Voters campaign. So does a node that an UNCOMMITTED change removed: it may
+   * hold the only copy of that change (a leader removing itself, then
+   * crashing), and the remaining voters, still on the old configuration, may
+   * need it to win. It counts votes with its latest configuration like
+   * everyone, so this is safe; if it wins it commits the change and steps down.
+   */
+  private canCampaign(): boolean {
+    if (this.conf.voters.has(this.id)) return true;
+    const lastConf = this.confIndexes[this.confIndexes.length - 1] ?? 0;
+    return lastConf > this.log.committed && this.confAt(this.log.committed).voters.includes(this.id);
   }
 
   private preCampaign(): void {
@@ -958,7 +971,7 @@ export class RaftCore implements RaftNode {
         }
         return this.onSnapshot(m);
       case 'timeoutNow':
-        if (m.from !== this.leader || !this.conf.voters.has(this.id)) return this.drop('unexpected');
+        if (m.from !== this.leader || !this.canCampaign()) return this.drop('unexpected');
         return this.campaign(true);
       case 'readIndexResp': {
         if (!this.forwardedReads.delete(ctxKey(m.ctx))) return this.drop('unexpected');
