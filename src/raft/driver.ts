@@ -1,0 +1,565 @@
+import { randomBytes } from 'node:crypto';
+import { Packr, Unpackr } from 'msgpackr';
+import { systemRng, type Rng } from '../util/rng.js';
+import type { PeerTarget, Transport } from '../wire/interface.js';
+import { PeerLink } from '../wire/peer-link.js';
+import { RaftCore } from './core.js';
+import { decodeConfChange } from './confchange.js';
+import { RaftError, RaftErrorCode } from './errors.js';
+import type { ConfChange, ConfState, Entry, Message, NodeId, Ready, SoftState } from './interface.js';
+import type { RaftOptions } from './options.js';
+import { decodeProposal, encodeProposal } from './proposal.js';
+import { RaftStorage, type SyncMode } from './storage.js';
+import { RaftWire } from './transport.js';
+
+/** What Raft replicates into. Deterministic: every manager applies the same entries in the same order. */
+export interface StateMachine {
+  /** Applies one committed command; the return value resolves the proposer's promise (on the proposing node). */
+  apply(entry: { index: number; term: number; command: Uint8Array }): unknown;
+  /** A consistent image of the whole state, at the last applied index. */
+  snapshot(): Uint8Array;
+  /** Replaces the whole state with a snapshot image. */
+  restore(data: Uint8Array): void;
+}
+
+export interface RaftDriverOptions {
+  id: NodeId;
+  /** sqlite3 file holding the log, hard state and snapshots. */
+  dataPath: string;
+  transport: Transport;
+  stateMachine: StateMachine;
+  /** Where to reach each peer; conf changes carrying an address add to it. */
+  peers?: Record<NodeId, PeerTarget>;
+  /**
+   * Founding configuration, used only when the node has no state at all.
+   * Every founder must pass the same one. A node joining an existing
+   * cluster passes nothing (it learns the configuration from the leader).
+   */
+  founding?: ConfState;
+  /** One Raft tick. 100 ms per DESIGN.md (heartbeat 1 tick, election 10–20 ticks). */
+  tickMs?: number;
+  raft?: Partial<RaftOptions>;
+  /** How long a proposal or read may wait before its promise rejects (outcome unknown). */
+  requestTimeoutMs?: number;
+  sync?: SyncMode;
+  rng?: Rng;
+  log?: (msg: string) => void;
+}
+
+export const RaftDriverErrorCode = {
+  TIMEOUT: 'TIMEOUT',
+  STOPPED: 'STOPPED',
+} as const;
+
+/** A proposal or read the driver gave up on. For a proposal the outcome is unknown: it may still commit. */
+export class RaftDriverError extends Error {
+  override readonly name = 'RaftDriverError';
+  constructor(
+    readonly code: keyof typeof RaftDriverErrorCode,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export interface DriverMetrics {
+  readies: number;
+  messagesSent: number;
+  unreachable: number;
+  proposals: number;
+  proposalTimeouts: number;
+  reads: number;
+  readTimeouts: number;
+  applied: number;
+  snapshotsTaken: number;
+  snapshotsRestored: number;
+  persistErrors: number;
+  /** Incoming frames dropped by the driver before the core, by reason. */
+  dropped: Record<string, number>;
+}
+
+interface Waiter<T> {
+  resolve: (v: T) => void;
+  reject: (e: Error) => void;
+  timer: NodeJS.Timeout;
+}
+
+interface ReadWaiter extends Waiter<void> {
+  index: number | null;
+}
+
+/** msgpack {o: origin, s: seq, a?: address} carried in a ConfChange's ctx. */
+interface ConfTag {
+  o: string;
+  s: number;
+  a?: PeerTarget;
+}
+
+const tagPackr = new Packr({ useRecords: false });
+const tagUnpackr = new Unpackr({ useRecords: false });
+
+export interface RaftStatus {
+  id: NodeId;
+  role: SoftState['role'];
+  leader: NodeId | null;
+  term: number;
+  commit: number;
+  applied: number;
+  lastIndex: number;
+  conf: ConfState;
+  recovering: boolean;
+}
+
+/**
+ * The I/O half of Raft: drives a pure RaftCore with timers, persists every
+ * Ready to sqlite before sending anything that depends on it, applies
+ * committed entries to the state machine, and resolves proposals and reads
+ * only once they are applied — never before a quorum has made them durable.
+ */
+export class RaftDriver {
+  readonly id: NodeId;
+  readonly metrics: DriverMetrics = {
+    readies: 0,
+    messagesSent: 0,
+    unreachable: 0,
+    proposals: 0,
+    proposalTimeouts: 0,
+    reads: 0,
+    readTimeouts: 0,
+    applied: 0,
+    snapshotsTaken: 0,
+    snapshotsRestored: 0,
+    persistErrors: 0,
+    dropped: Object.create(null) as Record<string, number>,
+  };
+  private core!: RaftCore;
+  private storage!: RaftStorage;
+  private readonly opts: Required<Pick<RaftDriverOptions, 'tickMs' | 'requestTimeoutMs'>> & RaftDriverOptions;
+  private readonly addresses = new Map<NodeId, PeerTarget>();
+  private readonly links = new Map<NodeId, PeerLink>();
+  /** This boot's identity in proposal tags, so entries replayed from an earlier life never resolve a new promise. */
+  private readonly origin: string;
+  private seq = 0;
+  private readonly proposals = new Map<number, Waiter<unknown>>();
+  private readonly reads = new Map<string, ReadWaiter>();
+  private readonly leaderListeners: ((leader: NodeId | null, role: SoftState['role']) => void)[] = [];
+  private tickTimer: NodeJS.Timeout | null = null;
+  private running = false;
+  private scheduled = false;
+  private stopped = false;
+  private loopDone: Promise<void> = Promise.resolve();
+  private applied = 0;
+  private lastIndex = 0;
+  private snapshotIndex = 0;
+  private recoveryUntil = 0;
+  private soft: SoftState = { leader: null, role: 'follower' };
+
+  private constructor(opts: RaftDriverOptions) {
+    this.id = opts.id;
+    this.opts = { tickMs: 100, requestTimeoutMs: 10_000, ...opts };
+    this.origin = `${opts.id}/${randomBytes(4).toString('hex')}`;
+    for (const [id, t] of Object.entries(opts.peers ?? {})) this.addresses.set(id, t);
+  }
+
+  /** Opens storage, restores the state machine from the latest snapshot, and starts ticking. */
+  static async start(opts: RaftDriverOptions): Promise<RaftDriver> {
+    const d = new RaftDriver(opts);
+    await d.boot();
+    return d;
+  }
+
+  private async boot(): Promise<void> {
+    this.storage = await RaftStorage.open(this.opts.dataPath, this.opts.sync ? { sync: this.opts.sync } : {});
+    const { boot, recoveryUntil, notes } = await this.storage.load(this.opts.founding);
+    for (const n of notes) this.log(n);
+    if (boot.snapshot) {
+      this.opts.stateMachine.restore(boot.snapshot.data);
+      this.snapshotIndex = boot.snapshot.meta.index;
+    }
+    this.applied = boot.applied;
+    this.lastIndex = boot.entries.length > 0 ? boot.entries[boot.entries.length - 1]!.index : this.snapshotIndex;
+    this.recoveryUntil = recoveryUntil;
+    this.core = new RaftCore({
+      id: this.id,
+      rng: this.opts.rng ?? systemRng(),
+      boot,
+      ...(this.opts.raft ? { options: this.opts.raft } : {}),
+    });
+    this.opts.transport.onMessage(RaftWire, (msg, conn) => this.receive(msg, conn.peer.nodeId));
+    this.tickTimer = setInterval(() => this.tick(), this.opts.tickMs);
+    this.schedule();
+  }
+
+  // ------------------------------------------------------------------ API
+
+  /**
+   * Replicates `command` and resolves with the state machine's result once
+   * it is committed and applied here. Rejects with RaftError (NOT_LEADER
+   * when no leader is known, UNCOMMITTED_CAP, …) or RaftDriverError TIMEOUT
+   * (outcome unknown: it may still commit).
+   */
+  propose(command: Uint8Array, timeoutMs = this.opts.requestTimeoutMs): Promise<unknown> {
+    if (this.stopped) return Promise.reject(new RaftDriverError('STOPPED', 'raft node stopped'));
+    const seq = ++this.seq;
+    try {
+      this.core.propose(encodeProposal(this.origin, seq, command));
+    } catch (err) {
+      return Promise.reject(err as Error);
+    }
+    this.metrics.proposals++;
+    this.schedule();
+    return this.wait(this.proposals, seq, timeoutMs, () => {
+      this.metrics.proposalTimeouts++;
+      return `proposal not applied within ${timeoutMs} ms (outcome unknown)`;
+    });
+  }
+
+  /**
+   * A linearizable read barrier (ReadIndex): resolves once this node's state
+   * machine reflects every write committed before the call. Read the state
+   * machine right after it resolves.
+   */
+  readBarrier(timeoutMs = this.opts.requestTimeoutMs): Promise<void> {
+    if (this.stopped) return Promise.reject(new RaftDriverError('STOPPED', 'raft node stopped'));
+    const ctx = randomBytes(12);
+    const key = ctx.toString('hex');
+    try {
+      this.core.readIndex(ctx);
+    } catch (err) {
+      return Promise.reject(err as Error);
+    }
+    this.metrics.reads++;
+    this.schedule();
+    return new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.reads.delete(key);
+        this.metrics.readTimeouts++;
+        reject(new RaftDriverError('TIMEOUT', `read barrier not confirmed within ${timeoutMs} ms`));
+      }, timeoutMs);
+      this.reads.set(key, { resolve, reject, timer, index: null });
+    });
+  }
+
+  addVoter(node: NodeId, address?: PeerTarget, timeoutMs?: number): Promise<void> {
+    return this.confChange({ type: 'addVoter', node }, address, timeoutMs);
+  }
+
+  addLearner(node: NodeId, address?: PeerTarget, timeoutMs?: number): Promise<void> {
+    return this.confChange({ type: 'addLearner', node }, address, timeoutMs);
+  }
+
+  removeNode(node: NodeId, timeoutMs?: number): Promise<void> {
+    return this.confChange({ type: 'removeNode', node }, undefined, timeoutMs);
+  }
+
+  /** Hands leadership to `to`; resolves when this node sees `to` lead. */
+  async transferLeadership(to: NodeId, timeoutMs = this.opts.requestTimeoutMs): Promise<void> {
+    this.core.transferLeadership(to);
+    this.schedule();
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        off();
+        reject(new RaftDriverError('TIMEOUT', `leadership did not move to ${to} within ${timeoutMs} ms`));
+      }, timeoutMs);
+      const fn = (leader: NodeId | null) => {
+        if (leader === to) {
+          clearTimeout(timer);
+          off();
+          resolve();
+        }
+      };
+      const off = () => {
+        const i = this.leaderListeners.indexOf(fn);
+        if (i >= 0) this.leaderListeners.splice(i, 1);
+      };
+      this.leaderListeners.push(fn);
+    });
+  }
+
+  /** Called on every leader or role change seen by this node. */
+  onLeaderChange(fn: (leader: NodeId | null, role: SoftState['role']) => void): void {
+    this.leaderListeners.push(fn);
+  }
+
+  setPeerAddress(node: NodeId, target: PeerTarget): void {
+    this.addresses.set(node, target);
+    const old = this.links.get(node);
+    if (old && old.target !== target) {
+      old.close('address changed');
+      this.links.delete(node);
+    }
+  }
+
+  status(): RaftStatus {
+    const hs = this.core.hardState();
+    return {
+      id: this.id,
+      role: this.soft.role,
+      leader: this.soft.leader,
+      term: hs.term,
+      commit: hs.commit,
+      applied: this.applied,
+      lastIndex: this.lastIndex,
+      conf: this.core.confState(),
+      recovering: this.recoveryUntil > 0,
+    };
+  }
+
+  get isLeader(): boolean {
+    return this.soft.role === 'leader';
+  }
+
+  get storageMetrics(): RaftStorage['metrics'] {
+    return this.storage.metrics;
+  }
+
+  /** Stops timers and links, fails pending requests, waits for an in-flight persist, closes storage. */
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    if (this.tickTimer) clearInterval(this.tickTimer);
+    for (const l of this.links.values()) l.close('raft node stopping');
+    this.links.clear();
+    const err = new RaftDriverError('STOPPED', 'raft node stopped');
+    for (const w of this.proposals.values()) {
+      clearTimeout(w.timer);
+      w.reject(err);
+    }
+    this.proposals.clear();
+    for (const w of this.reads.values()) {
+      clearTimeout(w.timer);
+      w.reject(err);
+    }
+    this.reads.clear();
+    await this.loopDone;
+    await this.storage.close();
+  }
+
+  // ------------------------------------------------------------- internals
+
+  private confChange(change: ConfChange, address: PeerTarget | undefined, timeoutMs = this.opts.requestTimeoutMs): Promise<void> {
+    if (this.stopped) return Promise.reject(new RaftDriverError('STOPPED', 'raft node stopped'));
+    const seq = ++this.seq;
+    const tag: ConfTag = { o: this.origin, s: seq, ...(address !== undefined ? { a: address } : {}) };
+    if (address !== undefined) this.setPeerAddress(change.node, address);
+    try {
+      this.core.proposeConfChange({ ...change, ctx: tagPackr.pack(tag) });
+    } catch (err) {
+      return Promise.reject(err as Error);
+    }
+    this.schedule();
+    return this.wait(this.proposals, seq, timeoutMs, () => `configuration change ${change.type} ${change.node} not applied within ${timeoutMs} ms`).then(
+      () => undefined,
+    );
+  }
+
+  private wait<T>(map: Map<number, Waiter<T>>, key: number, timeoutMs: number, why: () => string): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        map.delete(key);
+        reject(new RaftDriverError('TIMEOUT', why()));
+      }, timeoutMs);
+      map.set(key, { resolve, reject, timer });
+    });
+  }
+
+  private drop(reason: string): void {
+    this.metrics.dropped[reason] = (this.metrics.dropped[reason] ?? 0) + 1;
+  }
+
+  private receive(msg: Message, sender: NodeId): void {
+    if (this.stopped) return;
+    if (msg.to !== this.id) return this.drop('wrong-destination');
+    // On ws the connection's node id is only claimed in the handshake (node
+    // certificates come later), but a frame claiming another sender than its
+    // connection is certainly forged or misrouted.
+    if (msg.from !== sender) return this.drop('sender-mismatch');
+    if (msg.type === 'vote' && this.recoveryUntil > 0) return this.drop('recovering-no-vote');
+    this.core.step(msg);
+    this.schedule();
+  }
+
+  private tick(): void {
+    if (this.stopped) return;
+    // A node recovering a cut log must not campaign (see storage.ts); as a
+    // follower its ticks only drive the election timer, so it skips them.
+    if (this.recoveryUntil > 0 && this.soft.role !== 'leader') return;
+    this.core.tick();
+    this.schedule();
+  }
+
+  private schedule(): void {
+    if (this.scheduled || this.running || this.stopped) return;
+    this.scheduled = true;
+    setImmediate(() => {
+      this.scheduled = false;
+      if (!this.running) this.loopDone = this.loop();
+    });
+  }
+
+  private async loop(): Promise<void> {
+    this.running = true;
+    try {
+      while (!this.stopped && this.core.hasReady()) {
+        const rd = this.core.ready();
+        await this.handle(rd);
+        if (this.stopped) return;
+        this.core.advance(rd);
+        this.metrics.readies++;
+        // The core counts an entry applied only once advance() is called: compact after.
+        await this.maybeSnapshot();
+      }
+    } finally {
+      this.running = false;
+    }
+    if (!this.stopped && this.core.hasReady()) this.schedule();
+  }
+
+  private async handle(rd: Ready): Promise<void> {
+    if (rd.softState) this.onSoftState(rd.softState);
+    await this.persist(rd);
+    if (this.stopped) return;
+    if (rd.snapshot) {
+      this.opts.stateMachine.restore(rd.snapshot.data);
+      this.applied = this.snapshotIndex = rd.snapshot.meta.index;
+      this.lastIndex = Math.max(this.lastIndex, rd.snapshot.meta.index);
+      this.metrics.snapshotsRestored++;
+    }
+    if (rd.entries.length > 0) this.lastIndex = rd.entries[rd.entries.length - 1]!.index;
+    for (const m of rd.messages) this.send(m);
+    for (const e of rd.committed) this.apply(e);
+    for (const rs of rd.readStates) {
+      const w = this.reads.get(Buffer.from(rs.ctx).toString('hex'));
+      if (w) w.index = rs.index;
+    }
+    this.resolveReads();
+    if (this.recoveryUntil > 0 && this.lastIndex >= this.recoveryUntil) {
+      this.recoveryUntil = 0;
+      await this.storage.clearRecovery();
+      this.log(`log caught up past the cut: voting again`);
+    }
+  }
+
+  /**
+   * Persists a Ready. If the disk fails (full, I/O error) nothing is sent or
+   * acknowledged: the node retries with back-off and simply falls silent
+   * meanwhile, which Raft treats as a slow follower. It never acks on a
+   * failed write.
+   */
+  private async persist(rd: Ready): Promise<void> {
+    let delay = 50;
+    for (;;) {
+      try {
+        await this.storage.persist(rd);
+        return;
+      } catch (err) {
+        this.metrics.persistErrors++;
+        this.log(`persisting raft state failed (${(err as Error).message}); retrying in ${delay} ms`);
+        if (this.stopped) return;
+        await new Promise((r) => setTimeout(r, delay));
+        if (this.stopped) return;
+        delay = Math.min(delay * 2, 2_000);
+      }
+    }
+  }
+
+  private onSoftState(s: SoftState): void {
+    const changed = s.leader !== this.soft.leader || s.role !== this.soft.role;
+    this.soft = s;
+    if (changed) for (const fn of [...this.leaderListeners]) fn(s.leader, s.role);
+  }
+
+  private send(m: Message): void {
+    let link = this.links.get(m.to);
+    if (!link) {
+      const target = this.addresses.get(m.to);
+      if (target === undefined) {
+        this.metrics.unreachable++;
+        this.core.reportUnreachable(m.to);
+        return;
+      }
+      link = new PeerLink(this.opts.transport, target, { expectNodeId: m.to, connectTimeoutMs: 1_000, backoff: { maxMs: 1_000 } });
+      this.links.set(m.to, link);
+    }
+    if (link.send(RaftWire, m)) this.metrics.messagesSent++;
+    else {
+      this.metrics.unreachable++;
+      this.core.reportUnreachable(m.to);
+    }
+  }
+
+  private apply(e: Entry): void {
+    if (e.index <= this.applied) return;
+    this.applied = e.index;
+    this.metrics.applied++;
+    if (e.type === 'normal') {
+      const p = decodeProposal(e.data);
+      if (!p) return this.drop('undecodable-entry');
+      let result: unknown;
+      try {
+        result = this.opts.stateMachine.apply({ index: e.index, term: e.term, command: p.command });
+      } catch (err) {
+        // The state machine must be deterministic, so every node fails alike;
+        // the proposer learns why.
+        result = err;
+      }
+      if (p.origin === this.origin) this.settle(p.seq, result);
+    } else if (e.type === 'conf') {
+      const cc = decodeConfChange(e.data);
+      if (!cc) return;
+      const tag = cc.ctx ? decodeTag(cc.ctx) : null;
+      if (tag?.a !== undefined && cc.type !== 'removeNode' && cc.node !== this.id) this.setPeerAddress(cc.node, tag.a);
+      if (cc.type === 'removeNode') {
+        this.links.get(cc.node)?.close('removed from the cluster');
+        this.links.delete(cc.node);
+      }
+      if (tag && tag.o === this.origin) this.settle(tag.s, undefined);
+    }
+  }
+
+  private settle(seq: number, result: unknown): void {
+    const w = this.proposals.get(seq);
+    if (!w) return;
+    this.proposals.delete(seq);
+    clearTimeout(w.timer);
+    if (result instanceof Error) w.reject(result);
+    else w.resolve(result);
+  }
+
+  private resolveReads(): void {
+    for (const [key, w] of this.reads) {
+      if (w.index !== null && w.index <= this.applied) {
+        this.reads.delete(key);
+        clearTimeout(w.timer);
+        w.resolve();
+      }
+    }
+  }
+
+  private async maybeSnapshot(): Promise<void> {
+    const every = this.opts.raft?.snapshotEveryEntries ?? 10_000;
+    if (this.applied - this.snapshotIndex < every) return;
+    const data = this.opts.stateMachine.snapshot();
+    const snap = this.core.compact(this.applied, data);
+    if (!snap) return;
+    const keep = this.opts.raft?.keepEntries ?? 500;
+    await this.storage.saveSnapshot(snap, Math.max(1, snap.meta.index - keep + 1));
+    this.snapshotIndex = snap.meta.index;
+    this.metrics.snapshotsTaken++;
+  }
+
+  private log(msg: string): void {
+    this.opts.log?.(`raft ${this.id}: ${msg}`);
+  }
+}
+
+function decodeTag(b: Uint8Array): ConfTag | null {
+  try {
+    const t = tagUnpackr.unpack(b) as ConfTag;
+    return typeof t === 'object' && t !== null && typeof t.o === 'string' && typeof t.s === 'number' ? t : null;
+  } catch {
+    return null;
+  }
+}
+
+export { RaftError, RaftErrorCode };

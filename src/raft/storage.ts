@@ -1,0 +1,266 @@
+import { crc32 } from 'node:zlib';
+import { Packr, Unpackr } from 'msgpackr';
+import { Db } from '../util/sqlite.js';
+import type { ConfState, Entry, HardState, RaftBootState, Ready, Snapshot } from './interface.js';
+
+/**
+ * Durable Raft state on sqlite3: log entries, hard state and the latest
+ * snapshot, in one database file per node.
+ *
+ * - WAL journal, `synchronous=FULL`: a Ready is persisted as ONE transaction
+ *   (group commit) and `persist()` resolves only after that transaction is
+ *   fsynced, so the driver never sends an acknowledgement for a write that a
+ *   crash could take back.
+ * - Every entry and the snapshot carry a CRC-32 over their contents, checked
+ *   when the node boots.
+ *
+ * Recovery from a damaged log (see `load`): sqlite's own WAL checksums make a
+ * torn transaction vanish whole, so what we can meet is a damaged or missing
+ * tail of entries. We cut the log at the first bad entry, but every persisted
+ * entry may already have been acknowledged to a leader — and Raft's safety
+ * rests on a voter never forgetting an entry it acknowledged. So the cut is
+ * paired with a persistent guard: until the node's log again reaches the old
+ * last index (re-fetched from the leader), it neither votes nor campaigns.
+ * Why that is enough: an entry e committed with this node in its quorum Q is
+ * still on every other node of Q; any leader elected meanwhile needs a
+ * majority V of votes, this node is not in V, and V ∩ Q ≠ ∅ holds a node
+ * that has e — so the new leader has e (leader completeness is preserved).
+ * A damaged snapshot, by contrast, cannot be cut around: boot fails with a
+ * StorageCorruptError.
+ */
+
+export type SyncMode = 'FULL' | 'OFF';
+
+export interface StorageOptions {
+  /**
+   * 'FULL' (the default and the only safe choice). 'OFF' exists solely so the
+   * chaos harness can prove its checkers catch a node that acknowledges
+   * writes it has not made durable.
+   */
+  sync?: SyncMode;
+}
+
+export interface LoadResult {
+  boot: RaftBootState;
+  /**
+   * Non-zero when a damaged tail was cut: the node must neither vote nor
+   * campaign until its last log index is at least this.
+   */
+  recoveryUntil: number;
+  /** Human-readable account of what recovery did, for the log. */
+  notes: string[];
+}
+
+export class StorageCorruptError extends Error {
+  override readonly name = 'StorageCorruptError';
+  readonly code = 'STORAGE_CORRUPT';
+}
+
+export interface StorageMetrics {
+  persists: number;
+  entriesWritten: number;
+  bytesWritten: number;
+  /** Sum of persist() wall time, ms: divided by `persists` gives the mean fsync-bound latency. */
+  persistMsTotal: number;
+  persistMsMax: number;
+}
+
+const TYPE_CODE: Record<Entry['type'], number> = { normal: 0, conf: 1, noop: 2 };
+const CODE_TYPE: Entry['type'][] = ['normal', 'conf', 'noop'];
+/** Rows per multi-row INSERT: 5 parameters each, far under sqlite's 32,766-variable limit. */
+const ROWS_PER_INSERT = 400;
+
+const packr = new Packr({ useRecords: false });
+const unpackr = new Unpackr({ useRecords: false });
+
+export function entryCrc(e: { index: number; term: number; type: Entry['type']; data: Uint8Array }): number {
+  const head = Buffer.allocUnsafe(17);
+  head.writeDoubleBE(e.index, 0);
+  head.writeDoubleBE(e.term, 8);
+  head[16] = TYPE_CODE[e.type];
+  return crc32(e.data, crc32(head));
+}
+
+function snapshotCrc(index: number, term: number, conf: Uint8Array, data: Uint8Array): number {
+  const head = Buffer.allocUnsafe(16);
+  head.writeDoubleBE(index, 0);
+  head.writeDoubleBE(term, 8);
+  return crc32(data, crc32(conf, crc32(head)));
+}
+
+interface EntryRow {
+  idx: number;
+  term: number;
+  type: number;
+  data: Buffer;
+  crc: number;
+}
+
+export class RaftStorage {
+  readonly metrics: StorageMetrics = { persists: 0, entriesWritten: 0, bytesWritten: 0, persistMsTotal: 0, persistMsMax: 0 };
+  private closed = false;
+
+  private constructor(private readonly db: Db) {}
+
+  static async open(path: string, opts: StorageOptions = {}): Promise<RaftStorage> {
+    const db = await Db.open(path);
+    await db.exec(`
+      PRAGMA journal_mode = WAL;
+      PRAGMA synchronous = ${opts.sync ?? 'FULL'};
+      CREATE TABLE IF NOT EXISTS entries (idx INTEGER PRIMARY KEY, term INTEGER NOT NULL, type INTEGER NOT NULL, data BLOB NOT NULL, crc INTEGER NOT NULL);
+      CREATE TABLE IF NOT EXISTS hardstate (id INTEGER PRIMARY KEY CHECK (id = 1), term INTEGER NOT NULL, vote TEXT, cmt INTEGER NOT NULL);
+      CREATE TABLE IF NOT EXISTS snapshot (id INTEGER PRIMARY KEY CHECK (id = 1), idx INTEGER NOT NULL, term INTEGER NOT NULL, conf BLOB NOT NULL, data BLOB NOT NULL, crc INTEGER NOT NULL);
+      CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v TEXT NOT NULL);
+    `);
+    return new RaftStorage(db);
+  }
+
+  /**
+   * Reads everything a restarted node needs. `founding` is the configuration
+   * to found a new cluster with (used only when the store is empty; a node
+   * joining an existing cluster passes an empty conf).
+   */
+  async load(founding: ConfState = { voters: [], learners: [] }): Promise<LoadResult> {
+    const notes: string[] = [];
+    const hs = await this.db.get<{ term: number; vote: string | null; cmt: number }>('SELECT term, vote, cmt FROM hardstate WHERE id = 1');
+    let hardState: HardState = hs ? { term: hs.term, vote: hs.vote, commit: hs.cmt } : { term: 0, vote: null, commit: 0 };
+
+    let snapshot: Snapshot | null = null;
+    const sr = await this.db.get<{ idx: number; term: number; conf: Buffer; data: Buffer; crc: number }>(
+      'SELECT idx, term, conf, data, crc FROM snapshot WHERE id = 1',
+    );
+    if (sr) {
+      if (snapshotCrc(sr.idx, sr.term, sr.conf, sr.data) !== sr.crc >>> 0) {
+        throw new StorageCorruptError(
+          `snapshot at index ${sr.idx} fails its checksum: this node's state cannot be trusted; remove its data directory and join it again`,
+        );
+      }
+      snapshot = { meta: { index: sr.idx, term: sr.term, conf: unpackr.unpack(sr.conf) as ConfState }, data: sr.data };
+    }
+    const snapIndex = snapshot?.meta.index ?? 0;
+
+    const rows = await this.db.all<EntryRow>('SELECT idx, term, type, data, crc FROM entries WHERE idx > ? ORDER BY idx', [snapIndex]);
+    const entries: Entry[] = [];
+    let cut = -1;
+    let why = '';
+    for (let i = 0; i < rows.length; i++) {
+      const r = rows[i]!;
+      const expected = snapIndex + 1 + i;
+      const type = CODE_TYPE[r.type];
+      if (r.idx !== expected) {
+        cut = expected;
+        why = `gap: expected index ${expected}, found ${r.idx}`;
+        break;
+      }
+      if (type === undefined || entryCrc({ index: r.idx, term: r.term, type, data: r.data }) !== r.crc >>> 0) {
+        cut = r.idx;
+        why = `entry ${r.idx} fails its checksum`;
+        break;
+      }
+      entries.push({ index: r.idx, term: r.term, type, data: r.data });
+    }
+
+    let recoveryUntil = Number((await this.db.get<{ v: string }>("SELECT v FROM meta WHERE k = 'recovery_until'"))?.v ?? 0);
+    if (cut >= 0) {
+      const oldLast = rows[rows.length - 1]!.idx;
+      recoveryUntil = Math.max(recoveryUntil, oldLast);
+      const lastGood = cut - 1;
+      if (hardState.commit > lastGood) hardState = { ...hardState, commit: Math.max(lastGood, snapIndex) };
+      await this.db.transaction([
+        ['DELETE FROM entries WHERE idx >= ?', [cut]],
+        ["INSERT OR REPLACE INTO meta (k, v) VALUES ('recovery_until', ?)", [String(recoveryUntil)]],
+        ['INSERT OR REPLACE INTO hardstate (id, term, vote, cmt) VALUES (1, ?, ?, ?)', [hardState.term, hardState.vote, hardState.commit]],
+      ]);
+      notes.push(
+        `damaged log tail cut at index ${cut} (${why}); entries ${cut}..${oldLast} will be fetched again from the leader, ` +
+          `and this node will not vote or campaign until its log reaches index ${recoveryUntil}`,
+      );
+    }
+    return {
+      boot: { hardState, snapshot, entries, applied: snapIndex, conf: founding },
+      recoveryUntil,
+      notes,
+    };
+  }
+
+  /** Makes a Ready durable: one transaction, fsynced before this resolves. No-op when nothing needs writing. */
+  async persist(rd: Ready): Promise<void> {
+    const stmts: [string, unknown[]][] = [];
+    if (rd.snapshot) {
+      // A received snapshot replaces the whole log (interface.ts).
+      stmts.push(['DELETE FROM entries', []]);
+      stmts.push(this.snapshotStmt(rd.snapshot));
+    }
+    if (rd.entries.length > 0) {
+      stmts.push(['DELETE FROM entries WHERE idx >= ?', [rd.entries[0]!.index]]);
+      for (let i = 0; i < rd.entries.length; i += ROWS_PER_INSERT) stmts.push(insertStmt(rd.entries.slice(i, i + ROWS_PER_INSERT)));
+    }
+    // A hard state that changed only its commit index need not be durable:
+    // commit is re-learned from the leader. Writing it anyway with the next
+    // synced batch keeps restarts replaying less.
+    if (rd.hardState && (rd.mustSync || stmts.length > 0)) {
+      const h = rd.hardState;
+      stmts.push(['INSERT OR REPLACE INTO hardstate (id, term, vote, cmt) VALUES (1, ?, ?, ?)', [h.term, h.vote, h.commit]]);
+    }
+    if (stmts.length === 0) return;
+    const t0 = performance.now();
+    await this.db.transaction(stmts);
+    const ms = performance.now() - t0;
+    const m = this.metrics;
+    m.persists++;
+    m.entriesWritten += rd.entries.length;
+    for (const e of rd.entries) m.bytesWritten += e.data.byteLength;
+    m.persistMsTotal += ms;
+    if (ms > m.persistMsMax) m.persistMsMax = ms;
+  }
+
+  /**
+   * Persists a snapshot the driver took (core.compact) and drops the log
+   * below `keepFrom` (the core keeps a tail below the snapshot for slow
+   * followers; so do we).
+   */
+  async saveSnapshot(snap: Snapshot, keepFrom: number): Promise<void> {
+    await this.db.transaction([this.snapshotStmt(snap), ['DELETE FROM entries WHERE idx < ?', [keepFrom]]]);
+  }
+
+  /** The recovery guard is lifted once the log has caught up. */
+  async clearRecovery(): Promise<void> {
+    await this.db.run("DELETE FROM meta WHERE k = 'recovery_until'");
+  }
+
+  /** Small durable key/values for the node (identity, cluster id); not Raft state. */
+  async getMeta(key: string): Promise<string | undefined> {
+    return (await this.db.get<{ v: string }>('SELECT v FROM meta WHERE k = ?', [key]))?.v;
+  }
+
+  async setMeta(key: string, value: string): Promise<void> {
+    await this.db.transaction([['INSERT OR REPLACE INTO meta (k, v) VALUES (?, ?)', [key, value]]]);
+  }
+
+  /** For tests: the raw database (to damage it on purpose). */
+  get database(): Db {
+    return this.db;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.db.close();
+  }
+
+  private snapshotStmt(s: Snapshot): [string, unknown[]] {
+    const conf = packr.pack(s.meta.conf);
+    return [
+      'INSERT OR REPLACE INTO snapshot (id, idx, term, conf, data, crc) VALUES (1, ?, ?, ?, ?, ?)',
+      [s.meta.index, s.meta.term, conf, Buffer.from(s.data.buffer, s.data.byteOffset, s.data.byteLength), snapshotCrc(s.meta.index, s.meta.term, conf, s.data)],
+    ];
+  }
+}
+
+function insertStmt(entries: Entry[]): [string, unknown[]] {
+  const params: unknown[] = [];
+  for (const e of entries) {
+    params.push(e.index, e.term, TYPE_CODE[e.type], Buffer.from(e.data.buffer, e.data.byteOffset, e.data.byteLength), entryCrc(e));
+  }
+  return [`INSERT INTO entries (idx, term, type, data, crc) VALUES ${entries.map(() => '(?,?,?,?,?)').join(',')}`, params];
+}
