@@ -618,7 +618,10 @@ export class RaftCore implements RaftNode {
     } else {
       pr.paused = false;
       if (pr.state === 'replicate' && pr.inflights.full()) pr.inflights.freeFirst();
-      if (pr.match < this.log.lastIndex()) this.sendAppend(m.from, pr, false);
+      // In replicate state everything may look in flight while some of it was
+      // lost: an (empty) append at next-1 either gets acknowledged or rejected,
+      // and a rejection restarts the flow from where the follower really is.
+      if (pr.match < this.log.lastIndex() && !this.sendAppend(m.from, pr, false)) this.sendAppend(m.from, pr, 'probe');
     }
     if (m.readSeq > pr.ackSeq && m.readSeq <= this.hbSeq) {
       pr.ackSeq = m.readSeq;
@@ -709,9 +712,10 @@ export class RaftCore implements RaftNode {
    * Sends the next append to `to` if flow control allows. With `orEmpty`, an
    * entry-less append is sent when nothing new is due (to probe or carry the
    * commit index), but only when no append is in flight, so a reordered probe
-   * cannot be rejected spuriously. Returns whether entries were sent.
+   * cannot be rejected spuriously; 'probe' sends it regardless. Returns
+   * whether entries were sent.
    */
-  private sendAppend(to: NodeId, pr: Progress, orEmpty: boolean): boolean {
+  private sendAppend(to: NodeId, pr: Progress, orEmpty: boolean | 'probe'): boolean {
     if (!pr.canSend()) return false;
     const prevIndex = pr.next - 1;
     const prevTerm = this.log.term(prevIndex);
@@ -721,7 +725,7 @@ export class RaftCore implements RaftNode {
     }
     const last = this.log.lastIndex();
     const entries = pr.next <= last ? this.log.slice(pr.next, last, this.opts.maxMsgBytes) : [];
-    if (entries.length === 0 && !(orEmpty && (pr.state === 'probe' || prevIndex === pr.match))) return false;
+    if (entries.length === 0 && !(orEmpty === 'probe' || (orEmpty && (pr.state === 'probe' || prevIndex === pr.match)))) return false;
     const commit = this.log.committed;
     const msg: Omit<AppendMsg, 'from' | 'term'> = { type: 'append', to, prevIndex, prevTerm, entries, commit };
     this.send(msg);
@@ -1217,10 +1221,11 @@ export class RaftCore implements RaftNode {
 
 /**
  * Leader traffic is accepted from nodes outside our configuration (the entry
- * adding them may not have reached us yet; a brand-new node knows nobody), and
- * so are vote requests (a removed node cannot win: see confchange.ts). Every
- * other kind is only meaningful between members.
+ * adding them may not have reached us yet; a brand-new node knows nobody; a
+ * leader that just removed itself hands over with TimeoutNow), and so are vote
+ * requests (a removed node cannot win: see confchange.ts). Every other kind is
+ * only meaningful between members.
  */
 function acceptedFromStrangers(m: Message): boolean {
-  return m.type === 'append' || m.type === 'heartbeat' || m.type === 'snapshot' || m.type === 'vote';
+  return m.type === 'append' || m.type === 'heartbeat' || m.type === 'snapshot' || m.type === 'vote' || m.type === 'timeoutNow';
 }
