@@ -127,3 +127,20 @@ t.test('kill -9 mid-stream: every acknowledged entry survives, intact', async (t
     next = last + 1;
   }
 });
+
+t.test('empty entries (leader no-ops) verify however their bytes were allocated', async (t) => {
+  const p = fresh();
+  const s = await RaftStorage.open(p);
+  const big = Buffer.from('frame-bytes');
+  await s.persist(ready({
+    hardState: { term: 2, vote: 'a', commit: 2 },
+    entries: [
+      { index: 1, term: 2, type: 'noop', data: new Uint8Array(0) },
+      { index: 2, term: 2, type: 'noop', data: big.subarray(3, 3) }, // as decoded from a received frame
+    ],
+  }));
+  const { boot, recoveryUntil } = await s.load();
+  t.equal(boot.entries.length, 2);
+  t.equal(recoveryUntil, 0);
+  await s.close();
+});
