@@ -295,6 +295,13 @@ export class RaftCore implements RaftNode {
     }
     const why = invalidReason(this.conf, change);
     if (why !== null) throw new RaftError('INVALID_CONF_CHANGE', why, this.id);
+    if (change.type === 'addVoter' && this.conf.learners.has(change.node)) {
+      const pr = this.prs.get(change.node);
+      const lag = this.log.lastIndex() - (pr?.match ?? 0);
+      if (pr === undefined || pr.state !== 'replicate' || lag > this.opts.promotionMaxLag) {
+        throw new RaftError('LEARNER_BEHIND', `learner ${change.node} has not caught up (${lag} entries behind): retry later`, this.id);
+      }
+    }
     const e = this.appendEntry('conf', encodeConfChange(change));
     return { index: e.index, term: e.term };
   }

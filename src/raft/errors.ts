@@ -17,6 +17,8 @@ export const RaftErrorCode = {
   TRANSFER_IN_PROGRESS: 'TRANSFER_IN_PROGRESS',
   /** The configuration change makes no sense (e.g. removing the last voter, adding an existing voter). */
   INVALID_CONF_CHANGE: 'INVALID_CONF_CHANGE',
+  /** A learner asked to be promoted has not caught up with the leader's log yet (options.promotionMaxLag). */
+  LEARNER_BEHIND: 'LEARNER_BEHIND',
   /** The transfer target is not a voter, or unknown. */
   INVALID_TRANSFER: 'INVALID_TRANSFER',
   /** Too many ReadIndex requests outstanding. */

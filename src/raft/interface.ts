@@ -247,7 +247,7 @@ export interface RaftNode {
   tick(): void;
   /** Throws RaftError NOT_LEADER (no known leader), PROPOSAL_DROPPED, UNCOMMITTED_CAP. */
   propose(data: Uint8Array): ProposeResult;
-  /** Leader only. Throws NOT_LEADER, CONF_CHANGE_PENDING, TRANSFER_IN_PROGRESS, INVALID_CONF_CHANGE. */
+  /** Leader only. Throws NOT_LEADER, CONF_CHANGE_PENDING, TRANSFER_IN_PROGRESS, INVALID_CONF_CHANGE, LEARNER_BEHIND. */
   proposeConfChange(change: ConfChange): { index: number; term: number };
   /** Leader only. Throws NOT_LEADER, TRANSFER_IN_PROGRESS, INVALID_TRANSFER. */
   transferLeadership(to: NodeId): void;

@@ -36,6 +36,8 @@ export interface RaftOptions {
   forwardProposals: boolean;
   /** Outstanding ReadIndex requests a leader (or a follower awaiting answers) tracks. */
   maxPendingReads: number;
+  /** A learner is promoted to voter only once it replicates normally and lags the leader's log by at most this many entries. */
+  promotionMaxLag: number;
 }
 
 export const DEFAULT_OPTIONS: Readonly<RaftOptions> = Object.freeze({
@@ -85,6 +87,10 @@ export const DEFAULT_OPTIONS: Readonly<RaftOptions> = Object.freeze({
   forwardProposals: true,
   // Bounds memory if reads arrive faster than heartbeat rounds confirm them.
   maxPendingReads: 4096,
+  // Promoting a learner that is far behind would make the new quorum wait
+  // for it (a 3-voter cluster growing to 4 needs 3 acks): ~1 s of heavy
+  // writes is close enough.
+  promotionMaxLag: 1000,
 });
 
 /** Fills missing options with defaults and rejects nonsensical ones (our caller's bug, not peer input). */
@@ -104,6 +110,7 @@ export function resolveOptions(partial: Partial<RaftOptions> = {}): RaftOptions 
     [o.maxApplyBytes >= 1, 'maxApplyBytes must be >= 1'],
     [Number.isInteger(o.maxPendingReads) && o.maxPendingReads >= 1, 'maxPendingReads must be an integer >= 1'],
     [o.readOnly === 'safe' || o.checkQuorum, "readOnly 'lease' requires checkQuorum"],
+    [Number.isInteger(o.promotionMaxLag) && o.promotionMaxLag >= 0, 'promotionMaxLag must be an integer >= 0'],
   ];
   for (const [ok, msg] of checks) if (!ok) throw new RangeError(`raft options: ${msg}`);
   return o;

@@ -126,7 +126,7 @@ t.test('a node whose log tail was damaged refuses votes until it has fetched the
   // next append's consistency check exposes the gap and the tail is re-sent.
   await c.put(leader, 'after-heal', 'x');
   await new Promise((r) => setTimeout(r, 2000));
-  t.comment(JSON.stringify({ back: back.driver.status(), leader: leader.driver.status(), dropped: back.driver.metrics.dropped, sm: back.sm.get('after-heal') }));
+  t.comment(JSON.stringify({ back: back.driver.status(), leader: leader.driver.status(), dropped: back.driver.metrics, ld: leader.driver.metrics, core: (back.driver as any).core.metrics, lcore: (leader.driver as any).core.metrics, prs: [...(leader.driver as any).core.prs.entries()] }));
   await waitFor(() => !back.driver.status().recovering, { what: 'guard lifted after catching up' });
   t.ok(back.driver.status().lastIndex >= last);
   t.equal(back.sm.get('d29'), '29', 'the cut entries came back from the leader');

@@ -44,6 +44,20 @@ t.test('a joining node learns the founding configuration from the log, catches u
   t.equal(c.get('a').status.commit, commit, 'quorum is now 3 of 4');
 });
 
+t.test('a learner is promoted only once it has caught up', async (t) => {
+  const c = new TestCluster(['a', 'b', 'c'], { promotionMaxLag: 2 });
+  c.elect('a');
+  c.addNode('d');
+  c.isolate('d');
+  conf(c, 'a', { type: 'addLearner', node: 'd' });
+  c.tick(['a'], 2);
+  for (let i = 0; i < 5; i++) c.propose('a', `v${i}`);
+  t.throws(() => c.get('a').proposeConfChange({ type: 'addVoter', node: 'd' }), { code: 'LEARNER_BEHIND' });
+  c.heal();
+  c.tick(['a'], 3);
+  t.doesNotThrow(() => c.get('a').proposeConfChange({ type: 'addVoter', node: 'd' }));
+});
+
 t.test('removing a voter shrinks the quorum', async (t) => {
   const c = new TestCluster(['a', 'b', 'c', 'd']);
   c.elect('a');

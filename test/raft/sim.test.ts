@@ -18,12 +18,14 @@ t.test(`raft simulation: seeds ${from}..${from + seeds - 1}`, async (t) => {
   let unknown = 0;
   let maxLiveness = 0;
   let leaders = 0;
+  const features: Record<string, number> = {};
   for (let seed = from; seed < from + seeds; seed++) {
     const r = runSimulation(seed);
     ops += r.ops;
     unknown += r.unknownOps;
     leaders += r.leaders;
     maxLiveness = Math.max(maxLiveness, r.livenessTicks);
+    for (const [k, v] of Object.entries(r.features)) features[k] = (features[k] ?? 0) + v;
     if (!r.ok) {
       failures.push(`seed ${seed}: ${r.failure?.split('\n')[0]}\n  replay: npm run sim:raft -- --seed ${seed}`);
       if (failures.length >= 5) break;
@@ -32,4 +34,8 @@ t.test(`raft simulation: seeds ${from}..${from + seeds - 1}`, async (t) => {
   t.same(failures, [], failures.join('\n'));
   t.ok(ops > seeds * 10, `${ops} client ops checked (${unknown} with unknown outcome), ${leaders} leaderships`);
   t.comment(`max ticks from healing to a commit on every voter: ${maxLiveness}`);
+  t.comment(`paths exercised: ${JSON.stringify(features)}`);
+  for (const k of ['snapshotsInstalled', 'confEntries', 'transfers', 'readIndexServed', 'checkQuorumStepDowns', 'forwarded']) {
+    t.ok((features[k] ?? 0) > 0, `simulation exercised ${k}`);
+  }
 });

@@ -37,6 +37,8 @@ export interface SimResult {
   dropped: number;
   /** Ticks from healing to a commit applied on every voter. */
   livenessTicks: number;
+  /** Rough counts (from the cores alive at the end) showing which paths ran. */
+  features: Record<string, number>;
   scenario: Scenario;
   trace?: string[];
 }
@@ -163,10 +165,18 @@ class Simulation {
     if (failure !== undefined && this.trace) this.dumpState();
     let messages = 0;
     let dropped = 0;
+    const features = { snapshotsInstalled: 0, confEntries: 0, transfers: 0, readIndexServed: 0, checkQuorumStepDowns: 0, forwarded: 0 };
     for (const n of this.nodes.values()) {
       if (n.core) {
-        messages += n.core.metrics.messagesIn;
-        dropped += totalDropped(n.core.metrics);
+        const m = n.core.metrics;
+        messages += m.messagesIn;
+        dropped += totalDropped(m);
+        features.snapshotsInstalled += m.snapshotsInstalled;
+        features.confEntries += m.confEntries;
+        features.transfers += m.transfersStarted;
+        features.readIndexServed += m.readIndexServed;
+        features.checkQuorumStepDowns += m.checkQuorumStepDowns;
+        features.forwarded += m.proposalsForwarded;
       }
     }
     const res: SimResult = {
@@ -180,6 +190,7 @@ class Simulation {
       messages,
       dropped,
       livenessTicks: this.livenessTicks,
+      features,
       scenario: this.sc,
     };
     if (failure !== undefined) res.failure = failure;
