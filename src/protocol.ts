@@ -4,3 +4,4 @@
  * Add a line here when a module defines messages.
  */
 import './wire/messages.js';
+import './raft/transport.js';
