@@ -6,8 +6,8 @@
  * - Log matching: entries with the same index and term are identical and
  *   have identical predecessors (checked on every persisted entry: by
  *   induction this makes whole prefixes identical).
- * - Leader completeness: a new leader's log holds every entry applied
- *   (hence committed) anywhere so far.
+ * - Leader completeness: a new leader's log holds every entry that a leader
+ *   of an earlier term declared committed.
  * - State-machine safety: no two nodes apply different entries at an index,
  *   and each node applies indexes in order without gaps.
  */
@@ -51,19 +51,44 @@ export class Invariants {
     if (prev === undefined) {
       this.leaderOf.set(s.term, id);
       this.checkLeaderCompleteness(id, core);
+      this.noteCommit(s.term, s.commit, core);
       return true;
     }
     if (prev !== id) throw new SafetyViolation(`election safety: ${prev} and ${id} both leaders of term ${s.term}`);
+    this.noteCommit(s.term, s.commit, core);
     return false;
   }
 
+  /** Highest commit index any leader of each term reached. */
+  private readonly commitOfTerm = new Map<number, number>();
+
+  /** index -> entry a leader declared committed there (first time seen). */
+  private readonly committedAt = new Map<number, { term: number; key: string }>();
+  private maxCommitted = 0;
+
+  private noteCommit(term: number, commit: number, core: RaftCore): void {
+    if (commit > (this.commitOfTerm.get(term) ?? 0)) this.commitOfTerm.set(term, commit);
+    for (let i = this.maxCommitted + 1; i <= commit; i++) {
+      const e = core.entryAt(i);
+      if (e !== undefined) this.committedAt.set(i, { term: e.term, key: entryKey(e) });
+    }
+    if (commit > this.maxCommitted) this.maxCommitted = commit;
+  }
+
+  /**
+   * Every entry committed in an EARLIER term must be in the new leader's log.
+   * (A leader of an old term can still be elected late — e.g. it was paused
+   * holding the votes — and need not hold what later terms committed.)
+   */
   private checkLeaderCompleteness(id: NodeId, core: RaftCore): void {
     const s = core.status;
-    if (s.lastIndex < this.maxApplied) {
-      throw new SafetyViolation(`leader completeness: ${id} leads term ${s.term} with last index ${s.lastIndex} < applied ${this.maxApplied}`);
+    let bound = 0;
+    for (const [term, commit] of this.commitOfTerm) if (term < s.term && commit > bound) bound = commit;
+    if (s.lastIndex < bound) {
+      throw new SafetyViolation(`leader completeness: ${id} leads term ${s.term} with last index ${s.lastIndex} < ${bound} committed in earlier terms`);
     }
-    for (let i = Math.max(1, s.firstIndex); i <= this.maxApplied; i++) {
-      const a = this.appliedAt.get(i);
+    for (let i = Math.max(1, s.firstIndex); i <= bound; i++) {
+      const a = this.appliedAt.get(i) ?? this.committedAt.get(i);
       if (a === undefined) continue;
       const e = core.entryAt(i);
       if (e === undefined) continue;
@@ -95,6 +120,10 @@ export class Invariants {
     this.checks++;
     if (e.index !== lastApplied + 1) throw new SafetyViolation(`${id} applied ${e.index} after ${lastApplied}: gap or repeat`);
     const key = entryKey(e);
+    const c = this.committedAt.get(e.index);
+    if (c !== undefined && (c.term !== e.term || c.key !== key)) {
+      throw new SafetyViolation(`state-machine safety: ${id} applied term ${e.term} at ${e.index}, a leader committed term ${c.term} there`);
+    }
     const a = this.appliedAt.get(e.index);
     if (a === undefined) {
       this.appliedAt.set(e.index, { term: e.term, key });
