@@ -82,18 +82,25 @@ import {
   type GossipOptions,
 } from './options.js';
 import { BroadcastQueue } from './queue.js';
-import { encodedSize, packetSize } from './size.js';
+import { encodedSize, messageSize, packetSize } from './size.js';
 import { Suspicion } from './suspicion.js';
 import { TimerHeap, type Timer } from './timers.js';
 
 interface Probe {
   target: Member;
   seq: number;
+  /** Early direct retry (Infinity when disabled). */
+  retryAt: number;
   indirectAt: number;
   endAt: number;
+  retried: boolean;
   indirectSent: boolean;
   expectedNacks: number;
   nacks: number;
+  /** Set on a verification probe: the suspicion it may turn into a death. */
+  suspicion: Suspicion | null;
+  /** A verification probe's pending deadline (round-robin probes are driven by fireDue). */
+  timer: Timer | null;
 }
 
 /** A ping-req we serve: our own ping to the target, whose ack we relay to the requester. */
@@ -136,6 +143,8 @@ export class GossipCore implements GossipNode {
   private seq = 0;
 
   private probe: Probe | null = null;
+  /** Verification probes in flight, by seq. */
+  private readonly verifies = new Map<number, Probe>();
   private readonly relays = new Map<number, Relay>();
   private nextProbeAt: number;
   private nextGossipAt: number;
@@ -153,7 +162,7 @@ export class GossipCore implements GossipNode {
     if (!s.id) throw new GossipError('BAD_REQUEST', 'self.id is empty');
     this.id = s.id;
     this.rng = cfg.rng;
-    this.sizeOf = cfg.sizeOf ?? encodedSize;
+    this.sizeOf = cfg.sizeOf ?? messageSize;
     this.now = cfg.nowMs;
     this.lastTickMs = cfg.nowMs;
     this.selfAddr = s.addr;
@@ -187,7 +196,7 @@ export class GossipCore implements GossipNode {
 
   nextDeadline(): number {
     let d = this.timers.peek();
-    if (this.probe) d = Math.min(d, this.probe.indirectSent ? this.probe.endAt : this.probe.indirectAt);
+    if (this.probe) d = Math.min(d, nextPhase(this.probe));
     else if (!this.leaving) d = Math.min(d, this.nextProbeAt);
     d = Math.min(d, this.nextGossipAt);
     if (!this.leaving) d = Math.min(d, this.nextPushPullAt, this.nextReconnectAt);
@@ -198,10 +207,7 @@ export class GossipCore implements GossipNode {
     const now = this.now;
     for (let t = this.timers.popDue(now); t; t = this.timers.popDue(now)) t.fire();
     const p = this.probe;
-    if (p) {
-      if (!p.indirectSent && now >= p.indirectAt) this.sendIndirect(p);
-      if (now >= p.endAt) this.probeFailed(p);
-    }
+    if (p && this.advanceProbe(p)) this.probeFailed(p);
     if (!this.probe && !this.leaving && now >= this.nextProbeAt) this.startProbe();
     if (now >= this.nextGossipAt) {
       this.nextGossipAt = next(this.nextGossipAt, this.options.gossipIntervalMs, now);
@@ -226,27 +232,44 @@ export class GossipCore implements GossipNode {
       this.probe = null;
       this.metrics.probesAbandoned++;
     }
+    // Verifications in flight lost their deadlines too: re-arm their
+    // suspicions to expire (and verify again) after the grace period.
+    for (const v of this.verifies.values()) {
+      this.metrics.probesAbandoned++;
+      this.timers.cancel(v.timer);
+      const m = v.target;
+      const s = v.suspicion;
+      if (s && m.suspicion === s) m.suspicionTimer = this.timers.add(this.graceUntil, () => this.suspicionExpired(m, s));
+    }
+    this.verifies.clear();
     for (const r of this.relays.values()) this.timers.cancel(r.timer);
     this.relays.clear();
   }
 
   // ---------------------------------------------------------------- probing
 
-  private startProbe(): void {
+  private newProbe(target: Member, suspicion: Suspicion | null): Probe {
     const o = this.options;
-    const interval = this.awareness.scale(o.probeIntervalMs);
-    this.nextProbeAt = this.now + interval;
-    const target = this.table.nextProbeTarget((m) => this.reapable(m));
-    if (!target) return;
-    const p: Probe = {
+    return {
       target,
       seq: ++this.seq,
+      retryAt: o.directRetryMs > 0 ? this.now + this.awareness.scale(o.directRetryMs) : Infinity,
       indirectAt: this.now + this.awareness.scale(o.probeTimeoutMs),
-      endAt: this.now + interval,
+      endAt: this.now + this.awareness.scale(o.probeIntervalMs),
+      retried: false,
       indirectSent: false,
       expectedNacks: 0,
       nacks: 0,
+      suspicion,
+      timer: null,
     };
+  }
+
+  private startProbe(): void {
+    this.nextProbeAt = this.now + this.awareness.scale(this.options.probeIntervalMs);
+    const target = this.table.nextProbeTarget((m) => this.reapable(m));
+    if (!target) return;
+    const p = this.newProbe(target, null);
     this.probe = p;
     this.metrics.probes++;
     this.sendPing(p);
@@ -258,6 +281,17 @@ export class GossipCore implements GossipNode {
     // Buddy system: a suspect hears of its suspicion on the very probe.
     if (t.state === 'suspect') this.send(t.addr, [ping, { type: 'suspect', id: t.id, inc: t.inc, from: this.id }]);
     else this.send(t.addr, [ping]);
+  }
+
+  /** Runs the probe's due phases (early retry, indirect round); true when its deadline passed unanswered. */
+  private advanceProbe(p: Probe): boolean {
+    const now = this.now;
+    if (!p.retried && !p.indirectSent && now >= p.retryAt) {
+      p.retried = true;
+      this.sendPing(p);
+    }
+    if (!p.indirectSent && now >= p.indirectAt) this.sendIndirect(p);
+    return now >= p.endAt;
   }
 
   private sendIndirect(p: Probe): void {
@@ -286,12 +320,60 @@ export class GossipCore implements GossipNode {
     this.onSuspect({ type: 'suspect', id: t.id, inc: t.inc, from: this.id });
   }
 
+  /**
+   * Last-chance verification before declaring a member dead: a full probe
+   * (ping carrying the suspicion, then ping-reqs and a direct retry). Gossip
+   * is probabilistic: now and then one member misses a refutation that
+   * everybody else got, and its own (long, unconfirmed) suspicion timer would
+   * kill a live member in its view. The suspect answers this probe with its
+   * current alive (see onPing), which clears the suspicion. Costs one probe
+   * interval of detection latency at the first declarer only: the others
+   * hear its dead message before their own timers fire.
+   */
+  private startVerify(m: Member, s: Suspicion): void {
+    const p = this.newProbe(m, s);
+    this.verifies.set(p.seq, p);
+    this.metrics.verifications++;
+    this.sendPing(p);
+    const step = (): void => {
+      if (this.advanceProbe(p)) this.verifyFailed(p);
+      else p.timer = this.timers.add(nextPhase(p), step);
+    };
+    p.timer = this.timers.add(nextPhase(p), step);
+  }
+
+  private verifyFailed(p: Probe): void {
+    this.verifies.delete(p.seq);
+    const m = p.target;
+    if (m.suspicion !== p.suspicion || m.state !== 'suspect') return;
+    this.metrics.deathsDeclared++;
+    this.onDead({ type: 'dead', id: m.id, inc: m.inc, from: this.id }, true);
+  }
+
+  private verifyAnswered(p: Probe): void {
+    this.verifies.delete(p.seq);
+    this.timers.cancel(p.timer);
+    const m = p.target;
+    if (m.suspicion !== p.suspicion || m.state !== 'suspect') return; // the answer carried its refutation
+    // It answered (through a helper, or while leaving) without refuting: it
+    // is alive, so run the suspicion again from the start.
+    this.metrics.verificationsAnswered++;
+    this.cancelSuspicion(m);
+    this.startSuspicion(m, this.id);
+  }
+
   private onAck(a: AckMsg): void {
     const p = this.probe;
     if (p && a.seq === p.seq) {
       this.metrics.acksReceived++;
       this.awareness.apply(-1);
       this.probe = null;
+      return;
+    }
+    const v = this.verifies.get(a.seq);
+    if (v) {
+      this.metrics.acksReceived++;
+      this.verifyAnswered(v);
       return;
     }
     const r = this.relays.get(a.seq);
@@ -311,20 +393,28 @@ export class GossipCore implements GossipNode {
       p.nacks++;
       return;
     }
+    if (this.verifies.has(n.seq)) {
+      this.metrics.nacksReceived++;
+      return;
+    }
     this.metrics.dropped.unknownSeq++;
   }
 
-  private onPing(ping: PingMsg, fromAddr: Addr): void {
+  private onPing(ping: PingMsg, fromAddr: Addr, aboutSelf: boolean): void {
     if (ping.target !== this.id) {
       this.metrics.dropped.wrongTarget++;
       return;
     }
-    const ack: AckMsg = { type: 'ack', seq: ping.seq, from: this.id };
-    const m = this.table.get(ping.from);
+    const msgs: GossipMessage[] = [{ type: 'ack', seq: ping.seq, from: this.id }];
+    // The prober holds a claim about us (buddy system): answer with our
+    // current alive, whether we just refuted or the claim was already stale
+    // (the prober missed our refutation), so it clears its suspicion now.
+    if (aboutSelf && !this.leaving) msgs.push(this.selfAlive());
     // Reverse buddy: the prober believes itself alive; if we do not, say so now.
-    if (m && m.state === 'suspect') this.send(fromAddr, [ack, { type: 'suspect', id: m.id, inc: m.inc, from: this.id }]);
-    else if (m && m.state === 'dead') this.send(fromAddr, [ack, { type: 'dead', id: m.id, inc: m.inc, from: this.id }]);
-    else this.send(fromAddr, [ack]);
+    const m = this.table.get(ping.from);
+    if (m && m.state === 'suspect') msgs.push({ type: 'suspect', id: m.id, inc: m.inc, from: this.id });
+    else if (m && m.state === 'dead') msgs.push({ type: 'dead', id: m.id, inc: m.inc, from: this.id });
+    this.send(fromAddr, msgs);
   }
 
   private onPingReq(req: PingReqMsg, fromAddr: Addr): void {
@@ -435,8 +525,13 @@ export class GossipCore implements GossipNode {
       if (m.suspicion.confirm(s.from)) {
         this.metrics.confirmations++;
         this.scheduleSuspicion(m);
-        // Re-gossip so the confirmation reaches everyone's timer.
-        this.queueMembership(m.id, s);
+        // Re-gossip so the confirmation reaches other timers. Our own
+        // confirmation (a failed probe) is new evidence and gets a full
+        // dissemination; one we relay rides on the remaining transmissions
+        // of the suspicion we are already spreading, instead of restarting a
+        // cluster-wide wave per confirmation per member.
+        if (s.from === this.id) this.queueMembership(m.id, s);
+        else this.queue.replace(memberKey(m.id), s, this.sizeOf(s));
       } else this.metrics.dropped.stale++;
       return;
     }
@@ -512,6 +607,10 @@ export class GossipCore implements GossipNode {
       m.suspicionTimer = this.timers.add(this.graceUntil, () => this.suspicionExpired(m, s));
       return;
     }
+    if (this.options.verifyBeforeDeclare) {
+      this.startVerify(m, s);
+      return;
+    }
     this.metrics.deathsDeclared++;
     this.onDead({ type: 'dead', id: m.id, inc: m.inc, from: this.id }, true);
   }
@@ -572,8 +671,15 @@ export class GossipCore implements GossipNode {
     this.out.packets.push({ to, messages, bytes });
   }
 
-  private gossipRound(): void {
+  /**
+   * Pushes queued news to gossipNodes random members. Only while some message
+   * is fresh (sent fewer than gossipRounds × gossipNodes times): the push
+   * rounds give news its exponential head start; the rest of its
+   * retransmissions ride on probe traffic, which flows anyway.
+   */
+  private gossipRound(force = false): void {
     if (this.queue.length === 0) return;
+    if (!force && !this.queue.hasFresherThan(this.options.gossipRounds * this.options.gossipNodes)) return;
     const now = this.now;
     const toTheDead = this.options.gossipToTheDeadMs;
     const targets = this.table.randomMembers(
@@ -662,36 +768,52 @@ export class GossipCore implements GossipNode {
 
   receive(fromAddr: Addr, packet: readonly GossipMessage[]): void {
     this.metrics.packetsIn++;
+    this.metrics.messagesIn += packet.length;
+    // Two passes: membership news first, so an ack we send in the second pass
+    // already carries any refutation the news provoked (buddy system), and an
+    // ack we receive is judged with the news that came with it.
+    let aboutSelf = false;
+    let probes = false;
     for (const msg of packet) {
-      this.metrics.messagesIn++;
       if (this.leaving && msg.type !== 'ping') {
         this.metrics.dropped.afterLeave++;
         continue;
       }
       switch (msg.type) {
-        case 'ping':
-          this.onPing(msg, fromAddr);
-          break;
-        case 'pingReq':
-          this.onPingReq(msg, fromAddr);
-          break;
-        case 'ack':
-          this.onAck(msg);
-          break;
-        case 'nack':
-          this.onNack(msg);
-          break;
         case 'alive':
           this.onAlive(msg);
           break;
         case 'suspect':
+          if (msg.id === this.id) aboutSelf = true;
           this.onSuspect(msg);
           break;
         case 'dead':
+          if (msg.id === this.id) aboutSelf = true;
           this.onDead(msg);
           break;
         case 'user':
           this.onUser(msg);
+          break;
+        default:
+          probes = true;
+      }
+    }
+    if (!probes) return;
+    for (const msg of packet) {
+      switch (msg.type) {
+        case 'ping':
+          this.onPing(msg, fromAddr, aboutSelf);
+          break;
+        case 'pingReq':
+          if (!this.leaving) this.onPingReq(msg, fromAddr);
+          break;
+        case 'ack':
+          if (!this.leaving) this.onAck(msg);
+          break;
+        case 'nack':
+          if (!this.leaving) this.onNack(msg);
+          break;
+        default:
           break;
       }
     }
@@ -715,7 +837,7 @@ export class GossipCore implements GossipNode {
       this.leaveDone = true;
     });
     // Tell a few members right away instead of waiting for the next round.
-    this.gossipRound();
+    this.gossipRound(true);
   }
 
   leaveBroadcastDone(): boolean {
@@ -760,6 +882,9 @@ export class GossipCore implements GossipNode {
       this.table.add(m);
       if (state === 'alive') this.emit({ type: 'joined', member: toRecord(m) });
     }
+    // Now that we know the cluster's size, stagger the first push-pull over
+    // its scaled interval (members restored together must not all sync at once).
+    this.nextPushPullAt = this.now + this.rng.int(pushPullIntervalFor(this.options.pushPullIntervalMs, this.numActive()));
   }
 
   hasReady(): boolean {
@@ -841,6 +966,13 @@ export class GossipCore implements GossipNode {
     const size = encodedSize(meta);
     if (size > this.options.maxMetaBytes) throw new GossipError('META_TOO_LARGE', `meta encodes to ${size} bytes > ${this.options.maxMetaBytes}`);
   }
+}
+
+/** When a probe next needs attention. */
+function nextPhase(p: Probe): number {
+  if (!p.retried && !p.indirectSent && p.retryAt < p.indirectAt) return p.retryAt;
+  if (!p.indirectSent) return p.indirectAt;
+  return p.endAt;
 }
 
 /** The next firing of a periodic timer: on schedule, or from now if we fell more than a period behind. */

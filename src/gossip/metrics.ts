@@ -54,6 +54,10 @@ export class GossipMetrics {
   confirmations = 0;
   /** Suspicions of other members ended by their refutation. */
   suspicionsRefuted = 0;
+  /** Last-chance probes of suspects whose timer expired. */
+  verifications = 0;
+  /** Verifications the suspect answered without refuting (its suspicion restarted). */
+  verificationsAnswered = 0;
   /** Members this node's own timer declared dead. */
   deathsDeclared = 0;
   /** Times this node refuted a suspect/dead/stale-alive message about itself. */

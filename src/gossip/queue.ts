@@ -36,7 +36,11 @@ export class BroadcastQueue {
   private readonly byKey = new Map<string, Item>();
   private buckets: Item[][] = [[]];
   private stale: number[] = [0];
+  /** Live items per bucket. */
+  private live: number[] = [0];
   private users = 0;
+  /** Scratch list reused by take (no allocation per packet). */
+  private readonly picked: Item[] = [];
 
   /** Messages waiting. */
   get length(): number {
@@ -45,6 +49,13 @@ export class BroadcastQueue {
 
   get userLength(): number {
     return this.users;
+  }
+
+  /** True when some message has been transmitted fewer than `n` times. */
+  hasFresherThan(n: number): boolean {
+    const top = Math.min(n, this.live.length);
+    for (let t = 0; t < top; t++) if (this.live[t]! > 0) return true;
+    return false;
   }
 
   has(key: string): boolean {
@@ -65,8 +76,23 @@ export class BroadcastQueue {
     const it: Item = { key, msg, size, transmits: 0, bucket: 0, live: true, user, onDone };
     this.byKey.set(key, it);
     this.buckets[0]!.push(it);
+    this.live[0]!++;
     if (user) this.users++;
     return old !== undefined;
+  }
+
+  /**
+   * Swaps the message queued under `key` for `msg`, keeping its transmit
+   * count, or queues `msg` afresh when nothing is queued under `key`.
+   */
+  replace(key: string, msg: GossipMessage, size: number): void {
+    const old = this.byKey.get(key);
+    if (old && !old.user) {
+      old.msg = msg;
+      old.size = size;
+      return;
+    }
+    this.enqueue(key, msg, size);
   }
 
   /**
@@ -95,7 +121,8 @@ export class BroadcastQueue {
    */
   take(budget: number, limit: number, maxCount: number, out: GossipMessage[]): number {
     if (this.byKey.size === 0 || budget < MIN_MESSAGE_BYTES || maxCount <= 0) return 0;
-    const picked: Item[] = [];
+    const picked = this.picked;
+    picked.length = 0;
     let remaining = budget;
     let scanned = 0;
     outer: for (let t = 0; t < this.buckets.length; t++) {
@@ -111,7 +138,8 @@ export class BroadcastQueue {
         }
       }
     }
-    for (const it of picked) {
+    for (let i = 0; i < picked.length; i++) {
+      const it = picked[i]!;
       out.push(it.msg);
       it.transmits++;
       if (it.transmits >= limit) {
@@ -119,14 +147,18 @@ export class BroadcastQueue {
         it.onDone?.();
       } else {
         this.stale[it.bucket]!++;
+        this.live[it.bucket]!--;
         it.bucket = it.transmits;
         while (this.buckets.length <= it.bucket) {
           this.buckets.push([]);
           this.stale.push(0);
+          this.live.push(0);
         }
         this.buckets[it.bucket]!.push(it);
+        this.live[it.bucket]!++;
       }
     }
+    picked.length = 0;
     this.compact();
     return budget - remaining;
   }
@@ -136,6 +168,7 @@ export class BroadcastQueue {
     it.live = false;
     this.byKey.delete(it.key);
     this.stale[it.bucket]!++;
+    this.live[it.bucket]!--;
     if (it.user) this.users--;
   }
 
@@ -155,6 +188,7 @@ export class BroadcastQueue {
       if (b.length !== this.stale[top]) break;
       this.buckets.pop();
       this.stale.pop();
+      this.live.pop();
     }
   }
 }
