@@ -7,6 +7,7 @@
  * on it without cycles.
  */
 import type { Rng } from '../util/rng.js';
+import type { RaftMetrics } from './metrics.js';
 import type { RaftOptions } from './options.js';
 
 export type NodeId = string;
@@ -241,6 +242,8 @@ export interface RaftConfig {
 /** What the driver and simulator call. Errors are thrown as RaftError (errors.ts). */
 export interface RaftNode {
   readonly id: NodeId;
+  /** Plain counters (dropped messages by reason, elections, snapshots, …) for the driver to export. */
+  readonly metrics: RaftMetrics;
   /** A message from a peer. Never throws on bad input: drops and counts it. */
   step(msg: Message): void;
   /** One logical clock tick (the driver maps a tick to 100 ms). */

@@ -78,8 +78,6 @@ class Simulation {
   private readonly net: SimNetwork;
   private readonly nodes = new Map<NodeId, SimNode>();
   private readonly spareIds: NodeId[] = [];
-  /** Removed and stopped for good: never restarted. */
-  private readonly retired = new Set<NodeId>();
   private now = 0;
   private clock = 0;
   private history: KvOperation[] = [];
@@ -363,7 +361,7 @@ class Simulation {
     if (f.transfer) kinds.push('transfer');
     if (f.garbage) kinds.push('garbage');
     const kind = rng.pick(kinds);
-    const running = [...this.nodes.values()].filter((n) => !this.retired.has(n.id));
+    const running = [...this.nodes.values()];
     const dur = (): number => rng.range(5, 60) * STEPS_PER_TICK;
     switch (kind) {
       case 'loss':
@@ -376,7 +374,7 @@ class Simulation {
         n.crash();
         this.log(`crash ${n.id}`);
         this.later(dur(), () => {
-          if (!n.up && !this.retired.has(n.id)) {
+          if (!n.up) {
             n.restart();
             this.log(`restart ${n.id}`);
           }
@@ -502,7 +500,6 @@ class Simulation {
     this.net.cfg.loss = 0;
     this.net.cfg.dup = 0;
     for (const n of this.nodes.values()) {
-      if (this.retired.has(n.id)) continue;
       if (!n.up) n.restart();
       if (n.paused) n.resume();
     }
