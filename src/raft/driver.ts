@@ -47,7 +47,10 @@ export interface RaftDriverOptions {
 }
 
 export const RaftDriverErrorCode = {
+  /** Not applied in time; the outcome is unknown. */
   TIMEOUT: 'TIMEOUT',
+  /** The leader changed while the proposal was pending; the outcome is unknown: retry (idempotently). */
+  LEADER_CHANGED: 'LEADER_CHANGED',
   STOPPED: 'STOPPED',
 } as const;
 
@@ -82,6 +85,8 @@ interface Waiter<T> {
   resolve: (v: T) => void;
   reject: (e: Error) => void;
   timer: NodeJS.Timeout;
+  /** The leader the proposal went to. */
+  leader?: NodeId | null;
 }
 
 interface ReadWaiter extends Waiter<void> {
@@ -94,6 +99,13 @@ interface ConfTag {
   s: number;
   a?: PeerTarget;
 }
+
+/**
+ * Messages that promise durability: an ack says "I have these entries", a
+ * vote grant "I voted for you in this term", a vote request carries the
+ * candidate's own vote for itself. They leave only after the persist.
+ */
+const MUST_FOLLOW_PERSIST = new Set<Message['type']>(['appendResp', 'snapshotResp', 'vote', 'voteResp']);
 
 const tagPackr = new Packr({ useRecords: false });
 const tagUnpackr = new Unpackr({ useRecords: false });
@@ -144,6 +156,8 @@ export class RaftDriver {
   private readonly reads = new Map<string, ReadWaiter>();
   private readonly leaderListeners: ((leader: NodeId | null, role: SoftState['role']) => void)[] = [];
   private tickTimer: NodeJS.Timeout | null = null;
+  /** Set while the connection to the leader is gone: see suspectLeader(). */
+  private fastTicks: NodeJS.Timeout | null = null;
   private running = false;
   private scheduled = false;
   private stopped = false;
@@ -186,6 +200,11 @@ export class RaftDriver {
       ...(this.opts.raft ? { options: this.opts.raft } : {}),
     });
     this.opts.transport.onMessage(RaftWire, (msg, conn) => this.receive(msg, conn.peer.nodeId));
+    this.opts.transport.onConnection((conn) => {
+      void conn.closed.then(() => {
+        if (conn.peer.nodeId === this.soft.leader) this.suspectLeader();
+      });
+    });
     this.tickTimer = setInterval(() => this.tick(), this.opts.tickMs);
     this.schedule();
   }
@@ -208,10 +227,16 @@ export class RaftDriver {
     }
     this.metrics.proposals++;
     this.schedule();
-    return this.wait(this.proposals, seq, timeoutMs, () => {
-      this.metrics.proposalTimeouts++;
-      return `proposal not applied within ${timeoutMs} ms (outcome unknown)`;
-    });
+    return this.wait(
+      this.proposals,
+      seq,
+      timeoutMs,
+      () => {
+        this.metrics.proposalTimeouts++;
+        return `proposal not applied within ${timeoutMs} ms (outcome unknown)`;
+      },
+      this.core.softState().leader,
+    );
   }
 
   /**
@@ -318,6 +343,7 @@ export class RaftDriver {
     if (this.stopped) return;
     this.stopped = true;
     if (this.tickTimer) clearInterval(this.tickTimer);
+    this.stopSuspecting();
     for (const l of this.links.values()) l.close('raft node stopping');
     this.links.clear();
     const err = new RaftDriverError('STOPPED', 'raft node stopped');
@@ -353,13 +379,13 @@ export class RaftDriver {
     );
   }
 
-  private wait<T>(map: Map<number, Waiter<T>>, key: number, timeoutMs: number, why: () => string): Promise<T> {
+  private wait<T>(map: Map<number, Waiter<T>>, key: number, timeoutMs: number, why: () => string, leader?: NodeId | null): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       const timer = setTimeout(() => {
         map.delete(key);
         reject(new RaftDriverError('TIMEOUT', why()));
       }, timeoutMs);
-      map.set(key, { resolve, reject, timer });
+      map.set(key, { resolve, reject, timer, ...(leader !== undefined ? { leader } : {}) });
     });
   }
 
@@ -375,8 +401,37 @@ export class RaftDriver {
     // connection is certainly forged or misrouted.
     if (msg.from !== sender) return this.drop('sender-mismatch');
     if (msg.type === 'vote' && this.recoveryUntil > 0) return this.drop('recovering-no-vote');
+    // The leader is alive after all: back to the normal clock.
+    if (this.fastTicks && msg.from === this.soft.leader && msg.term >= this.core.hardState().term) this.stopSuspecting();
     this.core.step(msg);
     this.schedule();
+  }
+
+  /**
+   * The connection to the leader closed. When a leader process dies its
+   * kernel closes every TCP connection at once, so this is usually the first
+   * sign of a crash: the follower runs its election clock ten times faster
+   * (its election timeout of 1–2 s elapses in 100–200 ms) until the leader
+   * is heard from again or a new leader is known. This is safe because it
+   * only changes *when* a follower starts a PreVote: a peer that still hears
+   * the leader refuses it (leader lease), so a live leader is not deposed by
+   * a dropped connection. A machine crash or a partition closes nothing and
+   * is still detected by the ordinary election timeout.
+   */
+  private suspectLeader(): void {
+    if (this.stopped || this.fastTicks || this.soft.role === 'leader') return;
+    const suspected = this.soft.leader;
+    const electionTicksMax = this.opts.raft?.electionTicksMax ?? 20;
+    let n = 0;
+    this.fastTicks = setInterval(() => {
+      if (this.stopped || this.soft.leader !== suspected || ++n > electionTicksMax * 2) return this.stopSuspecting();
+      this.tick();
+    }, Math.max(1, Math.floor(this.opts.tickMs / 10)));
+  }
+
+  private stopSuspecting(): void {
+    if (this.fastTicks) clearInterval(this.fastTicks);
+    this.fastTicks = null;
   }
 
   private tick(): void {
@@ -415,24 +470,46 @@ export class RaftDriver {
     if (!this.stopped && this.core.hasReady()) this.schedule();
   }
 
+  /**
+   * One Ready, in an order that never acknowledges anything before it is
+   * durable, yet overlaps the fsync with the network:
+   * 1. messages that acknowledge nothing go out at once — notably the
+   *    leader's appends, which followers persist while the leader does
+   *    (Raft thesis §10.2.1). This is safe because the core counts the
+   *    leader's own copy toward commit only once storage reports it stable
+   *    (advance), never at append time;
+   * 2. committed entries are applied: they are durable on a quorum already;
+   * 3. the Ready is persisted (one fsynced transaction);
+   * 4. only then acknowledgements (appendResp, snapshotResp), votes and vote
+   *    requests are sent: each promises something that must survive a crash.
+   * A received snapshot is the exception: it is persisted and restored
+   * before anything is applied on top of it.
+   */
   private async handle(rd: Ready): Promise<void> {
     if (rd.softState) this.onSoftState(rd.softState);
-    await this.persist(rd);
-    if (this.stopped) return;
     if (rd.snapshot) {
+      await this.persist(rd);
+      if (this.stopped) return;
       this.opts.stateMachine.restore(rd.snapshot.data);
       this.applied = this.snapshotIndex = rd.snapshot.meta.index;
       this.lastIndex = Math.max(this.lastIndex, rd.snapshot.meta.index);
       this.metrics.snapshotsRestored++;
     }
-    if (rd.entries.length > 0) this.lastIndex = rd.entries[rd.entries.length - 1]!.index;
-    for (const m of rd.messages) this.send(m);
+    const late: Message[] = [];
+    for (const m of rd.messages) {
+      if (MUST_FOLLOW_PERSIST.has(m.type)) late.push(m);
+      else this.send(m);
+    }
     for (const e of rd.committed) this.apply(e);
     for (const rs of rd.readStates) {
       const w = this.reads.get(Buffer.from(rs.ctx).toString('hex'));
       if (w) w.index = rs.index;
     }
     this.resolveReads();
+    if (!rd.snapshot) await this.persist(rd);
+    if (this.stopped) return;
+    if (rd.entries.length > 0) this.lastIndex = rd.entries[rd.entries.length - 1]!.index;
+    for (const m of late) this.send(m);
     if (this.recoveryUntil > 0 && this.lastIndex >= this.recoveryUntil) {
       this.recoveryUntil = 0;
       await this.storage.clearRecovery();
@@ -465,6 +542,18 @@ export class RaftDriver {
 
   private onSoftState(s: SoftState): void {
     const changed = s.leader !== this.soft.leader || s.role !== this.soft.role;
+    if (s.leader !== this.soft.leader) {
+      // A proposal handed to a leader that is gone may have been lost (it
+      // sat in a dead process's memory) or may still commit. Tell the caller
+      // now rather than at the timeout, as etcd does, so it can retry with
+      // the new leader.
+      for (const [seq, w] of this.proposals) {
+        if (w.leader === undefined || w.leader === s.leader) continue;
+        this.proposals.delete(seq);
+        clearTimeout(w.timer);
+        w.reject(new RaftDriverError('LEADER_CHANGED', `leader changed from ${w.leader} to ${s.leader ?? 'none'} while the proposal was pending (outcome unknown)`));
+      }
+    }
     this.soft = s;
     if (changed) for (const fn of [...this.leaderListeners]) fn(s.leader, s.role);
   }

@@ -109,6 +109,8 @@ interface EntryRow {
 export class RaftStorage {
   readonly metrics: StorageMetrics = { persists: 0, entriesWritten: 0, bytesWritten: 0, persistMsTotal: 0, persistMsMax: 0 };
   private closed = false;
+  /** Highest entry index on disk, so plain appends skip the DELETE of a conflicting suffix. */
+  private lastIndex = 0;
 
   private constructor(private readonly db: Db) {}
 
@@ -186,6 +188,7 @@ export class RaftStorage {
           `and this node will not vote or campaign until its log reaches index ${recoveryUntil}`,
       );
     }
+    this.lastIndex = Math.max(rows.length > 0 ? rows[rows.length - 1]!.idx : 0, snapIndex);
     return {
       boot: { hardState, snapshot, entries, applied: snapIndex, conf: founding },
       recoveryUntil,
@@ -202,7 +205,10 @@ export class RaftStorage {
       stmts.push(this.snapshotStmt(rd.snapshot));
     }
     if (rd.entries.length > 0) {
-      stmts.push(['DELETE FROM entries WHERE idx >= ?', [rd.entries[0]!.index]]);
+      const first = rd.entries[0]!.index;
+      // A retried or overwriting Ready must replace what is there (a new
+      // leader truncated our log, or a failed attempt half-landed).
+      if (first <= this.lastIndex || rd.snapshot) stmts.push(['DELETE FROM entries WHERE idx >= ?', [first]]);
       for (let i = 0; i < rd.entries.length; i += ROWS_PER_INSERT) stmts.push(insertStmt(rd.entries.slice(i, i + ROWS_PER_INSERT)));
     }
     // A hard state that changed only its commit index need not be durable:
@@ -214,7 +220,12 @@ export class RaftStorage {
     }
     if (stmts.length === 0) return;
     const t0 = performance.now();
+    // Until the transaction is known durable, assume anything may be on
+    // disk: a retry must then DELETE before INSERT.
+    const lastAfter = rd.entries.length > 0 ? rd.entries[rd.entries.length - 1]!.index : rd.snapshot ? rd.snapshot.meta.index : this.lastIndex;
+    this.lastIndex = Math.max(this.lastIndex, lastAfter, rd.snapshot?.meta.index ?? 0);
     await this.db.transaction(stmts);
+    this.lastIndex = lastAfter;
     const ms = performance.now() - t0;
     const m = this.metrics;
     m.persists++;

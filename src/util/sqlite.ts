@@ -47,10 +47,16 @@ export class Db {
   }
 
   /**
-   * Runs `statements` as one transaction, all or nothing. The statements are
-   * queued without awaiting each (serialized mode keeps their order); a cheap
-   * barrier query then tells whether all succeeded, and only then is COMMIT
-   * issued — otherwise ROLLBACK, and the first error is thrown.
+   * Runs `statements` as one transaction and resolves once COMMIT is
+   * durable. The statements are queued without awaiting each (serialized
+   * mode keeps their order), so a batch costs one round trip to the thread
+   * pool rather than one per statement.
+   *
+   * If any statement fails, this rejects with the first error — but, as the
+   * COMMIT was queued before the failure was known, what did succeed may be
+   * committed. Callers must therefore make their transactions safe to redo
+   * (Raft storage does: it deletes from the first index it writes, and
+   * retries the whole Ready) and must treat a rejection as "not durable".
    */
   async transaction(statements: [sql: string, params: unknown[]][]): Promise<void> {
     let firstError: Error | null = null;
@@ -59,17 +65,13 @@ export class Db {
     };
     this.raw.run('BEGIN IMMEDIATE', note);
     for (const [sql, params] of statements) this.raw.run(sql, params, note);
-    await this.get('SELECT 1');
-    if (firstError) {
-      await this.run('ROLLBACK').catch(() => {});
-      throw firstError;
-    }
     try {
       await this.run('COMMIT');
     } catch (err) {
       await this.run('ROLLBACK').catch(() => {});
-      throw err;
+      throw firstError ?? err;
     }
+    if (firstError) throw firstError;
   }
 
   close(): Promise<void> {

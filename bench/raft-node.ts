@@ -1,0 +1,64 @@
+/**
+ * One Raft member for `npm run bench:raft`: a RaftDriver (sqlite, fsync on)
+ * replicating the reference KV state machine, with a small HTTP front:
+ *   PUT /kv/<key>  body = value  → 200 once committed and applied (any member; followers forward)
+ *   GET /kv/<key>                → 200 value after a ReadIndex barrier
+ *   GET /status                  → the driver's status as JSON
+ * argv: <id> <dataDir> <clusterPort> <httpPort> <founders: id=port,id=port,...>
+ */
+import http from 'node:http';
+import path from 'node:path';
+import { mkdirSync } from 'node:fs';
+import { RaftDriver } from '../src/raft/driver.js';
+import { RaftError } from '../src/raft/errors.js';
+import { KvStateMachine, encodeKvCommand } from '../src/raft/kv-state-machine.js';
+import { WsTransport } from '../src/wire/ws-transport.js';
+
+const [id, dataDir, clusterPort, httpPort, foundersArg] = process.argv.slice(2);
+const founders = Object.fromEntries(foundersArg!.split(',').map((p) => p.split('=') as [string, string]));
+mkdirSync(dataDir!, { recursive: true });
+
+const transport = new WsTransport({ nodeId: id! });
+await transport.listen({ host: '127.0.0.1', port: Number(clusterPort) });
+const sm = new KvStateMachine();
+const driver = await RaftDriver.start({
+  id: id!,
+  dataPath: path.join(dataDir!, 'raft.sqlite'),
+  transport,
+  stateMachine: sm,
+  peers: Object.fromEntries(Object.entries(founders).map(([n, port]) => [n, `127.0.0.1:${port}`])),
+  founding: { voters: Object.keys(founders), learners: [] },
+  requestTimeoutMs: 5_000,
+});
+
+const server = http.createServer((req, res) => {
+  const url = new URL(req.url ?? '/', 'http://x');
+  const reply = (code: number, body: string) => {
+    res.writeHead(code, { 'content-type': 'text/plain' });
+    res.end(body);
+  };
+  const fail = (err: unknown) => {
+    const code = err instanceof RaftError ? 503 : 504;
+    reply(code, String((err as Error)?.message ?? err));
+  };
+  if (url.pathname === '/status') return reply(200, JSON.stringify(driver.status()));
+  const m = /^\/kv\/(.+)$/.exec(url.pathname);
+  if (!m) return reply(404, 'not found');
+  const key = decodeURIComponent(m[1]!);
+  if (req.method === 'GET') {
+    driver.readBarrier().then(() => reply(200, sm.get(key) ?? ''), fail);
+    return;
+  }
+  if (req.method !== 'PUT') return reply(405, 'method not allowed');
+  const chunks: Buffer[] = [];
+  req.on('data', (c: Buffer) => chunks.push(c));
+  req.on('end', () => {
+    driver.propose(encodeKvCommand({ op: 'put', key, value: Buffer.concat(chunks).toString() })).then(() => reply(200, 'ok'), fail);
+  });
+});
+server.keepAliveTimeout = 60_000;
+server.listen(Number(httpPort), '127.0.0.1', () => process.stdout.write(JSON.stringify({ ready: true }) + '\n'));
+process.on('SIGTERM', () => {
+  server.close();
+  void driver.stop().then(() => transport.close()).then(() => process.exit(0));
+});

@@ -1,0 +1,266 @@
+/**
+ * npm run bench:raft — replicated KV puts through the normal proposal path.
+ *
+ * 1. Three Shoal Raft members (separate processes, sqlite with fsync) on
+ *    127.0.0.1; 32 concurrent HTTP clients PUT 100-byte values at the
+ *    leader for 10 s.
+ * 2. When `etcd` is installed, a 3-member etcd on loopback gets the same
+ *    load through its JSON gateway (POST /v3/kv/put), also at its leader.
+ * 3. The Shoal leader is killed with SIGKILL 20 times (restarted after each
+ *    kill); we time from the kill until the next write commits.
+ * Last line: one JSON object.
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import http from 'node:http';
+import net from 'node:net';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const DURATION_MS = Number(process.env.BENCH_RAFT_MS ?? 10_000);
+const CLIENTS = Number(process.env.BENCH_RAFT_CLIENTS ?? 32);
+const KILLS = Number(process.env.BENCH_RAFT_KILLS ?? 20);
+const VALUE = 'v'.repeat(100);
+const dir = mkdtempSync(path.join(tmpdir(), 'shoal-bench-raft-'));
+const children = new Set<ChildProcess>();
+const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
+
+function cleanup(): void {
+  for (const c of children) c.kill('SIGKILL');
+  rmSync(dir, { recursive: true, force: true });
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = net.createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as net.AddressInfo).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+function request(method: string, port: number, p: string, body?: string, timeoutMs = 5_000): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = http.request(
+      { host: '127.0.0.1', port, path: p, method, agent, timeout: timeoutMs, headers: body !== undefined ? { 'content-length': Buffer.byteLength(body) } : {} },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString() }));
+      },
+    );
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+    req.on('error', reject);
+    if (body !== undefined) req.write(body);
+    req.end();
+  });
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const pct = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))] ?? NaN;
+
+interface Load {
+  writesPerS: number;
+  p50: number;
+  p99: number;
+  errors: number;
+}
+
+/** CLIENTS concurrent loops, each issuing one write after another, for DURATION_MS. */
+async function drive(write: (client: number, i: number) => Promise<boolean>): Promise<Load> {
+  const lat: number[] = [];
+  let errors = 0;
+  const end = Date.now() + DURATION_MS;
+  await Promise.all(
+    Array.from({ length: CLIENTS }, async (_, c) => {
+      for (let i = 0; Date.now() < end; i++) {
+        const t0 = performance.now();
+        const ok = await write(c, i).catch(() => false);
+        if (ok) lat.push(performance.now() - t0);
+        else errors++;
+      }
+    }),
+  );
+  lat.sort((a, b) => a - b);
+  return { writesPerS: lat.length / (DURATION_MS / 1000), p50: pct(lat, 0.5), p99: pct(lat, 0.99), errors };
+}
+
+// ------------------------------------------------------------------ Shoal
+
+interface Member {
+  id: string;
+  clusterPort: number;
+  httpPort: number;
+  proc: ChildProcess | null;
+}
+
+async function startMember(m: Member, founders: string): Promise<void> {
+  const file = fileURLToPath(new URL('./raft-node.js', import.meta.url));
+  const prof = process.env.BENCH_RAFT_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_RAFT_PROFILE}`] : [];
+  const proc = spawn(process.execPath, [...prof, file, m.id, path.join(dir, m.id), String(m.clusterPort), String(m.httpPort), founders], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  children.add(proc);
+  proc.once('exit', () => children.delete(proc));
+  m.proc = proc;
+  await new Promise<void>((resolve, reject) => {
+    createInterface({ input: proc.stdout! }).once('line', () => resolve());
+    proc.once('exit', (c) => reject(new Error(`${m.id} exited with ${c}`)));
+  });
+}
+
+async function status(m: Member): Promise<{ role: string; leader: string | null; commit: number; applied: number } | null> {
+  try {
+    const r = await request('GET', m.httpPort, '/status', undefined, 500);
+    return JSON.parse(r.body) as { role: string; leader: string | null; commit: number; applied: number };
+  } catch {
+    return null;
+  }
+}
+
+async function findLeader(members: Member[], timeoutMs = 15_000): Promise<Member> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    for (const m of members) {
+      if (!m.proc) continue;
+      const s = await status(m);
+      if (s?.role === 'leader') return m;
+    }
+    await sleep(20);
+  }
+  throw new Error('no leader');
+}
+
+async function shoal(): Promise<{ load: Load; failover: number[] }> {
+  const members: Member[] = [];
+  for (const id of ['s1', 's2', 's3']) members.push({ id, clusterPort: await freePort(), httpPort: await freePort(), proc: null });
+  const founders = members.map((m) => `${m.id}=${m.clusterPort}`).join(',');
+  await Promise.all(members.map((m) => startMember(m, founders)));
+  let leader = await findLeader(members);
+  process.stderr.write(`shoal: leader ${leader.id}; driving ${CLIENTS} clients for ${DURATION_MS} ms\n`);
+  const load = await drive(async (c, i) => (await request('PUT', leader.httpPort, `/kv/c${c}-${i % 1000}`, VALUE)).status === 200);
+  process.stderr.write(`shoal: ${load.writesPerS.toFixed(0)} writes/s, p50 ${load.p50.toFixed(1)} ms, p99 ${load.p99.toFixed(1)} ms, errors ${load.errors}\n`);
+
+  const failover: number[] = [];
+  for (let k = 0; k < KILLS; k++) {
+    leader = await findLeader(members);
+    const survivors = members.filter((m) => m !== leader);
+    const killedAt = performance.now();
+    leader.proc!.kill('SIGKILL');
+    leader.proc = null;
+    // Writers on both survivors, retrying until one write commits.
+    let done = false;
+    let committedAt = 0;
+    await Promise.all(
+      survivors.map(async (m, j) => {
+        for (let i = 0; !done; i++) {
+          try {
+            const r = await request('PUT', m.httpPort, `/kv/failover-${k}-${j}-${i}`, VALUE, 2_000);
+            if (r.status === 200 && !done) {
+              done = true;
+              committedAt = performance.now();
+            }
+          } catch {
+            // the write failed or timed out: try again
+          }
+          if (!done) await sleep(5);
+        }
+      }),
+    );
+    failover.push(committedAt - killedAt);
+    process.stderr.write(`kill ${k + 1}: next write committed after ${(committedAt - killedAt).toFixed(0)} ms\n`);
+    // Bring the killed member back and let it catch up before the next kill.
+    await startMember(leader, founders);
+    const target = (await status(await findLeader(members)))!.commit;
+    const back = leader;
+    const deadline = Date.now() + 15_000;
+    while (Date.now() < deadline && ((await status(back))?.applied ?? 0) < target) await sleep(20);
+  }
+  for (const m of members) m.proc?.kill('SIGTERM');
+  return { load, failover };
+}
+
+// ------------------------------------------------------------------- etcd
+
+function hasEtcd(): boolean {
+  return spawnSync('etcd', ['--version'], { stdio: 'ignore' }).status === 0;
+}
+
+async function etcd(): Promise<Load> {
+  const names = ['e1', 'e2', 'e3'];
+  const ports = await Promise.all(names.map(async () => ({ client: await freePort(), peer: await freePort() })));
+  const initial = names.map((n, i) => `${n}=http://127.0.0.1:${ports[i]!.peer}`).join(',');
+  names.forEach((n, i) => {
+    const p = ports[i]!;
+    const proc = spawn(
+      'etcd',
+      [
+        '--name', n,
+        '--data-dir', path.join(dir, n),
+        '--listen-client-urls', `http://127.0.0.1:${p.client}`,
+        '--advertise-client-urls', `http://127.0.0.1:${p.client}`,
+        '--listen-peer-urls', `http://127.0.0.1:${p.peer}`,
+        '--initial-advertise-peer-urls', `http://127.0.0.1:${p.peer}`,
+        '--initial-cluster', initial,
+        '--initial-cluster-state', 'new',
+        '--log-level', 'error',
+      ],
+      { stdio: 'ignore' },
+    );
+    children.add(proc);
+  });
+  // Find the leader: each member's status names its own id and the leader's.
+  let leaderPort = 0;
+  const deadline = Date.now() + 30_000;
+  while (!leaderPort && Date.now() < deadline) {
+    for (const p of ports) {
+      try {
+        const r = await request('POST', p.client, '/v3/maintenance/status', '{}', 1_000);
+        const s = JSON.parse(r.body) as { header?: { member_id?: string }; leader?: string };
+        if (s.leader && s.header?.member_id === s.leader) leaderPort = p.client;
+      } catch {
+        // not up yet
+      }
+    }
+    if (!leaderPort) await sleep(100);
+  }
+  if (!leaderPort) throw new Error('etcd did not elect a leader');
+  process.stderr.write(`etcd: driving ${CLIENTS} clients for ${DURATION_MS} ms\n`);
+  const b64 = (s: string) => Buffer.from(s).toString('base64');
+  const value = b64(VALUE);
+  const load = await drive(async (c, i) => {
+    const r = await request('POST', leaderPort, '/v3/kv/put', JSON.stringify({ key: b64(`c${c}-${i % 1000}`), value }));
+    return r.status === 200;
+  });
+  process.stderr.write(`etcd: ${load.writesPerS.toFixed(0)} writes/s, p50 ${load.p50.toFixed(1)} ms, p99 ${load.p99.toFixed(1)} ms, errors ${load.errors}\n`);
+  return load;
+}
+
+async function main(): Promise<void> {
+  const { load, failover } = await shoal();
+  const etcdLoad = hasEtcd() ? await etcd() : null;
+  if (!etcdLoad) process.stderr.write('etcd not installed (apt-get install etcd-server): no comparison\n');
+  failover.sort((a, b) => a - b);
+  const out = {
+    writes_per_s: Math.round(load.writesPerS),
+    p50_ms: Number(load.p50.toFixed(2)),
+    p99_ms: Number(load.p99.toFixed(2)),
+    etcd_writes_per_s: etcdLoad ? Math.round(etcdLoad.writesPerS) : null,
+    etcd_p99_ms: etcdLoad ? Number(etcdLoad.p99.toFixed(2)) : null,
+    ratio: etcdLoad ? Number((load.writesPerS / etcdLoad.writesPerS).toFixed(3)) : null,
+    failover_p50_ms: Math.round(pct(failover, 0.5)),
+    failover_p99_ms: Math.round(pct(failover, 0.99)),
+  };
+  cleanup();
+  process.stdout.write(JSON.stringify(out) + '\n');
+  process.exit(0);
+}
+
+main().catch((err) => {
+  cleanup();
+  process.stderr.write(`bench:raft failed: ${(err as Error).stack ?? err}\n`);
+  process.exit(1);
+});
