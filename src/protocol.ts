@@ -5,3 +5,4 @@
  */
 import './wire/messages.js';
 import './raft/transport.js';
+import './gossip/transport.js';
