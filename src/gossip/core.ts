@@ -211,7 +211,9 @@ export class GossipCore implements GossipNode {
     if (!this.probe && !this.leaving && now >= this.nextProbeAt) this.startProbe();
     if (now >= this.nextGossipAt) {
       this.nextGossipAt = next(this.nextGossipAt, this.options.gossipIntervalMs, now);
-      this.gossipRound();
+      // A leaving member is no longer probed, so nothing would carry its
+      // remaining retransmissions: it pushes every round until done.
+      this.gossipRound(this.leaving);
     }
     if (!this.leaving && now >= this.nextPushPullAt) {
       this.nextPushPullAt = now + pushPullIntervalFor(this.options.pushPullIntervalMs, this.numActive());
@@ -345,7 +347,15 @@ export class GossipCore implements GossipNode {
   private verifyFailed(p: Probe): void {
     this.verifies.delete(p.seq);
     const m = p.target;
-    if (m.suspicion !== p.suspicion || m.state !== 'suspect') return;
+    const s = p.suspicion;
+    if (!s || m.suspicion !== s || m.state !== 'suspect') return;
+    // A suspicion nobody else confirmed rests on our evidence alone: probe
+    // again (its timer was long anyway); a confirmed one dies now.
+    s.verifyAttempts++;
+    if (s.confirmations < s.k && s.verifyAttempts < this.options.verifyUnconfirmedProbes) {
+      this.startVerify(m, s);
+      return;
+    }
     this.metrics.deathsDeclared++;
     this.onDead({ type: 'dead', id: m.id, inc: m.inc, from: this.id }, true);
   }
@@ -689,6 +699,13 @@ export class GossipCore implements GossipNode {
     const budget = this.options.maxPacketBytes - this.options.packetOverheadBytes - packetSize(0);
     for (const t of targets) {
       if (this.queue.length === 0) break;
+      if (t.state === 'dead') {
+        // Gossip to the dead exists so a member declared dead by mistake
+        // learns it: lead with the claim itself (it refutes, or answers
+        // with the alive we missed).
+        this.send(t.addr, [{ type: 'dead', id: t.id, inc: t.inc, from: this.id }]);
+        continue;
+      }
       const msgs: GossipMessage[] = [];
       const used = this.queue.take(budget, this.limit(), MAX_COMPOUND_MESSAGES, msgs);
       if (msgs.length === 0) break;
@@ -797,6 +814,13 @@ export class GossipCore implements GossipNode {
         default:
           probes = true;
       }
+    }
+    if (aboutSelf && !this.leaving && !packet.some((m) => m.type === 'ping')) {
+      // The sender holds (or relays) a claim that we are suspect or dead: it
+      // missed our refutation. Tell it directly, or it may keep us dead in
+      // its view (it no longer probes us, and stale claims are otherwise
+      // ignored). A ping gets the same answer on its ack (onPing).
+      this.send(fromAddr, [this.selfAlive()]);
     }
     if (!probes) return;
     for (const msg of packet) {

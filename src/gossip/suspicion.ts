@@ -17,6 +17,8 @@ export class Suspicion {
   /** Confirmations counted (the original suspector excluded). */
   private n = 0;
   private readonly seen = new Set<NodeId>();
+  /** Verification probes that went unanswered (core.ts). */
+  verifyAttempts = 0;
 
   constructor(
     /** The member whose suspicion started the timer: its own echo is not a confirmation. */

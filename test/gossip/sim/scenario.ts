@@ -89,7 +89,7 @@ export const SCENARIOS: Record<string, Partial<Scenario>> = {
   /** The npm-test variant of the benchmark: 150 members, 2 minutes, 10% loss, 5% pausing, 4 crashes. */
   'lossy-pauses': {},
   /** Same, 30% loss: the worst the design brief asks for. */
-  'heavy-loss': { loss: 0.3, crashes: 3, pausedFraction: 0.03 },
+  'heavy-loss': { members: 100, durationMs: 90_000, loss: 0.3, crashes: 3, crashUntilMs: 50_000, pausedFraction: 0.03 },
   /** A fifth of the cluster cut off for 20 s, then healed: push-pull/reconnect must merge the views. */
   partition: {
     members: 120,
