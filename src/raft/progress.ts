@@ -151,17 +151,28 @@ export class Progress {
    */
   maybeDecrTo(rejected: number, hintNext: number): boolean {
     if (this.state === 'replicate') {
-      if (rejected <= this.match) return false;
+      if (rejected < this.match) return false;
       // The pipeline is broken: fall back to probing from the hint.
       this.becomeProbe();
-      this.next = Math.max(this.match + 1, Math.min(rejected, hintNext));
-      return true;
+    } else if (this.next - 1 !== rejected) {
+      // In probe state only one append is outstanding, at next - 1.
+      return false;
     }
-    // In probe state only one append is outstanding, at next - 1.
-    if (this.next - 1 !== rejected) return false;
-    this.next = Math.max(this.match + 1, Math.min(rejected, hintNext));
-    this.sentCommit = Math.min(this.sentCommit, this.match);
+    let next = Math.min(rejected, hintNext);
+    if (rejected > this.match) {
+      next = Math.max(this.match + 1, next);
+    } else {
+      // The follower denies holding an entry it acknowledged: it lost its log
+      // tail (the driver cuts a damaged tail on boot and refuses votes until
+      // it is re-fetched). Start over below it. Lowering match is always
+      // safe: it only delays commits and re-sends entries; at worst this was
+      // a reordered old rejection and the follower acks them again.
+      next = Math.max(1, next);
+      this.match = Math.min(this.match, next - 1);
+    }
+    this.next = next;
     this.paused = false;
+    this.sentCommit = Math.min(this.sentCommit, this.match);
     return true;
   }
 

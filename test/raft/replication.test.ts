@@ -106,3 +106,17 @@ t.test('duplicated and reordered appends never truncate a follower\'s matching e
   t.equal(c.get('b').status.lastIndex, last);
   t.equal(c.appliedData('b').length, 5);
 });
+
+t.test('a follower that lost acknowledged entries (damaged tail cut by its driver) gets them again', async (t) => {
+  const c = new TestCluster(['a', 'b', 'c']);
+  c.elect('a');
+  for (let i = 0; i < 10; i++) c.propose('a', `v${i}`);
+  const st = c.crash('b');
+  st.entries.length -= 5; // bit rot in the tail, cut on boot (storage lowers the commit index with it)
+  st.hardState = { ...st.hardState, commit: Math.min(st.hardState.commit, st.lastIndex()) };
+  c.restart('b', st);
+  t.equal(c.get('a').progressOf('b')?.match, c.get('a').status.lastIndex, 'the leader still believes b holds everything');
+  c.propose('a', 'after');
+  t.equal(c.get('b').status.lastIndex, c.get('a').status.lastIndex, 'b fetched the lost tail');
+  t.equal(c.get('b').termAt(c.get('a').status.lastIndex), c.get('a').status.term);
+});

@@ -74,6 +74,11 @@ t.test('Progress: probe/replicate/snapshot transitions and stale rejections', as
   t.equal(p.state, 'probe');
   t.equal(p.next, 8);
   t.notOk(p.maybeDecrTo(10, 8), 'probe only trusts a rejection of next-1');
+  // A follower that lost acknowledged entries (damaged tail cut on boot) rejects at its match: start over below it.
+  p.maybeUpdate(9);
+  p.becomeReplicate();
+  t.ok(p.maybeDecrTo(9, 4));
+  t.same([p.state, p.match, p.next], ['probe', 3, 4]);
   p.becomeSnapshot({ meta: { index: 50, term: 3, conf: { voters: [], learners: [] } }, data: new Uint8Array(1) });
   t.notOk(p.canSend());
   p.becomeProbe();
