@@ -10,11 +10,10 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { sharedTestdata } from '../chaos-tests/shared-data.js';
 import { checkCas, checkKv, parseJepsenLog, parseKvHistory } from '../chaos-tests/linearizability/index.js';
 
-// Runs as dist/bench/check.js: the repo is two levels up, the data beside it.
-const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const testdata = path.resolve(repoRoot, '../shared/testdata');
+const testdata = sharedTestdata();
 
 let wrong = 0;
 

@@ -1,9 +1,10 @@
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
 import { main } from '../../src/cli/program.js';
-import { repoRoot, testdata } from './helpers.js';
+import { testdata } from './helpers.js';
+import { distFile } from '../helpers/dist.js';
 
 const jepsen = (f: string) => path.join(testdata, 'jepsen-etcd', f);
 const kvFile = (f: string) => path.join(testdata, 'kv', f);
@@ -87,33 +88,9 @@ t.test('help documents the exit codes', async (t) => {
   t.match(r.out, /2 +unknown/);
 });
 
-/** dist/ must hold a build of the current sources before spawning the real binary. */
-function ensureBuild(): string {
-  const built = path.join(repoRoot, 'dist/src/cli/commands/check.js');
-  const lin = 'chaos-tests/linearizability';
-  const sources = [
-    'src/cli/commands/check.ts',
-    'src/cli/commands/index.ts',
-    'src/cli/program.ts',
-    ...readdirSync(path.join(repoRoot, lin), { recursive: true, encoding: 'utf8' })
-      .filter((f) => f.endsWith('.ts'))
-      .map((f) => path.join(lin, f)),
-  ];
-  const newest = Math.max(...sources.map((f) => statSync(path.join(repoRoot, f)).mtimeMs));
-  if (!existsSync(built) || statSync(built).mtimeMs < newest) {
-    // tsc emits even when someone else's file has a type error; only our output matters here.
-    spawnSync(process.execPath, [path.join(repoRoot, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json'], {
-      cwd: repoRoot,
-      stdio: 'ignore',
-    });
-  }
-  return path.join(repoRoot, 'dist/bin/shoal.js');
-}
-
 t.test('the real binary (one spawn)', async (t) => {
-  const bin = ensureBuild();
-  t.ok(existsSync(bin), 'built');
-  t.match(readFileSync(path.join(repoRoot, 'dist/src/cli/commands/index.js'), 'utf8'), /registerCheck/);
+  // npm test builds dist/ first (pretest).
+  const bin = distFile('bin/shoal.js');
   const ok = execFileSync(process.execPath, [bin, 'check', '--model', 'kv', kvFile('c01-ok.txt')], { encoding: 'utf8' });
   t.equal(ok, 'linearizable\n');
   const bad = spawnSync(process.execPath, [bin, 'check', '--model', 'cas-register', jepsen('etcd_003.log')], { encoding: 'utf8' });

@@ -1,11 +1,12 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { sharedTestdata } from '../../chaos-tests/shared-data.js';
 import type { CasInput, CasOperation, CasOutput, KvInput, KvOperation, KvOutput } from '../../chaos-tests/linearizability/index.js';
 
 /** The repo root, whether this file runs from test/ (tap) or dist/test/. */
 export const repoRoot = findRoot();
 /** Shared test data, read in place (never copied into the project). */
-export const testdata = path.resolve(repoRoot, '../shared/testdata');
+export const testdata = sharedTestdata();
 
 function findRoot(): string {
   const here = path.dirname(fileURLToPath(import.meta.url));
