@@ -47,3 +47,20 @@ t.test('commit index sent to a follower never exceeds what it is known to hold',
   const hb = c.sent.find((m) => m.type === 'heartbeat' && m.to === 'c');
   t.ok(hb && hb.type === 'heartbeat' && hb.commit <= c.get('a').progressOf('c')!.match);
 });
+
+t.test('a leader does not count its own entries before they are durable (appends may overlap its fsync)', async (t) => {
+  const c = new TestCluster(['a', 'b', 'c']);
+  c.elect('a');
+  const a = c.get('a');
+  a.propose(new Uint8Array([1]));
+  const rd = a.ready(); // the driver sends the appends while its own fsync runs
+  const index = rd.entries[0]!.index;
+  const toB = rd.messages.filter((m) => m.to === 'b');
+  for (const m of toB) c.get('b').step(m);
+  const bReady = c.get('b').ready();
+  c.get('b').advance(bReady);
+  for (const m of bReady.messages) if (m.to === 'a') a.step(m);
+  t.ok(a.status.commit < index, 'b alone plus an undurable leader is not a quorum');
+  a.advance(rd); // now the leader's copy is durable
+  t.equal(a.status.commit, index);
+});

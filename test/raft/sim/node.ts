@@ -27,6 +27,13 @@ export interface NodeParams {
   options: Partial<RaftOptions>;
   snapshotEvery: number;
   maxFsyncDelay: number;
+  /**
+   * Send append/heartbeat messages as soon as the Ready is taken, while the
+   * local fsync runs (Raft thesis §10.2.1), as the production driver does.
+   * Safe because the core counts the leader's own log only once advance()
+   * confirms it durable — provided the Ready does not change term or vote.
+   */
+  earlyAppends: boolean;
 }
 
 export class SimNode {
@@ -116,6 +123,15 @@ export class SimNode {
     if (core === null || this.paused) return;
     while (this.pending === null && core.hasReady()) {
       const rd = core.ready();
+      const hs = rd.hardState;
+      if (this.params.earlyAppends && (hs === null || (hs.term === this.storage.hardState.term && hs.vote === this.storage.hardState.vote))) {
+        const later: typeof rd.messages = [];
+        for (const m of rd.messages) {
+          if (m.type === 'append' || m.type === 'heartbeat') this.hooks.send(m);
+          else later.push(m);
+        }
+        rd.messages = later;
+      }
       const delay = this.rng.int(this.params.maxFsyncDelay + 1);
       if (delay === 0) {
         this.complete(rd);

@@ -27,6 +27,7 @@ export interface Scenario {
   options: Partial<RaftOptions>;
   snapshotEvery: number;
   maxFsyncDelay: number;
+  earlyAppends: boolean;
   clients: number;
   keys: number;
   /** Fraction of gets served by ReadIndex (the rest go through the log). */
@@ -80,7 +81,8 @@ export function drawScenario(rng: Rng, o: ScenarioOverrides = {}): Scenario {
     },
     options,
     snapshotEvery: rng.pick([5, 20, 60, 1_000_000]),
-    maxFsyncDelay: rng.pick([0, 2, 8]),
+    maxFsyncDelay: rng.pick([0, 2, 8, 30]),
+    earlyAppends: rng.chance(0.5),
     clients: rng.range(2, 5),
     keys: rng.range(1, 3),
     readIndexGets: rng.pick([0, 0.5, 1]),
