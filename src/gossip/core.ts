@@ -63,6 +63,7 @@ import type {
   PingMsg,
   PingReqMsg,
   PushPullMember,
+  PushPullRequest,
   PushPullState,
   Ready,
   Role,
@@ -153,7 +154,7 @@ export class GossipCore implements GossipNode {
   /** After a stall, suspicions do not expire before this. */
   private graceUntil = -Infinity;
 
-  private out: Ready = { packets: [], events: [], pushPulls: [] };
+  private out: Ready = freshReady();
 
   constructor(cfg: GossipConfig) {
     this.options = resolveOptions(cfg.options);
@@ -198,7 +199,11 @@ export class GossipCore implements GossipNode {
     let d = this.timers.peek();
     if (this.probe) d = Math.min(d, nextPhase(this.probe));
     else if (!this.leaving) d = Math.min(d, this.nextProbeAt);
-    d = Math.min(d, this.nextGossipAt);
+    // A gossip round is only due when there is fresh news to push (or a
+    // leave to finish): an idle member is not woken every gossip interval,
+    // and news that arrives after an idle spell goes out at once (rounds
+    // stay at most one per interval).
+    if (this.gossipWanted()) d = Math.min(d, this.nextGossipAt);
     if (!this.leaving) d = Math.min(d, this.nextPushPullAt, this.nextReconnectAt);
     return d;
   }
@@ -209,11 +214,11 @@ export class GossipCore implements GossipNode {
     const p = this.probe;
     if (p && this.advanceProbe(p)) this.probeFailed(p);
     if (!this.probe && !this.leaving && now >= this.nextProbeAt) this.startProbe();
-    if (now >= this.nextGossipAt) {
+    if (now >= this.nextGossipAt && this.gossipWanted()) {
       this.nextGossipAt = next(this.nextGossipAt, this.options.gossipIntervalMs, now);
-      // A leaving member is no longer probed, so nothing would carry its
-      // remaining retransmissions: it pushes every round until done.
-      this.gossipRound(this.leaving);
+      // (A leaving member is no longer probed, so nothing would carry its
+      // remaining retransmissions: gossipWanted keeps it pushing until done.)
+      this.gossipRound();
     }
     if (!this.leaving && now >= this.nextPushPullAt) {
       this.nextPushPullAt = now + pushPullIntervalFor(this.options.pushPullIntervalMs, this.numActive());
@@ -241,7 +246,11 @@ export class GossipCore implements GossipNode {
       this.timers.cancel(v.timer);
       const m = v.target;
       const s = v.suspicion;
-      if (s && m.suspicion === s) m.suspicionTimer = this.timers.add(this.graceUntil, () => this.suspicionExpired(m, s));
+      if (s) s.verifying = false;
+      if (s && m.suspicion === s) {
+        this.timers.cancel(m.suspicionTimer);
+        m.suspicionTimer = this.timers.add(this.graceUntil, () => this.suspicionExpired(m, s));
+      }
     }
     this.verifies.clear();
     for (const r of this.relays.values()) this.timers.cancel(r.timer);
@@ -250,14 +259,15 @@ export class GossipCore implements GossipNode {
 
   // ---------------------------------------------------------------- probing
 
-  private newProbe(target: Member, suspicion: Suspicion | null): Probe {
+  /** A probe; `quick`: direct pings only, over one probe timeout (no helpers). */
+  private newProbe(target: Member, suspicion: Suspicion | null, quick = false): Probe {
     const o = this.options;
     return {
       target,
       seq: ++this.seq,
       retryAt: o.directRetryMs > 0 ? this.now + this.awareness.scale(o.directRetryMs) : Infinity,
-      indirectAt: this.now + this.awareness.scale(o.probeTimeoutMs),
-      endAt: this.now + this.awareness.scale(o.probeIntervalMs),
+      indirectAt: quick ? Infinity : this.now + this.awareness.scale(o.probeTimeoutMs),
+      endAt: this.now + this.awareness.scale(quick ? o.probeTimeoutMs : o.probeIntervalMs),
       retried: false,
       indirectSent: false,
       expectedNacks: 0,
@@ -328,12 +338,19 @@ export class GossipCore implements GossipNode {
    * is probabilistic: now and then one member misses a refutation that
    * everybody else got, and its own (long, unconfirmed) suspicion timer would
    * kill a live member in its view. The suspect answers this probe with its
-   * current alive (see onPing), which clears the suspicion. Costs one probe
-   * interval of detection latency at the first declarer only: the others
-   * hear its dead message before their own timers fire.
+   * current alive (see onPing), which clears the suspicion. The probe runs
+   * at the end of the suspicion timeout, so a death is still declared at the
+   * deadline: no added detection latency.
+   *
+   * A suspicion confirmed by k others only needs to catch a refutation we
+   * missed: direct pings over one probe timeout do (every member whose timer
+   * fires verifies, so helpers here would cost ~10 datagrams per member per
+   * death). An unconfirmed one rests on our own evidence: a full probe.
    */
   private startVerify(m: Member, s: Suspicion): void {
-    const p = this.newProbe(m, s);
+    if (s.verifying) return;
+    s.verifying = true;
+    const p = this.newProbe(m, s, s.confirmations >= s.k);
     this.verifies.set(p.seq, p);
     this.metrics.verifications++;
     this.sendPing(p);
@@ -349,11 +366,24 @@ export class GossipCore implements GossipNode {
     const m = p.target;
     const s = p.suspicion;
     if (!s || m.suspicion !== s || m.state !== 'suspect') return;
+    s.verifying = false;
     // A suspicion nobody else confirmed rests on our evidence alone: probe
-    // again (its timer was long anyway); a confirmed one dies now.
+    // again (its timer was long anyway); a confirmed one dies at its deadline.
     s.verifyAttempts++;
     if (s.confirmations < s.k && s.verifyAttempts < this.options.verifyUnconfirmedProbes) {
       this.startVerify(m, s);
+      return;
+    }
+    this.declareAt(m, s, s.deadline());
+  }
+
+  /** Declares `m` dead at `at` (now if past) unless its suspicion `s` ended meanwhile. */
+  private declareAt(m: Member, s: Suspicion, at: number): void {
+    if (at > this.now) {
+      this.timers.cancel(m.suspicionTimer);
+      m.suspicionTimer = this.timers.add(at, () => {
+        if (m.suspicion === s && m.state === 'suspect') this.declareAt(m, s, Math.max(this.now, s.deadline()));
+      });
       return;
     }
     this.metrics.deathsDeclared++;
@@ -363,6 +393,7 @@ export class GossipCore implements GossipNode {
   private verifyAnswered(p: Probe): void {
     this.verifies.delete(p.seq);
     this.timers.cancel(p.timer);
+    if (p.suspicion) p.suspicion.verifying = false;
     const m = p.target;
     if (m.suspicion !== p.suspicion || m.state !== 'suspect') return; // the answer carried its refutation
     // It answered (through a helper, or while leaving) without refuting: it
@@ -608,7 +639,11 @@ export class GossipCore implements GossipNode {
     const s = m.suspicion;
     assert(s !== null, 'scheduling a suspicion that does not exist');
     this.timers.cancel(m.suspicionTimer);
-    m.suspicionTimer = this.timers.add(s.deadline(), () => this.suspicionExpired(m, s));
+    // With verification, the timer fires early by the verification's length
+    // (startVerify), so the last-chance probe ends about when the timeout does.
+    const o = this.options;
+    const lead = !o.verifyBeforeDeclare ? 0 : this.awareness.scale(s.confirmations >= s.k ? o.probeTimeoutMs : o.probeIntervalMs);
+    m.suspicionTimer = this.timers.add(Math.max(this.now, s.deadline() - lead), () => this.suspicionExpired(m, s));
   }
 
   private suspicionExpired(m: Member, s: Suspicion): void {
@@ -617,12 +652,8 @@ export class GossipCore implements GossipNode {
       m.suspicionTimer = this.timers.add(this.graceUntil, () => this.suspicionExpired(m, s));
       return;
     }
-    if (this.options.verifyBeforeDeclare) {
-      this.startVerify(m, s);
-      return;
-    }
-    this.metrics.deathsDeclared++;
-    this.onDead({ type: 'dead', id: m.id, inc: m.inc, from: this.id }, true);
+    if (this.options.verifyBeforeDeclare) this.startVerify(m, s);
+    else this.declareAt(m, s, s.deadline());
   }
 
   private cancelSuspicion(m: Member): void {
@@ -678,6 +709,7 @@ export class GossipCore implements GossipNode {
     this.metrics.packetsOut++;
     this.metrics.messagesOut += messages.length;
     this.metrics.bytesOut += bytes;
+    if (this.out.packets === NONE) this.out.packets = [];
     this.out.packets.push({ to, messages, bytes });
   }
 
@@ -687,9 +719,14 @@ export class GossipCore implements GossipNode {
    * rounds give news its exponential head start; the rest of its
    * retransmissions ride on probe traffic, which flows anyway.
    */
+  private gossipWanted(): boolean {
+    if (this.queue.length === 0) return false;
+    return this.leaving || this.queue.hasFresherThan(this.options.gossipRounds * this.options.gossipNodes);
+  }
+
   private gossipRound(force = false): void {
     if (this.queue.length === 0) return;
-    if (!force && !this.queue.hasFresherThan(this.options.gossipRounds * this.options.gossipNodes)) return;
+    if (!force && !this.gossipWanted()) return;
     const now = this.now;
     const toTheDead = this.options.gossipToTheDeadMs;
     const targets = this.table.randomMembers(
@@ -718,7 +755,7 @@ export class GossipCore implements GossipNode {
 
   private requestPushPull(peer: Member, join: boolean): void {
     this.metrics.pushPullsStarted++;
-    this.out.pushPulls.push({ to: peer.addr, clusterAddr: peer.clusterAddr, id: peer.id, join, state: this.localState(join) });
+    this.pullsOut().push({ to: peer.addr, clusterAddr: peer.clusterAddr, id: peer.id, join, state: this.localState(join) });
   }
 
   /** Serf's reconnect: with probability dead/alive, try a push-pull with one dead member. */
@@ -847,7 +884,7 @@ export class GossipCore implements GossipNode {
     if (this.leaving) throw new GossipError('LEFT', 'cannot join after leaving');
     for (const seed of seeds) {
       this.metrics.pushPullsStarted++;
-      this.out.pushPulls.push({ to: seed, clusterAddr: seed, join: true, state: this.localState(true) });
+      this.pullsOut().push({ to: seed, clusterAddr: seed, join: true, state: this.localState(true) });
     }
   }
 
@@ -918,7 +955,7 @@ export class GossipCore implements GossipNode {
 
   ready(): Ready {
     const r = this.out;
-    this.out = { packets: [], events: [], pushPulls: [] };
+    this.out = freshReady();
     return r;
   }
 
@@ -953,7 +990,13 @@ export class GossipCore implements GossipNode {
 
   // ---------------------------------------------------------------- helpers
 
+  private pullsOut(): PushPullRequest[] {
+    if (this.out.pushPulls === NONE) this.out.pushPulls = [];
+    return this.out.pushPulls;
+  }
+
   private emit(e: GossipEvent): void {
+    if (this.out.events === NONE) this.out.events = [];
     this.out.events.push(e);
   }
 
@@ -992,10 +1035,21 @@ export class GossipCore implements GossipNode {
   }
 }
 
+/**
+ * Shared empty list for the parts of a Ready that stay empty (most of them):
+ * a Ready is built per packet received, so this saves two allocations each.
+ * Never mutated: the core swaps in a real array before the first push.
+ */
+const NONE: never[] = Object.freeze([]) as unknown as never[];
+
+function freshReady(): Ready {
+  return { packets: NONE, events: NONE, pushPulls: NONE };
+}
+
 /** When a probe next needs attention. */
 function nextPhase(p: Probe): number {
-  if (!p.retried && !p.indirectSent && p.retryAt < p.indirectAt) return p.retryAt;
-  if (!p.indirectSent) return p.indirectAt;
+  if (!p.retried && !p.indirectSent && p.retryAt < p.indirectAt && p.retryAt < p.endAt) return p.retryAt;
+  if (!p.indirectSent && p.indirectAt < p.endAt) return p.indirectAt;
   return p.endAt;
 }
 

@@ -33,9 +33,9 @@ export interface GossipOptions {
   directRetry: boolean;
   /**
    * Before declaring a suspect dead, probe it once more (ping carrying the
-   * suspicion, ping-reqs, direct retry). Catches the member that missed a
-   * refutation everyone else heard; costs one probe interval of detection
-   * latency at the first declarer.
+   * suspicion, ping-reqs, direct retry), during the last probe interval of
+   * its suspicion timeout. Catches the member that missed a refutation
+   * everyone else heard, at no cost in detection latency.
    */
   verifyBeforeDeclare: boolean;
   /** Verification probes of a suspicion still short of its k confirmations (a confirmed one gets one). */
@@ -113,8 +113,8 @@ export const LAN: Readonly<GossipOptions> = Object.freeze({
   directRetry: true,
   // Dissemination reaches every member only with high probability (~1 miss
   // in 10^4 members per refutation in the 10%-loss simulation); a member that
-  // missed one would kill a live member by its lone 6× timer. +250 ms on
-  // detection buys zero such false positives.
+  // missed one would kill a live member by its lone 6× timer. One extra probe
+  // per declaration buys zero such false positives.
   verifyBeforeDeclare: true,
   // An unconfirmed suspicion rests on one member's evidence and already
   // waited the 6× timeout, so two more probes (+0.5 s) cost nothing, while a

@@ -176,7 +176,7 @@ export class BroadcastQueue {
     for (let t = 0; t < this.buckets.length; t++) {
       const s = this.stale[t]!;
       const b = this.buckets[t]!;
-      if (s > 32 && s * 2 > b.length) {
+      if (s >= 4 && s * 2 > b.length) {
         this.buckets[t] = b.filter((it) => it.live && it.bucket === t);
         this.stale[t] = 0;
       }

@@ -19,6 +19,8 @@ export class Suspicion {
   private readonly seen = new Set<NodeId>();
   /** Verification probes that went unanswered (core.ts). */
   verifyAttempts = 0;
+  /** A verification probe is in flight. */
+  verifying = false;
 
   constructor(
     /** The member whose suspicion started the timer: its own echo is not a confirmation. */
