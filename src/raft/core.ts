@@ -86,6 +86,8 @@ export class RaftCore implements RaftNode {
   private heartbeatElapsed = 0;
   private randomizedElectionTimeout = 0;
   private votes = new Map<NodeId, boolean>();
+  /** Won the election before our own vote was durable: become leader at advance(). */
+  private leadWhenDurable = false;
 
   // Configuration: the latest in the log (committed or not).
   private conf: Membership;
@@ -418,6 +420,9 @@ export class RaftCore implements RaftNode {
       if (this.unstableSnapshot === rd.snapshot) this.unstableSnapshot = null;
     }
     if (rd.committed.length > 0) this.applied = Math.max(this.applied, rd.committed[rd.committed.length - 1]!.index);
+    if (this.leadWhenDurable && this.role === 'candidate' && this.prevHard.term === this.term && this.prevHard.vote === this.id) {
+      this.becomeLeader();
+    }
     // Our own log just became durable: it may complete a quorum.
     if (this.role === 'leader') this.maybeCommit();
   }
@@ -902,7 +907,13 @@ export class RaftCore implements RaftNode {
     const res = voteResult(this.voterList, this.votes);
     if (res === 'won') {
       if (this.role === 'pre-candidate') this.campaign(false);
-      else this.becomeLeader();
+      else if (this.prevHard.term === this.term && this.prevHard.vote === this.id) this.becomeLeader();
+      // Our own vote is not durable yet (a single voter wins the moment it
+      // campaigns): lead only after advance(), so that every message a leader
+      // emits comes from a durable term. Drivers may then send appends
+      // before their own fsync completes (thesis §10.2.1) without ever
+      // speaking for a term they could forget in a crash.
+      else this.leadWhenDurable = true;
     } else if (res === 'lost') {
       this.becomeFollower(this.term, null);
     }
@@ -943,6 +954,7 @@ export class RaftCore implements RaftNode {
 
   private campaign(transfer: boolean): void {
     this.metrics.elections++;
+    this.leadWhenDurable = false;
     this.role = 'candidate';
     this.term++;
     this.vote = this.id;
@@ -1134,6 +1146,7 @@ export class RaftCore implements RaftNode {
     this.role = 'follower';
     this.leader = leader;
     this.votes = new Map();
+    this.leadWhenDurable = false;
     this.resetLeaderState();
     this.electionElapsed = 0;
     this.resetElectionTimeout();
@@ -1141,6 +1154,7 @@ export class RaftCore implements RaftNode {
 
   private becomeLeader(): void {
     assert(this.role === 'candidate', 'only a candidate becomes leader');
+    this.leadWhenDurable = false;
     this.role = 'leader';
     this.leader = this.id;
     this.resetLeaderState();

@@ -25,6 +25,7 @@ t.test('entries of an earlier term are not committed by counting replicas (Raft 
   });
   // a wins term 3 (votes injected by hand) and appends its noop at 5.
   while (a.status.role !== 'candidate') a.tick();
+  while (a.hasReady()) a.advance(a.ready()); // vote requests go out once our vote is durable
   a.step({ type: 'voteResp', from: 'b', to: 'a', term: 3, pre: false, reject: false });
   t.equal(a.status.role, 'leader');
   while (a.hasReady()) a.advance(a.ready());

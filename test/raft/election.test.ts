@@ -101,3 +101,21 @@ t.test('split votes resolve: candidates retry with new terms until one wins', as
   for (let i = 0; i < 100 && c.leaders().length === 0; i++) c.tick();
   t.equal(c.leaders().length, 1);
 });
+
+t.test('a leader never speaks for a term that is not durable yet (single voter with a learner)', async (t) => {
+  const c = new TestCluster(['a'], {}, 1, { voters: ['a'], learners: ['l'] });
+  c.addNode('l');
+  c.pump();
+  const a = c.get('a');
+  while (a.status.role === 'follower') a.tick();
+  const rd = a.ready();
+  t.ok(rd.hardState && rd.hardState.term === a.hardState().term, 'the new term is in this Ready');
+  t.same(rd.messages.filter((m) => m.type === 'append' || m.type === 'heartbeat'), [], 'no leader traffic before it is durable');
+  t.not(a.status.role, 'leader');
+  a.advance(rd);
+  t.equal(a.status.role, 'leader', 'leads once the vote is durable');
+  const rd2 = a.ready();
+  t.equal(rd2.hardState?.term ?? a.hardState().term, a.hardState().term);
+  t.ok(rd2.messages.some((m) => m.type === 'append' && m.to === 'l'));
+  a.advance(rd2);
+});
