@@ -73,6 +73,12 @@ export interface Ready {
 // - Call `advance(ready)` once everything in it is durable, sent and applied,
 //   and before the next `ready()`. step/tick/propose may be called between
 //   ready() and advance(); their effects land in the next Ready.
+// - Exception to "send after durable" that the core makes safe: a leader's
+//   append/heartbeat/snapshot messages may go out while its own fsync runs
+//   (Raft thesis §10.2.1). The core counts the leader's own log only up to
+//   what advance() confirmed, and a node only starts leading once its vote
+//   for itself is durable. Responses (appendResp, snapshotResp) and votes
+//   (vote, voteResp) must still wait for the fsync.
 
 // The initial state a restarted node is built from (loaded by storage):
 export interface RaftBootState {
