@@ -123,7 +123,6 @@ export class GossipCore implements GossipNode {
   private readonly rng: Rng;
   private readonly sizeOf: (m: GossipMessage) => number;
   private now: number;
-  private lastTickMs: number;
 
   private selfAddr: Addr;
   private selfClusterAddr: Addr;
@@ -165,7 +164,6 @@ export class GossipCore implements GossipNode {
     this.rng = cfg.rng;
     this.sizeOf = cfg.sizeOf ?? messageSize;
     this.now = cfg.nowMs;
-    this.lastTickMs = cfg.nowMs;
     this.selfAddr = s.addr;
     this.selfClusterAddr = s.clusterAddr;
     this.selfRole = s.role;
@@ -189,9 +187,11 @@ export class GossipCore implements GossipNode {
 
   tick(nowMs: number): void {
     if (!(nowMs >= this.now)) throw new GossipError('BAD_REQUEST', `clock went backwards: ${nowMs} < ${this.now}`);
-    if (nowMs - this.lastTickMs > this.options.stallThresholdMs) this.onStall(nowMs);
+    // Lateness is measured against the earliest deadline we asked to be
+    // woken for, not the previous tick: a member slowed by its health
+    // multiplier may rightly sleep 2 s between probes.
+    if (nowMs - this.nextDeadline() > this.options.stallThresholdMs) this.onStall(nowMs);
     this.now = nowMs;
-    this.lastTickMs = nowMs;
     this.fireDue();
   }
 

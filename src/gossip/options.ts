@@ -68,7 +68,7 @@ export interface GossipOptions {
   maxPacketBytes: number;
   /** Reserved per datagram for framing and encryption (compound header, nonce, GCM tag, key id). */
   packetOverheadBytes: number;
-  /** A gap between two ticks longer than this means the process was paused (GC, SIGSTOP, VM steal). */
+  /** A tick this much later than the core's own next deadline means the process was paused (GC, SIGSTOP, VM steal). */
   stallThresholdMs: number;
   /** After a stall, no suspicion expires for this long, so the backlog of packets (refutations) is read first. */
   stallGraceMs: number;
@@ -161,8 +161,9 @@ export const LAN: Readonly<GossipOptions> = Object.freeze({
   // Compound framing (~16 B) + AES-256-GCM nonce and tag (28 B) + version and
   // key id, rounded up.
   packetOverheadBytes: 64,
-  // The core asks to be ticked at least every gossip interval (100 ms); ten
-  // missed ticks is no scheduler jitter: the process was stopped.
+  // A timer 1 s late is no event-loop jitter (a busy loop lags by tens of
+  // ms): the process was stopped. Well under the 2 s suspicion floor of
+  // small clusters, so the guard engages before any suspicion could expire.
   stallThresholdMs: 1_000,
   // Two probe intervals: the driver drains the socket backlog within a few
   // event-loop turns after resuming.

@@ -37,3 +37,26 @@ t.test('without the guard (and without verification) the paused member kills a l
   // b refutes the death it hears about, and comes back.
   t.equal(net.stateOf('c', 'b'), 'alive');
 });
+
+t.test('a member slowed by its health multiplier, ticked only at its deadlines, is not "stalled"', async (t) => {
+  const { GossipCore } = await import('../../src/gossip/core.js');
+  const { seededRng } = await import('../../src/util/rng.js');
+  const { META } = await import('./sim/mini.js');
+  const core = new GossipCore({ self: { id: 'a', addr: 'a:1', clusterAddr: 'a:1', role: 'worker', meta: META }, rng: seededRng(9), nowMs: 0, options: { suspicionMult: 500 } });
+  core.restoreMembers(
+    ['b', 'c', 'd', 'e', 'f'].map((id) => ({ id, addr: `${id}:1`, clusterAddr: `${id}:1`, role: 'worker' as const, meta: META, state: 'alive' as const, incarnation: 1, stateChangeMs: 0 })),
+  );
+  // Nobody ever answers; the driver wakes the core exactly at its deadlines.
+  let gaps = 0;
+  let last = 0;
+  while (last < 60_000) {
+    const d = core.nextDeadline();
+    if (d - last > 1_000) gaps++;
+    last = d;
+    core.tick(d);
+    core.ready();
+  }
+  t.equal(core.healthScore(), 7, 'saturated health multiplier: one probe per 2 s');
+  t.ok(gaps > 0, 'there were sleeps longer than the stall threshold');
+  t.equal(core.metrics.stalls, 0, 'none of them counted as a stall');
+});
