@@ -9,6 +9,7 @@ import { RaftError, RaftErrorCode } from './errors.js';
 import type { ConfChange, ConfState, Entry, Message, NodeId, Ready, SoftState } from './interface.js';
 import type { RaftOptions } from './options.js';
 import { decodeProposal, encodeProposal } from './proposal.js';
+import { DedupTable, type DedupImage } from './dedup.js';
 import { RaftStorage, type SyncMode } from './storage.js';
 import { RaftWire } from './transport.js';
 
@@ -108,6 +109,8 @@ interface ConfTag {
 const MUST_FOLLOW_PERSIST = new Set<Message['type']>(['appendResp', 'snapshotResp', 'vote', 'voteResp']);
 
 const tagPackr = new Packr({ useRecords: false });
+const snapshotPackr = new Packr({ useRecords: false });
+const snapshotUnpackr = new Unpackr({ useRecords: false });
 const tagUnpackr = new Unpackr({ useRecords: false });
 
 export interface RaftStatus {
@@ -167,6 +170,8 @@ export class RaftDriver {
   private snapshotIndex = 0;
   private recoveryUntil = 0;
   private soft: SoftState = { leader: null, role: 'follower' };
+  /** Replicated with the state machine: which proposals were applied already. */
+  private dedup = new DedupTable();
 
   private constructor(opts: RaftDriverOptions) {
     this.id = opts.id;
@@ -187,7 +192,7 @@ export class RaftDriver {
     const { boot, recoveryUntil, notes } = await this.storage.load(this.opts.founding);
     for (const n of notes) this.log(n);
     if (boot.snapshot) {
-      this.opts.stateMachine.restore(boot.snapshot.data);
+      this.restore(boot.snapshot.data);
       this.snapshotIndex = boot.snapshot.meta.index;
     }
     this.applied = boot.applied;
@@ -490,7 +495,7 @@ export class RaftDriver {
     if (rd.snapshot) {
       await this.persist(rd);
       if (this.stopped) return;
-      this.opts.stateMachine.restore(rd.snapshot.data);
+      this.restore(rd.snapshot.data);
       this.applied = this.snapshotIndex = rd.snapshot.meta.index;
       this.lastIndex = Math.max(this.lastIndex, rd.snapshot.meta.index);
       this.metrics.snapshotsRestored++;
@@ -584,6 +589,7 @@ export class RaftDriver {
     if (e.type === 'normal') {
       const p = decodeProposal(e.data);
       if (!p) return this.drop('undecodable-entry');
+      if (!this.dedup.admit(p.origin, p.seq, e.index)) return this.drop('duplicate-proposal');
       let result: unknown;
       try {
         result = this.opts.stateMachine.apply({ index: e.index, term: e.term, command: p.command });
@@ -628,13 +634,20 @@ export class RaftDriver {
   private async maybeSnapshot(): Promise<void> {
     const every = this.opts.raft?.snapshotEveryEntries ?? 10_000;
     if (this.applied - this.snapshotIndex < every) return;
-    const data = this.opts.stateMachine.snapshot();
+    const data = snapshotPackr.pack({ v: 1, dedup: this.dedup.image(), sm: this.opts.stateMachine.snapshot() }) as Uint8Array;
     const snap = this.core.compact(this.applied, data);
     if (!snap) return;
     const keep = this.opts.raft?.keepEntries ?? 500;
     await this.storage.saveSnapshot(snap, Math.max(1, snap.meta.index - keep + 1));
     this.snapshotIndex = snap.meta.index;
     this.metrics.snapshotsTaken++;
+  }
+
+  /** A snapshot image holds the dedup table next to the state machine's own image. */
+  private restore(data: Uint8Array): void {
+    const img = snapshotUnpackr.unpack(data) as { v: number; dedup: DedupImage; sm: Uint8Array };
+    this.dedup = DedupTable.fromImage(img.dedup);
+    this.opts.stateMachine.restore(img.sm);
   }
 
   private log(msg: string): void {

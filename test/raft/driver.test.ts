@@ -92,3 +92,20 @@ t.test('leadership transfer, and a minority cannot commit', async (t) => {
   await waitFor(() => target.sm.get('majority') === 'yes', { what: 'healed node catches up' });
   t.equal(target.sm.get('minority'), undefined, 'the unacknowledged write never appeared');
 });
+
+t.test('a network that duplicates every frame: forwarded proposals still apply exactly once', async (t) => {
+  const c = await founded({ snapshotEveryEntries: 40, keepEntries: 5 });
+  t.teardown(() => c.close());
+  const leader = await c.leader();
+  c.faults.setAll({ duplicate: 1 });
+  const follower = [...c.members.values()].find((m) => m !== leader)!;
+  for (let i = 0; i < 60; i++) await c.append(follower, 'once', 'x');
+  c.faults.clear();
+  await waitFor(() => [...c.members.values()].every((m) => m.sm.get('once')?.length === 60), { what: 'all applied 60 appends' });
+  t.ok(follower.driver.metrics.dropped['duplicate-proposal'] ?? leader.driver.metrics.dropped['duplicate-proposal'], 'duplicates were seen and skipped');
+  // The dedup table travels in snapshots: a node restarted from one agrees.
+  await c.stop(follower.id);
+  const back = await c.start(follower.id, { peers: ids });
+  await waitFor(() => back.sm.get('once')?.length === 60, { what: 'restarted node rebuilt the same state' });
+  t.equal(await c.append(back, 'once', 'y'), 'x'.repeat(60) + 'y', 'and new proposals apply once');
+});
