@@ -1,0 +1,383 @@
+/**
+ * The desired-state data model: Docker's swarm objects (Engine API v1.47),
+ * field names and shapes as the docker CLI sends and expects them. Every
+ * object lives in the replicated store; `Version.Index` is the Raft index of
+ * its last change (optimistic concurrency: `?version=N` on update).
+ *
+ * Durations are nanoseconds, as in Docker's API. Timestamps are RFC 3339
+ * strings. Fields Shoal does not act on are still stored and returned, so a
+ * `docker service inspect` round-trips what `docker service create` sent.
+ */
+
+export interface ObjectVersion {
+  Index: number;
+}
+
+/** Fields every stored object carries. */
+export interface Meta {
+  ID: string;
+  Version: ObjectVersion;
+  CreatedAt: string;
+  UpdatedAt: string;
+}
+
+export type Labels = Record<string, string>;
+
+// ------------------------------------------------------------------ nodes
+
+export type NodeRole = 'worker' | 'manager';
+export type NodeAvailability = 'active' | 'pause' | 'drain';
+export type NodeState = 'unknown' | 'down' | 'ready' | 'disconnected';
+export type Reachability = 'unknown' | 'unreachable' | 'reachable';
+
+export interface NodeSpec {
+  Name?: string;
+  Labels?: Labels;
+  Role: NodeRole;
+  Availability: NodeAvailability;
+}
+
+export interface Platform {
+  Architecture: string;
+  OS: string;
+}
+
+export interface ResourceObject {
+  NanoCPUs?: number;
+  MemoryBytes?: number;
+}
+
+export interface EngineDescription {
+  EngineVersion?: string;
+  Labels?: Labels;
+  Plugins?: { Type: string; Name: string }[];
+}
+
+export interface NodeDescription {
+  Hostname: string;
+  Platform: Platform;
+  Resources: ResourceObject;
+  Engine: EngineDescription;
+  /** Shoal: the container runtimes this node can run (process, oci, docker). */
+  Runtimes?: string[];
+}
+
+export interface NodeStatus {
+  State: NodeState;
+  Message?: string;
+  /** IP address the node is reachable at (Docker shows it in `node inspect`). */
+  Addr: string;
+}
+
+export interface ManagerStatus {
+  Leader?: boolean;
+  Reachability: Reachability;
+  /** Manager's cluster address, host:port. */
+  Addr: string;
+}
+
+export interface Node extends Meta {
+  Spec: NodeSpec;
+  Description: NodeDescription;
+  Status: NodeStatus;
+  ManagerStatus?: ManagerStatus;
+  /** Shoal: where the node's cluster port and gossip port listen (host:port). */
+  ShoalAddrs?: { Cluster: string; Gossip: string };
+}
+
+// ------------------------------------------------------------- task spec
+
+export interface Mount {
+  Target: string;
+  Source?: string;
+  Type: 'bind' | 'volume' | 'tmpfs' | 'npipe' | 'cluster';
+  ReadOnly?: boolean;
+  VolumeOptions?: { NoCopy?: boolean; Labels?: Labels; DriverConfig?: { Name?: string; Options?: Record<string, string> } };
+  TmpfsOptions?: { SizeBytes?: number; Mode?: number };
+  BindOptions?: { Propagation?: string };
+}
+
+export interface HealthConfig {
+  /** ["NONE"] | ["CMD", args…] | ["CMD-SHELL", command] */
+  Test?: string[];
+  Interval?: number;
+  Timeout?: number;
+  Retries?: number;
+  StartPeriod?: number;
+  StartInterval?: number;
+}
+
+export interface SecretReference {
+  File?: { Name: string; UID?: string; GID?: string; Mode?: number };
+  SecretID: string;
+  SecretName: string;
+}
+
+export interface ConfigReference {
+  File?: { Name: string; UID?: string; GID?: string; Mode?: number };
+  ConfigID: string;
+  ConfigName: string;
+}
+
+export interface ContainerSpec {
+  Image: string;
+  Labels?: Labels;
+  Command?: string[];
+  Args?: string[];
+  Hostname?: string;
+  Env?: string[];
+  Dir?: string;
+  User?: string;
+  Groups?: string[];
+  TTY?: boolean;
+  OpenStdin?: boolean;
+  ReadOnly?: boolean;
+  Mounts?: Mount[];
+  StopSignal?: string;
+  StopGracePeriod?: number;
+  HealthCheck?: HealthConfig;
+  Hosts?: string[];
+  DNSConfig?: { Nameservers?: string[]; Search?: string[]; Options?: string[] };
+  Secrets?: SecretReference[];
+  Configs?: ConfigReference[];
+  Init?: boolean;
+  Sysctls?: Record<string, string>;
+  CapabilityAdd?: string[];
+  CapabilityDrop?: string[];
+  Ulimits?: { Name: string; Soft: number; Hard: number }[];
+  /** Anything else the client sent, kept verbatim. */
+  [extra: string]: unknown;
+}
+
+export interface Limit {
+  NanoCPUs?: number;
+  MemoryBytes?: number;
+  Pids?: number;
+}
+
+export interface RestartPolicy {
+  Condition?: 'none' | 'on-failure' | 'any';
+  /** ns between a task's exit and its replacement's start. */
+  Delay?: number;
+  /** 0 = unlimited. */
+  MaxAttempts?: number;
+  /** ns: the window over which MaxAttempts counts. */
+  Window?: number;
+}
+
+export interface Placement {
+  /** e.g. "node.role==manager", "node.labels.zone!=a". */
+  Constraints?: string[];
+  Preferences?: { Spread: { SpreadDescriptor: string } }[];
+  /** 0 = unlimited tasks of the service per node. */
+  MaxReplicas?: number;
+  Platforms?: Platform[];
+}
+
+export interface NetworkAttachmentConfig {
+  Target: string;
+  Aliases?: string[];
+  DriverOpts?: Record<string, string>;
+}
+
+export interface TaskSpec {
+  ContainerSpec?: ContainerSpec;
+  Resources?: { Limits?: Limit; Reservations?: ResourceObject };
+  RestartPolicy?: RestartPolicy;
+  Placement?: Placement;
+  /** Bumped by `docker service update --force` to replace tasks with an identical spec. */
+  ForceUpdate?: number;
+  /** Docker uses "container"/"plugin"; Shoal also takes the runtime name: "process" | "oci" | "docker". */
+  Runtime?: string;
+  Networks?: NetworkAttachmentConfig[];
+  LogDriver?: { Name?: string; Options?: Record<string, string> };
+  [extra: string]: unknown;
+}
+
+// -------------------------------------------------------------- services
+
+export interface ServiceMode {
+  Replicated?: { Replicas?: number };
+  Global?: Record<string, never>;
+  ReplicatedJob?: { MaxConcurrent?: number; TotalCompletions?: number };
+  GlobalJob?: Record<string, never>;
+}
+
+export interface UpdateConfig {
+  /** Tasks updated at once; 0 = all at once. */
+  Parallelism?: number;
+  /** ns between batches. */
+  Delay?: number;
+  FailureAction?: 'continue' | 'pause' | 'rollback';
+  /** ns to watch each updated task for failure. */
+  Monitor?: number;
+  MaxFailureRatio?: number;
+  Order?: 'stop-first' | 'start-first';
+}
+
+export interface EndpointPortConfig {
+  Name?: string;
+  Protocol?: 'tcp' | 'udp' | 'sctp';
+  TargetPort: number;
+  PublishedPort?: number;
+  PublishMode?: 'ingress' | 'host';
+}
+
+export interface EndpointSpec {
+  Mode?: 'vip' | 'dnsrr';
+  Ports?: EndpointPortConfig[];
+}
+
+export interface ServiceSpec {
+  Name: string;
+  Labels?: Labels;
+  TaskTemplate: TaskSpec;
+  Mode: ServiceMode;
+  UpdateConfig?: UpdateConfig;
+  RollbackConfig?: UpdateConfig;
+  Networks?: NetworkAttachmentConfig[];
+  EndpointSpec?: EndpointSpec;
+}
+
+export interface UpdateStatus {
+  State: 'updating' | 'paused' | 'completed' | 'rollback_started' | 'rollback_paused' | 'rollback_completed';
+  StartedAt?: string;
+  CompletedAt?: string;
+  Message?: string;
+}
+
+export interface Service extends Meta {
+  Spec: ServiceSpec;
+  PreviousSpec?: ServiceSpec;
+  Endpoint?: { Spec: EndpointSpec; Ports?: EndpointPortConfig[]; VirtualIPs?: { NetworkID: string; Addr: string }[] };
+  UpdateStatus?: UpdateStatus;
+}
+
+// ----------------------------------------------------------------- tasks
+
+/**
+ * Task states, in order. A task's state only moves forward; everything from
+ * `complete` on is terminal.
+ */
+export const TASK_STATES = [
+  'new',
+  'pending',
+  'assigned',
+  'accepted',
+  'preparing',
+  'ready',
+  'starting',
+  'running',
+  'complete',
+  'shutdown',
+  'failed',
+  'rejected',
+  'remove',
+  'orphaned',
+] as const;
+export type TaskState = (typeof TASK_STATES)[number];
+
+const RANK: Record<TaskState, number> = Object.fromEntries(TASK_STATES.map((s, i) => [s, i])) as Record<TaskState, number>;
+/** Total order of task states (terminal states compare equal to each other in what they mean, but are ordered for storage). */
+export function stateRank(s: TaskState): number {
+  return RANK[s];
+}
+export function isTerminal(s: TaskState): boolean {
+  return RANK[s] >= RANK.complete;
+}
+
+export interface ContainerStatus {
+  ContainerID?: string;
+  PID?: number;
+  ExitCode?: number;
+}
+
+export interface TaskStatus {
+  Timestamp: string;
+  State: TaskState;
+  Message: string;
+  Err?: string;
+  ContainerStatus?: ContainerStatus;
+  PortStatus?: { Ports?: EndpointPortConfig[] };
+}
+
+export interface Task extends Meta {
+  Name?: string;
+  Labels?: Labels;
+  /** A copy of the template the task was made from. */
+  Spec: TaskSpec;
+  ServiceID: string;
+  /** Replicated services: 1..N. Global services: 0 (the node identifies the task). */
+  Slot: number;
+  /** Empty until the scheduler assigns the task. */
+  NodeID: string;
+  Status: TaskStatus;
+  DesiredState: TaskState;
+  /** The service version the task was created from (Docker keeps it as ServiceAnnotations etc.; we need it for updates). */
+  SpecVersion?: ObjectVersion;
+}
+
+// ------------------------------------------------- cluster, secrets, configs
+
+export interface JoinTokens {
+  Worker: string;
+  Manager: string;
+}
+
+export interface SwarmSpec {
+  Name: string;
+  Labels?: Labels;
+  Orchestration?: { TaskHistoryRetentionLimit?: number };
+  Raft?: { SnapshotInterval?: number; KeepOldSnapshots?: number; LogEntriesForSlowFollowers?: number; ElectionTick?: number; HeartbeatTick?: number };
+  Dispatcher?: { HeartbeatPeriod?: number };
+  CAConfig?: { NodeCertExpiry?: number };
+  EncryptionConfig?: { AutoLockManagers?: boolean };
+  TaskDefaults?: { LogDriver?: { Name?: string; Options?: Record<string, string> } };
+}
+
+/** The swarm itself ("Cluster" in SwarmKit, `GET /swarm` in the API). */
+export interface Cluster extends Meta {
+  Spec: SwarmSpec;
+  JoinTokens: JoinTokens;
+  RootRotationInProgress: boolean;
+  DefaultAddrPool?: string[];
+  SubnetSize?: number;
+  DataPathPort?: number;
+}
+
+export interface SecretSpec {
+  Name: string;
+  Labels?: Labels;
+  /** Base64 data. Never returned by the API. */
+  Data?: string;
+}
+
+export interface Secret extends Meta {
+  Spec: SecretSpec;
+}
+
+export interface ConfigSpec {
+  Name: string;
+  Labels?: Labels;
+  /** Base64 data. */
+  Data?: string;
+}
+
+export interface Config extends Meta {
+  Spec: ConfigSpec;
+}
+
+export interface NetworkSpec {
+  Name: string;
+  Labels?: Labels;
+  Driver?: string;
+  Scope?: string;
+  Attachable?: boolean;
+  Internal?: boolean;
+  IPAM?: { Driver?: string; Config?: { Subnet?: string; Gateway?: string }[] };
+  Options?: Record<string, string>;
+}
+
+export interface Network extends Meta {
+  Spec: NetworkSpec;
+}
