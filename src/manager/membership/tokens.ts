@@ -1,0 +1,69 @@
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+
+/**
+ * Join tokens, Docker's format: `SWMTKN-1-<cluster digest>-<secret>`.
+ * - the digest (50 base36 chars) is a hash of the cluster's root secret: a
+ *   joining node can tell it reached the cluster the token was made for
+ *   (node certificates will pin the CA through the same digest);
+ * - the secret (25 base36 chars) differs for workers and managers and is
+ *   what admits the node; rotating a token replaces the secret only.
+ */
+export class TokenError extends Error {
+  override readonly name = 'TokenError';
+  readonly code = 'INVALID_TOKEN';
+}
+
+const PREFIX = 'SWMTKN-1-';
+
+export interface ParsedToken {
+  digest: string;
+  secret: string;
+}
+
+/** Random lowercase base36 string of exactly `n` characters. */
+export function base36(n: number): string {
+  let s = '';
+  while (s.length < n) {
+    for (const b of randomBytes(n)) {
+      // 252 = 7 × 36: reject the top values so every digit is equally likely.
+      if (b < 252) s += (b % 36).toString(36);
+      if (s.length === n) break;
+    }
+  }
+  return s;
+}
+
+/** A Docker-style object ID: 25 lowercase base36 characters. */
+export function newObjectId(): string {
+  return base36(25);
+}
+
+export function clusterDigest(rootSecret: string): string {
+  const h = BigInt('0x' + createHash('sha256').update(rootSecret).digest('hex'));
+  return h.toString(36).padStart(50, '0').slice(-50);
+}
+
+export function makeToken(rootSecret: string): string {
+  return `${PREFIX}${clusterDigest(rootSecret)}-${base36(25)}`;
+}
+
+export function parseToken(token: string): ParsedToken {
+  const m = /^SWMTKN-1-([0-9a-z]{50})-([0-9a-z]{25})$/.exec(token.trim());
+  if (!m) throw new TokenError('invalid join token: expected SWMTKN-1-<50 characters>-<25 characters> (copy it from `shoal join-token`)');
+  return { digest: m[1]!, secret: m[2]! };
+}
+
+/** Which role `token` admits, given the cluster's current tokens; throws TokenError when neither. */
+export function roleForToken(token: string, current: { Worker: string; Manager: string }): 'worker' | 'manager' {
+  const t = parseToken(token);
+  const w = parseToken(current.Worker);
+  const m = parseToken(current.Manager);
+  if (t.digest !== w.digest) throw new TokenError('join token is for a different cluster');
+  if (same(t.secret, m.secret)) return 'manager';
+  if (same(t.secret, w.secret)) return 'worker';
+  throw new TokenError('join token is not valid (it may have been rotated): get a current one with `shoal join-token worker|manager`');
+}
+
+function same(a: string, b: string): boolean {
+  return a.length === b.length && timingSafeEqual(Buffer.from(a), Buffer.from(b));
+}
