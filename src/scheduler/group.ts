@@ -1,0 +1,149 @@
+/**
+ * Batching: pending tasks that ask for the same thing (same service, same
+ * placement-relevant spec, same hints) form one group, whose spec is parsed
+ * and whose filters run once per node for the whole group. A service scaled
+ * to 1,000 replicas costs one filter pass, not 1,000.
+ */
+import type { Task, TaskSpec } from '../manager/store/types.js';
+import { parseConstraints, parseSpreadDescriptor, type Constraint, type NodeAttr } from './constraint.js';
+import { SchedulerError } from './errors.js';
+import { portKeys } from './host-ports.js';
+import type { HintsLookup, ServiceHints, Strategy } from './interface.js';
+import { amount } from './node-info.js';
+import { compilePlatforms, type PlatformWant } from './platform.js';
+
+/** Runtime names that ask for nothing in particular (Docker's task kinds, not runtimes). */
+const ANY_RUNTIME = new Set(['', 'container', 'plugin', 'attachment']);
+
+/** What every task of a group needs from a node. */
+export interface Requirements {
+  serviceId: string;
+  /** NodeID the task came with ('' if none): only that node is checked. */
+  pinned: string;
+  strategy: Strategy;
+  cpu: number;
+  mem: number;
+  /** 0 = unlimited. */
+  maxReplicas: number;
+  constraints: Constraint[];
+  platforms: PlatformWant[] | undefined;
+  /** Lower-cased; '' = any runtime. */
+  runtime: string;
+  /** Spread descriptors, outermost first. */
+  spread: NodeAttr[];
+  /** Host port keys ("tcp/80"), distinct and sorted. */
+  ports: string[];
+  /** Identifies the node-only filters (readiness, platform, runtime, constraints): groups sharing it share one filter pass. */
+  staticKey: string;
+}
+
+export interface Group {
+  key: string;
+  /** The compiled requirements, or why the spec cannot be understood. */
+  req: Requirements | SchedulerError;
+  tasks: Task[];
+}
+
+const SEP = '\u0000';
+const SUB = '\u0001';
+
+function key(task: Task, strategy: Strategy, ports: string[]): string {
+  const s = task.Spec ?? {};
+  const r = s.Resources?.Reservations;
+  const p = s.Placement;
+  return [
+    task.ServiceID ?? '',
+    task.NodeID ?? '',
+    strategy,
+    amount(r?.NanoCPUs),
+    amount(r?.MemoryBytes),
+    p?.MaxReplicas ?? 0,
+    (p?.Constraints ?? []).join(SUB),
+    (p?.Preferences ?? []).map((x) => x?.Spread?.SpreadDescriptor ?? '').join(SUB),
+    (p?.Platforms ?? []).map((x) => `${x?.OS ?? ''}/${x?.Architecture ?? ''}`).join(SUB),
+    s.Runtime ?? '',
+    ports.join(SUB),
+  ].join(SEP);
+}
+
+function compile(task: Task, strategy: Strategy, ports: string[]): Requirements | SchedulerError {
+  const s = task.Spec ?? {};
+  const r = s.Resources?.Reservations;
+  const p = s.Placement;
+  let constraints: Constraint[];
+  let spread: NodeAttr[];
+  try {
+    constraints = parseConstraints(p?.Constraints);
+    spread = (p?.Preferences ?? []).filter((x) => x?.Spread !== undefined).map((x) => parseSpreadDescriptor(x.Spread.SpreadDescriptor));
+  } catch (e) {
+    if (e instanceof SchedulerError) return e;
+    throw e;
+  }
+  const platforms = compilePlatforms(p?.Platforms);
+  const rt = (s.Runtime ?? '').trim().toLowerCase();
+  const runtime = ANY_RUNTIME.has(rt) ? '' : rt;
+  const mr = p?.MaxReplicas;
+  const maxReplicas = typeof mr === 'number' && Number.isInteger(mr) && mr > 0 ? mr : 0;
+  const staticKey = [
+    constraints.map((c) => c.text).join(SUB),
+    (platforms ?? []).map((x) => `${x.os}/${x.arch}`).join(SUB),
+    runtime,
+  ].join(SEP);
+  return {
+    serviceId: task.ServiceID ?? '',
+    pinned: task.NodeID ?? '',
+    strategy,
+    cpu: amount(r?.NanoCPUs),
+    mem: amount(r?.MemoryBytes),
+    maxReplicas,
+    constraints,
+    platforms,
+    runtime,
+    spread,
+    ports,
+    staticKey,
+  };
+}
+
+/**
+ * Splits a batch into groups, in order of each group's first task. Throws
+ * (before anything changes) on a caller bug: a task without an ID, or the
+ * same ID twice.
+ */
+export function groupTasks(pending: readonly Task[], hints: HintsLookup | undefined, defaultStrategy: Strategy): Group[] {
+  const seen = new Set<string>();
+  const perService = new Map<string, { strategy: Strategy; ports: string[] }>();
+  const groups = new Map<string, Group>();
+  for (const task of pending) {
+    const id = task?.ID;
+    if (typeof id !== 'string' || id === '') throw new SchedulerError('BAD_REQUEST', 'pending task without an ID');
+    if (seen.has(id)) throw new SchedulerError('DUPLICATE_TASK', `task ${id} appears twice in one batch`);
+    seen.add(id);
+    const sid = task.ServiceID ?? '';
+    let svc = perService.get(sid);
+    if (!svc) {
+      const h: ServiceHints | undefined = hints?.get(sid);
+      const strategy = h?.strategy === 'binpack' || h?.strategy === 'spread' ? h.strategy : defaultStrategy;
+      svc = { strategy, ports: portKeys(h?.hostPorts) };
+      perService.set(sid, svc);
+    }
+    const k = key(task, svc.strategy, svc.ports);
+    let g = groups.get(k);
+    if (!g) {
+      g = { key: k, req: compile(task, svc.strategy, svc.ports), tasks: [] };
+      groups.set(k, g);
+    }
+    g.tasks.push(task);
+  }
+  return [...groups.values()];
+}
+
+/**
+ * For the API layer: the error a service's task template would get from the
+ * scheduler (bad constraint or spread descriptor), so `service create` can
+ * refuse it up front instead of leaving tasks pending forever.
+ */
+export function validatePlacement(spec: TaskSpec): SchedulerError | undefined {
+  const r = compile({ Spec: spec, ServiceID: '', NodeID: '' } as Task, 'binpack', []);
+  return r instanceof SchedulerError ? r : undefined;
+}

@@ -1,0 +1,355 @@
+/**
+ * The scheduler: incremental node/task state plus batch placement (see
+ * interface.ts for the contract and how the manager drives it).
+ *
+ * Cost of schedule() for T tasks in G groups over N nodes:
+ *   grouping                      O(T)
+ *   static filters                O(S × N) for S distinct (constraints, platforms, runtime) sets, S ≤ G
+ *   dynamic filters + heap build  O(G × N)
+ *   placements                    O(T × levels × log N)
+ * against SwarmKit's O(T × N) per-task filtering when groups are small.
+ */
+import type { Node, Task, TaskState } from '../manager/store/types.js';
+import { assert } from '../util/assert.js';
+import { SchedulerError } from './errors.js';
+import { passesDynamic, passesStatic } from './filters.js';
+import { groupTasks, type Group, type Requirements } from './group.js';
+import { hostPortsFromStatus, portKeys } from './host-ports.js';
+import type {
+  HintsLookup,
+  NodeUsage,
+  Placement,
+  SchedulerApi,
+  ScheduleResult,
+  ServiceHints,
+  Unplaced,
+} from './interface.js';
+import { SchedulerMetrics } from './metrics.js';
+import { amount, NodeInfo } from './node-info.js';
+import { resolveOptions, type SchedulerOptions } from './options.js';
+import { ReasonCounts, Why } from './reasons.js';
+import { binpackLess, scoreAfter } from './score-binpack.js';
+import { spreadLess, type Scratch } from './score-spread.js';
+import { NodeChooser } from './spread-tree.js';
+
+/**
+ * Terminal task states (types.ts has isTerminal, but the scheduler imports
+ * only types from the manager, so it keeps its own list of the same states).
+ */
+const TERMINAL: ReadonlySet<TaskState> = new Set<TaskState>(['complete', 'shutdown', 'failed', 'rejected', 'remove', 'orphaned']);
+
+/** What one counted task holds on its node, so releasing it subtracts exactly what was added. */
+interface Counted {
+  info: NodeInfo;
+  serviceId: string;
+  cpu: number;
+  mem: number;
+  ports: string[];
+}
+
+interface StaticPass {
+  slots: number[];
+  reasons: ReasonCounts;
+}
+
+export class Scheduler implements SchedulerApi {
+  readonly options: SchedulerOptions;
+  readonly metrics = new SchedulerMetrics();
+
+  private readonly byId = new Map<string, NodeInfo>();
+  /** NodeInfo by slot; holes are free slots. */
+  private readonly infos: (NodeInfo | undefined)[] = [];
+  private readonly freeSlots: number[] = [];
+  private readonly counted = new Map<string, Counted>();
+  /** ServiceID → slot → tasks of that service counted on the node. */
+  private readonly svcIndex = new Map<string, Map<number, number>>();
+
+  /** Present nodes (with a Node) in id order; rebuilt lazily when the node set changes. */
+  private ranked: NodeInfo[] = [];
+  private rankedDirty = true;
+  private scratch: Scratch = { score: new Float64Array(0), svc: new Int32Array(0), rank: new Int32Array(0), infos: this.infos };
+
+  constructor(opts?: Partial<SchedulerOptions>) {
+    this.options = resolveOptions(opts);
+  }
+
+  // ------------------------------------------------------------ nodes
+
+  upsertNode(node: Node): void {
+    if (typeof node?.ID !== 'string' || node.ID === '') throw new SchedulerError('BAD_REQUEST', 'node without an ID');
+    const info = this.infoFor(node.ID);
+    if (info.node === undefined) this.rankedDirty = true;
+    info.setNode(node);
+    this.metrics.nodeUpserts++;
+    this.check();
+  }
+
+  removeNode(id: string): void {
+    const info = this.byId.get(id);
+    if (!info || info.node === undefined) return;
+    info.clearNode();
+    this.rankedDirty = true;
+    this.dropIfEmpty(info);
+    this.metrics.nodeRemovals++;
+    this.check();
+  }
+
+  usage(nodeId: string): NodeUsage | undefined {
+    const info = this.byId.get(nodeId);
+    return info ? { nanoCPUs: info.usedCpu, memoryBytes: info.usedMem, tasks: info.tasks } : undefined;
+  }
+
+  /** Nodes the scheduler knows (with a Node), for tests and status views. */
+  get nodeCount(): number {
+    let n = 0;
+    for (const i of this.byId.values()) if (i.node) n++;
+    return n;
+  }
+
+  /** Tasks counted against nodes. */
+  get taskCount(): number {
+    return this.counted.size;
+  }
+
+  private infoFor(id: string): NodeInfo {
+    let info = this.byId.get(id);
+    if (!info) {
+      const slot = this.freeSlots.length > 0 ? this.freeSlots.pop()! : this.infos.length;
+      info = new NodeInfo(id, slot);
+      this.infos[slot] = info;
+      this.byId.set(id, info);
+    }
+    return info;
+  }
+
+  private dropIfEmpty(info: NodeInfo): void {
+    if (!info.isEmpty()) return;
+    this.byId.delete(info.id);
+    this.infos[info.slot] = undefined;
+    this.freeSlots.push(info.slot);
+  }
+
+  // ------------------------------------------------------------ tasks
+
+  taskAssigned(task: Task, hints?: ServiceHints): void {
+    if (typeof task?.ID !== 'string' || task.ID === '') throw new SchedulerError('BAD_REQUEST', 'task without an ID');
+    const state = task.Status?.State;
+    if (!task.NodeID || (state !== undefined && TERMINAL.has(state))) {
+      this.release(task.ID);
+      this.check();
+      return;
+    }
+    const prev = this.counted.get(task.ID);
+    if (prev && prev.info.id === task.NodeID) return;
+    if (prev) this.release(task.ID);
+    const r = task.Spec?.Resources?.Reservations;
+    const ports = hints?.hostPorts ? portKeys(hints.hostPorts) : portKeys(hostPortsFromStatus(task));
+    this.count(task.ID, this.infoFor(task.NodeID), task.ServiceID ?? '', amount(r?.NanoCPUs), amount(r?.MemoryBytes), ports);
+    this.metrics.tasksCounted++;
+    this.check();
+  }
+
+  taskRemoved(task: Pick<Task, 'ID'>): void {
+    this.release(task.ID);
+    this.check();
+  }
+
+  private count(taskId: string, info: NodeInfo, serviceId: string, cpu: number, mem: number, ports: string[]): void {
+    assert(!this.counted.has(taskId), () => `task ${taskId} counted twice`);
+    this.counted.set(taskId, { info, serviceId, cpu, mem, ports });
+    info.usedCpu += cpu;
+    info.usedMem += mem;
+    info.tasks++;
+    let perNode = this.svcIndex.get(serviceId);
+    if (!perNode) this.svcIndex.set(serviceId, (perNode = new Map()));
+    perNode.set(info.slot, (perNode.get(info.slot) ?? 0) + 1);
+    if (ports.length > 0) {
+      const table = (info.ports ??= new Map());
+      for (const p of ports) table.set(p, (table.get(p) ?? 0) + 1);
+    }
+  }
+
+  private release(taskId: string): boolean {
+    const c = this.counted.get(taskId);
+    if (!c) return false;
+    this.counted.delete(taskId);
+    const info = c.info;
+    info.usedCpu -= c.cpu;
+    info.usedMem -= c.mem;
+    info.tasks--;
+    assert(info.tasks >= 0 && info.usedCpu >= 0 && info.usedMem >= 0, () => `node ${info.id} usage went negative`);
+    const perNode = this.svcIndex.get(c.serviceId)!;
+    const n = perNode.get(info.slot)! - 1;
+    if (n > 0) perNode.set(info.slot, n);
+    else {
+      perNode.delete(info.slot);
+      if (perNode.size === 0) this.svcIndex.delete(c.serviceId);
+    }
+    for (const p of c.ports) {
+      const left = info.ports!.get(p)! - 1;
+      if (left > 0) info.ports!.set(p, left);
+      else info.ports!.delete(p);
+    }
+    this.metrics.tasksReleased++;
+    this.dropIfEmpty(info);
+    return true;
+  }
+
+  // ------------------------------------------------------------ placement
+
+  schedule(pending: readonly Task[], hints?: HintsLookup): ScheduleResult {
+    const groups = groupTasks(pending, hints, this.options.strategy);
+    const m = this.metrics;
+    m.batches++;
+    m.tasksSeen += pending.length;
+    m.groups += groups.length;
+    for (const t of pending) if (this.release(t.ID)) m.replaced++;
+    this.prepare();
+
+    const placed: Placement[] = [];
+    const unplaced: Unplaced[] = [];
+    const statics = new Map<string, StaticPass>();
+    for (const g of groups) {
+      if (g.req instanceof SchedulerError) {
+        const reason = g.req.message.slice(g.req.code.length + 2);
+        for (const t of g.tasks) unplaced.push({ taskId: t.ID, code: 'INVALID_SPEC', reason });
+        m.tasksInvalid += g.tasks.length;
+        continue;
+      }
+      this.placeGroup(g, g.req, statics, placed, unplaced);
+    }
+    this.check();
+    return { placed, unplaced };
+  }
+
+  /** Node order and scratch arrays for a batch. */
+  private prepare(): void {
+    const cap = this.infos.length;
+    const s = this.scratch;
+    if (s.svc.length < cap) {
+      const size = Math.max(cap, s.svc.length * 2, 64);
+      this.scratch = { score: new Float64Array(size), svc: new Int32Array(size), rank: new Int32Array(size), infos: this.infos };
+      this.rankedDirty = true; // ranks live in the new array
+    }
+    if (!this.rankedDirty) return;
+    const ranked: NodeInfo[] = [];
+    for (const info of this.byId.values()) if (info.node) ranked.push(info);
+    ranked.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    for (let i = 0; i < ranked.length; i++) this.scratch.rank[ranked[i]!.slot] = i;
+    this.ranked = ranked;
+    this.rankedDirty = false;
+  }
+
+  private staticPass(req: Requirements, statics: Map<string, StaticPass>): StaticPass {
+    const hit = statics.get(req.staticKey);
+    if (hit) {
+      this.metrics.staticReuses++;
+      return hit;
+    }
+    const pass: StaticPass = { slots: [], reasons: new ReasonCounts() };
+    for (const info of this.ranked) if (passesStatic(info, req, pass.reasons)) pass.slots.push(info.slot);
+    this.metrics.staticPasses++;
+    this.metrics.staticChecks += this.ranked.length;
+    statics.set(req.staticKey, pass);
+    return pass;
+  }
+
+  private placeGroup(g: Group, req: Requirements, statics: Map<string, StaticPass>, placed: Placement[], unplaced: Unplaced[]): void {
+    const { svc, score } = this.scratch;
+    const infos = this.infos;
+    const reasons = new ReasonCounts();
+    let candidates: number[];
+    let considered: number;
+    if (req.pinned !== '') {
+      const info = this.byId.get(req.pinned);
+      considered = 1;
+      if (!info?.node) {
+        reasons.add(Why.NOT_FOUND, req.pinned);
+        candidates = [];
+      } else {
+        candidates = passesStatic(info, req, reasons) ? [info.slot] : [];
+        this.metrics.staticChecks++;
+      }
+    } else {
+      const pass = this.staticPass(req, statics);
+      reasons.addAll(pass.reasons);
+      candidates = pass.slots;
+      considered = this.ranked.length;
+    }
+
+    svc.fill(0);
+    const perNode = this.svcIndex.get(req.serviceId);
+    if (perNode) for (const [slot, n] of perNode) svc[slot] = n;
+
+    const binpack = req.strategy === 'binpack' && (req.cpu > 0 || req.mem > 0);
+    const eligible: number[] = [];
+    for (const slot of candidates) {
+      const info = infos[slot]!;
+      if (!passesDynamic(info, req, svc[slot]!, reasons)) continue;
+      if (binpack) score[slot] = scoreAfter(info, req.cpu, req.mem);
+      eligible.push(slot);
+    }
+    this.metrics.dynamicChecks += candidates.length;
+
+    const chooser = new NodeChooser(eligible, req.spread, infos, svc, binpack ? binpackLess(this.scratch) : spreadLess(this.scratch));
+    const tasks = g.tasks;
+    let i = 0;
+    for (; i < tasks.length; i++) {
+      const slot = chooser.peek();
+      if (slot < 0) break;
+      const info = infos[slot]!;
+      const t = tasks[i]!;
+      this.count(t.ID, info, req.serviceId, req.cpu, req.mem, req.ports);
+      svc[slot]!++;
+      placed.push({ taskId: t.ID, nodeId: info.id });
+      const keep = passesDynamic(info, req, svc[slot]!, reasons);
+      if (keep && binpack) score[slot] = scoreAfter(info, req.cpu, req.mem);
+      chooser.placed(keep);
+    }
+    this.metrics.tasksPlaced += i;
+    if (i === tasks.length) return;
+
+    // Every considered node was rejected exactly once, by its first failing filter.
+    assert(reasons.total === considered, () => `reasons count ${reasons.total} nodes, ${considered} considered`);
+    const reason = reasons.format(this.options.maxReasons);
+    this.metrics.tasksUnplaced += tasks.length - i;
+    for (; i < tasks.length; i++) unplaced.push({ taskId: tasks[i]!.ID, code: 'NO_SUITABLE_NODE', reason });
+  }
+
+  // ------------------------------------------------------------ invariants
+
+  private check(): void {
+    if (this.options.checkInvariants) this.verify();
+  }
+
+  /** Recomputes every aggregate from the task table and asserts it matches (O(tasks + nodes)). */
+  verify(): void {
+    const want = new Map<NodeInfo, { cpu: number; mem: number; tasks: number; ports: Map<string, number> }>();
+    const svc = new Map<string, Map<number, number>>();
+    for (const [id, c] of this.counted) {
+      assert(this.byId.get(c.info.id) === c.info, () => `task ${id} counted on a dropped node ${c.info.id}`);
+      let w = want.get(c.info);
+      if (!w) want.set(c.info, (w = { cpu: 0, mem: 0, tasks: 0, ports: new Map() }));
+      w.cpu += c.cpu;
+      w.mem += c.mem;
+      w.tasks++;
+      for (const p of c.ports) w.ports.set(p, (w.ports.get(p) ?? 0) + 1);
+      let s = svc.get(c.serviceId);
+      if (!s) svc.set(c.serviceId, (s = new Map()));
+      s.set(c.info.slot, (s.get(c.info.slot) ?? 0) + 1);
+    }
+    for (const info of this.byId.values()) {
+      assert(this.infos[info.slot] === info, () => `node ${info.id} not at its slot`);
+      assert(!info.isEmpty(), () => `empty node ${info.id} kept`);
+      const w = want.get(info) ?? { cpu: 0, mem: 0, tasks: 0, ports: new Map<string, number>() };
+      assert(info.usedCpu === w.cpu && info.usedMem === w.mem && info.tasks === w.tasks, () => `node ${info.id} usage drifted`);
+      const have = info.ports ?? new Map<string, number>();
+      assert(have.size === w.ports.size && [...w.ports].every(([p, n]) => have.get(p) === n), () => `node ${info.id} port table drifted`);
+    }
+    assert(svc.size === this.svcIndex.size, 'service index has stale services');
+    for (const [sid, perNode] of svc) {
+      const have = this.svcIndex.get(sid);
+      assert(have !== undefined && have.size === perNode.size && [...perNode].every(([slot, n]) => have.get(slot) === n), () => `service index of ${sid} drifted`);
+    }
+  }
+}

@@ -1,0 +1,49 @@
+/**
+ * Best fit, with Nomad's formula (ScoreFitBinPack, after Google's "BestFit
+ * v3"): with f = the fraction of a resource still free after placing the task,
+ * score = 20 − (10^f_cpu + 10^f_mem), clamped to [0, 18]. The exponent makes
+ * a node that is nearly full on either resource score much higher than one
+ * half full on both, so tasks top up the fullest node that still fits.
+ * Higher is better.
+ */
+import type { NodeInfo } from './node-info.js';
+import type { Scratch } from './score-spread.js';
+
+/**
+ * A resource the node does not report (capacity 0) counts as entirely free: such
+ * a node is the least attractive place to pack, not the most.
+ */
+function freeFraction(cap: number, used: number): number {
+  return cap > 0 ? 1 - used / cap : 1;
+}
+
+export function binpackScore(capCpu: number, capMem: number, usedCpu: number, usedMem: number): number {
+  const s = 20 - (10 ** freeFraction(capCpu, usedCpu) + 10 ** freeFraction(capMem, usedMem));
+  return s > 18 ? 18 : s < 0 ? 0 : s;
+}
+
+/** Score of the node if it took one more task reserving (cpu, mem). */
+export function scoreAfter(info: NodeInfo, cpu: number, mem: number): number {
+  return binpackScore(info.capCpu, info.capMem, info.usedCpu + cpu, info.usedMem + mem);
+}
+
+/**
+ * Node order for binpack: highest score first; equal scores fall back to the
+ * spread order, so identical empty nodes still take a service's tasks evenly
+ * once the first one is full, and the order is total (deterministic).
+ */
+export function binpackLess(s: Scratch): (a: number, b: number) => boolean {
+  const { score, svc, rank, infos } = s;
+  return (a, b) => {
+    const sa = score[a]!;
+    const sb = score[b]!;
+    if (sa !== sb) return sa > sb;
+    const ca = svc[a]!;
+    const cb = svc[b]!;
+    if (ca !== cb) return ca < cb;
+    const ta = infos[a]!.tasks;
+    const tb = infos[b]!.tasks;
+    if (ta !== tb) return ta < tb;
+    return rank[a]! < rank[b]!;
+  };
+}

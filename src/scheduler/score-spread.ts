@@ -1,0 +1,31 @@
+/**
+ * Swarm's node order: fewest tasks of the service on the node, then fewest
+ * tasks overall, then node id (so the result never depends on the order
+ * nodes were added in). Used by the spread strategy, and by binpack for tasks
+ * that reserve nothing (best fit means nothing when nothing is reserved).
+ */
+import type { NodeInfo } from './node-info.js';
+
+/** Per-slot arrays one batch shares between groups (indexed by NodeInfo.slot). */
+export interface Scratch {
+  /** Binpack score of placing one more task of the current group. */
+  score: Float64Array;
+  /** Tasks of the current group's service on the node. */
+  svc: Int32Array;
+  /** Position of the node in id order. */
+  rank: Int32Array;
+  infos: (NodeInfo | undefined)[];
+}
+
+export function spreadLess(s: Scratch): (a: number, b: number) => boolean {
+  const { svc, rank, infos } = s;
+  return (a, b) => {
+    const ca = svc[a]!;
+    const cb = svc[b]!;
+    if (ca !== cb) return ca < cb;
+    const ta = infos[a]!.tasks;
+    const tb = infos[b]!.tasks;
+    if (ta !== tb) return ta < tb;
+    return rank[a]! < rank[b]!;
+  };
+}
