@@ -189,8 +189,11 @@ export class GossipCore implements GossipNode {
     if (!(nowMs >= this.now)) throw new GossipError('BAD_REQUEST', `clock went backwards: ${nowMs} < ${this.now}`);
     // Lateness is measured against the earliest deadline we asked to be
     // woken for, not the previous tick: a member slowed by its health
-    // multiplier may rightly sleep 2 s between probes.
-    if (nowMs - this.nextDeadline() > this.options.stallThresholdMs) this.onStall(nowMs);
+    // multiplier may rightly sleep 2 s between probes. (Everything due by
+    // the previous tick was handled then, hence the clamp: a deadline that
+    // became due only through a later receive, like a gossip round for news,
+    // is "due" from that moment on at the earliest.)
+    if (nowMs - Math.max(this.nextDeadline(), this.now) > this.options.stallThresholdMs) this.onStall(nowMs);
     this.now = nowMs;
     this.fireDue();
   }
