@@ -315,6 +315,31 @@ export interface Task extends Meta {
   DesiredState: TaskState;
   /** The service version the task was created from (Docker keeps it as ServiceAnnotations etc.; we need it for updates). */
   SpecVersion?: ObjectVersion;
+  /** Shoal: the orchestrator's bookkeeping for this task (see TaskOrchestration). */
+  Orchestration?: TaskOrchestration;
+}
+
+/**
+ * Shoal: what the orchestrator needs to remember about a task, kept in the
+ * task itself so its decisions are a pure function of the store and survive a
+ * leader change (SwarmKit keeps restart history and delays in memory and loses
+ * them on failover). Written only by the orchestrator; times are the
+ * orchestrator's clock in ms since the epoch, never an agent's.
+ */
+export interface TaskOrchestration {
+  /** Why the task was created. */
+  Reason: 'create' | 'restart' | 'reschedule' | 'update' | 'rollback';
+  CreatedMs: number;
+  /** A task created with DesiredState 'ready' is moved to 'running' no earlier than this (restart delay). */
+  StartAfterMs?: number;
+  /** Restarts of this slot after task exits, under the current spec (for RestartPolicy.MaxAttempts). */
+  Restarts?: number;
+  /** Times of this slot's recent restarts, oldest first (only kept when RestartPolicy.Window is set). */
+  RestartTimesMs?: number[];
+  /** When the orchestrator saw the task exit (set with DesiredState 'shutdown'). */
+  ExitedMs?: number;
+  /** When the orchestrator first saw an update's task running (update Delay and Monitor count from it). */
+  RunningSinceMs?: number;
 }
 
 // ------------------------------------------------- cluster, secrets, configs
