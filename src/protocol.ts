@@ -6,3 +6,5 @@
 import './wire/messages.js';
 import './raft/transport.js';
 import './gossip/transport.js';
+import './manager/dispatcher/messages.js';
+import './manager/membership/messages.js';

@@ -108,3 +108,18 @@ t.test('watch events and snapshot round trip', async (t) => {
   t.equal(copy.kvGet('x'), 'y');
   t.equal(copy.index, s.index);
 });
+
+t.test('orchestrator ops: task bookkeeping merge, version-guarded service patch, tolerant delete', async (t) => {
+  const s = new Store();
+  run(s, { op: 'create', kind: 'service', object: svc('s1', 'web') }, { op: 'create', kind: 'task', object: task('t1', 's1', 1) });
+  run(s, { op: 'patchTask', id: 't1', orchestration: { Reason: 'restart', CreatedMs: 5, Restarts: 1 } });
+  run(s, { op: 'patchTask', id: 't1', orchestration: { ExitedMs: 9 } });
+  t.same(s.get('task', 't1')!.Orchestration, { Reason: 'restart', CreatedMs: 5, Restarts: 1, ExitedMs: 9 }, 'merged field by field');
+  const v = s.get('service', 's1')!.Version.Index;
+  run(s, { op: 'patchService', id: 's1', ifVersion: v - 1, updateStatus: { State: 'paused' } });
+  t.equal(s.get('service', 's1')!.UpdateStatus, undefined, 'a patch made from a stale view is skipped');
+  const r = run(s, { op: 'patchService', id: 's1', ifVersion: v, updateStatus: { State: 'completed' } });
+  t.ok(r.ok);
+  t.equal(s.get('service', 's1')!.UpdateStatus?.State, 'completed');
+  t.ok(run(s, { op: 'delete', kind: 'task', id: 'gone', ifExists: true }).ok, 'ifExists tolerates a missing object');
+});

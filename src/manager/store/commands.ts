@@ -1,5 +1,5 @@
 import { Packr, Unpackr } from 'msgpackr';
-import type { Cluster, Config, Network, Node, Secret, Service, Task, TaskState, TaskStatus } from './types.js';
+import type { Cluster, Config, Network, Node, Secret, Service, ServiceSpec, Task, TaskOrchestration, TaskState, TaskStatus, UpdateStatus } from './types.js';
 
 /**
  * What managers propose through Raft: a transaction of store operations,
@@ -29,13 +29,21 @@ export type StoreOp =
   | { op: 'create'; kind: Kind; object: Draft<AnyObject> }
   /** Replaces the whole object. `expect` = the Version.Index the proposer read (optimistic concurrency). */
   | { op: 'update'; kind: Kind; object: Draft<AnyObject>; expect?: number }
-  | { op: 'delete'; kind: Kind; id: string; expect?: number }
+  /** `ifExists`: a missing object is skipped instead of failing the transaction. */
+  | { op: 'delete'; kind: Kind; id: string; expect?: number; ifExists?: boolean }
   /**
    * A task progress report or assignment, merged field by field. Status
    * only moves forward (a late report of an earlier state is skipped, not an
    * error), so batched reports from agents can be applied in any order.
    */
-  | { op: 'patchTask'; id: string; status?: TaskStatus; desiredState?: TaskState; nodeId?: string }
+  | { op: 'patchTask'; id: string; status?: TaskStatus; desiredState?: TaskState; nodeId?: string; orchestration?: Partial<TaskOrchestration> }
+  /**
+   * The orchestrator's service bookkeeping (update progress, rollback). It
+   * lands only if the service is still at `ifVersion`, and is otherwise
+   * skipped (not an error): a user's newer spec wins, and the orchestrator
+   * decides again on the new state.
+   */
+  | { op: 'patchService'; id: string; ifVersion: number; updateStatus?: UpdateStatus; spec?: ServiceSpec; previousSpec?: ServiceSpec | null }
   /** A small linearizable key/value space, for clients and the chaos harness. */
   | { op: 'kvPut'; key: string; value: string }
   | { op: 'kvAppend'; key: string; value: string }

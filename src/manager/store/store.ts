@@ -2,7 +2,7 @@ import { Packr, Unpackr } from 'msgpackr';
 import type { StateMachine } from '../../raft/driver.js';
 import { decodeTxn, KINDS, type AnyObject, type Change, type Kind, type ObjectOf, type StoreOp, type Txn, type TxnResult } from './commands.js';
 import { StoreError, StoreErrorCode } from './errors.js';
-import { stateRank, type Task } from './types.js';
+import { stateRank, type Service, type Task } from './types.js';
 
 /** Kinds whose Spec.Name must be unique (Docker refuses duplicates with 409). */
 const NAMED: ReadonlySet<Kind> = new Set<Kind>(['service', 'network', 'secret', 'config']);
@@ -137,6 +137,7 @@ export class Store implements StateMachine {
       }
       case 'delete': {
         const cur = stage.get(op.kind, op.id);
+        if (!cur && op.ifExists) return;
         if (!cur) throw new StoreError(StoreErrorCode.NOT_FOUND, `${op.kind} ${op.id} not found`);
         if (op.expect !== undefined && op.expect !== cur.Version.Index) {
           throw new StoreError(StoreErrorCode.VERSION_CONFLICT, `${op.kind} ${cur.ID} is at version ${cur.Version.Index}, not ${op.expect}`, 'version');
@@ -152,7 +153,20 @@ export class Store implements StateMachine {
         if (op.status && stateRank(op.status.State) > stateRank(cur.Status.State)) next = { ...next, Status: op.status };
         if (op.desiredState && stateRank(op.desiredState) > stateRank(cur.DesiredState)) next = { ...next, DesiredState: op.desiredState };
         if (op.nodeId !== undefined && cur.NodeID === '' && op.nodeId !== '') next = { ...next, NodeID: op.nodeId };
+        if (op.orchestration) next = { ...next, Orchestration: { ...(next.Orchestration ?? { Reason: 'create', CreatedMs: 0 }), ...op.orchestration } };
         if (next !== cur) stage.put('task', { ...next, Version: { Index: index }, UpdatedAt: time }, 'update');
+        return;
+      }
+      case 'patchService': {
+        const cur = stage.get('service', op.id) as Service | undefined;
+        if (!cur || cur.Version.Index !== op.ifVersion) return;
+        let next: Service = { ...cur };
+        if (op.updateStatus) next.UpdateStatus = op.updateStatus;
+        if (op.spec) next.Spec = op.spec;
+        if (op.previousSpec === null) delete next.PreviousSpec;
+        else if (op.previousSpec) next.PreviousSpec = op.previousSpec;
+        next = { ...next, Version: { Index: index }, UpdatedAt: time };
+        stage.put('service', next, 'update');
         return;
       }
       case 'kvPut':

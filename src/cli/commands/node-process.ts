@@ -1,0 +1,114 @@
+import os from 'node:os';
+import path from 'node:path';
+import type { Command } from 'commander';
+import { Daemon, DaemonError, type DaemonOptions } from '../../node/daemon.js';
+import { parseToken } from '../../manager/membership/tokens.js';
+import { CliError } from '../errors.js';
+
+/**
+ * `shoal init`, `shoal join`, `shoal run`: start this machine's node process
+ * in the foreground (like `nomad agent`); `shoal up` runs several of them in
+ * the background. The process stops cleanly on SIGINT/SIGTERM.
+ */
+
+const defaultDataDir = () => process.env.SHOAL_DATA_DIR ?? path.join(os.homedir(), '.shoal', 'node');
+
+function log(msg: string): void {
+  process.stderr.write(`${new Date().toISOString()} ${msg}\n`);
+}
+
+function checkAddr(v: string, flag: string): string {
+  if (!/^[^:\s]+:\d{1,5}$/.test(v) || Number(v.split(':').pop()) > 65535) throw new CliError(`${flag} must be host:port, got ${JSON.stringify(v)}`);
+  return v;
+}
+
+async function runUntilSignalled(opts: DaemonOptions, onReady: (d: Daemon) => Promise<void>): Promise<void> {
+  let daemon: Daemon;
+  try {
+    daemon = await Daemon.start({ ...opts, log });
+  } catch (err) {
+    if (err instanceof DaemonError) throw new CliError(err.message);
+    throw err;
+  }
+  await onReady(daemon);
+  await new Promise<void>((resolve) => {
+    const stop = () => {
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+      void daemon.stop().then(resolve, resolve);
+    };
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
+  });
+}
+
+/** Prints the join commands once the founding leader has written the cluster object. */
+async function printJoinCommands(d: Daemon): Promise<void> {
+  const m = d.manager;
+  if (!m) return;
+  const deadline = Date.now() + 30_000;
+  while (m.store.list('cluster').length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  const c = m.store.list('cluster')[0];
+  if (!c) return log('the cluster did not bootstrap within 30 s');
+  const a = d.identity.advertiseAddr;
+  process.stdout.write(
+    `Swarm initialized: current node (${d.identity.nodeId}) is now a manager.\n\n` +
+      `To add a worker to this swarm, run the following command:\n\n    shoal join --token ${c.JoinTokens.Worker} ${a}\n\n` +
+      `To add a manager to this swarm, run the following command:\n\n    shoal join --token ${c.JoinTokens.Manager} ${a}\n\n` +
+      `Control API: http://${d.identity.apiAddr}  (export DOCKER_HOST=tcp://${d.identity.apiAddr} for the docker CLI)\n`,
+  );
+}
+
+interface CommonFlags {
+  dataDir: string;
+  advertiseAddr?: string;
+  apiAddr?: string;
+  hostname?: string;
+}
+
+function common(cmd: Command): Command {
+  return cmd
+    .option('--data-dir <dir>', 'where this node keeps its state', defaultDataDir())
+    .option('--advertise-addr <host:port>', 'cluster (TCP) and gossip (UDP) address other nodes reach this one at', undefined)
+    .option('--api-addr <host:port>', 'HTTP control API address (managers)', undefined)
+    .option('--hostname <name>', 'node hostname shown in `shoal node ls`');
+}
+
+function toOpts(f: CommonFlags): DaemonOptions {
+  return {
+    dataDir: f.dataDir,
+    ...(f.advertiseAddr ? { advertiseAddr: checkAddr(f.advertiseAddr, '--advertise-addr') } : {}),
+    ...(f.apiAddr ? { apiAddr: checkAddr(f.apiAddr, '--api-addr') } : {}),
+    ...(f.hostname ? { hostname: f.hostname } : {}),
+  };
+}
+
+export function registerNodeProcess(program: Command): void {
+  common(program.command('init').description('create a new cluster with this node as its first manager (runs in the foreground)')).action(async (f: CommonFlags) => {
+    await runUntilSignalled({ ...toOpts(f), init: true }, printJoinCommands);
+  });
+
+  common(program.command('join').description('join a cluster as a worker or manager, as the token says (runs in the foreground)'))
+    .requiredOption('--token <token>', 'join token from `shoal join-token worker|manager`')
+    .argument('<manager>', 'a manager address, host:port')
+    .action(async (manager: string, f: CommonFlags & { token: string }) => {
+      try {
+        parseToken(f.token);
+      } catch (err) {
+        throw new CliError((err as Error).message);
+      }
+      await runUntilSignalled({ ...toOpts(f), join: { token: f.token, addr: checkAddr(manager, 'manager address') } }, async (d) => {
+        process.stdout.write(`This node joined a swarm as a ${d.identity.role} (node ${d.identity.nodeId}).\n`);
+      });
+    });
+
+  program
+    .command('run')
+    .description('restart a node that already belongs to a cluster, from its data dir (runs in the foreground)')
+    .option('--data-dir <dir>', 'the node state directory', defaultDataDir())
+    .action(async (f: { dataDir: string }) => {
+      await runUntilSignalled({ dataDir: f.dataDir }, async (d) => {
+        process.stdout.write(`Node ${d.identity.nodeId} (${d.identity.role}) running.\n`);
+      });
+    });
+}

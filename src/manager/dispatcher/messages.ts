@@ -1,0 +1,119 @@
+import { defineMessage } from '../../wire/registry.js';
+import { any, array, bool, object, oneOf, optional, record, str, tagged, uint, literal } from '../../wire/schema.js';
+import { TASK_STATES, type Node, type Task, type TaskStatus } from '../store/types.js';
+
+/**
+ * Dispatcher protocol between an agent (every node runs one) and the leader.
+ *
+ * - `dispatcher.session` — a stream the agent opens with its description.
+ *   The leader answers with frames: `session` (id, heartbeat period, the
+ *   managers to fail over to), then `assignments` (the full set first,
+ *   increments after), and `node` when the agent's own Node object changes
+ *   (role, availability). A follower resets the stream with NOT_LEADER and
+ *   names the leader.
+ * - `dispatcher.heartbeat` — every period; a node is down after 3 missed.
+ * - `dispatcher.status` — task status reports; the reply comes only once
+ *   they are committed, so an agent re-sends anything unacknowledged to the
+ *   next leader and no report is lost in a failover.
+ */
+
+const id = str({ min: 1, max: 128 });
+const addr = str({ max: 300 });
+
+export const descriptionSchema = object({
+  hostname: str({ max: 255 }),
+  os: str({ max: 64 }),
+  arch: str({ max: 64 }),
+  nanoCpus: uint(),
+  memoryBytes: uint(),
+  labels: record(str({ max: 1024 }), { max: 256 }),
+  runtimes: array(str({ max: 32 }), { max: 16 }),
+  engineVersion: str({ max: 64 }),
+  clusterAddr: addr,
+  gossipAddr: addr,
+});
+
+export interface AgentDescription {
+  hostname: string;
+  os: string;
+  arch: string;
+  nanoCpus: number;
+  memoryBytes: number;
+  labels: Record<string, string>;
+  runtimes: string[];
+  engineVersion: string;
+  clusterAddr: string;
+  gossipAddr: string;
+}
+
+export const SessionOpen = defineMessage({
+  name: 'dispatcher.session',
+  version: 1,
+  body: tagged('type', {
+    open: object({ type: literal('open'), nodeId: id, description: descriptionSchema }),
+    // Frames from the leader to the agent (validated loosely: the leader is trusted; the agent re-validates what it runs).
+    session: object({ type: literal('session'), sessionId: id, heartbeatMs: uint(), managers: array(object({ nodeId: id, addr }), { max: 64 }) }),
+    assignments: object({ type: literal('assignments'), full: bool(), tasks: array(any()), removed: array(id) }),
+    node: object({ type: literal('node'), node: any() }),
+  }),
+  samples: () => [
+    {
+      type: 'open' as const,
+      nodeId: 'n1',
+      description: {
+        hostname: 'h1',
+        os: 'linux',
+        arch: 'x86_64',
+        nanoCpus: 2e9,
+        memoryBytes: 2 ** 31,
+        labels: { zone: 'a' },
+        runtimes: ['process'],
+        engineVersion: '0.1.0',
+        clusterAddr: '127.0.0.2:4242',
+        gossipAddr: '127.0.0.2:4242',
+      },
+    },
+    { type: 'session' as const, sessionId: 's1', heartbeatMs: 1000, managers: [{ nodeId: 'm1', addr: '127.0.0.1:4242' }] },
+    { type: 'assignments' as const, full: true, tasks: [], removed: [] },
+  ],
+});
+
+export type SessionFrame =
+  | { type: 'open'; nodeId: string; description: AgentDescription }
+  | { type: 'session'; sessionId: string; heartbeatMs: number; managers: { nodeId: string; addr: string }[] }
+  | { type: 'assignments'; full: boolean; tasks: Task[]; removed: string[] }
+  | { type: 'node'; node: Node };
+
+export const Heartbeat = defineMessage({
+  name: 'dispatcher.heartbeat',
+  version: 1,
+  body: object({ nodeId: id, sessionId: id }),
+  response: object({ heartbeatMs: uint() }),
+  samples: () => [{ nodeId: 'n1', sessionId: 's1' }],
+  responseSamples: () => [{ heartbeatMs: 1000 }],
+});
+
+export const taskStatusSchema = object({
+  Timestamp: str({ max: 64 }),
+  State: oneOf(TASK_STATES),
+  Message: str({ max: 4096 }),
+  Err: optional(str({ max: 4096 })),
+  ContainerStatus: optional(object({ ContainerID: optional(str({ max: 256 })), PID: optional(uint()), ExitCode: optional(uint({ max: 2 ** 32 })) })),
+});
+
+export const StatusReport = defineMessage({
+  name: 'dispatcher.status',
+  version: 1,
+  body: object({
+    nodeId: id,
+    sessionId: id,
+    updates: array(object({ taskId: id, status: taskStatusSchema }), { min: 1, max: 10_000 }),
+  }),
+  response: object({ accepted: uint() }),
+  samples: () => [
+    { nodeId: 'n1', sessionId: 's1', updates: [{ taskId: 't1', status: { Timestamp: '2026-11-21T00:00:00Z', State: 'running' as const, Message: 'started' } }] },
+  ],
+  responseSamples: () => [{ accepted: 1 }],
+});
+
+export type StatusUpdate = { taskId: string; status: TaskStatus };

@@ -1,0 +1,339 @@
+import path from 'node:path';
+import { RaftDriver, RaftDriverError } from '../raft/driver.js';
+import { RaftError } from '../raft/errors.js';
+import type { Transport } from '../wire/interface.js';
+import { Dispatcher, type DispatcherOptions } from './dispatcher/dispatcher.js';
+import type { ManagerContext, ManagerStatusInfo } from './interface.js';
+import { Join, MembershipChange, type JoinResponse } from './membership/messages.js';
+import { makeToken, newObjectId, roleForToken, base36 } from './membership/tokens.js';
+import { encodeTxn, type StoreOp, type TxnResult } from './store/commands.js';
+import { Store } from './store/store.js';
+import type { Cluster, Node } from './store/types.js';
+import type { RaftOptions } from '../raft/options.js';
+
+export interface ManagerOptions {
+  nodeId: string;
+  dataDir: string;
+  /** This node's cluster address, host:port (the transport listens there). */
+  addr: string;
+  transport: Transport;
+  /** Found a new cluster with this node as its only voter (`shoal init`). */
+  found?: { clusterId: string; hostname: string; gossipKey: string };
+  /** Cluster addresses of known managers (from the join response or the saved state). */
+  peers?: Record<string, string>;
+  tickMs?: number;
+  raft?: Partial<RaftOptions>;
+  dispatcher?: Partial<DispatcherOptions>;
+  log?: (msg: string) => void;
+}
+
+export class ManagerError extends Error {
+  override readonly name = 'ManagerError';
+  constructor(
+    readonly code: 'NOT_LEADER' | 'INVALID_TOKEN' | 'FAILED_PRECONDITION' | 'NOT_FOUND' | 'UNAVAILABLE',
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * A manager: the Raft member holding the desired-state store, the control
+ * operations behind the API (ManagerContext), membership (join, promote,
+ * demote, remove), and — while it leads — the dispatcher and the loops that
+ * act on the desired state (`onLeading` hooks).
+ */
+export class Manager implements ManagerContext {
+  readonly store: Store;
+  readonly driver: RaftDriver;
+  readonly dispatcher: Dispatcher;
+  private leading = false;
+  private readonly leadingHooks: ((leading: boolean) => void)[] = [];
+  private stopped = false;
+
+  private constructor(
+    private readonly opts: ManagerOptions,
+    store: Store,
+    driver: RaftDriver,
+  ) {
+    this.store = store;
+    this.driver = driver;
+    this.dispatcher = new Dispatcher({
+      transport: opts.transport,
+      ctx: this,
+      managers: () => this.managerPeers(),
+      ...(opts.dispatcher ? { options: opts.dispatcher } : {}),
+      ...(opts.log ? { log: opts.log } : {}),
+    });
+    opts.transport.onRequest(Join, (b) => this.handleJoin(b));
+    opts.transport.onRequest(MembershipChange, async (b) => {
+      this.requireLeader();
+      if (b.action === 'promote') await this.promote(b.nodeId);
+      else if (b.action === 'demote') await this.demote(b.nodeId);
+      else await this.removeNode(b.nodeId, b.action === 'remove-force');
+      return { done: 'ok' as const };
+    });
+  }
+
+  static async start(opts: ManagerOptions): Promise<Manager> {
+    const store = new Store();
+    const driver = await RaftDriver.start({
+      id: opts.nodeId,
+      dataPath: path.join(opts.dataDir, 'raft.sqlite'),
+      transport: opts.transport,
+      stateMachine: store,
+      peers: { ...opts.peers },
+      ...(opts.found ? { founding: { voters: [opts.nodeId], learners: [] } } : {}),
+      ...(opts.tickMs ? { tickMs: opts.tickMs } : {}),
+      ...(opts.raft ? { raft: opts.raft } : {}),
+      ...(opts.log ? { log: opts.log } : {}),
+    });
+    const self = new Manager(opts, store, driver);
+    store.watch((changes) => {
+      // Keep Raft's address book in step with the managers recorded in the store.
+      for (const c of changes) if (c.kind === 'node' && c.action !== 'delete') self.learnAddress(c.object as Node);
+    });
+    for (const n of store.list('node')) self.learnAddress(n);
+    driver.onLeaderChange((_leader, role) => self.setLeading(role === 'leader'));
+    if (driver.isLeader) self.setLeading(true);
+    return self;
+  }
+
+  onLeading(fn: (leading: boolean) => void): void {
+    this.leadingHooks.push(fn);
+    if (this.leading) fn(true);
+  }
+
+  get isLeader(): boolean {
+    return this.leading;
+  }
+
+  private setLeading(leading: boolean): void {
+    if (leading === this.leading || this.stopped) return;
+    this.leading = leading;
+    if (leading) {
+      this.dispatcher.startLeading();
+      void this.bootstrap().catch((err: Error) => this.log(`bootstrap: ${err.message}`));
+    } else {
+      this.dispatcher.stopLeading();
+    }
+    for (const fn of this.leadingHooks) fn(leading);
+  }
+
+  private learnAddress(n: Node): void {
+    const a = n.ManagerStatus?.Addr;
+    if (a && n.ID !== this.opts.nodeId) this.driver.setPeerAddress(n.ID, a);
+  }
+
+  /**
+   * First leadership of a founded cluster: write the Cluster object and this
+   * node. Idempotent: a restarted founder finds them there.
+   */
+  private async bootstrap(): Promise<void> {
+    const f = this.opts.found;
+    if (!f) return;
+    // Wait until the new leader has applied everything committed before us.
+    await this.driver.readBarrier();
+    if (this.store.list('cluster').length > 0) return;
+    const root = base36(40);
+    const cluster: Omit<Cluster, 'Version' | 'CreatedAt' | 'UpdatedAt'> & { ShoalRootSecret: string; ShoalGossipKey: string } = {
+      ID: f.clusterId,
+      Spec: { Name: 'default', Orchestration: { TaskHistoryRetentionLimit: 5 }, Raft: { SnapshotInterval: 10_000, KeepOldSnapshots: 0, LogEntriesForSlowFollowers: 500, ElectionTick: 10, HeartbeatTick: 1 }, Dispatcher: { HeartbeatPeriod: 1_000_000_000 }, CAConfig: {}, EncryptionConfig: { AutoLockManagers: false }, TaskDefaults: {} },
+      JoinTokens: { Worker: makeToken(root), Manager: makeToken(root) },
+      RootRotationInProgress: false,
+      ShoalRootSecret: root,
+      ShoalGossipKey: f.gossipKey,
+    };
+    const [host] = splitHost(this.opts.addr);
+    const node: Omit<Node, 'Version' | 'CreatedAt' | 'UpdatedAt'> = {
+      ID: this.opts.nodeId,
+      Spec: { Role: 'manager', Availability: 'active', Labels: {} },
+      Description: { Hostname: f.hostname, Platform: { OS: process.platform, Architecture: process.arch }, Resources: {}, Engine: {} },
+      Status: { State: 'unknown', Addr: host },
+      ManagerStatus: { Reachability: 'reachable', Addr: this.opts.addr },
+    };
+    const r = await this.commit([
+      { op: 'create', kind: 'cluster', object: cluster },
+      { op: 'create', kind: 'node', object: node },
+    ]);
+    if (!r.ok && r.code !== 'NAME_CONFLICT') throw new Error(`${r.code}: ${r.message}`);
+  }
+
+  // ------------------------------------------------------ ManagerContext
+
+  readBarrier(): Promise<void> {
+    return this.driver.readBarrier();
+  }
+
+  async commit(ops: StoreOp[]): Promise<TxnResult> {
+    return (await this.driver.propose(encodeTxn({ time: this.now(), ops }))) as TxnResult;
+  }
+
+  newId(): string {
+    return newObjectId();
+  }
+
+  now(): string {
+    return new Date().toISOString();
+  }
+
+  status(): ManagerStatusInfo {
+    const st = this.driver.status();
+    const managers = [...st.conf.voters.map((id) => ({ id, voter: true })), ...st.conf.learners.map((id) => ({ id, voter: false }))].map(({ id, voter }) => {
+      const n = this.store.get('node', id);
+      return { nodeId: id, addr: id === this.opts.nodeId ? this.opts.addr : (n?.ManagerStatus?.Addr ?? ''), reachable: id === this.opts.nodeId || n?.Status.State !== 'down', voter };
+    });
+    return {
+      nodeId: this.opts.nodeId,
+      addr: this.opts.addr,
+      isLeader: st.role === 'leader',
+      leaderId: st.leader,
+      managers,
+      raft: { term: st.term, commit: st.commit, applied: st.applied },
+    };
+  }
+
+  managerPeers(): { nodeId: string; addr: string }[] {
+    return this.status()
+      .managers.filter((m) => m.addr)
+      .map((m) => ({ nodeId: m.nodeId, addr: m.addr }));
+  }
+
+  async promote(nodeId: string): Promise<void> {
+    if (!this.leading) return this.forward('promote', nodeId);
+    const n = this.store.get('node', nodeId);
+    if (!n) throw new ManagerError('NOT_FOUND', `node ${nodeId} not found`);
+    const addr = n.ManagerStatus?.Addr ?? n.ShoalAddrs?.Cluster;
+    if (!addr) throw new ManagerError('FAILED_PRECONDITION', `node ${nodeId} has never connected: its cluster address is unknown`);
+    if (!this.driver.status().conf.voters.includes(nodeId)) {
+      if (!this.driver.status().conf.learners.includes(nodeId)) await this.driver.addLearner(nodeId, addr);
+      await this.updateNode(nodeId, (x) => ({ ...x, Spec: { ...x.Spec, Role: 'manager' }, ManagerStatus: { Reachability: 'unknown', Addr: addr } }));
+      void this.promoteWhenCaughtUp(nodeId);
+    } else {
+      await this.updateNode(nodeId, (x) => ({ ...x, Spec: { ...x.Spec, Role: 'manager' }, ManagerStatus: { Reachability: 'reachable', Addr: addr } }));
+    }
+  }
+
+  async demote(nodeId: string): Promise<void> {
+    if (!this.leading) return this.forward('demote', nodeId);
+    const conf = this.driver.status().conf;
+    if (conf.voters.includes(nodeId) && conf.voters.length <= 1) throw new ManagerError('FAILED_PRECONDITION', 'cannot demote the last manager');
+    if (conf.voters.includes(nodeId) || conf.learners.includes(nodeId)) await this.driver.removeNode(nodeId);
+    await this.updateNode(nodeId, (x) => {
+      const { ManagerStatus: _drop, ...rest } = x;
+      void _drop;
+      return { ...rest, Spec: { ...x.Spec, Role: 'worker' } } as Node;
+    });
+  }
+
+  async removeNode(nodeId: string, force: boolean): Promise<void> {
+    if (!this.leading) return this.forward(force ? 'remove-force' : 'remove', nodeId);
+    const n = this.store.get('node', nodeId);
+    if (!n) throw new ManagerError('NOT_FOUND', `node ${nodeId} not found`);
+    if (!force && n.Status.State !== 'down') throw new ManagerError('FAILED_PRECONDITION', `node ${nodeId} is not down and can't be removed (use --force)`);
+    const conf = this.driver.status().conf;
+    if (conf.voters.includes(nodeId) && !force) throw new ManagerError('FAILED_PRECONDITION', `node ${nodeId} is a manager: demote it first`);
+    if (conf.voters.includes(nodeId) || conf.learners.includes(nodeId)) await this.driver.removeNode(nodeId);
+    const r = await this.commit([{ op: 'delete', kind: 'node', id: nodeId }]);
+    if (!r.ok) throw new ManagerError('FAILED_PRECONDITION', r.message);
+  }
+
+  private async promoteWhenCaughtUp(nodeId: string, deadlineMs = 120_000): Promise<void> {
+    const until = Date.now() + deadlineMs;
+    while (this.leading && !this.stopped && Date.now() < until) {
+      try {
+        await this.driver.addVoter(nodeId);
+        await this.updateNode(nodeId, (x) => ({ ...x, ManagerStatus: { Reachability: 'reachable', Addr: x.ManagerStatus?.Addr ?? '' } }));
+        this.log(`${nodeId} caught up and was promoted to voter`);
+        return;
+      } catch (err) {
+        if (!(err instanceof RaftError) || (err.code !== 'LEARNER_BEHIND' && err.code !== 'CONF_CHANGE_PENDING')) {
+          this.log(`promoting ${nodeId}: ${(err as Error).message}`);
+        }
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    }
+  }
+
+  private async updateNode(nodeId: string, f: (n: Node) => Node): Promise<void> {
+    for (let i = 0; i < 5; i++) {
+      const cur = this.store.get('node', nodeId);
+      if (!cur) throw new ManagerError('NOT_FOUND', `node ${nodeId} not found`);
+      const r = await this.commit([{ op: 'update', kind: 'node', object: f(cur), expect: cur.Version.Index }]);
+      if (r.ok) return;
+      if (r.code !== 'VERSION_CONFLICT') throw new ManagerError('FAILED_PRECONDITION', r.message);
+    }
+  }
+
+  private async forward(action: 'promote' | 'demote' | 'remove' | 'remove-force', nodeId: string): Promise<void> {
+    const st = this.status();
+    const leader = st.managers.find((m) => m.nodeId === st.leaderId);
+    if (!leader?.addr) throw new ManagerError('UNAVAILABLE', 'no leader is known right now; try again');
+    const conn = await this.opts.transport.connect(leader.addr, { expectNodeId: leader.nodeId, timeoutMs: 2_000 });
+    try {
+      await conn.request(MembershipChange, { action, nodeId }, { timeoutMs: 60_000 });
+    } finally {
+      conn.close('done');
+    }
+  }
+
+  private requireLeader(): void {
+    if (!this.leading) {
+      const st = this.status();
+      const leader = st.managers.find((m) => m.nodeId === st.leaderId);
+      throw new ManagerError('NOT_LEADER', `NOT_LEADER${leader ? ` ${leader.nodeId}@${leader.addr}` : ''}`);
+    }
+  }
+
+  // --------------------------------------------------------------- join
+
+  private async handleJoin(b: { token: string; nodeId: string; hostname: string; clusterAddr: string; gossipAddr: string }): Promise<JoinResponse> {
+    this.requireLeader();
+    await this.driver.readBarrier();
+    const cluster = this.store.list('cluster')[0] as (Cluster & { ShoalGossipKey?: string }) | undefined;
+    if (!cluster) throw new ManagerError('UNAVAILABLE', 'the cluster is still bootstrapping; try again');
+    let role: 'worker' | 'manager';
+    try {
+      role = roleForToken(b.token, cluster.JoinTokens);
+    } catch (err) {
+      throw new ManagerError('INVALID_TOKEN', (err as Error).message);
+    }
+    const [host] = splitHost(b.clusterAddr);
+    const existing = this.store.get('node', b.nodeId);
+    const node: Omit<Node, 'Version' | 'CreatedAt' | 'UpdatedAt'> = {
+      ID: b.nodeId,
+      Spec: { Role: role, Availability: existing?.Spec.Availability ?? 'active', Labels: existing?.Spec.Labels ?? {} },
+      Description: existing?.Description ?? { Hostname: b.hostname, Platform: { OS: 'linux', Architecture: process.arch }, Resources: {}, Engine: {} },
+      Status: { State: 'unknown', Addr: host },
+      ShoalAddrs: { Cluster: b.clusterAddr, Gossip: b.gossipAddr },
+      ...(role === 'manager' ? { ManagerStatus: { Reachability: 'unknown' as const, Addr: b.clusterAddr } } : {}),
+    };
+    const r = await this.commit([existing ? { op: 'update', kind: 'node', object: { ...existing, ...node } } : { op: 'create', kind: 'node', object: node }]);
+    if (!r.ok) throw new ManagerError('FAILED_PRECONDITION', r.message);
+    if (role === 'manager' && !this.driver.status().conf.voters.includes(b.nodeId)) {
+      if (!this.driver.status().conf.learners.includes(b.nodeId)) await this.driver.addLearner(b.nodeId, b.clusterAddr);
+      void this.promoteWhenCaughtUp(b.nodeId);
+    }
+    return { clusterId: cluster.ID, nodeId: b.nodeId, role, gossipKey: cluster.ShoalGossipKey ?? '', managers: this.managerPeers() };
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.dispatcher.stopLeading();
+    await this.driver.stop();
+  }
+
+  private log(msg: string): void {
+    this.opts.log?.(`manager ${this.opts.nodeId}: ${msg}`);
+  }
+}
+
+function splitHost(addr: string): [string, string] {
+  const i = addr.lastIndexOf(':');
+  return [addr.slice(0, i), addr.slice(i + 1)];
+}
+
+/** True for errors that mean "no leader / outcome unknown": the API answers 503. */
+export function isUnavailable(err: unknown): boolean {
+  return err instanceof RaftDriverError || (err instanceof RaftError && err.code === 'NOT_LEADER') || (err instanceof ManagerError && (err.code === 'NOT_LEADER' || err.code === 'UNAVAILABLE'));
+}

@@ -1,0 +1,187 @@
+import os from 'node:os';
+import { GossipDriver } from '../gossip/driver.js';
+import { Keyring } from '../gossip/keyring.js';
+import type { ProfileName } from '../gossip/options.js';
+import { Manager } from '../manager/manager.js';
+import { Join, type JoinResponse } from '../manager/membership/messages.js';
+import { newObjectId } from '../manager/membership/tokens.js';
+import { isWireError } from '../wire/errors.js';
+import { WsTransport } from '../wire/ws-transport.js';
+import type { RaftOptions } from '../raft/options.js';
+import { loadIdentity, saveIdentity, type NodeIdentity } from './state.js';
+import '../protocol.js';
+
+export interface DaemonOptions {
+  dataDir: string;
+  /** Cluster (TCP) and gossip (UDP) address, host:port. Default 127.0.0.1:4242. */
+  advertiseAddr?: string;
+  /** HTTP API address for managers. Default <advertise host>:2375. */
+  apiAddr?: string;
+  /** Found a new cluster. */
+  init?: boolean;
+  /** Join an existing cluster through a manager. */
+  join?: { token: string; addr: string };
+  hostname?: string;
+  gossipProfile?: ProfileName;
+  tickMs?: number;
+  raft?: Partial<RaftOptions>;
+  log?: (msg: string) => void;
+}
+
+export class DaemonError extends Error {
+  override readonly name = 'DaemonError';
+}
+
+/** Hook for the API server, installed by the module that provides it (keeps node/ free of api/ internals). */
+export type ApiFactory = (manager: Manager, addr: string, log: (m: string) => void) => Promise<{ close(): Promise<void>; address: string }>;
+let apiFactory: ApiFactory | null = null;
+export function provideApi(f: ApiFactory): void {
+  apiFactory = f;
+}
+
+/**
+ * One node process: the cluster transport, gossip, and — on managers — the
+ * Raft member with the store, dispatcher and API. (The task agent joins
+ * this process with the workers issue.)
+ */
+export class Daemon {
+  manager: Manager | null = null;
+  api: { close(): Promise<void>; address: string } | null = null;
+  private stopped = false;
+
+  private constructor(
+    readonly identity: NodeIdentity,
+    readonly transport: WsTransport,
+    readonly gossip: GossipDriver,
+    private readonly opts: DaemonOptions,
+  ) {}
+
+  static async start(opts: DaemonOptions): Promise<Daemon> {
+    const log = opts.log ?? (() => {});
+    let identity = loadIdentity(opts.dataDir);
+    if (identity && (opts.init || opts.join)) {
+      throw new DaemonError(`${opts.dataDir} already belongs to cluster ${identity.clusterId} as node ${identity.nodeId}; start it with \`shoal run --data-dir ${opts.dataDir}\` or use an empty data dir`);
+    }
+    if (!identity && !opts.init && !opts.join) {
+      throw new DaemonError(`${opts.dataDir} holds no node: create a cluster with \`shoal init\` or join one with \`shoal join --token … ADDR\``);
+    }
+    const advertiseAddr = identity?.advertiseAddr ?? opts.advertiseAddr ?? '127.0.0.1:4242';
+    const [host, portStr] = splitAddr(advertiseAddr);
+    const nodeId = identity?.nodeId ?? newObjectId();
+    const transport = new WsTransport({ nodeId });
+    await transport.listen({ host, port: Number(portStr) }).catch((err: Error) => {
+      throw new DaemonError(`cannot listen on ${advertiseAddr}: ${err.message}`);
+    });
+    if (!identity) {
+      const hostname = opts.hostname ?? os.hostname();
+      const apiAddr = opts.apiAddr ?? `${host}:2375`;
+      if (opts.init) {
+        identity = {
+          version: 1,
+          nodeId,
+          clusterId: newObjectId(),
+          role: 'manager',
+          gossipKey: Keyring.generateKey(),
+          advertiseAddr,
+          apiAddr,
+          hostname,
+          managers: [{ nodeId, addr: advertiseAddr }],
+          founder: true,
+        };
+      } else {
+        const j = await joinCluster(transport, opts.join!, { nodeId, hostname, clusterAddr: advertiseAddr, gossipAddr: advertiseAddr }, log);
+        identity = { version: 1, nodeId, clusterId: j.clusterId, role: j.role, gossipKey: j.gossipKey, advertiseAddr, apiAddr, hostname, managers: j.managers };
+      }
+      saveIdentity(opts.dataDir, identity);
+    }
+    const gossip = await GossipDriver.start({
+      self: { id: nodeId, addr: advertiseAddr, clusterAddr: advertiseAddr, role: identity.role, meta: { resources: { nanoCpus: os.cpus().length * 1e9, memoryBytes: os.totalmem() }, labels: {} } },
+      keyring: new Keyring([identity.gossipKey]),
+      transport,
+      profile: opts.gossipProfile ?? 'lan',
+      log,
+    });
+    const d = new Daemon(identity, transport, gossip, opts);
+    if (identity.role === 'manager') await d.startManager();
+    const seeds = identity.managers.map((m) => m.addr).filter((a) => a !== advertiseAddr);
+    if (seeds.length > 0) gossip.join(seeds);
+    gossip.onEvent((e) => {
+      if (e.type === 'dead' && d.manager?.isLeader) d.manager.dispatcher.nodeDead(e.member.id);
+    });
+    return d;
+  }
+
+  private async startManager(): Promise<void> {
+    const id = this.identity;
+    const log = this.opts.log ?? (() => {});
+    this.manager = await Manager.start({
+      nodeId: id.nodeId,
+      dataDir: this.opts.dataDir,
+      addr: id.advertiseAddr,
+      transport: this.transport,
+      peers: Object.fromEntries(id.managers.filter((m) => m.nodeId !== id.nodeId).map((m) => [m.nodeId, m.addr])),
+      ...(id.founder ? { found: { clusterId: id.clusterId, hostname: id.hostname, gossipKey: id.gossipKey } } : {}),
+      ...(this.opts.tickMs ? { tickMs: this.opts.tickMs } : {}),
+      ...(this.opts.raft ? { raft: this.opts.raft } : {}),
+      log,
+    });
+    // Remember the managers we learn of, to find the cluster after a restart.
+    this.manager.store.watch(() => {
+      const peers = this.manager!.managerPeers();
+      if (peers.length > 0 && JSON.stringify(peers) !== JSON.stringify(this.identity.managers)) {
+        this.identity.managers = peers;
+        saveIdentity(this.opts.dataDir, this.identity);
+      }
+    });
+    if (apiFactory) this.api = await apiFactory(this.manager, id.apiAddr, log);
+  }
+
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    await this.api?.close();
+    await this.manager?.stop();
+    await this.gossip.stop();
+    await this.transport.close();
+  }
+}
+
+/** Asks a manager to admit us, following NOT_LEADER redirects to the leader. */
+async function joinCluster(
+  transport: WsTransport,
+  join: { token: string; addr: string },
+  me: { nodeId: string; hostname: string; clusterAddr: string; gossipAddr: string },
+  log: (m: string) => void,
+): Promise<JoinResponse> {
+  let addr = join.addr;
+  const deadline = Date.now() + 30_000;
+  let lastErr = '';
+  while (Date.now() < deadline) {
+    try {
+      const conn = await transport.connect(addr, { timeoutMs: 3_000 });
+      try {
+        return await conn.request(Join, { token: join.token, ...me }, { timeoutMs: 60_000 });
+      } finally {
+        conn.close('joined');
+      }
+    } catch (err) {
+      lastErr = (err as Error).message;
+      const redirect = /NOT_LEADER \S+@(\S+)/.exec(lastErr);
+      if (redirect) {
+        addr = redirect[1]!;
+        continue;
+      }
+      if (/token/i.test(lastErr)) throw new DaemonError(lastErr.replace(/^membership\.join failed on \S+: /, ''));
+      if (!isWireError(err)) throw err;
+      log(`join via ${addr} failed: ${lastErr}; retrying`);
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  }
+  throw new DaemonError(`could not join through ${join.addr}: ${lastErr}`);
+}
+
+function splitAddr(a: string): [string, string] {
+  const i = a.lastIndexOf(':');
+  if (i <= 0) throw new DaemonError(`bad address ${JSON.stringify(a)}: expected host:port`);
+  return [a.slice(0, i), a.slice(i + 1)];
+}

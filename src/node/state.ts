@@ -1,0 +1,51 @@
+import { mkdirSync, openSync, fsyncSync, closeSync, readFileSync, renameSync, writeFileSync, existsSync } from 'node:fs';
+import path from 'node:path';
+
+/**
+ * A node's identity and bootstrap facts, in `<data-dir>/node.json`. Written
+ * atomically (temp file, fsync, rename) because a half-written identity
+ * would make the node a stranger to its own cluster.
+ */
+export interface NodeIdentity {
+  version: 1;
+  nodeId: string;
+  clusterId: string;
+  role: 'worker' | 'manager';
+  /** The cluster gossip key (base64). */
+  gossipKey: string;
+  /** Cluster address (TCP ws) and gossip address (UDP): host:port, the same by convention. */
+  advertiseAddr: string;
+  /** HTTP API address (managers). */
+  apiAddr: string;
+  hostname: string;
+  /** Managers known at the last save, to find the cluster after a restart. */
+  managers: { nodeId: string; addr: string }[];
+  /** Set on the node that founded the cluster, so it bootstraps the store on first leadership. */
+  founder?: boolean;
+}
+
+export function identityPath(dataDir: string): string {
+  return path.join(dataDir, 'node.json');
+}
+
+export function loadIdentity(dataDir: string): NodeIdentity | null {
+  const p = identityPath(dataDir);
+  if (!existsSync(p)) return null;
+  const v = JSON.parse(readFileSync(p, 'utf8')) as NodeIdentity;
+  if (v.version !== 1 || typeof v.nodeId !== 'string') throw new Error(`${p} is not a Shoal node identity`);
+  return v;
+}
+
+export function saveIdentity(dataDir: string, id: NodeIdentity): void {
+  mkdirSync(dataDir, { recursive: true });
+  const p = identityPath(dataDir);
+  const tmp = `${p}.tmp`;
+  writeFileSync(tmp, JSON.stringify(id, null, 2));
+  const fd = openSync(tmp, 'r');
+  fsyncSync(fd);
+  closeSync(fd);
+  renameSync(tmp, p);
+  const dfd = openSync(dataDir, 'r');
+  fsyncSync(dfd);
+  closeSync(dfd);
+}
