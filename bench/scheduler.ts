@@ -5,7 +5,8 @@
  *   10,000 pending tasks on 1,000 nodes (300 services)
  *   100,000 pending tasks on 10,000 nodes (500 services)
  * Nodes vary in size (2–64 CPUs, 4–256 GiB), zone, rack, disk and role labels;
- * ~2% are down and ~1% drained. Services reserve 0–2 CPUs and 0–2 GiB; about a
+ * ~2% are down and ~1% drained. Services reserve 0–4 CPUs and 0–8 GiB (the
+ * batch asks for about two thirds of the cluster's CPUs); about a
  * third carry constraints, a fifth spread over zones, some set MaxReplicas,
  * a few publish host ports; a tenth use the spread strategy. Before each timed
  * run the cluster already holds 5 running tasks per node (counted through
@@ -86,8 +87,8 @@ interface ServiceShape {
 }
 
 function makeServices(rng: Rng, n: number): ServiceShape[] {
-  const cpus = [0, 0.1, 0.25, 0.25, 0.5, 0.5, 1, 2];
-  const mems = [0, 64, 128, 256, 256, 512, 1024, 2048];
+  const cpus = [0, 0.1, 0.25, 0.5, 1, 1, 2, 4];
+  const mems = [0, 128, 256, 512, 1024, 2048, 4096, 8192];
   const constraintSets = [
     ['node.labels.disk==ssd'],
     ['node.role==worker'],

@@ -57,36 +57,38 @@ function phrase(why: Why, detail: string): string {
 const nodes = (n: number): string => (n === 1 ? '1 node' : `${n} nodes`);
 
 export class ReasonCounts {
-  private readonly byKey = new Map<string, Entry>();
+  /** Indexed by Why, then detail: no string building per rejected node (this is on the per-node path). */
+  private readonly byWhy: (Map<string, Entry> | undefined)[] = [];
   total = 0;
 
   add(why: Why, detail = '', n = 1): void {
-    const key = `${why}\u0000${detail}`;
-    const e = this.byKey.get(key);
-    if (e) e.count += n;
-    else this.byKey.set(key, { why, detail, count: n });
+    let m = this.byWhy[why];
+    if (m === undefined) this.byWhy[why] = m = new Map();
+    const e = m.get(detail);
+    if (e !== undefined) e.count += n;
+    else m.set(detail, { why, detail, count: n });
     this.total += n;
   }
 
   addAll(o: ReasonCounts): void {
-    for (const e of o.byKey.values()) this.add(e.why, e.detail, e.count);
-  }
-
-  clone(): ReasonCounts {
-    const c = new ReasonCounts();
-    c.addAll(this);
-    return c;
+    for (const e of o.entries()) this.add(e.why, e.detail, e.count);
   }
 
   /** Count for one cause (tests, metrics). */
   get(why: Why, detail = ''): number {
-    return this.byKey.get(`${why}\u0000${detail}`)?.count ?? 0;
+    return this.byWhy[why]?.get(detail)?.count ?? 0;
+  }
+
+  private entries(): Entry[] {
+    const out: Entry[] = [];
+    for (const m of this.byWhy) if (m !== undefined) for (const e of m.values()) out.push(e);
+    return out;
   }
 
   /** The user-facing message; the most frequent causes first, at most maxReasons of them. */
   format(maxReasons: number): string {
     if (this.total === 0) return 'no suitable node (no nodes available)';
-    const entries = [...this.byKey.values()].sort(
+    const entries = this.entries().sort(
       (a, b) => b.count - a.count || a.why - b.why || (a.detail < b.detail ? -1 : a.detail > b.detail ? 1 : 0),
     );
     const parts: string[] = [];
