@@ -1,10 +1,11 @@
 /**
  * Best fit, with Nomad's formula (ScoreFitBinPack, after Google's "BestFit
  * v3"): with f = the fraction of a resource still free after placing the task,
- * score = 20 − (10^f_cpu + 10^f_mem), clamped to [0, 18]. The exponent makes
- * a node that is nearly full on either resource score much higher than one
- * half full on both, so tasks top up the fullest node that still fits.
- * Higher is better.
+ * score = 20 − (10^f_cpu + 10^f_mem), clamped to [0, 18]. The exponent is
+ * convex in what stays free, so a lot left free on either resource costs a
+ * lot: tasks top up the fullest node that still fits, and a node full on CPU
+ * but idle on memory scores below one half used on both (it would strand its
+ * memory). Higher is better.
  */
 import type { NodeInfo } from './node-info.js';
 import type { Scratch } from './score-spread.js';

@@ -1,0 +1,125 @@
+/**
+ * Scorers: Nomad's binpack formula and order, the zero-reservation spread
+ * fallback, the spread strategy, per-service strategy hints, and spread
+ * preferences (balancing across label values, nested, missing labels).
+ */
+import t from 'tap';
+import { binpackScore, Scheduler } from '../../src/scheduler/index.js';
+import { histogram, node, task, tasks } from './fixtures.js';
+
+const sched = (strategy: 'binpack' | 'spread' = 'binpack'): Scheduler => new Scheduler({ strategy, checkInvariants: true });
+
+t.test('binpack formula: 20 − (10^free_cpu + 10^free_mem), clamped to [0, 18]', async (t) => {
+  t.equal(binpackScore(4, 8, 0, 0), 0, 'empty node');
+  t.equal(binpackScore(4, 8, 4, 8), 18, 'full node');
+  t.ok(Math.abs(binpackScore(4, 8, 2, 4) - (20 - 2 * Math.sqrt(10))) < 1e-12, 'half full on both');
+  // The exponent punishes whatever stays free: a node nearly full on CPU but
+  // with all its memory idle scores below one half used on both (it would
+  // strand memory), which is what keeps binpack from lopsided nodes.
+  t.ok(binpackScore(4, 8, 3.6, 0) < binpackScore(4, 8, 2, 4), 'half full on both beats nearly full on one, empty on the other');
+  t.ok(binpackScore(4, 8, 3, 6) > binpackScore(4, 8, 2, 4), 'fuller on both is better');
+  t.equal(binpackScore(4, 8, 8, 16), 18, 'overcommitted clamps at 18');
+  t.equal(binpackScore(0, 0, 0, 0), 0, 'a node that reports nothing counts as empty');
+});
+
+t.test('binpack: the fullest node that fits wins, and is filled before the next', async (t) => {
+  const s = sched();
+  for (const id of ['a', 'b', 'c']) s.upsertNode(node(id, { cpus: 4, memGiB: 8 }));
+  s.taskAssigned(task('busy', { service: 'other', cpu: 2, memMiB: 1024, nodeId: 'b' }));
+  const r = s.schedule(tasks(7, { cpu: 1, memMiB: 512 }));
+  // b has 2 CPUs free: it takes 2, then a fills (tie with c broken by id), then c.
+  t.same(r.placed.map((p) => p.nodeId), ['b', 'b', 'a', 'a', 'a', 'a', 'c']);
+});
+
+t.test('binpack: best fit prefers the node the task fills most', async (t) => {
+  const s = sched();
+  s.upsertNode(node('big', { cpus: 16, memGiB: 64 }));
+  s.upsertNode(node('small', { cpus: 2, memGiB: 4 }));
+  t.same(s.schedule([task('x', { cpu: 1, memMiB: 1024 })]).placed, [{ taskId: 'x', nodeId: 'small' }]);
+  // Both dimensions count: the node left balanced (half used on both) beats
+  // the one that would have 7/8 of its memory but only 1/8 of its CPUs used.
+  const m = sched();
+  m.upsertNode(node('lopsided', { cpus: 8, memGiB: 8 }));
+  m.upsertNode(node('balanced', { cpus: 8, memGiB: 8 }));
+  m.taskAssigned(task('o1', { service: 'o', memMiB: 6 * 1024, nodeId: 'lopsided' }));
+  m.taskAssigned(task('o2', { service: 'o', cpu: 3, memMiB: 3 * 1024, nodeId: 'balanced' }));
+  t.same(m.schedule([task('y', { cpu: 1, memMiB: 1024 })]).placed, [{ taskId: 'y', nodeId: 'balanced' }]);
+});
+
+t.test('binpack without reservations spreads: fewest tasks of the service, then fewest tasks', async (t) => {
+  const s = sched();
+  for (const id of ['a', 'b', 'c']) s.upsertNode(node(id));
+  t.same(histogram(s.schedule(tasks(3)).placed), { a: 1, b: 1, c: 1 }, '--replicas 3 lands on 3 nodes');
+  const s2 = sched();
+  for (const id of ['a', 'b', 'c']) s2.upsertNode(node(id));
+  for (let i = 0; i < 5; i++) s2.taskAssigned(task(`o${i}`, { service: 'other', nodeId: 'a' }));
+  s2.taskAssigned(task('o9', { service: 'other', nodeId: 'b' }));
+  // c is emptiest, then b; a only once the others have one of ours each.
+  t.same(s2.schedule(tasks(4)).placed.map((p) => p.nodeId), ['c', 'b', 'a', 'c']);
+});
+
+t.test('spread strategy: even by service, then by total, whatever the reservations', async (t) => {
+  const s = sched('spread');
+  for (const id of ['a', 'b', 'c']) s.upsertNode(node(id, { cpus: 4 }));
+  s.taskAssigned(task('o', { service: 'other', nodeId: 'a' }));
+  const r = s.schedule(tasks(6, { cpu: 1 }));
+  t.same(r.placed.map((p) => p.nodeId), ['b', 'c', 'a', 'b', 'c', 'a']);
+});
+
+t.test('a service hint overrides the scheduler strategy', async (t) => {
+  const s = sched('binpack');
+  for (const id of ['a', 'b', 'c']) s.upsertNode(node(id, { cpus: 4 }));
+  const hints = new Map([['spready', { strategy: 'spread' as const }]]);
+  t.same(histogram(s.schedule(tasks(3, { service: 'spready', cpu: 1 }, 's'), hints).placed), { a: 1, b: 1, c: 1 });
+  t.same(histogram(s.schedule(tasks(3, { service: 'packy', cpu: 1 }, 'p'), hints).placed), { a: 3 });
+  const sp = sched('spread');
+  for (const id of ['a', 'b']) sp.upsertNode(node(id, { cpus: 4 }));
+  t.same(histogram(sp.schedule(tasks(2, { service: 'p', cpu: 1 }), new Map([['p', { strategy: 'binpack' as const }]])).placed), { a: 2 });
+});
+
+t.test('spread preferences: balance the service across label values', async (t) => {
+  const s = sched('spread');
+  s.upsertNode(node('a1', { labels: { zone: 'a' } }));
+  for (const id of ['b1', 'b2', 'b3']) s.upsertNode(node(id, { labels: { zone: 'b' } }));
+  const r = s.schedule(tasks(6, { spread: ['node.labels.zone'] }));
+  t.same(histogram(r.placed), { a1: 3, b1: 1, b2: 1, b3: 1 }, 'half per zone, not per node');
+  // Existing tasks of the service count: zone a already holds 3, zone b 3; 2 more: one each.
+  const r2 = s.schedule(tasks(2, { spread: ['node.labels.zone'] }, 'more'));
+  t.same(r2.placed.map((p) => p.nodeId).sort(), ['a1', 'b1']);
+});
+
+t.test('spread preferences: nodes without the label form their own branch', async (t) => {
+  const s = sched('spread');
+  s.upsertNode(node('a1', { labels: { zone: 'a' } }));
+  s.upsertNode(node('a2', { labels: { zone: 'a' } }));
+  s.upsertNode(node('none1'));
+  s.upsertNode(node('none2'));
+  const r = s.schedule(tasks(4, { spread: ['node.labels.zone'] }));
+  t.same(histogram(r.placed), { a1: 1, a2: 1, none1: 1, none2: 1 });
+  const r2 = s.schedule(tasks(2, { service: 'x', spread: ['node.labels.zone'], constraints: ['node.labels.zone==a'] }, 'x'));
+  t.same(histogram(r2.placed), { a1: 1, a2: 1 }, 'constraints still apply');
+});
+
+t.test('spread preferences: nested descriptors, and a branch that fills up', async (t) => {
+  const s = sched('spread');
+  // zone a: racks 1 and 2 (2 nodes in rack 1); zone b: one small node.
+  s.upsertNode(node('a-r1-x', { labels: { zone: 'a', rack: '1' } }));
+  s.upsertNode(node('a-r1-y', { labels: { zone: 'a', rack: '1' } }));
+  s.upsertNode(node('a-r2-x', { labels: { zone: 'a', rack: '2' } }));
+  s.upsertNode(node('b-r3-x', { labels: { zone: 'b', rack: '3' }, cpus: 1 }));
+  const r = s.schedule(tasks(8, { cpu: 1, spread: ['node.labels.zone', 'node.labels.rack'] }));
+  const h = histogram(r.placed);
+  t.equal(h['b-r3-x'], 1, 'zone b takes what fits');
+  t.equal((h['a-r1-x'] ?? 0) + (h['a-r1-y'] ?? 0), 4, 'zone a racks share evenly');
+  t.equal(h['a-r2-x'], 3);
+  t.equal(r.unplaced.length, 0);
+  t.same(r.placed.slice(0, 4).map((p) => p.nodeId), ['a-r1-x', 'b-r3-x', 'a-r2-x', 'a-r1-y']);
+});
+
+t.test('binpack honours spread preferences, packing inside each value', async (t) => {
+  const s = sched('binpack');
+  for (const id of ['a1', 'a2']) s.upsertNode(node(id, { cpus: 4, labels: { zone: 'a' } }));
+  for (const id of ['b1', 'b2']) s.upsertNode(node(id, { cpus: 4, labels: { zone: 'b' } }));
+  const r = s.schedule(tasks(6, { cpu: 1, spread: ['node.labels.zone'] }));
+  t.same(histogram(r.placed), { a1: 3, b1: 3 });
+});
