@@ -56,32 +56,36 @@ export function emptyStats(): DecisionStats {
   };
 }
 
+/** Adds every counter of `s` into `into` (problems excepted). */
+export function addCounts(into: Omit<DecisionStats, 'problems'>, s: Omit<DecisionStats, 'problems'>): void {
+  for (const k of Object.keys(into.created) as CreateReason[]) into.created[k] += s.created[k];
+  into.shutdown += s.shutdown;
+  into.started += s.started;
+  into.orphaned += s.orphaned;
+  into.deleted += s.deleted;
+  into.restartsSuppressed += s.restartsSuppressed;
+  into.nodeDownReschedules += s.nodeDownReschedules;
+  into.drainReschedules += s.drainReschedules;
+  into.updatesStarted += s.updatesStarted;
+  into.updatesCompleted += s.updatesCompleted;
+  into.updatesPaused += s.updatesPaused;
+  into.rollbacksStarted += s.rollbacksStarted;
+  into.rollbacksCompleted += s.rollbacksCompleted;
+  into.truncated += s.truncated;
+}
+
 /** Running totals over committed decisions. */
 export class OrchestratorMetrics {
   decisions = 0;
   actions = 0;
   readonly totals: Omit<DecisionStats, 'problems'> = (({ problems: _p, ...rest }) => rest)(emptyStats());
-  /** Last few problem lines, newest last (bounded: the same problem repeats every reconcile). */
+  /** Last few distinct problem lines, newest last (bounded: the same problem repeats every reconcile). */
   readonly recentProblems: string[] = [];
 
   add(stats: DecisionStats, actionCount: number): void {
     this.decisions++;
     this.actions += actionCount;
-    const t = this.totals;
-    for (const k of Object.keys(t.created) as CreateReason[]) t.created[k] += stats.created[k];
-    t.shutdown += stats.shutdown;
-    t.started += stats.started;
-    t.orphaned += stats.orphaned;
-    t.deleted += stats.deleted;
-    t.restartsSuppressed += stats.restartsSuppressed;
-    t.nodeDownReschedules += stats.nodeDownReschedules;
-    t.drainReschedules += stats.drainReschedules;
-    t.updatesStarted += stats.updatesStarted;
-    t.updatesCompleted += stats.updatesCompleted;
-    t.updatesPaused += stats.updatesPaused;
-    t.rollbacksStarted += stats.rollbacksStarted;
-    t.rollbacksCompleted += stats.rollbacksCompleted;
-    t.truncated += stats.truncated;
+    addCounts(this.totals, stats);
     for (const p of stats.problems) {
       if (this.recentProblems.includes(p)) continue;
       this.recentProblems.push(p);

@@ -1,0 +1,131 @@
+/**
+ * What every part of one reconcile shares: the clock, the options, the plan
+ * being built, and per service its resolved template and update settings.
+ */
+import { assert } from '../../util/assert.js';
+import type { Service, Task, TaskOrchestration, TaskSpec, TaskState, UpdateConfig, UpdateStatus } from '../store/types.js';
+import { OrchestratorError } from './errors.js';
+import { isoTime, NodeIndex, SpecCache } from './model.js';
+import type { OrchestratorOptions } from './options.js';
+import { nsToMs } from './options.js';
+import type { Plan } from './plan.js';
+
+export class Ctx {
+  readonly specs = new SpecCache();
+  private readonly seen: Set<string>;
+
+  constructor(
+    readonly now: number,
+    readonly opts: OrchestratorOptions,
+    readonly plan: Plan,
+    readonly nodes: NodeIndex,
+    private readonly ids: () => string,
+    existingIds: Iterable<string>,
+  ) {
+    this.seen = new Set(existingIds);
+  }
+
+  newId(): string {
+    const id = this.ids();
+    if (typeof id !== 'string' || id === '' || this.seen.has(id)) {
+      throw new OrchestratorError('BAD_REQUEST', `id generator returned ${JSON.stringify(id)} (empty or already used)`);
+    }
+    this.seen.add(id);
+    return id;
+  }
+}
+
+export interface ResolvedUpdateConfig {
+  /** 0 = all at once. */
+  parallelism: number;
+  delayMs: number;
+  failureAction: 'pause' | 'continue' | 'rollback';
+  monitorMs: number;
+  maxFailureRatio: number;
+  order: 'stop-first' | 'start-first';
+}
+
+export function resolveUpdateConfig(c: UpdateConfig | undefined, d: Required<UpdateConfig>): ResolvedUpdateConfig {
+  const p = c?.Parallelism;
+  const r = c?.MaxFailureRatio;
+  const fa = c?.FailureAction;
+  return {
+    parallelism: p !== undefined && Number.isInteger(p) && p >= 0 ? p : d.Parallelism,
+    delayMs: nsToMs(c?.Delay, nsToMs(d.Delay, 0)),
+    failureAction: fa === 'pause' || fa === 'continue' || fa === 'rollback' ? fa : d.FailureAction,
+    monitorMs: nsToMs(c?.Monitor, nsToMs(d.Monitor, 0)),
+    maxFailureRatio: r !== undefined && Number.isFinite(r) && r >= 0 ? r : d.MaxFailureRatio,
+    order: c?.Order === 'start-first' || c?.Order === 'stop-first' ? c.Order : d.Order,
+  };
+}
+
+export type UpdateState = UpdateStatus['State'];
+
+/** The direction of the service's current (or last) rolling update, from UpdateStatus. */
+export interface UpdateMode {
+  rollback: boolean;
+  state: UpdateState | undefined;
+  config: ResolvedUpdateConfig;
+  /** The Reason the tasks of this update carry. */
+  reason: 'update' | 'rollback';
+  /** UpdateStatus.StartedAt (ms); tasks created before it belong to an earlier update. */
+  startedAtMs: number;
+}
+
+export type ServiceKind = 'replicated' | 'global';
+
+export class ServiceCtx {
+  readonly template: TaskSpec;
+  readonly update: UpdateMode;
+
+  constructor(
+    readonly ctx: Ctx,
+    readonly service: Service,
+    readonly kind: ServiceKind,
+  ) {
+    this.template = service.Spec.TaskTemplate ?? {};
+    const state = service.UpdateStatus?.State;
+    const rollback = state === 'rollback_started' || state === 'rollback_paused' || state === 'rollback_completed';
+    const started = Date.parse(service.UpdateStatus?.StartedAt ?? '');
+    this.update = {
+      rollback,
+      state,
+      config: rollback
+        ? resolveUpdateConfig(service.Spec.RollbackConfig, ctx.opts.rollbackDefaults)
+        : resolveUpdateConfig(service.Spec.UpdateConfig, ctx.opts.updateDefaults),
+      reason: rollback ? 'rollback' : 'update',
+      startedAtMs: Number.isFinite(started) ? started : 0,
+    };
+  }
+
+  isClean(t: Task): boolean {
+    return this.ctx.specs.equal(t.Spec, this.template);
+  }
+
+  /** A new task of this service, made from the current template. */
+  newTask(slot: number, nodeId: string, desired: TaskState, orchestration: Omit<TaskOrchestration, 'CreatedMs'>): Task {
+    assert(desired === 'running' || desired === 'ready', 'new tasks are desired running or ready');
+    const now = this.ctx.now;
+    const at = isoTime(now);
+    const o: TaskOrchestration = { ...orchestration, CreatedMs: now };
+    if (o.StartAfterMs === undefined || o.StartAfterMs <= now) delete o.StartAfterMs;
+    if (o.Restarts === 0) delete o.Restarts;
+    if (o.RestartTimesMs !== undefined && o.RestartTimesMs.length === 0) delete o.RestartTimesMs;
+    return {
+      ID: this.ctx.newId(),
+      Version: { Index: 0 },
+      CreatedAt: at,
+      UpdatedAt: at,
+      // The template is copied, not shared: the task keeps the spec it was made from
+      // whatever happens to the service object later.
+      Spec: structuredClone(this.template),
+      ServiceID: this.service.ID,
+      Slot: slot,
+      NodeID: nodeId,
+      Status: { State: 'new', Timestamp: at, Message: 'created' },
+      DesiredState: desired,
+      SpecVersion: { Index: this.service.Version.Index },
+      Orchestration: o,
+    };
+  }
+}

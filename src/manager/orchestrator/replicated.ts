@@ -1,0 +1,43 @@
+/**
+ * Replicated services: slots 1..Replicas, each holding one task.
+ *
+ * Scaling down stops the highest slots (their tasks get desired 'shutdown' and
+ * stay in history); scaling up fills the missing slots, lowest first. Keeping
+ * slots contiguous makes `docker service ps` readable and a scale-down
+ * predictable; SwarmKit instead stops the copies on the busiest nodes first,
+ * leaving holes in the numbering (a scheduler rebalancing concern Shoal leaves
+ * to the scheduler's spread scoring on the next placements).
+ */
+import type { Task } from '../store/types.js';
+import type { ServiceCtx } from './context.js';
+import { pruneSlot } from './history.js';
+import { processSlot, promote } from './slots.js';
+import type { SlotState } from './slots.js';
+import { planUpdate } from './update.js';
+
+export function reconcileReplicated(sc: ServiceCtx, replicas: number, tasks: readonly Task[], historyLimit: number): void {
+  const bySlot = new Map<number, Task[]>();
+  for (const t of tasks) {
+    const l = bySlot.get(t.Slot);
+    if (l) l.push(t);
+    else bySlot.set(t.Slot, [t]);
+  }
+  const keys = new Set<number>(bySlot.keys());
+  for (let s = 1; s <= replicas; s++) keys.add(s);
+  const states: SlotState[] = [];
+  for (const slot of [...keys].sort((a, b) => a - b)) {
+    states.push(
+      processSlot(sc, {
+        slot,
+        nodeId: '',
+        tasks: bySlot.get(slot) ?? [],
+        wanted: slot >= 1 && slot <= replicas,
+        canCreate: true,
+        updatable: true,
+      }),
+    );
+  }
+  planUpdate(sc, states);
+  for (const st of states) promote(sc, st);
+  for (const st of states) pruneSlot(sc, st, historyLimit);
+}
