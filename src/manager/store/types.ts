@@ -368,6 +368,12 @@ export interface Cluster extends Meta {
   DefaultAddrPool?: string[];
   SubnetSize?: number;
   DataPathPort?: number;
+  /**
+   * Shoal: the cluster's root secret, from which join tokens are derived
+   * (makeToken). Replicated so any manager can rotate tokens; the API strips
+   * it from every response.
+   */
+  ShoalRootSecret?: string;
 }
 
 export interface SecretSpec {

@@ -1,0 +1,150 @@
+/**
+ * Services: create, list (filters, `?status=true` task counts), inspect
+ * (`?insertDefaults=true`), update (`?version=N`, `?rollback=previous`),
+ * remove. Removing deletes only the service object: the orchestrator sees
+ * the delete and shuts its tasks down.
+ */
+import type { Store } from '../../store/store.js';
+import type { Service, ServiceSpec } from '../../store/types.js';
+import { serviceStatus } from '../derived.js';
+import { badRequest, notImplemented } from '../errors.js';
+import { parseFilters } from '../filters.js';
+import { boolParam, versionParam } from '../http.js';
+import { randomName } from '../names.js';
+import type { Deps } from '../options.js';
+import { resolve } from '../resolve.js';
+import type { Router } from '../router.js';
+import { defaultUpdateConfig, serviceShape, withServiceDefaults } from '../shapes.js';
+import { commitOps, readStore } from '../state.js';
+import { fail } from '../validate/check.js';
+import { modeName, validateServiceSpec } from '../validate/service-spec.js';
+
+const SERVICE_FILTERS = ['id', 'label', 'mode', 'name', 'runtime'] as const;
+const MODE_FILTER: Record<string, ReturnType<typeof modeName>> = {
+  replicated: 'Replicated',
+  global: 'Global',
+  'replicated-job': 'ReplicatedJob',
+  'global-job': 'GlobalJob',
+};
+
+export function serviceRoutes(r: Router, d: Deps): void {
+  const { ctx } = d;
+
+  r.add('POST', '/services/create', async (req) => {
+    const spec = withCreateDefaults(validateServiceSpec(await req.json()));
+    const store = await readStore(ctx);
+    if (spec.Name === '') spec.Name = randomName((n) => store.find('service', n)?.Spec.Name === n);
+    checkIngressPorts(store, spec, null);
+    const id = ctx.newId();
+    await commitOps(ctx, [{ op: 'create', kind: 'service', object: { ID: id, Spec: spec } }]);
+    return { status: 201, body: { ID: id, Warnings: [] } };
+  });
+
+  r.add('GET', '/services', async (req) => {
+    const f = parseFilters(req.query.get('filters'), SERVICE_FILTERS);
+    for (const m of f.get('mode')) if (!MODE_FILTER[m]) fail('filters', `invalid mode filter value ${JSON.stringify(m)} (one of ${Object.keys(MODE_FILTER).join(', ')})`);
+    const withStatus = boolParam(req.query, 'status');
+    const store = await readStore(ctx);
+    const modes = f.get('mode').map((m) => MODE_FILTER[m]);
+    const list = store
+      .list('service')
+      .filter(
+        (s) =>
+          f.prefix('id', s.ID) &&
+          f.prefix('name', s.Spec.Name) &&
+          f.labels('label', s.Spec.Labels) &&
+          (modes.length === 0 || modes.includes(modeName(s.Spec.Mode))) &&
+          f.exact('runtime', s.Spec.TaskTemplate.Runtime || 'container'),
+      )
+      .map((s) => serviceShape(s, withStatus ? serviceStatus(store, s) : undefined));
+    return { body: list };
+  });
+
+  r.add('GET', '/services/:id', async (req) => {
+    const s = resolve(await readStore(ctx), 'service', req.params.id!);
+    if (!boolParam(req.query, 'insertDefaults')) return { body: serviceShape(s) };
+    return {
+      body: serviceShape({ ...s, Spec: withServiceDefaults(s.Spec), ...(s.PreviousSpec ? { PreviousSpec: withServiceDefaults(s.PreviousSpec) } : {}) }),
+    };
+  });
+
+  r.add('POST', '/services/:id/update', async (req) => {
+    const version = versionParam(req.query, 'service');
+    const rollback = req.query.get('rollback') ?? '';
+    if (rollback !== '' && rollback !== 'previous') throw badRequest(`must be "previous" or empty, not ${JSON.stringify(rollback)}`, 'rollback');
+    const registryAuthFrom = req.query.get('registryAuthFrom') ?? '';
+    if (!['', 'spec', 'previous-spec'].includes(registryAuthFrom)) throw badRequest(`must be "spec" or "previous-spec"`, 'registryAuthFrom');
+    // With rollback=previous the body is ignored (as in dockerd), but must still be well-formed.
+    const body = await req.json();
+    const spec = rollback ? null : withCreateDefaults(validateServiceSpec(body));
+    const store = await readStore(ctx);
+    const cur = resolve(store, 'service', req.params.id!);
+    let next: Service;
+    if (spec === null) {
+      if (!cur.PreviousSpec) throw badRequest(`service ${cur.Spec.Name} does not have a previous spec to roll back to`, 'rollback');
+      next = {
+        ...cur,
+        Spec: cur.PreviousSpec,
+        PreviousSpec: cur.Spec,
+        UpdateStatus: { State: 'rollback_started', Message: 'manually requested rollback', StartedAt: ctx.now() },
+      };
+    } else {
+      if (spec.Name === '') spec.Name = cur.Spec.Name;
+      if (spec.Name !== cur.Spec.Name) throw badRequest('renaming services is not supported', 'Spec.Name');
+      const from = modeName(cur.Spec.Mode);
+      const to = modeName(spec.Mode);
+      if (from !== to) throw badRequest(`changing a service's mode (${from} to ${to}) is not supported: remove and re-create it`, 'Spec.Mode');
+      checkIngressPorts(store, spec, cur.ID);
+      // A new spec starts a new update: the orchestrator reports its progress afresh.
+      const { UpdateStatus: _old, ...rest } = cur;
+      next = { ...rest, Spec: spec, PreviousSpec: cur.Spec };
+    }
+    await commitOps(ctx, [{ op: 'update', kind: 'service', object: next, expect: version }]);
+    return { body: { Warnings: [] } };
+  });
+
+  r.add('DELETE', '/services/:id', async (req) => {
+    const cur = resolve(await readStore(ctx), 'service', req.params.id!);
+    await commitOps(ctx, [{ op: 'delete', kind: 'service', id: cur.ID }]);
+    return {};
+  });
+
+  r.add('GET', '/services/:id/logs', async (req) => {
+    resolve(await readStore(ctx), 'service', req.params.id!);
+    throw notImplemented('service logs are not available yet in Shoal');
+  });
+}
+
+/** What dockerd stores for a spec sent without them: the default update and rollback configs. */
+function withCreateDefaults(spec: ServiceSpec): ServiceSpec {
+  return {
+    ...spec,
+    UpdateConfig: spec.UpdateConfig ?? defaultUpdateConfig(),
+    RollbackConfig: spec.RollbackConfig ?? defaultUpdateConfig(),
+  };
+}
+
+/**
+ * A port published in ingress mode is taken on every node, so two services
+ * cannot publish the same one (host-mode ports are per node: the scheduler's
+ * business). Checked against the state read here; two concurrent creates
+ * could still both pass — the allocator is the final judge.
+ */
+function checkIngressPorts(store: Store, spec: ServiceSpec, selfId: string | null): void {
+  const mine = ingressPorts(spec);
+  if (mine.size === 0) return;
+  for (const s of store.list('service')) {
+    if (s.ID === selfId) continue;
+    for (const p of ingressPorts(s.Spec)) {
+      if (mine.has(p)) throw badRequest(`port ${p} is already published by service ${s.Spec.Name}`, 'Spec.EndpointSpec.Ports');
+    }
+  }
+}
+
+function ingressPorts(spec: ServiceSpec): Set<string> {
+  const out = new Set<string>();
+  for (const p of spec.EndpointSpec?.Ports ?? []) {
+    if ((p.PublishMode ?? 'ingress') === 'ingress' && p.PublishedPort) out.add(`${p.PublishedPort}/${p.Protocol ?? 'tcp'}`);
+  }
+  return out;
+}

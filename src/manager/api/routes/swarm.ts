@@ -1,0 +1,72 @@
+/**
+ * The swarm ("cluster") object: inspect, update (spec and join-token
+ * rotation), unlock key. `docker swarm join-token --rotate worker` reads
+ * GET /swarm, posts the unchanged spec with rotateWorkerToken=true, and
+ * reads GET /swarm again to print the new token.
+ */
+import { makeToken } from '../../membership/tokens.js';
+import type { Store } from '../../store/store.js';
+import type { Cluster } from '../../store/types.js';
+import { ApiError, unavailable } from '../errors.js';
+import { boolParam, versionParam } from '../http.js';
+import type { Deps } from '../options.js';
+import type { Router } from '../router.js';
+import { clusterShape } from '../shapes.js';
+import { commitOps, readStore } from '../state.js';
+import { validateSwarmSpec } from '../validate/swarm-spec.js';
+
+export function theCluster(store: Store): Cluster {
+  const c = store.list('cluster')[0];
+  if (!c) throw unavailable('this node is not part of a swarm yet (no cluster object): run `shoal init` first');
+  return c;
+}
+
+const ALREADY = 'This node is already part of a swarm. Use "shoal node rm" on a manager to remove it, then join another one.';
+
+export function swarmRoutes(r: Router, d: Deps): void {
+  const { ctx } = d;
+
+  r.add('GET', '/swarm', async () => ({ body: clusterShape(theCluster(await readStore(ctx))) }));
+
+  r.add('POST', '/swarm/update', async (req) => {
+    const version = versionParam(req.query, 'swarm');
+    const spec = validateSwarmSpec(await req.json());
+    const rotateWorker = boolParam(req.query, 'rotateWorkerToken');
+    const rotateManager = boolParam(req.query, 'rotateManagerToken');
+    // Autolock is refused by validateSwarmSpec; rotating a key that does not exist is a no-op, as in dockerd.
+    boolParam(req.query, 'rotateManagerUnlockKey');
+    const cur = theCluster(await readStore(ctx));
+    let tokens = cur.JoinTokens;
+    if (rotateWorker || rotateManager) {
+      // A missing root secret is a bootstrap bug, not the client's mistake.
+      if (!cur.ShoalRootSecret) throw new ApiError(500, 'the cluster object has no root secret: join tokens cannot be rotated');
+      tokens = {
+        Worker: rotateWorker ? makeToken(cur.ShoalRootSecret) : tokens.Worker,
+        Manager: rotateManager ? makeToken(cur.ShoalRootSecret) : tokens.Manager,
+      };
+    }
+    const next: Cluster = { ...cur, Spec: spec, JoinTokens: tokens };
+    await commitOps(ctx, [{ op: 'update', kind: 'cluster', object: next, expect: version }]);
+    return {};
+  });
+
+  r.add('GET', '/swarm/unlockkey', async () => {
+    theCluster(await readStore(ctx));
+    return { body: { UnlockKey: '' } };
+  });
+
+  // A manager is in a swarm by construction; these exist so the CLI gets a clear answer.
+  // dockerd answers 503 here too (no Retry-After: retrying will not help).
+  r.add('POST', '/swarm/init', () => {
+    throw new ApiError(503, ALREADY);
+  });
+  r.add('POST', '/swarm/join', () => {
+    throw new ApiError(503, ALREADY);
+  });
+  r.add('POST', '/swarm/leave', () => {
+    throw new ApiError(501, 'leaving is done from a manager: `shoal node rm <node>` (or `docker node rm`)');
+  });
+  r.add('POST', '/swarm/unlock', () => {
+    throw new ApiError(501, 'this swarm is not locked: Shoal does not support autolock');
+  });
+}

@@ -1,0 +1,35 @@
+/**
+ * A SwarmSpec as `docker swarm update` / `docker swarm join-token --rotate`
+ * send it (the whole spec, read back from GET /swarm and edited). Fields
+ * Shoal does not act on are kept as sent.
+ */
+import type { SwarmSpec } from '../../store/types.js';
+import { absent, fail, obj, optBool, optInt, optObj, optString, optStringMap } from './check.js';
+
+export function validateSwarmSpec(raw: unknown): SwarmSpec {
+  if (absent(raw)) fail('Spec', 'request body must be a SwarmSpec object');
+  const s = { ...obj(raw, 'Spec') };
+  s.Name = optString(s.Name, 'Spec.Name') || 'default';
+  s.Labels = optStringMap(s.Labels, 'Spec.Labels') ?? {};
+  const o = optObj(s.Orchestration, 'Spec.Orchestration');
+  if (o) optInt(o.TaskHistoryRetentionLimit, 'Spec.Orchestration.TaskHistoryRetentionLimit', 0);
+  const r = optObj(s.Raft, 'Spec.Raft');
+  if (r) for (const k of ['SnapshotInterval', 'KeepOldSnapshots', 'LogEntriesForSlowFollowers', 'ElectionTick', 'HeartbeatTick']) optInt(r[k], `Spec.Raft.${k}`, 0);
+  const d = optObj(s.Dispatcher, 'Spec.Dispatcher');
+  if (d) optInt(d.HeartbeatPeriod, 'Spec.Dispatcher.HeartbeatPeriod', 0);
+  const ca = optObj(s.CAConfig, 'Spec.CAConfig');
+  if (ca) optInt(ca.NodeCertExpiry, 'Spec.CAConfig.NodeCertExpiry', 0);
+  const enc = optObj(s.EncryptionConfig, 'Spec.EncryptionConfig');
+  // Autolock needs encrypted Raft logs with an unlock key: not implemented, so refuse rather than pretend.
+  if (enc && optBool(enc.AutoLockManagers, 'Spec.EncryptionConfig.AutoLockManagers')) {
+    fail('Spec.EncryptionConfig.AutoLockManagers', 'autolock is not supported by Shoal');
+  }
+  const td = optObj(s.TaskDefaults, 'Spec.TaskDefaults');
+  const ld = td && optObj(td.LogDriver, 'Spec.TaskDefaults.LogDriver');
+  if (ld) {
+    optString(ld.Name, 'Spec.TaskDefaults.LogDriver.Name');
+    optStringMap(ld.Options, 'Spec.TaskDefaults.LogDriver.Options');
+  }
+  for (const k of Object.keys(s)) if (s[k] === null) delete s[k];
+  return s as unknown as SwarmSpec;
+}
