@@ -104,7 +104,9 @@ export class World {
 
   /** Decide without applying. */
   decide(opts: Partial<OrchestratorOptions> = {}): Decision {
-    const v = this.view();
+    const v0 = this.view();
+    // Fresh arrays, frozen objects: the World replaces objects, never mutates them.
+    const v = { ...v0, services: [...v0.services], tasks: [...v0.tasks], nodes: [...v0.nodes] };
     deepFreeze(v);
     return reconcile(v, this.now, this.ids, { ...this.opts, ...opts });
   }

@@ -50,17 +50,17 @@ export function countsOf(t: Task, sameSpec: boolean): RestartCounts {
 
 /**
  * Should the task `t`, which exited on its own at `exitMs`, be replaced?
- * `sameSpec`: t was made from the service's current template (else its counts
- * do not apply). The condition is t's own, as in SwarmKit: it is the policy
- * the task ran under.
+ * Judged by the policy and counts t ran under, so the answer never changes
+ * later: a slot left empty stays empty even after a spec change (the rolling
+ * update then gives it the new spec, through the update's own pacing).
  */
-export function shouldRestart(t: Task, exitMs: number, sameSpec: boolean, opts: OrchestratorOptions): boolean {
+export function shouldRestart(t: Task, exitMs: number, opts: OrchestratorOptions): boolean {
   if (!exitedOnItsOwn(t.Status.State)) return true;
   const p = restartPolicy(t.Spec, opts);
   if (p.condition === 'none') return false;
   if (p.condition === 'on-failure' && t.Status.State === 'complete') return false;
   if (p.maxAttempts === 0) return true;
-  const c = countsOf(t, sameSpec);
+  const c = countsOf(t, true);
   if (p.windowMs > 0) {
     const since = exitMs - p.windowMs;
     return c.times.filter((r) => r > since).length < p.maxAttempts;

@@ -147,7 +147,7 @@ function fill(sc: ServiceCtx, st: SlotState, exitedNow: Set<Task>): void {
     const status = plan.statusOf(cause);
     if (exitedOnItsOwn(status)) {
       const exitMs = plan.orchestrationOf(cause).ExitedMs ?? endedMs(cause);
-      if (!shouldRestart(cause, exitMs, sameSpec, opts)) {
+      if (!shouldRestart(cause, exitMs, opts)) {
         if (exitedNow.has(cause)) g.stats.restartsSuppressed++;
         return;
       }
