@@ -1,3 +1,4 @@
+import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { RaftDriver, RaftDriverError } from '../raft/driver.js';
 import { RaftError } from '../raft/errors.js';
@@ -10,6 +11,9 @@ import { encodeTxn, type StoreOp, type TxnResult } from './store/commands.js';
 import { Store } from './store/store.js';
 import type { Cluster, Node } from './store/types.js';
 import type { RaftOptions } from '../raft/options.js';
+import type { ReconcileFn } from './orchestrator/interface.js';
+import { OrchestratorLoop } from './leader/orchestrator-loop.js';
+import { SchedulerLoop } from './leader/scheduler-loop.js';
 
 export interface ManagerOptions {
   nodeId: string;
@@ -24,6 +28,8 @@ export interface ManagerOptions {
   tickMs?: number;
   raft?: Partial<RaftOptions>;
   dispatcher?: Partial<DispatcherOptions>;
+  /** The orchestrator's decision function; without it the leader runs no orchestrator (tests of other parts). */
+  reconcile?: ReconcileFn;
   log?: (msg: string) => void;
 }
 
@@ -47,6 +53,8 @@ export class Manager implements ManagerContext {
   readonly store: Store;
   readonly driver: RaftDriver;
   readonly dispatcher: Dispatcher;
+  readonly scheduler: SchedulerLoop;
+  readonly orchestrator: OrchestratorLoop | null;
   private leading = false;
   private readonly leadingHooks: ((leading: boolean) => void)[] = [];
   private stopped = false;
@@ -65,6 +73,9 @@ export class Manager implements ManagerContext {
       ...(opts.dispatcher ? { options: opts.dispatcher } : {}),
       ...(opts.log ? { log: opts.log } : {}),
     });
+    const log = opts.log ?? (() => {});
+    this.scheduler = new SchedulerLoop(this, log);
+    this.orchestrator = opts.reconcile ? new OrchestratorLoop(this, opts.reconcile, log) : null;
     opts.transport.onRequest(Join, (b) => this.handleJoin(b));
     opts.transport.onRequest(MembershipChange, async (b) => {
       this.requireLeader();
@@ -76,6 +87,7 @@ export class Manager implements ManagerContext {
   }
 
   static async start(opts: ManagerOptions): Promise<Manager> {
+    mkdirSync(opts.dataDir, { recursive: true });
     const store = new Store();
     const driver = await RaftDriver.start({
       id: opts.nodeId,
@@ -114,8 +126,20 @@ export class Manager implements ManagerContext {
     if (leading) {
       this.dispatcher.startLeading();
       void this.bootstrap().catch((err: Error) => this.log(`bootstrap: ${err.message}`));
+      // Decisions only once this leader has applied everything committed
+      // before it took over, so it never acts on a stale view.
+      void this.driver.readBarrier().then(
+        () => {
+          if (!this.leading || this.stopped) return;
+          this.scheduler.start();
+          this.orchestrator?.start();
+        },
+        (err: Error) => this.log(`leader barrier: ${err.message}`),
+      );
     } else {
       this.dispatcher.stopLeading();
+      this.scheduler.stop();
+      this.orchestrator?.stop();
     }
     for (const fn of this.leadingHooks) fn(leading);
   }
@@ -320,6 +344,8 @@ export class Manager implements ManagerContext {
   async stop(): Promise<void> {
     this.stopped = true;
     this.dispatcher.stopLeading();
+    this.scheduler.stop();
+    this.orchestrator?.stop();
     await this.driver.stop();
   }
 

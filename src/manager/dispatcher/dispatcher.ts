@@ -81,6 +81,8 @@ export class Dispatcher {
   private pushScheduled = false;
   /** Nodes we already proposed down, to avoid repeating the write every check. */
   private readonly markedDown = new Set<string>();
+  /** Last time each node was heard from (session open, heartbeat, report), surviving the session. */
+  private readonly lastSeen = new Map<string, number>();
 
   constructor(private readonly deps: DispatcherDeps) {
     this.opts = { ...defaultDispatcherOptions, ...deps.options };
@@ -111,6 +113,7 @@ export class Dispatcher {
     for (const p of this.queue) p.reject(new DispatcherError('NOT_LEADER', 'leadership moved; report to the new leader'));
     this.queue = [];
     this.markedDown.clear();
+    this.lastSeen.clear();
   }
 
   /** Gossip declared a node dead: don't wait for its heartbeats to lapse. */
@@ -151,6 +154,7 @@ export class Dispatcher {
     if (old) old.stream.reset('replaced by a newer session');
     const session: Session = { nodeId: open.nodeId, sessionId: randomBytes(8).toString('hex'), stream, lastHeartbeat: Date.now(), sent: new Map() };
     this.sessions.set(open.nodeId, session);
+    this.lastSeen.set(open.nodeId, session.lastHeartbeat);
     this.markedDown.delete(open.nodeId);
     this.metrics.sessionsOpened++;
     stream.onData(
@@ -188,6 +192,7 @@ export class Dispatcher {
     const s = this.sessions.get(nodeId);
     if (!s || s.sessionId !== sessionId) throw new DispatcherError('SESSION_INVALID', 'no such session: open a new one');
     s.lastHeartbeat = Date.now();
+    this.lastSeen.set(nodeId, s.lastHeartbeat);
     this.metrics.heartbeats++;
     return { heartbeatMs: this.opts.heartbeatMs };
   }
@@ -253,12 +258,13 @@ export class Dispatcher {
         void this.markDown(nodeId, `heartbeat failure: nothing heard for ${now - s.lastHeartbeat} ms`);
       }
     }
-    // Nodes that were ready under the previous leader but never opened a
-    // session with us (they died during the failover).
-    if (now - this.leaderSince > deadline) {
-      for (const n of this.deps.ctx.store.list('node')) {
-        if (n.Status.State === 'ready' && !this.sessions.has(n.ID) && !this.markedDown.has(n.ID)) void this.markDown(n.ID, 'no session with the leader');
-      }
+    // Ready nodes without a session: one whose session closed (counted from
+    // when it was last heard), or one that was ready under the previous
+    // leader and never reached us (counted from our takeover).
+    for (const n of this.deps.ctx.store.list('node')) {
+      if (n.Status.State !== 'ready' || this.sessions.has(n.ID) || this.markedDown.has(n.ID)) continue;
+      const since = this.lastSeen.get(n.ID) ?? this.leaderSince;
+      if (now - since > deadline) void this.markDown(n.ID, `heartbeat failure: nothing heard for ${now - since} ms`);
     }
   }
 

@@ -150,7 +150,9 @@ export class Store implements StateMachine {
         // A report about a task already reaped is normal (late agent report).
         if (!cur) return;
         let next: Task = cur;
-        if (op.status && stateRank(op.status.State) > stateRank(cur.Status.State)) next = { ...next, Status: op.status };
+        // Same state is allowed (a new message, e.g. why a task is still
+        // pending); going back never is.
+        if (op.status && stateRank(op.status.State) >= stateRank(cur.Status.State)) next = { ...next, Status: op.status };
         if (op.desiredState && stateRank(op.desiredState) > stateRank(cur.DesiredState)) next = { ...next, DesiredState: op.desiredState };
         if (op.nodeId !== undefined && cur.NodeID === '' && op.nodeId !== '') next = { ...next, NodeID: op.nodeId };
         if (op.orchestration) next = { ...next, Orchestration: { ...(next.Orchestration ?? { Reason: 'create', CreatedMs: 0 }), ...op.orchestration } };

@@ -1,0 +1,84 @@
+import type { Action, OrchestratorView, ReconcileFn } from '../orchestrator/interface.js';
+import type { ManagerContext } from '../interface.js';
+import type { StoreOp } from '../store/commands.js';
+import { SerialLoop } from './serial-loop.js';
+
+/**
+ * Runs the pure orchestrator on the leader: on every store change (and at
+ * the decision's wakeAt), reconcile the desired state and propose the
+ * resulting actions as ONE transaction, then decide again only once it has
+ * applied — the orchestrator's decisions are idempotent against the state
+ * its previous batch produced, not against the same state twice.
+ */
+export class OrchestratorLoop {
+  private readonly loop: SerialLoop;
+  private unwatch: (() => void) | null = null;
+  actionsProposed = 0;
+
+  constructor(
+    private readonly ctx: ManagerContext,
+    private readonly reconcile: ReconcileFn,
+    private readonly log: (m: string) => void,
+  ) {
+    this.loop = new SerialLoop(() => this.step(), (err) => this.log(`orchestrator: ${err.message}`));
+  }
+
+  start(): void {
+    this.unwatch = this.ctx.store.watch((changes) => {
+      if (changes.some((c) => c.kind === 'service' || c.kind === 'task' || c.kind === 'node' || c.kind === 'cluster')) this.loop.poke();
+    });
+    this.loop.start();
+  }
+
+  stop(): void {
+    this.unwatch?.();
+    this.unwatch = null;
+    this.loop.stop();
+  }
+
+  private view(): OrchestratorView {
+    const s = this.ctx.store;
+    const limit = s.list('cluster')[0]?.Spec.Orchestration?.TaskHistoryRetentionLimit;
+    return { services: s.list('service'), tasks: s.list('task'), nodes: s.list('node'), ...(limit !== undefined ? { cluster: { taskHistoryLimit: limit } } : {}) };
+  }
+
+  private async step(): Promise<number | null> {
+    const d = this.reconcile(this.view(), Date.now(), () => this.ctx.newId());
+    for (const p of d.stats.problems ?? []) this.log(`orchestrator: ${p}`);
+    if (d.actions.length === 0) return d.wakeAt;
+    const ops = d.actions.map((a) => this.toOp(a));
+    const r = await this.ctx.commit(ops);
+    if (!r.ok) throw new Error(`proposal of ${ops.length} actions failed: ${r.code}: ${r.message}`);
+    this.actionsProposed += ops.length;
+    // The applied batch pokes the loop through the watch; decide again then.
+    return d.wakeAt;
+  }
+
+  private toOp(a: Action): StoreOp {
+    switch (a.type) {
+      case 'createTask':
+        return { op: 'create', kind: 'task', object: a.task };
+      case 'deleteTask':
+        return { op: 'delete', kind: 'task', id: a.id, ifExists: true };
+      case 'updateTask': {
+        const cur = this.ctx.store.get('task', a.id);
+        return {
+          op: 'patchTask',
+          id: a.id,
+          ...(a.desiredState ? { desiredState: a.desiredState } : {}),
+          ...(a.status && cur ? { status: { ...cur.Status, ...a.status } } : {}),
+          ...(a.orchestration ? { orchestration: a.orchestration } : {}),
+        };
+      }
+      case 'updateService':
+        return {
+          op: 'patchService',
+          id: a.id,
+          ifVersion: a.version,
+          ...(a.updateStatus ? { updateStatus: a.updateStatus } : {}),
+          ...(a.spec ? { spec: a.spec } : {}),
+          ...(a.previousSpec !== undefined ? { previousSpec: a.previousSpec } : {}),
+        };
+    }
+  }
+}
