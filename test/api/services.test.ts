@@ -1,4 +1,5 @@
 import t from 'tap';
+import type { Service } from '../../src/manager/store/types.js';
 import { spec, startApi } from './helpers.js';
 
 const enc = (f: unknown) => encodeURIComponent(JSON.stringify(f));
@@ -245,7 +246,8 @@ t.test('POST /services/{id}/update: PreviousSpec, ?version=, rollback=previous',
   t.match(badRollback.body.message, /^rollback: /);
 
   // Rollback swaps Spec and PreviousSpec; the body is not used.
-  api.ctx.mustApply([{ op: 'update', kind: 'service', object: { ...v2, UpdateStatus: { State: 'completed' } } }]);
+  const completed: Service = { ...v2, UpdateStatus: { State: 'completed' } };
+  api.ctx.mustApply([{ op: 'update', kind: 'service', object: completed }]);
   const v3 = api.ctx.store.get('service', id)!;
   const rb = await api.req('POST', `/services/${id}/update?version=${v3.Version.Index}&rollback=previous`, spec('web', 99));
   t.equal(rb.status, 200);
