@@ -36,6 +36,11 @@ export class NodeInfo {
   usedCpu = 0;
   usedMem = 0;
   tasks = 0;
+  /**
+   * Changes (to a scheduler-wide unique value) whenever the node's facts or
+   * usage change: cached binpack scores are valid while it stays the same.
+   */
+  stamp = 0;
   /** Host ports in use, "tcp/80" → tasks holding it (more than 1 only if they were assigned outside the scheduler). */
   ports: Map<string, number> | undefined = undefined;
 

@@ -28,7 +28,7 @@ import { SchedulerMetrics } from './metrics.js';
 import { amount, NodeInfo } from './node-info.js';
 import { resolveOptions, type SchedulerOptions } from './options.js';
 import { ReasonCounts, Why } from './reasons.js';
-import { binpackLess, scoreAfter } from './score-binpack.js';
+import { binpackLess, cachedScore, ScoreCache } from './score-binpack.js';
 import { spreadLess, type Scratch } from './score-spread.js';
 import { NodeChooser } from './spread-tree.js';
 
@@ -67,10 +67,14 @@ export class Scheduler implements SchedulerApi {
   /** Present nodes (with a Node) in id order; rebuilt lazily when the node set changes. */
   private ranked: NodeInfo[] = [];
   private rankedDirty = true;
-  private scratch: Scratch = { score: new Float64Array(0), svc: new Int32Array(0), rank: new Int32Array(0), infos: this.infos };
+  private scratch: Scratch = { svc: new Int32Array(0), rank: new Int32Array(0), infos: this.infos };
+  private readonly scores: ScoreCache;
+  /** Source of NodeInfo.stamp values: unique across nodes, so a reused slot never matches a stale cached score. */
+  private stamps = 0;
 
   constructor(opts?: Partial<SchedulerOptions>) {
     this.options = resolveOptions(opts);
+    this.scores = new ScoreCache(this.options.maxCachedShapes);
   }
 
   // ------------------------------------------------------------ nodes
@@ -80,6 +84,7 @@ export class Scheduler implements SchedulerApi {
     const info = this.infoFor(node.ID);
     if (info.node === undefined) this.rankedDirty = true;
     info.setNode(node);
+    info.stamp = ++this.stamps;
     this.metrics.nodeUpserts++;
     this.check();
   }
@@ -160,6 +165,7 @@ export class Scheduler implements SchedulerApi {
     info.usedCpu += cpu;
     info.usedMem += mem;
     info.tasks++;
+    info.stamp = ++this.stamps;
     let perNode = this.svcIndex.get(serviceId);
     if (!perNode) this.svcIndex.set(serviceId, (perNode = new Map()));
     perNode.set(info.slot, (perNode.get(info.slot) ?? 0) + 1);
@@ -177,6 +183,7 @@ export class Scheduler implements SchedulerApi {
     info.usedCpu -= c.cpu;
     info.usedMem -= c.mem;
     info.tasks--;
+    info.stamp = ++this.stamps;
     assert(info.tasks >= 0 && info.usedCpu >= 0 && info.usedMem >= 0, () => `node ${info.id} usage went negative`);
     const perNode = this.svcIndex.get(c.serviceId)!;
     const n = perNode.get(info.slot)! - 1;
@@ -228,7 +235,7 @@ export class Scheduler implements SchedulerApi {
     const s = this.scratch;
     if (s.svc.length < cap) {
       const size = Math.max(cap, s.svc.length * 2, 64);
-      this.scratch = { score: new Float64Array(size), svc: new Int32Array(size), rank: new Int32Array(size), infos: this.infos };
+      this.scratch = { svc: new Int32Array(size), rank: new Int32Array(size), infos: this.infos };
       this.rankedDirty = true; // ranks live in the new array
     }
     if (!this.rankedDirty) return;
@@ -255,7 +262,6 @@ export class Scheduler implements SchedulerApi {
   }
 
   private placeGroup(g: Group, req: Requirements, statics: Map<string, StaticPass>, placed: Placement[], unplaced: Unplaced[]): void {
-    const { svc, score } = this.scratch;
     const infos = this.infos;
     const reasons = new ReasonCounts();
     let candidates: number[];
@@ -277,34 +283,54 @@ export class Scheduler implements SchedulerApi {
       considered = this.ranked.length;
     }
 
+    const svc = this.scratch.svc;
     svc.fill(0);
     const perNode = this.svcIndex.get(req.serviceId);
     if (perNode) for (const [slot, n] of perNode) svc[slot] = n;
 
     const binpack = req.strategy === 'binpack' && (req.cpu > 0 || req.mem > 0);
-    const eligible: number[] = [];
-    for (const slot of candidates) {
-      const info = infos[slot]!;
-      if (!passesDynamic(info, req, svc[slot]!, reasons)) continue;
-      if (binpack) score[slot] = scoreAfter(info, req.cpu, req.mem);
-      eligible.push(slot);
-    }
-    this.metrics.dynamicChecks += candidates.length;
-
-    const chooser = new NodeChooser(eligible, req.spread, infos, svc, binpack ? binpackLess(this.scratch) : spreadLess(this.scratch));
+    const shape = binpack ? this.scores.shape(req.cpu, req.mem, infos.length) : undefined;
+    const less = shape ? binpackLess(this.scratch, shape.score) : spreadLess(this.scratch);
     const tasks = g.tasks;
+    this.metrics.dynamicChecks += candidates.length;
     let i = 0;
-    for (; i < tasks.length; i++) {
-      const slot = chooser.peek();
-      if (slot < 0) break;
-      const info = infos[slot]!;
-      const t = tasks[i]!;
-      this.count(t.ID, info, req.serviceId, req.cpu, req.mem, req.ports);
-      svc[slot]!++;
-      placed.push({ taskId: t.ID, nodeId: info.id });
-      const keep = passesDynamic(info, req, svc[slot]!, reasons);
-      if (keep && binpack) score[slot] = scoreAfter(info, req.cpu, req.mem);
-      chooser.placed(keep);
+    if (tasks.length === 1 && req.spread.length === 0) {
+      // One task (the common case for small updates and node failures): a
+      // single scan for the best node, no heap to build.
+      let best = -1;
+      for (const slot of candidates) {
+        const info = infos[slot]!;
+        if (!passesDynamic(info, req, svc[slot]!, reasons)) continue;
+        if (shape) cachedScore(shape, info, req.cpu, req.mem);
+        if (best < 0 || less(slot, best)) best = slot;
+      }
+      if (best >= 0) {
+        const info = infos[best]!;
+        this.count(tasks[0]!.ID, info, req.serviceId, req.cpu, req.mem, req.ports);
+        placed.push({ taskId: tasks[0]!.ID, nodeId: info.id });
+        i = 1;
+      }
+    } else {
+      const eligible: number[] = [];
+      for (const slot of candidates) {
+        const info = infos[slot]!;
+        if (!passesDynamic(info, req, svc[slot]!, reasons)) continue;
+        if (shape) cachedScore(shape, info, req.cpu, req.mem);
+        eligible.push(slot);
+      }
+      const chooser = new NodeChooser(eligible, req.spread, infos, svc, less);
+      for (; i < tasks.length; i++) {
+        const slot = chooser.peek();
+        if (slot < 0) break;
+        const info = infos[slot]!;
+        const t = tasks[i]!;
+        this.count(t.ID, info, req.serviceId, req.cpu, req.mem, req.ports);
+        svc[slot]!++;
+        placed.push({ taskId: t.ID, nodeId: info.id });
+        const keep = passesDynamic(info, req, svc[slot]!, reasons);
+        if (keep && shape) cachedScore(shape, info, req.cpu, req.mem);
+        chooser.placed(keep);
+      }
     }
     this.metrics.tasksPlaced += i;
     if (i === tasks.length) return;

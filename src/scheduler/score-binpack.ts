@@ -36,8 +36,8 @@ export function scoreAfter(info: NodeInfo, cpu: number, mem: number): number {
  * spread order, so identical empty nodes still take a service's tasks evenly
  * once the first one is full, and the order is total (deterministic).
  */
-export function binpackLess(s: Scratch): (a: number, b: number) => boolean {
-  const { score, svc, rank, infos } = s;
+export function binpackLess(s: Scratch, score: Float64Array): (a: number, b: number) => boolean {
+  const { svc, rank, infos } = s;
   return (a, b) => {
     const sa = score[a]!;
     const sb = score[b]!;
@@ -50,4 +50,56 @@ export function binpackLess(s: Scratch): (a: number, b: number) => boolean {
     if (ta !== tb) return ta < tb;
     return rank[a]! < rank[b]!;
   };
+}
+
+/** Scores of one reservation shape (cpu, mem) per node slot, each valid while the node's stamp is unchanged. */
+export interface ShapeScores {
+  score: Float64Array;
+  stamp: Float64Array;
+}
+
+/**
+ * Binpack scores per reservation shape, kept across groups and batches. A
+ * placement changes one node, so the next group of the same shape recomputes
+ * one score instead of one per node: the two exponentials per node were most
+ * of the cost of a group. Least recently used shapes are dropped past a cap.
+ */
+export class ScoreCache {
+  private readonly shapes = new Map<string, ShapeScores>();
+  constructor(private readonly maxShapes: number) {}
+
+  shape(cpu: number, mem: number, slots: number): ShapeScores {
+    const key = `${cpu}/${mem}`;
+    let s = this.shapes.get(key);
+    if (s !== undefined) {
+      this.shapes.delete(key); // re-insert: Map order is the LRU order
+      if (s.score.length < slots) s = grow(s, slots);
+    } else {
+      if (this.shapes.size >= this.maxShapes) this.shapes.delete(this.shapes.keys().next().value!);
+      s = { score: new Float64Array(slots), stamp: new Float64Array(slots) };
+    }
+    this.shapes.set(key, s);
+    return s;
+  }
+
+  get size(): number {
+    return this.shapes.size;
+  }
+}
+
+function grow(s: ShapeScores, slots: number): ShapeScores {
+  const g = { score: new Float64Array(slots), stamp: new Float64Array(slots) };
+  g.score.set(s.score);
+  g.stamp.set(s.stamp);
+  return g;
+}
+
+/** The node's score for the shape, recomputed only if the node changed since it was cached. */
+export function cachedScore(s: ShapeScores, info: NodeInfo, cpu: number, mem: number): number {
+  const slot = info.slot;
+  if (s.stamp[slot] !== info.stamp) {
+    s.score[slot] = scoreAfter(info, cpu, mem);
+    s.stamp[slot] = info.stamp;
+  }
+  return s.score[slot]!;
 }

@@ -8,8 +8,6 @@ import type { NodeInfo } from './node-info.js';
 
 /** Per-slot arrays one batch shares between groups (indexed by NodeInfo.slot). */
 export interface Scratch {
-  /** Binpack score of placing one more task of the current group. */
-  score: Float64Array;
   /** Tasks of the current group's service on the node. */
   svc: Int32Array;
   /** Position of the node in id order. */
