@@ -267,6 +267,52 @@ t.test('docker CLI', { skip: dockerPresent ? false : 'docker CLI not on PATH: sk
     t.match(uk.stdout + uk.stderr, /no unlock key is set/);
   });
 
+  t.test('networks, global and job modes, node ps, --force, stack ls', async (t) => {
+    const { api, docker } = await setup(t);
+    const ctx = api.ctx;
+    const g = await docker('service', 'create', '-d', '--no-resolve-image', '--network', 'ingress', '--mode', 'global', '--name', 'g', 'busybox');
+    t.equal(g.code, 0, g.stderr);
+    const gs = ctx.store.find('service', 'g')!;
+    t.same(gs.Spec.Mode, { Global: {} });
+    const ingressId = (await api.req('GET', '/networks/ingress')).body.Id;
+    t.same(gs.Spec.TaskTemplate.Networks, [{ Target: ingressId }], 'the CLI resolved the network through GET /networks/ingress');
+    const nonet = await docker('service', 'create', '-d', '--no-resolve-image', '--network', 'nonet', '--name', 'x', 'busybox');
+    t.not(nonet.code, 0);
+    t.match(nonet.stderr, /network nonet not found/);
+    const j = await docker('service', 'create', '-d', '--no-resolve-image', '--mode', 'replicated-job', '--replicas', '3', '--name', 'j', 'busybox', 'true');
+    t.equal(j.code, 0, j.stderr);
+    const w = await docker('service', 'create', '-d', '--no-resolve-image', '--replicas', '2', '--name', 'w', 'busybox');
+    t.equal(w.code, 0, w.stderr);
+    const wid = w.stdout.trim();
+    ctx.addTask(wid, 1, { state: 'running', nodeId: ctx.selfId });
+    const other = ctx.addNode({ hostname: 'wrk-1' });
+    ctx.addTask(wid, 2, { state: 'running', nodeId: other });
+    ctx.addTask(gs.ID, 0, { state: 'running', nodeId: other });
+
+    const ls = await docker('service', 'ls', '--format', '{{.Name}} {{.Mode}} {{.Replicas}}');
+    t.same(lines(ls.stdout).sort(), ['g global 1/1', 'j replicated job 0/3 (0/3 completed)', 'w replicated 2/2']);
+    const nps = await docker('node', 'ps', 'self', '--format', '{{.Name}} {{.Node}}');
+    t.equal(nps.code, 0, nps.stderr);
+    t.same(lines(nps.stdout), ['w.1 mgr-1']);
+    const nps2 = await docker('node', 'ps', 'wrk-1', '--format', '{{.Name}}');
+    t.same(lines(nps2.stdout).sort(), [`g.${other}`, 'w.2'].sort());
+    const sps = await docker('service', 'ps', '--filter', 'node=self', '--format', '{{.Name}}', 'w');
+    t.same(lines(sps.stdout), ['w.1']);
+
+    const before = ctx.store.get('service', wid)!.Spec.TaskTemplate.ForceUpdate ?? 0;
+    const force = await docker('service', 'update', '-d', '--force', 'w');
+    t.equal(force.code, 0, force.stderr);
+    t.equal(ctx.store.get('service', wid)!.Spec.TaskTemplate.ForceUpdate, before + 1, '--force bumps ForceUpdate');
+    const par = await docker('service', 'update', '-d', '--replicas', '4', '--update-parallelism', '2', 'w');
+    t.equal(par.code, 0, par.stderr);
+    t.match(ctx.store.get('service', wid)!.Spec, { Mode: { Replicated: { Replicas: 4 } }, UpdateConfig: { Parallelism: 2 } });
+
+    const stacks = await docker('stack', 'ls');
+    t.equal(stacks.code, 0, stacks.stderr);
+    t.match(lines(stacks.stdout)[0], /^NAME\s+SERVICES$/);
+    t.equal(lines(stacks.stdout).length, 1, 'no stacks yet');
+  });
+
   t.test('non-detached create and scale wait for convergence (toy orchestrator marks tasks running)', async (t) => {
     const { api, docker } = await setup(t);
     const stop = api.ctx.autoConverge();
