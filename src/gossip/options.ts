@@ -108,8 +108,8 @@ export const LAN: Readonly<GossipOptions> = Object.freeze({
   // indirect round (k ping-reqs, k pings, k acks, k relays). At 10% loss it
   // cuts indirect rounds from 19% of probes to ~4%.
   directRetryMs: 50,
-  // A third direct attempt alongside the 3 indirect paths: a live member then
-  // misses a whole probe at 10% loss only ~3 times in 10,000 (0.19³ × 0.34³).
+  // A third direct attempt alongside the 4 indirect paths: a live member then
+  // misses a whole probe at 10% loss ~1 time in 10,000 (0.19³ × 0.34⁴).
   directRetry: true,
   // Dissemination reaches every member only with high probability (~1 miss
   // in 10^4 members per refutation in the 10%-loss simulation); a member that
@@ -122,7 +122,7 @@ export const LAN: Readonly<GossipOptions> = Object.freeze({
   verifyUnconfirmedProbes: 3,
   // memberlist's LAN gossip is 200 ms × 3 nodes. At 250 ms probes we halve it
   // so a death spreads to 1,000 members in ~0.6 s (log4(1000) ≈ 5 rounds) and
-  // refutations outrun suspicion timers; a round sends nothing when the queue is empty.
+  // refutations outrun suspicion timers; rounds only run for fresh news (gossipRounds).
   gossipIntervalMs: 100,
   gossipNodes: 3,
   // One push round gives news its exponential head start: every member that
@@ -149,8 +149,9 @@ export const LAN: Readonly<GossipOptions> = Object.freeze({
   // memberlist's / Lifeguard's 8: a struggling member probes at most 8× slower
   // (one probe per 2 s) and waits 8× longer for acks.
   awarenessMaxMultiplier: 8,
-  // memberlist LAN: 30 s, scaled ×6 at 1,000 members (≈ 5 exchanges/s cluster
-  // wide, each a few tens of KiB over TCP). Anti-entropy only: gossip does the fast path.
+  // memberlist LAN: 30 s, scaled ×6 at 1,000 members (≈ 5.5 exchanges/s
+  // cluster wide, each ~150 KB each way at 1,000 members: ~1 KB/s per member).
+  // Anti-entropy only: gossip does the fast path.
   pushPullIntervalMs: 30_000,
   // Serf's reconnect is 30 s; 10 s makes a healed partition converge within
   // ~10 s, at the cost of one failed stream attempt per 10 s per member when
