@@ -217,6 +217,10 @@ t.test('docker CLI', { skip: dockerPresent ? false : 'docker CLI not on PATH: sk
     t.equal(afterRb.Spec.TaskTemplate.ContainerSpec?.Image, 'busybox:latest');
     t.equal(afterRb.PreviousSpec?.TaskTemplate.ContainerSpec?.Image, 'busybox:1.36');
     t.equal(afterRb.UpdateStatus?.State, 'rollback_started');
+    // `docker service rollback` is the same request as `update --rollback`: a second one swaps back.
+    const rb2 = await docker('service', 'rollback', '-d', 'web');
+    t.equal(rb2.code, 0, rb2.stderr);
+    t.equal(ctx.store.get('service', id)!.Spec.TaskTemplate.ContainerSpec?.Image, 'busybox:1.36');
 
     const logs = await docker('service', 'logs', 'web');
     t.not(logs.code, 0);

@@ -107,7 +107,12 @@ t.test('malformed JSON is 400; an oversized body is 413', async (t) => {
   const bad = await api.req('POST', '/services/create', undefined, { raw: '{"Name": "web",', headers: { 'Content-Type': 'application/json' } });
   t.equal(bad.status, 400);
   t.match(bad.body.message, /malformed JSON body/);
-  const big = await api.req('POST', '/services/create', spec('web', 1, { Labels: { pad: 'x'.repeat(4000) } }));
+  const deep = await api.req('POST', '/services/create', undefined, { raw: JSON.stringify(spec('web', 1, { Extra: JSON.parse('['.repeat(100) + ']'.repeat(100)) })) });
+  t.equal(deep.status, 400);
+  t.match(deep.body.message, /nested deeper than 64 levels/);
+  const strings = await api.req('POST', '/services/create', spec('web', 1, { Labels: { brackets: '[[[[{{{{'.repeat(20) + '\\"' } }));
+  t.equal(strings.status, 201, 'brackets inside strings do not count');
+  const big = await api.req('POST', '/services/create', spec('web2', 1, { Labels: { pad: 'x'.repeat(4000) } }));
   t.equal(big.status, 413);
   t.match(big.body.message, /larger than 2048 bytes/);
   // A chunked body without Content-Length is counted as it streams.
@@ -123,8 +128,8 @@ t.test('malformed JSON is 400; an oversized body is 413', async (t) => {
   } as RequestInit);
   t.equal(res.status, 413);
   await res.text();
-  t.equal(api.ctx.store.count('service'), 0);
-  const ok = await api.req('POST', '/services/create', spec('web'));
+  t.equal(api.ctx.store.count('service'), 1);
+  const ok = await api.req('POST', '/services/create', spec('web3'));
   t.equal(ok.status, 201, 'the server still serves after refusing');
 });
 

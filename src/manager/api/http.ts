@@ -25,15 +25,41 @@ function tooLarge(limit: number): ApiError {
   return new ApiError(413, `request body larger than ${limit} bytes`);
 }
 
+/**
+ * Bodies are kept verbatim in parts (unknown spec fields), and the store's
+ * encoder and our canonical comparisons recurse: a pathologically nested
+ * body would overflow the stack there (a 500). Docker's objects nest about
+ * ten levels deep.
+ */
+export const MAX_JSON_DEPTH = 64;
+
 /** `undefined` for an empty body; 400 naming the parse error for malformed JSON. */
 export function parseJson(body: Buffer): unknown {
   const text = body.toString('utf8');
   if (text.trim() === '') return undefined;
+  if (depthExceeds(text, MAX_JSON_DEPTH)) throw badRequest(`JSON body nested deeper than ${MAX_JSON_DEPTH} levels`);
   try {
     return JSON.parse(text);
   } catch (err) {
     throw badRequest(`malformed JSON body: ${(err as Error).message}`);
   }
+}
+
+/** Bracket depth outside strings, without parsing (so it cannot overflow itself). */
+function depthExceeds(text: string, max: number): boolean {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c) i++; // backslash: skip the escaped character
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x7b || c === 0x5b) {
+      if (++depth > max) return true;
+    } else if (c === 0x7d || c === 0x5d) depth--;
+  }
+  return false;
 }
 
 /** Docker's boolean query values: 1/true/True are true, 0/false/empty/absent false. */
