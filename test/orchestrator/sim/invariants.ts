@@ -48,6 +48,30 @@ export function slotInvariant(v: StoreView): string[] {
   return out;
 }
 
+/**
+ * What actually runs: at most one copy of a slot reports running on the nodes
+ * that are up (two in a start-first window). A replacement waits for its
+ * predecessor to stop, so this holds while old copies take their grace period
+ * to stop. Excused: an old copy on a node that just came back (it was replaced
+ * while its node was unreachable, and the agent is about to stop it), and, in
+ * start-first services, old copies still stopping (overlap is what start-first
+ * asks for: a new copy never waits there).
+ */
+export function copiesInvariant(v: StoreView, now: number, readySince: ReadonlyMap<string, number>, graceMs = 6_000): string[] {
+  const out: string[] = [];
+  const nodes = new Map(v.nodes.map((n) => [n.ID, n]));
+  for (const [key, { service, tasks }] of bySlot(v)) {
+    const r = tasks.filter((t) => {
+      if (t.Status.State !== 'running' || nodes.get(t.NodeID)?.Status.State !== 'ready') return false;
+      return live(t) || (!startFirst(service) && now - (readySince.get(t.NodeID) ?? -Infinity) > graceMs);
+    });
+    if (r.length <= 1) continue;
+    if (r.length === 2 && startFirst(service) && JSON.stringify(r[0]!.Spec) !== JSON.stringify(r[1]!.Spec)) continue;
+    out.push(`slot ${key} has ${r.length} copies running: ${r.map((t) => `${t.ID}(${t.DesiredState} on ${t.NodeID})`).join(' ')}`);
+  }
+  return out;
+}
+
 /** No task desired running before its restart delay ends. */
 export function delayInvariant(v: StoreView, now: number): string[] {
   const out: string[] = [];

@@ -20,7 +20,7 @@ import type { Action, OrchestratorView } from '../../../src/manager/orchestrator
 import { OrchestratorMetrics } from '../../../src/manager/orchestrator/metrics.js';
 import { isTerminal, stateRank } from '../../../src/manager/store/types.js';
 import type { Node, Service, ServiceSpec, Task, TaskState, UpdateConfig } from '../../../src/manager/store/types.js';
-import { convergence, delayInvariant, historyInvariant, placementInvariant, slotInvariant } from './invariants.js';
+import { convergence, copiesInvariant, delayInvariant, historyInvariant, placementInvariant, slotInvariant } from './invariants.js';
 
 export interface SimOptions {
   /** Length of the fault phase (simulated ms). */
@@ -86,6 +86,9 @@ class Sim {
   private readonly chaosMs: number;
   private readonly healMs: number;
   private readonly mayFinish = new Set<string>();
+  private readonly stopAt = new Map<string, number>();
+  /** When each node last became ready (its agent then stops what it should no longer run). */
+  private readonly readySince = new Map<string, number>();
 
   constructor(
     readonly seed: number,
@@ -194,6 +197,13 @@ class Sim {
         const t = this.tasks.get(a.id);
         if (t && stateRank(a.desiredState) < stateRank(t.DesiredState)) this.fail('desired state moved backwards', [`${a.id} ${t.DesiredState} → ${a.desiredState}`]);
       }
+      if (a.type === 'createTask') {
+        const rp = a.task.Spec.RestartPolicy;
+        const max = rp?.MaxAttempts ?? 0;
+        if (max > 0 && !rp?.Window && (a.task.Orchestration?.Restarts ?? 0) > max) {
+          this.fail('MaxAttempts exceeded', [`${a.task.ID} is restart ${a.task.Orchestration?.Restarts} of at most ${max}`]);
+        }
+      }
       if (a.type === 'createTask') this.log(`create ${a.task.ID} ${a.task.ServiceID}/${a.task.Slot || a.task.NodeID} ${a.task.DesiredState} ${a.task.Orchestration?.Reason} ${a.task.Spec.ContainerSpec?.Image}`);
       else if (a.type === 'updateTask') this.log(`update ${a.id} ${a.desiredState ?? ''} ${a.status?.State ?? ''} ${JSON.stringify(a.orchestration ?? {})}`);
       else if (a.type === 'deleteTask') this.log(`delete ${a.id}`);
@@ -218,7 +228,7 @@ class Sim {
 
   private checkAlways(): void {
     const v = this.view();
-    const p = [...slotInvariant(v), ...delayInvariant(v, this.now)];
+    const p = [...slotInvariant(v), ...delayInvariant(v, this.now), ...copiesInvariant(v, this.now, this.readySince)];
     if (p.length > 0) this.fail('invariant', p);
   }
 
@@ -262,7 +272,13 @@ class Sim {
       const n = this.nodes.get(t.NodeID);
       if (!n || n.Status.State !== 'ready' || isTerminal(t.Status.State) || stateRank(t.Status.State) < stateRank('assigned')) continue;
       if (stateRank(t.DesiredState) > stateRank('running')) {
-        if (r.chance(0.6)) this.setStatus(t, 'shutdown');
+        // Stopping takes the task's grace period (SIGTERM, then SIGKILL): a replacement must not start meanwhile.
+        let at = this.stopAt.get(t.ID);
+        if (at === undefined) this.stopAt.set(t.ID, (at = this.now + r.pick([0, 0, 300, 1500, 4000])));
+        if (this.now >= at) {
+          this.stopAt.delete(t.ID);
+          this.setStatus(t, 'shutdown');
+        }
         continue;
       }
       if (t.Status.State === 'running') {
@@ -364,6 +380,7 @@ class Sim {
       Status: { ...n.Status, ...(p.state ? { State: p.state } : {}) },
     };
     this.nodes.set(n.ID, next);
+    if (next.Status.State === 'ready' && n.Status.State !== 'ready') this.readySince.set(n.ID, this.now);
     this.touch();
     this.log(`node ${n.ID} ${JSON.stringify(p)}`);
   }
