@@ -5,7 +5,7 @@
 import { assert } from '../../util/assert.js';
 import type { Service, Task, TaskOrchestration, TaskSpec, TaskState, UpdateConfig, UpdateStatus } from '../store/types.js';
 import { OrchestratorError } from './errors.js';
-import { isoTime, NodeIndex, SpecCache } from './model.js';
+import { createdMs, isoTime, NodeIndex, SpecCache } from './model.js';
 import type { OrchestratorOptions } from './options.js';
 import { nsToMs } from './options.js';
 import type { Plan } from './plan.js';
@@ -102,12 +102,20 @@ export class ServiceCtx {
     return this.ctx.specs.equal(t.Spec, this.template);
   }
 
-  /** A new task of this service, made from the current template. */
-  newTask(slot: number, nodeId: string, desired: TaskState, orchestration: Omit<TaskOrchestration, 'CreatedMs'>): Task {
+  /**
+   * A new task of this service, made from the current template, for a slot
+   * whose tasks are `slotTasks`. Its CreatedMs is later than every task
+   * already in the slot (normally `now`, one ms more when several decisions
+   * fall in the same ms), so "the slot's newest task" is never a tie decided
+   * by random ids.
+   */
+  newTask(slot: number, nodeId: string, desired: TaskState, orchestration: Omit<TaskOrchestration, 'CreatedMs'>, slotTasks: readonly Task[]): Task {
     assert(desired === 'running' || desired === 'ready', 'new tasks are desired running or ready');
     const now = this.ctx.now;
     const at = isoTime(now);
-    const o: TaskOrchestration = { ...orchestration, CreatedMs: now };
+    let created = now;
+    for (const t of slotTasks) created = Math.max(created, createdMs(t) + 1);
+    const o: TaskOrchestration = { ...orchestration, CreatedMs: created };
     if (o.StartAfterMs === undefined || o.StartAfterMs <= now) delete o.StartAfterMs;
     if (o.Restarts === 0) delete o.Restarts;
     if (o.RestartTimesMs !== undefined && o.RestartTimesMs.length === 0) delete o.RestartTimesMs;

@@ -170,7 +170,7 @@ function fill(sc: ServiceCtx, st: SlotState, exitedNow: Set<Task>): void {
     StartAfterMs: startAfter,
     Restarts: counts.restarts,
     RestartTimesMs: counts.times,
-  });
+  }, st.tasks);
   plan.create(g, t);
   st.keeper = t;
   st.created.push(t);

@@ -3,7 +3,7 @@
  */
 import { isTerminal, stateRank } from '../../../src/manager/store/types.js';
 import type { Node, Service, Task } from '../../../src/manager/store/types.js';
-import { isDead } from '../../../src/manager/orchestrator/model.js';
+import { isDead, newestFirst } from '../../../src/manager/orchestrator/model.js';
 import { nodeMatches, parseConstraints } from '../../../src/manager/orchestrator/constraints.js';
 
 export interface StoreView {
@@ -133,7 +133,7 @@ export function convergence(v: StoreView, o: ConvergeOptions): string[] {
         return;
       }
       if (l.length === 0) {
-        const newest = [...ts].sort((a, b) => (b.Orchestration?.CreatedMs ?? 0) - (a.Orchestration?.CreatedMs ?? 0))[0];
+        const newest = [...ts].sort(newestFirst)[0];
         const finished = newest !== undefined && ['complete', 'failed', 'rejected'].includes(newest.Status.State);
         if (!(o.mayFinish(s) && finished)) out.push(`${key}: no live task`);
         return;
