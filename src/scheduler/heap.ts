@@ -1,7 +1,8 @@
 /**
- * A binary min-heap (by `less`) that only ever changes at its top. That is all
- * placement needs: the node we just placed on is always the top, and it is the
- * only node whose key changed, so one sift-down (O(log n)) restores order.
+ * A binary min-heap (by `less`) whose keys only ever change at its top. That
+ * is all a group's placement needs: the node we just placed on is always the
+ * top, and it is the only node whose key changed, so one sift-down (O(log n))
+ * restores order. (push serves the frontier search of placement-index.ts.)
  */
 export class Heap<T> {
   constructor(
@@ -28,6 +29,19 @@ export class Heap<T> {
       this.siftDown(0);
     }
     return top;
+  }
+
+  push(x: T): void {
+    const items = this.items;
+    let i = items.length;
+    items.push(x);
+    while (i > 0) {
+      const p = (i - 1) >> 1;
+      if (!this.less(x, items[p]!)) break;
+      items[i] = items[p]!;
+      i = p;
+    }
+    items[i] = x;
   }
 
   /** The top's key changed: put it where it belongs. */

@@ -23,6 +23,10 @@ export class SchedulerMetrics {
   staticChecks = 0;
   /** Node checks by the dynamic filters (resources, MaxReplicas, ports). */
   dynamicChecks = 0;
+  /** Groups placed through a shared index (placement-index.ts) instead of a pass over every node. */
+  indexedGroups = 0;
+  /** Shared indexes built (first use, or after the node set changed). */
+  indexBuilds = 0;
   /** Pending tasks the scheduler already counted somewhere, released before being placed again. */
   replaced = 0;
   /** Calls that changed the node set or node facts. */

@@ -30,6 +30,23 @@ export interface SchedulerOptions {
    * ~10 MB there while covering the handful of sizes most clusters reserve.
    */
   maxCachedShapes: number;
+  /**
+   * Shared node indexes kept for small groups (placement-index.ts), least
+   * recently used dropped first. Each holds ~9 bytes per node slot plus its
+   * heap (~170 KB at 10,000 nodes), so 32 stay under ~6 MB; a batch using
+   * more distinct (constraints, reservation) pairs than that rebuilds some.
+   */
+  maxIndexes: number;
+  /**
+   * A group of k tasks goes through a shared index when
+   * indexCostRatio × k × (m + k) ≤ nodes, m being the nodes it must examine
+   * itself (those running its service, those holding its host ports); else it
+   * makes one pass over the nodes. 4 because a pass step is a few compares
+   * while an index step sifts a heap. 0 sends every group it can through an
+   * index, Infinity none (tests use both to hold the two paths to the same
+   * answers).
+   */
+  indexCostRatio: number;
 }
 
 export const DEFAULT_OPTIONS: Readonly<SchedulerOptions> = Object.freeze({
@@ -37,6 +54,8 @@ export const DEFAULT_OPTIONS: Readonly<SchedulerOptions> = Object.freeze({
   maxReasons: 5,
   checkInvariants: false,
   maxCachedShapes: 64,
+  maxIndexes: 32,
+  indexCostRatio: 4,
 });
 
 export function resolveOptions(o: Partial<SchedulerOptions> = {}): SchedulerOptions {
@@ -49,6 +68,12 @@ export function resolveOptions(o: Partial<SchedulerOptions> = {}): SchedulerOpti
   }
   if (!Number.isInteger(r.maxCachedShapes) || r.maxCachedShapes < 1) {
     throw new SchedulerError('INVALID_OPTIONS', `maxCachedShapes must be an integer ≥ 1, got ${r.maxCachedShapes}`);
+  }
+  if (!Number.isInteger(r.maxIndexes) || r.maxIndexes < 1) {
+    throw new SchedulerError('INVALID_OPTIONS', `maxIndexes must be an integer ≥ 1, got ${r.maxIndexes}`);
+  }
+  if (typeof r.indexCostRatio !== 'number' || Number.isNaN(r.indexCostRatio) || r.indexCostRatio < 0) {
+    throw new SchedulerError('INVALID_OPTIONS', `indexCostRatio must be a number ≥ 0, got ${r.indexCostRatio}`);
   }
   if (typeof r.checkInvariants !== 'boolean') {
     throw new SchedulerError('INVALID_OPTIONS', 'checkInvariants must be a boolean');

@@ -28,9 +28,10 @@ import { SchedulerMetrics } from './metrics.js';
 import { amount, NodeInfo } from './node-info.js';
 import { resolveOptions, type SchedulerOptions } from './options.js';
 import { ReasonCounts, Why } from './reasons.js';
-import { binpackLess, cachedScore, ScoreCache } from './score-binpack.js';
+import { binpackLess, cachedScore, ScoreCache, type ShapeScores } from './score-binpack.js';
 import { spreadLess, type Scratch } from './score-spread.js';
 import { NodeChooser } from './spread-tree.js';
+import { ChangeLog, indexKey, PlacementIndex, type IndexContext } from './placement-index.js';
 
 /**
  * Terminal task states (types.ts has isTerminal, but the scheduler imports
@@ -71,6 +72,12 @@ export class Scheduler implements SchedulerApi {
   private readonly scores: ScoreCache;
   /** Source of NodeInfo.stamp values: unique across nodes, so a reused slot never matches a stale cached score. */
   private stamps = 0;
+  /** Slots that changed, for the shared indexes to catch up from. */
+  private readonly log = new ChangeLog(1024);
+  /** Shared indexes for small groups, by indexKey, in least-recently-used order. */
+  private readonly indexes = new Map<string, PlacementIndex>();
+  /** Host port key → nodes holding it (how many nodes a group with that port must look at itself). */
+  private readonly portNodes = new Map<string, number>();
 
   constructor(opts?: Partial<SchedulerOptions>) {
     this.options = resolveOptions(opts);
@@ -85,6 +92,7 @@ export class Scheduler implements SchedulerApi {
     if (info.node === undefined) this.rankedDirty = true;
     info.setNode(node);
     info.stamp = ++this.stamps;
+    this.log.record(info.slot);
     this.metrics.nodeUpserts++;
     this.check();
   }
@@ -166,12 +174,17 @@ export class Scheduler implements SchedulerApi {
     info.usedMem += mem;
     info.tasks++;
     info.stamp = ++this.stamps;
+    this.log.record(info.slot);
     let perNode = this.svcIndex.get(serviceId);
     if (!perNode) this.svcIndex.set(serviceId, (perNode = new Map()));
     perNode.set(info.slot, (perNode.get(info.slot) ?? 0) + 1);
     if (ports.length > 0) {
       const table = (info.ports ??= new Map());
-      for (const p of ports) table.set(p, (table.get(p) ?? 0) + 1);
+      for (const p of ports) {
+        const n = table.get(p) ?? 0;
+        table.set(p, n + 1);
+        if (n === 0) this.portNodes.set(p, (this.portNodes.get(p) ?? 0) + 1);
+      }
     }
   }
 
@@ -184,6 +197,7 @@ export class Scheduler implements SchedulerApi {
     info.usedMem -= c.mem;
     info.tasks--;
     info.stamp = ++this.stamps;
+    this.log.record(info.slot);
     assert(info.tasks >= 0 && info.usedCpu >= 0 && info.usedMem >= 0, () => `node ${info.id} usage went negative`);
     const perNode = this.svcIndex.get(c.serviceId)!;
     const n = perNode.get(info.slot)! - 1;
@@ -195,7 +209,12 @@ export class Scheduler implements SchedulerApi {
     for (const p of c.ports) {
       const left = info.ports!.get(p)! - 1;
       if (left > 0) info.ports!.set(p, left);
-      else info.ports!.delete(p);
+      else {
+        info.ports!.delete(p);
+        const holders = this.portNodes.get(p)! - 1;
+        if (holders > 0) this.portNodes.set(p, holders);
+        else this.portNodes.delete(p);
+      }
     }
     this.metrics.tasksReleased++;
     this.dropIfEmpty(info);
@@ -245,6 +264,11 @@ export class Scheduler implements SchedulerApi {
     for (let i = 0; i < ranked.length; i++) this.scratch.rank[ranked[i]!.slot] = i;
     this.ranked = ranked;
     this.rankedDirty = false;
+    // Ranks moved (and slots may have grown): every index is void.
+    this.indexes.clear();
+    this.log.invalidate();
+    // Past ~4 changes per node, rebuilding an index costs less than replaying the log.
+    this.log.setLimit(Math.max(1024, 4 * ranked.length));
   }
 
   private staticPass(req: Requirements, statics: Map<string, StaticPass>): StaticPass {
@@ -262,7 +286,51 @@ export class Scheduler implements SchedulerApi {
   }
 
   private placeGroup(g: Group, req: Requirements, statics: Map<string, StaticPass>, placed: Placement[], unplaced: Unplaced[]): void {
+    const svc = this.scratch.svc;
+    const before = this.svcIndex.get(req.serviceId);
+    if (before) for (const [slot, n] of before) svc[slot] = n;
+    const binpack = req.strategy === 'binpack' && (req.cpu > 0 || req.mem > 0);
+    const shape = binpack ? this.scores.shape(req.cpu, req.mem, this.infos.length) : undefined;
+    const g0 = placed.length;
+    let reasons: ReasonCounts | undefined;
+    if (req.pinned === '' && req.spread.length === 0 && this.indexPays(g.tasks.length, req, before)) {
+      this.placeByIndex(g, req, shape, placed);
+    } else {
+      reasons = this.placeByPass(g, req, shape, statics, placed);
+    }
+    const n = placed.length - g0;
+    this.metrics.tasksPlaced += n;
+    if (n < g.tasks.length) {
+      reasons ??= this.explain(req);
+      const reason = reasons.format(this.options.maxReasons);
+      this.metrics.tasksUnplaced += g.tasks.length - n;
+      for (let i = n; i < g.tasks.length; i++) unplaced.push({ taskId: g.tasks[i]!.ID, code: 'NO_SUITABLE_NODE', reason });
+    }
+    // svc is all zeros between groups; only the service's nodes were set.
+    const after = this.svcIndex.get(req.serviceId);
+    if (after) for (const slot of after.keys()) svc[slot] = 0;
+  }
+
+  /**
+   * Whether a shared index beats a pass over the nodes: the index path looks
+   * at the service's own nodes and its host-port holders (m) for each of the
+   * k tasks, and m grows by up to k as the group is placed.
+   */
+  private indexPays(k: number, req: Requirements, perNode: Map<number, number> | undefined): boolean {
+    let m = perNode?.size ?? 0;
+    for (const p of req.ports) m += this.portNodes.get(p) ?? 0;
+    return this.options.indexCostRatio * k * (m + k) <= this.ranked.length;
+  }
+
+  /**
+   * Filters every node (static part shared through the batch's static
+   * passes), then places the group from a heap (or the spread-preference
+   * tree) of the eligible ones. Returns the per-node reasons, which are
+   * complete whenever a task is left over.
+   */
+  private placeByPass(g: Group, req: Requirements, shape: ShapeScores | undefined, statics: Map<string, StaticPass>, placed: Placement[]): ReasonCounts {
     const infos = this.infos;
+    const svc = this.scratch.svc;
     const reasons = new ReasonCounts();
     let candidates: number[];
     let considered: number;
@@ -282,21 +350,12 @@ export class Scheduler implements SchedulerApi {
       candidates = pass.slots;
       considered = this.ranked.length;
     }
-
-    const svc = this.scratch.svc;
-    svc.fill(0);
-    const perNode = this.svcIndex.get(req.serviceId);
-    if (perNode) for (const [slot, n] of perNode) svc[slot] = n;
-
-    const binpack = req.strategy === 'binpack' && (req.cpu > 0 || req.mem > 0);
-    const shape = binpack ? this.scores.shape(req.cpu, req.mem, infos.length) : undefined;
+    this.metrics.dynamicChecks += candidates.length;
     const less = shape ? binpackLess(this.scratch, shape.score) : spreadLess(this.scratch);
     const tasks = g.tasks;
-    this.metrics.dynamicChecks += candidates.length;
     let i = 0;
     if (tasks.length === 1 && req.spread.length === 0) {
-      // One task (the common case for small updates and node failures): a
-      // single scan for the best node, no heap to build.
+      // One task: a single scan for the best node, no heap to build.
       let best = -1;
       for (const slot of candidates) {
         const info = infos[slot]!;
@@ -305,9 +364,7 @@ export class Scheduler implements SchedulerApi {
         if (best < 0 || less(slot, best)) best = slot;
       }
       if (best >= 0) {
-        const info = infos[best]!;
-        this.count(tasks[0]!.ID, info, req.serviceId, req.cpu, req.mem, req.ports);
-        placed.push({ taskId: tasks[0]!.ID, nodeId: info.id });
+        this.placeOne(tasks[0]!, infos[best]!, req, placed);
         i = 1;
       }
     } else {
@@ -323,23 +380,84 @@ export class Scheduler implements SchedulerApi {
         const slot = chooser.peek();
         if (slot < 0) break;
         const info = infos[slot]!;
-        const t = tasks[i]!;
-        this.count(t.ID, info, req.serviceId, req.cpu, req.mem, req.ports);
-        svc[slot]!++;
-        placed.push({ taskId: t.ID, nodeId: info.id });
+        this.placeOne(tasks[i]!, info, req, placed);
         const keep = passesDynamic(info, req, svc[slot]!, reasons);
         if (keep && shape) cachedScore(shape, info, req.cpu, req.mem);
         chooser.placed(keep);
       }
     }
-    this.metrics.tasksPlaced += i;
-    if (i === tasks.length) return;
-
     // Every considered node was rejected exactly once, by its first failing filter.
-    assert(reasons.total === considered, () => `reasons count ${reasons.total} nodes, ${considered} considered`);
-    const reason = reasons.format(this.options.maxReasons);
-    this.metrics.tasksUnplaced += tasks.length - i;
-    for (; i < tasks.length; i++) unplaced.push({ taskId: tasks[i]!.ID, code: 'NO_SUITABLE_NODE', reason });
+    assert(i === tasks.length || reasons.total === considered, () => `reasons count ${reasons.total} nodes, ${considered} considered`);
+    return reasons;
+  }
+
+  /**
+   * Places a small group through the shared index of its (static filters,
+   * reservation shape, strategy): per task, the better of the index's best
+   * node outside the service's own nodes and the best of the service's own
+   * nodes. See placement-index.ts.
+   */
+  private placeByIndex(g: Group, req: Requirements, shape: ShapeScores | undefined, placed: Placement[]): void {
+    const binpack = shape !== undefined;
+    const key = indexKey(req, binpack);
+    let idx = this.indexes.get(key);
+    if (idx) this.indexes.delete(key); // re-inserted below: Map order is the LRU order
+    else {
+      if (this.indexes.size >= this.options.maxIndexes) this.indexes.delete(this.indexes.keys().next().value!);
+      idx = new PlacementIndex(req, shape);
+    }
+    this.indexes.set(key, idx);
+    this.metrics.indexedGroups++;
+    const ctx: IndexContext = { infos: this.infos, ranked: this.ranked, scratch: this.scratch, log: this.log };
+    const infos = this.infos;
+    const svc = this.scratch.svc;
+    const ports = req.ports;
+    const less = shape ? binpackLess(this.scratch, shape.score) : spreadLess(this.scratch);
+    const special = (slot: number): boolean => {
+      if (svc[slot]! > 0) return true;
+      if (ports.length === 0) return false;
+      const held = infos[slot]!.ports;
+      if (held === undefined) return false;
+      for (const p of ports) if ((held.get(p) ?? 0) > 0) return true;
+      return false;
+    };
+    for (const t of g.tasks) {
+      if (idx.sync(ctx)) this.metrics.indexBuilds++;
+      let best = idx.best(special);
+      if (best >= 0 && shape) cachedScore(shape, infos[best]!, req.cpu, req.mem);
+      const own = this.svcIndex.get(req.serviceId);
+      if (own) {
+        for (const slot of own.keys()) {
+          if (idx.member[slot] !== 1) continue;
+          const info = infos[slot]!;
+          this.metrics.dynamicChecks++;
+          if (!passesDynamic(info, req, svc[slot]!)) continue;
+          if (shape) cachedScore(shape, info, req.cpu, req.mem);
+          if (best < 0 || less(slot, best)) best = slot;
+        }
+      }
+      if (best < 0) return;
+      this.placeOne(t, infos[best]!, req, placed);
+    }
+  }
+
+  private placeOne(t: Task, info: NodeInfo, req: Requirements, placed: Placement[]): void {
+    this.count(t.ID, info, req.serviceId, req.cpu, req.mem, req.ports);
+    this.scratch.svc[info.slot]!++;
+    placed.push({ taskId: t.ID, nodeId: info.id });
+  }
+
+  /** Why no node can take one more task of the group: every node under its first failing filter. */
+  private explain(req: Requirements): ReasonCounts {
+    const reasons = new ReasonCounts();
+    const svc = this.scratch.svc;
+    for (const info of this.ranked) {
+      if (passesStatic(info, req, reasons)) {
+        const ok = passesDynamic(info, req, svc[info.slot]!, reasons);
+        assert(!ok, () => `node ${info.id} fits a task the index found no node for`);
+      }
+    }
+    return reasons;
   }
 
   // ------------------------------------------------------------ invariants
@@ -373,6 +491,14 @@ export class Scheduler implements SchedulerApi {
       assert(have.size === w.ports.size && [...w.ports].every(([p, n]) => have.get(p) === n), () => `node ${info.id} port table drifted`);
     }
     assert(svc.size === this.svcIndex.size, 'service index has stale services');
+    assert(this.scratch.svc.every((x) => x === 0), 'per-group service counts left behind');
+    if (!this.rankedDirty) {
+      const ctx: IndexContext = { infos: this.infos, ranked: this.ranked, scratch: this.scratch, log: this.log };
+      for (const [key, idx] of this.indexes) {
+        const bad = idx.audit(ctx);
+        assert(bad === undefined, () => `index ${JSON.stringify(key)}: ${bad}`);
+      }
+    }
     for (const [sid, perNode] of svc) {
       const have = this.svcIndex.get(sid);
       assert(have !== undefined && have.size === perNode.size && [...perNode].every(([slot, n]) => have.get(slot) === n), () => `service index of ${sid} drifted`);

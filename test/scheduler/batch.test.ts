@@ -88,12 +88,14 @@ function parseReason(reason: string): Map<string, number> {
   return m;
 }
 
-const checked = { placements: 0, reasons: 0 };
+const checked = { placements: 0, reasons: 0, indexedGroups: 0, groups: 0 };
 
 function scenario(seed: number, t: Test): void {
   const rng = seededRng(seed);
   const strategy: Strategy = rng.chance(0.5) ? 'binpack' : 'spread';
-  const s = new Scheduler({ strategy, checkInvariants: true, maxReasons: 100 });
+  // Thirds: shared indexes whenever allowed, never, or by the default cost rule.
+  const indexCostRatio = [0, Infinity, 4][seed % 3]!;
+  const s = new Scheduler({ strategy, checkInvariants: true, maxReasons: 100, indexCostRatio });
   const ref = new ReferenceScheduler(strategy);
   const nodeIds = Array.from({ length: rng.range(1, 25) }, (_, i) => `n${(i * 7919) % 1000}`);
   for (const id of nodeIds) {
@@ -158,12 +160,16 @@ function scenario(seed: number, t: Test): void {
       }
     }
   }
+  checked.indexedGroups += s.metrics.indexedGroups;
+  checked.groups += s.metrics.groups;
 }
 
 t.test('same placements and reasons as the naive reference, on random clusters', async (t) => {
   const seeds = Number(process.env.SCHED_SEEDS ?? 150);
   for (let seed = 1; seed <= seeds; seed++) scenario(seed, t);
   t.ok(checked.placements > 1000 && checked.reasons > 200, `compared ${checked.placements} placements and ${checked.reasons} reasons over ${seeds} seeds`);
+  const byPass = checked.groups - checked.indexedGroups;
+  t.ok(checked.indexedGroups > 200 && byPass > 200, `both paths ran: ${checked.indexedGroups} groups through shared indexes, ${byPass} by a pass over the nodes`);
 });
 
 function bigCluster(seed: number, shuffleNodes: boolean): { s: Scheduler; pending: Task[]; nodes: Node[] } {
