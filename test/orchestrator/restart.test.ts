@@ -224,6 +224,7 @@ t.test('a replacement waits for its predecessor to stop (drain), then starts; or
   // Same again, but the old copy never reports (hung agent).
   const w2 = new World([mkNode('n1'), mkNode('n2')], [mkService('s1', { replicas: 1 })]);
   w2.converge();
+  w2.advance(1000);
   const old2 = w2.live('s1')[0]!;
   w2.availability(old2.NodeID, 'drain');
   w2.step();
