@@ -18,8 +18,14 @@ type UpdateTaskAction = Extract<Action, { type: 'updateTask' }>;
 
 export class Group {
   readonly actions: Action[] = [];
-  /** Counted per group so a truncated decision reports only what it emits. */
-  readonly stats: DecisionStats = emptyStats();
+  private counts: DecisionStats | undefined;
+  /** Counted per group so a truncated decision reports only what it emits (made on first use: most slots count nothing). */
+  get stats(): DecisionStats {
+    return (this.counts ??= emptyStats());
+  }
+  get hasStats(): boolean {
+    return this.counts !== undefined;
+  }
 }
 
 export class Plan {
@@ -168,8 +174,8 @@ export class Plan {
         truncated = true;
         break;
       }
-      actions.push(...g.actions);
-      addCounts(stats, g.stats);
+      for (const a of g.actions) actions.push(a);
+      if (g.hasStats) addCounts(stats, g.stats);
     }
     if (truncated) {
       stats.truncated = 1;

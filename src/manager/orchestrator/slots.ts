@@ -71,7 +71,7 @@ export function stopping(sc: ServiceCtx, tasks: readonly Task[], except?: Task):
 export function processSlot(sc: ServiceCtx, input: SlotInput): SlotState {
   const { plan, nodes } = sc.ctx;
   const g = plan.group();
-  const tasks = [...input.tasks].sort(newestFirst);
+  const tasks = input.tasks.length > 1 ? [...input.tasks].sort(newestFirst) : [...input.tasks];
   const st: SlotState = { ...input, tasks, group: g, keeper: null, startFirstOld: null, created: [] };
 
   for (const t of tasks) {
