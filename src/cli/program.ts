@@ -1,6 +1,6 @@
 import { Command, CommanderError } from 'commander';
 import { CliError } from './errors.js';
-import { packageVersion } from './version.js';
+import { packageVersion } from '../util/version.js';
 import { commands } from './commands/index.js';
 
 /** Builds the `shoal` command tree. Each command lives in commands/<name>.ts. */

@@ -185,8 +185,22 @@ export class Manager implements ManagerContext {
 
   // ------------------------------------------------------ ManagerContext
 
-  readBarrier(): Promise<void> {
-    return this.driver.readBarrier();
+  /**
+   * Linearizable read barrier. A read is idempotent, so when the leader
+   * changes (or none is known yet) under it, it is retried for a little
+   * while rather than failing the caller during a failover.
+   */
+  async readBarrier(): Promise<void> {
+    const deadline = Date.now() + 3_000;
+    for (;;) {
+      try {
+        return await this.driver.readBarrier();
+      } catch (err) {
+        const retryable = (err instanceof RaftDriverError && err.code === 'LEADER_CHANGED') || (err instanceof RaftError && err.code === 'NOT_LEADER');
+        if (!retryable || Date.now() > deadline || this.stopped) throw err;
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    }
   }
 
   async commit(ops: StoreOp[]): Promise<TxnResult> {

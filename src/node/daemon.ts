@@ -9,6 +9,9 @@ import { isWireError } from '../wire/errors.js';
 import { WsTransport } from '../wire/ws-transport.js';
 import type { RaftOptions } from '../raft/options.js';
 import { loadIdentity, saveIdentity, type NodeIdentity } from './state.js';
+import { createApiServer, type ApiServer } from '../manager/api/index.js';
+import { reconcile } from '../manager/orchestrator/index.js';
+import { packageVersion } from '../util/version.js';
 import '../protocol.js';
 
 export interface DaemonOptions {
@@ -32,13 +35,6 @@ export class DaemonError extends Error {
   override readonly name = 'DaemonError';
 }
 
-/** Hook for the API server, installed by the module that provides it (keeps node/ free of api/ internals). */
-export type ApiFactory = (manager: Manager, addr: string, log: (m: string) => void) => Promise<{ close(): Promise<void>; address: string }>;
-let apiFactory: ApiFactory | null = null;
-export function provideApi(f: ApiFactory): void {
-  apiFactory = f;
-}
-
 /**
  * One node process: the cluster transport, gossip, and — on managers — the
  * Raft member with the store, dispatcher and API. (The task agent joins
@@ -46,7 +42,7 @@ export function provideApi(f: ApiFactory): void {
  */
 export class Daemon {
   manager: Manager | null = null;
-  api: { close(): Promise<void>; address: string } | null = null;
+  api: ApiServer | null = null;
   private stopped = false;
 
   private constructor(
@@ -123,6 +119,7 @@ export class Daemon {
       ...(id.founder ? { found: { clusterId: id.clusterId, hostname: id.hostname, gossipKey: id.gossipKey } } : {}),
       ...(this.opts.tickMs ? { tickMs: this.opts.tickMs } : {}),
       ...(this.opts.raft ? { raft: this.opts.raft } : {}),
+      reconcile,
       log,
     });
     // Remember the managers we learn of, to find the cluster after a restart.
@@ -133,7 +130,11 @@ export class Daemon {
         saveIdentity(this.opts.dataDir, this.identity);
       }
     });
-    if (apiFactory) this.api = await apiFactory(this.manager, id.apiAddr, log);
+    this.api = createApiServer(this.manager, { version: packageVersion(), log });
+    const [apiHost, apiPort] = splitAddr(id.apiAddr);
+    await this.api.listen(apiHost, Number(apiPort)).catch((err: Error) => {
+      throw new DaemonError(`cannot serve the API on ${id.apiAddr}: ${err.message}`);
+    });
   }
 
   async stop(): Promise<void> {

@@ -426,10 +426,16 @@ export class RaftDriver {
   private suspectLeader(): void {
     if (this.stopped || this.fastTicks || this.soft.role === 'leader') return;
     const suspected = this.soft.leader;
+    this.log(`connection to leader ${suspected} lost: election clock x10`);
     const electionTicksMax = this.opts.raft?.electionTicksMax ?? 20;
     let n = 0;
     this.fastTicks = setInterval(() => {
-      if (this.stopped || this.soft.leader !== suspected || ++n > electionTicksMax * 2) return this.stopSuspecting();
+      // Keep the fast clock through pre-candidacy and candidacy (no leader
+      // known): the peers' leader leases must run out on the same clock, or
+      // each refuses the other's pre-vote for a whole normal lease. Stop once
+      // any leader is known again, or after a bounded number of fast ticks.
+      const newLeader = this.soft.leader !== null && this.soft.leader !== suspected;
+      if (this.stopped || newLeader || this.soft.role === 'leader' || ++n > electionTicksMax * 4) return this.stopSuspecting();
       this.tick();
     }, Math.max(1, Math.floor(this.opts.tickMs / 10)));
   }
@@ -558,9 +564,20 @@ export class RaftDriver {
         clearTimeout(w.timer);
         w.reject(new RaftDriverError('LEADER_CHANGED', `leader changed from ${w.leader} to ${s.leader ?? 'none'} while the proposal was pending (outcome unknown)`));
       }
+      // A read waiting for an index from a leader that is gone never gets
+      // one; reads are safe to retry, so say so now.
+      for (const [key, w] of this.reads) {
+        if (w.index !== null) continue;
+        this.reads.delete(key);
+        clearTimeout(w.timer);
+        w.reject(new RaftDriverError('LEADER_CHANGED', `leader changed to ${s.leader ?? 'none'} before the read was confirmed`));
+      }
     }
     this.soft = s;
-    if (changed) for (const fn of [...this.leaderListeners]) fn(s.leader, s.role);
+    if (changed) {
+      this.log(`${s.role}${s.leader ? `, leader ${s.leader}` : ', no leader'} (term ${this.core.hardState().term})`);
+      for (const fn of [...this.leaderListeners]) fn(s.leader, s.role);
+    }
   }
 
   private send(m: Message): void {

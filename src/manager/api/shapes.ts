@@ -5,6 +5,7 @@
  * what must never leave a manager (the cluster root secret).
  */
 import type { Cluster, Node, Service, ServiceSpec, Task, TaskSpec, UpdateConfig } from '../store/types.js';
+import type { ManagerStatusInfo } from '../interface.js';
 
 const SECOND = 1_000_000_000;
 
@@ -36,10 +37,27 @@ export function clusterShape(c: Cluster): Omit<Cluster, 'ShoalRootSecret'> & Rec
   };
 }
 
-export function nodeShape(n: Node): Node {
+/**
+ * `live`: Raft's view at the serving manager. Leadership and reachability
+ * change without any store write, so they are filled in at read time, not
+ * stored (a stored "Leader: true" would be stale after every failover).
+ */
+export function nodeShape(n: Node, live?: ManagerStatusInfo): Node {
   const d = n.Description ?? ({} as Node['Description']);
+  const m = live?.managers.find((x) => x.nodeId === n.ID);
+  const managerStatus = n.ManagerStatus
+    ? {
+        ManagerStatus: {
+          ...n.ManagerStatus,
+          ...(live ? { Leader: live.leaderId === n.ID } : {}),
+          // A learner still catching up is not yet a manager that counts: "unknown", as Swarm shows a joining manager.
+          ...(m ? { Reachability: !m.voter ? ('unknown' as const) : m.reachable ? ('reachable' as const) : ('unreachable' as const), Addr: m.addr || n.ManagerStatus.Addr } : {}),
+        },
+      }
+    : {};
   return {
     ...n,
+    ...managerStatus,
     Spec: { ...n.Spec, Labels: n.Spec.Labels ?? {} },
     Description: {
       ...d,

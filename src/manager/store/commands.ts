@@ -23,7 +23,7 @@ export interface ObjectOf {
 export type AnyObject = ObjectOf[Kind];
 
 /** An object as proposed: the store fills in Version and timestamps. */
-export type Draft<T> = Omit<T, 'Version' | 'CreatedAt' | 'UpdatedAt'> & Partial<Pick<T & { Version: unknown; CreatedAt: string; UpdatedAt: string }, 'Version' | 'CreatedAt' | 'UpdatedAt'>>;
+export type Draft<T> = T extends unknown ? Omit<T, 'Version' | 'CreatedAt' | 'UpdatedAt'> & Partial<Pick<T & { Version: unknown; CreatedAt: string; UpdatedAt: string }, 'Version' | 'CreatedAt' | 'UpdatedAt'>> : never;
 
 export type StoreOp =
   | { op: 'create'; kind: Kind; object: Draft<AnyObject> }

@@ -47,11 +47,11 @@ export function nodeRoutes(r: Router, d: Deps): void {
           f.labels('label', n.Description?.Engine?.Labels) &&
           f.labels('node.label', n.Spec.Labels),
       )
-      .map(nodeShape);
+      .map((n) => nodeShape(n, ctx.status()));
     return { body: nodes };
   });
 
-  r.add('GET', '/nodes/:id', async (req) => ({ body: nodeShape(find(await readStore(ctx), req.params.id!)) }));
+  r.add('GET', '/nodes/:id', async (req) => ({ body: nodeShape(find(await readStore(ctx), req.params.id!), ctx.status()) }));
 
   r.add('POST', '/nodes/:id/update', async (req) => {
     const version = versionParam(req.query, 'node');

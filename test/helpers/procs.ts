@@ -1,0 +1,161 @@
+/**
+ * Real Shoal node processes for integration tests: `shoal init`, `shoal join`
+ * and `shoal run` started from the compiled CLI, each on its own 127.0.x.y
+ * address and data dir, killed with SIGKILL or stopped with SIGTERM.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import http from 'node:http';
+import { distFile } from './dist.js';
+import { waitFor } from './wait.js';
+
+export interface NodeProc {
+  name: string;
+  dataDir: string;
+  host: string;
+  port: number;
+  apiPort: number;
+  proc: ChildProcess | null;
+  stdout: string;
+  stderr: string;
+  exits: { code: number | null; signal: NodeJS.Signals | null }[];
+}
+
+export interface HttpResult {
+  status: number;
+  body: string;
+  json<T = unknown>(): T;
+}
+
+export class ProcCluster {
+  readonly dir = mkdtempSync(path.join(tmpdir(), 'shoal-procs-'));
+  readonly nodes: NodeProc[] = [];
+  private readonly third: number;
+  workerToken = '';
+  managerToken = '';
+
+  /** `subnet` picks 127.0.<subnet>.x, so test files running in parallel do not collide. */
+  constructor(subnet?: number) {
+    this.third = subnet ?? 100 + (process.pid % 100);
+  }
+
+  private makeNode(): NodeProc {
+    const i = this.nodes.length + 1;
+    const n: NodeProc = {
+      name: `n${i}`,
+      dataDir: path.join(this.dir, `n${i}`),
+      host: `127.0.${this.third}.${i}`,
+      port: 4242,
+      apiPort: 2375,
+      proc: null,
+      stdout: '',
+      stderr: '',
+      exits: [],
+    };
+    this.nodes.push(n);
+    return n;
+  }
+
+  private spawn(n: NodeProc, args: string[]): void {
+    const proc = spawn(process.execPath, [distFile('bin/shoal.js'), ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NODE_OPTIONS: '' } });
+    n.proc = proc;
+    proc.stdout!.on('data', (d: Buffer) => (n.stdout += d.toString()));
+    proc.stderr!.on('data', (d: Buffer) => (n.stderr += d.toString()));
+    proc.once('exit', (code, signal) => {
+      n.exits.push({ code, signal });
+      if (n.proc === proc) n.proc = null;
+    });
+  }
+
+  private common(n: NodeProc): string[] {
+    return ['--data-dir', n.dataDir, '--advertise-addr', `${n.host}:${n.port}`, '--api-addr', `${n.host}:${n.apiPort}`, '--hostname', n.name];
+  }
+
+  async init(): Promise<NodeProc> {
+    const n = this.makeNode();
+    this.spawn(n, ['init', ...this.common(n)]);
+    await waitFor(() => /shoal join --token (\S+) .*\n[\s\S]*shoal join --token (\S+) /.exec(n.stdout), { timeoutMs: 20_000, what: `${n.name} initialized` });
+    const tokens = [...n.stdout.matchAll(/shoal join --token (\S+) /g)].map((m) => m[1]!);
+    this.workerToken = tokens[0]!;
+    this.managerToken = tokens[1]!;
+    await this.waitApi(n);
+    return n;
+  }
+
+  async join(role: 'worker' | 'manager', via: NodeProc): Promise<NodeProc> {
+    const n = this.makeNode();
+    this.spawn(n, ['join', '--token', role === 'manager' ? this.managerToken : this.workerToken, ...this.common(n), `${via.host}:${via.port}`]);
+    await waitFor(() => /joined a swarm/.test(n.stdout), { timeoutMs: 30_000, what: `${n.name} joined` });
+    if (role === 'manager') await this.waitApi(n);
+    return n;
+  }
+
+  /** Restarts a stopped node from its data dir. */
+  async restart(n: NodeProc): Promise<void> {
+    if (n.proc) throw new Error(`${n.name} is still running`);
+    const before = n.stdout.length;
+    this.spawn(n, ['run', '--data-dir', n.dataDir]);
+    await waitFor(() => n.stdout.slice(before).includes('running'), { timeoutMs: 20_000, what: `${n.name} restarted` });
+  }
+
+  kill(n: NodeProc, signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
+    const p = n.proc;
+    if (!p) return Promise.resolve();
+    return new Promise((resolve) => {
+      p.once('exit', () => resolve());
+      p.kill(signal);
+    });
+  }
+
+  async waitApi(n: NodeProc, timeoutMs = 20_000): Promise<void> {
+    await waitFor(async () => (await this.http(n, 'GET', '/_ping').catch(() => null))?.status === 200, { timeoutMs, what: `${n.name} API up` });
+  }
+
+  http(n: NodeProc, method: string, p: string, body?: unknown, timeoutMs = 5_000): Promise<HttpResult> {
+    return new Promise((resolve, reject) => {
+      const data = body === undefined ? undefined : JSON.stringify(body);
+      const req = http.request(
+        { host: n.host, port: n.apiPort, path: p, method, timeout: timeoutMs, headers: data ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(data) } : {} },
+        (res) => {
+          let b = '';
+          res.on('data', (c: Buffer) => (b += c.toString()));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, body: b, json: <T>() => JSON.parse(b) as T }));
+        },
+      );
+      req.on('timeout', () => req.destroy(new Error(`${method} ${p} on ${n.name} timed out`)));
+      req.on('error', reject);
+      if (data) req.write(data);
+      req.end();
+    });
+  }
+
+  /** The node whose API says it leads (via GET /nodes ManagerStatus.Leader). */
+  async leader(timeoutMs = 15_000): Promise<NodeProc> {
+    return waitFor(
+      async () => {
+        for (const n of this.nodes) {
+          if (!n.proc) continue;
+          const r = await this.http(n, 'GET', '/nodes', undefined, 1_000).catch(() => null);
+          if (r?.status !== 200) continue;
+          const nodes = r.json<{ Description: { Hostname: string }; ManagerStatus?: { Leader?: boolean } }[]>();
+          const l = nodes.find((x) => x.ManagerStatus?.Leader);
+          if (l) return this.nodes.find((x) => x.name === l.Description.Hostname && x.proc);
+        }
+        return undefined;
+      },
+      { timeoutMs, what: 'the leader' },
+    );
+  }
+
+  /** Logs of every node, for a failing test's diagnostics. */
+  logs(): string {
+    return this.nodes.map((n) => `--- ${n.name} stdout\n${n.stdout}\n--- ${n.name} stderr\n${n.stderr.slice(-4000)}`).join('\n');
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.nodes.map((n) => this.kill(n, 'SIGKILL')));
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
