@@ -20,6 +20,7 @@ import { isTerminal, stateRank } from '../store/types.js';
 import type { Task } from '../store/types.js';
 import type { ServiceCtx } from './context.js';
 import { createdMs, endedMs, exitedOnItsOwn, newestFirst } from './model.js';
+import { lossOf } from './node-down.js';
 import type { Group } from './plan.js';
 import { nextCounts, restartPolicy, shouldRestart } from './restart.js';
 
@@ -92,15 +93,16 @@ export function processSlot(sc: ServiceCtx, input: SlotInput): SlotState {
     if (isTerminal(plan.statusOf(t))) {
       exitedNow.add(t);
       plan.shutdown(g, t);
-    } else if (t.NodeID !== '' && nodes.isDown(t.NodeID)) {
-      g.stats.nodeDownReschedules++;
-      plan.shutdown(g, t);
-    } else if (sc.kind === 'replicated' && t.NodeID !== '' && nodes.isDrained(t.NodeID)) {
-      g.stats.drainReschedules++;
-      plan.shutdown(g, t);
-    } else {
-      healthy.push(t);
+      continue;
     }
+    const loss = lossOf(sc, t);
+    if (loss === null) {
+      healthy.push(t);
+      continue;
+    }
+    if (loss === 'drained') g.stats.drainReschedules++;
+    else g.stats.nodeDownReschedules++;
+    plan.shutdown(g, t);
   }
 
   if (healthy.length > 0) {
@@ -158,8 +160,7 @@ function fill(sc: ServiceCtx, st: SlotState, exitedNow: Set<Task>): void {
       if (delay > 0) startAfter = Math.max(now, cause.Orchestration?.StartAfterMs ?? 0) + delay;
       counts = nextCounts(cause, sameSpec, true, now, opts, sc.template);
     } else {
-      const lost = status === 'orphaned' || nodes.isGone(cause.NodeID) || (cause.NodeID !== '' && nodes.isDown(cause.NodeID)) || nodes.isDrained(cause.NodeID);
-      reason = lost ? 'reschedule' : 'create';
+      reason = status === 'orphaned' || lossOf(sc, cause) !== null ? 'reschedule' : 'create';
       counts = nextCounts(cause, sameSpec, false, now, opts, sc.template);
     }
   }
