@@ -47,7 +47,7 @@ t.test('agents register, get tasks scheduled and report them running; a silent n
   }));
   const r = await leader.commit([{ op: 'create', kind: 'service', object: svc }, ...tasks.map((x) => ({ op: 'create' as const, kind: 'task' as const, object: x }))]);
   t.ok(r.ok);
-  await waitFor(() => leader.store.tasksOfService('svc1').every((x) => x.Status.State === 'running'), { what: 'all six running' });
+  await waitFor(() => leader.store.tasksOfService('svc1').every((x) => x.Status.State === 'running'), { timeoutMs: 30_000, what: 'all six running' });
   const perNode = [a1, a2].map((a) => leader.store.tasksOnNode(a.id).length);
   t.same([...perNode].sort(), [2, 4], `binpack fills one node's 4 CPUs before the next (${perNode})`);
   // One more task than fits: it stays pending with a reason.
