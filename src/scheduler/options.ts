@@ -32,9 +32,10 @@ export interface SchedulerOptions {
   maxCachedShapes: number;
   /**
    * Shared node indexes kept for small groups (placement-index.ts), least
-   * recently used dropped first. Each holds ~9 bytes per node slot plus its
-   * heap (~170 KB at 10,000 nodes), so 32 stay under ~6 MB; a batch using
-   * more distinct (constraints, reservation) pairs than that rebuilds some.
+   * recently used dropped first. Each holds ~25 bytes per node slot (~250 KB
+   * at 10,000 nodes), so 64 stay under ~16 MB; groups of a batch using more
+   * distinct (constraints, reservation, strategy) keys than that take the
+   * pass path.
    */
   maxIndexes: number;
   /**
@@ -54,7 +55,7 @@ export const DEFAULT_OPTIONS: Readonly<SchedulerOptions> = Object.freeze({
   maxReasons: 5,
   checkInvariants: false,
   maxCachedShapes: 64,
-  maxIndexes: 32,
+  maxIndexes: 64,
   indexCostRatio: 4,
 });
 

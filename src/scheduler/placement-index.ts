@@ -73,6 +73,8 @@ export interface IndexContext {
 }
 
 export class PlacementIndex {
+  /** The schedule() call that last used this index (the cache never evicts one the current batch uses). */
+  lastBatch = 0;
   private epoch = -1;
   private seq = 0;
   /** Heap of slots; pos[slot] = index in heap + 1 (0 = absent). */

@@ -2,15 +2,21 @@
  * The scheduler: incremental node/task state plus batch placement (see
  * interface.ts for the contract and how the manager drives it).
  *
- * Cost of schedule() for T tasks in G groups over N nodes:
- *   grouping                      O(T)
- *   static filters                O(S × N) for S distinct (constraints, platforms, runtime) sets, S ≤ G
- *   dynamic filters + heap build  O(G × N)
- *   placements                    O(T × levels × log N)
- * against SwarmKit's O(T × N) per-task filtering when groups are small.
+ * Cost of schedule() for T tasks in G groups over N nodes. Grouping is O(T).
+ * Each group then takes one of two paths:
+ *   - a pass (large groups, spread preferences, pinned tasks): static filters
+ *     O(N) once per distinct (constraints, platforms, runtime) in the batch,
+ *     dynamic filters and heap build O(N) per group, then O(levels × log N)
+ *     per task;
+ *   - a shared index (small groups, see placement-index.ts): per task
+ *     O((m + c) × log N), m = the nodes the service already runs on, c = the
+ *     node changes since the index last looked; an index costs O(N) to build
+ *     and is reused across groups and batches.
+ * SwarmKit filters every node for every group: O(G × N) in all cases.
  */
 import type { Node, Task, TaskState } from '../manager/store/types.js';
 import { assert } from '../util/assert.js';
+import type { NodeAttr } from './constraint.js';
 import { SchedulerError } from './errors.js';
 import { passesDynamic, passesStatic } from './filters.js';
 import { groupTasks, type Group, type Requirements } from './group.js';
@@ -30,13 +36,18 @@ import { resolveOptions, type SchedulerOptions } from './options.js';
 import { ReasonCounts, Why } from './reasons.js';
 import { binpackLess, cachedScore, ScoreCache, type ShapeScores } from './score-binpack.js';
 import { spreadLess, type Scratch } from './score-spread.js';
-import { NodeChooser } from './spread-tree.js';
+import { attrKey, descriptorValues, NodeChooser, type DescriptorValues } from './spread-tree.js';
 import { ChangeLog, indexKey, PlacementIndex, type IndexContext } from './placement-index.js';
 
 /**
  * Terminal task states (types.ts has isTerminal, but the scheduler imports
  * only types from the manager, so it keeps its own list of the same states).
  */
+/** Whether the group is ordered by binpack score (binpack strategy and something reserved); else by task counts. */
+function isBinpack(req: Requirements): boolean {
+  return req.strategy === 'binpack' && (req.cpu > 0 || req.mem > 0);
+}
+
 const TERMINAL: ReadonlySet<TaskState> = new Set<TaskState>(['complete', 'shutdown', 'failed', 'rejected', 'remove', 'orphaned']);
 
 /** What one counted task holds on its node, so releasing it subtracts exactly what was added. */
@@ -76,6 +87,8 @@ export class Scheduler implements SchedulerApi {
   private readonly log = new ChangeLog(1024);
   /** Shared indexes for small groups, by indexKey, in least-recently-used order. */
   private readonly indexes = new Map<string, PlacementIndex>();
+  /** Spread descriptor values of the current batch (node facts cannot change during one). */
+  private readonly descriptors = new Map<string, DescriptorValues>();
   /** Host port key → nodes holding it (how many nodes a group with that port must look at itself). */
   private readonly portNodes = new Map<string, number>();
 
@@ -231,10 +244,18 @@ export class Scheduler implements SchedulerApi {
     m.groups += groups.length;
     for (const t of pending) if (this.release(t.ID)) m.replaced++;
     this.prepare();
+    this.descriptors.clear();
 
     const placed: Placement[] = [];
     const unplaced: Unplaced[] = [];
     const statics = new Map<string, StaticPass>();
+    // How many groups of this batch could share each index: one alone would pay a pass to build it and keep nothing.
+    const uses = new Map<string, number>();
+    for (const g of groups) {
+      if (g.req instanceof SchedulerError || g.req.pinned !== '' || g.req.spread.length > 0) continue;
+      const key = indexKey(g.req, isBinpack(g.req));
+      uses.set(key, (uses.get(key) ?? 0) + 1);
+    }
     for (const g of groups) {
       if (g.req instanceof SchedulerError) {
         const reason = g.req.message.slice(g.req.code.length + 2);
@@ -242,7 +263,7 @@ export class Scheduler implements SchedulerApi {
         m.tasksInvalid += g.tasks.length;
         continue;
       }
-      this.placeGroup(g, g.req, statics, placed, unplaced);
+      this.placeGroup(g, g.req, statics, uses, placed, unplaced);
     }
     this.check();
     return { placed, unplaced };
@@ -271,6 +292,14 @@ export class Scheduler implements SchedulerApi {
     this.log.setLimit(Math.max(1024, 4 * ranked.length));
   }
 
+  /** Every node's value for a spread descriptor, computed once per batch. */
+  private descriptor(attr: NodeAttr): DescriptorValues {
+    const key = attrKey(attr);
+    let d = this.descriptors.get(key);
+    if (!d) this.descriptors.set(key, (d = descriptorValues(attr, this.ranked, this.infos.length)));
+    return d;
+  }
+
   private staticPass(req: Requirements, statics: Map<string, StaticPass>): StaticPass {
     const hit = statics.get(req.staticKey);
     if (hit) {
@@ -285,16 +314,17 @@ export class Scheduler implements SchedulerApi {
     return pass;
   }
 
-  private placeGroup(g: Group, req: Requirements, statics: Map<string, StaticPass>, placed: Placement[], unplaced: Unplaced[]): void {
+  private placeGroup(g: Group, req: Requirements, statics: Map<string, StaticPass>, uses: Map<string, number>, placed: Placement[], unplaced: Unplaced[]): void {
     const svc = this.scratch.svc;
     const before = this.svcIndex.get(req.serviceId);
     if (before) for (const [slot, n] of before) svc[slot] = n;
-    const binpack = req.strategy === 'binpack' && (req.cpu > 0 || req.mem > 0);
+    const binpack = isBinpack(req);
     const shape = binpack ? this.scores.shape(req.cpu, req.mem, this.infos.length) : undefined;
     const g0 = placed.length;
     let reasons: ReasonCounts | undefined;
-    if (req.pinned === '' && req.spread.length === 0 && this.indexPays(g.tasks.length, req, before)) {
-      this.placeByIndex(g, req, shape, placed);
+    const idx = req.pinned === '' && req.spread.length === 0 && this.indexPays(g.tasks.length, req, before) ? this.indexFor(req, shape, uses) : undefined;
+    if (idx) {
+      this.placeByIndex(g, req, idx, shape, placed);
     } else {
       reasons = this.placeByPass(g, req, shape, statics, placed);
     }
@@ -375,7 +405,7 @@ export class Scheduler implements SchedulerApi {
         if (shape) cachedScore(shape, info, req.cpu, req.mem);
         eligible.push(slot);
       }
-      const chooser = new NodeChooser(eligible, req.spread, infos, svc, less);
+      const chooser = new NodeChooser(eligible, req.spread.map((a) => this.descriptor(a)), svc, less);
       for (; i < tasks.length; i++) {
         const slot = chooser.peek();
         if (slot < 0) break;
@@ -397,16 +427,32 @@ export class Scheduler implements SchedulerApi {
    * node outside the service's own nodes and the best of the service's own
    * nodes. See placement-index.ts.
    */
-  private placeByIndex(g: Group, req: Requirements, shape: ShapeScores | undefined, placed: Placement[]): void {
-    const binpack = shape !== undefined;
-    const key = indexKey(req, binpack);
+  /**
+   * The group's shared index: the cached one, or a new one when at least two
+   * groups of the batch will use it and there is room. Never evicts an index
+   * this batch already used (with more keys than room, evicting would rebuild
+   * an index per group: worse than a pass).
+   */
+  private indexFor(req: Requirements, shape: ShapeScores | undefined, uses: Map<string, number>): PlacementIndex | undefined {
+    const key = indexKey(req, shape !== undefined);
     let idx = this.indexes.get(key);
-    if (idx) this.indexes.delete(key); // re-inserted below: Map order is the LRU order
-    else {
-      if (this.indexes.size >= this.options.maxIndexes) this.indexes.delete(this.indexes.keys().next().value!);
+    if (idx) {
+      this.indexes.delete(key); // re-inserted: Map order is the LRU order
+    } else {
+      if ((uses.get(key) ?? 0) < 2) return undefined;
+      if (this.indexes.size >= this.options.maxIndexes) {
+        const [oldest, old] = this.indexes.entries().next().value!;
+        if (old.lastBatch === this.metrics.batches) return undefined;
+        this.indexes.delete(oldest);
+      }
       idx = new PlacementIndex(req, shape);
     }
+    idx.lastBatch = this.metrics.batches;
     this.indexes.set(key, idx);
+    return idx;
+  }
+
+  private placeByIndex(g: Group, req: Requirements, idx: PlacementIndex, shape: ShapeScores | undefined, placed: Placement[]): void {
     this.metrics.indexedGroups++;
     const ctx: IndexContext = { infos: this.infos, ranked: this.ranked, scratch: this.scratch, log: this.log };
     const infos = this.infos;

@@ -13,6 +13,35 @@ import { attrValue, type NodeAttr } from './constraint.js';
 import { Heap } from './heap.js';
 import type { NodeInfo } from './node-info.js';
 
+/** Every node's value for one descriptor, as small integers: computed once per batch, not once per group. */
+export interface DescriptorValues {
+  /** slot → index into names. */
+  ids: Int32Array;
+  names: string[];
+}
+
+export function descriptorValues(attr: NodeAttr, nodes: readonly NodeInfo[], slots: number): DescriptorValues {
+  const ids = new Int32Array(slots);
+  const names: string[] = [];
+  const byName = new Map<string, number>();
+  for (const info of nodes) {
+    const v = attrValue(info, attr);
+    let id = byName.get(v);
+    if (id === undefined) {
+      id = names.length;
+      names.push(v);
+      byName.set(v, id);
+    }
+    ids[info.slot] = id;
+  }
+  return { ids, names };
+}
+
+/** Cache key of a descriptor. */
+export function attrKey(attr: NodeAttr): string {
+  return 'name' in attr ? `${attr.kind}:${attr.name}` : attr.kind;
+}
+
 class Branch {
   /** Tasks of the service on the branch's eligible nodes (placements included). */
   count = 0;
@@ -40,8 +69,7 @@ export class NodeChooser {
    */
   constructor(
     slots: number[],
-    levels: readonly NodeAttr[],
-    infos: readonly (NodeInfo | undefined)[],
+    levels: readonly DescriptorValues[],
     svc: Int32Array,
     less: (a: number, b: number) => boolean,
   ) {
@@ -50,21 +78,24 @@ export class NodeChooser {
         b.leaf = new Heap(nodes, less);
         return;
       }
-      const attr = levels[depth]!;
-      const byValue = new Map<string, number[]>();
-      for (const slot of nodes) {
-        const v = attrValue(infos[slot]!, attr);
-        let list = byValue.get(v);
-        if (!list) byValue.set(v, (list = []));
-        list.push(slot);
-      }
+      const { ids, names } = levels[depth]!;
+      const byValue: (Branch | undefined)[] = new Array(names.length);
+      const lists: (number[] | undefined)[] = new Array(names.length);
       const kids: Branch[] = [];
-      for (const [v, list] of byValue) {
-        const k = new Branch(v);
-        for (const slot of list) k.count += svc[slot]!;
-        build(k, list, depth + 1);
-        kids.push(k);
+      const kidIds: number[] = [];
+      for (const slot of nodes) {
+        const id = ids[slot]!;
+        let k = byValue[id];
+        if (k === undefined) {
+          byValue[id] = k = new Branch(names[id]!);
+          lists[id] = [];
+          kids.push(k);
+          kidIds.push(id);
+        }
+        k.count += svc[slot]!;
+        lists[id]!.push(slot);
       }
+      for (let i = 0; i < kids.length; i++) build(kids[i]!, lists[kidIds[i]!]!, depth + 1);
       b.kids = new Heap(kids, branchLess);
     };
     this.root = new Branch('');

@@ -103,7 +103,14 @@ function scenario(seed: number, t: Test): void {
     s.upsertNode(n);
     ref.nodes.set(id, n);
   }
-  const services = Array.from({ length: rng.range(1, 6) }, (_, i) => randomService(rng, `s${i}`));
+  // Half the services copy another's spec (as services of one stack often do), so groups share indexes.
+  const services: Svc[] = [];
+  for (let i = 0, n = rng.range(1, 10); i < n; i++) {
+    if (i > 0 && rng.chance(0.5)) {
+      const like = rng.pick(services);
+      services.push({ id: `s${i}`, opts: { ...like.opts, service: `s${i}` }, hints: like.hints });
+    } else services.push(randomService(rng, `s${i}`));
+  }
   const hints = new Map(services.map((x) => [x.id, x.hints]));
   let next = 0;
   const live: Task[] = [];

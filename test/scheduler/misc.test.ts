@@ -12,7 +12,7 @@ import { repoRoot } from '../helpers/dist.js';
 import { node, task } from './fixtures.js';
 
 t.test('options: defaults and validation', async (t) => {
-  t.same(resolveOptions(), { strategy: 'binpack', maxReasons: 5, checkInvariants: false, maxCachedShapes: 64, maxIndexes: 32, indexCostRatio: 4 });
+  t.same(resolveOptions(), { strategy: 'binpack', maxReasons: 5, checkInvariants: false, maxCachedShapes: 64, maxIndexes: 64, indexCostRatio: 4 });
   t.equal(new Scheduler({ strategy: 'spread' }).options.strategy, 'spread');
   t.ok(Object.isFrozen(DEFAULT_OPTIONS));
   for (const bad of [{ strategy: 'random' }, { maxReasons: 0 }, { maxReasons: 1.5 }, { checkInvariants: 'yes' }, { maxCachedShapes: 0 }, { maxIndexes: 0 }, { indexCostRatio: -1 }, { indexCostRatio: Number.NaN }]) {
