@@ -40,3 +40,12 @@ t.test(`simulation, ${seeds.length} seeds`, async (t) => {
     t.ok(totals.restarts > 0 && totals.reschedules > 0 && totals.updates > 0 && totals.rollbacks > 0 && totals.paused > 0, 'the faults exercised restarts, reschedules, updates, rollbacks and pauses');
   }
 });
+
+t.test('a seed replays exactly', async (t) => {
+  const a = runSimulation(7, { trace: true });
+  const b = runSimulation(7, { trace: true });
+  t.ok(a.trace.length > 100, 'a real run');
+  t.same(a.trace, b.trace);
+  t.same(a.metrics, b.metrics);
+});
+

@@ -18,7 +18,7 @@ import type { Task } from '../store/types.js';
 import { nodeMatches, parseConstraints } from './constraints.js';
 import type { ServiceCtx } from './context.js';
 import { pruneSlot } from './history.js';
-import { processSlot, promote } from './slots.js';
+import { assertSlot, processSlot, promote } from './slots.js';
 import type { SlotState } from './slots.js';
 import { planUpdate } from './update.js';
 
@@ -46,7 +46,10 @@ export function reconcileGlobal(sc: ServiceCtx, tasks: readonly Task[], historyL
     states.push(processSlot(sc, { slot: 0, nodeId: id, tasks: byNode.get(id) ?? [], wanted, canCreate, updatable: canCreate }));
   }
   planUpdate(sc, states);
-  for (const st of states) promote(sc, st);
+  for (const st of states) {
+    promote(sc, st);
+    assertSlot(sc, st);
+  }
   // A removed node's history goes with it.
   for (const st of states) pruneSlot(sc, st, historyLimit >= 0 && nodes.isGone(st.nodeId) ? 0 : historyLimit);
 }

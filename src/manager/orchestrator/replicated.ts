@@ -11,7 +11,7 @@
 import type { Task } from '../store/types.js';
 import type { ServiceCtx } from './context.js';
 import { pruneSlot } from './history.js';
-import { processSlot, promote } from './slots.js';
+import { assertSlot, processSlot, promote } from './slots.js';
 import type { SlotState } from './slots.js';
 import { planUpdate } from './update.js';
 
@@ -38,6 +38,9 @@ export function reconcileReplicated(sc: ServiceCtx, replicas: number, tasks: rea
     );
   }
   planUpdate(sc, states);
-  for (const st of states) promote(sc, st);
+  for (const st of states) {
+    promote(sc, st);
+    assertSlot(sc, st);
+  }
   for (const st of states) pruneSlot(sc, st, historyLimit);
 }

@@ -16,6 +16,7 @@
  * 'running' by a later reconcile (promote): so one slot never runs two copies,
  * and the decision is a function of the store, not of a timer.
  */
+import { assert } from '../../util/assert.js';
 import { isTerminal, stateRank } from '../store/types.js';
 import type { Task } from '../store/types.js';
 import type { ServiceCtx } from './context.js';
@@ -201,3 +202,20 @@ export function promote(sc: ServiceCtx, st: SlotState): void {
   }
   plan.setDesired(st.group, k, 'running');
 }
+
+/**
+ * The slot invariant, on the state this decision produces: one live copy
+ * (desired ready or running, not terminal), or two in a start-first window
+ * (the kept old copy and the new one). Whatever the input (even a slot with
+ * duplicates from a repeated batch), the output must satisfy it.
+ */
+export function assertSlot(sc: ServiceCtx, st: SlotState): void {
+  const plan = sc.ctx.plan;
+  const live = [...st.tasks, ...st.created].filter((t) => plan.isLive(t) && !isTerminal(plan.statusOf(t)));
+  if (live.length <= 1) return;
+  assert(
+    live.length === 2 && st.startFirstOld !== null && live.includes(st.startFirstOld) && st.keeper !== null && live.includes(st.keeper),
+    () => `orchestrator bug: slot ${st.slot || st.nodeId} of service ${sc.service.ID} would keep ${live.length} live copies (${live.map((t) => t.ID).join(', ')})`,
+  );
+}
+
