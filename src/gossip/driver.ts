@@ -149,6 +149,7 @@ export class GossipDriver {
     if (this.stopped) return;
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
+    this.opts.transport.off(PushPullWire);
     await new Promise<void>((r) => this.socket.close(() => r()));
   }
 

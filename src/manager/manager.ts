@@ -357,7 +357,9 @@ export class Manager implements ManagerContext {
 
   async stop(): Promise<void> {
     this.stopped = true;
-    this.dispatcher.stopLeading();
+    this.dispatcher.close();
+    this.opts.transport.off(Join);
+    this.opts.transport.off(MembershipChange);
     this.scheduler.stop();
     this.orchestrator?.stop();
     await this.driver.stop();

@@ -9,6 +9,8 @@ import { isWireError } from '../wire/errors.js';
 import { WsTransport } from '../wire/ws-transport.js';
 import type { RaftOptions } from '../raft/options.js';
 import { loadIdentity, saveIdentity, type NodeIdentity } from './state.js';
+import { SessionClient } from '../worker/agent/session.js';
+import type { Node } from '../manager/store/types.js';
 import { createApiServer, type ApiServer } from '../manager/api/index.js';
 import { reconcile } from '../manager/orchestrator/index.js';
 import { packageVersion } from '../util/version.js';
@@ -43,7 +45,9 @@ export class DaemonError extends Error {
 export class Daemon {
   manager: Manager | null = null;
   api: ApiServer | null = null;
+  session: SessionClient | null = null;
   private stopped = false;
+  private roleChange: Promise<void> = Promise.resolve();
 
   private constructor(
     readonly identity: NodeIdentity,
@@ -99,6 +103,7 @@ export class Daemon {
     });
     const d = new Daemon(identity, transport, gossip, opts);
     if (identity.role === 'manager') await d.startManager();
+    d.startSession();
     const seeds = identity.managers.map((m) => m.addr).filter((a) => a !== advertiseAddr);
     if (seeds.length > 0) gossip.join(seeds);
     gossip.onEvent((e) => {
@@ -137,9 +142,65 @@ export class Daemon {
     });
   }
 
+  /**
+   * Every node runs an agent session with the leader: it registers the node
+   * (which makes it Ready), receives its assignments, and learns of changes
+   * to its own Node object — a promotion or demotion starts or stops this
+   * process's manager component.
+   */
+  private startSession(): void {
+    const id = this.identity;
+    const [host] = splitAddr(id.advertiseAddr);
+    void host;
+    this.session = new SessionClient({
+      transport: this.transport,
+      nodeId: id.nodeId,
+      description: {
+        hostname: id.hostname,
+        os: process.platform,
+        arch: os.arch() === 'x64' ? 'x86_64' : os.arch(),
+        nanoCpus: os.cpus().length * 1e9,
+        memoryBytes: os.totalmem(),
+        labels: {},
+        runtimes: [],
+        engineVersion: packageVersion(),
+        clusterAddr: id.advertiseAddr,
+        gossipAddr: id.advertiseAddr,
+      },
+      managers: id.managers.map((m) => m.addr),
+      onAssignments: () => {
+        // Running tasks arrives with the worker runtime.
+      },
+      onNode: (n) => this.onOwnNode(n),
+      ...(this.opts.log ? { log: this.opts.log } : {}),
+    });
+    this.session.start();
+  }
+
+  private onOwnNode(n: Node): void {
+    const role = n.Spec.Role;
+    if (role === this.identity.role || this.stopped) return;
+    this.roleChange = this.roleChange.then(async () => {
+      if (role === this.identity.role || this.stopped) return;
+      this.opts.log?.(`node ${this.identity.nodeId}: role changed to ${role}`);
+      this.identity.role = role;
+      this.identity.founder = false;
+      saveIdentity(this.opts.dataDir, this.identity);
+      if (role === 'manager' && !this.manager) await this.startManager();
+      if (role === 'worker' && this.manager) {
+        await this.api?.close();
+        this.api = null;
+        await this.manager.stop();
+        this.manager = null;
+      }
+    });
+  }
+
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
+    this.session?.stop();
+    await this.roleChange.catch(() => {});
     await this.api?.close();
     await this.manager?.stop();
     await this.gossip.stop();

@@ -159,6 +159,7 @@ export class RaftDriver {
   private readonly reads = new Map<string, ReadWaiter>();
   private readonly leaderListeners: ((leader: NodeId | null, role: SoftState['role']) => void)[] = [];
   private tickTimer: NodeJS.Timeout | null = null;
+  private offConnection: (() => void) | null = null;
   /** Set while the connection to the leader is gone: see suspectLeader(). */
   private fastTicks: NodeJS.Timeout | null = null;
   private running = false;
@@ -205,7 +206,7 @@ export class RaftDriver {
       ...(this.opts.raft ? { options: this.opts.raft } : {}),
     });
     this.opts.transport.onMessage(RaftWire, (msg, conn) => this.receive(msg, conn.peer.nodeId));
-    this.opts.transport.onConnection((conn) => {
+    this.offConnection = this.opts.transport.onConnection((conn) => {
       void conn.closed.then(() => {
         if (conn.peer.nodeId === this.soft.leader) this.suspectLeader();
       });
@@ -349,6 +350,8 @@ export class RaftDriver {
     this.stopped = true;
     if (this.tickTimer) clearInterval(this.tickTimer);
     this.stopSuspecting();
+    this.opts.transport.off(RaftWire);
+    this.offConnection?.();
     for (const l of this.links.values()) l.close('raft node stopping');
     this.links.clear();
     const err = new RaftDriverError('STOPPED', 'raft node stopped');

@@ -72,8 +72,15 @@ export abstract class BaseTransport implements Transport, ConnectionHost {
   onStream<B>(type: MessageType<B, unknown>, fn: StreamHandler<B>): void {
     this.handlers.onStream(type, fn);
   }
-  onConnection(fn: (conn: Connection) => void): void {
+  off(type: { name: string }): void {
+    this.handlers.off(type);
+  }
+  onConnection(fn: (conn: Connection) => void): () => void {
     this.connectionListeners.push(fn);
+    return () => {
+      const i = this.connectionListeners.indexOf(fn);
+      if (i >= 0) this.connectionListeners.splice(i, 1);
+    };
   }
   use(mw: PipeMiddleware): void {
     this.middleware.push(mw);

@@ -25,6 +25,12 @@ export class HandlerTable implements Handlers {
   onStream<B>(type: MessageType<B, unknown>, fn: StreamHandler<B>): void {
     put(this.streams, type.name, fn as StreamHandler<unknown>);
   }
+
+  off(type: { name: string }): void {
+    this.messages.delete(type.name);
+    this.requests.delete(type.name);
+    this.streams.delete(type.name);
+  }
 }
 
 function put<F>(m: Map<string, F>, name: string, fn: F): void {

@@ -108,6 +108,8 @@ export interface Handlers {
   onMessage<B>(type: MessageType<B, unknown>, fn: MessageHandler<B>): void;
   onRequest<B, R>(type: MessageType<B, R>, fn: RequestHandler<B, R>): void;
   onStream<B>(type: MessageType<B, unknown>, fn: StreamHandler<B>): void;
+  /** Removes every handler of `type` (a component stopping on a transport that lives on). */
+  off(type: { name: string }): void;
 }
 
 /**
@@ -156,8 +158,8 @@ export interface Transport extends Handlers {
   listen(opts?: ListenOptions): Promise<string>;
   /** Dials once. Rejects with WireError CONNECT_FAILED / HANDSHAKE_FAILED / TIMEOUT. */
   connect(target: PeerTarget, opts?: ConnectOptions): Promise<Connection>;
-  /** Called for every connection that completes its handshake, in either direction. */
-  onConnection(fn: (conn: Connection) => void): void;
+  /** Called for every connection that completes its handshake, in either direction. Returns an unsubscribe function. */
+  onConnection(fn: (conn: Connection) => void): () => void;
   use(mw: PipeMiddleware): void;
   connections(): Connection[];
   /** Closes every connection and stops listening. */

@@ -127,6 +127,15 @@ export class Dispatcher {
     void this.markDown(nodeId, 'node declared dead by gossip');
   }
 
+  /** Unregisters from the transport (the manager component is stopping). */
+  close(): void {
+    this.stopLeading();
+    const t = this.deps.transport;
+    t.off(SessionOpen);
+    t.off(Heartbeat);
+    t.off(StatusReport);
+  }
+
   sessionCount(): number {
     return this.sessions.size;
   }
