@@ -181,8 +181,9 @@ export class Scheduler implements SchedulerApi {
   }
 
   private count(taskId: string, info: NodeInfo, serviceId: string, cpu: number, mem: number, ports: string[]): void {
-    assert(!this.counted.has(taskId), () => `task ${taskId} counted twice`);
+    const before = this.counted.size;
     this.counted.set(taskId, { info, serviceId, cpu, mem, ports });
+    assert(this.counted.size === before + 1, () => `task ${taskId} counted twice`);
     info.usedCpu += cpu;
     info.usedMem += mem;
     info.tasks++;
