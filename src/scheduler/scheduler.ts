@@ -166,10 +166,12 @@ export class Scheduler implements SchedulerApi {
       return;
     }
     const prev = this.counted.get(task.ID);
-    if (prev && prev.info.id === task.NodeID) return;
+    // Same node: nothing to do, unless we counted it without ports and now learn them (PortStatus appears once it runs).
+    if (prev && prev.info.id === task.NodeID && (prev.ports.length > 0 || (!hints?.hostPorts && !task.Status?.PortStatus))) return;
+    const ports = hints?.hostPorts ? portKeys(hints.hostPorts) : portKeys(hostPortsFromStatus(task));
+    if (prev && prev.info.id === task.NodeID && ports.length === 0) return;
     if (prev) this.release(task.ID);
     const r = task.Spec?.Resources?.Reservations;
-    const ports = hints?.hostPorts ? portKeys(hints.hostPorts) : portKeys(hostPortsFromStatus(task));
     this.count(task.ID, this.infoFor(task.NodeID), task.ServiceID ?? '', amount(r?.NanoCPUs), amount(r?.MemoryBytes), ports);
     this.metrics.tasksCounted++;
     this.check();

@@ -137,6 +137,14 @@ t.test('host ports of assigned tasks: from hints, else from PortStatus', async (
   ]);
   t.equal(s.schedule([task('x1', { service: 'x' })], hints).unplaced.length, 1, 'host port from PortStatus is held');
   t.equal(s.schedule([task('y1', { service: 'y' })], hints).placed.length, 1, 'ingress ports are not held on the node');
+  // Counted while assigned (no PortStatus yet), then reported running with its port.
+  const late = task('late', { service: 'l', nodeId: 'a', state: 'assigned' });
+  const before = s.usage('a')!.tasks;
+  s.taskAssigned(late);
+  s.taskAssigned({ ...late, Status: { ...late.Status, State: 'running', PortStatus: { Ports: [{ TargetPort: 1, PublishedPort: 7000, PublishMode: 'host' }] } } });
+  t.equal(s.usage('a')!.tasks, before + 1, 'counted once');
+  const h7 = new Map([['q', { hostPorts: [{ port: 7000, protocol: 'tcp' as const }] }]]);
+  t.equal(s.schedule([task('q1', { service: 'q' })], h7).unplaced.length, 1, 'a port learnt after the task was counted is held');
   s.taskAssigned(task('h', { service: 'z', nodeId: 'a' }), { hostPorts: [{ port: 9000, protocol: 'tcp' }] });
   t.equal(s.schedule([task('z1', { service: 'x2' })], new Map([['x2', { hostPorts: [{ port: 9000, protocol: 'tcp' as const }] }]])).unplaced.length, 1);
 });
