@@ -1,6 +1,6 @@
 /**
- * The scheduler: incremental node/task state plus batch placement (see
- * interface.ts for the contract and how the manager drives it).
+ * The scheduler: the public API (interface.ts says how the manager drives
+ * it) and batch placement over the state kept in state.ts.
  *
  * Cost of schedule() for T tasks in G groups over N nodes. Grouping is O(T).
  * Each group then takes one of two paths:
@@ -31,33 +31,25 @@ import type {
   Unplaced,
 } from './interface.js';
 import { SchedulerMetrics } from './metrics.js';
-import { amount, NodeInfo } from './node-info.js';
+import { amount, type NodeInfo } from './node-info.js';
 import { resolveOptions, type SchedulerOptions } from './options.js';
 import { ReasonCounts, Why } from './reasons.js';
 import { binpackLess, cachedScore, ScoreCache, type ShapeScores } from './score-binpack.js';
 import { spreadLess, type Scratch } from './score-spread.js';
 import { attrKey, descriptorValues, NodeChooser, type DescriptorValues } from './spread-tree.js';
-import { ChangeLog, indexKey, PlacementIndex, type IndexContext } from './placement-index.js';
+import { indexKey, PlacementIndex, type IndexContext } from './placement-index.js';
+import { ClusterState } from './state.js';
 
-/**
- * Terminal task states (types.ts has isTerminal, but the scheduler imports
- * only types from the manager, so it keeps its own list of the same states).
- */
 /** Whether the group is ordered by binpack score (binpack strategy and something reserved); else by task counts. */
 function isBinpack(req: Requirements): boolean {
   return req.strategy === 'binpack' && (req.cpu > 0 || req.mem > 0);
 }
 
+/**
+ * Terminal task states (types.ts has isTerminal, but the scheduler imports
+ * only types from the manager, so it keeps its own list of the same states).
+ */
 const TERMINAL: ReadonlySet<TaskState> = new Set<TaskState>(['complete', 'shutdown', 'failed', 'rejected', 'remove', 'orphaned']);
-
-/** What one counted task holds on its node, so releasing it subtracts exactly what was added. */
-interface Counted {
-  info: NodeInfo;
-  serviceId: string;
-  cpu: number;
-  mem: number;
-  ports: string[];
-}
 
 interface StaticPass {
   slots: number[];
@@ -68,91 +60,53 @@ export class Scheduler implements SchedulerApi {
   readonly options: SchedulerOptions;
   readonly metrics = new SchedulerMetrics();
 
-  private readonly byId = new Map<string, NodeInfo>();
-  /** NodeInfo by slot; holes are free slots. */
-  private readonly infos: (NodeInfo | undefined)[] = [];
-  private readonly freeSlots: number[] = [];
-  private readonly counted = new Map<string, Counted>();
-  /** ServiceID → slot → tasks of that service counted on the node. */
-  private readonly svcIndex = new Map<string, Map<number, number>>();
-
-  /** Present nodes (with a Node) in id order; rebuilt lazily when the node set changes. */
+  private readonly state: ClusterState;
+  /** Present nodes (with a Node) in id order; recomputed when the node set changes. */
   private ranked: NodeInfo[] = [];
-  private rankedDirty = true;
-  private scratch: Scratch = { svc: new Int32Array(0), rank: new Int32Array(0), infos: this.infos };
+  private scratch: Scratch;
   private readonly scores: ScoreCache;
-  /** Source of NodeInfo.stamp values: unique across nodes, so a reused slot never matches a stale cached score. */
-  private stamps = 0;
-  /** Slots that changed, for the shared indexes to catch up from. */
-  private readonly log = new ChangeLog(1024);
   /** Shared indexes for small groups, by indexKey, in least-recently-used order. */
   private readonly indexes = new Map<string, PlacementIndex>();
   /** Spread descriptor values of the current batch (node facts cannot change during one). */
   private readonly descriptors = new Map<string, DescriptorValues>();
-  /** Host port key → nodes holding it (how many nodes a group with that port must look at itself). */
-  private readonly portNodes = new Map<string, number>();
 
   constructor(opts?: Partial<SchedulerOptions>) {
     this.options = resolveOptions(opts);
     this.scores = new ScoreCache(this.options.maxCachedShapes);
+    this.state = new ClusterState(this.metrics);
+    this.scratch = { svc: new Int32Array(0), rank: new Int32Array(0), infos: this.state.infos };
   }
 
   // ------------------------------------------------------------ nodes
 
   upsertNode(node: Node): void {
     if (typeof node?.ID !== 'string' || node.ID === '') throw new SchedulerError('BAD_REQUEST', 'node without an ID');
-    const info = this.infoFor(node.ID);
-    if (info.node === undefined) this.rankedDirty = true;
-    info.setNode(node);
-    info.stamp = ++this.stamps;
-    this.log.record(info.slot);
+    this.state.setNode(node);
     this.metrics.nodeUpserts++;
     this.check();
   }
 
   removeNode(id: string): void {
-    const info = this.byId.get(id);
-    if (!info || info.node === undefined) return;
-    info.clearNode();
-    this.rankedDirty = true;
-    this.dropIfEmpty(info);
+    if (!this.state.removeNode(id)) return;
     this.metrics.nodeRemovals++;
     this.check();
   }
 
   usage(nodeId: string): NodeUsage | undefined {
-    const info = this.byId.get(nodeId);
+    const info = this.state.byId.get(nodeId);
     return info ? { nanoCPUs: info.usedCpu, memoryBytes: info.usedMem, tasks: info.tasks } : undefined;
   }
 
   /** Nodes the scheduler knows (with a Node), for tests and status views. */
   get nodeCount(): number {
     let n = 0;
-    for (const i of this.byId.values()) if (i.node) n++;
+    for (const i of this.state.byId.values()) if (i.node) n++;
     return n;
   }
 
   /** Tasks counted against nodes. */
   get taskCount(): number {
-    return this.counted.size;
-  }
-
-  private infoFor(id: string): NodeInfo {
-    let info = this.byId.get(id);
-    if (!info) {
-      const slot = this.freeSlots.length > 0 ? this.freeSlots.pop()! : this.infos.length;
-      info = new NodeInfo(id, slot);
-      this.infos[slot] = info;
-      this.byId.set(id, info);
-    }
-    return info;
-  }
-
-  private dropIfEmpty(info: NodeInfo): void {
-    if (!info.isEmpty()) return;
-    this.byId.delete(info.id);
-    this.infos[info.slot] = undefined;
-    this.freeSlots.push(info.slot);
+    return this.state.counted.size;
   }
 
   // ------------------------------------------------------------ tasks
@@ -161,80 +115,25 @@ export class Scheduler implements SchedulerApi {
     if (typeof task?.ID !== 'string' || task.ID === '') throw new SchedulerError('BAD_REQUEST', 'task without an ID');
     const state = task.Status?.State;
     if (!task.NodeID || (state !== undefined && TERMINAL.has(state))) {
-      this.release(task.ID);
+      this.state.release(task.ID);
       this.check();
       return;
     }
-    const prev = this.counted.get(task.ID);
+    const prev = this.state.counted.get(task.ID);
     // Same node: nothing to do, unless we counted it without ports and now learn them (PortStatus appears once it runs).
     if (prev && prev.info.id === task.NodeID && (prev.ports.length > 0 || (!hints?.hostPorts && !task.Status?.PortStatus))) return;
     const ports = hints?.hostPorts ? portKeys(hints.hostPorts) : portKeys(hostPortsFromStatus(task));
     if (prev && prev.info.id === task.NodeID && ports.length === 0) return;
-    if (prev) this.release(task.ID);
+    if (prev) this.state.release(task.ID);
     const r = task.Spec?.Resources?.Reservations;
-    this.count(task.ID, this.infoFor(task.NodeID), task.ServiceID ?? '', amount(r?.NanoCPUs), amount(r?.MemoryBytes), ports);
+    this.state.count(task.ID, this.state.infoFor(task.NodeID), task.ServiceID ?? '', amount(r?.NanoCPUs), amount(r?.MemoryBytes), ports);
     this.metrics.tasksCounted++;
     this.check();
   }
 
   taskRemoved(task: Pick<Task, 'ID'>): void {
-    this.release(task.ID);
+    this.state.release(task.ID);
     this.check();
-  }
-
-  private count(taskId: string, info: NodeInfo, serviceId: string, cpu: number, mem: number, ports: string[]): void {
-    const before = this.counted.size;
-    this.counted.set(taskId, { info, serviceId, cpu, mem, ports });
-    assert(this.counted.size === before + 1, () => `task ${taskId} counted twice`);
-    info.usedCpu += cpu;
-    info.usedMem += mem;
-    info.tasks++;
-    info.stamp = ++this.stamps;
-    this.log.record(info.slot);
-    let perNode = this.svcIndex.get(serviceId);
-    if (!perNode) this.svcIndex.set(serviceId, (perNode = new Map()));
-    perNode.set(info.slot, (perNode.get(info.slot) ?? 0) + 1);
-    if (ports.length > 0) {
-      const table = (info.ports ??= new Map());
-      for (const p of ports) {
-        const n = table.get(p) ?? 0;
-        table.set(p, n + 1);
-        if (n === 0) this.portNodes.set(p, (this.portNodes.get(p) ?? 0) + 1);
-      }
-    }
-  }
-
-  private release(taskId: string): boolean {
-    const c = this.counted.get(taskId);
-    if (!c) return false;
-    this.counted.delete(taskId);
-    const info = c.info;
-    info.usedCpu -= c.cpu;
-    info.usedMem -= c.mem;
-    info.tasks--;
-    info.stamp = ++this.stamps;
-    this.log.record(info.slot);
-    assert(info.tasks >= 0 && info.usedCpu >= 0 && info.usedMem >= 0, () => `node ${info.id} usage went negative`);
-    const perNode = this.svcIndex.get(c.serviceId)!;
-    const n = perNode.get(info.slot)! - 1;
-    if (n > 0) perNode.set(info.slot, n);
-    else {
-      perNode.delete(info.slot);
-      if (perNode.size === 0) this.svcIndex.delete(c.serviceId);
-    }
-    for (const p of c.ports) {
-      const left = info.ports!.get(p)! - 1;
-      if (left > 0) info.ports!.set(p, left);
-      else {
-        info.ports!.delete(p);
-        const holders = this.portNodes.get(p)! - 1;
-        if (holders > 0) this.portNodes.set(p, holders);
-        else this.portNodes.delete(p);
-      }
-    }
-    this.metrics.tasksReleased++;
-    this.dropIfEmpty(info);
-    return true;
   }
 
   // ------------------------------------------------------------ placement
@@ -245,7 +144,7 @@ export class Scheduler implements SchedulerApi {
     m.batches++;
     m.tasksSeen += pending.length;
     m.groups += groups.length;
-    for (const t of pending) if (this.release(t.ID)) m.replaced++;
+    for (const t of pending) if (this.state.release(t.ID)) m.replaced++;
     this.prepare();
     this.descriptors.clear();
 
@@ -274,32 +173,32 @@ export class Scheduler implements SchedulerApi {
 
   /** Node order and scratch arrays for a batch. */
   private prepare(): void {
-    const cap = this.infos.length;
+    const cap = this.state.infos.length;
     const s = this.scratch;
     if (s.svc.length < cap) {
       const size = Math.max(cap, s.svc.length * 2, 64);
-      this.scratch = { svc: new Int32Array(size), rank: new Int32Array(size), infos: this.infos };
-      this.rankedDirty = true; // ranks live in the new array
+      this.scratch = { svc: new Int32Array(size), rank: new Int32Array(size), infos: this.state.infos };
+      this.state.nodeSetChanged = true; // ranks live in the new array
     }
-    if (!this.rankedDirty) return;
+    if (!this.state.nodeSetChanged) return;
     const ranked: NodeInfo[] = [];
-    for (const info of this.byId.values()) if (info.node) ranked.push(info);
+    for (const info of this.state.byId.values()) if (info.node) ranked.push(info);
     ranked.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
     for (let i = 0; i < ranked.length; i++) this.scratch.rank[ranked[i]!.slot] = i;
     this.ranked = ranked;
-    this.rankedDirty = false;
+    this.state.nodeSetChanged = false;
     // Ranks moved (and slots may have grown): every index is void.
     this.indexes.clear();
-    this.log.invalidate();
+    this.state.log.invalidate();
     // Past ~4 changes per node, rebuilding an index costs less than replaying the log.
-    this.log.setLimit(Math.max(1024, 4 * ranked.length));
+    this.state.log.setLimit(Math.max(1024, 4 * ranked.length));
   }
 
   /** Every node's value for a spread descriptor, computed once per batch. */
   private descriptor(attr: NodeAttr): DescriptorValues {
     const key = attrKey(attr);
     let d = this.descriptors.get(key);
-    if (!d) this.descriptors.set(key, (d = descriptorValues(attr, this.ranked, this.infos.length)));
+    if (!d) this.descriptors.set(key, (d = descriptorValues(attr, this.ranked, this.state.infos.length)));
     return d;
   }
 
@@ -319,10 +218,10 @@ export class Scheduler implements SchedulerApi {
 
   private placeGroup(g: Group, req: Requirements, statics: Map<string, StaticPass>, uses: Map<string, number>, placed: Placement[], unplaced: Unplaced[]): void {
     const svc = this.scratch.svc;
-    const before = this.svcIndex.get(req.serviceId);
+    const before = this.state.svcIndex.get(req.serviceId);
     if (before) for (const [slot, n] of before) svc[slot] = n;
     const binpack = isBinpack(req);
-    const shape = binpack ? this.scores.shape(req.cpu, req.mem, this.infos.length) : undefined;
+    const shape = binpack ? this.scores.shape(req.cpu, req.mem, this.state.infos.length) : undefined;
     const g0 = placed.length;
     let reasons: ReasonCounts | undefined;
     const idx = req.pinned === '' && req.spread.length === 0 && this.indexPays(g.tasks.length, req, before) ? this.indexFor(req, shape, uses) : undefined;
@@ -340,7 +239,7 @@ export class Scheduler implements SchedulerApi {
       for (let i = n; i < g.tasks.length; i++) unplaced.push({ taskId: g.tasks[i]!.ID, code: 'NO_SUITABLE_NODE', reason });
     }
     // svc is all zeros between groups; only the service's nodes were set.
-    const after = this.svcIndex.get(req.serviceId);
+    const after = this.state.svcIndex.get(req.serviceId);
     if (after) for (const slot of after.keys()) svc[slot] = 0;
   }
 
@@ -351,7 +250,7 @@ export class Scheduler implements SchedulerApi {
    */
   private indexPays(k: number, req: Requirements, perNode: Map<number, number> | undefined): boolean {
     let m = perNode?.size ?? 0;
-    for (const p of req.ports) m += this.portNodes.get(p) ?? 0;
+    for (const p of req.ports) m += this.state.portNodes.get(p) ?? 0;
     return this.options.indexCostRatio * k * (m + k) <= this.ranked.length;
   }
 
@@ -362,13 +261,13 @@ export class Scheduler implements SchedulerApi {
    * complete whenever a task is left over.
    */
   private placeByPass(g: Group, req: Requirements, shape: ShapeScores | undefined, statics: Map<string, StaticPass>, placed: Placement[]): ReasonCounts {
-    const infos = this.infos;
+    const infos = this.state.infos;
     const svc = this.scratch.svc;
     const reasons = new ReasonCounts();
     let candidates: number[];
     let considered: number;
     if (req.pinned !== '') {
-      const info = this.byId.get(req.pinned);
+      const info = this.state.byId.get(req.pinned);
       considered = 1;
       if (!info?.node) {
         reasons.add(Why.NOT_FOUND, req.pinned);
@@ -457,8 +356,8 @@ export class Scheduler implements SchedulerApi {
 
   private placeByIndex(g: Group, req: Requirements, idx: PlacementIndex, shape: ShapeScores | undefined, placed: Placement[]): void {
     this.metrics.indexedGroups++;
-    const ctx: IndexContext = { infos: this.infos, ranked: this.ranked, scratch: this.scratch, log: this.log };
-    const infos = this.infos;
+    const ctx = this.indexContext();
+    const infos = this.state.infos;
     const svc = this.scratch.svc;
     const ports = req.ports;
     const less = shape ? binpackLess(this.scratch, shape.score) : spreadLess(this.scratch);
@@ -474,7 +373,7 @@ export class Scheduler implements SchedulerApi {
       if (idx.sync(ctx)) this.metrics.indexBuilds++;
       let best = idx.best(special);
       if (best >= 0 && shape) cachedScore(shape, infos[best]!, req.cpu, req.mem);
-      const own = this.svcIndex.get(req.serviceId);
+      const own = this.state.svcIndex.get(req.serviceId);
       if (own) {
         for (const slot of own.keys()) {
           if (idx.member[slot] !== 1) continue;
@@ -490,8 +389,12 @@ export class Scheduler implements SchedulerApi {
     }
   }
 
+  private indexContext(): IndexContext {
+    return { infos: this.state.infos, ranked: this.ranked, scratch: this.scratch, log: this.state.log };
+  }
+
   private placeOne(t: Task, info: NodeInfo, req: Requirements, placed: Placement[]): void {
-    this.count(t.ID, info, req.serviceId, req.cpu, req.mem, req.ports);
+    this.state.count(t.ID, info, req.serviceId, req.cpu, req.mem, req.ports);
     this.scratch.svc[info.slot]!++;
     placed.push({ taskId: t.ID, nodeId: info.id });
   }
@@ -517,40 +420,14 @@ export class Scheduler implements SchedulerApi {
 
   /** Recomputes every aggregate from the task table and asserts it matches (O(tasks + nodes)). */
   verify(): void {
-    const want = new Map<NodeInfo, { cpu: number; mem: number; tasks: number; ports: Map<string, number> }>();
-    const svc = new Map<string, Map<number, number>>();
-    for (const [id, c] of this.counted) {
-      assert(this.byId.get(c.info.id) === c.info, () => `task ${id} counted on a dropped node ${c.info.id}`);
-      let w = want.get(c.info);
-      if (!w) want.set(c.info, (w = { cpu: 0, mem: 0, tasks: 0, ports: new Map() }));
-      w.cpu += c.cpu;
-      w.mem += c.mem;
-      w.tasks++;
-      for (const p of c.ports) w.ports.set(p, (w.ports.get(p) ?? 0) + 1);
-      let s = svc.get(c.serviceId);
-      if (!s) svc.set(c.serviceId, (s = new Map()));
-      s.set(c.info.slot, (s.get(c.info.slot) ?? 0) + 1);
-    }
-    for (const info of this.byId.values()) {
-      assert(this.infos[info.slot] === info, () => `node ${info.id} not at its slot`);
-      assert(!info.isEmpty(), () => `empty node ${info.id} kept`);
-      const w = want.get(info) ?? { cpu: 0, mem: 0, tasks: 0, ports: new Map<string, number>() };
-      assert(info.usedCpu === w.cpu && info.usedMem === w.mem && info.tasks === w.tasks, () => `node ${info.id} usage drifted`);
-      const have = info.ports ?? new Map<string, number>();
-      assert(have.size === w.ports.size && [...w.ports].every(([p, n]) => have.get(p) === n), () => `node ${info.id} port table drifted`);
-    }
-    assert(svc.size === this.svcIndex.size, 'service index has stale services');
+    this.state.verify();
     assert(this.scratch.svc.every((x) => x === 0), 'per-group service counts left behind');
-    if (!this.rankedDirty) {
-      const ctx: IndexContext = { infos: this.infos, ranked: this.ranked, scratch: this.scratch, log: this.log };
+    if (!this.state.nodeSetChanged) {
+      const ctx = this.indexContext();
       for (const [key, idx] of this.indexes) {
         const bad = idx.audit(ctx);
         assert(bad === undefined, () => `index ${JSON.stringify(key)}: ${bad}`);
       }
-    }
-    for (const [sid, perNode] of svc) {
-      const have = this.svcIndex.get(sid);
-      assert(have !== undefined && have.size === perNode.size && [...perNode].every(([slot, n]) => have.get(slot) === n), () => `service index of ${sid} drifted`);
     }
   }
 }
