@@ -133,7 +133,7 @@ export class FakeAgent {
     this.session.start();
   }
 
-  report(taskId: string, state: TaskState, message = state): void {
+  report(taskId: string, state: TaskState, message: string = state): void {
     const list = this.reported.get(taskId) ?? [];
     if (list.at(-1) === state) return;
     list.push(state);
