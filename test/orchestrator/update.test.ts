@@ -319,3 +319,32 @@ t.test('a leader change mid-update: a fresh reconcile continues from the store a
   w.converge();
   t.same(imagesOf(w), ['busybox:2', 'busybox:2', 'busybox:2', 'busybox:2']);
 });
+
+t.test('replacing a task no agent has seen yet still waits one round: the scheduler may place it before the batch commits', async (t) => {
+  const w = new World([mkNode('n1')], [mkService('s1', { replicas: 1, update: { Monitor: 0 } })]);
+  w.step(); // t0001 created, not placed yet
+  const old = w.live('s1')[0]!;
+  w.updateSpec('s1', image('busybox:2'));
+  const d = w.decide();
+  const created = d.actions.flatMap((a) => (a.type === 'createTask' ? [a.task] : []));
+  t.equal(created[0]!.DesiredState, 'ready', 'not started in the same batch that stops the unplaced task');
+  // The race: the scheduler places the old task and its agent starts it before the batch commits.
+  w.assign(old.ID, 'n1');
+  w.setStatus(old.ID, 'running');
+  w.apply(d.actions);
+  t.equal(w.step().actions.length, 0, 'the old copy runs: the new one keeps waiting');
+  t.same(slotViolations(w.view()), []);
+  w.setStatus(old.ID, 'shutdown');
+  w.step();
+  t.equal(w.task(created[0]!.ID).DesiredState, 'running');
+
+  // Without the race, the next round starts it: an unplaced task stopped by a committed batch can never run.
+  const w2 = new World([], [mkService('s1', { replicas: 1, update: { Monitor: 0 } })]);
+  w2.step();
+  w2.updateSpec('s1', image('busybox:2'));
+  w2.step();
+  const n = w2.live('s1')[0]!;
+  t.equal(n.DesiredState, 'ready');
+  w2.step();
+  t.equal(w2.task(n.ID).DesiredState, 'running');
+});

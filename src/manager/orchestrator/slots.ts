@@ -20,7 +20,7 @@ import { assert } from '../../util/assert.js';
 import { isTerminal, stateRank } from '../store/types.js';
 import type { Task } from '../store/types.js';
 import type { ServiceCtx } from './context.js';
-import { createdMs, endedMs, exitedOnItsOwn, newestFirst } from './model.js';
+import { createdMs, endedMs, exitedOnItsOwn, isLiveDesired, neverRan, newestFirst } from './model.js';
 import { lossOf } from './node-down.js';
 import type { Group } from './plan.js';
 import { nextCounts, restartPolicy, shouldRestart } from './restart.js';
@@ -61,13 +61,22 @@ function bestFirst(sc: ServiceCtx): (a: Task, b: Task) => number {
 }
 
 /**
- * A task in the slot that is being stopped but may still be running: on a
- * node that is neither down nor removed, not terminal, and seen by an agent.
+ * Tasks in the slot that are being stopped but may still be running: not
+ * terminal, and either seen by an agent on a node that is neither down nor
+ * removed, or (for a task created by this very decision) stopped only by this
+ * decision while no agent has seen it yet: the scheduler may still place it
+ * and its agent start it before this batch commits. Once the stop is
+ * committed an unplaced task can never start (agents do not start a task
+ * desired past running), so a later reconcile does not wait for it.
  * A replacement waits for these (or for oldTaskTimeoutMs).
  */
-export function stopping(sc: ServiceCtx, tasks: readonly Task[], except?: Task): Task[] {
+export function stopping(sc: ServiceCtx, tasks: readonly Task[], opts: { except?: Task; forNewTask: boolean }): Task[] {
   const { plan, nodes } = sc.ctx;
-  return tasks.filter((o) => o !== except && !plan.isLive(o) && !plan.isDeleted(o) && !plan.isDead(o) && nodes.mayRun(o.NodeID));
+  return tasks.filter((o) => {
+    if (o === opts.except || plan.isLive(o) || plan.isDeleted(o) || isTerminal(plan.statusOf(o))) return false;
+    if (neverRan(o)) return opts.forNewTask && isLiveDesired(o.DesiredState);
+    return nodes.mayRun(o.NodeID);
+  });
 }
 
 export function processSlot(sc: ServiceCtx, input: SlotInput): SlotState {
@@ -165,7 +174,7 @@ function fill(sc: ServiceCtx, st: SlotState, exitedNow: Set<Task>): void {
       counts = nextCounts(cause, sameSpec, false, now, opts, sc.template);
     }
   }
-  const blocked = stopping(sc, st.tasks).length > 0;
+  const blocked = stopping(sc, st.tasks, { forNewTask: true }).length > 0;
   const desired = startAfter <= now && !blocked ? 'running' : 'ready';
   const t = sc.newTask(st.slot, st.nodeId, desired, {
     Reason: reason,
@@ -196,7 +205,7 @@ export function promote(sc: ServiceCtx, st: SlotState): void {
     return;
   }
   const giveUpAt = createdMs(k) + opts.oldTaskTimeoutMs;
-  if (stopping(sc, st.tasks, k).length > 0 && now < giveUpAt) {
+  if (stopping(sc, st.tasks, { except: k, forNewTask: false }).length > 0 && now < giveUpAt) {
     plan.wakeAt(giveUpAt);
     return;
   }

@@ -169,7 +169,7 @@ function replace(sc: ServiceCtx, st: SlotState): void {
   // Start-first only helps when the old copy is serving; otherwise stop it first.
   const startFirst = sc.update.config.order === 'start-first' && old !== null && plan.statusOf(old) === 'running';
   if (old !== null && !startFirst) plan.shutdown(st.group, old);
-  const blocked = !startFirst && stopping(sc, st.tasks).length > 0;
+  const blocked = !startFirst && stopping(sc, st.tasks, { forNewTask: true }).length > 0;
   const t = sc.newTask(st.slot, st.nodeId, blocked ? 'ready' : 'running', { Reason: sc.update.reason }, [...st.tasks, ...st.created]);
   plan.create(st.group, t);
   st.keeper = t;
