@@ -30,7 +30,10 @@ const dockerHome = mkdtempSync(path.join(tmpdir(), 'shoal-docker-home-'));
 
 t.test('docker node and service commands against a real cluster', async (t) => {
   const { existsSync } = await import('node:fs');
-  if (!existsSync(dockerPath)) return t.skip('docker CLI not installed');
+  if (!existsSync(dockerPath)) {
+    t.skip('docker CLI not installed');
+    return;
+  }
   const c = new ProcCluster();
   t.teardown(() => c.close());
   const m1 = await c.init();
