@@ -1,0 +1,126 @@
+/**
+ * The container runtime contract the agent drives (SwarmKit's agent/exec
+ * shape): one interface, three implementations — `process` (host
+ * processes), `oci` (runc or crun running OCI bundles from a node-local image
+ * store) and `docker` (Docker Engine over its unix socket).
+ *
+ * Every operation is keyed by the Shoal task ID. A runtime must keep enough
+ * state on disk (or in its engine) that a restarted agent can `list()` and
+ * re-adopt running tasks, and can still learn the exit code of a task that
+ * exited while the agent was down — for `process` and `oci` that means a
+ * small supervising process per task (conmon-style) that outlives the agent.
+ */
+
+export type RuntimeName = 'process' | 'oci' | 'docker';
+
+export interface MountSpec {
+  type: 'bind' | 'volume' | 'tmpfs';
+  /** Host path (bind) or volume name (volume). */
+  source?: string;
+  target: string;
+  readOnly?: boolean;
+  /** tmpfs size. */
+  sizeBytes?: number;
+}
+
+export interface TaskRunSpec {
+  taskId: string;
+  /** Human name, e.g. `web.3.<taskId>` (container name where the runtime has one). */
+  name: string;
+  /** Image reference. The process runtime accepts any name and ignores it. */
+  image: string;
+  /** Overrides the image entrypoint (ContainerSpec.Command). */
+  command?: string[];
+  /** ContainerSpec.Args. */
+  args?: string[];
+  /** "KEY=value" entries. */
+  env: string[];
+  dir?: string;
+  user?: string;
+  hostname?: string;
+  mounts: MountSpec[];
+  limits: { nanoCpus?: number; memoryBytes?: number; pids?: number };
+  /** Signal sent first on stop (default SIGTERM). */
+  stopSignal?: string;
+  labels: Record<string, string>;
+  /** Implementation-specific extras (e.g. the oci runtime binary: 'runc' | 'crun'). */
+  options?: Record<string, string>;
+}
+
+export interface ExitStatus {
+  exitCode: number;
+  /** Set when the task was ended by a signal, e.g. 'SIGKILL'. */
+  signal?: string;
+  /** The kernel's OOM killer ended it (reported as such, exit code 137). */
+  oomKilled: boolean;
+  /** RFC 3339. */
+  finishedAt: string;
+}
+
+export type ContainerState = 'created' | 'running' | 'exited';
+
+export interface ContainerInfo {
+  taskId: string;
+  /** Container ID, or PID for the process runtime. */
+  runtimeId: string;
+  state: ContainerState;
+  pid?: number;
+  startedAt?: string;
+  exit?: ExitStatus;
+}
+
+export interface LogOptions {
+  follow?: boolean;
+  /** Last N lines (undefined = all). */
+  tail?: number;
+  /** Only lines at or after this time (ms since epoch). */
+  sinceMs?: number;
+  timestamps?: boolean;
+}
+
+export interface LogLine {
+  stream: 'stdout' | 'stderr';
+  /** ms since epoch. */
+  time: number;
+  line: string;
+}
+
+export interface TaskStats {
+  cpuNanos?: number;
+  memoryBytes?: number;
+  pids?: number;
+}
+
+export interface Runtime {
+  readonly name: RuntimeName;
+  /** Whether this runtime can run here (binary present, socket reachable); the reason when not. */
+  available(): Promise<{ ok: boolean; reason?: string }>;
+  /** Makes the image usable (import check / pull from the local store). Idempotent. */
+  prepare(spec: TaskRunSpec): Promise<void>;
+  /** Creates the task's container without starting it. Idempotent for an existing task ID. */
+  create(spec: TaskRunSpec): Promise<ContainerInfo>;
+  start(taskId: string): Promise<void>;
+  /** Resolves with the exit status once the task exits (also for re-adopted tasks). */
+  wait(taskId: string): Promise<ExitStatus>;
+  /** Sends stopSignal, waits up to graceMs, then SIGKILL. Resolves once it has exited. */
+  stop(taskId: string, graceMs: number): Promise<void>;
+  /** Removes what the task left (container, bundle, supervisor state; logs may stay until removed). */
+  remove(taskId: string): Promise<void>;
+  logs(taskId: string, opts: LogOptions): AsyncIterable<LogLine>;
+  stats(taskId: string): Promise<TaskStats>;
+  inspect(taskId: string): Promise<ContainerInfo | null>;
+  /** Every task this runtime knows on this node (for re-adoption after an agent restart). */
+  list(): Promise<ContainerInfo[]>;
+  /** Runs a command inside the task (health checks). */
+  exec?(taskId: string, cmd: string[], timeoutMs: number): Promise<{ exitCode: number; output: string }>;
+}
+
+export class RuntimeError extends Error {
+  override readonly name = 'RuntimeError';
+  constructor(
+    readonly code: 'NOT_FOUND' | 'IMAGE_NOT_FOUND' | 'INVALID_SPEC' | 'UNAVAILABLE' | 'FAILED',
+    message: string,
+  ) {
+    super(message);
+  }
+}
