@@ -2,6 +2,7 @@
  * Runs the orchestrator simulation over many seeds, or replays one:
  *   npm run build --silent && node dist/test/orchestrator/sim/run.js --seeds 2000
  *   npm run build --silent && node dist/test/orchestrator/sim/run.js --seed 1234 --trace
+ *   options: --from N (first seed), --chaos-ms N (fault phase length, default 40,000)
  * Exits 1 on the first failing seed and prints the command that replays it.
  */
 import { runSimulation } from './simulation.js';
@@ -21,7 +22,8 @@ const count = single !== undefined ? 1 : Number(arg('seeds') ?? 1000);
 const started = performance.now();
 let worst = 0;
 for (let seed = from; seed < from + count; seed++) {
-  const r = runSimulation(seed, { trace: process.argv.includes('--trace') });
+  const chaos = arg('chaos-ms');
+  const r = runSimulation(seed, { trace: process.argv.includes('--trace'), ...(chaos !== undefined ? { chaosMs: Number(chaos) } : {}) });
   worst = Math.max(worst, r.convergedAfterMs);
   if (single !== undefined) {
     for (const line of r.trace) console.log(line);
@@ -30,7 +32,7 @@ for (let seed = from; seed < from + count; seed++) {
   }
   if (!r.ok) {
     console.error(`seed ${seed} FAILED: ${r.failure}`);
-    console.error(`replay: ${replayCommand(seed)}`);
+    console.error(`replay: ${replayCommand(seed)}${arg('chaos-ms') !== undefined ? ` --chaos-ms ${arg('chaos-ms')}` : ''}`);
     process.exit(1);
   }
 }
