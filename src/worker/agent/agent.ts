@@ -1,0 +1,136 @@
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { isTerminal, type Task, type TaskStatus } from '../../manager/store/types.js';
+import type { Runtime } from '../runtime/interface.js';
+import { runtimeFor } from './run-spec.js';
+import { TaskController } from './task-controller.js';
+import { TaskDb } from './task-db.js';
+
+export interface AgentOptions {
+  nodeId: string;
+  dataDir: string;
+  /** Runtimes available on this node, by name. */
+  runtimes: Map<string, Runtime>;
+  defaultRuntime: string;
+  /** Where status reports go (the dispatcher session). */
+  report(updates: { taskId: string; status: TaskStatus }[]): void;
+  log?: (msg: string) => void;
+}
+
+/**
+ * The task side of a node: applies assignments from the dispatcher session
+ * (through a TaskController per task), keeps the local task db, and on
+ * restart re-adopts what the runtimes still run — never starting a second
+ * copy of a task it already runs.
+ */
+export class Agent {
+  private readonly controllers = new Map<string, TaskController>();
+  private readonly forgetting = new Set<string>();
+  private stopped = false;
+  private constructor(
+    private readonly opts: AgentOptions,
+    private readonly db: TaskDb,
+  ) {}
+
+  static async start(opts: AgentOptions): Promise<Agent> {
+    mkdirSync(opts.dataDir, { recursive: true });
+    const db = await TaskDb.open(path.join(opts.dataDir, 'agent.sqlite'));
+    const a = new Agent(opts, db);
+    await a.readopt();
+    return a;
+  }
+
+  runtimeNames(): string[] {
+    return [...this.opts.runtimes.keys()];
+  }
+
+  /** Tasks this node currently tracks (for logs and tests). */
+  tasks(): Task[] {
+    return [...this.controllers.values()].map((c) => c.task);
+  }
+
+  controller(taskId: string): TaskController | undefined {
+    return this.controllers.get(taskId);
+  }
+
+  runtimeOf(taskId: string): Runtime | undefined {
+    const c = this.controllers.get(taskId);
+    return c ? this.opts.runtimes.get(runtimeFor(c.task, this.opts.defaultRuntime)) : undefined;
+  }
+
+  private log(msg: string): void {
+    this.opts.log?.(`agent ${this.opts.nodeId}: ${msg}`);
+  }
+
+  private make(task: Task, state = task.Status.State, created = false): TaskController | null {
+    const name = runtimeFor(task, this.opts.defaultRuntime);
+    const runtime = this.opts.runtimes.get(name);
+    if (!runtime) {
+      this.opts.report([
+        {
+          taskId: task.ID,
+          status: { Timestamp: new Date().toISOString(), State: 'rejected', Message: 'runtime unavailable', Err: `runtime ${name} is not available on this node (have: ${this.runtimeNames().join(', ') || 'none'})` },
+        },
+      ]);
+      return null;
+    }
+    const c = new TaskController(
+      { runtime, db: this.db, report: (taskId, status) => this.opts.report([{ taskId, status }]), log: (m) => this.log(m), alive: () => !this.stopped },
+      { id: task.ID, task, runtime: name, state, created, updatedMs: Date.now() },
+    );
+    this.controllers.set(task.ID, c);
+    return c;
+  }
+
+  /** After a restart: what the db says we ran, checked against what the runtimes still hold. */
+  private async readopt(): Promise<void> {
+    for (const local of await this.db.all()) {
+      const runtime = this.opts.runtimes.get(local.runtime);
+      const c = this.make(local.task, local.state, local.created);
+      if (!c || !runtime) continue;
+      const info = local.created ? await runtime.inspect(local.id).catch(() => null) : null;
+      if (info) {
+        this.log(`re-adopting task ${local.id} (${info.state})`);
+        c.adopt(info);
+      } else if (local.created && !isTerminal(local.state)) {
+        // The runtime lost it (e.g. the machine rebooted): say so; the orchestrator replaces it.
+        this.opts.report([{ taskId: local.id, status: { Timestamp: new Date().toISOString(), State: 'failed', Message: 'task lost', Err: 'the runtime has no record of this task after an agent restart' } }]);
+        c.state = 'failed';
+      }
+    }
+  }
+
+  /** From the dispatcher session: the full set after (re)connecting, increments after. */
+  onAssignments(full: boolean, tasks: Task[], removed: string[]): void {
+    if (this.stopped) return;
+    const seen = new Set(tasks.map((t) => t.ID));
+    for (const t of tasks) {
+      if (this.forgetting.has(t.ID)) continue;
+      const c = this.controllers.get(t.ID) ?? this.make(t);
+      c?.update(t);
+    }
+    const gone = full ? [...this.controllers.keys()].filter((id) => !seen.has(id)) : removed;
+    for (const id of gone) this.forget(id);
+  }
+
+  /**
+   * The managers no longer list the task: a terminal one is cleaned up; a
+   * live one is stopped — the managers do not want it to run anymore.
+   */
+  private forget(id: string): void {
+    const c = this.controllers.get(id);
+    if (!c || this.forgetting.has(id)) return;
+    this.forgetting.add(id);
+    void c.forget().finally(() => {
+      this.controllers.delete(id);
+      this.forgetting.delete(id);
+    });
+  }
+
+  /** Stops tracking (tasks keep running under their supervisors; a restarted agent re-adopts them). */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    await Promise.all([...this.controllers.values()].map((c) => c.settled().catch(() => {})));
+    await this.db.close();
+  }
+}

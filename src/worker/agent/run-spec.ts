@@ -1,0 +1,64 @@
+import type { Service, Task } from '../../manager/store/types.js';
+import type { MountSpec, TaskRunSpec } from '../runtime/interface.js';
+
+/** Docker's default stop grace period: 10 s. */
+export const DEFAULT_STOP_GRACE_MS = 10_000;
+
+/** The runtime a task runs on: its template's Runtime when it names one of ours, else the node's default. */
+export function runtimeFor(task: Task, defaultRuntime: string): string {
+  const r = task.Spec.Runtime;
+  return r === 'process' || r === 'oci' || r === 'docker' ? r : defaultRuntime;
+}
+
+export function stopGraceMs(task: Task): number {
+  const ns = task.Spec.ContainerSpec?.StopGracePeriod;
+  return typeof ns === 'number' && ns >= 0 ? Math.round(ns / 1e6) : DEFAULT_STOP_GRACE_MS;
+}
+
+/** `web.3` for replicated tasks, `web.<node>` for global ones — Docker's task naming. */
+export function taskName(task: Task, serviceName?: string): string {
+  const svc = serviceName ?? task.Name?.split('.')[0] ?? task.ServiceID.slice(0, 12);
+  return `${svc}.${task.Slot > 0 ? task.Slot : task.NodeID}.${task.ID}`;
+}
+
+/** Translates a task's ContainerSpec into what a runtime needs. */
+export function toRunSpec(task: Task, service?: Pick<Service, 'Spec'>): TaskRunSpec {
+  const c = task.Spec.ContainerSpec ?? { Image: '' };
+  const limits = task.Spec.Resources?.Limits ?? {};
+  const mounts: MountSpec[] = (c.Mounts ?? []).flatMap((m): MountSpec[] => {
+    if (m.Type !== 'bind' && m.Type !== 'volume' && m.Type !== 'tmpfs') return [];
+    return [
+      {
+        type: m.Type,
+        target: m.Target,
+        ...(m.Source ? { source: m.Source } : {}),
+        ...(m.ReadOnly ? { readOnly: true } : {}),
+        ...(m.TmpfsOptions?.SizeBytes ? { sizeBytes: m.TmpfsOptions.SizeBytes } : {}),
+      },
+    ];
+  });
+  return {
+    taskId: task.ID,
+    name: taskName(task, service?.Spec.Name),
+    image: c.Image,
+    ...(c.Command && c.Command.length > 0 ? { command: c.Command } : {}),
+    ...(c.Args && c.Args.length > 0 ? { args: c.Args } : {}),
+    env: c.Env ?? [],
+    ...(c.Dir ? { dir: c.Dir } : {}),
+    ...(c.User ? { user: c.User } : {}),
+    ...(c.Hostname ? { hostname: c.Hostname } : {}),
+    mounts,
+    limits: {
+      ...(limits.NanoCPUs ? { nanoCpus: limits.NanoCPUs } : {}),
+      ...(limits.MemoryBytes ? { memoryBytes: limits.MemoryBytes } : {}),
+      ...(limits.Pids ? { pids: limits.Pids } : {}),
+    },
+    ...(c.StopSignal ? { stopSignal: c.StopSignal } : {}),
+    labels: {
+      'com.docker.swarm.task.id': task.ID,
+      'com.docker.swarm.service.id': task.ServiceID,
+      'com.docker.swarm.node.id': task.NodeID,
+      ...(c.Labels ?? {}),
+    },
+  };
+}

@@ -1,0 +1,179 @@
+import { isTerminal, stateRank, type Task, type TaskState, type TaskStatus } from '../../manager/store/types.js';
+import type { ContainerInfo, ExitStatus, Runtime } from '../runtime/interface.js';
+import { RuntimeError } from '../runtime/interface.js';
+import { stopGraceMs, toRunSpec } from './run-spec.js';
+import type { LocalTask, TaskDb } from './task-db.js';
+
+export interface ControllerDeps {
+  runtime: Runtime;
+  db: TaskDb;
+  report(taskId: string, status: TaskStatus): void;
+  log(msg: string): void;
+  /** False once the agent stopped: a stopped agent neither writes nor reports (its successor re-adopts). */
+  alive(): boolean;
+}
+
+/**
+ * One task on this node: walks it through accepted → preparing → ready →
+ * starting → running → complete/failed (or shutdown when the managers want
+ * it stopped), driving the runtime and reporting every state. Steps run one
+ * at a time; a newer assignment simply re-kicks the state machine.
+ */
+export class TaskController {
+  task: Task;
+  state: TaskState;
+  private created: boolean;
+  private chain: Promise<void> = Promise.resolve();
+  private watching = false;
+  private stopping = false;
+  private containerId: string | undefined;
+  private pid: number | undefined;
+
+  constructor(
+    private readonly deps: ControllerDeps,
+    local: LocalTask,
+  ) {
+    this.task = local.task;
+    this.state = local.state;
+    this.created = local.created;
+  }
+
+  /** A newer version of the task arrived from the managers. */
+  update(task: Task): void {
+    this.task = task;
+    this.kick();
+  }
+
+  kick(): void {
+    this.chain = this.chain.then(() => this.step()).catch((err: Error) => this.deps.log(`task ${this.task.ID}: ${err.message}`));
+  }
+
+  /** Waits for whatever step is running (tests, shutdown). */
+  settled(): Promise<void> {
+    return this.chain;
+  }
+
+  /** Re-adopts a task found running in the runtime after an agent restart. */
+  adopt(info: ContainerInfo): void {
+    this.containerId = info.runtimeId;
+    if (info.pid !== undefined) this.pid = info.pid;
+    if (info.state === 'running') {
+      this.state = 'running';
+      this.created = true;
+      this.watchExit();
+    } else if (info.state === 'exited' && info.exit) {
+      this.created = true;
+      this.chain = this.chain.then(() => this.exited(info.exit!));
+    } else if (info.state === 'created') {
+      this.created = true;
+      if (stateRank(this.state) > stateRank('ready')) this.state = 'ready';
+    }
+    this.kick();
+  }
+
+  private wantsStop(): boolean {
+    return stateRank(this.task.DesiredState) >= stateRank('shutdown');
+  }
+
+  private async step(): Promise<void> {
+    if (isTerminal(this.state) || !this.deps.alive()) return;
+    if (this.wantsStop()) return this.shutdown();
+    const rt = this.deps.runtime;
+    if (stateRank(this.state) < stateRank('accepted')) await this.move('accepted', 'accepted');
+    if (this.state === 'accepted') {
+      await this.move('preparing', 'preparing');
+      try {
+        await rt.prepare(toRunSpec(this.task));
+        const info = await rt.create(toRunSpec(this.task));
+        this.containerId = info.runtimeId;
+        this.created = true;
+      } catch (err) {
+        // Swarm reports a task that could not even be set up as rejected.
+        return this.move('rejected', 'preparing failed', errText(err));
+      }
+      await this.move('ready', 'ready');
+    }
+    if (this.wantsStop()) return this.shutdown();
+    if (this.state === 'ready' && this.task.DesiredState === 'running') {
+      await this.move('starting', 'starting');
+      try {
+        await rt.start(this.task.ID);
+        const info = await rt.inspect(this.task.ID);
+        if (info?.pid !== undefined) this.pid = info.pid;
+      } catch (err) {
+        return this.move('failed', 'starting failed', errText(err));
+      }
+      await this.move('running', 'started');
+      this.watchExit();
+    }
+  }
+
+  private watchExit(): void {
+    if (this.watching) return;
+    this.watching = true;
+    this.deps.runtime.wait(this.task.ID).then(
+      (exit) => {
+        this.chain = this.chain.then(() => this.exited(exit));
+      },
+      (err: Error) => {
+        this.chain = this.chain.then(() => (isTerminal(this.state) ? undefined : this.move('failed', 'task lost', errText(err))));
+      },
+    );
+  }
+
+  private async exited(exit: ExitStatus): Promise<void> {
+    if (isTerminal(this.state)) return;
+    const code = exit.exitCode;
+    if (this.stopping || this.wantsStop()) return this.move('shutdown', 'shutdown', undefined, code);
+    if (exit.oomKilled) return this.move('failed', 'OOM killed', `task: killed by the OOM killer (exit ${code})`, code);
+    if (code === 0) return this.move('complete', 'finished', undefined, code);
+    return this.move('failed', 'task: non-zero exit', `task: non-zero exit (${code})${exit.signal ? ` (${exit.signal})` : ''}`, code);
+  }
+
+  private async shutdown(): Promise<void> {
+    if (isTerminal(this.state)) return;
+    if (this.created && (this.state === 'running' || this.state === 'starting')) {
+      this.stopping = true;
+      try {
+        await this.deps.runtime.stop(this.task.ID, stopGraceMs(this.task));
+      } catch (err) {
+        if (!(err instanceof RuntimeError && err.code === 'NOT_FOUND')) throw err;
+      }
+    }
+    await this.move('shutdown', 'shutdown');
+  }
+
+  private async move(state: TaskState, message: string, err?: string, exitCode?: number): Promise<void> {
+    if (!this.deps.alive()) return;
+    if (stateRank(state) < stateRank(this.state) && !isTerminal(state)) return;
+    this.state = state;
+    await this.deps.db.put({ id: this.task.ID, task: this.task, runtime: this.deps.runtime.name, state, created: this.created, updatedMs: Date.now() });
+    const cs = {
+      ...(this.containerId ? { ContainerID: this.containerId } : {}),
+      ...(this.pid !== undefined ? { PID: this.pid } : {}),
+      ...(exitCode !== undefined ? { ExitCode: exitCode } : {}),
+    };
+    this.deps.report(this.task.ID, {
+      Timestamp: new Date().toISOString(),
+      State: state,
+      Message: message,
+      ...(err ? { Err: err } : {}),
+      ...(Object.keys(cs).length > 0 ? { ContainerStatus: cs } : {}),
+    });
+  }
+
+  /** The managers stopped tracking the task: stop it if it still runs, then clean up. */
+  async forget(): Promise<void> {
+    await this.chain;
+    if (!isTerminal(this.state)) {
+      this.task = { ...this.task, DesiredState: 'shutdown' };
+      await this.shutdown();
+    }
+    if (this.created) await this.deps.runtime.remove(this.task.ID).catch((e: Error) => this.deps.log(`removing ${this.task.ID}: ${e.message}`));
+    await this.deps.db.remove(this.task.ID);
+  }
+}
+
+function errText(err: unknown): string {
+  return String((err as Error)?.message ?? err).slice(0, 1000);
+}
