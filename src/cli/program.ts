@@ -8,10 +8,12 @@ export function buildProgram(): Command {
   const program = new Command('shoal')
     .description('Shoal: a cluster orchestrator in the mould of Docker Swarm')
     .version(packageVersion(), '-v, --version', 'print the Shoal version')
+    // Global, as docker's -H: any command that talks to a manager reads it (see host.ts).
+    .option('-H, --host <host:port>', 'manager API to talk to (default: $SHOAL_HOST, else the cluster of `shoal up` in ./.shoal, else 127.0.0.1:2375)')
     .showSuggestionAfterError()
     .configureOutput({
-      // commander's own usage errors: keep them to one line, as ours.
-      outputError: (str, write) => write(str.split('\n').filter(Boolean)[0] + '\n'),
+      // commander's own usage errors: one line, worded as ours ("shoal: …").
+      outputError: (str, write) => write(str.split('\n').filter(Boolean)[0]!.replace(/^error: /, 'shoal: ') + '\n'),
     });
   program.exitOverride();
   for (const register of commands) register(program);

@@ -1,8 +1,25 @@
 import type { Command } from 'commander';
 import { registerCheck } from './check.js';
+import { registerDown } from './down.js';
+import { registerEnv } from './env.js';
+import { registerJoinToken } from './join-token.js';
+import { registerLeave } from './leave.js';
+import { registerNode } from './node.js';
 import { registerNodeProcess } from './node-process.js';
+import { registerService } from './service.js';
+import { registerUp } from './up.js';
 
 /** Every top-level command registers itself here, in help order. */
 export type RegisterCommand = (program: Command) => void;
 
-export const commands: RegisterCommand[] = [registerNodeProcess, registerCheck];
+export const commands: RegisterCommand[] = [
+  registerUp,
+  registerDown,
+  registerEnv,
+  registerNode,
+  registerService,
+  registerJoinToken,
+  registerNodeProcess,
+  registerLeave,
+  registerCheck,
+];

@@ -1,0 +1,201 @@
+/**
+ * The CLI's client of the manager's HTTP API (Docker Engine API v1.47 paths).
+ * Every failure becomes a CliError whose message is what the user reads:
+ * the API's own `message` for API errors, one plain sentence when no
+ * manager answers.
+ */
+import http, { type IncomingMessage } from 'node:http';
+import { CliError } from './errors.js';
+
+export const API_PREFIX = '/v1.47';
+
+/** Codes that mean "nothing answered at that address" (as opposed to an answer we did not like). */
+const UNREACHABLE = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EHOSTUNREACH', 'ENETUNREACH', 'ETIMEDOUT', 'ECONNRESET', 'EAI_AGAIN', 'EADDRNOTAVAIL', 'CONNECT_TIMEOUT']);
+
+export type Query = Record<string, string | number | boolean | undefined>;
+
+export interface Response {
+  status: number;
+  headers: http.IncomingHttpHeaders;
+  text: string;
+}
+
+/** Docker's `filters` query value: `{"key":{"value":true}}`. */
+export function encodeFilters(f: Record<string, string[] | undefined>): string | undefined {
+  const entries = Object.entries(f).filter(([, v]) => v && v.length > 0);
+  if (entries.length === 0) return undefined;
+  return JSON.stringify(Object.fromEntries(entries.map(([k, vs]) => [k, Object.fromEntries(vs!.map((v) => [v, true]))])));
+}
+
+/** "tcp://h:p", "http://h:p", "h:p" or "h" → "h:p" (2375 when no port is given, as docker's DOCKER_HOST). */
+export function normalizeHost(raw: string): string {
+  const s = raw.trim().replace(/^(tcp|http):\/\//, '').replace(/\/+$/, '');
+  if (s === '' || /[/\s]/.test(s)) throw new CliError(`invalid API address ${JSON.stringify(raw)}: use host:port, e.g. 127.0.0.11:2375`);
+  if (/^\[.*\]$/.test(s) || !s.includes(':')) return `${s}:2375`;
+  const port = Number(s.slice(s.lastIndexOf(':') + 1));
+  if (!Number.isInteger(port) || port <= 0 || port > 65535) throw new CliError(`invalid API address ${JSON.stringify(raw)}: the port must be 1-65535`);
+  return s;
+}
+
+function splitHost(h: string): { host: string; port: number } {
+  const i = h.lastIndexOf(':');
+  return { host: h.slice(0, i).replace(/^\[|\]$/g, ''), port: Number(h.slice(i + 1)) };
+}
+
+function qs(q: Query | undefined): string {
+  if (!q) return '';
+  const p = new URLSearchParams();
+  for (const [k, v] of Object.entries(q)) if (v !== undefined) p.set(k, String(v));
+  const s = p.toString();
+  return s ? `?${s}` : '';
+}
+
+export interface ClientOptions {
+  /** Candidate API addresses, tried in order until one answers (several when they come from `shoal up`'s managers). */
+  hosts: string[];
+  connectTimeoutMs?: number;
+  requestTimeoutMs?: number;
+}
+
+export class ApiClient {
+  private hosts: string[];
+  private readonly connectTimeoutMs: number;
+  private readonly requestTimeoutMs: number;
+
+  constructor(opts: ClientOptions) {
+    if (opts.hosts.length === 0) throw new Error('ApiClient needs at least one host');
+    this.hosts = [...opts.hosts];
+    this.connectTimeoutMs = opts.connectTimeoutMs ?? 3_000;
+    this.requestTimeoutMs = opts.requestTimeoutMs ?? 30_000;
+  }
+
+  /** The address in use (the first one that answered). */
+  get host(): string {
+    return this.hosts[0]!;
+  }
+
+  async get<T>(path: string, query?: Query): Promise<T> {
+    return this.json<T>(await this.call('GET', path, query));
+  }
+
+  async post<T>(path: string, body: unknown, query?: Query): Promise<T> {
+    return this.json<T>(await this.call('POST', path, query, body));
+  }
+
+  async delete(path: string, query?: Query): Promise<void> {
+    await this.call('DELETE', path, query);
+  }
+
+  /**
+   * One request; errors are CliErrors. GETs are retried for a few seconds on
+   * 503 (no leader during an election): a read is safe to repeat, a write
+   * may already have been applied, so writes are not.
+   */
+  async call(method: string, path: string, query?: Query, body?: unknown): Promise<Response> {
+    const deadline = Date.now() + 5_000;
+    for (;;) {
+      const res = await this.send(method, path, query, body);
+      if (res.status < 400) return res;
+      if (res.status === 503 && method === 'GET' && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 250));
+        continue;
+      }
+      throw new CliError(apiMessage(res));
+    }
+  }
+
+  /** A streaming GET (logs): resolves with the response once headers arrive; API errors are CliErrors. */
+  async stream(path: string, query?: Query): Promise<IncomingMessage> {
+    const res = await this.withFailover((host) => this.open(host, 'GET', path, query, undefined, 0));
+    if ((res.statusCode ?? 0) >= 400) {
+      const text = await readAll(res);
+      throw new CliError(apiMessage({ status: res.statusCode ?? 0, text }));
+    }
+    return res;
+  }
+
+  private async send(method: string, path: string, query: Query | undefined, body: unknown): Promise<Response> {
+    const res = await this.withFailover((host) => this.open(host, method, path, query, body, this.requestTimeoutMs));
+    return { status: res.statusCode ?? 0, headers: res.headers, text: await readAll(res) };
+  }
+
+  /** Tries each candidate host until one connects, then keeps using that one. */
+  private async withFailover<T>(attempt: (host: string) => Promise<T>): Promise<T> {
+    let lastErr: NodeJS.ErrnoException | undefined;
+    for (let i = 0; i < this.hosts.length; i++) {
+      const host = this.hosts[i]!;
+      try {
+        const r = await attempt(host);
+        if (i > 0) this.hosts = [host, ...this.hosts.filter((h) => h !== host)];
+        return r;
+      } catch (err) {
+        const e = err as NodeJS.ErrnoException;
+        if (!e.code || !UNREACHABLE.has(e.code)) throw new CliError(`API request to ${host} failed: ${e.message}`);
+        lastErr = e;
+      }
+    }
+    const tried = this.hosts.length > 1 ? `${this.hosts[0]} (nor ${this.hosts.slice(1).join(', ')})` : this.hosts[0];
+    throw new CliError(`cannot reach the Shoal API at ${tried}: is the cluster up? (shoal up)${lastErr?.code === 'ECONNREFUSED' || !lastErr ? '' : ` [${lastErr.code}]`}`);
+  }
+
+  private open(host: string, method: string, path: string, query: Query | undefined, body: unknown, timeoutMs: number): Promise<IncomingMessage> {
+    const { host: hostname, port } = splitHost(host);
+    const data = body === undefined ? undefined : JSON.stringify(body);
+    return new Promise((resolve, reject) => {
+      const req = http.request({
+        host: hostname,
+        port,
+        method,
+        path: `${API_PREFIX}${path}${qs(query)}`,
+        headers: { 'User-Agent': 'shoal-cli', ...(data !== undefined ? { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(data) } : {}) },
+      });
+      // Separate connect and response deadlines: a dead address fails fast, a slow commit does not.
+      const connectTimer = setTimeout(() => req.destroy(Object.assign(new Error('connect timeout'), { code: 'CONNECT_TIMEOUT' })), this.connectTimeoutMs);
+      // A kept-alive socket is already connected and never emits 'connect' again.
+      req.on('socket', (s) => (s.connecting ? s.once('connect', () => clearTimeout(connectTimer)) : clearTimeout(connectTimer)));
+      const responseTimer = timeoutMs > 0 ? setTimeout(() => req.destroy(new Error(`no answer to ${method} ${path} within ${timeoutMs / 1000}s`)), timeoutMs) : null;
+      req.on('response', (res) => {
+        clearTimeout(connectTimer);
+        if (responseTimer) res.once('end', () => clearTimeout(responseTimer)).once('close', () => clearTimeout(responseTimer));
+        resolve(res);
+      });
+      req.on('error', (err) => {
+        clearTimeout(connectTimer);
+        if (responseTimer) clearTimeout(responseTimer);
+        reject(err);
+      });
+      req.end(data);
+    });
+  }
+
+  private json<T>(res: Response): T {
+    if (res.text === '') return undefined as T;
+    try {
+      return JSON.parse(res.text) as T;
+    } catch {
+      throw new CliError(`the API at ${this.host} answered with something other than JSON (HTTP ${res.status})`);
+    }
+  }
+}
+
+function readAll(res: IncomingMessage): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    res.on('data', (c: Buffer) => chunks.push(c));
+    res.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    res.on('error', reject);
+  });
+}
+
+/** The API's `{"message": …}`, on one line; else the HTTP status. */
+export function apiMessage(res: Pick<Response, 'status' | 'text'>): string {
+  let msg = '';
+  try {
+    const m = (JSON.parse(res.text) as { message?: unknown }).message;
+    if (typeof m === 'string') msg = m;
+  } catch {
+    msg = res.text.trim();
+  }
+  msg = msg.replace(/\s*\n\s*/g, ' ').trim();
+  return msg || `the API answered HTTP ${res.status} ${http.STATUS_CODES[res.status] ?? ''}`.trim();
+}

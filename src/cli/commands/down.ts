@@ -1,0 +1,45 @@
+/** `shoal down [--purge]`: stop every node process of the cluster `shoal up` started; delete its data only with --purge. */
+import { rmSync } from 'node:fs';
+import path from 'node:path';
+import type { Command } from 'commander';
+import { CliError } from '../errors.js';
+import { DEFAULT_CLUSTER_DIR, nodeDataDir, readCluster, writeCluster } from '../local/cluster-file.js';
+import { isNodeProcess, stopProcess } from '../local/processes.js';
+import { parseDuration } from '../units.js';
+import { out } from './common.js';
+import { flagValue } from './service-create-flags.js';
+
+export function registerDown(program: Command): void {
+  program
+    .command('down')
+    .description('stop the local cluster started by `shoal up`')
+    .option('--purge', "also delete the cluster's data and logs")
+    .option('--dir <dir>', 'the cluster directory', DEFAULT_CLUSTER_DIR)
+    .option('--grace <duration>', 'how long a node may take to stop before it is killed', '10s')
+    .action(async (o: { purge?: boolean; dir: string; grace: string }) => {
+      const dir = path.resolve(o.dir);
+      const rd = path.relative(process.cwd(), dir) || '.';
+      const graceMs = flagValue('--grace', o.grace, parseDuration) / 1e6;
+      const c = readCluster(dir);
+      if (!c) throw new CliError(`no cluster in ${rd}: nothing to stop (\`shoal up\` starts one)`);
+      // All at once: stopping one by one would make the rest elect, re-elect and reschedule for nothing.
+      const results = await Promise.all(
+        c.nodes.map(async (n) => {
+          if (!isNodeProcess(n.pid, nodeDataDir(dir, n))) return `${n.name} was not running`;
+          const pid = n.pid!;
+          const how = await stopProcess(pid, graceMs);
+          n.pid = null;
+          return how === 'stopped' ? `Stopped ${n.name} (pid ${pid})` : `Killed ${n.name} (pid ${pid}): it did not stop within ${o.grace}`;
+        }),
+      );
+      for (const n of c.nodes) n.pid = null;
+      out(results.map((r) => `${r}\n`).join(''));
+      if (o.purge) {
+        rmSync(dir, { recursive: true, force: true });
+        out(`Removed ${rd}\n`);
+      } else {
+        writeCluster(dir, c);
+        out(`Data kept in ${rd}: \`shoal up\` restarts this cluster, \`shoal down --purge\` deletes it.\n`);
+      }
+    });
+}

@@ -1,0 +1,103 @@
+/**
+ * `shoal service create|update|scale`: the commands that change a service
+ * and then, without -d, wait for it to converge (progress on stdout).
+ */
+import type { Command } from 'commander';
+import type { Service } from '../../manager/store/types.js';
+import type { ApiClient } from '../client.js';
+import { CliError } from '../errors.js';
+import { clientFor } from '../host.js';
+import { waitForConvergence } from '../progress/converge.js';
+import { parseCount, parseDuration } from '../units.js';
+import { enc, getService, out, updateWithVersion, warn } from './common.js';
+import { addCreateOptions, addUpdateOptions, createSpec, flagValue, updateSpec, type CreateFlags, type ScalarFlags, type UpdateFlags } from './service-create-flags.js';
+
+function printWarnings(res: { Warnings?: string[] | null } | undefined): void {
+  for (const w of res?.Warnings ?? []) warn(`warning: ${w}\n`);
+}
+
+async function converge(client: ApiClient, serviceId: string, f: ScalarFlags, upToDateOnly: boolean, rollback = false): Promise<void> {
+  if (f.detach) return;
+  await waitForConvergence(client, {
+    serviceId,
+    upToDateOnly,
+    rollback,
+    timeoutMs: flagValue('--timeout', f.timeout ?? '60s', parseDuration) / 1e6,
+    out: process.stdout,
+    quiet: f.quiet ?? false,
+  });
+}
+
+export function registerServiceChanges(service: Command): void {
+  addCreateOptions(
+    service
+      .command('create')
+      .description('create a new service')
+      .usage('[options] IMAGE [COMMAND] [ARG...]   (with --runtime process: COMMAND [ARG...])')
+      .argument('[image-and-command...]')
+      // Everything after IMAGE belongs to the task's command, flags included (docker's behaviour).
+      .passThroughOptions(),
+  ).action(async (positionals: string[], f: CreateFlags, cmd: Command) => {
+    const spec = createSpec(f, positionals);
+    const client = clientFor(cmd);
+    const res = await client.post<{ ID: string; Warnings?: string[] }>('/services/create', spec);
+    printWarnings(res);
+    out(`${res.ID}\n`);
+    await converge(client, res.ID, f, false);
+  });
+
+  addUpdateOptions(service.command('update').description('update a service').argument('<service>', 'service name, ID or ID prefix')).action(
+    async (ref: string, f: UpdateFlags, cmd: Command) => {
+      const client = clientFor(cmd);
+      let id = '';
+      await updateWithVersion(
+        client,
+        () => getService(client, ref),
+        async (cur: Service) => {
+          id = cur.ID;
+          if (f.rollback) {
+            // The API ignores the body with rollback=previous, but it must be a well-formed spec.
+            printWarnings(await client.post(`/services/${cur.ID}/update`, cur.Spec, { version: cur.Version.Index, rollback: 'previous' }));
+          } else {
+            printWarnings(await client.post(`/services/${cur.ID}/update`, updateSpec(cur.Spec, f), { version: cur.Version.Index }));
+          }
+        },
+      );
+      out(`${ref}\n`);
+      await converge(client, id, f, true, f.rollback ?? false);
+    },
+  );
+
+  service
+    .command('scale')
+    .description('scale one or more replicated services')
+    .argument('<service=replicas...>', 'e.g. web=5')
+    .option('-d, --detach', 'exit immediately instead of waiting for the services to converge')
+    .option('--timeout <duration>', 'how long to wait for convergence without -d', '60s')
+    .action(async (pairs: string[], f: { detach?: boolean; timeout: string }, cmd: Command) => {
+      const wanted = pairs.map((p) => {
+        const m = /^(.+)=(.*)$/.exec(p);
+        if (!m) throw new CliError(`invalid scale specifier ${JSON.stringify(p)}: use SERVICE=REPLICAS, e.g. web=5`);
+        return { ref: m[1]!, n: flagValue(`the replicas of ${m[1]}`, m[2]!, parseCount) };
+      });
+      flagValue('--timeout', f.timeout, parseDuration);
+      const client = clientFor(cmd);
+      const scaled: string[] = [];
+      for (const { ref, n } of wanted) {
+        await updateWithVersion(
+          client,
+          () => client.get<Service>(`/services/${enc(ref)}`),
+          async (cur) => {
+            const spec = structuredClone(cur.Spec);
+            if (spec.Mode.Replicated) spec.Mode.Replicated.Replicas = n;
+            else if (spec.Mode.ReplicatedJob) spec.Mode.ReplicatedJob.MaxConcurrent = n;
+            else throw new CliError(`${ref}: scale can only be used with replicated or replicated-job mode`);
+            await client.post(`/services/${cur.ID}/update`, spec, { version: cur.Version.Index });
+            scaled.push(cur.ID);
+          },
+        );
+        out(`${ref} scaled to ${n}\n`);
+      }
+      for (const id of scaled) await converge(client, id, f, false);
+    });
+}

@@ -1,0 +1,162 @@
+/**
+ * `shoal up`: a local cluster of background node processes — managers on
+ * 127.0.0.(10+i):4242 (API :2375), workers on 127.0.0.(20+i):4242 — with
+ * data and logs under ./.shoal/<node>/ and a cluster.json recording them.
+ * The first manager runs `shoal init`, the rest `shoal join` with the token
+ * read from its API. Run again, it reports a running cluster, or restarts
+ * the stopped nodes of a recorded one with `shoal run`.
+ */
+import path from 'node:path';
+import type { Command } from 'commander';
+import type { Cluster, Node } from '../../manager/store/types.js';
+import { CliError } from '../errors.js';
+import { NODE_COLUMNS, nodeRow, sortNodes } from '../format/nodes.js';
+import { renderList } from '../format/table.js';
+import { apiAddrs, DEFAULT_CLUSTER_DIR, nodeDataDir, nodeLogFile, readCluster, writeCluster, type LocalCluster, type LocalNode } from '../local/cluster-file.js';
+import { isNodeProcess, spawnDetached } from '../local/processes.js';
+import { listening, quickClient, until, waitClusterReady } from '../local/readiness.js';
+import { parseCount, parseDuration } from '../units.js';
+import { out } from './common.js';
+import { flagValue, RUNTIME_CHOICES } from './service-create-flags.js';
+import { Option } from 'commander';
+
+interface UpFlags {
+  managers: string;
+  workers: string;
+  runtime?: string;
+  dir: string;
+  ipPrefix: string;
+  timeout: string;
+}
+
+const CLUSTER_PORT = 4242;
+const API_PORT = 2375;
+const MAX_EACH = 9;
+
+/** The node layout for a fresh cluster. */
+export function plan(managers: number, workers: number, ipPrefix: string): LocalNode[] {
+  const nodes: LocalNode[] = [];
+  for (let i = 1; i <= managers; i++) nodes.push({ name: `manager${i}`, role: 'manager', addr: `${ipPrefix}.${10 + i}:${CLUSTER_PORT}`, apiAddr: `${ipPrefix}.${10 + i}:${API_PORT}`, pid: null });
+  for (let i = 1; i <= workers; i++) nodes.push({ name: `worker${i}`, role: 'worker', addr: `${ipPrefix}.${20 + i}:${CLUSTER_PORT}`, pid: null });
+  return nodes;
+}
+
+function runtimeArgs(c: LocalCluster): string[] {
+  // Passed only when asked for, so `shoal up` works with node processes that predate the flag.
+  return c.runtime ? ['--runtime', c.runtime] : [];
+}
+
+function start(dir: string, c: LocalCluster, n: LocalNode, args: string[]): void {
+  n.pid = spawnDetached([...args, ...runtimeArgs(c)], nodeLogFile(dir, n));
+  writeCluster(dir, c);
+}
+
+function commonArgs(dir: string, n: LocalNode): string[] {
+  return ['--data-dir', nodeDataDir(dir, n), '--advertise-addr', n.addr, ...(n.apiAddr ? ['--api-addr', n.apiAddr] : []), '--hostname', n.name];
+}
+
+function counts(c: LocalCluster): string {
+  const m = c.nodes.filter((n) => n.role === 'manager').length;
+  const w = c.nodes.length - m;
+  return `${m} manager${m === 1 ? '' : 's'}, ${w} worker${w === 1 ? '' : 's'}`;
+}
+
+function relDir(dir: string): string {
+  return path.relative(process.cwd(), dir) || '.';
+}
+
+function usage(dir: string, c: LocalCluster, nodes: Node[], selfId: string | undefined): string {
+  const api = apiAddrs(c)[0]!;
+  const here = path.resolve(dir) === path.resolve(DEFAULT_CLUSTER_DIR);
+  return (
+    `\n${renderList(sortNodes(nodes).map((n) => nodeRow(n, selfId)), NODE_COLUMNS, {})}\n` +
+    `Control API: http://${api}${here ? '' : `  (from another directory: export SHOAL_HOST=${api})`}\n\n` +
+    `Next:\n` +
+    hints([
+      ['shoal node ls', ''],
+      ['shoal service create --name web --replicas 3 --reserve-memory 64M --runtime process -- sleep 3600', ''],
+      ['shoal service ps web', ''],
+      [`eval "$(npx shoal env${here ? '' : ` --dir ${relDir(dir)}`})"`, 'SHOAL_HOST and DOCKER_HOST for this cluster (the docker CLI works too)'],
+      [`shoal down${here ? '' : ` --dir ${relDir(dir)}`}`, `stop it; --purge also deletes ${relDir(dir)}`],
+    ])
+  );
+}
+
+function hints(lines: [string, string][]): string {
+  const w = Math.max(...lines.filter(([, c]) => c).map(([l]) => l.length)) + 4;
+  return lines.map(([l, c]) => `  ${c ? `${l.padEnd(w)}# ${c}` : l}\n`).join('');
+}
+
+async function selfId(api: string): Promise<string | undefined> {
+  const info = await quickClient(api)
+    .get<{ Swarm?: { NodeID?: string } }>('/info')
+    .catch(() => undefined);
+  return info?.Swarm?.NodeID;
+}
+
+/** Starts a new cluster; resolves once every node is Ready. */
+async function create(dir: string, c: LocalCluster, deadline: number, timeoutLabel: string): Promise<Node[]> {
+  const busy = (await Promise.all(c.nodes.flatMap((n) => [n.addr, ...(n.apiAddr ? [n.apiAddr] : [])]).map(async (a) => ((await listening(a)) ? a : null)))).filter(Boolean);
+  if (busy.length > 0) {
+    throw new CliError(`${busy.join(', ')} ${busy.length > 1 ? 'are' : 'is'} already in use (another Shoal cluster? \`shoal down\` in its directory, or pick other addresses with --ip-prefix)`);
+  }
+  writeCluster(dir, c);
+  const [first, ...others] = c.nodes as [LocalNode, ...LocalNode[]];
+  start(dir, c, first, ['init', ...commonArgs(dir, first)]);
+  const api = quickClient(first.apiAddr!);
+  const tokens = await until(dir, [first], deadline, () => `${first.name} did not start its API within ${timeoutLabel}`, async () => {
+    const s = await api.get<Cluster>('/swarm');
+    return s?.JoinTokens?.Worker ? s.JoinTokens : undefined;
+  });
+  for (const n of others) start(dir, c, n, ['join', '--token', n.role === 'manager' ? tokens.Manager : tokens.Worker, ...commonArgs(dir, n), first.addr]);
+  return waitClusterReady(dir, c, deadline, timeoutLabel);
+}
+
+export function registerUp(program: Command): void {
+  program
+    .command('up')
+    .description('start a local cluster of background node processes (data and logs in ./.shoal)')
+    .option('--managers <n>', `number of managers (1-${MAX_EACH})`, '3')
+    .option('--workers <n>', `number of workers (0-${MAX_EACH})`, '2')
+    .addOption(new Option('--runtime <runtime>', 'default task runtime of the nodes').choices(RUNTIME_CHOICES))
+    .option('--dir <dir>', 'where the cluster keeps its data, logs and cluster.json', DEFAULT_CLUSTER_DIR)
+    .option('--ip-prefix <a.b.c>', 'first three octets of the nodes\' loopback addresses', '127.0.0')
+    .option('--timeout <duration>', 'how long to wait for every node to be Ready', '60s')
+    .action(async (o: UpFlags, cmd: Command) => {
+      const t0 = Date.now();
+      const managers = flagValue('--managers', o.managers, parseCount);
+      const workers = flagValue('--workers', o.workers, parseCount);
+      if (managers < 1 || managers > MAX_EACH) throw new CliError(`--managers must be 1-${MAX_EACH}, got ${managers}`);
+      if (workers > MAX_EACH) throw new CliError(`--workers must be 0-${MAX_EACH}, got ${workers}`);
+      if (!/^127\.\d{1,3}\.\d{1,3}$/.test(o.ipPrefix)) throw new CliError(`--ip-prefix must be the first three octets of a loopback address, e.g. 127.0.0, not ${JSON.stringify(o.ipPrefix)}`);
+      const timeoutMs = flagValue('--timeout', o.timeout, parseDuration) / 1e6;
+      const deadline = t0 + timeoutMs;
+      const dir = path.resolve(o.dir);
+      const rd = relDir(dir);
+
+      const existing = readCluster(dir);
+      if (existing) {
+        const given = (['managers', 'workers', 'runtime', 'ipPrefix'] as const).filter((k) => cmd.getOptionValueSource(k) === 'cli');
+        if (given.length > 0) process.stderr.write(`shoal: ${rd} already holds a cluster (${counts(existing)}): ignoring ${given.map((k) => `--${k === 'ipPrefix' ? 'ip-prefix' : k}`).join(', ')} (\`shoal down --purge\` to start over)\n`);
+        const dead = existing.nodes.filter((n) => !isNodeProcess(n.pid, nodeDataDir(dir, n)));
+        if (dead.length === 0) {
+          const nodes = await waitClusterReady(dir, existing, deadline, o.timeout);
+          out(`A Shoal cluster is already running in ${rd}: ${counts(existing)}.\n`);
+          out(usage(dir, existing, nodes, await selfId(apiAddrs(existing)[0]!)));
+          return;
+        }
+        out(`Restarting ${dead.map((n) => n.name).join(', ')} of the cluster in ${rd} …\n`);
+        for (const n of dead) start(dir, existing, n, ['run', '--data-dir', nodeDataDir(dir, n)]);
+        const nodes = await waitClusterReady(dir, existing, deadline, o.timeout);
+        out(`Shoal cluster up in ${((Date.now() - t0) / 1000).toFixed(1)}s: ${counts(existing)} (data and logs in ${rd}).\n`);
+        out(usage(dir, existing, nodes, await selfId(apiAddrs(existing)[0]!)));
+        return;
+      }
+
+      const c: LocalCluster = { version: 1, createdAt: new Date().toISOString(), ...(o.runtime ? { runtime: o.runtime } : {}), nodes: plan(managers, workers, o.ipPrefix) };
+      out(`Starting ${counts(c)} in ${rd} …\n`);
+      const nodes = await create(dir, c, deadline, o.timeout);
+      out(`Shoal cluster up in ${((Date.now() - t0) / 1000).toFixed(1)}s: ${counts(c)} (data and logs in ${rd}).\n`);
+      out(usage(dir, c, nodes, await selfId(c.nodes[0]!.apiAddr!)));
+    });
+}

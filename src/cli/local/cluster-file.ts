@@ -1,0 +1,72 @@
+/**
+ * `.shoal/cluster.json`: what `shoal up` started — each node's name, role,
+ * addresses and pid — so `shoal down`, `shoal env`, `shoal leave` and every
+ * API command (their default --host) find the local cluster again. Paths
+ * inside are relative to the cluster dir, so the dir can be moved.
+ */
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { CliError } from '../errors.js';
+
+export const DEFAULT_CLUSTER_DIR = '.shoal';
+export const CLUSTER_FILE = 'cluster.json';
+
+export interface LocalNode {
+  /** Also the node's hostname in `shoal node ls`: manager1, worker2, … */
+  name: string;
+  /** The role it was started with (a later promote/demote is the API's business). */
+  role: 'manager' | 'worker';
+  /** Cluster (TCP) and gossip (UDP) address, host:port. */
+  addr: string;
+  /** HTTP API address; managers only. */
+  apiAddr?: string;
+  /** Pid of the last process started for it; null when `shoal down` stopped it. */
+  pid: number | null;
+}
+
+export interface LocalCluster {
+  version: 1;
+  createdAt: string;
+  /** The runtime passed to `shoal up --runtime`, if any. */
+  runtime?: string;
+  nodes: LocalNode[];
+}
+
+export function clusterFilePath(dir: string): string {
+  return path.join(dir, CLUSTER_FILE);
+}
+
+/** A node's data dir and log file, inside the cluster dir: one dir per node. */
+export function nodeDataDir(dir: string, n: Pick<LocalNode, 'name'>): string {
+  return path.join(dir, n.name, 'data');
+}
+
+export function nodeLogFile(dir: string, n: Pick<LocalNode, 'name'>): string {
+  return path.join(dir, n.name, 'node.log');
+}
+
+/** The managers' API addresses, the first-started first. */
+export function apiAddrs(c: LocalCluster): string[] {
+  return c.nodes.filter((n) => n.apiAddr).map((n) => n.apiAddr!);
+}
+
+export function readCluster(dir: string): LocalCluster | null {
+  const p = clusterFilePath(dir);
+  if (!existsSync(p)) return null;
+  let v: LocalCluster;
+  try {
+    v = JSON.parse(readFileSync(p, 'utf8')) as LocalCluster;
+  } catch (err) {
+    throw new CliError(`${p} is not valid JSON (${(err as Error).message}): remove ${dir} or fix the file`);
+  }
+  if (v?.version !== 1 || !Array.isArray(v.nodes)) throw new CliError(`${p} is not a Shoal cluster file: remove ${dir} or fix the file`);
+  return v;
+}
+
+/** Written whole to a temp file and renamed: a crash never leaves half a record of running processes. */
+export function writeCluster(dir: string, c: LocalCluster): void {
+  mkdirSync(dir, { recursive: true });
+  const p = clusterFilePath(dir);
+  writeFileSync(`${p}.tmp`, JSON.stringify(c, null, 2) + '\n');
+  renameSync(`${p}.tmp`, p);
+}

@@ -1,0 +1,100 @@
+/**
+ * The background node processes of a local cluster: starting one detached
+ * (its output to a log file, surviving the CLI's exit), telling whether a
+ * recorded pid is still that node (not a recycled pid), and stopping one
+ * (SIGTERM, then SIGKILL after a grace).
+ */
+import { spawn } from 'node:child_process';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/**
+ * The compiled CLI entry point. From dist/src/cli/local/ it is dist/bin/shoal.js;
+ * when this module runs from source (in-process tests) the compiled one is
+ * still what node processes must run.
+ */
+export function shoalBin(): string {
+  const here = path.dirname(fileURLToPath(import.meta.url));
+  const compiled = path.resolve(here, '../../../bin/shoal.js');
+  if (existsSync(compiled)) return compiled;
+  return path.resolve(here, '../../../dist/bin/shoal.js');
+}
+
+/** Starts `shoal <args>` in the background, stdout and stderr appended to `logFile`; returns its pid. */
+export function spawnDetached(args: string[], logFile: string): number {
+  mkdirSync(path.dirname(logFile), { recursive: true });
+  const fd = openSync(logFile, 'a');
+  try {
+    const child = spawn(process.execPath, [shoalBin(), ...args], {
+      detached: true,
+      stdio: ['ignore', fd, fd],
+      // A NODE_OPTIONS meant for the CLI (a test loader, an inspector) must not reach long-lived nodes.
+      env: { ...process.env, NODE_OPTIONS: '' },
+    });
+    child.unref();
+    if (child.pid === undefined) throw new Error(`could not start ${process.execPath}`);
+    return child.pid;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * True when `pid` runs and is a shoal node process for `dataDir`: the
+ * command line is checked so a pid reused by another program after a
+ * reboot is never signalled.
+ */
+export function isNodeProcess(pid: number | null, dataDir: string): boolean {
+  if (!pid) return false;
+  try {
+    process.kill(pid, 0);
+  } catch {
+    // ESRCH: gone; EPERM: someone else's process, so not ours either.
+    return false;
+  }
+  try {
+    const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+    if (argv.length === 0 || argv[0] === '') return false; // a zombie: exited, not yet reaped
+    const i = argv.indexOf('--data-dir');
+    return argv.some((a) => a.endsWith('shoal.js')) && i >= 0 && path.resolve(argv[i + 1] ?? '') === path.resolve(dataDir);
+  } catch {
+    // No /proc (not Linux): trust the pid.
+    return process.platform !== 'linux';
+  }
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return !/^\d+ \(.*\) Z/.test(stat);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    return code === 'EPERM' || (code === 'ENOENT' && process.platform !== 'linux');
+  }
+}
+
+export type StopResult = 'stopped' | 'killed';
+
+/** SIGTERM, wait up to `graceMs` for the process to exit, then SIGKILL. */
+export async function stopProcess(pid: number, graceMs: number): Promise<StopResult> {
+  try {
+    process.kill(pid, 'SIGTERM');
+  } catch {
+    return 'stopped';
+  }
+  const deadline = Date.now() + graceMs;
+  while (Date.now() < deadline) {
+    if (!alive(pid)) return 'stopped';
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  try {
+    process.kill(pid, 'SIGKILL');
+  } catch {
+    return 'stopped';
+  }
+  const hard = Date.now() + 5_000;
+  while (alive(pid) && Date.now() < hard) await new Promise((r) => setTimeout(r, 20));
+  return 'killed';
+}
