@@ -55,6 +55,8 @@ export interface ExitStatus {
   oomKilled: boolean;
   /** RFC 3339. */
   finishedAt: string;
+  /** Why, when the runtime rather than the task decided the outcome (e.g. the supervisor died, the exec failed). */
+  message?: string;
 }
 
 export type ContainerState = 'created' | 'running' | 'exited';
@@ -67,6 +69,8 @@ export interface ContainerInfo {
   pid?: number;
   startedAt?: string;
   exit?: ExitStatus;
+  /** What the runtime could not honour or only approximated (e.g. limits without cgroups, mounts on the process runtime). */
+  warnings?: string[];
 }
 
 export interface LogOptions {

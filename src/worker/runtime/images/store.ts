@@ -1,0 +1,169 @@
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { RuntimeError } from '../interface.js';
+import { readJson, writeJsonAtomic } from '../common/atomic.js';
+import { isDockerArchive, isOciLayout, readDockerArchive, readOciLayout, type LayeredImage } from './formats.js';
+import { normalizeImageName } from './names.js';
+import type { ImageConfig, ImageRecord, ImageSource, ImageSummary, ResolvedImage } from './types.js';
+import { applyLayer, extractTar, listTar, sha256File, treeSize } from './unpack.js';
+
+/**
+ * The node-local image store the oci runtime runs from (no registry: images
+ * arrive with `shoal image import NAME FILE`).
+ *
+ *   <root>/images/<hex>/rootfs/      the unpacked root filesystem (layers already applied)
+ *   <root>/images/<hex>/image.json   ImageRecord: id, config (Entrypoint/Cmd/Env/WorkingDir/User), size, created
+ *   <root>/refs/<urlencoded name>    {"name","id"}: one file per tag, replaced atomically
+ *   <root>/tmp/                      imports in progress (renamed into images/ when complete)
+ *
+ * Content is keyed by ID, so re-importing the same bytes only re-tags, and a
+ * tag moved to new content leaves the old rootfs in place for tasks still
+ * running on it. Imports build under tmp/ and appear by rename: a reader sees
+ * a complete image or none.
+ */
+export class ImageStore {
+  constructor(readonly root: string) {}
+
+  private dir(...p: string[]): string {
+    return path.join(this.root, ...p);
+  }
+
+  /** Imports FILE (rootfs tarball, OCI layout dir or archive, docker-save archive) as NAME. */
+  async import(name: string, file: string): Promise<ImageSummary> {
+    const ref = normalizeImageName(name);
+    let st;
+    try {
+      st = statSync(file);
+    } catch {
+      throw new RuntimeError('NOT_FOUND', `cannot import ${file}: no such file or directory`);
+    }
+    mkdirSync(this.dir('tmp'), { recursive: true });
+    mkdirSync(this.dir('images'), { recursive: true });
+    const work = this.dir('tmp', `${Date.now()}-${randomBytes(6).toString('hex')}`);
+    mkdirSync(work);
+    try {
+      let id: string;
+      if (st.isDirectory()) {
+        if (!isOciLayout(file)) throw new RuntimeError('INVALID_SPEC', `${file} is a directory but not an OCI image layout (no oci-layout and index.json)`);
+        id = await this.importLayered(work, await readOciLayout(file), 'oci-layout');
+      } else {
+        const members = new Set((await listTar(file)).map((m) => m.replace(/^\.\//, '')));
+        if (members.has('oci-layout') && members.has('index.json')) {
+          const layout = path.join(work, 'layout');
+          mkdirSync(layout);
+          await extractTar(file, layout);
+          id = await this.importLayered(work, await readOciLayout(layout), 'oci-layout');
+        } else if (members.has('manifest.json') && !members.has('bin/sh')) {
+          const archive = path.join(work, 'archive');
+          mkdirSync(archive);
+          await extractTar(file, archive);
+          if (!isDockerArchive(archive)) throw new RuntimeError('INVALID_SPEC', `${file}: not a docker archive`);
+          id = await this.importLayered(work, await readDockerArchive(archive), 'docker-archive');
+        } else {
+          id = await this.importRootfs(work, file);
+        }
+      }
+      writeJsonAtomic(this.refFile(ref), { name: ref, id });
+      return this.summary(ref, id)!;
+    } finally {
+      rmSync(work, { recursive: true, force: true });
+    }
+  }
+
+  /** A plain root filesystem tarball: its digest is its ID; it runs `sh` unless told otherwise. */
+  private async importRootfs(work: string, file: string): Promise<string> {
+    const id = `sha256:${await sha256File(file)}`;
+    if (this.record(id)) return id;
+    const staged = path.join(work, 'image');
+    mkdirSync(path.join(staged, 'rootfs'), { recursive: true });
+    await extractTar(file, path.join(staged, 'rootfs'));
+    this.publish(staged, id, { Cmd: ['sh'], Env: ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'] }, 'tarball');
+    return id;
+  }
+
+  private async importLayered(work: string, img: LayeredImage, source: ImageSource): Promise<string> {
+    if (this.record(img.id)) return img.id;
+    const staged = path.join(work, 'image');
+    mkdirSync(path.join(staged, 'rootfs'), { recursive: true });
+    for (const layer of img.layers) await applyLayer(layer, path.join(staged, 'rootfs'));
+    this.publish(staged, img.id, pickConfig(img.config), source);
+    return img.id;
+  }
+
+  /** Moves a complete staged image into images/<hex>; a concurrent import of the same ID may win, which is fine. */
+  private publish(staged: string, id: string, config: ImageConfig, source: ImageSource): void {
+    const rec: ImageRecord = { id, config, size: treeSize(path.join(staged, 'rootfs')), created: new Date().toISOString(), source };
+    writeJsonAtomic(path.join(staged, 'image.json'), rec);
+    try {
+      renameSync(staged, this.dir('images', hex(id)));
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code !== 'ENOTEMPTY' && code !== 'EEXIST') throw err;
+    }
+  }
+
+  private refFile(ref: string): string {
+    mkdirSync(this.dir('refs'), { recursive: true });
+    return this.dir('refs', encodeURIComponent(ref));
+  }
+
+  private record(id: string): ImageRecord | undefined {
+    return readJson<ImageRecord>(this.dir('images', hex(id), 'image.json'));
+  }
+
+  private summary(name: string, id: string): ImageSummary | null {
+    const r = this.record(id);
+    return r ? { name, id, size: r.size, created: r.created } : null;
+  }
+
+  /** Every tag, sorted by name. */
+  list(): ImageSummary[] {
+    let files: string[] = [];
+    try {
+      files = readdirSync(this.dir('refs'));
+    } catch {
+      return [];
+    }
+    const out: ImageSummary[] = [];
+    for (const f of files) {
+      if (f.endsWith('.tmp')) continue;
+      const ref = readJson<{ name: string; id: string }>(this.dir('refs', f));
+      const s = ref && this.summary(ref.name, ref.id);
+      if (s) out.push(s);
+    }
+    return out.sort((a, b) => a.name.localeCompare(b.name));
+  }
+
+  /** The image a task names (tag, or "sha256:<id>"), or null when this node does not have it. */
+  resolve(name: string): ResolvedImage | null {
+    let id: string | undefined;
+    let ref = name;
+    if (/^sha256:[a-f0-9]{64}$/.test(name)) id = name;
+    else {
+      ref = normalizeImageName(name);
+      id = readJson<{ id: string }>(this.dir('refs', encodeURIComponent(ref)))?.id;
+    }
+    if (!id) return null;
+    const rec = this.record(id);
+    const rootfs = this.dir('images', hex(id), 'rootfs');
+    if (!rec || !existsSync(rootfs)) return null;
+    return { ...rec, name: ref, rootfs };
+  }
+}
+
+function hex(id: string): string {
+  const m = /^sha256:([a-f0-9]{64})$/.exec(id);
+  if (!m) throw new RuntimeError('FAILED', `bad image ID ${id}`);
+  return m[1]!;
+}
+
+function pickConfig(c: ImageConfig): ImageConfig {
+  const out: ImageConfig = {};
+  if (c.Entrypoint?.length) out.Entrypoint = c.Entrypoint;
+  if (c.Cmd?.length) out.Cmd = c.Cmd;
+  if (c.Env?.length) out.Env = c.Env;
+  if (c.WorkingDir) out.WorkingDir = c.WorkingDir;
+  if (c.User) out.User = c.User;
+  return out;
+}

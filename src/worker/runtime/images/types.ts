@@ -1,0 +1,35 @@
+/** The part of an OCI/Docker image config a task runs with. */
+export interface ImageConfig {
+  Entrypoint?: string[] | null;
+  Cmd?: string[] | null;
+  Env?: string[] | null;
+  WorkingDir?: string;
+  User?: string;
+}
+
+export type ImageSource = 'tarball' | 'oci-layout' | 'docker-archive';
+
+/** images/<id>/image.json */
+export interface ImageRecord {
+  /** "sha256:<hex>": the tarball's digest, or the image config's digest (OCI layout, docker archive). */
+  id: string;
+  config: ImageConfig;
+  /** Bytes of the unpacked rootfs. */
+  size: number;
+  /** When it was imported here (RFC 3339). */
+  created: string;
+  source: ImageSource;
+}
+
+export interface ImageSummary {
+  name: string;
+  id: string;
+  size: number;
+  created: string;
+}
+
+export interface ResolvedImage extends ImageRecord {
+  name: string;
+  /** Unpacked root filesystem (read-only by convention: tasks overlay it). */
+  rootfs: string;
+}

@@ -1,0 +1,221 @@
+import { spawnSync } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import type { ContainerInfo, ExitStatus, LogLine, LogOptions, Runtime, TaskRunSpec, TaskStats } from '../interface.js';
+import { RuntimeError } from '../interface.js';
+import { writeJsonAtomic } from '../common/atomic.js';
+import { capture } from '../common/capture.js';
+import { cgroupDir, readCgroupStats, taskCgroupPath } from '../common/cgroup.js';
+import { SupervisedTasks, checkTaskId, type BaseInfo } from '../common/supervised.js';
+import type { LaunchSpec } from '../common/task-dir.js';
+import { ImageStore } from '../images/store.js';
+import { DEFAULT_PATH, resolveCommon, type ResolvedCommon, type RuntimeOptions } from '../options.js';
+import { ensureCrunCgroups, probe, which, type OciBinary } from './binaries.js';
+import { buildConfig } from './bundle.js';
+import { setupRootfs, teardownRootfs, type RootfsMode } from './rootfs.js';
+
+interface OciInfo extends BaseInfo {
+  binary: OciBinary;
+  binaryPath: string;
+  /** The binary's --root (container state). */
+  root: string;
+  bundle: string;
+  rootfsMode: RootfsMode;
+  image: { name: string; id: string };
+}
+
+/**
+ * OCI bundles run by runc (default) or crun from the node-local image store.
+ * Each task: an overlay rootfs over the image, a config.json, and a shim
+ * running `<runtime> run` in the foreground (see shim/main.ts) so the true
+ * exit status and logs are ours. Container ID = task ID, under a private
+ * --root per binary (<stateDir>/runc, <stateDir>/crun): no clash with Docker's
+ * or the host's own containers.
+ */
+export class OciRuntime implements Runtime {
+  readonly name = 'oci' as const;
+  private readonly c: ResolvedCommon;
+  private readonly tasks: SupervisedTasks<OciInfo>;
+  private readonly images: ImageStore;
+
+  constructor(private readonly opts: RuntimeOptions) {
+    this.c = resolveCommon('oci', opts);
+    this.images = new ImageStore(this.c.imageDir);
+    this.tasks = new SupervisedTasks<OciInfo>(
+      { stateDir: this.c.stateDir, shimPath: this.c.shimPath, rotation: this.c.rotation },
+      {
+        orphanAlive: (_dir, info) => ['running', 'created', 'paused', 'creating'].includes(this.containerStatus(info) ?? ''),
+        signalOrphan: (_dir, info, _started, sig) => void this.ociCall(info, ['kill', ...(sig === 'SIGKILL' ? ['--all'] : []), info.taskId, sig.slice(3)]),
+        cleanup: (dir, info) => {
+          this.ociCall(info, ['delete', '--force', info.taskId]);
+          teardownRootfs(dir);
+        },
+      },
+    );
+  }
+
+  private binaryFor(spec?: TaskRunSpec): OciBinary {
+    const b = spec?.options?.ociRuntime ?? this.opts.oci?.runtime ?? 'runc';
+    if (b !== 'runc' && b !== 'crun') throw new RuntimeError('INVALID_SPEC', `options.ociRuntime must be runc or crun, got ${JSON.stringify(b)}`);
+    return b;
+  }
+
+  private binaryPath(b: OciBinary): string | null {
+    return which((b === 'runc' ? this.opts.oci?.runcPath : this.opts.oci?.crunPath) ?? b);
+  }
+
+  /** Whether `binary` can run tasks here (root, binary present; crun also needs its cgroup setup). */
+  async availableFor(b: OciBinary): Promise<{ ok: boolean; reason?: string }> {
+    if (process.getuid?.() !== 0) return { ok: false, reason: `the oci runtime needs root (${b} with namespaces, cgroups and overlay mounts)` };
+    const p = this.binaryPath(b);
+    if (!p) return { ok: false, reason: `${b} is not installed (not on PATH)` };
+    const pr = probe(p);
+    if (!pr.ok) return pr;
+    if (b === 'crun') return ensureCrunCgroups();
+    return { ok: true };
+  }
+
+  available(): Promise<{ ok: boolean; reason?: string }> {
+    return this.availableFor(this.binaryFor());
+  }
+
+  /** The image must already be in the store (there is no registry to pull from). */
+  async prepare(spec: TaskRunSpec): Promise<void> {
+    checkTaskId(spec.taskId);
+    const a = await this.availableFor(this.binaryFor(spec));
+    if (!a.ok) throw new RuntimeError('UNAVAILABLE', a.reason ?? 'oci runtime unavailable');
+    this.image(spec);
+  }
+
+  private image(spec: TaskRunSpec) {
+    const img = this.images.resolve(spec.image);
+    if (!img) {
+      throw new RuntimeError('IMAGE_NOT_FOUND', `image ${spec.image} is not in this node's image store (${this.c.imageDir}); import it with \`shoal image import ${spec.image} FILE\` (a rootfs tarball or an OCI layout)`);
+    }
+    return img;
+  }
+
+  async create(spec: TaskRunSpec): Promise<ContainerInfo> {
+    checkTaskId(spec.taskId);
+    const existing = await this.inspect(spec.taskId);
+    if (existing) return existing;
+    await this.prepare(spec);
+    const binary = this.binaryFor(spec);
+    const binaryPath = this.binaryPath(binary)!;
+    const image = this.image(spec);
+    const dir = this.tasks.prepareDir(spec.taskId);
+    const root = path.join(this.c.stateDir, binary);
+    mkdirSync(root, { recursive: true, mode: 0o700 });
+    const bundle = path.join(dir, 'bundle');
+    const rootfs = setupRootfs(image.rootfs, dir, this.opts.oci?.overlay !== false);
+    const warnings = rootfs.note ? [rootfs.note] : [];
+    try {
+      const cgroupsPath = `${this.c.cgroupParent}/${spec.taskId}`;
+      const config = buildConfig({ spec, image, rootfs: rootfs.path, taskDir: dir, cgroupsPath, volumesDir: path.join(this.opts.dataDir, 'volumes') });
+      writeJsonAtomic(path.join(bundle, 'config.json'), config);
+      const launch: LaunchSpec = {
+        kind: 'oci',
+        argv: [binaryPath, '--root', root, 'run', '--bundle', bundle, '--pid-file', path.join(dir, 'container.pid'), ...(binary === 'runc' ? ['--keep'] : []), spec.taskId],
+        env: { PATH: DEFAULT_PATH },
+        cwd: bundle,
+        rotation: this.c.rotation,
+        oci: {
+          binary: binaryPath,
+          root,
+          containerId: spec.taskId,
+          pidFile: path.join(dir, 'container.pid'),
+          keep: binary === 'runc',
+          memcgSuffix: `/${this.c.cgroupParent.replace(/^\/+/, '')}/${spec.taskId}`,
+          ...expectedMemcg(binary, cgroupsPath),
+        },
+      };
+      this.tasks.commit(dir, spec, launch, {
+        taskId: spec.taskId,
+        runtimeId: spec.taskId,
+        createdAt: new Date().toISOString(),
+        warnings,
+        binary,
+        binaryPath,
+        root,
+        bundle,
+        rootfsMode: rootfs.mode,
+        image: { name: image.name, id: image.id },
+      });
+    } catch (err) {
+      teardownRootfs(dir);
+      await this.tasks.remove(spec.taskId);
+      throw err;
+    }
+    return (await this.inspect(spec.taskId))!;
+  }
+
+  start(taskId: string): Promise<void> {
+    return this.tasks.start(taskId);
+  }
+
+  wait(taskId: string): Promise<ExitStatus> {
+    return this.tasks.wait(taskId);
+  }
+
+  stop(taskId: string, graceMs: number): Promise<void> {
+    return this.tasks.stop(taskId, graceMs);
+  }
+
+  remove(taskId: string): Promise<void> {
+    return this.tasks.remove(taskId);
+  }
+
+  logs(taskId: string, opts: LogOptions): AsyncIterable<LogLine> {
+    return this.tasks.logs(taskId, opts);
+  }
+
+  async stats(taskId: string): Promise<TaskStats> {
+    const t = this.tasks.mustRead(taskId);
+    if (!t.started?.cgroupDirs || t.exit) return {};
+    return readCgroupStats(t.started.cgroupDirs);
+  }
+
+  inspect(taskId: string): Promise<ContainerInfo | null> {
+    return this.tasks.inspect(taskId);
+  }
+
+  list(): Promise<ContainerInfo[]> {
+    return this.tasks.list();
+  }
+
+  /** `<runtime> exec` in the running container (its env, cwd and user), output captured. */
+  async exec(taskId: string, cmd: string[], timeoutMs: number): Promise<{ exitCode: number; output: string }> {
+    const t = this.tasks.mustRead(taskId);
+    const r = await capture([t.info.binaryPath, '--root', t.info.root, 'exec', taskId, ...cmd], { timeoutMs, env: { PATH: DEFAULT_PATH } });
+    return { exitCode: r.exitCode, output: r.error ? `${r.output}${r.error}` : r.output };
+  }
+
+  private ociCall(info: OciInfo, args: string[]): { ok: boolean; out: string } {
+    const r = spawnSync(info.binaryPath, ['--root', info.root, ...args], { encoding: 'utf8', timeout: 10_000, env: { PATH: DEFAULT_PATH } });
+    return { ok: r.status === 0, out: `${r.stdout ?? ''}${r.stderr ?? ''}` };
+  }
+
+  /** The container's status per the runtime ("running", "stopped", …), or null when it has none. */
+  private containerStatus(info: OciInfo): string | null {
+    const r = this.ociCall(info, ['state', info.taskId]);
+    if (!r.ok) return null;
+    try {
+      return (JSON.parse(r.out) as { status?: string }).status ?? null;
+    } catch {
+      return null;
+    }
+  }
+}
+
+/**
+ * Where the container's memory cgroup will be, for when the shim cannot read
+ * /proc/<pid>/cgroup in time (a container OOM-killed at once): runc resolves a
+ * relative cgroupsPath under its own cgroup (the shim's, hence ours), crun
+ * under the hierarchy root.
+ */
+function expectedMemcg(binary: OciBinary, cgroupsPath: string): { expectedMemcgDir?: string } {
+  const p = cgroupsPath.startsWith('/') || binary === 'crun' ? path.posix.join('/', cgroupsPath) : taskCgroupPath('memory', path.posix.dirname(cgroupsPath), path.posix.basename(cgroupsPath));
+  const dir = p === null ? null : cgroupDir('memory', p);
+  return dir ? { expectedMemcgDir: dir } : {};
+}
+

@@ -1,0 +1,55 @@
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, readFileSync, rmSync } from 'node:fs';
+import path from 'node:path';
+import { RuntimeError } from '../interface.js';
+
+/**
+ * A task's root filesystem: an overlay mount with the image's rootfs as the
+ * read-only lower layer and the task's own upper/work dirs, so tasks share
+ * the image's files and each writes only its differences (Docker's overlay2
+ * in one layer). Where overlay is unavailable (not root, odd paths, a kernel
+ * without it), a full copy instead. Mounted in create(), unmounted in remove().
+ */
+export type RootfsMode = 'overlay' | 'copy';
+
+export function setupRootfs(imageRootfs: string, taskDir: string, preferOverlay: boolean): { mode: RootfsMode; path: string; note?: string } {
+  const target = path.join(taskDir, 'bundle', 'rootfs');
+  mkdirSync(target, { recursive: true });
+  let note: string | undefined;
+  if (preferOverlay && process.getuid?.() === 0) {
+    const upper = path.join(taskDir, 'rootfs-upper');
+    const work = path.join(taskDir, 'rootfs-work');
+    if ([imageRootfs, upper, work].some((p) => /[,:\\]/.test(p))) note = 'overlay not used: a path contains , : or \\';
+    else {
+      mkdirSync(upper, { recursive: true });
+      mkdirSync(work, { recursive: true });
+      const r = spawnSync('mount', ['-t', 'overlay', 'overlay', '-o', `lowerdir=${imageRootfs},upperdir=${upper},workdir=${work}`, target], { encoding: 'utf8' });
+      if (r.status === 0) return { mode: 'overlay', path: target };
+      note = `overlay mount failed (${r.stderr?.trim() || r.error?.message}); copied the image rootfs instead`;
+    }
+  }
+  const r = spawnSync('cp', ['-a', `${imageRootfs}/.`, `${target}/`], { encoding: 'utf8' });
+  if (r.status !== 0) throw new RuntimeError('FAILED', `copying the image rootfs into ${target}: ${r.stderr?.trim() || r.error?.message}`);
+  return { mode: 'copy', path: target, ...(note ? { note } : {}) };
+}
+
+export function isMounted(p: string): boolean {
+  try {
+    return readFileSync('/proc/self/mountinfo', 'utf8')
+      .split('\n')
+      .some((l) => l.split(' ')[4] === p);
+  } catch {
+    return false;
+  }
+}
+
+/** Unmounts (lazily if something still holds it) and deletes the task's rootfs. */
+export function teardownRootfs(taskDir: string): void {
+  const target = path.join(taskDir, 'bundle', 'rootfs');
+  for (let i = 0; i < 3 && isMounted(target); i++) {
+    const r = spawnSync('umount', [target], { encoding: 'utf8' });
+    if (r.status !== 0 && i === 2) spawnSync('umount', ['-l', target]);
+  }
+  if (isMounted(target)) throw new RuntimeError('FAILED', `cannot unmount ${target}`);
+  for (const d of ['bundle', 'rootfs-upper', 'rootfs-work']) rmSync(path.join(taskDir, d), { recursive: true, force: true });
+}

@@ -1,0 +1,63 @@
+import path from 'node:path';
+import { DEFAULT_LOG_ROTATION, type LogRotation } from './common/log-format.js';
+import { defaultShimPath } from './common/shim-path.js';
+
+/** How a node's runtimes are set up. Only dataDir is required. */
+export interface RuntimeOptions {
+  /** The node's data dir: task state goes under <dataDir>/runtime/<name>, images under <dataDir>/images. */
+  dataDir: string;
+  /** Overrides <dataDir>/runtime/<name>. */
+  stateDir?: string;
+  /** Overrides <dataDir>/images (the node-local image store the oci runtime runs from). */
+  imageDir?: string;
+  /**
+   * Parent of the per-task cgroups (process and oci runtimes). Relative
+   * (default "shoal"): under the agent's own cgroup, as runc resolves a
+   * relative cgroupsPath — tasks stay inside whatever confines the node.
+   * Absolute ("/shoal"): under each hierarchy's root, Docker-style.
+   */
+  cgroupParent?: string;
+  /** Size-based log rotation (default 10 MiB × 3 files). */
+  logRotation?: LogRotation;
+  /** The compiled shim script (default: found next to this module, under dist/). */
+  shimPath?: string;
+  oci?: {
+    /** Default OCI runtime binary when a task does not pick one with options.ociRuntime. */
+    runtime?: 'runc' | 'crun';
+    runcPath?: string;
+    crunPath?: string;
+    /** false: copy the image rootfs per task instead of an overlay mount. */
+    overlay?: boolean;
+  };
+  docker?: {
+    /** Docker Engine socket (default /var/run/docker.sock, or DOCKER_HOST=unix://…). */
+    socketPath?: string;
+    /** HostConfig.NetworkMode for task containers (default "host", like the other runtimes for now). */
+    network?: string;
+  };
+  /** One-line diagnostics (default: none). */
+  log?: (msg: string) => void;
+}
+
+export interface ResolvedCommon {
+  stateDir: string;
+  imageDir: string;
+  cgroupParent: string;
+  rotation: LogRotation;
+  shimPath: string;
+  log: (msg: string) => void;
+}
+
+export function resolveCommon(name: string, o: RuntimeOptions): ResolvedCommon {
+  return {
+    stateDir: o.stateDir ?? path.join(o.dataDir, 'runtime', name),
+    imageDir: o.imageDir ?? path.join(o.dataDir, 'images'),
+    cgroupParent: (o.cgroupParent ?? 'shoal').replace(/\/+$/, '') || 'shoal',
+    rotation: o.logRotation ?? DEFAULT_LOG_ROTATION,
+    shimPath: o.shimPath ?? defaultShimPath(),
+    log: o.log ?? (() => {}),
+  };
+}
+
+/** PATH for tasks and helper processes when the spec does not set one (Docker's default). */
+export const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';

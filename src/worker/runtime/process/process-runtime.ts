@@ -1,0 +1,161 @@
+import { readFileSync } from 'node:fs';
+import type { ContainerInfo, ExitStatus, LogLine, LogOptions, Runtime, TaskRunSpec, TaskStats } from '../interface.js';
+import { capture } from '../common/capture.js';
+import { cgroupPids, destroyTaskCgroups, procsFiles, readCgroupStats, type Controller } from '../common/cgroup.js';
+import { isSameProcess } from '../common/proc.js';
+import { SupervisedTasks, checkTaskId, type BaseInfo } from '../common/supervised.js';
+import { readJson } from '../common/atomic.js';
+import { taskFile, type LaunchSpec, type StartedRecord } from '../common/task-dir.js';
+import { resolveCommon, type ResolvedCommon, type RuntimeOptions } from '../options.js';
+import { buildProcessLaunch, joinedArgv } from './launch.js';
+
+interface ProcessInfo extends BaseInfo {
+  /** The task's cgroup directories (empty when not root). */
+  cgroups: Partial<Record<Controller, string>>;
+  /** The limits written, e.g. "memory.limit_in_bytes=33554432". */
+  applied: string[];
+}
+
+/**
+ * Runs ContainerSpec.Command/Args as a host process (the image name is
+ * accepted and ignored): own session and process group, only the task's
+ * environment, cgroup v1 limits when root, supervised by a shim that
+ * outlives the agent (see common/supervised.ts and shim/main.ts).
+ */
+export class ProcessRuntime implements Runtime {
+  readonly name = 'process' as const;
+  private readonly c: ResolvedCommon;
+  private readonly tasks: SupervisedTasks<ProcessInfo>;
+
+  constructor(opts: RuntimeOptions) {
+    this.c = resolveCommon('process', opts);
+    this.tasks = new SupervisedTasks<ProcessInfo>(
+      { stateDir: this.c.stateDir, shimPath: this.c.shimPath, rotation: this.c.rotation },
+      {
+        orphanAlive: (_dir, info, started) => alive(info, started),
+        signalOrphan: (_dir, info, started, sig) => signalOrphan(info, started, sig),
+        cleanup: (_dir, info) => void destroyTaskCgroups(info.cgroups),
+      },
+    );
+  }
+
+  async available(): Promise<{ ok: boolean; reason?: string }> {
+    return { ok: true };
+  }
+
+  /** Nothing to fetch: any image name is accepted. */
+  async prepare(spec: TaskRunSpec): Promise<void> {
+    checkTaskId(spec.taskId);
+  }
+
+  async create(spec: TaskRunSpec): Promise<ContainerInfo> {
+    checkTaskId(spec.taskId);
+    const existing = await this.inspect(spec.taskId);
+    if (existing) return existing;
+    const dir = this.tasks.prepareDir(spec.taskId);
+    const { launch, cgroups, warnings } = buildProcessLaunch(spec, dir, this.c.cgroupParent, this.c.rotation);
+    if (cgroups.applied.length) this.c.log(`task ${spec.taskId}: cgroup limits ${cgroups.applied.join(' ')}`);
+    for (const w of warnings) this.c.log(`task ${spec.taskId}: ${w}`);
+    this.tasks.commit(dir, spec, launch, {
+      taskId: spec.taskId,
+      runtimeId: spec.taskId,
+      createdAt: new Date().toISOString(),
+      warnings,
+      cgroups: cgroups.dirs,
+      applied: cgroups.applied,
+    });
+    return (await this.inspect(spec.taskId))!;
+  }
+
+  start(taskId: string): Promise<void> {
+    return this.tasks.start(taskId);
+  }
+
+  wait(taskId: string): Promise<ExitStatus> {
+    return this.tasks.wait(taskId);
+  }
+
+  stop(taskId: string, graceMs: number): Promise<void> {
+    return this.tasks.stop(taskId, graceMs);
+  }
+
+  remove(taskId: string): Promise<void> {
+    return this.tasks.remove(taskId);
+  }
+
+  logs(taskId: string, opts: LogOptions): AsyncIterable<LogLine> {
+    return this.tasks.logs(taskId, opts);
+  }
+
+  async stats(taskId: string): Promise<TaskStats> {
+    const t = this.tasks.mustRead(taskId);
+    const s = readCgroupStats(t.info.cgroups);
+    if (Object.keys(s).length > 0 || !t.started || t.exit) return s;
+    return procStats(t.started.pid);
+  }
+
+  /** The process runtime's ID is the task's PID once it runs. */
+  async inspect(taskId: string): Promise<ContainerInfo | null> {
+    const i = await this.tasks.inspect(taskId);
+    return i && withPid(i);
+  }
+
+  async list(): Promise<ContainerInfo[]> {
+    return (await this.tasks.list()).map(withPid);
+  }
+
+  /** Runs cmd as a host process with the task's environment, directory, user and cgroups. */
+  async exec(taskId: string, cmd: string[], timeoutMs: number): Promise<{ exitCode: number; output: string }> {
+    const t = this.tasks.mustRead(taskId);
+    const launch = readJson<LaunchSpec>(taskFile(t.dir, 'launch'))!;
+    const r = await capture(joinedArgv('shoal-exec', procsFiles(t.info.cgroups), cmd, launch.env), {
+      cwd: launch.cwd,
+      env: launch.env,
+      timeoutMs,
+      ...(launch.uid !== undefined ? { uid: launch.uid } : {}),
+      ...(launch.gid !== undefined ? { gid: launch.gid } : {}),
+    });
+    return { exitCode: r.exitCode, output: r.error ? `${r.output}${r.error}` : r.output };
+  }
+}
+
+function withPid(i: ContainerInfo): ContainerInfo {
+  return i.pid !== undefined ? { ...i, runtimeId: String(i.pid) } : i;
+}
+
+function alive(info: ProcessInfo, started: StartedRecord | undefined): boolean {
+  if (started?.pidStartTime && isSameProcess({ pid: started.pid, startTime: started.pidStartTime })) return true;
+  return Object.values(info.cgroups).some((d) => cgroupPids(d).length > 0);
+}
+
+/** Without its shim the task's process group and cgroup are still ours to signal. */
+function signalOrphan(info: ProcessInfo, started: StartedRecord | undefined, sig: NodeJS.Signals): void {
+  if (started?.pidStartTime && isSameProcess({ pid: started.pid, startTime: started.pidStartTime })) {
+    try {
+      process.kill(-started.pid, sig);
+    } catch {
+      /* gone */
+    }
+  }
+  if (sig === 'SIGKILL') for (const d of new Set(Object.values(info.cgroups))) for (const p of cgroupPids(d)) {
+    try {
+      process.kill(p, sig);
+    } catch {
+      /* gone */
+    }
+  }
+}
+
+/** Without cgroups: the main process's own CPU time and resident memory. */
+function procStats(pid: number): TaskStats {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // utime, stime (fields 14, 15) in clock ticks; Linux's USER_HZ is 100.
+    const ticks = Number(f[11]) + Number(f[12]);
+    const rss = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return { cpuNanos: ticks * 10_000_000, ...(rss ? { memoryBytes: Number(rss[1]) * 1024 } : {}) };
+  } catch {
+    return {};
+  }
+}
