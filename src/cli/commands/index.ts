@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { registerCheck } from './check.js';
 import { registerDown } from './down.js';
 import { registerEnv } from './env.js';
+import { registerImage } from './image.js';
 import { registerJoinToken } from './join-token.js';
 import { registerLeave } from './leave.js';
 import { registerNode } from './node.js';
@@ -18,6 +19,7 @@ export const commands: RegisterCommand[] = [
   registerEnv,
   registerNode,
   registerService,
+  registerImage,
   registerJoinToken,
   registerNodeProcess,
   registerLeave,
