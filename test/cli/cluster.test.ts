@@ -1,0 +1,114 @@
+/**
+ * The CLI as a real process (dist/bin/shoal.js) against real node processes
+ * (`shoal init` + `shoal join`, test/helpers/procs.ts), SHOAL_HOST pointing
+ * at the manager's API.
+ *
+ * Note: workers run nothing until the agent runtime lands, so tasks never
+ * reach `running` here. The non-detached progress path is tested with a
+ * service that cannot be placed (its constraint matches no node): it must
+ * report the scheduler's reason and exit 1 when --timeout passes — which
+ * stays true once tasks do run. When they do, add a test that a plain
+ * `service create` converges ("verify: Service converged").
+ */
+import t from 'tap';
+import { ProcCluster } from '../helpers/procs.js';
+import { waitFor } from '../helpers/wait.js';
+import { oneLineError, shoalProcess } from './helpers.js';
+
+t.test('node, service and join-token commands against a real cluster', async (t) => {
+  const c = new ProcCluster();
+  t.teardown(() => c.close());
+  const m1 = await c.init();
+  await c.join('worker', m1);
+  const host = `${m1.host}:${m1.apiPort}`;
+  const shoal = (...args: string[]) => shoalProcess(args, { host });
+  const ok = async (...args: string[]) => {
+    const r = await shoal(...args);
+    t.equal(r.code, 0, `shoal ${args.join(' ')}: ${r.err}`);
+    return r.out;
+  };
+  const diag = () => c.logs();
+
+  // ---- nodes
+  await waitFor(async () => (await shoal('node', 'ls')).out.split('\n').filter((l) => /Ready/.test(l)).length === 2, { timeoutMs: 20_000, what: 'two Ready nodes' });
+  let out = await ok('node', 'ls');
+  t.match(out, /^ID +HOSTNAME +STATUS +AVAILABILITY +MANAGER STATUS +ENGINE VERSION\n/);
+  t.match(out, /\S+ \* +n1 +Ready +Active +Leader +\S+/, 'the answering manager is marked and leads');
+  t.match(out, /\n\S+ +n2 +Ready +Active +\S+\n/, 'the worker');
+  const ids = (await ok('node', 'ls', '-q')).trim().split('\n');
+  t.equal(ids.length, 2);
+  t.ok(ids.every((id) => /^[0-9a-z]{25}$/.test(id)), 'full node IDs');
+  const rows = (await ok('node', 'ls', '--format', 'json')).trim().split('\n').map((l) => JSON.parse(l) as { Hostname: string; ManagerStatus: string });
+  t.same(rows.map((r) => [r.Hostname, r.ManagerStatus]).sort(), [['n1', 'Leader'], ['n2', '']]);
+  t.match(await ok('node', 'inspect', '--pretty', 'n2'), /Hostname: +n2\n/);
+  const prefix = ids.find((id) => id !== '')!.slice(0, 6);
+  t.equal((JSON.parse(await ok('node', 'inspect', prefix)) as { ID: string }[])[0]!.ID.slice(0, 6), prefix, 'an ID prefix resolves');
+
+  t.equal(await ok('node', 'update', '--availability', 'drain', '--label-add', 'zone=a', 'n2'), 'n2\n');
+  let n2 = (JSON.parse(await ok('node', 'inspect', 'n2')) as { Spec: { Availability: string; Labels: Record<string, string> } }[])[0]!;
+  t.same([n2.Spec.Availability, n2.Spec.Labels], ['drain', { zone: 'a' }]);
+  await ok('node', 'update', '--availability', 'active', '--label-rm', 'zone', 'n2');
+  n2 = (JSON.parse(await ok('node', 'inspect', 'n2')) as typeof n2[])[0]!;
+  t.same([n2.Spec.Availability, n2.Spec.Labels], ['active', {}]);
+  t.equal(oneLineError(await shoal('node', 'update', '--label-rm', 'nope', 'n2')), null, 'removing a missing label is an error');
+
+  t.equal(await ok('node', 'promote', 'n2'), 'Node n2 promoted to a manager in the swarm.\n');
+  await waitFor(async () => /n2 +Ready +Active +Reachable/.test((await shoal('node', 'ls')).out), { timeoutMs: 30_000, what: `n2 a reachable manager\n${diag()}` });
+  t.pass('n2 became a reachable manager');
+  t.equal(await ok('node', 'demote', 'n2'), 'Manager n2 demoted in the swarm.\n');
+  await waitFor(async () => !/Reachable/.test((await shoal('node', 'ls')).out), { timeoutMs: 20_000, what: 'n2 demoted' });
+  t.pass('n2 is a worker again');
+  let r = await shoal('node', 'rm', 'n2');
+  t.equal(oneLineError(r), null, 'removing a live node needs --force');
+  t.match(r.err, /can't be removed \(use --force\)|--force/);
+
+  // ---- services
+  out = await ok('service', 'create', '-d', '--name', 'web', '--replicas', '2', '--reserve-memory', '16M', '--env', 'A=1', 'busybox', 'sleep', '600');
+  t.match(out, /^[0-9a-z]{25}\n$/, 'prints the service ID');
+  t.match(await ok('service', 'ls'), /\n[0-9a-z]{12} +web +replicated +\d\/2 +busybox/);
+  t.match(await ok('service', 'ls', '-q'), /^[0-9a-z]{12}\n$/);
+  await waitFor(async () => (await shoal('service', 'ps', 'web')).out.split('\n').filter((l) => /web\.\d/.test(l)).length === 2, { what: 'two tasks' });
+  t.match(await ok('service', 'ps', 'web'), /^ID +NAME +IMAGE +NODE +DESIRED STATE +CURRENT STATE +ERROR +PORTS\n[0-9a-z]{12} +web\.1 +busybox /);
+  const svc = (JSON.parse(await ok('service', 'inspect', 'web')) as { Spec: { TaskTemplate: { ContainerSpec: { Args: string[]; Env: string[] }; Resources: { Reservations: { MemoryBytes: number } } } } }[])[0]!;
+  t.same(svc.Spec.TaskTemplate.ContainerSpec.Args, ['sleep', '600']);
+  t.equal(svc.Spec.TaskTemplate.Resources.Reservations.MemoryBytes, 16 * 1024 * 1024);
+  t.match(await ok('service', 'inspect', '--pretty', 'web'), /Name: +web\n[\s\S]*Memory: +16MiB/);
+
+  t.equal(await ok('service', 'scale', '-d', 'web=4'), 'web scaled to 4\n');
+  await waitFor(async () => (await shoal('service', 'ps', 'web')).out.split('\n').filter((l) => /web\.\d/.test(l)).length === 4, { what: 'four tasks' });
+  t.equal(await ok('service', 'update', '-d', '--env-add', 'B=2', '--env-rm', 'A', '--update-parallelism', '2', 'web'), 'web\n');
+  const updated = (JSON.parse(await ok('service', 'inspect', 'web')) as { Spec: { Mode: { Replicated: { Replicas: number } }; TaskTemplate: { ContainerSpec: { Env: string[] } }; UpdateConfig: { Parallelism: number } } }[])[0]!;
+  t.same([updated.Spec.TaskTemplate.ContainerSpec.Env, updated.Spec.Mode.Replicated.Replicas, updated.Spec.UpdateConfig.Parallelism], [['B=2'], 4, 2]);
+
+  // Without -d: progress until the deadline, then the scheduler's reason, exit 1.
+  r = await shoal('service', 'create', '--name', 'nowhere', '--constraint', 'node.labels.zone==nowhere', '--timeout', '2s', 'busybox', 'sleep', '1');
+  t.equal(r.code, 1);
+  t.match(r.out, /^[0-9a-z]{25}\nnowhere\n0\/1 running/, 'the ID, then a line per change');
+  t.equal(oneLineError(r), null);
+  t.match(r.err, /^shoal: service nowhere did not converge within 2s: nowhere\.1 pending: no suitable node \(.*constraint.*\)\n$/);
+
+  // ---- join tokens
+  const token = (await ok('join-token', '-q', 'worker')).trim();
+  t.match(token, /^SWMTKN-1-\S+$/);
+  t.match(await ok('join-token', 'manager'), new RegExp(`To add a manager to this swarm, run the following command:\\n\\n {4}shoal join --token SWMTKN-1-\\S+ ${m1.host.replace(/\./g, '\\.')}:4242\\n`));
+  out = await ok('join-token', '--rotate', 'worker');
+  t.match(out, /^Successfully rotated worker join token\.\n/);
+  const rotated = (await ok('join-token', '-q', 'worker')).trim();
+  t.not(rotated, token, 'a new token');
+  t.ok(out.includes(rotated), 'and it is the one printed');
+
+  // ---- removal
+  t.equal(await ok('service', 'rm', 'web', 'nowhere'), 'web\nnowhere\n');
+  t.notMatch(await ok('service', 'ls'), /web|nowhere/);
+  r = await shoal('service', 'rm', 'web');
+  t.equal(oneLineError(r), null);
+  t.match(r.err, /service web not found/);
+
+  // ---- errors, as a real process
+  r = await shoal('service', 'create', '--bogus', 'busybox');
+  t.equal(oneLineError(r), null);
+  t.equal(r.err, "shoal: unknown option '--bogus'\n");
+  r = await shoalProcess(['node', 'ls'], { host: '127.0.0.1:1' });
+  t.equal(oneLineError(r), null);
+  t.equal(r.err, 'shoal: cannot reach the Shoal API at 127.0.0.1:1: is the cluster up? (shoal up)\n');
+});

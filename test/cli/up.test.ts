@@ -1,0 +1,93 @@
+/**
+ * `shoal up`, `shoal env`, `shoal leave` and `shoal down` end to end in a
+ * temporary working directory: real background node processes, checked
+ * through the CLI itself. Small sizes (1 manager, 1 worker) on a loopback
+ * prefix of its own, so it runs beside other tests.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import t from 'tap';
+import { oneLineError, shoalProcess } from './helpers.js';
+
+const alive = (pid: number) => {
+  try {
+    process.kill(pid, 0);
+    return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return false;
+  }
+};
+
+t.test('up, env, node ls, down, up again (restart), leave, down --purge', async (t) => {
+  const cwd = t.testdir();
+  const prefix = `127.0.${200 + (process.pid % 50)}`;
+  const shoal = (...args: string[]) => shoalProcess(args, { cwd, timeoutMs: 90_000 });
+  const pids = () => (JSON.parse(readFileSync(path.join(cwd, '.shoal', 'cluster.json'), 'utf8')) as { nodes: { name: string; pid: number | null }[] }).nodes;
+  const started = new Set<number>();
+  t.teardown(() => {
+    for (const pid of started) if (alive(pid)) process.kill(pid, 'SIGKILL');
+  });
+
+  const t0 = Date.now();
+  let r = await shoal('up', '--managers', '1', '--workers', '1', '--ip-prefix', prefix);
+  const upMs = Date.now() - t0;
+  t.equal(r.code, 0, r.err);
+  t.comment(`shoal up (1 manager, 1 worker): ${upMs} ms wall, including the CLI's own start`);
+  t.match(r.out, /Shoal cluster up in [\d.]+s: 1 manager, 1 worker \(data and logs in \.shoal\)\./);
+  t.match(r.out, /manager1 +Ready +Active +Leader/);
+  t.match(r.out, /worker1 +Ready +Active/);
+  t.match(r.out, /eval "\$\(npx shoal env\)"/);
+  for (const n of pids()) started.add(n.pid!);
+  t.equal(started.size, 2);
+  t.ok([...started].every(alive), 'both node processes run in the background after `shoal up` exited');
+  t.ok(existsSync(path.join(cwd, '.shoal', 'manager1', 'node.log')) && existsSync(path.join(cwd, '.shoal', 'worker1', 'data', 'node.json')), 'one dir per node: data and log');
+
+  // Every API command finds the cluster through ./.shoal.
+  r = await shoal('node', 'ls');
+  t.equal(r.code, 0, r.err);
+  t.equal(r.out.split('\n').filter((l) => / Ready /.test(l)).length, 2, 'two Ready nodes through the CLI');
+
+  r = await shoal('env');
+  t.equal(r.code, 0, r.err);
+  t.match(r.out, new RegExp(`^export SHOAL_HOST=${prefix.replace(/\./g, '\\.')}\\.11:2375\\nexport DOCKER_HOST=tcp://${prefix.replace(/\./g, '\\.')}\\.11:2375\\n`));
+  t.match((await shoal('env', '-u')).out, /^unset SHOAL_HOST DOCKER_HOST\n/);
+
+  r = await shoal('up');
+  t.equal(r.code, 0, r.err);
+  t.match(r.out, /^A Shoal cluster is already running in \.shoal: 1 manager, 1 worker\./);
+
+  r = await shoal('leave', 'manager1');
+  t.equal(oneLineError(r), null);
+  t.match(r.err, /manager1 is a manager: removing the last manager erases the cluster; use --force/);
+
+  r = await shoal('down');
+  t.equal(r.code, 0, r.err);
+  t.match(r.out, /Stopped manager1 \(pid \d+\)\n/);
+  t.match(r.out, /Stopped worker1 \(pid \d+\)\n/);
+  t.ok([...started].every((p) => !alive(p)), 'down stopped every node process');
+  t.ok(existsSync(path.join(cwd, '.shoal', 'manager1', 'data', 'node.json')), 'data kept without --purge');
+  t.equal(oneLineError(await shoal('node', 'ls')), null, 'a stopped cluster: one line');
+
+  r = await shoal('up');
+  t.equal(r.code, 0, r.err);
+  t.match(r.out, /^Restarting manager1, worker1 of the cluster in \.shoal/);
+  t.match(r.out, /manager1 +Ready +Active +Leader/);
+  for (const n of pids()) started.add(n.pid!);
+
+  const worker = pids().find((n) => n.name === 'worker1')!.pid!;
+  r = await shoal('leave', 'worker1');
+  t.equal(r.code, 0, r.err);
+  t.match(r.out, /^Node worker1 left the swarm\.\n/);
+  t.notOk(alive(worker), 'its process stopped');
+  t.notOk(existsSync(path.join(cwd, '.shoal', 'worker1')), 'its data is gone');
+  t.same(pids().map((n) => n.name), ['manager1']);
+
+  r = await shoal('down', '--purge');
+  t.equal(r.code, 0, r.err);
+  t.match(r.out, /Stopped manager1 \(pid \d+\)\nRemoved \.shoal\n$/);
+  t.notOk(existsSync(path.join(cwd, '.shoal')), '.shoal removed');
+  t.ok([...started].every((p) => !alive(p)), 'no node process left');
+  r = await shoal('down');
+  t.equal(oneLineError(r), null);
+  t.match(r.err, /no cluster in \.shoal: nothing to stop/);
+});
