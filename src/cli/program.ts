@@ -20,8 +20,21 @@ export function buildProgram(): Command {
   return program;
 }
 
+let pipeHandled = false;
+
+/** `shoal node ls | head -1`: a reader that stops reading is not an error (exit quietly, as docker does). */
+function quietOnClosedPipe(): void {
+  if (pipeHandled) return;
+  pipeHandled = true;
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(0);
+    throw err;
+  });
+}
+
 /** Runs the CLI; resolves to the process exit code. Never throws. */
 export async function main(argv: string[]): Promise<number> {
+  quietOnClosedPipe();
   const program = buildProgram();
   try {
     await program.parseAsync(argv, { from: 'user' });

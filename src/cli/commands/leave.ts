@@ -70,8 +70,8 @@ export function registerLeave(program: Command): void {
       if (!id) throw new CliError(`${dataDir} holds no node: nothing to leave`);
       const label = entry?.name ?? id.hostname;
 
+      const total = id.role === 'manager' ? await managerCount(id, local) : 0;
       if (id.role === 'manager' && !o.force) {
-        const total = await managerCount(id, local);
         const why =
           total <= 1
             ? 'removing the last manager erases the cluster'
@@ -94,6 +94,7 @@ export function registerLeave(program: Command): void {
         writeCluster(dir, local);
       }
       out(`Node ${label} left the swarm.\n`);
-      out(`It shows as Down in \`shoal node ls\` until a manager removes it: shoal node rm ${id.nodeId.slice(0, 12)}\n`);
+      if (id.role === 'manager' && total <= 1) out('It was the last manager: that cluster is gone.\n');
+      else out(`It shows as Down in \`shoal node ls\` until a manager removes it: shoal node ${id.role === 'manager' ? `demote ${id.nodeId.slice(0, 12)} && shoal node rm` : 'rm'} ${id.nodeId.slice(0, 12)}\n`);
     });
 }

@@ -6,14 +6,15 @@
  * read from its API. Run again, it reports a running cluster, or restarts
  * the stopped nodes of a recorded one with `shoal run`.
  */
+import { rmSync } from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
 import type { Cluster, Node } from '../../manager/store/types.js';
 import { CliError } from '../errors.js';
 import { NODE_COLUMNS, nodeRow, sortNodes } from '../format/nodes.js';
 import { renderList } from '../format/table.js';
-import { apiAddrs, DEFAULT_CLUSTER_DIR, nodeDataDir, nodeLogFile, readCluster, writeCluster, type LocalCluster, type LocalNode } from '../local/cluster-file.js';
-import { isNodeProcess, spawnDetached } from '../local/processes.js';
+import { apiAddrs, clusterFilePath, DEFAULT_CLUSTER_DIR, nodeDataDir, nodeLogFile, readCluster, writeCluster, type LocalCluster, type LocalNode } from '../local/cluster-file.js';
+import { isNodeProcess, spawnDetached, stopProcess } from '../local/processes.js';
 import { listening, quickClient, until, waitClusterReady } from '../local/readiness.js';
 import { parseCount, parseDuration } from '../units.js';
 import { out } from './common.js';
@@ -101,6 +102,26 @@ async function create(dir: string, c: LocalCluster, deadline: number, timeoutLab
     throw new CliError(`${busy.join(', ')} ${busy.length > 1 ? 'are' : 'is'} already in use (another Shoal cluster? \`shoal down\` in its directory, or pick other addresses with --ip-prefix)`);
   }
   writeCluster(dir, c);
+  try {
+    return await bootstrap(dir, c, deadline, timeoutLabel);
+  } catch (err) {
+    await abandon(dir, c);
+    throw err;
+  }
+}
+
+/**
+ * A cluster that failed to come up is of no use, and its half-made data
+ * would make the next `shoal up` fail in new ways: stop what was started,
+ * delete the data and the record, keep the logs the error points at.
+ */
+async function abandon(dir: string, c: LocalCluster): Promise<void> {
+  await Promise.all(c.nodes.map((n) => (isNodeProcess(n.pid, nodeDataDir(dir, n)) ? stopProcess(n.pid!, 3_000) : undefined)));
+  for (const n of c.nodes) rmSync(nodeDataDir(dir, n), { recursive: true, force: true });
+  rmSync(clusterFilePath(dir), { force: true });
+}
+
+async function bootstrap(dir: string, c: LocalCluster, deadline: number, timeoutLabel: string): Promise<Node[]> {
   const [first, ...others] = c.nodes as [LocalNode, ...LocalNode[]];
   start(dir, c, first, ['init', ...commonArgs(dir, first)]);
   const api = quickClient(first.apiAddr!);
