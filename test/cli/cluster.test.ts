@@ -79,6 +79,9 @@ t.test('node, service and join-token commands against a real cluster', async (t)
   t.equal(await ok('service', 'update', '-d', '--env-add', 'B=2', '--env-rm', 'A', '--update-parallelism', '2', 'web'), 'web\n');
   const updated = (JSON.parse(await ok('service', 'inspect', 'web')) as { Spec: { Mode: { Replicated: { Replicas: number } }; TaskTemplate: { ContainerSpec: { Env: string[] } }; UpdateConfig: { Parallelism: number } } }[])[0]!;
   t.same([updated.Spec.TaskTemplate.ContainerSpec.Env, updated.Spec.Mode.Replicated.Replicas, updated.Spec.UpdateConfig.Parallelism], [['B=2'], 4, 2]);
+  t.equal(await ok('service', 'update', '-d', '--rollback', 'web'), 'web\n');
+  const rolledBack = (JSON.parse(await ok('service', 'inspect', 'web')) as typeof updated[])[0]!;
+  t.same([rolledBack.Spec.TaskTemplate.ContainerSpec.Env, rolledBack.Spec.Mode.Replicated.Replicas], [['A=1'], 4], '--rollback restores the previous spec');
 
   // Without -d: progress until the deadline, then the scheduler's reason, exit 1.
   r = await shoal('service', 'create', '--name', 'nowhere', '--constraint', 'node.labels.zone==nowhere', '--timeout', '2s', 'busybox', 'sleep', '1');

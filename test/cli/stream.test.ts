@@ -1,7 +1,7 @@
 import t from 'tap';
 import { Demuxer, kindFromContentType, LinePrefixer } from '../../src/cli/logs/demux.js';
 import { isConverged, pendingReasons } from '../../src/cli/progress/converge.js';
-import { bar, PlainProgress, summary, type Snapshot } from '../../src/cli/progress/render.js';
+import { bar, PlainProgress, summary, TtyProgress, type Snapshot } from '../../src/cli/progress/render.js';
 import type { Task } from '../../src/manager/store/types.js';
 
 const frame = (stream: number, s: string) => {
@@ -79,4 +79,18 @@ t.test('convergence: when it is reached, and what is said when it is not', async
   t.same(lines, ['web\n', '1/4 running (2 pending)\n', '3/3 running\n'], 'a line per change, none repeated');
   t.equal(bar('running'), `[${'='.repeat(49)}>]`);
   t.equal(bar(undefined), `[${' '.repeat(50)}]`);
+});
+
+t.test('on a terminal: one bar per slot, redrawn in place', async (t) => {
+  let screen = '';
+  const v = new TtyProgress({ write: (s: string) => (screen += s), columns: 100 });
+  v.update({ name: 'web', desired: 2, tasks: [task(1, 'running'), task(2, 'pending', 'no suitable node')] });
+  t.equal(
+    screen,
+    `\x1b[2Kweb\n\x1b[2Koverall progress: 1 out of 2 tasks\n\x1b[2K1/2: running   ${bar('running')}\n\x1b[2K2/2: pending   ${bar('pending')} no suitable node\n`,
+  );
+  screen = '';
+  v.update({ name: 'web', desired: 2, tasks: [task(1, 'running'), task(2, 'running')] });
+  t.match(screen, /^\x1b\[4A\x1b\[2Kweb\n/, 'moves up over the previous frame');
+  t.match(screen, /overall progress: 2 out of 2 tasks/);
 });
