@@ -9,7 +9,7 @@ import path from 'node:path';
 import t from 'tap';
 import { createRuntime, RuntimeError, type RuntimeOptions } from '../../src/worker/runtime/index.js';
 import { waitFor, within } from '../helpers/wait.js';
-import { collect, runtimeSuite, spec, taskId, type SuiteTarget } from './suite.js';
+import { collect, exitRecorded, runtimeSuite, spec, taskId, type SuiteTarget } from './suite.js';
 
 const isRoot = process.getuid?.() === 0;
 const dataDir = mkdtempSync(path.join(tmpdir(), 'shoal-rt-process-'));
@@ -37,10 +37,7 @@ const target: SuiteTarget = {
   image: 'busybox',
   oom: isRoot,
   make,
-  async exitedOutsideRuntime(id) {
-    const pid = shimPid(id);
-    await waitFor(() => gone(pid), { timeoutMs: 15_000, what: `shim ${pid} to exit` });
-  },
+  exitedOutsideRuntime: (id) => exitRecorded(stateDir, id),
 };
 
 t.teardown(async () => {
@@ -81,7 +78,11 @@ t.test('process: own process group and environment', async (t) => {
   t.ok(m && m[1] === m[2], `leads its own process group: ${line}`);
   // tap's process-info hook adds NODE_OPTIONS and _TAPJS_* to every process the test spawns
   // (the shim included, and so the task); outside tap they are absent.
-  const names = (await collect(rt, e.taskId)).map((l) => l.line.split('=')[0]!).filter((n) => n !== 'NODE_OPTIONS' && !n.startsWith('_TAPJS_'));
+  // (Some of those values span lines: keep only lines that start a NAME=value.)
+  const names = (await collect(rt, e.taskId))
+    .filter((l) => /^[A-Za-z_][A-Za-z0-9_]*=/.test(l.line))
+    .map((l) => l.line.split('=')[0]!)
+    .filter((n) => n !== 'NODE_OPTIONS' && !n.startsWith('_TAPJS_'));
   t.same(names.sort(), ['A', 'HOME', 'PATH'], 'only the task env plus PATH and HOME, nothing of the agent\'s');
   delete process.env.SHOAL_LEAK_CHECK;
   await rt.remove(s.taskId);

@@ -8,6 +8,8 @@
  * No fixed sleeps: tasks pace themselves, the test waits on conditions.
  */
 import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
 import type { Test } from 'tap';
 import type { ExitStatus, LogLine, LogOptions, Runtime, RuntimeName, RuntimeOptions, TaskRunSpec } from '../../src/worker/runtime/index.js';
 import { distFile } from '../helpers/dist.js';
@@ -242,4 +244,13 @@ export async function startInOtherProcess(target: SuiteTarget, s: TaskRunSpec): 
   if (!out.startsWith('started')) throw new Error(`fixture agent: ${out.trim() || `exited ${child.exitCode}`}`);
   child.kill('SIGKILL');
   await exited;
+}
+
+/**
+ * For the shim-based runtimes: the shim wrote exit.json (it exits right after;
+ * under tap its exit is slowed by tap's process-info hooks, so we do not wait
+ * for the PID to go).
+ */
+export async function exitRecorded(stateDir: string, id: string): Promise<void> {
+  await waitFor(() => existsSync(path.join(stateDir, 'tasks', id, 'exit.json')), { timeoutMs: 15_000, what: `exit.json of ${id}` });
 }

@@ -106,6 +106,11 @@ child.once('spawn', () => {
 
 child.once('exit', (code, signal) => {
   exited = true;
+  // A container that ran and exited between two polls of the pid file still ran: runc wrote its PID.
+  if (launch.kind === 'oci' && !started) {
+    const pid = readPidFile(launch.oci!.pidFile);
+    if (pid > 0) recordStarted({ pid, startedAt: new Date(spawnedAt).toISOString(), ...(launch.oci!.expectedMemcgDir ? { memcgDir: launch.oci!.expectedMemcgDir } : {}) });
+  }
   // Leftovers of the task (background children) would keep our pipes open: end them now.
   if (launch.kind === 'process' && child.pid) {
     try {
@@ -164,13 +169,8 @@ function recordStarted(rec: StartedRecord): void {
 async function awaitContainerPid(): Promise<void> {
   const o = launch!.oci!;
   for (let i = 0; !exited; i++) {
-    let pid = 0;
-    try {
-      pid = Number(readFileSync(o.pidFile, 'utf8').trim());
-    } catch {
-      /* not yet */
-    }
-    if (pid > 0) {
+    const pid = readPidFile(o.pidFile);
+    if (pid > 0 && !exited) {
       const cgroupDirs: Partial<Record<Controller, string>> = {};
       for (const c of TASK_CONTROLLERS) {
         const d = procCgroupDir(c, pid);
@@ -186,6 +186,15 @@ async function awaitContainerPid(): Promise<void> {
       return;
     }
     await new Promise((r) => setTimeout(r, i < 50 ? 5 : 50));
+  }
+}
+
+function readPidFile(file: string): number {
+  try {
+    const pid = Number(readFileSync(file, 'utf8').trim());
+    return Number.isInteger(pid) ? pid : 0;
+  } catch {
+    return 0; // not written (yet)
   }
 }
 
