@@ -31,18 +31,7 @@ export async function* readLogFiles(
     // Bound memory for tail: drop what can no longer be among the last N.
     if (opts.tail !== undefined && initial.length > opts.tail * 2 + 1024) initial.splice(0, initial.length - opts.tail);
   };
-  for (const f of files.slice(0, -1)) {
-    let text: string;
-    try {
-      text = readFileSync(f, 'utf8');
-    } catch {
-      continue;
-    }
-    for (const raw of text.split('\n')) {
-      const l = raw ? decodeLogLine(raw) : null;
-      if (l) push(l);
-    }
-  }
+  for (const f of files.slice(0, -1)) for (const l of readWhole(f)) push(l);
   try {
     if (live) for (const l of live.readLines()) push(l);
     const first = opts.tail === undefined ? initial : opts.tail <= 0 ? [] : initial.slice(-opts.tail);
@@ -51,10 +40,14 @@ export async function* readLogFiles(
 
     for (;;) {
       const done = await finished();
-      // Rotated under us: finish the old file, then start on the new one.
+      // Rotated under us: finish the old file, then any rotated since (a fast writer may have
+      // rotated more than once between two polls), then start on the new one.
       if (live && live.rotated()) {
-        for (const l of live.readLines()) if (keep(l)) yield l;
+        for (const l of live.readLines(true)) if (keep(l)) yield l;
         live.close();
+        const rotated = files.slice(0, -1);
+        const at = rotated.findIndex((f) => inode(f) === live!.ino);
+        for (const f of at >= 0 ? rotated.slice(at + 1) : rotated) for (const l of readWhole(f)) if (keep(l)) yield l;
         live = openLive(current);
       }
       if (!live) live = openLive(current);
@@ -76,7 +69,31 @@ export async function* readLogFiles(
   }
 }
 
+function inode(file: string): number | undefined {
+  try {
+    return statSync(file).ino;
+  } catch {
+    return undefined;
+  }
+}
+
+function readWhole(file: string): LogLine[] {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch {
+    return [];
+  }
+  const out: LogLine[] = [];
+  for (const raw of text.split('\n')) {
+    const l = raw ? decodeLogLine(raw) : null;
+    if (l) out.push(l);
+  }
+  return out;
+}
+
 interface Live {
+  readonly ino: number;
   readLines(final?: boolean): LogLine[];
   rotated(): boolean;
   close(): void;
@@ -96,6 +113,7 @@ function openLive(file: string): Live | null {
   let closed = false;
   const dec = new StringDecoder('utf8');
   return {
+    ino,
     readLines(final = false) {
       const out: LogLine[] = [];
       for (;;) {
