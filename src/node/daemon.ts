@@ -1,4 +1,5 @@
 import os from 'node:os';
+import path from 'node:path';
 import { GossipDriver } from '../gossip/driver.js';
 import { Keyring } from '../gossip/keyring.js';
 import type { ProfileName } from '../gossip/options.js';
@@ -10,6 +11,8 @@ import { WsTransport } from '../wire/ws-transport.js';
 import type { RaftOptions } from '../raft/options.js';
 import { loadIdentity, saveIdentity, type NodeIdentity } from './state.js';
 import { SessionClient } from '../worker/agent/session.js';
+import { Agent } from '../worker/agent/agent.js';
+import { createRuntime, RUNTIME_NAMES, type Runtime, type RuntimeName } from '../worker/runtime/index.js';
 import type { Node } from '../manager/store/types.js';
 import { createApiServer, type ApiServer } from '../manager/api/index.js';
 import { reconcile } from '../manager/orchestrator/index.js';
@@ -27,6 +30,10 @@ export interface DaemonOptions {
   /** Join an existing cluster through a manager. */
   join?: { token: string; addr: string };
   hostname?: string;
+  /** Default task runtime: process (default), oci or docker. */
+  runtime?: RuntimeName;
+  /** Docker Engine socket for the docker runtime. */
+  dockerSocket?: string;
   gossipProfile?: ProfileName;
   tickMs?: number;
   raft?: Partial<RaftOptions>;
@@ -46,6 +53,7 @@ export class Daemon {
   manager: Manager | null = null;
   api: ApiServer | null = null;
   session: SessionClient | null = null;
+  agent: Agent | null = null;
   private stopped = false;
   private roleChange: Promise<void> = Promise.resolve();
 
@@ -59,6 +67,7 @@ export class Daemon {
   static async start(opts: DaemonOptions): Promise<Daemon> {
     const log = opts.log ?? (() => {});
     let identity = loadIdentity(opts.dataDir);
+    if (opts.runtime && !RUNTIME_NAMES.includes(opts.runtime)) throw new DaemonError(`--runtime must be one of ${RUNTIME_NAMES.join(', ')}, got ${JSON.stringify(opts.runtime)}`);
     if (identity && (opts.init || opts.join)) {
       throw new DaemonError(`${opts.dataDir} already belongs to cluster ${identity.clusterId} as node ${identity.nodeId}; start it with \`shoal run --data-dir ${opts.dataDir}\` or use an empty data dir`);
     }
@@ -92,6 +101,10 @@ export class Daemon {
         const j = await joinCluster(transport, opts.join!, { nodeId, hostname, clusterAddr: advertiseAddr, gossipAddr: advertiseAddr }, log);
         identity = { version: 1, nodeId, clusterId: j.clusterId, role: j.role, gossipKey: j.gossipKey, advertiseAddr, apiAddr, hostname, managers: j.managers };
       }
+      if (opts.runtime) identity.runtime = opts.runtime;
+      saveIdentity(opts.dataDir, identity);
+    } else if (opts.runtime && opts.runtime !== identity.runtime) {
+      identity.runtime = opts.runtime;
       saveIdentity(opts.dataDir, identity);
     }
     const gossip = await GossipDriver.start({
@@ -103,6 +116,7 @@ export class Daemon {
     });
     const d = new Daemon(identity, transport, gossip, opts);
     if (identity.role === 'manager') await d.startManager();
+    await d.startAgent();
     d.startSession();
     const seeds = identity.managers.map((m) => m.addr).filter((a) => a !== advertiseAddr);
     if (seeds.length > 0) gossip.join(seeds);
@@ -142,6 +156,28 @@ export class Daemon {
     });
   }
 
+  /** The runtimes that work here, and the agent that re-adopts what they still run. */
+  private async startAgent(): Promise<void> {
+    const log = this.opts.log ?? (() => {});
+    const runtimes = new Map<string, Runtime>();
+    for (const name of RUNTIME_NAMES) {
+      const r = createRuntime(name, { dataDir: this.opts.dataDir, log, ...(this.opts.dockerSocket ? { docker: { socketPath: this.opts.dockerSocket } } : {}) });
+      const a = await r.available().catch((err: Error) => ({ ok: false, reason: err.message }));
+      if (a.ok) runtimes.set(name, r);
+      else log(`runtime ${name} unavailable: ${a.reason ?? 'unknown reason'}`);
+    }
+    const def = this.identity.runtime ?? 'process';
+    if (!runtimes.has(def)) throw new DaemonError(`the default runtime ${def} is not available on this node (available: ${[...runtimes.keys()].join(', ') || 'none'})`);
+    this.agent = await Agent.start({
+      nodeId: this.identity.nodeId,
+      dataDir: path.join(this.opts.dataDir, 'agent'),
+      runtimes,
+      defaultRuntime: def,
+      report: (u) => this.session?.report(u),
+      log,
+    });
+  }
+
   /**
    * Every node runs an agent session with the leader: it registers the node
    * (which makes it Ready), receives its assignments, and learns of changes
@@ -162,15 +198,13 @@ export class Daemon {
         nanoCpus: os.cpus().length * 1e9,
         memoryBytes: os.totalmem(),
         labels: {},
-        runtimes: [],
+        runtimes: this.agent?.runtimeNames() ?? [],
         engineVersion: packageVersion(),
         clusterAddr: id.advertiseAddr,
         gossipAddr: id.advertiseAddr,
       },
       managers: id.managers.map((m) => m.addr),
-      onAssignments: () => {
-        // Running tasks arrives with the worker runtime.
-      },
+      onAssignments: (full, tasks, removed) => this.agent?.onAssignments(full, tasks, removed),
       onNode: (n) => this.onOwnNode(n),
       ...(this.opts.log ? { log: this.opts.log } : {}),
     });
@@ -200,6 +234,7 @@ export class Daemon {
     if (this.stopped) return;
     this.stopped = true;
     this.session?.stop();
+    await this.agent?.stop();
     await this.roleChange.catch(() => {});
     await this.api?.close();
     await this.manager?.stop();

@@ -22,6 +22,8 @@ export interface NodeIdentity {
   managers: { nodeId: string; addr: string }[];
   /** Set on the node that founded the cluster, so it bootstraps the store on first leadership. */
   founder?: boolean;
+  /** The runtime tasks use unless their template names one (process | oci | docker). */
+  runtime?: string;
 }
 
 export function identityPath(dataDir: string): string {

@@ -4,6 +4,7 @@ import type { Command } from 'commander';
 import { Daemon, DaemonError, type DaemonOptions } from '../../node/daemon.js';
 import { parseToken } from '../../manager/membership/tokens.js';
 import { CliError } from '../errors.js';
+import { RUNTIME_NAMES, type RuntimeName } from '../../worker/runtime/index.js';
 
 /**
  * `shoal init`, `shoal join`, `shoal run`: start this machine's node process
@@ -64,6 +65,7 @@ interface CommonFlags {
   advertiseAddr?: string;
   apiAddr?: string;
   hostname?: string;
+  runtime?: string;
 }
 
 function common(cmd: Command): Command {
@@ -71,7 +73,14 @@ function common(cmd: Command): Command {
     .option('--data-dir <dir>', 'where this node keeps its state', defaultDataDir())
     .option('--advertise-addr <host:port>', 'cluster (TCP) and gossip (UDP) address other nodes reach this one at', undefined)
     .option('--api-addr <host:port>', 'HTTP control API address (managers)', undefined)
-    .option('--hostname <name>', 'node hostname shown in `shoal node ls`');
+    .option('--hostname <name>', 'node hostname shown in `shoal node ls`')
+    .option('--runtime <name>', 'default task runtime: process, oci (runc/crun) or docker', undefined);
+}
+
+function checkRuntime(v: string | undefined): RuntimeName | undefined {
+  if (v === undefined) return undefined;
+  if (!RUNTIME_NAMES.includes(v as RuntimeName)) throw new CliError(`--runtime must be one of ${RUNTIME_NAMES.join(', ')}, got ${JSON.stringify(v)}`);
+  return v as RuntimeName;
 }
 
 function toOpts(f: CommonFlags): DaemonOptions {
@@ -80,6 +89,7 @@ function toOpts(f: CommonFlags): DaemonOptions {
     ...(f.advertiseAddr ? { advertiseAddr: checkAddr(f.advertiseAddr, '--advertise-addr') } : {}),
     ...(f.apiAddr ? { apiAddr: checkAddr(f.apiAddr, '--api-addr') } : {}),
     ...(f.hostname ? { hostname: f.hostname } : {}),
+    ...(f.runtime ? { runtime: checkRuntime(f.runtime)! } : {}),
   };
 }
 
@@ -106,8 +116,10 @@ export function registerNodeProcess(program: Command): void {
     .command('run')
     .description('restart a node that already belongs to a cluster, from its data dir (runs in the foreground)')
     .option('--data-dir <dir>', 'the node state directory', defaultDataDir())
-    .action(async (f: { dataDir: string }) => {
-      await runUntilSignalled({ dataDir: f.dataDir }, async (d) => {
+    .option('--runtime <name>', 'change the default task runtime: process, oci or docker')
+    .action(async (f: { dataDir: string; runtime?: string }) => {
+      const runtime = checkRuntime(f.runtime);
+      await runUntilSignalled({ dataDir: f.dataDir, ...(runtime ? { runtime } : {}) }, async (d) => {
         process.stdout.write(`Node ${d.identity.nodeId} (${d.identity.role}) running.\n`);
       });
     });
