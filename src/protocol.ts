@@ -8,3 +8,4 @@ import './raft/transport.js';
 import './gossip/transport.js';
 import './manager/dispatcher/messages.js';
 import './manager/membership/messages.js';
+import './worker/agent/logs.js';

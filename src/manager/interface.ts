@@ -5,6 +5,8 @@
  */
 import type { StoreOp, TxnResult } from './store/commands.js';
 import type { Store } from './store/store.js';
+import type { Task } from './store/types.js';
+import type { LogRequest, TaskLogLine } from './logs.js';
 
 export interface ManagerPeer {
   nodeId: string;
@@ -44,4 +46,6 @@ export interface ManagerContext {
   demote(nodeId: string): Promise<void>;
   /** Removes a node from the cluster (and from Raft if it is a manager). */
   removeNode(nodeId: string, force: boolean): Promise<void>;
+  /** Streams task logs from the nodes that ran them (absent in contexts without a cluster transport). */
+  taskLogs?(tasks: Task[], req: LogRequest, onLine: (l: TaskLogLine) => void, signal: AbortSignal): Promise<void>;
 }

@@ -9,7 +9,8 @@ import { Join, MembershipChange, type JoinResponse } from './membership/messages
 import { makeToken, newObjectId, roleForToken, base36 } from './membership/tokens.js';
 import { encodeTxn, type StoreOp, type TxnResult } from './store/commands.js';
 import { Store } from './store/store.js';
-import type { Cluster, Node } from './store/types.js';
+import type { Cluster, Node, Task } from './store/types.js';
+import { streamTaskLogs, type LogRequest, type TaskLogLine } from './logs.js';
 import type { RaftOptions } from '../raft/options.js';
 import type { ReconcileFn } from './orchestrator/interface.js';
 import { OrchestratorLoop } from './leader/orchestrator-loop.js';
@@ -321,6 +322,10 @@ export class Manager implements ManagerContext {
       const leader = st.managers.find((m) => m.nodeId === st.leaderId);
       throw new ManagerError('NOT_LEADER', `NOT_LEADER${leader ? ` ${leader.nodeId}@${leader.addr}` : ''}`);
     }
+  }
+
+  taskLogs(tasks: Task[], req: LogRequest, onLine: (l: TaskLogLine) => void, signal: AbortSignal): Promise<void> {
+    return streamTaskLogs(this.opts.transport, this.store, tasks, req, onLine, signal);
   }
 
   // --------------------------------------------------------------- join

@@ -12,6 +12,7 @@ import type { RaftOptions } from '../raft/options.js';
 import { loadIdentity, saveIdentity, type NodeIdentity } from './state.js';
 import { SessionClient } from '../worker/agent/session.js';
 import { Agent } from '../worker/agent/agent.js';
+import { serveTaskLogs } from '../worker/agent/logs.js';
 import { createRuntime, RUNTIME_NAMES, type Runtime, type RuntimeName } from '../worker/runtime/index.js';
 import type { Node } from '../manager/store/types.js';
 import { createApiServer, type ApiServer } from '../manager/api/index.js';
@@ -54,6 +55,7 @@ export class Daemon {
   api: ApiServer | null = null;
   session: SessionClient | null = null;
   agent: Agent | null = null;
+  private stopLogs: (() => void) | null = null;
   private stopped = false;
   private roleChange: Promise<void> = Promise.resolve();
 
@@ -176,6 +178,8 @@ export class Daemon {
       report: (u) => this.session?.report(u),
       log,
     });
+    const agent = this.agent;
+    this.stopLogs = serveTaskLogs(this.transport, (id) => agent.findRuntime(id), log);
   }
 
   /**
@@ -234,6 +238,7 @@ export class Daemon {
     if (this.stopped) return;
     this.stopped = true;
     this.session?.stop();
+    this.stopLogs?.();
     await this.agent?.stop();
     await this.roleChange.catch(() => {});
     await this.api?.close();

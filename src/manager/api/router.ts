@@ -27,6 +27,8 @@ export interface ApiResponse {
   /** A plain-text body (the ping's "OK"). */
   text?: string;
   headers?: Record<string, string>;
+  /** A streamed body (logs): headers go out first, then this writes until done. */
+  stream?: (res: import('node:http').ServerResponse) => Promise<void>;
 }
 
 export type Handler = (req: ApiRequest) => Promise<ApiResponse> | ApiResponse;

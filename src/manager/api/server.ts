@@ -18,6 +18,7 @@ import { serviceRoutes } from './routes/services.js';
 import { swarmRoutes } from './routes/swarm.js';
 import { systemRoutes } from './routes/system.js';
 import { taskRoutes } from './routes/tasks.js';
+import { logRoutes } from './routes/logs.js';
 
 export interface ApiServer {
   /** Starts listening; resolves with the bound address (port 0 picks a free one). */
@@ -42,6 +43,7 @@ export function createApiServer(ctx: ManagerContext, opts: ApiServerOptions = {}
   nodeRoutes(router, d);
   serviceRoutes(router, d);
   taskRoutes(router, d);
+  logRoutes(router, d);
   networkRoutes(router, d);
   distributionRoutes(router);
 
@@ -95,6 +97,13 @@ export function createApiServer(ctx: ManagerContext, opts: ApiServerOptions = {}
       json: () => (body ??= readBody(req, d.maxBodyBytes).then(parseJson)),
     };
     const out = await handler(apiReq);
+    if (out.stream) {
+      res.writeHead(out.status ?? 200, { ...commonHeaders, ...out.headers });
+      res.flushHeaders();
+      await out.stream(res);
+      res.end();
+      return;
+    }
     send(res, out.status ?? 200, out);
   }
 

@@ -58,6 +58,14 @@ export class Agent {
     return c ? this.opts.runtimes.get(runtimeFor(c.task, this.opts.defaultRuntime)) : undefined;
   }
 
+  /** The runtime holding a task, including finished tasks the agent no longer tracks (their logs). */
+  async findRuntime(taskId: string): Promise<Runtime | undefined> {
+    const known = this.runtimeOf(taskId);
+    if (known) return known;
+    for (const r of this.opts.runtimes.values()) if (await r.inspect(taskId).catch(() => null)) return r;
+    return undefined;
+  }
+
   private log(msg: string): void {
     this.opts.log?.(`agent ${this.opts.nodeId}: ${msg}`);
   }

@@ -109,10 +109,6 @@ export function serviceRoutes(r: Router, d: Deps): void {
     return {};
   });
 
-  r.add('GET', '/services/:id/logs', async (req) => {
-    resolve(await readStore(ctx), 'service', req.params.id!);
-    throw notImplemented('service logs are not available yet in Shoal');
-  });
 }
 
 /** What dockerd stores for a spec sent without them: the default update and rollback configs. */
