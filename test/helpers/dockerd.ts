@@ -6,13 +6,15 @@
  * closed port; images come in with importImage, i.e. `docker import` through
  * the API).
  *
- * Robust to a previous run that crashed: a daemon (and its containerd and
- * shims) still running from the same directory is stopped by PID, stale
- * mounts under the directory are unmounted, and the directory starts fresh.
+ * Robust to a previous run that crashed: each directory records its owner
+ * (the test process, PID + start time); a directory whose owner is gone is a
+ * leftover — its daemon, containerd and shims are stopped by PID, its mounts
+ * unmounted, the directory removed — while one whose owner is alive belongs
+ * to a concurrent run and is left alone (this run takes "<name>-2", …).
  * The bridge is created only when missing and left in place afterwards.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { createReadStream, existsSync, mkdirSync, openSync, closeSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { createReadStream, existsSync, mkdirSync, openSync, closeSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import { waitFor } from './wait.js';
@@ -130,6 +132,43 @@ function unmountUnder(dir: string): void {
   }
 }
 
+/** The process that started the daemon in dir (pid + /proc start time), if it is still alive. */
+function liveOwner(dir: string): number | null {
+  try {
+    const [pid, start] = readFileSync(path.join(dir, 'owner'), 'utf8').trim().split(' ');
+    return procStart(Number(pid)) === start ? Number(pid) : null;
+  } catch {
+    return null;
+  }
+}
+
+function procStart(pid: number): string | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19] ?? null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * A directory whose owner process is gone is a leftover of a crashed run:
+ * stop what still runs from it and remove it. One whose owner is alive
+ * belongs to a concurrent run and is left alone.
+ */
+async function sweep(): Promise<void> {
+  let names: string[] = [];
+  try {
+    names = readdirSync(BASE);
+  } catch {
+    return;
+  }
+  for (const n of names) {
+    const dir = path.join(BASE, n);
+    if (liveOwner(dir) === null) await cleanLeftovers(dir);
+  }
+}
+
 async function cleanLeftovers(dir: string): Promise<void> {
   const pidFile = path.join(dir, 'dockerd.pid');
   const pids = new Set(processesUsing(dir));
@@ -181,9 +220,13 @@ export async function startDockerd(opts: DockerdOptions): Promise<Dockerd> {
   const a = dockerdAvailable();
   if (!a.ok) throw new Error(a.reason);
   if (!/^[a-z0-9-]{1,24}$/.test(opts.name)) throw new Error(`dockerd name ${opts.name}: use [a-z0-9-]{1,24} (it goes into socket paths)`);
-  const dir = path.join(BASE, opts.name);
+  await sweep();
+  // A concurrent run (another test process) holding the name keeps it; take the next free one.
+  let dir = path.join(BASE, opts.name);
+  for (let i = 2; liveOwner(dir) !== null; i++) dir = path.join(BASE, `${opts.name}-${i}`);
   await cleanLeftovers(dir);
   mkdirSync(dir, { recursive: true });
+  writeFileSync(path.join(dir, 'owner'), `${process.pid} ${procStart(process.pid)}\n`);
   const bridge = opts.bridge ?? 'shoaldock0';
   ensureBridge(bridge, opts.bridgeCidr ?? '10.213.61.1/24');
 

@@ -20,7 +20,7 @@ if (!avail.ok) {
 } else if (!busyboxBinary()) {
   t.plan(0, 'busybox-static is not installed: no test image');
 } else {
-  const d = await startDockerd({ name: `rt-${process.pid}` });
+  const d = await startDockerd({ name: 'runtime-test' });
   const dataDir = mkdtempSync(path.join(tmpdir(), 'shoal-rt-docker-'));
   t.teardown(async () => {
     await d.stop();

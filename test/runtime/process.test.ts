@@ -134,3 +134,15 @@ t.test('process: a task whose shim was killed can still be stopped; its status i
   t.match(e.message, /shim\) died/);
   await rt.remove(s.taskId);
 });
+
+t.test('process: concurrent start() calls run the task once', async (t) => {
+  const a = make();
+  const b = make();
+  const s = spec(target, taskId('race'), { args: ['sh', '-c', 'echo ran'] });
+  await a.create(s);
+  await Promise.all([a.start(s.taskId), b.start(s.taskId), a.start(s.taskId)]);
+  t.equal((await within(a.wait(s.taskId), 10_000, 'exit')).exitCode, 0);
+  t.same((await collect(a, s.taskId)).map((l) => l.line), ['ran'], 'one shim, one run');
+  await t.rejects(a.start(s.taskId), { code: 'FAILED', message: /already run/ }, 'a task starts once');
+  await a.remove(s.taskId);
+});

@@ -1,12 +1,12 @@
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, watch } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, watch, writeSync } from 'node:fs';
 import path from 'node:path';
 import type { ContainerInfo, ExitStatus, LogLine, LogOptions, TaskRunSpec } from '../interface.js';
 import { RuntimeError } from '../interface.js';
 import { readJson, writeFileAtomic, writeJsonAtomic } from './atomic.js';
 import { readLogFiles } from './log-reader.js';
 import type { LogRotation } from './log-format.js';
-import { isSameProcess } from './proc.js';
+import { isSameProcess, procRef, type ProcRef } from './proc.js';
 import { signalName } from './signals.js';
 import { checkShim } from './shim-path.js';
 import { F, taskDir, taskFile, tasksRoot, type ExitRecord, type LaunchSpec, type ShimRecord, type StartedRecord } from './task-dir.js';
@@ -152,35 +152,69 @@ export class SupervisedTasks<I extends BaseInfo> {
     return out;
   }
 
-  /** Starts the shim, then waits until it reports the task running (or already exited). */
+  /**
+   * Starts the shim, then waits until it reports the task running (or already
+   * exited). One shim per task, even with concurrent start() calls: the first
+   * to create start.lock (O_EXCL) spawns it, the others wait for it. A lock
+   * left by a starter that died before its shim recorded itself is taken over.
+   */
   async start(taskId: string): Promise<void> {
     const t = this.mustRead(taskId);
     if (t.exit) throw new RuntimeError('FAILED', `task ${taskId} has already run (exit ${t.exit.exitCode}); a task starts once`);
-    if (!t.shim) {
+    const timeoutMs = this.opts.startTimeoutMs ?? 15_000;
+    const reported = () => existsSync(taskFile(t.dir, 'started')) || existsSync(taskFile(t.dir, 'exit'));
+    if (!t.shim && this.takeStartLock(t.dir)) {
       checkShim(this.opts.shimPath);
-      const child = spawn(process.execPath, ['--max-old-space-size=32', this.opts.shimPath, t.dir], {
+      const child = spawn(process.execPath, ['--max-old-space-size=32', '--max-semi-space-size=1', this.opts.shimPath, t.dir], {
         detached: true, // its own session: it survives the agent, and the agent's terminal signals
         stdio: 'ignore',
         cwd: '/',
-        // Not the agent's environment: NODE_OPTIONS (test loaders, inspectors) must not reach the shim.
+        // Not the agent's environment: NODE_OPTIONS (loaders, inspectors) must not reach the shim.
         env: { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin' },
       });
       child.unref();
-      const exitedEarly = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-      child.once('error', () => {});
-      const ok = await Promise.race([
-        this.until(t.dir, () => existsSync(taskFile(t.dir, 'started')) || existsSync(taskFile(t.dir, 'exit')), this.opts.startTimeoutMs ?? 15_000),
-        exitedEarly.then(() => existsSync(taskFile(t.dir, 'exit'))),
-      ]);
-      if (!ok) throw new RuntimeError('FAILED', `task ${taskId}: the supervisor did not start it: ${this.shimLog(t.dir) || 'no diagnostics'}`);
+      let shimGone = false;
+      child.once('exit', () => (shimGone = true));
+      child.once('error', () => (shimGone = true));
+      const ok = await this.until(t.dir, () => reported() || shimGone, timeoutMs, 50);
+      if (!ok || !reported()) throw new RuntimeError('FAILED', `task ${taskId}: the supervisor did not start it: ${this.shimLog(t.dir) || 'no diagnostics'}`);
     } else {
-      await this.until(t.dir, () => existsSync(taskFile(t.dir, 'started')) || existsSync(taskFile(t.dir, 'exit')) || !isSameProcess(t.shim), this.opts.startTimeoutMs ?? 15_000);
+      // Another start() spawned the shim (or is about to): wait for it to report.
+      const ok = await this.until(t.dir, () => reported() || (!!readJson<ShimRecord>(taskFile(t.dir, 'shim')) && !isSameProcess(readJson<ShimRecord>(taskFile(t.dir, 'shim')))), timeoutMs);
+      if (!ok) throw new RuntimeError('FAILED', `task ${taskId}: another start is in progress and its supervisor has not reported within ${timeoutMs} ms`);
     }
     const after = this.mustRead(taskId);
     if (!after.started && after.exit) {
       const why = after.exit.message ?? (await this.lastLines(taskId, 5)) ?? `exit code ${after.exit.exitCode}`;
       throw new RuntimeError('FAILED', `task ${taskId} did not start: ${why}`);
     }
+  }
+
+  /** True if we may spawn the shim: we created start.lock, or took over one whose starter died before any shim ran. */
+  private takeStartLock(dir: string): boolean {
+    const lock = path.join(dir, 'start.lock');
+    const me = procRef(process.pid);
+    for (let attempt = 0; attempt < 2; attempt++) {
+      try {
+        const fd = openSync(lock, 'wx');
+        writeSync(fd, `${process.pid} ${me?.startTime ?? ''}\n`);
+        closeSync(fd);
+        return true;
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      }
+      let holder: ProcRef | null = null;
+      try {
+        const [pid, startTime] = readFileSync(lock, 'utf8').trim().split(' ');
+        holder = { pid: Number(pid), startTime: startTime ?? '' };
+      } catch {
+        /* vanished: retry */
+      }
+      if (holder && isSameProcess(holder)) return false; // a live starter: let it
+      if (existsSync(taskFile(dir, 'shim'))) return false; // a shim exists: it started
+      rmSync(lock, { force: true });
+    }
+    return false;
   }
 
   private async lastLines(taskId: string, n: number): Promise<string | undefined> {

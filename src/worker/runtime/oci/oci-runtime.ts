@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import type { ContainerInfo, ExitStatus, LogLine, LogOptions, Runtime, TaskRunSpec, TaskStats } from '../interface.js';
 import { RuntimeError } from '../interface.js';
@@ -103,6 +103,11 @@ export class OciRuntime implements Runtime {
     const binary = this.binaryFor(spec);
     const binaryPath = this.binaryPath(binary)!;
     const image = this.image(spec);
+    // A create() that died half-way left a directory without info.json, maybe with its overlay mounted.
+    if (existsSync(this.tasks.dir(spec.taskId))) {
+      teardownRootfs(this.tasks.dir(spec.taskId));
+      rmSync(this.tasks.dir(spec.taskId), { recursive: true, force: true });
+    }
     const dir = this.tasks.prepareDir(spec.taskId);
     const root = path.join(this.c.stateDir, binary);
     mkdirSync(root, { recursive: true, mode: 0o700 });
