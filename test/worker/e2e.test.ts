@@ -1,0 +1,86 @@
+import t from 'tap';
+import { execFile } from 'node:child_process';
+import { ProcCluster, type NodeProc } from '../helpers/procs.js';
+import { waitFor } from '../helpers/wait.js';
+import { distFile } from '../helpers/dist.js';
+
+/**
+ * A whole cluster of real processes — a manager and two workers on their own
+ * loopback addresses, the process runtime — driven through the CLI: a
+ * service converges, logs come back, kill -9 of a worker moves its tasks,
+ * and the restarted worker stops the copies it no longer owns.
+ */
+function shoal(host: string, ...args: string[]): Promise<{ code: number; out: string; err: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [distFile('bin/shoal.js'), ...args], { env: { ...process.env, SHOAL_HOST: host, NODE_OPTIONS: '' }, timeout: 90_000 }, (err, out, e) =>
+      resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, out: String(out), err: String(e) }),
+    );
+  });
+}
+
+interface TaskJson {
+  ID: string;
+  NodeID: string;
+  Slot: number;
+  DesiredState: string;
+  Status: { State: string };
+}
+
+t.test('process-runtime cluster: converge, logs, kill -9 a worker, heal, restart', async (t) => {
+  const c = new ProcCluster();
+  t.teardown(() => c.close());
+  const m1 = await c.init();
+  const w1 = await c.join('worker', m1);
+  const w2 = await c.join('worker', m1);
+  const api = `${m1.host}:${m1.apiPort}`;
+  await waitFor(async () => (await c.http(m1, 'GET', '/nodes')).json<{ Status: { State: string } }[]>().filter((n) => n.Status.State === 'ready').length === 3, {
+    timeoutMs: 20_000,
+    what: 'three ready nodes',
+  });
+  // Keep tasks off the manager so the worker kill below matters.
+  t.equal((await shoal(api, 'node', 'update', '--availability', 'drain', 'n1')).code, 0);
+
+  const create = await shoal(api, 'service', 'create', '--name', 'ticker', '--replicas', '4', '--runtime', 'process', '--timeout', '60s', 'sh', '-c', 'echo start $$; while true; do sleep 0.2; done');
+  t.equal(create.code, 0, create.err);
+  t.match(create.out, /4\/4 running[\s\S]*verify: Service converged/, 'converged, with progress');
+
+  const logs = await shoal(api, 'service', 'logs', 'ticker');
+  t.equal(logs.code, 0, logs.err);
+  t.equal(logs.out.split('\n').filter((l) => /ticker\.\d\.\w+@n[23]\s+\| start \d+/.test(l)).length, 4, 'one start line per task, with task and node context');
+
+  const tasks = async () => (await c.http(m1, 'GET', '/tasks?filters=' + encodeURIComponent(JSON.stringify({ service: ['ticker'] })))).json<TaskJson[]>();
+  const nodeIds = new Map<string, NodeProc>();
+  for (const n of (await c.http(m1, 'GET', '/nodes')).json<{ ID: string; Description: { Hostname: string } }[]>()) {
+    const p = c.nodes.find((x) => x.name === n.Description.Hostname);
+    if (p) nodeIds.set(n.ID, p);
+  }
+  const victim = w1;
+  void w2;
+  const victimId = [...nodeIds].find(([, p]) => p === victim)![0];
+  const onVictim = (await tasks()).filter((x) => x.NodeID === victimId && x.DesiredState === 'running').length;
+  t.ok(onVictim > 0, `${onVictim} tasks on ${victim.name}`);
+  const killedAt = Date.now();
+  await c.kill(victim);
+  await waitFor(
+    async () => {
+      const live = (await tasks()).filter((x) => x.DesiredState === 'running' && x.Status.State === 'running');
+      return live.length === 4 && live.every((x) => x.NodeID !== victimId);
+    },
+    { timeoutMs: 30_000, what: 'all 4 running on the surviving worker' },
+  );
+  t.comment(`healed ${Date.now() - killedAt} ms after kill -9 (generous deadline here; bench:heal reports the figure)`);
+  // The killed worker comes back: it must stop its old copies, not run them beside the replacements.
+  await c.restart(victim);
+  await waitFor(
+    async () => {
+      const all = await tasks();
+      const running = all.filter((x) => x.Status.State === 'running');
+      const bySlot = new Map<number, number>();
+      for (const x of running) bySlot.set(x.Slot, (bySlot.get(x.Slot) ?? 0) + 1);
+      return running.length === 4 && [...bySlot.values()].every((n) => n === 1);
+    },
+    { timeoutMs: 30_000, what: 'one running task per slot after the restart' },
+  );
+  t.pass('no slot runs twice after the worker returns');
+  t.equal((await shoal(api, 'service', 'rm', 'ticker')).code, 0);
+});
