@@ -42,7 +42,7 @@ if (!avail.ok) {
     );
   }
 
-  const target: SuiteTarget = { label: 'docker', runtime: 'docker', opts, image: 'busybox', oom: true, make, exitedOutsideRuntime };
+  const target: SuiteTarget = { label: 'docker', runtime: 'docker', opts, image: 'busybox', enforcesLimits: true, make, exitedOutsideRuntime };
   runtimeSuite(t, target);
 
   t.test('docker: available; a missing image is IMAGE_NOT_FOUND with how to load it, never a pull', async (t) => {

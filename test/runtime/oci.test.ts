@@ -41,7 +41,7 @@ if (!runc.ok) {
     rmSync(dataDir, { recursive: true, force: true });
   });
 
-  const base = { runtime: 'oci' as const, opts, image: 'busybox', oom: true, make, exitedOutsideRuntime: (id: string) => exitRecorded(path.join(dataDir, 'runtime', 'oci'), id) };
+  const base = { runtime: 'oci' as const, opts, image: 'busybox', enforcesLimits: true, make, exitedOutsideRuntime: (id: string) => exitRecorded(path.join(dataDir, 'runtime', 'oci'), id) };
   runtimeSuite(t, { ...base, label: 'oci/runc' } satisfies SuiteTarget);
   if (crun.ok) runtimeSuite(t, { ...base, label: 'oci/crun', specExtra: { options: { ociRuntime: 'crun' } } });
   else t.test('oci/crun', { skip: `crun unavailable: ${crun.reason}` }, () => {});

@@ -35,7 +35,7 @@ const target: SuiteTarget = {
   runtime: 'process',
   opts,
   image: 'busybox',
-  oom: isRoot,
+  enforcesLimits: isRoot,
   make,
   exitedOutsideRuntime: (id) => exitRecorded(stateDir, id),
 };
