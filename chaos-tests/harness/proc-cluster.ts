@@ -1,15 +1,26 @@
 /**
- * Real Shoal node processes for integration tests: `shoal init`, `shoal join`
- * and `shoal run` started from the compiled CLI, each on its own 127.0.x.y
- * address and data dir, killed with SIGKILL or stopped with SIGTERM.
+ * Real Shoal node processes — for integration tests, benchmarks and the chaos
+ * harness: `shoal init`, `shoal join` and `shoal run` started from the
+ * compiled CLI, each on its own 127.0.x.y address and data dir, killed with
+ * SIGKILL, paused with SIGSTOP, or stopped with SIGTERM.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import http from 'node:http';
-import { distFile } from './dist.js';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { waitFor } from './wait.js';
+
+/** The compiled CLI: this file runs from chaos-tests/ (tap) or dist/chaos-tests/. */
+function cliPath(): string {
+  let root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+  if (path.basename(root) === 'dist') root = path.dirname(root);
+  const p = path.join(root, 'dist', 'bin', 'shoal.js');
+  if (!existsSync(p)) throw new Error(`${p} is missing: run \`npm run build\` first`);
+  return p;
+}
 
 export interface NodeProc {
   name: string;
@@ -59,7 +70,7 @@ export class ProcCluster {
   }
 
   private spawn(n: NodeProc, args: string[]): void {
-    const proc = spawn(process.execPath, [distFile('bin/shoal.js'), ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NODE_OPTIONS: '' } });
+    const proc = spawn(process.execPath, [cliPath(), ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NODE_OPTIONS: '' } });
     n.proc = proc;
     proc.stdout!.on('data', (d: Buffer) => (n.stdout += d.toString()));
     proc.stderr!.on('data', (d: Buffer) => (n.stderr += d.toString()));

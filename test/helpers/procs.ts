@@ -1,0 +1,1 @@
+export { ProcCluster, type NodeProc, type HttpResult } from '../../chaos-tests/harness/proc-cluster.js';
