@@ -301,8 +301,11 @@ export class SupervisedTasks<I extends BaseInfo> {
     const dir = this.dir(taskId);
     const self = this;
     return (async function* () {
-      const t = self.mustRead(taskId);
-      const finished = async () => (await self.state(self.read(taskId) ?? t)).state === 'exited' || !existsSync(dir);
+      self.mustRead(taskId);
+      const finished = async () => {
+        const now = self.read(taskId);
+        return !now || (await self.state(now)).state === 'exited'; // removed under us counts as over
+      };
       yield* readLogFiles(path.join(dir, F.logs), self.opts.rotation.maxFiles, opts, finished);
     })();
   }

@@ -191,6 +191,7 @@ export class OciRuntime implements Runtime {
   /** `<runtime> exec` in the running container (its env, cwd and user), output captured. */
   async exec(taskId: string, cmd: string[], timeoutMs: number): Promise<{ exitCode: number; output: string }> {
     const t = this.tasks.mustRead(taskId);
+    if ((await this.tasks.state(t)).state !== 'running') throw new RuntimeError('FAILED', `task ${taskId} is not running`);
     const r = await capture([t.info.binaryPath, '--root', t.info.root, 'exec', taskId, ...cmd], { timeoutMs, env: { PATH: DEFAULT_PATH } });
     return { exitCode: r.exitCode, output: r.error ? `${r.output}${r.error}` : r.output };
   }

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import type { ContainerInfo, ExitStatus, LogLine, LogOptions, Runtime, TaskRunSpec, TaskStats } from '../interface.js';
+import { RuntimeError } from '../interface.js';
 import { capture } from '../common/capture.js';
 import { cgroupPids, destroyTaskCgroups, procsFiles, readCgroupStats, type Controller } from '../common/cgroup.js';
 import { isSameProcess } from '../common/proc.js';
@@ -107,6 +108,7 @@ export class ProcessRuntime implements Runtime {
   /** Runs cmd as a host process with the task's environment, directory, user and cgroups. */
   async exec(taskId: string, cmd: string[], timeoutMs: number): Promise<{ exitCode: number; output: string }> {
     const t = this.tasks.mustRead(taskId);
+    if ((await this.tasks.state(t)).state !== 'running') throw new RuntimeError('FAILED', `task ${taskId} is not running`);
     const launch = readJson<LaunchSpec>(taskFile(t.dir, 'launch'))!;
     const r = await capture(joinedArgv('shoal-exec', procsFiles(t.info.cgroups), cmd, launch.env), {
       cwd: launch.cwd,
