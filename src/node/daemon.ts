@@ -210,6 +210,9 @@ export class Daemon {
       managers: id.managers.map((m) => m.addr),
       onAssignments: (full, tasks, removed) => this.agent?.onAssignments(full, tasks, removed),
       onNode: (n) => this.onOwnNode(n),
+      onFence: (ms) => {
+        if (this.agent) this.agent.fenceMs = ms;
+      },
       ...(this.opts.log ? { log: this.opts.log } : {}),
     });
     this.session.start();

@@ -8,13 +8,23 @@ import { Heartbeat, SessionOpen, StatusReport, type AgentDescription, type Sessi
 export interface DispatcherOptions {
   /** Agents heartbeat this often. 1 s (Swarm: 5 s), so a dead node is noticed in ~3 s. */
   heartbeatMs: number;
+  /**
+   * Agents fence their tasks this long after their node process dies (the
+   * task supervisors kill a task whose agent lease went stale). A node is
+   * never declared down sooner than its last contact + fenceMs + a margin,
+   * so a replacement never starts while the old copy may still run.
+   */
+  fenceMs: number;
   /** A node is down after this many missed heartbeats. */
   missedHeartbeats: number;
   /** Status reports are batched into one Raft transaction at most this often. */
   statusFlushMs: number;
 }
 
-export const defaultDispatcherOptions: DispatcherOptions = { heartbeatMs: 1_000, missedHeartbeats: 3, statusFlushMs: 100 };
+export const defaultDispatcherOptions: DispatcherOptions = { heartbeatMs: 1_000, fenceMs: 1_500, missedHeartbeats: 3, statusFlushMs: 100 };
+
+/** Margin between an agent's fence deadline and our down decision: lease-check interval plus scheduling slack. */
+const FENCE_MARGIN_MS = 300;
 
 export interface DispatcherDeps {
   transport: Transport;
@@ -83,6 +93,8 @@ export class Dispatcher {
   private readonly markedDown = new Set<string>();
   /** Last time each node was heard from (session open, heartbeat, report), surviving the session. */
   private readonly lastSeen = new Map<string, number>();
+  /** Nodes to declare down at a time (session lost, gossip death), unless they come back first. */
+  private readonly downAt = new Map<string, { at: number; why: string }>();
 
   constructor(private readonly deps: DispatcherDeps) {
     this.opts = { ...defaultDispatcherOptions, ...deps.options };
@@ -97,7 +109,7 @@ export class Dispatcher {
     this.leading = true;
     this.leaderSince = Date.now();
     this.unwatch = this.deps.ctx.store.watch((changes) => this.onChanges(changes));
-    this.checkTimer = setInterval(() => this.checkLiveness(), Math.max(50, this.opts.heartbeatMs / 4));
+    this.checkTimer = setInterval(() => this.checkLiveness(), Math.max(50, Math.min(100, this.opts.heartbeatMs / 4)));
     this.checkTimer.unref();
   }
 
@@ -114,6 +126,7 @@ export class Dispatcher {
     this.queue = [];
     this.markedDown.clear();
     this.lastSeen.clear();
+    this.downAt.clear();
   }
 
   /** Gossip declared a node dead: don't wait for its heartbeats to lapse. */
@@ -124,7 +137,15 @@ export class Dispatcher {
       this.sessions.delete(nodeId);
       s.stream.reset('node declared dead');
     }
-    void this.markDown(nodeId, 'node declared dead by gossip');
+    this.scheduleDown(nodeId, 'node declared dead by gossip');
+  }
+
+  /** Declares `nodeId` down once its tasks are surely fenced: last contact + fence + margin. */
+  private scheduleDown(nodeId: string, why: string): void {
+    const seen = this.lastSeen.get(nodeId) ?? Date.now();
+    const at = Math.max(Date.now(), seen + this.opts.fenceMs + FENCE_MARGIN_MS);
+    const cur = this.downAt.get(nodeId);
+    if (!cur || at < cur.at) this.downAt.set(nodeId, { at, why });
   }
 
   /** Unregisters from the transport (the manager component is stopping). */
@@ -165,14 +186,20 @@ export class Dispatcher {
     this.sessions.set(open.nodeId, session);
     this.lastSeen.set(open.nodeId, session.lastHeartbeat);
     this.markedDown.delete(open.nodeId);
+    this.downAt.delete(open.nodeId);
     this.metrics.sessionsOpened++;
     stream.onData(
       () => {},
       () => {
-        if (this.sessions.get(open.nodeId) === session) this.sessions.delete(open.nodeId);
+        if (this.sessions.get(open.nodeId) !== session) return;
+        this.sessions.delete(open.nodeId);
+        // A session's connection closes at once when the node process dies:
+        // the earliest sign of a crash. Unless the agent reconnects, the node
+        // is down once its tasks are certainly fenced.
+        this.scheduleDown(open.nodeId, 'session lost and not re-established');
       },
     );
-    stream.write({ type: 'session', sessionId: session.sessionId, heartbeatMs: this.opts.heartbeatMs, managers: this.deps.managers() });
+    stream.write({ type: 'session', sessionId: session.sessionId, heartbeatMs: this.opts.heartbeatMs, fenceMs: this.opts.fenceMs, managers: this.deps.managers() });
     this.pushAssignments(session, true);
     stream.write({ type: 'node', node });
     void this.register(node, open.description).catch((err: Error) => this.log(`registering ${open.nodeId}: ${err.message}`));
@@ -265,6 +292,16 @@ export class Dispatcher {
         this.sessions.delete(nodeId);
         s.stream.reset(`missed ${this.opts.missedHeartbeats} heartbeats`);
         void this.markDown(nodeId, `heartbeat failure: nothing heard for ${now - s.lastHeartbeat} ms`);
+      }
+    }
+    for (const [nodeId, d] of this.downAt) {
+      if (this.sessions.has(nodeId)) {
+        this.downAt.delete(nodeId);
+        continue;
+      }
+      if (now >= d.at) {
+        this.downAt.delete(nodeId);
+        void this.markDown(nodeId, d.why);
       }
     }
     // Ready nodes without a session: one whose session closed (counted from

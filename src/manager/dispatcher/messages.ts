@@ -52,7 +52,7 @@ export const SessionOpen = defineMessage({
   body: tagged('type', {
     open: object({ type: literal('open'), nodeId: id, description: descriptionSchema }),
     // Frames from the leader to the agent (validated loosely: the leader is trusted; the agent re-validates what it runs).
-    session: object({ type: literal('session'), sessionId: id, heartbeatMs: uint(), managers: array(object({ nodeId: id, addr }), { max: 64 }) }),
+    session: object({ type: literal('session'), sessionId: id, heartbeatMs: uint(), fenceMs: optional(uint()), managers: array(object({ nodeId: id, addr }), { max: 64 }) }),
     assignments: object({ type: literal('assignments'), full: bool(), tasks: array(any()), removed: array(id) }),
     node: object({ type: literal('node'), node: any() }),
   }),
@@ -80,7 +80,7 @@ export const SessionOpen = defineMessage({
 
 export type SessionFrame =
   | { type: 'open'; nodeId: string; description: AgentDescription }
-  | { type: 'session'; sessionId: string; heartbeatMs: number; managers: { nodeId: string; addr: string }[] }
+  | { type: 'session'; sessionId: string; heartbeatMs: number; fenceMs?: number; managers: { nodeId: string; addr: string }[] }
   | { type: 'assignments'; full: boolean; tasks: Task[]; removed: string[] }
   | { type: 'node'; node: Node };
 

@@ -5,6 +5,7 @@ import type { Runtime } from '../runtime/interface.js';
 import { runtimeFor } from './run-spec.js';
 import { TaskController } from './task-controller.js';
 import { TaskDb } from './task-db.js';
+import { Lease } from './lease.js';
 
 export interface AgentOptions {
   nodeId: string;
@@ -12,6 +13,12 @@ export interface AgentOptions {
   /** Runtimes available on this node, by name. */
   runtimes: Map<string, Runtime>;
   defaultRuntime: string;
+  /**
+   * Tasks are fenced this long after this agent's process dies (their
+   * supervisors see the lease go stale). Must match the managers' fenceMs,
+   * which they send with the session; 1.5 s by default.
+   */
+  fenceMs?: number;
   /** Where status reports go (the dispatcher session). */
   report(updates: { taskId: string; status: TaskStatus }[]): void;
   log?: (msg: string) => void;
@@ -27,15 +34,21 @@ export class Agent {
   private readonly controllers = new Map<string, TaskController>();
   private readonly forgetting = new Set<string>();
   private stopped = false;
+  readonly lease: Lease;
+  fenceMs: number;
   private constructor(
     private readonly opts: AgentOptions,
     private readonly db: TaskDb,
-  ) {}
+  ) {
+    this.lease = new Lease(path.join(opts.dataDir, 'lease'));
+    this.fenceMs = opts.fenceMs ?? 1_500;
+  }
 
   static async start(opts: AgentOptions): Promise<Agent> {
     mkdirSync(opts.dataDir, { recursive: true });
     const db = await TaskDb.open(path.join(opts.dataDir, 'agent.sqlite'));
     const a = new Agent(opts, db);
+    a.lease.start();
     await a.readopt();
     return a;
   }
@@ -83,7 +96,14 @@ export class Agent {
       return null;
     }
     const c = new TaskController(
-      { runtime, db: this.db, report: (taskId, status) => this.opts.report([{ taskId, status }]), log: (m) => this.log(m), alive: () => !this.stopped },
+      {
+        runtime,
+        db: this.db,
+        report: (taskId, status) => this.opts.report([{ taskId, status }]),
+        log: (m) => this.log(m),
+        alive: () => !this.stopped,
+        fence: () => ({ leaseFile: this.lease.path, afterMs: this.fenceMs }),
+      },
       { id: task.ID, task, runtime: name, state, created, updatedMs: Date.now() },
     );
     this.controllers.set(task.ID, c);
@@ -138,6 +158,7 @@ export class Agent {
   /** Stops tracking (tasks keep running under their supervisors; a restarted agent re-adopts them). */
   async stop(): Promise<void> {
     this.stopped = true;
+    this.lease.stop();
     await Promise.all([...this.controllers.values()].map((c) => c.settled().catch(() => {})));
     await this.db.close();
   }

@@ -12,6 +12,8 @@ export interface SessionClientOptions {
   onAssignments(full: boolean, tasks: Task[], removed: string[]): void;
   onNode?(node: Node): void;
   onConnected?(managerAddr: string): void;
+  /** The managers' fencing interval (sent with the session). */
+  onFence?(fenceMs: number): void;
   log?: (msg: string) => void;
 }
 
@@ -116,6 +118,7 @@ export class SessionClient {
                 timer = setInterval(() => void this.heartbeat(conn, heartbeatMs), heartbeatMs);
                 timer.unref();
                 this.opts.onConnected?.(addr);
+                if (f.fenceMs !== undefined) this.opts.onFence?.(f.fenceMs);
                 void this.flush();
                 break;
               case 'assignments':

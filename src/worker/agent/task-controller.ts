@@ -11,6 +11,8 @@ export interface ControllerDeps {
   log(msg: string): void;
   /** False once the agent stopped: a stopped agent neither writes nor reports (its successor re-adopts). */
   alive(): boolean;
+  /** Fencing for the task's supervisor (see TaskRunSpec.fence). */
+  fence?(): { leaseFile: string; afterMs: number };
 }
 
 /**
@@ -83,8 +85,9 @@ export class TaskController {
     if (this.state === 'accepted') {
       await this.move('preparing', 'preparing');
       try {
-        await rt.prepare(toRunSpec(this.task));
-        const info = await rt.create(toRunSpec(this.task));
+        const spec = { ...toRunSpec(this.task), ...(this.deps.fence ? { fence: this.deps.fence() } : {}) };
+        await rt.prepare(spec);
+        const info = await rt.create(spec);
         this.containerId = info.runtimeId;
         this.created = true;
       } catch (err) {

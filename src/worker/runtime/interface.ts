@@ -45,6 +45,15 @@ export interface TaskRunSpec {
   labels: Record<string, string>;
   /** Implementation-specific extras (e.g. the oci runtime binary: 'runc' | 'crun'). */
   options?: Record<string, string>;
+  /**
+   * Fencing: the task's supervisor kills the task once `leaseFile`'s mtime is
+   * older than `afterMs` — the node agent refreshes it while its process
+   * lives. When a node process dies, its managers reschedule the tasks
+   * elsewhere; the fence makes sure the old copies are gone by then instead
+   * of running on, unsupervised, beside their replacements. Runtimes whose
+   * tasks live in an external engine (docker) cannot fence and ignore it.
+   */
+  fence?: { leaseFile: string; afterMs: number };
 }
 
 export interface ExitStatus {
