@@ -146,3 +146,16 @@ t.test('process: concurrent start() calls run the task once', async (t) => {
   await t.rejects(a.start(s.taskId), { code: 'FAILED', message: /already run/ }, 'a task starts once');
   await a.remove(s.taskId);
 });
+
+t.test('process: a task whose state directory is deleted is ended by its shim (nothing could adopt it)', async (t) => {
+  const rt = make();
+  const s = spec(target, taskId('wipe'), { args: ['sh', '-c', 'echo ready; while true; do sleep 0.05; done'] });
+  await rt.create(s);
+  await rt.start(s.taskId);
+  const pid = (await rt.inspect(s.taskId))!.pid!;
+  const shim = shimPid(s.taskId);
+  rmSync(path.join(stateDir, 'tasks', s.taskId), { recursive: true, force: true });
+  await waitFor(() => gone(pid) && gone(shim), { timeoutMs: 10_000, what: 'the orphaned task and its shim to end' });
+  t.pass('ended');
+  t.equal(await rt.inspect(s.taskId), null);
+});

@@ -18,7 +18,7 @@
  * Imports only node built-ins and a few small modules, to stay small.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { appendFileSync, readFileSync, rmSync } from 'node:fs';
+import { appendFileSync, existsSync, readFileSync, rmSync } from 'node:fs';
 import { readJson, writeJsonAtomic } from '../common/atomic.js';
 import { destroyTaskCgroups, oomKillCount, procCgroupDir, TASK_CONTROLLERS, type Controller } from '../common/cgroup.js';
 import { kmsgReportsOomKill } from '../common/kmsg.js';
@@ -46,6 +46,29 @@ const launch = readJson<LaunchSpec>(taskFile(dir, 'launch'));
 if (!launch) {
   diag('launch.json missing or unreadable');
   process.exit(2);
+}
+
+// The task directory is the only handle anyone has on this task. If it is deleted (the node's
+// data dir wiped, a test cluster torn down), no agent can ever adopt, stop or remove the task:
+// end it rather than leave it running forever.
+const orphanCheck = setInterval(() => {
+  if (existsSync(dir)) return;
+  clearInterval(orphanCheck);
+  endOrphan();
+}, 2_000);
+
+function endOrphan(): void {
+  if (exited || finished) return;
+  if (launch!.kind === 'process') return deliver('SIGKILL');
+  // runc's state may have gone with the directory: kill the container's init (our child runc is
+  // its parent, so the PID is still it), then runc itself if the container never got that far.
+  deliver('SIGKILL');
+  try {
+    if (started) process.kill(started.pid, 'SIGKILL');
+    else child.kill('SIGKILL');
+  } catch {
+    /* gone */
+  }
 }
 
 // Installed before shim.json names us: the agent signals only a shim it found there, and
@@ -245,7 +268,11 @@ async function cleanUp(): Promise<void> {
     const o = launch!.oci!;
     if (o.keep) {
       const r = spawnSync(o.binary, ['--root', o.root, 'delete', '--force', o.containerId], { encoding: 'utf8', env: { PATH: launch!.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin' } });
-      if (r.status !== 0) diag(`${o.binary} delete: ${r.stderr?.trim() || r.error?.message}`);
+      if (r.status !== 0) {
+        diag(`${o.binary} delete: ${r.stderr?.trim() || r.error?.message}`);
+        // Its state is gone (orphaned): at least do not leave its cgroups behind.
+        if (started?.cgroupDirs) destroyTaskCgroups(started.cgroupDirs);
+      }
     }
     rmSync(o.pidFile, { force: true });
   }
