@@ -57,6 +57,8 @@ export interface LaunchSpec {
   /** process: the task's own cgroups (emptied and removed after the task exits; memory one read for OOM). */
   cgroups?: Partial<Record<Controller, string>>;
   oci?: OciLaunch;
+  /** Kill the task when this lease file's mtime is older than afterMs (TaskRunSpec.fence). */
+  fence?: { leaseFile: string; afterMs: number };
 }
 
 export interface OciLaunch {

@@ -133,6 +133,7 @@ export class OciRuntime implements Runtime {
           memcgSuffix: `/${this.c.cgroupParent.replace(/^\/+/, '')}/${spec.taskId}`,
           ...expectedMemcg(binary, cgroupsPath),
         },
+        ...(spec.fence ? { fence: spec.fence } : {}),
       };
       this.tasks.commit(dir, spec, launch, {
         taskId: spec.taskId,

@@ -90,6 +90,7 @@ export function buildProcessLaunch(spec: TaskRunSpec, taskDir: string, cgroupPar
     ...(gid !== undefined ? { gid } : {}),
     rotation,
     cgroups: cgroups.dirs,
+    ...(spec.fence ? { fence: spec.fence } : {}),
   };
   return { launch, cgroups, warnings };
 }

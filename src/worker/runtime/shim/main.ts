@@ -18,7 +18,7 @@
  * Imports only node built-ins and a few small modules, to stay small.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { appendFileSync, existsSync, readFileSync, rmSync } from 'node:fs';
+import { appendFileSync, existsSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { readJson, writeJsonAtomic } from '../common/atomic.js';
 import { destroyTaskCgroups, oomKillCount, procCgroupDir, TASK_CONTROLLERS, type Controller } from '../common/cgroup.js';
 import { kmsgReportsOomKill } from '../common/kmsg.js';
@@ -56,6 +56,31 @@ const orphanCheck = setInterval(() => {
   clearInterval(orphanCheck);
   endOrphan();
 }, 2_000);
+
+// Fencing: the node agent keeps its lease file fresh while its process lives.
+// If the node process dies, the managers reschedule this task elsewhere once
+// the lease is surely stale; we must be gone by then, not run on beside the
+// replacement with nobody supervising us.
+let fenced = false;
+const fence = launch.fence;
+const fenceCheck = fence
+  ? setInterval(() => {
+      let age: number;
+      try {
+        age = Date.now() - statSync(fence.leaseFile).mtimeMs;
+      } catch {
+        age = Infinity;
+      }
+      if (age <= fence.afterMs || exited || finished) return;
+      clearInterval(fenceCheck!);
+      fenced = true;
+      const why = `fenced: the node agent's lease is ${age === Infinity ? 'gone' : `${Math.round(age)} ms old`} (limit ${fence.afterMs} ms); the task is rescheduled elsewhere`;
+      diag(why);
+      logs.note(why);
+      endOrphan();
+    }, 250)
+  : null;
+fenceCheck?.unref();
 
 function endOrphan(): void {
   if (exited || finished) return;
@@ -244,6 +269,8 @@ function exitStatus(code: number | null, signal: NodeJS.Signals | null): ExitRec
 function finish(status: ExitRecord): void {
   if (finished) return;
   finished = true;
+  if (fenceCheck) clearInterval(fenceCheck);
+  if (fenced) status = { ...status, message: "fenced: the node agent was gone; the task was killed so it can't run beside its replacement" };
   void cleanUp().then(
     () => record(status),
     (err: Error) => {
