@@ -29,6 +29,8 @@ const driver = await RaftDriver.start({
   peers: Object.fromEntries(Object.entries(founders).map(([n, port]) => [n, `127.0.0.1:${port}`])),
   founding: { voters: Object.keys(founders), learners: [] },
   requestTimeoutMs: 5_000,
+  ...(process.env.BENCH_RAFT_LOG ? { log: (m: string) => process.stderr.write(`${new Date().toISOString()} ${m}\n`) } : {}),
+  ...(process.env.BENCH_RAFT_SNAPSHOT_EVERY ? { raft: { snapshotEveryEntries: Number(process.env.BENCH_RAFT_SNAPSHOT_EVERY) } } : {}),
 });
 
 const server = http.createServer((req, res) => {
@@ -58,7 +60,10 @@ const server = http.createServer((req, res) => {
 });
 server.keepAliveTimeout = 60_000;
 server.listen(Number(httpPort), '127.0.0.1', () => process.stdout.write(JSON.stringify({ ready: true }) + '\n'));
+const loopDelay = process.env.BENCH_RAFT_LOOPSTATS ? (await import('node:perf_hooks')).monitorEventLoopDelay({ resolution: 5 }) : null;
+loopDelay?.enable();
 process.on('SIGTERM', () => {
+  if (loopDelay) process.stderr.write(`${id}: event loop delay p50 ${(loopDelay.percentile(50) / 1e6).toFixed(1)} ms p99 ${(loopDelay.percentile(99) / 1e6).toFixed(1)} ms max ${(loopDelay.max / 1e6).toFixed(1)} ms\n`);
   server.close();
   void driver.stop().then(() => transport.close()).then(() => process.exit(0));
 });

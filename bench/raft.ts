@@ -3,9 +3,10 @@
  *
  * 1. Three Shoal Raft members (separate processes, sqlite with fsync) on
  *    127.0.0.1; 32 concurrent HTTP clients PUT 100-byte values at the
- *    leader for 10 s.
+ *    leader, 10 s in all.
  * 2. When `etcd` is installed, a 3-member etcd on loopback gets the same
- *    load through its JSON gateway (POST /v3/kv/put), also at its leader.
+ *    load through its JSON gateway (POST /v3/kv/put), also at its leader —
+ *    in phases alternating with Shoal's, so machine drift hits both alike.
  * 3. The Shoal leader is killed with SIGKILL 20 times (restarted after each
  *    kill); we time from the kill until the next write commits.
  * Last line: one JSON object.
@@ -69,11 +70,24 @@ interface Load {
   errors: number;
 }
 
-/** CLIENTS concurrent loops, each issuing one write after another, for DURATION_MS. */
-async function drive(write: (client: number, i: number) => Promise<boolean>): Promise<Load> {
+interface Phase {
+  lat: number[];
+  errors: number;
+  ms: number;
+}
+
+function summarize(phases: Phase[]): Load {
+  const lat = phases.flatMap((p) => p.lat).sort((a, b) => a - b);
+  const ms = phases.reduce((a, p) => a + p.ms, 0);
+  return { writesPerS: lat.length / (ms / 1000), p50: pct(lat, 0.5), p99: pct(lat, 0.99), errors: phases.reduce((a, p) => a + p.errors, 0) };
+}
+
+/** CLIENTS concurrent loops, each issuing one write after another, for `ms`. */
+async function drive(write: (client: number, i: number) => Promise<boolean>, ms: number): Promise<Phase> {
   const lat: number[] = [];
   let errors = 0;
-  const end = Date.now() + DURATION_MS;
+  const t0 = Date.now();
+  const end = t0 + ms;
   await Promise.all(
     Array.from({ length: CLIENTS }, async (_, c) => {
       for (let i = 0; Date.now() < end; i++) {
@@ -84,8 +98,7 @@ async function drive(write: (client: number, i: number) => Promise<boolean>): Pr
       }
     }),
   );
-  lat.sort((a, b) => a - b);
-  return { writesPerS: lat.length / (DURATION_MS / 1000), p50: pct(lat, 0.5), p99: pct(lat, 0.99), errors };
+  return { lat, errors, ms: Date.now() - t0 };
 }
 
 // ------------------------------------------------------------------ Shoal
@@ -134,24 +147,35 @@ async function findLeader(members: Member[], timeoutMs = 15_000): Promise<Member
   throw new Error('no leader');
 }
 
-async function shoal(): Promise<{ load: Load; failover: number[] }> {
+interface ShoalCluster {
+  members: Member[];
+  founders: string;
+}
+
+async function startShoal(): Promise<ShoalCluster> {
   const members: Member[] = [];
   for (const id of ['s1', 's2', 's3']) members.push({ id, clusterPort: await freePort(), httpPort: await freePort(), proc: null });
   const founders = members.map((m) => `${m.id}=${m.clusterPort}`).join(',');
   await Promise.all(members.map((m) => startMember(m, founders)));
-  let leader = await findLeader(members);
-  process.stderr.write(`shoal: leader ${leader.id}; driving ${CLIENTS} clients for ${DURATION_MS} ms\n`);
-  const load = await drive(async (c, i) => (await request('PUT', leader.httpPort, `/kv/c${c}-${i % 1000}`, VALUE)).status === 200);
-  process.stderr.write(`shoal: ${load.writesPerS.toFixed(0)} writes/s, p50 ${load.p50.toFixed(1)} ms, p99 ${load.p99.toFixed(1)} ms, errors ${load.errors}\n`);
+  await findLeader(members);
+  return { members, founders };
+}
 
+async function shoalPhase(c: ShoalCluster, ms: number, tag: number): Promise<Phase> {
+  const leader = await findLeader(c.members);
+  return drive(async (cl, i) => (await request('PUT', leader.httpPort, `/kv/c${cl}-${(i + tag) % 1000}`, VALUE)).status === 200, ms);
+}
+
+async function failovers(c: ShoalCluster): Promise<number[]> {
+  const { members, founders } = c;
   const failover: number[] = [];
   for (let k = 0; k < KILLS; k++) {
-    leader = await findLeader(members);
+    const leader = await findLeader(members);
     const survivors = members.filter((m) => m !== leader);
     const killedAt = performance.now();
     leader.proc!.kill('SIGKILL');
     leader.proc = null;
-    // Writers on both survivors, retrying until one write commits.
+    // Writers on both survivors, retrying until one write issued after the kill commits.
     let done = false;
     let committedAt = 0;
     await Promise.all(
@@ -175,12 +199,10 @@ async function shoal(): Promise<{ load: Load; failover: number[] }> {
     // Bring the killed member back and let it catch up before the next kill.
     await startMember(leader, founders);
     const target = (await status(await findLeader(members)))!.commit;
-    const back = leader;
     const deadline = Date.now() + 15_000;
-    while (Date.now() < deadline && ((await status(back))?.applied ?? 0) < target) await sleep(20);
+    while (Date.now() < deadline && ((await status(leader))?.applied ?? 0) < target) await sleep(20);
   }
-  for (const m of members) m.proc?.kill('SIGTERM');
-  return { load, failover };
+  return failover;
 }
 
 // ------------------------------------------------------------------- etcd
@@ -189,7 +211,7 @@ function hasEtcd(): boolean {
   return spawnSync('etcd', ['--version'], { stdio: 'ignore' }).status === 0;
 }
 
-async function etcd(): Promise<Load> {
+async function startEtcd(): Promise<number> {
   const names = ['e1', 'e2', 'e3'];
   const ports = await Promise.all(names.map(async () => ({ client: await freePort(), peer: await freePort() })));
   const initial = names.map((n, i) => `${n}=http://127.0.0.1:${ports[i]!.peer}`).join(',');
@@ -213,37 +235,54 @@ async function etcd(): Promise<Load> {
     children.add(proc);
   });
   // Find the leader: each member's status names its own id and the leader's.
-  let leaderPort = 0;
   const deadline = Date.now() + 30_000;
-  while (!leaderPort && Date.now() < deadline) {
+  while (Date.now() < deadline) {
     for (const p of ports) {
       try {
         const r = await request('POST', p.client, '/v3/maintenance/status', '{}', 1_000);
         const s = JSON.parse(r.body) as { header?: { member_id?: string }; leader?: string };
-        if (s.leader && s.header?.member_id === s.leader) leaderPort = p.client;
+        if (s.leader && s.header?.member_id === s.leader) return p.client;
       } catch {
         // not up yet
       }
     }
-    if (!leaderPort) await sleep(100);
+    await sleep(100);
   }
-  if (!leaderPort) throw new Error('etcd did not elect a leader');
-  process.stderr.write(`etcd: driving ${CLIENTS} clients for ${DURATION_MS} ms\n`);
-  const b64 = (s: string) => Buffer.from(s).toString('base64');
-  const value = b64(VALUE);
-  const load = await drive(async (c, i) => {
-    const r = await request('POST', leaderPort, '/v3/kv/put', JSON.stringify({ key: b64(`c${c}-${i % 1000}`), value }));
-    return r.status === 200;
-  });
-  process.stderr.write(`etcd: ${load.writesPerS.toFixed(0)} writes/s, p50 ${load.p50.toFixed(1)} ms, p99 ${load.p99.toFixed(1)} ms, errors ${load.errors}\n`);
-  return load;
+  throw new Error('etcd did not elect a leader');
 }
 
+const b64 = (s: string) => Buffer.from(s).toString('base64');
+function etcdPhase(leaderPort: number, ms: number, tag: number): Promise<Phase> {
+  const value = b64(VALUE);
+  return drive(async (c, i) => (await request('POST', leaderPort, '/v3/kv/put', JSON.stringify({ key: b64(`c${c}-${(i + tag) % 1000}`), value }))).status === 200, ms);
+}
+
+/**
+ * Shoal and etcd are both started first and then loaded in alternating
+ * phases (ROUNDS each), so drifting machine speed affects both alike.
+ */
+const ROUNDS = Number(process.env.BENCH_RAFT_ROUNDS ?? 4);
+
 async function main(): Promise<void> {
-  const { load, failover } = await shoal();
-  const etcdLoad = hasEtcd() ? await etcd() : null;
-  if (!etcdLoad) process.stderr.write('etcd not installed (apt-get install etcd-server): no comparison\n');
-  failover.sort((a, b) => a - b);
+  const shoal = await startShoal();
+  const etcdPort = hasEtcd() ? await startEtcd() : null;
+  if (etcdPort === null) process.stderr.write('etcd not installed (apt-get install etcd-server): no comparison\n');
+  const phaseMs = Math.round(DURATION_MS / ROUNDS);
+  const sp: Phase[] = [];
+  const ep: Phase[] = [];
+  process.stderr.write(`${CLIENTS} clients, ${ROUNDS} alternating phases of ${phaseMs} ms per system\n`);
+  for (let r = 0; r < ROUNDS; r++) {
+    sp.push(await shoalPhase(shoal, phaseMs, r * 7));
+    if (etcdPort !== null) ep.push(await etcdPhase(etcdPort, phaseMs, r * 7));
+    const s = summarize([sp[r]!]);
+    const e = etcdPort !== null ? summarize([ep[r]!]) : null;
+    process.stderr.write(`phase ${r + 1}: shoal ${s.writesPerS.toFixed(0)} w/s p99 ${s.p99.toFixed(1)} ms` + (e ? `; etcd ${e.writesPerS.toFixed(0)} w/s p99 ${e.p99.toFixed(1)} ms` : '') + '\n');
+  }
+  const load = summarize(sp);
+  const etcdLoad = etcdPort !== null ? summarize(ep) : null;
+  process.stderr.write(`shoal: ${load.writesPerS.toFixed(0)} writes/s, p50 ${load.p50.toFixed(1)} ms, p99 ${load.p99.toFixed(1)} ms, errors ${load.errors}\n`);
+  if (etcdLoad) process.stderr.write(`etcd: ${etcdLoad.writesPerS.toFixed(0)} writes/s, p50 ${etcdLoad.p50.toFixed(1)} ms, p99 ${etcdLoad.p99.toFixed(1)} ms, errors ${etcdLoad.errors}\n`);
+  const failover = (await failovers(shoal)).sort((a, b) => a - b);
   const out = {
     writes_per_s: Math.round(load.writesPerS),
     p50_ms: Number(load.p50.toFixed(2)),
@@ -251,9 +290,10 @@ async function main(): Promise<void> {
     etcd_writes_per_s: etcdLoad ? Math.round(etcdLoad.writesPerS) : null,
     etcd_p99_ms: etcdLoad ? Number(etcdLoad.p99.toFixed(2)) : null,
     ratio: etcdLoad ? Number((load.writesPerS / etcdLoad.writesPerS).toFixed(3)) : null,
-    failover_p50_ms: Math.round(pct(failover, 0.5)),
-    failover_p99_ms: Math.round(pct(failover, 0.99)),
+    failover_p50_ms: failover.length ? Math.round(pct(failover, 0.5)) : null,
+    failover_p99_ms: failover.length ? Math.round(pct(failover, 0.99)) : null,
   };
+  for (const m of shoal.members) m.proc?.kill('SIGTERM');
   cleanup();
   process.stdout.write(JSON.stringify(out) + '\n');
   process.exit(0);

@@ -17,8 +17,13 @@ import { RaftWire } from './transport.js';
 export interface StateMachine {
   /** Applies one committed command; the return value resolves the proposer's promise (on the proposing node). */
   apply(entry: { index: number; term: number; command: Uint8Array }): unknown;
-  /** A consistent image of the whole state, at the last applied index. */
-  snapshot(): Uint8Array;
+  /**
+   * A consistent image of the whole state at the last applied index. The
+   * state must be captured synchronously, at the call; the encoding may
+   * finish later (a Promise), so a large state is serialised in slices
+   * across event-loop turns instead of stalling Raft.
+   */
+  snapshot(): Uint8Array | Promise<Uint8Array>;
   /** Replaces the whole state with a snapshot image. */
   restore(data: Uint8Array): void;
 }
@@ -173,6 +178,8 @@ export class RaftDriver {
   private soft: SoftState = { leader: null, role: 'follower' };
   /** Replicated with the state machine: which proposals were applied already. */
   private dedup = new DedupTable();
+  private snapshotInFlight = false;
+  private readySnapshot: { index: number; data: Uint8Array } | null = null;
 
   private constructor(opts: RaftDriverOptions) {
     this.id = opts.id;
@@ -475,9 +482,11 @@ export class RaftDriver {
         if (this.stopped) return;
         this.core.advance(rd);
         this.metrics.readies++;
-        // The core counts an entry applied only once advance() is called: compact after.
-        await this.maybeSnapshot();
+        // The core counts an entry applied only once advance() is called: snapshot after.
+        this.maybeSnapshot();
+        await this.compactToReadySnapshot();
       }
+      await this.compactToReadySnapshot();
     } finally {
       this.running = false;
     }
@@ -596,7 +605,17 @@ export class RaftDriver {
       this.links.set(m.to, link);
     }
     if (link.send(RaftWire, m)) this.metrics.messagesSent++;
-    else {
+    else if (m.type === 'propose') {
+      // A forwarded proposal has no retransmission of its own: rather than
+      // lose it to a link that is still (re)connecting — right after a
+      // restart or a leader change — send it once the link is up. The
+      // dedup table makes a late or repeated delivery harmless.
+      const l = link;
+      void l.waitConnected(2_000).then(
+        () => l.send(RaftWire, m),
+        () => this.metrics.unreachable++,
+      );
+    } else {
       this.metrics.unreachable++;
       this.core.reportUnreachable(m.to);
     }
@@ -651,16 +670,56 @@ export class RaftDriver {
     }
   }
 
-  private async maybeSnapshot(): Promise<void> {
+  /**
+   * Every snapshotEveryEntries applied entries: capture the state machine
+   * (and the dedup table) at the applied index now, let it encode in the
+   * background, and compact once it is ready — between two Readys, from the
+   * loop, so the core is never compacted under an in-flight Ready.
+   */
+  private maybeSnapshot(): void {
     const every = this.opts.raft?.snapshotEveryEntries ?? 10_000;
-    if (this.applied - this.snapshotIndex < every) return;
-    const data = snapshotPackr.pack({ v: 1, dedup: this.dedup.image(), sm: this.opts.stateMachine.snapshot() }) as Uint8Array;
-    const snap = this.core.compact(this.applied, data);
-    if (!snap) return;
-    const keep = this.opts.raft?.keepEntries ?? 500;
-    await this.storage.saveSnapshot(snap, Math.max(1, snap.meta.index - keep + 1));
-    this.snapshotIndex = snap.meta.index;
-    this.metrics.snapshotsTaken++;
+    if (this.snapshotInFlight || this.applied - this.snapshotIndex < every) return;
+    this.snapshotInFlight = true;
+    const index = this.applied;
+    const dedup = this.dedup.image();
+    let sm: Uint8Array | Promise<Uint8Array>;
+    try {
+      sm = this.opts.stateMachine.snapshot();
+    } catch (err) {
+      this.snapshotInFlight = false;
+      this.log(`snapshot at ${index} failed: ${(err as Error).message}`);
+      return;
+    }
+    void Promise.resolve(sm).then(
+      (smData) => {
+        this.readySnapshot = { index, data: snapshotPackr.pack({ v: 1, dedup, sm: smData }) as Uint8Array };
+        // The loop compacts between Readys; wake it if it is idle.
+        this.schedule();
+      },
+      (err: Error) => {
+        this.snapshotInFlight = false;
+        this.log(`snapshot at ${index} failed: ${err.message}`);
+      },
+    );
+  }
+
+  /** Compacts to a snapshot whose encoding finished. Called from the loop, between Readys. */
+  private async compactToReadySnapshot(): Promise<void> {
+    const r = this.readySnapshot;
+    if (!r) return;
+    this.readySnapshot = null;
+    try {
+      const snap = this.core.compact(r.index, r.data);
+      if (!snap) return;
+      const keep = this.opts.raft?.keepEntries ?? 500;
+      const t0 = performance.now();
+      await this.storage.saveSnapshot(snap, Math.max(1, snap.meta.index - keep + 1));
+      this.log(`snapshot at ${snap.meta.index} (${snap.data.byteLength} bytes) saved in ${Math.round(performance.now() - t0)} ms`);
+      this.snapshotIndex = snap.meta.index;
+      this.metrics.snapshotsTaken++;
+    } finally {
+      this.snapshotInFlight = false;
+    }
   }
 
   /** A snapshot image holds the dedup table next to the state machine's own image. */

@@ -1,5 +1,6 @@
 import { Packr, Unpackr } from 'msgpackr';
 import type { StateMachine } from './driver.js';
+import { packSlices, unpackSlices } from '../util/sliced-pack.js';
 
 /**
  * A replicated string key/value map: the reference StateMachine used by the
@@ -42,13 +43,15 @@ export class KvStateMachine implements StateMachine {
     return this.data.size;
   }
 
-  snapshot(): Uint8Array {
-    return packr.pack({ i: this.lastIndex, kv: [...this.data] });
+  /** Captures the map now; encodes it in slices so a big KV never stalls Raft. */
+  snapshot(): Promise<Uint8Array> {
+    const i = this.lastIndex;
+    return packSlices([...this.data]).then((chunks) => packr.pack({ i, chunks }));
   }
 
   restore(data: Uint8Array): void {
-    const s = unpackr.unpack(data) as { i: number; kv: [string, string][] };
-    this.data = new Map(s.kv);
+    const s = unpackr.unpack(data) as { i: number; chunks: Uint8Array[] };
+    this.data = new Map(unpackSlices<[string, string]>(s.chunks));
     this.lastIndex = s.i;
   }
 }

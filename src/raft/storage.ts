@@ -67,6 +67,10 @@ export interface StorageMetrics {
 
 const TYPE_CODE: Record<Entry['type'], number> = { normal: 0, conf: 1, noop: 2 };
 const CODE_TYPE: Entry['type'][] = ['normal', 'conf', 'noop'];
+/** Garbage log entries deleted per persist: small enough to add little to one transaction. */
+const TRUNCATE_SLICE = 2_000;
+/** Entries kept below a local snapshot after a restart (the core's keepEntries default). */
+const KEEP_BELOW_SNAPSHOT = 500;
 /** Rows per multi-row INSERT: 5 parameters each, far under sqlite's 32,766-variable limit. */
 const ROWS_PER_INSERT = 400;
 
@@ -112,19 +116,42 @@ export class RaftStorage {
   /** Highest entry index on disk, so plain appends skip the DELETE of a conflicting suffix. */
   private lastIndex = 0;
 
-  private constructor(private readonly db: Db) {}
+  /**
+   * Log entries below this index are garbage (a local snapshot covers
+   * them): deleted a slice at a time inside later persists, never in one
+   * long transaction that would hold up appends.
+   */
+  private truncateBelow = 0;
+  private truncatedTo = 0;
+
+  /**
+   * Two sqlite files. `db` holds the log, the hard state and a snapshot
+   * received from a leader (which must replace the log atomically, so it
+   * lives in the same file). `snapDb` holds the snapshots this node takes of
+   * its own state machine: writing a large one there (and fsyncing it) never
+   * holds up log appends, which keeps a compaction from stalling commits.
+   * Boot takes whichever of the two snapshots is newer.
+   */
+  private constructor(
+    private readonly db: Db,
+    private readonly snapDb: Db,
+  ) {}
 
   static async open(path: string, opts: StorageOptions = {}): Promise<RaftStorage> {
+    const sync = opts.sync ?? 'FULL';
+    const snapshotTable = 'CREATE TABLE IF NOT EXISTS snapshot (id INTEGER PRIMARY KEY CHECK (id = 1), idx INTEGER NOT NULL, term INTEGER NOT NULL, conf BLOB NOT NULL, data BLOB NOT NULL, crc INTEGER NOT NULL);';
     const db = await Db.open(path);
     await db.exec(`
       PRAGMA journal_mode = WAL;
-      PRAGMA synchronous = ${opts.sync ?? 'FULL'};
+      PRAGMA synchronous = ${sync};
       CREATE TABLE IF NOT EXISTS entries (idx INTEGER PRIMARY KEY, term INTEGER NOT NULL, type INTEGER NOT NULL, data BLOB NOT NULL, crc INTEGER NOT NULL);
       CREATE TABLE IF NOT EXISTS hardstate (id INTEGER PRIMARY KEY CHECK (id = 1), term INTEGER NOT NULL, vote TEXT, cmt INTEGER NOT NULL);
-      CREATE TABLE IF NOT EXISTS snapshot (id INTEGER PRIMARY KEY CHECK (id = 1), idx INTEGER NOT NULL, term INTEGER NOT NULL, conf BLOB NOT NULL, data BLOB NOT NULL, crc INTEGER NOT NULL);
+      ${snapshotTable}
       CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v TEXT NOT NULL);
     `);
-    return new RaftStorage(db);
+    const snapDb = await Db.open(`${path}.snapshots`);
+    await snapDb.exec(`PRAGMA journal_mode = WAL; PRAGMA synchronous = ${sync}; ${snapshotTable}`);
+    return new RaftStorage(db, snapDb);
   }
 
   /**
@@ -137,18 +164,9 @@ export class RaftStorage {
     const hs = await this.db.get<{ term: number; vote: string | null; cmt: number }>('SELECT term, vote, cmt FROM hardstate WHERE id = 1');
     let hardState: HardState = hs ? { term: hs.term, vote: hs.vote, commit: hs.cmt } : { term: 0, vote: null, commit: 0 };
 
-    let snapshot: Snapshot | null = null;
-    const sr = await this.db.get<{ idx: number; term: number; conf: Buffer; data: Buffer; crc: number }>(
-      'SELECT idx, term, conf, data, crc FROM snapshot WHERE id = 1',
-    );
-    if (sr) {
-      if (snapshotCrc(sr.idx, sr.term, sr.conf, sr.data) !== sr.crc >>> 0) {
-        throw new StorageCorruptError(
-          `snapshot at index ${sr.idx} fails its checksum: this node's state cannot be trusted; remove its data directory and join it again`,
-        );
-      }
-      snapshot = { meta: { index: sr.idx, term: sr.term, conf: unpackr.unpack(sr.conf) as ConfState }, data: sr.data };
-    }
+    const received = await readSnapshot(this.db);
+    const local = await readSnapshot(this.snapDb);
+    const snapshot = !received ? local : !local ? received : local.meta.index >= received.meta.index ? local : received;
     const snapIndex = snapshot?.meta.index ?? 0;
 
     const rows = await this.db.all<EntryRow>('SELECT idx, term, type, data, crc FROM entries WHERE idx > ? ORDER BY idx', [snapIndex]);
@@ -189,6 +207,11 @@ export class RaftStorage {
       );
     }
     this.lastIndex = Math.max(rows.length > 0 ? rows[rows.length - 1]!.idx : 0, snapIndex);
+    // Whatever a local snapshot made garbage and a crash left behind.
+    if (local && local === snapshot) {
+      this.truncateBelow = Math.max(1, local.meta.index - KEEP_BELOW_SNAPSHOT);
+      this.truncatedTo = (await this.db.get<{ m: number | null }>('SELECT MIN(idx) AS m FROM entries'))?.m ?? this.truncateBelow;
+    }
     return {
       boot: { hardState, snapshot, entries, applied: snapIndex, conf: founding },
       recoveryUntil,
@@ -200,8 +223,9 @@ export class RaftStorage {
   async persist(rd: Ready): Promise<void> {
     const stmts: [string, unknown[]][] = [];
     if (rd.snapshot) {
-      // A received snapshot replaces the whole log (interface.ts).
+      // A received snapshot replaces the whole log (interface.ts): no garbage left to trim.
       stmts.push(['DELETE FROM entries', []]);
+      this.truncatedTo = this.truncateBelow;
       stmts.push(this.snapshotStmt(rd.snapshot));
     }
     if (rd.entries.length > 0) {
@@ -214,6 +238,12 @@ export class RaftStorage {
     // A hard state that changed only its commit index need not be durable:
     // commit is re-learned from the leader. Writing it anyway with the next
     // synced batch keeps restarts replaying less.
+    // A slice of garbage below the last local snapshot, if any is left.
+    if (this.truncatedTo < this.truncateBelow && stmts.length > 0) {
+      const to = Math.min(this.truncateBelow, this.truncatedTo + TRUNCATE_SLICE);
+      stmts.push(['DELETE FROM entries WHERE idx >= ? AND idx < ?', [this.truncatedTo, to]]);
+      this.truncatedTo = to;
+    }
     if (rd.hardState && (rd.mustSync || stmts.length > 0)) {
       const h = rd.hardState;
       stmts.push(['INSERT OR REPLACE INTO hardstate (id, term, vote, cmt) VALUES (1, ?, ?, ?)', [h.term, h.vote, h.commit]]);
@@ -241,7 +271,10 @@ export class RaftStorage {
    * followers; so do we).
    */
   async saveSnapshot(snap: Snapshot, keepFrom: number): Promise<void> {
-    await this.db.transaction([this.snapshotStmt(snap), ['DELETE FROM entries WHERE idx < ?', [keepFrom]]]);
+    await this.snapDb.transaction([this.snapshotStmt(snap)]);
+    // Only once the snapshot is durable do the entries below it become garbage.
+    if (this.truncatedTo === 0) this.truncatedTo = (await this.db.get<{ m: number | null }>('SELECT MIN(idx) AS m FROM entries'))?.m ?? keepFrom;
+    this.truncateBelow = Math.max(this.truncateBelow, keepFrom);
   }
 
   /** The recovery guard is lifted once the log has caught up. */
@@ -258,15 +291,19 @@ export class RaftStorage {
     await this.db.transaction([['INSERT OR REPLACE INTO meta (k, v) VALUES (?, ?)', [key, value]]]);
   }
 
-  /** For tests: the raw database (to damage it on purpose). */
+  /** For tests: the raw databases (to damage them on purpose). */
   get database(): Db {
     return this.db;
+  }
+  get snapshotDatabase(): Db {
+    return this.snapDb;
   }
 
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
     await this.db.close();
+    await this.snapDb.close();
   }
 
   private snapshotStmt(s: Snapshot): [string, unknown[]] {
@@ -276,6 +313,15 @@ export class RaftStorage {
       [s.meta.index, s.meta.term, conf, Buffer.from(s.data.buffer, s.data.byteOffset, s.data.byteLength), snapshotCrc(s.meta.index, s.meta.term, conf, s.data)],
     ];
   }
+}
+
+async function readSnapshot(db: Db): Promise<Snapshot | null> {
+  const sr = await db.get<{ idx: number; term: number; conf: Buffer; data: Buffer; crc: number }>('SELECT idx, term, conf, data, crc FROM snapshot WHERE id = 1');
+  if (!sr) return null;
+  if (snapshotCrc(sr.idx, sr.term, sr.conf, sr.data) !== sr.crc >>> 0) {
+    throw new StorageCorruptError(`snapshot at index ${sr.idx} fails its checksum: this node's state cannot be trusted; remove its data directory and join it again`);
+  }
+  return { meta: { index: sr.idx, term: sr.term, conf: unpackr.unpack(sr.conf) as ConfState }, data: sr.data };
 }
 
 function insertStmt(entries: Entry[]): [string, unknown[]] {

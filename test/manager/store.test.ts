@@ -101,7 +101,7 @@ t.test('watch events and snapshot round trip', async (t) => {
   t.same(seen, ['create service s1', 'create task t1', 'delete task t1']);
   run(s, { op: 'create', kind: 'task', object: task('t2', 's1', 2, 'n1') }, { op: 'kvPut', key: 'x', value: 'y' });
   const copy = new Store();
-  copy.restore(s.snapshot());
+  copy.restore(await s.snapshot());
   t.same(copy.list('service'), s.list('service'));
   t.same(copy.tasksOnNode('n1').map((x) => x.ID), ['t2'], 'indexes rebuilt');
   t.equal(copy.find('service', 'web')?.ID, 's1', 'names rebuilt');

@@ -89,7 +89,7 @@ t.test('a damaged snapshot refuses to boot', async (t) => {
   const p = fresh();
   const s = await RaftStorage.open(p);
   await s.saveSnapshot({ meta: { index: 5, term: 1, conf: { voters: ['a'], learners: [] } }, data: Buffer.from('good state') }, 1);
-  await s.database.run('UPDATE snapshot SET data = ?', [Buffer.from('evil state')]);
+  await s.snapshotDatabase.run('UPDATE snapshot SET data = ?', [Buffer.from('evil state')]);
   await t.rejects(s.load(), StorageCorruptError);
   await s.close();
 });
@@ -126,6 +126,32 @@ t.test('kill -9 mid-stream: every acknowledged entry survives, intact', async (t
     t.ok(boot.entries.every((e, i) => e.index === i + 1), 'contiguous from 1');
     next = last + 1;
   }
+});
+
+t.test('a local snapshot lives in its own file; old entries are trimmed a slice at a time; the newer snapshot wins at boot', async (t) => {
+  const p = fresh();
+  let s = await RaftStorage.open(p);
+  await s.persist(ready({ hardState: { term: 1, vote: 'a', commit: 5000 }, entries: entries(1, 5000) }));
+  await s.saveSnapshot({ meta: { index: 4500, term: 1, conf: { voters: ['a'], learners: [] } }, data: Buffer.from('local@4500') }, 4001);
+  const count = async () => (await s.database.get<{ n: number }>('SELECT COUNT(*) AS n FROM entries'))!.n;
+  t.equal(await count(), 5000, 'saving the snapshot did not touch the log');
+  await s.persist(ready({ entries: entries(5001, 5001) }));
+  t.equal(await count(), 5001 - 2000, 'the next append trimmed one slice of garbage');
+  await s.persist(ready({ entries: entries(5002, 5002) }));
+  t.equal(await count(), 5002 - 4000, 'and the next another, down to the kept tail');
+  await s.close();
+  s = await RaftStorage.open(p);
+  let { boot } = await s.load();
+  t.equal(Buffer.from(boot.snapshot!.data).toString(), 'local@4500');
+  t.equal(boot.entries[0]?.index, 4501);
+  // A snapshot received from a leader, newer than the local one, wins — and replaces the log.
+  await s.persist(ready({ snapshot: { meta: { index: 9000, term: 2, conf: { voters: ['a'], learners: [] } }, data: Buffer.from('received@9000') }, hardState: { term: 2, vote: null, commit: 9000 } }));
+  await s.close();
+  s = await RaftStorage.open(p);
+  ({ boot } = await s.load());
+  t.equal(Buffer.from(boot.snapshot!.data).toString(), 'received@9000');
+  t.same(boot.entries, []);
+  await s.close();
 });
 
 t.test('empty entries (leader no-ops) verify however their bytes were allocated', async (t) => {

@@ -3,6 +3,7 @@ import type { StateMachine } from '../../raft/driver.js';
 import { decodeTxn, KINDS, type AnyObject, type Change, type Kind, type ObjectOf, type StoreOp, type Txn, type TxnResult } from './commands.js';
 import { StoreError, StoreErrorCode } from './errors.js';
 import { stateRank, type Service, type Task } from './types.js';
+import { packSlices, unpackSlices } from '../../util/sliced-pack.js';
 
 /** Kinds whose Spec.Name must be unique (Docker refuses duplicates with 409). */
 const NAMED: ReadonlySet<Kind> = new Set<Kind>(['service', 'network', 'secret', 'config']);
@@ -245,20 +246,28 @@ export class Store implements StateMachine {
 
   // ------------------------------------------------------- snapshots
 
-  snapshot(): Uint8Array {
-    const tables: Record<string, AnyObject[]> = {};
-    for (const k of KINDS) tables[k] = [...this.tables[k].values()] as AnyObject[];
-    return snapPackr.pack({ v: 1, index: this.index, tables, kv: [...this.kv] });
+  /**
+   * Captures every table now (objects are immutable, so references do) and
+   * encodes them in slices across event-loop turns: a large cluster's store
+   * never stalls the manager while Raft compacts.
+   */
+  async snapshot(): Promise<Uint8Array> {
+    const index = this.index;
+    const captured = KINDS.map((k) => [k, [...this.tables[k].values()] as AnyObject[]] as const);
+    const kv = [...this.kv];
+    const tables: Record<string, Uint8Array[]> = {};
+    for (const [k, objects] of captured) tables[k] = await packSlices(objects);
+    return snapPackr.pack({ v: 2, index, tables, kv: await packSlices(kv) });
   }
 
   restore(data: Uint8Array): void {
-    const s = snapUnpackr.unpack(data) as { v: number; index: number; tables: Record<string, AnyObject[]>; kv: [string, string][] };
+    const s = snapUnpackr.unpack(data) as { v: number; index: number; tables: Record<string, Uint8Array[]>; kv: Uint8Array[] };
     this.tables = emptyTables();
     this.names = new Map();
     this.tasksByService = new Map();
     this.tasksByNode = new Map();
-    for (const k of KINDS) for (const o of s.tables[k] ?? []) this.commitObject(k, o.ID, o);
-    this.kv = new Map(s.kv);
+    for (const k of KINDS) for (const o of unpackSlices<AnyObject>(s.tables[k] ?? [])) this.commitObject(k, o.ID, o);
+    this.kv = new Map(unpackSlices<[string, string]>(s.kv));
     this.index = s.index;
     // Watchers learn of a restore as a full re-listing.
     const changes: Change[] = [];
