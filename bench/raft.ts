@@ -270,7 +270,10 @@ async function main(): Promise<void> {
   const phaseMs = Math.round(DURATION_MS / ROUNDS);
   const sp: Phase[] = [];
   const ep: Phase[] = [];
-  process.stderr.write(`${CLIENTS} clients, ${ROUNDS} alternating phases of ${phaseMs} ms per system\n`);
+  // Warm-up, not measured: JIT-compile the Node side and fill caches on both.
+  await shoalPhase(shoal, 2_000, 999);
+  if (etcdPort !== null) await etcdPhase(etcdPort, 2_000, 999);
+  process.stderr.write(`${CLIENTS} clients, ${ROUNDS} alternating phases of ${phaseMs} ms per system (after a 2 s warm-up each)\n`);
   for (let r = 0; r < ROUNDS; r++) {
     sp.push(await shoalPhase(shoal, phaseMs, r * 7));
     if (etcdPort !== null) ep.push(await etcdPhase(etcdPort, phaseMs, r * 7));
