@@ -167,6 +167,7 @@ export class ProcCluster {
 
   async close(): Promise<void> {
     await Promise.all(this.nodes.map((n) => this.kill(n, 'SIGKILL')));
-    rmSync(this.dir, { recursive: true, force: true });
+    // Task supervisors may still be writing as they end: retry the removal.
+    rmSync(this.dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
   }
 }

@@ -21,10 +21,10 @@ export interface DispatcherOptions {
   statusFlushMs: number;
 }
 
-export const defaultDispatcherOptions: DispatcherOptions = { heartbeatMs: 1_000, fenceMs: 1_500, missedHeartbeats: 3, statusFlushMs: 100 };
+export const defaultDispatcherOptions: DispatcherOptions = { heartbeatMs: 1_000, fenceMs: 1_000, missedHeartbeats: 3, statusFlushMs: 100 };
 
 /** Margin between an agent's fence deadline and our down decision: lease-check interval plus scheduling slack. */
-const FENCE_MARGIN_MS = 300;
+const FENCE_MARGIN_MS = 250;
 
 export interface DispatcherDeps {
   transport: Transport;

@@ -16,7 +16,8 @@ export interface AgentOptions {
   /**
    * Tasks are fenced this long after this agent's process dies (their
    * supervisors see the lease go stale). Must match the managers' fenceMs,
-   * which they send with the session; 1.5 s by default.
+   * which they send with the session; 1 s by default (four missed 250 ms
+   * lease refreshes: an agent stalled that long is in trouble anyway).
    */
   fenceMs?: number;
   /** Where status reports go (the dispatcher session). */
@@ -41,7 +42,7 @@ export class Agent {
     private readonly db: TaskDb,
   ) {
     this.lease = new Lease(path.join(opts.dataDir, 'lease'));
-    this.fenceMs = opts.fenceMs ?? 1_500;
+    this.fenceMs = opts.fenceMs ?? 1_000;
   }
 
   static async start(opts: AgentOptions): Promise<Agent> {
