@@ -32,6 +32,15 @@ export interface NodeProc {
   stdout: string;
   stderr: string;
   exits: { code: number | null; signal: NodeJS.Signals | null }[];
+  /** Extra environment for this node's process (kept for restarts). */
+  env?: Record<string, string>;
+}
+
+/** Per-node start options (the chaos harness: SHOAL_CHAOS=1, a tmpfs data dir). */
+export interface SpawnOptions {
+  env?: Record<string, string>;
+  /** Runs before the process first starts, with the data dir path decided (e.g. to mount it). */
+  prepare?: (n: NodeProc) => void | Promise<void>;
 }
 
 export interface HttpResult {
@@ -47,12 +56,12 @@ export class ProcCluster {
   workerToken = '';
   managerToken = '';
 
-  /** `subnet` picks 127.0.<subnet>.x, so test files running in parallel do not collide. */
-  constructor(subnet?: number) {
+  /** `subnet` picks 127.0.<subnet>.x, so test files running in parallel do not collide. `env` is added to every node's environment. */
+  constructor(subnet?: number, private readonly env: Record<string, string> = {}) {
     this.third = subnet ?? 100 + (process.pid % 100);
   }
 
-  private makeNode(): NodeProc {
+  private async makeNode(o: SpawnOptions = {}): Promise<NodeProc> {
     const i = this.nodes.length + 1;
     const n: NodeProc = {
       name: `n${i}`,
@@ -64,13 +73,15 @@ export class ProcCluster {
       stdout: '',
       stderr: '',
       exits: [],
+      ...(o.env ? { env: o.env } : {}),
     };
     this.nodes.push(n);
+    await o.prepare?.(n);
     return n;
   }
 
   private spawn(n: NodeProc, args: string[]): void {
-    const proc = spawn(process.execPath, [cliPath(), ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NODE_OPTIONS: '' } });
+    const proc = spawn(process.execPath, [cliPath(), ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NODE_OPTIONS: '', ...this.env, ...n.env } });
     n.proc = proc;
     proc.stdout!.on('data', (d: Buffer) => (n.stdout += d.toString()));
     proc.stderr!.on('data', (d: Buffer) => (n.stderr += d.toString()));
@@ -84,8 +95,8 @@ export class ProcCluster {
     return ['--data-dir', n.dataDir, '--advertise-addr', `${n.host}:${n.port}`, '--api-addr', `${n.host}:${n.apiPort}`, '--hostname', n.name];
   }
 
-  async init(): Promise<NodeProc> {
-    const n = this.makeNode();
+  async init(o?: SpawnOptions): Promise<NodeProc> {
+    const n = await this.makeNode(o);
     this.spawn(n, ['init', ...this.common(n)]);
     await waitFor(() => /shoal join --token (\S+) .*\n[\s\S]*shoal join --token (\S+) /.exec(n.stdout), { timeoutMs: 20_000, what: `${n.name} initialized` });
     const tokens = [...n.stdout.matchAll(/shoal join --token (\S+) /g)].map((m) => m[1]!);
@@ -95,8 +106,8 @@ export class ProcCluster {
     return n;
   }
 
-  async join(role: 'worker' | 'manager', via: NodeProc): Promise<NodeProc> {
-    const n = this.makeNode();
+  async join(role: 'worker' | 'manager', via: NodeProc, o?: SpawnOptions): Promise<NodeProc> {
+    const n = await this.makeNode(o);
     this.spawn(n, ['join', '--token', role === 'manager' ? this.managerToken : this.workerToken, ...this.common(n), `${via.host}:${via.port}`]);
     await waitFor(() => /joined a swarm/.test(n.stdout), { timeoutMs: 30_000, what: `${n.name} joined` });
     if (role === 'manager') await this.waitApi(n);

@@ -22,6 +22,12 @@ export interface GossipDriverOptions {
   options?: Partial<GossipOptions>;
   rng?: Rng;
   log?: (msg: string) => void;
+  /**
+   * Fault injection (the chaos harness only): return false to drop a
+   * datagram to or from `addr`, so a partition also cuts gossip, which runs
+   * over UDP rather than the cluster Transport. Absent = nothing is dropped.
+   */
+  packetFilter?: (dir: 'in' | 'out', addr: Addr) => boolean;
 }
 
 /** Transport-level counters; the core keeps its own (`core.metrics`). */
@@ -161,6 +167,7 @@ export class GossipDriver {
 
   private onDatagram(buf: Buffer, from: Addr): void {
     if (this.stopped) return;
+    if (this.opts.packetFilter && !this.opts.packetFilter('in', from)) return;
     this.metrics.datagramsIn++;
     this.metrics.bytesIn += buf.length;
     const frame = this.opts.keyring.open(buf);
@@ -213,6 +220,7 @@ export class GossipDriver {
       this.sendPacket(to, msgs.slice(half));
       return;
     }
+    if (this.opts.packetFilter && !this.opts.packetFilter('out', to)) return;
     const { host, port } = splitAddr(to);
     this.metrics.datagramsOut++;
     this.metrics.bytesOut += sealed.length;

@@ -15,6 +15,8 @@ import type { RaftOptions } from '../raft/options.js';
 import type { ReconcileFn } from './orchestrator/interface.js';
 import { OrchestratorLoop } from './leader/orchestrator-loop.js';
 import { SchedulerLoop } from './leader/scheduler-loop.js';
+import type { SyncMode } from '../raft/storage.js';
+import { now as clockNow } from '../util/clock.js';
 
 export interface ManagerOptions {
   nodeId: string;
@@ -28,6 +30,8 @@ export interface ManagerOptions {
   peers?: Record<string, string>;
   tickMs?: number;
   raft?: Partial<RaftOptions>;
+  /** Raft storage sync mode; 'OFF' only for the chaos harness's deliberately broken build. */
+  raftSync?: SyncMode;
   dispatcher?: Partial<DispatcherOptions>;
   /** The orchestrator's decision function; without it the leader runs no orchestrator (tests of other parts). */
   reconcile?: ReconcileFn;
@@ -99,6 +103,7 @@ export class Manager implements ManagerContext {
       ...(opts.found ? { founding: { voters: [opts.nodeId], learners: [] } } : {}),
       ...(opts.tickMs ? { tickMs: opts.tickMs } : {}),
       ...(opts.raft ? { raft: opts.raft } : {}),
+      ...(opts.raftSync ? { sync: opts.raftSync } : {}),
       ...(opts.log ? { log: opts.log } : {}),
     });
     const self = new Manager(opts, store, driver);
@@ -213,7 +218,7 @@ export class Manager implements ManagerContext {
   }
 
   now(): string {
-    return new Date().toISOString();
+    return new Date(clockNow()).toISOString();
   }
 
   status(): ManagerStatusInfo {

@@ -19,6 +19,8 @@ import { createApiServer, type ApiServer } from '../manager/api/index.js';
 import { reconcile } from '../manager/orchestrator/index.js';
 import { packageVersion } from '../util/version.js';
 import '../protocol.js';
+import { ChaosControl, chaosEnabled } from './chaos.js';
+import { breakMode, breakRaftSync, brokenApiContext, ChaosBreakError, loseTail, type BreakMode } from './chaos-break.js';
 
 export interface DaemonOptions {
   dataDir: string;
@@ -57,6 +59,10 @@ export class Daemon {
   agent: Agent | null = null;
   private stopLogs: (() => void) | null = null;
   private stopped = false;
+  /** SHOAL_CHAOS=1 only: the chaos harness's control channel (chaos.ts). */
+  chaos: ChaosControl | null = null;
+  /** SHOAL_CHAOS_BREAK only: a deliberately broken build for the harness's self-test (chaos-break.ts). */
+  private brk: BreakMode | null = null;
   private roleChange: Promise<void> = Promise.resolve();
 
   private constructor(
@@ -68,6 +74,13 @@ export class Daemon {
 
   static async start(opts: DaemonOptions): Promise<Daemon> {
     const log = opts.log ?? (() => {});
+    let brk: BreakMode | null;
+    try {
+      brk = breakMode();
+    } catch (err) {
+      if (err instanceof ChaosBreakError) throw new DaemonError(err.message);
+      throw err;
+    }
     let identity = loadIdentity(opts.dataDir);
     if (opts.runtime && !RUNTIME_NAMES.includes(opts.runtime)) throw new DaemonError(`--runtime must be one of ${RUNTIME_NAMES.join(', ')}, got ${JSON.stringify(opts.runtime)}`);
     if (identity && (opts.init || opts.join)) {
@@ -80,6 +93,8 @@ export class Daemon {
     const [host, portStr] = splitAddr(advertiseAddr);
     const nodeId = identity?.nodeId ?? newObjectId();
     const transport = new WsTransport({ nodeId });
+    const chaos = chaosEnabled() ? new ChaosControl(nodeId, opts.dataDir, log) : null;
+    chaos?.faults.install(transport);
     await transport.listen({ host, port: Number(portStr) }).catch((err: Error) => {
       throw new DaemonError(`cannot listen on ${advertiseAddr}: ${err.message}`);
     });
@@ -115,8 +130,11 @@ export class Daemon {
       transport,
       profile: opts.gossipProfile ?? 'lan',
       log,
+      ...(chaos ? { packetFilter: chaos.gossipFilter() } : {}),
     });
     const d = new Daemon(identity, transport, gossip, opts);
+    d.brk = brk;
+    if (brk) log(`DELIBERATELY BROKEN BUILD for the chaos self-test: SHOAL_CHAOS_BREAK=${process.env.SHOAL_CHAOS_BREAK}`);
     if (identity.role === 'manager') await d.startManager();
     await d.startAgent();
     d.startSession();
@@ -125,12 +143,23 @@ export class Daemon {
     gossip.onEvent((e) => {
       if (e.type === 'dead' && d.manager?.isLeader) d.manager.dispatcher.nodeDead(e.member.id);
     });
+    if (chaos) {
+      d.chaos = chaos;
+      chaos.membersOf = () => gossip.members();
+      chaos.statusOf = () => {
+        const st = d.manager?.status();
+        return { role: d.identity.role, raft: st ? { isLeader: st.isLeader, leaderId: st.leaderId, ...st.raft } : null };
+      };
+      await chaos.listen();
+    }
     return d;
   }
 
   private async startManager(): Promise<void> {
     const id = this.identity;
     const log = this.opts.log ?? (() => {});
+    await loseTail(this.opts.dataDir, this.brk, log);
+    const raftSync = breakRaftSync(this.brk);
     this.manager = await Manager.start({
       nodeId: id.nodeId,
       dataDir: this.opts.dataDir,
@@ -141,6 +170,7 @@ export class Daemon {
       ...(this.opts.tickMs ? { tickMs: this.opts.tickMs } : {}),
       ...(this.opts.raft ? { raft: this.opts.raft } : {}),
       reconcile,
+      ...(raftSync ? { raftSync } : {}),
       log,
     });
     // Remember the managers we learn of, to find the cluster after a restart.
@@ -151,7 +181,7 @@ export class Daemon {
         saveIdentity(this.opts.dataDir, this.identity);
       }
     });
-    this.api = createApiServer(this.manager, { version: packageVersion(), log });
+    this.api = createApiServer(brokenApiContext(this.manager, this.brk, log), { version: packageVersion(), log });
     const [apiHost, apiPort] = splitAddr(id.apiAddr);
     await this.api.listen(apiHost, Number(apiPort)).catch((err: Error) => {
       throw new DaemonError(`cannot serve the API on ${id.apiAddr}: ${err.message}`);
@@ -240,6 +270,7 @@ export class Daemon {
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
+    this.chaos?.close();
     this.session?.stop();
     this.stopLogs?.();
     await this.agent?.stop();

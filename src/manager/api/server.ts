@@ -19,6 +19,7 @@ import { swarmRoutes } from './routes/swarm.js';
 import { systemRoutes } from './routes/system.js';
 import { taskRoutes } from './routes/tasks.js';
 import { logRoutes } from './routes/logs.js';
+import { kvRoutes } from './routes/kv.js';
 
 export interface ApiServer {
   /** Starts listening; resolves with the bound address (port 0 picks a free one). */
@@ -46,6 +47,7 @@ export function createApiServer(ctx: ManagerContext, opts: ApiServerOptions = {}
   logRoutes(router, d);
   networkRoutes(router, d);
   distributionRoutes(router);
+  kvRoutes(router, d);
 
   const commonHeaders = {
     'Api-Version': API_VERSION,

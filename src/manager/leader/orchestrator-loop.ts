@@ -2,6 +2,7 @@ import type { Action, OrchestratorView, ReconcileFn } from '../orchestrator/inte
 import type { ManagerContext } from '../interface.js';
 import type { StoreOp } from '../store/commands.js';
 import { SerialLoop } from './serial-loop.js';
+import { clockOffset, now as clockNow } from '../../util/clock.js';
 
 /**
  * Runs the pure orchestrator on the leader: on every store change (and at
@@ -43,15 +44,17 @@ export class OrchestratorLoop {
   }
 
   private async step(): Promise<number | null> {
-    const d = this.reconcile(this.view(), Date.now(), () => this.ctx.newId());
+    const d = this.reconcile(this.view(), clockNow(), () => this.ctx.newId());
+    // The decision's wakeAt is on the (possibly shifted) clock; the loop's timer runs on real time.
+    const wakeAt = d.wakeAt === null ? null : d.wakeAt - clockOffset();
     for (const p of d.stats.problems ?? []) this.log(`orchestrator: ${p}`);
-    if (d.actions.length === 0) return d.wakeAt;
+    if (d.actions.length === 0) return wakeAt;
     const ops = d.actions.map((a) => this.toOp(a));
     const r = await this.ctx.commit(ops);
     if (!r.ok) throw new Error(`proposal of ${ops.length} actions failed: ${r.code}: ${r.message}`);
     this.actionsProposed += ops.length;
     // The applied batch pokes the loop through the watch; decide again then.
-    return d.wakeAt;
+    return wakeAt;
   }
 
   private toOp(a: Action): StoreOp {

@@ -1,0 +1,170 @@
+/**
+ * The chaos control channel — only when the node process runs with
+ * SHOAL_CHAOS=1 (the chaos harness sets it; nothing else should).
+ *
+ * A unix socket at `<dataDir>/chaos.sock` takes one JSON command per
+ * connection (a line) and answers one JSON line:
+ *
+ *   {"cmd":"ping"}                                   → {"ok":true,"nodeId","pid"}
+ *   {"cmd":"partition","blocks":[{"from":[ids],"to":[ids]}],"addrs":{id:"host:port"}}
+ *        replaces all partitions: frames (and gossip datagrams) from a node of
+ *        `from` to a node of `to` are dropped. One-way per block; the harness
+ *        sends both directions for a symmetric cut, and the same spec to every
+ *        node (each side drops what it sends, and gossip also what it receives).
+ *   {"cmd":"link","from":id|"*","to":id|"*","faults":{drop,delayMs,jitterMs,duplicate,reorder}}
+ *   {"cmd":"heal"}                                   → removes partitions and link faults
+ *   {"cmd":"clock","offsetMs":N}                     → this process's clock runs N ms off
+ *   {"cmd":"status"}                                 → role, Raft view, clock offset, fault counters
+ *
+ * What a partition cuts: every node-to-node stream on the cluster Transport
+ * (Raft, dispatcher sessions, gossip push-pull, task logs) through a
+ * FaultController installed on the WsTransport at start, and gossip's UDP
+ * datagrams through the GossipDriver's packet filter. It does NOT cut the
+ * HTTP API (clients, and the harness, still reach every manager) nor this
+ * socket. Links are matched by node id; gossip addresses are mapped to node
+ * ids with the `addrs` the harness sends (and gossip's member list).
+ */
+import net from 'node:net';
+import { rmSync } from 'node:fs';
+import path from 'node:path';
+import { FaultController, type LinkFaults } from '../wire/faults.js';
+import { clockOffset, setClockOffset } from '../util/clock.js';
+
+export function chaosEnabled(env: NodeJS.ProcessEnv = process.env): boolean {
+  return env.SHOAL_CHAOS === '1';
+}
+
+export function chaosSocketPath(dataDir: string): string {
+  return path.join(dataDir, 'chaos.sock');
+}
+
+export interface ChaosStatus {
+  nodeId: string;
+  pid: number;
+  role: string;
+  clockOffsetMs: number;
+  raft: { isLeader: boolean; leaderId: string | null; term: number; commit: number; applied: number } | null;
+  faults: FaultController['stats'];
+}
+
+export class ChaosCommandError extends Error {
+  override readonly name = 'ChaosCommandError';
+}
+
+type Command =
+  | { cmd: 'ping' }
+  | { cmd: 'partition'; blocks: { from: string[]; to: string[] }[]; addrs?: Record<string, string> }
+  | { cmd: 'link'; from: string; to: string; faults: LinkFaults }
+  | { cmd: 'heal' }
+  | { cmd: 'clock'; offsetMs: number }
+  | { cmd: 'status' };
+
+export class ChaosControl {
+  readonly faults = new FaultController();
+  private readonly addrToId = new Map<string, string>();
+  private server: net.Server | null = null;
+  /** Filled in by the daemon once its parts exist. */
+  statusOf: () => Omit<ChaosStatus, 'nodeId' | 'pid' | 'clockOffsetMs' | 'faults'> = () => ({ role: 'starting', raft: null });
+  /** Gossip's view of who is at which address, a fallback for `addrs`. */
+  membersOf: () => { id: string; addr: string }[] = () => [];
+
+  constructor(
+    readonly nodeId: string,
+    private readonly dataDir: string,
+    private readonly log: (msg: string) => void,
+  ) {}
+
+  /** For GossipDriverOptions.packetFilter: drops datagrams across a partition, both ways. */
+  gossipFilter(): (dir: 'in' | 'out', addr: string) => boolean {
+    return (dir, addr) => {
+      const peer = this.idOf(addr);
+      if (peer === undefined) return true;
+      return dir === 'out' ? !this.faults.isBlocked(this.nodeId, peer) : !this.faults.isBlocked(peer, this.nodeId);
+    };
+  }
+
+  private idOf(addr: string): string | undefined {
+    const known = this.addrToId.get(addr);
+    if (known !== undefined) return known;
+    for (const m of this.membersOf()) if (m.addr === addr) return m.id;
+    return undefined;
+  }
+
+  async listen(): Promise<string> {
+    const sock = chaosSocketPath(this.dataDir);
+    rmSync(sock, { force: true });
+    const server = net.createServer((c) => this.serve(c));
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(sock, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    server.on('error', (err) => this.log(`chaos control: ${err.message}`));
+    this.server = server;
+    this.log(`chaos control listening on ${sock} (SHOAL_CHAOS=1)`);
+    return sock;
+  }
+
+  close(): void {
+    this.server?.close();
+    this.server = null;
+  }
+
+  private serve(c: net.Socket): void {
+    let buf = '';
+    c.setEncoding('utf8');
+    c.on('error', () => {});
+    c.on('data', (d: string) => {
+      buf += d;
+      const nl = buf.indexOf('\n');
+      if (nl < 0) {
+        if (buf.length > 1 << 20) c.destroy();
+        return;
+      }
+      let reply: unknown;
+      try {
+        reply = this.handle(JSON.parse(buf.slice(0, nl)) as Command);
+      } catch (err) {
+        reply = { ok: false, error: (err as Error).message };
+      }
+      c.end(JSON.stringify(reply) + '\n');
+    });
+  }
+
+  /** Carries out one command; throws ChaosCommandError on a malformed one. */
+  handle(c: Command): unknown {
+    switch (c?.cmd) {
+      case 'ping':
+        return { ok: true, nodeId: this.nodeId, pid: process.pid };
+      case 'partition': {
+        if (!Array.isArray(c.blocks)) throw new ChaosCommandError('partition needs blocks: [{from: [ids], to: [ids]}]');
+        for (const [id, addr] of Object.entries(c.addrs ?? {})) this.addrToId.set(addr, id);
+        this.faults.heal();
+        for (const b of c.blocks) {
+          if (!Array.isArray(b.from) || !Array.isArray(b.to)) throw new ChaosCommandError('each block needs from and to arrays of node ids');
+          this.faults.partition(b.from, b.to, { oneWay: true });
+        }
+        this.log(`chaos: partition ${c.blocks.map((b) => `[${b.from.join(',')}]->[${b.to.join(',')}]`).join(' ')}`);
+        return { ok: true };
+      }
+      case 'link':
+        this.faults.setLink(c.from ?? '*', c.to ?? '*', c.faults ?? {});
+        this.log(`chaos: link ${c.from}->${c.to} ${JSON.stringify(c.faults)}`);
+        return { ok: true };
+      case 'heal':
+        this.faults.clear();
+        this.log('chaos: healed');
+        return { ok: true };
+      case 'clock':
+        setClockOffset(Number(c.offsetMs));
+        this.log(`chaos: clock offset now ${clockOffset()} ms`);
+        return { ok: true, offsetMs: clockOffset() };
+      case 'status':
+        return { ok: true, nodeId: this.nodeId, pid: process.pid, clockOffsetMs: clockOffset(), faults: this.faults.stats, ...this.statusOf() } satisfies ChaosStatus & { ok: true };
+      default:
+        throw new ChaosCommandError(`unknown chaos command ${JSON.stringify((c as { cmd?: unknown })?.cmd)}`);
+    }
+  }
+}
