@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { registerChaos } from './chaos.js';
 import { registerCheck } from './check.js';
 import { registerDown } from './down.js';
 import { registerEnv } from './env.js';
@@ -24,4 +25,5 @@ export const commands: RegisterCommand[] = [
   registerNodeProcess,
   registerLeave,
   registerCheck,
+  registerChaos,
 ];

@@ -1,0 +1,97 @@
+/**
+ * Carries out the schedule on the live cluster, one fault at a time:
+ * resolve the targets (who leads right now), inject, hold, heal, record.
+ * A fault whose planned time has passed (the previous one took longer to
+ * heal) starts as soon as that one is done; none starts after the fault
+ * phase ends.
+ */
+import type { ChaosCluster } from '../cluster.js';
+import type { RunClock } from '../clock.js';
+import { sleep } from '../clock.js';
+import { clockJump } from './clock.js';
+import { diskFull } from './disk-full.js';
+import type { FaultImpl, Injected } from './impl.js';
+import { partitionAsymmetric, partitionLeader, partitionMinority } from './partition.js';
+import { crashManagers, killFollower, killLeader, killWorker, pauseLeader, pauseWorker } from './process.js';
+import type { FaultEvent, FaultKind, FaultRecord } from './types.js';
+
+const IMPLS: Record<FaultKind, FaultImpl> = {
+  'kill-worker': killWorker,
+  'kill-leader': killLeader,
+  'kill-follower': killFollower,
+  'crash-managers': crashManagers,
+  'pause-worker': pauseWorker,
+  'pause-leader': pauseLeader,
+  'partition-minority': partitionMinority,
+  'partition-leader': partitionLeader,
+  'partition-asymmetric': partitionAsymmetric,
+  'clock-jump': clockJump,
+  'disk-full': diskFull,
+};
+
+export class Injector {
+  readonly records: FaultRecord[] = [];
+  private stopped = false;
+
+  constructor(
+    private readonly c: ChaosCluster,
+    private readonly clock: RunClock,
+    private readonly log: (msg: string) => void,
+  ) {}
+
+  /** Runs the schedule from `phaseStart` (run clock) until it ends or `phaseEnd` passes. */
+  async run(schedule: FaultEvent[], phaseStart: number, phaseEnd: number): Promise<void> {
+    for (const ev of schedule) {
+      if (this.stopped) return;
+      const due = phaseStart + ev.at;
+      if (due > this.clock.now()) await sleep(due - this.clock.now());
+      if (this.clock.now() >= phaseEnd || this.stopped) return;
+      await this.one(ev);
+    }
+  }
+
+  stop(): void {
+    this.stopped = true;
+  }
+
+  private async one(ev: FaultEvent): Promise<void> {
+    const leader = await this.c.waitLeader(3_000);
+    const base = { seq: ev.seq, kind: ev.kind, leaderBefore: leader?.name ?? null };
+    let inj: Injected | { skip: string };
+    try {
+      inj = await IMPLS[ev.kind]({ c: this.c, ev, leader, log: this.log });
+    } catch (err) {
+      inj = { skip: `injection failed: ${(err as Error).message}` };
+    }
+    if ('skip' in inj) {
+      const t = this.clock.now();
+      this.records.push({ ...base, targets: [], affectsLeader: false, workersLost: [], partition: false, injectAt: t, healAt: t, readyAt: t, note: '', skipped: inj.skip });
+      this.log(`fault ${ev.seq} ${ev.kind}: skipped (${inj.skip})`);
+      return;
+    }
+    const injectAt = this.clock.now();
+    this.log(`fault ${ev.seq} ${ev.kind}: ${inj.note}; hold ${ev.holdMs} ms`);
+    await sleep(ev.holdMs);
+    const healAt = this.clock.now();
+    let note = inj.note;
+    try {
+      await inj.heal();
+    } catch (err) {
+      note += `; heal failed: ${(err as Error).message}`;
+      this.log(`fault ${ev.seq} ${ev.kind}: heal failed: ${(err as Error).message}`);
+    }
+    const readyAt = this.clock.now();
+    this.records.push({
+      ...base,
+      targets: inj.targets.map((n) => n.name),
+      affectsLeader: inj.affectsLeader,
+      workersLost: inj.workersLost.map((n) => n.name),
+      partition: inj.partition ?? false,
+      injectAt,
+      healAt,
+      readyAt,
+      note,
+    });
+    this.log(`fault ${ev.seq} ${ev.kind}: healed (${Math.round(readyAt - healAt)} ms)`);
+  }
+}

@@ -1,0 +1,57 @@
+/**
+ * After the faults: wait until the managers agree (same leader and term,
+ * everything committed applied everywhere), then read every key from every
+ * manager twice — once locally (no barrier: what that manager itself holds,
+ * for the acked-writes and divergence checks) and once linearizably (added
+ * to the history as final reads, so a lost or reordered write also shows
+ * as a linearizability failure) — and list each manager's services.
+ */
+import type { ChaosCluster } from './cluster.js';
+import { sleep, type RunClock } from './clock.js';
+import type { FinalState } from './checkers/acked.js';
+import { agree, type LeaderWatcher } from './observe/leaders.js';
+import type { History } from './workload/history.js';
+import { ALL_KEYS, CAS_KEYS } from './workload/keys.js';
+
+/** Resolves with the ms it took, or null when the managers did not agree within the deadline. */
+export async function waitAgreement(w: LeaderWatcher, clock: RunClock, deadlineMs: number): Promise<number | null> {
+  const t0 = clock.now();
+  let commit = -1;
+  while (clock.now() - t0 < deadlineMs) {
+    const s = await w.sample();
+    const l = [...s.views.values()].find((v) => v?.isLeader);
+    if (l && commit < 0) commit = l.commit;
+    if (commit >= 0 && agree(s, commit)) return Math.round(clock.now() - t0);
+    await sleep(200);
+  }
+  return null;
+}
+
+export async function collectFinal(c: ChaosCluster, clock: RunClock, history: History): Promise<FinalState> {
+  const values = new Map<string, Map<string, string | null | undefined>>();
+  const services = new Map<string, Set<string> | null>();
+  for (const m of c.managers()) {
+    const kv = new Map<string, string | null | undefined>();
+    for (const key of ALL_KEYS) {
+      const r = await c.api(m, 'GET', `/shoal/kv/${key}?local=true`, undefined, 5_000);
+      kv.set(key, r.kind === 'ok' ? (r.body as { value: string }).value : r.kind === 'fail' && r.status === 404 ? null : undefined);
+    }
+    values.set(m.name, kv);
+    const sv = await c.api(m, 'GET', '/services', undefined, 5_000);
+    services.set(m.name, sv.kind === 'ok' ? new Set((sv.body as { ID: string }[]).map((s) => s.ID)) : null);
+  }
+  // Final linearizable reads through every manager, part of the checked history.
+  for (const m of c.managers()) {
+    for (const key of ALL_KEYS) {
+      const client = history.newClient();
+      const call = clock.now();
+      const r = await c.api(m, 'GET', `/shoal/kv/${key}`, undefined, 5_000);
+      const ret = clock.now();
+      const found = r.kind === 'ok' ? (r.body as { value: string }).value : r.kind === 'fail' && r.status === 404 ? null : undefined;
+      if (found === undefined) continue;
+      if (CAS_KEYS.includes(key)) history.add({ model: 'cas', client, node: m.name, call, ret, key, input: { op: 'read' }, output: { value: found === null ? null : Number(found) }, outcome: 'ok', detail: 'final read' });
+      else history.add({ model: 'kv', client, node: m.name, call, ret, key, input: { op: 'get', key }, output: { value: found ?? '' }, outcome: 'ok', detail: 'final read' });
+    }
+  }
+  return { values, services };
+}

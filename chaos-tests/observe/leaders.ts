@@ -1,0 +1,72 @@
+/**
+ * Polls every manager's Raft view through its chaos control socket a few
+ * times a second: who leads, in which term, how far each has applied. From
+ * this come election safety (never two leaders claiming one term) and the
+ * "managers agree again" time after a partition heals.
+ */
+import type { ChaosCluster } from '../cluster.js';
+import type { RaftView } from '../control.js';
+import { sleep, type RunClock } from '../clock.js';
+
+export interface LeaderSample {
+  t: number;
+  /** Per manager name: its view, or null when it did not answer (down, paused). */
+  views: Map<string, RaftView | null>;
+}
+
+export class LeaderWatcher {
+  readonly samples: LeaderSample[] = [];
+  /** term → node ids that claimed to lead in it. */
+  readonly leadersByTerm = new Map<number, Set<string>>();
+  private stopped = false;
+  private done: Promise<void> | null = null;
+
+  constructor(
+    private readonly c: ChaosCluster,
+    private readonly clock: RunClock,
+    private readonly everyMs = 250,
+  ) {}
+
+  start(): void {
+    this.done = this.loop();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    await this.done;
+  }
+
+  async sample(): Promise<LeaderSample> {
+    const ms = this.c.managers();
+    const st = await Promise.all(ms.map((m) => this.c.status(m, 600)));
+    const s: LeaderSample = { t: this.clock.now(), views: new Map(ms.map((m, i) => [m.name, st[i]?.raft ?? null])) };
+    ms.forEach((m, i) => {
+      const r = st[i]?.raft;
+      if (!r?.isLeader) return;
+      const set = this.leadersByTerm.get(r.term) ?? new Set<string>();
+      set.add(m.id);
+      this.leadersByTerm.set(r.term, set);
+    });
+    this.samples.push(s);
+    return s;
+  }
+
+  private async loop(): Promise<void> {
+    while (!this.stopped) {
+      await this.sample();
+      await sleep(this.everyMs);
+    }
+  }
+}
+
+/**
+ * Managers agree: every one answers, they name the same leader in the same
+ * term, and each has applied at least `commit` (the leader's commit index
+ * when the fault healed).
+ */
+export function agree(s: LeaderSample, commit: number): boolean {
+  const vs = [...s.views.values()];
+  if (vs.length === 0 || vs.some((v) => v === null)) return false;
+  const first = vs[0]!;
+  return first.leaderId !== null && vs.every((v) => v!.leaderId === first.leaderId && v!.term === first.term && v!.applied >= commit);
+}
