@@ -5,7 +5,7 @@
  * SIGKILL, paused with SIGSTOP, or stopped with SIGTERM.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import http from 'node:http';
@@ -178,7 +178,57 @@ export class ProcCluster {
 
   async close(): Promise<void> {
     await Promise.all(this.nodes.map((n) => this.kill(n, 'SIGKILL')));
-    // Task supervisors may still be writing as they end: retry the removal.
-    rmSync(this.dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
+    // Tasks outlive their node by design (their supervisors would fence them
+    // a second later): end them now, so the supervisors finish and stop
+    // writing into the directories we are about to remove.
+    for (const pid of leftoverTaskPids(this.dir)) {
+      try {
+        process.kill(-pid, 'SIGKILL');
+      } catch {
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch {
+          // already gone
+        }
+      }
+    }
+    for (let attempt = 0; ; attempt++) {
+      try {
+        rmSync(this.dir, { recursive: true, force: true, maxRetries: 5, retryDelay: 100 });
+        return;
+      } catch (err) {
+        if (attempt >= 20) {
+          process.stderr.write(`proc-cluster: could not remove ${this.dir}: ${(err as Error).message}\n`);
+          return;
+        }
+        await new Promise((r) => setTimeout(r, 200));
+      }
+    }
   }
+}
+
+/** PIDs recorded by the task supervisors under a cluster's data dirs (runtime/<name>/tasks/<id>/started.json). */
+function leftoverTaskPids(dir: string): number[] {
+  const pids: number[] = [];
+  const walk = (d: string, depth: number) => {
+    let names: string[];
+    try {
+      names = readdirSync(d);
+    } catch {
+      return;
+    }
+    for (const n of names) {
+      const p = path.join(d, n);
+      if (n === 'started.json') {
+        try {
+          const pid = (JSON.parse(readFileSync(p, 'utf8')) as { pid?: number }).pid;
+          if (typeof pid === 'number' && pid > 1) pids.push(pid);
+        } catch {
+          // half-written: the task never started
+        }
+      } else if (depth < 6) walk(p, depth + 1);
+    }
+  };
+  walk(dir, 0);
+  return pids;
 }

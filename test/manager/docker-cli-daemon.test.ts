@@ -77,12 +77,12 @@ t.test('docker node and service commands against a real cluster', async (t) => {
   t.equal(r.out.trim(), '[A=1] 4');
   r = await docker(api, 'service', 'rm', 'web');
   t.equal(r.code, 0, r.err);
-  t.notMatch((await docker(api, 'service', 'ls')).out, /web/);
+  t.notMatch((await docker(api, 'service', 'ls')).out, /\sweb\s/);
 
   // A node that is gone can be removed.
   await c.kill(w1);
   await waitFor(async () => /n2\s+Down/.test((await docker(api, 'node', 'ls')).out), { timeoutMs: 20_000, what: 'n2 down' });
   r = await docker(api, 'node', 'rm', 'n2');
   t.equal(r.code, 0, r.err);
-  t.notMatch((await docker(api, 'node', 'ls')).out, /n2/);
+  t.notMatch((await docker(api, 'node', 'ls')).out, /\sn2\s/, 'no node with hostname n2');
 });
