@@ -11,7 +11,8 @@ import { sleep, type RunClock } from './clock.js';
 import type { FinalState } from './checkers/acked.js';
 import { agree, type LeaderWatcher } from './observe/leaders.js';
 import type { History } from './workload/history.js';
-import { ALL_KEYS, CAS_KEYS } from './workload/keys.js';
+import type { Outcome } from './http.js';
+import { CAS_KEYS } from './workload/keys.js';
 
 /** Resolves with the ms it took, or null when the managers did not agree within the deadline. */
 export async function waitAgreement(w: LeaderWatcher, clock: RunClock, deadlineMs: number): Promise<number | null> {
@@ -27,31 +28,33 @@ export async function waitAgreement(w: LeaderWatcher, clock: RunClock, deadlineM
   return null;
 }
 
-export async function collectFinal(c: ChaosCluster, clock: RunClock, history: History): Promise<FinalState> {
+export async function collectFinal(c: ChaosCluster, clock: RunClock, history: History, keys: readonly string[]): Promise<FinalState> {
   const values = new Map<string, Map<string, string | null | undefined>>();
   const services = new Map<string, Set<string> | null>();
-  for (const m of c.managers()) {
-    const kv = new Map<string, string | null | undefined>();
-    for (const key of ALL_KEYS) {
-      const r = await c.api(m, 'GET', `/shoal/kv/${key}?local=true`, undefined, 5_000);
-      kv.set(key, r.kind === 'ok' ? (r.body as { value: string }).value : r.kind === 'fail' && r.status === 404 ? null : undefined);
-    }
-    values.set(m.name, kv);
-    const sv = await c.api(m, 'GET', '/services', undefined, 5_000);
-    services.set(m.name, sv.kind === 'ok' ? new Set((sv.body as { ID: string }[]).map((s) => s.ID)) : null);
-  }
+  const value = (r: Outcome) => (r.kind === 'ok' ? (r.body as { value: string }).value : r.kind === 'fail' && r.status === 404 ? null : undefined);
+  // Every manager and key at once: a manager that cannot answer costs one timeout, not one per key.
+  await Promise.all(
+    c.managers().map(async (m) => {
+      const kv = new Map<string, string | null | undefined>();
+      await Promise.all(keys.map(async (key) => kv.set(key, value(await c.api(m, 'GET', `/shoal/kv/${encodeURIComponent(key)}?local=true`, undefined, 5_000)))));
+      values.set(m.name, new Map(keys.map((k) => [k, kv.get(k)])));
+      const sv = await c.api(m, 'GET', '/services', undefined, 5_000);
+      services.set(m.name, sv.kind === 'ok' ? new Set((sv.body as { ID: string }[]).map((s) => s.ID)) : null);
+    }),
+  );
   // Final linearizable reads through every manager, part of the checked history.
-  for (const m of c.managers()) {
-    for (const key of ALL_KEYS) {
-      const client = history.newClient();
-      const call = clock.now();
-      const r = await c.api(m, 'GET', `/shoal/kv/${key}`, undefined, 5_000);
-      const ret = clock.now();
-      const found = r.kind === 'ok' ? (r.body as { value: string }).value : r.kind === 'fail' && r.status === 404 ? null : undefined;
-      if (found === undefined) continue;
-      if (CAS_KEYS.includes(key)) history.add({ model: 'cas', client, node: m.name, call, ret, key, input: { op: 'read' }, output: { value: found === null ? null : Number(found) }, outcome: 'ok', detail: 'final read' });
-      else history.add({ model: 'kv', client, node: m.name, call, ret, key, input: { op: 'get', key }, output: { value: found ?? '' }, outcome: 'ok', detail: 'final read' });
-    }
-  }
+  await Promise.all(
+    c.managers().flatMap((m) =>
+      keys.map(async (key) => {
+        const client = history.newClient();
+        const call = clock.now();
+        const found = value(await c.api(m, 'GET', `/shoal/kv/${encodeURIComponent(key)}`, undefined, 5_000));
+        const ret = clock.now();
+        if (found === undefined) return;
+        if (CAS_KEYS.includes(key)) history.add({ model: 'cas', client, node: m.name, call, ret, key, input: { op: 'read' }, output: { value: found === null ? null : Number(found) }, outcome: 'ok', detail: 'final read' });
+        else history.add({ model: 'kv', client, node: m.name, call, ret, key, input: { op: 'get', key }, output: { value: found ?? '' }, outcome: 'ok', detail: 'final read' });
+      }),
+    ),
+  );
   return { values, services };
 }

@@ -103,10 +103,10 @@ export function formatReport(r: ChaosReport): string {
   );
   lines.push(`managers agreed ${r.figures.agreeMs ?? 'never'} ms after the faults stopped; converged ${r.figures.convergeMs ?? 'never'} ms after`);
   lines.push('');
-  lines.push(...table([['checker', 'verdict', 'summary'], ...r.checkers.map((c) => [c.name, c.pass ? 'PASS' : 'FAIL', c.summary])]));
+  lines.push(...table([['checker', 'verdict', 'summary'], ...r.checkers.map((c) => [c.name, c.pass ? 'PASS' : c.advisory ? 'WARN' : 'FAIL', c.summary])]));
   for (const c of r.checkers) {
     if (c.pass || c.details.length === 0) continue;
-    lines.push('', `${c.name} failed:`);
+    lines.push('', `${c.name} ${c.advisory ? '(advisory)' : 'failed'}:`);
     for (const d of c.details.slice(0, 12)) lines.push(...d.split('\n').map((l) => `  ${l}`));
     if (c.details.length > 12) lines.push(`  … ${c.details.length - 12} more in report.json`);
   }

@@ -13,6 +13,8 @@ export interface Scenario {
   weights: Partial<Record<FaultKind, number>>;
   /** Run the service workload (creates, updates, scales) and the task checkers. */
   services: boolean;
+  /** The KV workload's shape (workload/kv.ts); mixed unless said otherwise. */
+  kv?: 'mixed' | 'own-keys';
 }
 
 export const SCENARIOS: Record<string, Scenario> = {
@@ -40,7 +42,7 @@ export const SCENARIOS: Record<string, Scenario> = {
   partition: { name: 'partition', description: 'majority/minority, isolated leader and asymmetric partitions', weights: { 'partition-minority': 1, 'partition-leader': 1, 'partition-asymmetric': 1 }, services: true },
   clock: { name: 'clock', description: 'clock jumps in the leader', weights: { 'clock-jump': 1 }, services: true },
   disk: { name: 'disk', description: "a manager's data dir runs out of space", weights: { 'disk-full': 1 }, services: true },
-  'selftest-ack': { name: 'selftest-ack', description: 'self-test: leader kills and isolations against ack-before-commit', weights: { 'kill-leader': 1, 'partition-leader': 1 }, services: false },
+  'selftest-ack': { name: 'selftest-ack', description: 'self-test: leader kills and isolations against ack-before-commit', weights: { 'kill-leader': 1, 'partition-leader': 1 }, services: false, kv: 'own-keys' },
   'selftest-lose-tail': { name: 'selftest-lose-tail', description: 'self-test: all managers crash at once against lose-tail', weights: { 'crash-managers': 1 }, services: false },
 };
 

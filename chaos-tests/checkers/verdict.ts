@@ -4,4 +4,6 @@ export interface Verdict {
   pass: boolean;
   summary: string;
   details: string[];
+  /** Reported, but not part of the run's pass/fail (an observation, not one of the guarantees). */
+  advisory?: boolean;
 }

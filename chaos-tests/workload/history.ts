@@ -8,9 +8,19 @@ import type { CasInput, CasOperation, CasOutput, KvInput, KvOperation, KvOutput 
 
 export type OpOutcome = 'ok' | 'fail' | 'unknown';
 
-export type OpRecord =
-  | { model: 'kv'; client: number; node: string; call: number; ret: number; key: string; input: KvInput; output?: KvOutput; outcome: OpOutcome; detail?: string }
-  | { model: 'cas'; client: number; node: string; call: number; ret: number; key: string; input: CasInput; output?: CasOutput; outcome: OpOutcome; detail?: string };
+interface Common {
+  client: number;
+  node: string;
+  call: number;
+  ret: number;
+  key: string;
+  outcome: OpOutcome;
+  detail?: string;
+  /** An unknown outcome settled afterwards: 'absent' = it never took effect (see resolveAppends). */
+  resolved?: 'absent';
+}
+
+export type OpRecord = (Common & { model: 'kv'; input: KvInput; output?: KvOutput }) | (Common & { model: 'cas'; input: CasInput; output?: CasOutput });
 
 export class History {
   readonly ops: OpRecord[] = [];
@@ -25,11 +35,32 @@ export class History {
     this.ops.push(op);
   }
 
+  /**
+   * Settles unknown appends on the append-only log keys: a log key is never
+   * overwritten, so an append that took effect leaves its token there for
+   * good. One whose token no manager holds at the end never happened and is
+   * dropped from the history — without this, each such append may be placed
+   * anywhere after its call, and a handful of them make the search
+   * factorial. (A token seen by some read and missing at the end still
+   * fails the check: the reads that saw it become impossible.)
+   */
+  resolveAppends(logKeys: readonly string[], present: (key: string, token: string) => boolean): number {
+    let n = 0;
+    for (const o of this.ops) {
+      if (o.model !== 'kv' || o.outcome !== 'unknown' || o.input.op !== 'append' || !logKeys.includes(o.key)) continue;
+      if (!present(o.key, o.input.value.replace(/;$/, ''))) {
+        o.resolved = 'absent';
+        n++;
+      }
+    }
+    return n;
+  }
+
   /** Everything that may have happened: ok and unknown (a definite failure did not happen and is left out). */
   kvOps(): KvOperation[] {
     const out: KvOperation[] = [];
     for (const o of this.ops) {
-      if (o.model !== 'kv' || o.outcome === 'fail') continue;
+      if (o.model !== 'kv' || o.outcome === 'fail' || o.resolved) continue;
       out.push({ client: o.client, call: o.call, ret: o.outcome === 'unknown' ? Infinity : o.ret, input: o.input, output: o.outcome === 'unknown' ? undefined : o.output });
     }
     return out;
@@ -39,7 +70,7 @@ export class History {
   casOps(): Map<string, CasOperation[]> {
     const out = new Map<string, CasOperation[]>();
     for (const o of this.ops) {
-      if (o.model !== 'cas' || o.outcome === 'fail') continue;
+      if (o.model !== 'cas' || o.outcome === 'fail' || o.resolved) continue;
       const l = out.get(o.key) ?? [];
       l.push({ client: o.client, call: o.call, ret: o.outcome === 'unknown' ? Infinity : o.ret, input: o.input, output: o.outcome === 'unknown' ? undefined : o.output });
       out.set(o.key, l);

@@ -11,7 +11,7 @@ import type { ChaosCluster, ChaosNode } from '../cluster.js';
 import { sleep, type RunClock } from '../clock.js';
 import type { Outcome } from '../http.js';
 import type { History, OpRecord } from './history.js';
-import { CAS_KEYS, LOG_KEYS, REGISTER_KEYS } from './keys.js';
+import { ALL_KEYS, CAS_KEYS, LOG_KEYS, REGISTER_KEYS } from './keys.js';
 
 export interface KvWorkloadOptions {
   clients: number;
@@ -19,9 +19,18 @@ export interface KvWorkloadOptions {
   thinkMs: [number, number];
   /** Requests without an answer after this long are unknown outcomes. */
   timeoutMs: number;
-  /** Only puts and gets on the register keys (the ack-before-commit self-test). */
-  putsOnly?: boolean;
+  /**
+   * mixed: every client over the shared register, log and CAS keys.
+   * own-keys: each client writes only its own key and reads it back through
+   * another random manager right after each acknowledged put — a write
+   * acknowledged but never committed shows as a stale read with no other
+   * writer to explain it.
+   */
+  mode: 'mixed' | 'own-keys';
 }
+
+/** The key a client loop owns in own-keys mode. */
+export const ownKey = (loop: number): string => `o${loop}`;
 
 const enc = encodeURIComponent;
 
@@ -40,7 +49,12 @@ export class KvWorkload {
   ) {}
 
   start(): void {
-    for (let i = 0; i < this.opts.clients; i++) this.loops.push(this.loop(this.rng.fork()));
+    for (let i = 0; i < this.opts.clients; i++) this.loops.push(this.loop(i, this.rng.fork()));
+  }
+
+  /** Every key this workload touches (the final reads cover them all). */
+  keys(): string[] {
+    return this.opts.mode === 'own-keys' ? Array.from({ length: this.opts.clients }, (_, i) => ownKey(i)) : [...ALL_KEYS];
   }
 
   async stop(): Promise<void> {
@@ -55,11 +69,12 @@ export class KvWorkload {
     return rng.pick(good.length > 0 ? good : ms);
   }
 
-  private async loop(rng: Rng): Promise<void> {
+  private async loop(i: number, rng: Rng): Promise<void> {
     let client = this.history.newClient();
+    let turn = 0;
     while (!this.stopped) {
       const m = this.pickManager(rng);
-      const rec = await this.one(rng, client, m);
+      const rec = this.opts.mode === 'own-keys' ? await this.own(rng, client, m, ownKey(i), turn++) : await this.one(rng, client, m);
       this.history.add(rec);
       if (rec.outcome === 'unknown') {
         client = this.history.newClient();
@@ -71,13 +86,15 @@ export class KvWorkload {
     }
   }
 
+  /** own-keys: put, then read back, alternately. */
+  private own(_rng: Rng, client: number, m: ChaosNode, key: string, turn: number): Promise<OpRecord> {
+    const n = ++this.seq;
+    return turn % 2 === 0 ? this.put(client, m, key, `p${client}.${n}`) : this.get(client, m, key);
+  }
+
   private async one(rng: Rng, client: number, m: ChaosNode): Promise<OpRecord> {
     const n = ++this.seq;
     const x = rng.next();
-    if (this.opts.putsOnly) {
-      const key = rng.pick(REGISTER_KEYS);
-      return x < 0.5 ? this.get(client, m, key) : this.put(client, m, key, `p${client}.${n}`);
-    }
     const kind = rng.next();
     if (kind < 0.4) {
       const key = rng.pick(REGISTER_KEYS);

@@ -15,7 +15,9 @@
  *       the last N (default 50) log entries are deleted before it boots —
  *       writes that were acknowledged but never made durable, as after a
  *       power cut with a lying disk. No recovery guard is set, so the node
- *       votes as if its log were whole.
+ *       votes as if its log were whole. Membership entries (and everything
+ *       before the last one) are kept, so the cluster can still elect a
+ *       leader and go on serving — with the lost writes missing.
  */
 import path from 'node:path';
 import { existsSync } from 'node:fs';
@@ -96,7 +98,8 @@ export async function loseTail(dataDir: string, mode: BreakMode | null, log: (ms
       }
     }
     const last = (await db.get<{ i: number | null }>('SELECT MAX(idx) AS i FROM entries'))?.i ?? 0;
-    const cutFrom = Math.max(snapIdx + 1, last - mode.entries + 1);
+    const lastConf = (await db.get<{ i: number | null }>('SELECT MAX(idx) AS i FROM entries WHERE type = 1'))?.i ?? 0;
+    const cutFrom = Math.max(snapIdx + 1, lastConf + 1, last - mode.entries + 1);
     if (last < cutFrom) return;
     await db.transaction([
       ['DELETE FROM entries WHERE idx >= ?', [cutFrom]],
