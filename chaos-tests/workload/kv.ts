@@ -4,7 +4,8 @@
  * writes and serve reads behind a ReadIndex barrier). A client that gets no
  * answer avoids that manager for a while, as a real client would retry
  * elsewhere, which also keeps the number of unknown outcomes — the
- * checker's exponential case — down.
+ * checker's exponential case — down. A quick 503 (no leader yet) is not
+ * held against a manager, so failover times are not inflated by back-off.
  */
 import type { Rng } from '../../src/util/rng.js';
 import type { ChaosCluster, ChaosNode } from '../cluster.js';
@@ -78,7 +79,8 @@ export class KvWorkload {
       this.history.add(rec);
       if (rec.outcome === 'unknown') {
         client = this.history.newClient();
-        this.avoid.set(m.name, this.clock.now() + 2_000);
+        // No answer at all (paused, cut off): try the others for a while. A quick 503 is not held against it.
+        if (rec.detail?.startsWith('no answer') || rec.detail?.includes('socket hang up') || rec.detail?.includes('ECONNRESET')) this.avoid.set(m.name, this.clock.now() + 2_000);
       } else if (rec.outcome === 'fail' && rec.detail === 'refused') {
         this.avoid.set(m.name, this.clock.now() + 1_000);
       }

@@ -1,0 +1,114 @@
+import t from 'tap';
+import { makeSchedule } from '../../chaos-tests/schedule.js';
+import { SCENARIOS, usableKinds, scenarioByName } from '../../chaos-tests/scenario.js';
+import { parseDuration, replayCommand } from '../../chaos-tests/options.js';
+import { History } from '../../chaos-tests/workload/history.js';
+import { LOG_KEYS, tokens } from '../../chaos-tests/workload/keys.js';
+import { percentile } from '../../chaos-tests/recovery.js';
+import { summaryLine } from '../../chaos-tests/report.js';
+import { seededRng } from '../../src/util/rng.js';
+import { ChaosControl } from '../../src/node/chaos.js';
+import { breakMode } from '../../src/node/chaos-break.js';
+import { clockOffset, now, setClockOffset } from '../../src/util/clock.js';
+import { startApi } from '../api/helpers.js';
+
+t.test('the fault schedule is a function of the seed', async (t) => {
+  const { kinds } = usableKinds(SCENARIOS.all!, { managers: 3, workers: 2, disk: true });
+  const a = makeSchedule(seededRng(42), kinds, 60_000);
+  t.same(makeSchedule(seededRng(42), kinds, 60_000), a, 'same seed, same schedule');
+  t.not(JSON.stringify(makeSchedule(seededRng(43), kinds, 60_000)), JSON.stringify(a), 'another seed, another schedule');
+  t.ok(a.length >= 5, `${a.length} faults in 60 s`);
+  for (let i = 1; i < a.length; i++) t.ok(a[i]!.at >= a[i - 1]!.at + a[i - 1]!.holdMs, 'one fault at a time');
+  const noWorkers = usableKinds(SCENARIOS.all!, { managers: 3, workers: 0, disk: false });
+  t.notOk(noWorkers.kinds.some(([k]) => k === 'kill-worker' || k === 'disk-full'), 'kinds the cluster cannot run are dropped');
+  t.match(noWorkers.dropped.join(' '), /kill-worker.*no workers/);
+  t.throws(() => scenarioByName('nope'), /unknown scenario/);
+});
+
+t.test('options and the summary line', async (t) => {
+  t.equal(parseDuration('60s'), 60_000);
+  t.equal(parseDuration('2m'), 120_000);
+  t.equal(parseDuration('1500ms'), 1_500);
+  t.equal(parseDuration('5'), 5_000);
+  t.throws(() => parseDuration('soon'), /--duration/);
+  t.equal(replayCommand({ seed: 9, scenario: 'all', durationMs: 30_000, managers: 3, workers: 4 }), 'shoal chaos run --scenario all --seed 9 --duration 30s --managers 3 --workers 4');
+  t.equal(
+    summaryLine({ seed: 1, faults: 2, acked_writes_lost: 0, linearizable: true, converged: true, failover_p99_ms: 900, reschedule_p99_ms: null }),
+    '{"seed":1,"faults":2,"acked_writes_lost":0,"linearizable":true,"converged":true,"failover_p99_ms":900,"reschedule_p99_ms":null}',
+  );
+  t.equal(percentile([5, 1, 3], 0.5), 3);
+  t.equal(percentile([5, 1, 3], 0.99), 5);
+  t.equal(percentile([], 0.5), null);
+});
+
+t.test('unknown appends whose token is nowhere at the end are settled as never applied', async (t) => {
+  const h = new History();
+  const key = LOG_KEYS[0]!;
+  h.add({ model: 'kv', client: 0, node: 'n1', call: 0, ret: 1, key, input: { op: 'append', key, value: '0.1;' }, output: {}, outcome: 'ok' });
+  h.add({ model: 'kv', client: 1, node: 'n1', call: 0, ret: 5, key, input: { op: 'append', key, value: '1.2;' }, outcome: 'unknown' });
+  h.add({ model: 'kv', client: 2, node: 'n1', call: 0, ret: 5, key, input: { op: 'append', key, value: '2.3;' }, outcome: 'unknown' });
+  const final = '0.1;2.3;';
+  t.same([...tokens(final)], ['0.1', '2.3']);
+  t.equal(h.resolveAppends(LOG_KEYS, (_k, tok) => tokens(final).has(tok)), 1);
+  t.same(
+    h.kvOps().map((o) => [o.input.op === 'append' ? o.input.value : '', o.ret]),
+    [
+      ['0.1;', 1],
+      ['2.3;', Infinity],
+    ],
+    'the absent one is gone, the present one stays unknown',
+  );
+});
+
+t.test('chaos control: partitions, gossip filter, clock', async (t) => {
+  const c = new ChaosControl('a', '/nonexistent', () => {});
+  t.same(c.handle({ cmd: 'ping' }), { ok: true, nodeId: 'a', pid: process.pid });
+  c.handle({ cmd: 'partition', blocks: [{ from: ['a'], to: ['b'] }], addrs: { b: '127.0.0.2:4242', c: '127.0.0.3:4242' } });
+  t.ok(c.faults.isBlocked('a', 'b'));
+  t.notOk(c.faults.isBlocked('b', 'a'), 'one-way as asked');
+  const f = c.gossipFilter();
+  t.equal(f('out', '127.0.0.2:4242'), false, 'datagrams to a blocked peer are dropped');
+  t.equal(f('in', '127.0.0.2:4242'), true, 'the other direction was not blocked');
+  t.equal(f('out', '127.0.0.3:4242'), true);
+  t.equal(f('out', '127.0.0.9:4242'), true, 'unknown addresses pass');
+  c.handle({ cmd: 'partition', blocks: [{ from: ['b'], to: ['a'] }] });
+  t.notOk(c.faults.isBlocked('a', 'b'), 'a new partition replaces the old one');
+  t.equal(f('in', '127.0.0.2:4242'), false);
+  c.handle({ cmd: 'heal' });
+  t.notOk(c.faults.isBlocked('b', 'a'));
+  const before = now();
+  c.handle({ cmd: 'clock', offsetMs: 60_000 });
+  t.equal(clockOffset(), 60_000);
+  t.ok(now() - before >= 59_000, 'the clock jumped');
+  setClockOffset(0);
+  t.throws(() => c.handle({ cmd: 'bogus' } as never), /unknown chaos command/);
+});
+
+t.test('broken builds need both env vars and a known mode', async (t) => {
+  t.equal(breakMode({}), null);
+  t.throws(() => breakMode({ SHOAL_CHAOS_BREAK: 'lose-tail' }), /SHOAL_CHAOS=1/);
+  t.same(breakMode({ SHOAL_CHAOS: '1', SHOAL_CHAOS_BREAK: 'lose-tail:7' }), { kind: 'lose-tail', entries: 7 });
+  t.same(breakMode({ SHOAL_CHAOS: '1', SHOAL_CHAOS_BREAK: 'ack-before-commit' }), { kind: 'ack-before-commit' });
+  t.throws(() => breakMode({ SHOAL_CHAOS: '1', SHOAL_CHAOS_BREAK: 'everything' }), /must be/);
+});
+
+t.test('the Shoal KV API', async (t) => {
+  const api = await startApi();
+  t.teardown(() => api.close());
+  t.equal((await api.req('GET', '/shoal/kv/a')).status, 404, 'absent key');
+  t.same((await api.req('PUT', '/shoal/kv/a', { value: 'x' })).body.value, 'x');
+  t.same((await api.req('POST', '/shoal/kv/a/append', { value: 'y' })).body.value, 'xy', 'append returns the new value');
+  t.same((await api.req('GET', '/shoal/kv/a')).body, { value: 'xy' });
+  t.same((await api.req('GET', '/shoal/kv/a?local=true')).body, { value: 'xy' }, 'local read');
+  t.equal((await api.req('POST', '/shoal/kv/a/cas', { from: 'nope', to: 'z' })).status, 409, 'CAS mismatch');
+  t.same((await api.req('POST', '/shoal/kv/a/cas', { from: 'xy', to: 'z' })).body.value, 'z');
+  t.same((await api.req('POST', '/shoal/kv/b/cas', { from: null, to: '1' })).body.value, '1', 'from null: the key must be absent');
+  t.equal((await api.req('PUT', '/shoal/kv/a', { value: 3 })).status, 400, 'values are strings');
+  const err = Object.assign(new Error('leader changed'), { name: 'RaftDriverError', code: 'LEADER_CHANGED' });
+  api.ctx.failCommits = err;
+  t.equal((await api.req('PUT', '/shoal/kv/a', { value: 'q' })).status, 503, 'unknown outcome: 503');
+  api.ctx.failCommits = null;
+  api.ctx.failReads = Object.assign(new Error('no leader'), { name: 'RaftError', code: 'NOT_LEADER' });
+  t.equal((await api.req('GET', '/shoal/kv/a')).status, 503, 'no leader for the barrier: 503');
+  t.same((await api.req('GET', '/shoal/kv/a?local=true')).body, { value: 'z' }, 'a local read needs no leader');
+});
