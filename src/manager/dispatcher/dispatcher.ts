@@ -23,8 +23,11 @@ export interface DispatcherOptions {
 
 export const defaultDispatcherOptions: DispatcherOptions = { heartbeatMs: 1_000, fenceMs: 1_000, missedHeartbeats: 3, statusFlushMs: 100 };
 
-/** Margin between an agent's fence deadline and our down decision: lease-check interval plus scheduling slack. */
-const FENCE_MARGIN_MS = 250;
+/**
+ * Margin between an agent's fence deadline and our down decision: the
+ * supervisors check the lease every 250 ms, plus slack for a loaded machine.
+ */
+const FENCE_MARGIN_MS = 400;
 
 export interface DispatcherDeps {
   transport: Transport;
@@ -140,7 +143,13 @@ export class Dispatcher {
     this.scheduleDown(nodeId, 'node declared dead by gossip');
   }
 
-  /** Declares `nodeId` down once its tasks are surely fenced: last contact + fence + margin. */
+  /**
+   * Declares `nodeId` down once its tasks are surely fenced: from when we
+   * last knew it alive (its session's close, or its last heartbeat) + fence
+   * + margin. Without a session close the node is silent but may be alive (a
+   * partition: its tasks run on, as in Swarm — the documented window) or
+   * gone with its machine (its tasks died with it).
+   */
   private scheduleDown(nodeId: string, why: string): void {
     const seen = this.lastSeen.get(nodeId) ?? Date.now();
     const at = Math.max(Date.now(), seen + this.opts.fenceMs + FENCE_MARGIN_MS);
@@ -194,8 +203,12 @@ export class Dispatcher {
         if (this.sessions.get(open.nodeId) !== session) return;
         this.sessions.delete(open.nodeId);
         // A session's connection closes at once when the node process dies:
-        // the earliest sign of a crash. Unless the agent reconnects, the node
-        // is down once its tasks are certainly fenced.
+        // the earliest sign of a crash, and the best estimate of WHEN it
+        // died. The agent refreshed its lease until then, so its tasks are
+        // fenced by close time + fence + check interval — not by its last
+        // heartbeat + fence, which can be a whole heartbeat earlier.
+        // It was alive until now: later down decisions (gossip) count from here too.
+        this.lastSeen.set(open.nodeId, Date.now());
         this.scheduleDown(open.nodeId, 'session lost and not re-established');
       },
     );
