@@ -1,8 +1,8 @@
 /**
  * Polls every manager's Raft view through its chaos control socket a few
  * times a second: who leads, in which term, how far each has applied. From
- * this come election safety (never two leaders claiming one term) and the
- * "managers agree again" time after a partition heals.
+ * this comes the "managers agree again" time after a partition heals.
+ * (Election safety is judged from the Raft logs instead: checkers/elections.ts.)
  */
 import type { ChaosCluster } from '../cluster.js';
 import type { RaftView } from '../control.js';
@@ -16,8 +16,6 @@ export interface LeaderSample {
 
 export class LeaderWatcher {
   readonly samples: LeaderSample[] = [];
-  /** term → node ids that claimed to lead in it. */
-  readonly leadersByTerm = new Map<number, Set<string>>();
   private stopped = false;
   private done: Promise<void> | null = null;
 
@@ -40,13 +38,6 @@ export class LeaderWatcher {
     const ms = this.c.managers();
     const st = await Promise.all(ms.map((m) => this.c.status(m, 600)));
     const s: LeaderSample = { t: this.clock.now(), views: new Map(ms.map((m, i) => [m.name, st[i]?.raft ?? null])) };
-    ms.forEach((m, i) => {
-      const r = st[i]?.raft;
-      if (!r?.isLeader) return;
-      const set = this.leadersByTerm.get(r.term) ?? new Set<string>();
-      set.add(m.id);
-      this.leadersByTerm.set(r.term, set);
-    });
     this.samples.push(s);
     return s;
   }
