@@ -34,6 +34,7 @@ export interface AgentOptions {
 export class Agent {
   private readonly controllers = new Map<string, TaskController>();
   private readonly forgetting = new Set<string>();
+  private readonly forgets = new Set<Promise<void>>();
   private stopped = false;
   readonly lease: Lease;
   fenceMs: number;
@@ -150,10 +151,15 @@ export class Agent {
     const c = this.controllers.get(id);
     if (!c || this.forgetting.has(id)) return;
     this.forgetting.add(id);
-    void c.forget().finally(() => {
-      this.controllers.delete(id);
-      this.forgetting.delete(id);
-    });
+    const p = c
+      .forget()
+      .catch((err: Error) => this.log(`forgetting ${id}: ${err.message}`))
+      .finally(() => {
+        this.controllers.delete(id);
+        this.forgetting.delete(id);
+        this.forgets.delete(p);
+      });
+    this.forgets.add(p);
   }
 
   /** Stops tracking (tasks keep running under their supervisors; a restarted agent re-adopts them). */
@@ -161,6 +167,7 @@ export class Agent {
     this.stopped = true;
     this.lease.stop();
     await Promise.all([...this.controllers.values()].map((c) => c.settled().catch(() => {})));
+    await Promise.all([...this.forgets]);
     await this.db.close();
   }
 }

@@ -150,7 +150,12 @@ export class TaskController {
     if (!this.deps.alive()) return;
     if (stateRank(state) < stateRank(this.state) && !isTerminal(state)) return;
     this.state = state;
-    await this.deps.db.put({ id: this.task.ID, task: this.task, runtime: this.deps.runtime.name, state, created: this.created, updatedMs: Date.now() });
+    // Durable only where a restarted agent needs it: the intent before the
+    // runtime creates the task (accepted), the fact that it did (ready), and
+    // the end. In between, the runtime itself says what runs.
+    if (state === 'accepted' || state === 'ready' || isTerminal(state)) {
+      await this.deps.db.put({ id: this.task.ID, task: this.task, runtime: this.deps.runtime.name, state, created: this.created, updatedMs: Date.now() });
+    }
     const cs = {
       ...(this.containerId ? { ContainerID: this.containerId } : {}),
       ...(this.pid !== undefined ? { PID: this.pid } : {}),

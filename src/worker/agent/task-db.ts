@@ -27,6 +27,15 @@ interface Row {
 }
 
 export class TaskDb {
+  /**
+   * Group commit: writes from every task controller that arrive while a
+   * transaction is in flight go into the next one, so a node starting many
+   * tasks at once pays a few fsyncs, not one per task per state.
+   */
+  private queue: { stmt: [string, unknown[]]; resolve: () => void; reject: (e: Error) => void }[] = [];
+  private flushing: Promise<void> | null = null;
+  private closed = false;
+
   private constructor(private readonly db: Db) {}
 
   static async open(path: string): Promise<TaskDb> {
@@ -45,17 +54,40 @@ export class TaskDb {
   }
 
   /** Durable before it resolves: the agent records a task before the runtime creates it. */
-  async put(t: LocalTask): Promise<void> {
-    await this.db.transaction([
-      ['INSERT OR REPLACE INTO tasks (id, task, runtime, state, created, updated_ms) VALUES (?, ?, ?, ?, ?, ?)', [t.id, JSON.stringify(t.task), t.runtime, t.state, t.created ? 1 : 0, t.updatedMs]],
-    ]);
+  put(t: LocalTask): Promise<void> {
+    return this.enqueue(['INSERT OR REPLACE INTO tasks (id, task, runtime, state, created, updated_ms) VALUES (?, ?, ?, ?, ?, ?)', [t.id, JSON.stringify(t.task), t.runtime, t.state, t.created ? 1 : 0, t.updatedMs]]);
   }
 
-  async remove(id: string): Promise<void> {
-    await this.db.transaction([['DELETE FROM tasks WHERE id = ?', [id]]]);
+  remove(id: string): Promise<void> {
+    return this.enqueue(['DELETE FROM tasks WHERE id = ?', [id]]);
   }
 
-  close(): Promise<void> {
-    return this.db.close();
+  private enqueue(stmt: [string, unknown[]]): Promise<void> {
+    if (this.closed) return Promise.reject(new Error('task db closed'));
+    return new Promise((resolve, reject) => {
+      this.queue.push({ stmt, resolve, reject });
+      this.flushing ??= this.flush();
+    });
+  }
+
+  private async flush(): Promise<void> {
+    while (this.queue.length > 0) {
+      const batch = this.queue;
+      this.queue = [];
+      try {
+        await this.db.transaction(batch.map((b) => b.stmt));
+        for (const b of batch) b.resolve();
+      } catch (err) {
+        for (const b of batch) b.reject(err as Error);
+      }
+    }
+    this.flushing = null;
+  }
+
+  /** Waits for queued writes, then closes. */
+  async close(): Promise<void> {
+    this.closed = true;
+    while (this.flushing) await this.flushing;
+    await this.db.close();
   }
 }
