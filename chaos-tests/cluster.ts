@@ -14,6 +14,7 @@ import { control, type ControlCommand, type NodeStatus } from './control.js';
 import { request, type Outcome } from './http.js';
 import { ChaosError } from './errors.js';
 import type { DiskFault } from './faults/disk.js';
+import type { NetnsLab } from './netns.js';
 
 export interface ChaosNode {
   name: string;
@@ -34,6 +35,8 @@ export interface ClusterOptions {
   env?: Record<string, string>;
   /** Puts the last manager's data dir on a small tmpfs (root only), for the disk-full fault. */
   disk?: DiskFault | null;
+  /** --netns: each node in its own network namespace; partitions cut real links. */
+  netns?: NetnsLab | null;
   log: (msg: string) => void;
 }
 
@@ -49,13 +52,16 @@ export class ChaosCluster {
     private readonly log: (msg: string) => void,
     /** The tmpfs under the last manager's data dir, when the disk-full fault is on. */
     readonly disk: DiskFault | null,
+    readonly netns: NetnsLab | null,
   ) {}
 
   static async start(o: ClusterOptions): Promise<ChaosCluster> {
     if (o.managers < 1) throw new ChaosError('USAGE', '--managers must be at least 1');
-    const pc = new ProcCluster(o.subnet, { ...o.env, SHOAL_CHAOS: '1' });
-    const c = new ChaosCluster(pc, o.log, o.disk ?? null);
+    const lab = o.netns ?? null;
+    const pc = new ProcCluster(o.subnet, { ...o.env, SHOAL_CHAOS: '1' }, lab ? { host: (i) => lab.host(i), wrap: (i) => lab.wrap(i) } : {});
+    const c = new ChaosCluster(pc, o.log, o.disk ?? null, lab);
     try {
+      await lab?.setup(o.managers + o.workers);
       const first = await pc.init();
       c.add(first, 'manager', /current node \((\w+)\)/);
       for (let i = 1; i < o.managers; i++) {
@@ -165,11 +171,11 @@ export class ChaosCluster {
     await this.pc.kill(n.proc, 'SIGKILL');
   }
 
-  /** Starts a killed node again from its data dir, and hands it the partition in force. */
+  /** Starts a killed node again from its data dir, and hands it the partition in force (in a namespace, the rules stayed there). */
   async restart(n: ChaosNode): Promise<void> {
     if (n.proc.proc) return;
     await this.pc.restart(n.proc);
-    if (this.partition.length > 0) await this.pushPartition([n]);
+    if (this.partition.length > 0 && !this.netns) await this.pushPartition([n]);
   }
 
   pause(n: ChaosNode): void {
@@ -183,13 +189,32 @@ export class ChaosCluster {
     n.proc.proc.kill('SIGCONT');
     n.paused = false;
     // A command sent while it was stopped may or may not have landed: say it again.
-    await this.pushPartition([n]);
+    if (!this.netns) await this.pushPartition([n]);
   }
 
   /** Replaces the partition on every node (one-way blocks; give both directions for a symmetric cut). */
   async setPartition(spec: PartitionSpec): Promise<void> {
     this.partition = spec;
+    if (this.netns) {
+      const idx = (id: string) => Number(this.byId(id)!.name.slice(1));
+      await this.netns.block(spec.map((b) => ({ from: b.from.map(idx), to: b.to.map(idx) })));
+      return;
+    }
     await this.pushPartition(this.nodes);
+  }
+
+  /** Cuts `n` off from every other node, both ways (with --netns: its link goes down, clients lose it too). */
+  async isolate(n: ChaosNode): Promise<void> {
+    const others = this.nodes.filter((x) => x !== n).map((x) => x.id);
+    if (this.netns) {
+      this.partition = [{ from: [n.id], to: others }];
+      await this.netns.linkDown(Number(n.name.slice(1)));
+      return;
+    }
+    await this.setPartition([
+      { from: [n.id], to: others },
+      { from: others, to: [n.id] },
+    ]);
   }
 
   private async pushPartition(to: ChaosNode[]): Promise<void> {
@@ -221,6 +246,7 @@ export class ChaosCluster {
     await Promise.all(this.pc.nodes.map((n) => this.pc.kill(n, 'SIGKILL')));
     await this.disk?.unmount().catch((err: Error) => this.log(`chaos: unmounting the tmpfs: ${err.message}`));
     await this.pc.close();
+    await this.netns?.teardown().catch((err: Error) => this.log(`chaos: removing the namespaces: ${err.message}`));
   }
 
   /** The manager whose data dir is the tmpfs. */

@@ -10,7 +10,7 @@ export interface ChaosRunOptions {
   durationMs: number;
   managers: number;
   workers: number;
-  /** Each node in its own network namespace: not implemented (refused). */
+  /** Each node in its own network namespace linked by veth to a bridge (root only); partitions cut real links. */
   netns?: boolean;
   /** Where report.json, the history and the node logs go (default: a new dir under the OS temp dir). */
   outDir?: string;
@@ -52,5 +52,5 @@ export function parseSeed(v: string | undefined): number {
 /** The one command that replays a run. */
 export function replayCommand(o: ChaosRunOptions): string {
   const d = o.durationMs % 1000 === 0 ? `${o.durationMs / 1000}s` : `${o.durationMs}ms`;
-  return `shoal chaos run --scenario ${o.scenario} --seed ${o.seed} --duration ${d} --managers ${o.managers} --workers ${o.workers}${o.break ? ` --break ${o.break}` : ''}`;
+  return `shoal chaos run --scenario ${o.scenario} --seed ${o.seed} --duration ${d} --managers ${o.managers} --workers ${o.workers}${o.netns ? ' --netns' : ''}${o.break ? ` --break ${o.break}` : ''}`;
 }

@@ -25,6 +25,7 @@ import { RunClock, sleep } from './clock.js';
 import { ChaosCluster } from './cluster.js';
 import { ChaosError } from './errors.js';
 import { DiskFault } from './faults/disk.js';
+import { NetnsLab } from './netns.js';
 import { Injector } from './faults/injector.js';
 import { collectFinal, waitAgreement } from './final-state.js';
 import { BeatWatcher } from './observe/beats.js';
@@ -41,9 +42,8 @@ import { LOG_KEYS, tokens } from './workload/keys.js';
 import { ServiceWorkload } from './workload/services.js';
 
 export async function runChaos(o: ChaosRunOptions): Promise<ChaosReport> {
-  if (o.netns) {
-    throw new ChaosError('NOT_SUPPORTED', '--netns is not implemented: nodes share the host network namespace on 127.0.x.y and partitions go through the chaos control channel (run without --netns)');
-  }
+  const netnsWhy = o.netns ? NetnsLab.unavailable() : null;
+  if (netnsWhy) throw new ChaosError('NOT_SUPPORTED', netnsWhy);
   const scenario = scenarioByName(o.scenario);
   if (o.managers < 1) throw new ChaosError('USAGE', '--managers must be at least 1');
   const opts = { ...DEFAULTS, ...o };
@@ -63,10 +63,12 @@ export async function runChaos(o: ChaosRunOptions): Promise<ChaosReport> {
   log(`scenario ${scenario.name} (${scenario.description}), seed ${o.seed}: ${schedule.length} faults planned over ${o.durationMs / 1000} s; run dir ${runDir}`);
   if (dropped.length) log(`not run here: ${dropped.join(', ')}`);
 
+  const subnet = o.subnet ?? 100 + (process.pid % 100);
   const c = await ChaosCluster.start({
     managers: o.managers,
     workers: o.workers,
-    ...(o.subnet !== undefined ? { subnet: o.subnet } : {}),
+    subnet,
+    netns: o.netns ? new NetnsLab(subnet, log) : null,
     ...(o.break ? { env: { SHOAL_CHAOS_BREAK: o.break } } : {}),
     disk,
     log,

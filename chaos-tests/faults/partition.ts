@@ -3,7 +3,9 @@
  * the same list of one-way blocks and drops what it would send across them
  * (frames on the cluster Transport, and gossip datagrams both ways). The
  * HTTP API is not cut: clients still reach a manager on the minority side,
- * which is exactly what must not acknowledge writes.
+ * which is exactly what must not acknowledge writes. With --netns the same
+ * specs become nftables drops between namespaces, and an isolated node's
+ * link goes down (netns.ts).
  */
 import type { ChaosCluster, ChaosNode, PartitionSpec } from '../cluster.js';
 import { pick, type FaultImpl } from './impl.js';
@@ -41,11 +43,10 @@ export const partitionMinority: FaultImpl = async ({ c, ev, leader }) => {
   };
 };
 
-/** The leader cut off from every other node, both ways. */
+/** The leader cut off from every other node, both ways (with --netns: its link goes down). */
 export const partitionLeader: FaultImpl = async ({ c, leader }) => {
   if (!leader) return { skip: 'no leader' };
-  const others = c.nodes.filter((n) => n !== leader);
-  await c.setPartition(both([leader], others));
+  await c.isolate(leader);
   return { targets: [leader], affectsLeader: true, workersLost: [], partition: true, note: `isolate leader ${leader.name}`, heal: heal(c) };
 };
 

@@ -34,6 +34,16 @@ export interface NodeProc {
   exits: { code: number | null; signal: NodeJS.Signals | null }[];
   /** Extra environment for this node's process (kept for restarts). */
   env?: Record<string, string>;
+  /** Command prefix the node runs under (e.g. nsenter into its network namespace), kept for restarts. */
+  wrap?: string[];
+}
+
+/** Where nodes live and how they are started (the chaos harness's --netns puts each in its own namespace). */
+export interface ClusterLayout {
+  /** The address of node i (1-based); default 127.0.<subnet>.i. */
+  host?: (i: number) => string;
+  /** A command prefix for node i's process, e.g. ['nsenter', '--net=/run/netns/x', '--']. */
+  wrap?: (i: number) => string[];
 }
 
 /** Per-node start options (the chaos harness: SHOAL_CHAOS=1, a tmpfs data dir). */
@@ -57,8 +67,17 @@ export class ProcCluster {
   managerToken = '';
 
   /** `subnet` picks 127.0.<subnet>.x, so test files running in parallel do not collide. `env` is added to every node's environment. */
-  constructor(subnet?: number, private readonly env: Record<string, string> = {}) {
+  constructor(
+    subnet?: number,
+    private readonly env: Record<string, string> = {},
+    private readonly layout: ClusterLayout = {},
+  ) {
     this.third = subnet ?? 100 + (process.pid % 100);
+  }
+
+  /** The third octet of the nodes' loopback addresses. */
+  get subnet(): number {
+    return this.third;
   }
 
   private async makeNode(o: SpawnOptions = {}): Promise<NodeProc> {
@@ -66,7 +85,7 @@ export class ProcCluster {
     const n: NodeProc = {
       name: `n${i}`,
       dataDir: path.join(this.dir, `n${i}`),
-      host: `127.0.${this.third}.${i}`,
+      host: this.layout.host?.(i) ?? `127.0.${this.third}.${i}`,
       port: 4242,
       apiPort: 2375,
       proc: null,
@@ -74,6 +93,7 @@ export class ProcCluster {
       stderr: '',
       exits: [],
       ...(o.env ? { env: o.env } : {}),
+      ...(this.layout.wrap ? { wrap: this.layout.wrap(i) } : {}),
     };
     this.nodes.push(n);
     await o.prepare?.(n);
@@ -81,7 +101,8 @@ export class ProcCluster {
   }
 
   private spawn(n: NodeProc, args: string[]): void {
-    const proc = spawn(process.execPath, [cliPath(), ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NODE_OPTIONS: '', ...this.env, ...n.env } });
+    const [cmd, ...pre] = n.wrap?.length ? [...n.wrap, process.execPath] : [process.execPath];
+    const proc = spawn(cmd!, [...pre, cliPath(), ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NODE_OPTIONS: '', ...this.env, ...n.env } });
     n.proc = proc;
     proc.stdout!.on('data', (d: Buffer) => (n.stdout += d.toString()));
     proc.stderr!.on('data', (d: Buffer) => (n.stderr += d.toString()));

@@ -50,7 +50,7 @@ export function registerChaos(program: Command): void {
     .option('--workers <n>', 'workers', String(DEFAULTS.workers))
     .option('--clients <n>', 'concurrent KV clients', String(DEFAULTS.clients))
     .option('--out <dir>', 'run dir for the report, history and node logs (default: a new temp dir)')
-    .option('--netns', 'each node in its own network namespace (not implemented: refused)')
+    .option('--netns', 'each node in its own network namespace, linked by veth to a bridge (root only); partitions cut real links')
     .option('--break <mode>', 'self-test only: run a deliberately broken build (ack-before-commit, lose-tail)')
     .addHelpText('after', HELP_AFTER)
     .action(async (f: Flags) => {
