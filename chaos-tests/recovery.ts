@@ -4,7 +4,8 @@
  *    injection to the first acknowledged KV write that was issued after it;
  *  - reschedule (a worker killed, paused or cut off): from injection until
  *    every slot that ran on it has a running task on another node (or no
- *    longer wants one), as the managers report it;
+ *    longer wants one), as the managers report it; not measured when the
+ *    node was never declared down (a pause shorter than the fence);
  *  - heal (partitions): from heal until every manager answers, names the
  *    same leader in the same term and has applied what the leader had
  *    committed at heal time.
@@ -39,6 +40,8 @@ export function rescheduleMs(f: FaultRecord, c: ChaosCluster, samples: TaskSampl
   if (!before) return undefined;
   const slots = new Set(before.tasks.filter((t) => lost.has(t.node) && t.state === 'running' && t.desired === 'running').map((t) => `${t.service}.${t.slot}`));
   if (slots.size === 0) return undefined; // nothing ran there: nothing to measure
+  // A pause or cut shorter than the fence never makes the node down: its tasks had no need to move.
+  const wentDown = samples.some((s) => s.t >= f.injectAt && s.t <= f.readyAt + 10_000 && [...lost].some((id) => s.down.has(id)));
   for (const s of samples) {
     if (s.t <= f.injectAt) continue;
     const ok = [...slots].every((k) => {
@@ -49,7 +52,7 @@ export function rescheduleMs(f: FaultRecord, c: ChaosCluster, samples: TaskSampl
     });
     if (ok) return s.t - f.injectAt;
   }
-  return null;
+  return wentDown ? null : undefined;
 }
 
 export function healMs(f: FaultRecord, samples: LeaderSample[]): number | null {

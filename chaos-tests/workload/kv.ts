@@ -75,7 +75,7 @@ export class KvWorkload {
     let turn = 0;
     while (!this.stopped) {
       const m = this.pickManager(rng);
-      const rec = this.opts.mode === 'own-keys' ? await this.own(rng, client, m, ownKey(i), turn++) : await this.one(rng, client, m);
+      const rec = this.opts.mode === 'own-keys' ? await this.own(client, m, ownKey(i), turn++) : await this.one(rng, client, m);
       this.history.add(rec);
       if (rec.outcome === 'unknown') {
         client = this.history.newClient();
@@ -89,7 +89,7 @@ export class KvWorkload {
   }
 
   /** own-keys: put, then read back, alternately. */
-  private own(_rng: Rng, client: number, m: ChaosNode, key: string, turn: number): Promise<OpRecord> {
+  private own(client: number, m: ChaosNode, key: string, turn: number): Promise<OpRecord> {
     const n = ++this.seq;
     return turn % 2 === 0 ? this.put(client, m, key, `p${client}.${n}`) : this.get(client, m, key);
   }
