@@ -165,5 +165,5 @@ export class KvWorkload {
 function describe(o: Outcome): string | undefined {
   if (o.kind === 'ok') return undefined;
   if (o.kind === 'unknown') return `${o.status || ''} ${o.reason}`.trim();
-  return o.status === 0 ? 'refused' : `${o.status} ${JSON.stringify(o.body).slice(0, 120)}`;
+  return o.status === 0 ? 'refused' : `${o.status} ${String(JSON.stringify(o.body) ?? '').slice(0, 120)}`;
 }
