@@ -13,6 +13,7 @@ import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { seededRng } from '../src/util/rng.js';
+import { breakMode } from '../src/node/chaos-break.js';
 import { checkAcked } from './checkers/acked.js';
 import { checkConverged } from './checkers/converge.js';
 import { checkCrashes } from './checkers/crashes.js';
@@ -45,6 +46,13 @@ export async function runChaos(o: ChaosRunOptions): Promise<ChaosReport> {
   const netnsWhy = o.netns ? NetnsLab.unavailable() : null;
   if (netnsWhy) throw new ChaosError('NOT_SUPPORTED', netnsWhy);
   const scenario = scenarioByName(o.scenario);
+  if (o.break) {
+    try {
+      breakMode({ SHOAL_CHAOS: '1', SHOAL_CHAOS_BREAK: o.break });
+    } catch (err) {
+      throw new ChaosError('USAGE', (err as Error).message.replace('SHOAL_CHAOS_BREAK', '--break'));
+    }
+  }
   if (o.managers < 1) throw new ChaosError('USAGE', '--managers must be at least 1');
   const opts = { ...DEFAULTS, ...o };
   const t0 = Date.now();
