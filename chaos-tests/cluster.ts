@@ -162,6 +162,15 @@ export class ChaosCluster {
     }
   }
 
+  /** Asks the leader to hand leadership to `to`; null when done, else why not. */
+  async transferLeadership(to: ChaosNode): Promise<string | null> {
+    const l = await this.leader();
+    if (!l) return 'no leader';
+    if (l === to) return null;
+    const r = await this.control(l, { cmd: 'transfer', to: to.id }, 6_000);
+    return r?.ok ? null : `transfer to ${to.name}: ${r?.error ?? 'no answer'}`;
+  }
+
   // ------------------------------------------------------------- faults
 
   async kill(n: ChaosNode): Promise<void> {

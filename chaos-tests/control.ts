@@ -29,6 +29,7 @@ export type ControlCommand =
   | { cmd: 'status' }
   | { cmd: 'heal' }
   | { cmd: 'clock'; offsetMs: number }
+  | { cmd: 'transfer'; to: string }
   | { cmd: 'partition'; blocks: { from: string[]; to: string[] }[]; addrs: Record<string, string> };
 
 export function controlSocket(dataDir: string): string {

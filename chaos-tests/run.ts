@@ -62,7 +62,7 @@ export async function runChaos(o: ChaosRunOptions): Promise<ChaosReport> {
   const beatsDir = path.join(runDir, 'beats');
   mkdirSync(beatsDir, { recursive: true });
 
-  const wantsDisk = (scenario.weights['disk-full'] ?? 0) > 0;
+  const wantsDisk = (scenario.weights['disk-full'] ?? 0) + (scenario.weights['disk-full-leader'] ?? 0) > 0;
   const diskWhy = wantsDisk ? DiskFault.unavailable() : null;
   const disk = wantsDisk && !diskWhy && o.managers >= 2 ? new DiskFault() : null;
   const { kinds, dropped } = usableKinds(scenario, { managers: o.managers, workers: o.workers, disk: disk !== null });

@@ -33,6 +33,7 @@ export const SCENARIOS: Record<string, Scenario> = {
       'partition-asymmetric': 1,
       'clock-jump': 1,
       'disk-full': 1,
+      'disk-full-leader': 1,
     },
     services: true,
   },
@@ -41,7 +42,7 @@ export const SCENARIOS: Record<string, Scenario> = {
   pause: { name: 'pause', description: 'SIGSTOP/SIGCONT of workers and of the leader', weights: { 'pause-worker': 1, 'pause-leader': 1 }, services: true },
   partition: { name: 'partition', description: 'majority/minority, isolated leader and asymmetric partitions', weights: { 'partition-minority': 1, 'partition-leader': 1, 'partition-asymmetric': 1 }, services: true },
   clock: { name: 'clock', description: 'clock jumps in the leader', weights: { 'clock-jump': 1 }, services: true },
-  disk: { name: 'disk', description: "a manager's data dir runs out of space", weights: { 'disk-full': 1 }, services: true },
+  disk: { name: 'disk', description: "a manager's data dir runs out of space (a follower's, or the leader's)", weights: { 'disk-full': 1, 'disk-full-leader': 1 }, services: true },
   'selftest-ack': { name: 'selftest-ack', description: 'self-test: leader kills and isolations against ack-before-commit', weights: { 'kill-leader': 1, 'partition-leader': 1 }, services: false, kv: 'own-keys' },
   'selftest-lose-tail': { name: 'selftest-lose-tail', description: 'self-test: all managers crash at once against lose-tail', weights: { 'crash-managers': 1 }, services: false },
 };
@@ -60,7 +61,7 @@ export function usableKinds(s: Scenario, topo: { managers: number; workers: numb
     const w = s.weights[k];
     if (!w) continue;
     if ((k === 'kill-worker' || k === 'pause-worker') && topo.workers === 0) dropped.push(`${k} (no workers)`);
-    else if (k === 'disk-full' && !topo.disk) dropped.push(`${k} (needs root for a tmpfs)`);
+    else if ((k === 'disk-full' || k === 'disk-full-leader') && !topo.disk) dropped.push(`${k} (needs root for a tmpfs)`);
     else if (k === 'kill-follower' && topo.managers < 2) dropped.push(`${k} (one manager)`);
     else kinds.push([k, w]);
   }

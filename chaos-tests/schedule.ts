@@ -23,6 +23,7 @@ export const HOLD_MS: Record<FaultKind, [number, number]> = {
   'partition-asymmetric': [3_000, 6_000],
   'clock-jump': [3_000, 6_000],
   'disk-full': [3_000, 6_000],
+  'disk-full-leader': [3_000, 6_000],
 };
 
 /** Quiet time before the first fault (the workload warms up) and between faults. */

@@ -9,7 +9,7 @@ import type { ChaosCluster } from '../cluster.js';
 import type { RunClock } from '../clock.js';
 import { sleep } from '../clock.js';
 import { clockJump } from './clock.js';
-import { diskFull } from './disk-full.js';
+import { diskFull, diskFullLeader } from './disk-full.js';
 import type { FaultImpl, Injected } from './impl.js';
 import { partitionAsymmetric, partitionLeader, partitionMinority } from './partition.js';
 import { crashManagers, killFollower, killLeader, killWorker, pauseLeader, pauseWorker } from './process.js';
@@ -27,6 +27,7 @@ const IMPLS: Record<FaultKind, FaultImpl> = {
   'partition-asymmetric': partitionAsymmetric,
   'clock-jump': clockJump,
   'disk-full': diskFull,
+  'disk-full-leader': diskFullLeader,
 };
 
 export class Injector {

@@ -12,6 +12,7 @@ export const FAULT_KINDS = [
   'partition-asymmetric',
   'clock-jump',
   'disk-full',
+  'disk-full-leader',
 ] as const;
 export type FaultKind = (typeof FAULT_KINDS)[number];
 

@@ -14,6 +14,8 @@
  *   {"cmd":"link","from":id|"*","to":id|"*","faults":{drop,delayMs,jitterMs,duplicate,reorder}}
  *   {"cmd":"heal"}                                   → removes partitions and link faults
  *   {"cmd":"clock","offsetMs":N}                     → this process's clock runs N ms off
+ *   {"cmd":"transfer","to":id}                       → (on the leader) hand leadership to `to`;
+ *                                                      answers once `to` leads, or with an error
  *   {"cmd":"status"}                                 → role, Raft view, clock offset, fault counters
  *
  * What a partition cuts: every node-to-node stream on the cluster Transport
@@ -57,6 +59,7 @@ type Command =
   | { cmd: 'link'; from: string; to: string; faults: LinkFaults }
   | { cmd: 'heal' }
   | { cmd: 'clock'; offsetMs: number }
+  | { cmd: 'transfer'; to: string }
   | { cmd: 'status' };
 
 export class ChaosControl {
@@ -67,6 +70,8 @@ export class ChaosControl {
   statusOf: () => Omit<ChaosStatus, 'nodeId' | 'pid' | 'clockOffsetMs' | 'faults'> = () => ({ role: 'starting', raft: null });
   /** Gossip's view of who is at which address, a fallback for `addrs`. */
   membersOf: () => { id: string; addr: string }[] = () => [];
+  /** Leadership transfer on this node's Raft member (managers only). */
+  transferTo: (to: string) => Promise<void> = () => Promise.reject(new ChaosCommandError('not a manager'));
 
   constructor(
     readonly nodeId: string,
@@ -123,17 +128,29 @@ export class ChaosControl {
         if (buf.length > 1 << 20) c.destroy();
         return;
       }
-      let reply: unknown;
-      try {
-        reply = this.handle(JSON.parse(buf.slice(0, nl)) as Command);
-      } catch (err) {
-        reply = { ok: false, error: (err as Error).message };
-      }
-      c.end(JSON.stringify(reply) + '\n');
+      const line = buf.slice(0, nl);
+      buf = '';
+      void (async () => {
+        let reply: unknown;
+        try {
+          const cmd = JSON.parse(line) as Command;
+          reply = cmd?.cmd === 'transfer' ? await this.transfer(cmd.to) : this.handle(cmd);
+        } catch (err) {
+          reply = { ok: false, error: (err as Error).message };
+        }
+        if (!c.destroyed) c.end(JSON.stringify(reply) + '\n');
+      })();
     });
   }
 
-  /** Carries out one command; throws ChaosCommandError on a malformed one. */
+  private async transfer(to: string): Promise<unknown> {
+    if (typeof to !== 'string' || !to) throw new ChaosCommandError('transfer needs to: a node id');
+    this.log(`chaos: handing leadership to ${to}`);
+    await this.transferTo(to);
+    return { ok: true };
+  }
+
+  /** Carries out one command (all but the asynchronous transfer); throws ChaosCommandError on a malformed one. */
   handle(c: Command): unknown {
     switch (c?.cmd) {
       case 'ping':

@@ -146,6 +146,10 @@ export class Daemon {
     if (chaos) {
       d.chaos = chaos;
       chaos.membersOf = () => gossip.members();
+      chaos.transferTo = async (to) => {
+        if (!d.manager) throw new DaemonError('not a manager');
+        await d.manager.driver.transferLeadership(to, 5_000);
+      };
       chaos.statusOf = () => {
         const st = d.manager?.status();
         return { role: d.identity.role, raft: st ? { isLeader: st.isLeader, leaderId: st.leaderId, ...st.raft } : null };
