@@ -57,6 +57,8 @@ export const RaftDriverErrorCode = {
   TIMEOUT: 'TIMEOUT',
   /** The leader changed while the proposal was pending; the outcome is unknown: retry (idempotently). */
   LEADER_CHANGED: 'LEADER_CHANGED',
+  /** This node cannot write its log (disk full, I/O errors): nothing was proposed; try another manager. */
+  STORAGE_FAILING: 'STORAGE_FAILING',
   STOPPED: 'STOPPED',
 } as const;
 
@@ -179,6 +181,8 @@ export class RaftDriver {
   /** Replicated with the state machine: which proposals were applied already. */
   private dedup = new DedupTable();
   private snapshotInFlight = false;
+  /** Set while persists fail (disk full, I/O errors): the node then reports itself a follower. */
+  private storageFailing = false;
   private readySnapshot: { index: number; data: Uint8Array } | null = null;
 
   private constructor(opts: RaftDriverOptions) {
@@ -232,6 +236,7 @@ export class RaftDriver {
    */
   propose(command: Uint8Array, timeoutMs = this.opts.requestTimeoutMs): Promise<unknown> {
     if (this.stopped) return Promise.reject(new RaftDriverError('STOPPED', 'raft node stopped'));
+    if (this.storageFailing) return Promise.reject(new RaftDriverError('STORAGE_FAILING', 'this manager cannot write its Raft log (disk full or failing); try another manager'));
     const seq = ++this.seq;
     try {
       this.core.propose(encodeProposal(this.origin, seq, command));
@@ -345,6 +350,11 @@ export class RaftDriver {
 
   get isLeader(): boolean {
     return this.soft.role === 'leader';
+  }
+
+  /** False while writes to the Raft log fail (the node stalls and does not lead). */
+  get storageHealthy(): boolean {
+    return !this.storageFailing;
   }
 
   get storageMetrics(): RaftStorage['metrics'] {
@@ -551,10 +561,24 @@ export class RaftDriver {
     for (;;) {
       try {
         await this.storage.persist(rd);
+        if (this.storageFailing) {
+          this.storageFailing = false;
+          this.log('storage writes work again');
+          // Whatever the core became meanwhile (a follower, most likely), say so.
+          this.onSoftState(this.core.softState(), true);
+        }
         return;
       } catch (err) {
         this.metrics.persistErrors++;
         this.log(`persisting raft state failed (${(err as Error).message}); retrying in ${delay} ms`);
+        if (!this.storageFailing) {
+          this.storageFailing = true;
+          // A node that cannot write its log cannot lead: its heartbeats are
+          // stuck behind this persist, so the others elect a new leader. Tell
+          // the listeners (dispatcher, leader loops) at once, rather than let
+          // this node keep agent sessions and act on a view nobody follows.
+          if (this.soft.role === 'leader') this.onSoftState({ leader: null, role: 'follower' }, true);
+        }
         if (this.stopped) return;
         await new Promise((r) => setTimeout(r, delay));
         if (this.stopped) return;
@@ -563,7 +587,9 @@ export class RaftDriver {
     }
   }
 
-  private onSoftState(s: SoftState): void {
+  private onSoftState(s: SoftState, force = false): void {
+    // While storage fails this node does not lead, whatever the core says.
+    if (this.storageFailing && !force && s.role === 'leader') s = { leader: null, role: 'follower' };
     const changed = s.leader !== this.soft.leader || s.role !== this.soft.role;
     if (s.leader !== this.soft.leader) {
       // A proposal handed to a leader that is gone may have been lost (it

@@ -109,3 +109,28 @@ t.test('a network that duplicates every frame: forwarded proposals still apply e
   await waitFor(() => back.sm.get('once')?.length === 60, { what: 'restarted node rebuilt the same state' });
   t.equal(await c.append(back, 'once', 'y'), 'x'.repeat(60) + 'y', 'and new proposals apply once');
 });
+
+t.test('a leader whose disk fails stops leading at once, refuses proposals, and rejoins when writes work again', async (t) => {
+  const c = await founded();
+  t.teardown(() => c.close());
+  const leader = await c.leader();
+  await c.put(leader, 'before', '1');
+  const storage = (leader.driver as unknown as { storage: { persist: (...a: unknown[]) => Promise<void> } }).storage;
+  const persist = storage.persist.bind(storage);
+  let diskFull = true;
+  storage.persist = async (...a: unknown[]) => {
+    if (diskFull) throw new Error('SQLITE_FULL: database or disk is full');
+    return persist(...a);
+  };
+  // Anything that makes a Ready to persist trips it: a write.
+  const stuck = c.put(leader, 'during', 'x').catch((e: Error) => e);
+  await waitFor(() => !leader.driver.isLeader, { what: 'the stalled leader steps back' });
+  t.equal(leader.driver.storageHealthy, false);
+  await t.rejects(c.put(leader, 'refused', 'x'), { code: 'STORAGE_FAILING' }, 'proposals fail fast instead of timing out');
+  const next = await waitFor(() => [...c.members.values()].find((m) => m !== leader && m.driver.isLeader), { what: 'a new leader elsewhere' });
+  t.equal(await c.put(next, 'after', '2'), '2', 'the cluster takes writes meanwhile');
+  diskFull = false;
+  await waitFor(() => leader.driver.storageHealthy && leader.sm.get('after') === '2', { what: 'the old leader catches up once its disk works' });
+  t.ok(!leader.driver.isLeader || leader.driver.status().term > 2, 'and does not lead on a stale view');
+  void stuck;
+});

@@ -97,6 +97,7 @@ export function toApiError(err: unknown): ApiError {
     }
     if (c.name === 'RaftDriverError') {
       if (c.code === 'STOPPED') return unavailable(`this manager is shutting down (${msg})`);
+      if (c.code === 'STORAGE_FAILING') return unavailable(`this manager cannot write to its disk; nothing was applied: use another manager (${msg})`);
       // TIMEOUT and LEADER_CHANGED: a write may or may not have been applied.
       return unavailable(`outcome unknown: the request may or may not have been applied; check before retrying (${msg})`);
     }
