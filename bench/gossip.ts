@@ -14,7 +14,7 @@
  *                  messages) plus push-pull streams, per member.
  * Optional: --seed N (default 1).
  */
-import { Packr } from 'msgpackr';
+import { Packr } from '../src/util/msgpack.js';
 import { runScenario, violations } from '../test/gossip/sim/cluster.js';
 import { figures, summary } from '../test/gossip/sim/report.js';
 import { scenario, replayCommand } from '../test/gossip/sim/scenario.js';

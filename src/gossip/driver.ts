@@ -1,6 +1,6 @@
 import dgram from 'node:dgram';
 import { performance } from 'node:perf_hooks';
-import { Packr, Unpackr } from 'msgpackr';
+import { Packr, Unpackr } from '../util/msgpack.js';
 import { systemRng, type Rng } from '../util/rng.js';
 import { Codec, FrameKind } from '../wire/codec.js';
 import { isWireError } from '../wire/errors.js';

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { Packr, Unpackr } from 'msgpackr';
+import { Packr, Unpackr } from '../util/msgpack.js';
 import { systemRng, type Rng } from '../util/rng.js';
 import type { PeerTarget, Transport } from '../wire/interface.js';
 import { PeerLink } from '../wire/peer-link.js';

@@ -1,4 +1,4 @@
-import { Packr, Unpackr } from 'msgpackr';
+import { Packr, Unpackr } from '../util/msgpack.js';
 import type { StateMachine } from './driver.js';
 import { packSlices, unpackSlices } from '../util/sliced-pack.js';
 

@@ -1,5 +1,5 @@
 import { crc32 } from 'node:zlib';
-import { Packr, Unpackr } from 'msgpackr';
+import { Packr, Unpackr } from '../util/msgpack.js';
 import { Db } from '../util/sqlite.js';
 import type { ConfState, Entry, HardState, RaftBootState, Ready, Snapshot } from './interface.js';
 

@@ -1,4 +1,4 @@
-import { Packr, Unpackr } from 'msgpackr';
+import { Packr, Unpackr } from './msgpack.js';
 
 /**
  * Serialises a large array in slices, one per event-loop turn, so encoding

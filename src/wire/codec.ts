@@ -1,4 +1,4 @@
-import { Packr, RESERVE_START_SPACE, Unpackr } from 'msgpackr';
+import { Packr, RESERVE_START_SPACE, Unpackr } from '../util/msgpack.js';
 import { WireError, WireErrorCode } from './errors.js';
 import { DEFAULT_MAX_FRAME_BYTES } from './options.js';
 import { registry as defaultRegistry, type MessageRegistry, type MessageType } from './registry.js';

@@ -3,7 +3,7 @@
  * datagrams (checked against msgpackr's actual encoding).
  */
 import t from 'tap';
-import { Packr } from 'msgpackr';
+import { Packr } from '../../src/util/msgpack.js';
 import { validate } from '../../src/wire/schema.js';
 import { compoundSchema, gossipMessageSchema, pushPullStateSchema } from '../../src/gossip/messages.js';
 import type { GossipMessage, PushPullState } from '../../src/gossip/interface.js';

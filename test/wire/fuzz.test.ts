@@ -1,5 +1,5 @@
 import t from 'tap';
-import { Packr } from 'msgpackr';
+import { Packr } from '../../src/util/msgpack.js';
 import '../../src/protocol.js';
 import './fixtures/messages.js';
 import { Codec, FrameKind, rawFrame } from '../../src/wire/codec.js';

@@ -1,6 +1,6 @@
 import t from 'tap';
 import { WebSocket } from 'ws';
-import { Packr } from 'msgpackr';
+import { Packr } from '../../src/util/msgpack.js';
 import { WsTransport, WS_PATH } from '../../src/wire/ws-transport.js';
 import { rawFrame } from '../../src/wire/codec.js';
 import { seededRng } from '../../src/util/rng.js';

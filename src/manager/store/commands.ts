@@ -1,4 +1,4 @@
-import { Packr, Unpackr } from 'msgpackr';
+import { Packr, Unpackr } from '../../util/msgpack.js';
 import type { Cluster, Config, Network, Node, Secret, Service, ServiceSpec, Task, TaskOrchestration, TaskState, TaskStatus, UpdateStatus } from './types.js';
 
 /**

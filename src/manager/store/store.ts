@@ -1,4 +1,4 @@
-import { Packr, Unpackr } from 'msgpackr';
+import { Packr, Unpackr } from '../../util/msgpack.js';
 import type { StateMachine } from '../../raft/driver.js';
 import { decodeTxn, KINDS, type AnyObject, type Change, type Kind, type ObjectOf, type StoreOp, type Txn, type TxnResult } from './commands.js';
 import { StoreError, StoreErrorCode } from './errors.js';
