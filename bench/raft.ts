@@ -297,6 +297,11 @@ async function main(): Promise<void> {
     failover_p99_ms: failover.length ? Math.round(pct(failover, 0.99)) : null,
   };
   for (const m of shoal.members) m.proc?.kill('SIGTERM');
+  // A profiled member writes its profile on a clean exit: give it a moment.
+  if (process.env.BENCH_RAFT_PROFILE) {
+    const exited = shoal.members.map((m) => (m.proc && m.proc.exitCode === null ? new Promise((r) => m.proc!.once('exit', r)) : null));
+    await Promise.race([Promise.all(exited), sleep(5_000)]);
+  }
   cleanup();
   process.stdout.write(JSON.stringify(out) + '\n');
   process.exit(0);
