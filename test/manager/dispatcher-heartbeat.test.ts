@@ -1,0 +1,198 @@
+import t, { type Test } from 'tap';
+import { Dispatcher, type DispatcherOptions } from '../../src/manager/dispatcher/dispatcher.js';
+import { Heartbeat, SessionOpen, StatusReport, type SessionFrame } from '../../src/manager/dispatcher/messages.js';
+import type { StoreOp } from '../../src/manager/store/commands.js';
+import type { Connection, Stream } from '../../src/wire/interface.js';
+import { WsTransport } from '../../src/wire/ws-transport.js';
+import { FakeContext } from '../api/fake-context.js';
+import { waitFor } from '../helpers/wait.js';
+
+/**
+ * The dispatcher on its own (a real ws Transport, a FakeContext store),
+ * driven by a hand-rolled agent so that heartbeats can stop while the
+ * session stays open — which a real agent never does on purpose:
+ * - a node is down after missedHeartbeats silent periods even though its
+ *   session (and connection) is still open;
+ * - gossip declaring it dead (nodeDead) takes it down long before that,
+ *   but not before its tasks are fenced (last contact + fenceMs);
+ * - status reports are batched: a burst becomes a few Raft commits, and
+ *   commits of status come at most every statusFlushMs.
+ */
+interface Agent {
+  conn: Connection;
+  stream: Stream<SessionFrame>;
+  sessionId: string;
+  ended: Promise<string>;
+  lastContact: number;
+  heartbeat(): Promise<void>;
+}
+
+async function setup(t: Test, options: Partial<DispatcherOptions>) {
+  const ctx = new FakeContext();
+  ctx.init();
+  const server = new WsTransport({ nodeId: ctx.selfId });
+  const addr = await server.listen({ host: '127.0.0.1', port: 0 });
+  const logs: string[] = [];
+  const d = new Dispatcher({ transport: server, ctx, managers: () => [{ nodeId: ctx.selfId, addr }], options, log: (m) => logs.push(m) });
+  d.startLeading();
+  const clients: WsTransport[] = [];
+  t.teardown(async () => {
+    d.close();
+    for (const c of clients) await c.close();
+    await server.close();
+  });
+  const connect = async (nodeId: string): Promise<Agent> => {
+    const tr = new WsTransport({ nodeId });
+    clients.push(tr);
+    const conn = await tr.connect(addr, { timeoutMs: 5_000 });
+    const stream = conn.openStream(SessionOpen, {
+      type: 'open',
+      nodeId,
+      description: { hostname: nodeId, os: 'linux', arch: 'x86_64', nanoCpus: 1e9, memoryBytes: 1e9, labels: {}, runtimes: ['process'], engineVersion: '0.1.0', clusterAddr: '127.0.0.9:4242', gossipAddr: '127.0.0.9:4242' },
+    }) as Stream<SessionFrame>;
+    let sessionId = '';
+    let resolveEnd!: (why: string) => void;
+    const ended = new Promise<string>((r) => (resolveEnd = r));
+    const gotSession = new Promise<void>((resolve) =>
+      stream.onData(
+        (f) => {
+          if (f.type === 'session') {
+            sessionId = f.sessionId;
+            resolve();
+          }
+        },
+        (err) => resolveEnd(err?.message ?? 'ended'),
+      ),
+    );
+    const a: Agent = {
+      conn,
+      stream,
+      sessionId: '',
+      ended,
+      lastContact: Date.now(),
+      heartbeat: async () => {
+        a.lastContact = Date.now();
+        await conn.request(Heartbeat, { nodeId, sessionId: a.sessionId }, { timeoutMs: 5_000 });
+      },
+    };
+    await gotSession;
+    a.sessionId = sessionId;
+    return a;
+  };
+  return { ctx, d, connect, logs };
+}
+
+const nodeState = (ctx: FakeContext, id: string) => ctx.store.get('node', id)!.Status;
+
+t.test('heartbeats stop while the session stays open: down after missedHeartbeats periods', async (t) => {
+  const hb = 300;
+  const { ctx, d, connect, logs } = await setup(t, { heartbeatMs: hb, fenceMs: 300, missedHeartbeats: 3 });
+  // (The manager's own seeded node has no agent here: it goes down too; only the worker is watched.)
+  const downs = (id: string) => logs.filter((l) => l.startsWith(`dispatcher: node ${id} down`)).length;
+  const w = ctx.addNode({ hostname: 'w1', state: 'down' });
+  const a = await connect(w);
+  await waitFor(() => nodeState(ctx, w).State === 'ready', { what: 'the worker registered ready' });
+
+  // Heartbeating on time for well over 3 periods keeps it up.
+  const until = Date.now() + hb * 6;
+  while (Date.now() < until) {
+    await a.heartbeat();
+    await new Promise((r) => setTimeout(r, hb / 2));
+  }
+  t.equal(nodeState(ctx, w).State, 'ready', 'a node that heartbeats stays ready');
+  t.equal(downs(w), 0, 'no down decision about it');
+  t.ok(d.metrics.heartbeats >= 6, `heartbeats counted (${d.metrics.heartbeats})`);
+
+  // Silence, with the stream and the connection left open.
+  await a.heartbeat();
+  const silentFrom = a.lastContact;
+  await waitFor(() => nodeState(ctx, w).State === 'down', { timeoutMs: 10_000, intervalMs: 10, what: 'the silent node down' });
+  const after = Date.now() - silentFrom;
+  t.ok(a.conn.isOpen, 'the connection was never closed by the agent');
+  t.ok(after > hb * 3, `not before 3 missed heartbeats (${after} ms > ${hb * 3} ms)`);
+  t.ok(after < hb * 3 + 5_000, `and soon after (${after} ms)`);
+  t.match(nodeState(ctx, w).Message, /heartbeat failure/, 'the reason says heartbeats');
+  t.match(await a.ended, /missed 3 heartbeats/, 'the dispatcher reset the stale session');
+  t.equal(d.sessionCount(), 0);
+  t.equal(downs(w), 1, 'one down decision about it');
+  await t.rejects(a.heartbeat(), /no such session/, 'a late heartbeat on the old session is refused');
+
+  // Coming back: a new session makes it ready again.
+  const b = await connect(w);
+  await waitFor(() => nodeState(ctx, w).State === 'ready', { what: 'ready again after a new session' });
+  b.stream.reset('done');
+});
+
+t.test('gossip declares a node dead: down long before its heartbeats would lapse, after its fence', async (t) => {
+  const fenceMs = 300;
+  // Heartbeats every 5 s: the missed-heartbeat rule alone would take 15 s.
+  const { ctx, d, connect } = await setup(t, { heartbeatMs: 5_000, fenceMs, missedHeartbeats: 3 });
+  const w = ctx.addNode({ hostname: 'w1', state: 'down' });
+  const a = await connect(w);
+  await waitFor(() => nodeState(ctx, w).State === 'ready', { what: 'the worker registered ready' });
+  await a.heartbeat();
+  const contact = a.lastContact;
+  const t0 = Date.now();
+  d.nodeDead(w);
+  t.match(await a.ended, /declared dead/, 'the session is closed at once');
+  await waitFor(() => nodeState(ctx, w).State === 'down', { timeoutMs: 8_000, intervalMs: 10, what: 'the dead node down' });
+  const tookMs = Date.now() - t0;
+  t.ok(tookMs < 8_000, `down ${tookMs} ms after gossip said dead, not 15 s`);
+  t.ok(Date.now() - contact >= fenceMs, `not before its tasks are fenced (${Date.now() - contact} ms >= ${fenceMs} ms after the last contact)`);
+  t.match(nodeState(ctx, w).Message, /declared dead by gossip/, 'the reason names gossip');
+
+  // A follower ignores the hook.
+  const w2 = ctx.addNode({ hostname: 'w2' });
+  d.stopLeading();
+  d.nodeDead(w2);
+  t.equal(nodeState(ctx, w2).State, 'ready', 'a dispatcher that does not lead declares nothing');
+});
+
+t.test('status reports are batched into few commits, at most one per statusFlushMs', async (t) => {
+  const flushMs = 100;
+  const { ctx, d, connect } = await setup(t, { heartbeatMs: 1_000, fenceMs: 1_000, statusFlushMs: flushMs });
+  const w = ctx.addNode({ hostname: 'w1', state: 'down' });
+  const a = await connect(w);
+  await waitFor(() => nodeState(ctx, w).State === 'ready', { what: 'the worker registered ready' });
+  const tasks = Array.from({ length: 200 }, (_, i) => ctx.addTask('svc', i + 1, { nodeId: w, state: 'assigned' }));
+  const other = ctx.addTask('svc', 999, { nodeId: ctx.selfId, state: 'assigned' });
+
+  // Record when status commits happen.
+  const statusCommits: { at: number; n: number }[] = [];
+  const commit = ctx.commit.bind(ctx);
+  ctx.commit = (ops: StoreOp[]) => {
+    const n = ops.filter((o) => o.op === 'patchTask').length;
+    if (n > 0) statusCommits.push({ at: performance.now(), n });
+    return commit(ops);
+  };
+  const report = (ids: string[], state: 'running' | 'starting') =>
+    a.conn.request(StatusReport, { nodeId: w, sessionId: a.sessionId, updates: ids.map((taskId) => ({ taskId, status: { Timestamp: new Date().toISOString(), State: state, Message: state } })) }, { timeoutMs: 10_000 });
+
+  // A burst: 100 reports of one update each, all at once.
+  const burst = await Promise.all(tasks.slice(0, 100).map((id) => report([id], 'starting')));
+  t.same(burst.map((r) => r.accepted), burst.map(() => 1), 'every report acknowledged only once committed, each accepted');
+  t.ok(statusCommits.length <= 3, `100 reports in a burst -> ${statusCommits.length} commits`);
+  t.equal(d.metrics.statusUpdates, 100);
+  t.equal(d.metrics.statusBatches, statusCommits.length);
+  t.ok(tasks.slice(0, 100).every((id) => ctx.store.get('task', id)!.Status.State === 'starting'), 'all applied');
+
+  // A trickle over ~1 s: a report every ~10 ms; commits stay >= statusFlushMs apart.
+  statusCommits.length = 0;
+  const pending: Promise<{ accepted: number }>[] = [];
+  for (const id of tasks.slice(100)) {
+    pending.push(report([id], 'running'));
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  await Promise.all(pending);
+  const span = statusCommits.at(-1)!.at - statusCommits[0]!.at;
+  t.ok(statusCommits.length >= 2, `a trickle is still flushed as it goes (${statusCommits.length} commits)`);
+  t.ok(statusCommits.length <= Math.ceil(span / flushMs) + 2, `${statusCommits.length} commits over ${Math.round(span)} ms: no more than one per ${flushMs} ms`);
+  const gaps = statusCommits.slice(1).map((c, i) => c.at - statusCommits[i]!.at);
+  t.ok(gaps.every((g) => g >= flushMs - 5), `status commits are >= ${flushMs} ms apart (gaps ${gaps.map((g) => Math.round(g)).join(', ')})`);
+  t.equal(statusCommits.reduce((s, c) => s + c.n, 0), 100, 'every update in some commit, none twice');
+
+  // A node reports only on its own tasks.
+  const r = await report([other], 'running');
+  t.equal(r.accepted, 0, "a report on another node's task is not accepted");
+  t.equal(ctx.store.get('task', other)!.Status.State, 'assigned', 'and not applied');
+});
