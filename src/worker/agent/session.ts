@@ -2,6 +2,9 @@ import type { Connection, Stream, Transport } from '../../wire/interface.js';
 import { isWireError } from '../../wire/errors.js';
 import { Heartbeat, SessionOpen, StatusReport, type AgentDescription, type SessionFrame, type StatusUpdate } from '../../manager/dispatcher/messages.js';
 import { stateRank, type Node, type Task } from '../../manager/store/types.js';
+import { Backoff } from '../../wire/backoff.js';
+import { defaultBackoff, type BackoffOptions } from '../../wire/options.js';
+import { systemRng, type Rng } from '../../util/rng.js';
 
 export interface SessionClientOptions {
   transport: Transport;
@@ -9,6 +12,19 @@ export interface SessionClientOptions {
   description: AgentDescription;
   /** Cluster addresses of managers to try; the session keeps this list fresh. */
   managers: string[];
+  /**
+   * More candidate managers, asked before every connection attempt (the
+   * node daemon passes the alive managers of the gossip member list): they
+   * are merged into the known ones, so a worker whose known managers are all
+   * gone still finds a manager that joined after its last session began.
+   */
+  discoverManagers?: () => string[];
+  /** Reconnect back-off after failures (default: the wire's, capped at 1 s); NOT_LEADER redirects retry at once. */
+  backoff?: Partial<BackoffOptions>;
+  /** Jitter source for the back-off (default: systemRng()). */
+  rng?: Rng;
+  /** For tests: how the session waits between attempts. */
+  sleep?: (ms: number) => Promise<void>;
   onAssignments(full: boolean, tasks: Task[], removed: string[]): void;
   onNode?(node: Node): void;
   onConnected?(managerAddr: string): void;
@@ -17,7 +33,10 @@ export interface SessionClientOptions {
   log?: (msg: string) => void;
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms).unref());
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref());
+
+/** The reconnect back-off: the wire's jittered one, capped at 1 s so a failover is found fast. */
+export const sessionBackoff: BackoffOptions = { ...defaultBackoff, maxMs: 1_000 };
 
 /**
  * The agent's side of the dispatcher protocol: finds the leader (following
@@ -37,10 +56,17 @@ export class SessionClient {
   private readonly pending = new Map<string, StatusUpdate>();
   private sending = false;
   private wake: (() => void) | null = null;
+  private readonly backoff: Backoff;
   connectedTo: string | null = null;
 
   constructor(private readonly opts: SessionClientOptions) {
-    this.managers = [...opts.managers];
+    this.managers = [...new Set(opts.managers)];
+    this.backoff = new Backoff({ ...sessionBackoff, ...opts.backoff }, opts.rng ?? systemRng());
+  }
+
+  /** The managers this session will try, in order (known ones first, then discovered ones). */
+  get knownManagers(): readonly string[] {
+    return this.managers;
   }
 
   start(): void {
@@ -66,36 +92,56 @@ export class SessionClient {
     this.wake?.();
   }
 
-  private target(): string {
+  /** Adds the discovered managers not known yet (after the known ones, so the round-robin order stays stable). */
+  private discover(): void {
+    if (!this.opts.discoverManagers) return;
+    let found: string[];
+    try {
+      found = this.opts.discoverManagers();
+    } catch (err) {
+      this.log(`manager discovery failed: ${(err as Error).message}`);
+      return;
+    }
+    const fresh = found.filter((a) => !this.managers.includes(a));
+    if (fresh.length === 0) return;
+    this.managers = [...this.managers, ...new Set(fresh)];
+    this.log(`discovered manager${fresh.length > 1 ? 's' : ''} ${fresh.join(', ')}`);
+  }
+
+  private target(): string | null {
     if (this.hint) {
       const h = this.hint;
       this.hint = null;
       return h;
     }
+    this.discover();
+    if (this.managers.length === 0) return null;
     const t = this.managers[this.next % this.managers.length]!;
     this.next++;
     return t;
   }
 
   private async loop(): Promise<void> {
-    let failures = 0;
     while (!this.stopped) {
       const addr = this.target();
-      try {
-        await this.runSession(addr);
-        failures = 0;
-      } catch (err) {
-        const msg = (err as Error).message;
-        const m = /NOT_LEADER (\S+)@(\S+)/.exec(msg);
-        if (m) this.hint = m[2]!;
-        else failures++;
-        this.log(`session with ${addr} ended: ${msg}`);
+      if (addr === null) {
+        this.log('no manager known yet');
+      } else {
+        try {
+          await this.runSession(addr);
+        } catch (err) {
+          const msg = (err as Error).message;
+          const m = /NOT_LEADER (\S+)@(\S+)/.exec(msg);
+          if (m) this.hint = m[2]!;
+          this.log(`session with ${addr} ended: ${msg}`);
+        }
       }
       this.sessionId = null;
       this.connectedTo = null;
       if (this.stopped) return;
-      // Redirects retry at once; a string of failures backs off (capped at 1 s).
-      await sleep(this.hint ? 0 : Math.min(1_000, 50 * 2 ** Math.min(failures, 5)));
+      // Redirects retry at once; anything else backs off with jitter, so the
+      // workers of a failed manager do not all reconnect in the same instant.
+      await (this.opts.sleep ?? sleep)(this.hint ? 0 : this.backoff.next());
     }
   }
 
@@ -112,6 +158,8 @@ export class SessionClient {
             switch (f.type) {
               case 'session':
                 this.sessionId = f.sessionId;
+                // A session was established: the next loss starts the back-off over.
+                this.backoff.reset();
                 heartbeatMs = f.heartbeatMs;
                 this.connectedTo = addr;
                 if (f.managers.length > 0) this.managers = [...new Set([...f.managers.map((m) => m.addr), ...this.managers])];
