@@ -13,13 +13,14 @@ import { loadIdentity, saveIdentity, type NodeIdentity } from './state.js';
 import { SessionClient } from '../worker/agent/session.js';
 import { Agent } from '../worker/agent/agent.js';
 import { serveTaskLogs } from '../worker/agent/logs.js';
-import { createRuntime, RUNTIME_NAMES, type Runtime, type RuntimeName } from '../worker/runtime/index.js';
+import { createRuntime, RUNTIME_NAMES, type Runtime, type RuntimeName, type RuntimeOptions } from '../worker/runtime/index.js';
 import type { Node } from '../manager/store/types.js';
 import { createApiServer, type ApiServer } from '../manager/api/index.js';
 import { reconcile } from '../manager/orchestrator/index.js';
 import { packageVersion } from '../util/version.js';
 import '../protocol.js';
 import { ChaosControl, chaosEnabled } from './chaos.js';
+import { aliveManagerAddrs } from './gossip-managers.js';
 import { breakMode, breakRaftSync, brokenApiContext, ChaosBreakError, loseTail, type BreakMode } from './chaos-break.js';
 
 export interface DaemonOptions {
@@ -35,6 +36,8 @@ export interface DaemonOptions {
   hostname?: string;
   /** Default task runtime: process (default), oci or docker. */
   runtime?: RuntimeName;
+  /** The OCI runtime binary the oci runtime uses: runc (default) or crun. */
+  ociRuntime?: OciRuntimeName;
   /** Docker Engine socket for the docker runtime. */
   dockerSocket?: string;
   gossipProfile?: ProfileName;
@@ -45,6 +48,21 @@ export interface DaemonOptions {
 
 export class DaemonError extends Error {
   override readonly name = 'DaemonError';
+}
+
+export const OCI_RUNTIME_NAMES = ['runc', 'crun'] as const;
+export type OciRuntimeName = (typeof OCI_RUNTIME_NAMES)[number];
+
+/** How this node's runtimes are configured: from the daemon options and the saved identity (`--oci-runtime` is remembered there). */
+export function runtimeOptions(identity: Pick<NodeIdentity, 'ociRuntime'>, opts: Pick<DaemonOptions, 'dataDir' | 'dockerSocket'>, log: (msg: string) => void): RuntimeOptions {
+  const oci = identity.ociRuntime;
+  if (oci !== undefined && !(OCI_RUNTIME_NAMES as readonly string[]).includes(oci)) throw new DaemonError(`the saved OCI runtime must be one of ${OCI_RUNTIME_NAMES.join(', ')}, got ${JSON.stringify(oci)}`);
+  return {
+    dataDir: opts.dataDir,
+    log,
+    ...(oci ? { oci: { runtime: oci as OciRuntimeName } } : {}),
+    ...(opts.dockerSocket ? { docker: { socketPath: opts.dockerSocket } } : {}),
+  };
 }
 
 /**
@@ -83,6 +101,7 @@ export class Daemon {
     }
     let identity = loadIdentity(opts.dataDir);
     if (opts.runtime && !RUNTIME_NAMES.includes(opts.runtime)) throw new DaemonError(`--runtime must be one of ${RUNTIME_NAMES.join(', ')}, got ${JSON.stringify(opts.runtime)}`);
+    if (opts.ociRuntime && !OCI_RUNTIME_NAMES.includes(opts.ociRuntime)) throw new DaemonError(`--oci-runtime must be one of ${OCI_RUNTIME_NAMES.join(', ')}, got ${JSON.stringify(opts.ociRuntime)}`);
     if (identity && (opts.init || opts.join)) {
       throw new DaemonError(`${opts.dataDir} already belongs to cluster ${identity.clusterId} as node ${identity.nodeId}; start it with \`shoal run --data-dir ${opts.dataDir}\` or use an empty data dir`);
     }
@@ -119,9 +138,11 @@ export class Daemon {
         identity = { version: 1, nodeId, clusterId: j.clusterId, role: j.role, gossipKey: j.gossipKey, advertiseAddr, apiAddr, hostname, managers: j.managers };
       }
       if (opts.runtime) identity.runtime = opts.runtime;
+      if (opts.ociRuntime) identity.ociRuntime = opts.ociRuntime;
       saveIdentity(opts.dataDir, identity);
-    } else if (opts.runtime && opts.runtime !== identity.runtime) {
-      identity.runtime = opts.runtime;
+    } else if ((opts.runtime && opts.runtime !== identity.runtime) || (opts.ociRuntime && opts.ociRuntime !== identity.ociRuntime)) {
+      if (opts.runtime) identity.runtime = opts.runtime;
+      if (opts.ociRuntime) identity.ociRuntime = opts.ociRuntime;
       saveIdentity(opts.dataDir, identity);
     }
     const gossip = await GossipDriver.start({
@@ -196,8 +217,9 @@ export class Daemon {
   private async startAgent(): Promise<void> {
     const log = this.opts.log ?? (() => {});
     const runtimes = new Map<string, Runtime>();
+    const ro = runtimeOptions(this.identity, this.opts, log);
     for (const name of RUNTIME_NAMES) {
-      const r = createRuntime(name, { dataDir: this.opts.dataDir, log, ...(this.opts.dockerSocket ? { docker: { socketPath: this.opts.dockerSocket } } : {}) });
+      const r = createRuntime(name, ro);
       const a = await r.available().catch((err: Error) => ({ ok: false, reason: err.message }));
       if (a.ok) runtimes.set(name, r);
       else log(`runtime ${name} unavailable: ${a.reason ?? 'unknown reason'}`);
@@ -242,6 +264,9 @@ export class Daemon {
         gossipAddr: id.advertiseAddr,
       },
       managers: id.managers.map((m) => m.addr),
+      // Failover beyond the managers we were told of: any manager gossip sees alive.
+      discoverManagers: () => aliveManagerAddrs(this.gossip.members()),
+      onConnected: (addr) => this.opts.log?.(`node ${id.nodeId}: agent session with manager ${addr}`),
       onAssignments: (full, tasks, removed) => this.agent?.onAssignments(full, tasks, removed),
       onNode: (n) => this.onOwnNode(n),
       onFence: (ms) => {

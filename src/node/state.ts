@@ -24,6 +24,8 @@ export interface NodeIdentity {
   founder?: boolean;
   /** The runtime tasks use unless their template names one (process | oci | docker). */
   runtime?: string;
+  /** The OCI runtime binary the oci runtime uses (runc | crun; default runc). */
+  ociRuntime?: string;
 }
 
 export function identityPath(dataDir: string): string {

@@ -1,7 +1,7 @@
 import os from 'node:os';
 import path from 'node:path';
 import type { Command } from 'commander';
-import { Daemon, DaemonError, type DaemonOptions } from '../../node/daemon.js';
+import { Daemon, DaemonError, OCI_RUNTIME_NAMES, type DaemonOptions, type OciRuntimeName } from '../../node/daemon.js';
 import { parseToken } from '../../manager/membership/tokens.js';
 import { CliError } from '../errors.js';
 import { RUNTIME_NAMES, type RuntimeName } from '../../worker/runtime/index.js';
@@ -66,6 +66,7 @@ interface CommonFlags {
   apiAddr?: string;
   hostname?: string;
   runtime?: string;
+  ociRuntime?: string;
 }
 
 function common(cmd: Command): Command {
@@ -74,7 +75,8 @@ function common(cmd: Command): Command {
     .option('--advertise-addr <host:port>', 'cluster (TCP) and gossip (UDP) address other nodes reach this one at', undefined)
     .option('--api-addr <host:port>', 'HTTP control API address (managers)', undefined)
     .option('--hostname <name>', 'node hostname shown in `shoal node ls`')
-    .option('--runtime <name>', 'default task runtime: process, oci (runc/crun) or docker', undefined);
+    .option('--runtime <name>', 'default task runtime: process, oci (runc/crun) or docker', undefined)
+    .option('--oci-runtime <runc|crun>', 'the OCI runtime binary the oci runtime runs tasks with (default runc)', undefined);
 }
 
 function checkRuntime(v: string | undefined): RuntimeName | undefined {
@@ -83,13 +85,20 @@ function checkRuntime(v: string | undefined): RuntimeName | undefined {
   return v as RuntimeName;
 }
 
-function toOpts(f: CommonFlags): DaemonOptions {
+export function checkOciRuntime(v: string | undefined): OciRuntimeName | undefined {
+  if (v === undefined) return undefined;
+  if (!(OCI_RUNTIME_NAMES as readonly string[]).includes(v)) throw new CliError(`--oci-runtime must be one of ${OCI_RUNTIME_NAMES.join(', ')}, got ${JSON.stringify(v)}`);
+  return v as OciRuntimeName;
+}
+
+export function toOpts(f: CommonFlags): DaemonOptions {
   return {
     dataDir: f.dataDir,
     ...(f.advertiseAddr ? { advertiseAddr: checkAddr(f.advertiseAddr, '--advertise-addr') } : {}),
     ...(f.apiAddr ? { apiAddr: checkAddr(f.apiAddr, '--api-addr') } : {}),
     ...(f.hostname ? { hostname: f.hostname } : {}),
     ...(f.runtime ? { runtime: checkRuntime(f.runtime)! } : {}),
+    ...(f.ociRuntime !== undefined ? { ociRuntime: checkOciRuntime(f.ociRuntime)! } : {}),
   };
 }
 
@@ -117,9 +126,11 @@ export function registerNodeProcess(program: Command): void {
     .description('restart a node that already belongs to a cluster, from its data dir (runs in the foreground)')
     .option('--data-dir <dir>', 'the node state directory', defaultDataDir())
     .option('--runtime <name>', 'change the default task runtime: process, oci or docker')
-    .action(async (f: { dataDir: string; runtime?: string }) => {
+    .option('--oci-runtime <runc|crun>', 'change the OCI runtime binary of the oci runtime')
+    .action(async (f: { dataDir: string; runtime?: string; ociRuntime?: string }) => {
       const runtime = checkRuntime(f.runtime);
-      await runUntilSignalled({ dataDir: f.dataDir, ...(runtime ? { runtime } : {}) }, async (d) => {
+      const ociRuntime = checkOciRuntime(f.ociRuntime);
+      await runUntilSignalled({ dataDir: f.dataDir, ...(runtime ? { runtime } : {}), ...(ociRuntime ? { ociRuntime } : {}) }, async (d) => {
         process.stdout.write(`Node ${d.identity.nodeId} (${d.identity.role}) running.\n`);
       });
     });

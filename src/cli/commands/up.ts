@@ -20,11 +20,13 @@ import { parseCount, parseDuration } from '../units.js';
 import { out } from './common.js';
 import { flagValue, RUNTIME_CHOICES } from './service-create-flags.js';
 import { Option } from 'commander';
+import { OCI_RUNTIME_NAMES } from '../../node/daemon.js';
 
 interface UpFlags {
   managers: string;
   workers: string;
   runtime?: string;
+  ociRuntime?: string;
   dir: string;
   ipPrefix: string;
   timeout: string;
@@ -44,7 +46,7 @@ export function plan(managers: number, workers: number, ipPrefix: string): Local
 
 function runtimeArgs(c: LocalCluster): string[] {
   // Passed only when asked for, so `shoal up` works with node processes that predate the flag.
-  return c.runtime ? ['--runtime', c.runtime] : [];
+  return [...(c.runtime ? ['--runtime', c.runtime] : []), ...(c.ociRuntime ? ['--oci-runtime', c.ociRuntime] : [])];
 }
 
 function start(dir: string, c: LocalCluster, n: LocalNode, args: string[]): void {
@@ -140,6 +142,7 @@ export function registerUp(program: Command): void {
     .option('--managers <n>', `number of managers (1-${MAX_EACH})`, '3')
     .option('--workers <n>', `number of workers (0-${MAX_EACH})`, '2')
     .addOption(new Option('--runtime <runtime>', 'default task runtime of the nodes').choices(RUNTIME_CHOICES))
+    .addOption(new Option('--oci-runtime <runc|crun>', 'the OCI runtime binary the nodes\' oci runtime uses (default runc)').choices(OCI_RUNTIME_NAMES))
     .option('--dir <dir>', 'where the cluster keeps its data, logs and cluster.json', DEFAULT_CLUSTER_DIR)
     .option('--ip-prefix <a.b.c>', 'first three octets of the nodes\' loopback addresses', '127.0.0')
     .option('--timeout <duration>', 'how long to wait for every node to be Ready', '60s')
@@ -157,8 +160,9 @@ export function registerUp(program: Command): void {
 
       const existing = readCluster(dir);
       if (existing) {
-        const given = (['managers', 'workers', 'runtime', 'ipPrefix'] as const).filter((k) => cmd.getOptionValueSource(k) === 'cli');
-        if (given.length > 0) process.stderr.write(`shoal: ${rd} already holds a cluster (${counts(existing)}): ignoring ${given.map((k) => `--${k === 'ipPrefix' ? 'ip-prefix' : k}`).join(', ')} (\`shoal down --purge\` to start over)\n`);
+        const flagName = { managers: '--managers', workers: '--workers', runtime: '--runtime', ociRuntime: '--oci-runtime', ipPrefix: '--ip-prefix' } as const;
+        const given = (Object.keys(flagName) as (keyof typeof flagName)[]).filter((k) => cmd.getOptionValueSource(k) === 'cli');
+        if (given.length > 0) process.stderr.write(`shoal: ${rd} already holds a cluster (${counts(existing)}): ignoring ${given.map((k) => flagName[k]).join(', ')} (\`shoal down --purge\` to start over)\n`);
         const dead = existing.nodes.filter((n) => !isNodeProcess(n.pid, nodeDataDir(dir, n)));
         if (dead.length === 0) {
           const nodes = await waitClusterReady(dir, existing, deadline, o.timeout);
@@ -174,7 +178,7 @@ export function registerUp(program: Command): void {
         return;
       }
 
-      const c: LocalCluster = { version: 1, createdAt: new Date().toISOString(), ...(o.runtime ? { runtime: o.runtime } : {}), nodes: plan(managers, workers, o.ipPrefix) };
+      const c: LocalCluster = { version: 1, createdAt: new Date().toISOString(), ...(o.runtime ? { runtime: o.runtime } : {}), ...(o.ociRuntime ? { ociRuntime: o.ociRuntime } : {}), nodes: plan(managers, workers, o.ipPrefix) };
       out(`Starting ${counts(c)} in ${rd} …\n`);
       const nodes = await create(dir, c, deadline, o.timeout);
       out(`Shoal cluster up in ${((Date.now() - t0) / 1000).toFixed(1)}s: ${counts(c)} (data and logs in ${rd}).\n`);

@@ -29,6 +29,8 @@ export interface LocalCluster {
   createdAt: string;
   /** The runtime passed to `shoal up --runtime`, if any. */
   runtime?: string;
+  /** The OCI runtime binary passed to `shoal up --oci-runtime` (runc | crun), if any. */
+  ociRuntime?: string;
   nodes: LocalNode[];
 }
 
