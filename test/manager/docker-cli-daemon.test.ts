@@ -1,39 +1,81 @@
 import t from 'tap';
-import { execFile } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { accessSync, constants, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { distFile } from '../helpers/dist.js';
 import { ProcCluster } from '../helpers/procs.js';
 import { waitFor } from '../helpers/wait.js';
+import { shoalProcess } from '../cli/helpers.js';
 
 /**
  * The real docker CLI against real Shoal daemons (not a fake context): a
- * manager and a worker started with `shoal init` / `shoal join`.
+ * manager and a worker started with `shoal init` / `shoal join`. The docker
+ * binary is the first `docker` on PATH; without one the test is skipped,
+ * saying so.
  */
-const dockerPath = '/usr/local/bin/docker';
+function onPath(name: string): string | null {
+  for (const dir of (process.env.PATH ?? '').split(path.delimiter)) {
+    if (!dir) continue;
+    const p = path.join(dir, name);
+    try {
+      accessSync(p, constants.X_OK);
+      return p;
+    } catch {
+      // not here
+    }
+  }
+  return null;
+}
+const dockerPath = onPath('docker');
+const dockerHome = mkdtempSync(path.join(tmpdir(), 'shoal-docker-home-'));
+t.teardown(() => rmSync(dockerHome, { recursive: true, force: true }));
 
-function docker(host: string, ...args: string[]): Promise<{ code: number; out: string; err: string }> {
-  const env = {
+function dockerEnv(host: string): NodeJS.ProcessEnv {
+  return {
     PATH: process.env.PATH ?? '',
     HOME: dockerHome,
     DOCKER_CONFIG: dockerHome,
     DOCKER_HOST: `tcp://${host}`,
     DOCKER_SERVICE_PREFER_OFFLINE_IMAGE: '1',
+    DOCKER_CLI_HINTS: 'false',
   };
+}
+
+function docker(host: string, ...args: string[]): Promise<{ code: number; out: string; err: string }> {
   return new Promise((resolve) => {
-    execFile(dockerPath, args, { env, timeout: 60_000 }, (err, out, errOut) => {
-      resolve({ code: err ? ((err as NodeJS.ErrnoException & { code?: number }).code as unknown as number) ?? 1 : 0, out: String(out), err: String(errOut) });
+    execFile(dockerPath!, args, { env: dockerEnv(host), timeout: 60_000 }, (err, out, errOut) => {
+      resolve({ code: err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : 1) : 0, out: String(out), err: String(errOut) });
     });
   });
 }
-const dockerHome = mkdtempSync(path.join(tmpdir(), 'shoal-docker-home-'));
+
+/** A long-running command (a log follower) whose output accumulates; stop() kills it and waits for its exit. */
+function follower(cmd: string, args: string[], env: NodeJS.ProcessEnv) {
+  const child: ChildProcess = spawn(cmd, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const f = { out: '', err: '', exited: false, stop: () => Promise.resolve() };
+  child.stdout!.on('data', (d: Buffer) => (f.out += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (f.err += d.toString()));
+  const exit = new Promise<void>((r) => child.once('exit', () => ((f.exited = true), r())));
+  f.stop = async () => {
+    if (!f.exited) child.kill('SIGKILL');
+    await exit;
+  };
+  return f;
+}
+
+/** `docker service ps` rows of `svc` whose desired and current state are both Running. */
+async function runningTasks(api: string, svc: string): Promise<number> {
+  const r = await docker(api, 'service', 'ps', '--format', '{{.Name}}|{{.DesiredState}}|{{.CurrentState}}', svc);
+  return r.out.split('\n').filter((l) => new RegExp(`^${svc}\\.\\d+\\|Running\\|Running `).test(l)).length;
+}
 
 t.test('docker node and service commands against a real cluster', async (t) => {
-  const { existsSync } = await import('node:fs');
-  if (!existsSync(dockerPath)) {
-    t.plan(0, 'docker CLI not installed');
+  if (!dockerPath) {
+    t.plan(0, 'no docker CLI on PATH: skipping the real-daemon docker CLI test');
     return;
   }
+  t.comment(`docker CLI: ${dockerPath}`);
   const c = new ProcCluster();
   t.teardown(() => c.close());
   const m1 = await c.init();
@@ -67,10 +109,11 @@ t.test('docker node and service commands against a real cluster', async (t) => {
   t.equal(r.code, 0, r.err);
   t.match(r.out.trim(), /^[0-9a-z]{25}$/, 'prints the service ID');
   t.match((await docker(api, 'service', 'ls')).out, /web\s+replicated\s+\d\/2\s+busybox/);
-  await waitFor(async () => (await docker(api, 'service', 'ps', 'web')).out.split('\n').filter((l) => /web\.\d/.test(l)).length === 2, { what: 'two tasks' });
+  await waitFor(async () => (await runningTasks(api, 'web')) === 2, { timeoutMs: 30_000, what: 'two web tasks Running in docker service ps' });
+  t.pass('both web tasks are Running');
   r = await docker(api, 'service', 'scale', '-d', 'web=4');
   t.match(r.out, /web scaled to 4/);
-  await waitFor(async () => (await docker(api, 'service', 'ps', 'web')).out.split('\n').filter((l) => /web\.\d/.test(l)).length === 4, { what: 'four tasks' });
+  await waitFor(async () => (await runningTasks(api, 'web')) === 4, { timeoutMs: 30_000, what: 'four web tasks Running' });
   r = await docker(api, 'service', 'update', '-d', '--env-add', 'A=1', 'web');
   t.equal(r.code, 0, r.err);
   r = await docker(api, 'service', 'inspect', '--format', '{{ .Spec.TaskTemplate.ContainerSpec.Env }} {{ .Spec.Mode.Replicated.Replicas }}', 'web');
@@ -78,6 +121,68 @@ t.test('docker node and service commands against a real cluster', async (t) => {
   r = await docker(api, 'service', 'rm', 'web');
   t.equal(r.code, 0, r.err);
   t.notMatch((await docker(api, 'service', 'ls')).out, /\sweb\s/);
+
+  // Service logs: a task on the process runtime prints three lines, then one
+  // more once the test creates a trigger file (so followers see a line that
+  // is printed after they started).
+  const trigger = path.join(c.dir, 'print-later');
+  const script = `for i in 1 2 3; do echo line-$i; done; while [ ! -e ${trigger} ]; do sleep 0.1; done; echo later-line; sleep 600`;
+  r = await docker(api, 'service', 'create', '-d', '--no-resolve-image', '--name', 'logs', 'busybox', 'sh', '-c', script);
+  t.equal(r.code, 0, r.err);
+  await waitFor(async () => (await runningTasks(api, 'logs')) === 1, { timeoutMs: 30_000, what: 'the logs task Running' });
+  const lineRows = (out: string) => out.split('\n').filter((l) => /line-\d/.test(l));
+  await waitFor(async () => lineRows((await docker(api, 'service', 'logs', 'logs')).out).length === 3, { timeoutMs: 15_000, what: 'docker service logs showing three lines' });
+  r = await docker(api, 'service', 'logs', 'logs');
+  t.equal(r.code, 0, r.err);
+  const rows = lineRows(r.out);
+  t.same(rows.map((l) => l.replace(/^.*\| /, '')), ['line-1', 'line-2', 'line-3'], 'docker service logs: the lines, in order');
+  t.match(rows[0], /^logs\.1\.[0-9a-z]+@n[12]\s+\| line-1$/, 'each prefixed with task@node as docker does');
+  r = await docker(api, 'service', 'logs', '--tail', '1', 'logs');
+  t.equal(r.code, 0, r.err);
+  t.same(lineRows(r.out).map((l) => l.replace(/^.*\| /, '')), ['line-3'], 'docker service logs --tail 1: only the last line');
+  r = await docker(api, 'service', 'logs', '--raw', '--timestamps', 'logs');
+  t.equal(r.code, 0, r.err);
+  const stamped = lineRows(r.out);
+  t.equal(stamped.length, 3);
+  for (const l of stamped) t.match(l, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d) line-\d$/, `docker service logs -t: RFC 3339 timestamp first (${l})`);
+  const t0 = Date.parse(stamped[0]!.split(' ')[0]!);
+  t.ok(Math.abs(Date.now() - t0) < 120_000, 'and the timestamps are of now');
+  r = await docker(api, 'service', 'logs', '-t', 'logs');
+  t.match(lineRows(r.out)[0], /^\d{4}-\d\d-\d\dT\S+ logs\.1\.[0-9a-z]+@n[12]\s+\| line-1$/, 'with the task prefix, docker puts the timestamp first');
+
+  // shoal service logs, the same flags.
+  let s = await shoalProcess(['service', 'logs', 'logs'], { host: api });
+  t.equal(s.code, 0, s.err);
+  t.same(lineRows(s.out).map((l) => l.replace(/^.*\| /, '')), ['line-1', 'line-2', 'line-3'], 'shoal service logs: the lines, in order');
+  t.match(lineRows(s.out)[0], /^logs\.1\.[0-9a-z]+@n[12]\s+\| line-1$/, 'with the same task@node prefix');
+  s = await shoalProcess(['service', 'logs', '--tail', '1', 'logs'], { host: api });
+  t.equal(s.code, 0, s.err);
+  t.same(lineRows(s.out).map((l) => l.replace(/^.*\| /, '')), ['line-3'], 'shoal service logs --tail 1: only the last line');
+  s = await shoalProcess(['service', 'logs', '--timestamps', '--no-prefix', 'logs'], { host: api });
+  t.equal(s.code, 0, s.err);
+  t.equal(lineRows(s.out).length, 3);
+  for (const l of lineRows(s.out)) t.match(l, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d) line-\d$/, `shoal service logs --timestamps: RFC 3339 first (${l})`);
+  s = await shoalProcess(['service', 'logs', '-t', 'logs'], { host: api });
+  t.match(lineRows(s.out)[0], /^\d{4}-\d\d-\d\dT\S+ logs\.1\.[0-9a-z]+@n[12]\s+\| line-1$/, 'shoal service logs -t: timestamp first, then the prefix, as docker prints it');
+  s = await shoalProcess(['service', 'logs', '--tail', 'x', 'logs'], { host: api });
+  t.equal(s.code, 1, 'shoal service logs --tail x is refused');
+
+  // Following: both followers see the old lines, then the one printed later.
+  const df = follower(dockerPath, ['service', 'logs', '--follow', 'logs'], dockerEnv(api));
+  const sf = follower(process.execPath, [distFile('bin/shoal.js'), 'service', 'logs', '--follow', 'logs'], { ...process.env, NODE_OPTIONS: '', SHOAL_HOST: api });
+  t.teardown(() => Promise.all([df.stop(), sf.stop()]));
+  await waitFor(() => /line-3/.test(df.out) && /line-3/.test(sf.out), { timeoutMs: 15_000, what: `both followers at line-3 (docker: ${JSON.stringify(df.out + df.err)}, shoal: ${JSON.stringify(sf.out + sf.err)})` });
+  t.notMatch(df.out + sf.out, /later-line/, 'nothing later yet');
+  writeFileSync(trigger, '');
+  await waitFor(() => /later-line/.test(df.out) && /later-line/.test(sf.out), {
+    timeoutMs: 15_000,
+    what: `both followers to stream the later line (docker: ${JSON.stringify(df.out + df.err)}, shoal: ${JSON.stringify(sf.out + sf.err)})`,
+  });
+  t.notOk(df.exited || sf.exited, 'the followers are still following');
+  t.pass('docker service logs -f and shoal service logs --follow stream a line printed after they started');
+  await Promise.all([df.stop(), sf.stop()]);
+  r = await docker(api, 'service', 'rm', 'logs');
+  t.equal(r.code, 0, r.err);
 
   // A node that is gone can be removed.
   await c.kill(w1);
