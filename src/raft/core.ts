@@ -34,12 +34,15 @@ import type {
   HeartbeatRespMsg,
   Message,
   NodeId,
+  ProposeMsg,
   ProposeResult,
   RaftBootState,
   RaftConfig,
   RaftNode,
   ReadState,
   Ready,
+  RefusalCode,
+  RefusedProposals,
   Snapshot,
   SnapshotMsg,
   SnapshotRespMsg,
@@ -66,6 +69,8 @@ type Outgoing = Message extends infer M ? (M extends Message ? Omit<M, 'from' | 
 
 const EMPTY = new Uint8Array(0);
 const NEVER = Number.MAX_SAFE_INTEGER;
+/** How many refs of appended forwarded entries a leader remembers (see recentRefs). */
+const RECENT_REFS = 4096;
 
 export class RaftCore implements RaftNode {
   readonly id: NodeId;
@@ -115,8 +120,15 @@ export class RaftCore implements RaftNode {
   private readBcastPending = false;
   private appendBcastPending = false;
 
+  /**
+   * Refs of the latest forwarded entries this node appended as leader. A
+   * duplicated propose message must not be answered "refused" for entries
+   * its first copy got appended: those may commit.
+   */
+  private readonly recentRefs = new Set<string>();
+
   // Follower state.
-  private readonly forwardBuf: Uint8Array[] = [];
+  private readonly forwardBuf: { data: Uint8Array; ref: Uint8Array | undefined }[] = [];
   private readonly forwardedReads = new Set<string>();
   private readonly assembly: SnapshotAssembly;
 
@@ -126,6 +138,7 @@ export class RaftCore implements RaftNode {
   // Ready bookkeeping.
   private msgs: Message[] = [];
   private readStates: ReadState[] = [];
+  private refused: RefusedProposals[] = [];
   private unstableSnapshot: Snapshot | null = null;
   private prevSoft: SoftState;
   private prevHard: HardState;
@@ -253,7 +266,7 @@ export class RaftCore implements RaftNode {
     else this.tickElection();
   }
 
-  propose(data: Uint8Array): ProposeResult {
+  propose(data: Uint8Array, ref?: Uint8Array): ProposeResult {
     if (this.role === 'leader') {
       if (this.transferee !== null) {
         this.metrics.proposalsRefused++;
@@ -261,11 +274,7 @@ export class RaftCore implements RaftNode {
       }
       if (!this.fitsUncommitted(data.byteLength)) {
         this.metrics.proposalsRefused++;
-        throw new RaftError(
-          'UNCOMMITTED_CAP',
-          `${this.uncommittedBytes} uncommitted bytes; cap ${this.opts.maxUncommittedBytes}`,
-          this.id,
-        );
+        throw new RaftError('UNCOMMITTED_CAP', this.capReason(data.byteLength), this.id);
       }
       const e = this.appendEntry('normal', data);
       return { forwarded: false, index: e.index, term: e.term };
@@ -278,7 +287,7 @@ export class RaftCore implements RaftNode {
       this.metrics.proposalsRefused++;
       throw new RaftError('NOT_LEADER', `leader is ${this.leader}`, this.leader);
     }
-    this.forwardBuf.push(data);
+    this.forwardBuf.push({ data, ref: ref !== undefined && ref.byteLength > 0 ? ref : undefined });
     this.metrics.proposalsForwarded++;
     return { forwarded: true, to: this.leader };
   }
@@ -373,6 +382,7 @@ export class RaftCore implements RaftNode {
     return (
       this.msgs.length > 0 ||
       this.readStates.length > 0 ||
+      this.refused.length > 0 ||
       this.forwardBuf.length > 0 ||
       this.appendBcastPending ||
       this.readBcastPending ||
@@ -401,10 +411,12 @@ export class RaftCore implements RaftNode {
       messages: this.msgs,
       committed: this.committedToApply(),
       readStates: this.readStates,
+      refused: this.refused,
       mustSync: entries.length > 0 || snapshot !== null || hard.term !== this.prevHard.term || hard.vote !== this.prevHard.vote,
     };
     this.msgs = [];
     this.readStates = [];
+    this.refused = [];
     this.inFlight = rd;
     return rd;
   }
@@ -503,6 +515,8 @@ export class RaftCore implements RaftNode {
       }
       case 'snapshot':
         return m.meta.term <= m.term && m.meta.index > 0 && m.meta.term > 0 && m.offset + m.data.length <= m.total;
+      case 'propose':
+        return m.refs === undefined || m.refs.length === m.entries.length;
       default:
         return true;
     }
@@ -550,11 +564,12 @@ export class RaftCore implements RaftNode {
       case 'propose': {
         let bytes = 0;
         for (const d of m.entries) bytes += d.byteLength;
-        if (this.transferee !== null || !this.fitsUncommitted(bytes)) {
-          this.metrics.dropped.proposal += m.entries.length;
-          return;
-        }
+        if (this.transferee !== null) return this.refuseForwarded(m, 'PROPOSAL_DROPPED', `leadership transfer to ${this.transferee} under way`);
+        if (!this.fitsUncommitted(bytes)) return this.refuseForwarded(m, 'UNCOMMITTED_CAP', this.capReason(bytes));
+        // All or nothing: a refusal always covers the whole message, so no
+        // entry is ever both appended and reported refused.
         for (const d of m.entries) this.appendEntry('normal', d);
+        if (m.refs !== undefined) for (const r of m.refs) if (r.byteLength > 0) this.rememberRef(r);
         return;
       }
       case 'readIndex':
@@ -890,6 +905,10 @@ export class RaftCore implements RaftNode {
         // Someone won this term.
         this.becomeFollower(this.term, m.from);
         return this.stepFollower(m);
+      case 'proposeRefused':
+        // The leader of this term (a pre-candidate keeps its term) refused
+        // what we forwarded before we lost track of it.
+        return this.onProposeRefused(m);
       default:
         return this.drop('unexpected');
     }
@@ -1001,6 +1020,8 @@ export class RaftCore implements RaftNode {
         this.readStates.push({ index: m.index, ctx: m.ctx });
         return;
       }
+      case 'proposeRefused':
+        return this.onProposeRefused(m);
       case 'propose':
         this.metrics.dropped.proposal += m.entries.length;
         return;
@@ -1109,10 +1130,18 @@ export class RaftCore implements RaftNode {
     if (this.forwardBuf.length === 0) return;
     const batch = this.forwardBuf.splice(0);
     if (this.role === 'leader') {
-      // We won an election since: take them ourselves.
-      for (const d of batch) {
-        if (this.transferee !== null || !this.fitsUncommitted(d.byteLength)) this.metrics.dropped.proposal++;
-        else this.appendEntry('normal', d);
+      // We won an election since: take them ourselves, or refuse them here.
+      for (const { data, ref } of batch) {
+        let code: RefusalCode | null = null;
+        let reason = '';
+        if (this.transferee !== null) (code = 'PROPOSAL_DROPPED'), (reason = `leadership transfer to ${this.transferee} under way`);
+        else if (!this.fitsUncommitted(data.byteLength)) (code = 'UNCOMMITTED_CAP'), (reason = this.capReason(data.byteLength));
+        if (code === null) {
+          this.appendEntry('normal', data);
+          continue;
+        }
+        this.metrics.dropped.proposal++;
+        if (ref !== undefined) this.refused.push({ leader: this.id, code, reason, refs: [ref] });
       }
       return;
     }
@@ -1120,18 +1149,59 @@ export class RaftCore implements RaftNode {
       this.metrics.dropped.proposal += batch.length;
       return;
     }
+    const leader = this.leader;
     let chunk: Uint8Array[] = [];
+    let refs: Uint8Array[] = [];
+    let withRef = false;
     let bytes = 0;
-    for (const d of batch) {
-      if (chunk.length > 0 && bytes + d.byteLength > this.opts.maxMsgBytes) {
-        this.send({ type: 'propose', to: this.leader, entries: chunk });
+    const flush = () => {
+      const m: Omit<ProposeMsg, 'from' | 'term'> = { type: 'propose', to: leader, entries: chunk };
+      if (withRef) m.refs = refs;
+      this.send(m);
+    };
+    for (const { data, ref } of batch) {
+      const size = data.byteLength + (ref?.byteLength ?? 0);
+      if (chunk.length > 0 && bytes + size > this.opts.maxMsgBytes) {
+        flush();
         chunk = [];
+        refs = [];
+        withRef = false;
         bytes = 0;
       }
-      chunk.push(d);
-      bytes += d.byteLength;
+      chunk.push(data);
+      refs.push(ref ?? EMPTY);
+      if (ref !== undefined) withRef = true;
+      bytes += size;
     }
-    this.send({ type: 'propose', to: this.leader, entries: chunk });
+    flush();
+  }
+
+  /**
+   * The leader could not take a forwarded batch: nothing of it was appended.
+   * Tell the sender which proposals (by ref only: under overload, echoing
+   * payloads would make things worse) so its proposers fail now rather than
+   * at their timeout.
+   */
+  private refuseForwarded(m: ProposeMsg, code: RefusalCode, reason: string): void {
+    this.metrics.dropped.proposal += m.entries.length;
+    if (m.refs === undefined) return;
+    // A duplicated copy of a batch whose first copy we appended: those
+    // entries may commit, so they are not reported refused.
+    const refs = m.refs.filter((r) => r.byteLength > 0 && !this.recentRefs.has(ctxKey(r)));
+    if (refs.length > 0) this.send({ type: 'proposeRefused', to: m.from, code, reason, refs });
+  }
+
+  private rememberRef(ref: Uint8Array): void {
+    this.recentRefs.add(ctxKey(ref));
+    if (this.recentRefs.size > RECENT_REFS) this.recentRefs.delete(this.recentRefs.values().next().value!);
+  }
+
+  private onProposeRefused(m: Extract<Message, { type: 'proposeRefused' }>): void {
+    this.refused.push({ leader: m.from, code: m.code, reason: m.reason, refs: m.refs });
+  }
+
+  private capReason(bytes: number): string {
+    return `${this.uncommittedBytes} uncommitted bytes + ${bytes} proposed exceed the leader's cap of ${this.opts.maxUncommittedBytes} bytes`;
   }
 
   // ------------------------------------------------------------ transitions

@@ -6,7 +6,7 @@ import { PeerLink } from '../wire/peer-link.js';
 import { RaftCore } from './core.js';
 import { decodeConfChange } from './confchange.js';
 import { RaftError, RaftErrorCode } from './errors.js';
-import type { ConfChange, ConfState, Entry, Message, NodeId, Ready, SoftState } from './interface.js';
+import type { ConfChange, ConfState, Entry, Message, NodeId, Ready, RefusedProposals, SoftState } from './interface.js';
 import type { RaftOptions } from './options.js';
 import { decodeProposal, encodeProposal } from './proposal.js';
 import { DedupTable, type DedupImage } from './dedup.js';
@@ -79,6 +79,8 @@ export interface DriverMetrics {
   unreachable: number;
   proposals: number;
   proposalTimeouts: number;
+  /** Proposals a leader refused after this node forwarded them (UNCOMMITTED_CAP, PROPOSAL_DROPPED). */
+  proposalsRefused: number;
   reads: number;
   readTimeouts: number;
   applied: number;
@@ -146,6 +148,7 @@ export class RaftDriver {
     unreachable: 0,
     proposals: 0,
     proposalTimeouts: 0,
+    proposalsRefused: 0,
     reads: 0,
     readTimeouts: 0,
     applied: 0,
@@ -231,15 +234,20 @@ export class RaftDriver {
   /**
    * Replicates `command` and resolves with the state machine's result once
    * it is committed and applied here. Rejects with RaftError (NOT_LEADER
-   * when no leader is known, UNCOMMITTED_CAP, …) or RaftDriverError TIMEOUT
-   * (outcome unknown: it may still commit).
+   * when no leader is known; UNCOMMITTED_CAP or PROPOSAL_DROPPED, also when
+   * the leader a follower forwarded it to refused it: then it was certainly
+   * not appended) or RaftDriverError TIMEOUT (outcome unknown: it may still
+   * commit).
    */
   propose(command: Uint8Array, timeoutMs = this.opts.requestTimeoutMs): Promise<unknown> {
     if (this.stopped) return Promise.reject(new RaftDriverError('STOPPED', 'raft node stopped'));
     if (this.storageFailing) return Promise.reject(new RaftDriverError('STORAGE_FAILING', 'this manager cannot write its Raft log (disk full or failing); try another manager'));
     const seq = ++this.seq;
     try {
-      this.core.propose(encodeProposal(this.origin, seq, command));
+      const data = encodeProposal(this.origin, seq, command);
+      // The (origin, seq) header doubles as the proposal's ref: a leader
+      // that refuses it forwarded sends back only that (see onRefused).
+      this.core.propose(data, proposalRef(data));
     } catch (err) {
       return Promise.reject(err as Error);
     }
@@ -520,6 +528,7 @@ export class RaftDriver {
    */
   private async handle(rd: Ready): Promise<void> {
     if (rd.softState) this.onSoftState(rd.softState);
+    for (const r of rd.refused) this.onRefused(r);
     if (rd.snapshot) {
       await this.persist(rd);
       if (this.stopped) return;
@@ -677,6 +686,25 @@ export class RaftDriver {
     }
   }
 
+  /**
+   * A leader refused proposals of ours without appending them (cap reached,
+   * transfer under way): fail exactly those, with the leader's reason. Refs
+   * from an earlier life of this node carry another origin and match nothing.
+   */
+  private onRefused(r: RefusedProposals): void {
+    for (const ref of r.refs) {
+      const p = decodeProposal(ref);
+      if (p === null || p.origin !== this.origin) continue;
+      const w = this.proposals.get(p.seq);
+      if (!w) continue;
+      this.proposals.delete(p.seq);
+      clearTimeout(w.timer);
+      this.metrics.proposalsRefused++;
+      const by = r.leader === this.id ? 'this node, leader now,' : `leader ${r.leader}`;
+      w.reject(new RaftError(r.code, `${by} refused the proposal: ${r.reason}`, r.leader));
+    }
+  }
+
   private settle(seq: number, result: unknown): void {
     const w = this.proposals.get(seq);
     if (!w) return;
@@ -758,6 +786,11 @@ export class RaftDriver {
   private log(msg: string): void {
     this.opts.log?.(`raft ${this.id}: ${msg}`);
   }
+}
+
+/** The (origin, seq) header of an encoded proposal, as a view: a valid proposal frame with an empty command. */
+function proposalRef(encoded: Uint8Array): Uint8Array {
+  return encoded.subarray(0, 10 + encoded[1]!);
 }
 
 function decodeTag(b: Uint8Array): ConfTag | null {

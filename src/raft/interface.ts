@@ -61,8 +61,28 @@ export interface Ready {
   messages: Message[]; // to send AFTER hardState/entries/snapshot are durable
   committed: Entry[]; // to apply, in order
   readStates: ReadState[]; // linearizable reads now safe once applied index >= index
+  refused: RefusedProposals[]; // this node's proposals a leader refused: NOT appended, fail their proposers now
   mustSync: boolean; // whether the persist must be fsynced (term/vote/entries changed)
 }
+/**
+ * Proposals this node made (through propose(data, ref)) that were forwarded to
+ * a leader which refused them, or that this node, having become leader while
+ * they waited to be forwarded, could not take. None of them was appended
+ * anywhere. Only proposals that carried a `ref` are reported (by that ref).
+ */
+export interface RefusedProposals {
+  /** The leader that refused them (this node's id for a local refusal). */
+  leader: NodeId;
+  code: RefusalCode;
+  /** Human-readable cause from the leader, e.g. "900 uncommitted bytes + 300 proposed exceed the leader's cap of 1000 bytes". */
+  reason: string;
+  /** The refs the proposer passed to propose(), in no particular order. */
+  refs: Uint8Array[];
+}
+
+/** Why a leader refused forwarded proposals (RaftErrorCode values). */
+export type RefusalCode = 'UNCOMMITTED_CAP' | 'PROPOSAL_DROPPED';
+
 // Notes on Ready for storage and driver writers:
 // - When `snapshot` is set, storage replaces its whole log: every persisted
 //   entry is discarded (the core restarts its log empty right after
@@ -191,6 +211,25 @@ export interface TimeoutNowMsg extends MessageBase {
 export interface ProposeMsg extends MessageBase {
   type: 'propose';
   entries: Uint8Array[];
+  /**
+   * Per entry, the proposer's opaque ref (propose(data, ref); empty when it
+   * gave none), so a leader that refuses the entries can say which ones
+   * without echoing the payloads. Absent when no entry has a ref (and from
+   * senders that predate refusals); when present, as long as `entries`.
+   */
+  refs?: Uint8Array[];
+}
+
+/**
+ * Leader to a follower that forwarded proposals: these were refused and NOT
+ * appended (a leadership transfer is under way, or the uncommitted-bytes cap
+ * is reached). Carries only the refs of the refused entries.
+ */
+export interface ProposeRefusedMsg extends MessageBase {
+  type: 'proposeRefused';
+  code: RefusalCode;
+  reason: string;
+  refs: Uint8Array[];
 }
 
 /** ReadIndex forwarded by a follower; the leader answers with readIndexResp. */
@@ -216,6 +255,7 @@ export type Message =
   | SnapshotRespMsg
   | TimeoutNowMsg
   | ProposeMsg
+  | ProposeRefusedMsg
   | ReadIndexMsg
   | ReadIndexRespMsg;
 
@@ -254,8 +294,12 @@ export interface RaftNode {
   step(msg: Message): void;
   /** One logical clock tick (the driver maps a tick to 100 ms). */
   tick(): void;
-  /** Throws RaftError NOT_LEADER (no known leader), PROPOSAL_DROPPED, UNCOMMITTED_CAP. */
-  propose(data: Uint8Array): ProposeResult;
+  /**
+   * Throws RaftError NOT_LEADER (no known leader), PROPOSAL_DROPPED, UNCOMMITTED_CAP.
+   * `ref` (small, opaque, unique per proposal) names the proposal in a later
+   * Ready.refused should the leader it is forwarded to refuse it.
+   */
+  propose(data: Uint8Array, ref?: Uint8Array): ProposeResult;
   /** Leader only. Throws NOT_LEADER, CONF_CHANGE_PENDING, TRANSFER_IN_PROGRESS, INVALID_CONF_CHANGE, LEARNER_BEHIND. */
   proposeConfChange(change: ConfChange): { index: number; term: number };
   /** Leader only. Throws NOT_LEADER, TRANSFER_IN_PROGRESS, INVALID_TRANSFER. */

@@ -5,7 +5,7 @@
  * drops what does not fit, because a structurally valid message can still be
  * garbage.
  */
-import { array, bool, bytes, literal, object, oneOf, str, tagged, uint } from '../wire/schema.js';
+import { array, bool, bytes, literal, object, oneOf, optional, str, tagged, uint } from '../wire/schema.js';
 import type { Infer, Schema } from '../wire/schema.js';
 import type { Message } from './interface.js';
 
@@ -28,6 +28,9 @@ export const confStateSchema = object({
 });
 
 export const snapshotMetaSchema = object({ index: uint(), term: uint(), conf: confStateSchema });
+
+/** A proposal ref is the driver's (origin, seq) header: a few dozen bytes. */
+export const MAX_REF_BYTES = 512;
 
 const base = { from: nodeIdSchema, to: nodeIdSchema, term: uint({ min: 1 }) };
 
@@ -69,7 +72,19 @@ const schema = tagged('type', {
   }),
   snapshotResp: object({ type: literal('snapshotResp'), ...base, index: uint(), offset: uint() }),
   timeoutNow: object({ type: literal('timeoutNow'), ...base }),
-  propose: object({ type: literal('propose'), ...base, entries: array(bytes(), { min: 1 }) }),
+  propose: object({
+    type: literal('propose'),
+    ...base,
+    entries: array(bytes(), { min: 1 }),
+    refs: optional(array(bytes({ max: MAX_REF_BYTES }), { min: 1 })),
+  }),
+  proposeRefused: object({
+    type: literal('proposeRefused'),
+    ...base,
+    code: oneOf(['UNCOMMITTED_CAP', 'PROPOSAL_DROPPED'] as const),
+    reason: str({ max: 1024 }),
+    refs: array(bytes({ min: 1, max: MAX_REF_BYTES }), { min: 1 }),
+  }),
   readIndex: object({ type: literal('readIndex'), ...base, ctx: bytes({ max: 1024 }) }),
   readIndexResp: object({ type: literal('readIndexResp'), ...base, index: uint(), ctx: bytes({ max: 1024 }) }),
 });

@@ -26,6 +26,8 @@ export const RaftWire = defineMessage<Message>({
       { type: 'snapshotResp', ...base, index: 100, offset: 4 },
       { type: 'timeoutNow', ...base },
       { type: 'propose', ...base, entries: [Buffer.from('cmd')] },
+      { type: 'propose', ...base, entries: [Buffer.from('cmd'), Buffer.from('cmd2')], refs: [Buffer.from('m2/1a2b3c4d#1'), Buffer.alloc(0)] },
+      { type: 'proposeRefused', ...base, code: 'UNCOMMITTED_CAP', reason: 'cap of 1000 bytes', refs: [Buffer.from('m2/1a2b3c4d#1')] },
       { type: 'readIndex', ...base, ctx: Buffer.from('r1') },
       { type: 'readIndexResp', ...base, index: 7, ctx: Buffer.from('r1') },
     ] as Message[];

@@ -24,6 +24,14 @@ t.test('garbage is dropped as malformed, never thrown', async (t) => {
     { type: 'append', from: 'a', to: 'b', term: 2, prevIndex: 4, prevTerm: 2, entries: [{ term: 2, index: 5, type: 'evil', data: enc('') }], commit: 0 },
     { type: 'snapshot', from: 'a', to: 'b', term: 2, meta: { index: 9, term: 2, conf: { voters: [], learners: [] } }, offset: 3, total: 2, data: enc('xx') },
     { type: 'vote', from: 'a', to: 'b', term: 2, pre: 'yes', lastIndex: 0, lastTerm: 0, transfer: false },
+    { type: 'propose', from: 'a', to: 'b', term: 2, entries: [enc('x'), enc('y')], refs: [enc('only one')] },
+    { type: 'propose', from: 'a', to: 'b', term: 2, entries: [enc('x')], refs: [] },
+    { type: 'proposeRefused', from: 'a', to: 'b', term: 2, code: 'NOT_LEADER', reason: '', refs: [enc('r')] },
+    { type: 'proposeRefused', from: 'a', to: 'b', term: 2, code: 'UNCOMMITTED_CAP', reason: '', refs: [] },
+    { type: 'proposeRefused', from: 'a', to: 'b', term: 2, code: 'UNCOMMITTED_CAP', reason: '', refs: [new Uint8Array(0)] },
+    { type: 'proposeRefused', from: 'a', to: 'b', term: 2, code: 'UNCOMMITTED_CAP', reason: '', refs: ['r'] },
+    { type: 'proposeRefused', from: 'a', to: 'b', term: 2, code: 'UNCOMMITTED_CAP', reason: 'x'.repeat(2000), refs: [enc('r')] },
+    { type: 'proposeRefused', from: 'a', to: 'b', term: 2, code: 'UNCOMMITTED_CAP', refs: [enc('r')] },
   ];
   for (const j of junk) t.doesNotThrow(() => b.step(j as Message));
   t.equal(b.metrics.dropped.malformed, junk.length);

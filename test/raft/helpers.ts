@@ -5,7 +5,7 @@
  * drive time with `tick`.
  */
 import { RaftCore } from '../../src/raft/core.js';
-import type { ConfState, Entry, Message, NodeId, ReadState } from '../../src/raft/interface.js';
+import type { ConfState, Entry, Message, NodeId, ReadState, RefusedProposals } from '../../src/raft/interface.js';
 import type { RaftOptions } from '../../src/raft/options.js';
 import { seededRng } from '../../src/util/rng.js';
 import type { Rng } from '../../src/util/rng.js';
@@ -16,6 +16,8 @@ export interface TestNode {
   storage: MemoryStorage;
   applied: Entry[];
   readStates: ReadState[];
+  /** Refusals of this node's forwarded proposals, from Ready.refused. */
+  refused: RefusedProposals[];
   /** Snapshots handed out in Ready (received from a leader). */
   snapshots: number[];
 }
@@ -45,7 +47,7 @@ export class TestCluster {
 
   start(id: NodeId, storage: MemoryStorage, opts: Partial<RaftOptions> = this.opts): TestNode {
     const core = new RaftCore({ id, rng: this.rng.fork(), options: opts, boot: storage.boot() });
-    const n: TestNode = { core, storage, applied: [], readStates: [], snapshots: [] };
+    const n: TestNode = { core, storage, applied: [], readStates: [], refused: [], snapshots: [] };
     this.nodes.set(id, n);
     return n;
   }
@@ -105,6 +107,7 @@ export class TestCluster {
           if (rd.snapshot) n.snapshots.push(rd.snapshot.meta.index);
           for (const e of rd.committed) n.applied.push(e);
           for (const r of rd.readStates) n.readStates.push(r);
+          for (const r of rd.refused) n.refused.push(r);
           for (const m of rd.messages) {
             this.sent.push(m);
             this.queue.push(m);

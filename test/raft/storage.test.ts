@@ -16,7 +16,7 @@ let n = 0;
 const fresh = () => path.join(dir, `db${++n}.sqlite`);
 
 function ready(p: Partial<Ready>): Ready {
-  return { softState: null, hardState: null, entries: [], snapshot: null, messages: [], committed: [], readStates: [], mustSync: true, ...p };
+  return { softState: null, hardState: null, entries: [], snapshot: null, messages: [], committed: [], readStates: [], refused: [], mustSync: true, ...p };
 }
 const entries = (from: number, to: number, term = 1): Entry[] =>
   Array.from({ length: to - from + 1 }, (_, i) => ({ index: from + i, term, type: 'normal' as const, data: payloadFor(from + i) }));
