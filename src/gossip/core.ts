@@ -935,6 +935,16 @@ export class GossipCore implements GossipNode {
     this.queueMembership(this.id, this.selfAlive());
   }
 
+  updateRole(role: Role): void {
+    if (this.leaving) throw new GossipError('LEFT', 'cannot change role after leaving');
+    if (role === this.selfRole) return;
+    // Same versioning as metadata: a higher incarnation carries the new role,
+    // so workers looking for managers in the member list see a promotion.
+    this.selfRole = role;
+    this.selfInc++;
+    this.queueMembership(this.id, this.selfAlive());
+  }
+
   restoreMembers(records: readonly MemberRecord[]): void {
     for (const r of records) {
       if (r.id === this.id || this.table.get(r.id)) continue;

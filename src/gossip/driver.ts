@@ -7,7 +7,7 @@ import { isWireError } from '../wire/errors.js';
 import type { Transport } from '../wire/interface.js';
 import { validate } from '../wire/schema.js';
 import { createGossipNode, type GossipCore } from './core.js';
-import type { Addr, GossipEvent, GossipMessage, MemberRecord, NodeMeta, OutPacket, PushPullRequest, PushPullState, SelfConfig } from './interface.js';
+import type { Addr, GossipEvent, GossipMessage, MemberRecord, NodeMeta, OutPacket, Role, PushPullRequest, PushPullState, SelfConfig } from './interface.js';
 import { Keyring } from './keyring.js';
 import { pushPullStateSchema } from './messages.js';
 import { resolveOptions, type GossipOptions, type ProfileName } from './options.js';
@@ -136,6 +136,11 @@ export class GossipDriver {
 
   updateMeta(meta: NodeMeta): void {
     this.core.updateMeta(meta);
+    this.pump();
+  }
+
+  updateRole(role: Role): void {
+    this.core.updateRole(role);
     this.pump();
   }
 

@@ -154,6 +154,8 @@ export interface GossipNode {
   broadcast(payload: Uint8Array): number;
   /** Change our metadata: bumps our incarnation and gossips it. Throws META_TOO_LARGE, LEFT. */
   updateMeta(meta: NodeMeta): void;
+  /** Change our role (a promotion or demotion): bumps our incarnation and gossips it. Throws LEFT. */
+  updateRole(role: Role): void;
   /** The remote state of a push-pull this node initiated. Throws INVALID_STATE on a malformed state. */
   mergeRemoteState(state: PushPullState): void;
   /** A push-pull a peer initiated: merge its state, return ours (post-merge) to send back. */

@@ -287,6 +287,8 @@ export class Daemon {
       this.identity.founder = false;
       saveIdentity(this.opts.dataDir, this.identity);
       if (role === 'manager' && !this.manager) await this.startManager();
+      // Workers find managers in the gossip member list (session failover): announce the new role.
+      this.announceRole(role);
       if (role === 'worker' && this.manager) {
         await this.api?.close();
         this.api = null;
@@ -294,6 +296,14 @@ export class Daemon {
         this.manager = null;
       }
     });
+  }
+
+  private announceRole(role: 'manager' | 'worker'): void {
+    try {
+      this.gossip.updateRole(role);
+    } catch (err) {
+      this.opts.log?.(`gossip: cannot announce role ${role}: ${(err as Error).message}`);
+    }
   }
 
   async stop(): Promise<void> {

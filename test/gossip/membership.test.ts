@@ -133,3 +133,17 @@ t.test('metadata update bumps the incarnation and reaches everyone', async (t) =
   const huge = { resources: meta.resources, labels: Object.fromEntries(Array.from({ length: 40 }, (_, i) => [`k${i}`, 'v'.repeat(20)])) };
   t.throws(() => net.core('a').updateMeta(huge), { code: 'META_TOO_LARGE' });
 });
+
+t.test('a role change bumps the incarnation and reaches everyone', async (t) => {
+  const net = new MiniNet(['a', 'b', 'c']);
+  net.run(100);
+  const inc = net.core('a').incarnation();
+  t.equal(net.core('c').member('a')?.role, 'worker', 'a starts as a worker');
+  net.core('a').updateRole('manager');
+  net.flush();
+  t.equal(net.core('a').incarnation(), inc + 1);
+  t.ok(net.runUntil(() => net.core('c').member('a')?.role === 'manager', 2_000), 'c sees the promotion');
+  t.match(net.eventsOf('b', 'updated', 'a')[0], { member: { incarnation: inc + 1, role: 'manager' } });
+  net.core('a').updateRole('manager');
+  t.equal(net.core('a').incarnation(), inc + 1, 'announcing the same role again changes nothing');
+});
