@@ -13,6 +13,7 @@ import { agree, type LeaderWatcher } from './observe/leaders.js';
 import type { History } from './workload/history.js';
 import type { Outcome } from './http.js';
 import { CAS_KEYS } from './workload/keys.js';
+import { specGen, type SpecMark } from './workload/services.js';
 
 /** Resolves with the ms it took, or null when the managers did not agree within the deadline. */
 export async function waitAgreement(w: LeaderWatcher, clock: RunClock, deadlineMs: number): Promise<number | null> {
@@ -30,7 +31,7 @@ export async function waitAgreement(w: LeaderWatcher, clock: RunClock, deadlineM
 
 export async function collectFinal(c: ChaosCluster, clock: RunClock, history: History, keys: readonly string[]): Promise<FinalState> {
   const values = new Map<string, Map<string, string | null | undefined>>();
-  const services = new Map<string, Set<string> | null>();
+  const services = new Map<string, Map<string, SpecMark> | null>();
   const value = (r: Outcome) => (r.kind === 'ok' ? (r.body as { value: string }).value : r.kind === 'fail' && r.status === 404 ? null : undefined);
   // Every manager and key at once: a manager that cannot answer costs one timeout, not one per key.
   await Promise.all(
@@ -39,7 +40,11 @@ export async function collectFinal(c: ChaosCluster, clock: RunClock, history: Hi
       await Promise.all(keys.map(async (key) => kv.set(key, value(await c.api(m, 'GET', `/shoal/kv/${encodeURIComponent(key)}?local=true`, undefined, 5_000)))));
       values.set(m.name, new Map(keys.map((k) => [k, kv.get(k)])));
       const sv = await c.api(m, 'GET', '/services', undefined, 5_000);
-      services.set(m.name, sv.kind === 'ok' ? new Set((sv.body as { ID: string }[]).map((s) => s.ID)) : null);
+      type Listed = { ID: string; Spec: { Mode: { Replicated?: { Replicas: number } }; TaskTemplate: { ContainerSpec: { Env?: string[] } } } };
+      services.set(
+        m.name,
+        sv.kind === 'ok' ? new Map((sv.body as Listed[]).map((s) => [s.ID, { replicas: s.Spec.Mode.Replicated?.Replicas ?? -1, gen: specGen(s.Spec) }])) : null,
+      );
     }),
   );
   // Final linearizable reads through every manager, part of the checked history.

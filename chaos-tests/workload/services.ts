@@ -20,7 +20,15 @@ export interface ServiceOp {
   /** The service ID an acknowledged create answered with. */
   id?: string;
   replicas?: number;
+  /** What the op wrote (a full spec, so the last one to take effect is what a manager must hold). */
+  wrote?: SpecMark;
   detail?: string;
+}
+
+/** The parts of a service spec the workload varies. */
+export interface SpecMark {
+  replicas: number;
+  gen: number;
 }
 
 export interface ServiceWorkloadOptions {
@@ -117,6 +125,7 @@ export class ServiceWorkload {
       ret,
       outcome: o.kind,
       replicas,
+      wrote: { replicas, gen: 0 },
       ...(o.kind === 'ok' ? { id: (o.body as { ID: string }).ID } : { detail: o.kind === 'unknown' ? o.reason : `${o.status}` }),
     });
   }
@@ -129,8 +138,9 @@ export class ServiceWorkload {
       return;
     }
     const s = cur.body as { Version: { Index: number }; Spec: { Mode: { Replicated: { Replicas: number } }; TaskTemplate: { ContainerSpec: { Env?: string[] } } } };
-    const gen = Number(/GEN=(\d+)/.exec((s.Spec.TaskTemplate.ContainerSpec.Env ?? []).join(' '))?.[1] ?? 0);
-    const spec = kind === 'scale' ? this.spec(name, replicas, gen) : this.spec(name, s.Spec.Mode.Replicated.Replicas, gen + 1);
+    const gen = specGen(s.Spec);
+    const wrote: SpecMark = kind === 'scale' ? { replicas, gen } : { replicas: s.Spec.Mode.Replicated.Replicas, gen: gen + 1 };
+    const spec = this.spec(name, wrote.replicas, wrote.gen);
     const o = await this.c.api(m, 'POST', `/services/${encodeURIComponent(name)}/update?version=${s.Version.Index}`, spec, this.opts.timeoutMs);
     this.ops.push({
       kind,
@@ -140,7 +150,13 @@ export class ServiceWorkload {
       ret: this.clock.now(),
       outcome: o.kind,
       ...(kind === 'scale' ? { replicas } : {}),
+      wrote,
       ...(o.kind === 'ok' ? {} : { detail: o.kind === 'unknown' ? o.reason : `${o.status}` }),
     });
   }
+}
+
+/** The generation an update stamped into a service spec (its GEN env var). */
+export function specGen(spec: { TaskTemplate: { ContainerSpec: { Env?: string[] } } }): number {
+  return Number(/GEN=(\d+)/.exec((spec.TaskTemplate.ContainerSpec.Env ?? []).join(' '))?.[1] ?? 0);
 }

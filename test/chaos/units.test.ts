@@ -112,3 +112,27 @@ t.test('the Shoal KV API', async (t) => {
   t.equal((await api.req('GET', '/shoal/kv/a')).status, 503, 'no leader for the barrier: 503');
   t.same((await api.req('GET', '/shoal/kv/a?local=true')).body, { value: 'z' }, 'a local read needs no leader');
 });
+
+t.test('acked service changes: the held spec is the last acknowledged one, or a later unknown one', async (t) => {
+  const { checkAcked } = await import('../../chaos-tests/checkers/acked.js');
+  const op = (kind: 'create' | 'update' | 'scale', outcome: 'ok' | 'fail' | 'unknown', replicas: number, gen: number, ret: number) => ({
+    kind,
+    name: 'svc0',
+    node: 'm1',
+    call: ret - 5,
+    ret,
+    outcome,
+    wrote: { replicas, gen },
+    ...(kind === 'create' && outcome === 'ok' ? { id: 'S1' } : {}),
+  });
+  const ops = [op('create', 'ok', 2, 0, 10), op('scale', 'ok', 4, 0, 20), op('update', 'fail', 4, 1, 30), op('scale', 'unknown', 1, 0, 40)];
+  const judge = (held: { replicas: number; gen: number }) =>
+    checkAcked(new History(), ops, { values: new Map(), services: new Map([['m1', new Map([['S1', held]])], ['m2', new Map([['S1', { replicas: 4, gen: 0 }]])]]) });
+  t.ok(judge({ replicas: 4, gen: 0 }).pass, 'the last acknowledged scale');
+  t.ok(judge({ replicas: 1, gen: 0 }).pass, 'a later scale of unknown outcome took effect');
+  const lostScale = judge({ replicas: 2, gen: 0 });
+  t.notOk(lostScale.pass, 'an acknowledged scale that is gone is a lost write');
+  t.equal(lostScale.lost, 1);
+  t.match(lostScale.details.join('\n'), /svc0: acknowledged scale to replicas 4 gen 0.*m1 holds replicas 2 gen 0/);
+  t.notOk(judge({ replicas: 4, gen: 1 }).pass, 'a definitely failed update must not take effect');
+});
