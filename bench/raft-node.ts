@@ -29,6 +29,7 @@ const driver = await RaftDriver.start({
   peers: Object.fromEntries(Object.entries(founders).map(([n, port]) => [n, `127.0.0.1:${port}`])),
   founding: { voters: Object.keys(founders), learners: [] },
   requestTimeoutMs: 5_000,
+  ...(process.env.BENCH_RAFT_CHECKPOINT_MS ? { checkpointEveryMs: Number(process.env.BENCH_RAFT_CHECKPOINT_MS) } : {}),
   ...(process.env.BENCH_RAFT_LOG ? { log: (m: string) => process.stderr.write(`${new Date().toISOString()} ${m}\n`) } : {}),
   ...(process.env.BENCH_RAFT_SNAPSHOT_EVERY ? { raft: { snapshotEveryEntries: Number(process.env.BENCH_RAFT_SNAPSHOT_EVERY) } } : {}),
 });

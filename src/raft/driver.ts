@@ -48,6 +48,8 @@ export interface RaftDriverOptions {
   /** How long a proposal or read may wait before its promise rejects (outcome unknown). */
   requestTimeoutMs?: number;
   sync?: SyncMode;
+  /** See StorageOptions.checkpointEveryMs. */
+  checkpointEveryMs?: number;
   rng?: Rng;
   log?: (msg: string) => void;
 }
@@ -203,7 +205,10 @@ export class RaftDriver {
   }
 
   private async boot(): Promise<void> {
-    this.storage = await RaftStorage.open(this.opts.dataPath, this.opts.sync ? { sync: this.opts.sync } : {});
+    this.storage = await RaftStorage.open(this.opts.dataPath, {
+      ...(this.opts.sync ? { sync: this.opts.sync } : {}),
+      ...(this.opts.checkpointEveryMs !== undefined ? { checkpointEveryMs: this.opts.checkpointEveryMs } : {}),
+    });
     const { boot, recoveryUntil, notes } = await this.storage.load(this.opts.founding);
     for (const n of notes) this.log(n);
     if (boot.snapshot) {

@@ -1,7 +1,7 @@
 import t from 'tap';
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { RaftStorage, StorageCorruptError } from '../../src/raft/storage.js';
@@ -169,4 +169,22 @@ t.test('empty entries (leader no-ops) verify however their bytes were allocated'
   t.equal(boot.entries.length, 2);
   t.equal(recoveryUntil, 0);
   await s.close();
+});
+
+t.test('a background connection checkpoints the WAL (auto-checkpoint is off on the append path)', async (t) => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'shoal-ckpt-'));
+  const file = path.join(dir, 'raft.sqlite');
+  const s = await RaftStorage.open(file, { checkpointEveryMs: 50 });
+  t.teardown(async () => {
+    await s.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const db = s.database;
+  t.same(await db.get('PRAGMA wal_autocheckpoint'), { wal_autocheckpoint: 0 }, 'no checkpoint inside a COMMIT');
+  const before = statSync(file).size;
+  await db.transaction(Array.from({ length: 2000 }, (_, i) => ['INSERT INTO meta (k, v) VALUES (?, ?)', [`k${i}`, 'x'.repeat(500)]] as [string, unknown[]]));
+  const deadline = Date.now() + 10_000;
+  while (statSync(file).size <= before && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  t.ok(statSync(file).size > before, 'committed pages reached the database file without an automatic checkpoint');
+  t.equal(s.checkpointFailures, 0);
 });
