@@ -47,10 +47,22 @@ export const SCENARIOS: Record<string, Scenario> = {
   'selftest-lose-tail': { name: 'selftest-lose-tail', description: 'self-test: all managers crash at once against lose-tail', weights: { 'crash-managers': 1 }, services: false },
 };
 
+/**
+ * A scenario by name, or several joined with commas (`pause,partition,disk`):
+ * their fault kinds are pooled (weights added), services run if any asks.
+ */
 export function scenarioByName(name: string): Scenario {
-  const s = SCENARIOS[name];
-  if (!s) throw new ChaosError('USAGE', `unknown scenario ${JSON.stringify(name)}; one of ${Object.keys(SCENARIOS).join(', ')}`);
-  return s;
+  const names = name.split(',').map((n) => n.trim());
+  const found = names.map((n) => {
+    const s = SCENARIOS[n];
+    if (!s) throw new ChaosError('USAGE', `unknown scenario ${JSON.stringify(n)}; one of ${Object.keys(SCENARIOS).join(', ')} (or several joined with commas)`);
+    return s;
+  });
+  if (found.length === 1) return found[0]!;
+  if (found.some((s) => s.name.startsWith('selftest-'))) throw new ChaosError('USAGE', 'a selftest scenario runs on its own');
+  const weights: Partial<Record<FaultKind, number>> = {};
+  for (const s of found) for (const [k, w] of Object.entries(s.weights) as [FaultKind, number][]) weights[k] = (weights[k] ?? 0) + w;
+  return { name: names.join(','), description: found.map((s) => s.description).join('; '), weights, services: found.some((s) => s.services) };
 }
 
 /** The kinds this cluster can run: worker faults need workers, disk-full needs root, manager faults need 3+ managers to keep a quorum. */

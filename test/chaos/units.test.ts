@@ -136,3 +136,11 @@ t.test('acked service changes: the held spec is the last acknowledged one, or a 
   t.match(lostScale.details.join('\n'), /svc0: acknowledged scale to replicas 4 gen 0.*m1 holds replicas 2 gen 0/);
   t.notOk(judge({ replicas: 4, gen: 1 }).pass, 'a definitely failed update must not take effect');
 });
+
+t.test('scenarios joined with commas pool their fault kinds', async (t) => {
+  const s = scenarioByName('pause,disk');
+  t.same(Object.keys(s.weights).sort(), ['disk-full', 'disk-full-leader', 'pause-leader', 'pause-worker']);
+  t.equal(s.services, true);
+  t.throws(() => scenarioByName('pause,nope'), /unknown scenario "nope"/);
+  t.throws(() => scenarioByName('pause,selftest-ack'), /selftest scenario runs on its own/);
+});
