@@ -117,43 +117,53 @@ export class Daemon {
     await transport.listen({ host, port: Number(portStr) }).catch((err: Error) => {
       throw new DaemonError(`cannot listen on ${advertiseAddr}: ${err.message}`);
     });
-    if (!identity) {
-      const hostname = opts.hostname ?? os.hostname();
-      const apiAddr = opts.apiAddr ?? `${host}:2375`;
-      if (opts.init) {
-        identity = {
-          version: 1,
-          nodeId,
-          clusterId: newObjectId(),
-          role: 'manager',
-          gossipKey: Keyring.generateKey(),
-          advertiseAddr,
-          apiAddr,
-          hostname,
-          managers: [{ nodeId, addr: advertiseAddr }],
-          founder: true,
-        };
-      } else {
-        const j = await joinCluster(transport, opts.join!, { nodeId, hostname, clusterAddr: advertiseAddr, gossipAddr: advertiseAddr }, log);
-        identity = { version: 1, nodeId, clusterId: j.clusterId, role: j.role, gossipKey: j.gossipKey, advertiseAddr, apiAddr, hostname, managers: j.managers };
+    // Until the daemon owns them, a failure (a refused join token, a gossip
+    // socket in use) must release what is open, or the process never exits.
+    let gossip: GossipDriver | null = null;
+    let d: Daemon;
+    try {
+      if (!identity) {
+        const hostname = opts.hostname ?? os.hostname();
+        const apiAddr = opts.apiAddr ?? `${host}:2375`;
+        if (opts.init) {
+          identity = {
+            version: 1,
+            nodeId,
+            clusterId: newObjectId(),
+            role: 'manager',
+            gossipKey: Keyring.generateKey(),
+            advertiseAddr,
+            apiAddr,
+            hostname,
+            managers: [{ nodeId, addr: advertiseAddr }],
+            founder: true,
+          };
+        } else {
+          const j = await joinCluster(transport, opts.join!, { nodeId, hostname, clusterAddr: advertiseAddr, gossipAddr: advertiseAddr }, log);
+          identity = { version: 1, nodeId, clusterId: j.clusterId, role: j.role, gossipKey: j.gossipKey, advertiseAddr, apiAddr, hostname, managers: j.managers };
+        }
+        if (opts.runtime) identity.runtime = opts.runtime;
+        if (opts.ociRuntime) identity.ociRuntime = opts.ociRuntime;
+        saveIdentity(opts.dataDir, identity);
+      } else if ((opts.runtime && opts.runtime !== identity.runtime) || (opts.ociRuntime && opts.ociRuntime !== identity.ociRuntime)) {
+        if (opts.runtime) identity.runtime = opts.runtime;
+        if (opts.ociRuntime) identity.ociRuntime = opts.ociRuntime;
+        saveIdentity(opts.dataDir, identity);
       }
-      if (opts.runtime) identity.runtime = opts.runtime;
-      if (opts.ociRuntime) identity.ociRuntime = opts.ociRuntime;
-      saveIdentity(opts.dataDir, identity);
-    } else if ((opts.runtime && opts.runtime !== identity.runtime) || (opts.ociRuntime && opts.ociRuntime !== identity.ociRuntime)) {
-      if (opts.runtime) identity.runtime = opts.runtime;
-      if (opts.ociRuntime) identity.ociRuntime = opts.ociRuntime;
-      saveIdentity(opts.dataDir, identity);
+      gossip = await GossipDriver.start({
+        self: { id: nodeId, addr: advertiseAddr, clusterAddr: advertiseAddr, role: identity.role, meta: { resources: { nanoCpus: os.cpus().length * 1e9, memoryBytes: os.totalmem() }, labels: {} } },
+        keyring: new Keyring([identity.gossipKey]),
+        transport,
+        profile: opts.gossipProfile ?? 'lan',
+        log,
+        ...(chaos ? { packetFilter: chaos.gossipFilter() } : {}),
+      });
+      d = new Daemon(identity, transport, gossip, opts);
+    } catch (err) {
+      await gossip?.stop().catch(() => {});
+      await transport.close().catch(() => {});
+      throw err;
     }
-    const gossip = await GossipDriver.start({
-      self: { id: nodeId, addr: advertiseAddr, clusterAddr: advertiseAddr, role: identity.role, meta: { resources: { nanoCpus: os.cpus().length * 1e9, memoryBytes: os.totalmem() }, labels: {} } },
-      keyring: new Keyring([identity.gossipKey]),
-      transport,
-      profile: opts.gossipProfile ?? 'lan',
-      log,
-      ...(chaos ? { packetFilter: chaos.gossipFilter() } : {}),
-    });
-    const d = new Daemon(identity, transport, gossip, opts);
     d.brk = brk;
     if (brk) log(`DELIBERATELY BROKEN BUILD for the chaos self-test: SHOAL_CHAOS_BREAK=${process.env.SHOAL_CHAOS_BREAK}`);
     if (identity.role === 'manager') await d.startManager();
