@@ -13,7 +13,12 @@ export const WS_PATH = '/shoal/v1';
 export interface TlsOptions {
   key: string | Buffer;
   cert: string | Buffer;
-  /** CA bundle used to verify peers; node certificates arrive with the membership issue. */
+  /**
+   * CA bundle used to verify peers, both ways: a dialler verifies the
+   * listener's certificate, and a listener given a CA asks every dialler for
+   * a certificate that CA issued (mutual TLS) and refuses the handshake
+   * otherwise.
+   */
   ca?: string | Buffer;
   /** Verify the peer's certificate (default true when `ca` is given). */
   rejectUnauthorized?: boolean;
@@ -47,7 +52,14 @@ export class WsTransport extends BaseTransport {
   async listen(opts: ListenOptions = {}): Promise<string> {
     if (this.server) throw new WireError(WireErrorCode.REGISTRY, 'already listening');
     const host = opts.host ?? '127.0.0.1';
-    const server = this.tls ? createHttpsServer({ key: this.tls.key, cert: this.tls.cert }) : createHttpServer();
+    const tls = this.tls;
+    const server = tls
+      ? createHttpsServer({
+          key: tls.key,
+          cert: tls.cert,
+          ...(tls.ca !== undefined ? { ca: tls.ca, requestCert: true, rejectUnauthorized: tls.rejectUnauthorized ?? true } : {}),
+        })
+      : createHttpServer();
     const wss = new WebSocketServer({
       server,
       path: WS_PATH,

@@ -127,9 +127,6 @@ if (openssl.status !== 0) {
         (c) => (c.close('x'), 'connected'),
         (e: WireError) => e.code,
       );
-    // Known gap, reported: the assertion runs and shows as a failing TODO until the listener checks client certificates.
-    t.not(r, 'connected', `the impostor is refused (got: ${r})`, {
-      todo: 'src/wire/ws-transport.ts listen() creates the https server with key/cert only (no ca, no requestCert): dialler certificates are never checked',
-    });
+    t.not(r, 'connected', `the impostor is refused (got: ${r})`);
   });
 }
