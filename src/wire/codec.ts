@@ -3,6 +3,7 @@ import { WireError, WireErrorCode } from './errors.js';
 import { DEFAULT_MAX_FRAME_BYTES } from './options.js';
 import { registry as defaultRegistry, type MessageRegistry, type MessageType } from './registry.js';
 import { object, str, validate } from './schema.js';
+import { MAX_OWN_STRUCTURES, MAX_SHARED_STRUCTURES, packStructures, typeShapes, unpackStructures, type Structures } from './structures.js';
 
 /**
  * Frame kinds. `i` pairs requests with responses and names streams; it is 0
@@ -21,6 +22,11 @@ export const FrameKind = {
 } as const;
 export type FrameKind = (typeof FrameKind)[keyof typeof FrameKind];
 const MAX_KIND = 7;
+/**
+ * Set in the envelope's kind byte when the body refers to its type's static
+ * record structures (structures.ts) instead of defining every record inline.
+ */
+export const SHARED_STRUCTURES = 0x10;
 
 export interface Envelope<B = unknown> {
   t: string;
@@ -52,14 +58,28 @@ export interface CodecOptions {
 export class Codec {
   readonly maxFrameBytes: number;
   readonly registry: MessageRegistry;
-  // Records on (self-describing per frame: no shared structure state, so any
-  // frame decodes on its own — required for datagrams and for dropped frames
-  // under fault injection). Extension types that could build non-data objects
-  // (RegExp, Error, structured clones) stay off: frames come from the network.
-  private readonly packr = new Packr({ useRecords: true, moreTypes: false, structuredClone: false });
+  // Records on. Extension types that could build non-data objects (RegExp,
+  // Error, structured clones) stay off: frames come from the network.
+  // The packer swaps in the frame's type's static structure table before each
+  // frame (structures.ts); shapes outside the table are defined inline and
+  // never promoted into it. Nothing carries over from one frame to the next,
+  // so any frame decodes on its own — required for datagrams and for dropped
+  // frames under fault injection.
+  private readonly packr = new Packr({
+    useRecords: true,
+    moreTypes: false,
+    structuredClone: false,
+    structures: [],
+    maxSharedStructures: MAX_SHARED_STRUCTURES,
+    maxOwnStructures: MAX_OWN_STRUCTURES,
+    shouldShareStructure: () => false,
+  });
+  /** Decodes bodies that use their type's table (SHARED_STRUCTURES set). */
+  private readonly sharedUnpackr = new Unpackr({ useRecords: true, moreTypes: false, structuredClone: false, mapsAsObjects: true, structures: [] });
+  /** Decodes self-describing bodies (no table). */
   private readonly unpackr = new Unpackr({ useRecords: true, moreTypes: false, structuredClone: false, mapsAsObjects: true });
-  /** Envelope bytes up to the id, per type: built once, copied per frame. */
-  private readonly prefixes = new Map<string, Buffer>();
+  /** Per type: envelope bytes up to the id (built once, copied per frame) and the structure tables. */
+  private readonly types = new Map<string, TypeCodec>();
 
   constructor(opts: CodecOptions = {}) {
     this.maxFrameBytes = opts.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
@@ -70,16 +90,31 @@ export class Codec {
     this.packr.useBuffer(Buffer.allocUnsafeSlow(256 * 1024));
   }
 
+  private typeCodec(type: string): TypeCodec | undefined {
+    let tc = this.types.get(type);
+    if (tc === undefined) {
+      const mt = this.registry.get(type);
+      if (!mt) return undefined;
+      const shapes = typeShapes(mt, errorBodySchema);
+      tc = {
+        mt,
+        prefix: envelopePrefix(type, mt.version),
+        shared: shapes.length > 0 ? SHARED_STRUCTURES : 0,
+        packStructures: packStructures(shapes),
+        unpackStructures: unpackStructures(shapes),
+      };
+      this.types.set(type, tc);
+    }
+    return tc;
+  }
+
   /** Encodes a frame of a registered type. Throws WireError (UNKNOWN_TYPE, FRAME_TOO_LARGE). */
   encode(kind: FrameKind, type: string, id: number, body: unknown): Buffer {
-    let prefix = this.prefixes.get(type);
-    if (prefix === undefined) {
-      const mt = this.registry.get(type);
-      if (!mt) throw new WireError(WireErrorCode.UNKNOWN_TYPE, `cannot send unregistered message type ${type}`, type);
-      prefix = envelopePrefix(type, mt.version);
-      this.prefixes.set(type, prefix);
-    }
+    const tc = this.typeCodec(type);
+    if (tc === undefined) throw new WireError(WireErrorCode.UNKNOWN_TYPE, `cannot send unregistered message type ${type}`, type);
+    const prefix = tc.prefix;
     const head = prefix.length + ID_BYTES;
+    this.packr.structures = tc.packStructures;
     // msgpackr leaves `head` bytes free in front of the body: the envelope is
     // written there, so a frame costs no allocation and no copy of its body.
     const frame = this.packr.pack(body, RESERVE_START_SPACE | head);
@@ -87,7 +122,7 @@ export class Codec {
       throw new WireError(WireErrorCode.FRAME_TOO_LARGE, `frame of ${frame.length} bytes exceeds the maximum of ${this.maxFrameBytes} (type ${type})`, type);
     }
     prefix.copy(frame, 0);
-    frame[1] = kind;
+    frame[1] = kind | tc.shared;
     frame[prefix.length] = 0xce;
     frame.writeUInt32BE(id >>> 0, prefix.length + 1);
     return frame;
@@ -99,34 +134,58 @@ export class Codec {
       throw new WireError(WireErrorCode.FRAME_TOO_LARGE, `frame of ${frame.byteLength} bytes exceeds the maximum of ${this.maxFrameBytes}`);
     }
     const buf = Buffer.isBuffer(frame) ? frame : Buffer.from(frame.buffer, frame.byteOffset, frame.byteLength);
-    const head = readEnvelope(buf);
-    const mt = this.registry.get(head.t);
-    if (!mt) throw new WireError(WireErrorCode.UNKNOWN_TYPE, `unknown message type ${JSON.stringify(head.t)}`, head.t);
-    if (head.v < mt.minVersion || head.v > mt.version) {
-      throw new WireError(
-        WireErrorCode.BAD_VERSION,
-        `message type ${head.t} version ${head.v} not in supported range [${mt.minVersion}, ${mt.version}]`,
-        head.t,
-      );
+    const env = readEnvelope(buf);
+    const tc = this.typeCodec(env.t);
+    if (tc === undefined) throw new WireError(WireErrorCode.UNKNOWN_TYPE, `unknown message type ${JSON.stringify(env.t)}`, env.t);
+    const mt = tc.mt;
+    const v = env.v;
+    if (v < mt.minVersion || v > mt.version) {
+      throw new WireError(WireErrorCode.BAD_VERSION, `message type ${env.t} version ${v} not in supported range [${mt.minVersion}, ${mt.version}]`, env.t);
     }
-    let body: unknown;
+    let unpackr = this.unpackr;
+    let table: Structures | null = null;
+    if (env.k & SHARED_STRUCTURES) {
+      // The table is derived from this node's schema of the type, so it is
+      // the sender's only when both run the same version of the type.
+      if (v !== mt.version) {
+        throw new WireError(WireErrorCode.BAD_VERSION, `message type ${env.t} version ${v} uses record structures this node (version ${mt.version}) does not have`, env.t);
+      }
+      table = tc.unpackStructures;
+      unpackr = this.sharedUnpackr;
+      unpackr.structures = table;
+      env.k = (env.k & ~SHARED_STRUCTURES) as FrameKind;
+    }
     try {
-      body = this.unpackr.unpack(buf, { start: head.bodyAt });
+      env.b = unpackr.unpack(buf, { start: bodyAt(buf) });
     } catch (err) {
-      throw new WireError(WireErrorCode.MALFORMED_FRAME, `undecodable ${head.t} body: ${(err as Error)?.message ?? String(err)}`.slice(0, 200), head.t);
+      throw new WireError(WireErrorCode.MALFORMED_FRAME, `undecodable ${env.t} body: ${(err as Error)?.message ?? String(err)}`.slice(0, 200), env.t);
+    } finally {
+      // In-frame definitions (msgpackr files them after the shared ones and
+      // would drop them when the next frame starts): drop them now.
+      if (table !== null && table.length > table.sharedLength!) table.length = table.sharedLength!;
     }
-    const env: Envelope = { t: head.t, v: head.v, k: head.k, i: head.i, b: body };
     const err = validateBody(mt, env);
     if (err !== null) throw new WireError(WireErrorCode.INVALID_BODY, `${env.t}: ${err}`, env.t);
     return env;
   }
 }
 
+interface TypeCodec {
+  readonly mt: MessageType;
+  readonly prefix: Buffer;
+  /** SHARED_STRUCTURES when the type has a table, else 0. */
+  readonly shared: number;
+  readonly packStructures: Structures;
+  readonly unpackStructures: Structures;
+}
+
 /**
- * Frame layout: two concatenated msgpack values, so any msgpack tool can
- * read a captured frame (`unpackMultiple`):
+ * Frame layout: two concatenated msgpack values (`unpackMultiple` reads a
+ * captured frame; the body needs its type's table, see structures.ts):
  *   1. the envelope, a 4-array in one canonical encoding
  *      [kind: fixint, type: str8, version: uint16, id: uint32]
+ *      where kind carries SHARED_STRUCTURES (0x10) when the body uses its
+ *      type's static record structures
  *   2. the body, encoded by msgpackr with records on.
  * The envelope is written and parsed by hand: it is on every frame of every
  * Raft append and heartbeat, and a fixed layout costs a few byte reads
@@ -148,20 +207,22 @@ function envelopePrefix(type: string, version: number): Buffer {
   return b;
 }
 
-interface Head {
-  k: FrameKind;
-  t: string;
-  v: number;
-  i: number;
-  bodyAt: number;
+/** Where the body starts: after the 4-byte array/kind/str8 header, the name, the uint16 version and the uint32 id. */
+function bodyAt(b: Buffer): number {
+  return 4 + b[3]! + 3 + ID_BYTES;
 }
 
-function readEnvelope(b: Buffer): Head {
+/**
+ * Parses the envelope into the Envelope that decode() returns (body still
+ * unset, kind byte still carrying the SHARED_STRUCTURES flag): one object per
+ * frame.
+ */
+function readEnvelope(b: Buffer): Envelope {
   if (b.length < 2 + 2 + 1 + 3 + ID_BYTES + 1 || b[0] !== 0x94 || b[2] !== 0xd9) {
     throw new WireError(WireErrorCode.MALFORMED_FRAME, 'frame does not start with a Shoal envelope');
   }
   const k = b[1]!;
-  if (k > MAX_KIND) throw new WireError(WireErrorCode.MALFORMED_FRAME, `envelope kind ${k} is not in [0, ${MAX_KIND}]`);
+  if ((k & ~SHARED_STRUCTURES) > MAX_KIND) throw new WireError(WireErrorCode.MALFORMED_FRAME, `envelope kind ${k} is not in [0, ${MAX_KIND}] (+${SHARED_STRUCTURES})`);
   const len = b[3]!;
   if (len === 0 || len > MAX_TYPE_LEN) throw new WireError(WireErrorCode.MALFORMED_FRAME, `envelope type name length ${len} not in [1, ${MAX_TYPE_LEN}]`);
   const at = 4 + len;
@@ -171,10 +232,10 @@ function readEnvelope(b: Buffer): Head {
   const t = b.toString('latin1', 4, at);
   const v = b.readUInt16BE(at + 1);
   const i = b.readUInt32BE(at + 4);
-  if ((k === FrameKind.Message) !== (i === 0)) {
+  if (((k & ~SHARED_STRUCTURES) === FrameKind.Message) !== (i === 0)) {
     throw new WireError(WireErrorCode.MALFORMED_FRAME, 'envelope id must be 0 exactly for one-way messages');
   }
-  return { k: k as FrameKind, t, v, i, bodyAt: at + 3 + ID_BYTES };
+  return { t, v, k: k as FrameKind, i, b: undefined };
 }
 
 /**

@@ -19,6 +19,15 @@ export interface Schema<T> {
   readonly kind: string;
   /** Phantom field carrying the static type; never set at run time. */
   readonly _type?: T;
+  /**
+   * Introspection for the codec's static record structures (see
+   * src/wire/structures.ts): an object schema's keys in declared order, its
+   * required keys, and the schemas nested inside any schema. Validation
+   * never reads these.
+   */
+  readonly keys?: readonly string[];
+  readonly requiredKeys?: readonly string[];
+  readonly parts?: readonly Schema<unknown>[];
 }
 
 export type Infer<S> = S extends Schema<infer T> ? T : never;
@@ -33,8 +42,8 @@ function describe(v: unknown): string {
   return typeof v;
 }
 
-function make<T>(kind: string, check: (v: unknown, path: string) => string | null): Schema<T> {
-  return { kind, check };
+function make<T>(kind: string, check: (v: unknown, path: string) => string | null, meta?: Pick<Schema<T>, 'keys' | 'requiredKeys' | 'parts'>): Schema<T> {
+  return meta ? { kind, check, ...meta } : { kind, check };
 }
 
 export interface NumOpts {
@@ -117,7 +126,7 @@ export function array<T>(item: Schema<T>, opts: LenOpts = {}): Schema<T[]> {
       if (e !== null) return e;
     }
     return null;
-  });
+  }, { parts: [item as Schema<unknown>] });
 }
 
 /** A string-keyed map with uniformly typed values (labels, env). */
@@ -133,7 +142,7 @@ export function record<T>(value: Schema<T>, opts: LenOpts = {}): Schema<Record<s
       if (e !== null) return e;
     }
     return null;
-  });
+  }, { parts: [value as Schema<unknown>] });
 }
 
 /** Marks an object field as optional (may be absent or undefined). */
@@ -146,11 +155,12 @@ export function optional<T>(inner: Schema<T>): Optional<T> {
     kind: `optional ${inner.kind}`,
     optional: true,
     check: (v, p) => (v === undefined || v === null ? null : inner.check(v, p)),
+    parts: [inner as Schema<unknown>],
   };
 }
 
 export function nullable<T>(inner: Schema<T>): Schema<T | null> {
-  return make(`nullable ${inner.kind}`, (v, p) => (v === null ? null : inner.check(v, p)));
+  return make(`nullable ${inner.kind}`, (v, p) => (v === null ? null : inner.check(v, p)), { parts: [inner as Schema<unknown>] });
 }
 
 type Shape = Record<string, Schema<unknown>>;
@@ -182,7 +192,7 @@ export function object<S extends Shape>(shape: S): Schema<ObjectOf<S>> {
       if (e !== null) return e;
     }
     return null;
-  });
+  }, { keys, requiredKeys: keys.filter((k) => !(shape[k] as Partial<Optional<unknown>>).optional), parts: schemas });
 }
 
 /** A union discriminated by a string field, e.g. `{type: 'put', ...}`. */
@@ -197,7 +207,7 @@ export function tagged<const K extends string, const M extends Record<string, Sc
       return `${p ? p + '.' : ''}${tag}: unknown variant ${JSON.stringify(t)?.slice(0, 40)}`;
     }
     return variants[t]!.check(v, p);
-  });
+  }, { parts: Object.values(variants) });
 }
 
 /** Anything at all: only for opaque payloads validated at a higher layer. */

@@ -1,11 +1,12 @@
 import t from 'tap';
-import { Packr, unpackMultiple } from 'msgpackr';
+import { Packr, Unpackr } from 'msgpackr';
 import '../../src/protocol.js';
 import './fixtures/messages.js';
-import { Codec, FrameKind, rawFrame } from '../../src/wire/codec.js';
+import { Codec, FrameKind, SHARED_STRUCTURES, errorBodySchema, rawFrame } from '../../src/wire/codec.js';
 import { WireError, WireErrorCode } from '../../src/wire/errors.js';
 import { registry, MessageRegistry } from '../../src/wire/registry.js';
-import { object, uint } from '../../src/wire/schema.js';
+import { any, array, object, optional, str, uint } from '../../src/wire/schema.js';
+import { typeShapes, unpackStructures } from '../../src/wire/structures.js';
 
 const codec = new Codec();
 
@@ -20,7 +21,10 @@ t.test('every registered message type round-trips its samples', async (t) => {
         const id = kind === FrameKind.Message ? 0 : 7;
         const env = codec.decode(codec.encode(kind, mt.name, id, body));
         t.same(env, { t: mt.name, v: mt.version, k: kind, i: id, b: body }, `${mt.name} sample ${i} kind ${kind}`);
-        t.same(unpackMultiple(codec.encode(kind, mt.name, id, body)), [[kind, mt.name, mt.version, id], body], 'a frame is two plain msgpack values');
+        // Any msgpackr that knows the type's table reads a captured frame.
+        const withTable = new Unpackr({ useRecords: true, mapsAsObjects: true, structures: unpackStructures(typeShapes(mt, errorBodySchema)) });
+        const flag = typeShapes(mt, errorBodySchema).length > 0 ? SHARED_STRUCTURES : 0;
+        t.same(withTable.unpackMultiple(codec.encode(kind, mt.name, id, body)), [[kind | flag, mt.name, mt.version, id], body], 'a frame is two msgpack values');
       }
     }
     for (const body of mt.responseSamples?.() ?? []) {
@@ -76,4 +80,59 @@ t.test('version ranges', async (t) => {
   t.throws(() => c.decode(rawFrame(0, 'x.y', 4, 0, b)), { code: WireErrorCode.BAD_VERSION });
   t.throws(() => r.define({ name: 'x.y', version: 3, body: object({}), samples: () => [{}] }), { code: WireErrorCode.REGISTRY }, 'no double registration');
   t.throws(() => r.define({ name: 'Bad Name', version: 1, body: object({}), samples: () => [{}] }), { code: WireErrorCode.REGISTRY });
+});
+
+t.test('static record structures: derived from the schemas, never mutated, not corruptible by a frame', async (t) => {
+  const r = new MessageRegistry();
+  const inner = object({ x: uint(), y: optional(str()) });
+  const mt = r.define({
+    name: 'x.shapes',
+    version: 1,
+    body: object({ a: uint(), items: array(inner), extra: optional(any()) }),
+    response: object({ ok: uint() }),
+    samples: () => [{ a: 1, items: [{ x: 1, y: 'y' }, { x: 2 }] }],
+  });
+  const old = r.define({ name: 'x.old', version: 3, minVersion: 2, body: object({ a: uint() }), samples: () => [{ a: 1 }] });
+  t.same(typeShapes(mt, errorBodySchema), [['a', 'items', 'extra'], ['a', 'items'], ['x', 'y'], ['x'], ['ok'], ['code', 'message']], 'declaration order, required-only variants, nested, response, error body');
+  const c = new Codec({ registry: r });
+  const tc = (c as unknown as { types: Map<string, { packStructures: string[][]; unpackStructures: string[][] }> }).types;
+  const snapshot = () => JSON.stringify([...tc.values()].map((x) => [[...x.packStructures], [...x.unpackStructures]]));
+
+  const body = { a: 1, items: [{ x: 1, y: 'y' }, { x: 2 }] };
+  const frame = c.encode(FrameKind.Request, 'x.shapes', 1, body);
+  t.equal(frame[1], FrameKind.Request | SHARED_STRUCTURES, 'flagged');
+  t.ok(!frame.includes(Buffer.from('items')), 'known shapes are not spelled out in the frame');
+  t.same(c.decode(frame).b, body);
+  const before = snapshot();
+
+  // Shapes outside the table: many of them, nested, in one frame and across frames.
+  const odd = { a: 2, items: [{ x: 3, y: 'z' }], extra: Array.from({ length: 80 }, (_, i) => ({ [`k${i}`]: i, nested: { [`n${i % 7}`]: { x: i } } })) };
+  for (let i = 0; i < 3; i++) t.same(c.decode(c.encode(FrameKind.Message, 'x.shapes', 0, odd)).b, odd, 'unknown shapes are defined inline');
+  t.same(c.decode(c.encode(FrameKind.Message, 'x.shapes', 0, { items: [], a: 5 })).b, { items: [], a: 5 }, 'another key order');
+  t.equal(snapshot(), before, 'tables unchanged after encoding and decoding unknown shapes');
+
+  // A hostile body redefines shared record 0x40 inline (a plain msgpackr with no table numbers its first record 0x40).
+  const p = new Packr({ useRecords: true });
+  const evil = p.pack({ a: 'not a number', items: 'nope', extra: 1, evil: true });
+  t.ok(evil[0] === 0xd4 && evil[1] === 0x72 && evil[2] === 0x40, 'the body defines record 0x40');
+  const hostile = rawFrame(FrameKind.Message | SHARED_STRUCTURES, 'x.shapes', 1, 0, evil);
+  t.throws(() => c.decode(hostile), { code: WireErrorCode.INVALID_BODY }, 'decoded with its own definition, then refused');
+  t.throws(() => c.decode(hostile.subarray(0, hostile.length - 3)), { code: WireErrorCode.MALFORMED_FRAME }, 'a truncated redefinition is refused');
+  // A redefinition that validates is simply that frame's shape.
+  const valid = rawFrame(FrameKind.Message | SHARED_STRUCTURES, 'x.shapes', 1, 0, p.pack({ items: [], a: 9 }));
+  t.same(c.decode(valid).b, { items: [], a: 9 });
+  t.same(c.decode(frame).b, body, 'the table still decodes legitimate frames');
+  t.equal(snapshot(), before, 'tables unchanged after hostile frames');
+
+  // A flagged frame at another accepted version needs a table this node does not have.
+  const b = p.pack({ a: 1 });
+  t.equal(c.decode(rawFrame(0, 'x.old', 2, 0, b)).v, 2, 'unflagged older version decodes');
+  t.throws(() => c.decode(rawFrame(FrameKind.Message | SHARED_STRUCTURES, 'x.old', 2, 0, b)), { code: WireErrorCode.BAD_VERSION });
+  t.same(c.decode(c.encode(FrameKind.Message, old.name, 0, { a: 4 })).b, { a: 4 });
+
+  // Frames are independent: any order, duplicates, gaps.
+  const frames = [1, 2, 3, 4].map((n) => c.encode(FrameKind.Message, 'x.shapes', 0, n % 2 ? { a: n, items: [{ x: n }] } : { ...odd, a: n }));
+  for (const i of [3, 0, 0, 2, 1, 3]) t.equal((c.decode(frames[i]!).b as { a: number }).a, i + 1);
+  // Another codec (another process) decodes them too.
+  t.same(new Codec({ registry: r }).decode(frame).b, body, 'a fresh codec derives the same table');
 });

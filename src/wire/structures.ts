@@ -1,0 +1,83 @@
+import type { MessageType } from './registry.js';
+import type { Schema } from './schema.js';
+
+/**
+ * Static msgpackr record structures, one table per message type.
+ *
+ * With records on and no shared structures, msgpackr writes every object's
+ * key list into every frame (a record definition) and the receiver parses it
+ * and builds a reader for it, per frame: on 1 KiB round trips that was most
+ * of the codec's cost. A table lists the key lists of the objects a type's
+ * schemas describe; both ends derive it from the schemas alone, so a frame
+ * can refer to "record 0x40" instead of defining it. Properties kept:
+ *
+ *  - Deterministic and local to the type: the table depends only on the
+ *    type's body / response schemas (and the error body every type may carry),
+ *    walked in declaration order. Peers that agree on a type at a version (the
+ *    registry's contract: same name and version = same schema) agree on its
+ *    table; other types, registered or not, do not affect it.
+ *  - Never mutated at run time. The Packr never promotes a shape into the
+ *    shared range (`shouldShareStructure` is always false, and the shared
+ *    range is exactly 32 ids so new shapes use own ids): a shape not in the
+ *    table is still written self-describingly inside the frame, as before.
+ *    On the receiving side every entry is marked `isShared`, so msgpackr puts
+ *    back any entry a (hostile) in-frame definition overrode when the frame
+ *    ends, decoded or not. Own definitions never outlive their frame.
+ *  - Frames stay independent: nothing is learned from earlier frames, so a
+ *    dropped, duplicated or reordered frame or datagram decodes the same.
+ *
+ * A frame whose body uses its type's table says so in the envelope (see
+ * codec.ts, SHARED_STRUCTURES); the table is the one for the version in the
+ * envelope, which a receiver has only for its own version of the type.
+ */
+
+/** msgpackr's one-byte record ids: 0x40..0x5f shared, 0x60..0x7f own (in-frame). */
+export const MAX_SHARED_STRUCTURES = 32;
+export const MAX_OWN_STRUCTURES = 32;
+
+/** A msgpackr structures array: key lists, plus the bookkeeping msgpackr keeps on it. */
+export type Structures = string[][] & { sharedLength?: number };
+
+const MAX_DEPTH = 32;
+
+/** The key lists of every object shape in the schema tree, depth first, in declaration order. */
+export function shapesOf(schemas: readonly (Schema<unknown> | undefined)[]): string[][] {
+  const out: string[][] = [];
+  const seen = new Set<string>();
+  const add = (keys: readonly string[] | undefined): void => {
+    if (!keys || keys.length === 0 || out.length >= MAX_SHARED_STRUCTURES) return;
+    if (keys.includes('__proto__')) return;
+    const id = JSON.stringify(keys);
+    if (seen.has(id)) return;
+    seen.add(id);
+    out.push([...keys]);
+  };
+  const walk = (s: Schema<unknown> | undefined, depth: number): void => {
+    if (!s || depth > MAX_DEPTH || out.length >= MAX_SHARED_STRUCTURES) return;
+    add(s.keys);
+    // Objects built without their optional fields are common too.
+    if (s.requiredKeys && s.keys && s.requiredKeys.length !== s.keys.length) add(s.requiredKeys);
+    for (const p of s.parts ?? []) walk(p, depth + 1);
+  };
+  for (const s of schemas) walk(s, 0);
+  return out;
+}
+
+/** The table for a type: its body's shapes, then its response's, then the error body's. */
+export function typeShapes(mt: MessageType, errorBody: Schema<unknown>): string[][] {
+  return shapesOf([mt.body as Schema<unknown>, mt.response as Schema<unknown> | undefined, errorBody]);
+}
+
+/** A fresh structures array for a Packr (it keeps its transition cache on the array). */
+export function packStructures(shapes: readonly string[][]): Structures {
+  const s = shapes.map((k) => [...k]) as Structures;
+  s.sharedLength = s.length;
+  return s;
+}
+
+/** A fresh structures array for an Unpackr: every entry shared, so msgpackr restores it if a frame overrides it. */
+export function unpackStructures(shapes: readonly string[][]): Structures {
+  const s = shapes.map((k) => Object.assign([...k], { isShared: true })) as Structures;
+  s.sharedLength = s.length;
+  return s;
+}
