@@ -40,7 +40,11 @@ export class DedupTable {
     o.recent.add(seq);
     if (seq > o.max) {
       o.max = seq;
-      if (o.recent.size > WINDOW) for (const s of o.recent) if (s <= o.max - WINDOW) o.recent.delete(s);
+      // Seqs at or below max - WINDOW are refused by the test above whether
+      // or not they are still in the set, so pruning them can wait: sweep
+      // once the set holds two windows, not on every new max (a sweep walks
+      // the whole set: that was O(WINDOW) per applied entry).
+      if (o.recent.size > 2 * WINDOW) prune(o);
     }
     if (index % 10_000 === 0) this.expire(index);
     return true;
@@ -51,7 +55,7 @@ export class DedupTable {
   }
 
   image(): DedupImage {
-    return [...this.origins].map(([k, o]) => [k, o.max, [...o.recent], o.lastIndex]);
+    return [...this.origins].map(([k, o]) => [k, o.max, [...o.recent].filter((s) => s > o.max - WINDOW), o.lastIndex]);
   }
 
   static fromImage(img: DedupImage): DedupTable {
@@ -59,4 +63,9 @@ export class DedupTable {
     for (const [k, max, recent, lastIndex] of img) t.origins.set(k, { max, recent: new Set(recent), lastIndex });
     return t;
   }
+}
+
+function prune(o: OriginState): void {
+  const floor = o.max - WINDOW;
+  for (const s of o.recent) if (s <= floor) o.recent.delete(s);
 }
