@@ -34,29 +34,38 @@ const driver = await RaftDriver.start({
   ...(process.env.BENCH_RAFT_SNAPSHOT_EVERY ? { raft: { snapshotEveryEntries: Number(process.env.BENCH_RAFT_SNAPSHOT_EVERY) } } : {}),
 });
 
+const TEXT = ['content-type', 'text/plain'];
 const server = http.createServer((req, res) => {
-  const url = new URL(req.url ?? '/', 'http://x');
   const reply = (code: number, body: string) => {
-    res.writeHead(code, { 'content-type': 'text/plain' });
+    res.writeHead(code, TEXT);
     res.end(body);
   };
   const fail = (err: unknown) => {
     const code = err instanceof RaftError ? 503 : 504;
     reply(code, String((err as Error)?.message ?? err));
   };
-  if (url.pathname === '/status') return reply(200, JSON.stringify(driver.status()));
-  const m = /^\/kv\/(.+)$/.exec(url.pathname);
-  if (!m) return reply(404, 'not found');
-  const key = decodeURIComponent(m[1]!);
+  // The path without a query string; no URL object per request.
+  const raw = req.url ?? '/';
+  const q = raw.indexOf('?');
+  const pathname = q < 0 ? raw : raw.slice(0, q);
+  if (pathname === '/status') return reply(200, JSON.stringify(driver.status()));
+  if (!pathname.startsWith('/kv/') || pathname.length === 4) return reply(404, 'not found');
+  let key: string;
+  try {
+    key = pathname.includes('%') ? decodeURIComponent(pathname.slice(4)) : pathname.slice(4);
+  } catch {
+    return reply(400, 'bad key');
+  }
   if (req.method === 'GET') {
     driver.readBarrier().then(() => reply(200, sm.get(key) ?? ''), fail);
     return;
   }
   if (req.method !== 'PUT') return reply(405, 'method not allowed');
-  const chunks: Buffer[] = [];
-  req.on('data', (c: Buffer) => chunks.push(c));
+  let value = '';
+  req.setEncoding('utf8');
+  req.on('data', (c: string) => (value += c));
   req.on('end', () => {
-    driver.propose(encodeKvCommand({ op: 'put', key, value: Buffer.concat(chunks).toString() })).then(() => reply(200, 'ok'), fail);
+    driver.propose(encodeKvCommand({ op: 'put', key, value })).then(() => reply(200, 'ok'), fail);
   });
 });
 server.keepAliveTimeout = 60_000;
@@ -64,6 +73,7 @@ server.listen(Number(httpPort), '127.0.0.1', () => process.stdout.write(JSON.str
 const loopDelay = process.env.BENCH_RAFT_LOOPSTATS ? (await import('node:perf_hooks')).monitorEventLoopDelay({ resolution: 5 }) : null;
 loopDelay?.enable();
 process.on('SIGTERM', () => {
+  if (loopDelay) process.stderr.write(`${id}: ${JSON.stringify({ ...driver.metrics, storage: driver.storageMetrics, cpu: process.cpuUsage() })}\n`);
   if (loopDelay) process.stderr.write(`${id}: event loop delay p50 ${(loopDelay.percentile(50) / 1e6).toFixed(1)} ms p99 ${(loopDelay.percentile(99) / 1e6).toFixed(1)} ms max ${(loopDelay.max / 1e6).toFixed(1)} ms\n`);
   server.close();
   void driver.stop().then(() => transport.close()).then(() => process.exit(0));

@@ -13,7 +13,7 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import http from 'node:http';
 import net from 'node:net';
@@ -68,24 +68,49 @@ interface Load {
   p50: number;
   p99: number;
   errors: number;
+  /** CPU µs of all three members per committed write. */
+  cpuUsPerWrite: number;
 }
 
 interface Phase {
   lat: number[];
   errors: number;
   ms: number;
+  /** CPU ms the system's member processes used during the phase (Linux /proc), or NaN. */
+  cpuMs: number;
 }
+
+const CLK_TCK = 100;
+/** utime + stime of a process, in ms (Linux only; NaN elsewhere or once it is gone). */
+function cpuMsOf(pid: number | undefined): number {
+  if (pid === undefined) return NaN;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return ((Number(f[11]) + Number(f[12])) * 1000) / CLK_TCK;
+  } catch {
+    return NaN;
+  }
+}
+const cpuMsOfAll = (pids: (number | undefined)[]): number => pids.reduce<number>((a, p) => a + cpuMsOf(p), 0);
 
 function summarize(phases: Phase[]): Load {
   const lat = phases.flatMap((p) => p.lat).sort((a, b) => a - b);
   const ms = phases.reduce((a, p) => a + p.ms, 0);
-  return { writesPerS: lat.length / (ms / 1000), p50: pct(lat, 0.5), p99: pct(lat, 0.99), errors: phases.reduce((a, p) => a + p.errors, 0) };
+  return {
+    writesPerS: lat.length / (ms / 1000),
+    p50: pct(lat, 0.5),
+    p99: pct(lat, 0.99),
+    errors: phases.reduce((a, p) => a + p.errors, 0),
+    cpuUsPerWrite: (phases.reduce((a, p) => a + p.cpuMs, 0) * 1000) / lat.length,
+  };
 }
 
 /** CLIENTS concurrent loops, each issuing one write after another, for `ms`. */
-async function drive(write: (client: number, i: number) => Promise<boolean>, ms: number): Promise<Phase> {
+async function drive(write: (client: number, i: number) => Promise<boolean>, ms: number, pids: (number | undefined)[] = []): Promise<Phase> {
   const lat: number[] = [];
   let errors = 0;
+  const cpu0 = cpuMsOfAll(pids);
   const t0 = Date.now();
   const end = t0 + ms;
   await Promise.all(
@@ -98,7 +123,7 @@ async function drive(write: (client: number, i: number) => Promise<boolean>, ms:
       }
     }),
   );
-  return { lat, errors, ms: Date.now() - t0 };
+  return { lat, errors, ms: Date.now() - t0, cpuMs: cpuMsOfAll(pids) - cpu0 };
 }
 
 // ------------------------------------------------------------------ Shoal
@@ -163,7 +188,11 @@ async function startShoal(): Promise<ShoalCluster> {
 
 async function shoalPhase(c: ShoalCluster, ms: number, tag: number): Promise<Phase> {
   const leader = await findLeader(c.members);
-  return drive(async (cl, i) => (await request('PUT', leader.httpPort, `/kv/c${cl}-${(i + tag) % 1000}`, VALUE)).status === 200, ms);
+  return drive(
+    async (cl, i) => (await request('PUT', leader.httpPort, `/kv/c${cl}-${(i + tag) % 1000}`, VALUE)).status === 200,
+    ms,
+    c.members.map((m) => m.proc?.pid),
+  );
 }
 
 async function failovers(c: ShoalCluster): Promise<number[]> {
@@ -211,6 +240,8 @@ function hasEtcd(): boolean {
   return spawnSync('etcd', ['--version'], { stdio: 'ignore' }).status === 0;
 }
 
+const etcdPids: (number | undefined)[] = [];
+
 async function startEtcd(): Promise<number> {
   const names = ['e1', 'e2', 'e3'];
   const ports = await Promise.all(names.map(async () => ({ client: await freePort(), peer: await freePort() })));
@@ -233,6 +264,7 @@ async function startEtcd(): Promise<number> {
       { stdio: 'ignore' },
     );
     children.add(proc);
+    etcdPids.push(proc.pid);
   });
   // Find the leader: each member's status names its own id and the leader's.
   const deadline = Date.now() + 30_000;
@@ -254,7 +286,7 @@ async function startEtcd(): Promise<number> {
 const b64 = (s: string) => Buffer.from(s).toString('base64');
 function etcdPhase(leaderPort: number, ms: number, tag: number): Promise<Phase> {
   const value = b64(VALUE);
-  return drive(async (c, i) => (await request('POST', leaderPort, '/v3/kv/put', JSON.stringify({ key: b64(`c${c}-${(i + tag) % 1000}`), value }))).status === 200, ms);
+  return drive(async (c, i) => (await request('POST', leaderPort, '/v3/kv/put', JSON.stringify({ key: b64(`c${c}-${(i + tag) % 1000}`), value }))).status === 200, ms, etcdPids);
 }
 
 /**
@@ -279,12 +311,16 @@ async function main(): Promise<void> {
     if (etcdPort !== null) ep.push(await etcdPhase(etcdPort, phaseMs, r * 7));
     const s = summarize([sp[r]!]);
     const e = etcdPort !== null ? summarize([ep[r]!]) : null;
-    process.stderr.write(`phase ${r + 1}: shoal ${s.writesPerS.toFixed(0)} w/s p99 ${s.p99.toFixed(1)} ms` + (e ? `; etcd ${e.writesPerS.toFixed(0)} w/s p99 ${e.p99.toFixed(1)} ms` : '') + '\n');
+    process.stderr.write(
+      `phase ${r + 1}: shoal ${s.writesPerS.toFixed(0)} w/s p99 ${s.p99.toFixed(1)} ms cpu ${s.cpuUsPerWrite.toFixed(0)} us/write` +
+        (e ? `; etcd ${e.writesPerS.toFixed(0)} w/s p99 ${e.p99.toFixed(1)} ms cpu ${e.cpuUsPerWrite.toFixed(0)} us/write` : '') +
+        '\n',
+    );
   }
   const load = summarize(sp);
   const etcdLoad = etcdPort !== null ? summarize(ep) : null;
-  process.stderr.write(`shoal: ${load.writesPerS.toFixed(0)} writes/s, p50 ${load.p50.toFixed(1)} ms, p99 ${load.p99.toFixed(1)} ms, errors ${load.errors}\n`);
-  if (etcdLoad) process.stderr.write(`etcd: ${etcdLoad.writesPerS.toFixed(0)} writes/s, p50 ${etcdLoad.p50.toFixed(1)} ms, p99 ${etcdLoad.p99.toFixed(1)} ms, errors ${etcdLoad.errors}\n`);
+  process.stderr.write(`shoal: ${load.writesPerS.toFixed(0)} writes/s, p50 ${load.p50.toFixed(1)} ms, p99 ${load.p99.toFixed(1)} ms, errors ${load.errors}, members' cpu ${load.cpuUsPerWrite.toFixed(0)} us/write\n`);
+  if (etcdLoad) process.stderr.write(`etcd: ${etcdLoad.writesPerS.toFixed(0)} writes/s, p50 ${etcdLoad.p50.toFixed(1)} ms, p99 ${etcdLoad.p99.toFixed(1)} ms, errors ${etcdLoad.errors}, members' cpu ${etcdLoad.cpuUsPerWrite.toFixed(0)} us/write\n`);
   const failover = (await failovers(shoal)).sort((a, b) => a - b);
   const out = {
     writes_per_s: Math.round(load.writesPerS),
@@ -298,7 +334,7 @@ async function main(): Promise<void> {
   };
   for (const m of shoal.members) m.proc?.kill('SIGTERM');
   // A profiled member writes its profile on a clean exit: give it a moment.
-  if (process.env.BENCH_RAFT_PROFILE) {
+  if (process.env.BENCH_RAFT_PROFILE || process.env.BENCH_RAFT_LOOPSTATS) {
     const exited = shoal.members.map((m) => (m.proc && m.proc.exitCode === null ? new Promise((r) => m.proc!.once('exit', r)) : null));
     await Promise.race([Promise.all(exited), sleep(5_000)]);
   }

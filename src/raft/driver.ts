@@ -556,7 +556,7 @@ export class RaftDriver {
     if (!rd.snapshot) await this.persist(rd);
     if (this.stopped) return;
     if (rd.entries.length > 0) this.lastIndex = rd.entries[rd.entries.length - 1]!.index;
-    for (const m of late) this.send(m);
+    for (const m of late.length > 1 ? coalesceAcks(late) : late) this.send(m);
     if (this.recoveryUntil > 0 && this.lastIndex >= this.recoveryUntil) {
       this.recoveryUntil = 0;
       await this.storage.clearRecovery();
@@ -796,6 +796,29 @@ export class RaftDriver {
 /** The (origin, seq) header of an encoded proposal, as a view: a valid proposal frame with an empty command. */
 function proposalRef(encoded: Uint8Array): Uint8Array {
   return encoded.subarray(0, 10 + encoded[1]!);
+}
+
+/**
+ * A follower that took several appends in one Ready acknowledges each; a
+ * successful appendResp says "my log matches yours up to index", so the
+ * highest one per (leader, term) says everything the lower ones do (the
+ * leader's progress only moves forward on acks). Send just that one.
+ * Rejections carry hints and are all kept, as is every other message.
+ */
+function coalesceAcks(msgs: Message[]): Message[] {
+  let best: Map<string, Message & { type: 'appendResp' }> | null = null;
+  let acks = 0;
+  for (const m of msgs) {
+    if (m.type !== 'appendResp' || m.reject) continue;
+    acks++;
+    best ??= new Map();
+    const k = `${m.to}\u0000${m.term}`;
+    const b = best.get(k);
+    if (b === undefined || m.index > b.index) best.set(k, m);
+  }
+  if (best === null || acks === best.size) return msgs;
+  const keep = new Set<Message>(best.values());
+  return msgs.filter((m) => m.type !== 'appendResp' || m.reject || keep.has(m));
 }
 
 function decodeTag(b: Uint8Array): ConfTag | null {

@@ -17,8 +17,19 @@ export interface Proposal {
   command: Uint8Array;
 }
 
+/** The last origin encoded: a node encodes only its own, so this is a one-entry cache. */
+let lastOrigin = '';
+let lastOriginBytes = new Uint8Array(0);
+/** The last origin decoded, by its bytes: a log holds runs of entries from the same few origins. */
+let lastDecodedBytes = new Uint8Array(0);
+let lastDecoded = '';
+
 export function encodeProposal(origin: string, seq: number, command: Uint8Array): Uint8Array {
-  const o = enc.encode(origin);
+  if (origin !== lastOrigin) {
+    lastOriginBytes = enc.encode(origin);
+    lastOrigin = origin;
+  }
+  const o = lastOriginBytes;
   if (o.length > 255) throw new RangeError('node id longer than 255 bytes');
   const out = new Uint8Array(2 + o.length + 8 + command.length);
   out[0] = VERSION;
@@ -35,11 +46,22 @@ export function decodeProposal(b: Uint8Array): Proposal | null {
   const n = b[1]!;
   if (b.length < 10 + n) return null;
   let origin: string;
-  try {
-    origin = dec.decode(b.subarray(2, 2 + n));
-  } catch {
-    return null;
+  if (sameBytes(lastDecodedBytes, b, 2, n)) origin = lastDecoded;
+  else {
+    try {
+      origin = dec.decode(b.subarray(2, 2 + n));
+    } catch {
+      return null;
+    }
+    lastDecodedBytes = b.slice(2, 2 + n);
+    lastDecoded = origin;
   }
   const seq = new DataView(b.buffer, b.byteOffset, b.byteLength).getFloat64(2 + n);
   return { origin, seq, command: b.subarray(10 + n) };
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array, at: number, n: number): boolean {
+  if (a.length !== n) return false;
+  for (let i = 0; i < n; i++) if (a[i] !== b[at + i]) return false;
+  return true;
 }
