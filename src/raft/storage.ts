@@ -96,8 +96,11 @@ function crcOver(data: Uint8Array, value: number): number {
   return data.byteLength === 0 ? value : crc32(data, value);
 }
 
+/** Scratch for entryCrc's header (filled and consumed synchronously). */
+const crcHead = Buffer.allocUnsafe(17);
+
 export function entryCrc(e: { index: number; term: number; type: Entry['type']; data: Uint8Array }): number {
-  const head = Buffer.allocUnsafe(17);
+  const head = crcHead;
   head.writeDoubleBE(e.index, 0);
   head.writeDoubleBE(e.term, 8);
   head[16] = TYPE_CODE[e.type];
