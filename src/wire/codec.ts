@@ -80,6 +80,8 @@ export class Codec {
   private readonly unpackr = new Unpackr({ useRecords: true, moreTypes: false, structuredClone: false, mapsAsObjects: true });
   /** Per type: envelope bytes up to the id (built once, copied per frame) and the structure tables. */
   private readonly types = new Map<string, TypeCodec>();
+  /** The type of the last frame decoded: most frames repeat it, and then its name needs no new string. */
+  private lastDecoded: TypeCodec | null = null;
 
   constructor(opts: CodecOptions = {}) {
     this.maxFrameBytes = opts.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
@@ -97,6 +99,7 @@ export class Codec {
       if (!mt) return undefined;
       const shapes = typeShapes(mt, errorBodySchema);
       tc = {
+        name: mt.name,
         mt,
         prefix: envelopePrefix(type, mt.version),
         shared: shapes.length > 0 ? SHARED_STRUCTURES : 0,
@@ -121,7 +124,8 @@ export class Codec {
     if (frame.length > this.maxFrameBytes) {
       throw new WireError(WireErrorCode.FRAME_TOO_LARGE, `frame of ${frame.length} bytes exceeds the maximum of ${this.maxFrameBytes} (type ${type})`, type);
     }
-    prefix.copy(frame, 0);
+    // A short loop: Buffer#copy is a native call, dearer than ~15 byte moves.
+    for (let j = 0; j < prefix.length; j++) frame[j] = prefix[j]!;
     frame[1] = kind | tc.shared;
     frame[prefix.length] = 0xce;
     frame.writeUInt32BE(id >>> 0, prefix.length + 1);
@@ -134,9 +138,11 @@ export class Codec {
       throw new WireError(WireErrorCode.FRAME_TOO_LARGE, `frame of ${frame.byteLength} bytes exceeds the maximum of ${this.maxFrameBytes}`);
     }
     const buf = Buffer.isBuffer(frame) ? frame : Buffer.from(frame.buffer, frame.byteOffset, frame.byteLength);
-    const env = readEnvelope(buf);
-    const tc = this.typeCodec(env.t);
+    const last = this.lastDecoded;
+    const env = readEnvelope(buf, last);
+    const tc = last !== null && env.t === last.name ? last : this.typeCodec(env.t);
     if (tc === undefined) throw new WireError(WireErrorCode.UNKNOWN_TYPE, `unknown message type ${JSON.stringify(env.t)}`, env.t);
+    this.lastDecoded = tc;
     const mt = tc.mt;
     const v = env.v;
     if (v < mt.minVersion || v > mt.version) {
@@ -171,6 +177,7 @@ export class Codec {
 }
 
 interface TypeCodec {
+  readonly name: string;
   readonly mt: MessageType;
   readonly prefix: Buffer;
   /** SHARED_STRUCTURES when the type has a table, else 0. */
@@ -217,7 +224,7 @@ function bodyAt(b: Buffer): number {
  * unset, kind byte still carrying the SHARED_STRUCTURES flag): one object per
  * frame.
  */
-function readEnvelope(b: Buffer): Envelope {
+function readEnvelope(b: Buffer, hint: TypeCodec | null): Envelope {
   if (b.length < 2 + 2 + 1 + 3 + ID_BYTES + 1 || b[0] !== 0x94 || b[2] !== 0xd9) {
     throw new WireError(WireErrorCode.MALFORMED_FRAME, 'frame does not start with a Shoal envelope');
   }
@@ -229,13 +236,20 @@ function readEnvelope(b: Buffer): Envelope {
   if (b.length < at + 3 + ID_BYTES + 1 || b[at] !== 0xcd || b[at + 3] !== 0xce) {
     throw new WireError(WireErrorCode.MALFORMED_FRAME, 'truncated or non-canonical envelope');
   }
-  const t = b.toString('latin1', 4, at);
+  const t = hint !== null && sameName(b, hint.prefix, len) ? hint.name : b.toString('latin1', 4, at);
   const v = b.readUInt16BE(at + 1);
   const i = b.readUInt32BE(at + 4);
   if (((k & ~SHARED_STRUCTURES) === FrameKind.Message) !== (i === 0)) {
     throw new WireError(WireErrorCode.MALFORMED_FRAME, 'envelope id must be 0 exactly for one-way messages');
   }
   return { t, v, k: k as FrameKind, i, b: undefined };
+}
+
+/** Whether the frame's type name (length byte and bytes) is the one in `prefix`. */
+function sameName(b: Buffer, prefix: Buffer, len: number): boolean {
+  if (prefix[3] !== len) return false;
+  for (let j = 4 + len - 1; j >= 4; j--) if (b[j] !== prefix[j]) return false;
+  return true;
 }
 
 /**

@@ -134,10 +134,10 @@ export class FrameConnection implements Connection, StreamOwner {
     this.writeFrame(FrameKind.Message, type.name, 0, body);
   }
 
-  request<B, R>(type: MessageType<B, R>, body: B, opts: RequestOptions = {}): Promise<R> {
+  request<B, R>(type: MessageType<B, R>, body: B, opts?: RequestOptions): Promise<R> {
     if (this.state !== 'open') return Promise.reject(this.closedError(type.name));
     const id = this.allocId();
-    const timeoutMs = opts.timeoutMs ?? this.host.options.requestTimeoutMs;
+    const timeoutMs = opts?.timeoutMs ?? this.host.options.requestTimeoutMs;
     return new Promise<R>((resolve, reject) => {
       const deadline = performance.now() + timeoutMs;
       this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject, deadline, timeoutMs, type: type.name });
@@ -377,28 +377,31 @@ export class FrameConnection implements Connection, StreamOwner {
       this.writeFrame(FrameKind.ErrorResponse, env.t, env.i, { code: WireErrorCode.NO_HANDLER, message: `no handler for ${env.t}` });
       return;
     }
-    const reply = (kind: FrameKind, body: unknown): void => {
-      if (this.state !== 'open') return;
-      try {
-        this.writeFrame(kind, env.t, env.i, body);
-      } catch (err) {
-        // e.g. the response is too large: tell the requester instead of leaving it to time out.
-        if (kind === FrameKind.Response) this.writeFrame(FrameKind.ErrorResponse, env.t, env.i, errorBody(err));
-      }
-    };
     let result: unknown;
     try {
       result = fn(env.b, this);
     } catch (err) {
-      return reply(FrameKind.ErrorResponse, errorBody(err));
+      return this.reply(env.t, env.i, FrameKind.ErrorResponse, errorBody(err));
     }
     if (result instanceof Promise) {
+      const { t, i } = env;
       result.then(
-        (r) => reply(FrameKind.Response, r),
-        (err) => reply(FrameKind.ErrorResponse, errorBody(err)),
+        (r) => this.reply(t, i, FrameKind.Response, r),
+        (err) => this.reply(t, i, FrameKind.ErrorResponse, errorBody(err)),
       );
     } else {
-      reply(FrameKind.Response, result);
+      // A synchronous handler's answer goes out at once, with no closure per request.
+      this.reply(env.t, env.i, FrameKind.Response, result);
+    }
+  }
+
+  private reply(type: string, id: number, kind: FrameKind, body: unknown): void {
+    if (this.state !== 'open') return;
+    try {
+      this.writeFrame(kind, type, id, body);
+    } catch (err) {
+      // e.g. the response is too large: tell the requester instead of leaving it to time out.
+      if (kind === FrameKind.Response) this.writeFrame(FrameKind.ErrorResponse, type, id, errorBody(err));
     }
   }
 

@@ -33,6 +33,7 @@ const WS_NORMAL = 1000;
 const WS_TOO_BIG = 1009;
 const WS_PRIVATE_BASE = 4000;
 const closeCodes = Object.values(CloseCode);
+const BINARY = { binary: true } as const;
 
 /**
  * WebSocket over TCP (optionally TLS). One server per node carries every
@@ -158,8 +159,9 @@ function wsPipe(ws: WebSocket, remoteAddress: string): Pipe {
     onDrain: null,
     send(frame) {
       if (ws.readyState !== WebSocket.OPEN) return;
-      if (ws.bufferedAmount > 0) ws.send(frame, { binary: true }, onWritten);
-      else ws.send(frame, { binary: true });
+      // Buffers are sent as binary messages by default; no options object to spread per frame.
+      if (ws.bufferedAmount > 0) ws.send(frame, BINARY, onWritten);
+      else ws.send(frame);
     },
     bufferedBytes: () => ws.bufferedAmount,
     close(code, reason) {
