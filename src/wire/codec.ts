@@ -3,7 +3,7 @@ import { WireError, WireErrorCode } from './errors.js';
 import { DEFAULT_MAX_FRAME_BYTES } from './options.js';
 import { registry as defaultRegistry, type MessageRegistry, type MessageType } from './registry.js';
 import { object, str, validate } from './schema.js';
-import { MAX_OWN_STRUCTURES, MAX_SHARED_STRUCTURES, packStructures, typeShapes, unpackStructures, type Structures } from './structures.js';
+import { MAX_OWN_STRUCTURES, MAX_SHARED_STRUCTURES, fingerprint, packStructures, typeShapes, unpackStructures, type Structures } from './structures.js';
 
 /**
  * Frame kinds. `i` pairs requests with responses and names streams; it is 0
@@ -98,11 +98,15 @@ export class Codec {
       const mt = this.registry.get(type);
       if (!mt) return undefined;
       const shapes = typeShapes(mt, errorBodySchema);
+      const prefix = envelopePrefix(type, mt.version);
+      const fp = fingerprint(shapes);
       tc = {
         name: mt.name,
         mt,
-        prefix: envelopePrefix(type, mt.version),
+        prefix,
+        header: Buffer.concat([prefix, Buffer.from([0xce, 0, 0, 0, 0]), ...(shapes.length > 0 ? [uint32(fp)] : [])]),
         shared: shapes.length > 0 ? SHARED_STRUCTURES : 0,
+        fingerprint: fp,
         packStructures: packStructures(shapes),
         unpackStructures: unpackStructures(shapes),
       };
@@ -115,20 +119,19 @@ export class Codec {
   encode(kind: FrameKind, type: string, id: number, body: unknown): Buffer {
     const tc = this.typeCodec(type);
     if (tc === undefined) throw new WireError(WireErrorCode.UNKNOWN_TYPE, `cannot send unregistered message type ${type}`, type);
-    const prefix = tc.prefix;
-    const head = prefix.length + ID_BYTES;
+    const header = tc.header;
     this.packr.structures = tc.packStructures;
-    // msgpackr leaves `head` bytes free in front of the body: the envelope is
-    // written there, so a frame costs no allocation and no copy of its body.
-    const frame = this.packr.pack(body, RESERVE_START_SPACE | head);
+    // msgpackr leaves room in front of the body: the envelope (and table
+    // fingerprint) is written there, so a frame costs no allocation and no
+    // copy of its body.
+    const frame = this.packr.pack(body, RESERVE_START_SPACE | header.length);
     if (frame.length > this.maxFrameBytes) {
       throw new WireError(WireErrorCode.FRAME_TOO_LARGE, `frame of ${frame.length} bytes exceeds the maximum of ${this.maxFrameBytes} (type ${type})`, type);
     }
-    // A short loop: Buffer#copy is a native call, dearer than ~15 byte moves.
-    for (let j = 0; j < prefix.length; j++) frame[j] = prefix[j]!;
+    // A short loop: Buffer#copy is a native call, dearer than a few dozen byte moves.
+    for (let j = 0; j < header.length; j++) frame[j] = header[j]!;
     frame[1] = kind | tc.shared;
-    frame[prefix.length] = 0xce;
-    frame.writeUInt32BE(id >>> 0, prefix.length + 1);
+    frame.writeUInt32BE(id >>> 0, tc.prefix.length + 1);
     return frame;
   }
 
@@ -150,19 +153,29 @@ export class Codec {
     }
     let unpackr = this.unpackr;
     let table: Structures | null = null;
+    let at = bodyAt(buf);
     if (env.k & SHARED_STRUCTURES) {
-      // The table is derived from this node's schema of the type, so it is
-      // the sender's only when both run the same version of the type.
-      if (v !== mt.version) {
-        throw new WireError(WireErrorCode.BAD_VERSION, `message type ${env.t} version ${v} uses record structures this node (version ${mt.version}) does not have`, env.t);
+      // The table is derived from this node's schema of the type: use it only
+      // if it is the one the sender used.
+      if (buf.length < at + 6 || buf[at] !== 0xce) {
+        throw new WireError(WireErrorCode.MALFORMED_FRAME, `${env.t} frame claims record structures but carries no table fingerprint`, env.t);
       }
+      const fp = buf.readUInt32BE(at + 1);
+      if (fp !== tc.fingerprint) {
+        throw new WireError(
+          WireErrorCode.BAD_VERSION,
+          `${env.t} version ${v} body uses record structures ${fp.toString(16)}, not this node's ${tc.fingerprint.toString(16)}: the peers' schemas of the type differ`,
+          env.t,
+        );
+      }
+      at += 5;
       table = tc.unpackStructures;
       unpackr = this.sharedUnpackr;
       unpackr.structures = table;
       env.k = (env.k & ~SHARED_STRUCTURES) as FrameKind;
     }
     try {
-      env.b = unpackr.unpack(buf, { start: bodyAt(buf) });
+      env.b = unpackr.unpack(buf, { start: at });
     } catch (err) {
       throw new WireError(WireErrorCode.MALFORMED_FRAME, `undecodable ${env.t} body: ${(err as Error)?.message ?? String(err)}`.slice(0, 200), env.t);
     } finally {
@@ -179,21 +192,27 @@ export class Codec {
 interface TypeCodec {
   readonly name: string;
   readonly mt: MessageType;
+  /** Envelope bytes up to the id. */
   readonly prefix: Buffer;
+  /** prefix, the id slot, and for a type with a table its fingerprint: copied in front of every body. */
+  readonly header: Buffer;
   /** SHARED_STRUCTURES when the type has a table, else 0. */
   readonly shared: number;
+  readonly fingerprint: number;
   readonly packStructures: Structures;
   readonly unpackStructures: Structures;
 }
 
 /**
- * Frame layout: two concatenated msgpack values (`unpackMultiple` reads a
- * captured frame; the body needs its type's table, see structures.ts):
+ * Frame layout: concatenated msgpack values (`unpackMultiple` reads a
+ * captured frame; a body that uses its type's table needs that table, see
+ * structures.ts):
  *   1. the envelope, a 4-array in one canonical encoding
  *      [kind: fixint, type: str8, version: uint16, id: uint32]
  *      where kind carries SHARED_STRUCTURES (0x10) when the body uses its
  *      type's static record structures
- *   2. the body, encoded by msgpackr with records on.
+ *   2. only then: the table's fingerprint, a uint32
+ *   3. the body, encoded by msgpackr with records on.
  * The envelope is written and parsed by hand: it is on every frame of every
  * Raft append and heartbeat, and a fixed layout costs a few byte reads
  * instead of a general object decode.
@@ -256,12 +275,16 @@ function sameName(b: Buffer, prefix: Buffer, len: number): boolean {
  * Builds a frame with arbitrary envelope fields and raw body bytes, bypassing
  * the registry: for fuzzing and hostile-peer tests only.
  */
-export function rawFrame(kind: number, type: string, version: number, id: number, body: Uint8Array): Buffer {
+export function rawFrame(kind: number, type: string, version: number, id: number, body: Uint8Array, tableFingerprint?: number): Buffer {
   const prefix = envelopePrefix(type, version);
   prefix[1] = kind;
-  const idb = Buffer.from([0xce, 0, 0, 0, 0]);
-  idb.writeUInt32BE(id >>> 0, 1);
-  return Buffer.concat([prefix, idb, body]);
+  return Buffer.concat([prefix, uint32(id), ...(tableFingerprint === undefined ? [] : [uint32(tableFingerprint)]), body]);
+}
+
+function uint32(n: number): Buffer {
+  const b = Buffer.from([0xce, 0, 0, 0, 0]);
+  b.writeUInt32BE(n >>> 0, 1);
+  return b;
 }
 
 function validateBody(mt: MessageType, env: Envelope): string | null {

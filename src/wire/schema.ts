@@ -21,11 +21,11 @@ export interface Schema<T> {
   readonly _type?: T;
   /**
    * Introspection for the codec's static record structures (see
-   * src/wire/structures.ts): an object schema's keys in declared order, its
-   * required keys, and the schemas nested inside any schema. Validation
-   * never reads these.
+   * src/wire/structures.ts): an object schema's required keys in declared
+   * order, and the schemas nested inside a schema. optional() exposes
+   * neither, so adding an optional field never changes a type's table.
+   * Validation never reads these.
    */
-  readonly keys?: readonly string[];
   readonly requiredKeys?: readonly string[];
   readonly parts?: readonly Schema<unknown>[];
 }
@@ -42,7 +42,7 @@ function describe(v: unknown): string {
   return typeof v;
 }
 
-function make<T>(kind: string, check: (v: unknown, path: string) => string | null, meta?: Pick<Schema<T>, 'keys' | 'requiredKeys' | 'parts'>): Schema<T> {
+function make<T>(kind: string, check: (v: unknown, path: string) => string | null, meta?: Pick<Schema<T>, 'requiredKeys' | 'parts'>): Schema<T> {
   return meta ? { kind, check, ...meta } : { kind, check };
 }
 
@@ -155,7 +155,6 @@ export function optional<T>(inner: Schema<T>): Optional<T> {
     kind: `optional ${inner.kind}`,
     optional: true,
     check: (v, p) => (v === undefined || v === null ? null : inner.check(v, p)),
-    parts: [inner as Schema<unknown>],
   };
 }
 
@@ -192,7 +191,7 @@ export function object<S extends Shape>(shape: S): Schema<ObjectOf<S>> {
       if (e !== null) return e;
     }
     return null;
-  }, { keys, requiredKeys: keys.filter((k) => !(shape[k] as Partial<Optional<unknown>>).optional), parts: schemas });
+  }, { requiredKeys: keys.filter((k) => !(shape[k] as Partial<Optional<unknown>>).optional), parts: schemas });
 }
 
 /** A union discriminated by a string field, e.g. `{type: 'put', ...}`. */

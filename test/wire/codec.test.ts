@@ -6,7 +6,7 @@ import { Codec, FrameKind, SHARED_STRUCTURES, errorBodySchema, rawFrame } from '
 import { WireError, WireErrorCode } from '../../src/wire/errors.js';
 import { registry, MessageRegistry } from '../../src/wire/registry.js';
 import { any, array, object, optional, str, uint } from '../../src/wire/schema.js';
-import { typeShapes, unpackStructures } from '../../src/wire/structures.js';
+import { fingerprint, typeShapes, unpackStructures } from '../../src/wire/structures.js';
 
 const codec = new Codec();
 
@@ -22,9 +22,13 @@ t.test('every registered message type round-trips its samples', async (t) => {
         const env = codec.decode(codec.encode(kind, mt.name, id, body));
         t.same(env, { t: mt.name, v: mt.version, k: kind, i: id, b: body }, `${mt.name} sample ${i} kind ${kind}`);
         // Any msgpackr that knows the type's table reads a captured frame.
-        const withTable = new Unpackr({ useRecords: true, mapsAsObjects: true, structures: unpackStructures(typeShapes(mt, errorBodySchema)) });
-        const flag = typeShapes(mt, errorBodySchema).length > 0 ? SHARED_STRUCTURES : 0;
-        t.same(withTable.unpackMultiple(codec.encode(kind, mt.name, id, body)), [[kind | flag, mt.name, mt.version, id], body], 'a frame is two msgpack values');
+        const shapes = typeShapes(mt, errorBodySchema);
+        const withTable = new Unpackr({ useRecords: true, mapsAsObjects: true, structures: unpackStructures(shapes) });
+        t.same(
+          withTable.unpackMultiple(codec.encode(kind, mt.name, id, body)),
+          shapes.length > 0 ? [[kind | SHARED_STRUCTURES, mt.name, mt.version, id], fingerprint(shapes), body] : [[kind, mt.name, mt.version, id], body],
+          'a frame is plain msgpack values: envelope, table fingerprint, body',
+        );
       }
     }
     for (const body of mt.responseSamples?.() ?? []) {
@@ -93,7 +97,8 @@ t.test('static record structures: derived from the schemas, never mutated, not c
     samples: () => [{ a: 1, items: [{ x: 1, y: 'y' }, { x: 2 }] }],
   });
   const old = r.define({ name: 'x.old', version: 3, minVersion: 2, body: object({ a: uint() }), samples: () => [{ a: 1 }] });
-  t.same(typeShapes(mt, errorBodySchema), [['a', 'items', 'extra'], ['a', 'items'], ['x', 'y'], ['x'], ['ok'], ['code', 'message']], 'declaration order, required-only variants, nested, response, error body');
+  t.same(typeShapes(mt, errorBodySchema), [['a', 'items'], ['x'], ['ok'], ['code', 'message']], 'required keys in declaration order, nested, response, error body');
+  const fp = fingerprint(typeShapes(mt, errorBodySchema));
   const c = new Codec({ registry: r });
   const tc = (c as unknown as { types: Map<string, { packStructures: string[][]; unpackStructures: string[][] }> }).types;
   const snapshot = () => JSON.stringify([...tc.values()].map((x) => [[...x.packStructures], [...x.unpackStructures]]));
@@ -115,20 +120,33 @@ t.test('static record structures: derived from the schemas, never mutated, not c
   const p = new Packr({ useRecords: true });
   const evil = p.pack({ a: 'not a number', items: 'nope', extra: 1, evil: true });
   t.ok(evil[0] === 0xd4 && evil[1] === 0x72 && evil[2] === 0x40, 'the body defines record 0x40');
-  const hostile = rawFrame(FrameKind.Message | SHARED_STRUCTURES, 'x.shapes', 1, 0, evil);
+  const hostile = rawFrame(FrameKind.Message | SHARED_STRUCTURES, 'x.shapes', 1, 0, evil, fp);
   t.throws(() => c.decode(hostile), { code: WireErrorCode.INVALID_BODY }, 'decoded with its own definition, then refused');
   t.throws(() => c.decode(hostile.subarray(0, hostile.length - 3)), { code: WireErrorCode.MALFORMED_FRAME }, 'a truncated redefinition is refused');
   // A redefinition that validates is simply that frame's shape.
-  const valid = rawFrame(FrameKind.Message | SHARED_STRUCTURES, 'x.shapes', 1, 0, p.pack({ items: [], a: 9 }));
+  const valid = rawFrame(FrameKind.Message | SHARED_STRUCTURES, 'x.shapes', 1, 0, p.pack({ items: [], a: 9 }), fp);
   t.same(c.decode(valid).b, { items: [], a: 9 });
   t.same(c.decode(frame).b, body, 'the table still decodes legitimate frames');
   t.equal(snapshot(), before, 'tables unchanged after hostile frames');
 
-  // A flagged frame at another accepted version needs a table this node does not have.
+  // The fingerprint decides whether a table can be used.
   const b = p.pack({ a: 1 });
+  const oldFp = fingerprint(typeShapes(old, errorBodySchema));
   t.equal(c.decode(rawFrame(0, 'x.old', 2, 0, b)).v, 2, 'unflagged older version decodes');
-  t.throws(() => c.decode(rawFrame(FrameKind.Message | SHARED_STRUCTURES, 'x.old', 2, 0, b)), { code: WireErrorCode.BAD_VERSION });
+  t.equal(c.decode(rawFrame(FrameKind.Message | SHARED_STRUCTURES, 'x.old', 2, 0, b, oldFp)).v, 2, 'an older version with the same table decodes');
+  t.throws(() => c.decode(rawFrame(FrameKind.Message | SHARED_STRUCTURES, 'x.old', 3, 0, b, oldFp ^ 1)), { code: WireErrorCode.BAD_VERSION }, 'another table is refused');
+  t.throws(() => c.decode(rawFrame(FrameKind.Message | SHARED_STRUCTURES, 'x.old', 3, 0, b)), { code: WireErrorCode.MALFORMED_FRAME }, 'flagged without a fingerprint');
   t.same(c.decode(c.encode(FrameKind.Message, old.name, 0, { a: 4 })).b, { a: 4 });
+
+  // Peers whose schemas of a type differ: an added optional field keeps the table, anything else is refused, never misread.
+  const newer = new MessageRegistry();
+  newer.define({ name: 'x.shapes', version: 1, body: object({ a: uint(), note: optional(object({ z: uint() })), items: array(object({ x: uint(), y: optional(str()), w: optional(uint()) })), extra: optional(any()) }), response: object({ ok: uint(), more: optional(str()) }), samples: () => [] });
+  const cn = new Codec({ registry: newer });
+  t.same(cn.decode(frame).b, body, 'optional fields added without a version bump: same table');
+  t.same(c.decode(cn.encode(FrameKind.Message, 'x.shapes', 0, { a: 3, items: [{ x: 1, w: 2 }] })).b, { a: 3, items: [{ x: 1, w: 2 }] }, 'and back, with the new field defined inline');
+  const changed = new MessageRegistry();
+  changed.define({ name: 'x.shapes', version: 1, body: object({ items: array(inner), a: uint() }), samples: () => [] });
+  t.throws(() => new Codec({ registry: changed }).decode(frame), { code: WireErrorCode.BAD_VERSION }, 'reordered required fields: refused');
 
   // Frames are independent: any order, duplicates, gaps.
   const frames = [1, 2, 3, 4].map((n) => c.encode(FrameKind.Message, 'x.shapes', 0, n % 2 ? { a: n, items: [{ x: n }] } : { ...odd, a: n }));

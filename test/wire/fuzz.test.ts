@@ -2,7 +2,8 @@ import t from 'tap';
 import { Packr } from '../../src/util/msgpack.js';
 import '../../src/protocol.js';
 import './fixtures/messages.js';
-import { Codec, FrameKind, SHARED_STRUCTURES, rawFrame } from '../../src/wire/codec.js';
+import { Codec, FrameKind, SHARED_STRUCTURES, errorBodySchema, rawFrame } from '../../src/wire/codec.js';
+import { fingerprint, typeShapes } from '../../src/wire/structures.js';
 import { WireError } from '../../src/wire/errors.js';
 import { registry } from '../../src/wire/registry.js';
 import { seededRng, type Rng } from '../../src/util/rng.js';
@@ -35,8 +36,10 @@ function plausibleFrame(rng: Rng, packr: Packr): Buffer {
   const mt = rng.pick(registry.all());
   const type = rng.chance(0.9) ? mt.name : rng.pick(['', 'no.such', 'x'.repeat(rng.int(80) + 1)]);
   const body = rng.chance(0.5) ? rng.pick(mt.samples()) : randomValue(rng, 1);
-  // Half claim their type's static record structures, whatever the body holds.
-  return rawFrame(rng.int(9) | (rng.chance(0.5) ? SHARED_STRUCTURES : 0), type || 'y', rng.chance(0.8) ? mt.version : rng.int(5), rng.chance(0.5) ? 0 : rng.int(100), packr.pack(body));
+  // Half claim their type's static record structures (mostly with its fingerprint), whatever the body holds.
+  const shared = rng.chance(0.5);
+  const fp = !shared ? undefined : rng.chance(0.8) ? fingerprint(typeShapes(mt, errorBodySchema)) : rng.int(2 ** 32);
+  return rawFrame(rng.int(9) | (shared ? SHARED_STRUCTURES : 0), type || 'y', rng.chance(0.8) ? mt.version : rng.int(5), rng.chance(0.5) ? 0 : rng.int(100), packr.pack(body), fp);
 }
 
 function mutate(rng: Rng, src: Buffer): Buffer {
