@@ -82,6 +82,8 @@ export class Codec {
   private readonly types = new Map<string, TypeCodec>();
   /** The type of the last frame decoded: most frames repeat it, and then its name needs no new string. */
   private lastDecoded: TypeCodec | null = null;
+  /** Likewise for encoding: runs of one type skip the Map lookup. */
+  private lastEncoded: TypeCodec | null = null;
 
   constructor(opts: CodecOptions = {}) {
     this.maxFrameBytes = opts.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
@@ -117,8 +119,10 @@ export class Codec {
 
   /** Encodes a frame of a registered type. Throws WireError (UNKNOWN_TYPE, FRAME_TOO_LARGE). */
   encode(kind: FrameKind, type: string, id: number, body: unknown): Buffer {
-    const tc = this.typeCodec(type);
+    const last = this.lastEncoded;
+    const tc = last !== null && last.name === type ? last : this.typeCodec(type);
     if (tc === undefined) throw new WireError(WireErrorCode.UNKNOWN_TYPE, `cannot send unregistered message type ${type}`, type);
+    this.lastEncoded = tc;
     const header = tc.header;
     this.packr.structures = tc.packStructures;
     // msgpackr leaves room in front of the body: the envelope (and table

@@ -9,7 +9,12 @@ import type { Schema } from './schema.js';
 export interface MessageType<B = unknown, R = unknown> {
   /** Dotted name, owned by one module: `raft.append`, `gossip.pushpull`, `wire.hello`. */
   readonly name: string;
-  /** Protocol version this node sends. */
+  /**
+   * Protocol version this node sends. Adding an optional field needs no bump;
+   * changing required fields or variants changes the type's record-structure
+   * table (structures.ts), and peers whose tables differ refuse each other's
+   * frames of the type (BAD_VERSION) rather than misread them.
+   */
   readonly version: number;
   /** Oldest version this node still accepts (defaults to `version`). */
   readonly minVersion: number;
