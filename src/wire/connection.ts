@@ -295,14 +295,20 @@ export class FrameConnection implements Connection, StreamOwner {
       if (hello.expect !== undefined && hello.expect !== this.host.nodeId) {
         return this.failHandshake(`this is node ${this.host.nodeId}, not ${hello.expect}`);
       }
+      if (hello.protocol !== PROTOCOL_VERSION) {
+        return this.failHandshake(`peer ${hello.nodeId} speaks wire protocol ${hello.protocol}; this node speaks ${PROTOCOL_VERSION}`);
+      }
       this._peer = { ...this._peer, nodeId: hello.nodeId };
       this.writeFrame(FrameKind.Message, Welcome.name, 0, { nodeId: this.host.nodeId, protocol: PROTOCOL_VERSION });
       return this.open();
     }
     if (this.initiator && env.t === Welcome.name) {
-      const w = env.b as { nodeId: string };
+      const w = env.b as { nodeId: string; protocol: number };
       if (this.expectNodeId !== undefined && w.nodeId !== this.expectNodeId) {
         return this.failHandshake(`expected node ${this.expectNodeId}, reached ${w.nodeId}`);
+      }
+      if (w.protocol !== PROTOCOL_VERSION) {
+        return this.failHandshake(`node ${w.nodeId} speaks wire protocol ${w.protocol}; this node speaks ${PROTOCOL_VERSION}`);
       }
       this._peer = { ...this._peer, nodeId: w.nodeId };
       return this.open();

@@ -6,7 +6,12 @@ import { object, optional, str, uint, literal, oneOf } from './schema.js';
  * Everything else is defined by the module that owns it.
  */
 
-export const PROTOCOL_VERSION = 1;
+/**
+ * The wire protocol both ends of a connection must speak, checked in the
+ * handshake. 2: bodies may refer to their type's static record table
+ * (structures.ts), which protocol-1 nodes cannot read.
+ */
+export const PROTOCOL_VERSION = 2;
 
 const nodeId = str({ min: 1, max: 128 });
 
@@ -22,7 +27,7 @@ export const Hello = defineMessage({
   }),
   samples: () => [
     { nodeId: 'node-a', protocol: PROTOCOL_VERSION },
-    { nodeId: 'n1', protocol: 1, expect: 'n2' },
+    { nodeId: 'n1', protocol: PROTOCOL_VERSION, expect: 'n2' },
   ],
 });
 

@@ -3,6 +3,7 @@ import { WebSocket } from 'ws';
 import { Packr } from '../../src/util/msgpack.js';
 import { WsTransport, WS_PATH } from '../../src/wire/ws-transport.js';
 import { rawFrame } from '../../src/wire/codec.js';
+import { PROTOCOL_VERSION } from '../../src/wire/messages.js';
 import { seededRng } from '../../src/util/rng.js';
 import { Echo } from './fixtures/messages.js';
 import { waitFor } from '../helpers/wait.js';
@@ -21,7 +22,7 @@ t.test('garbage frames on a live connection are dropped and counted, never fatal
   const raw = new WebSocket(`ws://${addr}${WS_PATH}`);
   await new Promise((r) => raw.once('open', r));
   const p = new Packr({ useRecords: true });
-  raw.send(rawFrame(0, 'wire.hello', 1, 0, p.pack({ nodeId: 'mallory', protocol: 1 })));
+  raw.send(rawFrame(0, 'wire.hello', 1, 0, p.pack({ nodeId: 'mallory', protocol: PROTOCOL_VERSION })));
   const rng = seededRng(99);
   for (let i = 0; i < 2000; i++) {
     const junk = rng.chance(0.5)
@@ -40,4 +41,16 @@ t.test('garbage frames on a live connection are dropped and counted, never fatal
   const res = await conn.request(Echo, { payload: Buffer.from('still alive') });
   t.equal(Buffer.from(res.payload).toString(), 'still alive', 'the node still serves honest peers');
   raw.terminate();
+});
+
+t.test('a peer that speaks another wire protocol is refused in the handshake, with the reason', async (t) => {
+  const server = new WsTransport({ nodeId: 'target' });
+  const addr = await server.listen();
+  t.teardown(() => server.close());
+  const raw = new WebSocket(`ws://${addr}${WS_PATH}`);
+  await new Promise((r) => raw.once('open', r));
+  const closed = new Promise<string>((r) => raw.once('close', (_code, reason) => r(reason.toString())));
+  raw.send(rawFrame(0, 'wire.hello', 1, 0, new Packr({ useRecords: true }).pack({ nodeId: 'old-node', protocol: PROTOCOL_VERSION - 1 })));
+  t.match(await closed, new RegExp(`speaks wire protocol ${PROTOCOL_VERSION - 1}; this node speaks ${PROTOCOL_VERSION}`));
+  t.equal(server.metrics.handshakeFailures, 1, 'counted as a failed handshake');
 });
