@@ -15,13 +15,14 @@ import { formatReport, summaryLine } from '../../chaos-tests/report.js';
  *
  * - seed 17, scenario all: kills the leader, isolates the (new) leader,
  *   crashes all managers at once, jumps the leader's clock, kills a worker;
- * - seed 208, scenario pause,partition,disk: pauses a worker, fills the
- *   leader's disk (after handing it leadership), fills a follower's disk,
- *   pauses the leader, and cuts the leader's outbound traffic (asymmetric).
- *   The disk faults need root (a tmpfs); without it they are dropped and said so.
- * - seed 5, scenario partition, --netns (root only): every node in its own
- *   network namespace behind veth + a bridge, partitions cut by nftables
- *   rules in the namespaces instead of the wire fault layer.
+ * - seed 208, scenario pause,partition,disk, in network namespaces when
+ *   root and the tools allow (--netns: every node in its own namespace
+ *   behind veth + a bridge, partitions cut by nftables rules instead of the
+ *   wire fault layer): pauses a worker, fills the leader's disk (after
+ *   handing it leadership), fills a follower's disk, pauses the leader, and
+ *   cuts the leader's outbound traffic (asymmetric). The disk faults need
+ *   root (a tmpfs); without it they are dropped and said so.
+ * (One run per mode keeps the file near 75 s; `npm run chaos` mixes every kind.)
  */
 async function seededRun(t: Test, seed: number, scenario: string, opts: { netns?: boolean; durationMs?: number } = {}): Promise<void> {
   const lines: string[] = [];
@@ -61,11 +62,8 @@ t.test('seeded chaos run (kills, isolated leader, crash, clock): nothing acknowl
   seededRun(t, 17, 'all'),
 );
 
-t.test('seeded chaos run (pauses, full disks, asymmetric partition): nothing acknowledged is lost, the history is linearizable, the cluster converges', (t) =>
-  seededRun(t, 208, 'pause,partition,disk'),
-);
-
 const netnsWhy = NetnsLab.unavailable();
-t.test('seeded chaos run in network namespaces (partitions by nftables): nothing acknowledged is lost, the cluster converges', { skip: netnsWhy ?? false }, (t) =>
-  seededRun(t, 5, 'partition', { netns: true, durationMs: 20_000 }),
+t.test(
+  `seeded chaos run (pauses, full disks, asymmetric partition${netnsWhy ? `; not in network namespaces: ${netnsWhy}` : ', in network namespaces'}): nothing acknowledged is lost, the history is linearizable, the cluster converges`,
+  (t) => seededRun(t, 208, 'pause,partition,disk', { netns: netnsWhy === null }),
 );
