@@ -35,17 +35,24 @@ interface Result {
   p99Us: number;
 }
 
-/** Runs `once` back to back for ROUND_MS; returns throughput and p99 latency. */
-async function measure(once: () => Promise<void>): Promise<Result> {
+/**
+ * Runs `once` back to back for ROUND_MS; returns throughput and p99 latency.
+ * Both clients do the same per round trip: one promise, and the echo's
+ * length checked here.
+ */
+async function measure<T>(once: () => Promise<T>, len: (echo: T) => number): Promise<Result> {
+  const check = (echo: T) => {
+    if (len(echo) !== PAYLOAD.length) throw new Error(`bad echo: ${len(echo)} bytes`);
+  };
   const warmUntil = Date.now() + 300;
-  while (Date.now() < warmUntil) await once();
+  while (Date.now() < warmUntil) check(await once());
   const lat: number[] = [];
   const start = process.hrtime.bigint();
   const end = start + BigInt(ROUND_MS) * 1_000_000n;
   let now = start;
   while (now < end) {
     const t0 = now;
-    await once();
+    check(await once());
     now = process.hrtime.bigint();
     lat.push(Number(now - t0) / 1000);
   }
@@ -53,19 +60,19 @@ async function measure(once: () => Promise<void>): Promise<Result> {
   return { rttPerS: lat.length / (Number(now - start) / 1e9), p99Us: lat[Math.floor(lat.length * 0.99)]! };
 }
 
-function rawClient(url: string): Promise<() => Promise<void>> {
+function rawClient(url: string): Promise<() => Promise<number>> {
   return new Promise((resolve) => {
     const ws = new WebSocket(url, { perMessageDeflate: false });
-    let pending: (() => void) | null = null;
-    ws.on('message', () => {
+    let pending: ((n: number) => void) | null = null;
+    ws.on('message', (d: Buffer) => {
       const p = pending;
       pending = null;
-      p?.();
+      p?.(d.length);
     });
     ws.once('open', () =>
       resolve(
         () =>
-          new Promise<void>((r) => {
+          new Promise<number>((r) => {
             pending = r;
             ws.send(PAYLOAD);
           }),
@@ -74,12 +81,13 @@ function rawClient(url: string): Promise<() => Promise<void>> {
   });
 }
 
-function shoalClient(conn: Connection): () => Promise<void> {
-  return async () => {
-    const res = await conn.request(BenchEcho, { payload: PAYLOAD });
-    if (res.payload.length !== PAYLOAD.length) throw new Error('bad echo');
-  };
+function shoalClient(conn: Connection): () => Promise<{ payload: Uint8Array }> {
+  // The request's own promise, no wrapper: an async wrapper would add a promise and a microtask
+  // hop per round trip that the raw client does not pay.
+  return () => conn.request(BenchEcho, { payload: PAYLOAD });
 }
+const rawLen = (n: number) => n;
+const shoalLen = (r: { payload: Uint8Array }) => r.payload.length;
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
@@ -95,11 +103,11 @@ async function main(): Promise<void> {
     // background load on this shared 2-core machine lands on both sides of a
     // pair; the ratio is the median of the per-pair ratios.
     if (r % 2 === 0) {
-      raw.push(await measure(rawOnce));
-      shoal.push(await measure(wsOnce));
+      raw.push(await measure(rawOnce, rawLen));
+      shoal.push(await measure(wsOnce, shoalLen));
     } else {
-      shoal.push(await measure(wsOnce));
-      raw.push(await measure(rawOnce));
+      shoal.push(await measure(wsOnce, shoalLen));
+      raw.push(await measure(rawOnce, rawLen));
     }
     process.stderr.write(`round ${r + 1}: raw ${raw[r]!.rttPerS.toFixed(0)}/s, shoal ws ${shoal[r]!.rttPerS.toFixed(0)}/s\n`);
   }
@@ -108,7 +116,7 @@ async function main(): Promise<void> {
   const hsClient = new HyperswarmTransport({ nodeId: 'bench-client', bootstrap: testnet.bootstrap });
   const hsOnce = shoalClient(await hsClient.connect(await server(['hyperswarm', JSON.stringify(testnet.bootstrap)]), { expectNodeId: 'bench-server', timeoutMs: 15_000 }));
   const hs: Result[] = [];
-  for (let r = 0; r < ROUNDS; r++) hs.push(await measure(hsOnce));
+  for (let r = 0; r < ROUNDS; r++) hs.push(await measure(hsOnce, shoalLen));
 
   const rawRtt = median(raw.map((x) => x.rttPerS));
   const wsRtt = median(shoal.map((x) => x.rttPerS));
