@@ -1023,8 +1023,10 @@ export class RaftCore implements RaftNode {
       case 'proposeRefused':
         return this.onProposeRefused(m);
       case 'propose':
-        this.metrics.dropped.proposal += m.entries.length;
-        return;
+        // Forwarded to us while we led; we do not any more. Nothing of it is
+        // appended here, so the sender's proposers can fail now (and retry)
+        // instead of at their timeout.
+        return this.refuseForwarded(m, 'NOT_LEADER', this.leader !== null ? `not the leader any more; the leader is ${this.leader}` : 'not the leader any more; no leader known');
       case 'readIndex':
         return this.drop('readIndex');
       default:

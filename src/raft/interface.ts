@@ -81,7 +81,8 @@ export interface RefusedProposals {
 }
 
 /** Why a leader refused forwarded proposals (RaftErrorCode values). */
-export type RefusalCode = 'UNCOMMITTED_CAP' | 'PROPOSAL_DROPPED';
+/** Why forwarded proposals were refused (never appended): the cap, a transfer under way, or the receiver no longer leads. */
+export type RefusalCode = 'UNCOMMITTED_CAP' | 'PROPOSAL_DROPPED' | 'NOT_LEADER';
 
 // Notes on Ready for storage and driver writers:
 // - When `snapshot` is set, storage replaces its whole log: every persisted

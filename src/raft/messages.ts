@@ -81,7 +81,7 @@ const schema = tagged('type', {
   proposeRefused: object({
     type: literal('proposeRefused'),
     ...base,
-    code: oneOf(['UNCOMMITTED_CAP', 'PROPOSAL_DROPPED'] as const),
+    code: oneOf(['UNCOMMITTED_CAP', 'PROPOSAL_DROPPED', 'NOT_LEADER'] as const),
     reason: str({ max: 1024 }),
     refs: array(bytes({ min: 1, max: MAX_REF_BYTES }), { min: 1 }),
   }),

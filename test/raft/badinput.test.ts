@@ -26,7 +26,7 @@ t.test('garbage is dropped as malformed, never thrown', async (t) => {
     { type: 'vote', from: 'a', to: 'b', term: 2, pre: 'yes', lastIndex: 0, lastTerm: 0, transfer: false },
     { type: 'propose', from: 'a', to: 'b', term: 2, entries: [enc('x'), enc('y')], refs: [enc('only one')] },
     { type: 'propose', from: 'a', to: 'b', term: 2, entries: [enc('x')], refs: [] },
-    { type: 'proposeRefused', from: 'a', to: 'b', term: 2, code: 'NOT_LEADER', reason: '', refs: [enc('r')] },
+    { type: 'proposeRefused', from: 'a', to: 'b', term: 2, code: 'NOPE', reason: '', refs: [enc('r')] },
     { type: 'proposeRefused', from: 'a', to: 'b', term: 2, code: 'UNCOMMITTED_CAP', reason: '', refs: [] },
     { type: 'proposeRefused', from: 'a', to: 'b', term: 2, code: 'UNCOMMITTED_CAP', reason: '', refs: [new Uint8Array(0)] },
     { type: 'proposeRefused', from: 'a', to: 'b', term: 2, code: 'UNCOMMITTED_CAP', reason: '', refs: ['r'] },

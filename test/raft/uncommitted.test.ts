@@ -101,6 +101,24 @@ t.test('a forwarded proposal during a leadership transfer is refused with PROPOS
   t.notOk(c.appliedData('a').includes('during transfer'));
 });
 
+t.test('a forward that reaches a node which no longer leads is refused with NOT_LEADER, naming the leader it knows', async (t) => {
+  const c = new TestCluster(['a', 'b', 'c']);
+  c.elect('a');
+  c.block('b', 'a'); // the forward is recorded, not delivered
+  c.clearSent();
+  c.get('b').propose(enc('late forward'), enc('ref-nl'));
+  c.pump();
+  const fw = c.sent.find((m): m is ProposeMsg => m.type === 'propose')!;
+  t.ok(fw, 'b forwarded its proposal');
+  c.unblock('b', 'a');
+  c.get('c').step({ ...fw, to: 'c' }); // as if c had led when b forwarded
+  c.pump();
+  t.equal(c.node('b').refused.length, 1, 'b hears of the refusal');
+  t.match(c.node('b').refused[0], { leader: 'c', code: 'NOT_LEADER', reason: /the leader is a/ });
+  t.same(c.node('b').refused[0]!.refs.map(dec), ['ref-nl']);
+  t.notOk(c.appliedData('a').includes('late forward'), 'and nothing of it was appended anywhere');
+});
+
 t.test('a duplicated forward whose first copy was appended is not reported refused', async (t) => {
   const c = stalled(100);
   const a = c.get('a');
