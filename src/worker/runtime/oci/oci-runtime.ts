@@ -1,12 +1,13 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
-import type { ContainerInfo, ExitStatus, LogLine, LogOptions, Runtime, TaskRunSpec, TaskStats } from '../interface.js';
+import type { ContainerInfo, Runtime, TaskRunSpec, TaskStats } from '../interface.js';
 import { RuntimeError } from '../interface.js';
 import { writeJsonAtomic } from '../common/atomic.js';
 import { capture } from '../common/capture.js';
 import { cgroupDir, readCgroupStats, taskCgroupPath } from '../common/cgroup.js';
 import { SupervisedTasks, checkTaskId, type BaseInfo } from '../common/supervised.js';
+import { SupervisedRuntime } from '../common/supervised-runtime.js';
 import type { LaunchSpec } from '../common/task-dir.js';
 import { ImageStore } from '../images/store.js';
 import { DEFAULT_PATH, resolveCommon, type ResolvedCommon, type RuntimeOptions } from '../options.js';
@@ -32,13 +33,14 @@ interface OciInfo extends BaseInfo {
  * --root per binary (<stateDir>/runc, <stateDir>/crun): no clash with Docker's
  * or the host's own containers.
  */
-export class OciRuntime implements Runtime {
+export class OciRuntime extends SupervisedRuntime<OciInfo> implements Runtime {
   readonly name = 'oci' as const;
   private readonly c: ResolvedCommon;
-  private readonly tasks: SupervisedTasks<OciInfo>;
+  protected readonly tasks: SupervisedTasks<OciInfo>;
   private readonly images: ImageStore;
 
   constructor(private readonly opts: RuntimeOptions) {
+    super();
     this.c = resolveCommon('oci', opts);
     this.images = new ImageStore(this.c.imageDir);
     this.tasks = new SupervisedTasks<OciInfo>(
@@ -155,44 +157,15 @@ export class OciRuntime implements Runtime {
     return (await this.inspect(spec.taskId))!;
   }
 
-  start(taskId: string): Promise<void> {
-    return this.tasks.start(taskId);
-  }
-
-  wait(taskId: string): Promise<ExitStatus> {
-    return this.tasks.wait(taskId);
-  }
-
-  stop(taskId: string, graceMs: number): Promise<void> {
-    return this.tasks.stop(taskId, graceMs);
-  }
-
-  remove(taskId: string): Promise<void> {
-    return this.tasks.remove(taskId);
-  }
-
-  logs(taskId: string, opts: LogOptions): AsyncIterable<LogLine> {
-    return this.tasks.logs(taskId, opts);
-  }
-
   async stats(taskId: string): Promise<TaskStats> {
     const t = this.tasks.mustRead(taskId);
     if (!t.started?.cgroupDirs || t.exit) return {};
     return readCgroupStats(t.started.cgroupDirs);
   }
 
-  inspect(taskId: string): Promise<ContainerInfo | null> {
-    return this.tasks.inspect(taskId);
-  }
-
-  list(): Promise<ContainerInfo[]> {
-    return this.tasks.list();
-  }
-
   /** `<runtime> exec` in the running container (its env, cwd and user), output captured. */
   async exec(taskId: string, cmd: string[], timeoutMs: number): Promise<{ exitCode: number; output: string }> {
-    const t = this.tasks.mustRead(taskId);
-    if ((await this.tasks.state(t)).state !== 'running') throw new RuntimeError('FAILED', `task ${taskId} is not running`);
+    const t = await this.runningTask(taskId);
     const r = await capture([t.info.binaryPath, '--root', t.info.root, 'exec', taskId, ...cmd], { timeoutMs, env: { PATH: DEFAULT_PATH } });
     return { exitCode: r.exitCode, output: r.error ? `${r.output}${r.error}` : r.output };
   }

@@ -1,10 +1,10 @@
 import { readFileSync } from 'node:fs';
-import type { ContainerInfo, ExitStatus, LogLine, LogOptions, Runtime, TaskRunSpec, TaskStats } from '../interface.js';
-import { RuntimeError } from '../interface.js';
+import type { ContainerInfo, Runtime, TaskRunSpec, TaskStats } from '../interface.js';
 import { capture } from '../common/capture.js';
 import { cgroupPids, destroyTaskCgroups, procsFiles, readCgroupStats, type Controller } from '../common/cgroup.js';
 import { isSameProcess } from '../common/proc.js';
 import { SupervisedTasks, checkTaskId, type BaseInfo } from '../common/supervised.js';
+import { SupervisedRuntime } from '../common/supervised-runtime.js';
 import { readJson } from '../common/atomic.js';
 import { taskFile, type LaunchSpec, type StartedRecord } from '../common/task-dir.js';
 import { resolveCommon, type ResolvedCommon, type RuntimeOptions } from '../options.js';
@@ -23,12 +23,13 @@ interface ProcessInfo extends BaseInfo {
  * environment, cgroup v1 limits when root, supervised by a shim that
  * outlives the agent (see common/supervised.ts and shim/main.ts).
  */
-export class ProcessRuntime implements Runtime {
+export class ProcessRuntime extends SupervisedRuntime<ProcessInfo> implements Runtime {
   readonly name = 'process' as const;
   private readonly c: ResolvedCommon;
-  private readonly tasks: SupervisedTasks<ProcessInfo>;
+  protected readonly tasks: SupervisedTasks<ProcessInfo>;
 
   constructor(opts: RuntimeOptions) {
+    super();
     this.c = resolveCommon('process', opts);
     this.tasks = new SupervisedTasks<ProcessInfo>(
       { stateDir: this.c.stateDir, shimPath: this.c.shimPath, rotation: this.c.rotation },
@@ -68,26 +69,6 @@ export class ProcessRuntime implements Runtime {
     return (await this.inspect(spec.taskId))!;
   }
 
-  start(taskId: string): Promise<void> {
-    return this.tasks.start(taskId);
-  }
-
-  wait(taskId: string): Promise<ExitStatus> {
-    return this.tasks.wait(taskId);
-  }
-
-  stop(taskId: string, graceMs: number): Promise<void> {
-    return this.tasks.stop(taskId, graceMs);
-  }
-
-  remove(taskId: string): Promise<void> {
-    return this.tasks.remove(taskId);
-  }
-
-  logs(taskId: string, opts: LogOptions): AsyncIterable<LogLine> {
-    return this.tasks.logs(taskId, opts);
-  }
-
   async stats(taskId: string): Promise<TaskStats> {
     const t = this.tasks.mustRead(taskId);
     const s = readCgroupStats(t.info.cgroups);
@@ -96,19 +77,18 @@ export class ProcessRuntime implements Runtime {
   }
 
   /** The process runtime's ID is the task's PID once it runs. */
-  async inspect(taskId: string): Promise<ContainerInfo | null> {
+  override async inspect(taskId: string): Promise<ContainerInfo | null> {
     const i = await this.tasks.inspect(taskId);
     return i && withPid(i);
   }
 
-  async list(): Promise<ContainerInfo[]> {
+  override async list(): Promise<ContainerInfo[]> {
     return (await this.tasks.list()).map(withPid);
   }
 
   /** Runs cmd as a host process with the task's environment, directory, user and cgroups. */
   async exec(taskId: string, cmd: string[], timeoutMs: number): Promise<{ exitCode: number; output: string }> {
-    const t = this.tasks.mustRead(taskId);
-    if ((await this.tasks.state(t)).state !== 'running') throw new RuntimeError('FAILED', `task ${taskId} is not running`);
+    const t = await this.runningTask(taskId);
     const launch = readJson<LaunchSpec>(taskFile(t.dir, 'launch'))!;
     const r = await capture(joinedArgv('shoal-exec', procsFiles(t.info.cgroups), cmd, launch.env), {
       cwd: launch.cwd,
