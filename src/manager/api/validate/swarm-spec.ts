@@ -20,7 +20,9 @@ export function validateSwarmSpec(raw: unknown): SwarmSpec {
   const ca = optObj(s.CAConfig, 'Spec.CAConfig');
   if (ca) optInt(ca.NodeCertExpiry, 'Spec.CAConfig.NodeCertExpiry', 0);
   const enc = optObj(s.EncryptionConfig, 'Spec.EncryptionConfig');
-  // Autolock needs encrypted Raft logs with an unlock key: not implemented, so refuse rather than pretend.
+  // Autolock locks the managers' Raft logs behind an unlock key. Shoal's logs are
+  // not encrypted, so `AutoLockManagers: true` is a 400 naming the field: accepting
+  // it would tell the operator their managers are locked when they are not.
   if (enc && optBool(enc.AutoLockManagers, 'Spec.EncryptionConfig.AutoLockManagers')) {
     fail('Spec.EncryptionConfig.AutoLockManagers', 'autolock is not supported by Shoal');
   }
