@@ -6,33 +6,29 @@
  * managers believe — a task on a partitioned node keeps beating, a fenced
  * task stops. Resolution: about one beat (100 ms, more on a loaded machine).
  */
+import { Sampler } from './sampler.js';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { sleep, type RunClock } from '../clock.js';
+import type { RunClock } from '../clock.js';
 
 export interface AliveInterval {
   first: number;
   last: number;
 }
 
-export class BeatWatcher {
+export class BeatWatcher extends Sampler {
   readonly alive = new Map<string, AliveInterval>();
-  private stopped = false;
-  private done: Promise<void> | null = null;
 
   constructor(
     readonly dir: string,
     private readonly clock: RunClock,
-    private readonly everyMs = 200,
-  ) {}
-
-  start(): void {
-    this.done = this.loop();
+    everyMs = 200,
+  ) {
+    super(everyMs);
   }
 
-  async stop(): Promise<void> {
-    this.stopped = true;
-    await this.done;
+  override async stop(): Promise<void> {
+    await super.stop();
     this.poll();
   }
 
@@ -43,11 +39,8 @@ export class BeatWatcher {
     return [...this.alive].filter(([, a]) => now - a.last <= withinMs).map(([id]) => id);
   }
 
-  private async loop(): Promise<void> {
-    while (!this.stopped) {
-      this.poll();
-      await sleep(this.everyMs);
-    }
+  protected tick(): void {
+    this.poll();
   }
 
   private poll(): void {

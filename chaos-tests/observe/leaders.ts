@@ -4,9 +4,10 @@
  * this comes the "managers agree again" time after a partition heals.
  * (Election safety is judged from the Raft logs instead: checkers/elections.ts.)
  */
+import { Sampler } from './sampler.js';
 import type { ChaosCluster } from '../cluster.js';
 import type { RaftView } from '../control.js';
-import { sleep, type RunClock } from '../clock.js';
+import type { RunClock } from '../clock.js';
 
 export interface LeaderSample {
   t: number;
@@ -14,24 +15,19 @@ export interface LeaderSample {
   views: Map<string, RaftView | null>;
 }
 
-export class LeaderWatcher {
+export class LeaderWatcher extends Sampler {
   readonly samples: LeaderSample[] = [];
-  private stopped = false;
-  private done: Promise<void> | null = null;
 
   constructor(
     private readonly c: ChaosCluster,
     private readonly clock: RunClock,
-    private readonly everyMs = 250,
-  ) {}
-
-  start(): void {
-    this.done = this.loop();
+    everyMs = 250,
+  ) {
+    super(everyMs);
   }
 
-  async stop(): Promise<void> {
-    this.stopped = true;
-    await this.done;
+  protected tick(): Promise<LeaderSample> {
+    return this.sample();
   }
 
   async sample(): Promise<LeaderSample> {
@@ -42,12 +38,6 @@ export class LeaderWatcher {
     return s;
   }
 
-  private async loop(): Promise<void> {
-    while (!this.stopped) {
-      await this.sample();
-      await sleep(this.everyMs);
-    }
-  }
 }
 
 /**

@@ -9,8 +9,9 @@
  *  - rescheduling times (recovery.ts);
  *  - task → (service, slot, node), to read the heartbeat files.
  */
+import { Sampler } from './sampler.js';
 import type { ChaosCluster, ChaosNode } from '../cluster.js';
-import { sleep, type RunClock } from '../clock.js';
+import type { RunClock } from '../clock.js';
 
 export interface TaskInfo {
   id: string;
@@ -43,29 +44,24 @@ interface TaskJson {
   Status: { State: string };
 }
 
-export class TaskSampler {
+export class TaskSampler extends Sampler {
   readonly samples: TaskSample[] = [];
   readonly meta = new Map<string, TaskInfo>();
   readonly episodes: OverlapEpisode[] = [];
   private readonly open = new Map<string, OverlapEpisode>();
   private down = new Set<string>();
-  private stopped = false;
-  private done: Promise<void> | null = null;
   private via = 0;
 
   constructor(
     private readonly c: ChaosCluster,
     private readonly clock: RunClock,
-    private readonly everyMs = 250,
-  ) {}
-
-  start(): void {
-    this.done = this.loop();
+    everyMs = 250,
+  ) {
+    super(everyMs);
   }
 
-  async stop(): Promise<void> {
-    this.stopped = true;
-    await this.done;
+  override async stop(): Promise<void> {
+    await super.stop();
     for (const e of this.open.values()) this.episodes.push(e);
     this.open.clear();
   }
@@ -84,17 +80,13 @@ export class TaskSampler {
     return null;
   }
 
-  private async loop(): Promise<void> {
-    let n = 0;
-    while (!this.stopped) {
-      if (n++ % 4 === 0) {
-        const nodes = await this.get<{ ID: string; Status: { State: string } }[]>('/nodes');
-        if (nodes) this.down = new Set(nodes.filter((x) => x.Status.State === 'down').map((x) => x.ID));
-      }
-      const tasks = await this.get<TaskJson[]>('/tasks');
-      if (tasks) this.record(tasks);
-      await sleep(this.everyMs);
+  protected async tick(n: number): Promise<void> {
+    if (n % 4 === 0) {
+      const nodes = await this.get<{ ID: string; Status: { State: string } }[]>('/nodes');
+      if (nodes) this.down = new Set(nodes.filter((x) => x.Status.State === 'down').map((x) => x.ID));
     }
+    const tasks = await this.get<TaskJson[]>('/tasks');
+    if (tasks) this.record(tasks);
   }
 
   private record(ts: TaskJson[]): void {
