@@ -45,7 +45,7 @@ export type Structures = string[][] & { sharedLength?: number };
 const MAX_DEPTH = 32;
 
 /** The required-key lists of every object shape in the schema tree, depth first, in declaration order. */
-export function shapesOf(schemas: readonly (Schema<unknown> | undefined)[]): string[][] {
+function shapesOf(schemas: readonly (Schema<unknown> | undefined)[]): string[][] {
   const out: string[][] = [];
   const seen = new Set<string>();
   const walk = (s: Schema<unknown> | undefined, depth: number): void => {
