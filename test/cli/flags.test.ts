@@ -113,10 +113,15 @@ t.test('createSpec: positionals, units and every flag family', async (t) => {
     UpdateConfig: { Parallelism: 2, Delay: 10e9, Order: 'start-first', FailureAction: 'rollback' },
   });
   const proc = createSpec({ runtime: 'process' }, ['node', 'server.js']);
-  t.same(proc.TaskTemplate.ContainerSpec, { Image: '', Command: ['node'], Args: ['server.js'] }, 'process runtime: COMMAND [ARG...]');
+  t.same(proc.TaskTemplate.ContainerSpec, { Image: 'node', Args: ['server.js'] }, 'process runtime: IMAGE [ARG...] too (the process runtime runs the image as the program)');
+  t.equal(proc.TaskTemplate.Runtime, 'process');
+  t.same(createSpec({}, ['sleep', '300']).TaskTemplate.ContainerSpec, { Image: 'sleep', Args: ['300'] }, 'no --runtime: the same mapping');
+  t.same(createSpec({ entrypoint: 'sh -c' }, ['busybox', 'echo hi']).TaskTemplate.ContainerSpec, { Image: 'busybox', Args: ['echo hi'], Command: ['sh', '-c'] }, '--entrypoint is the Command');
   t.same(createSpec({ mode: 'global' }, ['busybox']).Mode, { Global: {} });
   t.throws(() => createSpec({ mode: 'global', replicas: '2' }, ['busybox']), /--replicas can only be used with replicated/);
   t.throws(() => createSpec({}, []), /needs an IMAGE/);
+  t.throws(() => createSpec({ runtime: 'process' }, []), /needs an IMAGE: .*for the process runtime the program/);
+  t.throws(() => createSpec({}, ['']), /IMAGE is empty/);
   t.throws(() => createSpec({ reserveMemory: 'lots' }, ['busybox']), /invalid value for --reserve-memory: invalid size "lots"/);
   t.throws(() => createSpec({ restartCondition: 'sometimes' }, ['busybox']), /invalid value for --restart-condition: "sometimes" \(one of none, on-failure, any\)/);
   t.throws(() => createSpec({ timeout: 'soon' }, ['busybox']), /invalid value for --timeout/);

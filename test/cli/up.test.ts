@@ -7,6 +7,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
+import { waitFor } from '../helpers/wait.js';
 import { oneLineError, shoalProcess } from './helpers.js';
 
 const alive = (pid: number) => {
@@ -37,6 +38,7 @@ t.test('up, env, node ls, down, up again (restart), leave, down --purge', async 
   t.match(r.out, /manager1 +Ready +Active +Leader/);
   t.match(r.out, /worker1 +Ready +Active/);
   t.match(r.out, /eval "\$\(npx shoal env\)"/);
+  t.match(r.out, /\nDefault task runtime: process \(the default: it needs no root, runc, images or Docker Engine[^\n]*\n {2}tasks are host processes and IMAGE is the program[^\n]*\n {2}Override per service with --runtime oci\|docker \(available: oci on \d\/2 nodes, docker on \d\/2 nodes\)\.\n/, 'says which runtime tasks get and why');
   for (const n of pids()) started.add(n.pid!);
   t.equal(started.size, 2);
   t.ok([...started].every(alive), 'both node processes run in the background after `shoal up` exited');
@@ -46,6 +48,24 @@ t.test('up, env, node ls, down, up again (restart), leave, down --purge', async 
   r = await shoal('node', 'ls');
   t.equal(r.code, 0, r.err);
   t.equal(r.out.split('\n').filter((l) => / Ready /.test(l)).length, 2, 'two Ready nodes through the CLI');
+
+  // The issue's command: no --runtime, `--` before the program. It ran `300` (exit 127, restarted forever); now `sleep 300`.
+  r = await shoal('service', 'create', '--name', 'demo', '--replicas', '2', '--timeout', '30s', '--', 'sleep', '300');
+  t.equal(r.code, 0, `${r.err}${r.out}`);
+  t.match(r.out, /2\/2 running/, 'converged: both tasks run');
+  // A program no node has: rejected at create, and `service ps` says why.
+  r = await shoal('service', 'create', '-d', '--name', 'bad', '--', '300');
+  t.equal(r.code, 0, r.err);
+  const ps = await waitFor(
+    async () => {
+      const out = (await shoal('service', 'ps', '--no-trunc', 'bad')).out;
+      return /Rejected/.test(out) ? out : null;
+    },
+    { timeoutMs: 20_000, what: 'the bad task to be rejected' },
+  );
+  t.match(ps, /bad\.1 +300 +\S+ +\w+ +Rejected [^\n]*"executable file not found: \\"300\\" \(searched PATH=/, 'the reason in the ERROR column');
+  t.match((await shoal('service', 'ps', 'bad')).out, /"executable file not found: /, 'also when truncated');
+  t.equal((await shoal('service', 'rm', 'demo', 'bad')).code, 0);
 
   r = await shoal('env');
   t.equal(r.code, 0, r.err);

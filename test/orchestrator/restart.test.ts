@@ -197,9 +197,37 @@ t.test('a task that fails while still waiting out its delay does not shorten the
   w.advance(1000);
   w.setStatus(r1.ID, 'rejected'); // e.g. image pull failed during preparation
   const d = w.step();
+  t.equal(w.liveInSlot('s1', 1).length, 0, 'a rejection is replaced only once the delay is over');
+  t.equal(d.wakeAt, T0 + 10_000, 'previous delay end + delay');
+  w.advance(8999);
+  t.equal(w.liveInSlot('s1', 1).length, 0);
+  t.equal(w.step().wakeAt, T0 + 10_000, 'the same time on every reconcile');
+  w.advance(1);
+  w.step();
   const r2 = w.liveInSlot('s1', 1)[0]!;
-  t.equal(r2.Orchestration?.StartAfterMs, T0 + 5000 + 5000, 'previous delay end + delay');
-  t.equal(d.wakeAt, T0 + 10_000);
+  t.equal(r2.DesiredState, 'running', 'its delay is over: it starts at once');
+  t.equal(r2.Orchestration?.StartAfterMs, undefined, 'no start time to wait for');
+  t.equal(r2.Orchestration?.Restarts, 2);
+});
+
+t.test('a task rejected every time (a program no node has) is retried once per delay, not in a loop', async (t) => {
+  const w = oneReplica();
+  const tries: number[] = [];
+  // Each attempt is rejected as soon as an agent prepares it, as the process runtime does for a missing program.
+  for (let now = T0; now < T0 + 30_000; now += 250) {
+    w.step();
+    w.schedule();
+    for (const x of w.liveInSlot('s1', 1)) {
+      if (x.NodeID !== '' && x.Status.State !== 'rejected') {
+        w.setStatus(x.ID, 'rejected');
+        tries.push(now - T0);
+      }
+    }
+    w.advance(250);
+  }
+  t.ok(tries.length >= 5 && tries.length <= 7, `one attempt per 5 s delay over 30 s: at ${tries.join(', ')} ms`);
+  for (let i = 1; i < tries.length; i++) t.ok(tries[i]! - tries[i - 1]! >= 5000, `attempt ${i + 1} came ${tries[i]! - tries[i - 1]!} ms after the one before`);
+  t.same(slotViolations(w.view()), []);
 });
 
 t.test('a replacement waits for its predecessor to stop (drain), then starts; or gives up waiting after a minute', async (t) => {

@@ -33,7 +33,7 @@ export function registerServiceChanges(service: Command): void {
     service
       .command('create')
       .description('create a new service')
-      .usage('[options] IMAGE [COMMAND] [ARG...]   (with --runtime process: COMMAND [ARG...])')
+      .usage('[options] IMAGE [COMMAND] [ARG...]   (process runtime: IMAGE is the program, e.g. sleep 300)')
       .argument('[image-and-command...]')
       // Everything after IMAGE belongs to the task's command, flags included (docker's behaviour).
       .passThroughOptions(),

@@ -401,17 +401,21 @@ function labelMap(flag: string, values: string[] | undefined): Record<string, st
 
 /**
  * The spec `shoal service create` sends. Positionals are docker's IMAGE
- * [COMMAND] [ARG...] (everything after the image becomes Args, as docker
- * does); with --runtime process there is no image, so they are COMMAND
- * [ARG...] and become Command and Args.
+ * [COMMAND] [ARG...], for every runtime: the first is the Image, everything
+ * after it the Args (docker sends no Command unless --entrypoint is given).
+ * A `--` only ends shoal's own options, as in docker, so `-- sleep 300` and
+ * `sleep 300` are the same service; `busybox -- sleep 1` keeps the `--` as
+ * an Arg, again as docker does. The process runtime runs the image as the
+ * program (Image "sleep", Args ["300"] → `sleep 300`); oci and docker run
+ * the image's entrypoint with those Args.
  */
 export function createSpec(f: CreateFlags, positionals: string[]): ServiceSpec {
-  if (positionals.length === 0) throw new CliError(f.runtime === 'process' ? 'service create needs a COMMAND to run (--runtime process)' : 'service create needs an IMAGE (or --runtime process and a COMMAND)');
+  if (positionals.length === 0) {
+    throw new CliError('service create needs an IMAGE: the image to run, or for the process runtime the program (e.g. `shoal service create --runtime process sleep 300`)');
+  }
   const [first, ...rest] = positionals as [string, ...string[]];
-  const container =
-    f.runtime === 'process'
-      ? { Image: '', Command: [first], ...(rest.length > 0 ? { Args: rest } : {}) }
-      : { Image: first, ...(rest.length > 0 ? { Args: rest } : {}) };
+  if (first.trim() === '') throw new CliError('service create: IMAGE is empty');
+  const container = { Image: first, ...(rest.length > 0 ? { Args: rest } : {}) };
   const spec: ServiceSpec = {
     Name: f.name ?? '',
     Labels: labelMap('--label', f.label) ?? {},

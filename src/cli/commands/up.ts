@@ -68,12 +68,44 @@ function relDir(dir: string): string {
   return path.relative(process.cwd(), dir) || '.';
 }
 
+/**
+ * What a node started without --runtime uses: src/node/daemon.ts's default
+ * (not exported from there). Process, because it needs nothing: no root, no
+ * runc, no image store, no Docker Engine — so `shoal up` works on any machine.
+ */
+export const NODE_DEFAULT_RUNTIME = 'process';
+
+/**
+ * Which runtime runs a service's tasks when the service names none, and
+ * why. It is worth saying: it decides what `service create IMAGE …` means
+ * — a program on the host (process) or an image (oci, docker) — and the
+ * default used to be invisible until a task failed.
+ */
+export function runtimeNote(c: Pick<LocalCluster, 'runtime'>, nodes: readonly { Description?: { Runtimes?: string[] } }[]): string {
+  const def = c.runtime ?? NODE_DEFAULT_RUNTIME;
+  const why = c.runtime ? `chosen with \`shoal up --runtime ${c.runtime}\`` : 'the default: it needs no root, runc, images or Docker Engine, so it works on any machine';
+  const meaning =
+    def === 'process'
+      ? 'tasks are host processes and IMAGE is the program: `shoal service create sleep 300` runs `sleep 300`'
+      : `IMAGE is an image${def === 'oci' ? ' from the node-local store (`shoal image import`)' : " in the nodes' Docker Engine"}`;
+  const others = RUNTIME_CHOICES.filter((r) => r !== def);
+  // The nodes report the runtimes they can run (Description.Runtimes); older nodes may not.
+  const reported = nodes.filter((n) => n.Description?.Runtimes);
+  const where =
+    reported.length > 0
+      ? ` (available: ${others.map((r) => `${r} on ${reported.filter((n) => n.Description!.Runtimes!.includes(r)).length}/${reported.length} nodes`).join(', ')})`
+      : '';
+  return `Default task runtime: ${def} (${why});\n  ${meaning}.\n  Override per service with --runtime ${others.join('|')}${where}.\n`;
+}
+
 function usage(dir: string, c: LocalCluster, nodes: Node[], selfId: string | undefined): string {
   const api = apiAddrs(c)[0]!;
   const here = path.resolve(dir) === path.resolve(DEFAULT_CLUSTER_DIR);
   return (
     `\n${renderList(sortNodes(nodes).map((n) => nodeRow(n, selfId)), NODE_COLUMNS, {})}\n` +
-    `Control API: http://${api}${here ? '' : `  (from another directory: export SHOAL_HOST=${api})`}\n\n` +
+    `Control API: http://${api}${here ? '' : `  (from another directory: export SHOAL_HOST=${api})`}\n` +
+    runtimeNote(c, nodes) +
+    '\n' +
     `Next:\n` +
     hints([
       ['shoal node ls', ''],

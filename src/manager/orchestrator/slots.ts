@@ -14,7 +14,10 @@
  * A replacement starts as DesiredState 'ready' while its predecessor may still
  * be running somewhere, or until its restart delay ends, and is moved to
  * 'running' by a later reconcile (promote): so one slot never runs two copies,
- * and the decision is a function of the store, not of a timer.
+ * and the decision is a function of the store, not of a timer. The exception
+ * is a rejected task (its agent could not prepare it): its replacement is
+ * created only once the delay is over, since agents prepare 'ready' tasks at
+ * once and it would just be rejected again (see fill).
  */
 import { assert } from '../../util/assert.js';
 import { isTerminal, stateRank } from '../store/types.js';
@@ -168,6 +171,19 @@ function fill(sc: ServiceCtx, st: SlotState, exitedNow: Set<Task>): void {
       const delay = nodes.isDrained(cause.NodeID) ? 0 : restartPolicy(cause.Spec, opts).delayMs;
       // A task that exited while still waiting out its own delay waits that out first (no tight loops).
       if (delay > 0) startAfter = Math.max(now, cause.Orchestration?.StartAfterMs ?? 0) + delay;
+      if (status === 'rejected' && delay > 0) {
+        // Rejected: its agent could not even prepare it (no such image, no such program). Agents prepare a
+        // task as soon as it is assigned, a delayed ('ready') one included, so a replacement created now
+        // would be rejected now, and its own replacement too: a new task every few hundred ms, each with a
+        // later start, for as long as the cause lasts. So the replacement is only created once the delay is
+        // over, counted from the exit (ExitedMs is recorded once, so every reconcile computes the same time).
+        const due = Math.max(exitMs, cause.Orchestration?.StartAfterMs ?? 0) + delay;
+        if (due > now) {
+          plan.wakeAt(due);
+          return;
+        }
+        startAfter = due;
+      }
       counts = nextCounts(cause, sameSpec, true, now, opts, sc.template);
     } else {
       reason = status === 'orphaned' || lossOf(sc, cause) !== null ? 'reschedule' : 'create';
