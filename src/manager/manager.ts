@@ -4,6 +4,8 @@ import { RaftDriver, RaftDriverError } from '../raft/driver.js';
 import { RaftError } from '../raft/errors.js';
 import type { Transport } from '../wire/interface.js';
 import { Dispatcher, type DispatcherOptions } from './dispatcher/dispatcher.js';
+import { LeaseService } from './lease/service.js';
+import type { LeaseOptions } from './lease/options.js';
 import type { ManagerContext, ManagerStatusInfo } from './interface.js';
 import { Join, MembershipChange, type JoinResponse } from './membership/messages.js';
 import { makeToken, newObjectId, roleForToken, base36 } from './membership/tokens.js';
@@ -33,6 +35,8 @@ export interface ManagerOptions {
   /** Raft storage sync mode; 'OFF' only for the chaos harness's deliberately broken build. */
   raftSync?: SyncMode;
   dispatcher?: Partial<DispatcherOptions>;
+  /** Fencing lease timings (manager/lease/options.ts). */
+  lease?: Partial<LeaseOptions>;
   /** The orchestrator's decision function; without it the leader runs no orchestrator (tests of other parts). */
   reconcile?: ReconcileFn;
   log?: (msg: string) => void;
@@ -58,6 +62,7 @@ export class Manager implements ManagerContext {
   readonly store: Store;
   readonly driver: RaftDriver;
   readonly dispatcher: Dispatcher;
+  readonly lease: LeaseService;
   readonly scheduler: SchedulerLoop;
   readonly orchestrator: OrchestratorLoop | null;
   private leading = false;
@@ -71,10 +76,22 @@ export class Manager implements ManagerContext {
   ) {
     this.store = store;
     this.driver = driver;
+    this.lease = new LeaseService({
+      transport: opts.transport,
+      nodeId: opts.nodeId,
+      store,
+      raft: { status: () => driver.status(), authorityUntil: () => driver.authorityUntil() },
+      addressOf: (id) => this.managerPeers().find((m) => m.nodeId === id)?.addr,
+      agents: { absentSince: (id) => this.dispatcher.absentSince(id), markDown: (id, why) => this.dispatcher.markDown(id, why) },
+      ...(opts.lease ? { options: opts.lease } : {}),
+      ...(opts.log ? { log: opts.log } : {}),
+    });
     this.dispatcher = new Dispatcher({
       transport: opts.transport,
       ctx: this,
       managers: () => this.managerPeers(),
+      admit: (id) => this.lease.admit(id),
+      fenceMs: this.lease.opts.fenceMs,
       ...(opts.dispatcher ? { options: opts.dispatcher } : {}),
       ...(opts.log ? { log: opts.log } : {}),
     });
@@ -112,8 +129,12 @@ export class Manager implements ManagerContext {
       for (const c of changes) if (c.kind === 'node' && c.action !== 'delete') self.learnAddress(c.object as Node);
     });
     for (const n of store.list('node')) self.learnAddress(n);
-    driver.onLeaderChange((_leader, role) => self.setLeading(role === 'leader'));
+    driver.onLeaderChange((_leader, role) => {
+      self.setLeading(role === 'leader');
+      self.lease.sync();
+    });
     if (driver.isLeader) self.setLeading(true);
+    self.lease.start();
     return self;
   }
 
@@ -367,6 +388,7 @@ export class Manager implements ManagerContext {
 
   async stop(): Promise<void> {
     this.stopped = true;
+    this.lease.stop();
     this.dispatcher.close();
     this.opts.transport.off(Join);
     this.opts.transport.off(MembershipChange);

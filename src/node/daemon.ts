@@ -14,6 +14,9 @@ import { SessionClient } from '../worker/agent/session.js';
 import { Agent } from '../worker/agent/agent.js';
 import { serveTaskLogs } from '../worker/agent/logs.js';
 import { createRuntime, RUNTIME_NAMES, type Runtime, type RuntimeName, type RuntimeOptions } from '../worker/runtime/index.js';
+import { SupervisorClient } from '../worker/supervisor/client.js';
+import { resolveCommon } from '../worker/runtime/options.js';
+import { tasksRoot } from '../worker/runtime/common/task-dir.js';
 import type { Node } from '../manager/store/types.js';
 import { createApiServer, type ApiServer } from '../manager/api/index.js';
 import { reconcile } from '../manager/orchestrator/index.js';
@@ -21,6 +24,7 @@ import { packageVersion } from '../util/version.js';
 import '../protocol.js';
 import { ChaosControl, chaosEnabled } from './chaos.js';
 import { aliveManagerAddrs } from './gossip-managers.js';
+import { watchStalls } from './stall-monitor.js';
 import { breakMode, breakRaftSync, brokenApiContext, ChaosBreakError, loseTail, type BreakMode } from './chaos-break.js';
 
 export interface DaemonOptions {
@@ -75,7 +79,10 @@ export class Daemon {
   api: ApiServer | null = null;
   session: SessionClient | null = null;
   agent: Agent | null = null;
+  /** The node's task supervisor: the parent of every process and oci task, and the keeper of the fencing lease. */
+  supervisor: SupervisorClient | null = null;
   private stopLogs: (() => void) | null = null;
+  private stopStallWatch: (() => void) | null = null;
   private stopped = false;
   /** SHOAL_CHAOS=1 only: the chaos harness's control channel (chaos.ts). */
   chaos: ChaosControl | null = null;
@@ -166,14 +173,12 @@ export class Daemon {
     }
     d.brk = brk;
     if (brk) log(`DELIBERATELY BROKEN BUILD for the chaos self-test: SHOAL_CHAOS_BREAK=${process.env.SHOAL_CHAOS_BREAK}`);
+    d.stopStallWatch = watchStalls((m) => log(`node ${nodeId}: ${m}`));
     if (identity.role === 'manager') await d.startManager();
     await d.startAgent();
     d.startSession();
     const seeds = identity.managers.map((m) => m.addr).filter((a) => a !== advertiseAddr);
     if (seeds.length > 0) gossip.join(seeds);
-    gossip.onEvent((e) => {
-      if (e.type === 'dead' && d.manager?.isLeader) d.manager.dispatcher.nodeDead(e.member.id);
-    });
     if (chaos) {
       d.chaos = chaos;
       chaos.membersOf = () => gossip.members();
@@ -223,11 +228,26 @@ export class Daemon {
     });
   }
 
-  /** The runtimes that work here, and the agent that re-adopts what they still run. */
+  /**
+   * The runtimes that work here, the node's task supervisor they share (the
+   * one already running after a daemon restart: its tasks run on, with the
+   * same PIDs), and the agent that re-adopts what they run.
+   */
   private async startAgent(): Promise<void> {
     const log = this.opts.log ?? (() => {});
     const runtimes = new Map<string, Runtime>();
-    const ro = runtimeOptions(this.identity, this.opts, log);
+    const base = runtimeOptions(this.identity, this.opts, log);
+    const sup = new SupervisorClient({
+      dir: path.join(this.opts.dataDir, 'supervisor'),
+      roots: (['process', 'oci'] as const).map((n) => tasksRoot(resolveCommon(n, base).stateDir)),
+      rotation: resolveCommon('process', base).rotation,
+      log,
+    });
+    this.supervisor = sup;
+    const held = await sup.hello();
+    log(`node ${this.identity.nodeId}: task supervisor ${held.pid} holds ${held.held.length} task(s)${held.tied ? '' : ' (setpriv missing: tasks are not tied to it)'}`);
+    await sup.configure(this.identity.nodeId, this.managerAddrs());
+    const ro: RuntimeOptions = { ...base, supervisor: sup };
     for (const name of RUNTIME_NAMES) {
       const r = createRuntime(name, ro);
       const a = await r.available().catch((err: Error) => ({ ok: false, reason: err.message }));
@@ -276,15 +296,27 @@ export class Daemon {
       managers: id.managers.map((m) => m.addr),
       // Failover beyond the managers we were told of: any manager gossip sees alive.
       discoverManagers: () => aliveManagerAddrs(this.gossip.members()),
-      onConnected: (addr) => this.opts.log?.(`node ${id.nodeId}: agent session with manager ${addr}`),
+      onConnected: (addr) => {
+        this.opts.log?.(`node ${id.nodeId}: agent session with manager ${addr}`);
+        this.configureFence();
+      },
       onAssignments: (full, tasks, removed) => this.agent?.onAssignments(full, tasks, removed),
       onNode: (n) => this.onOwnNode(n),
-      onFence: (ms) => {
-        if (this.agent) this.agent.fenceMs = ms;
-      },
       ...(this.opts.log ? { log: this.opts.log } : {}),
     });
     this.session.start();
+  }
+
+  /** Managers the supervisor renews the node's lease with: the known ones and any gossip sees alive. */
+  private managerAddrs(): string[] {
+    const known = this.session?.knownManagers ?? this.identity.managers.map((m) => m.addr);
+    return [...new Set([...known, ...aliveManagerAddrs(this.gossip.members())])];
+  }
+
+  private configureFence(): void {
+    const sup = this.supervisor;
+    if (!sup || this.stopped) return;
+    sup.configure(this.identity.nodeId, this.managerAddrs()).catch((err: Error) => this.opts.log?.(`node ${this.identity.nodeId}: cannot update the fencing lease's managers: ${err.message}`));
   }
 
   private onOwnNode(n: Node): void {
@@ -316,13 +348,24 @@ export class Daemon {
     }
   }
 
-  async stop(): Promise<void> {
+  /**
+   * Stops the node. By default its tasks stop too (the supervisor kills
+   * them and ends): what `shoal down` and Ctrl-C mean. `keepTasks` leaves
+   * them running under the supervisor for a daemon that will be back soon
+   * (an upgrade); a crashed daemon keeps them the same way.
+   */
+  async stop(opts: { keepTasks?: boolean } = {}): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
     this.chaos?.close();
     this.session?.stop();
     this.stopLogs?.();
+    this.stopStallWatch?.();
     await this.agent?.stop();
+    if (this.supervisor) {
+      if (!opts.keepTasks) await this.supervisor.shutdown('the node is stopping').catch((err: Error) => this.opts.log?.(`supervisor shutdown: ${err.message}`));
+      await this.supervisor.close();
+    }
     await this.roleChange.catch(() => {});
     await this.api?.close();
     await this.manager?.stop();

@@ -212,6 +212,11 @@ export class RaftCore implements RaftNode {
     return { term: this.term, vote: this.vote, commit: this.log.committed };
   }
 
+  /** The resolved options (read-only). */
+  get options(): Readonly<RaftOptions> {
+    return this.opts;
+  }
+
   confState(): ConfState {
     return this.conf.toConfState();
   }
@@ -874,6 +879,19 @@ export class RaftCore implements RaftNode {
     if (this.reads.size === 0) return;
     const seq = quorumMin(this.voterList, (id) => (id === this.id ? NEVER : (this.prs.get(id)?.ackSeq ?? 0)));
     for (const r of this.reads.releaseUpTo(seq)) this.answerRead(r);
+  }
+
+  /**
+   * Leader only: the leader tick of the newest heartbeat a quorum (counting
+   * us) has acknowledged, and the current leader tick; null when not leading.
+   * The driver maps ticks to monotonic time for the fencing lease's authority
+   * (manager/lease), which, unlike lease reads, must not trust ticks alone: a
+   * stalled process ticks late.
+   */
+  quorumAck(): { ackTick: number; nowTick: number } | null {
+    if (this.role !== 'leader') return null;
+    const t = quorumMin(this.voterList, (id) => (id === this.id ? this.leaderTicks : (this.prs.get(id)?.ackTick ?? -NEVER)));
+    return { ackTick: t, nowTick: this.leaderTicks };
   }
 
   /**

@@ -12,6 +12,7 @@ import { decodeProposal, encodeProposal } from './proposal.js';
 import { DedupTable, type DedupImage } from './dedup.js';
 import { RaftStorage, type SyncMode } from './storage.js';
 import { RaftWire } from './transport.js';
+import { monotonicMs } from '../util/monotonic.js';
 
 /** What Raft replicates into. Deterministic: every manager applies the same entries in the same order. */
 export interface StateMachine {
@@ -171,6 +172,8 @@ export class RaftDriver {
   private readonly reads = new Map<string, ReadWaiter>();
   private readonly leaderListeners: ((leader: NodeId | null, role: SoftState['role']) => void)[] = [];
   private tickTimer: NodeJS.Timeout | null = null;
+  /** Leader tick → monotonic ms it ran at (authorityUntil). */
+  private readonly tickTimes = new Map<number, number>();
   private offConnection: (() => void) | null = null;
   /** Set while the connection to the leader is gone: see suspectLeader(). */
   private fastTicks: NodeJS.Timeout | null = null;
@@ -484,7 +487,37 @@ export class RaftDriver {
     // follower its ticks only drive the election timer, so it skips them.
     if (this.recoveryUntil > 0 && this.soft.role !== 'leader') return;
     this.core.tick();
+    const q = this.core.quorumAck();
+    if (q) {
+      this.tickTimes.set(q.nowTick, monotonicMs());
+      // Keep only what an authority question can ask about: an election timeout's worth.
+      for (const t of this.tickTimes.keys()) {
+        if (t >= q.nowTick - this.electionTicksMax() - 1) break;
+        this.tickTimes.delete(t);
+      }
+    } else if (this.tickTimes.size > 0) this.tickTimes.clear();
     this.schedule();
+  }
+
+  /**
+   * Leader only: until when (monotonic ms) this leader surely leads — a
+   * quorum acknowledged a heartbeat we sent at time S, and none of those
+   * followers votes for anyone else within the minimum election timeout of
+   * hearing us (CheckQuorum), so no other leader exists before S + that.
+   * -Infinity when not leading or nothing is acknowledged yet. A single-voter
+   * cluster leads until its configuration changes.
+   */
+  authorityUntil(): number {
+    const q = this.core.quorumAck();
+    if (!q) return -Infinity;
+    if (this.core.confState().voters.length === 1) return Infinity;
+    const sentAt = this.tickTimes.get(q.ackTick);
+    if (sentAt === undefined) return -Infinity;
+    return sentAt + this.core.options.electionTicksMin * this.opts.tickMs;
+  }
+
+  private electionTicksMax(): number {
+    return this.core.options.electionTicksMax;
   }
 
   private schedule(): void {

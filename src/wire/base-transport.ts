@@ -25,6 +25,12 @@ export interface TransportOptions {
   nodeId: NodeId;
   connection?: Partial<ConnectionOptions>;
   codec?: Codec;
+  /**
+   * Outbound connections do not keep the process alive (node-local helpers:
+   * a runtime used by a short-lived process or a test talks to a supervisor
+   * that outlives it).
+   */
+  unref?: boolean;
 }
 
 export interface OpenedPipe {
@@ -43,6 +49,7 @@ export abstract class BaseTransport implements Transport, ConnectionHost {
   readonly nodeId: NodeId;
   readonly codec: Codec;
   readonly options: ConnectionOptions;
+  protected readonly unref: boolean;
   readonly metrics: WireMetrics = newWireMetrics();
   readonly handlers = new HandlerTable();
   private readonly middleware: PipeMiddleware[] = [];
@@ -54,6 +61,7 @@ export abstract class BaseTransport implements Transport, ConnectionHost {
     if (!opts.nodeId) throw new WireError(WireErrorCode.REGISTRY, 'transport needs a nodeId');
     this.nodeId = opts.nodeId;
     this.options = { ...defaultConnectionOptions, ...opts.connection };
+    this.unref = opts.unref ?? false;
     this.codec = opts.codec ?? new Codec({ maxFrameBytes: this.options.maxFrameBytes });
   }
 

@@ -33,7 +33,8 @@ export interface PeerIdentity {
 
 /**
  * Whom to dial.
- * - ws: "host:port", "ws://host:port" or "wss://host:port";
+ * - ws: "host:port", "ws://host:port", "wss://host:port", or "unix:/path" (a
+ *   unix socket a ws transport listens on with `listen({path})`);
  * - hyperswarm: a hex public key, `{publicKey, host?, port?}` (direct, with an
  *   optional address hint for the peer's DHT node), or `{topic}` (discovery).
  */
@@ -148,6 +149,11 @@ export interface ListenOptions {
   port?: number;
   /** hyperswarm: also announce on this topic so `{topic}` dials find us. */
   topic?: Uint8Array | string;
+  /**
+   * ws: listen on this unix socket path instead of TCP (node-local streams,
+   * e.g. the agent and its task supervisor). Dial it as `unix:PATH`.
+   */
+  path?: string;
 }
 
 export interface Transport extends Handlers {

@@ -10,6 +10,9 @@ import { CloseCode } from './messages.js';
 /** Path of the cluster endpoint; other paths on the port are refused. */
 export const WS_PATH = '/shoal/v1';
 
+/** Dial target prefix of a unix socket ("unix:/run/x.sock"). */
+export const UNIX_PREFIX = 'unix:';
+
 export interface TlsOptions {
   key: string | Buffer;
   cert: string | Buffer;
@@ -77,21 +80,23 @@ export class WsTransport extends BaseTransport {
     wss.on('error', () => {}); // errors surface per socket; a server error must not crash the node
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
-      server.listen(opts.port ?? 0, host, () => {
+      const ready = () => {
         server.off('error', reject);
         resolve();
-      });
+      };
+      if (opts.path !== undefined) server.listen(opts.path, ready);
+      else server.listen(opts.port ?? 0, host, ready);
     });
     this.server = server;
     this.wss = wss;
-    const a = server.address() as AddressInfo;
-    return `${a.address}:${a.port}`;
+    return this.address()!;
   }
 
-  /** The bound "host:port", once listening. */
+  /** The bound "host:port" (or "unix:PATH"), once listening. */
   address(): string | null {
-    const a = this.server?.address() as AddressInfo | null;
-    return a ? `${a.address}:${a.port}` : null;
+    const a = this.server?.address() as AddressInfo | string | null;
+    if (!a) return null;
+    return typeof a === 'string' ? `${UNIX_PREFIX}${a}` : `${a.address}:${a.port}`;
   }
 
   protected openPipe(target: PeerTarget, signal: AbortSignal): Promise<OpenedPipe> {
@@ -111,7 +116,8 @@ export class WsTransport extends BaseTransport {
       signal.addEventListener('abort', onAbort, { once: true });
       ws.once('open', () => {
         signal.removeEventListener('abort', onAbort);
-        const s = (ws as unknown as { _socket?: { remoteAddress?: string; remotePort?: number } })._socket;
+        const s = (ws as unknown as { _socket?: { remoteAddress?: string; remotePort?: number; unref(): void } })._socket;
+        if (this.unref) s?.unref();
         resolve({ pipe: wsPipe(ws, s?.remoteAddress ? `${s.remoteAddress}:${s.remotePort}` : url) });
       });
       ws.once('error', (err) => {
@@ -138,6 +144,8 @@ function toUrl(target: PeerTarget, tls: boolean): string {
   if (typeof target === 'string') addr = target;
   else if ('address' in target) addr = target.address;
   else throw new WireError(WireErrorCode.CONNECT_FAILED, 'the ws transport dials "host:port" addresses, not public keys or topics');
+  // ws's own scheme for unix sockets: ws+unix:<socket path>:<request path>.
+  if (addr.startsWith(UNIX_PREFIX)) return `ws+unix:${addr.slice(UNIX_PREFIX.length)}:${WS_PATH}`;
   if (/^wss?:\/\//.test(addr)) return addr.endsWith(WS_PATH) ? addr : addr.replace(/\/?$/, WS_PATH);
   return `${tls ? 'wss' : 'ws'}://${addr}${WS_PATH}`;
 }

@@ -11,10 +11,11 @@ import { waitFor } from '../helpers/wait.js';
  * The dispatcher on its own (a real ws Transport, a FakeContext store),
  * driven by a hand-rolled agent so that heartbeats can stop while the
  * session stays open — which a real agent never does on purpose:
- * - a node is down after missedHeartbeats silent periods even though its
- *   session (and connection) is still open;
- * - gossip declaring it dead (nodeDead) takes it down long before that,
- *   but not before its tasks are fenced (last contact + fenceMs);
+ * - an agent silent for missedHeartbeats periods leaves its node
+ *   'disconnected' even though its session (and connection) is still open —
+ *   never 'down': replacing tasks is the fencing lease's call
+ *   (manager/lease), made through markDown;
+ * - markDown commits the node down and makes a connected agent register again;
  * - status reports are batched: a burst becomes a few Raft commits, and
  *   commits of status come at most every statusFlushMs.
  */
@@ -84,11 +85,12 @@ async function setup(t: Test, options: Partial<DispatcherOptions>) {
 
 const nodeState = (ctx: FakeContext, id: string) => ctx.store.get('node', id)!.Status;
 
-t.test('heartbeats stop while the session stays open: down after missedHeartbeats periods', async (t) => {
+t.test('heartbeats stop while the session stays open: disconnected after missedHeartbeats periods, never down', async (t) => {
   const hb = 300;
-  const { ctx, d, connect, logs } = await setup(t, { heartbeatMs: hb, fenceMs: 300, missedHeartbeats: 3 });
-  // (The manager's own seeded node has no agent here: it goes down too; only the worker is watched.)
+  const { ctx, d, connect, logs } = await setup(t, { heartbeatMs: hb, missedHeartbeats: 3 });
+  // (The manager's own seeded node has no agent here: it is disconnected too; only the worker is watched.)
   const downs = (id: string) => logs.filter((l) => l.startsWith(`dispatcher: node ${id} down`)).length;
+  const disconnects = (id: string) => logs.filter((l) => l.startsWith(`dispatcher: node ${id} disconnected`)).length;
   const w = ctx.addNode({ hostname: 'w1', state: 'down' });
   const a = await connect(w);
   await waitFor(() => nodeState(ctx, w).State === 'ready', { what: 'the worker registered ready' });
@@ -100,21 +102,24 @@ t.test('heartbeats stop while the session stays open: down after missedHeartbeat
     await new Promise((r) => setTimeout(r, hb / 2));
   }
   t.equal(nodeState(ctx, w).State, 'ready', 'a node that heartbeats stays ready');
-  t.equal(downs(w), 0, 'no down decision about it');
+  t.equal(disconnects(w), 0, 'no disconnection of it');
+  t.equal(d.absentSince(w), undefined, 'its agent counts as present');
   t.ok(d.metrics.heartbeats >= 6, `heartbeats counted (${d.metrics.heartbeats})`);
 
   // Silence, with the stream and the connection left open.
   await a.heartbeat();
   const silentFrom = a.lastContact;
-  await waitFor(() => nodeState(ctx, w).State === 'down', { timeoutMs: 10_000, intervalMs: 10, what: 'the silent node down' });
+  await waitFor(() => nodeState(ctx, w).State === 'disconnected', { timeoutMs: 10_000, intervalMs: 10, what: 'the silent node disconnected' });
   const after = Date.now() - silentFrom;
   t.ok(a.conn.isOpen, 'the connection was never closed by the agent');
   t.ok(after > hb * 3, `not before 3 missed heartbeats (${after} ms > ${hb * 3} ms)`);
   t.ok(after < hb * 3 + 5_000, `and soon after (${after} ms)`);
-  t.match(nodeState(ctx, w).Message, /heartbeat failure/, 'the reason says heartbeats');
+  t.match(nodeState(ctx, w).Message, /missed heartbeats/, 'the reason says heartbeats');
   t.match(await a.ended, /missed 3 heartbeats/, 'the dispatcher reset the stale session');
   t.equal(d.sessionCount(), 0);
-  t.equal(downs(w), 1, 'one down decision about it');
+  t.equal(disconnects(w), 1, 'one disconnection');
+  t.equal(downs(w), 0, 'and no down decision: its tasks may still run');
+  t.ok(d.absentSince(w) !== undefined, 'its agent counts as absent (the lease grace period runs from now)');
   await t.rejects(a.heartbeat(), /no such session/, 'a late heartbeat on the old session is refused');
 
   // Coming back: a new session makes it ready again.
@@ -123,34 +128,57 @@ t.test('heartbeats stop while the session stays open: down after missedHeartbeat
   b.stream.reset('done');
 });
 
-t.test('gossip declares a node dead: down long before its heartbeats would lapse, after its fence', async (t) => {
-  const fenceMs = 300;
-  // Heartbeats every 5 s: the missed-heartbeat rule alone would take 15 s.
-  const { ctx, d, connect } = await setup(t, { heartbeatMs: 5_000, fenceMs, missedHeartbeats: 3 });
+t.test('markDown (the fencing lease decided): committed once, and a connected agent registers again', async (t) => {
+  const { ctx, d, connect, logs } = await setup(t, { heartbeatMs: 5_000, missedHeartbeats: 3 });
   const w = ctx.addNode({ hostname: 'w1', state: 'down' });
   const a = await connect(w);
   await waitFor(() => nodeState(ctx, w).State === 'ready', { what: 'the worker registered ready' });
-  await a.heartbeat();
-  const contact = a.lastContact;
-  const t0 = Date.now();
-  d.nodeDead(w);
-  t.match(await a.ended, /declared dead/, 'the session is closed at once');
-  await waitFor(() => nodeState(ctx, w).State === 'down', { timeoutMs: 8_000, intervalMs: 10, what: 'the dead node down' });
-  const tookMs = Date.now() - t0;
-  t.ok(tookMs < 8_000, `down ${tookMs} ms after gossip said dead, not 15 s`);
-  t.ok(Date.now() - contact >= fenceMs, `not before its tasks are fenced (${Date.now() - contact} ms >= ${fenceMs} ms after the last contact)`);
-  t.match(nodeState(ctx, w).Message, /declared dead by gossip/, 'the reason names gossip');
+  d.markDown(w, 'fenced: test');
+  d.markDown(w, 'fenced: test again');
+  await waitFor(() => nodeState(ctx, w).State === 'down', { what: 'the node down' });
+  t.match(nodeState(ctx, w).Message, /fenced: test/, 'the reason is the lease\'s');
+  t.equal(logs.filter((l) => l.startsWith(`dispatcher: node ${w} down`)).length, 1, 'one proposal while one is in flight');
+  t.match(await a.ended, /declared down: register again/, 'the agent is made to register again');
+  const b = await connect(w);
+  await waitFor(() => nodeState(ctx, w).State === 'ready', { what: 'ready again after registering' });
+  b.stream.reset('done');
 
-  // A follower ignores the hook.
+  // A follower declares nothing.
   const w2 = ctx.addNode({ hostname: 'w2' });
   d.stopLeading();
-  d.nodeDead(w2);
+  d.markDown(w2, 'fenced: test');
   t.equal(nodeState(ctx, w2).State, 'ready', 'a dispatcher that does not lead declares nothing');
+});
+
+t.test('admission: an agent the lease is declaring down is refused until the down state is committed', async (t) => {
+  const ctx = new FakeContext();
+  ctx.init();
+  const server = new WsTransport({ nodeId: ctx.selfId });
+  const addr = await server.listen({ host: '127.0.0.1', port: 0 });
+  let refuse: string | null = 'the node is being declared down';
+  const d = new Dispatcher({ transport: server, ctx, managers: () => [], admit: () => refuse });
+  d.startLeading();
+  const tr = new WsTransport({ nodeId: 'w9' });
+  t.teardown(async () => {
+    d.close();
+    await tr.close();
+    await server.close();
+  });
+  const w = ctx.addNode({ hostname: 'w9', state: 'down' });
+  const conn = await tr.connect(addr, { timeoutMs: 5_000 });
+  const open = () => {
+    const s = conn.openStream(SessionOpen, { type: 'open', nodeId: w, description: { hostname: 'w9', os: 'linux', arch: 'x86_64', nanoCpus: 1e9, memoryBytes: 1e9, labels: {}, runtimes: ['process'], engineVersion: '0.1.0', clusterAddr: '127.0.0.9:4242', gossipAddr: '127.0.0.9:4242' } }) as Stream<SessionFrame>;
+    return new Promise<string>((resolve) => s.onData((f) => f.type === 'session' && resolve('session'), (err) => resolve(err?.message ?? 'ended')));
+  };
+  t.match(await open(), /UNAVAILABLE: the node is being declared down/);
+  t.equal(d.metrics.sessionsRefused, 1);
+  refuse = null;
+  t.equal(await open(), 'session');
 });
 
 t.test('status reports are batched into few commits, at most one per statusFlushMs', async (t) => {
   const flushMs = 100;
-  const { ctx, d, connect } = await setup(t, { heartbeatMs: 1_000, fenceMs: 1_000, statusFlushMs: flushMs });
+  const { ctx, d, connect } = await setup(t, { heartbeatMs: 1_000, statusFlushMs: flushMs });
   const w = ctx.addNode({ hostname: 'w1', state: 'down' });
   const a = await connect(w);
   await waitFor(() => nodeState(ctx, w).State === 'ready', { what: 'the worker registered ready' });

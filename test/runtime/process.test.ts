@@ -1,7 +1,9 @@
 /**
  * The process runtime, for real: the shared suite (suite.ts) plus what only
- * host processes have — no image, Command/Args required, mounts reported as
- * not applied, cgroup files when root, a shim killed under a running task.
+ * host processes have — the image is the program (no image: Args alone;
+ * process-argv.test.ts has the details), mounts reported as not applied,
+ * cgroup files when root, and the node's task supervisor: one process for
+ * every task, whose death takes its tasks along (never an unsupervised task).
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -17,8 +19,8 @@ const opts: RuntimeOptions = { dataDir };
 const make = () => createRuntime('process', opts);
 const stateDir = path.join(dataDir, 'runtime', 'process');
 
-function shimPid(id: string): number {
-  return (JSON.parse(readFileSync(path.join(stateDir, 'tasks', id, 'shim.json'), 'utf8')) as { pid: number }).pid;
+async function supervisorPid(rt: ReturnType<typeof make>): Promise<number> {
+  return (await (rt as unknown as { tasks: { supervisor: { hello(): Promise<{ pid: number }> } } }).tasks.supervisor.hello()).pid;
 }
 
 function gone(pid: number): boolean {
@@ -34,7 +36,8 @@ const target: SuiteTarget = {
   label: 'process',
   runtime: 'process',
   opts,
-  image: 'busybox',
+  // No image: the process runtime would run an image as the program, and the suite's Args-only tasks mean Args alone.
+  image: '',
   enforcesLimits: isRoot,
   make,
   exitedOutsideRuntime: (id) => exitRecorded(stateDir, id),
@@ -48,10 +51,12 @@ t.teardown(async () => {
 
 runtimeSuite(t, target);
 
-t.test('process: Command or Args are required; any image name is accepted', async (t) => {
+t.test('process: something to run is required; the image is the program unless Command overrides it', async (t) => {
   const rt = make();
-  await t.rejects(rt.create(spec(target, taskId('empty'), {})), { code: 'INVALID_SPEC', message: /Command or Args/ });
-  t.ok((await rt.create(spec(target, taskId('img'), { image: 'no-such-registry.example/nothing:1', args: ['true'] }))).taskId, 'image ignored');
+  await t.rejects(rt.create(spec(target, taskId('empty'), {})), { code: 'INVALID_SPEC', message: /nothing to run/ });
+  const image = 'no-such-registry.example/nothing:1';
+  await t.rejects(rt.create(spec(target, taskId('img'), { image, args: ['true'] })), { code: 'INVALID_SPEC', message: /^executable file not found: "no-such-registry\.example\/nothing:1"/ });
+  t.ok((await rt.create(spec(target, taskId('cmd'), { image, command: ['true'] }))).taskId, 'Command overrides the image');
   await t.rejects(rt.create(spec(target, taskId('dir'), { args: ['true'], dir: '/does/not/exist' })), RuntimeError);
 });
 
@@ -119,20 +124,46 @@ t.test('process: cgroup limits are written when root', { skip: isRoot ? false : 
   t.throws(() => readFileSync(path.join('/sys/fs/cgroup/memory', memPath, 'memory.limit_in_bytes')), 'the cgroup is gone after remove');
 });
 
-t.test('process: a task whose shim was killed can still be stopped; its status is then "lost" (255)', async (t) => {
+t.test('process: every task is a child of one supervisor; killing it kills them, and their exit says so', async (t) => {
   const rt = make();
-  const s = spec(target, taskId('orph'), { args: ['sh', '-c', 'trap "" PIPE; while true; do sleep 0.05; done'] });
-  await rt.create(s);
-  await rt.start(s.taskId);
-  const shim = shimPid(s.taskId);
-  process.kill(shim, 'SIGKILL');
-  await waitFor(() => gone(shim), { what: 'the shim to die' });
-  t.equal((await rt.inspect(s.taskId))?.state, 'running', 'the task itself still runs');
-  await within(rt.stop(s.taskId, 200), 10_000, 'stop without a shim');
-  const e = await rt.wait(s.taskId);
-  t.equal(e.exitCode, 255);
-  t.match(e.message, /shim\) died/);
-  await rt.remove(s.taskId);
+  const ids = [taskId('sup1'), taskId('sup2'), taskId('sup3')];
+  for (const id of ids) {
+    await rt.create(spec(target, id, { args: ['sh', '-c', 'trap "" TERM PIPE; while true; do sleep 0.05; done'] }));
+    await rt.start(id);
+  }
+  const sup = await supervisorPid(rt);
+  const pids = await Promise.all(ids.map(async (id) => (await rt.inspect(id))!.pid!));
+  for (const pid of pids) t.equal(Number(readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ')[1]), sup, `task ${pid}'s parent is the supervisor ${sup}`);
+  const exits = ids.map((id) => rt.wait(id));
+  process.kill(sup, 'SIGKILL');
+  await waitFor(() => pids.every(gone), { timeoutMs: 10_000, what: 'every task to die with its supervisor (PR_SET_PDEATHSIG)' });
+  for (const e of await within(Promise.all(exits), 10_000, 'the exits')) {
+    t.equal(e.exitCode, 137);
+    t.match(e.message, /supervisor .*died/, `the exit says why: ${e.message}`);
+  }
+  // A new supervisor starts on demand for the next task.
+  const next = spec(target, taskId('sup4'), { args: ['sh', '-c', 'echo again'] });
+  await rt.create(next);
+  await rt.start(next.taskId);
+  t.equal((await within(rt.wait(next.taskId), 10_000, 'exit')).exitCode, 0);
+  t.not(await supervisorPid(rt), sup, 'a fresh supervisor');
+  for (const id of [...ids, next.taskId]) await rt.remove(id);
+});
+
+t.test('process: a new Runtime (a restarted agent) finds the running task under the same supervisor, same PID', async (t) => {
+  const a = make();
+  const s = spec(target, taskId('adopt'), { args: ['sh', '-c', 'while true; do sleep 0.05; done'] });
+  await a.create(s);
+  await a.start(s.taskId);
+  const before = await a.inspect(s.taskId);
+  const b = make();
+  const after = await b.inspect(s.taskId);
+  t.equal(after?.state, 'running');
+  t.equal(after?.pid, before?.pid, 'same PID');
+  t.equal(await supervisorPid(b), await supervisorPid(a), 'same supervisor');
+  await b.stop(s.taskId, 1_000);
+  t.equal((await within(a.wait(s.taskId), 10_000, 'the old Runtime hears the exit too')).exitCode, 143);
+  await b.remove(s.taskId);
 });
 
 t.test('process: concurrent start() calls run the task once', async (t) => {
@@ -147,15 +178,15 @@ t.test('process: concurrent start() calls run the task once', async (t) => {
   await a.remove(s.taskId);
 });
 
-t.test('process: a task whose state directory is deleted is ended by its shim (nothing could adopt it)', async (t) => {
-  const rt = make();
+t.test("process: a supervisor whose directory is deleted ends with its tasks (nothing could reach them)", async (t) => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'shoal-rt-wipe-'));
+  const rt = createRuntime('process', { dataDir: dir });
   const s = spec(target, taskId('wipe'), { args: ['sh', '-c', 'echo ready; while true; do sleep 0.05; done'] });
   await rt.create(s);
   await rt.start(s.taskId);
   const pid = (await rt.inspect(s.taskId))!.pid!;
-  const shim = shimPid(s.taskId);
-  rmSync(path.join(stateDir, 'tasks', s.taskId), { recursive: true, force: true });
-  await waitFor(() => gone(pid) && gone(shim), { timeoutMs: 10_000, what: 'the orphaned task and its shim to end' });
+  const sup = await supervisorPid(rt);
+  rmSync(dir, { recursive: true, force: true });
+  await waitFor(() => gone(pid) && gone(sup), { timeoutMs: 15_000, what: 'the orphaned task and its supervisor to end' });
   t.pass('ended');
-  t.equal(await rt.inspect(s.taskId), null);
 });

@@ -1,7 +1,7 @@
 /**
  * The pure parts under the runtimes, without starting anything: rotated log
  * files (writer and reader, follow across a rotation), Docker's multiplexed
- * stream, RFC 3339 stamps, signal names, and the shim path resolution.
+ * stream, RFC 3339 stamps, signal names, and where the compiled supervisor is.
  */
 import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -10,7 +10,7 @@ import t from 'tap';
 import { readLogFiles } from '../../src/worker/runtime/common/log-reader.js';
 import { LogWriter } from '../../src/worker/runtime/common/log-writer.js';
 import { MAX_LINE_BYTES } from '../../src/worker/runtime/common/log-format.js';
-import { defaultShimPath } from '../../src/worker/runtime/common/shim-path.js';
+import { defaultSupervisorEntry } from '../../src/worker/supervisor/client.js';
 import { exitCodeForSignal, signalName } from '../../src/worker/runtime/common/signals.js';
 import { Demuxer, parseRfc3339Ms, parseTimestamped } from '../../src/worker/runtime/docker/demux.js';
 import type { LogLine, LogOptions } from '../../src/worker/runtime/interface.js';
@@ -123,7 +123,7 @@ t.test('docker stream demultiplexing', async (t) => {
   t.equal(parseRfc3339Ms('nonsense'), null);
 });
 
-t.test('signals, sizes, ages, shim path', async (t) => {
+t.test('signals, sizes, ages, supervisor path', async (t) => {
   t.equal(signalName('TERM'), 'SIGTERM');
   t.equal(signalName('sigkill'), 'SIGKILL');
   t.equal(signalName('9'), 'SIGKILL');
@@ -136,5 +136,5 @@ t.test('signals, sizes, ages, shim path', async (t) => {
   t.equal(humanAgo(new Date(10_000).toISOString(), 10_400), 'Less than a second ago');
   t.equal(humanAgo(new Date(0).toISOString(), 125_000), '2 minutes ago');
   t.equal(humanAgo(new Date(0).toISOString(), 3 * 86_400_000), '3 days ago');
-  t.match(defaultShimPath(), /dist\/src\/worker\/runtime\/shim\/main\.js$/, 'from the sources, the compiled shim');
+  t.match(defaultSupervisorEntry(), /dist\/src\/worker\/supervisor\/main\.js$/, 'from the sources, the compiled supervisor');
 });

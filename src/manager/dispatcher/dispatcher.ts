@@ -4,36 +4,36 @@ import type { ManagerContext } from '../interface.js';
 import type { Change, StoreOp } from '../store/commands.js';
 import { isTerminal, type Node, type Task } from '../store/types.js';
 import { Heartbeat, SessionOpen, StatusReport, type AgentDescription, type SessionFrame, type StatusUpdate } from './messages.js';
+import { monotonicMs } from '../../util/monotonic.js';
 
 export interface DispatcherOptions {
-  /** Agents heartbeat this often. 1 s (Swarm: 5 s), so a dead node is noticed in ~3 s. */
+  /** Agents heartbeat this often. 1 s (Swarm: 5 s), so a dead agent is noticed in ~3 s. */
   heartbeatMs: number;
   /**
-   * Agents fence their tasks this long after their node process dies (the
-   * task supervisors kill a task whose agent lease went stale). A node is
-   * never declared down sooner than its last contact + fenceMs + a margin,
-   * so a replacement never starts while the old copy may still run.
+   * An agent is disconnected after this many missed heartbeats. That only
+   * marks the node 'disconnected' (no new tasks go there): whether its tasks
+   * are replaced is the fencing lease's decision (manager/lease), which hears
+   * the node's task supervisor, not its agent.
    */
-  fenceMs: number;
-  /** A node is down after this many missed heartbeats. */
   missedHeartbeats: number;
   /** Status reports are batched into one Raft transaction at most this often. */
   statusFlushMs: number;
 }
 
-export const defaultDispatcherOptions: DispatcherOptions = { heartbeatMs: 1_000, fenceMs: 1_000, missedHeartbeats: 3, statusFlushMs: 100 };
-
-/**
- * Margin between an agent's fence deadline and our down decision: the
- * supervisors check the lease every 250 ms, plus slack for a loaded machine.
- */
-const FENCE_MARGIN_MS = 400;
+export const defaultDispatcherOptions: DispatcherOptions = { heartbeatMs: 1_000, missedHeartbeats: 3, statusFlushMs: 100 };
 
 export interface DispatcherDeps {
   transport: Transport;
   ctx: ManagerContext;
   /** Managers' cluster addresses, for agents to fail over to. */
   managers(): { nodeId: string; addr: string }[];
+  /**
+   * Asked when an agent opens a session: null to accept it, or why not yet
+   * (its node is being declared down by the fencing lease).
+   */
+  admit?(nodeId: string): string | null;
+  /** The fence period the agents are told (informational). */
+  fenceMs?: number;
   options?: Partial<DispatcherOptions>;
   log?: (msg: string) => void;
 }
@@ -42,6 +42,7 @@ export interface DispatcherMetrics {
   sessionsOpened: number;
   sessionsRefused: number;
   heartbeats: number;
+  nodesDisconnected: number;
   statusUpdates: number;
   statusBatches: number;
   nodesMarkedDown: number;
@@ -76,13 +77,15 @@ export class DispatcherError extends Error {
 /**
  * Worker sessions, on the leader. Registers handlers on every manager;
  * only the leader serves (`startLeading`), others refuse with NOT_LEADER so
- * agents move on. Node liveness: 3 missed heartbeats, or gossip saying dead
- * (`nodeDead`), whichever comes first.
+ * agents move on. An agent that stops heartbeating (3 missed) or whose
+ * session closes leaves its node 'disconnected'; the node goes 'down' (and
+ * its tasks are replaced) only when the fencing lease says so (`markDown`).
  */
 export class Dispatcher {
-  readonly metrics: DispatcherMetrics = { sessionsOpened: 0, sessionsRefused: 0, heartbeats: 0, statusUpdates: 0, statusBatches: 0, nodesMarkedDown: 0 };
+  readonly metrics: DispatcherMetrics = { sessionsOpened: 0, sessionsRefused: 0, heartbeats: 0, nodesDisconnected: 0, statusUpdates: 0, statusBatches: 0, nodesMarkedDown: 0 };
   private readonly opts: DispatcherOptions;
   private leading = false;
+  /** Monotonic ms this manager took over (agents of nodes never seen since count as absent from then). */
   private leaderSince = 0;
   private readonly sessions = new Map<string, Session>();
   private queue: Pending[] = [];
@@ -92,12 +95,10 @@ export class Dispatcher {
   private unwatch: (() => void) | null = null;
   private dirtyNodes = new Set<string>();
   private pushScheduled = false;
-  /** Nodes we already proposed down, to avoid repeating the write every check. */
-  private readonly markedDown = new Set<string>();
-  /** Last time each node was heard from (session open, heartbeat, report), surviving the session. */
-  private readonly lastSeen = new Map<string, number>();
-  /** Nodes to declare down at a time (session lost, gossip death), unless they come back first. */
-  private readonly downAt = new Map<string, { at: number; why: string }>();
+  /** Nodes with a down proposal in flight. */
+  private readonly downInFlight = new Set<string>();
+  /** Monotonic ms each node's last session ended. */
+  private readonly sessionEnded = new Map<string, number>();
 
   constructor(private readonly deps: DispatcherDeps) {
     this.opts = { ...defaultDispatcherOptions, ...deps.options };
@@ -110,9 +111,9 @@ export class Dispatcher {
   startLeading(): void {
     if (this.leading) return;
     this.leading = true;
-    this.leaderSince = Date.now();
+    this.leaderSince = monotonicMs();
     this.unwatch = this.deps.ctx.store.watch((changes) => this.onChanges(changes));
-    this.checkTimer = setInterval(() => this.checkLiveness(), Math.max(50, Math.min(100, this.opts.heartbeatMs / 4)));
+    this.checkTimer = setInterval(() => this.checkLiveness(), Math.max(50, Math.min(250, this.opts.heartbeatMs / 4)));
     this.checkTimer.unref();
   }
 
@@ -127,34 +128,14 @@ export class Dispatcher {
     this.sessions.clear();
     for (const p of this.queue) p.reject(new DispatcherError('NOT_LEADER', 'leadership moved; report to the new leader'));
     this.queue = [];
-    this.markedDown.clear();
-    this.lastSeen.clear();
-    this.downAt.clear();
+    this.downInFlight.clear();
+    this.sessionEnded.clear();
   }
 
-  /** Gossip declared a node dead: don't wait for its heartbeats to lapse. */
-  nodeDead(nodeId: string): void {
-    if (!this.leading) return;
-    const s = this.sessions.get(nodeId);
-    if (s) {
-      this.sessions.delete(nodeId);
-      s.stream.reset('node declared dead');
-    }
-    this.scheduleDown(nodeId, 'node declared dead by gossip');
-  }
-
-  /**
-   * Declares `nodeId` down once its tasks are surely fenced: from when we
-   * last knew it alive (its session's close, or its last heartbeat) + fence
-   * + margin. Without a session close the node is silent but may be alive (a
-   * partition: its tasks run on, as in Swarm — the documented window) or
-   * gone with its machine (its tasks died with it).
-   */
-  private scheduleDown(nodeId: string, why: string): void {
-    const seen = this.lastSeen.get(nodeId) ?? Date.now();
-    const at = Math.max(Date.now(), seen + this.opts.fenceMs + FENCE_MARGIN_MS);
-    const cur = this.downAt.get(nodeId);
-    if (!cur || at < cur.at) this.downAt.set(nodeId, { at, why });
+  /** Monotonic ms since when `nodeId` has had no agent session; undefined while it has one. */
+  absentSince(nodeId: string): number | undefined {
+    if (!this.leading || this.sessions.has(nodeId)) return undefined;
+    return this.sessionEnded.get(nodeId) ?? this.leaderSince;
   }
 
   /** Unregisters from the transport (the manager component is stopping). */
@@ -189,30 +170,22 @@ export class Dispatcher {
     const store = this.deps.ctx.store;
     const node = store.get('node', open.nodeId);
     if (!node) return this.refuse(stream, `UNKNOWN_NODE: node ${open.nodeId} is not part of this cluster (join it with a token first)`);
+    const refusal = this.deps.admit?.(open.nodeId) ?? null;
+    if (refusal) return this.refuse(stream, `UNAVAILABLE: ${refusal}`);
     const old = this.sessions.get(open.nodeId);
     if (old) old.stream.reset('replaced by a newer session');
-    const session: Session = { nodeId: open.nodeId, sessionId: randomBytes(8).toString('hex'), stream, lastHeartbeat: Date.now(), sent: new Map() };
+    const session: Session = { nodeId: open.nodeId, sessionId: randomBytes(8).toString('hex'), stream, lastHeartbeat: monotonicMs(), sent: new Map() };
     this.sessions.set(open.nodeId, session);
-    this.lastSeen.set(open.nodeId, session.lastHeartbeat);
-    this.markedDown.delete(open.nodeId);
-    this.downAt.delete(open.nodeId);
+    this.sessionEnded.delete(open.nodeId);
     this.metrics.sessionsOpened++;
     stream.onData(
       () => {},
       () => {
         if (this.sessions.get(open.nodeId) !== session) return;
-        this.sessions.delete(open.nodeId);
-        // A session's connection closes at once when the node process dies:
-        // the earliest sign of a crash, and the best estimate of WHEN it
-        // died. The agent refreshed its lease until then, so its tasks are
-        // fenced by close time + fence + check interval — not by its last
-        // heartbeat + fence, which can be a whole heartbeat earlier.
-        // It was alive until now: later down decisions (gossip) count from here too.
-        this.lastSeen.set(open.nodeId, Date.now());
-        this.scheduleDown(open.nodeId, 'session lost and not re-established');
+        this.endSession(open.nodeId, 'its agent session closed');
       },
     );
-    stream.write({ type: 'session', sessionId: session.sessionId, heartbeatMs: this.opts.heartbeatMs, fenceMs: this.opts.fenceMs, managers: this.deps.managers() });
+    stream.write({ type: 'session', sessionId: session.sessionId, heartbeatMs: this.opts.heartbeatMs, ...(this.deps.fenceMs ? { fenceMs: this.deps.fenceMs } : {}), managers: this.deps.managers() });
     this.pushAssignments(session, true);
     stream.write({ type: 'node', node });
     void this.register(node, open.description).catch((err: Error) => this.log(`registering ${open.nodeId}: ${err.message}`));
@@ -240,8 +213,7 @@ export class Dispatcher {
     if (!this.leading) throw new DispatcherError('NOT_LEADER', this.notLeaderMessage());
     const s = this.sessions.get(nodeId);
     if (!s || s.sessionId !== sessionId) throw new DispatcherError('SESSION_INVALID', 'no such session: open a new one');
-    s.lastHeartbeat = Date.now();
-    this.lastSeen.set(nodeId, s.lastHeartbeat);
+    s.lastHeartbeat = monotonicMs();
     this.metrics.heartbeats++;
     return { heartbeatMs: this.opts.heartbeatMs };
   }
@@ -250,7 +222,7 @@ export class Dispatcher {
     if (!this.leading) return Promise.reject(new DispatcherError('NOT_LEADER', this.notLeaderMessage()));
     const s = this.sessions.get(nodeId);
     if (!s || s.sessionId !== sessionId) return Promise.reject(new DispatcherError('SESSION_INVALID', 'no such session: open a new one'));
-    s.lastHeartbeat = Date.now();
+    s.lastHeartbeat = monotonicMs();
     return new Promise<number>((resolve, reject) => {
       this.queue.push({ nodeId, updates, resolve, reject });
       if (!this.flushTimer && !this.flushing) this.flushTimer = setTimeout(() => void this.flush(), this.opts.statusFlushMs);
@@ -298,47 +270,56 @@ export class Dispatcher {
 
   private checkLiveness(): void {
     if (!this.leading) return;
-    const now = Date.now();
+    const now = monotonicMs();
     const deadline = this.opts.heartbeatMs * this.opts.missedHeartbeats;
     for (const [nodeId, s] of this.sessions) {
       if (now - s.lastHeartbeat > deadline) {
-        this.sessions.delete(nodeId);
+        // Ours first, so the stream's own close handler does not record a vaguer reason.
+        this.endSession(nodeId, `its agent missed heartbeats: nothing heard for ${Math.round(now - s.lastHeartbeat)} ms`);
         s.stream.reset(`missed ${this.opts.missedHeartbeats} heartbeats`);
-        void this.markDown(nodeId, `heartbeat failure: nothing heard for ${now - s.lastHeartbeat} ms`);
       }
     }
-    for (const [nodeId, d] of this.downAt) {
-      if (this.sessions.has(nodeId)) {
-        this.downAt.delete(nodeId);
-        continue;
-      }
-      if (now >= d.at) {
-        this.downAt.delete(nodeId);
-        void this.markDown(nodeId, d.why);
-      }
-    }
-    // Ready nodes without a session: one whose session closed (counted from
-    // when it was last heard), or one that was ready under the previous
-    // leader and never reached us (counted from our takeover).
+    // Ready nodes whose agent never reached this leader (ready under the previous one).
     for (const n of this.deps.ctx.store.list('node')) {
-      if (n.Status.State !== 'ready' || this.sessions.has(n.ID) || this.markedDown.has(n.ID)) continue;
-      const since = this.lastSeen.get(n.ID) ?? this.leaderSince;
-      if (now - since > deadline) void this.markDown(n.ID, `heartbeat failure: nothing heard for ${now - since} ms`);
+      if (n.Status.State !== 'ready' || this.sessions.has(n.ID) || this.sessionEnded.has(n.ID)) continue;
+      if (now - this.leaderSince > deadline) this.endSession(n.ID, `its agent has not reached this leader for ${Math.round(now - this.leaderSince)} ms`);
     }
   }
 
-  private async markDown(nodeId: string, why: string): Promise<void> {
+  /** The agent is gone (for now): no new tasks go to its node; its tasks stay, under the lease. */
+  private endSession(nodeId: string, why: string): void {
+    this.sessions.delete(nodeId);
+    this.sessionEnded.set(nodeId, monotonicMs());
     const n = this.deps.ctx.store.get('node', nodeId);
-    if (!n || n.Status.State === 'down' || this.markedDown.has(nodeId)) return;
-    this.markedDown.add(nodeId);
+    if (!n || n.Status.State !== 'ready') return;
+    this.metrics.nodesDisconnected++;
+    this.log(`node ${nodeId} disconnected: ${why}`);
+    void this.commitNode({ ...n, Status: { ...n.Status, State: 'disconnected', Message: why } }).catch((err: Error) => this.log(`marking ${nodeId} disconnected failed: ${err.message}`));
+  }
+
+  /**
+   * The fencing lease decided the node's tasks are gone: commit it down (the
+   * orchestrator replaces them). Idempotent while a proposal is in flight.
+   * Its agent, if still connected, is made to register again.
+   */
+  markDown(nodeId: string, why: string): void {
+    if (!this.leading || this.downInFlight.has(nodeId)) return;
+    const n = this.deps.ctx.store.get('node', nodeId);
+    if (!n || n.Status.State === 'down') return;
+    this.downInFlight.add(nodeId);
     this.metrics.nodesMarkedDown++;
     this.log(`node ${nodeId} down: ${why}`);
-    try {
-      await this.commitNode({ ...n, Status: { ...n.Status, State: 'down', Message: why } });
-    } catch (err) {
-      this.markedDown.delete(nodeId);
-      this.log(`marking ${nodeId} down failed: ${(err as Error).message}`);
-    }
+    void this.commitNode({ ...n, Status: { ...n.Status, State: 'down', Message: why } })
+      .then(() => {
+        const s = this.sessions.get(nodeId);
+        if (s) {
+          this.sessions.delete(nodeId);
+          this.sessionEnded.set(nodeId, monotonicMs());
+          s.stream.reset('your node was declared down: register again');
+        }
+      })
+      .catch((err: Error) => this.log(`marking ${nodeId} down failed: ${err.message}`))
+      .finally(() => this.downInFlight.delete(nodeId));
   }
 
   /** Writes a node's status, retrying once on a concurrent change. */

@@ -5,7 +5,6 @@ import type { Runtime } from '../runtime/interface.js';
 import { runtimeFor } from './run-spec.js';
 import { TaskController } from './task-controller.js';
 import { TaskDb } from './task-db.js';
-import { Lease } from './lease.js';
 
 export interface AgentOptions {
   nodeId: string;
@@ -13,13 +12,6 @@ export interface AgentOptions {
   /** Runtimes available on this node, by name. */
   runtimes: Map<string, Runtime>;
   defaultRuntime: string;
-  /**
-   * Tasks are fenced this long after this agent's process dies (their
-   * supervisors see the lease go stale). Must match the managers' fenceMs,
-   * which they send with the session; 1 s by default (four missed 250 ms
-   * lease refreshes: an agent stalled that long is in trouble anyway).
-   */
-  fenceMs?: number;
   /** Where status reports go (the dispatcher session). */
   report(updates: { taskId: string; status: TaskStatus }[]): void;
   log?: (msg: string) => void;
@@ -36,21 +28,15 @@ export class Agent {
   private readonly forgetting = new Set<string>();
   private readonly forgets = new Set<Promise<void>>();
   private stopped = false;
-  readonly lease: Lease;
-  fenceMs: number;
   private constructor(
     private readonly opts: AgentOptions,
     private readonly db: TaskDb,
-  ) {
-    this.lease = new Lease(path.join(opts.dataDir, 'lease'));
-    this.fenceMs = opts.fenceMs ?? 1_000;
-  }
+  ) {}
 
   static async start(opts: AgentOptions): Promise<Agent> {
     mkdirSync(opts.dataDir, { recursive: true });
     const db = await TaskDb.open(path.join(opts.dataDir, 'agent.sqlite'));
     const a = new Agent(opts, db);
-    a.lease.start();
     await a.readopt();
     return a;
   }
@@ -104,7 +90,6 @@ export class Agent {
         report: (taskId, status) => this.opts.report([{ taskId, status }]),
         log: (m) => this.log(m),
         alive: () => !this.stopped,
-        fence: () => ({ leaseFile: this.lease.path, afterMs: this.fenceMs }),
       },
       { id: task.ID, task, runtime: name, state, created, updatedMs: Date.now() },
     );
@@ -162,10 +147,9 @@ export class Agent {
     this.forgets.add(p);
   }
 
-  /** Stops tracking (tasks keep running under their supervisors; a restarted agent re-adopts them). */
+  /** Stops tracking (tasks keep running under their supervisor; a restarted agent re-adopts them). */
   async stop(): Promise<void> {
     this.stopped = true;
-    this.lease.stop();
     await Promise.all([...this.controllers.values()].map((c) => c.settled().catch(() => {})));
     await Promise.all([...this.forgets]);
     await this.db.close();

@@ -11,8 +11,6 @@ export interface ControllerDeps {
   log(msg: string): void;
   /** False once the agent stopped: a stopped agent neither writes nor reports (its successor re-adopts). */
   alive(): boolean;
-  /** Fencing for the task's supervisor (see TaskRunSpec.fence). */
-  fence?(): { leaseFile: string; afterMs: number };
 }
 
 /**
@@ -85,7 +83,7 @@ export class TaskController {
     if (this.state === 'accepted') {
       await this.move('preparing', 'preparing');
       try {
-        const spec = { ...toRunSpec(this.task), ...(this.deps.fence ? { fence: this.deps.fence() } : {}) };
+        const spec = toRunSpec(this.task);
         await rt.prepare(spec);
         const info = await rt.create(spec);
         this.containerId = info.runtimeId;
@@ -130,6 +128,8 @@ export class TaskController {
     if (this.stopping || this.wantsStop()) return this.move('shutdown', 'shutdown', undefined, code);
     if (exit.oomKilled) return this.move('failed', 'OOM killed', `task: killed by the OOM killer (exit ${code})`, code);
     if (code === 0) return this.move('complete', 'finished', undefined, code);
+    // The runtime's own account wins where it decided the outcome (fenced, its supervisor died).
+    if (exit.message) return this.move('failed', exit.message.startsWith('fenced') ? 'fenced' : 'task: non-zero exit', `${exit.message} (exit ${code})`, code);
     return this.move('failed', 'task: non-zero exit', `task: non-zero exit (${code})${exit.signal ? ` (${exit.signal})` : ''}`, code);
   }
 

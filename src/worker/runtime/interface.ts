@@ -7,8 +7,8 @@
  * Every operation is keyed by the Shoal task ID. A runtime must keep enough
  * state on disk (or in its engine) that a restarted agent can `list()` and
  * re-adopt running tasks, and can still learn the exit code of a task that
- * exited while the agent was down — for `process` and `oci` that means a
- * small supervising process per task (conmon-style) that outlives the agent.
+ * exited while the agent was down — for `process` and `oci` that is the
+ * node's task supervisor (supervisor/), which outlives the agent.
  */
 
 export type RuntimeName = 'process' | 'oci' | 'docker';
@@ -45,15 +45,6 @@ export interface TaskRunSpec {
   labels: Record<string, string>;
   /** Implementation-specific extras (e.g. the oci runtime binary: 'runc' | 'crun'). */
   options?: Record<string, string>;
-  /**
-   * Fencing: the task's supervisor kills the task once `leaseFile`'s mtime is
-   * older than `afterMs` — the node agent refreshes it while its process
-   * lives. When a node process dies, its managers reschedule the tasks
-   * elsewhere; the fence makes sure the old copies are gone by then instead
-   * of running on, unsupervised, beside their replacements. Runtimes whose
-   * tasks live in an external engine (docker) cannot fence and ignore it.
-   */
-  fence?: { leaseFile: string; afterMs: number };
 }
 
 export interface ExitStatus {

@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { DEFAULT_LOG_ROTATION, type LogRotation } from './common/log-format.js';
-import { defaultShimPath } from './common/shim-path.js';
+import type { SupervisorClient } from '../supervisor/client.js';
 
 /** How a node's runtimes are set up. Only dataDir is required. */
 export interface RuntimeOptions {
@@ -19,8 +19,12 @@ export interface RuntimeOptions {
   cgroupParent?: string;
   /** Size-based log rotation (default 10 MiB × 3 files). */
   logRotation?: LogRotation;
-  /** The compiled shim script (default: found next to this module, under dist/). */
-  shimPath?: string;
+  /**
+   * The node's task supervisor, shared by the process and oci runtimes
+   * (the daemon passes one). Without it each runtime starts a private one
+   * under its state dir (tests, standalone use).
+   */
+  supervisor?: SupervisorClient;
   oci?: {
     /** Default OCI runtime binary when a task does not pick one with options.ociRuntime. */
     runtime?: 'runc' | 'crun';
@@ -44,7 +48,7 @@ export interface ResolvedCommon {
   imageDir: string;
   cgroupParent: string;
   rotation: LogRotation;
-  shimPath: string;
+  supervisor?: SupervisorClient;
   log: (msg: string) => void;
 }
 
@@ -54,7 +58,7 @@ export function resolveCommon(name: string, o: RuntimeOptions): ResolvedCommon {
     imageDir: o.imageDir ?? path.join(o.dataDir, 'images'),
     cgroupParent: (o.cgroupParent ?? 'shoal').replace(/\/+$/, '') || 'shoal',
     rotation: o.logRotation ?? DEFAULT_LOG_ROTATION,
-    shimPath: o.shimPath ?? defaultShimPath(),
+    ...(o.supervisor ? { supervisor: o.supervisor } : {}),
     log: o.log ?? (() => {}),
   };
 }

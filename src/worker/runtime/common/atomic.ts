@@ -8,20 +8,25 @@ import { randomBytes } from 'node:crypto';
  * a torn one. Synchronous on purpose: the shim must not lose an exit status
  * to a pending promise when it exits right after.
  */
-export function writeFileAtomic(file: string, data: string): void {
+export function writeFileAtomic(file: string, data: string, durable = true): void {
   const tmp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
   const fd = openSync(tmp, 'w', 0o644);
   try {
     writeSync(fd, data);
-    fsyncSync(fd);
+    if (durable) fsyncSync(fd);
   } finally {
     closeSync(fd);
   }
   renameSync(tmp, file);
 }
 
-export function writeJsonAtomic(file: string, value: unknown): void {
-  writeFileAtomic(file, JSON.stringify(value) + '\n');
+/**
+ * `durable: false` skips the fsync where only other processes, never a
+ * power loss, must find the file whole (the rename alone guarantees that): a
+ * task's PID, say, is worthless after the machine restarts anyway.
+ */
+export function writeJsonAtomic(file: string, value: unknown, durable = true): void {
+  writeFileAtomic(file, JSON.stringify(value) + '\n', durable);
 }
 
 /** The parsed file, or undefined when it does not exist (or is unreadable garbage from a crash). */

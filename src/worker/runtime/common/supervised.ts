@@ -1,23 +1,22 @@
-import { spawn } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, watch, writeSync } from 'node:fs';
+import { mkdirSync, readdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import type { ContainerInfo, ExitStatus, LogLine, LogOptions, TaskRunSpec } from '../interface.js';
 import { RuntimeError } from '../interface.js';
-import { readJson, writeFileAtomic, writeJsonAtomic } from './atomic.js';
+import { readJson, writeJsonAtomic } from './atomic.js';
 import { readLogFiles } from './log-reader.js';
 import type { LogRotation } from './log-format.js';
-import { isSameProcess, procRef, type ProcRef } from './proc.js';
 import { signalName } from './signals.js';
-import { checkShim } from './shim-path.js';
-import { F, taskDir, taskFile, tasksRoot, type ExitRecord, type LaunchSpec, type ShimRecord, type StartedRecord } from './task-dir.js';
+import { F, taskDir, taskFile, tasksRoot, type ExitRecord, type LaunchSpec, type StartedRecord } from './task-dir.js';
+import { SupervisorClient } from '../../supervisor/client.js';
+import { SupervisorError } from '../../supervisor/errors.js';
 
 /**
- * What the process and oci runtimes share: tasks supervised by a shim and
- * known only through their state directory (task-dir.ts). Everything here
- * reads the files afresh, so a Runtime created after an agent restart sees
- * exactly what the one before it saw. The runtime-specific parts (building
- * the launch, signalling and cleaning up a task whose shim is gone) come in
- * as hooks.
+ * What the process and oci runtimes share: tasks run by the node's task
+ * supervisor (supervisor/), known through their state directory
+ * (task-dir.ts) and the supervisor's events. Everything durable is in the
+ * files, so a Runtime created after an agent restart sees exactly what the
+ * one before it saw; what runs is what the supervisor holds. The
+ * runtime-specific parts come in as hooks.
  */
 
 /** info.json: written last by create(), so its presence means "created". */
@@ -29,36 +28,50 @@ export interface BaseInfo {
 }
 
 export interface SupervisedHooks<I extends BaseInfo> {
-  /** The shim is gone but exit.json is missing: is the task itself still running? */
-  orphanAlive(dir: string, info: I, started: StartedRecord | undefined): boolean | Promise<boolean>;
-  /** Deliver a signal without the shim. */
-  signalOrphan(dir: string, info: I, started: StartedRecord | undefined, sig: NodeJS.Signals): void | Promise<void>;
+  /**
+   * The task's supervisor died and the task's main process with it: end
+   * whatever it may have left (a process task's background children in its
+   * cgroup, an oci container whose runtime process was killed).
+   */
+  sweep(dir: string, info: I): void | Promise<void>;
   /** Release the task's resources (cgroups, container state, mounts) before its directory goes. */
   cleanup(dir: string, info: I): void | Promise<void>;
 }
 
 export interface SupervisedOptions {
   stateDir: string;
-  shimPath: string;
   rotation: LogRotation;
-  /** How long start() waits for the shim to report the task started. */
-  startTimeoutMs?: number;
+  /** The node's supervisor; without one, a private supervisor under <stateDir>/supervisor (tests, standalone runtimes). */
+  supervisor?: SupervisorClient;
+  log?: (msg: string) => void;
 }
 
 export interface TaskFiles<I extends BaseInfo> {
   dir: string;
   spec: TaskRunSpec;
   info: I;
-  shim?: ShimRecord;
   started?: StartedRecord;
   exit?: ExitRecord;
 }
 
 export class SupervisedTasks<I extends BaseInfo> {
+  readonly supervisor: SupervisorClient;
+  private readonly waiters = new Map<string, ((e: ExitRecord) => void)[]>();
+
   constructor(
     private readonly opts: SupervisedOptions,
     private readonly hooks: SupervisedHooks<I>,
-  ) {}
+  ) {
+    this.supervisor =
+      opts.supervisor ??
+      new SupervisorClient({ dir: path.join(opts.stateDir, 'supervisor'), roots: [tasksRoot(opts.stateDir)], rotation: opts.rotation, keepAlive: false, ...(opts.log ? { log: opts.log } : {}) });
+    this.supervisor.subscribe({
+      exited: (taskId, exit) => this.settle(taskId, exit),
+      lost: (loss) => {
+        for (const id of loss.tasks) void this.recordLoss(id, loss.exit);
+      },
+    });
+  }
 
   dir(taskId: string): string {
     checkTaskId(taskId);
@@ -72,11 +85,16 @@ export class SupervisedTasks<I extends BaseInfo> {
     return dir;
   }
 
-  /** create()'s last step: spec, launch and then info.json, which makes the task exist. */
+  /**
+   * create()'s last step: spec, launch and then info.json, which makes the
+   * task exist. Not fsynced: rename keeps each file whole for the other
+   * processes that read it, and after a power loss no task runs anyway (the
+   * agent's task db, which is synchronous, says what to do about that).
+   */
   commit(dir: string, spec: TaskRunSpec, launch: LaunchSpec, info: I): void {
-    writeJsonAtomic(taskFile(dir, 'spec'), spec);
-    writeJsonAtomic(taskFile(dir, 'launch'), launch);
-    writeJsonAtomic(taskFile(dir, 'info'), info);
+    writeJsonAtomic(taskFile(dir, 'spec'), spec, false);
+    writeJsonAtomic(taskFile(dir, 'launch'), launch, false);
+    writeJsonAtomic(taskFile(dir, 'info'), info, false);
   }
 
   read(taskId: string): TaskFiles<I> | null {
@@ -84,14 +102,7 @@ export class SupervisedTasks<I extends BaseInfo> {
     const info = readJson<I>(taskFile(dir, 'info'));
     const spec = readJson<TaskRunSpec>(taskFile(dir, 'spec'));
     if (!info || !spec) return null;
-    return {
-      dir,
-      spec,
-      info,
-      shim: readJson<ShimRecord>(taskFile(dir, 'shim')),
-      started: readJson<StartedRecord>(taskFile(dir, 'started')),
-      exit: readJson<ExitRecord>(taskFile(dir, 'exit')),
-    };
+    return { dir, spec, info, started: readJson<StartedRecord>(taskFile(dir, 'started')), exit: readJson<ExitRecord>(taskFile(dir, 'exit')) };
   }
 
   mustRead(taskId: string): TaskFiles<I> {
@@ -101,10 +112,10 @@ export class SupervisedTasks<I extends BaseInfo> {
   }
 
   /**
-   * The task's state, settling the one case the files alone leave open: the
-   * shim died (kill -9, OOM of the node) without writing exit.json. If the
-   * task is gone too, its status is lost: record exit 255 with the reason, so
-   * every later reader sees the same answer.
+   * The task's state. Started and not exited is running while the
+   * supervisor holds it; a supervisor that no longer holds it died (and the
+   * task with it) without writing exit.json: that is recorded once, so every
+   * later reader sees the same answer.
    */
   async state(t: TaskFiles<I>): Promise<ContainerInfo> {
     const base: ContainerInfo = { taskId: t.info.taskId, runtimeId: t.info.runtimeId, state: 'created' };
@@ -114,21 +125,16 @@ export class SupervisedTasks<I extends BaseInfo> {
       base.startedAt = t.started.startedAt;
     }
     if (t.exit) return { ...base, state: 'exited', exit: t.exit };
-    if (!t.shim && !t.started) return base;
-    if (t.shim && isSameProcess(t.shim)) return { ...base, state: 'running' };
-    // The shim is gone. It may have written exit.json just now.
+    if (!t.started) return base;
+    if (this.supervisor.holds(t.info.taskId)) return { ...base, state: 'running' };
+    // Ask afresh (the held set may lag a start that just finished), then re-read: it may have exited just now.
+    const held = (await this.supervisor.hello()).held.some((h) => h.taskId === t.info.taskId);
+    if (held) return { ...base, state: 'running' };
     const exit = readJson<ExitRecord>(taskFile(t.dir, 'exit'));
     if (exit) return { ...base, state: 'exited', exit };
-    if (!t.shim) return base; // spawned, not yet recorded itself: still starting
-    if (await this.hooks.orphanAlive(t.dir, t.info, t.started)) return { ...base, state: 'running' };
-    const lost: ExitRecord = {
-      exitCode: 255,
-      oomKilled: false,
-      finishedAt: new Date().toISOString(),
-      message: 'the task supervisor (shim) died; the exit status was lost',
-    };
-    writeJsonAtomic(taskFile(t.dir, 'exit'), lost);
-    return { ...base, state: 'exited', exit: lost };
+    const lost: ExitRecord = { exitCode: 137, signal: 'SIGKILL', oomKilled: false, finishedAt: new Date().toISOString(), message: 'the task supervisor died, and the task with it' };
+    await this.recordLoss(t.info.taskId, lost);
+    return { ...base, state: 'exited', exit: readJson<ExitRecord>(taskFile(t.dir, 'exit')) ?? lost };
   }
 
   async inspect(taskId: string): Promise<ContainerInfo | null> {
@@ -152,123 +158,74 @@ export class SupervisedTasks<I extends BaseInfo> {
     return out;
   }
 
-  /**
-   * Starts the shim, then waits until it reports the task running (or already
-   * exited). One shim per task, even with concurrent start() calls: the first
-   * to create start.lock (O_EXCL) spawns it, the others wait for it. A lock
-   * left by a starter that died before its shim recorded itself is taken over.
-   */
+  /** Asks the supervisor to run the task; resolves once it runs. A task starts once. */
   async start(taskId: string): Promise<void> {
     const t = this.mustRead(taskId);
     if (t.exit) throw new RuntimeError('FAILED', `task ${taskId} has already run (exit ${t.exit.exitCode}); a task starts once`);
-    const timeoutMs = this.opts.startTimeoutMs ?? 15_000;
-    const reported = () => existsSync(taskFile(t.dir, 'started')) || existsSync(taskFile(t.dir, 'exit'));
-    if (!t.shim && this.takeStartLock(t.dir)) {
-      checkShim(this.opts.shimPath);
-      const child = spawn(process.execPath, ['--max-old-space-size=32', '--max-semi-space-size=1', this.opts.shimPath, t.dir], {
-        detached: true, // its own session: it survives the agent, and the agent's terminal signals
-        stdio: 'ignore',
-        cwd: '/',
-        // Not the agent's environment: NODE_OPTIONS (loaders, inspectors) must not reach the shim.
-        env: { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin' },
-      });
-      child.unref();
-      let shimGone = false;
-      child.once('exit', () => (shimGone = true));
-      child.once('error', () => (shimGone = true));
-      const ok = await this.until(t.dir, () => reported() || shimGone, timeoutMs, 50);
-      if (!ok || !reported()) throw new RuntimeError('FAILED', `task ${taskId}: the supervisor did not start it: ${this.shimLog(t.dir) || 'no diagnostics'}`);
-    } else {
-      // Another start() spawned the shim (or is about to): wait for it to report.
-      const ok = await this.until(t.dir, () => reported() || (!!readJson<ShimRecord>(taskFile(t.dir, 'shim')) && !isSameProcess(readJson<ShimRecord>(taskFile(t.dir, 'shim')))), timeoutMs);
-      if (!ok) throw new RuntimeError('FAILED', `task ${taskId}: another start is in progress and its supervisor has not reported within ${timeoutMs} ms`);
-    }
-    const after = this.mustRead(taskId);
-    if (!after.started && after.exit) {
-      const why = after.exit.message ?? (await this.lastLines(taskId, 5)) ?? `exit code ${after.exit.exitCode}`;
-      throw new RuntimeError('FAILED', `task ${taskId} did not start: ${why}`);
-    }
-  }
-
-  /** True if we may spawn the shim: we created start.lock, or took over one whose starter died before any shim ran. */
-  private takeStartLock(dir: string): boolean {
-    const lock = path.join(dir, 'start.lock');
-    const me = procRef(process.pid);
-    for (let attempt = 0; attempt < 2; attempt++) {
-      try {
-        const fd = openSync(lock, 'wx');
-        writeSync(fd, `${process.pid} ${me?.startTime ?? ''}\n`);
-        closeSync(fd);
-        return true;
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-      }
-      let holder: ProcRef | null = null;
-      try {
-        const [pid, startTime] = readFileSync(lock, 'utf8').trim().split(' ');
-        holder = { pid: Number(pid), startTime: startTime ?? '' };
-      } catch {
-        /* vanished: retry */
-      }
-      if (holder && isSameProcess(holder)) return false; // a live starter: let it
-      if (existsSync(taskFile(dir, 'shim'))) return false; // a shim exists: it started
-      rmSync(lock, { force: true });
-    }
-    return false;
-  }
-
-  private async lastLines(taskId: string, n: number): Promise<string | undefined> {
-    const lines: string[] = [];
-    for await (const l of this.logs(taskId, { tail: n })) lines.push(l.line);
-    return lines.length ? lines.join(' | ') : undefined;
-  }
-
-  private shimLog(dir: string): string {
     try {
-      return readFileSync(taskFile(dir, 'shimLog'), 'utf8').trim().split('\n').slice(-3).join(' | ');
-    } catch {
-      return '';
+      await this.supervisor.start(taskId, t.dir);
+    } catch (err) {
+      if (err instanceof SupervisorError) throw new RuntimeError(err.code === 'BAD_TASK' ? 'INVALID_SPEC' : err.code === 'UNAVAILABLE' ? 'UNAVAILABLE' : 'FAILED', err.message.replace(/^[A-Z_]+: /, ''));
+      throw err;
     }
   }
 
+  /** Resolves with the exit status once the task exits (at once if it has). */
   async wait(taskId: string): Promise<ExitStatus> {
-    const dir = this.dir(taskId);
-    let status: ExitStatus | undefined;
-    await this.until(
-      dir,
-      async () => {
-        const t = this.mustRead(taskId);
-        const s = await this.state(t);
-        if (s.state === 'exited') status = s.exit;
-        return status !== undefined;
-      },
-      Infinity,
-      1_000,
-    );
-    return status!;
+    const t = this.mustRead(taskId);
+    const release = this.supervisor.hold();
+    const p = new Promise<ExitStatus>((resolve) => {
+      const list = this.waiters.get(taskId) ?? [];
+      list.push((e) => {
+        release();
+        resolve(e);
+      });
+      this.waiters.set(taskId, list);
+    });
+    // Registered first, then checked: an exit between the two is not missed.
+    const s = await this.state(t);
+    if (s.state === 'exited') this.settle(taskId, s.exit!);
+    return p;
   }
 
   /** Resolves true once the task has exited, false after timeoutMs. */
   async waitExited(taskId: string, timeoutMs: number): Promise<boolean> {
-    const dir = this.dir(taskId);
-    return this.until(dir, async () => (await this.state(this.mustRead(taskId))).state === 'exited', timeoutMs);
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<false>((r) => (timer = setTimeout(() => r(false), timeoutMs)));
+    try {
+      return await Promise.race([this.wait(taskId).then(() => true as const), timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
-  /** Asks the shim to deliver a signal (race-free: it is the task's parent); without a shim, the hook does it. */
+  private settle(taskId: string, exit: ExitRecord): void {
+    const list = this.waiters.get(taskId);
+    if (!list) return;
+    this.waiters.delete(taskId);
+    for (const w of list) w(exit);
+  }
+
+  /** The supervisor died with the task: sweep what it left, record the exit once, wake waiters. */
+  private async recordLoss(taskId: string, exit: ExitRecord): Promise<void> {
+    const t = this.read(taskId);
+    if (!t) return;
+    if (!t.exit) {
+      await Promise.resolve(this.hooks.sweep(t.dir, t.info)).catch(() => {});
+      if (!readJson<ExitRecord>(taskFile(t.dir, 'exit'))) writeJsonAtomic(taskFile(t.dir, 'exit'), exit);
+    }
+    this.settle(taskId, readJson<ExitRecord>(taskFile(t.dir, 'exit')) ?? exit);
+  }
+
+  /** Asks the supervisor to deliver a signal (race-free: it is the task's parent). */
   async signal(taskId: string, sig: NodeJS.Signals): Promise<void> {
     const t = this.mustRead(taskId);
-    const s = await this.state(t);
-    if (s.state !== 'running') return;
-    if (t.shim && isSameProcess(t.shim)) {
-      writeFileAtomic(taskFile(t.dir, 'kill'), sig);
-      try {
-        process.kill(t.shim.pid, 'SIGUSR2');
-        return;
-      } catch {
-        /* exited in between: fall through */
-      }
+    if ((await this.state(t)).state !== 'running') return;
+    try {
+      await this.supervisor.signal(taskId, sig);
+    } catch (err) {
+      throw new RuntimeError('FAILED', `task ${taskId}: ${(err as Error).message}`);
     }
-    await this.hooks.signalOrphan(t.dir, t.info, t.started, sig);
   }
 
   async stop(taskId: string, graceMs: number): Promise<void> {
@@ -308,54 +265,6 @@ export class SupervisedTasks<I extends BaseInfo> {
       };
       yield* readLogFiles(path.join(dir, F.logs), self.opts.rotation.maxFiles, opts, finished);
     })();
-  }
-
-  /**
-   * Polls `cond` whenever the task dir changes (inotify) and at least every
-   * pollMs (a dead shim writes nothing). Resolves true when it holds, false
-   * at the deadline.
-   */
-  private until(dir: string, cond: () => boolean | Promise<boolean>, timeoutMs: number, pollMs = 250): Promise<boolean> {
-    return new Promise<boolean>((resolve, reject) => {
-      let done = false;
-      let checking = false;
-      let again = false;
-      let watcher: ReturnType<typeof watch> | undefined;
-      const finish = (v: boolean | Error) => {
-        if (done) return;
-        done = true;
-        clearInterval(tick);
-        if (deadline) clearTimeout(deadline);
-        watcher?.close();
-        if (v instanceof Error) reject(v);
-        else resolve(v);
-      };
-      const check = async () => {
-        if (done) return;
-        if (checking) return void (again = true);
-        checking = true;
-        try {
-          if (await cond()) finish(true);
-        } catch (err) {
-          finish(err as Error);
-        } finally {
-          checking = false;
-        }
-        if (again && !done) {
-          again = false;
-          void check();
-        }
-      };
-      const tick = setInterval(() => void check(), pollMs);
-      const deadline = Number.isFinite(timeoutMs) ? setTimeout(() => finish(false), timeoutMs) : undefined;
-      try {
-        watcher = watch(dir, () => void check());
-        watcher.on('error', () => {});
-      } catch {
-        /* dir gone: the poll will notice through cond() */
-      }
-      void check();
-    });
   }
 }
 

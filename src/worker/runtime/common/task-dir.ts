@@ -2,34 +2,27 @@ import path from 'node:path';
 import type { ExitStatus } from '../interface.js';
 import type { Controller } from './cgroup.js';
 import type { LogRotation } from './log-format.js';
-import type { ProcRef } from './proc.js';
 
 /**
  * The per-task state directory shared by the agent's runtime object and the
- * task's shim (process and oci runtimes). Every file is written whole and
- * renamed into place (atomic.ts); the agent never keeps state only in memory,
- * so a fresh Runtime instance knows everything an old one did.
+ * node's task supervisor (process and oci runtimes). Every file is written
+ * whole and renamed into place (atomic.ts); the agent never keeps state only
+ * in memory, so a fresh Runtime instance knows everything an old one did.
  *
  *   <stateDir>/tasks/<taskId>/
  *     spec.json      the TaskRunSpec, as given to create()      (runtime)
  *     info.json      created: runtime id, cgroups, bundle, …     (runtime; its presence = created)
- *     launch.json    what the shim runs and how                  (runtime, at start)
- *     shim.json      the shim's PID + start time                 (shim)
- *     started.json   the task's PID, start time                  (shim)
- *     kill.req       a signal the agent asks the shim to deliver (runtime, then SIGUSR2 to the shim)
- *     exit.json      the ExitStatus                              (shim; or the runtime if the shim died)
- *     shim.log       the shim's own diagnostics
+ *     launch.json    what the supervisor runs and how            (runtime, at create)
+ *     started.json   the task's PID, start time                  (supervisor)
+ *     exit.json      the ExitStatus                              (supervisor; or the runtime if the supervisor died)
  *     logs/task.log* the task's stdout/stderr (log-format.ts)
  */
 export const F = {
   spec: 'spec.json',
   info: 'info.json',
   launch: 'launch.json',
-  shim: 'shim.json',
   started: 'started.json',
-  kill: 'kill.req',
   exit: 'exit.json',
-  shimLog: 'shim.log',
   logs: 'logs',
 } as const;
 
@@ -45,7 +38,7 @@ export function taskFile(dir: string, f: keyof typeof F): string {
   return path.join(dir, F[f]);
 }
 
-/** What the shim runs. Written by the runtime at start(); the shim reads nothing else. */
+/** What the supervisor runs. Written by the runtime at create(); the supervisor reads nothing else. */
 export interface LaunchSpec {
   kind: 'process' | 'oci';
   argv: string[];
@@ -57,8 +50,6 @@ export interface LaunchSpec {
   /** process: the task's own cgroups (emptied and removed after the task exits; memory one read for OOM). */
   cgroups?: Partial<Record<Controller, string>>;
   oci?: OciLaunch;
-  /** Kill the task when this lease file's mtime is older than afterMs (TaskRunSpec.fence). */
-  fence?: { leaseFile: string; afterMs: number };
 }
 
 export interface OciLaunch {
@@ -68,16 +59,12 @@ export interface OciLaunch {
   root: string;
   containerId: string;
   pidFile: string;
-  /** runc run --keep: the container (and its cgroup, with its OOM counter) stays until the shim deletes it. */
+  /** runc run --keep: the container (and its cgroup, with its OOM counter) stays until the supervisor deletes it. */
   keep: boolean;
   /** The tail of the container's memcg path ("/shoal/<taskId>"), to recognise it in the kernel log. */
   memcgSuffix: string;
   /** Where the memcg is expected when the container's /proc/<pid>/cgroup cannot be read in time. */
   expectedMemcgDir?: string;
-}
-
-export interface ShimRecord extends ProcRef {
-  startedAt: string;
 }
 
 export interface StartedRecord {

@@ -25,7 +25,12 @@ export interface BundleInput {
   taskDir: string;
   cgroupsPath: string;
   volumesDir: string;
+  /** A static init to run as the container's PID 1 (tini): mounted at INIT_PATH, it runs the task as its child. */
+  init?: string;
 }
+
+/** Where the init is mounted inside the container (Docker mounts its own at /sbin/docker-init). */
+export const INIT_PATH = '/sbin/shoal-init';
 
 export function taskArgs(spec: TaskRunSpec, image: ResolvedImage): string[] {
   const entry = spec.command?.length ? spec.command : (image.config.Entrypoint ?? []);
@@ -37,7 +42,9 @@ export function taskArgs(spec: TaskRunSpec, image: ResolvedImage): string[] {
 
 export function buildConfig(b: BundleInput): Record<string, unknown> {
   const { spec, image } = b;
-  const args = taskArgs(spec, image);
+  const taskArgv = taskArgs(spec, image);
+  // -p SIGKILL: die with our parent (the runtime process); -- ends tini's options.
+  const args = b.init ? [INIT_PATH, '-p', 'SIGKILL', '--', ...taskArgv] : taskArgv;
   const hostname = spec.hostname ?? spec.taskId.slice(0, 12);
   const userSpec = spec.user ?? image.config.User;
   const user = userSpec ? resolveUser(userSpec, b.rootfs) : { uid: 0, gid: 0, home: '/root' };
@@ -64,6 +71,7 @@ export function buildConfig(b: BundleInput): Record<string, unknown> {
     // Host network: the host's name resolution, as Docker does for --network host.
     ...['/etc/resolv.conf', '/etc/hosts'].filter((f) => existsSync(f)).map((f) => ({ destination: f, type: 'bind', source: f, options: ['rbind', 'ro'] })),
     ...spec.mounts.map((m) => taskMount(m, spec.taskId, b.volumesDir)),
+    ...(b.init ? [{ destination: INIT_PATH, type: 'bind', source: b.init, options: ['rbind', 'ro'] }] : []),
   ];
 
   const resources: Record<string, unknown> = { devices: [{ allow: false, access: 'rwm' }] };

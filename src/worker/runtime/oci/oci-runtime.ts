@@ -27,9 +27,9 @@ interface OciInfo extends BaseInfo {
 
 /**
  * OCI bundles run by runc (default) or crun from the node-local image store.
- * Each task: an overlay rootfs over the image, a config.json, and a shim
- * running `<runtime> run` in the foreground (see shim/main.ts) so the true
- * exit status and logs are ours. Container ID = task ID, under a private
+ * Each task: an overlay rootfs over the image, a config.json, and
+ * `<runtime> run` in the foreground as a child of the node's task supervisor
+ * (supervisor/), so the true exit status and logs are ours. Container ID = task ID, under a private
  * --root per binary (<stateDir>/runc, <stateDir>/crun): no clash with Docker's
  * or the host's own containers.
  */
@@ -44,10 +44,10 @@ export class OciRuntime extends SupervisedRuntime<OciInfo> implements Runtime {
     this.c = resolveCommon('oci', opts);
     this.images = new ImageStore(this.c.imageDir);
     this.tasks = new SupervisedTasks<OciInfo>(
-      { stateDir: this.c.stateDir, shimPath: this.c.shimPath, rotation: this.c.rotation },
+      { stateDir: this.c.stateDir, rotation: this.c.rotation, log: this.c.log, ...(this.c.supervisor ? { supervisor: this.c.supervisor } : {}) },
       {
-        orphanAlive: (_dir, info) => ['running', 'created', 'paused', 'creating'].includes(this.containerStatus(info) ?? ''),
-        signalOrphan: (_dir, info, _started, sig) => void this.ociCall(info, ['kill', ...(sig === 'SIGKILL' ? ['--all'] : []), info.taskId, sig.slice(3)]),
+        // The container's init (tini) dies with its runtime process, which dies with the supervisor; delete what is left.
+        sweep: (_dir, info) => void this.ociCall(info, ['delete', '--force', info.taskId]),
         cleanup: (dir, info) => {
           this.ociCall(info, ['delete', '--force', info.taskId]);
           teardownRootfs(dir);
@@ -118,7 +118,9 @@ export class OciRuntime extends SupervisedRuntime<OciInfo> implements Runtime {
     const warnings = rootfs.note ? [rootfs.note] : [];
     try {
       const cgroupsPath = `${this.c.cgroupParent}/${spec.taskId}`;
-      const config = buildConfig({ spec, image, rootfs: rootfs.path, taskDir: dir, cgroupsPath, volumesDir: path.join(this.opts.dataDir, 'volumes') });
+      const init = findInit();
+      if (!init) warnings.push(`the container is not tied to the node's task supervisor: install tini (${INIT_CANDIDATES.join(' or ')}), or a dead supervisor leaves it running`);
+      const config = buildConfig({ spec, image, rootfs: rootfs.path, taskDir: dir, cgroupsPath, volumesDir: path.join(this.opts.dataDir, 'volumes'), ...(init ? { init } : {}) });
       writeJsonAtomic(path.join(bundle, 'config.json'), config);
       const launch: LaunchSpec = {
         kind: 'oci',
@@ -135,8 +137,7 @@ export class OciRuntime extends SupervisedRuntime<OciInfo> implements Runtime {
           memcgSuffix: `/${this.c.cgroupParent.replace(/^\/+/, '')}/${spec.taskId}`,
           ...expectedMemcg(binary, cgroupsPath),
         },
-        ...(spec.fence ? { fence: spec.fence } : {}),
-      };
+          };
       this.tasks.commit(dir, spec, launch, {
         taskId: spec.taskId,
         runtimeId: spec.taskId,
@@ -174,17 +175,20 @@ export class OciRuntime extends SupervisedRuntime<OciInfo> implements Runtime {
     const r = spawnSync(info.binaryPath, ['--root', info.root, ...args], { encoding: 'utf8', timeout: 10_000, env: { PATH: DEFAULT_PATH } });
     return { ok: r.status === 0, out: `${r.stdout ?? ''}${r.stderr ?? ''}` };
   }
+}
 
-  /** The container's status per the runtime ("running", "stopped", …), or null when it has none. */
-  private containerStatus(info: OciInfo): string | null {
-    const r = this.ociCall(info, ['state', info.taskId]);
-    if (!r.ok) return null;
-    try {
-      return (JSON.parse(r.out) as { status?: string }).status ?? null;
-    } catch {
-      return null;
-    }
-  }
+/**
+ * tini, statically linked (Debian's tini package; Docker's `--init` binary),
+ * bind-mounted into the container as its PID 1 with `-p SIGKILL`: the kernel
+ * kills it, and with it the whole container (its PID namespace), when its
+ * parent — the runtime process the supervisor started — dies. That is what
+ * ties a container to the supervisor, as PR_SET_PDEATHSIG ties a process
+ * task. It also reaps zombies and forwards signals, as under `docker run --init`.
+ */
+export const INIT_CANDIDATES = ['/usr/bin/tini-static', '/usr/bin/docker-init'];
+
+function findInit(): string | null {
+  return INIT_CANDIDATES.find((p) => existsSync(p)) ?? null;
 }
 
 /**

@@ -7,6 +7,7 @@ import type { LogRotation } from '../common/log-format.js';
 import type { LaunchSpec } from '../common/task-dir.js';
 import { resolveUser } from '../common/user.js';
 import { DEFAULT_PATH } from '../options.js';
+import { resolveExecutable } from './executable.js';
 
 /**
  * Turns a TaskRunSpec into what the shim runs for a host process.
@@ -16,8 +17,9 @@ import { DEFAULT_PATH } from '../options.js';
  * code between fork and exec. So the shim starts a tiny POSIX sh prelude that
  * writes its own PID into each cgroup.procs and then execs the command:
  *   sh -c '<join>' shoal-task N procs1 … procsN cmd args…
- * A missing command shows up as sh's "not found" on the task's stderr and exit
- * 127, as in Docker.
+ * A program that cannot run is rejected before that, at create (see
+ * executable.ts); one that disappears between create and start still shows
+ * up as sh's "not found" on the task's stderr and exit 127.
  */
 // sh exports PWD on its own; `unset` keeps the task's environment exactly its own.
 const JOIN = 'n=$1; shift; while [ "$n" -gt 0 ]; do echo $$ > "$1" || exit 125; shift; n=$((n-1)); done; unset PWD; exec "$@"';
@@ -34,13 +36,33 @@ export interface ProcessLaunch {
   warnings: string[];
 }
 
-/** Command + Args, or Args alone; nothing at all is an invalid spec (the image is ignored, so it has no default). */
+/**
+ * The argv of a process task, Docker's rules with the image as the program
+ * (a host has no images): Command, when set, replaces the image as in Docker
+ * (it overrides the entrypoint), followed by Args; otherwise the image is the
+ * executable and Args its arguments — Image "sleep", Args ["300"] runs
+ * `sleep 300`, which is what `shoal service create sleep 300` (or
+ * `docker service create sleep 300`) sends. An empty Image (the API allows it
+ * for the process runtime only) leaves Args as the whole command.
+ */
 export function taskArgv(spec: TaskRunSpec): string[] {
-  const argv = spec.command?.length ? [...spec.command, ...(spec.args ?? [])] : [...(spec.args ?? [])];
-  if (argv.length === 0) {
-    throw new RuntimeError('INVALID_SPEC', `task ${spec.taskId}: the process runtime runs ContainerSpec.Command/Args as a host process and ignores the image (${spec.image}), so Command or Args must be set`);
-  }
-  return argv;
+  const args = spec.args ?? [];
+  if (spec.command?.length) return [...spec.command, ...args];
+  const program = programOfImage(spec.image);
+  if (program !== '') return [program, ...args];
+  if (args.length > 0) return [...args];
+  throw new RuntimeError('INVALID_SPEC', `task ${spec.taskId}: nothing to run: the process runtime runs ContainerSpec.Image as the program (or Command, which overrides it), and this task has no Image, Command or Args`);
+}
+
+/**
+ * The program an image reference names. The docker CLI normalises what it
+ * sends — `docker service create sleep 300` arrives as Image "sleep:latest",
+ * and a resolved image is pinned with "@sha256:…" — and neither suffix can be
+ * part of a program the user meant, so both are dropped. Any other tag stays:
+ * "node:20" is not found rather than silently run as whatever node the host has.
+ */
+export function programOfImage(image: string): string {
+  return image.replace(/@sha256:[0-9a-f]{64}$/, '').replace(/:latest$/, '');
 }
 
 export function buildProcessLaunch(spec: TaskRunSpec, taskDir: string, cgroupParent: string, rotation: LogRotation): ProcessLaunch {
@@ -74,6 +96,9 @@ export function buildProcessLaunch(spec: TaskRunSpec, taskDir: string, cgroupPar
   // Only the task's environment, plus what a process needs to find programs and a home.
   const env = envMap(spec.env, { PATH: DEFAULT_PATH, HOME: home ?? cwd });
 
+  // Before any cgroup is made: a program that cannot run rejects the task with the reason, not an exit 127 later.
+  resolveExecutable(argv[0]!, { cwd, pathVar: env.PATH ?? DEFAULT_PATH, ...(uid !== undefined ? { user: { uid, gid: gid ?? uid } } : {}) });
+
   const cgroups = createTaskCgroups(cgroupParent, spec.taskId, spec.limits, uid, gid);
   const limited = spec.limits.memoryBytes || spec.limits.nanoCpus || spec.limits.pids;
   if (limited) warnings.push(...cgroups.warnings);
@@ -90,7 +115,6 @@ export function buildProcessLaunch(spec: TaskRunSpec, taskDir: string, cgroupPar
     ...(gid !== undefined ? { gid } : {}),
     rotation,
     cgroups: cgroups.dirs,
-    ...(spec.fence ? { fence: spec.fence } : {}),
   };
   return { launch, cgroups, warnings };
 }

@@ -1,14 +1,13 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import type { ContainerInfo, Runtime, TaskRunSpec, TaskStats } from '../interface.js';
 import { capture } from '../common/capture.js';
 import { cgroupPids, destroyTaskCgroups, procsFiles, readCgroupStats, type Controller } from '../common/cgroup.js';
-import { isSameProcess } from '../common/proc.js';
 import { SupervisedTasks, checkTaskId, type BaseInfo } from '../common/supervised.js';
 import { SupervisedRuntime } from '../common/supervised-runtime.js';
 import { readJson } from '../common/atomic.js';
-import { taskFile, type LaunchSpec, type StartedRecord } from '../common/task-dir.js';
+import { taskFile, type LaunchSpec } from '../common/task-dir.js';
 import { resolveCommon, type ResolvedCommon, type RuntimeOptions } from '../options.js';
-import { buildProcessLaunch, joinedArgv } from './launch.js';
+import { buildProcessLaunch, joinedArgv, type ProcessLaunch } from './launch.js';
 
 interface ProcessInfo extends BaseInfo {
   /** The task's cgroup directories (empty when not root). */
@@ -18,10 +17,11 @@ interface ProcessInfo extends BaseInfo {
 }
 
 /**
- * Runs ContainerSpec.Command/Args as a host process (the image name is
- * accepted and ignored): own session and process group, only the task's
- * environment, cgroup v1 limits when root, supervised by a shim that
- * outlives the agent (see common/supervised.ts and shim/main.ts).
+ * Runs a task as a host process — the image is the program, Command
+ * overrides it, Args follow (launch.ts taskArgv) — in its own session and
+ * process group, with only the task's environment, cgroup v1 limits when
+ * root, supervised by a shim that outlives the agent (see
+ * common/supervised.ts and shim/main.ts).
  */
 export class ProcessRuntime extends SupervisedRuntime<ProcessInfo> implements Runtime {
   readonly name = 'process' as const;
@@ -32,11 +32,13 @@ export class ProcessRuntime extends SupervisedRuntime<ProcessInfo> implements Ru
     super();
     this.c = resolveCommon('process', opts);
     this.tasks = new SupervisedTasks<ProcessInfo>(
-      { stateDir: this.c.stateDir, shimPath: this.c.shimPath, rotation: this.c.rotation },
+      { stateDir: this.c.stateDir, rotation: this.c.rotation, log: this.c.log, ...(this.c.supervisor ? { supervisor: this.c.supervisor } : {}) },
       {
-        orphanAlive: (_dir, info, started) => alive(info, started),
-        signalOrphan: (_dir, info, started, sig) => signalOrphan(info, started, sig),
-        cleanup: (_dir, info) => void destroyTaskCgroups(info.cgroups),
+        sweep: (_dir, info) => killCgroups(info),
+        cleanup: (_dir, info) => {
+          killCgroups(info);
+          destroyTaskCgroups(info.cgroups);
+        },
       },
     );
   }
@@ -45,7 +47,7 @@ export class ProcessRuntime extends SupervisedRuntime<ProcessInfo> implements Ru
     return { ok: true };
   }
 
-  /** Nothing to fetch: any image name is accepted. */
+  /** Nothing to fetch: the "image" is a program on this host, looked up at create. */
   async prepare(spec: TaskRunSpec): Promise<void> {
     checkTaskId(spec.taskId);
   }
@@ -55,7 +57,16 @@ export class ProcessRuntime extends SupervisedRuntime<ProcessInfo> implements Ru
     const existing = await this.inspect(spec.taskId);
     if (existing) return existing;
     const dir = this.tasks.prepareDir(spec.taskId);
-    const { launch, cgroups, warnings } = buildProcessLaunch(spec, dir, this.c.cgroupParent, this.c.rotation);
+    let built: ProcessLaunch;
+    try {
+      built = buildProcessLaunch(spec, dir, this.c.cgroupParent, this.c.rotation);
+    } catch (err) {
+      // Nothing was committed, so nothing would ever remove the dir: a service whose program is missing is
+      // rejected again after every restart delay, and each attempt would leave one behind.
+      rmSync(dir, { recursive: true, force: true });
+      throw err;
+    }
+    const { launch, cgroups, warnings } = built;
     if (cgroups.applied.length) this.c.log(`task ${spec.taskId}: cgroup limits ${cgroups.applied.join(' ')}`);
     for (const w of warnings) this.c.log(`task ${spec.taskId}: ${w}`);
     this.tasks.commit(dir, spec, launch, {
@@ -105,25 +116,18 @@ function withPid(i: ContainerInfo): ContainerInfo {
   return i.pid !== undefined ? { ...i, runtimeId: String(i.pid) } : i;
 }
 
-function alive(info: ProcessInfo, started: StartedRecord | undefined): boolean {
-  if (started?.pidStartTime && isSameProcess({ pid: started.pid, startTime: started.pidStartTime })) return true;
-  return Object.values(info.cgroups).some((d) => cgroupPids(d).length > 0);
-}
-
-/** Without its shim the task's process group and cgroup are still ours to signal. */
-function signalOrphan(info: ProcessInfo, started: StartedRecord | undefined, sig: NodeJS.Signals): void {
-  if (started?.pidStartTime && isSameProcess({ pid: started.pid, startTime: started.pidStartTime })) {
-    try {
-      process.kill(-started.pid, sig);
-    } catch {
-      /* gone */
-    }
-  }
-  if (sig === 'SIGKILL') for (const d of new Set(Object.values(info.cgroups))) for (const p of cgroupPids(d)) {
-    try {
-      process.kill(p, sig);
-    } catch {
-      /* gone */
+/**
+ * The task's main process dies with its supervisor (PR_SET_PDEATHSIG), but
+ * children it started may not: when root, its cgroups still hold them.
+ */
+function killCgroups(info: ProcessInfo): void {
+  for (const d of new Set(Object.values(info.cgroups))) {
+    for (const p of cgroupPids(d)) {
+      try {
+        process.kill(p, 'SIGKILL');
+      } catch {
+        /* gone */
+      }
     }
   }
 }

@@ -1,0 +1,52 @@
+import { defineMessage } from '../../wire/registry.js';
+import { array, bool, object, optional, str, uint } from '../../wire/schema.js';
+
+/**
+ * The fencing lease on the wire (core.ts has the protocol).
+ *
+ * - `lease.renew` — a node's supervisor to any manager, every renewal
+ *   period. `granted` extends the node's lease to (send time + fenceMs);
+ *   a refusal says why.
+ * - `lease.report` — a follower to the leader, every renewal period: the
+ *   nodes it granted renewals to and how long ago, and the revocation list
+ *   version it holds. The reply is the leader's revocation list; its arrival
+ *   is the follower's token to keep granting for tokenMs.
+ */
+const id = str({ min: 1, max: 128 });
+
+export const LeaseRenew = defineMessage({
+  name: 'lease.renew',
+  version: 1,
+  body: object({ nodeId: id }),
+  response: object({ granted: bool(), fenceMs: uint(), reason: optional(str({ max: 512 })) }),
+  samples: () => [{ nodeId: 'n1' }],
+  responseSamples: () => [{ granted: true, fenceMs: 1000 }, { granted: false, fenceMs: 1000, reason: 'revoked' }],
+});
+
+export const LeaseReport = defineMessage({
+  name: 'lease.report',
+  version: 1,
+  body: object({
+    from: id,
+    contacts: array(object({ node: id, agoMs: uint() }), { max: 100_000 }),
+    term: uint(),
+    version: uint(),
+  }),
+  response: object({ term: uint(), version: uint(), revoked: array(id, { max: 100_000 }) }),
+  samples: () => [{ from: 'm2', contacts: [{ node: 'n1', agoMs: 120 }], term: 5, version: 3 }],
+  responseSamples: () => [{ term: 5, version: 4, revoked: ['n7'] }],
+});
+
+export interface LeaseReportBody {
+  from: string;
+  contacts: { node: string; agoMs: number }[];
+  /** The Raft term and revocation-list version of the last acknowledgement this follower applied. */
+  term: number;
+  version: number;
+}
+
+export interface LeaseReportAck {
+  term: number;
+  version: number;
+  revoked: string[];
+}

@@ -1,0 +1,239 @@
+import type { Connection, Transport } from '../../wire/interface.js';
+import { monotonicMs } from '../../util/monotonic.js';
+import type { Store } from '../store/store.js';
+import { LeaseCore, type NodeStanding } from './core.js';
+import { LeaseRenew, LeaseReport, type LeaseReportBody } from './messages.js';
+import { DEFAULT_LEASE_OPTIONS, checkLeaseOptions, type LeaseOptions } from './options.js';
+import { LeaseError } from './errors.js';
+import { newLeaseMetrics, type LeaseMetrics } from './metrics.js';
+
+/** What the lease needs from the rest of the manager. */
+export interface LeaseServiceDeps {
+  transport: Transport;
+  /** This manager's node ID. */
+  nodeId: string;
+  store: Store;
+  /** Raft: role, term, leader and configuration, and (leader) until when it surely leads. */
+  raft: {
+    status(): { role: string; term: number; leader: string | null; conf: { voters: string[]; learners: string[] } };
+    authorityUntil(): number;
+  };
+  /** Cluster address of a manager, for followers' reports to the leader. */
+  addressOf(nodeId: string): string | undefined;
+  /** The dispatcher's view of agents (leader only). */
+  agents: {
+    /** Monotonic ms since when the node has had no agent session (undefined while it has one). */
+    absentSince(nodeId: string): number | undefined;
+    /** Proposes the node down (idempotent while a proposal is in flight). */
+    markDown(nodeId: string, why: string): void;
+  };
+  options?: Partial<LeaseOptions>;
+  now?: () => number;
+  log?: (msg: string) => void;
+}
+
+/**
+ * Drives the fencing lease (core.ts) on one manager: answers nodes'
+ * renewals, and every renewal period either reports to the leader
+ * (follower) or revokes silent and agent-less nodes and declares down those
+ * whose deadline passed (leader).
+ */
+export class LeaseService {
+  readonly core: LeaseCore;
+  readonly opts: LeaseOptions;
+  readonly metrics: LeaseMetrics = newLeaseMetrics();
+  private timer: NodeJS.Timeout | null = null;
+  private readonly now: () => number;
+  private reporting = false;
+  private leaderConn: { id: string; conn: Promise<Connection> } | null = null;
+  private stopped = false;
+
+  constructor(private readonly deps: LeaseServiceDeps) {
+    this.opts = { ...DEFAULT_LEASE_OPTIONS, ...deps.options };
+    checkLeaseOptions(this.opts);
+    this.core = new LeaseCore(this.opts);
+    this.now = deps.now ?? monotonicMs;
+    deps.transport.onRequest(LeaseRenew, (b) => this.renew(b.nodeId));
+    deps.transport.onRequest(LeaseReport, (b) => this.onReport(b as LeaseReportBody));
+  }
+
+  start(): void {
+    this.sync();
+    this.timer = setInterval(() => this.periodic(), this.opts.renewEveryMs);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+    this.core.stop();
+    this.dropLeaderConn();
+    this.deps.transport.off(LeaseRenew);
+    this.deps.transport.off(LeaseReport);
+  }
+
+  /** The Raft role changed (the manager calls this on every leadership change). */
+  sync(): void {
+    if (this.stopped) return;
+    const st = this.deps.raft.status();
+    if (st.role === 'leader') {
+      if (this.core.currentRole !== 'leader') {
+        this.core.becomeLeader(st.term, this.now());
+        this.log(`leading the fencing lease (term ${st.term})`);
+      }
+      this.core.setAuthority(this.deps.raft.authorityUntil());
+      this.dropLeaderConn();
+    } else if (this.core.currentRole !== 'follower') {
+      this.core.becomeFollower();
+    }
+  }
+
+  /**
+   * An agent opens a session. A revocation not yet decided is lifted (the
+   * node is back before anything was replaced); a decided one is forgotten
+   * once the down state is committed (the node registers again from
+   * scratch), and until then the session is refused.
+   */
+  admit(nodeId: string): string | null {
+    if (this.core.currentRole !== 'leader') return null;
+    if (this.core.isDecided(nodeId)) {
+      if (this.standing(nodeId) !== 'down') return 'the node is being declared down (its lease was revoked); try again in a moment';
+      this.core.clear(nodeId);
+    } else if (this.core.lift(nodeId)) {
+      this.log(`node ${nodeId}'s agent is back: lease revocation lifted`);
+    }
+    this.core.registered(nodeId, this.now());
+    return null;
+  }
+
+  private standing(nodeId: string): NodeStanding {
+    const n = this.deps.store.get('node', nodeId);
+    return n ? standingOf(n.Status.State) : 'unknown';
+  }
+
+  private renew(nodeId: string): { granted: boolean; fenceMs: number; reason?: string } {
+    this.sync();
+    const r = this.core.renew(nodeId, this.standing(nodeId), this.now());
+    if (r.granted) {
+      this.metrics.grants++;
+      return { granted: true, fenceMs: this.opts.fenceMs };
+    }
+    this.metrics.refusals++;
+    return { granted: false, fenceMs: this.opts.fenceMs, reason: r.reason };
+  }
+
+  private onReport(body: LeaseReportBody): { term: number; version: number; revoked: string[] } {
+    this.sync();
+    const ack = this.core.onReport(body, this.now());
+    if (!ack) throw new LeaseError('NOT_LEADER', 'this manager does not lead (or cannot confirm it still does)');
+    this.metrics.reportsReceived++;
+    return ack;
+  }
+
+  // ------------------------------------------------------------- periodic
+
+  private lastPeriodic = 0;
+
+  private periodic(): void {
+    if (this.stopped) return;
+    const now = this.now();
+    const late = this.lastPeriodic > 0 && now - this.lastPeriodic > 2 * this.opts.renewEveryMs;
+    this.lastPeriodic = now;
+    this.sync();
+    if (this.core.currentRole === 'follower') return void this.report();
+    if (this.core.currentRole !== 'leader') return;
+    // After a stall of this process, renewals that arrived meanwhile are still
+    // queued: timers run before I/O. Decide only after they are read (the
+    // check phase follows the poll phase), and not at all on a late tick.
+    if (late) return;
+    setImmediate(() => {
+      if (!this.stopped && this.core.currentRole === 'leader') this.lead();
+    });
+  }
+
+  private peers(): string[] {
+    const { voters, learners } = this.deps.raft.status().conf;
+    return [...voters, ...learners].filter((id) => id !== this.deps.nodeId);
+  }
+
+  private lead(): void {
+    const now = this.now();
+    const nodes = this.deps.store.list('node').map((n) => ({
+      id: n.ID,
+      standing: standingOf(n.Status.State),
+      agent: this.deps.agents.absentSince(n.ID) === undefined,
+    }));
+    // A node whose supervisor renews but whose agent is gone cannot be managed:
+    // after the grace period its tasks are replaced like a dead node's.
+    for (const n of nodes) {
+      if (n.standing !== 'up' || this.core.isRevoked(n.id)) continue;
+      const since = this.deps.agents.absentSince(n.id);
+      if (since !== undefined && now - since >= this.opts.agentGraceMs) {
+        this.core.revoke(n.id, `its agent has been gone for ${Math.round(now - since)} ms`, now);
+        this.metrics.revocations++;
+        this.log(`revoked node ${n.id}'s lease: its agent has been gone for ${Math.round(now - since)} ms`);
+      }
+    }
+    const out = this.core.tick(now, { nodes, peers: this.peers() });
+    for (const r of out.revoked) {
+      this.metrics.revocations++;
+      this.log(`revoked node ${r.node}'s lease: ${r.why}`);
+    }
+    for (const d of out.down) this.deps.agents.markDown(d.node, `fenced: ${d.why}`);
+  }
+
+  /** Follower: tell the leader whom we granted; its answer is our token to keep granting. */
+  private async report(): Promise<void> {
+    if (this.reporting) return;
+    const leader = this.deps.raft.status().leader;
+    if (!leader || leader === this.deps.nodeId) return;
+    this.reporting = true;
+    try {
+      const conn = await this.connectionTo(leader);
+      const sentAt = this.now();
+      const ack = await conn.request(LeaseReport, this.core.report(this.deps.nodeId, sentAt), { timeoutMs: this.opts.renewEveryMs * 2 });
+      this.core.onAck(sentAt, ack);
+      this.metrics.reportsAcked++;
+    } catch (err) {
+      this.metrics.reportFailures++;
+      this.dropLeaderConn();
+      void err;
+    } finally {
+      this.reporting = false;
+    }
+  }
+
+  private connectionTo(leader: string): Promise<Connection> {
+    if (this.leaderConn?.id === leader) {
+      const c = this.leaderConn.conn;
+      return c.then((x) => (x.isOpen ? x : this.redial(leader)));
+    }
+    return this.redial(leader);
+  }
+
+  private redial(leader: string): Promise<Connection> {
+    this.dropLeaderConn();
+    const addr = this.deps.addressOf(leader);
+    if (!addr) return Promise.reject(new LeaseError('NO_ADDRESS', `the leader ${leader}'s address is not known yet`));
+    const conn = this.deps.transport.connect(addr, { expectNodeId: leader, timeoutMs: this.opts.renewEveryMs * 2 });
+    conn.catch(() => {});
+    this.leaderConn = { id: leader, conn };
+    return conn;
+  }
+
+  private dropLeaderConn(): void {
+    const c = this.leaderConn;
+    this.leaderConn = null;
+    c?.conn.then((x) => x.close('lease: leader changed'), () => {});
+  }
+
+  private log(msg: string): void {
+    this.deps.log?.(`lease: ${msg}`);
+  }
+}
+
+function standingOf(state: string): NodeStanding {
+  if (state === 'down') return 'down';
+  return state === 'unknown' ? 'new' : 'up';
+}

@@ -1,0 +1,336 @@
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { writeJsonAtomic } from '../runtime/common/atomic.js';
+import type { LogRotation } from '../runtime/common/log-format.js';
+import { isSameProcess } from '../runtime/common/proc.js';
+import type { ExitRecord } from '../runtime/common/task-dir.js';
+import type { Connection, Stream } from '../../wire/interface.js';
+import { isWireError } from '../../wire/errors.js';
+import { WsTransport } from '../../wire/ws-transport.js';
+import '../../wire/messages.js';
+import { SupervisorError } from './errors.js';
+import { SupervisorConfigure, SupervisorEvents, SupervisorHello, SupervisorShutdown, SupervisorSignal, SupervisorStart, type HeldTask, type SupervisorEvent } from './messages.js';
+import { LOCAL_CONNECTION, SUPERVISOR_PEER_ID, socketPath, supervisorFile, type SupervisorConfig } from './paths.js';
+
+export interface SupervisorClientOptions {
+  /** The supervisor's directory (<dataDir>/supervisor for a node). */
+  dir: string;
+  /** Task roots it may start tasks from (the runtimes' tasks directories). */
+  roots: string[];
+  rotation: LogRotation;
+  /** The compiled supervisor (default: found next to this module, under dist/). */
+  entry?: string;
+  /** Whether the connection keeps this process alive (the node daemon's does; a standalone runtime's does not). */
+  keepAlive?: boolean;
+  log?: (msg: string) => void;
+}
+
+export interface SupervisorInfo {
+  pid: number;
+  startTime: string;
+  version: string;
+  tied: boolean;
+  configured: boolean;
+  leaseValid: boolean;
+  held: HeldTask[];
+}
+
+/** Tasks that ended because their supervisor did (its lease ran out, or it died). */
+export interface SupervisorLoss {
+  tasks: string[];
+  exit: ExitRecord;
+}
+
+export interface SupervisorListener {
+  started?(taskId: string, pid: number): void;
+  exited?(taskId: string, exit: ExitRecord): void;
+  /** The supervisor died: these tasks died with it (the agent records their exit). */
+  lost?(loss: SupervisorLoss): void;
+  lease?(state: 'valid' | 'expired' | 'unconfigured', remainingMs: number): void;
+}
+
+/**
+ * The agent's handle on the node's task supervisor: finds the running one
+ * (after an agent restart, that is what keeps every task running) or starts
+ * one, and reconnects or replaces it as needed. Requests wait for a live
+ * connection. Exits and the supervisor's own death arrive as events, so no
+ * task is ever polled.
+ */
+export class SupervisorClient {
+  private conn: Connection | null = null;
+  private connecting: Promise<Connection> | null = null;
+  private info: SupervisorInfo | null = null;
+  private readonly held = new Set<string>();
+  private readonly listeners = new Set<SupervisorListener>();
+  private lastConfigure: { nodeId: string; managers: string[] } | null = null;
+  private closed = false;
+  private readonly transport: WsTransport;
+  private readonly entry: string;
+  private holdCount = 0;
+  private holdTimer: NodeJS.Timeout | null = null;
+
+  constructor(private readonly opts: SupervisorClientOptions) {
+    this.transport = new WsTransport({ nodeId: `agent-${process.pid}`, connection: LOCAL_CONNECTION, unref: opts.keepAlive === false });
+    this.entry = opts.entry ?? defaultSupervisorEntry();
+  }
+
+  get socket(): string {
+    return socketPath(this.opts.dir);
+  }
+
+  /** The supervisor's PID (after the first connection), for tests and status. */
+  get pid(): number | null {
+    return this.info?.pid ?? null;
+  }
+
+  get tied(): boolean {
+    return this.info?.tied ?? false;
+  }
+
+  holds(taskId: string): boolean {
+    return this.held.has(taskId);
+  }
+
+  /**
+   * Keeps this process alive until the returned function is called, for a
+   * client whose socket does not (keepAlive false): a pending request, or
+   * someone waiting for a task's exit, must not be dropped by an event loop
+   * that thinks it has nothing left to do.
+   */
+  hold(): () => void {
+    if (this.opts.keepAlive !== false) return () => {};
+    if (this.holdCount++ === 0) this.holdTimer = setInterval(() => {}, 1 << 30);
+    let done = false;
+    return () => {
+      if (done) return;
+      done = true;
+      if (--this.holdCount === 0 && this.holdTimer) {
+        clearInterval(this.holdTimer);
+        this.holdTimer = null;
+      }
+    };
+  }
+
+  private async busy<T>(fn: () => Promise<T>): Promise<T> {
+    const release = this.hold();
+    try {
+      return await fn();
+    } finally {
+      release();
+    }
+  }
+
+  subscribe(l: SupervisorListener): () => void {
+    this.listeners.add(l);
+    return () => this.listeners.delete(l);
+  }
+
+  /** Connects (starting a supervisor if none runs) and returns what it holds. */
+  async hello(): Promise<SupervisorInfo> {
+    return this.busy(async () => {
+      await this.connection();
+      return this.info!;
+    });
+  }
+
+  start(taskId: string, dir: string): Promise<{ pid: number; startedAt: string }> {
+    return this.busy(async () => {
+      const c = await this.connection();
+      try {
+        const r = await c.request(SupervisorStart, { taskId, dir }, { timeoutMs: 60_000 });
+        this.held.add(taskId);
+        return r;
+      } catch (err) {
+        throw remote(err);
+      }
+    });
+  }
+
+  signal(taskId: string, signal: string): Promise<boolean> {
+    return this.busy(async () => {
+      const c = await this.connection();
+      try {
+        return (await c.request(SupervisorSignal, { taskId, signal }, { timeoutMs: 10_000 })).delivered;
+      } catch (err) {
+        throw remote(err);
+      }
+    });
+  }
+
+  /** Turns the fence on (or updates the managers it renews with). Remembered for a replacement supervisor. */
+  configure(nodeId: string, managers: string[]): Promise<void> {
+    this.lastConfigure = { nodeId, managers: [...managers] };
+    return this.busy(async () => {
+      const c = await this.connection();
+      await c.request(SupervisorConfigure, this.lastConfigure!, { timeoutMs: 10_000 });
+    });
+  }
+
+  /** Kills every task and ends the supervisor (`shoal down`). */
+  async shutdown(reason: string): Promise<void> {
+    if (!this.conn && !this.running()) return;
+    await this.busy(async () => {
+      const c = await this.connection();
+      await c.request(SupervisorShutdown, { reason }, { timeoutMs: 10_000 }).catch(() => {});
+      await Promise.race([c.closed, new Promise((r) => setTimeout(r, 25_000).unref())]);
+    });
+  }
+
+  /** Stops using the supervisor; it and its tasks run on. */
+  async close(): Promise<void> {
+    this.closed = true;
+    if (this.holdTimer) clearInterval(this.holdTimer);
+    this.holdTimer = null;
+    this.conn?.close('agent stopping');
+    await this.transport.close();
+  }
+
+  // ------------------------------------------------------------------ internals
+
+  /** Is a supervisor process alive for this directory (per its pid file)? */
+  private running(): { pid: number; startTime: string } | null {
+    try {
+      const [pid, startTime] = readFileSync(supervisorFile(this.opts.dir, 'pid'), 'utf8').trim().split(' ');
+      const ref = { pid: Number(pid), startTime: startTime ?? '' };
+      return isSameProcess(ref) ? ref : null;
+    } catch {
+      return null;
+    }
+  }
+
+  private connection(): Promise<Connection> {
+    if (this.closed) return Promise.reject(new SupervisorError('UNAVAILABLE', 'the supervisor client is closed'));
+    if (this.conn?.isOpen) return Promise.resolve(this.conn);
+    this.connecting ??= this.connect().finally(() => (this.connecting = null));
+    return this.connecting;
+  }
+
+  private async connect(): Promise<Connection> {
+    const deadline = Date.now() + 15_000;
+    // The one we started, until it exits: it may take a moment to lock and listen.
+    let child: { exited: boolean } | null = null;
+    let lastErr = '';
+    while (Date.now() < deadline && !this.closed) {
+      if (!this.running() && (!child || child.exited)) child = this.spawnSupervisor();
+      try {
+        const c = await this.transport.connect(`unix:${this.socket}`, { expectNodeId: SUPERVISOR_PEER_ID, timeoutMs: 2_000 });
+        await this.adopt(c);
+        return c;
+      } catch (err) {
+        lastErr = (err as Error).message;
+      }
+      await new Promise((r) => setTimeout(r, 25));
+    }
+    throw new SupervisorError('UNAVAILABLE', `cannot reach the task supervisor at ${this.socket}: ${lastErr || 'client closed'}; see ${supervisorFile(this.opts.dir, 'log')}`);
+  }
+
+  private spawnSupervisor(): { exited: boolean } {
+    if (!existsSync(this.entry)) throw new SupervisorError('UNAVAILABLE', `the task supervisor ${this.entry} is missing: run \`npm run build\``);
+    mkdirSync(this.opts.dir, { recursive: true, mode: 0o700 });
+    const cfg: SupervisorConfig = { roots: this.opts.roots, rotation: this.opts.rotation };
+    writeJsonAtomic(supervisorFile(this.opts.dir, 'config'), cfg);
+    const child = spawn(process.execPath, ['--max-semi-space-size=1', this.entry, this.opts.dir], {
+      detached: true, // its own session: it outlives this agent (live restore) and its terminal's signals
+      stdio: 'ignore',
+      cwd: '/',
+      // Not the agent's environment: NODE_OPTIONS (loaders, inspectors) must not reach it.
+      env: { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin' },
+    });
+    const state = { exited: false };
+    child.on('error', (err) => {
+      state.exited = true;
+      this.opts.log?.(`supervisor: cannot start: ${err.message}`);
+    });
+    child.on('exit', () => (state.exited = true));
+    child.unref();
+    this.opts.log?.(`supervisor: started ${child.pid} for ${this.opts.dir}`);
+    return state;
+  }
+
+  private async adopt(c: Connection): Promise<void> {
+    const info = await c.request(SupervisorHello, { agentPid: process.pid }, { timeoutMs: 5_000 });
+    const before = this.info;
+    if (before && (before.pid !== info.pid || before.startTime !== info.startTime)) {
+      // A different supervisor than the one that held our tasks: that one died, and its tasks with it.
+      this.reportLoss(before);
+    }
+    this.info = info;
+    this.held.clear();
+    for (const h of info.held) this.held.add(h.taskId);
+    if (this.lastConfigure && !info.configured) await c.request(SupervisorConfigure, this.lastConfigure, { timeoutMs: 10_000 });
+    const events = c.openStream(SupervisorEvents, { type: 'subscribe' }) as Stream<SupervisorEvent>;
+    events.onData((e) => this.onEvent(e));
+    this.conn = c;
+    void c.closed.then(() => {
+      if (this.conn !== c) return;
+      this.conn = null;
+      if (this.closed) return;
+      // Gone for good, or just the connection? A dead supervisor took its tasks along.
+      if (!this.running() && this.info) {
+        const dead = this.info;
+        this.info = null;
+        this.reportLoss(dead);
+      }
+      // Reconnect (or replace it) now, so events resume and a lease is renewed again.
+      void this.connection().catch((err: Error) => this.opts.log?.(`supervisor: ${err.message}`));
+    });
+  }
+
+  private reportLoss(dead: SupervisorInfo): void {
+    const tasks = [...this.held];
+    this.held.clear();
+    if (tasks.length === 0) return;
+    let message = `the node's task supervisor (pid ${dead.pid}) died, and the task with it`;
+    try {
+      const fenced = JSON.parse(readFileSync(supervisorFile(this.opts.dir, 'fenced'), 'utf8')) as { why?: string };
+      if (fenced.why) message = fenced.why;
+    } catch {
+      /* not fenced: it died some other way */
+    }
+    const exit: ExitRecord = { exitCode: 137, signal: 'SIGKILL', oomKilled: false, finishedAt: new Date().toISOString(), message };
+    this.opts.log?.(`supervisor: ${tasks.length} task(s) ended with their supervisor: ${message}`);
+    for (const l of this.listeners) l.lost?.({ tasks, exit });
+  }
+
+  private onEvent(e: SupervisorEvent): void {
+    switch (e.type) {
+      case 'started':
+        this.held.add(e.taskId);
+        for (const l of this.listeners) l.started?.(e.taskId, e.pid);
+        return;
+      case 'exited':
+        this.held.delete(e.taskId);
+        for (const l of this.listeners) l.exited?.(e.taskId, e.exit);
+        return;
+      case 'lease':
+        for (const l of this.listeners) l.lease?.(e.state, e.remainingMs);
+        return;
+    }
+  }
+}
+
+/** A remote SupervisorError arrives as REMOTE_ERROR "supervisor.start failed on …: CODE: message": keep the message. */
+function remote(err: unknown): Error {
+  if (isWireError(err, 'REMOTE_ERROR')) {
+    const m = /(BAD_TASK|ALREADY_RAN|NO_LEASE|START_FAILED|SHUTTING_DOWN): (.*)$/s.exec((err as Error).message);
+    if (m) return new SupervisorError(m[1] as 'START_FAILED', m[2]!);
+  }
+  return err as Error;
+}
+
+/**
+ * The compiled supervisor (dist/src/worker/supervisor/main.js). It always
+ * runs as plain JavaScript under `node`, never through a TypeScript loader;
+ * when this module runs from the TypeScript sources (tests), the compiled
+ * twin under dist/ is used.
+ */
+export function defaultSupervisorEntry(): string {
+  const here = fileURLToPath(import.meta.url);
+  if (here.endsWith('.js')) return path.resolve(path.dirname(here), 'main.js');
+  const marker = `${path.sep}src${path.sep}`;
+  const i = here.lastIndexOf(marker);
+  const compiled = path.join(here.slice(0, i), 'dist', here.slice(i + 1));
+  return path.resolve(path.dirname(compiled), 'main.js');
+}

@@ -1,0 +1,98 @@
+/**
+ * The fence: a worker thread of the task supervisor that keeps the node's
+ * lease with the managers and ends the supervisor — and with it every task,
+ * which the kernel kills when their parent dies — once no manager has
+ * granted a renewal for the fence period.
+ *
+ * It runs on its own event loop, so spawning hundreds of tasks on the
+ * supervisor's main thread cannot delay a renewal, and a busy or stalled
+ * node daemon (another process) cannot either: the node keeps its lease as
+ * long as any manager hears it (manager/lease/core.ts has the managers'
+ * side and the safety argument).
+ *
+ * Shared with the main thread (Float64Array over a SharedArrayBuffer):
+ *   [0] lease valid until (monotonic ms)   written here
+ *   [1] tasks held                          written by the main thread
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import { writeFileSync } from 'node:fs';
+import { LeaseRenew } from '../../manager/lease/messages.js';
+import { monotonicMs } from '../../util/monotonic.js';
+import type { Connection } from '../../wire/interface.js';
+import { PeerLink } from '../../wire/peer-link.js';
+import { WsTransport } from '../../wire/ws-transport.js';
+import { NodeLease, SLOT_HELD, SLOT_UNTIL, type LeaseThreadData, type LeaseThreadEvent, type LeaseThreadMessage } from './lease.js';
+
+function main(): void {
+  const data = workerData as LeaseThreadData;
+  const shared = new Float64Array(data.shared);
+  const lease = new NodeLease();
+  const post = (e: LeaseThreadEvent) => parentPort?.postMessage(e);
+  const transport = new WsTransport({ nodeId: data.nodeId });
+  const links = new Map<string, PeerLink>();
+  let valid = false;
+
+  const setManagers = (addrs: string[]) => {
+    for (const [a, l] of links) {
+      if (!addrs.includes(a)) {
+        l.close();
+        links.delete(a);
+      }
+    }
+    for (const a of addrs) {
+      if (links.has(a)) continue;
+      const l = new PeerLink(transport, a, { connectTimeoutMs: data.renewEveryMs * 5, backoff: { maxMs: data.renewEveryMs * 2 } });
+      // A fresh connection renews at once: a restarted supervisor must not wait a period for its first lease.
+      l.onUp((c) => renew(c));
+      links.set(a, l);
+    }
+  };
+
+  const renew = (c: Connection) => {
+    const sentAt = monotonicMs();
+    c.request(LeaseRenew, { nodeId: data.nodeId }, { timeoutMs: data.renewEveryMs * 2 }).then(
+      (r) => {
+        if (!r.granted) return;
+        lease.granted(sentAt, r.fenceMs);
+        shared[SLOT_UNTIL] = lease.until;
+        check();
+      },
+      () => {},
+    );
+  };
+
+  const check = () => {
+    const now = monotonicMs();
+    const ok = lease.valid(now);
+    if (ok !== valid) {
+      valid = ok;
+      post({ type: 'lease', state: ok ? 'valid' : 'expired', remainingMs: Math.max(0, lease.until - now) });
+    }
+    if (!ok && shared[SLOT_HELD]! > 0 && lease.everGranted) fence(now);
+  };
+
+  const fence = (now: number) => {
+    const why = `fenced: no manager renewed node ${data.nodeId}'s lease for ${Math.round(now - lease.lastGrantSentAt)} ms (fence period ${lease.fenceMs} ms); every task is killed so none runs beside its replacement`;
+    try {
+      writeFileSync(data.fencedFile, JSON.stringify({ at: new Date().toISOString(), why }) + '\n');
+    } catch {
+      /* the kill matters more than the note */
+    }
+    // The kernel ends every task with us (PR_SET_PDEATHSIG on each, and each container's init).
+    process.kill(process.pid, 'SIGKILL');
+  };
+
+  setManagers(data.managers);
+  setInterval(() => {
+    for (const l of links.values()) {
+      const c = l.connection;
+      if (c) renew(c);
+    }
+  }, data.renewEveryMs);
+  setInterval(check, data.fenceCheckMs);
+  parentPort?.on('message', (m: LeaseThreadMessage) => {
+    if (m.type === 'managers') setManagers(m.managers);
+  });
+}
+
+main();

@@ -1,0 +1,239 @@
+/**
+ * The node's task supervisor: one long-lived process per node, apart from
+ * the node daemon, that is the parent of every task the process and oci
+ * runtimes run, and keeps the node's fencing lease.
+ *
+ *   node dist/src/worker/supervisor/main.js <supervisor dir>
+ *
+ * Why one process for all tasks, not one per task: a Node.js supervisor per
+ * task cost ~44 MB and a steady trickle of CPU each; here a task costs its
+ * own processes plus a few KB of bookkeeping (see README, "Task
+ * supervision"). Why apart from the daemon: the daemon can crash, hang or
+ * restart (live restore) without touching a task; the supervisor is small
+ * and does little, so it is the part least likely to fail. When it does
+ * fail, its tasks die with it (PR_SET_PDEATHSIG, see holder.ts): nothing
+ * ever runs unsupervised, unfenced or without an exit status to report.
+ */
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeSync, appendFileSync, chmodSync } from 'node:fs';
+import { Worker } from 'node:worker_threads';
+import { readJson } from '../runtime/common/atomic.js';
+import { DEFAULT_LOG_ROTATION } from '../runtime/common/log-format.js';
+import { isSameProcess, procRef, procStartTime } from '../runtime/common/proc.js';
+import { monotonicMs } from '../../util/monotonic.js';
+import { packageVersion } from '../../util/version.js';
+import type { Stream } from '../../wire/interface.js';
+import { WsTransport } from '../../wire/ws-transport.js';
+import '../../wire/messages.js';
+import '../../manager/lease/messages.js';
+import { SupervisorError } from './errors.js';
+import { TaskHolder } from './holder.js';
+import { SLOT_HELD, SLOT_UNTIL, type LeaseThreadData, type LeaseThreadEvent, type LeaseThreadMessage } from './lease.js';
+import { SupervisorConfigure, SupervisorEvents, SupervisorHello, SupervisorShutdown, SupervisorSignal, SupervisorStart, type SupervisorEvent } from './messages.js';
+import { newSupervisorMetrics } from './metrics.js';
+import { DEFAULT_SUPERVISOR_OPTIONS } from './options.js';
+import { LOCAL_CONNECTION, SUPERVISOR_PEER_ID, socketPath, supervisorFile, type SupervisorConfig } from './paths.js';
+
+const dir = process.argv[2];
+if (!dir) {
+  process.stderr.write('usage: supervisor <dir>\n');
+  process.exit(2);
+}
+const opts = DEFAULT_SUPERVISOR_OPTIONS;
+
+function diag(msg: string): void {
+  try {
+    appendFileSync(supervisorFile(dir!, 'log'), `${new Date().toISOString()} ${msg}\n`);
+  } catch {
+    /* nowhere left to say it */
+  }
+}
+
+// Nothing may end the supervisor by accident: that would kill every task.
+process.on('uncaughtException', (err) => diag(`uncaught: ${err.stack ?? err.message}`));
+process.on('unhandledRejection', (err) => diag(`unhandled rejection: ${(err as Error)?.stack ?? err}`));
+for (const s of ['SIGHUP', 'SIGPIPE', 'SIGUSR1', 'SIGUSR2'] as const) process.on(s, () => {});
+
+/** One supervisor per directory: the pid file is created exclusively, and a stale one (dead owner) is taken over. */
+function lock(): boolean {
+  const file = supervisorFile(dir!, 'pid');
+  const me = procRef(process.pid)!;
+  for (let attempt = 0; attempt < 3; attempt++) {
+    try {
+      const fd = openSync(file, 'wx', 0o600);
+      writeSync(fd, `${me.pid} ${me.startTime}\n`);
+      closeSync(fd);
+      return true;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    }
+    let holder: { pid: number; startTime: string } | null = null;
+    try {
+      const [pid, startTime] = readFileSync(file, 'utf8').trim().split(' ');
+      holder = { pid: Number(pid), startTime: startTime ?? '' };
+    } catch {
+      /* vanished: retry */
+    }
+    if (holder && isSameProcess(holder)) return false;
+    rmSync(file, { force: true });
+  }
+  return false;
+}
+
+async function main(): Promise<void> {
+  mkdirSync(dir!, { recursive: true, mode: 0o700 });
+  if (!lock()) {
+    diag(`another supervisor already runs for ${dir}; exiting`);
+    process.exit(0);
+  }
+  const cfg = readJson<SupervisorConfig>(supervisorFile(dir!, 'config')) ?? { roots: [], rotation: DEFAULT_LOG_ROTATION };
+  rmSync(supervisorFile(dir!, 'fenced'), { force: true });
+  const metrics = newSupervisorMetrics();
+  const subscribers = new Set<Stream<SupervisorEvent>>();
+  const emit = (e: SupervisorEvent) => {
+    for (const s of subscribers) {
+      try {
+        s.write(e);
+      } catch {
+        subscribers.delete(s);
+      }
+    }
+  };
+  const shared = new Float64Array(new SharedArrayBuffer(16));
+  const holder = new TaskHolder(
+    cfg.roots,
+    cfg.rotation,
+    {
+      started: (taskId, pid, startedAt) => {
+        shared[SLOT_HELD] = holder.size;
+        emit({ type: 'started', taskId, pid, startedAt });
+      },
+      exited: (taskId, exit) => {
+        shared[SLOT_HELD] = holder.size;
+        emit({ type: 'exited', taskId, exit });
+      },
+    },
+    metrics,
+    diag,
+  );
+
+  let lease: { worker: Worker; nodeId: string } | null = null;
+  let leaseState: 'valid' | 'expired' | 'unconfigured' = 'unconfigured';
+  const leaseValid = () => lease === null || monotonicMs() < shared[SLOT_UNTIL]!;
+
+  const transport = new WsTransport({ nodeId: SUPERVISOR_PEER_ID, connection: LOCAL_CONNECTION });
+  const sock = socketPath(dir!);
+  rmSync(sock, { force: true });
+  await transport.listen({ path: sock });
+  chmodSync(sock, 0o600);
+  let agents = 0;
+  let lastAgentAt = monotonicMs();
+  transport.onConnection((c) => {
+    agents++;
+    void c.closed.then(() => {
+      agents--;
+      lastAgentAt = monotonicMs();
+    });
+  });
+
+  transport.onRequest(SupervisorHello, () => ({
+    pid: process.pid,
+    startTime: procStartTime(process.pid) ?? '',
+    version: packageVersion(),
+    tied: holder.tied,
+    configured: lease !== null,
+    leaseValid: lease !== null && leaseValid(),
+    held: holder.list(),
+  }));
+
+  transport.onRequest(SupervisorConfigure, (b) => {
+    if (lease && lease.nodeId !== b.nodeId) throw new SupervisorError('BAD_TASK', `this supervisor keeps node ${lease.nodeId}'s lease, not ${b.nodeId}'s`);
+    if (lease) {
+      lease.worker.postMessage({ type: 'managers', managers: b.managers } satisfies LeaseThreadMessage);
+      return { ok: true };
+    }
+    const data: LeaseThreadData = {
+      nodeId: b.nodeId,
+      managers: b.managers,
+      renewEveryMs: opts.renewEveryMs,
+      fenceCheckMs: opts.fenceCheckMs,
+      shared: shared.buffer as SharedArrayBuffer,
+      fencedFile: supervisorFile(dir!, 'fenced'),
+    };
+    const worker = new Worker(new URL('./lease-thread.js', import.meta.url), { workerData: data });
+    worker.on('message', (e: LeaseThreadEvent) => {
+      if (e.type === 'log') return diag(e.msg);
+      leaseState = e.state;
+      emit({ type: 'lease', state: e.state, remainingMs: e.remainingMs });
+    });
+    worker.on('error', (err) => diag(`lease thread failed: ${err.stack ?? err.message}`));
+    worker.on('exit', (code) => {
+      // Without its fence the supervisor must not hold tasks: end, and take them along.
+      diag(`lease thread exited (${code}); ending the supervisor and its tasks`);
+      process.kill(process.pid, 'SIGKILL');
+    });
+    lease = { worker, nodeId: b.nodeId };
+    diag(`fencing lease for node ${b.nodeId} with managers ${b.managers.join(', ')}`);
+    return { ok: true };
+  });
+
+  transport.onRequest(SupervisorStart, async (b) => {
+    if (lease && !leaseValid()) {
+      // A node that just (re)joined gets its first grant within a renewal period of registering.
+      const deadline = monotonicMs() + opts.startLeaseWaitMs;
+      while (!leaseValid() && monotonicMs() < deadline) await new Promise((r) => setTimeout(r, 20));
+      if (!leaseValid()) {
+        throw new SupervisorError('NO_LEASE', `no manager has renewed this node's lease within ${opts.startLeaseWaitMs} ms (lease ${leaseState}): tasks run only while a manager hears the node`);
+      }
+    }
+    const r = await holder.start(b.taskId, b.dir);
+    shared[SLOT_HELD] = holder.size;
+    return r;
+  });
+
+  transport.onRequest(SupervisorSignal, (b) => ({ delivered: holder.signal(b.taskId, b.signal) }));
+
+  transport.onStream(SupervisorEvents, (stream) => {
+    const s = stream as Stream<SupervisorEvent>;
+    subscribers.add(s);
+    s.onData(
+      () => {},
+      () => subscribers.delete(s),
+    );
+    if (lease) s.write({ type: 'lease', state: leaseValid() ? 'valid' : 'expired', remainingMs: Math.max(0, shared[SLOT_UNTIL]! - monotonicMs()) });
+  });
+
+  let stopping = false;
+  const stop = async (why: string, code = 0) => {
+    if (stopping) return;
+    stopping = true;
+    diag(`stopping: ${why}`);
+    const n = await holder.stopAll();
+    diag(`stopped ${n} task(s)`);
+    await transport.close().catch(() => {});
+    rmSync(sock, { force: true });
+    rmSync(supervisorFile(dir!, 'pid'), { force: true });
+    process.exit(code);
+  };
+  transport.onRequest(SupervisorShutdown, (b) => {
+    const n = holder.size;
+    setImmediate(() => void stop(`asked to: ${b.reason}`));
+    return { stopped: n };
+  });
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+  process.on('SIGINT', () => void stop('SIGINT'));
+
+  // The directory is the only handle anyone has on these tasks. If it is
+  // deleted (the data dir wiped, a test torn down), no agent can ever reach
+  // them: end rather than run on forever. An idle supervisor that no agent
+  // has needed for a minute ends too.
+  setInterval(() => {
+    if (!existsSync(dir!)) return void stop('its directory was deleted', 0);
+    if (agents === 0 && holder.size === 0 && monotonicMs() - lastAgentAt > 60_000) void stop('idle: no tasks and no agent for a minute');
+  }, 2_000).unref();
+  diag(`supervisor ${process.pid} listening on ${sock} (tasks ${holder.tied ? 'tied to it by PR_SET_PDEATHSIG' : 'NOT tied: setpriv is missing'})`);
+}
+
+main().catch((err: Error) => {
+  diag(`cannot start: ${err.stack ?? err.message}`);
+  process.exit(1);
+});

@@ -1,0 +1,31 @@
+/**
+ * Timings of the node's task supervisor. Each value says why.
+ */
+export interface SupervisorOptions {
+  /**
+   * How often the supervisor renews the node's fencing lease with every
+   * manager it knows. The managers' fence period F comes back with each
+   * grant; this must stay well under it (manager/lease/options.ts: F/5).
+   */
+  renewEveryMs: number;
+  /**
+   * How often the fence checks the lease. 50 ms: the fence acts within 50 ms
+   * of the deadline plus scheduling delay, inside the managers' 250 ms margin.
+   */
+  fenceCheckMs: number;
+  /**
+   * How long a start waits for the first lease grant of a freshly configured
+   * supervisor before it refuses: a node that just (re)joined renews within
+   * one period of its agent's registration.
+   */
+  startLeaseWaitMs: number;
+  /** How long a start waits for an oci container's PID (runc/crun create) before failing it. */
+  ociStartTimeoutMs: number;
+}
+
+export const DEFAULT_SUPERVISOR_OPTIONS: Readonly<SupervisorOptions> = Object.freeze({
+  renewEveryMs: 200,
+  fenceCheckMs: 50,
+  startLeaseWaitMs: 5_000,
+  ociStartTimeoutMs: 30_000,
+});
