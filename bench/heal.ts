@@ -1,23 +1,29 @@
 /**
  * npm run bench:heal — self-healing end to end.
  *
- * 3 managers and 4 workers (real processes on 127.0.x.y, process runtime),
- * a service of 40 replicas. Ten times: kill -9 one worker, and time from the
- * kill until every task that ran on it is RUNNING on another node; then
- * restart the worker and let the cluster settle. Last line: one JSON object.
+ * 3 managers and 4 workers (real processes on 127.0.x.y, process runtime).
+ * For 40 replicas, then 300: ten times, crash one worker — SIGKILL its node
+ * daemon and its task supervisor at once, as when the machine dies (its
+ * tasks die with the supervisor) — and time from the kill until every task
+ * that ran on it is RUNNING on another node; then restart the worker and let
+ * the cluster settle. Also counted: tasks lost (fewer running than wanted
+ * once healed) and tasks on the surviving workers that stopped meanwhile
+ * (fenced or otherwise): a healthy node must lose nothing.
+ * One JSON line per replica count; the last line is the last count's.
+ * BENCH_HEAL_KILLS and BENCH_HEAL_REPLICAS (comma-separated) override.
  */
 import { ProcCluster, type NodeProc } from '../chaos-tests/harness/proc-cluster.js';
 import { waitFor } from '../chaos-tests/harness/wait.js';
 
 const KILLS = Number(process.env.BENCH_HEAL_KILLS ?? 10);
-const REPLICAS = 40;
+const COUNTS = (process.env.BENCH_HEAL_REPLICAS ?? '40,300').split(',').map(Number);
 
 interface TaskJson {
   ID: string;
   NodeID: string;
   Slot: number;
   DesiredState: string;
-  Status: { State: string };
+  Status: { State: string; Err?: string };
 }
 
 async function main(): Promise<void> {
@@ -45,58 +51,75 @@ async function main(): Promise<void> {
       const n = (await c.http(m1, 'GET', `/nodes/${id}`)).json<{ Version: { Index: number }; Spec: object }>();
       await c.http(m1, 'POST', `/nodes/${id}/update?version=${n.Version.Index}`, { ...n.Spec, Availability: 'drain' });
     }
-    const r = await c.http(m1, 'POST', '/services/create', {
-      Name: 'heal',
-      TaskTemplate: { Runtime: 'process', ContainerSpec: { Image: 'none', Command: ['sh', '-c', 'while true; do sleep 1; done'] } },
-      Mode: { Replicated: { Replicas: REPLICAS } },
-    });
-    if (r.status !== 201) throw new Error(`service create: ${r.status} ${r.body}`);
-    const tasks = async (via: NodeProc) => (await c.http(via, 'GET', '/tasks?filters=' + encodeURIComponent('{"service":["heal"]}'), undefined, 3_000)).json<TaskJson[]>();
-    const running = (ts: TaskJson[]) => ts.filter((t) => t.DesiredState === 'running' && t.Status.State === 'running');
-    await waitFor(async () => running(await tasks(m1)).length === REPLICAS, { timeoutMs: 120_000, what: `${REPLICAS} running` });
-
-    const heal: number[] = [];
-    let lost = 0;
-    for (let k = 0; k < KILLS; k++) {
-      const victim = workers[k % workers.length]!;
-      const victimId = ids.get(victim.name)!;
-      const before = running(await tasks(m1));
-      const slots = new Set(before.filter((t) => t.NodeID === victimId).map((t) => t.Slot));
-      const t0 = Date.now();
-      await c.kill(victim);
-      let healedAt = 0;
-      try {
-        await waitFor(
-          async () => {
-            const now = running(await tasks(m1));
-            return [...slots].every((s) => now.some((t) => t.Slot === s && t.NodeID !== victimId)) && now.length >= REPLICAS;
-          },
-          { timeoutMs: 60_000, intervalMs: 25, what: `${victim.name}'s ${slots.size} tasks running elsewhere` },
-        );
-        healedAt = Date.now();
-      } catch (err) {
-        process.stderr.write(`kill ${k + 1}: ${(err as Error).message}\n`);
-      }
-      const after = running(await tasks(m1));
-      lost += Math.max(0, REPLICAS - after.length);
-      if (healedAt) heal.push(healedAt - t0);
-      process.stderr.write(`kill ${k + 1}: ${victim.name} had ${slots.size} tasks; healed in ${healedAt ? healedAt - t0 : 'n/a'} ms\n`);
-      await c.restart(victim);
-      await waitFor(
-        async () => {
-          const n = (await c.http(m1, 'GET', `/nodes/${victimId}`)).json<{ Status: { State: string } }>();
-          const now = await tasks(m1);
-          return n.Status.State === 'ready' && running(now).length === REPLICAS && now.filter((t) => t.Status.State === 'running').length === REPLICAS;
-        },
-        { timeoutMs: 60_000, what: `${victim.name} back and the cluster settled` },
-      );
+    for (const replicas of COUNTS) {
+      const line = await healRun(c, m1, workers, ids, replicas);
+      process.stdout.write(JSON.stringify(line) + '\n');
     }
-    heal.sort((a, b) => a - b);
-    const pct = (p: number) => heal[Math.min(heal.length - 1, Math.floor(heal.length * p))] ?? null;
-    process.stdout.write(JSON.stringify({ kills: KILLS, heal_p50_ms: pct(0.5), heal_p99_ms: pct(0.99), lost_tasks: lost }) + '\n');
   } finally {
     await c.close();
   }
+}
+
+async function healRun(c: ProcCluster, m1: NodeProc, workers: NodeProc[], ids: Map<string, string>, replicas: number) {
+  const name = `heal${replicas}`;
+  const r = await c.http(m1, 'POST', '/services/create', {
+    Name: name,
+    TaskTemplate: { Runtime: 'process', ContainerSpec: { Image: 'none', Command: ['sh', '-c', 'while true; do sleep 1; done'] } },
+    Mode: { Replicated: { Replicas: replicas } },
+  });
+  if (r.status !== 201) throw new Error(`service create: ${r.status} ${r.body}`);
+  const serviceId = r.json<{ ID: string }>().ID;
+  const tasks = async () => (await c.http(m1, 'GET', '/tasks?filters=' + encodeURIComponent(JSON.stringify({ service: [name] })), undefined, 10_000)).json<TaskJson[]>();
+  const running = (ts: TaskJson[]) => ts.filter((t) => t.DesiredState === 'running' && t.Status.State === 'running');
+  await waitFor(async () => running(await tasks()).length === replicas, { timeoutMs: 300_000, what: `${replicas} running` });
+
+  const heal: number[] = [];
+  let lost = 0;
+  let fencedSurvivors = 0;
+  for (let k = 0; k < KILLS; k++) {
+    const victim = workers[k % workers.length]!;
+    const victimId = ids.get(victim.name)!;
+    const before = running(await tasks());
+    const slots = new Set(before.filter((t) => t.NodeID === victimId).map((t) => t.Slot));
+    const survivors = before.filter((t) => t.NodeID !== victimId).map((t) => t.ID);
+    const t0 = Date.now();
+    await c.crash(victim);
+    let healedAt = 0;
+    try {
+      await waitFor(
+        async () => {
+          const now = running(await tasks());
+          return [...slots].every((s) => now.some((t) => t.Slot === s && t.NodeID !== victimId)) && now.length >= replicas;
+        },
+        { timeoutMs: 120_000, intervalMs: 25, what: `${victim.name}'s ${slots.size} tasks running elsewhere` },
+      );
+      healedAt = Date.now();
+    } catch (err) {
+      process.stderr.write(`kill ${k + 1}: ${(err as Error).message}\n`);
+    }
+    const after = await tasks();
+    const runningIds = new Set(running(after).map((t) => t.ID));
+    const stopped = survivors.filter((id) => !runningIds.has(id));
+    fencedSurvivors += stopped.length;
+    for (const id of stopped) process.stderr.write(`  survivor task ${id} stopped: ${JSON.stringify(after.find((t) => t.ID === id)?.Status)}\n`);
+    lost += Math.max(0, replicas - running(after).length);
+    if (healedAt) heal.push(healedAt - t0);
+    process.stderr.write(`${replicas} replicas, kill ${k + 1}: ${victim.name} had ${slots.size} tasks; healed in ${healedAt ? healedAt - t0 : 'n/a'} ms\n`);
+    await c.restart(victim);
+    await waitFor(
+      async () => {
+        const n = (await c.http(m1, 'GET', `/nodes/${victimId}`)).json<{ Status: { State: string } }>();
+        const now = await tasks();
+        return n.Status.State === 'ready' && running(now).length === replicas && now.filter((t) => t.Status.State === 'running').length === replicas;
+      },
+      { timeoutMs: 120_000, what: `${victim.name} back and the cluster settled` },
+    );
+  }
+  await c.http(m1, 'DELETE', `/services/${serviceId}`);
+  await waitFor(async () => (await tasks()).length === 0, { timeoutMs: 120_000, what: `${name}'s tasks gone` });
+  heal.sort((a, b) => a - b);
+  const pct = (p: number) => heal[Math.min(heal.length - 1, Math.floor(heal.length * p))] ?? null;
+  return { replicas, kills: KILLS, heal_p50_ms: pct(0.5), heal_p99_ms: pct(0.99), lost_tasks: lost, fenced_survivors: fencedSurvivors };
 }
 
 main().then(

@@ -176,8 +176,10 @@ export class ChaosCluster {
   async kill(n: ChaosNode): Promise<void> {
     if (!n.proc.proc) return;
     n.killsByUs++;
+    if (n.paused) this.pc.resume(n.proc);
     n.paused = false;
-    await this.pc.kill(n.proc, 'SIGKILL');
+    // A kill is a machine crash: the daemon and its task supervisor (and so every task) at once.
+    await this.pc.crash(n.proc);
   }
 
   /** Starts a killed node again from its data dir, and hands it the partition in force (in a namespace, the rules stayed there). */
@@ -189,13 +191,14 @@ export class ChaosCluster {
 
   pause(n: ChaosNode): void {
     if (!n.proc.proc || n.paused) return;
-    n.proc.proc.kill('SIGSTOP');
+    // A pause freezes the whole machine: daemon, supervisor and tasks.
+    this.pc.pause(n.proc);
     n.paused = true;
   }
 
   async resume(n: ChaosNode): Promise<void> {
     if (!n.proc.proc || !n.paused) return;
-    n.proc.proc.kill('SIGCONT');
+    this.pc.resume(n.proc);
     n.paused = false;
     // A command sent while it was stopped may or may not have landed: say it again.
     if (!this.netns) await this.pushPartition([n]);
@@ -251,7 +254,7 @@ export class ChaosCluster {
 
   /** Kills every process, unmounts the tmpfs, removes the data dirs (which ends the tasks: their supervisors see their state go). */
   async close(): Promise<void> {
-    for (const n of this.nodes) if (n.paused) n.proc.proc?.kill('SIGCONT');
+    for (const n of this.nodes) if (n.paused) this.pc.resume(n.proc);
     await Promise.all(this.pc.nodes.map((n) => this.pc.kill(n, 'SIGKILL')));
     await this.disk?.unmount().catch((err: Error) => this.log(`chaos: unmounting the tmpfs: ${err.message}`));
     await this.pc.close();

@@ -9,3 +9,5 @@ import './gossip/transport.js';
 import './manager/dispatcher/messages.js';
 import './manager/membership/messages.js';
 import './worker/agent/logs.js';
+import './manager/lease/messages.js';
+import './worker/supervisor/messages.js';

@@ -143,6 +143,7 @@ export class ProcCluster {
     await waitFor(() => n.stdout.slice(before).includes('running'), { timeoutMs: 20_000, what: `${n.name} restarted` });
   }
 
+  /** Signals the node daemon only (its task supervisor and tasks run on: a daemon crash, or a graceful stop with SIGTERM). */
   kill(n: NodeProc, signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
     const p = n.proc;
     if (!p) return Promise.resolve();
@@ -150,6 +151,43 @@ export class ProcCluster {
       p.once('exit', () => resolve());
       p.kill(signal);
     });
+  }
+
+  /**
+   * The machine dies: SIGKILL the daemon and the node's task supervisor at
+   * once (the kernel then kills every task, tied to the supervisor).
+   */
+  async crash(n: NodeProc): Promise<void> {
+    const sup = supervisorPid(n.dataDir);
+    const done = this.kill(n, 'SIGKILL');
+    if (sup) signal(sup, 'SIGKILL');
+    await done;
+  }
+
+  /**
+   * The machine freezes (a VM paused): SIGSTOP the daemon, the supervisor
+   * and every task; `resume` thaws them in the reverse order.
+   */
+  pause(n: NodeProc): void {
+    const sup = supervisorPid(n.dataDir);
+    n.proc?.kill('SIGSTOP');
+    if (!sup) return;
+    signal(sup, 'SIGSTOP');
+    for (const pid of childrenOf(sup)) signal(-pid, 'SIGSTOP');
+  }
+
+  resume(n: NodeProc): void {
+    const sup = supervisorPid(n.dataDir);
+    if (sup) {
+      for (const pid of childrenOf(sup)) signal(-pid, 'SIGCONT');
+      signal(sup, 'SIGCONT');
+    }
+    n.proc?.kill('SIGCONT');
+  }
+
+  /** The PID of the node's task supervisor, when one runs. */
+  supervisorPid(n: NodeProc): number | null {
+    return supervisorPid(n.dataDir);
   }
 
   async waitApi(n: NodeProc, timeoutMs = 20_000): Promise<void> {
@@ -198,10 +236,9 @@ export class ProcCluster {
   }
 
   async close(): Promise<void> {
-    await Promise.all(this.nodes.map((n) => this.kill(n, 'SIGKILL')));
-    // Tasks outlive their node by design (their supervisors would fence them
-    // a second later): end them now, so the supervisors finish and stop
-    // writing into the directories we are about to remove.
+    await Promise.all(this.nodes.map((n) => this.crash(n)));
+    // Tasks die with their supervisor; a task whose own children escaped its
+    // process group could still be there: end what the started.json files name.
     for (const pid of leftoverTaskPids(this.dir)) {
       try {
         process.kill(-pid, 'SIGKILL');
@@ -225,6 +262,38 @@ export class ProcCluster {
         await new Promise((r) => setTimeout(r, 200));
       }
     }
+  }
+}
+
+function supervisorPid(dataDir: string): number | null {
+  try {
+    const pid = Number(readFileSync(path.join(dataDir, 'supervisor', 'supervisor.pid'), 'utf8').trim().split(' ')[0]);
+    return Number.isInteger(pid) && pid > 1 ? pid : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Direct children of `pid` (from /proc: the supervisor's tasks and oci runtime processes). */
+export function childrenOf(pid: number): number[] {
+  const out: number[] = [];
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
+      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === pid) out.push(Number(name));
+    } catch {
+      // exited meanwhile
+    }
+  }
+  return out;
+}
+
+function signal(pid: number, sig: NodeJS.Signals): void {
+  try {
+    process.kill(pid, sig);
+  } catch {
+    // gone
   }
 }
 

@@ -9,6 +9,7 @@ import { Manager, type ManagerOptions } from '../../src/manager/manager.js';
 import { Join, type JoinResponse } from '../../src/manager/membership/messages.js';
 import { newObjectId } from '../../src/manager/membership/tokens.js';
 import type { Task, TaskState } from '../../src/manager/store/types.js';
+import { LeaseKeeper } from '../../src/worker/supervisor/lease-keeper.js';
 import { SessionClient } from '../../src/worker/agent/session.js';
 import { WsTransport } from '../../src/wire/ws-transport.js';
 import { waitFor } from '../helpers/wait.js';
@@ -98,13 +99,18 @@ export class ManagerCluster {
   }
 }
 
-/** An agent that "runs" what it is assigned: reports starting → running, and shutdown when told. */
+/**
+ * An agent that "runs" what it is assigned: reports starting → running, and
+ * shutdown when told. It keeps its node's fencing lease the way a node's
+ * task supervisor does (LeaseKeeper), so its node is judged as a real one is.
+ */
 export class FakeAgent {
   readonly tasks = new Map<string, Task>();
   readonly session: SessionClient;
   /** States reported per task, in order. */
   readonly reported = new Map<string, TaskState[]>();
   autoRun = true;
+  private lease: LeaseKeeper | null = null;
 
   constructor(
     readonly id: string,
@@ -131,7 +137,14 @@ export class FakeAgent {
 
   start(): void {
     this.session.start();
+    this.lease = new LeaseKeeper({ transport: this.transport, nodeId: this.id, managers: [...this.session.knownManagers], renewEveryMs: 200 });
+    // Managers learned from the session (a joined manager, a failover) are renewed with too.
+    const t = setInterval(() => this.lease?.setManagers([...this.session.knownManagers]), 200);
+    t.unref();
+    this.stopLease = () => clearInterval(t);
   }
+
+  private stopLease: () => void = () => {};
 
   report(taskId: string, state: TaskState, message: string = state): void {
     const list = this.reported.get(taskId) ?? [];
@@ -152,6 +165,8 @@ export class FakeAgent {
   }
 
   async stop(): Promise<void> {
+    this.stopLease();
+    this.lease?.stop();
     this.session.stop();
     await this.transport.close();
   }

@@ -1,7 +1,7 @@
 /**
  * What the oci runtime (runc) isolates, checked from inside a real busybox
  * container and from the host: its own pid, mount, uts and ipc namespaces
- * (and, by design for now, the host's network namespace), its shell is PID 1
+ * (and, by design for now, the host's network namespace), its init (tini) is PID 1 with the task shell its child
  * in there, it sees only its own processes, its hostname is the task's; and
  * the task's limits land in config.json (linux.resources: cpu quota/period
  * from NanoCPUs, memory, pids) and in the container's cgroup (cpu.cfs_quota_us
@@ -62,13 +62,14 @@ if (!runc.ok) {
   const hostNs = (ns: string) => readlinkSync(`/proc/self/ns/${ns}`);
   const NS = ['pid', 'mnt', 'uts', 'ipc', 'net'] as const;
 
-  t.test('oci: own pid, mount, uts and ipc namespaces; PID 1 is the task; the hostname is the task’s; limits in config.json and the cgroup', async (t) => {
+  t.test('oci: own pid, mount, uts and ipc namespaces; PID 1 is the init, the task its child; the hostname is the task’s; limits in config.json and the cgroup', async (t) => {
     const id = taskId('iso');
     const nanoCpus = 500_000_000; // 0.5 CPU
     const memoryBytes = 64 * 1024 * 1024;
     const script = [
       ...NS.map((n) => `echo "ns ${n} $(readlink /proc/self/ns/${n})"`),
       'echo "self $$"',
+      'echo "ppid $PPID"',
       `echo "pid1 $(tr '\\0' ' ' < /proc/1/cmdline)"`,
       "echo \"procs $(ls /proc | grep -c '^[0-9][0-9]*$')\"",
       'echo "hostname $(hostname)"',
@@ -110,9 +111,11 @@ if (!runc.ok) {
       }
       t.equal(get('ns net'), hostNs('net'), 'net namespace is the host’s (host networking, as bundle.ts documents)');
 
-      // PID 1 is the task, and the container sees only its own processes.
-      t.equal(get('self'), '1', 'the task shell is PID 1 inside');
-      t.match(get('pid1'), /^sh -c .*readlink \/proc\/self\/ns\/pid/, 'PID 1’s command line is the task command');
+      // PID 1 is the init that ties the container to the node's supervisor (tini, as under
+      // `docker run --init`); the task is its child, and the container sees only its own processes.
+      t.not(get('self'), '1', `the task shell is not PID 1 inside (${get('self')})`);
+      t.equal(get('ppid'), '1', 'its parent is PID 1, the init');
+      t.match(get('pid1'), /^\/sbin\/shoal-init -p SIGKILL -- sh -c .*readlink \/proc\/self\/ns\/pid/, 'PID 1 is the init, running the task command');
       const procs = Number(get('procs'));
       t.ok(procs >= 1 && procs <= 5, `only the container’s processes are visible (${procs} under /proc; the host has ${hostProcessCount()})`);
       t.equal(get('hostname'), 'iso-box', 'hostname is the task’s');

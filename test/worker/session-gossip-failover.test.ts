@@ -33,7 +33,13 @@ t.test('aliveManagerAddrs: alive managers only, by cluster address', async (t) =
 });
 
 t.test('a worker whose only known manager is gone fails over to a manager learned from gossip', async (t) => {
-  const c = new ManagerCluster();
+  // The test's premise is that both sessions opened before m2 and m3 joined
+  // stay open until m1 stops: a session reopened later gets a session frame
+  // naming m2 and m3, and the worker learns them without gossip. The
+  // harness's 200 ms heartbeat (400 ms request timeout) can lapse on a loaded
+  // machine, where this process hosts three Raft managers and two agents;
+  // the default 1 s (2 s timeout) does not.
+  const c = new ManagerCluster({ dispatcher: { heartbeatMs: 1_000 } });
   t.teardown(() => c.close());
   const m1 = await c.found();
   await c.leader();
@@ -67,11 +73,20 @@ t.test('a worker whose only known manager is gone fails over to a manager learne
 
   const m2 = await c.joinManager();
   const m3 = await c.joinManager();
-  await waitFor(() => m1.status().managers.filter((x) => x.voter).length === 3, { what: 'three voters' });
+  // m1 counts m3 a voter the moment it appends the promotion to its own log
+  // (Raft switches configuration at append, not at commit), before it has
+  // sent it: while a persist is in flight the next append waits for it, and
+  // stopping m1 then drops it. If m2 never got that entry, the configuration
+  // m2 knows, {m1, m2}, has lost its quorum: no leader is ever elected, and no
+  // manager accepts the worker's session. A slow fsync (a fresh machine, a
+  // loaded one) makes that window wide, so wait until every manager's own
+  // configuration has the three voters.
+  await waitFor(() => [m1, m2, m3].every((m) => m.status().managers.filter((x) => x.voter).length === 3), { what: "three voters in every manager's configuration" });
   await waitFor(() => [m2, m3].every((m) => m.store.get('node', w.id) !== undefined), { what: 'the later managers replicate the worker' });
   const later = [m2, m3].map((m) => c.managers.get(m.status().nodeId)!.addr);
   members = [...members, member(m2.status().nodeId, later[0]!, 'manager', 'alive'), member(m3.status().nodeId, later[1]!, 'manager', 'alive'), member(w.id, w.addr, 'worker', 'alive')];
   t.same(w.s.knownManagers, [m1Addr], 'the open session told the worker nothing of the later managers');
+  t.same(control.s.knownManagers, [m1Addr], 'nor the other worker');
 
   await c.stopManager(m1Id);
   members = members.map((m) => (m.id === m1Id ? { ...m, state: 'dead' } : m));

@@ -16,50 +16,28 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { writeFileSync } from 'node:fs';
-import { LeaseRenew } from '../../manager/lease/messages.js';
+import '../../manager/lease/messages.js';
 import { monotonicMs } from '../../util/monotonic.js';
-import type { Connection } from '../../wire/interface.js';
-import { PeerLink } from '../../wire/peer-link.js';
 import { WsTransport } from '../../wire/ws-transport.js';
-import { NodeLease, SLOT_HELD, SLOT_UNTIL, type LeaseThreadData, type LeaseThreadEvent, type LeaseThreadMessage } from './lease.js';
+import { LeaseKeeper } from './lease-keeper.js';
+import { SLOT_HELD, SLOT_UNTIL, type LeaseThreadData, type LeaseThreadEvent, type LeaseThreadMessage } from './lease.js';
 
 function main(): void {
   const data = workerData as LeaseThreadData;
   const shared = new Float64Array(data.shared);
-  const lease = new NodeLease();
   const post = (e: LeaseThreadEvent) => parentPort?.postMessage(e);
-  const transport = new WsTransport({ nodeId: data.nodeId });
-  const links = new Map<string, PeerLink>();
+  const keeper = new LeaseKeeper({
+    transport: new WsTransport({ nodeId: data.nodeId }),
+    nodeId: data.nodeId,
+    managers: data.managers,
+    renewEveryMs: data.renewEveryMs,
+    onGrant: (l) => {
+      shared[SLOT_UNTIL] = l.until;
+      check();
+    },
+  });
+  const lease = keeper.lease;
   let valid = false;
-
-  const setManagers = (addrs: string[]) => {
-    for (const [a, l] of links) {
-      if (!addrs.includes(a)) {
-        l.close();
-        links.delete(a);
-      }
-    }
-    for (const a of addrs) {
-      if (links.has(a)) continue;
-      const l = new PeerLink(transport, a, { connectTimeoutMs: data.renewEveryMs * 5, backoff: { maxMs: data.renewEveryMs * 2 } });
-      // A fresh connection renews at once: a restarted supervisor must not wait a period for its first lease.
-      l.onUp((c) => renew(c));
-      links.set(a, l);
-    }
-  };
-
-  const renew = (c: Connection) => {
-    const sentAt = monotonicMs();
-    c.request(LeaseRenew, { nodeId: data.nodeId }, { timeoutMs: data.renewEveryMs * 2 }).then(
-      (r) => {
-        if (!r.granted) return;
-        lease.granted(sentAt, r.fenceMs);
-        shared[SLOT_UNTIL] = lease.until;
-        check();
-      },
-      () => {},
-    );
-  };
 
   const check = () => {
     const now = monotonicMs();
@@ -82,16 +60,9 @@ function main(): void {
     process.kill(process.pid, 'SIGKILL');
   };
 
-  setManagers(data.managers);
-  setInterval(() => {
-    for (const l of links.values()) {
-      const c = l.connection;
-      if (c) renew(c);
-    }
-  }, data.renewEveryMs);
   setInterval(check, data.fenceCheckMs);
   parentPort?.on('message', (m: LeaseThreadMessage) => {
-    if (m.type === 'managers') setManagers(m.managers);
+    if (m.type === 'managers') keeper.setManagers(m.managers);
   });
 }
 

@@ -1,0 +1,70 @@
+import { LeaseRenew } from '../../manager/lease/messages.js';
+import { monotonicMs } from '../../util/monotonic.js';
+import type { Connection, Transport } from '../../wire/interface.js';
+import { PeerLink } from '../../wire/peer-link.js';
+import { NodeLease } from './lease.js';
+
+export interface LeaseKeeperOptions {
+  transport: Transport;
+  nodeId: string;
+  managers: string[];
+  renewEveryMs: number;
+  /** A renewal was granted (the lease may have grown). */
+  onGrant?(lease: NodeLease): void;
+}
+
+/**
+ * Renews a node's fencing lease with every manager it knows, every period
+ * and as soon as a connection to one comes up (manager/lease/core.ts has the
+ * protocol). What to do when the lease runs out is the owner's business: the
+ * supervisor's lease thread ends the supervisor.
+ */
+export class LeaseKeeper {
+  readonly lease = new NodeLease();
+  private readonly links = new Map<string, PeerLink>();
+  private readonly timer: NodeJS.Timeout;
+
+  constructor(private readonly opts: LeaseKeeperOptions) {
+    this.setManagers(opts.managers);
+    this.timer = setInterval(() => {
+      for (const l of this.links.values()) {
+        const c = l.connection;
+        if (c) this.renew(c);
+      }
+    }, opts.renewEveryMs);
+  }
+
+  setManagers(addrs: string[]): void {
+    for (const [a, l] of this.links) {
+      if (!addrs.includes(a)) {
+        l.close();
+        this.links.delete(a);
+      }
+    }
+    for (const a of addrs) {
+      if (this.links.has(a)) continue;
+      const l = new PeerLink(this.opts.transport, a, { connectTimeoutMs: this.opts.renewEveryMs * 5, backoff: { maxMs: this.opts.renewEveryMs * 2 } });
+      // A fresh connection renews at once: a restarted supervisor must not wait a period for its first lease.
+      l.onUp((c) => this.renew(c));
+      this.links.set(a, l);
+    }
+  }
+
+  private renew(c: Connection): void {
+    const sentAt = monotonicMs();
+    c.request(LeaseRenew, { nodeId: this.opts.nodeId }, { timeoutMs: this.opts.renewEveryMs * 2 }).then(
+      (r) => {
+        if (!r.granted) return;
+        this.lease.granted(sentAt, r.fenceMs);
+        this.opts.onGrant?.(this.lease);
+      },
+      () => {},
+    );
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+    for (const l of this.links.values()) l.close();
+    this.links.clear();
+  }
+}
