@@ -16,7 +16,11 @@ t.test('a worker fails over to a manager it knows only from gossip', async (t) =
   const m2 = await c.join('manager', m1);
   const m3 = await c.join('manager', m1);
   const nodes = async (via = m1) => (await c.http(via, 'GET', '/nodes')).json<{ Description: { Hostname: string }; Status: { State: string }; ManagerStatus?: { Reachability: string } }[]>();
-  await waitFor(async () => (await nodes()).filter((n) => n.ManagerStatus?.Reachability === 'reachable').length === 3, { timeoutMs: 30_000, what: 'three reachable managers' });
+  // Every manager must see three voters, not just n1: n1 counts a promotion as soon as it is in its own
+  // log, and killing it before the others have the entry would leave them two voters short of a quorum.
+  for (const m of [m1, m2, m3]) {
+    await waitFor(async () => (await nodes(m)).filter((n) => n.ManagerStatus?.Reachability === 'reachable').length === 3, { timeoutMs: 30_000, what: `three reachable managers as ${m.name} sees them` });
+  }
   await waitFor(async () => (await nodes()).find((n) => n.Description.Hostname === w.name)?.Status.State === 'ready', { timeoutMs: 20_000, what: 'the worker ready' });
   const sessionLine = (addr: string) => `agent session with manager ${addr}`;
   t.ok(w.stderr.includes(sessionLine(`${m1.host}:${m1.port}`)), 'the worker holds its session with n1');
