@@ -174,6 +174,7 @@ export class Daemon {
     d.brk = brk;
     if (brk) log(`DELIBERATELY BROKEN BUILD for the chaos self-test: SHOAL_CHAOS_BREAK=${process.env.SHOAL_CHAOS_BREAK}`);
     d.stopStallWatch = watchStalls((m) => log(`node ${nodeId}: ${m}`));
+    raisePriority(log);
     if (identity.role === 'manager') await d.startManager();
     await d.startAgent();
     d.startSession();
@@ -406,6 +407,20 @@ async function joinCluster(
     }
   }
   throw new DaemonError(`could not join through ${join.addr}: ${lastErr}`);
+}
+
+/**
+ * As root, the node process runs at nice -5 (the task supervisor at -10;
+ * tasks at 0): tasks that saturate the CPUs must not starve the process that
+ * answers its peers, or a busy cluster would look like a dead one.
+ */
+function raisePriority(log: (m: string) => void): void {
+  if (process.getuid?.() !== 0) return;
+  try {
+    if (os.getPriority() > -5) os.setPriority(-5);
+  } catch (err) {
+    log(`cannot raise the node's priority: ${(err as Error).message}`);
+  }
 }
 
 function splitAddr(a: string): [string, string] {

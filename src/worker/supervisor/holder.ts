@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { setPriority } from 'node:os';
 import path from 'node:path';
 import { readJson, writeJsonAtomic } from '../runtime/common/atomic.js';
 import { destroyTaskCgroups, oomKillCount, procCgroupDir, TASK_CONTROLLERS, type Controller } from '../runtime/common/cgroup.js';
@@ -57,6 +58,9 @@ export class TaskHolder {
   /** Queued starts by task, so a second start of one task joins the first instead of spawning twice. */
   private readonly queued = new Map<string, Held['waiters']>();
   private pumping = false;
+
+  /** The priority tasks run at when the supervisor's own differs (null: inherit it). */
+  taskNice: number | null = null;
 
   constructor(
     private readonly roots: string[],
@@ -147,6 +151,14 @@ export class TaskHolder {
       return;
     }
     const h: Held = { taskId, dir, launch, child, logs, spawnedAt: Date.now(), exited: false, finished: false, waiters };
+    // The supervisor runs at a raised priority (main.ts); its tasks must not inherit it.
+    if (this.taskNice !== null && child.pid) {
+      try {
+        setPriority(child.pid, this.taskNice);
+      } catch {
+        /* already gone */
+      }
+    }
     this.held.set(taskId, h);
     child.stdout!.on('data', (c: Buffer) => h.logs.write('stdout', c));
     child.stderr!.on('data', (c: Buffer) => h.logs.write('stderr', c));
@@ -334,7 +346,8 @@ export class TaskHolder {
 
   private record(h: Held, status: ExitRecord): void {
     try {
-      writeJsonAtomic(taskFile(h.dir, 'exit'), status);
+      // Renamed whole, not fsynced: after a power loss no task runs and its exit no longer matters.
+      writeJsonAtomic(taskFile(h.dir, 'exit'), status, false);
     } catch (err) {
       this.diag(`task ${h.taskId}: cannot write exit.json: ${(err as Error).message}`);
     }

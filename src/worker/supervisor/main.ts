@@ -15,6 +15,7 @@
  * ever runs unsupervised, unfenced or without an exit status to report.
  */
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeSync, appendFileSync, chmodSync } from 'node:fs';
+import { getPriority, setPriority } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { readJson } from '../runtime/common/atomic.js';
 import { DEFAULT_LOG_ROTATION } from '../runtime/common/log-format.js';
@@ -79,8 +80,26 @@ function lock(): boolean {
   return false;
 }
 
+/**
+ * As root, the supervisor (and its lease thread, created later, which
+ * inherits it) runs at nice -10: tasks that saturate the CPUs must not delay
+ * the renewals that keep them alive. Tasks are put back to the default 0.
+ */
+function raisePriority(): number | null {
+  if (process.getuid?.() !== 0) return null;
+  try {
+    const before = getPriority();
+    setPriority(-10);
+    return before;
+  } catch (err) {
+    diag(`cannot raise the supervisor's priority: ${(err as Error).message}`);
+    return null;
+  }
+}
+
 async function main(): Promise<void> {
   mkdirSync(dir!, { recursive: true, mode: 0o700 });
+  const taskNice = raisePriority();
   if (!lock()) {
     diag(`another supervisor already runs for ${dir}; exiting`);
     process.exit(0);
@@ -115,6 +134,7 @@ async function main(): Promise<void> {
     metrics,
     diag,
   );
+  holder.taskNice = taskNice;
 
   let lease: { worker: Worker; nodeId: string } | null = null;
   let leaseState: 'valid' | 'expired' | 'unconfigured' = 'unconfigured';

@@ -1,4 +1,5 @@
-import { mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { mkdirSync, readdirSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { ContainerInfo, ExitStatus, LogLine, LogOptions, TaskRunSpec } from '../interface.js';
 import { RuntimeError } from '../interface.js';
@@ -212,7 +213,8 @@ export class SupervisedTasks<I extends BaseInfo> {
     if (!t) return;
     if (!t.exit) {
       await Promise.resolve(this.hooks.sweep(t.dir, t.info)).catch(() => {});
-      if (!readJson<ExitRecord>(taskFile(t.dir, 'exit'))) writeJsonAtomic(taskFile(t.dir, 'exit'), exit);
+      // Not fsynced: the agent's task db records the end durably; this file only has to be whole.
+      if (!readJson<ExitRecord>(taskFile(t.dir, 'exit'))) writeJsonAtomic(taskFile(t.dir, 'exit'), exit, false);
     }
     this.settle(taskId, readJson<ExitRecord>(taskFile(t.dir, 'exit')) ?? exit);
   }
@@ -251,7 +253,8 @@ export class SupervisedTasks<I extends BaseInfo> {
       const info = readJson<I>(taskFile(dir, 'info'));
       if (info) await this.hooks.cleanup(dir, info);
     }
-    rmSync(dir, { recursive: true, force: true });
+    // Off the event loop: a node removing hundreds of finished tasks must keep answering.
+    await rm(dir, { recursive: true, force: true });
   }
 
   logs(taskId: string, opts: LogOptions): AsyncIterable<LogLine> {

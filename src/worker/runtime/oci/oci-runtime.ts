@@ -121,7 +121,7 @@ export class OciRuntime extends SupervisedRuntime<OciInfo> implements Runtime {
       const init = findInit();
       if (!init) warnings.push(`the container is not tied to the node's task supervisor: install tini (${INIT_CANDIDATES.join(' or ')}), or a dead supervisor leaves it running`);
       const config = buildConfig({ spec, image, rootfs: rootfs.path, taskDir: dir, cgroupsPath, volumesDir: path.join(this.opts.dataDir, 'volumes'), ...(init ? { init } : {}) });
-      writeJsonAtomic(path.join(bundle, 'config.json'), config);
+      writeJsonAtomic(path.join(bundle, 'config.json'), config, false);
       const launch: LaunchSpec = {
         kind: 'oci',
         argv: [binaryPath, '--root', root, 'run', '--bundle', bundle, '--pid-file', path.join(dir, 'container.pid'), ...(binary === 'runc' ? ['--keep'] : []), spec.taskId],
