@@ -4,7 +4,7 @@
  * compiled CLI, each on its own 127.0.x.y address and data dir, killed with
  * SIGKILL, paused with SIGSTOP, or stopped with SIGTERM.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -250,6 +250,8 @@ export class ProcCluster {
         }
       }
     }
+    // oci tasks' overlay roots outlive a crashed node: unmount them, or the directory cannot go.
+    unmountUnder(this.dir);
     for (let attempt = 0; ; attempt++) {
       try {
         rmSync(this.dir, { recursive: true, force: true, maxRetries: 5, retryDelay: 100 });
@@ -263,6 +265,16 @@ export class ProcCluster {
       }
     }
   }
+}
+
+function unmountUnder(dir: string): void {
+  let mounts: string[];
+  try {
+    mounts = readFileSync('/proc/self/mounts', 'utf8').split('\n').map((l) => l.split(' ')[1] ?? '');
+  } catch {
+    return;
+  }
+  for (const m of mounts.filter((p) => p.startsWith(dir + '/')).reverse()) spawnSync('umount', ['-l', m]);
 }
 
 function supervisorPid(dataDir: string): number | null {

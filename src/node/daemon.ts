@@ -81,6 +81,7 @@ export class Daemon {
   agent: Agent | null = null;
   /** The node's task supervisor: the parent of every process and oci task, and the keeper of the fencing lease. */
   supervisor: SupervisorClient | null = null;
+  private readonly runtimes = new Map<string, Runtime>();
   private stopLogs: (() => void) | null = null;
   private stopStallWatch: (() => void) | null = null;
   private stopped = false;
@@ -252,7 +253,10 @@ export class Daemon {
     for (const name of RUNTIME_NAMES) {
       const r = createRuntime(name, ro);
       const a = await r.available().catch((err: Error) => ({ ok: false, reason: err.message }));
-      if (a.ok) runtimes.set(name, r);
+      if (a.ok) {
+        runtimes.set(name, r);
+        this.runtimes.set(name, r);
+      }
       else log(`runtime ${name} unavailable: ${a.reason ?? 'unknown reason'}`);
     }
     const def = this.identity.runtime ?? 'process';
@@ -364,7 +368,10 @@ export class Daemon {
     this.stopStallWatch?.();
     await this.agent?.stop();
     if (this.supervisor) {
-      if (!opts.keepTasks) await this.supervisor.shutdown('the node is stopping').catch((err: Error) => this.opts.log?.(`supervisor shutdown: ${err.message}`));
+      if (!opts.keepTasks) {
+        await this.supervisor.shutdown('the node is stopping').catch((err: Error) => this.opts.log?.(`supervisor shutdown: ${err.message}`));
+        for (const r of this.runtimes.values()) await r.release?.().catch((err: Error) => this.opts.log?.(`releasing ${r.name}: ${err.message}`));
+      }
       await this.supervisor.close();
     }
     await this.roleChange.catch(() => {});

@@ -115,6 +115,12 @@ export interface Runtime {
   inspect(taskId: string): Promise<ContainerInfo | null>;
   /** Every task this runtime knows on this node (for re-adoption after an agent restart). */
   list(): Promise<ContainerInfo[]>;
+  /**
+   * The node is stopping with its tasks: release what stopped tasks still
+   * hold on the host (oci overlay mounts), leaving their records for the
+   * next agent. Optional: runtimes that hold nothing need not implement it.
+   */
+  release?(): Promise<void>;
   /** Runs a command inside the task (health checks). */
   exec?(taskId: string, cmd: string[], timeoutMs: number): Promise<{ exitCode: number; output: string }>;
 }

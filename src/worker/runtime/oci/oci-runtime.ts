@@ -1,5 +1,5 @@
-import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { ContainerInfo, Runtime, TaskRunSpec, TaskStats } from '../interface.js';
 import { RuntimeError } from '../interface.js';
@@ -47,10 +47,10 @@ export class OciRuntime extends SupervisedRuntime<OciInfo> implements Runtime {
       { stateDir: this.c.stateDir, rotation: this.c.rotation, log: this.c.log, ...(this.c.supervisor ? { supervisor: this.c.supervisor } : {}) },
       {
         // The container's init (tini) dies with its runtime process, which dies with the supervisor; delete what is left.
-        sweep: (_dir, info) => void this.ociCall(info, ['delete', '--force', info.taskId]),
-        cleanup: (dir, info) => {
-          this.ociCall(info, ['delete', '--force', info.taskId]);
-          teardownRootfs(dir);
+        sweep: async (_dir, info) => void (await this.ociCall(info, ['delete', '--force', info.taskId])),
+        cleanup: async (dir, info) => {
+          await this.ociCall(info, ['delete', '--force', info.taskId]);
+          await teardownRootfs(dir);
         },
       },
     );
@@ -66,8 +66,27 @@ export class OciRuntime extends SupervisedRuntime<OciInfo> implements Runtime {
     return which((b === 'runc' ? this.opts.oci?.runcPath : this.opts.oci?.crunPath) ?? b);
   }
 
-  /** Whether `binary` can run tasks here (root, binary present; crun also needs its cgroup setup). */
-  async availableFor(b: OciBinary): Promise<{ ok: boolean; reason?: string }> {
+  /**
+   * Whether `binary` can run tasks here. Answered once per binary (it runs
+   * the binary, which costs ~10 ms of a blocked event loop per call: not
+   * something to do per task); a failure is asked again on the next call.
+   */
+  availableFor(b: OciBinary): Promise<{ ok: boolean; reason?: string }> {
+    let p = this.availability.get(b);
+    if (!p) {
+      p = this.checkAvailable(b);
+      this.availability.set(b, p);
+      void p.then((r) => {
+        if (!r.ok) this.availability.delete(b);
+      });
+    }
+    return p;
+  }
+
+  private readonly availability = new Map<OciBinary, Promise<{ ok: boolean; reason?: string }>>();
+
+  /** Root, the binary present and working; crun also needs its cgroup setup. */
+  private async checkAvailable(b: OciBinary): Promise<{ ok: boolean; reason?: string }> {
     if (process.getuid?.() !== 0) return { ok: false, reason: `the oci runtime needs root (${b} with namespaces, cgroups and overlay mounts)` };
     const p = this.binaryPath(b);
     if (!p) return { ok: false, reason: `${b} is not installed (not on PATH)` };
@@ -107,14 +126,14 @@ export class OciRuntime extends SupervisedRuntime<OciInfo> implements Runtime {
     const image = this.image(spec);
     // A create() that died half-way left a directory without info.json, maybe with its overlay mounted.
     if (existsSync(this.tasks.dir(spec.taskId))) {
-      teardownRootfs(this.tasks.dir(spec.taskId));
-      rmSync(this.tasks.dir(spec.taskId), { recursive: true, force: true });
+      await teardownRootfs(this.tasks.dir(spec.taskId));
+      await rm(this.tasks.dir(spec.taskId), { recursive: true, force: true });
     }
     const dir = this.tasks.prepareDir(spec.taskId);
     const root = path.join(this.c.stateDir, binary);
     mkdirSync(root, { recursive: true, mode: 0o700 });
     const bundle = path.join(dir, 'bundle');
-    const rootfs = setupRootfs(image.rootfs, dir, this.opts.oci?.overlay !== false);
+    const rootfs = await setupRootfs(image.rootfs, dir, this.opts.oci?.overlay !== false);
     const warnings = rootfs.note ? [rootfs.note] : [];
     try {
       const cgroupsPath = `${this.c.cgroupParent}/${spec.taskId}`;
@@ -151,11 +170,18 @@ export class OciRuntime extends SupervisedRuntime<OciInfo> implements Runtime {
         image: { name: image.name, id: image.id },
       });
     } catch (err) {
-      teardownRootfs(dir);
+      await teardownRootfs(dir);
       await this.tasks.remove(spec.taskId);
       throw err;
     }
     return (await this.inspect(spec.taskId))!;
+  }
+
+  async release(): Promise<void> {
+    for (const t of await this.list()) {
+      if (t.state === 'running') continue;
+      await teardownRootfs(this.tasks.dir(t.taskId)).catch((err: Error) => this.c.log(`task ${t.taskId}: ${err.message}`));
+    }
   }
 
   async stats(taskId: string): Promise<TaskStats> {
@@ -171,9 +197,9 @@ export class OciRuntime extends SupervisedRuntime<OciInfo> implements Runtime {
     return { exitCode: r.exitCode, output: r.error ? `${r.output}${r.error}` : r.output };
   }
 
-  private ociCall(info: OciInfo, args: string[]): { ok: boolean; out: string } {
-    const r = spawnSync(info.binaryPath, ['--root', info.root, ...args], { encoding: 'utf8', timeout: 10_000, env: { PATH: DEFAULT_PATH } });
-    return { ok: r.status === 0, out: `${r.stdout ?? ''}${r.stderr ?? ''}` };
+  private async ociCall(info: OciInfo, args: string[]): Promise<{ ok: boolean; out: string }> {
+    const r = await capture([info.binaryPath, '--root', info.root, ...args], { timeoutMs: 10_000, env: { PATH: DEFAULT_PATH } });
+    return { ok: r.exitCode === 0, out: r.output };
   }
 }
 

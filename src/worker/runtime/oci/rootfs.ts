@@ -1,5 +1,6 @@
-import { spawnSync } from 'node:child_process';
-import { mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
+import { capture } from '../common/capture.js';
 import path from 'node:path';
 import { RuntimeError } from '../interface.js';
 
@@ -9,10 +10,12 @@ import { RuntimeError } from '../interface.js';
  * the image's files and each writes only its differences (Docker's overlay2
  * in one layer). Where overlay is unavailable (not root, odd paths, a kernel
  * without it), a full copy instead. Mounted in create(), unmounted in remove().
+ * The mount helpers run asynchronously: a node creating hundreds of
+ * containers must keep answering its peers meanwhile.
  */
 export type RootfsMode = 'overlay' | 'copy';
 
-export function setupRootfs(imageRootfs: string, taskDir: string, preferOverlay: boolean): { mode: RootfsMode; path: string; note?: string } {
+export async function setupRootfs(imageRootfs: string, taskDir: string, preferOverlay: boolean): Promise<{ mode: RootfsMode; path: string; note?: string }> {
   const target = path.join(taskDir, 'bundle', 'rootfs');
   mkdirSync(target, { recursive: true });
   let note: string | undefined;
@@ -23,13 +26,13 @@ export function setupRootfs(imageRootfs: string, taskDir: string, preferOverlay:
     else {
       mkdirSync(upper, { recursive: true });
       mkdirSync(work, { recursive: true });
-      const r = spawnSync('mount', ['-t', 'overlay', 'overlay', '-o', `lowerdir=${imageRootfs},upperdir=${upper},workdir=${work}`, target], { encoding: 'utf8' });
-      if (r.status === 0) return { mode: 'overlay', path: target };
-      note = `overlay mount failed (${r.stderr?.trim() || r.error?.message}); copied the image rootfs instead`;
+      const r = await capture(['mount', '-t', 'overlay', 'overlay', '-o', `lowerdir=${imageRootfs},upperdir=${upper},workdir=${work}`, target], { timeoutMs: 30_000 });
+      if (r.exitCode === 0) return { mode: 'overlay', path: target };
+      note = `overlay mount failed (${r.output.trim() || r.error}); copied the image rootfs instead`;
     }
   }
-  const r = spawnSync('cp', ['-a', `${imageRootfs}/.`, `${target}/`], { encoding: 'utf8' });
-  if (r.status !== 0) throw new RuntimeError('FAILED', `copying the image rootfs into ${target}: ${r.stderr?.trim() || r.error?.message}`);
+  const r = await capture(['cp', '-a', `${imageRootfs}/.`, `${target}/`], { timeoutMs: 300_000 });
+  if (r.exitCode !== 0) throw new RuntimeError('FAILED', `copying the image rootfs into ${target}: ${r.output.trim() || r.error}`);
   return { mode: 'copy', path: target, ...(note ? { note } : {}) };
 }
 
@@ -44,12 +47,12 @@ export function isMounted(p: string): boolean {
 }
 
 /** Unmounts (lazily if something still holds it) and deletes the task's rootfs. */
-export function teardownRootfs(taskDir: string): void {
+export async function teardownRootfs(taskDir: string): Promise<void> {
   const target = path.join(taskDir, 'bundle', 'rootfs');
   for (let i = 0; i < 3 && isMounted(target); i++) {
-    const r = spawnSync('umount', [target], { encoding: 'utf8' });
-    if (r.status !== 0 && i === 2) spawnSync('umount', ['-l', target]);
+    const r = await capture(['umount', target], { timeoutMs: 30_000 });
+    if (r.exitCode !== 0 && i === 2) await capture(['umount', '-l', target], { timeoutMs: 30_000 });
   }
   if (isMounted(target)) throw new RuntimeError('FAILED', `cannot unmount ${target}`);
-  for (const d of ['bundle', 'rootfs-upper', 'rootfs-work']) rmSync(path.join(taskDir, d), { recursive: true, force: true });
+  for (const d of ['bundle', 'rootfs-upper', 'rootfs-work']) await rm(path.join(taskDir, d), { recursive: true, force: true });
 }
