@@ -82,5 +82,7 @@ t.test('status reports survive a leader failover', async (t) => {
   a.report('tf', 'running');
   const next = await c.leader();
   await waitFor(() => next.store.get('task', 'tf')?.Status.State === 'running', { timeoutMs: 15_000, what: 'report landed after failover' });
+  // The new leader applies the report before its acknowledgement reaches the agent: wait for that too.
+  await waitFor(() => a.session.unacknowledged === 0, { timeoutMs: 15_000, what: 'the report acknowledged' });
   t.equal(a.session.unacknowledged, 0, 'nothing left unacknowledged');
 });

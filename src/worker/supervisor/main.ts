@@ -14,7 +14,7 @@
  * fail, its tasks die with it (PR_SET_PDEATHSIG, see holder.ts): nothing
  * ever runs unsupervised, unfenced or without an exit status to report.
  */
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeSync, appendFileSync, chmodSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeSync, appendFileSync, chmodSync } from 'node:fs';
 import { getPriority, setPriority } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { readJson } from '../runtime/common/atomic.js';
@@ -105,7 +105,12 @@ async function main(): Promise<void> {
     process.exit(0);
   }
   const cfg = readJson<SupervisorConfig>(supervisorFile(dir!, 'config')) ?? { roots: [], rotation: DEFAULT_LOG_ROTATION };
-  rmSync(supervisorFile(dir!, 'fenced'), { force: true });
+  // The previous supervisor's last words, kept for whoever investigates (the agent has read them).
+  try {
+    renameSync(supervisorFile(dir!, 'fenced'), `${supervisorFile(dir!, 'fenced')}.prev`);
+  } catch {
+    /* it was not fenced */
+  }
   const metrics = newSupervisorMetrics();
   const subscribers = new Set<Stream<SupervisorEvent>>();
   const emit = (e: SupervisorEvent) => {

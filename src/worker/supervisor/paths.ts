@@ -10,7 +10,7 @@ import path from 'node:path';
  *   supervisor.json   how to run: the task roots it may start tasks from (agent, before spawning it)
  *   supervisor.pid    "<pid> <start time>" of the live supervisor (supervisor; its lock)
  *   supervisor.log    its own diagnostics
- *   fenced            why it ended itself, when its lease ran out (supervisor, just before)
+ *   fenced            why and when it ended itself, its lease run out (supervisor, just before; .prev once a new one starts)
  *   sock              the unix socket (or a hashed name under the temp dir, see socketPath)
  */
 /**

@@ -2,10 +2,10 @@ import { closeSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } f
 import { randomBytes } from 'node:crypto';
 
 /**
- * State files are written by one process (the shim or the agent) and read by
+ * State files are written by one process (the supervisor or the agent) and read by
  * another at any moment, possibly across a crash: write a temp file, fsync,
  * rename over the target, so a reader sees the old file or the new one, never
- * a torn one. Synchronous on purpose: the shim must not lose an exit status
+ * a torn one. Synchronous on purpose: the supervisor must not lose an exit status
  * to a pending promise when it exits right after.
  */
 export function writeFileAtomic(file: string, data: string, durable = true): void {

@@ -2,7 +2,7 @@ import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync, chownSyn
 import path from 'node:path';
 
 /**
- * cgroup v1 plumbing for the process runtime (and the oci shim's OOM and
+ * cgroup v1 plumbing for the process runtime (and the oci supervisor's OOM and
  * stats reads). This host is hybrid: v1 controllers under
  * /sys/fs/cgroup/<controller>, only hugetlb on the v2 mount. Mount points and
  * our own place in each hierarchy are read from /proc (never assumed), the

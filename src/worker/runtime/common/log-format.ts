@@ -5,7 +5,7 @@ import type { LogLine } from '../interface.js';
  * On-disk task logs (process and oci runtimes), one JSON object per line,
  * like Docker's json-file driver but terser:
  *   {"t":1700000000123,"s":"o","l":"the line without its newline"}
- * t = ms since epoch when the shim read it, s = "o" stdout / "e" stderr.
+ * t = ms since epoch when the supervisor read it, s = "o" stdout / "e" stderr.
  * Files rotate by size: task.log (newest), task.log.1, … task.log.<N-1>.
  */
 

@@ -6,7 +6,7 @@ import { decodeLogLine, logFiles } from './log-format.js';
 /**
  * Reads a task's rotated log files (see log-format.ts) for `logs`: the
  * lines at or after `sinceMs`, then the last `tail` of those; with `follow`,
- * keeps reading task.log as the shim appends (reopening it when it rotates)
+ * keeps reading task.log as the supervisor appends (reopening it when it rotates)
  * until `finished()` says the task has exited and everything is drained.
  * `timestamps` needs nothing here: every LogLine carries its time and the
  * caller decides whether to print it.

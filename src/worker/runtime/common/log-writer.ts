@@ -3,7 +3,7 @@ import path from 'node:path';
 import { encodeLogLine, LOG_FILE, MAX_LINE_BYTES, type LogRotation } from './log-format.js';
 
 /**
- * The shim's log sink: splits each stream into lines, stamps and appends
+ * The task supervisor's log sink: splits each stream into lines, stamps and appends
  * them to task.log, rotating by size. Synchronous appends from one process
  * keep stdout and stderr lines in arrival order and make a line visible to
  * readers as soon as it is written.

@@ -3,7 +3,7 @@ import { RuntimeError } from '../interface.js';
 import type { BaseInfo, SupervisedTasks, TaskFiles } from './supervised.js';
 
 /**
- * The part of a shim-supervised runtime (process, oci) that is the same for
+ * The part of a supervisor-run runtime (process, oci) that is the same for
  * both: once a task is created, starting, waiting, stopping, removing, logs
  * and listing go through its supervisor's files, whatever runs inside.
  * Subclasses create tasks, read stats and exec their own way.

@@ -218,9 +218,9 @@ function findInit(): string | null {
 }
 
 /**
- * Where the container's memory cgroup will be, for when the shim cannot read
+ * Where the container's memory cgroup will be, for when the supervisor cannot read
  * /proc/<pid>/cgroup in time (a container OOM-killed at once): runc resolves a
- * relative cgroupsPath under its own cgroup (the shim's, hence ours), crun
+ * relative cgroupsPath under its own cgroup (the supervisor's, hence ours), crun
  * under the hierarchy root.
  */
 function expectedMemcg(binary: OciBinary, cgroupsPath: string): { expectedMemcgDir?: string } {

@@ -27,7 +27,7 @@ export interface ExecContext {
   /**
    * The user the task runs as, when that is not the node's own user (the
    * process runtime switches user only when the node runs as root). Its
-   * supplementary groups do not count: the shim's spawn drops them.
+   * supplementary groups do not count: the supervisor's spawn drops them.
    */
   user?: { uid: number; gid: number };
 }

@@ -10,11 +10,11 @@ import { DEFAULT_PATH } from '../options.js';
 import { resolveExecutable } from './executable.js';
 
 /**
- * Turns a TaskRunSpec into what the shim runs for a host process.
+ * Turns a TaskRunSpec into what the task supervisor runs for a host process.
  *
  * The task must be in its cgroups before it runs a single instruction of its
  * own (else it could fork or allocate outside its limits), and Node cannot run
- * code between fork and exec. So the shim starts a tiny POSIX sh prelude that
+ * code between fork and exec. So the supervisor starts a tiny POSIX sh prelude that
  * writes its own PID into each cgroup.procs and then execs the command:
  *   sh -c '<join>' shoal-task N procs1 … procsN cmd args…
  * A program that cannot run is rejected before that, at create (see

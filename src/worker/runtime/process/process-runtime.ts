@@ -20,8 +20,8 @@ interface ProcessInfo extends BaseInfo {
  * Runs a task as a host process — the image is the program, Command
  * overrides it, Args follow (launch.ts taskArgv) — in its own session and
  * process group, with only the task's environment, cgroup v1 limits when
- * root, supervised by a shim that outlives the agent (see
- * common/supervised.ts and shim/main.ts).
+ * root, run by the node's task supervisor, which outlives the agent (see
+ * common/supervised.ts and supervisor/).
  */
 export class ProcessRuntime extends SupervisedRuntime<ProcessInfo> implements Runtime {
   readonly name = 'process' as const;
