@@ -116,7 +116,7 @@ async function healRun(c: ProcCluster, m1: NodeProc, workers: NodeProc[], ids: M
     );
   }
   await c.http(m1, 'DELETE', `/services/${serviceId}`);
-  await waitFor(async () => (await tasks()).length === 0, { timeoutMs: 120_000, what: `${name}'s tasks gone` });
+  await waitFor(async () => (await tasks()).every((t) => t.Status.State !== 'running'), { timeoutMs: 120_000, what: `${name}'s tasks stopped` });
   heal.sort((a, b) => a - b);
   const pct = (p: number) => heal[Math.min(heal.length - 1, Math.floor(heal.length * p))] ?? null;
   return { replicas, kills: KILLS, heal_p50_ms: pct(0.5), heal_p99_ms: pct(0.99), lost_tasks: lost, fenced_survivors: fencedSurvivors };

@@ -137,7 +137,7 @@ export class FakeAgent {
 
   start(): void {
     this.session.start();
-    this.lease = new LeaseKeeper({ transport: this.transport, nodeId: this.id, managers: [...this.session.knownManagers], renewEveryMs: 200 });
+    this.lease = new LeaseKeeper({ transport: this.transport, nodeId: this.id, managers: [...this.session.knownManagers], renewEveryMs: 100 });
     // Managers learned from the session (a joined manager, a failover) are renewed with too.
     const t = setInterval(() => this.lease?.setManagers([...this.session.knownManagers]), 200);
     t.unref();

@@ -8,7 +8,8 @@ import t from 'tap';
 import { LeaseCore } from '../../src/manager/lease/core.js';
 import { DEFAULT_LEASE_OPTIONS } from '../../src/manager/lease/options.js';
 
-const o = DEFAULT_LEASE_OPTIONS; // F 1000, margin 250, R 200, H 3000
+// The scenarios' times assume these values (pinned: the defaults may change).
+const o = { ...DEFAULT_LEASE_OPTIONS, fenceMs: 1000, marginMs: 250, renewEveryMs: 200, tokenMs: 3000 };
 const up = (id: string, agent = false) => ({ id, standing: 'up' as const, agent });
 
 function pair(now = 0) {

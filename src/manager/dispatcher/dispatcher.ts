@@ -20,7 +20,7 @@ export interface DispatcherOptions {
   statusFlushMs: number;
 }
 
-export const defaultDispatcherOptions: DispatcherOptions = { heartbeatMs: 1_000, missedHeartbeats: 3, statusFlushMs: 100 };
+export const defaultDispatcherOptions: DispatcherOptions = { heartbeatMs: 1_000, missedHeartbeats: 3, statusFlushMs: 50 };
 
 export interface DispatcherDeps {
   transport: Transport;
@@ -225,15 +225,28 @@ export class Dispatcher {
     s.lastHeartbeat = monotonicMs();
     return new Promise<number>((resolve, reject) => {
       this.queue.push({ nodeId, updates, resolve, reject });
-      if (!this.flushTimer && !this.flushing) this.flushTimer = setTimeout(() => void this.flush(), this.opts.statusFlushMs);
+      if (!this.flushTimer && !this.flushing) this.scheduleFlush();
     }).then((accepted) => ({ accepted }));
   }
 
-  /** One Raft transaction for every report queued in the last ≤100 ms. */
+  /**
+   * At most one status commit per statusFlushMs, leading edge: a report after
+   * a quiet spell is committed at once (a task that started after a node
+   * died is running sooner), a burst waits for the next slot and shares it.
+   */
+  private scheduleFlush(): void {
+    const wait = Math.max(0, this.lastFlushAt + this.opts.statusFlushMs - monotonicMs());
+    this.flushTimer = setTimeout(() => void this.flush(), wait);
+  }
+
+  private lastFlushAt = -Infinity;
+
+  /** One Raft transaction for every report queued since the last one (≤ statusFlushMs apart). */
   private async flush(): Promise<void> {
     this.flushTimer = null;
     if (this.queue.length === 0) return;
     this.flushing = true;
+    this.lastFlushAt = monotonicMs();
     const batch = this.queue;
     this.queue = [];
     const store = this.deps.ctx.store;
@@ -262,7 +275,7 @@ export class Dispatcher {
       for (const p of batch) p.reject(err as Error);
     } finally {
       this.flushing = false;
-      if (this.queue.length > 0 && !this.flushTimer) this.flushTimer = setTimeout(() => void this.flush(), this.opts.statusFlushMs);
+      if (this.queue.length > 0 && !this.flushTimer) this.scheduleFlush();
     }
   }
 

@@ -14,15 +14,20 @@ export interface LeaseOptions {
   fenceMs: number;
   /**
    * Slack between a node's fence deadline and the managers' down decision:
-   * covers the node's fence timer firing late on a loaded host and the kill
-   * taking effect. 250 ms.
+   * covers the node's fence check (every 50 ms, on a thread of its own at a
+   * raised priority) firing late on a loaded host, and the kill taking
+   * effect (the kernel's, as the supervisor exits). 200 ms.
    */
   marginMs: number;
   /**
    * R, how often a node renews (with every manager) and how often followers
-   * report the renewals they granted to the leader. F/5.
+   * report the renewals they granted to the leader. F/10: a dead node's last
+   * contact is ~R/2 before its death on average, and that delay is part of
+   * healing; nine lost or late renewals in a row still cost nothing.
    */
   renewEveryMs: number;
+  /** How often the leader looks for nodes to revoke and revoked nodes whose deadline passed. */
+  decideEveryMs: number;
   /**
    * H, how long a follower may keep granting renewals after its last report
    * the leader acknowledged. It must outlast a leader election (1–2 s
@@ -42,8 +47,9 @@ export interface LeaseOptions {
 
 export const DEFAULT_LEASE_OPTIONS: Readonly<LeaseOptions> = Object.freeze({
   fenceMs: 1_000,
-  marginMs: 250,
-  renewEveryMs: 200,
+  marginMs: 200,
+  renewEveryMs: 100,
+  decideEveryMs: 50,
   tokenMs: 3_000,
   agentGraceMs: 15_000,
 });

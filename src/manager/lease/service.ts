@@ -43,6 +43,7 @@ export class LeaseService {
   readonly opts: LeaseOptions;
   readonly metrics: LeaseMetrics = newLeaseMetrics();
   private timer: NodeJS.Timeout | null = null;
+  private decideTimer: NodeJS.Timeout | null = null;
   private readonly now: () => number;
   private reporting = false;
   private leaderConn: { id: string; conn: Promise<Connection> } | null = null;
@@ -61,12 +62,16 @@ export class LeaseService {
     this.sync();
     this.timer = setInterval(() => this.periodic(), this.opts.renewEveryMs);
     this.timer.unref();
+    this.decideTimer = setInterval(() => this.decide(), this.opts.decideEveryMs);
+    this.decideTimer.unref();
   }
 
   stop(): void {
     this.stopped = true;
     if (this.timer) clearInterval(this.timer);
+    if (this.decideTimer) clearInterval(this.decideTimer);
     this.timer = null;
+    this.decideTimer = null;
     this.core.stop();
     this.dropLeaderConn();
     this.deps.transport.off(LeaseRenew);
@@ -133,15 +138,20 @@ export class LeaseService {
 
   // ------------------------------------------------------------- periodic
 
-  private lastPeriodic = 0;
-
   private periodic(): void {
     if (this.stopped) return;
-    const now = this.now();
-    const late = this.lastPeriodic > 0 && now - this.lastPeriodic > 2 * this.opts.renewEveryMs;
-    this.lastPeriodic = now;
     this.sync();
-    if (this.core.currentRole === 'follower') return void this.report();
+    if (this.core.currentRole === 'follower') void this.report();
+  }
+
+  private lastDecide = 0;
+
+  private decide(): void {
+    if (this.stopped) return;
+    const now = this.now();
+    const late = this.lastDecide > 0 && now - this.lastDecide > 4 * this.opts.decideEveryMs;
+    this.lastDecide = now;
+    this.sync();
     if (this.core.currentRole !== 'leader') return;
     // After a stall of this process, renewals that arrived meanwhile are still
     // queued: timers run before I/O. Decide only after they are read (the

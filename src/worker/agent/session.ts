@@ -209,16 +209,22 @@ export class SessionClient {
     this.sending = true;
     const conn = this.conn;
     const batch = [...this.pending.values()];
+    let ok = false;
     try {
       await conn.request(StatusReport, { nodeId: this.opts.nodeId, sessionId: this.sessionId, updates: batch }, { timeoutMs: 10_000 });
       // Acknowledged = committed. Drop what we sent unless a newer report replaced it meanwhile.
       for (const u of batch) if (this.pending.get(u.taskId) === u) this.pending.delete(u.taskId);
+      ok = true;
     } catch (err) {
       this.log(`status report not acknowledged (${(err as Error).message}); will resend`);
     } finally {
       this.sending = false;
     }
-    if (this.pending.size > 0 && this.conn === conn && this.sessionId) setTimeout(() => void this.flush(), 20).unref();
+    if (this.pending.size === 0 || this.conn !== conn || !this.sessionId) return;
+    // More arrived while this batch was in flight: send it now (the dispatcher paces the commits);
+    // after a failure, not in a tight loop.
+    if (ok) setImmediate(() => void this.flush());
+    else setTimeout(() => void this.flush(), 100).unref();
   }
 
   private log(msg: string): void {

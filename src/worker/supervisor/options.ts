@@ -5,7 +5,7 @@ export interface SupervisorOptions {
   /**
    * How often the supervisor renews the node's fencing lease with every
    * manager it knows. The managers' fence period F comes back with each
-   * grant; this must stay well under it (manager/lease/options.ts: F/5).
+   * grant; this must stay well under it (manager/lease/options.ts: F/10).
    */
   renewEveryMs: number;
   /**
@@ -24,7 +24,7 @@ export interface SupervisorOptions {
 }
 
 export const DEFAULT_SUPERVISOR_OPTIONS: Readonly<SupervisorOptions> = Object.freeze({
-  renewEveryMs: 200,
+  renewEveryMs: 100,
   fenceCheckMs: 50,
   startLeaseWaitMs: 5_000,
   ociStartTimeoutMs: 30_000,
