@@ -173,13 +173,15 @@ export class ProcCluster {
     n.proc?.kill('SIGSTOP');
     if (!sup) return;
     signal(sup, 'SIGSTOP');
-    for (const pid of childrenOf(sup)) signal(-pid, 'SIGSTOP');
+    for (const pid of childrenOf(sup)) signal(pid, 'SIGSTOP'); // its forker
+    for (const pid of tasksOf(sup)) signal(-pid, 'SIGSTOP');
   }
 
   resume(n: NodeProc): void {
     const sup = supervisorPid(n.dataDir);
     if (sup) {
-      for (const pid of childrenOf(sup)) signal(-pid, 'SIGCONT');
+      for (const pid of tasksOf(sup)) signal(-pid, 'SIGCONT');
+      for (const pid of childrenOf(sup)) signal(pid, 'SIGCONT');
       signal(sup, 'SIGCONT');
     }
     n.proc?.kill('SIGCONT');
@@ -286,14 +288,32 @@ function supervisorPid(dataDir: string): number | null {
   }
 }
 
-/** Direct children of `pid` (from /proc: the supervisor's tasks and oci runtime processes). */
+/** Direct children of `pid` (from /proc). */
 export function childrenOf(pid: number): number[] {
-  const out: number[] = [];
+  return procs()
+    .filter((p) => p.ppid === pid)
+    .map((p) => p.pid);
+}
+
+/**
+ * The tasks a supervisor holds (each a process, or an oci runtime's
+ * process): the children of its task forker (Perl), or its own children
+ * when it spawns them itself (no Perl on the machine).
+ */
+export function tasksOf(supervisor: number): number[] {
+  const all = procs();
+  const forkers = new Set(all.filter((p) => p.ppid === supervisor && p.comm === 'perl').map((p) => p.pid));
+  return all.filter((p) => forkers.has(p.ppid) || (p.ppid === supervisor && !forkers.has(p.pid))).map((p) => p.pid);
+}
+
+function procs(): { pid: number; ppid: number; comm: string }[] {
+  const out: { pid: number; ppid: number; comm: string }[] = [];
   for (const name of readdirSync('/proc')) {
     if (!/^\d+$/.test(name)) continue;
     try {
       const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
-      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === pid) out.push(Number(name));
+      const close = stat.lastIndexOf(')');
+      out.push({ pid: Number(name), comm: stat.slice(stat.indexOf('(') + 1, close), ppid: Number(stat.slice(close + 2).split(' ')[1]) });
     } catch {
       // exited meanwhile
     }

@@ -124,7 +124,7 @@ t.test('process: cgroup limits are written when root', { skip: isRoot ? false : 
   t.throws(() => readFileSync(path.join('/sys/fs/cgroup/memory', memPath, 'memory.limit_in_bytes')), 'the cgroup is gone after remove');
 });
 
-t.test('process: every task is a child of one supervisor; killing it kills them, and their exit says so', async (t) => {
+t.test('process: every task is a child of one supervisor (through its forker); killing it kills them, and their exit says so', async (t) => {
   const rt = make();
   const ids = [taskId('sup1'), taskId('sup2'), taskId('sup3')];
   for (const id of ids) {
@@ -133,7 +133,12 @@ t.test('process: every task is a child of one supervisor; killing it kills them,
   }
   const sup = await supervisorPid(rt);
   const pids = await Promise.all(ids.map(async (id) => (await rt.inspect(id))!.pid!));
-  for (const pid of pids) t.equal(Number(readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ')[1]), sup, `task ${pid}'s parent is the supervisor ${sup}`);
+  const ppid = (pid: number) => Number(readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ')[1]);
+  const forkers = new Set(pids.map(ppid));
+  t.equal(forkers.size, 1, 'one parent for every task');
+  const forker = [...forkers][0]!;
+  t.equal(ppid(forker), sup, `their parent ${forker} is the supervisor's own child (the forker)`);
+  t.match(readFileSync(`/proc/${forker}/cmdline`, 'utf8'), /^\/usr\/bin\/perl\0-e/, 'the forker is Perl');
   const exits = ids.map((id) => rt.wait(id));
   process.kill(sup, 'SIGKILL');
   await waitFor(() => pids.every(gone), { timeoutMs: 10_000, what: 'every task to die with its supervisor (PR_SET_PDEATHSIG)' });

@@ -11,7 +11,7 @@ import { readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
 import { ChaosCluster } from '../../chaos-tests/cluster.js';
-import { childrenOf } from '../../chaos-tests/harness/proc-cluster.js';
+import { tasksOf } from '../../chaos-tests/harness/proc-cluster.js';
 import { waitFor } from '../helpers/wait.js';
 
 const N = 20;
@@ -62,7 +62,7 @@ t.test('an isolated worker fences its tasks before the managers replace them', a
   const before = (await running()).filter((x) => x.NodeID === w1!.id);
   t.ok(before.length >= N / 4, `${before.length} tasks on the worker to be cut off`);
   const sup = c.pc.supervisorPid(w1!.proc)!;
-  const victims = new Set(childrenOf(sup));
+  const victims = new Set(tasksOf(sup));
   t.equal(victims.size, before.length, 'each of them a process under its supervisor');
 
   // Watch the victims' processes and note when the last one is gone. A poll can run late on a
@@ -104,7 +104,7 @@ t.test('an isolated worker fences its tasks before the managers replace them', a
   await waitFor(async () => (await api<{ Status: { State: string } }>('GET', `/nodes/${w1!.id}`)).Status.State === 'ready', { timeoutMs: 30_000, intervalMs: 100, what: 'the worker back and ready' });
   await waitFor(async () => (await running()).length === N, { timeoutMs: 30_000, what: `${N} running` });
   t.equal((await running()).length, N, `healed: exactly ${N} running`);
-  t.equal(childrenOf(c.pc.supervisorPid(w1!.proc) ?? -1).filter((p) => victims.has(p)).length, 0, 'none of the old processes came back');
+  t.equal(tasksOf(c.pc.supervisorPid(w1!.proc) ?? -1).filter((p) => victims.has(p)).length, 0, 'none of the old processes came back');
 });
 
 /** When the node's supervisor fenced (ms since the epoch), from its note; 0 if it did not. */

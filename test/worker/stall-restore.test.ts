@@ -13,7 +13,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { cpus } from 'node:os';
 import t from 'tap';
-import { childrenOf } from '../../chaos-tests/harness/proc-cluster.js';
+import { tasksOf } from '../../chaos-tests/harness/proc-cluster.js';
 import { ProcCluster } from '../helpers/procs.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -61,7 +61,7 @@ t.test('stall, CPU saturation and a daemon restart kill no task', async (t) => {
   t.ok((await running()).every((x) => x.NodeID === w), 'all on the worker');
   const sup = c.supervisorPid(w1)!;
   t.ok(sup, `the worker's task supervisor runs (pid ${sup})`);
-  const pids = new Set(childrenOf(sup));
+  const pids = new Set(tasksOf(sup));
   t.equal(pids.size, N, `${N} tasks are children of the one supervisor`);
 
   /** Nothing was killed, replaced or restarted: the same tasks, the same processes. */
@@ -70,7 +70,7 @@ t.test('stall, CPU saturation and a daemon restart kill no task', async (t) => {
     t.equal(now.length, N, `${what}: ${N} running`);
     t.ok(now.every((x) => ids.has(x.ID)), `${what}: the same ${N} tasks (none replaced)`);
     t.equal((await tasks()).length, N, `${what}: no task was created or ended`);
-    const alive = childrenOf(sup);
+    const alive = tasksOf(sup);
     t.ok(alive.length === N && alive.every((p) => pids.has(p)), `${what}: the same ${N} processes`);
   };
 
@@ -101,6 +101,6 @@ t.test('stall, CPU saturation and a daemon restart kill no task', async (t) => {
   // The new daemon tracks them: a scale-down stops some through it.
   const svc = (await c.http(m1, 'GET', '/services/hold')).json<{ Version: { Index: number }; Spec: { Mode: object } }>();
   await c.http(m1, 'POST', `/services/hold/update?version=${svc.Version.Index}`, { ...svc.Spec, Mode: { Replicated: { Replicas: N - 10 } } });
-  await waitFor(() => childrenOf(sup).length === N - 10, { timeoutMs: 30_000, what: 'ten tasks stopped by the restarted daemon' });
+  await waitFor(() => tasksOf(sup).length === N - 10, { timeoutMs: 30_000, what: 'ten tasks stopped by the restarted daemon' });
   t.pass('the restarted daemon controls the re-adopted tasks');
 });

@@ -236,7 +236,11 @@ export class SupervisorClient {
       stdio: 'ignore',
       cwd: '/',
       // Not the agent's environment: NODE_OPTIONS (loaders, inspectors) must not reach it.
-      env: { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin' },
+      env: {
+        PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin',
+        // `node` makes it spawn tasks itself (behind setpriv) instead of through its Perl forker.
+        ...(process.env.SHOAL_TASK_FORKER ? { SHOAL_TASK_FORKER: process.env.SHOAL_TASK_FORKER } : {}),
+      },
     });
     const state = { exited: false };
     child.on('error', (err) => {

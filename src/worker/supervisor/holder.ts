@@ -3,6 +3,7 @@ import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { setPriority } from 'node:os';
 import path from 'node:path';
 import { readJson, writeJsonAtomic } from '../runtime/common/atomic.js';
+import { joinedArgv } from '../runtime/common/cgroup-join.js';
 import { destroyTaskCgroups, oomKillCount, procCgroupDir, TASK_CONTROLLERS, type Controller } from '../runtime/common/cgroup.js';
 import { kmsgReportsOomKill } from '../runtime/common/kmsg.js';
 import { decodeLogLine, LOG_FILE, type LogRotation } from '../runtime/common/log-format.js';
@@ -11,6 +12,7 @@ import { procStartTime } from '../runtime/common/proc.js';
 import { exitCodeForSignal, signalName } from '../runtime/common/signals.js';
 import { F, taskFile, type ExitRecord, type LaunchSpec, type StartedRecord } from '../runtime/common/task-dir.js';
 import { SupervisorError } from './errors.js';
+import { forkerAvailable, TaskForker, type ForkedTask } from './forker.js';
 import type { HeldTask } from './messages.js';
 import type { SupervisorMetrics } from './metrics.js';
 
@@ -25,7 +27,7 @@ interface Held {
   taskId: string;
   dir: string;
   launch: LaunchSpec;
-  child: ChildProcess;
+  child: ChildProcess | ForkedTask;
   logs: LogWriter;
   spawnedAt: number;
   started?: StartedRecord;
@@ -52,6 +54,8 @@ export interface HolderEvents {
 export class TaskHolder {
   private readonly held = new Map<string, Held>();
   private readonly setpriv = findSetpriv();
+  /** The Perl task forker when this machine has Perl (forker-script.ts says why); else Node spawns behind setpriv. */
+  private readonly forker: TaskForker | null;
   private closing = false;
   /** Starts wait here: each spawn blocks the event loop until the child has exec'd, so they go a few at a time. */
   private readonly queue: (() => void)[] = [];
@@ -68,11 +72,20 @@ export class TaskHolder {
     private readonly events: HolderEvents,
     private readonly metrics: SupervisorMetrics,
     private readonly diag: (msg: string) => void,
-  ) {}
+    useForker = process.env.SHOAL_TASK_FORKER !== 'node',
+  ) {
+    const bin = useForker ? forkerAvailable() : null;
+    this.forker = bin ? new TaskForker(bin, diag) : null;
+  }
 
-  /** Whether a task's death with this supervisor is guaranteed (setpriv is there). */
+  /** Whether a task's death with this supervisor is guaranteed (the forker or setpriv sets PR_SET_PDEATHSIG). */
   get tied(): boolean {
-    return this.setpriv !== null;
+    return this.forker !== null || this.setpriv !== null;
+  }
+
+  /** How tasks are started, for the supervisor's log. */
+  get spawner(): string {
+    return this.forker ? 'perl forker' : this.setpriv ? 'node spawn + setpriv' : 'node spawn';
   }
 
   get size(): number {
@@ -132,44 +145,28 @@ export class TaskHolder {
   }
 
   private spawnTask(taskId: string, dir: string, launch: LaunchSpec, waiters: Held['waiters']): void {
-    const argv = this.setpriv ? [this.setpriv, '--pdeathsig', 'KILL', '--', ...launch.argv] : launch.argv;
-    let child: ChildProcess;
+    let child: ChildProcess | ForkedTask;
     let logs: LogWriter;
     try {
       logs = new LogWriter(path.join(dir, F.logs), launch.rotation ?? this.rotation);
-      child = spawn(argv[0]!, argv.slice(1), {
-        cwd: launch.cwd,
-        env: launch.env,
-        detached: true, // setsid: the task leads its own process group, which signals reach as a whole
-        stdio: ['ignore', 'pipe', 'pipe'],
-        ...(launch.uid !== undefined ? { uid: launch.uid } : {}),
-        ...(launch.gid !== undefined ? { gid: launch.gid } : {}),
-      });
+      child = this.forker ? this.forker.spawn({ argv: launch.argv, cwd: launch.cwd, env: launch.env, uid: launch.uid, gid: launch.gid, nice: this.taskNice ?? undefined, cgroupProcs: launch.joinCgroups, killGroupOnExit: launch.kind === 'process' }) : this.nodeSpawn(launch);
     } catch (err) {
       this.metrics.startFailures++;
       for (const w of waiters) w.fail(new SupervisorError('START_FAILED', `cannot start task ${taskId}: ${(err as Error).message}`));
       return;
     }
     const h: Held = { taskId, dir, launch, child, logs, spawnedAt: Date.now(), exited: false, finished: false, waiters };
-    // The supervisor runs at a raised priority (main.ts); its tasks must not inherit it.
-    if (this.taskNice !== null && child.pid) {
-      try {
-        setPriority(child.pid, this.taskNice);
-      } catch {
-        /* already gone */
-      }
-    }
     this.held.set(taskId, h);
-    child.stdout!.on('data', (c: Buffer) => h.logs.write('stdout', c));
-    child.stderr!.on('data', (c: Buffer) => h.logs.write('stderr', c));
     child.once('error', (err: NodeJS.ErrnoException) => {
       if (h.finished || child.pid !== undefined) return this.diag(`task ${taskId}: child error: ${err.message}`);
-      // spawn itself failed (the binary or cwd is missing, a bad uid): no task to wait for.
-      const msg = `cannot start ${argv[0]}: ${err.message}`;
+      // It could not be started at all (the binary or cwd is missing, a bad uid): no task to wait for.
+      const msg = `cannot start ${launch.argv[0]}: ${err.message}`;
       h.logs.note(msg);
       this.finish(h, { exitCode: err.code === 'ENOENT' ? 127 : 126, oomKilled: false, finishedAt: new Date().toISOString(), message: msg });
     });
     child.once('spawn', () => {
+      child.stdout!.on('data', (c: Buffer) => h.logs.write('stdout', c));
+      child.stderr!.on('data', (c: Buffer) => h.logs.write('stderr', c));
       if (launch.kind === 'process') {
         const pid = child.pid!;
         this.recordStarted(h, { pid, pidStartTime: procStartTime(pid) ?? undefined, startedAt: new Date(h.spawnedAt).toISOString() });
@@ -180,6 +177,29 @@ export class TaskHolder {
     child.once('exit', (code, signal) => this.onExit(h, code, signal));
   }
 
+  /** Without Perl: Node's spawn (it blocks until the child has exec'd), behind setpriv for PR_SET_PDEATHSIG. */
+  private nodeSpawn(launch: LaunchSpec): ChildProcess {
+    const cmd = launch.joinCgroups?.length ? joinedArgv('shoal-task', launch.joinCgroups, launch.argv, launch.env) : launch.argv;
+    const argv = this.setpriv ? [this.setpriv, '--pdeathsig', 'KILL', '--', ...cmd] : cmd;
+    const child = spawn(argv[0]!, argv.slice(1), {
+      cwd: launch.cwd,
+      env: launch.env,
+      detached: true, // setsid: the task leads its own process group, which signals reach as a whole
+      stdio: ['ignore', 'pipe', 'pipe'],
+      ...(launch.uid !== undefined ? { uid: launch.uid } : {}),
+      ...(launch.gid !== undefined ? { gid: launch.gid } : {}),
+    });
+    // The supervisor runs at a raised priority (main.ts); its tasks must not inherit it.
+    if (this.taskNice !== null && child.pid) {
+      try {
+        setPriority(child.pid, this.taskNice);
+      } catch {
+        /* already gone */
+      }
+    }
+    return child;
+  }
+
   private onExit(h: Held, code: number | null, signal: NodeJS.Signals | null): void {
     h.exited = true;
     const launch = h.launch;
@@ -188,8 +208,8 @@ export class TaskHolder {
       const pid = readPidFile(launch.oci!.pidFile);
       if (pid > 0) this.recordStarted(h, { pid, startedAt: new Date(h.spawnedAt).toISOString(), ...(launch.oci!.expectedMemcgDir ? { memcgDir: launch.oci!.expectedMemcgDir } : {}) });
     }
-    // Leftovers of a process task (background children) would keep our pipes open: end them now.
-    if (launch.kind === 'process' && h.child.pid) {
+    // Leftovers of a process task (background children) would keep our pipes open: end them now (the forker already has).
+    if (launch.kind === 'process' && h.child.pid && !this.forker) {
       try {
         process.kill(-h.child.pid, 'SIGKILL');
       } catch {
@@ -219,6 +239,10 @@ export class TaskHolder {
   private deliver(h: Held, sig: NodeJS.Signals): void {
     if (h.exited || h.finished) return;
     if (h.launch.kind === 'process') {
+      if (this.forker) {
+        (h.child as ForkedTask).kill(sig, true);
+        return;
+      }
       try {
         process.kill(-h.child.pid!, sig);
       } catch {
@@ -287,7 +311,11 @@ export class TaskHolder {
     if (launch.kind === 'process') {
       const exitCode = code ?? exitCodeForSignal(signal ?? 'SIGKILL');
       const oomKilled = (signal === 'SIGKILL' || exitCode === 137) && (oomKillCount(launch.cgroups?.memory) ?? 0) > 0;
-      return { exitCode, ...(signal ? { signal } : {}), oomKilled, finishedAt };
+      // The forker's child says why it never became the task (exec, chdir, cgroup join failed).
+      const execError = 'execError' in h.child ? h.child.execError : undefined;
+      const message = !execError ? undefined : execError.code === 'ENOENT' && execError.message.startsWith('exec ') ? `executable file not found: ${JSON.stringify(launch.argv[0])}` : execError.message;
+      if (message) h.logs.note(message);
+      return { exitCode, ...(signal ? { signal } : {}), oomKilled, finishedAt, ...(message ? { message } : {}) };
     }
     // runc/crun in the foreground exit with the container's status (tini passes its child's on): 128+N for a signal.
     const o = launch.oci!;
@@ -367,6 +395,7 @@ export class TaskHolder {
     for (const h of all) this.deliver(h, 'SIGKILL');
     const deadline = Date.now() + 20_000;
     while (this.held.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    this.forker?.close();
     return all.length;
   }
 }

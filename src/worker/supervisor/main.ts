@@ -255,7 +255,7 @@ async function main(): Promise<void> {
     if (!existsSync(dir!)) return void stop('its directory was deleted', 0);
     if (agents === 0 && holder.size === 0 && monotonicMs() - lastAgentAt > 60_000) void stop('idle: no tasks and no agent for a minute');
   }, 2_000).unref();
-  diag(`supervisor ${process.pid} listening on ${sock} (tasks ${holder.tied ? 'tied to it by PR_SET_PDEATHSIG' : 'NOT tied: setpriv is missing'})`);
+  diag(`supervisor ${process.pid} listening on ${sock} (tasks started by ${holder.spawner}, ${holder.tied ? 'tied to it by PR_SET_PDEATHSIG' : 'NOT tied: setpriv is missing'})`);
 }
 
 main().catch((err: Error) => {

@@ -47,6 +47,8 @@ export interface LaunchSpec {
   uid?: number;
   gid?: number;
   rotation: LogRotation;
+  /** process: cgroup.procs files the task joins between fork and exec (exit 125 when it cannot). */
+  joinCgroups?: string[];
   /** process: the task's own cgroups (emptied and removed after the task exits; memory one read for OOM). */
   cgroups?: Partial<Record<Controller, string>>;
   oci?: OciLaunch;

@@ -13,22 +13,14 @@ import { resolveExecutable } from './executable.js';
  * Turns a TaskRunSpec into what the task supervisor runs for a host process.
  *
  * The task must be in its cgroups before it runs a single instruction of its
- * own (else it could fork or allocate outside its limits), and Node cannot run
- * code between fork and exec. So the supervisor starts a tiny POSIX sh prelude that
- * writes its own PID into each cgroup.procs and then execs the command:
- *   sh -c '<join>' shoal-task N procs1 … procsN cmd args…
- * A program that cannot run is rejected before that, at create (see
- * executable.ts); one that disappears between create and start still shows
- * up as sh's "not found" on the task's stderr and exit 127.
+ * own (else it could fork or allocate outside its limits): the launch names
+ * the cgroup.procs files, and the supervisor's forker writes the child's PID
+ * into each between fork and exec (or, without the forker, a tiny sh prelude
+ * does: see common/cgroup-join.ts). A program that cannot run is rejected
+ * before that, at create (see executable.ts); one that disappears between
+ * create and start fails the task with exit 127 and the reason.
  */
-// sh exports PWD on its own; `unset` keeps the task's environment exactly its own.
-const JOIN = 'n=$1; shift; while [ "$n" -gt 0 ]; do echo $$ > "$1" || exit 125; shift; n=$((n-1)); done; unset PWD; exec "$@"';
-const JOIN_KEEP_PWD = JOIN.replace('unset PWD; ', '');
-
-/** argv that joins the cgroups whose cgroup.procs files are given, then execs `argv`. */
-export function joinedArgv(tag: string, procs: string[], argv: string[], env: Record<string, string>): string[] {
-  return ['/bin/sh', '-c', 'PWD' in env ? JOIN_KEEP_PWD : JOIN, tag, String(procs.length), ...procs, ...argv];
-}
+export { joinedArgv } from '../common/cgroup-join.js';
 
 export interface ProcessLaunch {
   launch: LaunchSpec;
@@ -108,7 +100,8 @@ export function buildProcessLaunch(spec: TaskRunSpec, taskDir: string, cgroupPar
   const procs = procsFiles(cgroups.dirs);
   const launch: LaunchSpec = {
     kind: 'process',
-    argv: joinedArgv('shoal-task', procs, argv, env),
+    argv,
+    ...(procs.length ? { joinCgroups: procs } : {}),
     env,
     cwd,
     ...(uid !== undefined ? { uid } : {}),

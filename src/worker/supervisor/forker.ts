@@ -1,0 +1,266 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { EventEmitter } from 'node:events';
+import { constants, existsSync, openSync } from 'node:fs';
+import net from 'node:net';
+import { arch, constants as osConstants } from 'node:os';
+import type { Readable } from 'node:stream';
+import { FORKER_SCRIPT } from './forker-script.js';
+
+/** prctl(2)'s syscall number, which Perl's syscall() needs (perl-base ships no syscall.ph). */
+const PRCTL_SYSCALL: Partial<Record<string, number>> = { x64: 157, arm64: 167, ia32: 172, arm: 172, riscv64: 167, ppc64: 171, s390x: 172 };
+const PERL_CANDIDATES = ['/usr/bin/perl', '/bin/perl'];
+
+/** Perl (and this machine's prctl number), or null: then tasks are spawned by Node behind setpriv. */
+export function forkerAvailable(): { perl: string; prctl: number } | null {
+  const perl = PERL_CANDIDATES.find((p) => existsSync(p));
+  const prctl = PRCTL_SYSCALL[arch()];
+  return perl && prctl !== undefined ? { perl, prctl } : null;
+}
+
+export interface ForkRequest {
+  argv: string[];
+  cwd?: string;
+  env: Record<string, string>;
+  uid?: number;
+  gid?: number;
+  /** The task's priority (the supervisor's own is raised; its tasks must not inherit that). */
+  nice?: number;
+  /** cgroup.procs files the child joins between fork and exec (exit 125 when it cannot). */
+  cgroupProcs?: string[];
+  /** SIGKILL the task's process group when its leader exits (its background leftovers hold the log pipes). */
+  killGroupOnExit: boolean;
+}
+
+/**
+ * One task the forker started: the subset of ChildProcess the holder uses.
+ * Events: 'spawn' (forked; an exec failure follows as 'exit' 127/126 with
+ * `execError` set), 'exit' (code, signal), 'close' (exited and both pipes
+ * drained), 'error' (it could not be forked at all).
+ */
+export class ForkedTask extends EventEmitter {
+  pid: number | undefined;
+  /** @internal the forker's request number */
+  seq = 0;
+  stdout: Readable | null = null;
+  stderr: Readable | null = null;
+  /** Why exec failed, from the child itself (e.g. "exec /x: No such file or directory"). */
+  execError?: { code: string; message: string };
+  exitCode: number | null = null;
+  signalCode: NodeJS.Signals | null = null;
+  private open = 0;
+  private exited = false;
+
+  constructor(private readonly forker: TaskForker) {
+    super();
+  }
+
+  /** Signals the task (its whole process group when `group`); false once it has been reaped. */
+  kill(sig: NodeJS.Signals = 'SIGTERM', group = false): boolean {
+    if (this.pid === undefined || this.exited) return false;
+    return this.forker.signal(this.pid, sig, group);
+  }
+
+  /** @internal */
+  attach(pid: number, out: Readable, err: Readable): void {
+    this.pid = pid;
+    this.stdout = out;
+    this.stderr = err;
+    for (const s of [out, err]) {
+      this.open++;
+      let done = false;
+      const end = () => {
+        if (done) return;
+        done = true;
+        this.open--;
+        this.maybeClose();
+      };
+      s.once('end', end);
+      s.once('close', end);
+      s.once('error', end);
+    }
+    this.emit('spawn');
+  }
+
+  /** @internal */
+  reaped(status: number): void {
+    if (this.exited) return;
+    this.exited = true;
+    const sig = status & 0x7f;
+    if (sig === 0) this.exitCode = (status >> 8) & 0xff;
+    else this.signalCode = signalNameOf(sig);
+    this.emit('exit', this.exitCode, this.signalCode);
+    this.maybeClose();
+  }
+
+  private maybeClose(): void {
+    if (this.exited && this.open === 0) setImmediate(() => this.emit('close', this.exitCode, this.signalCode));
+  }
+}
+
+function signalNameOf(n: number): NodeJS.Signals {
+  for (const [name, num] of Object.entries(osConstants.signals)) if (num === n) return name as NodeJS.Signals;
+  return 'SIGKILL';
+}
+
+function hex(s: string): string {
+  return 'x' + Buffer.from(s, 'utf8').toString('hex');
+}
+
+function num(n: number | undefined): string {
+  return n === undefined ? '-' : String(Math.trunc(n));
+}
+
+/**
+ * The supervisor's side of the task forker (forker-script.ts says why it is
+ * Perl and what it guarantees). Requests are queued on its stdin; each
+ * answer comes back in order on its stdout. If the forker dies, every task
+ * it held died with it (PR_SET_PDEATHSIG): each is reported as killed, and
+ * the next start runs a new forker.
+ */
+export class TaskForker {
+  private proc: ChildProcess | null = null;
+  private seq = 0;
+  private readonly pending = new Map<number, ForkedTask>();
+  private readonly byPid = new Map<number, ForkedTask>();
+  /** Every task from its request until it is reaped, by request number. */
+  private readonly bySeq = new Map<number, ForkedTask>();
+  private buf = '';
+  private closed = false;
+
+  constructor(
+    private readonly bin: { perl: string; prctl: number },
+    private readonly diag: (msg: string) => void,
+  ) {}
+
+  spawn(req: ForkRequest): ForkedTask {
+    const t = new ForkedTask(this);
+    if (this.closed) {
+      setImmediate(() => t.emit('error', Object.assign(new Error('the task forker is closed'), { code: 'ESHUTDOWN' })));
+      return t;
+    }
+    const seq = ++this.seq;
+    const env = Object.entries(req.env).map(([k, v]) => `${k}=${v}`);
+    const line = ['S', seq, num(req.uid), num(req.gid), num(req.nice), req.killGroupOnExit ? 1 : 0, req.cwd ? hex(req.cwd) : '-', req.cgroupProcs?.length ?? 0, ...(req.cgroupProcs ?? []).map(hex), req.argv.length, ...req.argv.map(hex), env.length, ...env.map(hex)].join(' ');
+    t.seq = seq;
+    this.pending.set(seq, t);
+    this.bySeq.set(seq, t);
+    this.write(line);
+    return t;
+  }
+
+  /** @internal Sent only for a PID the forker has not reaped; it checks again itself. */
+  signal(pid: number, sig: NodeJS.Signals, group: boolean): boolean {
+    if (!this.byPid.has(pid) || !this.proc) return false;
+    this.write(`K ${pid} ${sig.replace(/^SIG/, '')} ${group ? 1 : 0}`);
+    return true;
+  }
+
+  /** Ends the forker: tasks still running die with it. */
+  close(): void {
+    this.closed = true;
+    this.proc?.stdin?.end();
+  }
+
+  get pid(): number | undefined {
+    return this.proc?.pid;
+  }
+
+  private write(line: string): void {
+    const p = this.proc ?? this.startForker();
+    p.stdin!.write(line + '\n');
+  }
+
+  private startForker(): ChildProcess {
+    const p = spawn(this.bin.perl, ['-e', FORKER_SCRIPT, String(this.bin.prctl), String(process.pid)], {
+      stdio: ['pipe', 'pipe', 'pipe'],
+      env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' },
+    });
+    this.proc = p;
+    this.buf = '';
+    p.stdout!.setEncoding('latin1');
+    p.stdout!.on('data', (c: string) => this.onData(c));
+    p.stderr!.on('data', (c: Buffer) => this.diag(`forker: ${c.toString().trim()}`));
+    p.stdin!.on('error', (err) => this.diag(`forker stdin: ${err.message}`));
+    p.on('error', (err) => this.diag(`forker: ${err.message}`));
+    p.on('exit', (code, signal) => this.onForkerExit(p, code, signal));
+    return p;
+  }
+
+  private onData(chunk: string): void {
+    this.buf += chunk;
+    let i: number;
+    while ((i = this.buf.indexOf('\n')) >= 0) {
+      const line = this.buf.slice(0, i);
+      this.buf = this.buf.slice(i + 1);
+      try {
+        this.onLine(line);
+      } catch (err) {
+        this.diag(`forker: cannot handle ${JSON.stringify(line.slice(0, 200))}: ${(err as Error).message}`);
+      }
+    }
+  }
+
+  private onLine(line: string): void {
+    const f = line.split(' ');
+    switch (f[0]) {
+      case 'P': {
+        const seq = Number(f[1]);
+        const pid = Number(f[2]);
+        const t = this.pending.get(seq);
+        this.pending.delete(seq);
+        const out = this.openPipe(Number(f[3]));
+        const err = this.openPipe(Number(f[4]));
+        // Our own ends are open: the forker may drop its copies (the task has had its ends since the fork).
+        this.proc?.stdin!.write(`C ${seq}\n`);
+        if (!t) return;
+        this.byPid.set(pid, t);
+        t.attach(pid, out, err);
+        return;
+      }
+      case 'F': {
+        // Written by the child itself: it may overtake the forker's P line for the same task.
+        const t = this.bySeq.get(Number(f[1]));
+        const message = Buffer.from((f[3] ?? 'x').slice(1), 'hex').toString('utf8');
+        if (t) t.execError = { code: f[2] ?? 'EIO', message };
+        return;
+      }
+      case 'X': {
+        const pid = Number(f[1]);
+        const t = this.byPid.get(pid);
+        this.byPid.delete(pid);
+        if (t) this.bySeq.delete(t.seq);
+        t?.reaped(Number(f[2]));
+        return;
+      }
+      case 'E': {
+        const why = Buffer.from((f[2] ?? 'x').slice(1), 'hex').toString('utf8');
+        const t = this.pending.get(Number(f[1]));
+        if (!t) return this.diag(`forker dropped a request: ${why}`);
+        this.pending.delete(t.seq);
+        this.bySeq.delete(t.seq);
+        t.emit('error', Object.assign(new Error(why), { code: 'EFORK' }));
+        return;
+      }
+      default:
+        this.diag(`forker: unknown answer ${JSON.stringify(line.slice(0, 200))}`);
+    }
+  }
+
+  private openPipe(fd: number): Readable {
+    const file = `/proc/${this.proc!.pid}/fd/${fd}`;
+    const own = openSync(file, constants.O_RDONLY | constants.O_NONBLOCK); // libuv adds O_CLOEXEC
+    return new net.Socket({ fd: own, readable: true, writable: false });
+  }
+
+  private onForkerExit(p: ChildProcess, code: number | null, signal: NodeJS.Signals | null): void {
+    if (this.proc !== p) return;
+    this.proc = null;
+    if (!this.closed) this.diag(`forker ${p.pid} exited (${signal ?? code}): its tasks died with it`);
+    // Its tasks received SIGKILL from the kernel when it died; report them so.
+    for (const t of this.byPid.values()) t.reaped(9);
+    this.byPid.clear();
+    this.bySeq.clear();
+    for (const t of this.pending.values()) t.emit('error', Object.assign(new Error(`the task forker exited (${signal ?? code})`), { code: 'ECHILD' }));
+    this.pending.clear();
+  }
+}

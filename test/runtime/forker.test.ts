@@ -1,0 +1,175 @@
+/**
+ * The supervisor's task forker (Perl) with real processes: what it promises
+ * the holder — exit statuses, exec failures with their reason, exact
+ * environment, cwd, credentials, priority, cgroup joins, both log pipes,
+ * signals only to unreaped children, group clean-up, and that every task dies
+ * with it.
+ */
+import t from 'tap';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { forkerAvailable, TaskForker, type ForkedTask, type ForkRequest } from '../../src/worker/supervisor/forker.js';
+import { waitFor } from '../helpers/wait.js';
+
+const bin = forkerAvailable();
+if (!bin) {
+  t.plan(0, 'no perl on this machine: tasks are spawned by Node behind setpriv');
+  process.exit(0);
+}
+const PATH = '/usr/sbin:/usr/bin:/sbin:/bin';
+const diags: string[] = [];
+const forker = new TaskForker(bin, (m) => diags.push(m));
+t.teardown(() => forker.close());
+
+interface Ran {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  out: string;
+  err: string;
+  task: ForkedTask;
+}
+
+function run(req: Partial<ForkRequest> & { argv: string[] }, onSpawn?: (t: ForkedTask) => void): Promise<Ran> {
+  const task = forker.spawn({ env: { PATH }, killGroupOnExit: true, ...req });
+  return new Promise((resolve, reject) => {
+    let out = '';
+    let err = '';
+    task.once('error', reject);
+    task.once('spawn', () => {
+      task.stdout!.on('data', (c: Buffer) => (out += c.toString()));
+      task.stderr!.on('data', (c: Buffer) => (err += c.toString()));
+      onSpawn?.(task);
+    });
+    task.once('close', (code: number | null, signal: NodeJS.Signals | null) => resolve({ code, signal, out, err, task }));
+  });
+}
+
+const alive = (pid: number) => {
+  try {
+    process.kill(pid, 0);
+    return !readFileSync(`/proc/${pid}/stat`, 'utf8').includes(') Z ');
+  } catch {
+    return false;
+  }
+};
+
+t.test('exit codes and both pipes, separately', async (t) => {
+  const r = await run({ argv: ['/bin/sh', '-c', 'echo to-out; echo to-err >&2; exit 7'] });
+  t.equal(r.code, 7);
+  t.equal(r.signal, null);
+  t.equal(r.out, 'to-out\n');
+  t.equal(r.err, 'to-err\n');
+});
+
+t.test('the environment is exactly the given one, the cwd the given one, PATH searched', async (t) => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'forker-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const r = await run({ argv: ['sh', '-c', 'env | sort; pwd'], cwd: dir, env: { PATH, A: 'x y', B: 'with=equals' } });
+  t.equal(r.code, 0);
+  const lines = r.out.trim().split('\n');
+  t.same(lines.filter((l) => /^(A|B|PATH)=/.test(l)), ['A=x y', `B=with=equals`, `PATH=${PATH}`]);
+  t.notOk(lines.some((l) => l.startsWith('SHOAL') || l.startsWith('NODE')), 'nothing of the supervisor leaks in');
+  t.equal(lines.at(-1), dir);
+});
+
+t.test('arguments with any bytes arrive intact', async (t) => {
+  const weird = ['a b', '', 'new\nline', 'ünïcode', '-x', "quote'\""];
+  const r = await run({ argv: ['/bin/sh', '-c', 'for a in "$@"; do printf "[%s]" "$a"; done', 'sh', ...weird] });
+  t.equal(r.out, weird.map((a) => `[${a}]`).join(''));
+});
+
+t.test('a program that cannot be executed: 127 and the reason, from the child itself', async (t) => {
+  const r = await run({ argv: ['no-such-program-anywhere'] });
+  t.equal(r.code, 127);
+  t.equal(r.task.execError?.code, 'ENOENT');
+  t.match(r.task.execError?.message, /exec no-such-program-anywhere: No such file or directory/);
+  const dir = mkdtempSync(path.join(tmpdir(), 'forker-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  writeFileSync(path.join(dir, 'not-exec'), 'data', { mode: 0o644 });
+  const r2 = await run({ argv: [path.join(dir, 'not-exec')] });
+  t.equal(r2.code, 126, 'not executable: 126');
+  const r3 = await run({ argv: ['/bin/true'], cwd: path.join(dir, 'missing') });
+  t.equal(r3.code, 126);
+  t.match(r3.task.execError?.message, /chdir .*missing/);
+});
+
+t.test('a signal reaches the whole process group; the status says which', async (t) => {
+  let child = 0;
+  const r = await run({ argv: ['/bin/sh', '-c', 'sleep 300 & echo $!; wait'] }, (task) => {
+    task.stdout!.once('data', (c: Buffer) => {
+      child = Number(c.toString().trim());
+      task.kill('SIGTERM', true);
+    });
+  });
+  t.equal(r.code, null);
+  t.equal(r.signal, 'SIGTERM');
+  t.ok(child > 0);
+  await waitFor(() => !alive(child), { timeoutMs: 5_000, what: 'the background child, in the group, to die' });
+  t.notOk(r.task.kill('SIGKILL'), 'a reaped task is never signalled (its PID may be someone else’s now)');
+});
+
+t.test("a leader's exit takes its background leftovers with it", async (t) => {
+  const r = await run({ argv: ['/bin/sh', '-c', 'sleep 300 >/dev/null 2>&1 & echo $!'] });
+  t.equal(r.code, 0);
+  const left = Number(r.out.trim());
+  await waitFor(() => !alive(left), { timeoutMs: 5_000, what: 'the leftover sleep to be killed with its group' });
+});
+
+t.test('each task leads its own session, at the given priority', async (t) => {
+  const r = await run({ argv: ['/bin/sh', '-c', 'cut -d" " -f6,19 /proc/$$/stat; echo $$'], nice: 7 });
+  const [stat, pid] = r.out.trim().split('\n');
+  const [session, nice] = stat!.split(' ').map(Number);
+  t.equal(session, Number(pid), 'session leader');
+  t.equal(nice, 7);
+});
+
+t.test('credentials drop when root (supplementary groups too)', { skip: process.getuid?.() !== 0 && 'needs root' }, async (t) => {
+  const r = await run({ argv: ['/bin/sh', '-c', 'id -u; id -g; id -G; echo ok'], uid: 65534, gid: 65534 });
+  t.same(r.out.trim().split('\n'), ['65534', '65534', '65534', 'ok']);
+});
+
+t.test('cgroup joins happen before exec; a join that fails is exit 125', async (t) => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'forker-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const file = path.join(dir, 'cgroup.procs'); // a plain file stands in: the child writes its own PID
+  const r = await run({ argv: ['/bin/sh', '-c', 'echo $$'], cgroupProcs: [file] });
+  t.equal(readFileSync(file, 'utf8').trim(), r.out.trim(), 'the PID that ran wrote itself in first');
+  const bad = await run({ argv: ['/bin/true'], cgroupProcs: [path.join(dir, 'no', 'such')] });
+  t.equal(bad.code, 125);
+  t.match(bad.task.execError?.message, /join /);
+});
+
+t.test('hundreds at once: every one starts, runs and is reaped', async (t) => {
+  const n = 300;
+  const all = await Promise.all(Array.from({ length: n }, (_, i) => run({ argv: ['/bin/sh', '-c', `exit ${i % 200}`] })));
+  t.same(
+    all.map((r) => r.code),
+    Array.from({ length: n }, (_, i) => i % 200),
+  );
+});
+
+t.test('every task dies with the forker, and is reported killed (also one whose credentials dropped)', async (t) => {
+  const own = new TaskForker(bin, () => {});
+  // A credentials change clears PR_SET_PDEATHSIG: the forker sets it after the drop.
+  const asNobody = process.getuid?.() === 0 ? { uid: 65534, gid: 65534 } : {};
+  const tasks = Array.from({ length: 5 }, (_, i) => own.spawn({ argv: ['sleep', '300'], env: { PATH }, killGroupOnExit: true, ...(i % 2 ? asNobody : {}) }));
+  await Promise.all(tasks.map((x) => new Promise((r) => x.once('spawn', r))));
+  const pids = tasks.map((x) => x.pid!);
+  const exits = tasks.map((x) => new Promise<NodeJS.Signals | null>((r) => x.once('exit', (_c, s) => r(s))));
+  process.kill(own.pid!, 'SIGKILL');
+  t.same(await Promise.all(exits), Array(5).fill('SIGKILL'));
+  await waitFor(() => pids.every((p) => !alive(p)), { timeoutMs: 5_000, what: 'every task to die with its forker (PR_SET_PDEATHSIG)' });
+  const again = own.spawn({ argv: ['/bin/true'], env: { PATH }, killGroupOnExit: true });
+  const code = await new Promise((r) => again.once('exit', r));
+  t.equal(code, 0, 'the next start runs a new forker');
+  own.close();
+});
+
+t.test('a request it cannot read fails that task, not the forker', async (t) => {
+  const bad = forker.spawn({ argv: [], env: { PATH }, killGroupOnExit: false });
+  const err = await new Promise<Error>((r) => bad.once('error', r));
+  t.match(err.message, /no argv/);
+  const r = await run({ argv: ['/bin/true'] });
+  t.equal(r.code, 0, 'the next one runs');
+});
