@@ -69,7 +69,11 @@ async function healRun(c: ProcCluster, m1: NodeProc, workers: NodeProc[], ids: M
   });
   if (r.status !== 201) throw new Error(`service create: ${r.status} ${r.body}`);
   const serviceId = r.json<{ ID: string }>().ID;
-  const tasks = async () => (await c.http(m1, 'GET', '/tasks?filters=' + encodeURIComponent(JSON.stringify({ service: [name] })), undefined, 10_000)).json<TaskJson[]>();
+  // Once the service is deleted the filter names nothing: the API answers 404 (an error object), which means no tasks.
+  const tasks = async () => {
+    const body = (await c.http(m1, 'GET', '/tasks?filters=' + encodeURIComponent(JSON.stringify({ service: [name] })), undefined, 10_000)).json<TaskJson[] | { message: string }>();
+    return Array.isArray(body) ? body : [];
+  };
   const running = (ts: TaskJson[]) => ts.filter((t) => t.DesiredState === 'running' && t.Status.State === 'running');
   await waitFor(async () => running(await tasks()).length === replicas, { timeoutMs: 300_000, what: `${replicas} running` });
 

@@ -10,6 +10,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { forkerAvailable, TaskForker, type ForkedTask, type ForkRequest } from '../../src/worker/supervisor/forker.js';
+import { procStartTime } from '../../src/worker/runtime/common/proc.js';
 import { waitFor } from '../helpers/wait.js';
 
 const bin = forkerAvailable();
@@ -147,6 +148,16 @@ t.test('hundreds at once: every one starts, runs and is reaped', async (t) => {
     all.map((r) => r.code),
     Array.from({ length: n }, (_, i) => i % 200),
   );
+});
+
+t.test('the start time each child reports is its own /proc start time (its identity with the PID)', async (t) => {
+  let seen: string | null = null;
+  const r = await run({ argv: ['/bin/sh', '-c', 'read x'], }, (task) => {
+    seen = procStartTime(task.pid!);
+    task.kill('SIGKILL', true);
+  });
+  t.ok(r.task.startTime && /^\d+$/.test(r.task.startTime));
+  t.equal(r.task.startTime, seen);
 });
 
 t.test('every task dies with the forker, and is reported killed (also one whose credentials dropped)', async (t) => {

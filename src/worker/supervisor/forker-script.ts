@@ -26,6 +26,7 @@
  *        K pid SIGNAME group                          signal a live child
  *   out: P seq pid outfd errfd   forked; its stdout/stderr pipes are these
  *                                fds of the forker (open /proc/PID/fd/N)
+ *        T seq starttime         the child's /proc start time (it read its own)
  *        F seq errno message     the child could not exec (it exits 127/126)
  *        X pid status            reaped, raw wait status
  *        E seq|- message         a request it could not carry out (dropped)
@@ -40,6 +41,11 @@ my ($PRCTL, $PARENT) = @ARGV;
 syscall($PRCTL, 1, 9) == 0 or die "prctl: $!";
 exit 0 if getppid() != $PARENT;
 $SIG{PIPE} = 'IGNORE';
+# Children report here (start time, exec failure), not on STDOUT: only the forker writes STDOUT, so
+# its lines never interleave with theirs. Both ends close on exec (fd > 2).
+pipe(my $cr, my $cw) or die "pipe: $!";
+{ my $fl = fcntl($cr, POSIX::F_GETFL(), 0); fcntl($cr, POSIX::F_SETFL(), $fl | POSIX::O_NONBLOCK()); }
+my $cbuf = '';
 $SIG{CHLD} = sub {}; # a handler, so a child's exit interrupts select
 binmode STDIN; binmode STDOUT;
 my %kids;   # pid => kill its process group when it exits
@@ -74,13 +80,15 @@ sub start {
   die "no argv\n" unless @argv && @argv == $argc && @env == $envc;
   pipe(my $or, my $ow) or die "pipe: $!\n";
   pipe(my $er, my $ew) or die "pipe: $!\n";
-  open(my $rep, '>&', \*STDOUT) or die "dup: $!\n"; # close-on-exec (fd > 2): for an exec failure only
   my $pid = fork();
-  if (!defined $pid) { my $e = $!; close $rep; die "fork: $e\n"; }
+  if (!defined $pid) { die "fork: $!\n"; }
   if ($pid == 0) {
     my $fail = sub { my ($code, $what) = @_; my $e = ($!{ENOENT} ? 'ENOENT' : $!{EACCES} ? 'EACCES' : 'E' . ($! + 0));
-      syswrite($rep, "F $seq $e x" . unpack('H*', "$what: $!") . "\n"); POSIX::_exit($code); };
+      syswrite($cw, "F $seq $e x" . unpack('H*', "$what: $!") . "\n"); POSIX::_exit($code); };
     POSIX::setsid();
+    # Its start time pairs with its PID (a recycled PID never passes for it). Read here, by itself:
+    # a read of /proc/PID/stat by anyone else waits while the process is in execve.
+    if (open(my $st, '<', '/proc/self/stat')) { my $l = <$st>; close $st; $l =~ s/^.*\) //s; my @f = split(/ /, $l); syswrite($cw, "T $seq $f[19]\n"); }
     # Into its cgroups before it runs an instruction of its own (as root: before the credentials drop).
     for my $cg (@cgs) {
       open(my $c, '>', $cg) or $fail->(125, "join $cg");
@@ -102,7 +110,7 @@ sub start {
     { no warnings 'exec'; exec { $argv[0] } @argv; }
     $fail->($!{ENOENT} ? 127 : 126, "exec $argv[0]");
   }
-  close $rep; close $ow; close $ew;
+  close $ow; close $ew;
   $kids{$pid} = $kg ? 1 : 0;
   $pipes{$seq} = [$or, $er];
   say_('P', $seq, $pid, fileno($or), fileno($er));
@@ -123,10 +131,15 @@ my $in = '';
 while (1) {
   reap();
   flush_();
-  my $rin = ''; vec($rin, fileno(STDIN), 1) = 1;
+  my $rin = ''; vec($rin, fileno(STDIN), 1) = 1; vec($rin, fileno($cr), 1) = 1;
   # SIGCHLD interrupts the wait; the timeout only covers one arriving between reap() and select().
   my $n = select(my $rout = $rin, undef, undef, %kids ? 0.25 : undef);
   next if $n <= 0;
+  if (vec($rout, fileno($cr), 1)) {
+    while (defined(my $r = sysread($cr, $cbuf, 65536, length $cbuf)) ) { last if $r == 0; }
+    while ((my $i = index($cbuf, "\n")) >= 0) { $out .= substr($cbuf, 0, $i + 1, ''); }
+  }
+  next unless vec($rout, fileno(STDIN), 1);
   my $r = sysread(STDIN, $in, 65536, length $in);
   if (!defined $r) { next if $!{EINTR} || $!{EAGAIN}; last; }
   last if $r == 0;

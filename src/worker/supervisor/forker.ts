@@ -43,12 +43,16 @@ export class ForkedTask extends EventEmitter {
   seq = 0;
   stdout: Readable | null = null;
   stderr: Readable | null = null;
+  /** The child's /proc start time, which it read itself before exec. */
+  startTime?: string;
   /** Why exec failed, from the child itself (e.g. "exec /x: No such file or directory"). */
   execError?: { code: string; message: string };
   exitCode: number | null = null;
   signalCode: NodeJS.Signals | null = null;
   private open = 0;
   private exited = false;
+  private attached = false;
+  private spawned = false;
 
   constructor(private readonly forker: TaskForker) {
     super();
@@ -78,6 +82,14 @@ export class ForkedTask extends EventEmitter {
       s.once('close', end);
       s.once('error', end);
     }
+    this.attached = true;
+    this.maybeSpawn();
+  }
+
+  /** @internal 'spawn' once forked and the child has told its start time (or why it failed). */
+  maybeSpawn(): void {
+    if (this.spawned || !this.attached || (this.startTime === undefined && this.execError === undefined && !this.exited)) return;
+    this.spawned = true;
     this.emit('spawn');
   }
 
@@ -85,6 +97,7 @@ export class ForkedTask extends EventEmitter {
   reaped(status: number): void {
     if (this.exited) return;
     this.exited = true;
+    this.maybeSpawn();
     const sig = status & 0x7f;
     if (sig === 0) this.exitCode = (status >> 8) & 0xff;
     else this.signalCode = signalNameOf(sig);
@@ -222,6 +235,13 @@ export class TaskForker {
         const t = this.bySeq.get(Number(f[1]));
         const message = Buffer.from((f[3] ?? 'x').slice(1), 'hex').toString('utf8');
         if (t) t.execError = { code: f[2] ?? 'EIO', message };
+        t?.maybeSpawn();
+        return;
+      }
+      case 'T': {
+        const t = this.bySeq.get(Number(f[1]));
+        if (t && /^\d+$/.test(f[2] ?? '')) t.startTime = f[2];
+        t?.maybeSpawn();
         return;
       }
       case 'X': {

@@ -169,7 +169,9 @@ export class TaskHolder {
       child.stderr!.on('data', (c: Buffer) => h.logs.write('stderr', c));
       if (launch.kind === 'process') {
         const pid = child.pid!;
-        this.recordStarted(h, { pid, pidStartTime: procStartTime(pid) ?? undefined, startedAt: new Date(h.spawnedAt).toISOString() });
+        // The forker's child read its own start time; anyone else's read of /proc/PID/stat waits out its execve.
+        const pidStartTime = ('startTime' in child ? child.startTime : undefined) ?? procStartTime(pid) ?? undefined;
+        this.recordStarted(h, { pid, pidStartTime, startedAt: new Date(h.spawnedAt).toISOString() });
       } else {
         void this.awaitContainerPid(h);
       }
