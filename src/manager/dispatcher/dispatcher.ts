@@ -20,7 +20,7 @@ export interface DispatcherOptions {
   statusFlushMs: number;
 }
 
-export const defaultDispatcherOptions: DispatcherOptions = { heartbeatMs: 1_000, missedHeartbeats: 3, statusFlushMs: 50 };
+export const defaultDispatcherOptions: DispatcherOptions = { heartbeatMs: 1_000, missedHeartbeats: 3, statusFlushMs: 25 };
 
 export interface DispatcherDeps {
   transport: Transport;
