@@ -41,13 +41,14 @@ my ($PRCTL, $PARENT) = @ARGV;
 syscall($PRCTL, 1, 9) == 0 or die "prctl: $!";
 exit 0 if getppid() != $PARENT;
 $SIG{PIPE} = 'IGNORE';
+
+$SIG{CHLD} = sub {}; # a handler, so a child's exit interrupts select
+binmode STDIN; binmode STDOUT;
 # Children report here (start time, exec failure), not on STDOUT: only the forker writes STDOUT, so
 # its lines never interleave with theirs. Both ends close on exec (fd > 2).
 pipe(my $cr, my $cw) or die "pipe: $!";
 { my $fl = fcntl($cr, POSIX::F_GETFL(), 0); fcntl($cr, POSIX::F_SETFL(), $fl | POSIX::O_NONBLOCK()); }
 my $cbuf = '';
-$SIG{CHLD} = sub {}; # a handler, so a child's exit interrupts select
-binmode STDIN; binmode STDOUT;
 my %kids;   # pid => kill its process group when it exits
 my %pipes;  # seq => [read ends] until the supervisor has opened them
 my $out = '';
@@ -61,14 +62,23 @@ sub flush_ {
 }
 sub unhex { my $s = shift; $s =~ s/^x// or die "bad string\n"; return pack('H*', $s); }
 sub num { my $s = shift; return undef if $s eq '-'; $s =~ /^-?\d+$/ or die "bad number\n"; return $s + 0; }
+sub drain {
+  while (defined(my $r = sysread($cr, $cbuf, 65536, length $cbuf))) { last if $r == 0; }
+  while ((my $i = index($cbuf, "\n")) >= 0) { $out .= substr($cbuf, 0, $i + 1, ''); }
+}
 sub reap {
+  my @done;
   while ((my $pid = waitpid(-1, POSIX::WNOHANG())) > 0) {
     my $st = $?;
     next unless exists $kids{$pid};
     # Background leftovers of a process task would hold its pipes open: the group goes with its leader.
     kill('KILL', -$pid) if delete $kids{$pid};
-    say_('X', $pid, $st);
+    push @done, "X $pid $st\n";
   }
+  return unless @done;
+  # A child's own lines (its start time, why it failed) were written before it exited: they go first.
+  drain();
+  $out .= join('', @done);
 }
 sub start {
   my ($seq, $uid, $gid, $nice, $kg, $cwd, @rest) = @_;
@@ -135,10 +145,7 @@ while (1) {
   # SIGCHLD interrupts the wait; the timeout only covers one arriving between reap() and select().
   my $n = select(my $rout = $rin, undef, undef, %kids ? 0.25 : undef);
   next if $n <= 0;
-  if (vec($rout, fileno($cr), 1)) {
-    while (defined(my $r = sysread($cr, $cbuf, 65536, length $cbuf)) ) { last if $r == 0; }
-    while ((my $i = index($cbuf, "\n")) >= 0) { $out .= substr($cbuf, 0, $i + 1, ''); }
-  }
+  drain() if vec($rout, fileno($cr), 1);
   next unless vec($rout, fileno(STDIN), 1);
   my $r = sysread(STDIN, $in, 65536, length $in);
   if (!defined $r) { next if $!{EINTR} || $!{EAGAIN}; last; }
