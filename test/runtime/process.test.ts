@@ -5,7 +5,7 @@
  * cgroup files when root, and the node's task supervisor: one process for
  * every task, whose death takes its tasks along (never an unsupervised task).
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import t from 'tap';
@@ -174,9 +174,12 @@ t.test('process: a new Runtime (a restarted agent) finds the running task under 
 t.test('process: concurrent start() calls run the task once', async (t) => {
   const a = make();
   const b = make();
-  const s = spec(target, taskId('race'), { args: ['sh', '-c', 'echo ran'] });
+  // The task waits for a gate, so every start arrives while it runs (one that came after its exit would rightly be refused).
+  const gate = path.join(mkdtempSync(path.join(tmpdir(), 'shoal-gate-')), 'open');
+  const s = spec(target, taskId('race'), { args: ['sh', '-c', `echo ran; while [ ! -e ${gate} ]; do sleep 0.02; done`] });
   await a.create(s);
   await Promise.all([a.start(s.taskId), b.start(s.taskId), a.start(s.taskId)]);
+  writeFileSync(gate, '');
   t.equal((await within(a.wait(s.taskId), 10_000, 'exit')).exitCode, 0);
   t.same((await collect(a, s.taskId)).map((l) => l.line), ['ran'], 'one shim, one run');
   await t.rejects(a.start(s.taskId), { code: 'FAILED', message: /already run/ }, 'a task starts once');
