@@ -8,25 +8,13 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import t from 'tap';
-import { createRuntime, type RuntimeOptions } from '../../src/worker/runtime/index.js';
 import { waitFor } from '../helpers/wait.js';
-import { exitRecorded, runtimeSuite, spec, taskId, type SuiteTarget } from './suite.js';
+import { processTarget, runtimeSuite, spec, taskId } from './suite.js';
 
 process.env.SHOAL_TASK_FORKER = 'node';
 const dataDir = mkdtempSync(path.join(tmpdir(), 'shoal-rt-nodespawn-'));
-const opts: RuntimeOptions = { dataDir };
-const make = () => createRuntime('process', opts);
-const stateDir = path.join(dataDir, 'runtime', 'process');
-
-const target: SuiteTarget = {
-  label: 'process (node spawn)',
-  runtime: 'process',
-  opts,
-  image: '',
-  enforcesLimits: process.getuid?.() === 0,
-  make,
-  exitedOutsideRuntime: (id) => exitRecorded(stateDir, id),
-};
+const target = processTarget('process (node spawn)', dataDir);
+const make = target.make;
 
 t.teardown(async () => {
   const rt = make();

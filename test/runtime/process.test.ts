@@ -9,15 +9,14 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import t from 'tap';
-import { createRuntime, RuntimeError, type RuntimeOptions } from '../../src/worker/runtime/index.js';
+import { createRuntime, RuntimeError } from '../../src/worker/runtime/index.js';
 import { waitFor, within } from '../helpers/wait.js';
-import { collect, exitRecorded, runtimeSuite, spec, taskId, type SuiteTarget } from './suite.js';
+import { collect, processTarget, runtimeSuite, spec, taskId } from './suite.js';
 
 const isRoot = process.getuid?.() === 0;
 const dataDir = mkdtempSync(path.join(tmpdir(), 'shoal-rt-process-'));
-const opts: RuntimeOptions = { dataDir };
-const make = () => createRuntime('process', opts);
-const stateDir = path.join(dataDir, 'runtime', 'process');
+const target = processTarget('process', dataDir);
+const { make } = target;
 
 async function supervisorPid(rt: ReturnType<typeof make>): Promise<number> {
   return (await (rt as unknown as { tasks: { supervisor: { hello(): Promise<{ pid: number }> } } }).tasks.supervisor.hello()).pid;
@@ -31,17 +30,6 @@ function gone(pid: number): boolean {
     return true;
   }
 }
-
-const target: SuiteTarget = {
-  label: 'process',
-  runtime: 'process',
-  opts,
-  // No image: the process runtime would run an image as the program, and the suite's Args-only tasks mean Args alone.
-  image: '',
-  enforcesLimits: isRoot,
-  make,
-  exitedOutsideRuntime: (id) => exitRecorded(stateDir, id),
-};
 
 t.teardown(async () => {
   const rt = make();

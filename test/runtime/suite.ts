@@ -11,7 +11,7 @@ import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type { Test } from 'tap';
-import type { ExitStatus, LogLine, LogOptions, Runtime, RuntimeName, RuntimeOptions, TaskRunSpec } from '../../src/worker/runtime/index.js';
+import { createRuntime, type ExitStatus, type LogLine, type LogOptions, type Runtime, type RuntimeName, type RuntimeOptions, type TaskRunSpec } from '../../src/worker/runtime/index.js';
 import { distFile } from '../helpers/dist.js';
 import { waitFor, within } from '../helpers/wait.js';
 
@@ -254,4 +254,19 @@ export async function startInOtherProcess(target: SuiteTarget, s: TaskRunSpec): 
  */
 export async function exitRecorded(stateDir: string, id: string): Promise<void> {
   await waitFor(() => existsSync(path.join(stateDir, 'tasks', id, 'exit.json')), { timeoutMs: 15_000, what: `exit.json of ${id}` });
+}
+
+/** The process runtime over a data dir, as the suite drives it (Args alone: no image, which it would run as the program). */
+export function processTarget(label: string, dataDir: string): SuiteTarget {
+  const opts: RuntimeOptions = { dataDir };
+  const stateDir = path.join(dataDir, 'runtime', 'process');
+  return {
+    label,
+    runtime: 'process',
+    opts,
+    image: '',
+    enforcesLimits: process.getuid?.() === 0,
+    make: () => createRuntime('process', opts),
+    exitedOutsideRuntime: (id) => exitRecorded(stateDir, id),
+  };
 }

@@ -133,9 +133,8 @@ function num(n: number | undefined): string {
 export class TaskForker {
   private proc: ChildProcess | null = null;
   private seq = 0;
-  private readonly pending = new Map<number, ForkedTask>();
   private readonly byPid = new Map<number, ForkedTask>();
-  /** Every task from its request until it is reaped, by request number. */
+  /** Every task from its request until it is reaped, by request number (one without a PID is not forked yet). */
   private readonly bySeq = new Map<number, ForkedTask>();
   private buf = '';
   private closed = false;
@@ -155,7 +154,6 @@ export class TaskForker {
     const env = Object.entries(req.env).map(([k, v]) => `${k}=${v}`);
     const line = ['S', seq, num(req.uid), num(req.gid), num(req.nice), req.killGroupOnExit ? 1 : 0, req.cwd ? hex(req.cwd) : '-', req.cgroupProcs?.length ?? 0, ...(req.cgroupProcs ?? []).map(hex), req.argv.length, ...req.argv.map(hex), env.length, ...env.map(hex)].join(' ');
     t.seq = seq;
-    this.pending.set(seq, t);
     this.bySeq.set(seq, t);
     this.write(line);
     return t;
@@ -219,8 +217,7 @@ export class TaskForker {
       case 'P': {
         const seq = Number(f[1]);
         const pid = Number(f[2]);
-        const t = this.pending.get(seq);
-        this.pending.delete(seq);
+        const t = this.bySeq.get(seq);
         const out = this.openPipe(Number(f[3]));
         const err = this.openPipe(Number(f[4]));
         // Our own ends are open: the forker may drop its copies (the task has had its ends since the fork).
@@ -254,9 +251,8 @@ export class TaskForker {
       }
       case 'E': {
         const why = Buffer.from((f[2] ?? 'x').slice(1), 'hex').toString('utf8');
-        const t = this.pending.get(Number(f[1]));
-        if (!t) return this.diag(`forker dropped a request: ${why}`);
-        this.pending.delete(t.seq);
+        const t = this.bySeq.get(Number(f[1]));
+        if (!t || t.pid !== undefined) return this.diag(`forker dropped a request: ${why}`);
         this.bySeq.delete(t.seq);
         t.emit('error', Object.assign(new Error(why), { code: 'EFORK' }));
         return;
@@ -277,10 +273,13 @@ export class TaskForker {
     this.proc = null;
     if (!this.closed) this.diag(`forker ${p.pid} exited (${signal ?? code}): its tasks died with it`);
     // Its tasks received SIGKILL from the kernel when it died; report them so.
-    for (const t of this.byPid.values()) t.reaped(9);
+    // Forked ones received SIGKILL from the kernel when it died; report them so. The rest were never forked.
+    const all = [...this.bySeq.values()];
     this.byPid.clear();
     this.bySeq.clear();
-    for (const t of this.pending.values()) t.emit('error', Object.assign(new Error(`the task forker exited (${signal ?? code})`), { code: 'ECHILD' }));
-    this.pending.clear();
+    for (const t of all) {
+      if (t.pid !== undefined) t.reaped(9);
+      else t.emit('error', Object.assign(new Error(`the task forker exited (${signal ?? code})`), { code: 'ECHILD' }));
+    }
   }
 }

@@ -57,7 +57,7 @@ export class TaskHolder {
   /** The Perl task forker when this machine has Perl (forker-script.ts says why); else Node spawns behind setpriv. */
   private readonly forker: TaskForker | null;
   private closing = false;
-  /** Starts wait here: each spawn blocks the event loop until the child has exec'd, so they go a few at a time. */
+  /** Starts wait here and go a few milliseconds' worth per event-loop turn: Node's spawn (no Perl) blocks until the child has exec'd; the forker's does not, and its starts all go in one turn. */
   private readonly queue: (() => void)[] = [];
   /** Queued starts by task, so a second start of one task joins the first instead of spawning twice. */
   private readonly queued = new Map<string, Held['waiters']>();
