@@ -1,10 +1,10 @@
 import { Command, CommanderError } from 'commander';
 import { CliError } from './errors.js';
 import { packageVersion } from '../util/version.js';
-import { commands } from './commands/index.js';
+import { commandsFor, type RegisterCommand } from './commands/index.js';
 
 /** Builds the `shoal` command tree. Each command lives in commands/<name>.ts. */
-export function buildProgram(): Command {
+export function buildProgram(commands: RegisterCommand[]): Command {
   const program = new Command('shoal')
     .description('Shoal: a cluster orchestrator in the mould of Docker Swarm')
     .version(packageVersion(), '-v, --version', 'print the Shoal version')
@@ -35,8 +35,8 @@ function quietOnClosedPipe(): void {
 /** Runs the CLI; resolves to the process exit code. Never throws. */
 export async function main(argv: string[]): Promise<number> {
   quietOnClosedPipe();
-  const program = buildProgram();
   try {
+    const program = buildProgram(await commandsFor(argv));
     await program.parseAsync(argv, { from: 'user' });
     return 0;
   } catch (err) {

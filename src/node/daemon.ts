@@ -54,8 +54,8 @@ export class DaemonError extends Error {
   override readonly name = 'DaemonError';
 }
 
-export const OCI_RUNTIME_NAMES = ['runc', 'crun'] as const;
-export type OciRuntimeName = (typeof OCI_RUNTIME_NAMES)[number];
+import { OCI_RUNTIME_NAMES, type OciRuntimeName } from '../model/runtime-names.js';
+export { OCI_RUNTIME_NAMES, type OciRuntimeName };
 
 /** How this node's runtimes are configured: from the daemon options and the saved identity (`--oci-runtime` is remembered there). */
 export function runtimeOptions(identity: Pick<NodeIdentity, 'ociRuntime'>, opts: Pick<DaemonOptions, 'dataDir' | 'dockerSocket'>, log: (msg: string) => void): RuntimeOptions {

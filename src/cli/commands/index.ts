@@ -1,29 +1,57 @@
 import type { Command } from 'commander';
-import { registerChaos } from './chaos.js';
-import { registerCheck } from './check.js';
-import { registerDown } from './down.js';
-import { registerEnv } from './env.js';
-import { registerImage } from './image.js';
-import { registerJoinToken } from './join-token.js';
-import { registerLeave } from './leave.js';
-import { registerNode } from './node.js';
-import { registerNodeProcess } from './node-process.js';
-import { registerService } from './service.js';
-import { registerUp } from './up.js';
 
-/** Every top-level command registers itself here, in help order. */
+/** Every top-level command registers itself from its own module. */
 export type RegisterCommand = (program: Command) => void;
 
-export const commands: RegisterCommand[] = [
-  registerUp,
-  registerDown,
-  registerEnv,
-  registerNode,
-  registerService,
-  registerImage,
-  registerJoinToken,
-  registerNodeProcess,
-  registerLeave,
-  registerCheck,
-  registerChaos,
+type Loader = () => Promise<RegisterCommand>;
+
+/**
+ * The command modules, in help order, each loaded only when needed: a
+ * command pulls in only its own module (`shoal node ls` never loads the
+ * node daemon, sqlite3, Raft or the chaos harness), which is what keeps
+ * `shoal --version` and `shoal service ls` near a bare Node's start-up.
+ * `names` are the top-level commands a module registers.
+ */
+export const COMMAND_MODULES: { names: string[]; load: Loader }[] = [
+  { names: ['up'], load: async () => (await import('./up.js')).registerUp },
+  { names: ['down'], load: async () => (await import('./down.js')).registerDown },
+  { names: ['env'], load: async () => (await import('./env.js')).registerEnv },
+  { names: ['node'], load: async () => (await import('./node.js')).registerNode },
+  { names: ['service'], load: async () => (await import('./service.js')).registerService },
+  { names: ['image'], load: async () => (await import('./image.js')).registerImage },
+  { names: ['join-token'], load: async () => (await import('./join-token.js')).registerJoinToken },
+  { names: ['init', 'join', 'run'], load: async () => (await import('./node-process.js')).registerNodeProcess },
+  { names: ['leave'], load: async () => (await import('./leave.js')).registerLeave },
+  { names: ['check'], load: async () => (await import('./check.js')).registerCheck },
+  { names: ['chaos'], load: async () => (await import('./chaos.js')).registerChaos },
 ];
+
+/** Global options that take a value (their value is not the command name). */
+const GLOBAL_WITH_VALUE = new Set(['-H', '--host']);
+
+/** The top-level command argv names, or null when it names none (top-level help, --version, a typo). */
+export function commandName(argv: readonly string[]): string | null {
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === '--') return argv[i + 1] ?? null;
+    if (GLOBAL_WITH_VALUE.has(a)) {
+      i++;
+      continue;
+    }
+    if (!a.startsWith('-')) return a;
+  }
+  return null;
+}
+
+/**
+ * The register functions argv needs: its command's module alone, or every
+ * module when it names none we know (top-level help and commander's
+ * "did you mean" need them all; `--version` needs none).
+ */
+export async function commandsFor(argv: readonly string[]): Promise<RegisterCommand[]> {
+  const name = commandName(argv);
+  const own = name === null ? undefined : COMMAND_MODULES.find((m) => m.names.includes(name));
+  if (own) return [await own.load()];
+  if (name === null && argv.some((a) => a === '-v' || a === '--version') && !argv.some((a) => a === '-h' || a === '--help')) return [];
+  return Promise.all(COMMAND_MODULES.map((m) => m.load()));
+}

@@ -1,10 +1,10 @@
 import os from 'node:os';
 import path from 'node:path';
 import type { Command } from 'commander';
-import { Daemon, DaemonError, OCI_RUNTIME_NAMES, type DaemonOptions, type OciRuntimeName } from '../../node/daemon.js';
+import { Daemon, DaemonError, type DaemonOptions } from '../../node/daemon.js';
+import { OCI_RUNTIME_NAMES, RUNTIME_NAMES, type OciRuntimeName, type RuntimeName } from '../../model/runtime-names.js';
 import { parseToken } from '../../manager/membership/tokens.js';
 import { CliError } from '../errors.js';
-import { RUNTIME_NAMES, type RuntimeName } from '../../worker/runtime/index.js';
 
 /**
  * `shoal init`, `shoal join`, `shoal run`: start this machine's node process

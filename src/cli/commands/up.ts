@@ -20,7 +20,7 @@ import { parseCount, parseDuration } from '../units.js';
 import { out } from './common.js';
 import { flagValue, RUNTIME_CHOICES } from './service-create-flags.js';
 import { Option } from 'commander';
-import { OCI_RUNTIME_NAMES } from '../../node/daemon.js';
+import { OCI_RUNTIME_NAMES } from '../../model/runtime-names.js';
 
 interface UpFlags {
   managers: string;

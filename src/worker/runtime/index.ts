@@ -10,7 +10,8 @@ export { RuntimeError } from './interface.js';
 export type { RuntimeOptions } from './options.js';
 export { ImageStore } from './images/store.js';
 
-export const RUNTIME_NAMES: readonly RuntimeName[] = ['process', 'oci', 'docker'];
+import { RUNTIME_NAMES } from '../../model/runtime-names.js';
+export { RUNTIME_NAMES };
 
 /** The runtime called `name`, configured for this node. */
 export function createRuntime(name: RuntimeName, opts: RuntimeOptions): Runtime {

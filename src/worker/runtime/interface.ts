@@ -11,7 +11,8 @@
  * node's task supervisor (supervisor/), which outlives the agent.
  */
 
-export type RuntimeName = 'process' | 'oci' | 'docker';
+import type { RuntimeName } from '../../model/runtime-names.js';
+export type { RuntimeName };
 
 export interface MountSpec {
   type: 'bind' | 'volume' | 'tmpfs';
