@@ -2,6 +2,7 @@ import t from 'tap';
 import { rmSync } from 'node:fs';
 import { runChaos } from '../../chaos-tests/run.js';
 import { summaryLine } from '../../chaos-tests/report.js';
+import { FULL_ONLY } from '../helpers/full.js';
 
 /**
  * The harness can see failures: against deliberately broken builds
@@ -13,6 +14,8 @@ import { summaryLine } from '../../chaos-tests/report.js';
  *    linearizable), or the write is gone.
  *  - lose-tail: every manager crashes at once and drops its last log
  *    entries on restart → acknowledged appends missing on every manager.
+ *    Runs with `npm run test:full` (a second cluster run of ~25 s; the
+ *    acked-writes checker's own unit tests run by default).
  */
 const common = { managers: 3, workers: 0, durationMs: 8_000, checkTimeoutMs: 20_000, log: () => {} } as const;
 
@@ -26,7 +29,7 @@ t.test('ack-before-commit is caught', async (t) => {
   t.comment(lin.details.join('\n').split('\n').slice(0, 8).join('\n'));
 });
 
-t.test('lose-tail is caught', async (t) => {
+t.test('lose-tail is caught', FULL_ONLY, async (t) => {
   const r = await runChaos({ ...common, seed: 5, scenario: 'selftest-lose-tail', break: 'lose-tail' });
   t.teardown(() => rmSync(r.runDir, { recursive: true, force: true }));
   t.comment(summaryLine(r.summary));
