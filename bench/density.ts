@@ -200,8 +200,8 @@ class ShoalNode {
    * runc/crun are not (a per-task supervisor ends with its task).
    */
   tasksLeft(): boolean {
-    // The node's own processes: its daemon and supervisor (node) and the supervisor's task forker (perl).
-    return [...clusterProcesses(this.pid, this.dir).values()].some((p) => p.comm !== 'node' && p.comm !== 'perl');
+    // The node's own processes: its daemon and supervisor (node) and the supervisor's task forker (C or Perl).
+    return [...clusterProcesses(this.pid, this.dir).values()].some((p) => p.comm !== 'node' && p.comm !== 'perl' && p.comm !== 'shoal-forker');
   }
 
   /** Waits until the node is ready and runs no task processes; false at the deadline. */

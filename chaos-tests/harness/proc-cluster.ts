@@ -297,12 +297,12 @@ export function childrenOf(pid: number): number[] {
 
 /**
  * The tasks a supervisor holds (each a process, or an oci runtime's
- * process): the children of its task forker (Perl), or its own children
+ * process): the children of its task forker (C or Perl), or its own children
  * when it spawns them itself (no Perl on the machine).
  */
 export function tasksOf(supervisor: number): number[] {
   const all = procs();
-  const forkers = new Set(all.filter((p) => p.ppid === supervisor && p.comm === 'perl').map((p) => p.pid));
+  const forkers = new Set(all.filter((p) => p.ppid === supervisor && (p.comm === 'perl' || p.comm === 'shoal-forker')).map((p) => p.pid));
   return all.filter((p) => forkers.has(p.ppid) || (p.ppid === supervisor && !forkers.has(p.pid))).map((p) => p.pid);
 }
 

@@ -1,5 +1,7 @@
 /**
- * The supervisor's task forker (Perl) with real processes: what it promises
+ * The supervisor's task forker with real processes — the C one when the
+ * build made it, else the Perl one (forker-perl.test.ts runs this file
+ * again on the Perl one): what it promises
  * the holder — exit statuses, exec failures with their reason, exact
  * environment, cwd, credentials, priority, cgroup joins, both log pipes,
  * signals only to unreaped children, group clean-up, and that every task dies
@@ -15,9 +17,10 @@ import { waitFor } from '../helpers/wait.js';
 
 const bin = forkerAvailable();
 if (!bin) {
-  t.plan(0, 'no perl on this machine: tasks are spawned by Node behind setpriv');
+  t.plan(0, `no ${process.env.SHOAL_TASK_FORKER ?? 'forker'} on this machine (SHOAL_TASK_FORKER=${process.env.SHOAL_TASK_FORKER ?? ''}): tasks are spawned by Node behind setpriv`);
   process.exit(0);
 }
+t.comment(`forker: ${bin.kind}`);
 const PATH = '/usr/sbin:/usr/bin:/sbin:/bin';
 const diags: string[] = [];
 const forker = new TaskForker(bin, (m) => diags.push(m));
@@ -152,7 +155,7 @@ t.test('hundreds at once: every one starts, runs and is reaped', async (t) => {
 
 t.test('the start time each child reports is its own /proc start time (its identity with the PID)', async (t) => {
   let seen: string | null = null;
-  const r = await run({ argv: ['/bin/sh', '-c', 'read x'], }, (task) => {
+  const r = await run({ argv: ['sleep', '300'] }, (task) => {
     seen = procStartTime(task.pid!);
     task.kill('SIGKILL', true);
   });

@@ -126,7 +126,7 @@ t.test('process: every task is a child of one supervisor (through its forker); k
   t.equal(forkers.size, 1, 'one parent for every task');
   const forker = [...forkers][0]!;
   t.equal(ppid(forker), sup, `their parent ${forker} is the supervisor's own child (the forker)`);
-  t.match(readFileSync(`/proc/${forker}/cmdline`, 'utf8'), /^\/usr\/bin\/perl\0-e/, 'the forker is Perl');
+  t.match(readFileSync(`/proc/${forker}/cmdline`, 'utf8'), /^(\S*\/dist\/native\/shoal-forker|\/usr\/bin\/perl\0-e)\0/, 'the forker is the C or the Perl one');
   const exits = ids.map((id) => rt.wait(id));
   process.kill(sup, 'SIGKILL');
   await waitFor(() => pids.every(gone), { timeoutMs: 10_000, what: 'every task to die with its supervisor (PR_SET_PDEATHSIG)' });

@@ -3,18 +3,49 @@ import { EventEmitter } from 'node:events';
 import { constants, existsSync, openSync } from 'node:fs';
 import net from 'node:net';
 import { arch, constants as osConstants } from 'node:os';
+import path from 'node:path';
 import type { Readable } from 'node:stream';
+import { fileURLToPath } from 'node:url';
 import { FORKER_SCRIPT } from './forker-script.js';
 
 /** prctl(2)'s syscall number, which Perl's syscall() needs (perl-base ships no syscall.ph). */
 const PRCTL_SYSCALL: Partial<Record<string, number>> = { x64: 157, arm64: 167, ia32: 172, arm: 172, riscv64: 167, ppc64: 171, s390x: 172 };
 const PERL_CANDIDATES = ['/usr/bin/perl', '/bin/perl'];
 
-/** Perl (and this machine's prctl number), or null: then tasks are spawned by Node behind setpriv. */
-export function forkerAvailable(): { perl: string; prctl: number } | null {
+/** Which forker runs the tasks: the C one (built by `npm run build` when there is a compiler) or the Perl one. */
+export type ForkerBinary = { kind: 'c'; path: string } | { kind: 'perl'; perl: string; prctl: number };
+
+/**
+ * The best forker this machine has, or null (then tasks are spawned by Node
+ * behind setpriv). SHOAL_TASK_FORKER=perl|c|node picks one (tests run each).
+ */
+export function forkerAvailable(choice = process.env.SHOAL_TASK_FORKER): ForkerBinary | null {
+  if (choice === 'node') return null;
+  const c = nativeForkerPath();
+  if (c && choice !== 'perl') return { kind: 'c', path: c };
+  if (choice === 'c') return null;
   const perl = PERL_CANDIDATES.find((p) => existsSync(p));
   const prctl = PRCTL_SYSCALL[arch()];
-  return perl && prctl !== undefined ? { perl, prctl } : null;
+  return perl && prctl !== undefined ? { kind: 'perl', perl, prctl } : null;
+}
+
+/** The compiled C forker, if the build made one (forker-build.ts). */
+export function nativeForkerPath(): string | null {
+  const file = path.join(packageRoot(), NATIVE_FORKER);
+  return existsSync(file) ? file : null;
+}
+
+/** Where the build puts the C forker, relative to the package root. */
+export const NATIVE_FORKER = 'dist/native/shoal-forker';
+
+/** The package root (the directory of package.json), from src/ under tap and from dist/. */
+function packageRoot(): string {
+  let dir = path.dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 6; i++) {
+    if (existsSync(path.join(dir, 'package.json'))) return dir;
+    dir = path.dirname(dir);
+  }
+  return dir;
 }
 
 export interface ForkRequest {
@@ -124,8 +155,8 @@ function num(n: number | undefined): string {
 }
 
 /**
- * The supervisor's side of the task forker (forker-script.ts says why it is
- * Perl and what it guarantees). Requests are queued on its stdin; each
+ * The supervisor's side of the task forker (forker-script.ts says what it
+ * guarantees and why it is not Node; forker.c why a C one when it can be built). Requests are queued on its stdin; each
  * answer comes back in order on its stdout. If the forker dies, every task
  * it held died with it (PR_SET_PDEATHSIG): each is reported as killed, and
  * the next start runs a new forker.
@@ -140,7 +171,7 @@ export class TaskForker {
   private closed = false;
 
   constructor(
-    private readonly bin: { perl: string; prctl: number },
+    private readonly bin: ForkerBinary,
     private readonly diag: (msg: string) => void,
   ) {}
 
@@ -172,6 +203,10 @@ export class TaskForker {
     this.proc?.stdin?.end();
   }
 
+  get kind(): ForkerBinary['kind'] {
+    return this.bin.kind;
+  }
+
   get pid(): number | undefined {
     return this.proc?.pid;
   }
@@ -182,7 +217,8 @@ export class TaskForker {
   }
 
   private startForker(): ChildProcess {
-    const p = spawn(this.bin.perl, ['-e', FORKER_SCRIPT, String(this.bin.prctl), String(process.pid)], {
+    const [file, args] = this.bin.kind === 'c' ? [this.bin.path, [String(process.pid)]] : [this.bin.perl, ['-e', FORKER_SCRIPT, String(this.bin.prctl), String(process.pid)]];
+    const p = spawn(file, args, {
       stdio: ['pipe', 'pipe', 'pipe'],
       env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' },
     });

@@ -72,9 +72,9 @@ export class TaskHolder {
     private readonly events: HolderEvents,
     private readonly metrics: SupervisorMetrics,
     private readonly diag: (msg: string) => void,
-    useForker = process.env.SHOAL_TASK_FORKER !== 'node',
+    forkerChoice = process.env.SHOAL_TASK_FORKER,
   ) {
-    const bin = useForker ? forkerAvailable() : null;
+    const bin = forkerAvailable(forkerChoice);
     this.forker = bin ? new TaskForker(bin, diag) : null;
   }
 
@@ -85,7 +85,7 @@ export class TaskHolder {
 
   /** How tasks are started, for the supervisor's log. */
   get spawner(): string {
-    return this.forker ? 'perl forker' : this.setpriv ? 'node spawn + setpriv' : 'node spawn';
+    return this.forker ? `${this.forker.kind} forker` : this.setpriv ? 'node spawn + setpriv' : 'node spawn';
   }
 
   get size(): number {
