@@ -17,7 +17,9 @@
  *                     of the hold
  * and, to read those by: pss_mb_per_task (the rise of the PSS of the node's
  * processes, which other work on this shared machine cannot move),
- * restarts_before_all_running, hold_s, running_at_end. With --peer swarm a
+ * restarts_before_all_running, hold_s, running_at_end; for oci also
+ * oci_floor_ms, the same N containers started by crun/runc alone (overlay
+ * mount + run --detach from two shells, bench/oci-floor.ts). With --peer swarm a
  * single-node Docker Swarm on a private dockerd gets the same service for
  * each N: swarm_all_running_ms, swarm_mb_per_task (swarm_pss_mb_per_task).
  *
@@ -42,6 +44,7 @@ import { probe, which } from '../src/worker/runtime/oci/binaries.js';
 import { busyboxBinary, busyboxRootfs } from '../test/helpers/busybox-rootfs.js';
 import { clusterProcesses, cpuPercent, createAndTime, medianUsedKiB, mibPerTask, progress, pssKiB, serviceTasks, signedMiB, sleep, tcpApi, until, type Api, type TaskJson } from './density-measure.js';
 import { NO_SWARM, SwarmPeer, type SwarmFigures } from './density-swarm.js';
+import { imageRootfs, ociFloorMs } from './oci-floor.js';
 
 type Runtime = 'process' | 'oci';
 
@@ -477,7 +480,14 @@ async function main(): Promise<void> {
           if (!(await node.remove(serviceName(runtime, n), 180_000))) progress(`  ${serviceName(runtime, n)} could not be removed within 180 s`);
           line = { runtime, n, all_running_ms: null, mb_per_task: null, pss_mb_per_task: null, idle_cpu_pct: null, restarts_in_120s: null, node_down_events: null, error: (err as Error).message };
         }
-        if (runtime === 'oci') line.oci_runtime = oci.binary;
+        if (runtime === 'oci') {
+          line.oci_runtime = oci.binary;
+          // The runtime's own cost on this machine, with no orchestrator: Shoal's figure read against it.
+          const lower = imageRootfs(node.dataDir);
+          const bin = oci.binary ? which(oci.binary) : null;
+          progress(`  ${oci.binary} alone, N=${n} in 2 lanes (mount + run --detach)`);
+          line.oci_floor_ms = lower && bin ? await ociFloorMs(bin, lower, n) : null;
+        }
         if (o.peer === 'swarm') {
           if (!swarmFigures.has(n)) {
             progress(`swarm N=${n}`);
