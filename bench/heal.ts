@@ -64,7 +64,9 @@ async function healRun(c: ProcCluster, m1: NodeProc, workers: NodeProc[], ids: M
   const name = `heal${replicas}`;
   const r = await c.http(m1, 'POST', '/services/create', {
     Name: name,
-    TaskTemplate: { Runtime: 'process', ContainerSpec: { Image: 'none', Command: ['sh', '-c', 'while true; do sleep 1; done'] } },
+    // Idle tasks, as bench:density's: a shell loop that execs `sleep 1` every second costs 300
+    // fork+execs a second at 300 replicas — over half of this 2-core machine — and would time the workload.
+    TaskTemplate: { Runtime: 'process', ContainerSpec: { Image: 'none', Command: ['sleep', '86400'] } },
     Mode: { Replicated: { Replicas: replicas } },
   });
   if (r.status !== 201) throw new Error(`service create: ${r.status} ${r.body}`);
