@@ -21,7 +21,7 @@
  *   placements_per_s: tasks placed per second in the 100k run.
  * Optional: --seed N (default 1), --runs N (default 5).
  */
-import type { Node, Task } from '../src/manager/store/types.js';
+import type { Node, Task } from '../src/model/index.js';
 import { Scheduler } from '../src/scheduler/index.js';
 import type { ServiceHints, Strategy } from '../src/scheduler/interface.js';
 import { seededRng, type Rng } from '../src/util/rng.js';

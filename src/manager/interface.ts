@@ -5,7 +5,7 @@
  */
 import type { StoreOp, TxnResult } from './store/commands.js';
 import type { Store } from './store/store.js';
-import type { Task } from './store/types.js';
+import type { Task } from '../model/index.js';
 import type { LogRequest, TaskLogLine } from './logs.js';
 
 export interface ManagerPeer {

@@ -1,7 +1,7 @@
 import type { Stream, Transport } from '../wire/interface.js';
-import { TaskLogs, type LogFrame } from '../worker/agent/logs.js';
+import { TaskLogs, type LogFrame } from '../protocol/logs.js';
 import type { Store } from './store/store.js';
-import type { Task } from './store/types.js';
+import type { Task } from '../model/index.js';
 
 export interface LogRequest {
   follow: boolean;

@@ -4,7 +4,7 @@
  * and whose filters run once per node for the whole group. A service scaled
  * to 1,000 replicas costs one filter pass, not 1,000.
  */
-import type { Task, TaskSpec } from '../manager/store/types.js';
+import type { Task, TaskSpec } from '../model/index.js';
 import { parseConstraints, parseSpreadDescriptor, type Constraint, type NodeAttr } from './constraint.js';
 import { SchedulerError } from './errors.js';
 import { portKeys } from './host-ports.js';

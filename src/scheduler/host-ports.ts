@@ -4,7 +4,7 @@
  * ports go through the routing mesh and do not count; a host port without a
  * PublishedPort gets a random port from the node and cannot conflict.
  */
-import type { EndpointPortConfig, EndpointSpec, Task } from '../manager/store/types.js';
+import type { EndpointPortConfig, EndpointSpec, Task } from '../model/index.js';
 import type { HostPort } from './interface.js';
 
 /** The key a node's port table uses: "tcp/80". */

@@ -6,7 +6,7 @@
  *
  * How the manager drives it:
  *
- *   import { Scheduler, hostPortsOf } from '../scheduler/index.js';
+ *   import { Scheduler, hostPortsOf } from './index.js';
  *   const s = new Scheduler({ strategy: 'binpack' });   // Partial<SchedulerOptions> (options.ts)
  *   for (const n of store.nodes) s.upsertNode(n);
  *   for (const t of store.tasks) if (t.NodeID) s.taskAssigned(t, hintsOf(t.ServiceID));
@@ -21,7 +21,7 @@
  *
  * This file imports nothing that runs, so anything can depend on it.
  */
-import type { Node, Task } from '../manager/store/types.js';
+import type { Node, Task } from '../model/index.js';
 
 /**
  * binpack (default): best fit on CPU and memory (Nomad's score), so whole

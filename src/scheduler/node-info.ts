@@ -4,7 +4,7 @@
  * re-reading the Node on every check), and usage aggregates updated as tasks
  * are counted or released (so a fit check is O(1), never a walk over tasks).
  */
-import type { Node, NodeAvailability, NodeState } from '../manager/store/types.js';
+import type { Node, NodeAvailability, NodeState } from '../model/index.js';
 import { normalizeArch, normalizeOs } from './platform.js';
 
 /** A reservation or capacity as a non-negative finite number (the API validates; we never trust NaN). */

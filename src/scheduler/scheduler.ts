@@ -14,7 +14,7 @@
  *     and is reused across groups and batches.
  * SwarmKit filters every node for every group: O(G × N) in all cases.
  */
-import type { Node, Task, TaskState } from '../manager/store/types.js';
+import type { Node, Task, TaskState } from '../model/index.js';
 import { assert } from '../util/assert.js';
 import type { NodeAttr } from './constraint.js';
 import { SchedulerError } from './errors.js';

@@ -10,7 +10,7 @@ import { assert } from '../util/assert.js';
 import type { SchedulerMetrics } from './metrics.js';
 import { NodeInfo } from './node-info.js';
 import { ChangeLog } from './placement-index.js';
-import type { Node } from '../manager/store/types.js';
+import type { Node } from '../model/index.js';
 
 /** What one counted task holds on its node, so releasing it subtracts exactly what was added. */
 export interface Counted {

@@ -15,7 +15,7 @@ import type { ManagerContext, ManagerStatusInfo } from '../../src/manager/interf
 import { encodeTxn, type StoreOp, type TxnResult } from '../../src/manager/store/commands.js';
 import { StoreError, StoreErrorCode } from '../../src/manager/store/errors.js';
 import { Store } from '../../src/manager/store/store.js';
-import type { Cluster, Labels, Node, NodeRole, NodeState, Service, Task, TaskState } from '../../src/manager/store/types.js';
+import type { Cluster, Labels, Node, NodeRole, NodeState, Service, Task, TaskState } from '../../src/model/index.js';
 
 export interface NodeSeed {
   id?: string;

@@ -1,5 +1,5 @@
 import t from 'tap';
-import type { Service } from '../../src/manager/store/types.js';
+import type { Service } from '../../src/model/index.js';
 import { spec, startApi } from './helpers.js';
 
 const enc = (f: unknown) => encodeURIComponent(JSON.stringify(f));

@@ -1,5 +1,5 @@
 import t from 'tap';
-import type { Node, Task } from '../../src/manager/store/types.js';
+import type { Node, Task } from '../../src/model/index.js';
 import { NODE_COLUMNS, nodeRow, prettyNode, sortNodes } from '../../src/cli/format/nodes.js';
 import { serviceRow, type ListedService } from '../../src/cli/format/services.js';
 import { renderInspect, renderList, renderTable } from '../../src/cli/format/table.js';

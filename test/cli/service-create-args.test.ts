@@ -8,7 +8,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import t from 'tap';
-import type { ServiceSpec } from '../../src/manager/store/types.js';
+import type { ServiceSpec } from '../../src/model/index.js';
 import { oneLineError, shoalInProcess as shoal } from './helpers.js';
 
 t.test('positionals and `--` map to Image and Args as in docker', async (t) => {

@@ -2,7 +2,7 @@ import t from 'tap';
 import { Demuxer, kindFromContentType, LinePrefixer } from '../../src/cli/logs/demux.js';
 import { isConverged, pendingReasons } from '../../src/cli/progress/converge.js';
 import { bar, PlainProgress, summary, TtyProgress, type Snapshot } from '../../src/cli/progress/render.js';
-import type { Task } from '../../src/manager/store/types.js';
+import type { Task } from '../../src/model/index.js';
 
 const frame = (stream: number, s: string) => {
   const body = Buffer.from(s);

@@ -1,6 +1,6 @@
 import t, { type Test } from 'tap';
 import { Dispatcher, type DispatcherOptions } from '../../src/manager/dispatcher/dispatcher.js';
-import { Heartbeat, SessionOpen, StatusReport, type SessionFrame } from '../../src/manager/dispatcher/messages.js';
+import { Heartbeat, SessionOpen, StatusReport, type SessionFrame } from '../../src/protocol/dispatcher.js';
 import type { StoreOp } from '../../src/manager/store/commands.js';
 import type { Connection, Stream } from '../../src/wire/interface.js';
 import { WsTransport } from '../../src/wire/ws-transport.js';

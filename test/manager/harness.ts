@@ -6,14 +6,14 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Manager, type ManagerOptions } from '../../src/manager/manager.js';
-import { Join, type JoinResponse } from '../../src/manager/membership/messages.js';
+import { Join, type JoinResponse } from '../../src/protocol/membership.js';
 import { newObjectId } from '../../src/manager/membership/tokens.js';
-import type { Task, TaskState } from '../../src/manager/store/types.js';
+import type { Task, TaskState } from '../../src/model/index.js';
 import { LeaseKeeper } from '../../src/worker/supervisor/lease-keeper.js';
 import { SessionClient } from '../../src/worker/agent/session.js';
 import { WsTransport } from '../../src/wire/ws-transport.js';
 import { waitFor } from '../helpers/wait.js';
-import '../../src/protocol.js';
+import '../../src/protocol/index.js';
 
 let hostSeq = 0;
 const hostBase = 50 + (process.pid % 50) * 3;

@@ -1,7 +1,7 @@
 import t from 'tap';
 import { ManagerCluster } from './harness.js';
 import { waitFor } from '../helpers/wait.js';
-import type { Task } from '../../src/manager/store/types.js';
+import type { Task } from '../../src/model/index.js';
 
 t.test('found a cluster, join two managers as learners that become voters', async (t) => {
   const c = new ManagerCluster();

@@ -3,7 +3,7 @@ import { ManagerCluster, type FakeAgent } from './harness.js';
 import { waitFor } from '../helpers/wait.js';
 import { reconcile } from '../../src/manager/orchestrator/index.js';
 import type { Manager } from '../../src/manager/manager.js';
-import type { Service, Task } from '../../src/manager/store/types.js';
+import type { Service, Task } from '../../src/model/index.js';
 
 /** The real orchestrator and scheduler loops on the leader, fake agents over real sessions. */
 async function setup(t: { teardown(fn: () => unknown): void }, agents = 3) {

@@ -1,7 +1,7 @@
 import t from 'tap';
 import { Store } from '../../src/manager/store/store.js';
 import { encodeTxn, type StoreOp, type TxnResult } from '../../src/manager/store/commands.js';
-import type { Service, Task } from '../../src/manager/store/types.js';
+import type { Service, Task } from '../../src/model/index.js';
 
 let index = 0;
 const T = '2026-11-21T00:00:00Z';

@@ -10,8 +10,8 @@ import { reconcile } from '../../src/manager/orchestrator/reconcile.js';
 import { applyActions } from '../../src/manager/orchestrator/apply.js';
 import type { Action, Decision, OrchestratorView } from '../../src/manager/orchestrator/interface.js';
 import type { OrchestratorOptions } from '../../src/manager/orchestrator/options.js';
-import { isTerminal, stateRank } from '../../src/manager/store/types.js';
-import type { Node, NodeAvailability, NodeState, RestartPolicy, Service, ServiceSpec, Task, TaskState, UpdateConfig } from '../../src/manager/store/types.js';
+import { isTerminal, stateRank } from '../../src/model/index.js';
+import type { Node, NodeAvailability, NodeState, RestartPolicy, Service, ServiceSpec, Task, TaskState, UpdateConfig } from '../../src/model/index.js';
 
 export const T0 = 1_700_000_000_000;
 export const SEC = 1_000;

@@ -3,8 +3,8 @@
  */
 import t from 'tap';
 import { World, mkNode, mkService, SEC } from './helpers.js';
-import { isTerminal } from '../../src/manager/store/types.js';
-import type { Task } from '../../src/manager/store/types.js';
+import { isTerminal } from '../../src/model/index.js';
+import type { Task } from '../../src/model/index.js';
 
 const deadIn = (ts: Task[]) => ts.filter((x) => x.DesiredState !== 'running' && x.DesiredState !== 'ready' && isTerminal(x.Status.State));
 

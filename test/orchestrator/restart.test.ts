@@ -4,7 +4,7 @@
  */
 import t from 'tap';
 import { World, mkNode, mkService, slotViolations, NS, SEC, T0 } from './helpers.js';
-import type { RestartPolicy } from '../../src/manager/store/types.js';
+import type { RestartPolicy } from '../../src/model/index.js';
 
 function oneReplica(restart?: RestartPolicy): World {
   const w = new World([mkNode('n1'), mkNode('n2')], [mkService('s1', { replicas: 1, ...(restart ? { restart } : {}) })]);

@@ -7,7 +7,7 @@ import t from 'tap';
 import { reconcile } from '../../src/manager/orchestrator/reconcile.js';
 import { applyActions } from '../../src/manager/orchestrator/apply.js';
 import type { OrchestratorView } from '../../src/manager/orchestrator/interface.js';
-import type { Task } from '../../src/manager/store/types.js';
+import type { Task } from '../../src/model/index.js';
 import { mkNode, mkService, T0 } from './helpers.js';
 
 function steadyCluster(services: number, replicas: number, nodes: number): OrchestratorView {

@@ -5,7 +5,7 @@
  */
 import t from 'tap';
 import { World, mkNode, mkService, slotViolations, NS, SEC, T0 } from './helpers.js';
-import type { ServiceSpec, UpdateConfig } from '../../src/manager/store/types.js';
+import type { ServiceSpec, UpdateConfig } from '../../src/model/index.js';
 
 const image = (img: string) => (s: ServiceSpec): ServiceSpec => ({ ...s, TaskTemplate: { ...s.TaskTemplate, ContainerSpec: { Image: img } } });
 

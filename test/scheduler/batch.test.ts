@@ -5,7 +5,7 @@
  * itself (one filter pass per group, static passes shared).
  */
 import t, { type Test } from 'tap';
-import type { Node, Task } from '../../src/manager/store/types.js';
+import type { Node, Task } from '../../src/model/index.js';
 import { Scheduler } from '../../src/scheduler/index.js';
 import type { HostPort, ScheduleResult, Strategy } from '../../src/scheduler/interface.js';
 import { seededRng, type Rng } from '../../src/util/rng.js';

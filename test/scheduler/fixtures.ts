@@ -2,7 +2,7 @@
  * Node and task builders for the scheduler tests and the benchmark: the
  * smallest objects of the store's shapes that the scheduler reads.
  */
-import type { Node, NodeAvailability, NodeState, Platform, Task, TaskSpec, TaskState } from '../../src/manager/store/types.js';
+import type { Node, NodeAvailability, NodeState, Platform, Task, TaskSpec, TaskState } from '../../src/model/index.js';
 
 export const GiB = 1024 ** 3;
 export const MiB = 1024 ** 2;

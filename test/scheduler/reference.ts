@@ -9,7 +9,7 @@
  * It shares only the constraint parser (tested on its own) and the binpack
  * formula (ditto) with the code under test.
  */
-import type { Node, Task } from '../../src/manager/store/types.js';
+import type { Node, Task } from '../../src/model/index.js';
 import { parseConstraint, parseSpreadDescriptor, type Constraint, type NodeAttr } from '../../src/scheduler/constraint.js';
 import type { HostPort, Strategy } from '../../src/scheduler/interface.js';
 import { normalizeArch, normalizeOs } from '../../src/scheduler/platform.js';

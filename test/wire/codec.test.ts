@@ -1,6 +1,6 @@
 import t from 'tap';
 import { Packr, Unpackr } from 'msgpackr';
-import '../../src/protocol.js';
+import '../../src/protocol/index.js';
 import './fixtures/messages.js';
 import { Codec, FrameKind, SHARED_STRUCTURES, errorBodySchema, rawFrame } from '../../src/wire/codec.js';
 import { WireError, WireErrorCode } from '../../src/wire/errors.js';

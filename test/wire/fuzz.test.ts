@@ -1,6 +1,6 @@
 import t from 'tap';
 import { Packr } from '../../src/util/msgpack.js';
-import '../../src/protocol.js';
+import '../../src/protocol/index.js';
 import './fixtures/messages.js';
 import { Codec, FrameKind, SHARED_STRUCTURES, errorBodySchema, rawFrame } from '../../src/wire/codec.js';
 import { fingerprint, typeShapes } from '../../src/wire/structures.js';

@@ -1,5 +1,5 @@
 /** Small helpers the API commands share: repeatable flags, --filter, docker's update-with-version step. */
-import type { Service } from '../../manager/store/types.js';
+import type { Service } from '../../model/index.js';
 import type { ApiClient } from '../client.js';
 import { CliError } from '../errors.js';
 

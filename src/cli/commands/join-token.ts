@@ -1,6 +1,6 @@
 /** `shoal join-token worker|manager [--rotate] [-q]`: docker's `swarm join-token`, printed as a `shoal join` command. */
 import type { Command } from 'commander';
-import type { Cluster } from '../../manager/store/types.js';
+import type { Cluster } from '../../model/index.js';
 import type { ApiClient } from '../client.js';
 import { CliError } from '../errors.js';
 import { clientFor } from '../host.js';

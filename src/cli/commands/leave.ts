@@ -11,7 +11,7 @@ import { rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Command } from 'commander';
-import type { Node } from '../../manager/store/types.js';
+import type { Node } from '../../model/index.js';
 import { loadIdentity, type NodeIdentity } from '../../node/state.js';
 import { CliError } from '../errors.js';
 import { DEFAULT_CLUSTER_DIR, nodeDataDir, readCluster, writeCluster, type LocalCluster, type LocalNode } from '../local/cluster-file.js';

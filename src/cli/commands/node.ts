@@ -1,7 +1,7 @@
 /** `shoal node ls|inspect|update|promote|demote|rm` — docker's node commands over the API. */
 import type { Command } from 'commander';
 import { Option } from 'commander';
-import type { Node, NodeSpec } from '../../manager/store/types.js';
+import type { Node, NodeSpec } from '../../model/index.js';
 import type { ApiClient } from '../client.js';
 import { encodeFilters } from '../client.js';
 import { CliError } from '../errors.js';

@@ -3,7 +3,7 @@
  * and then, without -d, wait for it to converge (progress on stdout).
  */
 import type { Command } from 'commander';
-import type { Service } from '../../manager/store/types.js';
+import type { Service } from '../../model/index.js';
 import type { ApiClient } from '../client.js';
 import { CliError } from '../errors.js';
 import { clientFor } from '../host.js';

@@ -5,7 +5,7 @@
  * flag.
  */
 import { Option, type Command } from 'commander';
-import type { EndpointPortConfig, HealthConfig, Mount, ServiceMode, ServiceSpec, TaskSpec, UpdateConfig } from '../../manager/store/types.js';
+import type { EndpointPortConfig, HealthConfig, Mount, ServiceMode, ServiceSpec, TaskSpec, UpdateConfig } from '../../model/index.js';
 import { CliError } from '../errors.js';
 import { parseBytes, parseCount, parseCpus, parseDuration, UnitError } from '../units.js';
 

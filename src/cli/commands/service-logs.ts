@@ -4,7 +4,7 @@
  * (`web.1.<task>@<node>    | …`).
  */
 import type { Command } from 'commander';
-import type { Node, Task } from '../../manager/store/types.js';
+import type { Node, Task } from '../../model/index.js';
 import { encodeFilters } from '../client.js';
 import { CliError } from '../errors.js';
 import { hostnameOf } from '../format/nodes.js';

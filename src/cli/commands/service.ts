@@ -1,6 +1,6 @@
 /** `shoal service …`: the group, and the read-only and removal commands (ls, ps, inspect, rm). */
 import type { Command } from 'commander';
-import type { Node, Task } from '../../manager/store/types.js';
+import type { Node, Task } from '../../model/index.js';
 import { encodeFilters } from '../client.js';
 import { CliError } from '../errors.js';
 import { prettyService, SERVICE_COLUMNS, serviceRow, type ListedService } from '../format/services.js';

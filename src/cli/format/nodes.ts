@@ -1,5 +1,5 @@
 /** `shoal node ls` rows and `shoal node inspect --pretty`, in docker's columns and wording. */
-import type { Node } from '../../manager/store/types.js';
+import type { Node } from '../../model/index.js';
 import { formatBytes } from '../units.js';
 import { capitalize, type Columns, type Row } from './table.js';
 

@@ -1,5 +1,5 @@
 /** `shoal service ls` rows and `shoal service inspect --pretty`, in docker's columns and wording. */
-import type { EndpointPortConfig, Service, ServiceSpec } from '../../manager/store/types.js';
+import type { EndpointPortConfig, Service, ServiceSpec } from '../../model/index.js';
 import type { ServiceStatus } from '../../manager/api/shapes.js';
 import { formatBytes, formatDuration } from '../units.js';
 import { aligned } from './nodes.js';

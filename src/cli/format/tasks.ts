@@ -3,7 +3,7 @@
  * with older ones marked ` \_ `, states as "Running 5 seconds ago", the
  * error (or, for a pending task, the scheduler's reason) quoted.
  */
-import type { Node, Task } from '../../manager/store/types.js';
+import type { Node, Task } from '../../model/index.js';
 import { humanDuration } from '../units.js';
 import { hostnameOf } from './nodes.js';
 import { imageOf, portsOf } from './services.js';

@@ -7,7 +7,7 @@
 import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import type { Node } from '../../manager/store/types.js';
+import type { Node } from '../../model/index.js';
 import { ApiClient } from '../client.js';
 import { CliError } from '../errors.js';
 import { isNodeProcess } from './processes.js';

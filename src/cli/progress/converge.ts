@@ -5,7 +5,7 @@
  * running and why (the scheduler's reason in Task.Status.Message, e.g.
  * "no suitable node (insufficient memory on 2 nodes)").
  */
-import type { Service, Task } from '../../manager/store/types.js';
+import type { Service, Task } from '../../model/index.js';
 import type { ServiceStatus } from '../../manager/api/shapes.js';
 import type { ApiClient } from '../client.js';
 import { encodeFilters } from '../client.js';

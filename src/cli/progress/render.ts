@@ -4,8 +4,8 @@
  * (pipes, CI, tests): a line per change, "2/3 running", so a reader of the
  * output sees every step once.
  */
-import type { Task, TaskState } from '../../manager/store/types.js';
-import { TASK_STATES } from '../../manager/store/types.js';
+import type { Task, TaskState } from '../../model/index.js';
+import { TASK_STATES } from '../../model/index.js';
 
 export interface Snapshot {
   name: string;

@@ -5,7 +5,7 @@
  * progress display polls).
  */
 import type { Store } from '../store/store.js';
-import type { Service, Task } from '../store/types.js';
+import type { Service, Task } from '../../model/index.js';
 import { canonical, type ServiceStatus } from './shapes.js';
 
 /** As SwarmKit's ListServiceStatuses: desired from the spec (or, global, from desired-running tasks), running = tasks in state running. */

@@ -8,7 +8,7 @@
  * `key` (present) or `key=value`, and every one of them must hold.
  */
 import { badRequest } from './errors.js';
-import type { Labels } from '../store/types.js';
+import type { Labels } from '../../model/index.js';
 
 export class Filters {
   constructor(private readonly m: Map<string, string[]>) {}

@@ -4,7 +4,7 @@
  * rather than null, the cluster's default sub-specs, task names) and remove
  * what must never leave a manager (the cluster root secret).
  */
-import type { Cluster, Node, Service, ServiceSpec, Task, TaskSpec, UpdateConfig } from '../store/types.js';
+import type { Cluster, Node, Service, ServiceSpec, Task, TaskSpec, UpdateConfig } from '../../model/index.js';
 import type { ManagerStatusInfo } from '../interface.js';
 
 const SECOND = 1_000_000_000;

@@ -2,8 +2,8 @@ import { randomBytes } from 'node:crypto';
 import type { Stream, Transport } from '../../wire/interface.js';
 import type { ManagerContext } from '../interface.js';
 import type { Change, StoreOp } from '../store/commands.js';
-import { isTerminal, type Node, type Task } from '../store/types.js';
-import { Heartbeat, SessionOpen, StatusReport, type AgentDescription, type SessionFrame, type StatusUpdate } from './messages.js';
+import { isTerminal, type Node, type Task } from '../../model/index.js';
+import { Heartbeat, SessionOpen, StatusReport, type AgentDescription, type SessionFrame, type StatusUpdate } from '../../protocol/dispatcher.js';
 import { monotonicMs } from '../../util/monotonic.js';
 
 export interface DispatcherOptions {

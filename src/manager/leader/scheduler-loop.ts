@@ -1,7 +1,7 @@
 import { Scheduler, hostPortsOf, type ServiceHints } from '../../scheduler/index.js';
 import type { ManagerContext } from '../interface.js';
 import type { Change, StoreOp } from '../store/commands.js';
-import { isTerminal, type Node, type Task } from '../store/types.js';
+import { isTerminal, type Node, type Task } from '../../model/index.js';
 import { SerialLoop } from './serial-loop.js';
 
 /**

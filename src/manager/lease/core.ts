@@ -1,5 +1,5 @@
 import { assert } from '../../util/assert.js';
-import type { LeaseReportAck, LeaseReportBody } from './messages.js';
+import type { LeaseReportAck, LeaseReportBody } from '../../protocol/lease.js';
 import type { LeaseOptions } from './options.js';
 
 /**

@@ -2,7 +2,7 @@ import type { Connection, Transport } from '../../wire/interface.js';
 import { monotonicMs } from '../../util/monotonic.js';
 import type { Store } from '../store/store.js';
 import { LeaseCore, type NodeStanding } from './core.js';
-import { LeaseRenew, LeaseReport, type LeaseReportBody } from './messages.js';
+import { LeaseRenew, LeaseReport, type LeaseReportBody } from '../../protocol/lease.js';
 import { DEFAULT_LEASE_OPTIONS, checkLeaseOptions, type LeaseOptions } from './options.js';
 import { LeaseError } from './errors.js';
 import { newLeaseMetrics, type LeaseMetrics } from './metrics.js';

@@ -6,8 +6,8 @@
  * Objects are replaced, never mutated, so a view handed to reconcile earlier
  * stays valid.
  */
-import { stateRank } from '../store/types.js';
-import type { Service, Task } from '../store/types.js';
+import { stateRank } from '../../model/index.js';
+import type { Service, Task } from '../../model/index.js';
 import type { Action, OrchestratorView } from './interface.js';
 
 export interface ApplyResult {

@@ -7,7 +7,7 @@
  * src/scheduler's constraint parser once that settles (same syntax, same
  * case-insensitive value comparison as SwarmKit).
  */
-import type { Node } from '../store/types.js';
+import type { Node } from '../../model/index.js';
 
 export interface Constraint {
   key: string;

@@ -3,7 +3,7 @@
  * being built, and per service its resolved template and update settings.
  */
 import { assert } from '../../util/assert.js';
-import type { Service, Task, TaskOrchestration, TaskSpec, TaskState, UpdateConfig, UpdateStatus } from '../store/types.js';
+import type { Service, Task, TaskOrchestration, TaskSpec, TaskState, UpdateConfig, UpdateStatus } from '../../model/index.js';
 import { OrchestratorError } from './errors.js';
 import { createdMs, isoTime, NodeIndex, SpecCache } from './model.js';
 import type { OrchestratorOptions } from './options.js';

@@ -14,7 +14,7 @@
  * skipped so they cannot stall the update (their tasks are replaced once the
  * node is back).
  */
-import type { Task } from '../store/types.js';
+import type { Task } from '../../model/index.js';
 import { nodeMatches, parseConstraints } from './constraints.js';
 import type { ServiceCtx } from './context.js';
 import { pruneSlot } from './history.js';

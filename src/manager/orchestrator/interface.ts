@@ -19,7 +19,7 @@
  * Running it twice on the SAME view (before the first batch applies) would
  * repeat creations: keep one batch in flight at a time (see the README).
  */
-import type { Node, Service, ServiceSpec, Task, TaskOrchestration, TaskState, TaskStatus, UpdateStatus } from '../store/types.js';
+import type { Node, Service, ServiceSpec, Task, TaskOrchestration, TaskState, TaskStatus, UpdateStatus } from '../../model/index.js';
 import type { DecisionStats } from './metrics.js';
 import type { OrchestratorOptions } from './options.js';
 

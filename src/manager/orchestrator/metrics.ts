@@ -4,7 +4,7 @@
  * OrchestratorMetrics once the batch has committed (a decision that is
  * proposed but lost must not count).
  */
-import type { TaskOrchestration } from '../store/types.js';
+import type { TaskOrchestration } from '../../model/index.js';
 
 export type CreateReason = TaskOrchestration['Reason'];
 

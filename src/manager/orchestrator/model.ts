@@ -3,8 +3,8 @@
  * still a copy that might run" lives here, so replicated, global, update and
  * history code agree on it.
  */
-import { isTerminal, stateRank } from '../store/types.js';
-import type { Node, Task, TaskSpec, TaskState } from '../store/types.js';
+import { isTerminal, stateRank } from '../../model/index.js';
+import type { Node, Task, TaskSpec, TaskState } from '../../model/index.js';
 
 const RUNNING = stateRank('running');
 const ASSIGNED = stateRank('assigned');

@@ -20,7 +20,7 @@
  * death is not an exit, so even Condition 'none' tasks are rescheduled, and
  * MaxAttempts is not charged.
  */
-import type { Task } from '../store/types.js';
+import type { Task } from '../../model/index.js';
 import type { ServiceCtx } from './context.js';
 
 export type Loss = 'gone' | 'down' | 'drained';

@@ -3,7 +3,7 @@
  * is what it is. Durations in service specs are nanoseconds (Docker's API);
  * everything here is milliseconds.
  */
-import type { UpdateConfig } from '../store/types.js';
+import type { UpdateConfig } from '../../model/index.js';
 import { OrchestratorError } from './errors.js';
 
 export interface OrchestratorOptions {

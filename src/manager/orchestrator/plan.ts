@@ -8,7 +8,7 @@
  * consistent set of changes.
  */
 import { assert } from '../../util/assert.js';
-import type { Service, ServiceSpec, Task, TaskOrchestration, TaskState, UpdateStatus } from '../store/types.js';
+import type { Service, ServiceSpec, Task, TaskOrchestration, TaskState, UpdateStatus } from '../../model/index.js';
 import type { Action } from './interface.js';
 import { addCounts, emptyStats } from './metrics.js';
 import type { DecisionStats } from './metrics.js';

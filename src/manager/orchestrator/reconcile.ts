@@ -4,7 +4,7 @@
  * same store decide the same thing, and a simulation replays exactly.
  */
 import { assert } from '../../util/assert.js';
-import type { Service, Task } from '../store/types.js';
+import type { Service, Task } from '../../model/index.js';
 import { Ctx, ServiceCtx } from './context.js';
 import { OrchestratorError } from './errors.js';
 import { reconcileGlobal } from './global.js';

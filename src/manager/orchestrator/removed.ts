@@ -6,7 +6,7 @@
  * is removed), so a returning node is never left running a service nobody
  * knows about.
  */
-import type { Task } from '../store/types.js';
+import type { Task } from '../../model/index.js';
 import type { Ctx } from './context.js';
 import { neverRan } from './model.js';
 

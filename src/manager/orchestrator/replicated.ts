@@ -8,7 +8,7 @@
  * leaving holes in the numbering (a scheduler rebalancing concern Shoal leaves
  * to the scheduler's spread scoring on the next placements).
  */
-import type { Task } from '../store/types.js';
+import type { Task } from '../../model/index.js';
 import type { ServiceCtx } from './context.js';
 import { pruneSlot } from './history.js';
 import { assertSlot, processSlot, promote } from './slots.js';

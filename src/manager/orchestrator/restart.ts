@@ -10,7 +10,7 @@
  * whose task was not restarted stays empty ("finished") instead of being
  * refilled by a later reconcile.
  */
-import type { RestartPolicy, Task, TaskSpec } from '../store/types.js';
+import type { RestartPolicy, Task, TaskSpec } from '../../model/index.js';
 import { exitedOnItsOwn } from './model.js';
 import { nsToMs } from './options.js';
 import type { OrchestratorOptions } from './options.js';

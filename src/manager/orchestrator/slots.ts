@@ -20,8 +20,8 @@
  * once and it would just be rejected again (see fill).
  */
 import { assert } from '../../util/assert.js';
-import { isTerminal, stateRank } from '../store/types.js';
-import type { Task } from '../store/types.js';
+import { isTerminal, stateRank } from '../../model/index.js';
+import type { Task } from '../../model/index.js';
 import type { ServiceCtx } from './context.js';
 import { createdMs, endedMs, exitedOnItsOwn, isLiveDesired, neverRan, newestFirst } from './model.js';
 import { lossOf } from './node-down.js';

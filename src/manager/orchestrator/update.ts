@@ -24,7 +24,7 @@
  * paused until the user updates the service again (the API clears
  * UpdateStatus when the spec changes, as SwarmKit's control API does).
  */
-import type { Task, UpdateStatus } from '../store/types.js';
+import type { Task, UpdateStatus } from '../../model/index.js';
 import type { ServiceCtx } from './context.js';
 import { createdMs, exitedOnItsOwn, isoTime } from './model.js';
 import type { Group } from './plan.js';

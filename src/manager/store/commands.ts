@@ -1,5 +1,5 @@
 import { Packr, Unpackr } from '../../util/msgpack.js';
-import type { Cluster, Config, Network, Node, Secret, Service, ServiceSpec, Task, TaskOrchestration, TaskState, TaskStatus, UpdateStatus } from './types.js';
+import type { Cluster, Config, Network, Node, Secret, Service, ServiceSpec, Task, TaskOrchestration, TaskState, TaskStatus, UpdateStatus } from '../../model/index.js';
 
 /**
  * What managers propose through Raft: a transaction of store operations,

@@ -2,7 +2,7 @@ import { Packr, Unpackr } from '../../util/msgpack.js';
 import type { StateMachine } from '../../raft/driver.js';
 import { decodeTxn, KINDS, type AnyObject, type Change, type Kind, type ObjectOf, type StoreOp, type Txn, type TxnResult } from './commands.js';
 import { StoreError, StoreErrorCode } from './errors.js';
-import { stateRank, type Service, type Task } from './types.js';
+import { stateRank, type Service, type Task } from '../../model/index.js';
 import { packSlices, unpackSlices } from '../../util/sliced-pack.js';
 
 /** Kinds whose Spec.Name must be unique (Docker refuses duplicates with 409). */

@@ -1,6 +1,6 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { isTerminal, type Task, type TaskStatus } from '../../manager/store/types.js';
+import { isTerminal, type Task, type TaskStatus } from '../../model/index.js';
 import type { Runtime } from '../runtime/interface.js';
 import { runtimeFor } from './run-spec.js';
 import { TaskController } from './task-controller.js';

@@ -1,4 +1,4 @@
-import type { Service, Task } from '../../manager/store/types.js';
+import type { Service, Task } from '../../model/index.js';
 import type { MountSpec, TaskRunSpec } from '../runtime/interface.js';
 
 /** Docker's default stop grace period: 10 s. */

@@ -1,7 +1,7 @@
 import type { Connection, Stream, Transport } from '../../wire/interface.js';
 import { isWireError } from '../../wire/errors.js';
-import { Heartbeat, SessionOpen, StatusReport, type AgentDescription, type SessionFrame, type StatusUpdate } from '../../manager/dispatcher/messages.js';
-import { stateRank, type Node, type Task } from '../../manager/store/types.js';
+import { Heartbeat, SessionOpen, StatusReport, type AgentDescription, type SessionFrame, type StatusUpdate } from '../../protocol/dispatcher.js';
+import { stateRank, type Node, type Task } from '../../model/index.js';
 import { Backoff } from '../../wire/backoff.js';
 import { defaultBackoff, type BackoffOptions } from '../../wire/options.js';
 import { systemRng, type Rng } from '../../util/rng.js';

@@ -1,4 +1,4 @@
-import { isTerminal, stateRank, type Task, type TaskState, type TaskStatus } from '../../manager/store/types.js';
+import { isTerminal, stateRank, type Task, type TaskState, type TaskStatus } from '../../model/index.js';
 import type { ContainerInfo, ExitStatus, Runtime } from '../runtime/interface.js';
 import { RuntimeError } from '../runtime/interface.js';
 import { stopGraceMs, toRunSpec } from './run-spec.js';

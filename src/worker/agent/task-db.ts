@@ -1,5 +1,5 @@
 import { Db } from '../../util/sqlite.js';
-import type { Task, TaskState } from '../../manager/store/types.js';
+import type { Task, TaskState } from '../../model/index.js';
 
 /**
  * What this node runs, durably (sqlite, synchronous=FULL): the assignment

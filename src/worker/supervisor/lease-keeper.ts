@@ -1,4 +1,4 @@
-import { LeaseRenew } from '../../manager/lease/messages.js';
+import { LeaseRenew } from '../../protocol/lease.js';
 import { monotonicMs } from '../../util/monotonic.js';
 import type { Connection, Transport } from '../../wire/interface.js';
 import { PeerLink } from '../../wire/peer-link.js';

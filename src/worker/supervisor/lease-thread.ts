@@ -16,7 +16,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { writeFileSync } from 'node:fs';
-import '../../manager/lease/messages.js';
+import '../../protocol/lease.js';
 import { monotonicMs } from '../../util/monotonic.js';
 import { WsTransport } from '../../wire/ws-transport.js';
 import { LeaseKeeper } from './lease-keeper.js';

@@ -25,7 +25,7 @@ import { packageVersion } from '../../util/version.js';
 import type { Stream } from '../../wire/interface.js';
 import { WsTransport } from '../../wire/ws-transport.js';
 import '../../wire/messages.js';
-import '../../manager/lease/messages.js';
+import '../../protocol/lease.js';
 import { SupervisorError } from './errors.js';
 import { TaskHolder } from './holder.js';
 import { SLOT_HELD, SLOT_UNTIL, type LeaseThreadData, type LeaseThreadEvent, type LeaseThreadMessage } from './lease.js';

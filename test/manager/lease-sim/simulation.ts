@@ -13,7 +13,7 @@
  * replace them. Also checked: with no faults at all, nothing is revoked.
  */
 import { LeaseCore } from '../../../src/manager/lease/core.js';
-import type { LeaseReportAck, LeaseReportBody } from '../../../src/manager/lease/messages.js';
+import type { LeaseReportAck, LeaseReportBody } from '../../../src/protocol/lease.js';
 import { DEFAULT_LEASE_OPTIONS, type LeaseOptions } from '../../../src/manager/lease/options.js';
 import { seededRng, type Rng } from '../../../src/util/rng.js';
 

@@ -1,8 +1,8 @@
 /**
  * What must hold in the simulated cluster, at every step and at the end.
  */
-import { isTerminal, stateRank } from '../../../src/manager/store/types.js';
-import type { Node, Service, Task } from '../../../src/manager/store/types.js';
+import { isTerminal, stateRank } from '../../../src/model/index.js';
+import type { Node, Service, Task } from '../../../src/model/index.js';
 import { isDead, newestFirst } from '../../../src/manager/orchestrator/model.js';
 import { nodeMatches, parseConstraints } from '../../../src/manager/orchestrator/constraints.js';
 

@@ -18,8 +18,8 @@ import { reconcile } from '../../../src/manager/orchestrator/reconcile.js';
 import { applyActions } from '../../../src/manager/orchestrator/apply.js';
 import type { Action, OrchestratorView } from '../../../src/manager/orchestrator/interface.js';
 import { OrchestratorMetrics } from '../../../src/manager/orchestrator/metrics.js';
-import { isTerminal, stateRank } from '../../../src/manager/store/types.js';
-import type { Node, Service, ServiceSpec, Task, TaskState, UpdateConfig } from '../../../src/manager/store/types.js';
+import { isTerminal, stateRank } from '../../../src/model/index.js';
+import type { Node, Service, ServiceSpec, Task, TaskState, UpdateConfig } from '../../../src/model/index.js';
 import { convergence, copiesInvariant, delayInvariant, historyInvariant, placementInvariant, slotInvariant } from './invariants.js';
 
 export interface SimOptions {

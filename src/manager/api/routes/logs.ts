@@ -10,7 +10,7 @@
 import type { ServerResponse } from 'node:http';
 import type { ManagerContext } from '../../interface.js';
 import type { TaskLogLine } from '../../logs.js';
-import type { Task } from '../../store/types.js';
+import type { Task } from '../../../model/index.js';
 import { badRequest, notImplemented } from '../errors.js';
 import { boolParam } from '../http.js';
 import type { Deps } from '../options.js';

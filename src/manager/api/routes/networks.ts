@@ -5,7 +5,7 @@
  * these objects later).
  */
 import { createHash } from 'node:crypto';
-import type { Network } from '../../store/types.js';
+import type { Network } from '../../../model/index.js';
 import { notFound } from '../errors.js';
 import { parseFilters } from '../filters.js';
 import type { Deps } from '../options.js';

@@ -10,7 +10,7 @@
  * it did not see, and a refused demotion changes nothing.
  */
 import type { Store } from '../../store/store.js';
-import type { Node } from '../../store/types.js';
+import type { Node } from '../../../model/index.js';
 import { conflict, OUT_OF_SEQUENCE } from '../errors.js';
 import { parseFilters } from '../filters.js';
 import { boolParam, versionParam } from '../http.js';

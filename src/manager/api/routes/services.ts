@@ -5,7 +5,7 @@
  * the delete and shuts its tasks down.
  */
 import type { Store } from '../../store/store.js';
-import type { Service, ServiceSpec } from '../../store/types.js';
+import type { Service, ServiceSpec } from '../../../model/index.js';
 import { serviceStatus } from '../derived.js';
 import { badRequest, notImplemented } from '../errors.js';
 import { parseFilters } from '../filters.js';

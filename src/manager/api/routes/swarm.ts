@@ -6,7 +6,7 @@
  */
 import { makeToken } from '../../membership/tokens.js';
 import type { Store } from '../../store/store.js';
-import type { Cluster } from '../../store/types.js';
+import type { Cluster } from '../../../model/index.js';
 import { ApiError, unavailable } from '../errors.js';
 import { boolParam, versionParam } from '../http.js';
 import type { Deps } from '../options.js';

@@ -2,8 +2,8 @@
  * Tasks: list (filters) and inspect. Tasks are written by the orchestrator,
  * scheduler and dispatcher; the API only reads them.
  */
-import type { Service, TaskState } from '../../store/types.js';
-import { TASK_STATES } from '../../store/types.js';
+import type { Service, TaskState } from '../../../model/index.js';
+import { TASK_STATES } from '../../../model/index.js';
 import { isUpToDate } from '../derived.js';
 import { parseFilters } from '../filters.js';
 import type { Deps } from '../options.js';

@@ -3,7 +3,7 @@
  * required, as in dockerd: defaulting a missing Role to "worker" would
  * silently demote a manager.
  */
-import type { NodeSpec } from '../../store/types.js';
+import type { NodeSpec } from '../../../model/index.js';
 import { absent, fail, obj, optEnum, optString, optStringMap } from './check.js';
 
 export function validateNodeSpec(raw: unknown): NodeSpec {

@@ -6,7 +6,7 @@
  * has one (DNS-safe names, 4 MiB minimum memory, 1 ms minimum health
  * intervals, exactly one mode).
  */
-import type { ServiceMode, ServiceSpec } from '../../store/types.js';
+import type { ServiceMode, ServiceSpec } from '../../../model/index.js';
 import {
   absent,
   describe,

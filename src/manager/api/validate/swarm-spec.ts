@@ -3,7 +3,7 @@
  * send it (the whole spec, read back from GET /swarm and edited). Fields
  * Shoal does not act on are kept as sent.
  */
-import type { SwarmSpec } from '../../store/types.js';
+import type { SwarmSpec } from '../../../model/index.js';
 import { absent, fail, obj, optBool, optInt, optObj, optString, optStringMap } from './check.js';
 
 export function validateSwarmSpec(raw: unknown): SwarmSpec {

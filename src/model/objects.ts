@@ -8,6 +8,7 @@
  * strings. Fields Shoal does not act on are still stored and returned, so a
  * `docker service inspect` round-trips what `docker service create` sent.
  */
+import type { TaskState } from './task-state.js';
 
 export interface ObjectVersion {
   Index: number;
@@ -254,37 +255,6 @@ export interface Service extends Meta {
 }
 
 // ----------------------------------------------------------------- tasks
-
-/**
- * Task states, in order. A task's state only moves forward; everything from
- * `complete` on is terminal.
- */
-export const TASK_STATES = [
-  'new',
-  'pending',
-  'assigned',
-  'accepted',
-  'preparing',
-  'ready',
-  'starting',
-  'running',
-  'complete',
-  'shutdown',
-  'failed',
-  'rejected',
-  'remove',
-  'orphaned',
-] as const;
-export type TaskState = (typeof TASK_STATES)[number];
-
-const RANK: Record<TaskState, number> = Object.fromEntries(TASK_STATES.map((s, i) => [s, i])) as Record<TaskState, number>;
-/** Total order of task states (terminal states compare equal to each other in what they mean, but are ordered for storage). */
-export function stateRank(s: TaskState): number {
-  return RANK[s];
-}
-export function isTerminal(s: TaskState): boolean {
-  return RANK[s] >= RANK.complete;
-}
 
 export interface ContainerStatus {
   ContainerID?: string;

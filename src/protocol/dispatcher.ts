@@ -1,6 +1,6 @@
-import { defineMessage } from '../../wire/registry.js';
-import { any, array, bool, object, oneOf, optional, record, str, tagged, uint, literal } from '../../wire/schema.js';
-import { TASK_STATES, type Node, type Task, type TaskStatus } from '../store/types.js';
+import { defineMessage } from '../wire/registry.js';
+import { any, array, bool, object, oneOf, optional, record, str, tagged, uint, literal } from '../wire/schema.js';
+import { TASK_STATES, type Node, type Task, type TaskStatus } from '../model/index.js';
 
 /**
  * Dispatcher protocol between an agent (every node runs one) and the leader.

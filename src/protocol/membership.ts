@@ -1,5 +1,5 @@
-import { defineMessage } from '../../wire/registry.js';
-import { array, object, oneOf, optional, str } from '../../wire/schema.js';
+import { defineMessage } from '../wire/registry.js';
+import { array, object, oneOf, optional, str } from '../wire/schema.js';
 
 /**
  * Joining and managing membership over the cluster port. Requests go to the

@@ -1,5 +1,5 @@
-import { defineMessage } from '../../wire/registry.js';
-import { array, bool, object, optional, str, uint } from '../../wire/schema.js';
+import { defineMessage } from '../wire/registry.js';
+import { array, bool, object, optional, str, uint } from '../wire/schema.js';
 
 /**
  * The fencing lease on the wire (core.ts has the protocol).

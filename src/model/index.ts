@@ -1,0 +1,8 @@
+/**
+ * The domain model every role shares — manager, worker, scheduler and CLI
+ * import it from here and never from each other: Docker's swarm objects
+ * (objects.ts), the task state machine (task-state.ts) and the runtime names.
+ */
+export * from './objects.js';
+export * from './task-state.js';
+export * from './runtime-names.js';
