@@ -244,3 +244,30 @@ export async function until(done: () => Promise<boolean>, timeoutMs: number, int
     await sleep(intervalMs);
   }
 }
+
+/** The machine's busy share of CPU over `ms`, from /proc/stat (0–1). */
+async function busyShare(ms: number): Promise<number> {
+  const read = () => {
+    const f = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+    const idle = f[3]! + (f[4] ?? 0);
+    return { idle, total: f.reduce((a, b) => a + b, 0) };
+  };
+  const a = read();
+  await sleep(ms);
+  const b = read();
+  const total = b.total - a.total;
+  return total > 0 ? 1 - (b.idle - a.idle) / total : 0;
+}
+
+/**
+ * Waits (up to maxMs) until the machine is quiet — under 10 % busy over a
+ * second — so that one measurement does not time the tail of the previous
+ * one (a peer daemon still tearing down its containers). Says how long.
+ */
+export async function quiet(maxMs = 60_000): Promise<void> {
+  const t0 = Date.now();
+  let share = 1;
+  while (Date.now() - t0 < maxMs && (share = await busyShare(1_000)) > 0.1);
+  if (share > 0.1) progress(`  the machine is still ${Math.round(share * 100)} % busy after ${maxMs / 1000} s; measuring anyway`);
+  else if (Date.now() - t0 > 1_500) progress(`  waited ${((Date.now() - t0) / 1000).toFixed(0)} s for the machine to be quiet`);
+}

@@ -6,7 +6,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { startDockerd, type Dockerd } from '../test/helpers/dockerd.js';
-import { createAndTime, medianUsedKiB, mibPerTask, progress, pssKiB, signedMiB, sleep, until, type Api } from './density-measure.js';
+import { quiet, createAndTime, medianUsedKiB, mibPerTask, progress, pssKiB, signedMiB, sleep, until, type Api } from './density-measure.js';
 
 /**
  * A bridge of our own rather than the tests' shoaldock0: the tests share
@@ -73,6 +73,7 @@ export class SwarmPeer {
   /** Time to n running and memory per task, then the service removed and its containers gone. */
   async measure(n: number, o: { deadlineMs: number; pollMs: number; settleMs: number }): Promise<SwarmFigures> {
     const name = `density-swarm-${n}`;
+    await quiet();
     const before = await medianUsedKiB();
     const pssBefore = pssKiB(this.d.pid, this.d.dir);
     // The API, not `docker service create`: that is what Shoal gets, and the CLI would try to resolve the image on a registry.

@@ -42,7 +42,7 @@ import { parseArgs } from 'node:util';
 import { nodeDataDir, nodeLogFile, readCluster } from '../src/cli/local/cluster-file.js';
 import { probe, which } from '../src/worker/runtime/oci/binaries.js';
 import { busyboxBinary, busyboxRootfs } from '../test/helpers/busybox-rootfs.js';
-import { clusterProcesses, cpuPercent, createAndTime, medianUsedKiB, mibPerTask, progress, pssKiB, serviceTasks, signedMiB, sleep, tcpApi, until, type Api, type TaskJson } from './density-measure.js';
+import { quiet, clusterProcesses, cpuPercent, createAndTime, medianUsedKiB, mibPerTask, progress, pssKiB, serviceTasks, signedMiB, sleep, tcpApi, until, type Api, type TaskJson } from './density-measure.js';
 import { NO_SWARM, SwarmPeer, type SwarmFigures } from './density-swarm.js';
 import { imageRootfs, ociFloorMs } from './oci-floor.js';
 
@@ -379,6 +379,7 @@ async function measure(node: ShoalNode, runtime: Runtime, n: number, o: Options)
 /** Create, time, hold (memory, CPU, restarts), remove. */
 async function createHoldRemove(node: ShoalNode, runtime: Runtime, n: number, o: Options, watch: DownWatch): Promise<Record<string, unknown>> {
   const name = serviceName(runtime, n);
+  await quiet();
   const before = await medianUsedKiB();
   const pssBefore = pssKiB(node.pid, node.dir);
   progress(`${runtime} N=${n}: creating ${name}`);

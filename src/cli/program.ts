@@ -1,7 +1,7 @@
 import { Command, CommanderError } from 'commander';
 import { CliError } from './errors.js';
 import { packageVersion } from '../util/version.js';
-import { commandsFor, type RegisterCommand } from './commands/index.js';
+import { COMMAND_MODULES, commandsFor, type CommandModule, type RegisterCommand } from './commands/index.js';
 
 /** Builds the `shoal` command tree. Each command lives in commands/<name>.ts. */
 export function buildProgram(commands: RegisterCommand[]): Command {
@@ -32,11 +32,15 @@ function quietOnClosedPipe(): void {
   });
 }
 
-/** Runs the CLI; resolves to the process exit code. Never throws. */
-export async function main(argv: string[]): Promise<number> {
+/**
+ * Runs the CLI; resolves to the process exit code. Never throws. `extra`:
+ * command modules that are not part of the product (bin/shoal.ts adds the
+ * chaos harness's `chaos` and `check`, which live in chaos-tests/).
+ */
+export async function main(argv: string[], extra: readonly CommandModule[] = []): Promise<number> {
   quietOnClosedPipe();
   try {
-    const program = buildProgram(await commandsFor(argv));
+    const program = buildProgram(await commandsFor(argv, [...COMMAND_MODULES, ...extra]));
     await program.parseAsync(argv, { from: 'user' });
     return 0;
   } catch (err) {

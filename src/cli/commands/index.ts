@@ -5,6 +5,12 @@ export type RegisterCommand = (program: Command) => void;
 
 type Loader = () => Promise<RegisterCommand>;
 
+/** A module of top-level commands: the names it registers and how to load it. */
+export interface CommandModule {
+  names: string[];
+  load: Loader;
+}
+
 /**
  * The command modules, in help order, each loaded only when needed: a
  * command pulls in only its own module (`shoal node ls` never loads the
@@ -12,7 +18,7 @@ type Loader = () => Promise<RegisterCommand>;
  * `shoal --version` and `shoal service ls` near a bare Node's start-up.
  * `names` are the top-level commands a module registers.
  */
-export const COMMAND_MODULES: { names: string[]; load: Loader }[] = [
+export const COMMAND_MODULES: CommandModule[] = [
   { names: ['up'], load: async () => (await import('./up.js')).registerUp },
   { names: ['down'], load: async () => (await import('./down.js')).registerDown },
   { names: ['env'], load: async () => (await import('./env.js')).registerEnv },
@@ -22,8 +28,6 @@ export const COMMAND_MODULES: { names: string[]; load: Loader }[] = [
   { names: ['join-token'], load: async () => (await import('./join-token.js')).registerJoinToken },
   { names: ['init', 'join', 'run'], load: async () => (await import('./node-process.js')).registerNodeProcess },
   { names: ['leave'], load: async () => (await import('./leave.js')).registerLeave },
-  { names: ['check'], load: async () => (await import('./check.js')).registerCheck },
-  { names: ['chaos'], load: async () => (await import('./chaos.js')).registerChaos },
 ];
 
 /** Global options that take a value (their value is not the command name). */
@@ -48,10 +52,10 @@ export function commandName(argv: readonly string[]): string | null {
  * module when it names none we know (top-level help and commander's
  * "did you mean" need them all; `--version` needs none).
  */
-export async function commandsFor(argv: readonly string[]): Promise<RegisterCommand[]> {
+export async function commandsFor(argv: readonly string[], modules: readonly CommandModule[] = COMMAND_MODULES): Promise<RegisterCommand[]> {
   const name = commandName(argv);
-  const own = name === null ? undefined : COMMAND_MODULES.find((m) => m.names.includes(name));
+  const own = name === null ? undefined : modules.find((m) => m.names.includes(name));
   if (own) return [await own.load()];
   if (name === null && argv.some((a) => a === '-v' || a === '--version') && !argv.some((a) => a === '-h' || a === '--help')) return [];
-  return Promise.all(COMMAND_MODULES.map((m) => m.load()));
+  return Promise.all(modules.map((m) => m.load()));
 }

@@ -1,10 +1,10 @@
 import type { Command } from 'commander';
-import { runChaos } from '../../../chaos-tests/run.js';
-import { ChaosError } from '../../../chaos-tests/errors.js';
-import { DEFAULTS, parseCount, parseDuration, parseSeed } from '../../../chaos-tests/options.js';
-import { formatReport, summaryLine } from '../../../chaos-tests/report.js';
-import { SCENARIOS } from '../../../chaos-tests/scenario.js';
-import { CliError } from '../errors.js';
+import { runChaos } from '../run.js';
+import { ChaosError } from '../errors.js';
+import { DEFAULTS, parseCount, parseDuration, parseSeed } from '../options.js';
+import { formatReport, summaryLine } from '../report.js';
+import { SCENARIOS } from '../scenario.js';
+import { CliError } from '../../src/cli/errors.js';
 
 /**
  * `shoal chaos run`: starts a real cluster of node processes, kills, pauses

@@ -8,8 +8,8 @@ import {
   parseJepsenLog,
   parseKvHistory,
   type CheckResult,
-} from '../../../chaos-tests/linearizability/index.js';
-import { CliError } from '../errors.js';
+} from '../linearizability/index.js';
+import { CliError } from '../../src/cli/errors.js';
 
 /** Exit codes of `shoal check`; documented in its help. */
 export const CHECK_EXIT = { linearizable: 0, notLinearizable: 1, usage: 1, unknown: 2 } as const;
