@@ -1,15 +1,11 @@
 #!/usr/bin/env node
 import { main } from '../src/cli/program.js';
+import { HARNESS_COMMANDS } from '../chaos-tests/cli/index.js';
 
 // Only boots the CLI; everything else lives in src/cli. The chaos harness and the history
 // checker are test machinery (chaos-tests/), not product: they join the CLI here, loaded only
 // when their command runs, so nothing in src/ imports them.
-const harness = [
-  { names: ['check'], load: async () => (await import('../chaos-tests/cli/check.js')).registerCheck },
-  { names: ['chaos'], load: async () => (await import('../chaos-tests/cli/chaos.js')).registerChaos },
-];
-
-main(process.argv.slice(2), harness).then(
+main(process.argv.slice(2), HARNESS_COMMANDS).then(
   (code) => {
     process.exitCode = code;
   },

@@ -3,6 +3,7 @@ import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
 import { main } from '../../src/cli/program.js';
+import { HARNESS_COMMANDS } from '../../chaos-tests/cli/index.js';
 import { testdata } from './helpers.js';
 import { distFile } from '../helpers/dist.js';
 
@@ -22,7 +23,7 @@ async function shoal(...args: string[]): Promise<{ code: number; out: string; er
   process.stdout.write = ((chunk: string | Uint8Array) => ((out += String(chunk)), true)) as typeof process.stdout.write;
   process.stderr.write = ((chunk: string | Uint8Array) => ((err += String(chunk)), true)) as typeof process.stderr.write;
   try {
-    const code = await main(args);
+    const code = await main(args, HARNESS_COMMANDS);
     return { code, out, err };
   } finally {
     process.stdout.write = stdout;
