@@ -18,7 +18,9 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { progress } from './density-measure.js';
+import { median, progressOf } from './density-measure.js';
+
+const progress = progressOf('cli');
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const CLI = path.resolve(here, '../bin/shoal.js');
@@ -50,11 +52,6 @@ function runNode(args: string[], env: NodeJS.ProcessEnv, hwmFile: string, preloa
     });
   });
 }
-
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)]!;
-};
 
 async function main(): Promise<void> {
   const { values } = parseArgs({ options: { runs: { type: 'string' } } });

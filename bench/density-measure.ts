@@ -20,9 +20,15 @@ export interface TaskJson {
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
-export function progress(msg: string): void {
-  process.stderr.write(`density: ${msg}\n`);
+/** A benchmark's progress lines on stderr, prefixed with its name. */
+export function progressOf(bench: string): (msg: string) => void {
+  return (msg) => process.stderr.write(`${bench}: ${msg}\n`);
 }
+
+export const progress = progressOf('density');
+
+/** The middle value (the upper one of an even count). */
+export const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 /** Shoal's API over TCP. With a timeout: a node too busy to answer is an observation, never a hang. */
 export function tcpApi(host: string, port: number, timeoutMs = 30_000): Api {

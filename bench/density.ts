@@ -45,6 +45,7 @@ import { busyboxBinary, busyboxRootfs } from '../test/helpers/busybox-rootfs.js'
 import { quiet, clusterProcesses, cpuPercent, createAndTime, medianUsedKiB, mibPerTask, progress, pssKiB, serviceTasks, signedMiB, sleep, tcpApi, until, type Api, type TaskJson } from './density-measure.js';
 import { NO_SWARM, SwarmPeer, type SwarmFigures } from './density-swarm.js';
 import { imageRootfs, ociFloorMs } from './oci-floor.js';
+import { FORKER_COMMS } from '../src/worker/supervisor/forker.js';
 
 type Runtime = 'process' | 'oci';
 
@@ -204,7 +205,7 @@ class ShoalNode {
    */
   tasksLeft(): boolean {
     // The node's own processes: its daemon and supervisor (node) and the supervisor's task forker (C or Perl).
-    return [...clusterProcesses(this.pid, this.dir).values()].some((p) => p.comm !== 'node' && p.comm !== 'perl' && p.comm !== 'shoal-forker');
+    return [...clusterProcesses(this.pid, this.dir).values()].some((p) => p.comm !== 'node' && !FORKER_COMMS.includes(p.comm));
   }
 
   /** Waits until the node is ready and runs no task processes; false at the deadline. */

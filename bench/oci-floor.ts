@@ -7,18 +7,11 @@
  * beside Shoal's figure as `oci_floor_ms`, so "how far from the runtime's
  * own cost" is read off one run.
  */
-import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { capture } from '../src/worker/runtime/common/capture.js';
 
-function run(argv: string[]): Promise<number> {
-  return new Promise((resolve) => {
-    const p = spawn(argv[0]!, argv.slice(1), { stdio: 'ignore' });
-    p.once('error', () => resolve(-1));
-    p.once('exit', (code) => resolve(code ?? -1));
-  });
-}
 
 /** The image store's rootfs of the one imported image (bench:density imports busybox only). */
 export function imageRootfs(dataDir: string): string | null {
@@ -60,19 +53,16 @@ export async function ociFloorMs(binary: string, lowerdir: string, n: number, la
   const lane = (k: number) => {
     const mine = ids.filter((_, i) => i % lanes === k);
     const script = 'for id in "$@"; do d="$B/$id"; mount -t overlay overlay -o "lowerdir=$L,upperdir=$d/upper,workdir=$d/work" "$d/rootfs" && "$R" --root "$S" run --detach --bundle "$d" "$id" >/dev/null 2>&1 || exit 1; done';
-    return new Promise<number>((resolve) => {
-      const p = spawn('sh', ['-c', script, 'lane', ...mine], { stdio: 'ignore', env: { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', B: base, L: lowerdir, R: binary, S: state } });
-      p.once('error', () => resolve(-1));
-      p.once('exit', (code) => resolve(code ?? -1));
-    });
+    const env = { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', B: base, L: lowerdir, R: binary, S: state };
+    return capture(['sh', '-c', script, 'lane', ...mine], { env, timeoutMs: 600_000 }).then((r) => r.exitCode);
   };
   const started = performance.now();
   const codes = await Promise.all(Array.from({ length: lanes }, (_, k) => lane(k)));
   const failed = codes.some((c) => c !== 0);
   const ms = Math.round(performance.now() - started);
   for (const id of ids) {
-    await run([binary, '--root', state, 'delete', '--force', id]);
-    await run(['umount', path.join(base, id, 'rootfs')]);
+    await capture([binary, '--root', state, 'delete', '--force', id], { timeoutMs: 30_000 });
+    await capture(['umount', path.join(base, id, 'rootfs')], { timeoutMs: 30_000 });
   }
   rmSync(base, { recursive: true, force: true });
   return failed ? null : ms;

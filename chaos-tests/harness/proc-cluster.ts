@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import http from 'node:http';
 import { existsSync } from 'node:fs';
+import { FORKER_COMMS } from '../../src/worker/supervisor/forker.js';
 import { fileURLToPath } from 'node:url';
 import { waitFor } from './wait.js';
 
@@ -302,7 +303,7 @@ export function childrenOf(pid: number): number[] {
  */
 export function tasksOf(supervisor: number): number[] {
   const all = procs();
-  const forkers = new Set(all.filter((p) => p.ppid === supervisor && (p.comm === 'perl' || p.comm === 'shoal-forker')).map((p) => p.pid));
+  const forkers = new Set(all.filter((p) => p.ppid === supervisor && FORKER_COMMS.includes(p.comm)).map((p) => p.pid));
   return all.filter((p) => forkers.has(p.ppid) || (p.ppid === supervisor && !forkers.has(p.pid))).map((p) => p.pid);
 }
 

@@ -9,21 +9,19 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
 import path from 'node:path';
+import { packageRoot } from '../../util/version.js';
+import { which } from '../runtime/oci/binaries.js';
 import { NATIVE_FORKER } from './forker.js';
 
 const COMPILERS = ['cc', 'gcc', 'clang'];
 
-function onPath(bin: string): boolean {
-  return (process.env.PATH ?? '/usr/bin:/bin').split(':').some((d) => d && existsSync(path.join(d, bin)));
-}
-
 function main(): number {
-  const root = process.cwd();
+  const root = packageRoot();
   const src = path.join(root, 'src/worker/supervisor/forker.c');
   const out = path.join(root, NATIVE_FORKER);
   if (!existsSync(src)) return 0; // an installed package without sources keeps what it shipped
   if (process.platform !== 'linux') return 0;
-  const cc = process.env.CC ?? COMPILERS.find(onPath);
+  const cc = process.env.CC ?? COMPILERS.find((c) => which(c) !== null);
   if (!cc) {
     rmSync(out, { force: true });
     process.stderr.write('shoal build: no C compiler (cc): tasks will be started by the Perl forker (apt-get install gcc for the faster C one)\n');

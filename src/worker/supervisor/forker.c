@@ -131,8 +131,6 @@ static void drain(void) {
 }
 
 static void reap(void) {
-  char lines[64][48];
-  int nl = 0;
   int st;
   pid_t pid;
   while ((pid = waitpid(-1, &st, WNOHANG)) > 0) {
@@ -141,18 +139,13 @@ static void reap(void) {
     /* Background leftovers of a process task would hold its pipes open: the group goes with its leader. */
     if (kids[i].killgroup) kill(-pid, SIGKILL);
     kids[i] = kids[--nkids];
-    if (nl == 64) { drain(); for (int k = 0; k < nl; k++) out_put(lines[k], strlen(lines[k])); nl = 0; }
-    snprintf(lines[nl++], sizeof lines[0], "X %d %d\n", (int)pid, st);
+    /* A child's own lines (its start time, why it failed) were written before it exited: they go first. */
+    drain();
+    out_printf("X %d %d\n", (int)pid, st);
   }
-  if (nl == 0) return;
-  /* A child's own lines (its start time, why it failed) were written before it exited: they go first. */
-  drain();
-  for (int k = 0; k < nl; k++) out_put(lines[k], strlen(lines[k]));
 }
 
 /* ---- parsing a request ---- */
-
-struct req_error { const char *msg; };
 
 static int unhex(const char *s, char **res, size_t *len) {
   if (s[0] != 'x') return -1;
@@ -393,14 +386,14 @@ static char **strs(char **f, int nf, int *i, long count) {
 static const char *start(char **f, int nf) {
   struct launch l;
   memset(&l, 0, sizeof l);
-  int given, i = 7;
+  int i = 7;
   long kg, cgc, argc, envc;
   if (nf < 8) return "bad request";
   if (num(f[0], &l.seq, NULL) < 0) return "bad number";
   if (num(f[1], &l.uid, &l.has_uid) < 0 || num(f[2], &l.gid, &l.has_gid) < 0 || num(f[3], &l.nice, &l.has_nice) < 0) return "bad number";
   if (num(f[4], &kg, NULL) < 0) return "bad number";
   if (strcmp(f[5], "-") != 0 && str(f[5], &l.cwd) < 0) return "bad string";
-  (void)given;
+  static char failed[256];
   const char *why = NULL;
   if (num(f[6], &cgc, NULL) < 0) { why = "bad number"; goto out; }
   l.ncg = cgc;
@@ -411,20 +404,20 @@ static const char *start(char **f, int nf) {
   if (!(l.envp = strs(f, nf, &i, envc))) { why = "bad string"; goto out; }
   if (argc == 0 || i != nf) { why = "no argv"; goto out; }
   int po[2], pe[2];
-  if (pipe2(po, O_CLOEXEC) < 0) { why = "pipe failed"; goto out; }
-  if (pipe2(pe, O_CLOEXEC) < 0) { close(po[0]); close(po[1]); why = "pipe failed"; goto out; }
+  if (pipe2(po, O_CLOEXEC) < 0) { snprintf(failed, sizeof failed, "pipe: %s", strerror(errno)); why = failed; goto out; }
+  if (pipe2(pe, O_CLOEXEC) < 0) { snprintf(failed, sizeof failed, "pipe: %s", strerror(errno)); close(po[0]); close(po[1]); why = failed; goto out; }
   l.out_w = po[1];
   l.err_w = pe[1];
   pid_t pid = vfork();
   if (pid == 0) child(&l); /* never returns */
-  int fork_errno = errno;
+  /* errno is only ours when vfork failed: a child that ran shared it. */
+  if (pid < 0) snprintf(failed, sizeof failed, "fork: %s", strerror(errno));
   close(po[1]);
   close(pe[1]);
   if (pid < 0) {
     close(po[0]);
     close(pe[0]);
-    errno = fork_errno;
-    why = "fork failed";
+    why = failed;
     goto out;
   }
   kids = grow(kids, &capkids, nkids + 1, sizeof *kids);
@@ -537,12 +530,9 @@ int main(int argc, char **argv) {
       if (is_start) seq = atol(line + 2);
       const char *why = handle(line);
       if (why) {
-        char msg[256];
-        if (errno && (strcmp(why, "fork failed") == 0 || strcmp(why, "pipe failed") == 0)) snprintf(msg, sizeof msg, "%s: %s", why, strerror(errno));
-        else snprintf(msg, sizeof msg, "%s", why);
         if (is_start && seq > 0) out_printf("E %ld ", seq);
         else out_put("E - ", 4);
-        out_hex(msg, strlen(msg));
+        out_hex(why, strlen(why));
         out_put("\n", 1);
       }
       done = (size_t)(nl - in) + 1;

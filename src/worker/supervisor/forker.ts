@@ -5,7 +5,7 @@ import net from 'node:net';
 import { arch, constants as osConstants } from 'node:os';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
-import { fileURLToPath } from 'node:url';
+import { packageRoot } from '../../util/version.js';
 import { FORKER_SCRIPT } from './forker-script.js';
 
 /** prctl(2)'s syscall number, which Perl's syscall() needs (perl-base ships no syscall.ph). */
@@ -38,15 +38,9 @@ export function nativeForkerPath(): string | null {
 /** Where the build puts the C forker, relative to the package root. */
 export const NATIVE_FORKER = 'dist/native/shoal-forker';
 
-/** The package root (the directory of package.json), from src/ under tap and from dist/. */
-function packageRoot(): string {
-  let dir = path.dirname(fileURLToPath(import.meta.url));
-  for (let i = 0; i < 6; i++) {
-    if (existsSync(path.join(dir, 'package.json'))) return dir;
-    dir = path.dirname(dir);
-  }
-  return dir;
-}
+/** The forkers' process names (comm): what a task's parent is called, for tools that look for tasks. */
+export const FORKER_COMMS: readonly string[] = ['shoal-forker', 'perl'];
+
 
 export interface ForkRequest {
   argv: string[];

@@ -72,9 +72,8 @@ export class TaskHolder {
     private readonly events: HolderEvents,
     private readonly metrics: SupervisorMetrics,
     private readonly diag: (msg: string) => void,
-    forkerChoice = process.env.SHOAL_TASK_FORKER,
   ) {
-    const bin = forkerAvailable(forkerChoice);
+    const bin = forkerAvailable();
     this.forker = bin ? new TaskForker(bin, diag) : null;
   }
 
