@@ -4,6 +4,7 @@
  * the API's own `message` for API errors, one plain sentence when no
  * manager answers.
  */
+import { retry } from '../util/retry.js';
 import http, { type IncomingMessage } from 'node:http';
 import { CliError } from './errors.js';
 
@@ -92,16 +93,17 @@ export class ApiClient {
    * may already have been applied, so writes are not.
    */
   async call(method: string, path: string, query?: Query, body?: unknown): Promise<Response> {
-    const deadline = Date.now() + 5_000;
-    for (;;) {
-      const res = await this.send(method, path, query, body);
-      if (res.status < 400) return res;
-      if (res.status === 503 && method === 'GET' && Date.now() < deadline) {
-        await new Promise((r) => setTimeout(r, 250));
-        continue;
-      }
-      throw new CliError(apiMessage(res));
-    }
+    const unavailable = new WeakSet<object>();
+    return retry(
+      async () => {
+        const res = await this.send(method, path, query, body);
+        if (res.status < 400) return res;
+        const err = new CliError(apiMessage(res), 1, apiCode(res.text));
+        if (res.status === 503 && method === 'GET') unavailable.add(err);
+        throw err;
+      },
+      { what: `${method} ${path}`, deadlineMs: 5_000, retryable: (err) => unavailable.has(err as object), backoff: { initialMs: 100, maxMs: 500 }, exhausted: 'last' },
+    );
   }
 
   /** A streaming GET (logs): resolves with the response once headers arrive; API errors are CliErrors. */
@@ -109,7 +111,7 @@ export class ApiClient {
     const res = await this.withFailover((host) => this.open(host, 'GET', path, query, undefined, 0));
     if ((res.statusCode ?? 0) >= 400) {
       const text = await readAll(res);
-      throw new CliError(apiMessage({ status: res.statusCode ?? 0, text }));
+      throw new CliError(apiMessage({ status: res.statusCode ?? 0, text }), 1, apiCode(text));
     }
     return res;
   }
@@ -188,6 +190,16 @@ function readAll(res: IncomingMessage): Promise<string> {
 }
 
 /** The API's `{"message": …}`, on one line; else the HTTP status. */
+/** The `code` of an API error body, if it has one (Shoal's API does; dockerd's does not). */
+function apiCode(text: string): string | undefined {
+  try {
+    const c = (JSON.parse(text) as { code?: unknown }).code;
+    return typeof c === 'string' ? c : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 export function apiMessage(res: Pick<Response, 'status' | 'text'>): string {
   let msg = '';
   try {

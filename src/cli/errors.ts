@@ -3,12 +3,16 @@
  * line on stderr and exits with `exitCode` (1 unless a command defines a
  * verdict code, e.g. `shoal check` exits 1 for "not linearizable").
  */
-export class CliError extends Error {
+import { ShoalError } from '../util/errors.js';
+export class CliError extends ShoalError<'USAGE'> {
   override readonly name = 'CliError';
+  readonly ns = 'cli';
   constructor(
     message: string,
     readonly exitCode = 1,
+    /** The API's qualified error code (`api.OUT_OF_SEQUENCE`), when the error is an API answer. */
+    readonly apiCode?: string,
   ) {
-    super(message);
+    super('USAGE', message, { status: 400 });
   }
 }

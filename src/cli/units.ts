@@ -5,9 +5,14 @@
  * "500ms"; the API wants nanoseconds). Parse errors are UnitError; the flag
  * parsers turn them into CliErrors naming the flag.
  */
+import { ShoalError } from '../util/errors.js';
 
-export class UnitError extends Error {
+export class UnitError extends ShoalError<'INVALID_VALUE'> {
   override readonly name = 'UnitError';
+  readonly ns = 'cli';
+  constructor(message: string) {
+    super('INVALID_VALUE', message, { status: 400 });
+  }
 }
 
 const BYTE_UNITS: Record<string, number> = { '': 1, b: 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4, p: 1024 ** 5 };

@@ -1,3 +1,4 @@
+import { GossipError } from './errors.js';
 import dgram from 'node:dgram';
 import { performance } from 'node:perf_hooks';
 import { Packr, Unpackr } from '../util/msgpack.js';
@@ -261,7 +262,7 @@ export class GossipDriver {
       try {
         const res = await conn.request(PushPullWire, { sealed: this.sealState(pp.state) }, { timeoutMs: 5_000 });
         const remote = this.openState(res.sealed);
-        if (!remote) throw new Error('the peer answered with a state our keys cannot open');
+        if (!remote) throw new GossipError('UNAUTHENTICATED', 'the peer answered with a state our keys cannot open');
         if (this.stopped) return;
         this.core.tick(this.now());
         this.core.mergeRemoteState(remote);
@@ -276,12 +277,12 @@ export class GossipDriver {
   }
 
   private servePushPull(sealed: Uint8Array): { sealed: Buffer } {
-    if (this.stopped) throw new Error('gossip stopped');
+    if (this.stopped) throw new GossipError('STOPPED', 'gossip stopped');
     this.metrics.pushPullsIn++;
     const remote = this.openState(sealed);
     if (!remote) {
       this.metrics.pushPullsUnauthenticated++;
-      throw Object.assign(new Error('push-pull state did not authenticate with the cluster gossip key'), { code: 'UNAUTHENTICATED' });
+      throw new GossipError('UNAUTHENTICATED', 'push-pull state did not authenticate with the cluster gossip key');
     }
     this.core.tick(this.now());
     const ours = this.core.handlePushPull(remote);

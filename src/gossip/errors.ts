@@ -3,6 +3,7 @@
  * node agent). Peer input never throws: a bad or stale message is dropped and
  * counted in metrics (metrics.ts `dropped`).
  */
+import { policy, ShoalError } from '../util/errors.js';
 
 export const GossipErrorCode = {
   /** An option is out of range or inconsistent with another (e.g. probe timeout ≥ probe interval). */
@@ -17,17 +18,24 @@ export const GossipErrorCode = {
   INVALID_STATE: 'INVALID_STATE',
   /** A caller bug: e.g. a clock that runs backwards, a self config that fails validation. */
   BAD_REQUEST: 'BAD_REQUEST',
+  /** A push-pull state our keys cannot open: the peer has another cluster's gossip key. */
+  UNAUTHENTICATED: 'UNAUTHENTICATED',
+  /** This node's gossip has stopped. */
+  STOPPED: 'STOPPED',
 } as const;
 
 export type GossipErrorCode = (typeof GossipErrorCode)[keyof typeof GossipErrorCode];
 
-export class GossipError extends Error {
+const gossipPolicy = policy<GossipErrorCode>([], { PAYLOAD_TOO_LARGE: 400, META_TOO_LARGE: 400, UNAUTHENTICATED: 401, STOPPED: 503 });
+
+export class GossipError extends ShoalError<GossipErrorCode> {
   override readonly name = 'GossipError';
+  readonly ns = 'gossip';
   constructor(
-    readonly code: GossipErrorCode,
+    code: GossipErrorCode,
     message: string,
   ) {
-    super(`${code}: ${message}`);
+    super(code, `${code}: ${message}`, gossipPolicy(code));
   }
 }
 

@@ -1,3 +1,4 @@
+import { ShoalError } from '../util/errors.js';
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 
 /**
@@ -14,9 +15,12 @@ import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
  * right key is usually tried first) | nonce (12) | ciphertext | tag (16);
  * version and hint are authenticated as additional data.
  */
-export class KeyringError extends Error {
+export class KeyringError extends ShoalError<'INVALID_KEY'> {
   override readonly name = 'KeyringError';
-  readonly code = 'INVALID_KEY';
+  readonly ns = 'gossip';
+  constructor(message: string) {
+    super('INVALID_KEY', message, { status: 400 });
+  }
 }
 
 export const KEY_BYTES = 32;

@@ -1,3 +1,6 @@
+import { verdictError } from './store/errors.js';
+import { isRetryable, policy, ShoalError, type LeaderHint } from '../util/errors.js';
+import { retry } from '../util/retry.js';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { RaftDriver, RaftDriverError } from '../raft/driver.js';
@@ -42,13 +45,14 @@ export interface ManagerOptions {
   log?: (msg: string) => void;
 }
 
-export class ManagerError extends Error {
+export type ManagerErrorCode = 'NOT_LEADER' | 'INVALID_TOKEN' | 'FAILED_PRECONDITION' | 'NOT_FOUND' | 'UNAVAILABLE';
+const managerPolicy = policy<ManagerErrorCode>(['NOT_LEADER', 'UNAVAILABLE'], { NOT_LEADER: 503, UNAVAILABLE: 503, INVALID_TOKEN: 400, FAILED_PRECONDITION: 409, NOT_FOUND: 404 });
+
+export class ManagerError extends ShoalError<ManagerErrorCode> {
   override readonly name = 'ManagerError';
-  constructor(
-    readonly code: 'NOT_LEADER' | 'INVALID_TOKEN' | 'FAILED_PRECONDITION' | 'NOT_FOUND' | 'UNAVAILABLE',
-    message: string,
-  ) {
-    super(message);
+  readonly ns = 'manager';
+  constructor(code: ManagerErrorCode, message: string, leader: LeaderHint | null = null) {
+    super(code, message, managerPolicy(code, { leader }));
   }
 }
 
@@ -207,7 +211,7 @@ export class Manager implements ManagerContext {
       { op: 'create', kind: 'cluster', object: cluster },
       { op: 'create', kind: 'node', object: node },
     ]);
-    if (!r.ok && r.code !== 'NAME_CONFLICT') throw new Error(`${r.code}: ${r.message}`);
+    if (!r.ok && r.code !== 'NAME_CONFLICT') throw verdictError(r);
   }
 
   // ------------------------------------------------------ ManagerContext
@@ -218,16 +222,17 @@ export class Manager implements ManagerContext {
    * while rather than failing the caller during a failover.
    */
   async readBarrier(): Promise<void> {
-    const deadline = Date.now() + 3_000;
-    for (;;) {
-      try {
-        return await this.driver.readBarrier();
-      } catch (err) {
-        const retryable = (err instanceof RaftDriverError && err.code === 'LEADER_CHANGED') || (err instanceof RaftError && err.code === 'NOT_LEADER');
-        if (!retryable || Date.now() > deadline || this.stopped) throw err;
-        await new Promise((r) => setTimeout(r, 20));
-      }
-    }
+    return retry(() => this.driver.readBarrier(), {
+      what: 'a linearizable read',
+      deadlineMs: 3_000,
+      // A read may be repeated whatever happened to it, so LEADER_CHANGED is retried here too.
+      retryable: (err) => isRetryable(err) || (err instanceof RaftDriverError && err.code === 'LEADER_CHANGED'),
+      backoff: { initialMs: 20, maxMs: 200 },
+      // Raft's hint is a node ID: the read goes through this node's driver whoever leads.
+      maxRedirects: 0,
+      stopped: () => this.stopped,
+      exhausted: 'last',
+    });
   }
 
   async commit(ops: StoreOp[]): Promise<TxnResult> {
@@ -304,19 +309,28 @@ export class Manager implements ManagerContext {
   }
 
   private async promoteWhenCaughtUp(nodeId: string, deadlineMs = 120_000): Promise<void> {
-    const until = Date.now() + deadlineMs;
-    while (this.leading && !this.stopped && Date.now() < until) {
-      try {
-        await this.driver.addVoter(nodeId);
-        await this.updateNode(nodeId, (x) => ({ ...x, ManagerStatus: { Reachability: 'reachable', Addr: x.ManagerStatus?.Addr ?? '' } }));
-        this.log(`${nodeId} caught up and was promoted to voter`);
-        return;
-      } catch (err) {
-        if (!(err instanceof RaftError) || (err.code !== 'LEARNER_BEHIND' && err.code !== 'CONF_CHANGE_PENDING')) {
-          this.log(`promoting ${nodeId}: ${(err as Error).message}`);
-        }
-        await new Promise((r) => setTimeout(r, 100));
-      }
+    try {
+      await retry(
+        async () => {
+          await this.driver.addVoter(nodeId);
+          await this.updateNode(nodeId, (x) => ({ ...x, ManagerStatus: { Reachability: 'reachable', Addr: x.ManagerStatus?.Addr ?? '' } }));
+        },
+        {
+          what: `promoting ${nodeId}`,
+          deadlineMs,
+          // Whatever failed, try again while this node leads: the learner stays one until promoted.
+          retryable: () => true,
+          backoff: { initialMs: 100, maxMs: 1_000 },
+          stopped: () => !this.leading || this.stopped,
+          onRetry: (err) => {
+            if (!(err instanceof RaftError) || (err.code !== 'LEARNER_BEHIND' && err.code !== 'CONF_CHANGE_PENDING')) this.log(`promoting ${nodeId}: ${(err as Error).message}`);
+          },
+        },
+      );
+      this.log(`${nodeId} caught up and was promoted to voter`);
+    } catch (err) {
+      // Leadership moved (the next leader promotes it) or the deadline passed: the learner stays one.
+      this.log(`${nodeId} was not promoted: ${(err as Error).message}`);
     }
   }
 
@@ -346,7 +360,11 @@ export class Manager implements ManagerContext {
     if (!this.leading) {
       const st = this.status();
       const leader = st.managers.find((m) => m.nodeId === st.leaderId);
-      throw new ManagerError('NOT_LEADER', `NOT_LEADER${leader ? ` ${leader.nodeId}@${leader.addr}` : ''}`);
+      throw new ManagerError(
+        'NOT_LEADER',
+        leader ? `not the leader; the leader is ${leader.nodeId} at ${leader.addr}` : 'not the leader; no leader known',
+        leader ? { nodeId: leader.nodeId, addr: leader.addr || null } : null,
+      );
     }
   }
 
@@ -405,9 +423,4 @@ export class Manager implements ManagerContext {
 function splitHost(addr: string): [string, string] {
   const i = addr.lastIndexOf(':');
   return [addr.slice(0, i), addr.slice(i + 1)];
-}
-
-/** True for errors that mean "no leader / outcome unknown": the API answers 503. */
-export function isUnavailable(err: unknown): boolean {
-  return err instanceof RaftDriverError || (err instanceof RaftError && err.code === 'NOT_LEADER') || (err instanceof ManagerError && (err.code === 'NOT_LEADER' || err.code === 'UNAVAILABLE'));
 }

@@ -19,6 +19,7 @@
  *       before the last one) are kept, so the cluster can still elect a
  *       leader and go on serving — with the lost writes missing.
  */
+import { ShoalError } from '../util/errors.js';
 import path from 'node:path';
 import { existsSync } from 'node:fs';
 import type { ManagerContext } from '../manager/interface.js';
@@ -28,8 +29,12 @@ import { Db } from '../util/sqlite.js';
 
 export type BreakMode = { kind: 'ack-before-commit' } | { kind: 'lose-tail'; entries: number };
 
-export class ChaosBreakError extends Error {
+export class ChaosBreakError extends ShoalError<'BAD_BREAK_MODE'> {
   override readonly name = 'ChaosBreakError';
+  readonly ns = 'chaos';
+  constructor(message: string) {
+    super('BAD_BREAK_MODE', message, { status: 400 });
+  }
 }
 
 /** The broken build asked for, or null (always null without SHOAL_CHAOS=1). */

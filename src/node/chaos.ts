@@ -26,6 +26,7 @@
  * socket. Links are matched by node id; gossip addresses are mapped to node
  * ids with the `addrs` the harness sends (and gossip's member list).
  */
+import { ShoalError } from '../util/errors.js';
 import net from 'node:net';
 import { rmSync } from 'node:fs';
 import path from 'node:path';
@@ -49,8 +50,12 @@ export interface ChaosStatus {
   faults: FaultController['stats'];
 }
 
-export class ChaosCommandError extends Error {
+export class ChaosCommandError extends ShoalError<'BAD_COMMAND'> {
   override readonly name = 'ChaosCommandError';
+  readonly ns = 'chaos';
+  constructor(message: string) {
+    super('BAD_COMMAND', message, { status: 400 });
+  }
 }
 
 type Command =

@@ -1,3 +1,5 @@
+import { retry, RetryExhaustedError } from '../util/retry.js';
+import { ShoalError } from '../util/errors.js';
 import os from 'node:os';
 import path from 'node:path';
 import { GossipDriver } from '../gossip/driver.js';
@@ -6,7 +8,7 @@ import type { ProfileName } from '../gossip/options.js';
 import { Manager } from '../manager/manager.js';
 import { Join, type JoinResponse } from '../protocol/membership.js';
 import { newObjectId } from '../manager/membership/tokens.js';
-import { isWireError } from '../wire/errors.js';
+import { WireError } from '../wire/errors.js';
 import { WsTransport } from '../wire/ws-transport.js';
 import type { RaftOptions } from '../raft/options.js';
 import { loadIdentity, saveIdentity, type NodeIdentity } from './state.js';
@@ -50,8 +52,12 @@ export interface DaemonOptions {
   log?: (msg: string) => void;
 }
 
-export class DaemonError extends Error {
+export class DaemonError extends ShoalError<'FAILED'> {
   override readonly name = 'DaemonError';
+  readonly ns = 'node';
+  constructor(message: string) {
+    super('FAILED', message, { status: 500 });
+  }
 }
 
 import { OCI_RUNTIME_NAMES, type OciRuntimeName } from '../model/runtime-names.js';
@@ -389,31 +395,25 @@ async function joinCluster(
   me: { nodeId: string; hostname: string; clusterAddr: string; gossipAddr: string },
   log: (m: string) => void,
 ): Promise<JoinResponse> {
-  let addr = join.addr;
-  const deadline = Date.now() + 30_000;
-  let lastErr = '';
-  while (Date.now() < deadline) {
-    try {
-      const conn = await transport.connect(addr, { timeoutMs: 3_000 });
-      try {
-        return await conn.request(Join, { token: join.token, ...me }, { timeoutMs: 60_000 });
-      } finally {
-        conn.close('joined');
-      }
-    } catch (err) {
-      lastErr = (err as Error).message;
-      const redirect = /NOT_LEADER \S+@(\S+)/.exec(lastErr);
-      if (redirect) {
-        addr = redirect[1]!;
-        continue;
-      }
-      if (/token/i.test(lastErr)) throw new DaemonError(lastErr.replace(/^membership\.join failed on \S+: /, ''));
-      if (!isWireError(err)) throw err;
-      log(`join via ${addr} failed: ${lastErr}; retrying`);
-      await new Promise((r) => setTimeout(r, 500));
-    }
+  try {
+    return await retry(
+      async ({ leader }) => {
+        // A follower answers NOT_LEADER with the leader's address as data: the next attempt goes there.
+        const conn = await transport.connect(leader?.addr ?? join.addr, { timeoutMs: 3_000 });
+        try {
+          return await conn.request(Join, { token: join.token, ...me }, { timeoutMs: 60_000 });
+        } finally {
+          conn.close('joined');
+        }
+      },
+      { what: `joining through ${join.addr}`, deadlineMs: 30_000, backoff: { initialMs: 100, maxMs: 1_000 }, onRetry: (err) => log(`join failed: ${(err as Error).message}; retrying`) },
+    );
+  } catch (err) {
+    // A bad token (or any refusal that retrying cannot fix) is the user's to fix: say it plainly.
+    if (err instanceof WireError && err.remote) throw new DaemonError(err.remote.message);
+    if (err instanceof RetryExhaustedError) throw new DaemonError(`could not join through ${join.addr}: ${(err.last as Error)?.message ?? err.message}`);
+    throw err;
   }
-  throw new DaemonError(`could not join through ${join.addr}: ${lastErr}`);
 }
 
 /**

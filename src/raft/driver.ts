@@ -1,3 +1,5 @@
+import { ShoalError } from '../util/errors.js';
+import { retry } from '../util/retry.js';
 import { randomBytes } from 'node:crypto';
 import { Packr, Unpackr } from '../util/msgpack.js';
 import { systemRng, type Rng } from '../util/rng.js';
@@ -66,13 +68,14 @@ export const RaftDriverErrorCode = {
 } as const;
 
 /** A proposal or read the driver gave up on. For a proposal the outcome is unknown: it may still commit. */
-export class RaftDriverError extends Error {
+export class RaftDriverError extends ShoalError<keyof typeof RaftDriverErrorCode> {
   override readonly name = 'RaftDriverError';
-  constructor(
-    readonly code: keyof typeof RaftDriverErrorCode,
-    message: string,
-  ) {
-    super(message);
+  readonly ns = 'raft-driver';
+  constructor(code: keyof typeof RaftDriverErrorCode, message: string) {
+    // Only STORAGE_FAILING is safe to repeat as is (nothing was proposed; another manager may
+    // take it). After TIMEOUT or LEADER_CHANGED a write may still commit: a caller that knows
+    // its request is idempotent (a read) says so to the retry helper itself.
+    super(code, message, { status: 503, retryable: code === 'STORAGE_FAILING' });
   }
 }
 
@@ -604,33 +607,36 @@ export class RaftDriver {
    * failed write.
    */
   private async persist(rd: Ready): Promise<void> {
-    let delay = 50;
-    for (;;) {
-      try {
-        await this.storage.persist(rd);
-        if (this.storageFailing) {
-          this.storageFailing = false;
-          this.log('storage writes work again');
-          // Whatever the core became meanwhile (a follower, most likely), say so.
-          this.onSoftState(this.core.softState(), true);
-        }
-        return;
-      } catch (err) {
-        this.metrics.persistErrors++;
-        this.log(`persisting raft state failed (${(err as Error).message}); retrying in ${delay} ms`);
-        if (!this.storageFailing) {
-          this.storageFailing = true;
-          // A node that cannot write its log cannot lead: its heartbeats are
-          // stuck behind this persist, so the others elect a new leader. Tell
-          // the listeners (dispatcher, leader loops) at once, rather than let
-          // this node keep agent sessions and act on a view nobody follows.
-          if (this.soft.role === 'leader') this.onSoftState({ leader: null, role: 'follower' }, true);
-        }
-        if (this.stopped) return;
-        await new Promise((r) => setTimeout(r, delay));
-        if (this.stopped) return;
-        delay = Math.min(delay * 2, 2_000);
-      }
+    try {
+      await retry(() => this.storage.persist(rd), {
+        what: 'persisting raft state',
+        deadlineMs: Infinity,
+        // Every storage failure is waited out: acknowledging without the write is never an option.
+        retryable: () => true,
+        backoff: { initialMs: 50, maxMs: 2_000, jitter: 0.2 },
+        stopped: () => this.stopped,
+        onRetry: (err, _attempt, delay) => {
+          this.metrics.persistErrors++;
+          this.log(`persisting raft state failed (${(err as Error).message}); retrying in ${delay} ms`);
+          if (!this.storageFailing) {
+            this.storageFailing = true;
+            // A node that cannot write its log cannot lead: its heartbeats are
+            // stuck behind this persist, so the others elect a new leader. Tell
+            // the listeners (dispatcher, leader loops) at once, rather than let
+            // this node keep agent sessions and act on a view nobody follows.
+            if (this.soft.role === 'leader') this.onSoftState({ leader: null, role: 'follower' }, true);
+          }
+        },
+      });
+    } catch (err) {
+      if (this.stopped) return;
+      throw err;
+    }
+    if (this.storageFailing) {
+      this.storageFailing = false;
+      this.log('storage writes work again');
+      // Whatever the core became meanwhile (a follower, most likely), say so.
+      this.onSoftState(this.core.softState(), true);
     }
   }
 

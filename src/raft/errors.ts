@@ -2,6 +2,7 @@
  * Typed errors the Raft core throws to its callers (proposers, the driver).
  * Peer input never throws: bad messages are dropped and counted in metrics.
  */
+import { policy, ShoalError } from '../util/errors.js';
 import type { NodeId } from './interface.js';
 
 export const RaftErrorCode = {
@@ -29,14 +30,21 @@ export const RaftErrorCode = {
 
 export type RaftErrorCode = (typeof RaftErrorCode)[keyof typeof RaftErrorCode];
 
-export class RaftError extends Error {
+/** Busy, electing or reconfiguring: the same request may succeed shortly (503). Wrong requests are 400; caller bugs 500. */
+const raftPolicy = policy<RaftErrorCode>(
+  ['NOT_LEADER', 'PROPOSAL_DROPPED', 'UNCOMMITTED_CAP', 'CONF_CHANGE_PENDING', 'TRANSFER_IN_PROGRESS', 'TOO_MANY_READS', 'LEARNER_BEHIND'],
+  { NOT_LEADER: 503, PROPOSAL_DROPPED: 503, UNCOMMITTED_CAP: 503, CONF_CHANGE_PENDING: 503, TRANSFER_IN_PROGRESS: 503, TOO_MANY_READS: 503, LEARNER_BEHIND: 503, INVALID_CONF_CHANGE: 400, INVALID_TRANSFER: 400 },
+);
+
+export class RaftError extends ShoalError<RaftErrorCode> {
   override readonly name = 'RaftError';
+  readonly ns = 'raft';
   constructor(
-    readonly code: RaftErrorCode,
+    code: RaftErrorCode,
     message: string,
-    /** The leader this node knows, so the caller can redirect. */
-    readonly leader: NodeId | null = null,
+    /** The leader this node knows, so the caller can redirect (Raft knows IDs, not addresses). */
+    readonly leaderId: NodeId | null = null,
   ) {
-    super(`${code}: ${message}`);
+    super(code, `${code}: ${message}`, raftPolicy(code, { leader: leaderId === null ? null : { nodeId: leaderId, addr: null } }));
   }
 }

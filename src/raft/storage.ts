@@ -1,3 +1,4 @@
+import { ShoalError } from '../util/errors.js';
 import { crc32 } from 'node:zlib';
 import { Packr, Unpackr } from '../util/msgpack.js';
 import { Db } from '../util/sqlite.js';
@@ -60,9 +61,12 @@ export interface LoadResult {
   notes: string[];
 }
 
-export class StorageCorruptError extends Error {
+export class StorageCorruptError extends ShoalError<'STORAGE_CORRUPT'> {
   override readonly name = 'StorageCorruptError';
-  readonly code = 'STORAGE_CORRUPT';
+  readonly ns = 'raft-storage';
+  constructor(message: string) {
+    super('STORAGE_CORRUPT', message, { status: 500 });
+  }
 }
 
 export interface StorageMetrics {

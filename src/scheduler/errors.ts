@@ -5,6 +5,7 @@
  * code INVALID_SPEC and the parser's message, because one bad service must not
  * stop every other service from being placed.
  */
+import { policy, ShoalError } from '../util/errors.js';
 
 export const SchedulerErrorCode = {
   /** An option is out of range or of the wrong kind. */
@@ -21,13 +22,16 @@ export const SchedulerErrorCode = {
 
 export type SchedulerErrorCode = (typeof SchedulerErrorCode)[keyof typeof SchedulerErrorCode];
 
-export class SchedulerError extends Error {
+const schedulerPolicy = policy<SchedulerErrorCode>([], { INVALID_CONSTRAINT: 400, INVALID_PREFERENCE: 400 });
+
+export class SchedulerError extends ShoalError<SchedulerErrorCode> {
   override readonly name = 'SchedulerError';
+  readonly ns = 'scheduler';
   constructor(
-    readonly code: SchedulerErrorCode,
+    code: SchedulerErrorCode,
     message: string,
   ) {
-    super(`${code}: ${message}`);
+    super(code, `${code}: ${message}`, schedulerPolicy(code));
   }
 }
 

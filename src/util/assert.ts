@@ -4,8 +4,13 @@
  * errors in our own state machines, never untrusted input (which is validated
  * and rejected with typed errors instead).
  */
-export class AssertionError extends Error {
+import { ShoalError } from './errors.js';
+export class AssertionError extends ShoalError<'VIOLATED'> {
   override readonly name = 'AssertionError';
+  readonly ns = 'assert';
+  constructor(message: string) {
+    super('VIOLATED', message, { status: 500 });
+  }
 }
 
 export function assert(cond: unknown, msg: string | (() => string) = 'assertion failed'): asserts cond {

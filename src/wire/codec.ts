@@ -2,7 +2,8 @@ import { Packr, RESERVE_START_SPACE, Unpackr } from '../util/msgpack.js';
 import { WireError, WireErrorCode } from './errors.js';
 import { DEFAULT_MAX_FRAME_BYTES } from './options.js';
 import { registry as defaultRegistry, type MessageRegistry, type MessageType } from './registry.js';
-import { object, str, validate } from './schema.js';
+import type { ErrorData } from '../util/errors.js';
+import { bool, nullable, object, optional, str, uint, validate } from './schema.js';
 import { MAX_OWN_STRUCTURES, MAX_SHARED_STRUCTURES, fingerprint, packStructures, typeShapes, unpackStructures, type Structures } from './structures.js';
 
 /**
@@ -37,11 +38,15 @@ export interface Envelope<B = unknown> {
 }
 
 /** Body of ErrorResponse and StreamReset frames. */
-export interface ErrorBody {
-  code: string;
-  message: string;
-}
-export const errorBodySchema = object({ code: str({ max: 64 }), message: str({ max: 4096 }) });
+export type ErrorBody = ErrorData;
+/** util/errors.ts's wire form. The optional fields are newer than the frame kind: an older peer sends code and message only. */
+export const errorBodySchema = object({
+  code: str({ max: 64 }),
+  message: str({ max: 4096 }),
+  retryable: optional(bool()),
+  status: optional(uint({ max: 599 })),
+  leader: optional(object({ nodeId: str({ max: 128 }), addr: nullable(str({ max: 256 })) })),
+});
 
 export interface CodecOptions {
   maxFrameBytes?: number;

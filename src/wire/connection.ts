@@ -1,3 +1,4 @@
+import { toErrorData } from '../util/errors.js';
 import { performance } from 'node:perf_hooks';
 import { Codec, FrameKind, type Envelope, type ErrorBody } from './codec.js';
 import { WireError, WireErrorCode, isWireError } from './errors.js';
@@ -207,8 +208,8 @@ export class FrameConnection implements Connection, StreamOwner {
     if (this.state === 'open') this.writeFrame(FrameKind.StreamEnd, type, id, undefined);
   }
 
-  writeReset(id: number, type: string, reason: string): void {
-    if (this.state === 'open') this.writeFrame(FrameKind.StreamReset, type, id, { code: 'RESET', message: reason.slice(0, 4096) });
+  writeReset(id: number, type: string, reason: ErrorBody): void {
+    if (this.state === 'open') this.writeFrame(FrameKind.StreamReset, type, id, reason);
   }
 
   drain(): Promise<void> {
@@ -347,13 +348,12 @@ export class FrameConnection implements Connection, StreamOwner {
         this.pending.delete(env.i);
         if (env.k === FrameKind.Response) return p.resolve(env.b);
         const e = env.b as ErrorBody;
-        const code = e.code === WireErrorCode.NO_HANDLER ? WireErrorCode.NO_HANDLER : WireErrorCode.REMOTE_ERROR;
-        return p.reject(Object.assign(new WireError(code, `${env.t} failed on ${this.describePeer()}: ${e.message}`, env.t), { remoteCode: e.code }));
+        return p.reject(new WireError(remoteKind(e), `${env.t} failed on ${this.describePeer()}: ${e.message}`, env.t, e));
       }
       case FrameKind.StreamOpen: {
         const fn = h.streams.get(env.t);
         if (!fn) {
-          this.writeFrame(FrameKind.StreamReset, env.t, env.i, { code: WireErrorCode.NO_HANDLER, message: `no stream handler for ${env.t}` });
+          this.writeFrame(FrameKind.StreamReset, env.t, env.i, { code: NO_HANDLER_CODE, message: `no stream handler for ${env.t}` });
           return countDrop(this.host.metrics, 'no-handler');
         }
         if (this.streams.has(env.i) || env.i % 2 === (this.initiator ? 1 : 0)) {
@@ -371,7 +371,7 @@ export class FrameConnection implements Connection, StreamOwner {
         if (env.k === FrameKind.StreamData) return s.deliver(env.b);
         if (env.k === FrameKind.StreamEnd) return s.remoteEnd();
         const e = env.b as ErrorBody;
-        return s.fail(new WireError(e.code === WireErrorCode.NO_HANDLER ? WireErrorCode.NO_HANDLER : WireErrorCode.REMOTE_ERROR, `stream ${env.t} reset by ${this.describePeer()}: ${e.message}`, env.t));
+        return s.fail(new WireError(remoteKind(e), `stream ${env.t} reset by ${this.describePeer()}: ${e.message}`, env.t, e));
       }
     }
   }
@@ -380,7 +380,7 @@ export class FrameConnection implements Connection, StreamOwner {
     const fn = this.host.handlers.requests.get(env.t);
     if (!fn) {
       countDrop(this.host.metrics, 'no-handler');
-      this.writeFrame(FrameKind.ErrorResponse, env.t, env.i, { code: WireErrorCode.NO_HANDLER, message: `no handler for ${env.t}` });
+      this.writeFrame(FrameKind.ErrorResponse, env.t, env.i, { code: NO_HANDLER_CODE, message: `no handler for ${env.t}` });
       return;
     }
     let result: unknown;
@@ -492,10 +492,14 @@ export class FrameConnection implements Connection, StreamOwner {
   }
 }
 
+/** What a handler threw, in its wire form (util/errors.ts). */
 function errorBody(err: unknown): ErrorBody {
-  const e = err as { code?: unknown; message?: unknown };
-  return {
-    code: typeof e?.code === 'string' ? e.code.slice(0, 64) : 'HANDLER_ERROR',
-    message: String(e?.message ?? err).slice(0, 4096),
-  };
+  return toErrorData(err);
+}
+
+const NO_HANDLER_CODE = `wire.${WireErrorCode.NO_HANDLER}`;
+
+/** NO_HANDLER (ours, or an older peer's bare code) stays itself; anything else the remote threw is REMOTE_ERROR. */
+function remoteKind(e: ErrorBody): WireErrorCode {
+  return e.code === NO_HANDLER_CODE || e.code === WireErrorCode.NO_HANDLER ? WireErrorCode.NO_HANDLER : WireErrorCode.REMOTE_ERROR;
 }

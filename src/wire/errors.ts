@@ -3,6 +3,7 @@
  * receive a frame surfaces as a WireError with a stable code, so callers can
  * count and branch on it instead of parsing messages.
  */
+import { ShoalError, type ErrorData } from '../util/errors.js';
 
 export const WireErrorCode = {
   /** Frame bigger than the configured maximum; checked before decoding. */
@@ -33,15 +34,36 @@ export const WireErrorCode = {
 
 export type WireErrorCode = (typeof WireErrorCode)[keyof typeof WireErrorCode];
 
-export class WireError extends Error {
+/** A peer restarting or a network blip: the same request may work on a new connection. */
+const RETRYABLE = new Set<WireErrorCode>(['TIMEOUT', 'CLOSED', 'CONNECT_FAILED']);
+
+export class WireError extends ShoalError<WireErrorCode> {
   override readonly name = 'WireError';
+  readonly ns = 'wire';
   constructor(
-    readonly code: WireErrorCode,
+    code: WireErrorCode,
     message: string,
     /** Message type involved, when known. */
     readonly type?: string,
+    /**
+     * REMOTE_ERROR: what the remote handler threw, as it sent it. Its
+     * retryable, status and leader hint become this error's, so a caller reads
+     * them the same way whether the error was raised here or there.
+     */
+    readonly remote?: ErrorData,
   ) {
-    super(message);
+    super(
+      code,
+      message,
+      remote
+        ? { retryable: remote.retryable ?? false, status: remote.status ?? 500, leader: remote.leader ?? null }
+        : { retryable: RETRYABLE.has(code), status: code === 'NO_HANDLER' ? 501 : 503 },
+    );
+  }
+
+  /** The remote error's qualified code (`manager.INVALID_TOKEN`), for REMOTE_ERROR. */
+  get remoteCode(): string | undefined {
+    return this.remote?.code;
   }
 }
 

@@ -10,6 +10,7 @@
  * injection, metrics taps) interposes on Pipes, so it works for any
  * transport without knowing about requests or streams.
  */
+import type { ShoalError } from '../util/errors.js';
 import type { CloseCode } from './messages.js';
 import type { MessageType } from './registry.js';
 import type { WireMetrics } from './metrics.js';
@@ -74,7 +75,8 @@ export interface Stream<B> extends AsyncIterable<B> {
   /** Half-close: we send no more. The peer's iteration ends. */
   end(): void;
   /** Abort both directions; the peer's iteration throws with `reason`. */
-  reset(reason: string): void;
+  /** Ends the stream for both sides; an error's code, retryable and leader hint reach the peer as data. */
+  reset(reason: string | ShoalError): void;
   /** Set a push-style consumer instead of iterating (one of the two, not both). */
   onData(fn: (body: B) => void, onEnd?: (err?: Error) => void): void;
 }

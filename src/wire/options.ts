@@ -42,23 +42,5 @@ export const defaultConnectionOptions: ConnectionOptions = {
   highWaterMarkBytes: 4 * 1024 * 1024,
 };
 
-export interface BackoffOptions {
-  /** First retry delay: fast enough that a restarted peer is reached in well under a second. */
-  initialMs: number;
-  /** Cap: a peer gone for good is retried every few seconds, not hammered. */
-  maxMs: number;
-  /** Growth per failure. */
-  factor: number;
-  /**
-   * Fraction of the delay randomised ("equal jitter"): spreads reconnect
-   * storms after a leader restart so every follower does not dial at once.
-   */
-  jitter: number;
-}
-
-export const defaultBackoff: BackoffOptions = {
-  initialMs: 50,
-  maxMs: 3_000,
-  factor: 2,
-  jitter: 0.5,
-};
+/** Back-off lives with the retry helper (src/util); the wire re-exports it for its callers. */
+export { defaultBackoff, type BackoffOptions } from '../util/backoff.js';

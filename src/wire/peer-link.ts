@@ -1,5 +1,5 @@
 import { systemRng, type Rng } from '../util/rng.js';
-import { Backoff } from './backoff.js';
+import { Backoff } from '../util/backoff.js';
 import { WireError, WireErrorCode } from './errors.js';
 import type { Connection, ConnectOptions, NodeId, PeerTarget, RequestOptions, Transport } from './interface.js';
 import { defaultBackoff, type BackoffOptions } from './options.js';

@@ -1,3 +1,4 @@
+import { toErrorData, type ErrorData, type ShoalError } from '../util/errors.js';
 import { WireError, WireErrorCode } from './errors.js';
 import type { Connection, Stream } from './interface.js';
 
@@ -6,7 +7,7 @@ export interface StreamOwner {
   readonly connection: Connection;
   writeData(id: number, type: string, body: unknown): boolean;
   writeEnd(id: number, type: string): void;
-  writeReset(id: number, type: string, reason: string): void;
+  writeReset(id: number, type: string, reason: ErrorData): void;
   drain(): Promise<void>;
   forget(id: number): void;
 }
@@ -51,10 +52,11 @@ export class StreamImpl<B> implements Stream<B> {
     this.maybeForget();
   }
 
-  reset(reason: string): void {
+  reset(reason: string | ShoalError): void {
     if (this.failure) return;
-    this.owner.writeReset(this.id, this.type, reason);
-    this.fail(new WireError(WireErrorCode.CLOSED, `stream reset locally: ${reason}`, this.type));
+    const data = typeof reason === 'string' ? { code: 'wire.RESET', message: reason } : toErrorData(reason);
+    this.owner.writeReset(this.id, this.type, data);
+    this.fail(new WireError(WireErrorCode.CLOSED, `stream reset locally: ${data.message}`, this.type));
   }
 
   onData(fn: (body: B) => void, onEnd?: (err?: Error) => void): void {

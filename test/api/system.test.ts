@@ -95,7 +95,7 @@ t.test('unknown routes 404, wrong methods 405, error bodies are {message}', asyn
   t.teardown(api.close);
   const r = await api.req('GET', '/v1.47/containers/json');
   t.equal(r.status, 404);
-  t.same(r.body, { message: 'page not found' });
+  t.same(r.body, { message: 'page not found', code: 'api.NOT_FOUND' }, "Docker's {message}, and our qualified code");
   const m = await api.req('PUT', '/services/create', {});
   t.equal(m.status, 405);
   t.match(m.body.message, /method PUT not allowed/);

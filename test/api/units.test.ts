@@ -10,6 +10,11 @@ import { hostOf } from '../../src/manager/api/routes/system.js';
 import { parseConstraint } from '../../src/manager/api/validate/constraints.js';
 import { StoreError } from '../../src/manager/store/errors.js';
 import { RaftError } from '../../src/raft/errors.js';
+import { RaftDriverError } from '../../src/raft/driver.js';
+import { TokenError } from '../../src/manager/membership/tokens.js';
+import { ManagerError } from '../../src/manager/manager.js';
+import { WireError } from '../../src/wire/errors.js';
+import { toErrorData } from '../../src/util/errors.js';
 import { startApi } from './helpers.js';
 
 t.test('constraint parser', async (t) => {
@@ -78,9 +83,16 @@ t.test('error mapping', async (t) => {
   t.equal(toApiError(new StoreError('FAILED_PRECONDITION', 'no')).status, 409);
   t.equal(toApiError(new RaftError('NOT_LEADER', 'x')).status, 503);
   t.equal(toApiError(new RaftError('INVALID_CONF_CHANGE', 'x')).status, 400);
-  t.equal(toApiError(Object.assign(new Error('t'), { name: 'RaftDriverError', code: 'TIMEOUT' })).status, 503, 'recognised by name and code');
-  t.equal(toApiError(Object.assign(new Error('bad token'), { name: 'TokenError', code: 'INVALID_TOKEN' })).status, 400);
-  t.equal(toApiError(Object.assign(new Error('gone'), { code: 'NOT_FOUND' })).status, 404, 'membership errors reusing store codes');
+  t.match(toApiError(new RaftDriverError('TIMEOUT', 't')), { status: 503, message: /outcome unknown/ });
+  t.equal(toApiError(new TokenError('bad token')).status, 400);
+  t.equal(toApiError(new ManagerError('NOT_FOUND', 'gone')).status, 404, 'membership errors reusing store codes');
+  t.equal(toApiError(new ManagerError('FAILED_PRECONDITION', 'demote it first')).status, 409);
+  // Forwarded from another manager: the error arrives as data inside a WireError, and maps the same.
+  const forwarded = (e: Error) => new WireError('REMOTE_ERROR', `x failed on m2: ${e.message}`, 'x', toErrorData(e));
+  t.match(toApiError(forwarded(new RaftError('NOT_LEADER', 'x'))), { status: 503, message: /no leader/ }, 'by qualified code, across the wire');
+  t.equal(toApiError(forwarded(new StoreError('NOT_FOUND', 'service x not found'))).status, 404);
+  t.equal(toApiError(forwarded(new TokenError('bad'))).status, 400);
+  t.equal(toApiError(forwarded(new Error('a bug over there'))).status, 500);
   t.equal(toApiError(new Error('boom')).status, 500);
   t.equal(toApiError('string thrown').status, 500);
   const e = new ApiError(418, 'teapot');

@@ -1,3 +1,5 @@
+import { RaftDriverError } from '../../src/raft/driver.js';
+import { RaftError } from '../../src/raft/errors.js';
 import t from 'tap';
 import { makeSchedule } from '../../chaos-tests/schedule.js';
 import { SCENARIOS, usableKinds, scenarioByName } from '../../chaos-tests/scenario.js';
@@ -104,11 +106,11 @@ t.test('the Shoal KV API', async (t) => {
   t.same((await api.req('POST', '/shoal/kv/a/cas', { from: 'xy', to: 'z' })).body.value, 'z');
   t.same((await api.req('POST', '/shoal/kv/b/cas', { from: null, to: '1' })).body.value, '1', 'from null: the key must be absent');
   t.equal((await api.req('PUT', '/shoal/kv/a', { value: 3 })).status, 400, 'values are strings');
-  const err = Object.assign(new Error('leader changed'), { name: 'RaftDriverError', code: 'LEADER_CHANGED' });
+  const err = new RaftDriverError('LEADER_CHANGED', 'leader changed');
   api.ctx.failCommits = err;
   t.equal((await api.req('PUT', '/shoal/kv/a', { value: 'q' })).status, 503, 'unknown outcome: 503');
   api.ctx.failCommits = null;
-  api.ctx.failReads = Object.assign(new Error('no leader'), { name: 'RaftError', code: 'NOT_LEADER' });
+  api.ctx.failReads = new RaftError('NOT_LEADER', 'no leader');
   t.equal((await api.req('GET', '/shoal/kv/a')).status, 503, 'no leader for the barrier: 503');
   t.same((await api.req('GET', '/shoal/kv/a?local=true')).body, { value: 'z' }, 'a local read needs no leader');
 });

@@ -26,10 +26,10 @@ t.test('proposals forwarded in one burst travel in one message', async (t) => {
 
 t.test('no leader known: NOT_LEADER; forwarding disabled: NOT_LEADER naming the leader', async (t) => {
   const c = new TestCluster(['a', 'b', 'c']);
-  t.throws(() => c.get('b').propose(enc('x')), { code: 'NOT_LEADER', leader: null });
+  t.throws(() => c.get('b').propose(enc('x')), { code: 'NOT_LEADER', leaderId: null });
   const d = new TestCluster(['a', 'b', 'c'], { forwardProposals: false });
   d.elect('a');
-  t.throws(() => d.get('b').propose(enc('x')), { code: 'NOT_LEADER', leader: 'a' });
+  t.throws(() => d.get('b').propose(enc('x')), { code: 'NOT_LEADER', leaderId: 'a' });
 });
 
 t.test('a forwarded proposal reaching a node that is no longer leader is dropped and counted', async (t) => {

@@ -120,7 +120,7 @@ t.test('nonsensical changes are refused with INVALID_CONF_CHANGE; followers answ
     return null;
   })();
   t.ok(err instanceof RaftError);
-  t.match(err, { code: 'NOT_LEADER', leader: 'a' });
+  t.match(err, { code: 'NOT_LEADER', leaderId: 'a' });
 });
 
 t.test('a configuration takes effect on append and reverts if its entry is truncated', async (t) => {

@@ -52,6 +52,6 @@ t.test('bad transfer requests', async (t) => {
   const c = new TestCluster(['a', 'b', 'c']);
   c.elect('a');
   t.throws(() => c.get('a').transferLeadership('zz'), { code: 'INVALID_TRANSFER' });
-  t.throws(() => c.get('b').transferLeadership('c'), { code: 'NOT_LEADER', leader: 'a' });
+  t.throws(() => c.get('b').transferLeadership('c'), { code: 'NOT_LEADER', leaderId: 'a' });
   t.doesNotThrow(() => c.get('a').transferLeadership('a'), 'to itself: nothing to do');
 });

@@ -186,7 +186,7 @@ t.test('real drivers: a proposal made on a follower that the leader cannot take 
   );
   const took = Date.now() - t0;
   t.ok(err instanceof RaftError, `a RaftError, not a driver timeout (${String(err)})`);
-  t.match(err, { code: 'UNCOMMITTED_CAP', leader: leader.id, message: /^UNCOMMITTED_CAP: leader m\d refused the proposal: .*cap of 1000 bytes/ });
+  t.match(err, { code: 'UNCOMMITTED_CAP', leaderId: leader.id, message: /^UNCOMMITTED_CAP: leader m\d refused the proposal: .*cap of 1000 bytes/ });
   t.ok(took < requestTimeoutMs / 5, `rejected in ${took} ms, well before the ${requestTimeoutMs} ms timeout`);
   t.equal(f.driver.metrics.proposalsRefused, 1);
   t.equal(f.driver.metrics.proposalTimeouts, 0);

@@ -6,6 +6,12 @@ import type { Test } from 'tap';
 import type { Connection, PeerTarget, Transport } from '../../src/wire/interface.js';
 import type { ConnectionOptions } from '../../src/wire/options.js';
 import { WireError, WireErrorCode } from '../../src/wire/errors.js';
+import { leaderHintOf, ShoalError } from '../../src/util/errors.js';
+
+/** A module's typed error, as any module defines one. */
+class HintError extends ShoalError {
+  readonly ns = 'test';
+}
 import { PeerLink } from '../../src/wire/peer-link.js';
 import { Counter, Echo, Fail, Note } from './fixtures/messages.js';
 import { startPeer, type PeerProcess } from './fixtures/peer-process.js';
@@ -64,6 +70,32 @@ export function conformance(t: Test, h: Harness): void {
     t.same((await conn.request(Echo, { payload: big })).payload.length, big.length, '512 KiB request');
     await t.rejects(conn.request(Fail, { why: 'no' }), { code: WireErrorCode.REMOTE_ERROR, message: /refused: no/ }, 'handler error reaches the caller');
     await t.rejects(accepted.request(Echo, { payload: Buffer.alloc(1) }), { code: WireErrorCode.NO_HANDLER }, 'no handler on the dialler side');
+  });
+
+  t.test(`${h.name}: a typed error travels as data (code, retryable, status, leader hint), in a response and in a stream reset`, async (t) => {
+    const server = await make(`srv-${transports.length}`);
+    const client = await make(`cli-${transports.length}`);
+    const notLeader = () => new HintError('NOT_LEADER', 'not the leader', { retryable: true, status: 503, leader: { nodeId: 'n9', addr: '127.0.0.9:4242' } });
+    server.onRequest(Fail, () => {
+      throw notLeader();
+    });
+    server.onStream(Counter, (s) => s.reset(notLeader()));
+    server.onRequest(Echo, (b) => ({ payload: b.payload }));
+    const conn = await client.connect(await server.listen(), { expectNodeId: server.nodeId });
+    const err = await conn.request(Fail, { why: 'x' }).then(
+      () => null,
+      (e: unknown) => e,
+    );
+    t.ok(err instanceof WireError && err.code === 'REMOTE_ERROR', 'a REMOTE_ERROR');
+    const w = err as WireError;
+    t.equal(w.remoteCode, 'test.NOT_LEADER', 'the remote code, qualified by its module');
+    t.same([w.retryable, w.status, leaderHintOf(w)], [true, 503, { nodeId: 'n9', addr: '127.0.0.9:4242' }], 'retryable, status and leader hint as the handler raised them');
+    const s = conn.openStream(Counter, { n: 1 });
+    const reset = await new Promise<Error | undefined>((r) => s.onData(() => {}, r));
+    t.same(leaderHintOf(reset), { nodeId: 'n9', addr: '127.0.0.9:4242' }, 'a stream reset carries the hint too');
+    t.equal((reset as WireError).remoteCode, 'test.NOT_LEADER');
+    const plain = await conn.request(Echo, { payload: Buffer.from('still open') });
+    t.equal(Buffer.from(plain.payload).toString(), 'still open', 'an error answer does not close the connection');
   });
 
   t.test(`${h.name}: request timeout`, async (t) => {

@@ -1,3 +1,6 @@
+import { WireError } from '../../src/wire/errors.js';
+import { toErrorData } from '../../src/util/errors.js';
+import { DispatcherError } from '../../src/manager/dispatcher/dispatcher.js';
 import t from 'tap';
 import type { Transport } from '../../src/wire/interface.js';
 import { SessionClient, sessionBackoff } from '../../src/worker/agent/session.js';
@@ -63,7 +66,10 @@ t.test('jitter: two workers failing in lockstep do not retry in lockstep', async
 
 t.test('a NOT_LEADER redirect is followed at once, and does not grow the back-off', async (t) => {
   // m1 and m2 redirect to the leader, which refuses.
-  const fail = (addr: string) => (addr === 'leader:1' ? refused() : new Error(`dispatcher.session failed on ${addr}: NOT_LEADER n9@leader:1`));
+  // The refusal as it arrives: a stream reset carrying the dispatcher's error, leader hint and all, as data.
+  const notLeader = (addr: string) =>
+    new WireError('REMOTE_ERROR', `stream dispatcher.session reset by ${addr}: not the leader`, 'dispatcher.session', toErrorData(new DispatcherError('NOT_LEADER', 'not the leader', { nodeId: 'n9', addr: 'leader:1' })));
+  const fail = (addr: string) => (addr === 'leader:1' ? refused() : notLeader(addr));
   const { delays, dialled } = await failingSession(3, fail, 6);
   t.same(dialled.slice(0, 4), ['m1:1', 'leader:1', 'm2:1', 'leader:1'], 'each redirect dialled next');
   t.equal(delays[0], 0, 'redirect: no wait');

@@ -1,4 +1,5 @@
 /** Small helpers the API commands share: repeatable flags, --filter, docker's update-with-version step. */
+import { retry } from '../../util/retry.js';
 import type { Service } from '../../model/index.js';
 import type { ApiClient } from '../client.js';
 import { CliError } from '../errors.js';
@@ -40,16 +41,20 @@ export async function updateWithVersion<T extends Versioned>(
   read: () => Promise<T>,
   write: (cur: T) => Promise<unknown>,
 ): Promise<T> {
-  for (let attempt = 0; ; attempt++) {
-    const cur = await read();
-    try {
+  return retry(
+    async () => {
+      const cur = await read();
       await write(cur);
       return cur;
-    } catch (err) {
-      if (attempt < 4 && err instanceof CliError && /out of sequence/.test(err.message)) continue;
-      throw err;
-    }
-  }
+    },
+    {
+      what: 'a versioned update',
+      attempts: 5,
+      retryable: (err) => err instanceof CliError && err.apiCode === 'api.OUT_OF_SEQUENCE',
+      backoff: { initialMs: 10, maxMs: 100 },
+      exhausted: 'last',
+    },
+  );
 }
 
 export const enc = encodeURIComponent;

@@ -4,17 +4,36 @@
  * them. Everything a client can cause maps to a 4xx; 500 is left for our own
  * bugs, so a 500 in a log always means something to fix.
  */
+import { fromErrorData, ShoalError } from '../../util/errors.js';
+import { WireError } from '../../wire/errors.js';
 import { StoreError, StoreErrorCode } from '../store/errors.js';
 
-export class ApiError extends Error {
+/** The API's own codes, one per status it answers. */
+const STATUS_CODES: Record<number, string> = {
+  400: 'BAD_REQUEST',
+  401: 'UNAUTHORIZED',
+  403: 'FORBIDDEN',
+  404: 'NOT_FOUND',
+  405: 'METHOD_NOT_ALLOWED',
+  409: 'CONFLICT',
+  413: 'TOO_LARGE',
+  500: 'INTERNAL',
+  501: 'NOT_IMPLEMENTED',
+  503: 'UNAVAILABLE',
+};
+
+export class ApiError extends ShoalError {
   override readonly name = 'ApiError';
+  readonly ns = 'api';
   constructor(
-    readonly status: number,
+    status: number,
     message: string,
     /** Extra response headers (Retry-After on 503s). */
     readonly headers: Record<string, string> = {},
+    /** A finer code than the status's, when a client may branch on it (OUT_OF_SEQUENCE). */
+    code?: string,
   ) {
-    super(message);
+    super(code ?? STATUS_CODES[status] ?? `HTTP_${status}`, message, { status, retryable: status === 503 });
   }
 }
 
@@ -50,7 +69,7 @@ export function fromStoreVerdict(code: string, message: string, field?: string):
     case StoreErrorCode.NAME_CONFLICT:
       return conflict(message);
     case StoreErrorCode.VERSION_CONFLICT:
-      return conflict(message.startsWith(OUT_OF_SEQUENCE) ? message : `${OUT_OF_SEQUENCE}: ${message}`);
+      return new ApiError(409, message.startsWith(OUT_OF_SEQUENCE) ? message : `${OUT_OF_SEQUENCE}: ${message}`, {}, 'OUT_OF_SEQUENCE');
     case StoreErrorCode.INVALID:
       return badRequest(message, field && !message.startsWith(field) ? field : undefined);
     case StoreErrorCode.FAILED_PRECONDITION:
@@ -61,49 +80,29 @@ export function fromStoreVerdict(code: string, message: string, field?: string):
   }
 }
 
-/**
- * Raft and driver errors are recognised by name and code rather than by
- * `instanceof`: the API must not import the Raft driver (and its storage),
- * and an error forwarded from another manager may be a reconstruction.
- */
-function codeOf(err: unknown): { name: string; code: string } | null {
-  if (typeof err !== 'object' || err === null) return null;
-  const { name, code } = err as { name?: unknown; code?: unknown };
-  return typeof code === 'string' ? { name: typeof name === 'string' ? name : '', code } : null;
-}
-
-/** Raft errors that mean "try again soon": no leader, leader busy, membership change under way. */
-const RAFT_RETRYABLE = new Set([
-  'NOT_LEADER',
-  'PROPOSAL_DROPPED',
-  'UNCOMMITTED_CAP',
-  'CONF_CHANGE_PENDING',
-  'TRANSFER_IN_PROGRESS',
-  'TOO_MANY_READS',
-  'LEARNER_BEHIND',
-]);
-
-/** Turns anything thrown below the API into an ApiError. */
+/** Turns anything thrown below the API into an ApiError, by its qualified code and status (util/errors.ts). */
 export function toApiError(err: unknown): ApiError {
   if (err instanceof ApiError) return err;
   if (err instanceof StoreError) return fromStoreVerdict(err.code, err.message, err.field);
-  const c = codeOf(err);
   const msg = err instanceof Error ? err.message : String(err);
-  if (c) {
-    if (c.name === 'RaftError') {
-      if (c.code === 'NOT_LEADER') return unavailable(`no leader: the managers have no quorum right now, retry shortly (${msg})`);
-      if (RAFT_RETRYABLE.has(c.code)) return unavailable(`the cluster cannot take this request right now, retry shortly (${msg})`);
-      if (c.code === 'INVALID_CONF_CHANGE' || c.code === 'INVALID_TRANSFER') return badRequest(msg);
-    }
-    if (c.name === 'RaftDriverError') {
-      if (c.code === 'STOPPED') return unavailable(`this manager is shutting down (${msg})`);
-      if (c.code === 'STORAGE_FAILING') return unavailable(`this manager cannot write to its disk; nothing was applied: use another manager (${msg})`);
-      // TIMEOUT and LEADER_CHANGED: a write may or may not have been applied.
+  // An error forwarded from another manager arrives as a WireError whose `remote` is the original.
+  const e = err instanceof WireError && err.remote ? fromErrorData(err.remote) : err;
+  if (!(e instanceof ShoalError)) return new ApiError(500, `internal error: ${msg}`);
+  switch (e.qualifiedCode) {
+    case 'raft.NOT_LEADER':
+      return unavailable(`no leader: the managers have no quorum right now, retry shortly (${msg})`);
+    case 'raft-driver.STOPPED':
+      return unavailable(`this manager is shutting down (${msg})`);
+    case 'raft-driver.STORAGE_FAILING':
+      return unavailable(`this manager cannot write to its disk; nothing was applied: use another manager (${msg})`);
+    case 'raft-driver.TIMEOUT':
+    case 'raft-driver.LEADER_CHANGED':
       return unavailable(`outcome unknown: the request may or may not have been applied; check before retrying (${msg})`);
-    }
-    if (c.name === 'TokenError' || c.code === 'INVALID_TOKEN') return badRequest(msg);
-    // Typed errors from the membership layer (promote/demote/removeNode) that reuse store codes.
-    if (c.code in StoreErrorCode) return fromStoreVerdict(c.code, msg, (err as { field?: string }).field);
   }
+  if (e.ns === 'raft' && e.retryable) return unavailable(`the cluster cannot take this request right now, retry shortly (${msg})`);
+  // Typed errors from the membership layer (promote/demote/removeNode) reuse the store's codes.
+  if (e.ns === 'store' || (e.ns === 'manager' && e.code in StoreErrorCode)) return fromStoreVerdict(e.code, msg, (e as { field?: string }).field);
+  if (e.status === 503) return unavailable(msg);
+  if (e.status >= 400 && e.status < 500) return new ApiError(e.status, msg);
   return new ApiError(500, `internal error: ${msg}`);
 }

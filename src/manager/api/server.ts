@@ -120,7 +120,8 @@ export function createApiServer(ctx: ManagerContext, opts: ApiServerOptions = {}
       const headers = { ...e.headers };
       // Do not read (or keep the connection for) the rest of an oversized body.
       if (e.status === 413) headers.Connection = 'close';
-      send(res, e.status, { body: { message: e.message }, headers });
+      // Docker's error body is {message}; `code` (ours, qualified) lets a client branch without reading the words.
+      send(res, e.status, { body: { message: e.message, code: e.qualifiedCode }, headers });
     });
   }
 

@@ -1,3 +1,5 @@
+import { verdictError } from '../store/errors.js';
+import { policy, ShoalError, type LeaderHint } from '../../util/errors.js';
 import { randomBytes } from 'node:crypto';
 import type { Stream, Transport } from '../../wire/interface.js';
 import type { ManagerContext } from '../interface.js';
@@ -64,13 +66,15 @@ interface Pending {
   reject: (e: Error) => void;
 }
 
-export class DispatcherError extends Error {
+export type DispatcherErrorCode = 'NOT_LEADER' | 'SESSION_INVALID' | 'UNKNOWN_NODE';
+/** NOT_LEADER carries the leader as data (the agent goes there at once); a lost session is reopened. */
+const dispatcherPolicy = policy<DispatcherErrorCode>(['NOT_LEADER', 'SESSION_INVALID'], { NOT_LEADER: 503, SESSION_INVALID: 503, UNKNOWN_NODE: 404 });
+
+export class DispatcherError extends ShoalError<DispatcherErrorCode> {
   override readonly name = 'DispatcherError';
-  constructor(
-    readonly code: 'NOT_LEADER' | 'SESSION_INVALID' | 'UNKNOWN_NODE',
-    message: string,
-  ) {
-    super(message);
+  readonly ns = 'dispatcher';
+  constructor(code: DispatcherErrorCode, message: string, leader: LeaderHint | null = null) {
+    super(code, message, dispatcherPolicy(code, { leader }));
   }
 }
 
@@ -124,9 +128,10 @@ export class Dispatcher {
     this.unwatch?.();
     this.unwatch = null;
     if (this.checkTimer) clearInterval(this.checkTimer);
-    for (const s of this.sessions.values()) s.stream.reset('NOT_LEADER: leadership moved');
+    const moved = new DispatcherError('NOT_LEADER', 'leadership moved; report to the new leader');
+    for (const s of this.sessions.values()) s.stream.reset(moved);
     this.sessions.clear();
-    for (const p of this.queue) p.reject(new DispatcherError('NOT_LEADER', 'leadership moved; report to the new leader'));
+    for (const p of this.queue) p.reject(moved);
     this.queue = [];
     this.downInFlight.clear();
     this.sessionEnded.clear();
@@ -153,20 +158,22 @@ export class Dispatcher {
 
   // ------------------------------------------------------------- sessions
 
-  private refuse(stream: Stream<SessionFrame>, why: string): void {
+  private refuse(stream: Stream<SessionFrame>, why: string | DispatcherError): void {
     this.metrics.sessionsRefused++;
     stream.reset(why);
   }
 
-  private notLeaderMessage(): string {
+  /** The refusal a non-leader gives, naming the leader it knows as data. */
+  private notLeader(): DispatcherError {
     const st = this.deps.ctx.status();
     const leader = st.managers.find((m) => m.nodeId === st.leaderId);
-    return `NOT_LEADER${leader ? ` ${leader.nodeId}@${leader.addr}` : ''}`;
+    const hint = leader ? { nodeId: leader.nodeId, addr: leader.addr || null } : null;
+    return new DispatcherError('NOT_LEADER', leader ? `not the leader; the leader is ${leader.nodeId} at ${leader.addr}` : 'not the leader; no leader known', hint);
   }
 
   private openSession(stream: Stream<SessionFrame>, open: SessionFrame): void {
     if (open.type !== 'open') return this.refuse(stream, 'expected an open frame');
-    if (!this.leading) return this.refuse(stream, this.notLeaderMessage());
+    if (!this.leading) return this.refuse(stream, this.notLeader());
     const store = this.deps.ctx.store;
     const node = store.get('node', open.nodeId);
     if (!node) return this.refuse(stream, `UNKNOWN_NODE: node ${open.nodeId} is not part of this cluster (join it with a token first)`);
@@ -210,7 +217,7 @@ export class Dispatcher {
   }
 
   private heartbeat(nodeId: string, sessionId: string): { heartbeatMs: number } {
-    if (!this.leading) throw new DispatcherError('NOT_LEADER', this.notLeaderMessage());
+    if (!this.leading) throw this.notLeader();
     const s = this.sessions.get(nodeId);
     if (!s || s.sessionId !== sessionId) throw new DispatcherError('SESSION_INVALID', 'no such session: open a new one');
     s.lastHeartbeat = monotonicMs();
@@ -219,7 +226,7 @@ export class Dispatcher {
   }
 
   private status(nodeId: string, sessionId: string, updates: StatusUpdate[]): Promise<{ accepted: number }> {
-    if (!this.leading) return Promise.reject(new DispatcherError('NOT_LEADER', this.notLeaderMessage()));
+    if (!this.leading) return Promise.reject(this.notLeader());
     const s = this.sessions.get(nodeId);
     if (!s || s.sessionId !== sessionId) return Promise.reject(new DispatcherError('SESSION_INVALID', 'no such session: open a new one'));
     s.lastHeartbeat = monotonicMs();
@@ -266,7 +273,7 @@ export class Dispatcher {
     try {
       if (ops.length > 0) {
         const r = await this.deps.ctx.commit(ops);
-        if (!r.ok) throw new Error(`${r.code}: ${r.message}`);
+        if (!r.ok) throw verdictError(r);
         this.metrics.statusBatches++;
         this.metrics.statusUpdates += ops.length;
       }
@@ -343,7 +350,7 @@ export class Dispatcher {
       const merged: Node = attempt === 0 ? next : { ...cur, Description: next.Description, Status: next.Status, ...(next.ShoalAddrs ? { ShoalAddrs: next.ShoalAddrs } : {}) };
       const r = await this.deps.ctx.commit([{ op: 'update', kind: 'node', object: merged, expect: cur.Version.Index }]);
       if (r.ok) return;
-      if (r.code !== 'VERSION_CONFLICT') throw new Error(`${r.code}: ${r.message}`);
+      if (r.code !== 'VERSION_CONFLICT') throw verdictError(r);
     }
   }
 

@@ -1,3 +1,4 @@
+import { verdictError } from '../store/errors.js';
 import type { Action, OrchestratorView, ReconcileFn } from '../orchestrator/interface.js';
 import type { ManagerContext } from '../interface.js';
 import type { StoreOp } from '../store/commands.js';
@@ -51,7 +52,7 @@ export class OrchestratorLoop {
     if (d.actions.length === 0) return wakeAt;
     const ops = d.actions.map((a) => this.toOp(a));
     const r = await this.ctx.commit(ops);
-    if (!r.ok) throw new Error(`proposal of ${ops.length} actions failed: ${r.code}: ${r.message}`);
+    if (!r.ok) throw verdictError({ ...r, message: `proposal of ${ops.length} actions failed: ${r.message}` });
     this.actionsProposed += ops.length;
     // The applied batch pokes the loop through the watch; decide again then.
     return wakeAt;

@@ -1,3 +1,4 @@
+import { verdictError } from '../store/errors.js';
 import { Scheduler, hostPortsOf, type ServiceHints } from '../../scheduler/index.js';
 import type { ManagerContext } from '../interface.js';
 import type { Change, StoreOp } from '../store/commands.js';
@@ -89,7 +90,7 @@ export class SchedulerLoop {
     if (ops.length === 0) return null;
     try {
       const r = await this.ctx.commit(ops);
-      if (!r.ok) throw new Error(`${r.code}: ${r.message}`);
+      if (!r.ok) throw verdictError(r);
       this.placements += placed.length;
     } catch (err) {
       // Release what schedule() reserved; the next step tries again.

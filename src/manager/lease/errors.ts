@@ -1,4 +1,5 @@
 /** Typed errors of the fencing lease. */
+import { policy, ShoalError } from '../../util/errors.js';
 export const LeaseErrorCode = {
   /** A report reached a manager that does not lead (or cannot confirm it still does). */
   NOT_LEADER: 'NOT_LEADER',
@@ -8,12 +9,15 @@ export const LeaseErrorCode = {
 
 export type LeaseErrorCode = (typeof LeaseErrorCode)[keyof typeof LeaseErrorCode];
 
-export class LeaseError extends Error {
+const leasePolicy = policy<LeaseErrorCode>(['NOT_LEADER'], { NOT_LEADER: 503, NO_ADDRESS: 503 });
+
+export class LeaseError extends ShoalError<LeaseErrorCode> {
   override readonly name = 'LeaseError';
+  readonly ns = 'lease';
   constructor(
-    readonly code: LeaseErrorCode,
+    code: LeaseErrorCode,
     message: string,
   ) {
-    super(`${code}: ${message}`);
+    super(code, `${code}: ${message}`, leasePolicy(code));
   }
 }

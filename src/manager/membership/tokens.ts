@@ -1,3 +1,4 @@
+import { ShoalError } from '../../util/errors.js';
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 
 /**
@@ -8,9 +9,12 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
  * - the secret (25 base36 chars) differs for workers and managers and is
  *   what admits the node; rotating a token replaces the secret only.
  */
-export class TokenError extends Error {
+export class TokenError extends ShoalError<'INVALID_TOKEN'> {
   override readonly name = 'TokenError';
-  readonly code = 'INVALID_TOKEN';
+  readonly ns = 'membership';
+  constructor(message: string) {
+    super('INVALID_TOKEN', message, { status: 400 });
+  }
 }
 
 const PREFIX = 'SWMTKN-1-';

@@ -5,6 +5,7 @@
  * count) is handled and counted in DecisionStats.problems, never thrown, so
  * one bad service cannot stop the orchestration of every other.
  */
+import { policy, ShoalError } from '../../util/errors.js';
 
 export const OrchestratorErrorCode = {
   /** An option is out of range. */
@@ -15,13 +16,16 @@ export const OrchestratorErrorCode = {
 
 export type OrchestratorErrorCode = (typeof OrchestratorErrorCode)[keyof typeof OrchestratorErrorCode];
 
-export class OrchestratorError extends Error {
+const orchestratorPolicy = policy<OrchestratorErrorCode>([], {});
+
+export class OrchestratorError extends ShoalError<OrchestratorErrorCode> {
   override readonly name = 'OrchestratorError';
+  readonly ns = 'orchestrator';
   constructor(
-    readonly code: OrchestratorErrorCode,
+    code: OrchestratorErrorCode,
     message: string,
   ) {
-    super(`${code}: ${message}`);
+    super(code, `${code}: ${message}`, orchestratorPolicy(code));
   }
 }
 

@@ -3,6 +3,7 @@
  * apply time, deterministically (every manager reaches the same verdict),
  * and its error reaches the proposer as the apply result.
  */
+import { policy, ShoalError } from '../../util/errors.js';
 export const StoreErrorCode = {
   /** The object does not exist (HTTP 404). */
   NOT_FOUND: 'NOT_FOUND',
@@ -19,14 +20,23 @@ export const StoreErrorCode = {
 } as const;
 export type StoreErrorCode = (typeof StoreErrorCode)[keyof typeof StoreErrorCode];
 
-export class StoreError extends Error {
+const storePolicy = policy<StoreErrorCode>([], { NOT_FOUND: 404, NAME_CONFLICT: 409, VERSION_CONFLICT: 409, INVALID: 400, FAILED_PRECONDITION: 409, CAS_MISMATCH: 409 });
+
+export class StoreError extends ShoalError<StoreErrorCode> {
   override readonly name = 'StoreError';
+  readonly ns = 'store';
   constructor(
-    readonly code: StoreErrorCode,
+    code: StoreErrorCode,
     message: string,
     /** The offending field, for 400s ("Spec.Name"). */
     readonly field?: string,
   ) {
-    super(message);
+    super(code, message, storePolicy(code));
   }
+}
+
+/** A refused transaction's verdict as a typed error (a verdict names a StoreErrorCode; anything else is INVALID). */
+export function verdictError(r: { code: string; message: string; field?: string }): StoreError {
+  const code = (r.code in StoreErrorCode ? r.code : StoreErrorCode.INVALID) as StoreErrorCode;
+  return new StoreError(code, `${r.code}: ${r.message}`, r.field);
 }

@@ -1,8 +1,9 @@
+import { leaderHintOf } from '../../util/errors.js';
 import type { Connection, Stream, Transport } from '../../wire/interface.js';
 import { isWireError } from '../../wire/errors.js';
 import { Heartbeat, SessionOpen, StatusReport, type AgentDescription, type SessionFrame, type StatusUpdate } from '../../protocol/dispatcher.js';
 import { stateRank, type Node, type Task } from '../../model/index.js';
-import { Backoff } from '../../wire/backoff.js';
+import { Backoff } from '../../util/backoff.js';
 import { defaultBackoff, type BackoffOptions } from '../../wire/options.js';
 import { systemRng, type Rng } from '../../util/rng.js';
 
@@ -130,10 +131,10 @@ export class SessionClient {
         try {
           await this.runSession(addr);
         } catch (err) {
-          const msg = (err as Error).message;
-          const m = /NOT_LEADER (\S+)@(\S+)/.exec(msg);
-          if (m) this.hint = m[2]!;
-          this.log(`session with ${addr} ended: ${msg}`);
+          // A follower's refusal names the leader as data (util/errors.ts): go there next, at once.
+          const leader = leaderHintOf(err);
+          if (leader?.addr && leader.addr !== addr) this.hint = leader.addr;
+          this.log(`session with ${addr} ended: ${(err as Error).message}`);
         }
       }
       this.sessionId = null;

@@ -11,6 +11,7 @@
  * node's task supervisor (supervisor/), which outlives the agent.
  */
 
+import { policy, ShoalError } from '../../util/errors.js';
 import type { RuntimeName } from '../../model/runtime-names.js';
 export type { RuntimeName };
 
@@ -126,12 +127,13 @@ export interface Runtime {
   exec?(taskId: string, cmd: string[], timeoutMs: number): Promise<{ exitCode: number; output: string }>;
 }
 
-export class RuntimeError extends Error {
+export type RuntimeErrorCode = 'NOT_FOUND' | 'IMAGE_NOT_FOUND' | 'INVALID_SPEC' | 'UNAVAILABLE' | 'FAILED';
+const runtimePolicy = policy<RuntimeErrorCode>(['UNAVAILABLE'], { NOT_FOUND: 404, IMAGE_NOT_FOUND: 404, INVALID_SPEC: 400, UNAVAILABLE: 503 });
+
+export class RuntimeError extends ShoalError<RuntimeErrorCode> {
   override readonly name = 'RuntimeError';
-  constructor(
-    readonly code: 'NOT_FOUND' | 'IMAGE_NOT_FOUND' | 'INVALID_SPEC' | 'UNAVAILABLE' | 'FAILED',
-    message: string,
-  ) {
-    super(message);
+  readonly ns = 'runtime';
+  constructor(code: RuntimeErrorCode, message: string) {
+    super(code, message, runtimePolicy(code));
   }
 }

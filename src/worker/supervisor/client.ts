@@ -1,3 +1,4 @@
+import { retry } from '../../util/retry.js';
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -7,10 +8,10 @@ import type { LogRotation } from '../runtime/common/log-format.js';
 import { isSameProcess } from '../runtime/common/proc.js';
 import type { ExitRecord } from '../runtime/common/task-dir.js';
 import type { Connection, Stream } from '../../wire/interface.js';
-import { isWireError } from '../../wire/errors.js';
+import { WireError } from '../../wire/errors.js';
 import { WsTransport } from '../../wire/ws-transport.js';
 import '../../wire/messages.js';
-import { SupervisorError } from './errors.js';
+import { SupervisorError, SupervisorErrorCode } from './errors.js';
 import { SupervisorConfigure, SupervisorEvents, SupervisorHello, SupervisorShutdown, SupervisorSignal, SupervisorStart, type HeldTask, type SupervisorEvent } from './messages.js';
 import { LOCAL_CONNECTION, SUPERVISOR_PEER_ID, socketPath, supervisorFile, type SupervisorConfig } from './paths.js';
 
@@ -208,26 +209,35 @@ export class SupervisorClient {
   }
 
   private async connect(): Promise<Connection> {
-    const deadline = Date.now() + 15_000;
     // The one we started, until it exits: it may take a moment to lock and listen.
     let child: { exited: boolean } | null = null;
     let lastErr = '';
-    while (Date.now() < deadline && !this.closed) {
-      if (!this.running() && (!child || child.exited)) child = this.spawnSupervisor();
-      try {
-        const c = await this.transport.connect(`unix:${this.socket}`, { expectNodeId: SUPERVISOR_PEER_ID, timeoutMs: 2_000 });
-        await this.adopt(c);
-        return c;
-      } catch (err) {
-        lastErr = (err as Error).message;
-      }
-      await new Promise((r) => setTimeout(r, 25));
+    try {
+      return await retry(
+        async () => {
+          if (!this.running() && (!child || child.exited)) child = this.spawnSupervisor();
+          const c = await this.transport.connect(`unix:${this.socket}`, { expectNodeId: SUPERVISOR_PEER_ID, timeoutMs: 2_000 });
+          await this.adopt(c);
+          return c;
+        },
+        {
+          what: 'reaching the task supervisor',
+          deadlineMs: 15_000,
+          // Starting, restarting, or a stale socket: all worth another try until the deadline.
+          retryable: (err) => ((lastErr = (err as Error).message), !(err instanceof SupervisorError && err.code === 'NOT_INSTALLED')),
+          backoff: { initialMs: 25, maxMs: 250 },
+          stopped: () => this.closed,
+          exhausted: 'last',
+        },
+      );
+    } catch (err) {
+      if (err instanceof SupervisorError) throw err;
+      throw new SupervisorError('UNAVAILABLE', `cannot reach the task supervisor at ${this.socket}: ${lastErr || 'client closed'}; see ${supervisorFile(this.opts.dir, 'log')}`);
     }
-    throw new SupervisorError('UNAVAILABLE', `cannot reach the task supervisor at ${this.socket}: ${lastErr || 'client closed'}; see ${supervisorFile(this.opts.dir, 'log')}`);
   }
 
   private spawnSupervisor(): { exited: boolean } {
-    if (!existsSync(this.entry)) throw new SupervisorError('UNAVAILABLE', `the task supervisor ${this.entry} is missing: run \`npm run build\``);
+    if (!existsSync(this.entry)) throw new SupervisorError('NOT_INSTALLED', `the task supervisor ${this.entry} is missing: run \`npm run build\``);
     mkdirSync(this.opts.dir, { recursive: true, mode: 0o700 });
     const cfg: SupervisorConfig = { roots: this.opts.roots, rotation: this.opts.rotation };
     writeJsonAtomic(supervisorFile(this.opts.dir, 'config'), cfg);
@@ -315,11 +325,15 @@ export class SupervisorClient {
   }
 }
 
-/** A remote SupervisorError arrives as REMOTE_ERROR "supervisor.start failed on …: CODE: message": keep the message. */
+/** A SupervisorError thrown in the supervisor arrives as REMOTE_ERROR carrying it as data: rebuild it, so callers branch on its code. */
 function remote(err: unknown): Error {
-  if (isWireError(err, 'REMOTE_ERROR')) {
-    const m = /(BAD_TASK|ALREADY_RAN|NO_LEASE|START_FAILED|SHUTTING_DOWN): (.*)$/s.exec((err as Error).message);
-    if (m) return new SupervisorError(m[1] as 'START_FAILED', m[2]!);
+  const r = err instanceof WireError ? err.remote : undefined;
+  if (r?.code.startsWith('supervisor.')) {
+    const code = r.code.slice('supervisor.'.length);
+    if (code in SupervisorErrorCode) {
+      const c = code as SupervisorErrorCode;
+      return new SupervisorError(c, r.message.startsWith(`${c}: `) ? r.message.slice(c.length + 2) : r.message);
+    }
   }
   return err as Error;
 }

@@ -1,4 +1,6 @@
-/** Typed errors of the task supervisor (carried to the agent as REMOTE_ERROR messages that start with the code). */
+/** Typed errors of the task supervisor (they reach the agent as data: a REMOTE_ERROR whose `remote` is the original). */
+import { policy, ShoalError } from '../../util/errors.js';
+
 export const SupervisorErrorCode = {
   /** No task directory, launch.json or a directory outside the supervisor's roots. */
   BAD_TASK: 'BAD_TASK',
@@ -12,16 +14,21 @@ export const SupervisorErrorCode = {
   SHUTTING_DOWN: 'SHUTTING_DOWN',
   /** The agent could not reach or start a supervisor. */
   UNAVAILABLE: 'UNAVAILABLE',
+  /** The supervisor's compiled entry point is missing (`npm run build` was not run): no retry helps. */
+  NOT_INSTALLED: 'NOT_INSTALLED',
 } as const;
 
 export type SupervisorErrorCode = (typeof SupervisorErrorCode)[keyof typeof SupervisorErrorCode];
 
-export class SupervisorError extends Error {
+const supervisorPolicy = policy<SupervisorErrorCode>(['UNAVAILABLE', 'NO_LEASE'], { BAD_TASK: 400, ALREADY_RAN: 409, NO_LEASE: 503, SHUTTING_DOWN: 503, UNAVAILABLE: 503 });
+
+export class SupervisorError extends ShoalError<SupervisorErrorCode> {
   override readonly name = 'SupervisorError';
+  readonly ns = 'supervisor';
   constructor(
-    readonly code: SupervisorErrorCode,
+    code: SupervisorErrorCode,
     message: string,
   ) {
-    super(`${code}: ${message}`);
+    super(code, `${code}: ${message}`, supervisorPolicy(code));
   }
 }
