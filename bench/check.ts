@@ -4,7 +4,7 @@
  * object of figures as the last line.
  *
  * c50 files are measured first, in a fresh process (cold JIT): that is the
- * figure a user of `shoal check` sees. Verdicts are checked too, so a fast
+ * figure a user of `npm run check` sees. Verdicts are checked too, so a fast
  * wrong answer cannot pass for a result.
  */
 import { readdirSync, readFileSync } from 'node:fs';

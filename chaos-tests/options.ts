@@ -52,5 +52,5 @@ export function parseSeed(v: string | undefined): number {
 /** The one command that replays a run. */
 export function replayCommand(o: ChaosRunOptions): string {
   const d = o.durationMs % 1000 === 0 ? `${o.durationMs / 1000}s` : `${o.durationMs}ms`;
-  return `shoal chaos run --scenario ${o.scenario} --seed ${o.seed} --duration ${d} --managers ${o.managers} --workers ${o.workers}${o.netns ? ' --netns' : ''}${o.break ? ` --break ${o.break}` : ''}`;
+  return `npm run chaos -- --scenario ${o.scenario} --seed ${o.seed} --duration ${d} --managers ${o.managers} --workers ${o.workers}${o.netns ? ' --netns' : ''}${o.break ? ` --break ${o.break}` : ''}`;
 }

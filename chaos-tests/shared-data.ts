@@ -9,9 +9,9 @@ import { fileURLToPath } from 'node:url';
  */
 export function sharedDir(): string {
   const here = path.dirname(fileURLToPath(import.meta.url));
-  // This file runs from chaos-tests/ (tap) or dist/chaos-tests/.
+  // This file runs from chaos-tests/ (tap) or .build/chaos-tests/.
   let root = path.resolve(here, '..');
-  if (path.basename(root) === 'dist') root = path.dirname(root);
+  if (['dist', '.build'].includes(path.basename(root))) root = path.dirname(root);
   const candidates = [process.env.SHOAL_SHARED_DIR, path.resolve(root, '../shared'), '/work/shared'].filter((c): c is string => !!c);
   for (const c of candidates) if (existsSync(path.join(c, 'testdata'))) return c;
   throw new Error(`shared test data not found; looked in ${candidates.join(', ')} (set SHOAL_SHARED_DIR)`);

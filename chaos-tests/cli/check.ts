@@ -11,7 +11,7 @@ import {
 } from '../linearizability/index.js';
 import { CliError } from '../../src/cli/errors.js';
 
-/** Exit codes of `shoal check`; documented in its help. */
+/** Exit codes of `npm run check`; documented in its help. */
 export const CHECK_EXIT = { linearizable: 0, notLinearizable: 1, usage: 1, unknown: 2 } as const;
 
 const FORMATS = {

@@ -1,8 +1,8 @@
 import type { CommandModule } from '../../src/cli/commands/index.js';
 
 /**
- * The harness's commands — `shoal chaos` (break a real cluster on purpose)
- * and `shoal check` (is a history linearizable) — for bin/shoal.ts to add to
+ * The harness's commands — `chaos` (break a real cluster on purpose)
+ * and `check` (is a history linearizable) — for chaos-tests/cli/main.ts to add to
  * the CLI. Test machinery, not product: nothing in src/ imports them, and
  * each loads only when its command runs.
  */

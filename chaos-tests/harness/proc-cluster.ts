@@ -14,10 +14,10 @@ import { FORKER_COMMS } from '../../src/worker/supervisor/forker.js';
 import { fileURLToPath } from 'node:url';
 import { waitFor } from './wait.js';
 
-/** The compiled CLI: this file runs from chaos-tests/ (tap) or dist/chaos-tests/. */
+/** The compiled CLI: this file runs from chaos-tests/ (tap) or .build/chaos-tests/. */
 function cliPath(): string {
   let root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-  if (path.basename(root) === 'dist') root = path.dirname(root);
+  if (['dist', '.build'].includes(path.basename(root))) root = path.dirname(root);
   const p = path.join(root, 'dist', 'bin', 'shoal.js');
   if (!existsSync(p)) throw new Error(`${p} is missing: run \`npm run build\` first`);
   return p;

@@ -1,5 +1,5 @@
 /**
- * Typed errors of the checker. Both carry enough context for `shoal check`
+ * Typed errors of the checker. Both carry enough context for `npm run check`
  * to print one line that tells the user what to fix.
  */
 

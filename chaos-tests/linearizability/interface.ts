@@ -1,6 +1,6 @@
 /**
  * Contract of the linearizability checker, shared by the Raft simulation,
- * the chaos harness and `shoal check`.
+ * the chaos harness and `npm run check`.
  *
  * A history is a list of operations with call and return times on one
  * logical clock. An operation whose outcome is unknown (timed out, crashed

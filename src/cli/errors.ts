@@ -1,7 +1,7 @@
 /**
  * A CLI failure the user can fix. The top level prints its message as one
  * line on stderr and exits with `exitCode` (1 unless a command defines a
- * verdict code, e.g. `shoal check` exits 1 for "not linearizable").
+ * verdict code, e.g. `npm run check` exits 1 for "not linearizable").
  */
 import { ShoalError } from '../util/errors.js';
 export class CliError extends ShoalError<'USAGE'> {

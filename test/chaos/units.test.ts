@@ -33,7 +33,7 @@ t.test('options and the summary line', async (t) => {
   t.equal(parseDuration('1500ms'), 1_500);
   t.equal(parseDuration('5'), 5_000);
   t.throws(() => parseDuration('soon'), /--duration/);
-  t.equal(replayCommand({ seed: 9, scenario: 'all', durationMs: 30_000, managers: 3, workers: 4 }), 'shoal chaos run --scenario all --seed 9 --duration 30s --managers 3 --workers 4');
+  t.equal(replayCommand({ seed: 9, scenario: 'all', durationMs: 30_000, managers: 3, workers: 4 }), 'npm run chaos -- --scenario all --seed 9 --duration 30s --managers 3 --workers 4');
   t.equal(
     summaryLine({ seed: 1, faults: 2, acked_writes_lost: 0, linearizable: true, converged: true, failover_p99_ms: 900, reschedule_p99_ms: null }),
     '{"seed":1,"faults":2,"acked_writes_lost":0,"linearizable":true,"converged":true,"failover_p99_ms":900,"reschedule_p99_ms":null}',

@@ -90,8 +90,8 @@ t.test('help documents the exit codes', async (t) => {
 });
 
 t.test('the real binary (one spawn)', async (t) => {
-  // npm test builds dist/ first (pretest).
-  const bin = distFile('bin/shoal.js');
+  // npm test builds first (pretest); the checker is harness, so it runs from the build tree.
+  const bin = distFile('chaos-tests/cli/main.js');
   const ok = execFileSync(process.execPath, [bin, 'check', '--model', 'kv', kvFile('c01-ok.txt')], { encoding: 'utf8' });
   t.equal(ok, 'linearizable\n');
   const bad = spawnSync(process.execPath, [bin, 'check', '--model', 'cas-register', jepsen('etcd_003.log')], { encoding: 'utf8' });

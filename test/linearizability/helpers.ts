@@ -3,7 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { sharedTestdata } from '../../chaos-tests/shared-data.js';
 import type { CasInput, CasOperation, CasOutput, KvInput, KvOperation, KvOutput } from '../../chaos-tests/linearizability/index.js';
 
-/** The repo root, whether this file runs from test/ (tap) or dist/test/. */
+/** The repo root, whether this file runs from test/ (tap) or .build/test/. */
 export const repoRoot = findRoot();
 /** Shared test data, read in place (never copied into the project). */
 export const testdata = sharedTestdata();
@@ -11,7 +11,7 @@ export const testdata = sharedTestdata();
 function findRoot(): string {
   const here = path.dirname(fileURLToPath(import.meta.url));
   const up = path.resolve(here, '../..');
-  return path.basename(up) === 'dist' ? path.dirname(up) : up;
+  return ['dist', '.build'].includes(path.basename(up)) ? path.dirname(up) : up;
 }
 
 /** A CAS-register operation; ret = Infinity means unknown outcome. */

@@ -23,7 +23,7 @@ t.test(`lease simulation: seeds ${from}..${from + seeds - 1}`, async (t) => {
     grants += r.grants;
     changes += r.leaderChanges;
     if (!r.ok) {
-      failures.push(`seed ${seed}: ${r.failure}\n  replay: npm run build && node dist/test/manager/lease-sim/run.js --seed ${seed}`);
+      failures.push(`seed ${seed}: ${r.failure}\n  replay: npm run build && node .build/test/manager/lease-sim/run.js --seed ${seed}`);
       if (failures.length >= 5) break;
     }
   }

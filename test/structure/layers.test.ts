@@ -6,7 +6,7 @@
  */
 import t from 'tap';
 import { execFile } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { repoRoot } from '../helpers/dist.js';
 
@@ -43,4 +43,23 @@ t.test('each kind of violation is caught, naming its rule', async (t) => {
   const r = await cruise(dir, ['src']);
   t.not(r.code, 0, 'the check fails');
   for (const rule of ['scheduler-not-upward', 'manager-not-worker', 'no-test-machinery-in-src', 'pure-cores-no-io']) t.match(r.out, new RegExp(`error ${rule}:`), `${rule} is reported`);
+});
+
+t.test('dist/, the product, holds no test code, and the package ships only dist/', async (t) => {
+  // npm test builds first (pretest): tsc into .build/, then scripts/publish-dist.mjs copies the product out.
+  const dist = path.join(repoRoot, 'dist');
+  t.same(readdirSync(dist).sort(), ['bin', 'native', 'src'].filter((d) => d !== 'native' || existsSync(path.join(dist, 'native'))), 'only src, bin (and the native forker)');
+  const offenders: string[] = [];
+  const walk = (dir: string): void => {
+    for (const e of readdirSync(dir, { withFileTypes: true })) {
+      const p = path.join(dir, e.name);
+      if (e.isDirectory()) walk(p);
+      else if (e.name.endsWith('.js') && /from ['"][./]*\/(test|bench|chaos-tests)\/|import\(['"][./]*\/(test|bench|chaos-tests)\//.test(readFileSync(p, 'utf8'))) offenders.push(path.relative(dist, p));
+    }
+  };
+  walk(dist);
+  t.same(offenders, [], 'no compiled file in dist/ imports test machinery');
+  const pkg = JSON.parse(readFileSync(path.join(repoRoot, 'package.json'), 'utf8')) as { files: string[]; bin: Record<string, string> };
+  t.ok(pkg.files.every((f) => !/^(test|bench|chaos-tests|\.build)/.test(f)), `files: ${pkg.files.join(', ')}`);
+  t.ok(Object.values(pkg.bin).every((b) => b.startsWith('dist/bin/')), 'the only binary is the product CLI');
 });

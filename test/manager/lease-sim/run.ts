@@ -1,5 +1,5 @@
 /**
- * Replays lease simulation seeds: node dist/test/manager/lease-sim/run.js --seed N [--seeds M]
+ * Replays lease simulation seeds: node .build/test/manager/lease-sim/run.js --seed N [--seeds M]
  */
 import { runLeaseSimulation } from './simulation.js';
 

@@ -1,0 +1,21 @@
+#!/usr/bin/env node
+/**
+ * The harness's CLI: Shoal's CLI with the test machinery's commands added —
+ * `chaos` (break a real cluster on purpose) and `check` (the linearizability
+ * checker). It runs from the build tree, never from dist/:
+ *
+ *   npm run chaos -- run --seed 7        (node .build/chaos-tests/cli/main.js chaos run --seed 7)
+ *   npm run check -- --model kv FILE
+ */
+import { main } from '../../src/cli/program.js';
+import { HARNESS_COMMANDS } from './index.js';
+
+main(process.argv.slice(2), HARNESS_COMMANDS).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    process.stderr.write(`shoal: ${(err as Error)?.message ?? String(err)}\n`);
+    process.exitCode = 1;
+  },
+);
