@@ -1,6 +1,7 @@
 /**
- * A real cluster under test: ProcCluster processes started with
- * SHOAL_CHAOS=1 (so each serves its chaos control socket), with the
+ * A real cluster under test: ProcCluster processes started through the
+ * harness's CLI (so each carries the fault hooks and serves its chaos
+ * control socket: node/hooks.ts), with the
  * harness's bookkeeping around them — node ids, which processes we killed
  * or paused (so an exit we did not cause is a crash), the partition in
  * force (re-sent to a node that restarts), and the tmpfs data dir of the
@@ -8,7 +9,7 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { ProcCluster, type NodeProc } from './harness/proc-cluster.js';
+import { harnessCli, ProcCluster, type NodeProc } from './harness/proc-cluster.js';
 import { waitFor } from './harness/wait.js';
 import { control, type ControlCommand, type NodeStatus } from './control.js';
 import { request, type Outcome } from './http.js';
@@ -31,7 +32,7 @@ export interface ClusterOptions {
   managers: number;
   workers: number;
   subnet?: number;
-  /** Environment for every node (SHOAL_CHAOS=1 is always added). */
+  /** Environment for every node (SHOAL_CHAOS_BREAK for the self-test). */
   env?: Record<string, string>;
   /** Puts the last manager's data dir on a small tmpfs (root only), for the disk-full fault. */
   disk?: DiskFault | null;
@@ -58,7 +59,8 @@ export class ChaosCluster {
   static async start(o: ClusterOptions): Promise<ChaosCluster> {
     if (o.managers < 1) throw new ChaosError('USAGE', '--managers must be at least 1');
     const lab = o.netns ?? null;
-    const pc = new ProcCluster(o.subnet, { ...o.env, SHOAL_CHAOS: '1' }, lab ? { host: (i) => lab.host(i), wrap: (i) => lab.wrap(i) } : {});
+    // Nodes start through the harness's CLI, whose node commands install the fault hooks (chaos-tests/node/hooks.ts).
+    const pc = new ProcCluster(o.subnet, { ...o.env }, { cli: harnessCli, ...(lab ? { host: (i: number) => lab.host(i), wrap: (i: number) => lab.wrap(i) } : {}) });
     const c = new ChaosCluster(pc, o.log, o.disk ?? null, lab);
     try {
       await lab?.setup(o.managers + o.workers);

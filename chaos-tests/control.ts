@@ -1,6 +1,6 @@
 /**
  * Client of a node's chaos control socket (`<dataDir>/chaos.sock`, served by
- * src/node/chaos.ts when the node runs with SHOAL_CHAOS=1): one JSON line
+ * node/control-server.ts in every node the harness starts): one JSON line
  * out, one back. A paused node answers nothing, so every call has a deadline
  * and resolves to null when it passes.
  */

@@ -1,6 +1,6 @@
 /**
  * One chaos run, start to end:
- *   1. start a real cluster (SHOAL_CHAOS=1; a tmpfs manager when disk-full is on);
+ *   1. start a real cluster (through the harness CLI, whose nodes carry the fault hooks; a tmpfs manager when disk-full is on);
  *   2. start the observers (leaders, tasks, heartbeats) and the workload
  *      (KV clients, the service client);
  *   3. carry out the seeded fault schedule for the fault phase;
@@ -13,7 +13,7 @@ import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { seededRng } from '../src/util/rng.js';
-import { breakMode } from '../src/node/chaos-break.js';
+import { breakMode } from './node/break.js';
 import { checkAcked } from './checkers/acked.js';
 import { checkConverged } from './checkers/converge.js';
 import { checkCrashes } from './checkers/crashes.js';
@@ -48,7 +48,7 @@ export async function runChaos(o: ChaosRunOptions): Promise<ChaosReport> {
   const scenario = scenarioByName(o.scenario);
   if (o.break) {
     try {
-      breakMode({ SHOAL_CHAOS: '1', SHOAL_CHAOS_BREAK: o.break });
+      breakMode({ SHOAL_CHAOS_BREAK: o.break });
     } catch (err) {
       throw new ChaosError('USAGE', (err as Error).message.replace('SHOAL_CHAOS_BREAK', '--break'));
     }

@@ -2,7 +2,7 @@
  * Named scenarios: which fault kinds a run draws from, with weights, and
  * whether it runs the service workload. `all` mixes every kind; the
  * selftest-* scenarios exist for the harness's own self-test against the
- * deliberately broken builds (src/node/chaos-break.ts).
+ * deliberately broken builds (node/break.ts).
  */
 import { ChaosError } from './errors.js';
 import { FAULT_KINDS, type FaultKind } from './faults/types.js';

@@ -2,7 +2,7 @@
  * A clock jump in one process: the leader's clock (the one that stamps
  * objects and drives the orchestrator's time-based decisions) is moved by
  * minutes to an hour, either way, then put back — like a bad NTP step and
- * its correction. Timers keep real time (src/util/clock.ts).
+ * its correction. Timers keep real time (node/control-server.ts).
  */
 import { pick, type FaultImpl } from './impl.js';
 

@@ -14,14 +14,22 @@ import { FORKER_COMMS } from '../../src/worker/supervisor/forker.js';
 import { fileURLToPath } from 'node:url';
 import { waitFor } from './wait.js';
 
-/** The compiled CLI: this file runs from chaos-tests/ (tap) or .build/chaos-tests/. */
-function cliPath(): string {
-  let root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-  if (['dist', '.build'].includes(path.basename(root))) root = path.dirname(root);
-  const p = path.join(root, 'dist', 'bin', 'shoal.js');
+/** The repository root: this file runs from chaos-tests/ (tap) or .build/chaos-tests/. */
+function repoRoot(): string {
+  const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+  return ['dist', '.build'].includes(path.basename(root)) ? path.dirname(root) : root;
+}
+
+function compiled(rel: string): string {
+  const p = path.join(repoRoot(), rel);
   if (!existsSync(p)) throw new Error(`${p} is missing: run \`npm run build\` first`);
   return p;
 }
+
+/** The product CLI, as a user runs it. */
+export const productCli = (): string => compiled('dist/bin/shoal.js');
+/** The harness's CLI (chaos-tests/cli/main.ts): the same, with the fault hooks in every node it starts. */
+export const harnessCli = (): string => compiled('.build/chaos-tests/cli/main.js');
 
 export interface NodeProc {
   name: string;
@@ -45,9 +53,11 @@ export interface ClusterLayout {
   host?: (i: number) => string;
   /** A command prefix for node i's process, e.g. ['nsenter', '--net=/run/netns/x', '--']. */
   wrap?: (i: number) => string[];
+  /** The CLI that starts nodes (default: the product's, productCli()). */
+  cli?: () => string;
 }
 
-/** Per-node start options (the chaos harness: SHOAL_CHAOS=1, a tmpfs data dir). */
+/** Per-node start options (the chaos harness: a tmpfs data dir). */
 export interface SpawnOptions {
   env?: Record<string, string>;
   /** Runs before the process first starts, with the data dir path decided (e.g. to mount it). */
@@ -103,7 +113,7 @@ export class ProcCluster {
 
   private spawn(n: NodeProc, args: string[]): void {
     const [cmd, ...pre] = n.wrap?.length ? [...n.wrap, process.execPath] : [process.execPath];
-    const proc = spawn(cmd!, [...pre, cliPath(), ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NODE_OPTIONS: '', ...this.env, ...n.env } });
+    const proc = spawn(cmd!, [...pre, (this.layout.cli ?? productCli)(), ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NODE_OPTIONS: '', ...this.env, ...n.env } });
     n.proc = proc;
     proc.stdout!.on('data', (d: Buffer) => (n.stdout += d.toString()));
     proc.stderr!.on('data', (d: Buffer) => (n.stderr += d.toString()));

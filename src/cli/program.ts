@@ -34,13 +34,17 @@ function quietOnClosedPipe(): void {
 
 /**
  * Runs the CLI; resolves to the process exit code. Never throws. `extra`:
- * command modules that are not part of the product (bin/shoal.ts adds the
- * chaos harness's `chaos` and `check`, which live in chaos-tests/).
+ * command modules that are not part of the product (the chaos harness's
+ * own CLI adds `chaos` and `check`, and its own node
+ * commands with fault hooks); a module of `extra` replaces the product's
+ * module for the same commands.
  */
 export async function main(argv: string[], extra: readonly CommandModule[] = []): Promise<number> {
   quietOnClosedPipe();
   try {
-    const program = buildProgram(await commandsFor(argv, [...COMMAND_MODULES, ...extra]));
+    const replaced = new Set(extra.flatMap((m) => m.names));
+    const modules = [...COMMAND_MODULES.filter((m) => !m.names.some((n) => replaced.has(n))), ...extra];
+    const program = buildProgram(await commandsFor(argv, modules));
     await program.parseAsync(argv, { from: 'user' });
     return 0;
   } catch (err) {

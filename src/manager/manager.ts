@@ -21,7 +21,6 @@ import type { ReconcileFn } from './orchestrator/interface.js';
 import { OrchestratorLoop } from './leader/orchestrator-loop.js';
 import { SchedulerLoop } from './leader/scheduler-loop.js';
 import type { SyncMode } from '../raft/storage.js';
-import { now as clockNow } from '../util/clock.js';
 
 export interface ManagerOptions {
   nodeId: string;
@@ -43,6 +42,8 @@ export interface ManagerOptions {
   /** The orchestrator's decision function; without it the leader runs no orchestrator (tests of other parts). */
   reconcile?: ReconcileFn;
   log?: (msg: string) => void;
+  /** Epoch ms for the times this manager stamps and the orchestrator's decisions (default Date.now; the chaos harness shifts it). */
+  wallClock?: () => number;
 }
 
 export type ManagerErrorCode = 'NOT_LEADER' | 'INVALID_TOKEN' | 'FAILED_PRECONDITION' | 'NOT_FOUND' | 'UNAVAILABLE';
@@ -101,7 +102,7 @@ export class Manager implements ManagerContext {
     });
     const log = opts.log ?? (() => {});
     this.scheduler = new SchedulerLoop(this, log);
-    this.orchestrator = opts.reconcile ? new OrchestratorLoop(this, opts.reconcile, log) : null;
+    this.orchestrator = opts.reconcile ? new OrchestratorLoop(this, opts.reconcile, log, opts.wallClock) : null;
     opts.transport.onRequest(Join, (b) => this.handleJoin(b));
     opts.transport.onRequest(MembershipChange, async (b) => {
       this.requireLeader();
@@ -244,7 +245,7 @@ export class Manager implements ManagerContext {
   }
 
   now(): string {
-    return new Date(clockNow()).toISOString();
+    return new Date((this.opts.wallClock ?? Date.now)()).toISOString();
   }
 
   status(): ManagerStatusInfo {

@@ -24,10 +24,9 @@ import { createApiServer, type ApiServer } from '../manager/api/index.js';
 import { reconcile } from '../manager/orchestrator/index.js';
 import { packageVersion } from '../util/version.js';
 import '../protocol/index.js';
-import { ChaosControl, chaosEnabled } from './chaos.js';
 import { aliveManagerAddrs } from './gossip-managers.js';
 import { watchStalls } from './stall-monitor.js';
-import { breakMode, breakRaftSync, brokenApiContext, ChaosBreakError, loseTail, type BreakMode } from './chaos-break.js';
+import type { DaemonHooks, DaemonHooksFactory } from './hooks.js';
 
 export interface DaemonOptions {
   dataDir: string;
@@ -50,6 +49,8 @@ export interface DaemonOptions {
   tickMs?: number;
   raft?: Partial<RaftOptions>;
   log?: (msg: string) => void;
+  /** A test composition root's hooks (hooks.ts); the product passes none. */
+  hooks?: DaemonHooksFactory;
 }
 
 export class DaemonError extends ShoalError<'FAILED'> {
@@ -91,10 +92,6 @@ export class Daemon {
   private stopLogs: (() => void) | null = null;
   private stopStallWatch: (() => void) | null = null;
   private stopped = false;
-  /** SHOAL_CHAOS=1 only: the chaos harness's control channel (chaos.ts). */
-  chaos: ChaosControl | null = null;
-  /** SHOAL_CHAOS_BREAK only: a deliberately broken build for the harness's self-test (chaos-break.ts). */
-  private brk: BreakMode | null = null;
   private roleChange: Promise<void> = Promise.resolve();
 
   private constructor(
@@ -102,17 +99,12 @@ export class Daemon {
     readonly transport: WsTransport,
     readonly gossip: GossipDriver,
     private readonly opts: DaemonOptions,
+    /** What a test composition root put between the parts (hooks.ts); {} in the product. */
+    private readonly hooks: DaemonHooks,
   ) {}
 
   static async start(opts: DaemonOptions): Promise<Daemon> {
     const log = opts.log ?? (() => {});
-    let brk: BreakMode | null;
-    try {
-      brk = breakMode();
-    } catch (err) {
-      if (err instanceof ChaosBreakError) throw new DaemonError(err.message);
-      throw err;
-    }
     let identity = loadIdentity(opts.dataDir);
     if (opts.runtime && !RUNTIME_NAMES.includes(opts.runtime)) throw new DaemonError(`--runtime must be one of ${RUNTIME_NAMES.join(', ')}, got ${JSON.stringify(opts.runtime)}`);
     if (opts.ociRuntime && !OCI_RUNTIME_NAMES.includes(opts.ociRuntime)) throw new DaemonError(`--oci-runtime must be one of ${OCI_RUNTIME_NAMES.join(', ')}, got ${JSON.stringify(opts.ociRuntime)}`);
@@ -126,8 +118,8 @@ export class Daemon {
     const [host, portStr] = splitAddr(advertiseAddr);
     const nodeId = identity?.nodeId ?? newObjectId();
     const transport = new WsTransport({ nodeId });
-    const chaos = chaosEnabled() ? new ChaosControl(nodeId, opts.dataDir, log) : null;
-    chaos?.faults.install(transport);
+    const hooks = opts.hooks?.(nodeId, opts.dataDir, log) ?? {};
+    hooks.transport?.(transport);
     await transport.listen({ host, port: Number(portStr) }).catch((err: Error) => {
       throw new DaemonError(`cannot listen on ${advertiseAddr}: ${err.message}`);
     });
@@ -170,16 +162,14 @@ export class Daemon {
         transport,
         profile: opts.gossipProfile ?? 'lan',
         log,
-        ...(chaos ? { packetFilter: chaos.gossipFilter() } : {}),
+        ...(hooks.gossipPacketFilter ? { packetFilter: hooks.gossipPacketFilter } : {}),
       });
-      d = new Daemon(identity, transport, gossip, opts);
+      d = new Daemon(identity, transport, gossip, opts, hooks);
     } catch (err) {
       await gossip?.stop().catch(() => {});
       await transport.close().catch(() => {});
       throw err;
     }
-    d.brk = brk;
-    if (brk) log(`DELIBERATELY BROKEN BUILD for the chaos self-test: SHOAL_CHAOS_BREAK=${process.env.SHOAL_CHAOS_BREAK}`);
     d.stopStallWatch = watchStalls((m) => log(`node ${nodeId}: ${m}`));
     raisePriority(log);
     if (identity.role === 'manager') await d.startManager();
@@ -187,27 +177,27 @@ export class Daemon {
     d.startSession();
     const seeds = identity.managers.map((m) => m.addr).filter((a) => a !== advertiseAddr);
     if (seeds.length > 0) gossip.join(seeds);
-    if (chaos) {
-      d.chaos = chaos;
-      chaos.membersOf = () => gossip.members();
-      chaos.transferTo = async (to) => {
+    await hooks.started?.({
+      nodeId,
+      role: d.identity.role,
+      gossipMembers: () => gossip.members(),
+      raftStatus: () => {
+        const st = d.manager?.status();
+        return st ? { isLeader: st.isLeader, leaderId: st.leaderId, ...st.raft } : null;
+      },
+      transferLeadership: async (to) => {
         if (!d.manager) throw new DaemonError('not a manager');
         await d.manager.driver.transferLeadership(to, 5_000);
-      };
-      chaos.statusOf = () => {
-        const st = d.manager?.status();
-        return { role: d.identity.role, raft: st ? { isLeader: st.isLeader, leaderId: st.leaderId, ...st.raft } : null };
-      };
-      await chaos.listen();
-    }
+      },
+    });
     return d;
   }
 
   private async startManager(): Promise<void> {
     const id = this.identity;
     const log = this.opts.log ?? (() => {});
-    await loseTail(this.opts.dataDir, this.brk, log);
-    const raftSync = breakRaftSync(this.brk);
+    await this.hooks.beforeManager?.(this.opts.dataDir);
+    const raftSync = this.hooks.raftSync;
     this.manager = await Manager.start({
       nodeId: id.nodeId,
       dataDir: this.opts.dataDir,
@@ -219,6 +209,7 @@ export class Daemon {
       ...(this.opts.raft ? { raft: this.opts.raft } : {}),
       reconcile,
       ...(raftSync ? { raftSync } : {}),
+      ...(this.hooks.wallClock ? { wallClock: this.hooks.wallClock } : {}),
       log,
     });
     // Remember the managers we learn of, to find the cluster after a restart.
@@ -229,7 +220,7 @@ export class Daemon {
         saveIdentity(this.opts.dataDir, this.identity);
       }
     });
-    this.api = createApiServer(brokenApiContext(this.manager, this.brk, log), { version: packageVersion(), log });
+    this.api = createApiServer(this.hooks.apiContext?.(this.manager) ?? this.manager, { version: packageVersion(), log });
     const [apiHost, apiPort] = splitAddr(id.apiAddr);
     await this.api.listen(apiHost, Number(apiPort)).catch((err: Error) => {
       throw new DaemonError(`cannot serve the API on ${id.apiAddr}: ${err.message}`);
@@ -368,7 +359,7 @@ export class Daemon {
   async stop(opts: { keepTasks?: boolean } = {}): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
-    this.chaos?.close();
+    this.hooks.stopping?.();
     this.session?.stop();
     this.stopLogs?.();
     this.stopStallWatch?.();

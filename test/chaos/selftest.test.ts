@@ -6,7 +6,7 @@ import { FULL_ONLY } from '../helpers/full.js';
 
 /**
  * The harness can see failures: against deliberately broken builds
- * (src/node/chaos-break.ts, switched on by SHOAL_CHAOS_BREAK) the checkers
+ * (chaos-tests/node/break.ts, switched on by SHOAL_CHAOS_BREAK) the checkers
  * must FAIL.
  *  - ack-before-commit: PUT answers before the proposal commits; each client
  *    reads its own key back through another manager, and the leader is

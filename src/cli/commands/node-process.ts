@@ -2,6 +2,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Command } from 'commander';
 import { Daemon, DaemonError, type DaemonOptions } from '../../node/daemon.js';
+import type { DaemonHooksFactory } from '../../node/hooks.js';
 import { OCI_RUNTIME_NAMES, RUNTIME_NAMES, type OciRuntimeName, type RuntimeName } from '../../model/runtime-names.js';
 import { parseToken } from '../../manager/membership/tokens.js';
 import { CliError } from '../errors.js';
@@ -26,7 +27,7 @@ function checkAddr(v: string, flag: string): string {
 async function runUntilSignalled(opts: DaemonOptions, onReady: (d: Daemon) => Promise<void>): Promise<void> {
   let daemon: Daemon;
   try {
-    daemon = await Daemon.start({ ...opts, log });
+    daemon = await Daemon.start({ ...opts, log, ...(hooks ? { hooks } : {}) });
   } catch (err) {
     if (err instanceof DaemonError) throw new CliError(err.message);
     throw err;
@@ -102,7 +103,11 @@ export function toOpts(f: CommonFlags): DaemonOptions {
   };
 }
 
-export function registerNodeProcess(program: Command): void {
+/** A test composition root's daemon hooks (registerNodeProcess's second argument); none in the product. */
+let hooks: DaemonHooksFactory | undefined;
+
+export function registerNodeProcess(program: Command, withHooks?: DaemonHooksFactory): void {
+  hooks = withHooks;
   common(program.command('init').description('create a new cluster with this node as its first manager (runs in the foreground)')).action(async (f: CommonFlags) => {
     await runUntilSignalled({ ...toOpts(f), init: true }, printJoinCommands);
   });

@@ -3,7 +3,6 @@ import type { Action, OrchestratorView, ReconcileFn } from '../orchestrator/inte
 import type { ManagerContext } from '../interface.js';
 import type { StoreOp } from '../store/commands.js';
 import { SerialLoop } from './serial-loop.js';
-import { clockOffset, now as clockNow } from '../../util/clock.js';
 
 /**
  * Runs the pure orchestrator on the leader: on every store change (and at
@@ -21,6 +20,8 @@ export class OrchestratorLoop {
     private readonly ctx: ManagerContext,
     private readonly reconcile: ReconcileFn,
     private readonly log: (m: string) => void,
+    /** Epoch ms the decisions see (a shifted clock under the chaos harness); timers keep real time. */
+    private readonly wallClock: () => number = Date.now,
   ) {
     this.loop = new SerialLoop(() => this.step(), (err) => this.log(`orchestrator: ${err.message}`));
   }
@@ -45,9 +46,11 @@ export class OrchestratorLoop {
   }
 
   private async step(): Promise<number | null> {
-    const d = this.reconcile(this.view(), clockNow(), () => this.ctx.newId());
+    const real = Date.now();
+    const now = this.wallClock();
+    const d = this.reconcile(this.view(), now, () => this.ctx.newId());
     // The decision's wakeAt is on the (possibly shifted) clock; the loop's timer runs on real time.
-    const wakeAt = d.wakeAt === null ? null : d.wakeAt - clockOffset();
+    const wakeAt = d.wakeAt === null ? null : d.wakeAt - (now - real);
     for (const p of d.stats.problems ?? []) this.log(`orchestrator: ${p}`);
     if (d.actions.length === 0) return wakeAt;
     const ops = d.actions.map((a) => this.toOp(a));

@@ -3,9 +3,10 @@
  *
  * The chaos harness must prove it can see failures, so its self-test runs
  * nodes that break Shoal's durability promise on purpose and asserts that
- * the checkers fail. Everything here is switched on only by the environment
- * variable SHOAL_CHAOS_BREAK, and only together with SHOAL_CHAOS=1; a
- * normal node never reads this module's effects.
+ * the checkers fail. Everything here is test machinery: it reaches a node
+ * only through the daemon's hooks (src/node/hooks.ts), from the harness's
+ * own entry point (chaos-tests/cli/main.ts), when SHOAL_CHAOS_BREAK names a
+ * mode. A node started by `shoal` cannot run any of it.
  *
  *   SHOAL_CHAOS_BREAK=ack-before-commit
  *       PUT /shoal/kv/{key} answers 200 at once and proposes in the
@@ -19,13 +20,13 @@
  *       before the last one) are kept, so the cluster can still elect a
  *       leader and go on serving — with the lost writes missing.
  */
-import { ShoalError } from '../util/errors.js';
+import { ShoalError } from '../../src/util/errors.js';
 import path from 'node:path';
 import { existsSync } from 'node:fs';
-import type { ManagerContext } from '../manager/interface.js';
-import type { StoreOp, TxnResult } from '../manager/store/commands.js';
-import type { SyncMode } from '../raft/storage.js';
-import { Db } from '../util/sqlite.js';
+import type { ManagerContext } from '../../src/manager/interface.js';
+import type { StoreOp, TxnResult } from '../../src/manager/store/commands.js';
+import type { SyncMode } from '../../src/raft/storage.js';
+import { Db } from '../../src/util/sqlite.js';
 
 export type BreakMode = { kind: 'ack-before-commit' } | { kind: 'lose-tail'; entries: number };
 
@@ -37,11 +38,10 @@ export class ChaosBreakError extends ShoalError<'BAD_BREAK_MODE'> {
   }
 }
 
-/** The broken build asked for, or null (always null without SHOAL_CHAOS=1). */
+/** The broken build asked for, or null. */
 export function breakMode(env: NodeJS.ProcessEnv = process.env): BreakMode | null {
   const v = env.SHOAL_CHAOS_BREAK;
   if (!v) return null;
-  if (env.SHOAL_CHAOS !== '1') throw new ChaosBreakError('SHOAL_CHAOS_BREAK is only honoured together with SHOAL_CHAOS=1 (it exists for the chaos harness self-test)');
   if (v === 'ack-before-commit') return { kind: 'ack-before-commit' };
   const m = /^lose-tail(?::(\d+))?$/.exec(v);
   if (m) return { kind: 'lose-tail', entries: m[1] ? Number(m[1]) : 50 };

@@ -1,6 +1,6 @@
 /**
- * The chaos control channel — only when the node process runs with
- * SHOAL_CHAOS=1 (the chaos harness sets it; nothing else should).
+ * The chaos control channel, in each node the harness starts (through its
+ * own entry point and the daemon's hooks: chaos-tests/node/hooks.ts).
  *
  * A unix socket at `<dataDir>/chaos.sock` takes one JSON command per
  * connection (a line) and answers one JSON line:
@@ -26,16 +26,11 @@
  * socket. Links are matched by node id; gossip addresses are mapped to node
  * ids with the `addrs` the harness sends (and gossip's member list).
  */
-import { ShoalError } from '../util/errors.js';
+import { ShoalError } from '../../src/util/errors.js';
 import net from 'node:net';
 import { rmSync } from 'node:fs';
 import path from 'node:path';
-import { FaultController, type LinkFaults } from '../wire/faults.js';
-import { clockOffset, setClockOffset } from '../util/clock.js';
-
-export function chaosEnabled(env: NodeJS.ProcessEnv = process.env): boolean {
-  return env.SHOAL_CHAOS === '1';
-}
+import { FaultController, type LinkFaults } from '../../src/wire/faults.js';
 
 export function chaosSocketPath(dataDir: string): string {
   return path.join(dataDir, 'chaos.sock');
@@ -77,6 +72,14 @@ export class ChaosControl {
   membersOf: () => { id: string; addr: string }[] = () => [];
   /** Leadership transfer on this node's Raft member (managers only). */
   transferTo: (to: string) => Promise<void> = () => Promise.reject(new ChaosCommandError('not a manager'));
+  /**
+   * How far this node's wall clock runs off (positive = ahead): a clock jump
+   * is emulated by moving `wallClock()`, which the daemon's hooks hand the
+   * manager for its timestamps and the orchestrator's decisions. Timers keep
+   * running on real time, exactly as they would across a real NTP step.
+   */
+  clockOffsetMs = 0;
+  readonly wallClock = (): number => Date.now() + this.clockOffsetMs;
 
   constructor(
     readonly nodeId: string,
@@ -113,7 +116,7 @@ export class ChaosControl {
     });
     server.on('error', (err) => this.log(`chaos control: ${err.message}`));
     this.server = server;
-    this.log(`chaos control listening on ${sock} (SHOAL_CHAOS=1)`);
+    this.log(`chaos control listening on ${sock}`);
     return sock;
   }
 
@@ -179,12 +182,15 @@ export class ChaosControl {
         this.faults.clear();
         this.log('chaos: healed');
         return { ok: true };
-      case 'clock':
-        setClockOffset(Number(c.offsetMs));
-        this.log(`chaos: clock offset now ${clockOffset()} ms`);
-        return { ok: true, offsetMs: clockOffset() };
+      case 'clock': {
+        const ms = Number(c.offsetMs);
+        if (!Number.isFinite(ms)) throw new ChaosCommandError(`clock needs offsetMs: a finite number of ms, got ${JSON.stringify(c.offsetMs)}`);
+        this.clockOffsetMs = ms;
+        this.log(`chaos: clock offset now ${ms} ms`);
+        return { ok: true, offsetMs: ms };
+      }
       case 'status':
-        return { ok: true, nodeId: this.nodeId, pid: process.pid, clockOffsetMs: clockOffset(), faults: this.faults.stats, ...this.statusOf() } satisfies ChaosStatus & { ok: true };
+        return { ok: true, nodeId: this.nodeId, pid: process.pid, clockOffsetMs: this.clockOffsetMs, faults: this.faults.stats, ...this.statusOf() } satisfies ChaosStatus & { ok: true };
       default:
         throw new ChaosCommandError(`unknown chaos command ${JSON.stringify((c as { cmd?: unknown })?.cmd)}`);
     }
