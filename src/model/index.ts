@@ -6,3 +6,5 @@
 export * from './objects.js';
 export * from './task-state.js';
 export * from './runtime-names.js';
+export * from './constraints.js';
+export * from './platform.js';

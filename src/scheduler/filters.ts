@@ -8,7 +8,7 @@
 import { constraintMatches } from './constraint.js';
 import type { Requirements } from './group.js';
 import type { NodeInfo } from './node-info.js';
-import { platformMatches } from './platform.js';
+import { platformMatches } from '../model/platform.js';
 import { Why, type ReasonCounts } from './reasons.js';
 
 /** Readiness, availability, platform, runtime, constraints. */

@@ -4,13 +4,14 @@
  * and whose filters run once per node for the whole group. A service scaled
  * to 1,000 replicas costs one filter pass, not 1,000.
  */
+import { ConstraintError } from '../model/constraints.js';
 import type { Task, TaskSpec } from '../model/index.js';
 import { parseConstraints, parseSpreadDescriptor, type Constraint, type NodeAttr } from './constraint.js';
 import { SchedulerError } from './errors.js';
 import { portKeys } from './host-ports.js';
 import type { HintsLookup, ServiceHints, Strategy } from './interface.js';
 import { amount } from './node-info.js';
-import { compilePlatforms, type PlatformWant } from './platform.js';
+import { compilePlatforms, type PlatformWant } from '../model/platform.js';
 
 /** Runtime names that ask for nothing in particular (Docker's task kinds, not runtimes). */
 const ANY_RUNTIME = new Set(['', 'container', 'plugin', 'attachment']);
@@ -91,7 +92,8 @@ function compile(task: Task, strategy: Strategy, ports: string[]): Requirements 
     constraints = parseConstraints(p?.Constraints);
     spread = (p?.Preferences ?? []).filter((x) => x?.Spread !== undefined).map((x) => parseSpreadDescriptor(x.Spread.SpreadDescriptor));
   } catch (e) {
-    if (e instanceof SchedulerError) return e;
+    // The model's grammar refused it: the task's reason names the constraint and why.
+    if (e instanceof ConstraintError) return new SchedulerError(e.code, e.message);
     throw e;
   }
   const platforms = compilePlatforms(p?.Platforms);

@@ -4,8 +4,9 @@
  * re-reading the Node on every check), and usage aggregates updated as tasks
  * are counted or released (so a fit check is O(1), never a walk over tasks).
  */
+import { nodeIp } from '../model/constraints.js';
 import type { Node, NodeAvailability, NodeState } from '../model/index.js';
-import { normalizeArch, normalizeOs } from './platform.js';
+import { normalizeArch, normalizeOs } from '../model/platform.js';
 
 /** A reservation or capacity as a non-negative finite number (the API validates; we never trust NaN). */
 export function amount(x: number | undefined): number {
@@ -23,6 +24,8 @@ export class NodeInfo {
   capMem = 0;
   idLc = '';
   hostnameLc = '';
+  /** The node's address (Status.Addr without a port), '' when unknown: node.ip constraints. */
+  ip = '';
   roleLc = '';
   os = '';
   arch = '';
@@ -59,6 +62,7 @@ export class NodeInfo {
     this.capMem = amount(d?.Resources?.MemoryBytes);
     this.idLc = n.ID.toLowerCase();
     this.hostnameLc = (d?.Hostname ?? '').toLowerCase();
+    this.ip = nodeIp(n) ?? '';
     this.roleLc = (n.Spec?.Role ?? '').toLowerCase();
     this.os = normalizeOs(d?.Platform?.OS);
     this.arch = normalizeArch(d?.Platform?.Architecture);

@@ -41,7 +41,7 @@ t.test('--publish', async (t) => {
 t.test('constraints, placement preferences, labels, env', async (t) => {
   t.equal(parseConstraint('node.role==worker'), 'node.role==worker');
   t.equal(parseConstraint(' node.labels.zone != a '), 'node.labels.zone != a');
-  t.throws(() => parseConstraint('node.role=worker'), /must be KEY==VALUE or KEY!=VALUE/);
+  t.throws(() => parseConstraint('node.role=worker'), /invalid constraint "node.role=worker": expected <key>==<value> or <key>!=<value>/);
   t.throws(() => parseConstraint('==x'), CliError);
   t.same(parsePlacementPref('spread=node.labels.zone'), { Spread: { SpreadDescriptor: 'node.labels.zone' } });
   t.throws(() => parsePlacementPref('binpack=x'), /must be spread=DESCRIPTOR/);

@@ -101,7 +101,7 @@ t.test('an unparsable constraint is reported and the service left alone', async 
   w.setSpec('g', (s) => ({ ...s, TaskTemplate: { ...s.TaskTemplate, Placement: { Constraints: ['node.labels.zone=a'] } } }));
   const d = w.step();
   t.equal(d.actions.length, 0);
-  t.match(d.stats.problems, [/cannot parse constraint/]);
+  t.match(d.stats.problems, [/invalid constraint/]);
 });
 
 t.test('a removed node: its global task is orphaned and deleted (its history goes with it)', async (t) => {

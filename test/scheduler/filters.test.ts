@@ -82,7 +82,7 @@ t.test('an unparsable constraint or descriptor makes the task unplaceable, never
   ]);
   t.same(r.placed, [{ taskId: 'ok', nodeId: 'a' }]);
   t.same(r.unplaced.map((u) => [u.taskId, u.code]), [['bad', 'INVALID_SPEC'], ['bad2', 'INVALID_SPEC'], ['pref', 'INVALID_SPEC']]);
-  t.equal(r.unplaced[0]!.reason, 'invalid constraint "zone=a": no operator (expected == or !=)');
+  t.equal(r.unplaced[0]!.reason, 'invalid constraint "zone=a": expected <key>==<value> or <key>!=<value>');
   t.match(r.unplaced[1]!.reason, /unknown key "node.flavour"/);
   t.match(r.unplaced[2]!.reason, /invalid spread descriptor "zone"/);
   t.equal(s.metrics.tasksInvalid, 3);

@@ -9,10 +9,11 @@
  * It shares only the constraint parser (tested on its own) and the binpack
  * formula (ditto) with the code under test.
  */
+import { constraintHolds } from '../../src/model/constraints.js';
 import type { Node, Task } from '../../src/model/index.js';
 import { parseConstraint, parseSpreadDescriptor, type Constraint, type NodeAttr } from '../../src/scheduler/constraint.js';
 import type { HostPort, Strategy } from '../../src/scheduler/interface.js';
-import { normalizeArch, normalizeOs } from '../../src/scheduler/platform.js';
+import { normalizeArch, normalizeOs } from '../../src/model/platform.js';
 import { binpackScore } from '../../src/scheduler/score-binpack.js';
 
 interface Held {
@@ -39,6 +40,8 @@ function attr(n: Node, a: NodeAttr): string {
       return n.ID.toLowerCase();
     case 'hostname':
       return n.Description.Hostname.toLowerCase();
+    case 'ip':
+      return n.Status.Addr ?? '';
     case 'role':
       return n.Spec.Role;
     case 'os':
@@ -91,7 +94,7 @@ export class ReferenceScheduler {
     }
     const rt = t.Spec.Runtime;
     if (rt && n.Description.Runtimes && !n.Description.Runtimes.includes(rt)) return `runtime:${rt}`;
-    for (const c of cs) if ((attr(n, c.attr) === c.value) !== (c.op === '==')) return `constraint:${c.text}`;
+    for (const c of cs) if (!(c.block ? constraintHolds(c, attr(n, c.attr)) : (attr(n, c.attr) === c.match) === (c.op === '=='))) return `constraint:${c.text}`;
     const u = this.usage(n.ID);
     const { cpu, mem } = res(t);
     if (cpu > 0 && (n.Description.Resources.NanoCPUs ?? 0) - u.cpu < cpu) return 'cpu';

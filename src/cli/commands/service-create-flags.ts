@@ -4,6 +4,7 @@
  * are exported for the unit tests; every bad value is a CliError naming the
  * flag.
  */
+import { parseConstraint as parseModelConstraint } from '../../model/constraints.js';
 import { Option, type Command } from 'commander';
 import type { EndpointPortConfig, HealthConfig, Mount, ServiceMode, ServiceSpec, TaskSpec, UpdateConfig } from '../../model/index.js';
 import { CliError } from '../errors.js';
@@ -122,8 +123,13 @@ export function parsePublish(s: string): EndpointPortConfig {
 
 /** `node.role==manager`: checked for shape here; the API checks keys and values. */
 export function parseConstraint(s: string): string {
-  if (!/^\s*[^=!\s]+\s*(==|!=)\s*\S.*$/.test(s)) throw new CliError(`constraint ${JSON.stringify(s)} must be KEY==VALUE or KEY!=VALUE, e.g. node.role==worker`);
-  return s.trim();
+  // The model's grammar, the one the API and the placers use: a bad constraint fails here, before any request.
+  try {
+    parseModelConstraint(s);
+    return s.trim();
+  } catch (err) {
+    throw new CliError((err as Error).message);
+  }
 }
 
 /** `spread=node.labels.zone` (docker's only strategy). */

@@ -4,7 +4,7 @@
  * `--platform linux/amd64` must still land on a Shoal node that reported
  * `x64`, so both sides go through the same normalisation before comparing.
  */
-import type { Platform } from '../model/index.js';
+import type { Platform } from './objects.js';
 
 const ARCH_ALIASES: Record<string, string> = {
   x64: 'amd64',
