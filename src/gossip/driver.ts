@@ -1,3 +1,4 @@
+import type { MessageType } from '../wire/registry.js';
 import { GossipError } from './errors.js';
 import dgram from 'node:dgram';
 import { performance } from 'node:perf_hooks';
@@ -89,6 +90,8 @@ export class GossipDriver {
     const options = resolveOptions(opts.options ?? {}, opts.profile ?? 'lan');
     this.maxPacketBytes = options.maxPacketBytes;
     this.codec = new Codec({ maxFrameBytes: options.maxPacketBytes });
+    // Datagrams arrive with no handler registration to learn their type from.
+    this.codec.registry.add(GossipPacketWire as MessageType);
     this.socket = socket;
     this.core = createGossipNode({ self: opts.self, rng: opts.rng ?? systemRng(), nowMs: this.now(), options });
   }

@@ -23,7 +23,8 @@ import type { Node } from '../model/index.js';
 import { createApiServer, type ApiServer } from '../manager/api/index.js';
 import { reconcile } from '../manager/orchestrator/index.js';
 import { packageVersion } from '../util/version.js';
-import '../protocol/index.js';
+import { CLUSTER_MESSAGES } from '../protocol/index.js';
+import { registry } from '../wire/registry.js';
 import { aliveManagerAddrs } from './gossip-managers.js';
 import { watchStalls } from './stall-monitor.js';
 import type { DaemonHooks, DaemonHooksFactory } from './hooks.js';
@@ -105,6 +106,8 @@ export class Daemon {
 
   static async start(opts: DaemonOptions): Promise<Daemon> {
     const log = opts.log ?? (() => {});
+    // Every cluster message, known before the first frame arrives (nothing registers on import).
+    registry.add(...CLUSTER_MESSAGES);
     let identity = loadIdentity(opts.dataDir);
     if (opts.runtime && !RUNTIME_NAMES.includes(opts.runtime)) throw new DaemonError(`--runtime must be one of ${RUNTIME_NAMES.join(', ')}, got ${JSON.stringify(opts.runtime)}`);
     if (opts.ociRuntime && !OCI_RUNTIME_NAMES.includes(opts.ociRuntime)) throw new DaemonError(`--oci-runtime must be one of ${OCI_RUNTIME_NAMES.join(', ')}, got ${JSON.stringify(opts.ociRuntime)}`);

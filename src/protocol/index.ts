@@ -1,18 +1,33 @@
 /**
- * Every node-to-node contract, in one place: importing this module defines
- * each message type on the wire registry, so a node process (and the codec
- * and fuzz tests) knows every type before the first frame arrives. The
- * contracts between roles live in this folder (dispatcher, lease,
- * membership, logs), so the manager and the worker depend on them and never
- * on each other; the transports' own (wire, raft, gossip) and the node-local
- * supervisor socket's stay with their modules. Add a line when a module
- * defines messages.
+ * Every node-to-node message a Shoal node speaks, as one explicit list: the
+ * node daemon adds CLUSTER_MESSAGES to its registry when it starts, so its
+ * codec knows every type before the first frame arrives, and the codec and
+ * fuzz tests walk the same list. Nothing registers by being imported
+ * (src/wire/registry.ts). The contracts between roles live in this folder
+ * (dispatcher, lease, membership, logs), so the manager and the worker
+ * depend on them and never on each other; the transports' own (wire, raft,
+ * gossip) stay with their modules. Add a line when a module defines messages.
  */
-import '../wire/messages.js';
-import '../raft/transport.js';
-import '../gossip/transport.js';
-import './dispatcher.js';
-import './membership.js';
-import './logs.js';
-import './lease.js';
-import '../worker/supervisor/messages.js';
+import type { MessageType } from '../wire/registry.js';
+import { WIRE_MESSAGES } from '../wire/messages.js';
+import { RaftWire } from '../raft/transport.js';
+import { GossipPacketWire, PushPullWire } from '../gossip/transport.js';
+import { Heartbeat, SessionOpen, StatusReport } from './dispatcher.js';
+import { Join, MembershipChange } from './membership.js';
+import { TaskLogs } from './logs.js';
+import { LeaseRenew, LeaseReport } from './lease.js';
+
+export const CLUSTER_MESSAGES: readonly MessageType[] = [
+  ...WIRE_MESSAGES,
+  RaftWire,
+  GossipPacketWire,
+  PushPullWire,
+  SessionOpen,
+  Heartbeat,
+  StatusReport,
+  Join,
+  MembershipChange,
+  TaskLogs,
+  LeaseRenew,
+  LeaseReport,
+] as MessageType[];

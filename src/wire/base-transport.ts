@@ -72,12 +72,15 @@ export abstract class BaseTransport implements Transport, ConnectionHost {
   protected abstract shutdown(): Promise<void>;
 
   onMessage<B>(type: MessageType<B, unknown>, fn: MessageHandler<B>): void {
+    this.codec.registry.add(type as MessageType);
     this.handlers.onMessage(type, fn);
   }
   onRequest<B, R>(type: MessageType<B, R>, fn: RequestHandler<B, R>): void {
+    this.codec.registry.add(type as MessageType);
     this.handlers.onRequest(type, fn);
   }
   onStream<B>(type: MessageType<B, unknown>, fn: StreamHandler<B>): void {
+    this.codec.registry.add(type as MessageType);
     this.handlers.onStream(type, fn);
   }
   off(type: { name: string }): void {

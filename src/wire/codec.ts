@@ -2,6 +2,7 @@ import { Packr, RESERVE_START_SPACE, Unpackr } from '../util/msgpack.js';
 import { WireError, WireErrorCode } from './errors.js';
 import { DEFAULT_MAX_FRAME_BYTES } from './options.js';
 import { registry as defaultRegistry, type MessageRegistry, type MessageType } from './registry.js';
+import { WIRE_MESSAGES } from './messages.js';
 import type { ErrorData } from '../util/errors.js';
 import { bool, nullable, object, optional, str, uint, validate } from './schema.js';
 import { MAX_OWN_STRUCTURES, MAX_SHARED_STRUCTURES, fingerprint, packStructures, typeShapes, unpackStructures, type Structures } from './structures.js';
@@ -93,6 +94,7 @@ export class Codec {
   constructor(opts: CodecOptions = {}) {
     this.maxFrameBytes = opts.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
     this.registry = opts.registry ?? defaultRegistry;
+    this.registry.add(...(WIRE_MESSAGES as MessageType[]));
     // msgpackr packs successive frames side by side into one buffer and
     // starts a new one when it is nearly full; its default 8 KiB fills every
     // few 1 KiB frames. 256 KiB makes that allocation rare on the hot path.

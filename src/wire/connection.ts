@@ -130,13 +130,21 @@ export class FrameConnection implements Connection, StreamOwner {
 
   // ---------------------------------------------------------------- sending
 
+  /** A type handed to a send is one this process speaks: its codec knows it from now on (registry.ts). */
+  private learn(type: MessageType<never, unknown> | MessageType): void {
+    const r = this.host.codec.registry;
+    if (r.get(type.name) !== type) r.add(type as MessageType);
+  }
+
   send<B>(type: MessageType<B, unknown>, body: B): void {
     this.assertOpen(type.name);
+    this.learn(type as MessageType);
     this.writeFrame(FrameKind.Message, type.name, 0, body);
   }
 
   request<B, R>(type: MessageType<B, R>, body: B, opts?: RequestOptions): Promise<R> {
     if (this.state !== 'open') return Promise.reject(this.closedError(type.name));
+    this.learn(type as MessageType);
     const id = this.allocId();
     const timeoutMs = opts?.timeoutMs ?? this.host.options.requestTimeoutMs;
     return new Promise<R>((resolve, reject) => {
@@ -176,6 +184,7 @@ export class FrameConnection implements Connection, StreamOwner {
 
   openStream<B>(type: MessageType<B, unknown>, body: B): Stream<B> {
     this.assertOpen(type.name);
+    this.learn(type as MessageType);
     const id = this.allocId();
     const s = new StreamImpl<B>(id, type.name, this);
     this.streams.set(id, s as StreamImpl<unknown>);

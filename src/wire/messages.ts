@@ -71,3 +71,6 @@ export const Goodbye = defineMessage({
     { code: 'frame-too-large' as const, reason: 'frame of 20000000 bytes exceeds the maximum of 16777216' },
   ],
 });
+
+/** The transport's own messages: every codec knows them (codec.ts adds them). */
+export const WIRE_MESSAGES = [Hello, Welcome, Ping, Goodbye];

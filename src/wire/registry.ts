@@ -39,29 +39,52 @@ export interface DefineMessage<B, R> {
 
 const NAME_RE = /^[a-z][a-z0-9-]*(\.[a-z][a-z0-9-]*)+$/;
 
+/** Checks a definition and makes it a message type. Defining registers nothing: see MessageRegistry. */
+export function defineMessage<B, R = never>(def: DefineMessage<B, R>): MessageType<B, R> {
+  if (!NAME_RE.test(def.name)) {
+    throw new WireError(WireErrorCode.REGISTRY, `message type name ${JSON.stringify(def.name)} must be dotted lowercase, e.g. raft.append`);
+  }
+  if (!Number.isInteger(def.version) || def.version < 1) {
+    throw new WireError(WireErrorCode.REGISTRY, `message type ${def.name}: version must be an integer >= 1`);
+  }
+  const minVersion = def.minVersion ?? def.version;
+  if (minVersion > def.version || minVersion < 1) {
+    throw new WireError(WireErrorCode.REGISTRY, `message type ${def.name}: minVersion must be in [1, version]`);
+  }
+  return { ...def, minVersion };
+}
+
+/**
+ * The message types a process's codecs know, by name. Nothing gets in by
+ * being imported: a composition root adds the lists it speaks (the node
+ * daemon: src/protocol's CLUSTER_MESSAGES; the task supervisor: its socket's
+ * messages), and a transport adds each type it is handed — by a handler
+ * registration or by a send — so a type in use is always known.
+ */
 export class MessageRegistry {
   private readonly types = new Map<string, MessageType>();
 
+  constructor(types: readonly MessageType[] = []) {
+    this.add(...types);
+  }
+
+  /** Adds types; adding the same type again is a no-op, a different one under a known name is a bug. */
+  add(...types: MessageType[]): void {
+    for (const mt of types) {
+      const existing = this.types.get(mt.name);
+      if (existing === mt) continue;
+      // Modules may be loaded twice under different loaders in tests: an equal definition is fine.
+      if (existing && (existing.version !== mt.version || existing.minVersion !== mt.minVersion)) {
+        throw new WireError(WireErrorCode.REGISTRY, `message type ${mt.name} registered twice, differently`);
+      }
+      if (!existing) this.types.set(mt.name, mt);
+    }
+  }
+
+  /** defineMessage + add, for a registry of one's own (tests, tools). */
   define<B, R = never>(def: DefineMessage<B, R>): MessageType<B, R> {
-    if (!NAME_RE.test(def.name)) {
-      throw new WireError(WireErrorCode.REGISTRY, `message type name ${JSON.stringify(def.name)} must be dotted lowercase, e.g. raft.append`);
-    }
-    if (!Number.isInteger(def.version) || def.version < 1) {
-      throw new WireError(WireErrorCode.REGISTRY, `message type ${def.name}: version must be an integer >= 1`);
-    }
-    const minVersion = def.minVersion ?? def.version;
-    if (minVersion > def.version || minVersion < 1) {
-      throw new WireError(WireErrorCode.REGISTRY, `message type ${def.name}: minVersion must be in [1, version]`);
-    }
-    const existing = this.types.get(def.name);
-    if (existing) {
-      // Modules may be imported twice under different loaders in tests; the
-      // same definition object is fine, a conflicting one is a bug.
-      if (existing.version === def.version && existing.body === def.body) return existing as MessageType<B, R>;
-      throw new WireError(WireErrorCode.REGISTRY, `message type ${def.name} registered twice`);
-    }
-    const mt: MessageType<B, R> = { ...def, minVersion };
-    this.types.set(def.name, mt as MessageType);
+    const mt = defineMessage(def);
+    this.add(mt as MessageType);
     return mt;
   }
 
@@ -75,12 +98,7 @@ export class MessageRegistry {
 }
 
 /**
- * The process-wide registry. Each module defines its message types at import
- * time (src/raft/messages.ts, src/gossip/messages.ts, …); a transport's codec
- * reads from it when frames arrive.
+ * This process's registry, which its transports' codecs share. It starts
+ * empty; see MessageRegistry for how types get in.
  */
 export const registry = new MessageRegistry();
-
-export function defineMessage<B, R = never>(def: DefineMessage<B, R>): MessageType<B, R> {
-  return registry.define(def);
-}

@@ -13,7 +13,10 @@ import { LeaseKeeper } from '../../src/worker/supervisor/lease-keeper.js';
 import { SessionClient } from '../../src/worker/agent/session.js';
 import { WsTransport } from '../../src/wire/ws-transport.js';
 import { waitFor } from '../helpers/wait.js';
-import '../../src/protocol/index.js';
+import { CLUSTER_MESSAGES } from '../../src/protocol/index.js';
+import { registry } from '../../src/wire/registry.js';
+
+registry.add(...CLUSTER_MESSAGES);
 
 let hostSeq = 0;
 const hostBase = 50 + (process.pid % 50) * 3;

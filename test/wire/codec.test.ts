@@ -1,13 +1,16 @@
 import t from 'tap';
 import { Packr, Unpackr } from 'msgpackr';
-import '../../src/protocol/index.js';
-import './fixtures/messages.js';
+import { CLUSTER_MESSAGES } from '../../src/protocol/index.js';
+import { SUPERVISOR_MESSAGES } from '../../src/worker/supervisor/messages.js';
+import { TEST_MESSAGES } from './fixtures/messages.js';
 import { Codec, FrameKind, SHARED_STRUCTURES, errorBodySchema, rawFrame } from '../../src/wire/codec.js';
 import { WireError, WireErrorCode } from '../../src/wire/errors.js';
-import { registry, MessageRegistry } from '../../src/wire/registry.js';
+import { registry, MessageRegistry, type MessageType } from '../../src/wire/registry.js';
 import { any, array, object, optional, str, uint } from '../../src/wire/schema.js';
 import { fingerprint, typeShapes, unpackStructures } from '../../src/wire/structures.js';
 
+// Nothing registers on import: the types this file exercises are added explicitly.
+registry.add(...CLUSTER_MESSAGES, ...(SUPERVISOR_MESSAGES as MessageType[]), ...TEST_MESSAGES);
 const codec = new Codec();
 
 t.test('every registered message type round-trips its samples', async (t) => {

@@ -1,11 +1,14 @@
 import t from 'tap';
 import { Packr } from '../../src/util/msgpack.js';
-import '../../src/protocol/index.js';
+import { CLUSTER_MESSAGES } from '../../src/protocol/index.js';
+import { SUPERVISOR_MESSAGES } from '../../src/worker/supervisor/messages.js';
 import './fixtures/messages.js';
 import { Codec, FrameKind, SHARED_STRUCTURES, errorBodySchema, rawFrame } from '../../src/wire/codec.js';
 import { fingerprint, typeShapes } from '../../src/wire/structures.js';
 import { WireError } from '../../src/wire/errors.js';
-import { registry } from '../../src/wire/registry.js';
+import { registry, type MessageType } from '../../src/wire/registry.js';
+
+registry.add(...CLUSTER_MESSAGES, ...(SUPERVISOR_MESSAGES as MessageType[]));
 import { seededRng, type Rng } from '../../src/util/rng.js';
 
 const SEED = Number(process.env.FUZZ_SEED ?? 0x5ea1);

@@ -14,6 +14,8 @@
  * fail, its tasks die with it (PR_SET_PDEATHSIG, see holder.ts): nothing
  * ever runs unsupervised, unfenced or without an exit status to report.
  */
+import { SUPERVISOR_MESSAGES } from './messages.js';
+import type { MessageType } from '../../wire/registry.js';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeSync, appendFileSync, chmodSync } from 'node:fs';
 import { getPriority, setPriority } from 'node:os';
 import { Worker } from 'node:worker_threads';
@@ -146,6 +148,8 @@ async function main(): Promise<void> {
   const leaseValid = () => lease === null || monotonicMs() < shared[SLOT_UNTIL]!;
 
   const transport = new WsTransport({ nodeId: SUPERVISOR_PEER_ID, connection: LOCAL_CONNECTION });
+  // The socket's messages, known before the agent's first frame (nothing registers on import).
+  transport.codec.registry.add(...(SUPERVISOR_MESSAGES as MessageType[]));
   const sock = socketPath(dir!);
   rmSync(sock, { force: true });
   await transport.listen({ path: sock });

@@ -118,3 +118,6 @@ export type SupervisorEvent =
   | { type: 'started'; taskId: string; pid: number; startedAt: string }
   | { type: 'exited'; taskId: string; exit: { exitCode: number; signal?: string; oomKilled: boolean; finishedAt: string; message?: string } }
   | { type: 'lease'; state: 'valid' | 'expired' | 'unconfigured'; remainingMs: number };
+
+/** The supervisor socket's messages (node-local: the agent and the task supervisor); both sides add them to their registry. */
+export const SUPERVISOR_MESSAGES = [SupervisorHello, SupervisorConfigure, SupervisorStart, SupervisorSignal, SupervisorShutdown, SupervisorEvents];
