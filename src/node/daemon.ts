@@ -1,21 +1,18 @@
 import { retry, RetryExhaustedError } from '../util/retry.js';
-import { ShoalError } from '../util/errors.js';
 import os from 'node:os';
 import path from 'node:path';
 import { GossipDriver } from '../gossip/driver.js';
 import { Keyring } from '../gossip/keyring.js';
-import type { ProfileName } from '../gossip/options.js';
 import { Manager } from '../manager/manager.js';
 import { Join, type JoinResponse } from '../protocol/membership.js';
 import { newObjectId } from '../manager/membership/tokens.js';
 import { WireError } from '../wire/errors.js';
 import { WsTransport } from '../wire/ws-transport.js';
-import type { RaftOptions } from '../raft/options.js';
 import { loadIdentity, saveIdentity, type NodeIdentity } from './state.js';
 import { SessionClient } from '../worker/agent/session.js';
 import { Agent } from '../worker/agent/agent.js';
 import { serveTaskLogs } from '../worker/agent/logs.js';
-import { createRuntime, RUNTIME_NAMES, type Runtime, type RuntimeName, type RuntimeOptions } from '../worker/runtime/index.js';
+import { createRuntime, RUNTIME_NAMES, type Runtime, type RuntimeOptions } from '../worker/runtime/index.js';
 import { SupervisorClient } from '../worker/supervisor/client.js';
 import { resolveCommon } from '../worker/runtime/options.js';
 import { tasksRoot } from '../worker/runtime/common/task-dir.js';
@@ -27,40 +24,14 @@ import { CLUSTER_MESSAGES } from '../protocol/index.js';
 import { registry } from '../wire/registry.js';
 import { aliveManagerAddrs } from './gossip-managers.js';
 import { watchStalls } from './stall-monitor.js';
-import type { DaemonHooks, DaemonHooksFactory } from './hooks.js';
+import type { DaemonHooks } from './hooks.js';
+import type { DaemonOptions } from './options.js';
+import { DaemonError } from './errors.js';
 
-export interface DaemonOptions {
-  dataDir: string;
-  /** Cluster (TCP) and gossip (UDP) address, host:port. Default 127.0.0.1:4242. */
-  advertiseAddr?: string;
-  /** HTTP API address for managers. Default <advertise host>:2375. */
-  apiAddr?: string;
-  /** Found a new cluster. */
-  init?: boolean;
-  /** Join an existing cluster through a manager. */
-  join?: { token: string; addr: string };
-  hostname?: string;
-  /** Default task runtime: process (default), oci or docker. */
-  runtime?: RuntimeName;
-  /** The OCI runtime binary the oci runtime uses: runc (default) or crun. */
-  ociRuntime?: OciRuntimeName;
-  /** Docker Engine socket for the docker runtime. */
-  dockerSocket?: string;
-  gossipProfile?: ProfileName;
-  tickMs?: number;
-  raft?: Partial<RaftOptions>;
-  log?: (msg: string) => void;
-  /** A test composition root's hooks (hooks.ts); the product passes none. */
-  hooks?: DaemonHooksFactory;
-}
+export { DaemonError } from './errors.js';
+export type { DaemonOptions } from './options.js';
 
-export class DaemonError extends ShoalError<'FAILED'> {
-  override readonly name = 'DaemonError';
-  readonly ns = 'node';
-  constructor(message: string) {
-    super('FAILED', message, { status: 500 });
-  }
-}
+
 
 import { OCI_RUNTIME_NAMES, type OciRuntimeName } from '../model/runtime-names.js';
 export { OCI_RUNTIME_NAMES, type OciRuntimeName };

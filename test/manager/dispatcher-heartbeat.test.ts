@@ -1,5 +1,6 @@
 import t, { type Test } from 'tap';
-import { Dispatcher, type DispatcherOptions } from '../../src/manager/dispatcher/dispatcher.js';
+import { Dispatcher } from '../../src/manager/dispatcher/dispatcher.js';
+import type { DispatcherOptions } from '../../src/manager/dispatcher/options.js';
 import { Heartbeat, SessionOpen, StatusReport, type SessionFrame } from '../../src/protocol/dispatcher.js';
 import type { StoreOp } from '../../src/manager/store/commands.js';
 import type { Connection, Stream } from '../../src/wire/interface.js';

@@ -1,6 +1,6 @@
 import { WireError } from '../../src/wire/errors.js';
 import { toErrorData } from '../../src/util/errors.js';
-import { DispatcherError } from '../../src/manager/dispatcher/dispatcher.js';
+import { DispatcherError } from '../../src/manager/dispatcher/errors.js';
 import t from 'tap';
 import type { Transport } from '../../src/wire/interface.js';
 import { SessionClient, sessionBackoff } from '../../src/worker/agent/session.js';

@@ -1,54 +1,14 @@
 import { verdictError } from '../store/errors.js';
-import { policy, ShoalError, type LeaderHint } from '../../util/errors.js';
 import { randomBytes } from 'node:crypto';
-import type { Stream, Transport } from '../../wire/interface.js';
-import type { ManagerContext } from '../interface.js';
+import type { Stream } from '../../wire/interface.js';
+import { defaultDispatcherOptions, type DispatcherOptions } from './options.js';
+import type { DispatcherDeps } from './interface.js';
+import type { DispatcherMetrics } from './metrics.js';
+import { DispatcherError } from './errors.js';
 import type { Change, StoreOp } from '../store/commands.js';
 import { isTerminal, type Node, type Task } from '../../model/index.js';
 import { Heartbeat, SessionOpen, StatusReport, type AgentDescription, type SessionFrame, type StatusUpdate } from '../../protocol/dispatcher.js';
 import { monotonicMs } from '../../util/monotonic.js';
-
-export interface DispatcherOptions {
-  /** Agents heartbeat this often. 1 s (Swarm: 5 s), so a dead agent is noticed in ~3 s. */
-  heartbeatMs: number;
-  /**
-   * An agent is disconnected after this many missed heartbeats. That only
-   * marks the node 'disconnected' (no new tasks go there): whether its tasks
-   * are replaced is the fencing lease's decision (manager/lease), which hears
-   * the node's task supervisor, not its agent.
-   */
-  missedHeartbeats: number;
-  /** Status reports are batched into one Raft transaction at most this often. */
-  statusFlushMs: number;
-}
-
-export const defaultDispatcherOptions: DispatcherOptions = { heartbeatMs: 1_000, missedHeartbeats: 3, statusFlushMs: 25 };
-
-export interface DispatcherDeps {
-  transport: Transport;
-  ctx: ManagerContext;
-  /** Managers' cluster addresses, for agents to fail over to. */
-  managers(): { nodeId: string; addr: string }[];
-  /**
-   * Asked when an agent opens a session: null to accept it, or why not yet
-   * (its node is being declared down by the fencing lease).
-   */
-  admit?(nodeId: string): string | null;
-  /** The fence period the agents are told (informational). */
-  fenceMs?: number;
-  options?: Partial<DispatcherOptions>;
-  log?: (msg: string) => void;
-}
-
-export interface DispatcherMetrics {
-  sessionsOpened: number;
-  sessionsRefused: number;
-  heartbeats: number;
-  nodesDisconnected: number;
-  statusUpdates: number;
-  statusBatches: number;
-  nodesMarkedDown: number;
-}
 
 interface Session {
   nodeId: string;
@@ -66,17 +26,6 @@ interface Pending {
   reject: (e: Error) => void;
 }
 
-export type DispatcherErrorCode = 'NOT_LEADER' | 'SESSION_INVALID' | 'UNKNOWN_NODE';
-/** NOT_LEADER carries the leader as data (the agent goes there at once); a lost session is reopened. */
-const dispatcherPolicy = policy<DispatcherErrorCode>(['NOT_LEADER', 'SESSION_INVALID'], { NOT_LEADER: 503, SESSION_INVALID: 503, UNKNOWN_NODE: 404 });
-
-export class DispatcherError extends ShoalError<DispatcherErrorCode> {
-  override readonly name = 'DispatcherError';
-  readonly ns = 'dispatcher';
-  constructor(code: DispatcherErrorCode, message: string, leader: LeaderHint | null = null) {
-    super(code, message, dispatcherPolicy(code, { leader }));
-  }
-}
 
 /**
  * Worker sessions, on the leader. Registers handlers on every manager;

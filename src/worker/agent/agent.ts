@@ -1,21 +1,14 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { isTerminal, type Task, type TaskStatus } from '../../model/index.js';
+import { isTerminal, type Task } from '../../model/index.js';
 import type { Runtime } from '../runtime/interface.js';
 import { runtimeFor } from './run-spec.js';
 import { TaskController } from './task-controller.js';
 import { TaskDb } from './task-db.js';
+import type { AgentOptions } from './options.js';
 
-export interface AgentOptions {
-  nodeId: string;
-  dataDir: string;
-  /** Runtimes available on this node, by name. */
-  runtimes: Map<string, Runtime>;
-  defaultRuntime: string;
-  /** Where status reports go (the dispatcher session). */
-  report(updates: { taskId: string; status: TaskStatus }[]): void;
-  log?: (msg: string) => void;
-}
+export type { AgentOptions } from './options.js';
+
 
 /**
  * The task side of a node: applies assignments from the dispatcher session

@@ -1,0 +1,14 @@
+/** What the agent is given: this node, its runtimes, and where status reports go. */
+import type { TaskStatus } from '../../model/index.js';
+import type { Runtime } from '../runtime/interface.js';
+
+export interface AgentOptions {
+  nodeId: string;
+  dataDir: string;
+  /** Runtimes available on this node, by name. */
+  runtimes: Map<string, Runtime>;
+  defaultRuntime: string;
+  /** Where status reports go (the dispatcher session). */
+  report(updates: { taskId: string; status: TaskStatus }[]): void;
+  log?: (msg: string) => void;
+}
