@@ -2,6 +2,7 @@ import { verdictError } from '../store/errors.js';
 import type { Action, OrchestratorView, ReconcileFn } from '../orchestrator/interface.js';
 import type { ManagerContext } from '../interface.js';
 import type { StoreOp } from '../store/commands.js';
+import type { Task } from '../../model/index.js';
 import { SerialLoop } from './serial-loop.js';
 
 /**
@@ -53,39 +54,40 @@ export class OrchestratorLoop {
     const wakeAt = d.wakeAt === null ? null : d.wakeAt - (now - real);
     for (const p of d.stats.problems ?? []) this.log(`orchestrator: ${p}`);
     if (d.actions.length === 0) return wakeAt;
-    const ops = d.actions.map((a) => this.toOp(a));
+    const ops = d.actions.map((a) => actionToOp(a, (id) => this.ctx.store.get('task', id)));
     const r = await this.ctx.commit(ops);
     if (!r.ok) throw verdictError({ ...r, message: `proposal of ${ops.length} actions failed: ${r.message}` });
     this.actionsProposed += ops.length;
     // The applied batch pokes the loop through the watch; decide again then.
     return wakeAt;
   }
+}
 
-  private toOp(a: Action): StoreOp {
-    switch (a.type) {
-      case 'createTask':
-        return { op: 'create', kind: 'task', object: a.task };
-      case 'deleteTask':
-        return { op: 'delete', kind: 'task', id: a.id, ifExists: true };
-      case 'updateTask': {
-        const cur = this.ctx.store.get('task', a.id);
-        return {
-          op: 'patchTask',
-          id: a.id,
-          ...(a.desiredState ? { desiredState: a.desiredState } : {}),
-          ...(a.status && cur ? { status: { ...cur.Status, ...a.status } } : {}),
-          ...(a.orchestration ? { orchestration: a.orchestration } : {}),
-        };
-      }
-      case 'updateService':
-        return {
-          op: 'patchService',
-          id: a.id,
-          ifVersion: a.version,
-          ...(a.updateStatus ? { updateStatus: a.updateStatus } : {}),
-          ...(a.spec ? { spec: a.spec } : {}),
-          ...(a.previousSpec !== undefined ? { previousSpec: a.previousSpec } : {}),
-        };
+/** One orchestrator action as a store operation (also what the whole-cluster simulation proposes). */
+export function actionToOp(a: Action, task: (id: string) => Task | undefined): StoreOp {
+  switch (a.type) {
+    case 'createTask':
+      return { op: 'create', kind: 'task', object: a.task };
+    case 'deleteTask':
+      return { op: 'delete', kind: 'task', id: a.id, ifExists: true };
+    case 'updateTask': {
+      const cur = task(a.id);
+      return {
+        op: 'patchTask',
+        id: a.id,
+        ...(a.desiredState ? { desiredState: a.desiredState } : {}),
+        ...(a.status && cur ? { status: { ...cur.Status, ...a.status } } : {}),
+        ...(a.orchestration ? { orchestration: a.orchestration } : {}),
+      };
     }
+    case 'updateService':
+      return {
+        op: 'patchService',
+        id: a.id,
+        ifVersion: a.version,
+        ...(a.updateStatus ? { updateStatus: a.updateStatus } : {}),
+        ...(a.spec ? { spec: a.spec } : {}),
+        ...(a.previousSpec !== undefined ? { previousSpec: a.previousSpec } : {}),
+      };
   }
 }
