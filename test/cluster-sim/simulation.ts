@@ -91,6 +91,8 @@ interface ManagerSim {
   inFlight: boolean;
   /** The term this manager's leader loops started in (0: not leading): a new term is a new leadership. */
   leadingTerm: number;
+  /** The newest term of an entry this manager applied: a leader acts only once it applied one of its own term. */
+  appliedTerm: number;
   /** Nodes this leader has proposed down and not yet seen down. */
   downing: Set<string>;
 }
@@ -144,7 +146,7 @@ class ClusterSim {
     this.endChaos = T0 + (o.chaosMs ?? 8_000);
     this.endAll = this.endChaos + (o.healMs ?? 20_000);
     for (const id of MANAGERS) {
-      const m: ManagerSim = { id, storage: new MemoryStorage({ voters: MANAGERS, learners: [] }), core: null, store: new Store(), epoch: 0, busy: false, leaderSince: 0, lastHeard: new Map(), inFlight: false, leadingTerm: 0, downing: new Set() };
+      const m: ManagerSim = { id, storage: new MemoryStorage({ voters: MANAGERS, learners: [] }), core: null, store: new Store(), epoch: 0, busy: false, leaderSince: 0, lastHeard: new Map(), inFlight: false, leadingTerm: 0, appliedTerm: 0, downing: new Set() };
       this.managers.set(id, m);
       this.bootManager(m);
     }
@@ -219,6 +221,7 @@ class ClusterSim {
     m.busy = false;
     m.inFlight = false;
     m.leadingTerm = 0;
+    m.appliedTerm = 0;
   }
 
   private tick(m: ManagerSim): void {
@@ -256,6 +259,7 @@ class ClusterSim {
       if (to) this.send(m.id, to.id, () => this.deliverRaft(to, msg));
     }
     for (const e of rd.committed) {
+      m.appliedTerm = e.term;
       if (e.type !== 'normal' || e.data.length === 0) {
         m.store.index = e.index;
         continue;
@@ -271,13 +275,19 @@ class ClusterSim {
     this.noteLeadership(m);
   }
 
-  /** Starts the leader loops' bookkeeping when m begins to lead in a new term. */
+  /**
+   * Starts the leader loops' bookkeeping when m begins to lead in a new term —
+   * once it has applied an entry of that term, so whatever earlier leaders
+   * committed (a node declared down, say) is in its store before it grants a
+   * lease or assigns a task. The product's lease has the same rule: a leader
+   * grants only with Raft authority in its term (a quorum acked its appends).
+   */
   private noteLeadership(m: ManagerSim): void {
-    if (!m.core || m.core.softState().role !== 'leader') {
+    const term = m.core?.hardState().term ?? 0;
+    if (!m.core || m.core.softState().role !== 'leader' || m.appliedTerm !== term) {
       m.leadingTerm = 0;
       return;
     }
-    const term = m.core.hardState().term;
     if (m.leadingTerm !== term) {
       m.leadingTerm = term;
       // A new leader hears every agent afresh: none is declared down before DOWN_AFTER_MS of its own silence.
