@@ -12,12 +12,4 @@
 import { main } from '../../src/cli/program.js';
 import { HARNESS_COMMANDS, HARNESS_NODE_COMMANDS } from './index.js';
 
-main(process.argv.slice(2), [...HARNESS_COMMANDS, HARNESS_NODE_COMMANDS]).then(
-  (code) => {
-    process.exitCode = code;
-  },
-  (err: unknown) => {
-    process.stderr.write(`shoal: ${(err as Error)?.message ?? String(err)}\n`);
-    process.exitCode = 1;
-  },
-);
+process.exitCode = await main(process.argv.slice(2), [...HARNESS_COMMANDS, HARNESS_NODE_COMMANDS]);

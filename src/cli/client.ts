@@ -5,6 +5,7 @@
  * manager answers.
  */
 import { retry } from '../util/retry.js';
+import { isRetryable } from '../util/errors.js';
 import http, { type IncomingMessage } from 'node:http';
 import { CliError } from './errors.js';
 
@@ -93,16 +94,14 @@ export class ApiClient {
    * may already have been applied, so writes are not.
    */
   async call(method: string, path: string, query?: Query, body?: unknown): Promise<Response> {
-    const unavailable = new WeakSet<object>();
     return retry(
       async () => {
         const res = await this.send(method, path, query, body);
         if (res.status < 400) return res;
-        const err = new CliError(apiMessage(res), 1, apiCode(res.text));
-        if (res.status === 503 && method === 'GET') unavailable.add(err);
-        throw err;
+        throw new CliError(apiMessage(res), 1, { status: res.status, code: apiCode(res.text) });
       },
-      { what: `${method} ${path}`, deadlineMs: 5_000, retryable: (err) => unavailable.has(err as object), backoff: { initialMs: 100, maxMs: 500 }, exhausted: 'last' },
+      // A 503 says retryable (util/errors.ts); only reads are repeated blindly.
+      { what: `${method} ${path}`, deadlineMs: 5_000, retryable: (err) => method === 'GET' && isRetryable(err), backoff: { initialMs: 100, maxMs: 500 }, exhausted: 'last' },
     );
   }
 
@@ -111,7 +110,7 @@ export class ApiClient {
     const res = await this.withFailover((host) => this.open(host, 'GET', path, query, undefined, 0));
     if ((res.statusCode ?? 0) >= 400) {
       const text = await readAll(res);
-      throw new CliError(apiMessage({ status: res.statusCode ?? 0, text }), 1, apiCode(text));
+      throw new CliError(apiMessage({ status: res.statusCode ?? 0, text }), 1, { status: res.statusCode ?? 0, code: apiCode(text) });
     }
     return res;
   }

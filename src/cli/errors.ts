@@ -10,9 +10,12 @@ export class CliError extends ShoalError<'USAGE'> {
   constructor(
     message: string,
     readonly exitCode = 1,
-    /** The API's qualified error code (`api.OUT_OF_SEQUENCE`), when the error is an API answer. */
-    readonly apiCode?: string,
+    /** When the error is an API answer: its HTTP status and, from Shoal's API, its qualified code (`api.OUT_OF_SEQUENCE`). */
+    api?: { status: number; code?: string | undefined },
   ) {
-    super('USAGE', message, { status: 400 });
+    super('USAGE', message, { status: api?.status ?? 400, retryable: api?.status === 503 });
+    this.apiCode = api?.code;
   }
+
+  readonly apiCode: string | undefined;
 }

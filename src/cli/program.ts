@@ -33,7 +33,8 @@ function quietOnClosedPipe(): void {
 }
 
 /**
- * Runs the CLI; resolves to the process exit code. Never throws. `extra`:
+ * Runs the CLI; resolves to the process exit code. Never throws (so an entry
+ * point only sets `process.exitCode = await main(...)`). `extra`:
  * command modules that are not part of the product (the chaos harness's
  * own CLI adds `chaos` and `check`, and its own node
  * commands with fault hooks); a module of `extra` replaces the product's

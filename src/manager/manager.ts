@@ -1,6 +1,7 @@
 import { verdictError } from './store/errors.js';
 import { isRetryable, policy, ShoalError, type LeaderHint } from '../util/errors.js';
 import { retry } from '../util/retry.js';
+import { notLeaderRefusal } from './not-leader.js';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { RaftDriver, RaftDriverError } from '../raft/driver.js';
@@ -360,13 +361,8 @@ export class Manager implements ManagerContext {
 
   private requireLeader(): void {
     if (!this.leading) {
-      const st = this.status();
-      const leader = st.managers.find((m) => m.nodeId === st.leaderId);
-      throw new ManagerError(
-        'NOT_LEADER',
-        leader ? `not the leader; the leader is ${leader.nodeId} at ${leader.addr}` : 'not the leader; no leader known',
-        leader ? { nodeId: leader.nodeId, addr: leader.addr || null } : null,
-      );
+      const r = notLeaderRefusal(this.status());
+      throw new ManagerError('NOT_LEADER', r.message, r.leader);
     }
   }
 

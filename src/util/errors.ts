@@ -79,10 +79,6 @@ export function policy<C extends string>(retryable: readonly C[], status: Partia
   return (code: C, extra: ShoalErrorInit = {}): ShoalErrorInit => ({ retryable: r.has(code), status: status[code] ?? fallbackStatus, ...extra });
 }
 
-export function isShoalError(err: unknown, qualifiedCode?: string): err is ShoalError {
-  return err instanceof ShoalError && (qualifiedCode === undefined || err.qualifiedCode === qualifiedCode);
-}
-
 /** Whether doing the same again may succeed. Untyped errors are not retried: they are bugs. */
 export function isRetryable(err: unknown): boolean {
   return err instanceof ShoalError && err.retryable;

@@ -50,7 +50,6 @@ export class RetryExhaustedError extends ShoalError<'EXHAUSTED'> {
   readonly ns = 'retry';
   constructor(
     message: string,
-    readonly attempts: number,
     readonly last: unknown,
   ) {
     super('EXHAUSTED', message, { retryable: true, status: last instanceof ShoalError ? last.status : 503, cause: last });
@@ -80,9 +79,10 @@ export async function retry<T>(fn: (a: Attempt) => Promise<T>, opts: RetryOption
       if (!canRetry(err)) throw err;
       const hint = leaderHintOf(err);
       const spent = (opts.attempts !== undefined && attempt + 1 >= opts.attempts) || now() >= deadline;
-      if (spent || opts.stopped?.()) {
-        if (opts.stopped?.() || opts.exhausted === 'last') throw err;
-        throw new RetryExhaustedError(`${opts.what}: gave up after ${attempt + 1} attempts: ${(err as Error)?.message ?? String(err)}`, attempt + 1, err);
+      const stopped = opts.stopped?.() ?? false;
+      if (stopped || spent) {
+        if (stopped || opts.exhausted === 'last') throw err;
+        throw new RetryExhaustedError(`${opts.what}: gave up after ${attempt + 1} attempts: ${(err as Error)?.message ?? String(err)}`, err);
       }
       // A redirect to a leader we have not just tried goes there at once; a
       // loop of redirects (two nodes naming each other mid-election) backs off.

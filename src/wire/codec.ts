@@ -124,10 +124,15 @@ export class Codec {
     return tc;
   }
 
-  /** Encodes a frame of a registered type. Throws WireError (UNKNOWN_TYPE, FRAME_TOO_LARGE). */
-  encode(kind: FrameKind, type: string, id: number, body: unknown): Buffer {
+  /** Encodes a frame of a registered type (or of `mt`, which is then registered). Throws WireError (UNKNOWN_TYPE, FRAME_TOO_LARGE). */
+  encode(kind: FrameKind, type: string, id: number, body: unknown, mt?: MessageType): Buffer {
     const last = this.lastEncoded;
-    const tc = last !== null && last.name === type ? last : this.typeCodec(type);
+    let tc = last !== null && last.name === type ? last : this.typeCodec(type);
+    if (tc === undefined && mt !== undefined) {
+      // A type handed to a send is one this process speaks: known from now on (registry.ts). Only a miss pays for it.
+      this.registry.add(mt);
+      tc = this.typeCodec(type);
+    }
     if (tc === undefined) throw new WireError(WireErrorCode.UNKNOWN_TYPE, `cannot send unregistered message type ${type}`, type);
     this.lastEncoded = tc;
     const header = tc.header;

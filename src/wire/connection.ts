@@ -130,21 +130,13 @@ export class FrameConnection implements Connection, StreamOwner {
 
   // ---------------------------------------------------------------- sending
 
-  /** A type handed to a send is one this process speaks: its codec knows it from now on (registry.ts). */
-  private learn(type: MessageType<never, unknown> | MessageType): void {
-    const r = this.host.codec.registry;
-    if (r.get(type.name) !== type) r.add(type as MessageType);
-  }
-
   send<B>(type: MessageType<B, unknown>, body: B): void {
     this.assertOpen(type.name);
-    this.learn(type as MessageType);
-    this.writeFrame(FrameKind.Message, type.name, 0, body);
+    this.writeFrame(FrameKind.Message, type.name, 0, body, type as MessageType);
   }
 
   request<B, R>(type: MessageType<B, R>, body: B, opts?: RequestOptions): Promise<R> {
     if (this.state !== 'open') return Promise.reject(this.closedError(type.name));
-    this.learn(type as MessageType);
     const id = this.allocId();
     const timeoutMs = opts?.timeoutMs ?? this.host.options.requestTimeoutMs;
     return new Promise<R>((resolve, reject) => {
@@ -152,7 +144,7 @@ export class FrameConnection implements Connection, StreamOwner {
       this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject, deadline, timeoutMs, type: type.name });
       if (deadline < this.reqTimerAt) this.armRequestTimer(deadline);
       try {
-        this.writeFrame(FrameKind.Request, type.name, id, body);
+        this.writeFrame(FrameKind.Request, type.name, id, body, type as MessageType);
       } catch (err) {
         this.pending.delete(id);
         reject(err as Error);
@@ -184,12 +176,11 @@ export class FrameConnection implements Connection, StreamOwner {
 
   openStream<B>(type: MessageType<B, unknown>, body: B): Stream<B> {
     this.assertOpen(type.name);
-    this.learn(type as MessageType);
     const id = this.allocId();
     const s = new StreamImpl<B>(id, type.name, this);
     this.streams.set(id, s as StreamImpl<unknown>);
     try {
-      this.writeFrame(FrameKind.StreamOpen, type.name, id, body);
+      this.writeFrame(FrameKind.StreamOpen, type.name, id, body, type as MessageType);
     } catch (err) {
       this.streams.delete(id);
       throw err;
@@ -258,8 +249,8 @@ export class FrameConnection implements Connection, StreamOwner {
     return this._peer.nodeId || this._peer.address || `connection #${this.id}`;
   }
 
-  private writeFrame(kind: FrameKind, type: string, id: number, body: unknown): void {
-    const frame = this.host.codec.encode(kind, type, id, body);
+  private writeFrame(kind: FrameKind, type: string, id: number, body: unknown, mt?: MessageType): void {
+    const frame = this.host.codec.encode(kind, type, id, body, mt);
     this.pipe.send(frame);
     this.sentSinceTick = true;
     this.host.metrics.framesOut++;
@@ -396,13 +387,13 @@ export class FrameConnection implements Connection, StreamOwner {
     try {
       result = fn(env.b, this);
     } catch (err) {
-      return this.reply(env.t, env.i, FrameKind.ErrorResponse, errorBody(err));
+      return this.reply(env.t, env.i, FrameKind.ErrorResponse, toErrorData(err));
     }
     if (result instanceof Promise) {
       const { t, i } = env;
       result.then(
         (r) => this.reply(t, i, FrameKind.Response, r),
-        (err) => this.reply(t, i, FrameKind.ErrorResponse, errorBody(err)),
+        (err) => this.reply(t, i, FrameKind.ErrorResponse, toErrorData(err)),
       );
     } else {
       // A synchronous handler's answer goes out at once, with no closure per request.
@@ -416,7 +407,7 @@ export class FrameConnection implements Connection, StreamOwner {
       this.writeFrame(kind, type, id, body);
     } catch (err) {
       // e.g. the response is too large: tell the requester instead of leaving it to time out.
-      if (kind === FrameKind.Response) this.writeFrame(FrameKind.ErrorResponse, type, id, errorBody(err));
+      if (kind === FrameKind.Response) this.writeFrame(FrameKind.ErrorResponse, type, id, toErrorData(err));
     }
   }
 
@@ -499,11 +490,6 @@ export class FrameConnection implements Connection, StreamOwner {
       }
     }
   }
-}
-
-/** What a handler threw, in its wire form (util/errors.ts). */
-function errorBody(err: unknown): ErrorBody {
-  return toErrorData(err);
 }
 
 const NO_HANDLER_CODE = `wire.${WireErrorCode.NO_HANDLER}`;

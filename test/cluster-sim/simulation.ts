@@ -28,7 +28,8 @@ import { encodeTxn, type StoreOp } from '../../src/manager/store/commands.js';
 import { reconcile } from '../../src/manager/orchestrator/reconcile.js';
 import { actionToOp } from '../../src/manager/leader/orchestrator-loop.js';
 import { Scheduler } from '../../src/scheduler/scheduler.js';
-import { isTerminal, type Node, type Service, type Task, type TaskState } from '../../src/model/index.js';
+import { isTerminal, type Node, type Task, type TaskState } from '../../src/model/index.js';
+import { mkNode, mkService } from '../orchestrator/helpers.js';
 import { seededRng, type Rng } from '../../src/util/rng.js';
 import { EventQueue } from '../raft/sim/heap.js';
 import { MemoryStorage } from '../raft/sim/storage.js';
@@ -333,7 +334,7 @@ class ClusterSim {
     if (s.list('node').length === 0) {
       if (!m.inFlight) {
         m.inFlight = true;
-        const ops: StoreOp[] = [...this.workers.keys()].map((id) => ({ op: 'create', kind: 'node', object: nodeObject(id) }));
+        const ops: StoreOp[] = [...this.workers.keys()].map((id) => ({ op: 'create', kind: 'node', object: mkNode(id, { hostname: id }) }));
         if (!this.propose(m, ops, () => (m.inFlight = false))) m.inFlight = false;
       }
       return;
@@ -495,7 +496,7 @@ class ClusterSim {
       const replicas = this.rng.range(1, 4);
       const rec = { replicas: -1, unknown: new Set([replicas]) };
       this.acked.set(name, rec);
-      this.propose(m, [{ op: 'create', kind: 'service', object: serviceObject(`s-${name}`, name, replicas) }], () => {
+      this.propose(m, [{ op: 'create', kind: 'service', object: mkService(`s-${name}`, { name, replicas, restart: { Condition: 'any', Delay: 0 } }) }], () => {
         rec.replicas = replicas;
         rec.unknown.delete(replicas);
         this.ackedCount++;
@@ -643,32 +644,4 @@ class ClusterSim {
       throw new Violation(`not converged ${this.endAll - this.endChaos} ms after the faults stopped: ${detail.join(', ')}`);
     }
   }
-}
-
-function nodeObject(id: string): Node {
-  const at = new Date(T0).toISOString();
-  return {
-    ID: id,
-    Version: { Index: 0 },
-    CreatedAt: at,
-    UpdatedAt: at,
-    Spec: { Role: 'worker', Availability: 'active', Labels: {} },
-    Description: { Hostname: id, Platform: { Architecture: 'x86_64', OS: 'linux' }, Resources: { NanoCPUs: 4e9, MemoryBytes: 8 * 2 ** 30 }, Engine: {} },
-    Status: { State: 'ready', Addr: '10.0.0.1' },
-  } as Node;
-}
-
-function serviceObject(id: string, name: string, replicas: number): Service {
-  const at = new Date(T0).toISOString();
-  return {
-    ID: id,
-    Version: { Index: 0 },
-    CreatedAt: at,
-    UpdatedAt: at,
-    Spec: {
-      Name: name,
-      TaskTemplate: { ContainerSpec: { Image: 'app:1' }, RestartPolicy: { Condition: 'any', Delay: 0 } },
-      Mode: { Replicated: { Replicas: replicas } },
-    },
-  } as Service;
 }

@@ -24,7 +24,7 @@ function checkAddr(v: string, flag: string): string {
   return v;
 }
 
-async function runUntilSignalled(opts: DaemonOptions, onReady: (d: Daemon) => Promise<void>): Promise<void> {
+async function runUntilSignalled(opts: DaemonOptions, onReady: (d: Daemon) => Promise<void>, hooks?: DaemonHooksFactory): Promise<void> {
   let daemon: Daemon;
   try {
     daemon = await Daemon.start({ ...opts, log, ...(hooks ? { hooks } : {}) });
@@ -103,13 +103,10 @@ export function toOpts(f: CommonFlags): DaemonOptions {
   };
 }
 
-/** A test composition root's daemon hooks (registerNodeProcess's second argument); none in the product. */
-let hooks: DaemonHooksFactory | undefined;
-
-export function registerNodeProcess(program: Command, withHooks?: DaemonHooksFactory): void {
-  hooks = withHooks;
+/** `hooks`: a test composition root's daemon hooks (the chaos harness's CLI); none in the product. */
+export function registerNodeProcess(program: Command, hooks?: DaemonHooksFactory): void {
   common(program.command('init').description('create a new cluster with this node as its first manager (runs in the foreground)')).action(async (f: CommonFlags) => {
-    await runUntilSignalled({ ...toOpts(f), init: true }, printJoinCommands);
+    await runUntilSignalled({ ...toOpts(f), init: true }, printJoinCommands, hooks);
   });
 
   common(program.command('join').description('join a cluster as a worker or manager, as the token says (runs in the foreground)'))
@@ -123,7 +120,7 @@ export function registerNodeProcess(program: Command, withHooks?: DaemonHooksFac
       }
       await runUntilSignalled({ ...toOpts(f), join: { token: f.token, addr: checkAddr(manager, 'manager address') } }, async (d) => {
         process.stdout.write(`This node joined a swarm as a ${d.identity.role} (node ${d.identity.nodeId}).\n`);
-      });
+      }, hooks);
     });
 
   program
@@ -137,6 +134,6 @@ export function registerNodeProcess(program: Command, withHooks?: DaemonHooksFac
       const ociRuntime = checkOciRuntime(f.ociRuntime);
       await runUntilSignalled({ dataDir: f.dataDir, ...(runtime ? { runtime } : {}), ...(ociRuntime ? { ociRuntime } : {}) }, async (d) => {
         process.stdout.write(`Node ${d.identity.nodeId} (${d.identity.role}) running.\n`);
-      });
+      }, hooks);
     });
 }

@@ -100,8 +100,8 @@ export function toApiError(err: unknown): ApiError {
       return unavailable(`outcome unknown: the request may or may not have been applied; check before retrying (${msg})`);
   }
   if (e.ns === 'raft' && e.retryable) return unavailable(`the cluster cannot take this request right now, retry shortly (${msg})`);
-  // Typed errors from the membership layer (promote/demote/removeNode) reuse the store's codes.
-  if (e.ns === 'store' || (e.ns === 'manager' && e.code in StoreErrorCode)) return fromStoreVerdict(e.code, msg, (e as { field?: string }).field);
+  // The store's verdicts have Docker's wording (update out of sequence, Field: …); a forwarded one too.
+  if (e.ns === 'store') return fromStoreVerdict(e.code, msg, (e as { field?: string }).field);
   if (e.status === 503) return unavailable(msg);
   if (e.status >= 400 && e.status < 500) return new ApiError(e.status, msg);
   return new ApiError(500, `internal error: ${msg}`);

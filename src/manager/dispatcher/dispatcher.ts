@@ -5,6 +5,7 @@ import { defaultDispatcherOptions, type DispatcherOptions } from './options.js';
 import type { DispatcherDeps } from './interface.js';
 import type { DispatcherMetrics } from './metrics.js';
 import { DispatcherError } from './errors.js';
+import { notLeaderRefusal } from '../not-leader.js';
 import type { Change, StoreOp } from '../store/commands.js';
 import { isTerminal, type Node, type Task } from '../../model/index.js';
 import { Heartbeat, SessionOpen, StatusReport, type AgentDescription, type SessionFrame, type StatusUpdate } from '../../protocol/dispatcher.js';
@@ -114,10 +115,8 @@ export class Dispatcher {
 
   /** The refusal a non-leader gives, naming the leader it knows as data. */
   private notLeader(): DispatcherError {
-    const st = this.deps.ctx.status();
-    const leader = st.managers.find((m) => m.nodeId === st.leaderId);
-    const hint = leader ? { nodeId: leader.nodeId, addr: leader.addr || null } : null;
-    return new DispatcherError('NOT_LEADER', leader ? `not the leader; the leader is ${leader.nodeId} at ${leader.addr}` : 'not the leader; no leader known', hint);
+    const r = notLeaderRefusal(this.deps.ctx.status());
+    return new DispatcherError('NOT_LEADER', r.message, r.leader);
   }
 
   private openSession(stream: Stream<SessionFrame>, open: SessionFrame): void {
