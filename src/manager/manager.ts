@@ -23,6 +23,7 @@ import type { ReconcileFn } from './orchestrator/interface.js';
 import { OrchestratorLoop } from './leader/orchestrator-loop.js';
 import { SchedulerLoop } from './leader/scheduler-loop.js';
 import type { SyncMode } from '../raft/storage.js';
+import { systemTimers, type Timers } from '../util/timers.js';
 
 export interface ManagerOptions {
   nodeId: string;
@@ -44,8 +45,12 @@ export interface ManagerOptions {
   /** The orchestrator's decision function; without it the leader runs no orchestrator (tests of other parts). */
   reconcile?: ReconcileFn;
   log?: (msg: string) => void;
-  /** Epoch ms for the times this manager stamps and the orchestrator's decisions (default Date.now; the chaos harness shifts it). */
-  wallClock?: () => number;
+  /**
+   * Clocks and timers for the dispatcher, the lease and the leader's loops
+   * (default: the machine's). Its wall clock stamps times and feeds the
+   * orchestrator's decisions; the chaos harness shifts it.
+   */
+  timers?: Timers;
 }
 
 export type ManagerErrorCode = 'NOT_LEADER' | 'INVALID_TOKEN' | 'FAILED_PRECONDITION' | 'NOT_FOUND' | 'UNAVAILABLE';
@@ -83,7 +88,9 @@ export class Manager implements ManagerContext {
   ) {
     this.store = store;
     this.driver = driver;
+    const timers = opts.timers ?? systemTimers;
     this.lease = new LeaseService({
+      timers,
       transport: opts.transport,
       nodeId: opts.nodeId,
       store,
@@ -94,6 +101,7 @@ export class Manager implements ManagerContext {
       ...(opts.log ? { log: opts.log } : {}),
     });
     this.dispatcher = new Dispatcher({
+      timers,
       transport: opts.transport,
       ctx: this,
       managers: () => this.managerPeers(),
@@ -103,8 +111,8 @@ export class Manager implements ManagerContext {
       ...(opts.log ? { log: opts.log } : {}),
     });
     const log = opts.log ?? (() => {});
-    this.scheduler = new SchedulerLoop(this, log);
-    this.orchestrator = opts.reconcile ? new OrchestratorLoop(this, opts.reconcile, log, opts.wallClock) : null;
+    this.scheduler = new SchedulerLoop(this, log, timers);
+    this.orchestrator = opts.reconcile ? new OrchestratorLoop(this, opts.reconcile, log, timers) : null;
     opts.transport.onRequest(Join, (b) => this.handleJoin(b));
     opts.transport.onRequest(MembershipChange, async (b) => {
       this.requireLeader();
@@ -247,7 +255,7 @@ export class Manager implements ManagerContext {
   }
 
   now(): string {
-    return new Date((this.opts.wallClock ?? Date.now)()).toISOString();
+    return new Date((this.opts.timers ?? systemTimers).wall()).toISOString();
   }
 
   status(): ManagerStatusInfo {

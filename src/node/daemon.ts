@@ -1,4 +1,5 @@
 import { retry, RetryExhaustedError } from '../util/retry.js';
+import { systemTimers } from '../util/timers.js';
 import os from 'node:os';
 import path from 'node:path';
 import { GossipDriver } from '../gossip/driver.js';
@@ -183,7 +184,7 @@ export class Daemon {
       ...(this.opts.raft ? { raft: this.opts.raft } : {}),
       reconcile,
       ...(raftSync ? { raftSync } : {}),
-      ...(this.hooks.wallClock ? { wallClock: this.hooks.wallClock } : {}),
+      ...(this.hooks.wallClock ? { timers: { ...systemTimers, wall: this.hooks.wallClock } } : {}),
       log,
     });
     // Remember the managers we learn of, to find the cluster after a restart.

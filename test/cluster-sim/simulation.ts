@@ -31,7 +31,7 @@ import { Scheduler } from '../../src/scheduler/scheduler.js';
 import { isTerminal, type Node, type Task, type TaskState } from '../../src/model/index.js';
 import { mkNode, mkService } from '../orchestrator/helpers.js';
 import { seededRng, type Rng } from '../../src/util/rng.js';
-import { EventQueue } from '../raft/sim/heap.js';
+import { EventQueue } from '../sim/event-queue.js';
 import { MemoryStorage } from '../raft/sim/storage.js';
 
 export interface ClusterSimOptions {
@@ -63,7 +63,6 @@ const DOWN_AFTER_MS = 2_500; // the leader declares a silent worker down (> FENC
 const LEADER_STEP_MS = 100; // the leader's orchestrator and scheduler loops
 const MANAGERS = ['m1', 'm2', 'm3'];
 
-type Ev = { at: number; seq: number; fn: () => void };
 
 class Violation extends Error {}
 
@@ -120,8 +119,10 @@ interface WorkerSim {
 class ClusterSim {
   private readonly rng: Rng;
   private readonly net: Rng;
-  private readonly q = new EventQueue<Ev>();
-  private now = T0;
+  private readonly q = new EventQueue(T0);
+  private get now(): number {
+    return this.q.now;
+  }
   private events = 0;
   private readonly managers = new Map<NodeId, ManagerSim>();
   private readonly workers = new Map<string, WorkerSim>();
@@ -166,7 +167,7 @@ class ClusterSim {
   }
 
   private at(delay: number, fn: () => void): void {
-    this.q.push({ at: this.now + delay, seq: this.q.seq(), fn });
+    this.q.after(delay, fn);
   }
 
   private every(period: number, phase: number, fn: () => void): void {
@@ -182,12 +183,9 @@ class ClusterSim {
   run(): void {
     this.at(300, () => this.clientStep());
     this.at(500, () => this.nemesis());
-    while (this.q.size > 0) {
-      const e = this.q.pop()!;
-      if (e.at > this.endAll) break;
-      this.now = e.at;
+    for (let e = this.q.next(this.endAll); e !== undefined; e = this.q.next(this.endAll)) {
       this.events++;
-      e.fn();
+      e.fire();
       this.checkSlots();
       if (this.now > this.endChaos + 2_000 && this.events % 200 === 0 && this.converged()) break;
     }

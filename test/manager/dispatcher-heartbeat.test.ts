@@ -7,6 +7,7 @@ import type { Connection, Stream } from '../../src/wire/interface.js';
 import { WsTransport } from '../../src/wire/ws-transport.js';
 import { FakeContext } from '../api/fake-context.js';
 import { waitFor } from '../helpers/wait.js';
+import { SimTimers } from '../sim/timers.js';
 
 /**
  * The dispatcher on its own (a real ws Transport, a FakeContext store),
@@ -25,17 +26,16 @@ interface Agent {
   stream: Stream<SessionFrame>;
   sessionId: string;
   ended: Promise<string>;
-  lastContact: number;
   heartbeat(): Promise<void>;
 }
 
-async function setup(t: Test, options: Partial<DispatcherOptions>) {
+async function setup(t: Test, options: Partial<DispatcherOptions>, timers?: SimTimers) {
   const ctx = new FakeContext();
   ctx.init();
   const server = new WsTransport({ nodeId: ctx.selfId });
   const addr = await server.listen({ host: '127.0.0.1', port: 0 });
   const logs: string[] = [];
-  const d = new Dispatcher({ transport: server, ctx, managers: () => [{ nodeId: ctx.selfId, addr }], options, log: (m) => logs.push(m) });
+  const d = new Dispatcher({ transport: server, ctx, managers: () => [{ nodeId: ctx.selfId, addr }], options, log: (m) => logs.push(m), ...(timers ? { timers } : {}) });
   d.startLeading();
   const clients: WsTransport[] = [];
   t.teardown(async () => {
@@ -71,9 +71,7 @@ async function setup(t: Test, options: Partial<DispatcherOptions>) {
       stream,
       sessionId: '',
       ended,
-      lastContact: Date.now(),
       heartbeat: async () => {
-        a.lastContact = Date.now();
         await conn.request(Heartbeat, { nodeId, sessionId: a.sessionId }, { timeoutMs: 5_000 });
       },
     };
@@ -87,8 +85,11 @@ async function setup(t: Test, options: Partial<DispatcherOptions>) {
 const nodeState = (ctx: FakeContext, id: string) => ctx.store.get('node', id)!.Status;
 
 t.test('heartbeats stop while the session stays open: disconnected after missedHeartbeats periods, never down', async (t) => {
+  // The dispatcher runs on simulated time: the test moves the clock, so the bounds are exact, not wall-clock guesses.
   const hb = 300;
-  const { ctx, d, connect, logs } = await setup(t, { heartbeatMs: hb, missedHeartbeats: 3 });
+  const check = 75; // the dispatcher checks liveness every heartbeatMs / 4 (50–250 ms)
+  const time = new SimTimers();
+  const { ctx, d, connect, logs } = await setup(t, { heartbeatMs: hb, missedHeartbeats: 3 }, time);
   // (The manager's own seeded node has no agent here: it is disconnected too; only the worker is watched.)
   const downs = (id: string) => logs.filter((l) => l.startsWith(`dispatcher: node ${id} down`)).length;
   const disconnects = (id: string) => logs.filter((l) => l.startsWith(`dispatcher: node ${id} disconnected`)).length;
@@ -96,31 +97,31 @@ t.test('heartbeats stop while the session stays open: disconnected after missedH
   const a = await connect(w);
   await waitFor(() => nodeState(ctx, w).State === 'ready', { what: 'the worker registered ready' });
 
-  // Heartbeating on time for well over 3 periods keeps it up.
-  const until = Date.now() + hb * 6;
-  while (Date.now() < until) {
+  // Heartbeating every half period for 6 periods keeps it up.
+  for (let i = 0; i < 12; i++) {
     await a.heartbeat();
-    await new Promise((r) => setTimeout(r, hb / 2));
+    time.advance(hb / 2);
   }
   t.equal(nodeState(ctx, w).State, 'ready', 'a node that heartbeats stays ready');
   t.equal(disconnects(w), 0, 'no disconnection of it');
   t.equal(d.absentSince(w), undefined, 'its agent counts as present');
-  t.ok(d.metrics.heartbeats >= 6, `heartbeats counted (${d.metrics.heartbeats})`);
+  t.equal(d.metrics.heartbeats, 12, 'heartbeats counted');
 
-  // Silence, with the stream and the connection left open.
+  // Silence, with the stream and the connection left open: exactly 3 periods are tolerated.
   await a.heartbeat();
-  const silentFrom = a.lastContact;
+  time.advance(hb * 3);
+  await new Promise((r) => setImmediate(r));
+  t.equal(nodeState(ctx, w).State, 'ready', `still ready ${hb * 3} ms after the last heartbeat`);
+  t.equal(d.sessionCount(), 1, 'and its session stands');
+  time.advance(check);
   await waitFor(() => nodeState(ctx, w).State === 'disconnected', { timeoutMs: 10_000, intervalMs: 10, what: 'the silent node disconnected' });
-  const after = Date.now() - silentFrom;
   t.ok(a.conn.isOpen, 'the connection was never closed by the agent');
-  t.ok(after > hb * 3, `not before 3 missed heartbeats (${after} ms > ${hb * 3} ms)`);
-  t.ok(after < hb * 3 + 5_000, `and soon after (${after} ms)`);
-  t.match(nodeState(ctx, w).Message, /missed heartbeats/, 'the reason says heartbeats');
+  t.match(nodeState(ctx, w).Message, new RegExp(`missed heartbeats: nothing heard for ${hb * 3 + check} ms`), 'the reason says heartbeats, and how long');
   t.match(await a.ended, /missed 3 heartbeats/, 'the dispatcher reset the stale session');
   t.equal(d.sessionCount(), 0);
   t.equal(disconnects(w), 1, 'one disconnection');
   t.equal(downs(w), 0, 'and no down decision: its tasks may still run');
-  t.ok(d.absentSince(w) !== undefined, 'its agent counts as absent (the lease grace period runs from now)');
+  t.equal(d.absentSince(w), time.now(), 'its agent counts as absent from now (the lease grace period runs from here)');
   await t.rejects(a.heartbeat(), /no such session/, 'a late heartbeat on the old session is refused');
 
   // Coming back: a new session makes it ready again.

@@ -9,7 +9,7 @@ import { notLeaderRefusal } from '../not-leader.js';
 import type { Change, StoreOp } from '../store/commands.js';
 import { isTerminal, type Node, type Task } from '../../model/index.js';
 import { Heartbeat, SessionOpen, StatusReport, type AgentDescription, type SessionFrame, type StatusUpdate } from '../../protocol/dispatcher.js';
-import { monotonicMs } from '../../util/monotonic.js';
+import { systemTimers, type TimerHandle, type Timers } from '../../util/timers.js';
 
 interface Session {
   nodeId: string;
@@ -43,9 +43,9 @@ export class Dispatcher {
   private leaderSince = 0;
   private readonly sessions = new Map<string, Session>();
   private queue: Pending[] = [];
-  private flushTimer: NodeJS.Timeout | null = null;
+  private flushTimer: TimerHandle | null = null;
   private flushing = false;
-  private checkTimer: NodeJS.Timeout | null = null;
+  private checkTimer: TimerHandle | null = null;
   private unwatch: (() => void) | null = null;
   private dirtyNodes = new Set<string>();
   private pushScheduled = false;
@@ -54,8 +54,13 @@ export class Dispatcher {
   /** Monotonic ms each node's last session ended. */
   private readonly sessionEnded = new Map<string, number>();
 
+  private readonly timers: Timers;
+  private readonly newSessionId: () => string;
+
   constructor(private readonly deps: DispatcherDeps) {
     this.opts = { ...defaultDispatcherOptions, ...deps.options };
+    this.timers = deps.timers ?? systemTimers;
+    this.newSessionId = deps.sessionId ?? (() => randomBytes(8).toString('hex'));
     const t = deps.transport;
     t.onStream(SessionOpen, (stream, open) => this.openSession(stream as Stream<SessionFrame>, open as SessionFrame));
     t.onRequest(Heartbeat, (b) => this.heartbeat(b.nodeId, b.sessionId));
@@ -65,10 +70,9 @@ export class Dispatcher {
   startLeading(): void {
     if (this.leading) return;
     this.leading = true;
-    this.leaderSince = monotonicMs();
+    this.leaderSince = this.timers.now();
     this.unwatch = this.deps.ctx.store.watch((changes) => this.onChanges(changes));
-    this.checkTimer = setInterval(() => this.checkLiveness(), Math.max(50, Math.min(250, this.opts.heartbeatMs / 4)));
-    this.checkTimer.unref();
+    this.checkTimer = this.timers.setInterval(() => this.checkLiveness(), Math.max(50, Math.min(250, this.opts.heartbeatMs / 4)));
   }
 
   /** Leadership lost: drop every session so agents reconnect to the new leader. */
@@ -77,7 +81,8 @@ export class Dispatcher {
     this.leading = false;
     this.unwatch?.();
     this.unwatch = null;
-    if (this.checkTimer) clearInterval(this.checkTimer);
+    this.timers.clear(this.checkTimer);
+    this.checkTimer = null;
     const moved = new DispatcherError('NOT_LEADER', 'leadership moved; report to the new leader');
     for (const s of this.sessions.values()) s.stream.reset(moved);
     this.sessions.clear();
@@ -129,7 +134,7 @@ export class Dispatcher {
     if (refusal) return this.refuse(stream, `UNAVAILABLE: ${refusal}`);
     const old = this.sessions.get(open.nodeId);
     if (old) old.stream.reset('replaced by a newer session');
-    const session: Session = { nodeId: open.nodeId, sessionId: randomBytes(8).toString('hex'), stream, lastHeartbeat: monotonicMs(), sent: new Map() };
+    const session: Session = { nodeId: open.nodeId, sessionId: this.newSessionId(), stream, lastHeartbeat: this.timers.now(), sent: new Map() };
     this.sessions.set(open.nodeId, session);
     this.sessionEnded.delete(open.nodeId);
     this.metrics.sessionsOpened++;
@@ -168,7 +173,7 @@ export class Dispatcher {
     if (!this.leading) throw this.notLeader();
     const s = this.sessions.get(nodeId);
     if (!s || s.sessionId !== sessionId) throw new DispatcherError('SESSION_INVALID', 'no such session: open a new one');
-    s.lastHeartbeat = monotonicMs();
+    s.lastHeartbeat = this.timers.now();
     this.metrics.heartbeats++;
     return { heartbeatMs: this.opts.heartbeatMs };
   }
@@ -177,7 +182,7 @@ export class Dispatcher {
     if (!this.leading) return Promise.reject(this.notLeader());
     const s = this.sessions.get(nodeId);
     if (!s || s.sessionId !== sessionId) return Promise.reject(new DispatcherError('SESSION_INVALID', 'no such session: open a new one'));
-    s.lastHeartbeat = monotonicMs();
+    s.lastHeartbeat = this.timers.now();
     return new Promise<number>((resolve, reject) => {
       this.queue.push({ nodeId, updates, resolve, reject });
       if (!this.flushTimer && !this.flushing) this.scheduleFlush();
@@ -190,8 +195,8 @@ export class Dispatcher {
    * died is running sooner), a burst waits for the next slot and shares it.
    */
   private scheduleFlush(): void {
-    const wait = Math.max(0, this.lastFlushAt + this.opts.statusFlushMs - monotonicMs());
-    this.flushTimer = setTimeout(() => void this.flush(), wait);
+    const wait = Math.max(0, this.lastFlushAt + this.opts.statusFlushMs - this.timers.now());
+    this.flushTimer = this.timers.setTimeout(() => void this.flush(), wait);
   }
 
   private lastFlushAt = -Infinity;
@@ -201,7 +206,7 @@ export class Dispatcher {
     this.flushTimer = null;
     if (this.queue.length === 0) return;
     this.flushing = true;
-    this.lastFlushAt = monotonicMs();
+    this.lastFlushAt = this.timers.now();
     const batch = this.queue;
     this.queue = [];
     const store = this.deps.ctx.store;
@@ -238,7 +243,7 @@ export class Dispatcher {
 
   private checkLiveness(): void {
     if (!this.leading) return;
-    const now = monotonicMs();
+    const now = this.timers.now();
     const deadline = this.opts.heartbeatMs * this.opts.missedHeartbeats;
     for (const [nodeId, s] of this.sessions) {
       if (now - s.lastHeartbeat > deadline) {
@@ -257,7 +262,7 @@ export class Dispatcher {
   /** The agent is gone (for now): no new tasks go to its node; its tasks stay, under the lease. */
   private endSession(nodeId: string, why: string): void {
     this.sessions.delete(nodeId);
-    this.sessionEnded.set(nodeId, monotonicMs());
+    this.sessionEnded.set(nodeId, this.timers.now());
     const n = this.deps.ctx.store.get('node', nodeId);
     if (!n || n.Status.State !== 'ready') return;
     this.metrics.nodesDisconnected++;
@@ -282,7 +287,7 @@ export class Dispatcher {
         const s = this.sessions.get(nodeId);
         if (s) {
           this.sessions.delete(nodeId);
-          this.sessionEnded.set(nodeId, monotonicMs());
+          this.sessionEnded.set(nodeId, this.timers.now());
           s.stream.reset('your node was declared down: register again');
         }
       })
@@ -321,7 +326,7 @@ export class Dispatcher {
     if (this.dirtyNodes.size > 0 && !this.pushScheduled) {
       // Coalesce: one increment per node per burst of transactions.
       this.pushScheduled = true;
-      setImmediate(() => {
+      this.timers.setTimeout(() => {
         this.pushScheduled = false;
         const nodes = this.dirtyNodes;
         this.dirtyNodes = new Set();
@@ -329,7 +334,7 @@ export class Dispatcher {
           const s = this.sessions.get(n);
           if (s) this.pushAssignments(s, false);
         }
-      });
+      }, 0);
     }
   }
 

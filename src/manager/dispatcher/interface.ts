@@ -2,6 +2,7 @@
 import type { Transport } from '../../wire/interface.js';
 import type { ManagerContext } from '../interface.js';
 import type { DispatcherOptions } from './options.js';
+import type { Timers } from '../../util/timers.js';
 
 export interface DispatcherDeps {
   transport: Transport;
@@ -16,5 +17,9 @@ export interface DispatcherDeps {
   /** The fence period the agents are told (informational). */
   fenceMs?: number;
   options?: Partial<DispatcherOptions>;
+  /** Clocks and timers (default: the machine's); a simulation passes its own. */
+  timers?: Timers;
+  /** Session IDs (default: 8 random bytes in hex); a simulation passes a seeded one. */
+  sessionId?: () => string;
   log?: (msg: string) => void;
 }

@@ -4,6 +4,7 @@ import type { ManagerContext } from '../interface.js';
 import type { StoreOp } from '../store/commands.js';
 import type { Task } from '../../model/index.js';
 import { SerialLoop } from './serial-loop.js';
+import { systemTimers, type Timers } from '../../util/timers.js';
 
 /**
  * Runs the pure orchestrator on the leader: on every store change (and at
@@ -21,10 +22,10 @@ export class OrchestratorLoop {
     private readonly ctx: ManagerContext,
     private readonly reconcile: ReconcileFn,
     private readonly log: (m: string) => void,
-    /** Epoch ms the decisions see (a shifted clock under the chaos harness); timers keep real time. */
-    private readonly wallClock: () => number = Date.now,
+    /** Its wall clock is what the decisions see (shifted under the chaos harness); its timers run the loop. */
+    private readonly timers: Timers = systemTimers,
   ) {
-    this.loop = new SerialLoop(() => this.step(), (err) => this.log(`orchestrator: ${err.message}`));
+    this.loop = new SerialLoop(() => this.step(), (err) => this.log(`orchestrator: ${err.message}`), timers);
   }
 
   start(): void {
@@ -47,19 +48,18 @@ export class OrchestratorLoop {
   }
 
   private async step(): Promise<number | null> {
-    const real = Date.now();
-    const now = this.wallClock();
+    const now = this.timers.wall();
     const d = this.reconcile(this.view(), now, () => this.ctx.newId());
-    // The decision's wakeAt is on the (possibly shifted) clock; the loop's timer runs on real time.
-    const wakeAt = d.wakeAt === null ? null : d.wakeAt - (now - real);
+    // The decision's wakeAt is on the (possibly shifted) wall clock; the loop waits the difference.
+    const wakeIn = d.wakeAt === null ? null : Math.max(0, d.wakeAt - now);
     for (const p of d.stats.problems ?? []) this.log(`orchestrator: ${p}`);
-    if (d.actions.length === 0) return wakeAt;
+    if (d.actions.length === 0) return wakeIn;
     const ops = d.actions.map((a) => actionToOp(a, (id) => this.ctx.store.get('task', id)));
     const r = await this.ctx.commit(ops);
     if (!r.ok) throw verdictError({ ...r, message: `proposal of ${ops.length} actions failed: ${r.message}` });
     this.actionsProposed += ops.length;
     // The applied batch pokes the loop through the watch; decide again then.
-    return wakeAt;
+    return wakeIn;
   }
 }
 

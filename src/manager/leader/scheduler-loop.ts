@@ -4,6 +4,7 @@ import type { ManagerContext } from '../interface.js';
 import type { Change, StoreOp } from '../store/commands.js';
 import { isTerminal, type Node, type Task } from '../../model/index.js';
 import { SerialLoop } from './serial-loop.js';
+import { systemTimers, type Timers } from '../../util/timers.js';
 
 /**
  * Runs the pure scheduler on the leader: keeps its incremental view of nodes
@@ -20,8 +21,9 @@ export class SchedulerLoop {
   constructor(
     private readonly ctx: ManagerContext,
     private readonly log: (m: string) => void,
+    timers: Timers = systemTimers,
   ) {
-    this.loop = new SerialLoop(() => this.step(), (err) => this.log(`scheduler: ${err.message}`));
+    this.loop = new SerialLoop(() => this.step(), (err) => this.log(`scheduler: ${err.message}`), timers);
   }
 
   start(): void {
@@ -99,6 +101,6 @@ export class SchedulerLoop {
     }
     // Unplaceable tasks are retried when nodes or tasks change (a poke), and
     // at least every few seconds in case capacity freed up silently.
-    return unplaced.length > 0 ? Date.now() + 5_000 : null;
+    return unplaced.length > 0 ? 5_000 : null;
   }
 }

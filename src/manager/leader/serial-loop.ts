@@ -1,3 +1,5 @@
+import { systemTimers, type TimerHandle, type Timers } from '../../util/timers.js';
+
 /**
  * A loop that runs a step whenever it is poked (store changes) or when its
  * own deadline comes, never two steps at once, and never spins: pokes that
@@ -9,13 +11,14 @@ export class SerialLoop {
   private running = false;
   private dirty = false;
   private stopped = true;
-  private timer: NodeJS.Timeout | null = null;
-  private immediate: NodeJS.Immediate | null = null;
+  private timer: TimerHandle | null = null;
+  private immediate: TimerHandle | null = null;
 
-  /** `step` returns when it next wants to run on its own (epoch ms), or null. */
+  /** `step` returns in how many ms it next wants to run on its own, or null. */
   constructor(
     private readonly step: () => Promise<number | null>,
     private readonly onError: (err: Error) => void,
+    private readonly timers: Timers = systemTimers,
   ) {}
 
   start(): void {
@@ -25,8 +28,8 @@ export class SerialLoop {
 
   stop(): void {
     this.stopped = true;
-    if (this.timer) clearTimeout(this.timer);
-    if (this.immediate) clearImmediate(this.immediate);
+    this.timers.clear(this.timer);
+    this.timers.clear(this.immediate);
     this.timer = null;
     this.immediate = null;
   }
@@ -38,34 +41,31 @@ export class SerialLoop {
       return;
     }
     if (this.immediate) return;
-    // setImmediate batches a burst of store events into one step.
-    this.immediate = setImmediate(() => {
+    // A zero-delay timer batches a burst of store events into one step.
+    this.immediate = this.timers.setTimeout(() => {
       this.immediate = null;
       void this.run();
-    });
+    }, 0);
   }
 
   private async run(): Promise<void> {
     if (this.stopped || this.running) return;
     this.running = true;
     this.dirty = false;
-    let wakeAt: number | null = null;
+    let wakeIn: number | null = null;
     try {
-      wakeAt = await this.step();
+      wakeIn = await this.step();
     } catch (err) {
       this.onError(err as Error);
       // Back off a little after a failed step (no leader, conflict storm).
-      wakeAt = Date.now() + 200;
+      wakeIn = 200;
     } finally {
       this.running = false;
     }
     if (this.stopped) return;
-    if (this.timer) clearTimeout(this.timer);
+    this.timers.clear(this.timer);
     this.timer = null;
     if (this.dirty) return this.poke();
-    if (wakeAt !== null) {
-      this.timer = setTimeout(() => this.poke(), Math.max(0, wakeAt - Date.now()));
-      this.timer.unref();
-    }
+    if (wakeIn !== null) this.timer = this.timers.setTimeout(() => this.poke(), Math.max(0, wakeIn));
   }
 }

@@ -1,5 +1,5 @@
 import type { Connection, Transport } from '../../wire/interface.js';
-import { monotonicMs } from '../../util/monotonic.js';
+import { systemTimers, type TimerHandle, type Timers } from '../../util/timers.js';
 import type { Store } from '../store/store.js';
 import { LeaseCore, type NodeStanding } from './core.js';
 import { LeaseRenew, LeaseReport, type LeaseReportBody } from '../../protocol/lease.js';
@@ -28,7 +28,8 @@ export interface LeaseServiceDeps {
     markDown(nodeId: string, why: string): void;
   };
   options?: Partial<LeaseOptions>;
-  now?: () => number;
+  /** Clocks and timers (default: the machine's); a simulation passes its own. */
+  timers?: Timers;
   log?: (msg: string) => void;
 }
 
@@ -42,8 +43,9 @@ export class LeaseService {
   readonly core: LeaseCore;
   readonly opts: LeaseOptions;
   readonly metrics: LeaseMetrics = newLeaseMetrics();
-  private timer: NodeJS.Timeout | null = null;
-  private decideTimer: NodeJS.Timeout | null = null;
+  private timer: TimerHandle | null = null;
+  private decideTimer: TimerHandle | null = null;
+  private readonly timers: Timers;
   private readonly now: () => number;
   private reporting = false;
   private leaderConn: { id: string; conn: Promise<Connection> } | null = null;
@@ -53,23 +55,22 @@ export class LeaseService {
     this.opts = { ...DEFAULT_LEASE_OPTIONS, ...deps.options };
     checkLeaseOptions(this.opts);
     this.core = new LeaseCore(this.opts);
-    this.now = deps.now ?? monotonicMs;
+    this.timers = deps.timers ?? systemTimers;
+    this.now = () => this.timers.now();
     deps.transport.onRequest(LeaseRenew, (b) => this.renew(b.nodeId));
     deps.transport.onRequest(LeaseReport, (b) => this.onReport(b as LeaseReportBody));
   }
 
   start(): void {
     this.sync();
-    this.timer = setInterval(() => this.periodic(), this.opts.renewEveryMs);
-    this.timer.unref();
-    this.decideTimer = setInterval(() => this.decide(), this.opts.decideEveryMs);
-    this.decideTimer.unref();
+    this.timer = this.timers.setInterval(() => this.periodic(), this.opts.renewEveryMs);
+    this.decideTimer = this.timers.setInterval(() => this.decide(), this.opts.decideEveryMs);
   }
 
   stop(): void {
     this.stopped = true;
-    if (this.timer) clearInterval(this.timer);
-    if (this.decideTimer) clearInterval(this.decideTimer);
+    this.timers.clear(this.timer);
+    this.timers.clear(this.decideTimer);
     this.timer = null;
     this.decideTimer = null;
     this.core.stop();

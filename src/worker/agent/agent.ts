@@ -6,6 +6,7 @@ import { runtimeFor } from './run-spec.js';
 import { TaskController } from './task-controller.js';
 import { TaskDb } from './task-db.js';
 import type { AgentOptions } from './options.js';
+import { systemTimers } from '../../util/timers.js';
 
 export type { AgentOptions } from './options.js';
 
@@ -60,6 +61,10 @@ export class Agent {
     return undefined;
   }
 
+  private wall(): number {
+    return (this.opts.timers ?? systemTimers).wall();
+  }
+
   private log(msg: string): void {
     this.opts.log?.(`agent ${this.opts.nodeId}: ${msg}`);
   }
@@ -71,7 +76,7 @@ export class Agent {
       this.opts.report([
         {
           taskId: task.ID,
-          status: { Timestamp: new Date().toISOString(), State: 'rejected', Message: 'runtime unavailable', Err: `runtime ${name} is not available on this node (have: ${this.runtimeNames().join(', ') || 'none'})` },
+          status: { Timestamp: new Date(this.wall()).toISOString(), State: 'rejected', Message: 'runtime unavailable', Err: `runtime ${name} is not available on this node (have: ${this.runtimeNames().join(', ') || 'none'})` },
         },
       ]);
       return null;
@@ -83,8 +88,9 @@ export class Agent {
         report: (taskId, status) => this.opts.report([{ taskId, status }]),
         log: (m) => this.log(m),
         alive: () => !this.stopped,
+        wall: () => this.wall(),
       },
-      { id: task.ID, task, runtime: name, state, created, updatedMs: Date.now() },
+      { id: task.ID, task, runtime: name, state, created, updatedMs: this.wall() },
     );
     this.controllers.set(task.ID, c);
     return c;
@@ -102,7 +108,7 @@ export class Agent {
         c.adopt(info);
       } else if (local.created && !isTerminal(local.state)) {
         // The runtime lost it (e.g. the machine rebooted): say so; the orchestrator replaces it.
-        this.opts.report([{ taskId: local.id, status: { Timestamp: new Date().toISOString(), State: 'failed', Message: 'task lost', Err: 'the runtime has no record of this task after an agent restart' } }]);
+        this.opts.report([{ taskId: local.id, status: { Timestamp: new Date(this.wall()).toISOString(), State: 'failed', Message: 'task lost', Err: 'the runtime has no record of this task after an agent restart' } }]);
         c.state = 'failed';
       }
     }

@@ -1,6 +1,7 @@
 /** What the agent is given: this node, its runtimes, and where status reports go. */
 import type { TaskStatus } from '../../model/index.js';
 import type { Runtime } from '../runtime/interface.js';
+import type { Timers } from '../../util/timers.js';
 
 export interface AgentOptions {
   nodeId: string;
@@ -11,4 +12,6 @@ export interface AgentOptions {
   /** Where status reports go (the dispatcher session). */
   report(updates: { taskId: string; status: TaskStatus }[]): void;
   log?: (msg: string) => void;
+  /** Clocks (default: the machine's): its wall clock stamps statuses. */
+  timers?: Timers;
 }

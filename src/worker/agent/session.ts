@@ -6,6 +6,7 @@ import { stateRank, type Node, type Task } from '../../model/index.js';
 import { Backoff } from '../../util/backoff.js';
 import { defaultBackoff, type BackoffOptions } from '../../wire/options.js';
 import { systemRng, type Rng } from '../../util/rng.js';
+import { sleepOn, systemTimers, type TimerHandle, type Timers } from '../../util/timers.js';
 
 export interface SessionClientOptions {
   transport: Transport;
@@ -24,7 +25,9 @@ export interface SessionClientOptions {
   backoff?: Partial<BackoffOptions>;
   /** Jitter source for the back-off (default: systemRng()). */
   rng?: Rng;
-  /** For tests: how the session waits between attempts. */
+  /** Clocks and timers (default: the machine's); a simulation passes its own. */
+  timers?: Timers;
+  /** For tests: how the session waits between attempts (default: a timer of `timers`). */
   sleep?: (ms: number) => Promise<void>;
   onAssignments(full: boolean, tasks: Task[], removed: string[]): void;
   onNode?(node: Node): void;
@@ -33,8 +36,6 @@ export interface SessionClientOptions {
   onFence?(fenceMs: number): void;
   log?: (msg: string) => void;
 }
-
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref());
 
 /** The reconnect back-off: the wire's jittered one, capped at 1 s so a failover is found fast. */
 export const sessionBackoff: BackoffOptions = { ...defaultBackoff, maxMs: 1_000 };
@@ -58,9 +59,11 @@ export class SessionClient {
   private sending = false;
   private wake: (() => void) | null = null;
   private readonly backoff: Backoff;
+  private readonly timers: Timers;
   connectedTo: string | null = null;
 
   constructor(private readonly opts: SessionClientOptions) {
+    this.timers = opts.timers ?? systemTimers;
     this.managers = [...new Set(opts.managers)];
     this.backoff = new Backoff({ ...sessionBackoff, ...opts.backoff }, opts.rng ?? systemRng());
   }
@@ -142,7 +145,7 @@ export class SessionClient {
       if (this.stopped) return;
       // Redirects retry at once; anything else backs off with jitter, so the
       // workers of a failed manager do not all reconnect in the same instant.
-      await (this.opts.sleep ?? sleep)(this.hint ? 0 : this.backoff.next());
+      await (this.opts.sleep ?? ((ms: number) => sleepOn(this.timers, ms)))(this.hint ? 0 : this.backoff.next());
     }
   }
 
@@ -152,7 +155,7 @@ export class SessionClient {
     try {
       const stream = conn.openStream(SessionOpen, { type: 'open', nodeId: this.opts.nodeId, description: this.opts.description }) as Stream<SessionFrame>;
       let heartbeatMs = 1_000;
-      let timer: NodeJS.Timeout | null = null;
+      let timer: TimerHandle | null = null;
       const done = new Promise<void>((resolve, reject) => {
         stream.onData(
           (f) => {
@@ -164,8 +167,7 @@ export class SessionClient {
                 heartbeatMs = f.heartbeatMs;
                 this.connectedTo = addr;
                 if (f.managers.length > 0) this.managers = [...new Set([...f.managers.map((m) => m.addr), ...this.managers])];
-                timer = setInterval(() => void this.heartbeat(conn, heartbeatMs), heartbeatMs);
-                timer.unref();
+                timer = this.timers.setInterval(() => void this.heartbeat(conn, heartbeatMs), heartbeatMs);
                 this.opts.onConnected?.(addr);
                 if (f.fenceMs !== undefined) this.opts.onFence?.(f.fenceMs);
                 void this.flush();
@@ -185,7 +187,7 @@ export class SessionClient {
       try {
         await done;
       } finally {
-        if (timer) clearInterval(timer);
+        this.timers.clear(timer);
       }
     } finally {
       this.conn = null;
@@ -224,8 +226,7 @@ export class SessionClient {
     if (this.pending.size === 0 || this.conn !== conn || !this.sessionId) return;
     // More arrived while this batch was in flight: send it now (the dispatcher paces the commits);
     // after a failure, not in a tight loop.
-    if (ok) setImmediate(() => void this.flush());
-    else setTimeout(() => void this.flush(), 100).unref();
+    this.timers.setTimeout(() => void this.flush(), ok ? 0 : 100);
   }
 
   private log(msg: string): void {

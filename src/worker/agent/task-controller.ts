@@ -11,6 +11,8 @@ export interface ControllerDeps {
   log(msg: string): void;
   /** False once the agent stopped: a stopped agent neither writes nor reports (its successor re-adopts). */
   alive(): boolean;
+  /** Epoch ms for status timestamps and the task db. */
+  wall(): number;
 }
 
 /**
@@ -154,7 +156,7 @@ export class TaskController {
     // runtime creates the task (accepted), the fact that it did (ready), and
     // the end. In between, the runtime itself says what runs.
     if (state === 'accepted' || state === 'ready' || isTerminal(state)) {
-      await this.deps.db.put({ id: this.task.ID, task: this.task, runtime: this.deps.runtime.name, state, created: this.created, updatedMs: Date.now() });
+      await this.deps.db.put({ id: this.task.ID, task: this.task, runtime: this.deps.runtime.name, state, created: this.created, updatedMs: this.deps.wall() });
     }
     const cs = {
       ...(this.containerId ? { ContainerID: this.containerId } : {}),
@@ -162,7 +164,7 @@ export class TaskController {
       ...(exitCode !== undefined ? { ExitCode: exitCode } : {}),
     };
     this.deps.report(this.task.ID, {
-      Timestamp: new Date().toISOString(),
+      Timestamp: new Date(this.deps.wall()).toISOString(),
       State: state,
       Message: message,
       ...(err ? { Err: err } : {}),

@@ -30,7 +30,7 @@ import { GossipMetrics } from '../../../src/gossip/metrics.js';
 import { resolveOptions, suspicionMinMs, type GossipOptions } from '../../../src/gossip/options.js';
 import { encodedSize } from '../../../src/gossip/size.js';
 import { validate } from '../../../src/wire/schema.js';
-import { EventQueue, type SimEvent } from './eventq.js';
+import { EventQueue, type SimEvent } from '../../sim/event-queue.js';
 import type { Scenario } from './scenario.js';
 
 export interface SimNode {

@@ -16,6 +16,7 @@ import { LeaseCore } from '../../../src/manager/lease/core.js';
 import type { LeaseReportAck, LeaseReportBody } from '../../../src/protocol/lease.js';
 import { DEFAULT_LEASE_OPTIONS, type LeaseOptions } from '../../../src/manager/lease/options.js';
 import { seededRng, type Rng } from '../../../src/util/rng.js';
+import { EventQueue } from '../../sim/event-queue.js';
 
 export interface SimResult {
   ok: boolean;
@@ -27,12 +28,6 @@ export interface SimResult {
   faulty: boolean;
 }
 
-interface Ev {
-  at: number;
-  seq: number;
-  run: () => void;
-}
-
 const MANAGERS = ['m0', 'm1', 'm2'];
 
 export function runLeaseSimulation(seed: number, opts: { durationMs?: number; faults?: boolean } = {}): SimResult {
@@ -41,12 +36,9 @@ export function runLeaseSimulation(seed: number, opts: { durationMs?: number; fa
   const duration = opts.durationMs ?? 30_000;
   const faults = opts.faults ?? true;
   const nodes = Array.from({ length: rng.range(4, 8) }, (_, i) => `n${i}`);
-  const events: Ev[] = [];
-  let seq = 0;
+  const q = new EventQueue();
   let now = 0;
-  const at = (t: number, run: () => void) => {
-    events.push({ at: t, seq: seq++, run });
-  };
+  const at = (t: number, run: () => void) => q.at(t, run);
 
   // --- network: per directed link, up or down; delay 0–60 ms (sometimes 300), loss 0–10%
   const loss = faults ? rng.next() * 0.1 : 0;
@@ -213,14 +205,9 @@ export function runLeaseSimulation(seed: number, opts: { durationMs?: number; fa
   }
 
   // --- run
-  while (events.length > 0 && !failure) {
-    events.sort((a, b) => a.at - b.at || a.seq - b.seq);
-    const batchEnd = events[0]!.at;
-    const ready = events.splice(0, events.findIndex((e) => e.at > batchEnd) === -1 ? events.length : events.findIndex((e) => e.at > batchEnd));
-    for (const e of ready) {
-      now = e.at;
-      e.run();
-    }
+  for (let e = q.next(); e !== undefined && !failure; e = q.next()) {
+    now = q.now;
+    e.fire();
   }
 
   // --- the invariant

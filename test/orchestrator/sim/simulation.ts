@@ -13,6 +13,7 @@
  * passes, desired must equal running everywhere. One seed = one exact run.
  */
 import { seededRng } from '../../../src/util/rng.js';
+import { EventQueue } from '../../sim/event-queue.js';
 import type { Rng } from '../../../src/util/rng.js';
 import { reconcile } from '../../../src/manager/orchestrator/reconcile.js';
 import { applyActions } from '../../../src/manager/orchestrator/apply.js';
@@ -63,7 +64,10 @@ export function runSimulation(seed: number, o: SimOptions = {}): SimResult {
 class Sim {
   private readonly rng: Rng;
   private readonly agentRng: Rng;
-  private now = T0;
+  private readonly q = new EventQueue(T0);
+  private get now(): number {
+    return this.q.now;
+  }
   private version = 1;
   private steps = 0;
   private reconciles = 0;
@@ -138,9 +142,10 @@ class Sim {
     const chaosEnd = T0 + this.chaosMs;
     const end = chaosEnd + this.healMs;
     let quietSince = -1;
-    while (this.now < end) {
+    let converged = false;
+    // One step of the world every 100–500 ms, as events on the shared queue, until it converged or time is up.
+    const step = (): void => {
       this.steps++;
-      this.now += this.rng.pick([100, 200, 250, 500]);
       if (this.chaos && this.now >= chaosEnd) this.heal();
       if (this.chaos) this.chaosEvent();
       this.schedule();
@@ -154,13 +159,18 @@ class Sim {
           // Converged and stayed so for 10 s (nothing left that could undo it: a pending wake would).
           if (this.now - quietSince >= 10_000 && this.wakeAt === null) {
             this.convergedAfterMs = quietSince - chaosEnd;
+            converged = true;
             return;
           }
         } else {
           quietSince = -1;
         }
       }
-    }
+      if (this.now < end) this.q.after(this.rng.pick([100, 200, 250, 500]), step);
+    };
+    this.q.after(this.rng.pick([100, 200, 250, 500]), step);
+    for (let e = this.q.next(); e !== undefined && !converged; e = this.q.next()) e.fire();
+    if (converged) return;
     this.fail('no convergence after the faults stopped', convergence(this.view(), { mayFinish: (s) => this.mayFinish.has(s.ID) }));
   }
 

@@ -13,7 +13,7 @@ import type { ConfChange, ConfState, Message, NodeId } from '../../../src/raft/i
 import { totalDropped } from '../../../src/raft/metrics.js';
 import { seededRng } from '../../../src/util/rng.js';
 import type { Rng } from '../../../src/util/rng.js';
-import { EventQueue } from './heap.js';
+import { EventQueue } from '../../sim/event-queue.js';
 import { Invariants, SafetyViolation } from './invariants.js';
 import { encodeCommand } from './kv.js';
 import type { Applied } from './kv.js';
@@ -49,10 +49,7 @@ export interface SimOptions extends ScenarioOverrides {
   checkTimeoutMs?: number;
 }
 
-type Ev =
-  | { at: number; seq: number; kind: 'deliver'; m: Message }
-  | { at: number; seq: number; kind: 'tick'; node: SimNode }
-  | { at: number; seq: number; kind: 'call'; fn: () => void };
+type Ev = { kind: 'deliver'; m: Message } | { kind: 'tick'; node: SimNode } | { kind: 'call'; fn: () => void };
 
 interface PendingOp {
   proc: number;
@@ -73,7 +70,7 @@ export function runSimulation(seed: number, so: SimOptions = {}): SimResult {
 class Simulation {
   private readonly rng: Rng;
   private readonly sc: Scenario;
-  private readonly q = new EventQueue<Ev>();
+  private readonly q = new EventQueue();
   private readonly inv = new Invariants();
   private readonly net: SimNetwork;
   private readonly nodes = new Map<NodeId, SimNode>();
@@ -113,7 +110,11 @@ class Simulation {
   }
 
   private schedule(delay: number, e: { kind: 'deliver'; m: Message } | { kind: 'call'; fn: () => void }): void {
-    this.q.push({ ...e, at: this.now + delay, seq: this.q.seq() } as Ev);
+    this.push(this.now + delay, e);
+  }
+
+  private push(at: number, e: Ev): void {
+    this.q.push(at, { fire: () => this.handle(e) });
   }
 
   private later(delay: number, fn: () => void): void {
@@ -139,7 +140,7 @@ class Simulation {
     node.start();
     // Each node ticks at its own phase within the tick period.
     const phase = this.rngs.nodes.int(STEPS_PER_TICK);
-    this.q.push({ at: this.now + phase + 1, seq: this.q.seq(), kind: 'tick', node });
+    this.push(this.now + phase + 1, { kind: 'tick', node });
     return node;
   }
 
@@ -197,29 +198,35 @@ class Simulation {
   }
 
   private loop(): void {
-    for (;;) {
-      const e = this.q.pop();
-      if (e === undefined || e.at > this.endAt) return;
-      this.now = e.at;
-      switch (e.kind) {
-        case 'deliver': {
-          const n = this.nodes.get(e.m.to);
-          if (n === undefined || !this.net.linkUp(e.m.from, e.m.to)) break;
-          n.deliver(e.m);
-          this.check(n);
-          break;
-        }
-        case 'tick':
-          e.node.tick();
-          this.check(e.node);
-          this.q.push({ at: this.now + STEPS_PER_TICK, seq: this.q.seq(), kind: 'tick', node: e.node });
-          if (this.healed && this.livenessTicks >= 0) return; // liveness shown: done
-          break;
-        case 'call':
-          e.fn();
-          for (const n of this.nodes.values()) this.check(n);
-          break;
+    this.done = false;
+    for (let e = this.q.next(this.endAt); e !== undefined && !this.done; e = this.q.next(this.endAt)) {
+      this.now = this.q.now;
+      e.fire();
+    }
+  }
+
+  /** Set when liveness was shown: the run is over. */
+  private done = false;
+
+  private handle(e: Ev): void {
+    switch (e.kind) {
+      case 'deliver': {
+        const n = this.nodes.get(e.m.to);
+        if (n === undefined || !this.net.linkUp(e.m.from, e.m.to)) break;
+        n.deliver(e.m);
+        this.check(n);
+        break;
       }
+      case 'tick':
+        e.node.tick();
+        this.check(e.node);
+        this.push(this.now + STEPS_PER_TICK, e);
+        if (this.healed && this.livenessTicks >= 0) this.done = true; // liveness shown: done
+        break;
+      case 'call':
+        e.fn();
+        for (const n of this.nodes.values()) this.check(n);
+        break;
     }
   }
 
