@@ -3,6 +3,7 @@ import { TestCluster } from './driver-cluster.js';
 import { waitFor } from '../helpers/wait.js';
 import { RaftError } from '../../src/raft/errors.js';
 import { encodeKvCommand } from '../../src/raft/kv-state-machine.js';
+import { retry } from '../../src/util/retry.js';
 
 const ids = ['m1', 'm2', 'm3'];
 
@@ -99,7 +100,10 @@ t.test('a network that duplicates every frame: forwarded proposals still apply e
   const leader = await c.leader();
   c.faults.setAll({ duplicate: 1 });
   const follower = [...c.members.values()].find((m) => m !== leader)!;
-  for (let i = 0; i < 60; i++) await c.append(follower, 'once', 'x');
+  // Under load an election can leave the follower without a leader for a moment: a proposal it
+  // refuses then (NOT_LEADER, no leader known) was never sent anywhere, so retrying it keeps "once".
+  const refusedHere = (err: unknown) => err instanceof RaftError && err.code === 'NOT_LEADER' && err.leaderId === null;
+  for (let i = 0; i < 60; i++) await retry(() => c.append(follower, 'once', 'x'), { what: 'append', deadlineMs: 20_000, retryable: refusedHere });
   c.faults.clear();
   await waitFor(() => [...c.members.values()].every((m) => m.sm.get('once')?.length === 60), { what: 'all applied 60 appends' });
   t.ok(follower.driver.metrics.dropped['duplicate-proposal'] ?? leader.driver.metrics.dropped['duplicate-proposal'], 'duplicates were seen and skipped');
