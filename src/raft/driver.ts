@@ -92,7 +92,12 @@ export interface DriverMetrics {
   applied: number;
   snapshotsTaken: number;
   snapshotsRestored: number;
+  /** Failed attempts to write the Raft log or hard state (each retried; the node does not lead meanwhile). */
   persistErrors: number;
+  /** Failed snapshots: capturing or encoding the state machine, or saving the image (a save is retried). */
+  snapshotErrors: number;
+  /** Other failures while handling a Ready (a state machine that cannot restore, a listener that throws): logged, retried. */
+  loopErrors: number;
   /** Incoming frames dropped by the driver before the core, by reason. */
   dropped: Record<string, number>;
 }
@@ -161,6 +166,8 @@ export class RaftDriver {
     snapshotsTaken: 0,
     snapshotsRestored: 0,
     persistErrors: 0,
+    snapshotErrors: 0,
+    loopErrors: 0,
     dropped: Object.create(null) as Record<string, number>,
   };
   private core!: RaftCore;
@@ -194,6 +201,8 @@ export class RaftDriver {
   private snapshotInFlight = false;
   /** Set while persists fail (disk full, I/O errors): the node then reports itself a follower. */
   private storageFailing = false;
+  /** Set while handling a Ready fails for another reason: the node then reports itself a follower too. */
+  private loopFailing = false;
   private readySnapshot: { index: number; data: Uint8Array } | null = null;
 
   private constructor(opts: RaftDriverOptions) {
@@ -528,7 +537,9 @@ export class RaftDriver {
     this.scheduled = true;
     setImmediate(() => {
       this.scheduled = false;
-      if (!this.running) this.loopDone = this.loop();
+      // loop() handles its own failures; this catch is the last guard, so that
+      // nothing the loop does can end the process with an unhandled rejection.
+      if (!this.running) this.loopDone = this.loop().catch((err: unknown) => this.onLoopFailure(err));
     });
   }
 
@@ -537,7 +548,7 @@ export class RaftDriver {
     try {
       while (!this.stopped && this.core.hasReady()) {
         const rd = this.core.ready();
-        await this.handle(rd);
+        await this.handleUntilDone(rd);
         if (this.stopped) return;
         this.core.advance(rd);
         this.metrics.readies++;
@@ -550,6 +561,60 @@ export class RaftDriver {
       this.running = false;
     }
     if (!this.stopped && this.core.hasReady()) this.schedule();
+  }
+
+  /**
+   * Handles a Ready until it is done. Storage failures are retried inside
+   * handle() (persist); anything else that fails (a state machine that
+   * cannot restore a snapshot, a listener that throws) is logged, counted,
+   * and the same Ready is handled again after a back-off: every step of
+   * handle() may be repeated (applies skip what is applied, Raft tolerates
+   * duplicate messages, the persist is the same transaction). Meanwhile the
+   * node does not lead. Returns early only when the driver stops.
+   */
+  private async handleUntilDone(rd: Ready): Promise<void> {
+    try {
+      await retry(() => this.handle(rd), {
+        what: 'handling a raft Ready',
+        deadlineMs: Infinity,
+        retryable: () => true,
+        backoff: { initialMs: 50, maxMs: 2_000, jitter: 0.2 },
+        stopped: () => this.stopped,
+        onRetry: (err, _attempt, delay) => {
+          this.metrics.loopErrors++;
+          this.log(`handling a Ready failed (${describe(err)}); retrying in ${delay} ms`);
+          if (!this.loopFailing) {
+            this.loopFailing = true;
+            if (this.soft.role === 'leader') this.onSoftState({ leader: null, role: 'follower' });
+          }
+        },
+      });
+    } catch (err) {
+      if (this.stopped) return;
+      throw err;
+    }
+    if (this.loopFailing) {
+      this.loopFailing = false;
+      this.log('handling Readys works again');
+      this.onSoftState(this.core.softState());
+    }
+  }
+
+  /**
+   * The loop failed outside a Ready's handling (a bug in the core, most
+   * likely). The process stays up: log it, count it, stop leading, and try
+   * the loop again later.
+   */
+  private onLoopFailure(err: unknown): void {
+    this.running = false;
+    if (this.stopped) return;
+    this.metrics.loopErrors++;
+    this.log(`raft loop failed (${describe(err)}); running it again in 1000 ms`);
+    // Not leading until a Ready is handled again (handleUntilDone clears it).
+    this.loopFailing = true;
+    if (this.soft.role === 'leader') this.onSoftState({ leader: null, role: 'follower' });
+    const t = setTimeout(() => this.schedule(), 1_000);
+    t.unref?.();
   }
 
   /**
@@ -594,8 +659,9 @@ export class RaftDriver {
     if (rd.entries.length > 0) this.lastIndex = rd.entries[rd.entries.length - 1]!.index;
     for (const m of late.length > 1 ? coalesceAcks(late) : late) this.send(m);
     if (this.recoveryUntil > 0 && this.lastIndex >= this.recoveryUntil) {
+      await this.durably('clearing the recovery mark', () => this.storage.clearRecovery(), () => this.metrics.persistErrors++);
+      if (this.stopped) return;
       this.recoveryUntil = 0;
-      await this.storage.clearRecovery();
       this.log(`log caught up past the cut: voting again`);
     }
   }
@@ -607,24 +673,34 @@ export class RaftDriver {
    * failed write.
    */
   private async persist(rd: Ready): Promise<void> {
+    await this.durably('persisting raft state', () => this.storage.persist(rd), () => this.metrics.persistErrors++);
+  }
+
+  /**
+   * Runs a storage write until it works. While it fails (disk full, I/O
+   * error) the node marks its storage failing and stops leading: its
+   * heartbeats are stuck behind the write, so the others elect a new leader.
+   * Returns early (without the write) only when the driver stops.
+   */
+  private async durably(what: string, write: () => Promise<void>, count: () => void): Promise<void> {
     try {
-      await retry(() => this.storage.persist(rd), {
-        what: 'persisting raft state',
+      await retry(write, {
+        what,
         deadlineMs: Infinity,
         // Every storage failure is waited out: acknowledging without the write is never an option.
         retryable: () => true,
         backoff: { initialMs: 50, maxMs: 2_000, jitter: 0.2 },
         stopped: () => this.stopped,
         onRetry: (err, _attempt, delay) => {
-          this.metrics.persistErrors++;
-          this.log(`persisting raft state failed (${(err as Error).message}); retrying in ${delay} ms`);
+          count();
+          this.log(`${what} failed (${describe(err)}); retrying in ${delay} ms`);
           if (!this.storageFailing) {
             this.storageFailing = true;
             // A node that cannot write its log cannot lead: its heartbeats are
-            // stuck behind this persist, so the others elect a new leader. Tell
+            // stuck behind this write, so the others elect a new leader. Tell
             // the listeners (dispatcher, leader loops) at once, rather than let
             // this node keep agent sessions and act on a view nobody follows.
-            if (this.soft.role === 'leader') this.onSoftState({ leader: null, role: 'follower' }, true);
+            if (this.soft.role === 'leader') this.onSoftState({ leader: null, role: 'follower' });
           }
         },
       });
@@ -636,13 +712,13 @@ export class RaftDriver {
       this.storageFailing = false;
       this.log('storage writes work again');
       // Whatever the core became meanwhile (a follower, most likely), say so.
-      this.onSoftState(this.core.softState(), true);
+      this.onSoftState(this.core.softState());
     }
   }
 
-  private onSoftState(s: SoftState, force = false): void {
-    // While storage fails this node does not lead, whatever the core says.
-    if (this.storageFailing && !force && s.role === 'leader') s = { leader: null, role: 'follower' };
+  private onSoftState(s: SoftState): void {
+    // While storage (or the loop) fails this node does not lead, whatever the core says.
+    if ((this.storageFailing || this.loopFailing) && s.role === 'leader') s = { leader: null, role: 'follower' };
     const changed = s.leader !== this.soft.leader || s.role !== this.soft.role;
     if (s.leader !== this.soft.leader) {
       // A proposal handed to a leader that is gone may have been lost (it
@@ -667,7 +743,15 @@ export class RaftDriver {
     this.soft = s;
     if (changed) {
       this.log(`${s.role}${s.leader ? `, leader ${s.leader}` : ', no leader'} (term ${this.core.hardState().term})`);
-      for (const fn of [...this.leaderListeners]) fn(s.leader, s.role);
+      for (const fn of [...this.leaderListeners]) {
+        try {
+          fn(s.leader, s.role);
+        } catch (err) {
+          // A listener's failure is its own: the others still hear, and Raft goes on.
+          this.metrics.loopErrors++;
+          this.log(`a leader-change listener failed: ${describe(err)}`);
+        }
+      }
     }
   }
 
@@ -785,7 +869,8 @@ export class RaftDriver {
       sm = this.opts.stateMachine.snapshot();
     } catch (err) {
       this.snapshotInFlight = false;
-      this.log(`snapshot at ${index} failed: ${(err as Error).message}`);
+      this.metrics.snapshotErrors++;
+      this.log(`snapshot at ${index} failed: ${describe(err)}`);
       return;
     }
     void Promise.resolve(sm).then(
@@ -794,9 +879,10 @@ export class RaftDriver {
         // The loop compacts between Readys; wake it if it is idle.
         this.schedule();
       },
-      (err: Error) => {
+      (err: unknown) => {
         this.snapshotInFlight = false;
-        this.log(`snapshot at ${index} failed: ${err.message}`);
+        this.metrics.snapshotErrors++;
+        this.log(`snapshot at ${index} failed: ${describe(err)}`);
       },
     );
   }
@@ -811,7 +897,11 @@ export class RaftDriver {
       if (!snap) return;
       const keep = this.opts.raft?.keepEntries ?? 500;
       const t0 = performance.now();
-      await this.storage.saveSnapshot(snap, Math.max(1, snap.meta.index - keep + 1));
+      // The core compacted its in-memory log already; the stored log keeps
+      // every entry until the image is durable, so a save that fails (disk
+      // full) is retried like any write, and the node does not lead meanwhile.
+      await this.durably(`saving the snapshot at ${snap.meta.index}`, () => this.storage.saveSnapshot(snap, Math.max(1, snap.meta.index - keep + 1)), () => this.metrics.snapshotErrors++);
+      if (this.stopped) return;
       this.log(`snapshot at ${snap.meta.index} (${snap.data.byteLength} bytes) saved in ${Math.round(performance.now() - t0)} ms`);
       this.snapshotIndex = snap.meta.index;
       this.metrics.snapshotsTaken++;
@@ -830,6 +920,10 @@ export class RaftDriver {
   private log(msg: string): void {
     this.opts.log?.(`raft ${this.id}: ${msg}`);
   }
+}
+
+function describe(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
 }
 
 /** The (origin, seq) header of an encoded proposal, as a view: a valid proposal frame with an empty command. */
