@@ -5,6 +5,7 @@
  * "500ms"; the API wants nanoseconds). Parse errors are UnitError; the flag
  * parsers turn them into CliErrors naming the flag.
  */
+import { MAX_REPLICAS } from '../model/objects.js';
 import { ShoalError } from '../util/errors.js';
 
 export class UnitError extends ShoalError<'INVALID_VALUE'> {
@@ -54,6 +55,13 @@ export function parseCount(s: string): number {
   if (!/^\s*\d+\s*$/.test(s)) throw new UnitError(`${JSON.stringify(s)} is not a non-negative integer`);
   const n = Number(s);
   if (!Number.isSafeInteger(n)) throw new UnitError(`${s} is too large`);
+  return n;
+}
+
+/** A replica count (`--replicas`, `service scale web=N`): a count no larger than MAX_REPLICAS. */
+export function parseReplicas(s: string): number {
+  const n = parseCount(s);
+  if (n > MAX_REPLICAS) throw new UnitError(`${s} is more than ${MAX_REPLICAS}, the most tasks one service may have`);
   return n;
 }
 

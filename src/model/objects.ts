@@ -84,6 +84,8 @@ export interface Node extends Meta {
   ManagerStatus?: ManagerStatus;
   /** Shoal: where the node's cluster port and gossip port listen (host:port). */
   ShoalAddrs?: { Cluster: string; Gossip: string };
+  /** Shoal: SHA-256 of the public key the node joined with (its certificate's key), to recognise it asking again. */
+  ShoalKeyId?: string;
 }
 
 // ------------------------------------------------------------- task spec
@@ -196,6 +198,17 @@ export interface TaskSpec {
 }
 
 // -------------------------------------------------------------- services
+
+/**
+ * The most tasks one service may ask for at once: `Mode.Replicated.Replicas`
+ * and `Mode.ReplicatedJob.MaxConcurrent` (the API refuses more with a 400
+ * naming the field; the CLI refuses `--replicas` and `service scale` beyond
+ * it before asking). The orchestrator creates and tracks one slot per
+ * replica, so an unbounded count (2^53) would keep the leader busy forever;
+ * 100,000 is far beyond what a cluster of Shoal's size runs (the scheduler
+ * benchmark places 100k tasks on 10k nodes) while bounding that work.
+ */
+export const MAX_REPLICAS = 100_000;
 
 export interface ServiceMode {
   Replicated?: { Replicas?: number };
@@ -344,6 +357,13 @@ export interface Cluster extends Meta {
    * it from every response.
    */
   ShoalRootSecret?: string;
+  /**
+   * Shoal: the cluster's root CA (PEM certificate and PKCS#8 key), held by
+   * the managers in Raft so any of them can sign node certificates. The join
+   * tokens' first part is its certificate's digest. The API never returns
+   * the key.
+   */
+  ShoalCA?: { CertPem: string; KeyPem: string };
 }
 
 export interface SecretSpec {

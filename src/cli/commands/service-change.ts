@@ -8,7 +8,7 @@ import type { ApiClient } from '../client.js';
 import { CliError } from '../errors.js';
 import { clientFor } from '../host.js';
 import { waitForConvergence } from '../progress/converge.js';
-import { parseCount, parseDuration } from '../units.js';
+import { parseDuration, parseReplicas } from '../units.js';
 import { enc, getService, out, updateWithVersion, warn } from './common.js';
 import { addCreateOptions, addUpdateOptions, createSpec, flagValue, updateSpec, type CreateFlags, type ScalarFlags, type UpdateFlags } from './service-create-flags.js';
 
@@ -78,7 +78,7 @@ export function registerServiceChanges(service: Command): void {
       const wanted = pairs.map((p) => {
         const m = /^(.+)=(.*)$/.exec(p);
         if (!m) throw new CliError(`invalid scale specifier ${JSON.stringify(p)}: use SERVICE=REPLICAS, e.g. web=5`);
-        return { ref: m[1]!, n: flagValue(`the replicas of ${m[1]}`, m[2]!, parseCount) };
+        return { ref: m[1]!, n: flagValue(`the replicas of ${m[1]}`, m[2]!, parseReplicas) };
       });
       flagValue('--timeout', f.timeout, parseDuration);
       const client = clientFor(cmd);

@@ -8,7 +8,7 @@ import { parseConstraint as parseModelConstraint } from '../../model/constraints
 import { Option, type Command } from 'commander';
 import type { EndpointPortConfig, HealthConfig, Mount, ServiceMode, ServiceSpec, TaskSpec, UpdateConfig } from '../../model/index.js';
 import { CliError } from '../errors.js';
-import { parseBytes, parseCount, parseCpus, parseDuration, UnitError } from '../units.js';
+import { parseBytes, parseCount, parseCpus, parseDuration, parseReplicas, UnitError } from '../units.js';
 
 /** Runs a unit parser, turning its error into one that names the flag. */
 export function flagValue<T>(flag: string, raw: string, parse: (s: string) => T): T {
@@ -331,7 +331,7 @@ export function applyScalars(spec: ServiceSpec, f: ScalarFlags): void {
   const t: TaskSpec = (spec.TaskTemplate ??= {});
   const c = (t.ContainerSpec ??= { Image: '' });
   if (f.replicas !== undefined) {
-    const n = flagValue('--replicas', f.replicas, parseCount);
+    const n = flagValue('--replicas', f.replicas, parseReplicas);
     if (spec.Mode.Replicated) spec.Mode.Replicated.Replicas = n;
     else if (spec.Mode.ReplicatedJob) spec.Mode.ReplicatedJob = { ...spec.Mode.ReplicatedJob, MaxConcurrent: n };
     else throw new CliError('--replicas can only be used with replicated or replicated-job mode');

@@ -6,7 +6,7 @@
  * has one (DNS-safe names, 4 MiB minimum memory, 1 ms minimum health
  * intervals, exactly one mode).
  */
-import type { ServiceMode, ServiceSpec } from '../../../model/index.js';
+import { MAX_REPLICAS, type ServiceMode, type ServiceSpec } from '../../../model/index.js';
 import {
   absent,
   describe,
@@ -83,9 +83,9 @@ function validateMode(raw: unknown, field: string): ServiceMode {
   const body = obj(m[k], `${field}.${k}`);
   switch (k) {
     case 'Replicated':
-      return { Replicated: { ...body, Replicas: optInt(body.Replicas, `${field}.Replicated.Replicas`, 0, MAX_U64) ?? 1 } };
+      return { Replicated: { ...body, Replicas: optReplicas(body.Replicas, `${field}.Replicated.Replicas`) ?? 1 } };
     case 'ReplicatedJob': {
-      const MaxConcurrent = optInt(body.MaxConcurrent, `${field}.ReplicatedJob.MaxConcurrent`, 0, MAX_U64);
+      const MaxConcurrent = optReplicas(body.MaxConcurrent, `${field}.ReplicatedJob.MaxConcurrent`);
       const TotalCompletions = optInt(body.TotalCompletions, `${field}.ReplicatedJob.TotalCompletions`, 0, MAX_U64);
       // Docker: unset MaxConcurrent is 1; unset TotalCompletions is MaxConcurrent.
       const mc = MaxConcurrent ?? 1;
@@ -96,6 +96,13 @@ function validateMode(raw: unknown, field: string): ServiceMode {
     case 'GlobalJob':
       return { GlobalJob: {} };
   }
+}
+
+/** A task count: a non-negative integer no larger than MAX_REPLICAS (model/objects.ts says why). */
+function optReplicas(v: unknown, field: string): number | undefined {
+  const n = optInt(v, field, 0, Infinity);
+  if (n !== undefined && n > MAX_REPLICAS) fail(field, `must be at most ${MAX_REPLICAS} (the most tasks one service may have), not ${n}`);
+  return n;
 }
 
 function validateTaskSpec(raw: unknown, field: string): Obj {
