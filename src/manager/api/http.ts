@@ -5,24 +5,30 @@
 import type { IncomingMessage } from 'node:http';
 import { ApiError, badRequest } from './errors.js';
 
+/**
+ * The largest request body the API reads (ApiServerOptions.maxBodyBytes). The
+ * API's bodies are specs of a few KiB (a service spec with every field set is
+ * under 10 KiB); 1 MiB leaves room for large label sets and is what one
+ * request may make a manager hold in memory.
+ */
 export const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
 
 /** Reads the whole body, refusing (413) more than `limit` bytes without buffering them. */
 export async function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   const declared = Number(req.headers['content-length']);
-  if (Number.isFinite(declared) && declared > limit) throw tooLarge(limit);
+  if (Number.isFinite(declared) && declared > limit) throw bodyTooLarge(limit);
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req as AsyncIterable<Buffer>) {
     size += chunk.length;
-    if (size > limit) throw tooLarge(limit);
+    if (size > limit) throw bodyTooLarge(limit);
     chunks.push(chunk);
   }
   return Buffer.concat(chunks);
 }
 
-function tooLarge(limit: number): ApiError {
-  return new ApiError(413, `request body larger than ${limit} bytes`);
+export function bodyTooLarge(limit: number): ApiError {
+  return new ApiError(413, `request body larger than ${limit} bytes (the API's limit)`);
 }
 
 /**

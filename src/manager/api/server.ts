@@ -8,7 +8,7 @@ import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { ManagerContext } from '../interface.js';
 import { ApiError, toApiError } from './errors.js';
-import { DEFAULT_MAX_BODY_BYTES, parseJson, readBody } from './http.js';
+import { bodyTooLarge, DEFAULT_MAX_BODY_BYTES, parseJson, readBody } from './http.js';
 import { API_VERSION, MIN_API_VERSION, type ApiServerOptions, type Deps } from './options.js';
 import { Router, type ApiRequest, type ApiResponse } from './router.js';
 import { distributionRoutes } from './routes/distribution.js';
@@ -87,6 +87,10 @@ export function createApiServer(ctx: ManagerContext, opts: ApiServerOptions = {}
       }
     }
     const method = req.method ?? 'GET';
+    // A declared body over the limit is refused before routing, whatever the
+    // route would do with it (most never read one).
+    const declared = Number(req.headers['content-length']);
+    if (Number.isFinite(declared) && declared > d.maxBodyBytes) throw bodyTooLarge(d.maxBodyBytes);
     const { handler, params } = router.match(method, path);
     let body: Promise<unknown> | undefined;
     const apiReq: ApiRequest = {
@@ -99,6 +103,10 @@ export function createApiServer(ctx: ManagerContext, opts: ApiServerOptions = {}
       json: () => (body ??= readBody(req, d.maxBodyBytes).then(parseJson)),
     };
     const out = await handler(apiReq);
+    // A body the handler did not read would be drained to its end after the
+    // response (node's default, however long the client keeps sending):
+    // close the connection instead.
+    if (!req.complete) out.headers = { ...out.headers, Connection: 'close' };
     if (out.stream) {
       res.writeHead(out.status ?? 200, { ...commonHeaders, ...out.headers });
       res.flushHeaders();
@@ -118,8 +126,8 @@ export function createApiServer(ctx: ManagerContext, opts: ApiServerOptions = {}
         return;
       }
       const headers = { ...e.headers };
-      // Do not read (or keep the connection for) the rest of an oversized body.
-      if (e.status === 413) headers.Connection = 'close';
+      // Do not read (or keep the connection for) the rest of an oversized or unread body.
+      if (e.status === 413 || !req.complete) headers.Connection = 'close';
       // Docker's error body is {message}; `code` (ours, qualified) lets a client branch without reading the words.
       send(res, e.status, { body: { message: e.message, code: e.qualifiedCode }, headers });
     });
