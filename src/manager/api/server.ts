@@ -9,7 +9,8 @@ import type { AddressInfo } from 'node:net';
 import type { ManagerContext } from '../interface.js';
 import { ApiError, toApiError } from './errors.js';
 import { bodyTooLarge, DEFAULT_MAX_BODY_BYTES, parseJson, readBody } from './http.js';
-import { API_VERSION, MIN_API_VERSION, type ApiServerOptions, type Deps } from './options.js';
+import { newApiMetrics, type ApiMetrics } from './metrics.js';
+import { API_VERSION, DEFAULT_MAX_LOG_BUFFER_BYTES, MIN_API_VERSION, type ApiServerOptions, type Deps } from './options.js';
 import { Router, type ApiRequest, type ApiResponse } from './router.js';
 import { distributionRoutes } from './routes/distribution.js';
 import { networkRoutes } from './routes/networks.js';
@@ -29,12 +30,15 @@ export interface ApiServer {
   /** The request handler, for mounting on another server or calling in tests. */
   handle(req: IncomingMessage, res: ServerResponse): void;
   readonly server: http.Server;
+  readonly metrics: ApiMetrics;
 }
 
 export function createApiServer(ctx: ManagerContext, opts: ApiServerOptions = {}): ApiServer {
   const d: Deps = {
     ctx,
     maxBodyBytes: opts.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
+    maxLogBufferBytes: opts.maxLogBufferBytes ?? DEFAULT_MAX_LOG_BUFFER_BYTES,
+    metrics: newApiMetrics(),
     version: opts.version ?? '0.0.0',
     log: opts.log ?? (() => {}),
   };
@@ -140,6 +144,7 @@ export function createApiServer(ctx: ManagerContext, opts: ApiServerOptions = {}
   return {
     server,
     handle,
+    metrics: d.metrics,
     listen(host, port) {
       return new Promise((resolve, reject) => {
         const onError = (err: Error) => reject(err);

@@ -8,11 +8,11 @@
  * `timestamps=true`, an RFC 3339 time comes first, as dockerd writes it.
  */
 import type { ServerResponse } from 'node:http';
-import type { ManagerContext } from '../../interface.js';
 import type { TaskLogLine } from '../../logs.js';
 import type { Task } from '../../../model/index.js';
 import { badRequest, notImplemented } from '../errors.js';
 import { boolParam } from '../http.js';
+import { LogResponseWriter } from '../log-writer.js';
 import type { Deps } from '../options.js';
 import { resolve } from '../resolve.js';
 import type { ApiRequest, ApiResponse, Router } from '../router.js';
@@ -24,16 +24,17 @@ export function logRoutes(r: Router, d: Deps): void {
     const store = await readStore(ctx);
     const svc = resolve(store, 'service', req.params.id!);
     const tasks = store.tasksOfService(svc.ID).sort((a, b) => a.Slot - b.Slot || a.CreatedAt.localeCompare(b.CreatedAt));
-    return logsResponse(ctx, req, tasks, svc.Spec.TaskTemplate.ContainerSpec?.TTY === true);
+    return logsResponse(d, req, tasks, svc.Spec.TaskTemplate.ContainerSpec?.TTY === true);
   });
   r.add('GET', '/tasks/:id/logs', async (req) => {
     const store = await readStore(ctx);
     const task = resolve(store, 'task', req.params.id!);
-    return logsResponse(ctx, req, [task], task.Spec.ContainerSpec?.TTY === true);
+    return logsResponse(d, req, [task], task.Spec.ContainerSpec?.TTY === true);
   });
 }
 
-function logsResponse(ctx: ManagerContext, req: ApiRequest, tasks: Task[], tty: boolean): ApiResponse {
+function logsResponse(d: Deps, req: ApiRequest, tasks: Task[], tty: boolean): ApiResponse {
+  const { ctx } = d;
   if (!ctx.taskLogs) throw notImplemented('logs need a manager with a cluster transport');
   const q = req.query;
   const wantOut = q.has('stdout') ? boolParam(q, 'stdout') : true;
@@ -55,24 +56,40 @@ function logsResponse(ctx: ManagerContext, req: ApiRequest, tasks: Task[], tty: 
     if (!Number.isFinite(sinceMs)) throw badRequest(`since: expected a Unix timestamp or RFC 3339 time, got ${JSON.stringify(sinceRaw)}`, 'since');
   }
   const getLogs = ctx.taskLogs.bind(ctx);
+  const frame = (stream: 'stdout' | 'stderr', payload: Buffer): Buffer => {
+    if (tty) return payload;
+    const head = Buffer.alloc(8);
+    head[0] = stream === 'stdout' ? 1 : 2;
+    head.writeUInt32BE(payload.length, 4);
+    return Buffer.concat([head, payload]);
+  };
   return {
     headers: { 'Content-Type': tty ? 'application/vnd.docker.raw-stream' : 'application/vnd.docker.multiplexed-stream' },
     stream: async (res: ServerResponse) => {
       const ac = new AbortController();
       res.on('close', () => ac.abort());
+      const out = new LogResponseWriter(res, {
+        maxBufferedBytes: d.maxLogBufferBytes,
+        metrics: d.metrics,
+        onDrop: () => ac.abort(),
+        dropFrame: (behind) =>
+          frame(
+            'stderr',
+            Buffer.from(
+              `shoal: log stream ended by the manager: this reader fell ${behind} bytes behind (the limit is ${d.maxLogBufferBytes}); read faster, or ask for less with --tail or --since\n`,
+            ),
+          ),
+      });
       const write = (l: TaskLogLine) => {
         if ((l.stream === 'stdout' && !wantOut) || (l.stream === 'stderr' && !wantErr)) return;
         const prefix =
           (timestamps ? `${new Date(l.time).toISOString()} ` : '') +
           (details ? `com.docker.swarm.node.id=${l.task.NodeID},com.docker.swarm.service.id=${l.task.ServiceID},com.docker.swarm.task.id=${l.task.ID} ` : '');
-        const payload = Buffer.from(`${prefix}${l.line}\n`);
-        if (tty) return void res.write(payload);
-        const head = Buffer.alloc(8);
-        head[0] = l.stream === 'stdout' ? 1 : 2;
-        head.writeUInt32BE(payload.length, 4);
-        res.write(Buffer.concat([head, payload]));
+        out.write(frame(l.stream, Buffer.from(`${prefix}${l.line}\n`)));
       };
       await getLogs(tasks, { follow, ...(tail !== undefined ? { tail } : {}), ...(sinceMs !== undefined ? { sinceMs } : {}) }, write, ac.signal);
+      // What the reader has not taken yet is still queued here: hand it over before the response ends.
+      await out.flushed();
     },
   };
 }
