@@ -2,9 +2,9 @@
  * Stored objects → the JSON Docker's clients decode. The store keeps what
  * was sent; here we add what Docker always returns (empty maps and lists
  * rather than null, the cluster's default sub-specs, task names) and remove
- * what must never leave a manager (the cluster root secret).
+ * what must never leave a manager (the cluster's keys and secrets).
  */
-import type { Cluster, Node, Service, ServiceSpec, Task, TaskSpec, UpdateConfig } from '../../model/index.js';
+import type { Cluster, Node, Service, ServiceSpec, SwarmSpec, Task, TaskSpec, UpdateConfig } from '../../model/index.js';
 import type { ManagerStatusInfo } from '../interface.js';
 
 const SECOND = 1_000_000_000;
@@ -14,18 +14,38 @@ export function defaultUpdateConfig(): UpdateConfig {
   return { Parallelism: 1, FailureAction: 'pause', Monitor: 5 * SECOND, MaxFailureRatio: 0, Order: 'stop-first' };
 }
 
-export function clusterShape(c: Cluster): Omit<Cluster, 'ShoalRootSecret'> & Record<string, unknown> {
-  const { ShoalRootSecret: _secret, ...rest } = c;
+/** The swarm as the API shows it: Docker's Swarm object, and nothing else. */
+export type ClusterShape = Pick<Cluster, 'ID' | 'Version' | 'CreatedAt' | 'UpdatedAt' | 'JoinTokens' | 'RootRotationInProgress'> & {
+  Spec: SwarmSpec & Record<string, unknown>;
+  TLSInfo: unknown;
+  DefaultAddrPool: string[];
+  SubnetSize: number;
+  DataPathPort: number;
+};
+
+/**
+ * The stored cluster object carries key material that must never leave a
+ * manager: the root secret, the gossip key, the CA's key, and whatever key
+ * later work adds. So the shape is built from Docker's Swarm fields by name
+ * (an allow-list: a new stored field stays private until it is named here),
+ * and the one secret Docker's own spec can carry, `CAConfig.SigningCAKey`
+ * (SwarmKit redacts it too), is removed from the spec.
+ */
+export function clusterShape(c: Cluster): ClusterShape {
   const spec = c.Spec ?? { Name: 'default' };
+  const { SigningCAKey: _key, ...caConfig } = (spec.CAConfig ?? {}) as NonNullable<SwarmSpec['CAConfig']> & { SigningCAKey?: unknown };
   return {
-    ...rest,
+    ID: c.ID,
+    Version: c.Version,
+    CreatedAt: c.CreatedAt,
+    UpdatedAt: c.UpdatedAt,
     Spec: {
       ...spec,
       Labels: spec.Labels ?? {},
       Orchestration: spec.Orchestration ?? {},
       Raft: spec.Raft ?? {},
       Dispatcher: spec.Dispatcher ?? {},
-      CAConfig: spec.CAConfig ?? {},
+      CAConfig: caConfig,
       EncryptionConfig: spec.EncryptionConfig ?? { AutoLockManagers: false },
       TaskDefaults: spec.TaskDefaults ?? {},
     },
@@ -34,6 +54,7 @@ export function clusterShape(c: Cluster): Omit<Cluster, 'ShoalRootSecret'> & Rec
     DefaultAddrPool: c.DefaultAddrPool ?? ['10.0.0.0/8'],
     SubnetSize: c.SubnetSize ?? 24,
     DataPathPort: c.DataPathPort ?? 4789,
+    JoinTokens: c.JoinTokens,
   };
 }
 
