@@ -12,8 +12,10 @@ import type { DispatcherOptions } from './dispatcher/options.js';
 import { LeaseService } from './lease/service.js';
 import type { LeaseOptions } from './lease/options.js';
 import type { ManagerContext, ManagerStatusInfo } from './interface.js';
-import { Join, MembershipChange, type JoinResponse } from '../protocol/membership.js';
+import { CaCertificate, CertRenew, Join, MembershipChange, type JoinResponse } from '../protocol/membership.js';
 import { makeToken, newObjectId, roleForToken, base36 } from './membership/tokens.js';
+import { signNode, tokenDigest } from './membership/ca.js';
+import type { KeyPair } from '../wire/pki/x509.js';
 import { encodeTxn, type StoreOp, type TxnResult } from './store/commands.js';
 import { Store } from './store/store.js';
 import type { Cluster, Node, Task } from '../model/index.js';
@@ -32,7 +34,7 @@ export interface ManagerOptions {
   addr: string;
   transport: Transport;
   /** Found a new cluster with this node as its only voter (`shoal init`). */
-  found?: { clusterId: string; hostname: string; gossipKey: string };
+  found?: { clusterId: string; hostname: string; gossipKey: string; ca?: KeyPair };
   /** Cluster addresses of known managers (from the join response or the saved state). */
   peers?: Record<string, string>;
   tickMs?: number;
@@ -53,8 +55,8 @@ export interface ManagerOptions {
   timers?: Timers;
 }
 
-export type ManagerErrorCode = 'NOT_LEADER' | 'INVALID_TOKEN' | 'FAILED_PRECONDITION' | 'NOT_FOUND' | 'UNAVAILABLE';
-const managerPolicy = policy<ManagerErrorCode>(['NOT_LEADER', 'UNAVAILABLE'], { NOT_LEADER: 503, UNAVAILABLE: 503, INVALID_TOKEN: 400, FAILED_PRECONDITION: 409, NOT_FOUND: 404 });
+export type ManagerErrorCode = 'NOT_LEADER' | 'INVALID_TOKEN' | 'FAILED_PRECONDITION' | 'NOT_FOUND' | 'UNAVAILABLE' | 'NODE_EXISTS' | 'PERMISSION_DENIED';
+const managerPolicy = policy<ManagerErrorCode>(['NOT_LEADER', 'UNAVAILABLE'], { NOT_LEADER: 503, UNAVAILABLE: 503, INVALID_TOKEN: 400, FAILED_PRECONDITION: 409, NOT_FOUND: 404, NODE_EXISTS: 409, PERMISSION_DENIED: 403 });
 
 export class ManagerError extends ShoalError<ManagerErrorCode> {
   override readonly name = 'ManagerError';
@@ -114,6 +116,12 @@ export class Manager implements ManagerContext {
     this.scheduler = new SchedulerLoop(this, log, timers);
     this.orchestrator = opts.reconcile ? new OrchestratorLoop(this, opts.reconcile, log, timers) : null;
     opts.transport.onRequest(Join, (b) => this.handleJoin(b));
+    opts.transport.onRequest(CaCertificate, () => {
+      const ca = this.store.list('cluster')[0]?.ShoalCA;
+      if (!ca) throw new ManagerError('UNAVAILABLE', 'this cluster has no certificate authority yet; try again');
+      return { caCertificate: ca.CertPem };
+    });
+    opts.transport.onRequest(CertRenew, (b, conn) => this.renewCertificate(b.csr, conn.peer));
     opts.transport.onRequest(MembershipChange, async (b) => {
       this.requireLeader();
       if (b.action === 'promote') await this.promote(b.nodeId);
@@ -202,13 +210,16 @@ export class Manager implements ManagerContext {
     await this.driver.readBarrier();
     if (this.store.list('cluster').length > 0) return;
     const root = base36(40);
+    const ca = f.ca ? { CertPem: f.ca.certPem, KeyPem: f.ca.keyPem } : undefined;
+    const digest = await tokenDigest({ ShoalRootSecret: root, ...(ca ? { ShoalCA: ca } : {}) });
     const cluster: Omit<Cluster, 'Version' | 'CreatedAt' | 'UpdatedAt'> & { ShoalRootSecret: string; ShoalGossipKey: string } = {
       ID: f.clusterId,
       Spec: { Name: 'default', Orchestration: { TaskHistoryRetentionLimit: 5 }, Raft: { SnapshotInterval: 10_000, KeepOldSnapshots: 0, LogEntriesForSlowFollowers: 500, ElectionTick: 10, HeartbeatTick: 1 }, Dispatcher: { HeartbeatPeriod: 1_000_000_000 }, CAConfig: {}, EncryptionConfig: { AutoLockManagers: false }, TaskDefaults: {} },
-      JoinTokens: { Worker: makeToken(root), Manager: makeToken(root) },
+      JoinTokens: { Worker: makeToken(digest), Manager: makeToken(digest) },
       RootRotationInProgress: false,
       ShoalRootSecret: root,
       ShoalGossipKey: f.gossipKey,
+      ...(ca ? { ShoalCA: ca } : {}),
     };
     const [host] = splitHost(this.opts.addr);
     const node: Omit<Node, 'Version' | 'CreatedAt' | 'UpdatedAt'> = {
@@ -380,7 +391,14 @@ export class Manager implements ManagerContext {
 
   // --------------------------------------------------------------- join
 
-  private async handleJoin(b: { token: string; nodeId: string; hostname: string; clusterAddr: string; gossipAddr: string }): Promise<JoinResponse> {
+  /**
+   * A node joins. Its role is the token's; its certificate (when it sent a
+   * CSR) names the node ID, that role and this cluster. Join never
+   * overwrites a node: an ID already in the store is refused, unless it is
+   * the same node asking again (its earlier join committed but the answer
+   * was lost) — proven by a CSR for the same key, recorded at the first join.
+   */
+  private async handleJoin(b: { token: string; nodeId: string; hostname: string; clusterAddr: string; gossipAddr: string; csr?: string | undefined }): Promise<JoinResponse> {
     this.requireLeader();
     await this.driver.readBarrier();
     const cluster = this.store.list('cluster')[0] as (Cluster & { ShoalGossipKey?: string }) | undefined;
@@ -391,23 +409,58 @@ export class Manager implements ManagerContext {
     } catch (err) {
       throw new ManagerError('INVALID_TOKEN', (err as Error).message);
     }
-    const [host] = splitHost(b.clusterAddr);
+    if (b.csr !== undefined && !cluster.ShoalCA) throw new ManagerError('UNAVAILABLE', 'this cluster has no certificate authority to sign the node certificate');
+    const keyId = b.csr !== undefined ? await csrKeyId(b.csr) : undefined;
     const existing = this.store.get('node', b.nodeId);
-    const node: Omit<Node, 'Version' | 'CreatedAt' | 'UpdatedAt'> = {
-      ID: b.nodeId,
-      Spec: { Role: role, Availability: existing?.Spec.Availability ?? 'active', Labels: existing?.Spec.Labels ?? {} },
-      Description: existing?.Description ?? { Hostname: b.hostname, Platform: { OS: 'linux', Architecture: process.arch }, Resources: {}, Engine: {} },
-      Status: { State: 'unknown', Addr: host },
-      ShoalAddrs: { Cluster: b.clusterAddr, Gossip: b.gossipAddr },
-      ...(role === 'manager' ? { ManagerStatus: { Reachability: 'unknown' as const, Addr: b.clusterAddr } } : {}),
-    };
-    const r = await this.commit([existing ? { op: 'update', kind: 'node', object: { ...existing, ...node } } : { op: 'create', kind: 'node', object: node }]);
-    if (!r.ok) throw new ManagerError('FAILED_PRECONDITION', r.message);
+    if (existing && (keyId === undefined || existing.ShoalKeyId !== keyId || existing.Spec.Role !== role)) {
+      throw new ManagerError('NODE_EXISTS', `node ID ${b.nodeId} is already in the cluster; a joining node needs a new ID (an empty data dir)`);
+    }
+    const signed = b.csr !== undefined ? await signNode(cluster, b.csr, b.nodeId, role) : null;
+    if (!existing) {
+      const [host] = splitHost(b.clusterAddr);
+      const node: Omit<Node, 'Version' | 'CreatedAt' | 'UpdatedAt'> = {
+        ID: b.nodeId,
+        Spec: { Role: role, Availability: 'active', Labels: {} },
+        Description: { Hostname: b.hostname, Platform: { OS: 'linux', Architecture: process.arch }, Resources: {}, Engine: {} },
+        Status: { State: 'unknown', Addr: host },
+        ShoalAddrs: { Cluster: b.clusterAddr, Gossip: b.gossipAddr },
+        ...(keyId !== undefined ? { ShoalKeyId: keyId } : {}),
+        ...(role === 'manager' ? { ManagerStatus: { Reachability: 'unknown' as const, Addr: b.clusterAddr } } : {}),
+      };
+      // create (not update): two joins racing for one ID cannot both win.
+      const r = await this.commit([{ op: 'create', kind: 'node', object: node }]);
+      if (!r.ok) throw r.code === 'NAME_CONFLICT' ? new ManagerError('NODE_EXISTS', `node ID ${b.nodeId} is already in the cluster`) : new ManagerError('FAILED_PRECONDITION', r.message);
+    }
     if (role === 'manager' && !this.driver.status().conf.voters.includes(b.nodeId)) {
       if (!this.driver.status().conf.learners.includes(b.nodeId)) await this.driver.addLearner(b.nodeId, b.clusterAddr);
       void this.promoteWhenCaughtUp(b.nodeId);
     }
-    return { clusterId: cluster.ID, nodeId: b.nodeId, role, gossipKey: cluster.ShoalGossipKey ?? '', managers: this.managerPeers() };
+    return {
+      clusterId: cluster.ID,
+      nodeId: b.nodeId,
+      role,
+      gossipKey: cluster.ShoalGossipKey ?? '',
+      managers: this.managerPeers(),
+      ...(signed ? { certificate: signed.certificate, caCertificate: signed.caCertificate } : {}),
+    };
+  }
+
+  /**
+   * A node renews its certificate, over a connection its current one
+   * authenticated. The new one names the same node, in the role the store
+   * gives it now (a promotion or demotion takes effect here); a node no
+   * longer in the cluster gets none.
+   */
+  private async renewCertificate(csr: string, peer: { nodeId: string; authenticated: boolean }): Promise<{ certificate: string; caCertificate: string; role: 'manager' | 'worker' }> {
+    if (!peer.authenticated) throw new ManagerError('PERMISSION_DENIED', 'renewing a certificate needs the current one');
+    this.requireLeader();
+    await this.driver.readBarrier();
+    const cluster = this.store.list('cluster')[0];
+    if (!cluster) throw new ManagerError('UNAVAILABLE', 'the cluster is still bootstrapping; try again');
+    const node = this.store.get('node', peer.nodeId);
+    if (!node) throw new ManagerError('NOT_FOUND', `node ${peer.nodeId} is not in the cluster`);
+    const role = node.Spec.Role;
+    return { ...(await signNode(cluster, csr, peer.nodeId, role)), role };
   }
 
   async stop(): Promise<void> {
@@ -415,6 +468,8 @@ export class Manager implements ManagerContext {
     this.lease.stop();
     this.dispatcher.close();
     this.opts.transport.off(Join);
+    this.opts.transport.off(CaCertificate);
+    this.opts.transport.off(CertRenew);
     this.opts.transport.off(MembershipChange);
     this.scheduler.stop();
     this.orchestrator?.stop();
@@ -423,6 +478,15 @@ export class Manager implements ManagerContext {
 
   private log(msg: string): void {
     this.opts.log?.(`manager ${this.opts.nodeId}: ${msg}`);
+  }
+}
+
+/** Which key a CSR is for (the digest of its public key), to recognise a node asking again. */
+async function csrKeyId(csrPem: string): Promise<string> {
+  try {
+    return (await import('../wire/pki/x509.js')).publicKeyId(csrPem);
+  } catch (err) {
+    throw new ManagerError('INVALID_TOKEN', `the join request's CSR cannot be read: ${(err as Error).message}`);
   }
 }
 

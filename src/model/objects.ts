@@ -84,6 +84,8 @@ export interface Node extends Meta {
   ManagerStatus?: ManagerStatus;
   /** Shoal: where the node's cluster port and gossip port listen (host:port). */
   ShoalAddrs?: { Cluster: string; Gossip: string };
+  /** Shoal: SHA-256 of the public key the node joined with (its certificate's key), to recognise it asking again. */
+  ShoalKeyId?: string;
 }
 
 // ------------------------------------------------------------- task spec
@@ -355,6 +357,13 @@ export interface Cluster extends Meta {
    * it from every response.
    */
   ShoalRootSecret?: string;
+  /**
+   * Shoal: the cluster's root CA (PEM certificate and PKCS#8 key), held by
+   * the managers in Raft so any of them can sign node certificates. The join
+   * tokens' first part is its certificate's digest. The API never returns
+   * the key.
+   */
+  ShoalCA?: { CertPem: string; KeyPem: string };
 }
 
 export interface SecretSpec {

@@ -5,8 +5,13 @@ import path from 'node:path';
 import { GossipDriver } from '../gossip/driver.js';
 import { Keyring } from '../gossip/keyring.js';
 import { Manager } from '../manager/manager.js';
-import { Join, type JoinResponse } from '../protocol/membership.js';
-import { newObjectId } from '../manager/membership/tokens.js';
+import { CaCertificate, CertRenew, Join, type JoinResponse } from '../protocol/membership.js';
+import { newObjectId, parseToken } from '../manager/membership/tokens.js';
+// The X.509 library takes ~180 ms to load: only when a certificate is made or read (init, join, renewal).
+const x509 = () => import('../wire/pki/x509.js');
+import { certExpiry } from '../wire/pki/identity.js';
+import { loadFounderCaKey, loadNodeTls, removeFounderCaKey, saveFounderCaKey, saveNodeTls, tlsDir, type NodeTls } from './tls-files.js';
+import { nodeAccessPolicy } from './access.js';
 import { WireError } from '../wire/errors.js';
 import { WsTransport } from '../wire/ws-transport.js';
 import { loadIdentity, saveIdentity, type NodeIdentity } from './state.js';
@@ -92,41 +97,59 @@ export class Daemon {
     const advertiseAddr = identity?.advertiseAddr ?? opts.advertiseAddr ?? '127.0.0.1:4242';
     const [host, portStr] = splitAddr(advertiseAddr);
     const nodeId = identity?.nodeId ?? newObjectId();
-    const transport = new WsTransport({ nodeId });
     const hooks = opts.hooks?.(nodeId, opts.dataDir, log) ?? {};
+    // The node's certificate first: every connection it makes or takes is mutual TLS.
+    if (!identity) {
+      const hostname = opts.hostname ?? os.hostname();
+      const apiAddr = opts.apiAddr ?? `${host}:2375`;
+      if (opts.init) {
+        const clusterId = newObjectId();
+        const { createRootCa, createNodeKey, issueNodeCertificate } = await x509();
+        const ca = await createRootCa(clusterId);
+        const key = await createNodeKey(nodeId);
+        const certPem = await issueNodeCertificate(ca, key.csrPem, { nodeId, role: 'manager', clusterId });
+        saveFounderCaKey(opts.dataDir, ca.keyPem);
+        saveNodeTls(opts.dataDir, { keyPem: key.keyPem, certPem, caPem: ca.certPem });
+        identity = {
+          version: 1,
+          nodeId,
+          clusterId,
+          role: 'manager',
+          gossipKey: Keyring.generateKey(),
+          advertiseAddr,
+          apiAddr,
+          hostname,
+          managers: [{ nodeId, addr: advertiseAddr }],
+          founder: true,
+        };
+      } else {
+        const j = await joinCluster(opts.join!, { nodeId, hostname, clusterAddr: advertiseAddr, gossipAddr: advertiseAddr }, log);
+        saveNodeTls(opts.dataDir, j.tls);
+        identity = { version: 1, nodeId, clusterId: j.response.clusterId, role: j.response.role, gossipKey: j.response.gossipKey, advertiseAddr, apiAddr, hostname, managers: j.response.managers };
+      }
+      if (opts.runtime) identity.runtime = opts.runtime;
+      if (opts.ociRuntime) identity.ociRuntime = opts.ociRuntime;
+      saveIdentity(opts.dataDir, identity);
+    }
+    const tls = loadNodeTls(opts.dataDir);
+    if (!tls) throw new DaemonError(`${tlsDir(opts.dataDir)} holds no node certificate: this data dir predates mutual TLS or was damaged; join the cluster again with an empty data dir`);
+    const clusterId = identity.clusterId;
+    const transport = new WsTransport({
+      nodeId,
+      tls: { key: tls.keyPem, cert: tls.certPem, ca: tls.caPem, allowAnonymous: true, nodeIdentity: true },
+      authorize: nodeAccessPolicy(() => clusterId),
+      onHandlerError: (err, type) => log(`node ${nodeId}: a ${type} handler failed (frame dropped): ${(err as Error)?.stack ?? String(err)}`),
+    });
     hooks.transport?.(transport);
     await transport.listen({ host, port: Number(portStr) }).catch((err: Error) => {
       throw new DaemonError(`cannot listen on ${advertiseAddr}: ${err.message}`);
     });
-    // Until the daemon owns them, a failure (a refused join token, a gossip
-    // socket in use) must release what is open, or the process never exits.
+    // Until the daemon owns them, a failure (a gossip socket in use) must
+    // release what is open, or the process never exits.
     let gossip: GossipDriver | null = null;
     let d: Daemon;
     try {
-      if (!identity) {
-        const hostname = opts.hostname ?? os.hostname();
-        const apiAddr = opts.apiAddr ?? `${host}:2375`;
-        if (opts.init) {
-          identity = {
-            version: 1,
-            nodeId,
-            clusterId: newObjectId(),
-            role: 'manager',
-            gossipKey: Keyring.generateKey(),
-            advertiseAddr,
-            apiAddr,
-            hostname,
-            managers: [{ nodeId, addr: advertiseAddr }],
-            founder: true,
-          };
-        } else {
-          const j = await joinCluster(transport, opts.join!, { nodeId, hostname, clusterAddr: advertiseAddr, gossipAddr: advertiseAddr }, log);
-          identity = { version: 1, nodeId, clusterId: j.clusterId, role: j.role, gossipKey: j.gossipKey, advertiseAddr, apiAddr, hostname, managers: j.managers };
-        }
-        if (opts.runtime) identity.runtime = opts.runtime;
-        if (opts.ociRuntime) identity.ociRuntime = opts.ociRuntime;
-        saveIdentity(opts.dataDir, identity);
-      } else if ((opts.runtime && opts.runtime !== identity.runtime) || (opts.ociRuntime && opts.ociRuntime !== identity.ociRuntime)) {
+      if ((opts.runtime && opts.runtime !== identity.runtime) || (opts.ociRuntime && opts.ociRuntime !== identity.ociRuntime)) {
         if (opts.runtime) identity.runtime = opts.runtime;
         if (opts.ociRuntime) identity.ociRuntime = opts.ociRuntime;
         saveIdentity(opts.dataDir, identity);
@@ -146,6 +169,7 @@ export class Daemon {
       throw err;
     }
     d.stopStallWatch = watchStalls((m) => log(`node ${nodeId}: ${m}`));
+    d.scheduleRenewal(tls.certPem);
     raisePriority(log);
     if (identity.role === 'manager') await d.startManager();
     await d.startAgent();
@@ -179,7 +203,7 @@ export class Daemon {
       addr: id.advertiseAddr,
       transport: this.transport,
       peers: Object.fromEntries(id.managers.filter((m) => m.nodeId !== id.nodeId).map((m) => [m.nodeId, m.addr])),
-      ...(id.founder ? { found: { clusterId: id.clusterId, hostname: id.hostname, gossipKey: id.gossipKey } } : {}),
+      ...(id.founder ? { found: { clusterId: id.clusterId, hostname: id.hostname, gossipKey: id.gossipKey, ...founderCa(this.opts.dataDir) } } : {}),
       ...(this.opts.tickMs ? { tickMs: this.opts.tickMs } : {}),
       ...(this.opts.raft ? { raft: this.opts.raft } : {}),
       reconcile,
@@ -189,6 +213,8 @@ export class Daemon {
     });
     // Remember the managers we learn of, to find the cluster after a restart.
     this.manager.store.watch(() => {
+      // The founder's copy of the CA key goes once the store (every manager) holds it.
+      if (id.founder && this.manager!.store.list('cluster')[0]?.ShoalCA) removeFounderCaKey(this.opts.dataDir);
       const peers = this.manager!.managerPeers();
       if (peers.length > 0 && JSON.stringify(peers) !== JSON.stringify(this.identity.managers)) {
         this.identity.managers = peers;
@@ -220,7 +246,7 @@ export class Daemon {
     this.supervisor = sup;
     const held = await sup.hello();
     log(`node ${this.identity.nodeId}: task supervisor ${held.pid} holds ${held.held.length} task(s)${held.tied ? '' : ' (setpriv missing: tasks are not tied to it)'}`);
-    await sup.configure(this.identity.nodeId, this.managerAddrs());
+    await sup.configure(this.identity.nodeId, this.managerAddrs(), this.leaseTls());
     const ro: RuntimeOptions = { ...base, supervisor: sup };
     for (const name of RUNTIME_NAMES) {
       const r = createRuntime(name, ro);
@@ -290,10 +316,16 @@ export class Daemon {
     return [...new Set([...known, ...aliveManagerAddrs(this.gossip.members())])];
   }
 
+  /** The node's TLS identity for the supervisor's lease connections (re-read: a renewal replaces it). */
+  private leaseTls(): { key: string; cert: string; ca: string } | undefined {
+    const t = loadNodeTls(this.opts.dataDir);
+    return t ? { key: t.keyPem, cert: t.certPem, ca: t.caPem } : undefined;
+  }
+
   private configureFence(): void {
     const sup = this.supervisor;
     if (!sup || this.stopped) return;
-    sup.configure(this.identity.nodeId, this.managerAddrs()).catch((err: Error) => this.opts.log?.(`node ${this.identity.nodeId}: cannot update the fencing lease's managers: ${err.message}`));
+    sup.configure(this.identity.nodeId, this.managerAddrs(), this.leaseTls()).catch((err: Error) => this.opts.log?.(`node ${this.identity.nodeId}: cannot update the fencing lease's managers: ${err.message}`));
   }
 
   private onOwnNode(n: Node): void {
@@ -302,6 +334,8 @@ export class Daemon {
     this.roleChange = this.roleChange.then(async () => {
       if (role === this.identity.role || this.stopped) return;
       this.opts.log?.(`node ${this.identity.nodeId}: role changed to ${role}`);
+      // A certificate for the new role first: peers hold the node to the role its certificate names.
+      await this.renewCertificate(`role changed to ${role}`, true).catch((err: Error) => this.opts.log?.(`node ${this.identity.nodeId}: ${err.message}`));
       this.identity.role = role;
       this.identity.founder = false;
       saveIdentity(this.opts.dataDir, this.identity);
@@ -315,6 +349,59 @@ export class Daemon {
         this.manager = null;
       }
     });
+  }
+
+  private renewTimer: NodeJS.Timeout | null = null;
+
+  /** Renews the certificate at half its lifetime (SwarmKit's rule), retrying every minute until it works. */
+  private scheduleRenewal(certPem: string): void {
+    if (this.renewTimer) clearTimeout(this.renewTimer);
+    const { notBefore, notAfter } = certExpiry(certPem);
+    const at = notBefore + (notAfter - notBefore) / 2;
+    const arm = (ms: number) => {
+      // setTimeout's limit is 2^31-1 ms (24.8 days): re-arm in steps for longer lifetimes.
+      this.renewTimer = setTimeout(() => {
+        if (this.stopped) return;
+        if (Date.now() < at) return arm(at - Date.now());
+        this.renewCertificate('half its lifetime passed', false).catch((err: Error) => {
+          this.opts.log?.(`node ${this.identity.nodeId}: ${err.message}; retrying in a minute`);
+          arm(60_000);
+        });
+      }, Math.min(Math.max(0, ms), 2 ** 31 - 1));
+      this.renewTimer.unref();
+    };
+    arm(at - Date.now());
+  }
+
+  /**
+   * Asks the leader for a new certificate for a new key, over a connection
+   * the current certificate authenticates. The role in it is the store's.
+   * After a role change every connection is closed, so peers meet the node
+   * again under its new certificate.
+   */
+  private async renewCertificate(why: string, roleChanged: boolean): Promise<void> {
+    const id = this.identity;
+    const key = await (await x509()).createNodeKey(id.nodeId);
+    const r = await retry(
+      async ({ leader, attempt }) => {
+        const addrs = this.managerAddrs();
+        const addr = leader?.addr ?? addrs[attempt % Math.max(1, addrs.length)] ?? id.advertiseAddr;
+        const conn = await this.transport.connect(addr, { timeoutMs: 3_000 });
+        try {
+          return await conn.request(CertRenew, { csr: key.csrPem }, { timeoutMs: 10_000 });
+        } finally {
+          conn.close('certificate renewed');
+        }
+      },
+      { what: `renewing node ${id.nodeId}'s certificate (${why})`, deadlineMs: 60_000, backoff: { initialMs: 200, maxMs: 2_000 }, stopped: () => this.stopped },
+    );
+    const tls = { keyPem: key.keyPem, certPem: r.certificate, caPem: r.caCertificate };
+    saveNodeTls(this.opts.dataDir, tls);
+    this.transport.updateTls({ key: tls.keyPem, cert: tls.certPem, ca: tls.caPem });
+    this.opts.log?.(`node ${id.nodeId}: certificate renewed as a ${r.role} (${why})`);
+    if (roleChanged) for (const c of this.transport.connections()) c.close('certificate renewed for a new role');
+    this.configureFence();
+    this.scheduleRenewal(tls.certPem);
   }
 
   private announceRole(role: 'manager' | 'worker'): void {
@@ -334,6 +421,7 @@ export class Daemon {
   async stop(opts: { keepTasks?: boolean } = {}): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
+    if (this.renewTimer) clearTimeout(this.renewTimer);
     this.hooks.stopping?.();
     this.session?.stop();
     this.stopLogs?.();
@@ -355,30 +443,68 @@ export class Daemon {
 }
 
 /** Asks a manager to admit us, following NOT_LEADER redirects to the leader. */
+/**
+ * Joins through `join.addr`, as SwarmKit does: fetch the cluster's CA
+ * certificate (no certificate needed for that), check its digest against
+ * the token's first part — so the token goes only to a manager of the
+ * cluster it was made for — then, over TLS verified by that CA, send the
+ * token with a CSR for a key made here and get the node certificate back.
+ * Follows NOT_LEADER redirects to the leader.
+ */
 async function joinCluster(
-  transport: WsTransport,
   join: { token: string; addr: string },
   me: { nodeId: string; hostname: string; clusterAddr: string; gossipAddr: string },
   log: (m: string) => void,
-): Promise<JoinResponse> {
+): Promise<{ response: JoinResponse; tls: NodeTls }> {
+  let digest: string;
   try {
-    return await retry(
+    digest = parseToken(join.token).digest;
+  } catch (err) {
+    throw new DaemonError((err as Error).message);
+  }
+  const { certDigest, createNodeKey } = await x509();
+  const key = await createNodeKey(me.nodeId);
+  // Dial-only and anonymous: this node has no certificate yet.
+  const probe = new WsTransport({ nodeId: me.nodeId, tls: {}, connection: { handshakeTimeoutMs: 3_000 } });
+  try {
+    const caPem = await retry(
+      async () => {
+        const conn = await probe.connect(join.addr, { timeoutMs: 3_000 });
+        try {
+          return (await conn.request(CaCertificate, {}, { timeoutMs: 10_000 })).caCertificate;
+        } finally {
+          conn.close('got the CA');
+        }
+      },
+      { what: `fetching the cluster CA from ${join.addr}`, deadlineMs: 30_000, backoff: { initialMs: 100, maxMs: 1_000 }, onRetry: (err) => log(`join: ${(err as Error).message}; retrying`) },
+    );
+    if (certDigest(caPem) !== digest) {
+      throw new DaemonError(`the node at ${join.addr} belongs to another cluster than this token's (its CA does not match the token): check the address and the token`);
+    }
+    probe.updateTls({ ca: caPem, nodeIdentity: true });
+    const response = await retry(
       async ({ leader }) => {
         // A follower answers NOT_LEADER with the leader's address as data: the next attempt goes there.
-        const conn = await transport.connect(leader?.addr ?? join.addr, { timeoutMs: 3_000 });
+        const conn = await probe.connect(leader?.addr ?? join.addr, { timeoutMs: 3_000 });
         try {
-          return await conn.request(Join, { token: join.token, ...me }, { timeoutMs: 60_000 });
+          if (conn.peer.role !== 'manager') throw new DaemonError(`${conn.peer.nodeId} at ${leader?.addr ?? join.addr} is not a manager: join through a manager's address`);
+          return await conn.request(Join, { token: join.token, ...me, csr: key.csrPem }, { timeoutMs: 60_000 });
         } finally {
           conn.close('joined');
         }
       },
       { what: `joining through ${join.addr}`, deadlineMs: 30_000, backoff: { initialMs: 100, maxMs: 1_000 }, onRetry: (err) => log(`join failed: ${(err as Error).message}; retrying`) },
     );
+    if (!response.certificate || !response.caCertificate) throw new DaemonError(`the manager at ${join.addr} signed no certificate for this node`);
+    if (certDigest(response.caCertificate) !== digest) throw new DaemonError('the manager answered with another CA than the token\'s');
+    return { response, tls: { keyPem: key.keyPem, certPem: response.certificate, caPem: response.caCertificate } };
   } catch (err) {
     // A bad token (or any refusal that retrying cannot fix) is the user's to fix: say it plainly.
     if (err instanceof WireError && err.remote) throw new DaemonError(err.remote.message);
     if (err instanceof RetryExhaustedError) throw new DaemonError(`could not join through ${join.addr}: ${(err.last as Error)?.message ?? err.message}`);
     throw err;
+  } finally {
+    await probe.close().catch(() => {});
   }
 }
 
@@ -394,6 +520,13 @@ function raisePriority(log: (m: string) => void): void {
   } catch (err) {
     log(`cannot raise the node's priority: ${(err as Error).message}`);
   }
+}
+
+/** The founder's CA, from disk, while its key is not yet in the store. */
+function founderCa(dataDir: string): { ca?: { certPem: string; keyPem: string } } {
+  const keyPem = loadFounderCaKey(dataDir);
+  const tls = loadNodeTls(dataDir);
+  return keyPem && tls ? { ca: { certPem: tls.caPem, keyPem } } : {};
 }
 
 function splitAddr(a: string): [string, string] {

@@ -13,7 +13,7 @@ import { WIRE_MESSAGES } from '../wire/messages.js';
 import { RaftWire } from '../raft/transport.js';
 import { GossipPacketWire, PushPullWire } from '../gossip/transport.js';
 import { Heartbeat, SessionOpen, StatusReport } from './dispatcher.js';
-import { Join, MembershipChange } from './membership.js';
+import { CaCertificate, CertRenew, Join, MembershipChange } from './membership.js';
 import { TaskLogs } from './logs.js';
 import { LeaseRenew, LeaseReport } from './lease.js';
 
@@ -26,6 +26,8 @@ export const CLUSTER_MESSAGES: readonly MessageType[] = [
   Heartbeat,
   StatusReport,
   Join,
+  CaCertificate,
+  CertRenew,
   MembershipChange,
   TaskLogs,
   LeaseRenew,

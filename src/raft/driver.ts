@@ -449,10 +449,15 @@ export class RaftDriver {
   private receive(msg: Message, sender: NodeId): void {
     if (this.stopped) return;
     if (msg.to !== this.id) return this.drop('wrong-destination');
-    // On ws the connection's node id is only claimed in the handshake (node
-    // certificates come later), but a frame claiming another sender than its
-    // connection is certainly forged or misrouted.
+    // The connection's node id is the one its certificate proved (on mTLS;
+    // only claimed on a plain transport): a frame naming another sender is
+    // forged or misrouted.
     if (msg.from !== sender) return this.drop('sender-mismatch');
+    // Only members speak Raft here: a removed manager, or any node not in the
+    // configuration, is not stepped. A node whose log holds no configuration
+    // yet (a learner that just joined) cannot tell, and hears the leader.
+    const conf = this.core.confState();
+    if (conf.voters.length > 0 && !conf.voters.includes(sender) && !conf.learners.includes(sender)) return this.drop('not-a-member');
     if (msg.type === 'vote' && this.recoveryUntil > 0) return this.drop('recovering-no-vote');
     // The leader is alive after all: back to the normal clock.
     if (this.fastTicks && msg.from === this.soft.leader && msg.term >= this.core.hardState().term) this.stopSuspecting();

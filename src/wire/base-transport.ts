@@ -3,6 +3,8 @@ import { FrameConnection, type ConnectionHost } from './connection.js';
 import { WireError, WireErrorCode, isWireError } from './errors.js';
 import { HandlerTable } from './handlers.js';
 import type {
+  Attestation,
+  Authorizer,
   Connection,
   ConnectOptions,
   ListenOptions,
@@ -19,7 +21,7 @@ import type {
 import { newWireMetrics, type WireMetrics } from './metrics.js';
 import { defaultConnectionOptions, type ConnectionOptions } from './options.js';
 import type { MessageType } from './registry.js';
-import './messages.js';
+import { CloseCode } from './messages.js';
 
 export interface TransportOptions {
   nodeId: NodeId;
@@ -31,12 +33,18 @@ export interface TransportOptions {
    * that outlives it).
    */
   unref?: boolean;
+  /** Who may send what (default: anyone anything). The node daemon's policy is src/node/access.ts. */
+  authorize?: Authorizer;
+  /** Inbound connections beyond this many are refused at once (default 1,024). */
+  maxConnections?: number;
+  /** Told when a handler throws (the frame is dropped and counted; the node goes on). */
+  onHandlerError?: (err: unknown, type: string) => void;
 }
 
 export interface OpenedPipe {
   pipe: Pipe;
-  /** Set when the transport authenticated the peer's key (Noise). */
-  authenticatedKey?: Uint8Array;
+  /** What the transport proved about the peer (a verified certificate; a Noise key). */
+  attested?: Attestation;
 }
 
 /**
@@ -50,6 +58,9 @@ export abstract class BaseTransport implements Transport, ConnectionHost {
   readonly codec: Codec;
   readonly options: ConnectionOptions;
   protected readonly unref: boolean;
+  readonly authorize: Authorizer | undefined;
+  readonly onHandlerError: ((err: unknown, type: string) => void) | undefined;
+  private readonly maxConnections: number;
   readonly metrics: WireMetrics = newWireMetrics();
   readonly handlers = new HandlerTable();
   private readonly middleware: PipeMiddleware[] = [];
@@ -62,6 +73,9 @@ export abstract class BaseTransport implements Transport, ConnectionHost {
     this.nodeId = opts.nodeId;
     this.options = { ...defaultConnectionOptions, ...opts.connection };
     this.unref = opts.unref ?? false;
+    this.authorize = opts.authorize;
+    this.onHandlerError = opts.onHandlerError;
+    this.maxConnections = opts.maxConnections ?? 1024;
     this.codec = opts.codec ?? new Codec({ maxFrameBytes: this.options.maxFrameBytes });
   }
 
@@ -114,7 +128,7 @@ export abstract class BaseTransport implements Transport, ConnectionHost {
         if (isWireError(err)) throw err;
         throw new WireError(WireErrorCode.CONNECT_FAILED, `cannot connect to ${describe(target)}: ${(err as Error)?.message ?? err}`);
       }
-      const conn = this.adopt(opened.pipe, true, opts.expectNodeId, opened.authenticatedKey);
+      const conn = this.adopt(opened.pipe, true, opts.expectNodeId, opened.attested);
       const onAbort = () => conn.close(`handshake timed out after ${timeoutMs} ms`, 'handshake-failed');
       ac.signal.addEventListener('abort', onAbort, { once: true });
       try {
@@ -129,8 +143,10 @@ export abstract class BaseTransport implements Transport, ConnectionHost {
   }
 
   /** Wraps a pipe (outbound or accepted) in middleware and a FrameConnection. */
-  protected adopt(pipe: Pipe, initiator: boolean, expectNodeId?: NodeId, authenticatedKey?: Uint8Array): FrameConnection {
+  protected adopt(pipe: Pipe, initiator: boolean, expectNodeId?: NodeId, attested?: Attestation): FrameConnection {
     let conn: FrameConnection | undefined;
+    // A cap, so a flood of connections cannot exhaust memory or file descriptors.
+    const overCap = !initiator && this.live.size >= this.maxConnections;
     const ctx: PipeContext = {
       localId: this.nodeId,
       initiator,
@@ -138,7 +154,7 @@ export abstract class BaseTransport implements Transport, ConnectionHost {
     };
     let p = pipe;
     for (const mw of this.middleware) p = mw(p, ctx);
-    conn = new FrameConnection(p, this, initiator, expectNodeId, authenticatedKey);
+    conn = new FrameConnection(p, this, initiator, expectNodeId, attested);
     const c = conn;
     this.live.add(c);
     void c.closed.then(() => this.live.delete(c));
@@ -149,6 +165,10 @@ export abstract class BaseTransport implements Transport, ConnectionHost {
       () => {},
     );
     if (this.closing) c.close('transport shutting down', 'shutdown');
+    else if (overCap) {
+      this.metrics.connectionsRefused++;
+      c.close(`this node accepts at most ${this.maxConnections} connections`, CloseCode.shutdown);
+    }
     return c;
   }
 

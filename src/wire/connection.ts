@@ -3,7 +3,7 @@ import { performance } from 'node:perf_hooks';
 import { Codec, FrameKind, type Envelope, type ErrorBody } from './codec.js';
 import { WireError, WireErrorCode, isWireError } from './errors.js';
 import type { HandlerTable } from './handlers.js';
-import type { CloseInfo, Connection, NodeId, PeerIdentity, Pipe, RequestOptions, Stream } from './interface.js';
+import type { Attestation, Authorizer, CloseInfo, Connection, NodeId, PeerIdentity, Pipe, RequestOptions, Stream } from './interface.js';
 import { CloseCode, Goodbye, Hello, PROTOCOL_VERSION, Ping, Welcome } from './messages.js';
 import { countDrop, type WireMetrics } from './metrics.js';
 import type { ConnectionOptions } from './options.js';
@@ -17,7 +17,12 @@ export interface ConnectionHost {
   readonly options: ConnectionOptions;
   readonly metrics: WireMetrics;
   readonly handlers: HandlerTable;
+  readonly authorize: Authorizer | undefined;
+  readonly onHandlerError: ((err: unknown, type: string) => void) | undefined;
 }
+
+/** The code of the error a request or stream gets when its sender may not send it. */
+export const PERMISSION_DENIED_CODE = 'PERMISSION_DENIED';
 
 interface Pending {
   resolve: (v: unknown) => void;
@@ -78,14 +83,16 @@ export class FrameConnection implements Connection, StreamOwner {
     private readonly host: ConnectionHost,
     readonly initiator: boolean,
     private readonly expectNodeId: NodeId | undefined,
-    authenticatedKey?: Uint8Array,
+    private readonly attested?: Attestation,
   ) {
     // Dialler allocates odd ids, acceptor even: no coordination needed.
     this.nextId = initiator ? 1 : 2;
     this._peer = {
-      nodeId: expectNodeId ?? '',
-      authenticated: authenticatedKey !== undefined,
-      ...(authenticatedKey ? { publicKey: authenticatedKey } : {}),
+      nodeId: attested?.nodeId ?? expectNodeId ?? '',
+      authenticated: attested !== undefined,
+      ...(attested?.publicKey ? { publicKey: attested.publicKey } : {}),
+      ...(attested?.role ? { role: attested.role } : {}),
+      ...(attested?.clusterId ? { clusterId: attested.clusterId } : {}),
       ...(pipe.remoteAddress ? { address: pipe.remoteAddress } : {}),
     };
     this.established = new Promise<void>((res, rej) => {
@@ -280,11 +287,13 @@ export class FrameConnection implements Connection, StreamOwner {
     try {
       this.dispatch(env);
     } catch (err) {
-      // A handler bug must not take the node down; the frame is counted and dropped.
+      // A handler bug must not take the node down: the frame is counted and dropped, and the owner told.
       countDrop(m, 'handler-threw');
-      queueMicrotask(() => {
-        throw err;
-      });
+      try {
+        this.host.onHandlerError?.(err, env.t);
+      } catch {
+        // the reporter itself failed: the count stands
+      }
     }
   }
 
@@ -299,6 +308,10 @@ export class FrameConnection implements Connection, StreamOwner {
       if (hello.protocol !== PROTOCOL_VERSION) {
         return this.failHandshake(`peer ${hello.nodeId} speaks wire protocol ${hello.protocol}; this node speaks ${PROTOCOL_VERSION}`);
       }
+      // Identity comes from what the peer proved, never from what it claims.
+      if (this.attested?.nodeId !== undefined && hello.nodeId !== this.attested.nodeId) {
+        return this.failHandshake(`peer claims to be node ${hello.nodeId}, but its certificate is node ${this.attested.nodeId}'s`);
+      }
       this._peer = { ...this._peer, nodeId: hello.nodeId };
       this.writeFrame(FrameKind.Message, Welcome.name, 0, { nodeId: this.host.nodeId, protocol: PROTOCOL_VERSION });
       return this.open();
@@ -310,6 +323,9 @@ export class FrameConnection implements Connection, StreamOwner {
       }
       if (w.protocol !== PROTOCOL_VERSION) {
         return this.failHandshake(`node ${w.nodeId} speaks wire protocol ${w.protocol}; this node speaks ${PROTOCOL_VERSION}`);
+      }
+      if (this.attested?.nodeId !== undefined && w.nodeId !== this.attested.nodeId) {
+        return this.failHandshake(`node ${w.nodeId} answered, but its certificate is node ${this.attested.nodeId}'s`);
       }
       this._peer = { ...this._peer, nodeId: w.nodeId };
       return this.open();
@@ -337,6 +353,7 @@ export class FrameConnection implements Connection, StreamOwner {
         if (env.t === Goodbye.name) return this.onGoodbye(env);
         const fn = h.messages.get(env.t);
         if (!fn) return countDrop(this.host.metrics, 'no-handler');
+        if (this.refused(env.t) !== null) return countDrop(this.host.metrics, 'unauthorized');
         return fn(env.b, this);
       }
       case FrameKind.Request:
@@ -355,6 +372,11 @@ export class FrameConnection implements Connection, StreamOwner {
         if (!fn) {
           this.writeFrame(FrameKind.StreamReset, env.t, env.i, { code: NO_HANDLER_CODE, message: `no stream handler for ${env.t}` });
           return countDrop(this.host.metrics, 'no-handler');
+        }
+        const why = this.refused(env.t);
+        if (why !== null) {
+          this.writeFrame(FrameKind.StreamReset, env.t, env.i, { code: PERMISSION_DENIED_CODE, message: why });
+          return countDrop(this.host.metrics, 'unauthorized');
         }
         if (this.streams.has(env.i) || env.i % 2 === (this.initiator ? 1 : 0)) {
           return countDrop(this.host.metrics, 'bad-stream-id');
@@ -376,11 +398,22 @@ export class FrameConnection implements Connection, StreamOwner {
     }
   }
 
+  /** Why this peer may not send `type` (the transport's policy), or null. */
+  private refused(type: string): string | null {
+    return this.host.authorize ? this.host.authorize(this._peer, type) : null;
+  }
+
   private serveRequest(env: Envelope): void {
     const fn = this.host.handlers.requests.get(env.t);
     if (!fn) {
       countDrop(this.host.metrics, 'no-handler');
       this.writeFrame(FrameKind.ErrorResponse, env.t, env.i, { code: NO_HANDLER_CODE, message: `no handler for ${env.t}` });
+      return;
+    }
+    const why = this.refused(env.t);
+    if (why !== null) {
+      countDrop(this.host.metrics, 'unauthorized');
+      this.writeFrame(FrameKind.ErrorResponse, env.t, env.i, { code: PERMISSION_DENIED_CODE, message: why, retryable: false, status: 403 });
       return;
     }
     let result: unknown;

@@ -119,7 +119,7 @@ export class HyperswarmTransport extends BaseTransport {
     swarm.on('connection', (socket: SecretStream, info: { topics?: Buffer[] }) => {
       if (this.closing) return socket.destroy();
       if (!socket.isInitiator) {
-        this.adopt(secretPipe(socket), false, undefined, socket.remotePublicKey);
+        this.adopt(secretPipe(socket), false, undefined, { publicKey: socket.remotePublicKey });
         return;
       }
       // An outbound connection the swarm made for a topic we joined as client.
@@ -127,7 +127,7 @@ export class HyperswarmTransport extends BaseTransport {
       const i = this.topicWaiters.findIndex((w) => topics.length === 0 || topics.includes(w.topic));
       if (i < 0) return socket.destroy();
       const [w] = this.topicWaiters.splice(i, 1);
-      w!.resolve({ pipe: secretPipe(socket), authenticatedKey: socket.remotePublicKey });
+      w!.resolve({ pipe: secretPipe(socket), attested: { publicKey: socket.remotePublicKey } });
     });
     this.swarm = swarm;
     return swarm;
@@ -155,7 +155,7 @@ export class HyperswarmTransport extends BaseTransport {
       };
       const onOpen = () => {
         cleanup();
-        resolve({ pipe: secretPipe(socket), authenticatedKey: socket.remotePublicKey });
+        resolve({ pipe: secretPipe(socket), attested: { publicKey: socket.remotePublicKey } });
       };
       const onError = (err: Error) => {
         cleanup();

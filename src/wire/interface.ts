@@ -18,19 +18,42 @@ import type { WireMetrics } from './metrics.js';
 export type NodeId = string;
 
 export interface PeerIdentity {
-  /** The node id the peer declared in the handshake. */
+  /**
+   * The peer's node id: from its verified certificate when `authenticated`
+   * on TLS (the handshake's claim must match it, or the connection is
+   * refused), otherwise only what it declared.
+   */
   nodeId: NodeId;
   /**
-   * True when the transport proved the identity (the Noise static key on
-   * hyperswarm; a node certificate on TLS once those exist). False means the
+   * True when the transport proved the identity (a node certificate our CA
+   * issued, on TLS; the Noise static key on hyperswarm). False means the
    * nodeId is only claimed.
    */
   authenticated: boolean;
+  /** The role its certificate grants (TLS): 'manager' or 'worker'. */
+  role?: string;
+  /** The cluster its certificate belongs to (TLS). */
+  clusterId?: string;
   /** The peer's Noise public key (hyperswarm). */
   publicKey?: Uint8Array;
   /** "host:port" of the remote end, when the transport knows it. */
   address?: string;
 }
+
+/** What a transport proved about a peer before the handshake (a verified certificate, a Noise key). */
+export interface Attestation {
+  nodeId?: NodeId;
+  role?: string;
+  clusterId?: string;
+  publicKey?: Uint8Array;
+}
+
+/**
+ * Decides, for every inbound frame that would reach a handler, whether this
+ * peer may send it: null to let it through, or why not (the frame is dropped
+ * and counted; a request is answered PERMISSION_DENIED, a stream reset).
+ */
+export type Authorizer = (peer: PeerIdentity, type: string) => string | null;
 
 /**
  * Whom to dial.

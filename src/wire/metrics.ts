@@ -10,6 +10,8 @@ export interface WireMetrics {
   connectionsOpened: number;
   connectionsClosed: number;
   handshakeFailures: number;
+  /** Inbound connections refused: over the cap, or a certificate our CA did not issue. */
+  connectionsRefused: number;
   requestTimeouts: number;
   /** Frames received and dropped, by reason (a WireErrorCode or a protocol rule). */
   dropped: Record<string, number>;
@@ -24,6 +26,7 @@ export function newWireMetrics(): WireMetrics {
     connectionsOpened: 0,
     connectionsClosed: 0,
     handshakeFailures: 0,
+    connectionsRefused: 0,
     requestTimeouts: 0,
     dropped: Object.create(null) as Record<string, number>,
   };

@@ -4,7 +4,9 @@ import type { AddressInfo } from 'node:net';
 import { WebSocket, WebSocketServer, type RawData } from 'ws';
 import { BaseTransport, type OpenedPipe, type TransportOptions } from './base-transport.js';
 import { WireError, WireErrorCode } from './errors.js';
-import type { ListenOptions, PeerTarget, Pipe } from './interface.js';
+import type { Attestation, ListenOptions, PeerTarget, Pipe } from './interface.js';
+import type { TLSSocket } from 'node:tls';
+import { identityOfSubject } from './pki/identity.js';
 import { CloseCode } from './messages.js';
 
 /** Path of the cluster endpoint; other paths on the port are refused. */
@@ -14,8 +16,9 @@ export const WS_PATH = '/shoal/v1';
 export const UNIX_PREFIX = 'unix:';
 
 export interface TlsOptions {
-  key: string | Buffer;
-  cert: string | Buffer;
+  /** Our key and certificate (a node joining has none yet: it dials without one). */
+  key?: string | Buffer;
+  cert?: string | Buffer;
   /**
    * CA bundle used to verify peers, both ways: a dialler verifies the
    * listener's certificate, and a listener given a CA asks every dialler for
@@ -25,6 +28,18 @@ export interface TlsOptions {
   ca?: string | Buffer;
   /** Verify the peer's certificate (default true when `ca` is given). */
   rejectUnauthorized?: boolean;
+  /**
+   * Listener: also accept diallers that present no certificate (a node
+   * joining). They are anonymous — `peer.authenticated` is false — and the
+   * transport's authorizer decides what they may send. A certificate that is
+   * presented must still verify, or the connection is refused and counted.
+   */
+  allowAnonymous?: boolean;
+  /**
+   * Read the peer's node identity (CN = node ID, OU = role, O = cluster) from
+   * its verified certificate; the handshake's claimed ID must then match it.
+   */
+  nodeIdentity?: boolean;
 }
 
 export interface WsTransportOptions extends TransportOptions {
@@ -46,11 +61,18 @@ export class WsTransport extends BaseTransport {
   readonly kind = 'ws' as const;
   private server: HttpServer | null = null;
   private wss: WebSocketServer | null = null;
-  private readonly tls: TlsOptions | undefined;
+  private tls: TlsOptions | undefined;
 
   constructor(opts: WsTransportOptions) {
     super(opts);
     this.tls = opts.tls;
+  }
+
+  /** New key and certificate (a renewal, a role change): used by new connections from now on, both ways. */
+  updateTls(tls: TlsOptions): void {
+    this.tls = { ...this.tls, ...tls };
+    const server = this.server as (HttpServer & { setSecureContext?: (o: object) => void }) | null;
+    server?.setSecureContext?.({ key: this.tls.key, cert: this.tls.cert, ...(this.tls.ca !== undefined ? { ca: this.tls.ca } : {}) });
   }
 
   async listen(opts: ListenOptions = {}): Promise<string> {
@@ -61,7 +83,8 @@ export class WsTransport extends BaseTransport {
       ? createHttpsServer({
           key: tls.key,
           cert: tls.cert,
-          ...(tls.ca !== undefined ? { ca: tls.ca, requestCert: true, rejectUnauthorized: tls.rejectUnauthorized ?? true } : {}),
+          // With anonymous diallers allowed, TLS lets a certificate-less dialler in and we refuse bad certificates ourselves.
+          ...(tls.ca !== undefined ? { ca: tls.ca, requestCert: true, rejectUnauthorized: tls.allowAnonymous ? false : (tls.rejectUnauthorized ?? true) } : {}),
         })
       : createHttpServer();
     const wss = new WebSocketServer({
@@ -75,7 +98,18 @@ export class WsTransport extends BaseTransport {
     wss.on('connection', (ws, req) => {
       if (this.closing) return ws.terminate();
       const addr = `${req.socket.remoteAddress}:${req.socket.remotePort}`;
-      this.adopt(wsPipe(ws, addr), false);
+      let attested: Attestation | undefined;
+      if (tls?.ca !== undefined) {
+        const r = peerAttestation(req.socket as TLSSocket, tls);
+        if (typeof r === 'string') {
+          this.metrics.connectionsRefused++;
+          ws.close(WS_PRIVATE_BASE + closeCodes.indexOf(CloseCode.handshakeFailed), r.slice(0, 123));
+          setTimeout(() => ws.terminate(), 1000).unref();
+          return;
+        }
+        attested = r ?? undefined;
+      }
+      this.adopt(wsPipe(ws, addr), false, undefined, attested);
     });
     wss.on('error', () => {}); // errors surface per socket; a server error must not crash the node
     await new Promise<void>((resolve, reject) => {
@@ -101,12 +135,20 @@ export class WsTransport extends BaseTransport {
 
   protected openPipe(target: PeerTarget, signal: AbortSignal): Promise<OpenedPipe> {
     const url = toUrl(target, this.tls !== undefined);
+    const tls = this.tls;
     return new Promise((resolve, reject) => {
       const ws = new WebSocket(url, {
         maxPayload: this.options.maxFrameBytes,
         perMessageDeflate: false,
-        ...(this.tls
-          ? { key: this.tls.key, cert: this.tls.cert, ca: this.tls.ca, rejectUnauthorized: this.tls.rejectUnauthorized ?? this.tls.ca !== undefined }
+        ...(tls
+          ? {
+              ...(tls.key !== undefined ? { key: tls.key } : {}),
+              ...(tls.cert !== undefined ? { cert: tls.cert } : {}),
+              ca: tls.ca,
+              rejectUnauthorized: tls.rejectUnauthorized ?? tls.ca !== undefined,
+              // Node certificates name node IDs, not host names: who answered is checked by the handshake against the certificate's CN.
+              ...(tls.nodeIdentity ? { checkServerIdentity: acceptAnyName } : {}),
+            }
           : {}),
       });
       const onAbort = () => {
@@ -118,7 +160,17 @@ export class WsTransport extends BaseTransport {
         signal.removeEventListener('abort', onAbort);
         const s = (ws as unknown as { _socket?: { remoteAddress?: string; remotePort?: number; unref(): void } })._socket;
         if (this.unref) s?.unref();
-        resolve({ pipe: wsPipe(ws, s?.remoteAddress ? `${s.remoteAddress}:${s.remotePort}` : url) });
+        const pipe = wsPipe(ws, s?.remoteAddress ? `${s.remoteAddress}:${s.remotePort}` : url);
+        let attested: Attestation | undefined;
+        if (tls?.nodeIdentity && tls.ca !== undefined && s) {
+          const r = peerAttestation(s as unknown as TLSSocket, tls);
+          if (typeof r === 'string' || r === null) {
+            ws.terminate();
+            return reject(new WireError(WireErrorCode.HANDSHAKE_FAILED, `${url}: ${typeof r === 'string' ? r : 'the node presented no certificate'}`));
+          }
+          attested = r;
+        }
+        resolve({ pipe, ...(attested ? { attested } : {}) });
       });
       ws.once('error', (err) => {
         signal.removeEventListener('abort', onAbort);
@@ -137,6 +189,24 @@ export class WsTransport extends BaseTransport {
     await new Promise<void>((r) => (server ? server.close(() => r()) : r()));
     server?.closeAllConnections?.();
   }
+}
+
+/** Node's TLS treats a returned value as the error (ws's typing says boolean): nothing means the name is fine. */
+const acceptAnyName = (() => undefined) as unknown as (servername: string, cert: unknown) => boolean;
+
+/**
+ * What a TLS peer proved: its identity from a certificate our CA issued, null
+ * when it presented none, or why it is refused (a certificate that does not
+ * verify, or one that names no node).
+ */
+function peerAttestation(socket: TLSSocket, tls: TlsOptions): Attestation | null | string {
+  const cert = socket.getPeerCertificate?.();
+  if (!cert || Object.keys(cert).length === 0) return null;
+  if (!socket.authorized) return `certificate refused: ${String(socket.authorizationError ?? 'not issued by this cluster')}`;
+  if (!tls.nodeIdentity) return {};
+  const who = identityOfSubject(cert.subject as unknown as Record<string, string>);
+  if (!who) return 'certificate refused: it names no node (CN node ID, OU role, O cluster)';
+  return { nodeId: who.nodeId, role: who.role, clusterId: who.clusterId };
 }
 
 function toUrl(target: PeerTarget, tls: boolean): string {

@@ -138,7 +138,7 @@ export class FakeContext implements ManagerContext {
         EncryptionConfig: { AutoLockManagers: false },
         TaskDefaults: {},
       },
-      JoinTokens: { Worker: makeToken(rootSecret), Manager: makeToken(rootSecret) },
+      JoinTokens: { Worker: makeToken(clusterDigest(rootSecret)), Manager: makeToken(clusterDigest(rootSecret)) },
       RootRotationInProgress: false,
       ShoalRootSecret: rootSecret,
     };

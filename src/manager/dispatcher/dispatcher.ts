@@ -10,6 +10,7 @@ import type { Change, StoreOp } from '../store/commands.js';
 import { isTerminal, type Node, type Task } from '../../model/index.js';
 import { Heartbeat, SessionOpen, StatusReport, type AgentDescription, type SessionFrame, type StatusUpdate } from '../../protocol/dispatcher.js';
 import { systemTimers, type TimerHandle, type Timers } from '../../util/timers.js';
+import { impersonation } from '../../wire/pki/identity.js';
 
 interface Session {
   nodeId: string;
@@ -63,8 +64,16 @@ export class Dispatcher {
     this.newSessionId = deps.sessionId ?? (() => randomBytes(8).toString('hex'));
     const t = deps.transport;
     t.onStream(SessionOpen, (stream, open) => this.openSession(stream as Stream<SessionFrame>, open as SessionFrame));
-    t.onRequest(Heartbeat, (b) => this.heartbeat(b.nodeId, b.sessionId));
-    t.onRequest(StatusReport, (b) => this.status(b.nodeId, b.sessionId, b.updates as StatusUpdate[]));
+    t.onRequest(Heartbeat, (b, conn) => {
+      const forged = impersonation(conn.peer, b.nodeId);
+      if (forged) throw new DispatcherError('PERMISSION_DENIED', forged);
+      return this.heartbeat(b.nodeId, b.sessionId);
+    });
+    t.onRequest(StatusReport, (b, conn) => {
+      const forged = impersonation(conn.peer, b.nodeId);
+      if (forged) throw new DispatcherError('PERMISSION_DENIED', forged);
+      return this.status(b.nodeId, b.sessionId, b.updates as StatusUpdate[]);
+    });
   }
 
   startLeading(): void {
@@ -126,6 +135,9 @@ export class Dispatcher {
 
   private openSession(stream: Stream<SessionFrame>, open: SessionFrame): void {
     if (open.type !== 'open') return this.refuse(stream, 'expected an open frame');
+    // A session belongs to the node whose certificate opened it: no node takes over another's assignments.
+    const forged = impersonation(stream.connection.peer, open.nodeId);
+    if (forged) return this.refuse(stream, new DispatcherError('PERMISSION_DENIED', forged));
     if (!this.leading) return this.refuse(stream, this.notLeader());
     const store = this.deps.ctx.store;
     const node = store.get('node', open.nodeId);

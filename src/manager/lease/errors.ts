@@ -5,11 +5,13 @@ export const LeaseErrorCode = {
   NOT_LEADER: 'NOT_LEADER',
   /** The leader's cluster address is not known yet (a follower cannot report). */
   NO_ADDRESS: 'NO_ADDRESS',
+  /** The renewal names another node than the connection's certificate. */
+  PERMISSION_DENIED: 'PERMISSION_DENIED',
 } as const;
 
 export type LeaseErrorCode = (typeof LeaseErrorCode)[keyof typeof LeaseErrorCode];
 
-const leasePolicy = policy<LeaseErrorCode>(['NOT_LEADER'], { NOT_LEADER: 503, NO_ADDRESS: 503 });
+const leasePolicy = policy<LeaseErrorCode>(['NOT_LEADER'], { NOT_LEADER: 503, NO_ADDRESS: 503, PERMISSION_DENIED: 403 });
 
 export class LeaseError extends ShoalError<LeaseErrorCode> {
   override readonly name = 'LeaseError';

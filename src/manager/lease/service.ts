@@ -5,6 +5,7 @@ import { LeaseCore, type NodeStanding } from './core.js';
 import { LeaseRenew, LeaseReport, type LeaseReportBody } from '../../protocol/lease.js';
 import { DEFAULT_LEASE_OPTIONS, checkLeaseOptions, type LeaseOptions } from './options.js';
 import { LeaseError } from './errors.js';
+import { impersonation } from '../../wire/pki/identity.js';
 import { newLeaseMetrics, type LeaseMetrics } from './metrics.js';
 
 /** What the lease needs from the rest of the manager. */
@@ -57,7 +58,11 @@ export class LeaseService {
     this.core = new LeaseCore(this.opts);
     this.timers = deps.timers ?? systemTimers;
     this.now = () => this.timers.now();
-    deps.transport.onRequest(LeaseRenew, (b) => this.renew(b.nodeId));
+    deps.transport.onRequest(LeaseRenew, (b, conn) => {
+      const forged = impersonation(conn.peer, b.nodeId);
+      if (forged) throw new LeaseError('PERMISSION_DENIED', forged);
+      return this.renew(b.nodeId);
+    });
     deps.transport.onRequest(LeaseReport, (b) => this.onReport(b as LeaseReportBody));
   }
 

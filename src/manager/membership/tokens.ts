@@ -3,9 +3,10 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 
 /**
  * Join tokens, Docker's format: `SWMTKN-1-<cluster digest>-<secret>`.
- * - the digest (50 base36 chars) is a hash of the cluster's root secret: a
- *   joining node can tell it reached the cluster the token was made for
- *   (node certificates will pin the CA through the same digest);
+ * - the digest (50 base36 chars) is the SHA-256 of the cluster's root CA
+ *   certificate: a joining node checks the CA it is shown against it before
+ *   it trusts a manager with the token (a cluster without a CA, in tests of
+ *   the manager alone, uses a hash of its root secret);
  * - the secret (25 base36 chars) differs for workers and managers and is
  *   what admits the node; rotating a token replaces the secret only.
  */
@@ -47,8 +48,9 @@ export function clusterDigest(rootSecret: string): string {
   return h.toString(36).padStart(50, '0').slice(-50);
 }
 
-export function makeToken(rootSecret: string): string {
-  return `${PREFIX}${clusterDigest(rootSecret)}-${base36(25)}`;
+/** A new token whose first part is `digest` (the cluster CA's digest: membership/ca.ts tokenDigest). */
+export function makeToken(digest: string): string {
+  return `${PREFIX}${digest}-${base36(25)}`;
 }
 
 export function parseToken(token: string): ParsedToken {

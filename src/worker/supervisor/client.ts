@@ -65,7 +65,7 @@ export class SupervisorClient {
   private info: SupervisorInfo | null = null;
   private readonly held = new Set<string>();
   private readonly listeners = new Set<SupervisorListener>();
-  private lastConfigure: { nodeId: string; managers: string[] } | null = null;
+  private lastConfigure: { nodeId: string; managers: string[]; tls?: { key: string; cert: string; ca: string } } | null = null;
   private closed = false;
   private readonly transport: WsTransport;
   private readonly entry: string;
@@ -161,8 +161,8 @@ export class SupervisorClient {
   }
 
   /** Turns the fence on (or updates the managers it renews with). Remembered for a replacement supervisor. */
-  configure(nodeId: string, managers: string[]): Promise<void> {
-    this.lastConfigure = { nodeId, managers: [...managers] };
+  configure(nodeId: string, managers: string[], tls?: { key: string; cert: string; ca: string }): Promise<void> {
+    this.lastConfigure = { nodeId, managers: [...managers], ...(tls ? { tls } : {}) };
     return this.busy(async () => {
       const c = await this.connection();
       await c.request(SupervisorConfigure, this.lastConfigure!, { timeoutMs: 10_000 });

@@ -26,8 +26,9 @@ function main(): void {
   const data = workerData as LeaseThreadData;
   const shared = new Float64Array(data.shared);
   const post = (e: LeaseThreadEvent) => parentPort?.postMessage(e);
+  const transport = new WsTransport({ nodeId: data.nodeId, ...(data.tls ? { tls: { ...data.tls, nodeIdentity: true } } : {}) });
   const keeper = new LeaseKeeper({
-    transport: new WsTransport({ nodeId: data.nodeId }),
+    transport,
     nodeId: data.nodeId,
     managers: data.managers,
     renewEveryMs: data.renewEveryMs,
@@ -63,6 +64,7 @@ function main(): void {
   setInterval(check, data.fenceCheckMs);
   parentPort?.on('message', (m: LeaseThreadMessage) => {
     if (m.type === 'managers') keeper.setManagers(m.managers);
+    else if (m.type === 'tls') transport.updateTls({ ...m.tls, nodeIdentity: true });
   });
 }
 

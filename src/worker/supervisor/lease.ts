@@ -33,9 +33,17 @@ export interface LeaseThreadData {
   shared: SharedArrayBuffer;
   /** Where to say why the supervisor ended itself. */
   fencedFile: string;
+  /** The node's key, certificate and CA: the managers take only mutual-TLS connections. */
+  tls?: LeaseTls;
 }
 
-export type LeaseThreadMessage = { type: 'managers'; managers: string[] };
+export interface LeaseTls {
+  key: string;
+  cert: string;
+  ca: string;
+}
+
+export type LeaseThreadMessage = { type: 'managers'; managers: string[] } | { type: 'tls'; tls: LeaseTls };
 export type LeaseThreadEvent = { type: 'lease'; state: 'valid' | 'expired'; remainingMs: number } | { type: 'log'; msg: string };
 
 export const SLOT_UNTIL = 0;

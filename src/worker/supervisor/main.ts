@@ -178,6 +178,8 @@ async function main(): Promise<void> {
     if (lease && lease.nodeId !== b.nodeId) throw new SupervisorError('BAD_TASK', `this supervisor keeps node ${lease.nodeId}'s lease, not ${b.nodeId}'s`);
     if (lease) {
       lease.worker.postMessage({ type: 'managers', managers: b.managers } satisfies LeaseThreadMessage);
+      // A renewed certificate: new connections use it.
+      if (b.tls) lease.worker.postMessage({ type: 'tls', tls: b.tls } satisfies LeaseThreadMessage);
       return { ok: true };
     }
     const data: LeaseThreadData = {
@@ -187,6 +189,7 @@ async function main(): Promise<void> {
       fenceCheckMs: opts.fenceCheckMs,
       shared: shared.buffer as SharedArrayBuffer,
       fencedFile: supervisorFile(dir!, 'fenced'),
+      ...(b.tls ? { tls: b.tls } : {}),
     };
     const worker = new Worker(new URL('./lease-thread.js', import.meta.url), { workerData: data });
     worker.on('message', (e: LeaseThreadEvent) => {

@@ -56,9 +56,10 @@ export const SupervisorHello = defineMessage({
 export const SupervisorConfigure = defineMessage({
   name: 'supervisor.configure',
   version: 1,
-  body: object({ nodeId: id, managers: array(str({ min: 1, max: 300 }), { max: 64 }) }),
+  /** `tls`: the node's key, certificate and CA, for the lease thread's mutual-TLS connections to the managers (over the root-only local socket). */
+  body: object({ nodeId: id, managers: array(str({ min: 1, max: 300 }), { max: 64 }), tls: optional(object({ key: str({ max: 16_384 }), cert: str({ max: 16_384 }), ca: str({ max: 16_384 }) })) }),
   response: object({ ok: bool() }),
-  samples: () => [{ nodeId: 'n1', managers: ['127.0.0.1:4242'] }],
+  samples: () => [{ nodeId: 'n1', managers: ['127.0.0.1:4242'] }, { nodeId: 'n1', managers: ['127.0.0.1:4242'], tls: { key: 'k', cert: 'c', ca: 'a' } }],
   responseSamples: () => [{ ok: true }],
 });
 

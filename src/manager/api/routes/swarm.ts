@@ -5,6 +5,7 @@
  * reads GET /swarm again to print the new token.
  */
 import { makeToken } from '../../membership/tokens.js';
+import { tokenDigest } from '../../membership/ca.js';
 import type { Store } from '../../store/store.js';
 import type { Cluster } from '../../../model/index.js';
 import { ApiError, unavailable } from '../errors.js';
@@ -38,11 +39,12 @@ export function swarmRoutes(r: Router, d: Deps): void {
     const cur = theCluster(await readStore(ctx));
     let tokens = cur.JoinTokens;
     if (rotateWorker || rotateManager) {
-      // A missing root secret is a bootstrap bug, not the client's mistake.
-      if (!cur.ShoalRootSecret) throw new ApiError(500, 'the cluster object has no root secret: join tokens cannot be rotated');
+      // A cluster with neither a CA nor a root secret is a bootstrap bug, not the client's mistake.
+      if (!cur.ShoalCA && !cur.ShoalRootSecret) throw new ApiError(500, 'the cluster object has no CA: join tokens cannot be rotated');
+      const digest = await tokenDigest(cur);
       tokens = {
-        Worker: rotateWorker ? makeToken(cur.ShoalRootSecret) : tokens.Worker,
-        Manager: rotateManager ? makeToken(cur.ShoalRootSecret) : tokens.Manager,
+        Worker: rotateWorker ? makeToken(digest) : tokens.Worker,
+        Manager: rotateManager ? makeToken(digest) : tokens.Manager,
       };
     }
     const next: Cluster = { ...cur, Spec: spec, JoinTokens: tokens };

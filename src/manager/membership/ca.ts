@@ -1,0 +1,31 @@
+/**
+ * The managers' side of node identity: join tokens pin the cluster's root CA
+ * by its digest, and the CA held in the Raft store signs node certificates
+ * whose role is the store's, never the requester's say.
+ */
+import type { Cluster } from '../../model/index.js';
+// The X.509 library takes ~180 ms to load: only when a certificate is made or read (a join, a renewal), not on every start.
+const x509 = () => import('../../wire/pki/x509.js');
+import type { NodeRole } from '../../wire/pki/identity.js';
+import { PkiError } from '../../wire/pki/errors.js';
+import { clusterDigest } from './tokens.js';
+
+/** The first part of the cluster's join tokens. */
+export async function tokenDigest(c: Pick<Cluster, 'ShoalCA' | 'ShoalRootSecret'>): Promise<string> {
+  if (c.ShoalCA) return (await x509()).certDigest(c.ShoalCA.CertPem);
+  if (c.ShoalRootSecret) return clusterDigest(c.ShoalRootSecret);
+  throw new PkiError('NO_CA', 'the cluster has neither a CA nor a root secret: no join token can be made');
+}
+
+/** Signs a certificate for `nodeId` in `role`, for the key `csrPem` proves; its lifetime is the cluster's CAConfig.NodeCertExpiry (ns) when set. */
+export async function signNode(c: Cluster, csrPem: string, nodeId: string, role: NodeRole): Promise<{ certificate: string; caCertificate: string }> {
+  if (!c.ShoalCA) throw new PkiError('NO_CA', 'this cluster has no certificate authority');
+  const ns = c.Spec.CAConfig?.NodeCertExpiry;
+  const certificate = await (await x509()).issueNodeCertificate(
+    { certPem: c.ShoalCA.CertPem, keyPem: c.ShoalCA.KeyPem },
+    csrPem,
+    { nodeId, role, clusterId: c.ID },
+    ns ? { nodeCertLifetimeMs: Math.round(ns / 1e6) } : {},
+  );
+  return { certificate, caCertificate: c.ShoalCA.CertPem };
+}

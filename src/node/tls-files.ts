@@ -1,0 +1,74 @@
+/**
+ * A node's TLS identity on disk, in `<data-dir>/tls/` (mode 0700):
+ * - `node.key`: its private key (PKCS#8, mode 0600), made on this machine
+ *   and never sent anywhere;
+ * - `node.crt`: the certificate the managers signed for it (CN node ID, OU
+ *   role, O cluster);
+ * - `ca.crt`: the cluster's root CA certificate, which verifies every peer;
+ * - `ca.key`: only on the node that founded the cluster, and only until the
+ *   CA is in the Raft store (the managers hold it from then on).
+ * Every file is written atomically (temp file, fsync, rename).
+ */
+import { chmodSync, closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+
+export interface NodeTls {
+  keyPem: string;
+  certPem: string;
+  caPem: string;
+}
+
+export function tlsDir(dataDir: string): string {
+  return path.join(dataDir, 'tls');
+}
+
+function writeAtomic(file: string, data: string, mode: number): void {
+  const tmp = `${file}.tmp`;
+  writeFileSync(tmp, data, { mode });
+  chmodSync(tmp, mode);
+  const fd = openSync(tmp, 'r');
+  fsyncSync(fd);
+  closeSync(fd);
+  renameSync(tmp, file);
+}
+
+function syncDir(dir: string): void {
+  const fd = openSync(dir, 'r');
+  fsyncSync(fd);
+  closeSync(fd);
+}
+
+export function loadNodeTls(dataDir: string): NodeTls | null {
+  const d = tlsDir(dataDir);
+  const files = ['node.key', 'node.crt', 'ca.crt'].map((f) => path.join(d, f));
+  if (!files.every((f) => existsSync(f))) return null;
+  const [keyPem, certPem, caPem] = files.map((f) => readFileSync(f, 'utf8')) as [string, string, string];
+  return { keyPem, certPem, caPem };
+}
+
+export function saveNodeTls(dataDir: string, tls: NodeTls): void {
+  const d = tlsDir(dataDir);
+  mkdirSync(d, { recursive: true, mode: 0o700 });
+  chmodSync(d, 0o700);
+  writeAtomic(path.join(d, 'node.key'), tls.keyPem, 0o600);
+  writeAtomic(path.join(d, 'node.crt'), tls.certPem, 0o644);
+  writeAtomic(path.join(d, 'ca.crt'), tls.caPem, 0o644);
+  syncDir(d);
+}
+
+/** The founder keeps the CA key on disk only until the store holds it (a crash before then must not lose it). */
+export function saveFounderCaKey(dataDir: string, keyPem: string): void {
+  const d = tlsDir(dataDir);
+  mkdirSync(d, { recursive: true, mode: 0o700 });
+  writeAtomic(path.join(d, 'ca.key'), keyPem, 0o600);
+  syncDir(d);
+}
+
+export function loadFounderCaKey(dataDir: string): string | null {
+  const f = path.join(tlsDir(dataDir), 'ca.key');
+  return existsSync(f) ? readFileSync(f, 'utf8') : null;
+}
+
+export function removeFounderCaKey(dataDir: string): void {
+  rmSync(path.join(tlsDir(dataDir), 'ca.key'), { force: true });
+}

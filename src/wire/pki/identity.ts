@@ -1,0 +1,45 @@
+/**
+ * Who a node certificate says its holder is, read from the subject Node's TLS
+ * reports for a verified peer. Kept apart from x509.ts so the transport reads
+ * identities without loading the X.509 library.
+ */
+import { X509Certificate } from 'node:crypto';
+
+export type NodeRole = 'manager' | 'worker';
+
+/** When a certificate starts and stops being valid (epoch ms), read with Node's own X.509 parser. */
+export function certExpiry(certPem: string): { notBefore: number; notAfter: number } {
+  const c = new X509Certificate(certPem);
+  return { notBefore: Date.parse(c.validFrom), notAfter: Date.parse(c.validTo) };
+}
+
+export interface CertIdentity {
+  /** CN */
+  nodeId: string;
+  /** OU */
+  role: NodeRole;
+  /** O */
+  clusterId: string;
+}
+
+/** The identity in a certificate's subject as Node's TLS reports it ({CN, OU, O}); null unless it is a node certificate. */
+export function identityOfSubject(subject: Record<string, string | string[] | undefined> | undefined): CertIdentity | null {
+  if (!subject) return null;
+  const one = (v: string | string[] | undefined) => (typeof v === 'string' ? v : undefined);
+  const nodeId = one(subject['CN']);
+  const role = one(subject['OU']);
+  const clusterId = one(subject['O']);
+  if (!nodeId || !clusterId || (role !== 'manager' && role !== 'worker')) return null;
+  return { nodeId, role, clusterId };
+}
+
+/**
+ * Why a message that names `claimed` as its sender is refused on a
+ * connection whose certificate proved `peer` (null when it may): a node
+ * speaks only for itself. On a connection nothing authenticated (a plain
+ * transport in tests of one module) there is nothing to hold the claim to.
+ */
+export function impersonation(peer: { nodeId: string; authenticated: boolean }, claimed: string): string | null {
+  if (!peer.authenticated || peer.nodeId === claimed) return null;
+  return `this connection is node ${peer.nodeId}'s (its certificate says so); it cannot speak for node ${claimed}`;
+}

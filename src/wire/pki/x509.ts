@@ -1,0 +1,141 @@
+/**
+ * The cluster's X.509 material, made with @peculiar/x509 on Node's WebCrypto
+ * (no hand-rolled ASN.1, no openssl at run time):
+ *
+ * - a root CA per cluster (`createRootCa`), whose certificate's SHA-256
+ *   digest is the first part of every join token, so a joining node can tell
+ *   it reached the cluster the token was made for;
+ * - node keys and CSRs (`createNodeKey`): a node's private key never leaves
+ *   it; managers sign what it proves it holds;
+ * - node certificates (`issueNodeCertificate`): CN = node ID, OU = role
+ *   (manager | worker), O = cluster ID, chosen by the manager that signs —
+ *   never read from the CSR, whose subject is ignored;
+ * - reading a peer's identity back from a verified certificate
+ *   (`identityOfSubject`).
+ *
+ * Keys are ECDSA P-256: small certificates, fast handshakes, and what
+ * SwarmKit uses.
+ */
+import { createHash, webcrypto } from 'node:crypto';
+import * as x509 from '@peculiar/x509';
+import { PkiError } from './errors.js';
+import { DEFAULT_CA_OPTIONS, type CaOptions } from './options.js';
+import type { CertIdentity } from './identity.js';
+
+type CryptoKey = webcrypto.CryptoKey;
+type CryptoKeyPair = webcrypto.CryptoKeyPair;
+
+x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);
+
+const ALG = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' } as const;
+const subtle = webcrypto.subtle;
+
+/** A certificate and its private key, both PEM (the key PKCS#8). */
+export interface KeyPair {
+  certPem: string;
+  keyPem: string;
+}
+
+async function keyPemOf(key: CryptoKey): Promise<string> {
+  return x509.PemConverter.encode(await subtle.exportKey('pkcs8', key), 'PRIVATE KEY');
+}
+
+async function importSigningKey(keyPem: string): Promise<CryptoKey> {
+  try {
+    return await subtle.importKey('pkcs8', x509.PemConverter.decode(keyPem)[0]!, ALG, false, ['sign']);
+  } catch (err) {
+    throw new PkiError('BAD_CERTIFICATE', `cannot read the CA key: ${(err as Error).message}`);
+  }
+}
+
+function serial(): string {
+  // 16 random bytes, first bit clear: a positive INTEGER, unique per certificate.
+  const b = webcrypto.getRandomValues(new Uint8Array(16));
+  b[0] = b[0]! & 0x7f;
+  return Buffer.from(b).toString('hex');
+}
+
+/** Distinguished-name values are ours (IDs, roles), but escape anyway so no value can add an attribute. */
+function dnValue(v: string): string {
+  return v.replace(/([,+"\\<>;=])/g, '\\$1');
+}
+
+/** A new root CA for cluster `clusterId`. */
+export async function createRootCa(clusterId: string, opts: Partial<CaOptions> = {}, now = Date.now()): Promise<KeyPair> {
+  const o = { ...DEFAULT_CA_OPTIONS, ...opts };
+  const keys = (await subtle.generateKey(ALG, true, ['sign', 'verify'])) as CryptoKeyPair;
+  const cert = await x509.X509CertificateGenerator.createSelfSigned({
+    serialNumber: serial(),
+    name: `CN=shoal-root-ca, O=${dnValue(clusterId)}`,
+    notBefore: new Date(now - o.backdateMs),
+    notAfter: new Date(now + o.rootLifetimeMs),
+    keys,
+    signingAlgorithm: ALG,
+    extensions: [
+      new x509.BasicConstraintsExtension(true, 1, true),
+      new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true),
+      await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
+    ],
+  });
+  return { certPem: cert.toString('pem'), keyPem: await keyPemOf(keys.privateKey) };
+}
+
+/** A node's new private key and a CSR proving it holds it. */
+export async function createNodeKey(nodeId: string): Promise<{ keyPem: string; csrPem: string }> {
+  const keys = (await subtle.generateKey(ALG, true, ['sign', 'verify'])) as CryptoKeyPair;
+  const csr = await x509.Pkcs10CertificateRequestGenerator.create({ name: `CN=${dnValue(nodeId)}`, keys, signingAlgorithm: ALG });
+  return { keyPem: await keyPemOf(keys.privateKey), csrPem: csr.toString('pem') };
+}
+
+/**
+ * Signs a node certificate for the public key in `csrPem` (whose signature
+ * must verify: the requester holds the key). The identity is the caller's
+ * decision; the CSR's subject is ignored.
+ */
+export async function issueNodeCertificate(ca: KeyPair, csrPem: string, who: CertIdentity, opts: Partial<CaOptions> = {}, now = Date.now()): Promise<string> {
+  const o = { ...DEFAULT_CA_OPTIONS, ...opts };
+  let csr: x509.Pkcs10CertificateRequest;
+  try {
+    csr = new x509.Pkcs10CertificateRequest(csrPem);
+  } catch (err) {
+    throw new PkiError('BAD_CSR', `the certificate request cannot be read: ${(err as Error).message}`);
+  }
+  if (!(await csr.verify())) throw new PkiError('BAD_CSR', 'the certificate request is not signed by its own key');
+  const root = new x509.X509Certificate(ca.certPem);
+  const cert = await x509.X509CertificateGenerator.create({
+    serialNumber: serial(),
+    subject: `CN=${dnValue(who.nodeId)}, OU=${dnValue(who.role)}, O=${dnValue(who.clusterId)}`,
+    issuer: root.subject,
+    notBefore: new Date(now - o.backdateMs),
+    notAfter: new Date(now + o.nodeCertLifetimeMs),
+    signingKey: await importSigningKey(ca.keyPem),
+    publicKey: csr.publicKey,
+    signingAlgorithm: ALG,
+    extensions: [
+      new x509.BasicConstraintsExtension(false, undefined, true),
+      new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyAgreement, true),
+      new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth, x509.ExtendedKeyUsage.clientAuth]),
+      await x509.AuthorityKeyIdentifierExtension.create(root, false),
+    ],
+  });
+  return cert.toString('pem');
+}
+
+/** SHA-256 of the certificate's DER, as 50 base36 characters (the join token's first part). */
+export function certDigest(certPem: string): string {
+  let der: ArrayBuffer;
+  try {
+    der = x509.PemConverter.decode(certPem)[0]!;
+  } catch (err) {
+    throw new PkiError('BAD_CERTIFICATE', `not a PEM certificate: ${(err as Error).message}`);
+  }
+  const h = BigInt('0x' + createHash('sha256').update(Buffer.from(der)).digest('hex'));
+  return h.toString(36).padStart(50, '0').slice(-50);
+}
+
+/** The SHA-256 (hex) of the public key a CSR is for: the same key gives the same ID. */
+export function publicKeyId(csrPem: string): string {
+  const csr = new x509.Pkcs10CertificateRequest(csrPem);
+  return createHash('sha256').update(Buffer.from(csr.publicKey.rawData)).digest('hex');
+}
+
