@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, realpathSync } from 'node:fs';
 import path from 'node:path';
 import { RuntimeError } from '../interface.js';
 import type { ImageConfig } from './types.js';
@@ -45,6 +45,7 @@ async function blob(layout: string, digest: string, verify: boolean): Promise<st
   if (!m) throw new RuntimeError('FAILED', `unsupported digest ${digest}`);
   const file = path.join(layout, 'blobs', m[1]!, m[2]!);
   if (!existsSync(file)) throw new RuntimeError('FAILED', `OCI layout ${layout}: blob ${digest} is missing`);
+  insideReally(layout, file, `OCI layout ${layout}: blob ${digest}`);
   if (verify && m[1] === 'sha256' && (await sha256File(file)) !== m[2]) throw new RuntimeError('FAILED', `OCI layout ${layout}: blob ${digest} does not match its digest`);
   return file;
 }
@@ -57,6 +58,21 @@ function pick(manifests: Descriptor[], layout: string): Descriptor {
     manifests.find((d) => !d.platform || d.platform.architecture === 'unknown') ??
     manifests[0]!
   );
+}
+
+/**
+ * A file an image archive names must be in the archive: a symlink in it
+ * (`layer.tar -> /etc/shadow`) would make the import read a host file into
+ * the image. Its real path, links resolved, must be under the archive's.
+ */
+function insideReally(dir: string, file: string, what: string): void {
+  let real: string;
+  try {
+    real = realpathSync(file);
+  } catch {
+    throw new RuntimeError('FAILED', `${what} is missing`);
+  }
+  if (!real.startsWith(realpathSync(dir) + path.sep)) throw new RuntimeError('FAILED', `${what} is a link to a file outside the archive`);
 }
 
 export function isOciLayout(dir: string): boolean {
@@ -92,6 +108,7 @@ export async function readDockerArchive(dir: string): Promise<LayeredImage> {
   const inside = (p: string) => {
     const abs = path.resolve(dir, p);
     if (!abs.startsWith(path.resolve(dir) + path.sep)) throw new RuntimeError('FAILED', `docker archive ${dir}: ${p} points outside it`);
+    insideReally(dir, abs, `docker archive ${dir}: ${p}`);
     return abs;
   };
   const configFile = inside(m.Config);
