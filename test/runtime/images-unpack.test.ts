@@ -12,7 +12,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import t, { type Test } from 'tap';
 import { ImageStore } from '../../src/worker/runtime/images/store.js';
-import { applyLayer, resolveInRoot } from '../../src/worker/runtime/images/unpack.js';
+import { resolveInRoot } from '../../src/worker/runtime/common/in-root.js';
+import { applyLayer } from '../../src/worker/runtime/images/unpack.js';
 
 type Entry =
   | { type: 'file'; name: string; data?: string; mode?: number }

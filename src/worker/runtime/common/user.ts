@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { RuntimeError } from '../interface.js';
+import { resolveInRoot } from './in-root.js';
 
 /**
  * ContainerSpec.User ("name", "uid", "name:group", "uid:gid") resolved
@@ -14,8 +15,11 @@ export interface ResolvedUser {
 }
 
 function table(root: string, file: string): string[][] {
+  // An image's /etc/passwd may be a symlink: it is read where it leads inside the image, never on the host.
+  const at = resolveInRoot(root, `etc/${file}`);
+  if (at === null) return [];
   try {
-    return readFileSync(path.join(root, 'etc', file), 'utf8')
+    return readFileSync(at, 'utf8')
       .split('\n')
       .filter((l) => l && !l.startsWith('#'))
       .map((l) => l.split(':'));

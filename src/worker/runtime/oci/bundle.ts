@@ -1,7 +1,8 @@
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { RuntimeError, type MountSpec, type TaskRunSpec } from '../interface.js';
 import { envList, envMap } from '../common/env.js';
+import { resolveInRoot } from '../common/in-root.js';
 import { resolveUser } from '../common/user.js';
 import type { ResolvedImage } from '../images/types.js';
 import { DEFAULT_PATH } from '../options.js';
@@ -53,8 +54,13 @@ export function buildConfig(b: BundleInput): Record<string, unknown> {
   env.HOME ??= user.home ?? '/';
   const cwd = spec.dir ?? (image.config.WorkingDir || '/');
   if (!path.posix.isAbsolute(cwd)) throw new RuntimeError('INVALID_SPEC', `task ${spec.taskId}: working directory ${JSON.stringify(cwd)} must be absolute`);
-  // Docker creates a missing WorkingDir; so do we (in the task's writable layer).
-  mkdirSync(path.join(b.rootfs, cwd), { recursive: true });
+  // Docker creates a missing WorkingDir; so do we (in the task's writable layer), where the
+  // container will see it: `..` stops at its root and its symlinks lead inside it, never to the host.
+  const workdir = resolveInRoot(b.rootfs, cwd);
+  if (workdir === null || (existsSync(workdir) && !statSync(workdir).isDirectory())) {
+    throw new RuntimeError('INVALID_SPEC', `task ${spec.taskId}: working directory ${JSON.stringify(cwd)} is not a directory in image ${image.name}`);
+  }
+  mkdirSync(workdir, { recursive: true });
 
   const etc = path.join(b.taskDir, 'etc');
   mkdirSync(etc, { recursive: true });
