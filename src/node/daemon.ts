@@ -137,7 +137,11 @@ export class Daemon {
     const transport = new WsTransport({
       nodeId,
       tls: { key: tls.keyPem, cert: tls.certPem, ca: tls.caPem, allowAnonymous: true, nodeIdentity: true },
-      authorize: nodeAccessPolicy(() => clusterId),
+      // A manager refuses nodes its store no longer has (removed); `d` is the daemon once it exists.
+      authorize: nodeAccessPolicy(
+        () => clusterId,
+        (id) => d?.isRemovedNode(id) ?? false,
+      ),
       onHandlerError: (err, type) => log(`node ${nodeId}: a ${type} handler failed (frame dropped): ${(err as Error)?.stack ?? String(err)}`),
     });
     hooks.transport?.(transport);
@@ -147,7 +151,7 @@ export class Daemon {
     // Until the daemon owns them, a failure (a gossip socket in use) must
     // release what is open, or the process never exits.
     let gossip: GossipDriver | null = null;
-    let d: Daemon;
+    let d: Daemon | undefined;
     try {
       if ((opts.runtime && opts.runtime !== identity.runtime) || (opts.ociRuntime && opts.ociRuntime !== identity.ociRuntime)) {
         if (opts.runtime) identity.runtime = opts.runtime;
@@ -210,6 +214,15 @@ export class Daemon {
       ...(raftSync ? { raftSync } : {}),
       ...(this.hooks.wallClock ? { timers: { ...systemTimers, wall: this.hooks.wallClock } } : {}),
       log,
+    });
+    // A removed node's connections end at once (new ones are refused: isRemovedNode).
+    this.manager.store.watch((changes) => {
+      for (const ch of changes) {
+        if (ch.kind !== 'node' || ch.action !== 'delete') continue;
+        for (const conn of this.transport.connections()) {
+          if (conn.peer.authenticated && conn.peer.nodeId === ch.id) conn.close(`node ${ch.id} was removed from the cluster`);
+        }
+      }
     });
     // Remember the managers we learn of, to find the cluster after a restart.
     this.manager.store.watch(() => {
@@ -351,6 +364,17 @@ export class Daemon {
     });
   }
 
+  /**
+   * Whether `nodeId` was removed from the cluster, as far as this node can
+   * tell: a manager's store is the deny list (a node it does not hold, once
+   * it holds any); a worker holds no store and denies no one.
+   */
+  isRemovedNode(nodeId: string): boolean {
+    const store = this.manager?.store;
+    if (!store || nodeId === this.identity.nodeId) return false;
+    return store.get('node', nodeId) === undefined && store.list('node').length > 0;
+  }
+
   private renewTimer: NodeJS.Timeout | null = null;
 
   /** Renews the certificate at half its lifetime (SwarmKit's rule), retrying every minute until it works. */
@@ -479,7 +503,7 @@ async function joinCluster(
       { what: `fetching the cluster CA from ${join.addr}`, deadlineMs: 30_000, backoff: { initialMs: 100, maxMs: 1_000 }, onRetry: (err) => log(`join: ${(err as Error).message}; retrying`) },
     );
     if (certDigest(caPem) !== digest) {
-      throw new DaemonError(`the node at ${join.addr} belongs to another cluster than this token's (its CA does not match the token): check the address and the token`);
+      throw new DaemonError(`the join token is for a different cluster than the node at ${join.addr} (its CA certificate does not match the token): check the address and the token`);
     }
     probe.updateTls({ ca: caPem, nodeIdentity: true });
     const response = await retry(
