@@ -8,7 +8,7 @@
  */
 import http from 'node:http';
 import path from 'node:path';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { RaftDriver } from '../src/raft/driver.js';
 import { RaftError } from '../src/raft/errors.js';
 import { KvStateMachine, encodeKvCommand } from '../src/raft/kv-state-machine.js';
@@ -18,7 +18,13 @@ const [id, dataDir, clusterPort, httpPort, foundersArg] = process.argv.slice(2);
 const founders = Object.fromEntries(foundersArg!.split(',').map((p) => p.split('=') as [string, string]));
 mkdirSync(dataDir!, { recursive: true });
 
-const transport = new WsTransport({ nodeId: id! });
+// Mutual TLS with node certificates, as a Shoal cluster runs, when bench/raft.ts made them.
+const tlsDir = process.env.BENCH_RAFT_TLS_DIR;
+const read = (f: string) => readFileSync(path.join(tlsDir!, f), 'utf8');
+const transport = new WsTransport({
+  nodeId: id!,
+  ...(tlsDir ? { tls: { key: read(`${id}.key`), cert: read(`${id}.crt`), ca: read('ca.crt'), nodeIdentity: true } } : {}),
+});
 await transport.listen({ host: '127.0.0.1', port: Number(clusterPort) });
 const sm = new KvStateMachine();
 const driver = await RaftDriver.start({

@@ -9,11 +9,15 @@
  *    in phases alternating with Shoal's, so machine drift hits both alike.
  * 3. The Shoal leader is killed with SIGKILL 20 times (restarted after each
  *    kill); we time from the kill until the next write commits.
+ * The members speak mutual TLS with node certificates of one test CA, as a
+ * Shoal cluster does ("mtls": true); BENCH_RAFT_TLS=0 runs them over plain
+ * ws, to see what TLS costs. etcd runs without TLS (its peer TLS needs
+ * certificates with IP SANs and a config this bench does not write).
  * Last line: one JSON object.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import http from 'node:http';
 import net from 'node:net';
@@ -24,6 +28,7 @@ const DURATION_MS = Number(process.env.BENCH_RAFT_MS ?? 10_000);
 const CLIENTS = Number(process.env.BENCH_RAFT_CLIENTS ?? 32);
 const KILLS = Number(process.env.BENCH_RAFT_KILLS ?? 20);
 const VALUE = 'v'.repeat(100);
+const MTLS = process.env.BENCH_RAFT_TLS !== '0';
 const dir = mkdtempSync(path.join(tmpdir(), 'shoal-bench-raft-'));
 const children = new Set<ChildProcess>();
 const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
@@ -289,6 +294,21 @@ function etcdPhase(leaderPort: number, ms: number, tag: number): Promise<Phase> 
   return drive(async (c, i) => (await request('POST', leaderPort, '/v3/kv/put', JSON.stringify({ key: b64(`c${c}-${(i + tag) % 1000}`), value }))).status === 200, ms, etcdPids);
 }
 
+/** A CA and a manager certificate per member, in <dir>/tls/<id>.{key,crt} and ca.crt; the members find them through BENCH_RAFT_TLS_DIR. */
+async function makeCertificates(ids: string[]): Promise<void> {
+  const { createNodeKey, createRootCa, issueNodeCertificate } = await import('../src/wire/pki/x509.js');
+  const d = path.join(dir, 'tls');
+  mkdirSync(d, { recursive: true });
+  const ca = await createRootCa('bench');
+  writeFileSync(path.join(d, 'ca.crt'), ca.certPem);
+  for (const id of ids) {
+    const k = await createNodeKey(id);
+    writeFileSync(path.join(d, `${id}.key`), k.keyPem, { mode: 0o600 });
+    writeFileSync(path.join(d, `${id}.crt`), await issueNodeCertificate(ca, k.csrPem, { nodeId: id, role: 'manager', clusterId: 'bench' }));
+  }
+  process.env.BENCH_RAFT_TLS_DIR = d;
+}
+
 /**
  * Shoal and etcd are both started first and then loaded in alternating
  * phases (ROUNDS each), so drifting machine speed affects both alike.
@@ -296,6 +316,7 @@ function etcdPhase(leaderPort: number, ms: number, tag: number): Promise<Phase> 
 const ROUNDS = Number(process.env.BENCH_RAFT_ROUNDS ?? 4);
 
 async function main(): Promise<void> {
+  if (MTLS) await makeCertificates(['s1', 's2', 's3']);
   const shoal = await startShoal();
   const etcdPort = hasEtcd() ? await startEtcd() : null;
   if (etcdPort === null) process.stderr.write('etcd not installed (apt-get install etcd-server): no comparison\n');
@@ -323,6 +344,7 @@ async function main(): Promise<void> {
   if (etcdLoad) process.stderr.write(`etcd: ${etcdLoad.writesPerS.toFixed(0)} writes/s, p50 ${etcdLoad.p50.toFixed(1)} ms, p99 ${etcdLoad.p99.toFixed(1)} ms, errors ${etcdLoad.errors}, members' cpu ${etcdLoad.cpuUsPerWrite.toFixed(0)} us/write\n`);
   const failover = (await failovers(shoal)).sort((a, b) => a - b);
   const out = {
+    mtls: MTLS,
     writes_per_s: Math.round(load.writesPerS),
     p50_ms: Number(load.p50.toFixed(2)),
     p99_ms: Number(load.p99.toFixed(2)),

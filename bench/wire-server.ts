@@ -1,6 +1,6 @@
 /**
  * The far end of `npm run bench:wire`, in its own process.
- * argv: raw | ws | hyperswarm <bootstrap-json>
+ * argv: raw | ws | wss <tls-json> | hyperswarm <bootstrap-json>
  * Prints {"address": …} once listening; echoes until killed.
  */
 import { WebSocketServer } from 'ws';
@@ -22,7 +22,9 @@ if (kind === 'raw') {
   const t: Transport =
     kind === 'ws'
       ? new WsTransport({ nodeId: 'bench-server' })
-      : new HyperswarmTransport({ nodeId: 'bench-server', bootstrap: JSON.parse(arg ?? '[]') as { host: string; port: number }[] });
+      : kind === 'wss'
+        ? new WsTransport({ nodeId: 'bench-server', tls: { ...(JSON.parse(arg!) as { key: string; cert: string; ca: string }), nodeIdentity: true } })
+        : new HyperswarmTransport({ nodeId: 'bench-server', bootstrap: JSON.parse(arg ?? '[]') as { host: string; port: number }[] });
   t.onRequest(BenchEcho, (b) => ({ payload: b.payload }));
   const address = await t.listen();
   process.stdout.write(JSON.stringify({ address }) + '\n');

@@ -1,7 +1,8 @@
 /**
  * npm run bench:wire — sequential 1 KiB request/response round trips between
  * two processes on loopback: plain ws (no codec) vs Shoal's wire over ws, and
- * over hyperswarm. Paired, alternating rounds; throughputs are medians and
+ * over ws with mutual TLS and node certificates (wss, as a Shoal cluster
+ * runs), and over hyperswarm. Paired, alternating rounds; throughputs are medians and
  * the ratio is the median of per-pair ratios. Last line: one JSON object.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -95,9 +96,18 @@ async function main(): Promise<void> {
   const rawOnce = await rawClient(await server(['raw']));
   const wsClient = new WsTransport({ nodeId: 'bench-client' });
   const wsOnce = shoalClient(await wsClient.connect(await server(['ws']), { expectNodeId: 'bench-server' }));
+  const { createNodeKey, createRootCa, issueNodeCertificate } = await import('../src/wire/pki/x509.js');
+  const ca = await createRootCa('bench');
+  const tlsFor = async (nodeId: string) => {
+    const k = await createNodeKey(nodeId);
+    return { key: k.keyPem, cert: await issueNodeCertificate(ca, k.csrPem, { nodeId, role: 'manager', clusterId: 'bench' }), ca: ca.certPem };
+  };
+  const wssClient = new WsTransport({ nodeId: 'bench-client', tls: { ...(await tlsFor('bench-client')), nodeIdentity: true } });
+  const wssOnce = shoalClient(await wssClient.connect(await server(['wss', JSON.stringify(await tlsFor('bench-server'))]), { expectNodeId: 'bench-server' }));
 
   const raw: Result[] = [];
   const shoal: Result[] = [];
+  const wss: Result[] = [];
   for (let r = 0; r < ROUNDS; r++) {
     // Paired rounds, alternating which side goes first, so a burst of
     // background load on this shared 2-core machine lands on both sides of a
@@ -105,11 +115,13 @@ async function main(): Promise<void> {
     if (r % 2 === 0) {
       raw.push(await measure(rawOnce, rawLen));
       shoal.push(await measure(wsOnce, shoalLen));
+      wss.push(await measure(wssOnce, shoalLen));
     } else {
+      wss.push(await measure(wssOnce, shoalLen));
       shoal.push(await measure(wsOnce, shoalLen));
       raw.push(await measure(rawOnce, rawLen));
     }
-    process.stderr.write(`round ${r + 1}: raw ${raw[r]!.rttPerS.toFixed(0)}/s, shoal ws ${shoal[r]!.rttPerS.toFixed(0)}/s\n`);
+    process.stderr.write(`round ${r + 1}: raw ${raw[r]!.rttPerS.toFixed(0)}/s, shoal ws ${shoal[r]!.rttPerS.toFixed(0)}/s, shoal wss (mTLS) ${wss[r]!.rttPerS.toFixed(0)}/s\n`);
   }
 
   const testnet = await createTestnet(3, { host: '127.0.0.1' });
@@ -125,11 +137,15 @@ async function main(): Promise<void> {
     ws_p99_us: Math.round(median(shoal.map((x) => x.p99Us))),
     raw_ws_rtt_per_s: Math.round(rawRtt),
     overhead_ratio: Number(median(shoal.map((x, i) => x.rttPerS / raw[i]!.rttPerS)).toFixed(3)),
+    wss_rtt_per_s: Math.round(median(wss.map((x) => x.rttPerS))),
+    wss_p99_us: Math.round(median(wss.map((x) => x.p99Us))),
+    mtls_ratio: Number(median(wss.map((x, i) => x.rttPerS / shoal[i]!.rttPerS)).toFixed(3)),
     hyperswarm_rtt_per_s: Math.round(median(hs.map((x) => x.rttPerS))),
     hyperswarm_p99_us: Math.round(median(hs.map((x) => x.p99Us))),
   };
   for (const c of children) c.kill('SIGKILL');
   await wsClient.close();
+  await wssClient.close();
   await hsClient.close();
   await testnet.destroy();
   process.stdout.write(JSON.stringify(out) + '\n');
