@@ -40,6 +40,8 @@ export interface GossipDriverMetrics {
   bytesOut: number;
   /** Datagrams that no key of the ring could open: wrong key, tampering, or noise. */
   droppedUnauthenticated: number;
+  /** Authentic datagrams opened before (a replay) or stamped outside the replay window (keyring.ts). */
+  droppedReplayed: number;
   /** Authenticated datagrams whose frame did not decode or validate. */
   droppedMalformed: number;
   /** Packets the core estimated to fit but that sealed over the MTU, and were split. */
@@ -69,6 +71,7 @@ export class GossipDriver {
     bytesIn: 0,
     bytesOut: 0,
     droppedUnauthenticated: 0,
+    droppedReplayed: 0,
     droppedMalformed: 0,
     packetSplits: 0,
     largestDatagram: 0,
@@ -179,9 +182,12 @@ export class GossipDriver {
     if (this.opts.packetFilter && !this.opts.packetFilter('in', from)) return;
     this.metrics.datagramsIn++;
     this.metrics.bytesIn += buf.length;
+    const ks = this.opts.keyring.stats;
+    const refusedBefore = ks.replayed + ks.stale;
     const frame = this.opts.keyring.open(buf);
     if (!frame) {
-      this.metrics.droppedUnauthenticated++;
+      if (ks.replayed + ks.stale > refusedBefore) this.metrics.droppedReplayed++;
+      else this.metrics.droppedUnauthenticated++;
       return;
     }
     let msgs: GossipMessage[];

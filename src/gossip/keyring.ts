@@ -12,8 +12,15 @@ import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
  *   3. remove the old key everywhere.
  *
  * Sealed layout: version u8 | key hint u8 (the key's first byte, so the
- * right key is usually tried first) | nonce (12) | ciphertext | tag (16);
- * version and hint are authenticated as additional data.
+ * right key is usually tried first) | sent at (u48, epoch ms) | nonce (12) |
+ * ciphertext | tag (16); version, hint and time are authenticated as
+ * additional data.
+ *
+ * Replays: a datagram is opened at most once. Its sender's time must be
+ * within `replayWindowMs` of ours (NTP-synchronised clocks are assumed, as
+ * for TLS certificates), and its nonce must not be one seen in the last two
+ * windows — so a captured datagram replayed later is stale, and one replayed
+ * at once is a duplicate; either is dropped and counted (`stats`).
  */
 export class KeyringError extends ShoalError<'INVALID_KEY'> {
   override readonly name = 'KeyringError';
@@ -24,21 +31,40 @@ export class KeyringError extends ShoalError<'INVALID_KEY'> {
 }
 
 export const KEY_BYTES = 32;
-const VERSION = 1;
+const VERSION = 2;
+const TIME_BYTES = 6;
+const HEADER_BYTES = 2 + TIME_BYTES;
 const NONCE_BYTES = 12;
 const TAG_BYTES = 16;
-/** Bytes sealing adds to a plaintext: version, key hint, nonce, tag. */
-export const SEAL_OVERHEAD = 2 + NONCE_BYTES + TAG_BYTES;
+/** Bytes sealing adds to a plaintext: version, key hint, time, nonce, tag. */
+export const SEAL_OVERHEAD = HEADER_BYTES + NONCE_BYTES + TAG_BYTES;
+/** How far a sender's clock may be from ours (and how old a datagram may be) before it is refused. */
+export const DEFAULT_REPLAY_WINDOW_MS = 120_000;
+
+export interface KeyringOptions {
+  /** Epoch ms (default Date.now): the clock comes from outside, as everywhere in the cores. */
+  now?: () => number;
+  replayWindowMs?: number;
+}
 /** Binds ciphertexts to this protocol, so a sealed blob of another purpose cannot be replayed as gossip. */
 const AAD = Buffer.from('shoal-gossip-v1');
 
 export class Keyring {
   private ring: Buffer[];
+  private readonly now: () => number;
+  private readonly windowMs: number;
+  /** Nonces opened recently (latin1 string → when it may be forgotten), to open each datagram once. */
+  private seen = new Map<string, number>();
+  private nextPrune = 0;
+  /** Why sealed blobs were refused. */
+  readonly stats = { unauthenticated: 0, replayed: 0, stale: 0 };
 
   /** `keys[0]` is the primary. Each key is 32 bytes (raw, or base64 / hex text). */
-  constructor(keys: (Uint8Array | string)[]) {
+  constructor(keys: (Uint8Array | string)[], opts: KeyringOptions = {}) {
     if (keys.length === 0) throw new KeyringError('a keyring needs at least one key');
     this.ring = keys.map(parseKey);
+    this.now = opts.now ?? Date.now;
+    this.windowMs = opts.replayWindowMs ?? DEFAULT_REPLAY_WINDOW_MS;
   }
 
   static generateKey(): string {
@@ -78,7 +104,10 @@ export class Keyring {
   seal(plain: Uint8Array): Buffer {
     const key = this.primary;
     const nonce = randomBytes(NONCE_BYTES);
-    const header = Buffer.from([VERSION, key[0]!]);
+    const header = Buffer.alloc(HEADER_BYTES);
+    header[0] = VERSION;
+    header[1] = key[0]!;
+    header.writeUIntBE(Math.max(0, Math.floor(this.now())), 2, TIME_BYTES);
     const c = createCipheriv('aes-256-gcm', key, nonce);
     c.setAAD(Buffer.concat([AAD, header]));
     const body = c.update(plain);
@@ -86,31 +115,66 @@ export class Keyring {
     return Buffer.concat([header, nonce, body, c.getAuthTag()]);
   }
 
-  /** The plaintext, or null when no key of the ring authenticates the blob (caller drops and counts it). */
+  /**
+   * The plaintext, or null when no key of the ring authenticates the blob,
+   * or it was opened before, or it is older (or newer) than the replay
+   * window; the caller drops it, and `stats` says which.
+   */
   open(sealed: Uint8Array): Buffer | null {
-    if (sealed.byteLength < SEAL_OVERHEAD || sealed[0] !== VERSION) return null;
+    if (sealed.byteLength < SEAL_OVERHEAD || sealed[0] !== VERSION) {
+      this.stats.unauthenticated++;
+      return null;
+    }
     const buf = Buffer.from(sealed.buffer, sealed.byteOffset, sealed.byteLength);
     const hint = buf[1];
-    const nonce = buf.subarray(2, 2 + NONCE_BYTES);
-    const body = buf.subarray(2 + NONCE_BYTES, buf.length - TAG_BYTES);
+    const nonce = buf.subarray(HEADER_BYTES, HEADER_BYTES + NONCE_BYTES);
+    const body = buf.subarray(HEADER_BYTES + NONCE_BYTES, buf.length - TAG_BYTES);
     const tag = buf.subarray(buf.length - TAG_BYTES);
     // Try the key the hint points at first; the hint is only a shortcut.
     const order = [...this.ring].sort((a, b) => Number(b[0] === hint) - Number(a[0] === hint));
-    // The header is authenticated too (additional data): a tampered hint fails like any other byte.
-    const aad = Buffer.concat([AAD, buf.subarray(0, 2)]);
+    // The header is authenticated too (additional data): a tampered hint or time fails like any other byte.
+    const aad = Buffer.concat([AAD, buf.subarray(0, HEADER_BYTES)]);
     for (const key of order) {
+      let out: Buffer;
       try {
         const d = createDecipheriv('aes-256-gcm', key, nonce);
         d.setAAD(aad);
         d.setAuthTag(tag);
-        const out = d.update(body);
+        out = d.update(body);
         d.final();
-        return out;
       } catch {
-        // wrong key or tampered: try the next
+        continue; // wrong key or tampered: try the next
       }
+      // Authentic: now whether it is fresh and new (checked after authentication, so forged
+      // datagrams cannot fill the nonce cache).
+      const now = this.now();
+      const sentAt = buf.readUIntBE(2, TIME_BYTES);
+      if (Math.abs(now - sentAt) > this.windowMs) {
+        this.stats.stale++;
+        return null;
+      }
+      const id = nonce.toString('latin1');
+      if (this.seen.has(id)) {
+        this.stats.replayed++;
+        return null;
+      }
+      this.remember(id, now);
+      return out;
     }
+    this.stats.unauthenticated++;
     return null;
+  }
+
+  /** Keeps a nonce for two windows (a datagram stamped up to a window ahead stays refused until it is stale). */
+  private remember(id: string, now: number): void {
+    this.seen.set(id, now + 2 * this.windowMs);
+    if (now < this.nextPrune) return;
+    this.nextPrune = now + this.windowMs / 4;
+    // Insertion order is expiry order (while the clock runs forward): stop at the first one still kept.
+    for (const [k, until] of this.seen) {
+      if (until >= now) break;
+      this.seen.delete(k);
+    }
   }
 }
 

@@ -88,3 +88,39 @@ t.test('three live drivers rotate the cluster key without losing anyone', async 
   t.equal(drivers.reduce((s, d) => s + d.metrics.droppedUnauthenticated, 0), 0, 'no datagram failed authentication during a proper rotation');
   t.ok(drivers.every((d) => d.metrics.largestDatagram <= 1400), 'every datagram within the 1,400-byte MTU');
 });
+
+t.test('replays: a datagram opens once, and not outside the replay window', async (t) => {
+  const key = Keyring.generateKey();
+  let now = Date.UTC(2026, 11, 4);
+  const sender = new Keyring([key], { now: () => now });
+  const receiver = new Keyring([key], { now: () => now, replayWindowMs: 60_000 });
+  const d = sender.seal(Buffer.from('suspect n3 inc 7'));
+  t.same(receiver.open(d), Buffer.from('suspect n3 inc 7'), 'the first copy opens');
+  t.equal(receiver.open(d), null, 'the same datagram again is refused');
+  t.equal(receiver.stats.replayed, 1, 'and counted as a replay');
+  // A copy captured now and replayed after the window: stale (the nonce cache forgets it, the timestamp does not).
+  const captured = sender.seal(Buffer.from('dead n2 inc 1'));
+  now += 61_000;
+  t.equal(receiver.open(captured), null, 'a datagram older than the window is refused');
+  t.equal(receiver.stats.stale, 1, 'counted as stale');
+  // A sender whose clock runs far ahead is refused too (its datagrams would outlive the nonce cache).
+  const ahead = new Keyring([key], { now: () => now + 61_000 });
+  t.equal(receiver.open(ahead.seal(Buffer.from('x'))), null, 'a datagram from beyond the window ahead is refused');
+  t.equal(receiver.stats.stale, 2);
+  // Tampering with the time is tampering: the header is authenticated.
+  const fresh = sender.seal(Buffer.from('alive'));
+  const shifted = Buffer.from(fresh);
+  shifted[7]! ^= 1;
+  t.equal(receiver.open(shifted), null, 'a changed timestamp fails authentication');
+  t.equal(receiver.stats.unauthenticated, 1);
+  t.same(receiver.open(fresh), Buffer.from('alive'), 'the untouched datagram still opens (the forged one did not poison its nonce)');
+  // The nonce cache stays bounded: entries older than two windows go.
+  let opened = 0;
+  for (let i = 0; i < 1000; i++) {
+    now += 1_000;
+    if (receiver.open(sender.seal(Buffer.from([i & 0xff])))) opened++;
+  }
+  t.equal(opened, 1000, 'fresh datagrams keep opening');
+  const kept = (receiver as unknown as { seen: Map<string, number> }).seen.size;
+  t.ok(kept <= 2 * 60 + 20, `the nonce cache holds ${kept} entries after 1,000 datagrams over 1,000 s (≈ two windows' worth)`);
+});
