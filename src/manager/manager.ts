@@ -25,7 +25,8 @@ import type { ReconcileFn } from './orchestrator/interface.js';
 import { OrchestratorLoop } from './leader/orchestrator-loop.js';
 import { SchedulerLoop } from './leader/scheduler-loop.js';
 import type { SyncMode } from '../raft/storage.js';
-import { systemTimers, type Timers } from '../util/timers.js';
+import { systemTimers, type TimerHandle, type Timers } from '../util/timers.js';
+import { mayRetireOldGossipKey } from './membership/gossip-keys.js';
 
 export interface ManagerOptions {
   nodeId: string;
@@ -183,6 +184,7 @@ export class Manager implements ManagerContext {
           if (!this.leading || this.stopped) return;
           this.scheduler.start();
           this.orchestrator?.start();
+          this.keyTimer = this.timers.setInterval(() => void this.retireGossipKey().catch((err: Error) => this.log(`gossip key: ${err.message}`)), 1_000);
         },
         (err: Error) => this.log(`leader barrier: ${err.message}`),
       );
@@ -190,8 +192,25 @@ export class Manager implements ManagerContext {
       this.dispatcher.stopLeading();
       this.scheduler.stop();
       this.orchestrator?.stop();
+      this.timers.clear(this.keyTimer);
+      this.keyTimer = null;
     }
     for (const fn of this.leadingHooks) fn(leading);
+  }
+
+  private keyTimer: TimerHandle | null = null;
+
+  private get timers(): Timers {
+    return this.opts.timers ?? systemTimers;
+  }
+
+  /** Step 3 of a gossip key rotation (membership/gossip-keys.ts): the old key goes once no connected node sends with it. */
+  private async retireGossipKey(): Promise<void> {
+    const c = this.store.list('cluster')[0];
+    if (!c || !mayRetireOldGossipKey(c, this.dispatcher.gossipKeyIds(), this.timers.wall())) return;
+    const keys = c.ShoalGossipKeys!;
+    const r = await this.commit([{ op: 'update', kind: 'cluster', object: { ...c, ShoalGossipKeys: [keys[0]!] }, expect: c.Version.Index }]);
+    if (r.ok) this.log('gossip key rotation done: the old key is retired');
   }
 
   private learnAddress(n: Node): void {
@@ -465,6 +484,7 @@ export class Manager implements ManagerContext {
 
   async stop(): Promise<void> {
     this.stopped = true;
+    this.timers.clear(this.keyTimer);
     this.lease.stop();
     this.dispatcher.close();
     this.opts.transport.off(Join);

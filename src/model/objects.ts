@@ -364,6 +364,17 @@ export interface Cluster extends Meta {
    * the key.
    */
   ShoalCA?: { CertPem: string; KeyPem: string };
+  /** Shoal: the gossip key nodes send with (base64); never returned by the API. */
+  ShoalGossipKey?: string;
+  /**
+   * Shoal: every gossip key nodes accept, the primary first. Two during a
+   * rotation (`rotateGossipKey`): the leader retires the old one once every
+   * connected node says it sends with the new one (heartbeats), or after
+   * GOSSIP_KEY_MAX_GRACE_MS.
+   */
+  ShoalGossipKeys?: string[];
+  /** Shoal: when the last rotation began (ISO time). */
+  ShoalGossipRotatedAt?: string;
 }
 
 export interface SecretSpec {

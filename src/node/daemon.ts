@@ -6,6 +6,7 @@ import { GossipDriver } from '../gossip/driver.js';
 import { Keyring } from '../gossip/keyring.js';
 import { Manager } from '../manager/manager.js';
 import { CaCertificate, CertRenew, Join, type JoinResponse } from '../protocol/membership.js';
+import { gossipKeyId } from '../protocol/dispatcher.js';
 import { newObjectId, parseToken } from '../manager/membership/tokens.js';
 // The X.509 library takes ~180 ms to load: only when a certificate is made or read (init, join, renewal).
 const x509 = () => import('../wire/pki/x509.js');
@@ -160,7 +161,7 @@ export class Daemon {
       }
       gossip = await GossipDriver.start({
         self: { id: nodeId, addr: advertiseAddr, clusterAddr: advertiseAddr, role: identity.role, meta: { resources: { nanoCpus: os.cpus().length * 1e9, memoryBytes: os.totalmem() }, labels: {} } },
-        keyring: new Keyring([identity.gossipKey]),
+        keyring: new Keyring(identity.gossipKeys ?? [identity.gossipKey]),
         transport,
         profile: opts.gossipProfile ?? 'lan',
         log,
@@ -318,6 +319,8 @@ export class Daemon {
       },
       onAssignments: (full, tasks, removed) => this.agent?.onAssignments(full, tasks, removed),
       onNode: (n) => this.onOwnNode(n),
+      onGossipKeys: (keys) => this.applyGossipKeys(keys),
+      gossipKeyId: () => gossipKeyId(this.gossip.keyring.keys()[0]!),
       ...(this.opts.log ? { log: this.opts.log } : {}),
     });
     this.session.start();
@@ -426,6 +429,29 @@ export class Daemon {
     if (roleChanged) for (const c of this.transport.connections()) c.close('certificate renewed for a new role');
     this.configureFence();
     this.scheduleRenewal(tls.certPem);
+  }
+
+  /**
+   * The cluster's gossip keys as the leader holds them (a rotation): install
+   * the new ones, send with the primary, forget what the ring no longer has,
+   * and remember the ring for a restart.
+   */
+  private applyGossipKeys(keys: string[]): void {
+    const ring = this.gossip.keyring;
+    const same = JSON.stringify(ring.keys()) === JSON.stringify(keys);
+    try {
+      for (const k of keys) ring.install(k);
+      ring.use(keys[0]!);
+      for (const k of ring.keys()) if (!keys.includes(k)) ring.remove(k);
+    } catch (err) {
+      this.opts.log?.(`node ${this.identity.nodeId}: gossip keys refused: ${(err as Error).message}`);
+      return;
+    }
+    if (same && JSON.stringify(this.identity.gossipKeys ?? [this.identity.gossipKey]) === JSON.stringify(keys)) return;
+    this.identity.gossipKey = keys[0]!;
+    this.identity.gossipKeys = keys;
+    saveIdentity(this.opts.dataDir, this.identity);
+    if (!same) this.opts.log?.(`node ${this.identity.nodeId}: gossip keyring now ${keys.map((k) => gossipKeyId(k)).join(', ')} (primary first)`);
   }
 
   private announceRole(role: 'manager' | 'worker'): void {

@@ -11,8 +11,10 @@ export interface NodeIdentity {
   nodeId: string;
   clusterId: string;
   role: 'worker' | 'manager';
-  /** The cluster gossip key (base64). */
+  /** The cluster gossip key (base64): the one it joined with, then the primary of the last ring it heard. */
   gossipKey: string;
+  /** Every gossip key it accepts, the primary first (after a rotation; absent: just gossipKey). */
+  gossipKeys?: string[];
   /** Cluster address (TCP ws) and gossip address (UDP): host:port, the same by convention. */
   advertiseAddr: string;
   /** HTTP API address (managers). */

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { defineMessage } from '../wire/registry.js';
 import { any, array, bool, object, oneOf, optional, record, str, tagged, uint, literal } from '../wire/schema.js';
 import { TASK_STATES, type Node, type Task, type TaskStatus } from '../model/index.js';
@@ -55,6 +56,8 @@ export const SessionOpen = defineMessage({
     session: object({ type: literal('session'), sessionId: id, heartbeatMs: uint(), fenceMs: optional(uint()), managers: array(object({ nodeId: id, addr }), { max: 64 }) }),
     assignments: object({ type: literal('assignments'), full: bool(), tasks: array(any()), removed: array(id) }),
     node: object({ type: literal('node'), node: any() }),
+    // The cluster's gossip keys, primary first (sent on open and on every rotation; the session is mutual TLS).
+    gossipKeys: object({ type: literal('gossipKeys'), keys: array(str({ min: 1, max: 64 }), { min: 1, max: 4 }) }),
   }),
   samples: () => [
     {
@@ -75,6 +78,7 @@ export const SessionOpen = defineMessage({
     },
     { type: 'session' as const, sessionId: 's1', heartbeatMs: 1000, managers: [{ nodeId: 'm1', addr: '127.0.0.1:4242' }] },
     { type: 'assignments' as const, full: true, tasks: [], removed: [] },
+    { type: 'gossipKeys' as const, keys: ['a2V5'] },
   ],
 });
 
@@ -82,14 +86,16 @@ export type SessionFrame =
   | { type: 'open'; nodeId: string; description: AgentDescription }
   | { type: 'session'; sessionId: string; heartbeatMs: number; fenceMs?: number; managers: { nodeId: string; addr: string }[] }
   | { type: 'assignments'; full: boolean; tasks: Task[]; removed: string[] }
-  | { type: 'node'; node: Node };
+  | { type: 'node'; node: Node }
+  | { type: 'gossipKeys'; keys: string[] };
 
 export const Heartbeat = defineMessage({
   name: 'dispatcher.heartbeat',
   version: 1,
-  body: object({ nodeId: id, sessionId: id }),
+  /** `gossipKeyId`: which gossip key the node sends with (gossipKeyId()), so the leader retires an old key once every node moved on. */
+  body: object({ nodeId: id, sessionId: id, gossipKeyId: optional(str({ max: 16 })) }),
   response: object({ heartbeatMs: uint() }),
-  samples: () => [{ nodeId: 'n1', sessionId: 's1' }],
+  samples: () => [{ nodeId: 'n1', sessionId: 's1' }, { nodeId: 'n1', sessionId: 's1', gossipKeyId: '0123456789abcdef' }],
   responseSamples: () => [{ heartbeatMs: 1000 }],
 });
 
@@ -117,3 +123,8 @@ export const StatusReport = defineMessage({
 });
 
 export type StatusUpdate = { taskId: string; status: TaskStatus };
+
+/** A gossip key's public name: the first 16 hex digits of its SHA-256 (says which key, not the key). */
+export function gossipKeyId(key: string): string {
+  return createHash('sha256').update(key).digest('hex').slice(0, 16);
+}

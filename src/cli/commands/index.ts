@@ -26,6 +26,7 @@ export const COMMAND_MODULES: CommandModule[] = [
   { names: ['service'], load: async () => (await import('./service.js')).registerService },
   { names: ['image'], load: async () => (await import('./image.js')).registerImage },
   { names: ['join-token'], load: async () => (await import('./join-token.js')).registerJoinToken },
+  { names: ['swarm'], load: async () => (await import('./swarm.js')).registerSwarm },
   { names: ['init', 'join', 'run'], load: async () => (await import('./node-process.js')).registerNodeProcess },
   { names: ['leave'], load: async () => (await import('./leave.js')).registerLeave },
 ];

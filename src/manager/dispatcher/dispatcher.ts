@@ -19,6 +19,8 @@ interface Session {
   lastHeartbeat: number;
   /** taskId → Version.Index last sent. */
   sent: Map<string, number>;
+  /** The gossip key the node last said it sends with (heartbeats). */
+  gossipKeyId?: string;
 }
 
 interface Pending {
@@ -67,7 +69,7 @@ export class Dispatcher {
     t.onRequest(Heartbeat, (b, conn) => {
       const forged = impersonation(conn.peer, b.nodeId);
       if (forged) throw new DispatcherError('PERMISSION_DENIED', forged);
-      return this.heartbeat(b.nodeId, b.sessionId);
+      return this.heartbeat(b.nodeId, b.sessionId, b.gossipKeyId);
     });
     t.onRequest(StatusReport, (b, conn) => {
       const forged = impersonation(conn.peer, b.nodeId);
@@ -158,6 +160,8 @@ export class Dispatcher {
       },
     );
     stream.write({ type: 'session', sessionId: session.sessionId, heartbeatMs: this.opts.heartbeatMs, ...(this.deps.fenceMs ? { fenceMs: this.deps.fenceMs } : {}), managers: this.deps.managers() });
+    const keys = this.gossipKeys();
+    if (keys) stream.write({ type: 'gossipKeys', keys });
     this.pushAssignments(session, true);
     stream.write({ type: 'node', node });
     void this.register(node, open.description).catch((err: Error) => this.log(`registering ${open.nodeId}: ${err.message}`));
@@ -181,11 +185,12 @@ export class Dispatcher {
     await this.commitNode(next);
   }
 
-  private heartbeat(nodeId: string, sessionId: string): { heartbeatMs: number } {
+  private heartbeat(nodeId: string, sessionId: string, gossipKeyId?: string): { heartbeatMs: number } {
     if (!this.leading) throw this.notLeader();
     const s = this.sessions.get(nodeId);
     if (!s || s.sessionId !== sessionId) throw new DispatcherError('SESSION_INVALID', 'no such session: open a new one');
     s.lastHeartbeat = this.timers.now();
+    if (gossipKeyId !== undefined) s.gossipKeyId = gossipKeyId;
     this.metrics.heartbeats++;
     return { heartbeatMs: this.opts.heartbeatMs };
   }
@@ -321,7 +326,31 @@ export class Dispatcher {
 
   // --------------------------------------------------------- assignments
 
+  /** The cluster's gossip keys, primary first (null before bootstrap). */
+  private gossipKeys(): string[] | null {
+    const c = this.deps.ctx.store.list('cluster')[0];
+    if (!c) return null;
+    const keys = c.ShoalGossipKeys ?? (c.ShoalGossipKey ? [c.ShoalGossipKey] : []);
+    return keys.length > 0 ? keys : null;
+  }
+
+  private sentKeys = '';
+
+  /** Which gossip key each connected node says it sends with (undefined: not said yet). */
+  gossipKeyIds(): { nodeId: string; keyId: string | undefined }[] {
+    return [...this.sessions.values()].map((s) => ({ nodeId: s.nodeId, keyId: s.gossipKeyId }));
+  }
+
   private onChanges(changes: Change[]): void {
+    if (changes.some((c) => c.kind === 'cluster')) {
+      // A rotation (or a retired key): every session hears the new ring at once.
+      const keys = this.gossipKeys();
+      const k = JSON.stringify(keys);
+      if (keys && k !== this.sentKeys) {
+        this.sentKeys = k;
+        for (const s of this.sessions.values()) s.stream.write({ type: 'gossipKeys', keys });
+      }
+    }
     for (const c of changes) {
       if (c.kind === 'task') {
         const t = c.object as Task;

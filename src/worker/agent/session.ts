@@ -31,6 +31,10 @@ export interface SessionClientOptions {
   sleep?: (ms: number) => Promise<void>;
   onAssignments(full: boolean, tasks: Task[], removed: string[]): void;
   onNode?(node: Node): void;
+  /** The cluster's gossip keys, primary first (on every session and rotation). */
+  onGossipKeys?(keys: string[]): void;
+  /** Which gossip key this node sends with now, told to the leader in heartbeats. */
+  gossipKeyId?(): string | undefined;
   onConnected?(managerAddr: string): void;
   /** The managers' fencing interval (sent with the session). */
   onFence?(fenceMs: number): void;
@@ -178,6 +182,9 @@ export class SessionClient {
               case 'node':
                 this.opts.onNode?.(f.node);
                 break;
+              case 'gossipKeys':
+                this.opts.onGossipKeys?.(f.keys);
+                break;
             }
           },
           (err) => (err ? reject(err) : resolve()),
@@ -198,7 +205,8 @@ export class SessionClient {
   private async heartbeat(conn: Connection, periodMs: number): Promise<void> {
     if (!this.sessionId) return;
     try {
-      await conn.request(Heartbeat, { nodeId: this.opts.nodeId, sessionId: this.sessionId }, { timeoutMs: periodMs * 2 });
+      const keyId = this.opts.gossipKeyId?.();
+      await conn.request(Heartbeat, { nodeId: this.opts.nodeId, sessionId: this.sessionId, ...(keyId ? { gossipKeyId: keyId } : {}) }, { timeoutMs: periodMs * 2 });
     } catch (err) {
       if (isWireError(err, 'REMOTE_ERROR') || isWireError(err, 'TIMEOUT')) {
         this.log(`heartbeat failed: ${(err as Error).message}`);

@@ -6,6 +6,7 @@
  */
 import { makeToken } from '../../membership/tokens.js';
 import { tokenDigest } from '../../membership/ca.js';
+import { rotateGossipKeys } from '../../membership/gossip-keys.js';
 import type { Store } from '../../store/store.js';
 import type { Cluster } from '../../../model/index.js';
 import { ApiError, unavailable } from '../errors.js';
@@ -36,6 +37,8 @@ export function swarmRoutes(r: Router, d: Deps): void {
     const rotateManager = boolParam(req.query, 'rotateManagerToken');
     // Autolock is refused by validateSwarmSpec; rotating a key that does not exist is a no-op, as in dockerd.
     boolParam(req.query, 'rotateManagerUnlockKey');
+    // Shoal's own: a new gossip key (membership/gossip-keys.ts).
+    const rotateGossip = boolParam(req.query, 'rotateGossipKey');
     const cur = theCluster(await readStore(ctx));
     let tokens = cur.JoinTokens;
     if (rotateWorker || rotateManager) {
@@ -47,7 +50,7 @@ export function swarmRoutes(r: Router, d: Deps): void {
         Manager: rotateManager ? makeToken(digest) : tokens.Manager,
       };
     }
-    const next: Cluster = { ...cur, Spec: spec, JoinTokens: tokens };
+    const next: Cluster = { ...cur, Spec: spec, JoinTokens: tokens, ...(rotateGossip ? rotateGossipKeys(cur, ctx.now()) : {}) };
     await commitOps(ctx, [{ op: 'update', kind: 'cluster', object: next, expect: version }]);
     return {};
   });
