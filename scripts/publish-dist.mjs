@@ -3,7 +3,7 @@
 // .build/ — the product beside the test machinery that runs against it (chaos-tests/, bench/,
 // test/ helpers and fixtures) — and this copies the product's part out, so no test code is
 // ever shipped or loaded from dist/. One compile instead of two keeps `npm test` fast.
-import { cpSync, existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { chmodSync, cpSync, existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -20,3 +20,5 @@ mkdirSync(dist, { recursive: true });
 // Everything but the native forker goes: a stale dist/test from an older build must not linger.
 for (const e of readdirSync(dist)) if (e !== 'native') rmSync(path.join(dist, e), { recursive: true, force: true });
 for (const d of product) cpSync(path.join(build, d), path.join(dist, d), { recursive: true });
+// The CLI is run as a program (`npx shoal`, the package's bin): tsc writes it without the execute bit.
+chmodSync(path.join(dist, 'bin', 'shoal.js'), 0o755);
