@@ -1,5 +1,7 @@
 import t from 'tap';
-import { readFileSync } from 'node:fs';
+import { accessSync, constants, readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { distFile } from '../helpers/dist.js';
 import path from 'node:path';
 import { repoRoot } from '../helpers/dist.js';
 import { oneLineError, shoalProcess } from './helpers.js';
@@ -38,4 +40,10 @@ t.test('an unknown command prints one line and exits 1', async (t) => {
   t.equal(oneLineError(r), null, 'exit 1 with one "shoal: " line on stderr');
   t.match(r.err, /frobnicate/, 'the line names the command');
   t.equal(r.out, '', 'nothing on stdout');
+});
+
+t.test('the bin runs as a program, as `npx shoal` runs it (execute bit and shebang)', async (t) => {
+  const bin = distFile('bin/shoal.js');
+  t.doesNotThrow(() => accessSync(bin, constants.X_OK), `${bin} is executable`);
+  t.equal(execFileSync(bin, ['--version'], { encoding: 'utf8' }), `${pkgVersion}\n`, 'and runs by itself');
 });
