@@ -230,7 +230,7 @@ export class Manager implements ManagerContext {
     if (this.store.list('cluster').length > 0) return;
     const root = base36(40);
     const ca = f.ca ? { CertPem: f.ca.certPem, KeyPem: f.ca.keyPem } : undefined;
-    const digest = await tokenDigest({ ShoalRootSecret: root, ...(ca ? { ShoalCA: ca } : {}) });
+    const digest = tokenDigest({ ShoalRootSecret: root, ...(ca ? { ShoalCA: ca } : {}) });
     const cluster: Omit<Cluster, 'Version' | 'CreatedAt' | 'UpdatedAt'> & { ShoalRootSecret: string; ShoalGossipKey: string } = {
       ID: f.clusterId,
       Spec: { Name: 'default', Orchestration: { TaskHistoryRetentionLimit: 5 }, Raft: { SnapshotInterval: 10_000, KeepOldSnapshots: 0, LogEntriesForSlowFollowers: 500, ElectionTick: 10, HeartbeatTick: 1 }, Dispatcher: { HeartbeatPeriod: 1_000_000_000 }, CAConfig: {}, EncryptionConfig: { AutoLockManagers: false }, TaskDefaults: {} },

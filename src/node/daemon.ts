@@ -10,7 +10,7 @@ import { gossipKeyId } from '../protocol/dispatcher.js';
 import { newObjectId, parseToken } from '../manager/membership/tokens.js';
 // The X.509 library takes ~180 ms to load: only when a certificate is made or read (init, join, renewal).
 const x509 = () => import('../wire/pki/x509.js');
-import { certExpiry } from '../wire/pki/identity.js';
+import { certDigest, certExpiry } from '../wire/pki/identity.js';
 import { loadFounderCaKey, loadNodeTls, removeFounderCaKey, saveFounderCaKey, saveNodeTls, tlsDir, type NodeTls } from './tls-files.js';
 import { nodeAccessPolicy } from './access.js';
 import { WireError } from '../wire/errors.js';
@@ -375,7 +375,9 @@ export class Daemon {
   isRemovedNode(nodeId: string): boolean {
     const store = this.manager?.store;
     if (!store || nodeId === this.identity.nodeId) return false;
-    return store.get('node', nodeId) === undefined && store.list('node').length > 0;
+    // Asked for every inbound frame (the transport's authorizer): two map lookups, no listing.
+    // A store that holds this node holds the cluster's nodes; before that (bootstrap) it denies no one.
+    return store.get('node', nodeId) === undefined && store.get('node', this.identity.nodeId) !== undefined;
   }
 
   private renewTimer: NodeJS.Timeout | null = null;
@@ -512,7 +514,7 @@ async function joinCluster(
   } catch (err) {
     throw new DaemonError((err as Error).message);
   }
-  const { certDigest, createNodeKey } = await x509();
+  const { createNodeKey } = await x509();
   const key = await createNodeKey(me.nodeId);
   // Dial-only and anonymous: this node has no certificate yet.
   const probe = new WsTransport({ nodeId: me.nodeId, tls: {}, connection: { handshakeTimeoutMs: 3_000 } });

@@ -1,10 +1,10 @@
-import { mkdirSync, openSync, fsyncSync, closeSync, readFileSync, renameSync, writeFileSync, existsSync } from 'node:fs';
+import { mkdirSync, readFileSync, existsSync } from 'node:fs';
+import { writeFileDurably } from '../util/durable-file.js';
 import path from 'node:path';
 
 /**
- * A node's identity and bootstrap facts, in `<data-dir>/node.json`. Written
- * atomically (temp file, fsync, rename) because a half-written identity
- * would make the node a stranger to its own cluster.
+ * A node's identity and bootstrap facts, in `<data-dir>/node.json`, written
+ * durably (util/durable-file.ts).
  */
 export interface NodeIdentity {
   version: 1;
@@ -44,14 +44,5 @@ export function loadIdentity(dataDir: string): NodeIdentity | null {
 
 export function saveIdentity(dataDir: string, id: NodeIdentity): void {
   mkdirSync(dataDir, { recursive: true });
-  const p = identityPath(dataDir);
-  const tmp = `${p}.tmp`;
-  writeFileSync(tmp, JSON.stringify(id, null, 2));
-  const fd = openSync(tmp, 'r');
-  fsyncSync(fd);
-  closeSync(fd);
-  renameSync(tmp, p);
-  const dfd = openSync(dataDir, 'r');
-  fsyncSync(dfd);
-  closeSync(dfd);
+  writeFileDurably(identityPath(dataDir), JSON.stringify(id, null, 2));
 }

@@ -7,9 +7,10 @@
  * - `ca.crt`: the cluster's root CA certificate, which verifies every peer;
  * - `ca.key`: only on the node that founded the cluster, and only until the
  *   CA is in the Raft store (the managers hold it from then on).
- * Every file is written atomically (temp file, fsync, rename).
+ * Every file is written durably (util/durable-file.ts).
  */
-import { chmodSync, closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { writeFileDurably } from '../util/durable-file.js';
 import path from 'node:path';
 
 export interface NodeTls {
@@ -20,22 +21,6 @@ export interface NodeTls {
 
 export function tlsDir(dataDir: string): string {
   return path.join(dataDir, 'tls');
-}
-
-function writeAtomic(file: string, data: string, mode: number): void {
-  const tmp = `${file}.tmp`;
-  writeFileSync(tmp, data, { mode });
-  chmodSync(tmp, mode);
-  const fd = openSync(tmp, 'r');
-  fsyncSync(fd);
-  closeSync(fd);
-  renameSync(tmp, file);
-}
-
-function syncDir(dir: string): void {
-  const fd = openSync(dir, 'r');
-  fsyncSync(fd);
-  closeSync(fd);
 }
 
 export function loadNodeTls(dataDir: string): NodeTls | null {
@@ -50,18 +35,16 @@ export function saveNodeTls(dataDir: string, tls: NodeTls): void {
   const d = tlsDir(dataDir);
   mkdirSync(d, { recursive: true, mode: 0o700 });
   chmodSync(d, 0o700);
-  writeAtomic(path.join(d, 'node.key'), tls.keyPem, 0o600);
-  writeAtomic(path.join(d, 'node.crt'), tls.certPem, 0o644);
-  writeAtomic(path.join(d, 'ca.crt'), tls.caPem, 0o644);
-  syncDir(d);
+  writeFileDurably(path.join(d, 'node.key'), tls.keyPem, 0o600);
+  writeFileDurably(path.join(d, 'node.crt'), tls.certPem, 0o644);
+  writeFileDurably(path.join(d, 'ca.crt'), tls.caPem, 0o644);
 }
 
 /** The founder keeps the CA key on disk only until the store holds it (a crash before then must not lose it). */
 export function saveFounderCaKey(dataDir: string, keyPem: string): void {
   const d = tlsDir(dataDir);
   mkdirSync(d, { recursive: true, mode: 0o700 });
-  writeAtomic(path.join(d, 'ca.key'), keyPem, 0o600);
-  syncDir(d);
+  writeFileDurably(path.join(d, 'ca.key'), keyPem, 0o600);
 }
 
 export function loadFounderCaKey(dataDir: string): string | null {

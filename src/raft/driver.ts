@@ -577,32 +577,8 @@ export class RaftDriver {
    * duplicate messages, the persist is the same transaction). Meanwhile the
    * node does not lead. Returns early only when the driver stops.
    */
-  private async handleUntilDone(rd: Ready): Promise<void> {
-    try {
-      await retry(() => this.handle(rd), {
-        what: 'handling a raft Ready',
-        deadlineMs: Infinity,
-        retryable: () => true,
-        backoff: { initialMs: 50, maxMs: 2_000, jitter: 0.2 },
-        stopped: () => this.stopped,
-        onRetry: (err, _attempt, delay) => {
-          this.metrics.loopErrors++;
-          this.log(`handling a Ready failed (${describe(err)}); retrying in ${delay} ms`);
-          if (!this.loopFailing) {
-            this.loopFailing = true;
-            if (this.soft.role === 'leader') this.onSoftState({ leader: null, role: 'follower' });
-          }
-        },
-      });
-    } catch (err) {
-      if (this.stopped) return;
-      throw err;
-    }
-    if (this.loopFailing) {
-      this.loopFailing = false;
-      this.log('handling Readys works again');
-      this.onSoftState(this.core.softState());
-    }
+  private handleUntilDone(rd: Ready): Promise<void> {
+    return this.untilDone('handling a raft Ready', () => this.handle(rd), 'loopFailing', () => this.metrics.loopErrors++);
   }
 
   /**
@@ -681,30 +657,33 @@ export class RaftDriver {
     await this.durably('persisting raft state', () => this.storage.persist(rd), () => this.metrics.persistErrors++);
   }
 
+  /** Runs a storage write until it works (untilDone, marking the storage failing meanwhile). */
+  private durably(what: string, write: () => Promise<void>, count: () => void): Promise<void> {
+    return this.untilDone(what, write, 'storageFailing', count);
+  }
+
   /**
-   * Runs a storage write until it works. While it fails (disk full, I/O
-   * error) the node marks its storage failing and stops leading: its
-   * heartbeats are stuck behind the write, so the others elect a new leader.
-   * Returns early (without the write) only when the driver stops.
+   * Runs `work` until it succeeds, with back-off. While it fails, `flag` is
+   * set and the node stops leading: a node that cannot write its log (or
+   * handle its Readys) has its heartbeats stuck behind that work, so the
+   * others elect a new leader; the listeners (dispatcher, leader loops) hear
+   * it at once rather than keep agent sessions and act on a view nobody
+   * follows. Acknowledging without the work is never an option. Returns
+   * early (without it) only when the driver stops.
    */
-  private async durably(what: string, write: () => Promise<void>, count: () => void): Promise<void> {
+  private async untilDone(what: string, work: () => Promise<void>, flag: 'storageFailing' | 'loopFailing', count: () => void): Promise<void> {
     try {
-      await retry(write, {
+      await retry(work, {
         what,
         deadlineMs: Infinity,
-        // Every storage failure is waited out: acknowledging without the write is never an option.
         retryable: () => true,
         backoff: { initialMs: 50, maxMs: 2_000, jitter: 0.2 },
         stopped: () => this.stopped,
         onRetry: (err, _attempt, delay) => {
           count();
           this.log(`${what} failed (${describe(err)}); retrying in ${delay} ms`);
-          if (!this.storageFailing) {
-            this.storageFailing = true;
-            // A node that cannot write its log cannot lead: its heartbeats are
-            // stuck behind this write, so the others elect a new leader. Tell
-            // the listeners (dispatcher, leader loops) at once, rather than let
-            // this node keep agent sessions and act on a view nobody follows.
+          if (!this[flag]) {
+            this[flag] = true;
             if (this.soft.role === 'leader') this.onSoftState({ leader: null, role: 'follower' });
           }
         },
@@ -713,9 +692,9 @@ export class RaftDriver {
       if (this.stopped) return;
       throw err;
     }
-    if (this.storageFailing) {
-      this.storageFailing = false;
-      this.log('storage writes work again');
+    if (this[flag]) {
+      this[flag] = false;
+      this.log(`${what}: works again`);
       // Whatever the core became meanwhile (a follower, most likely), say so.
       this.onSoftState(this.core.softState());
     }

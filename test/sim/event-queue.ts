@@ -3,15 +3,17 @@
  * lease, whole cluster) and of the simulated timers (timers.ts).
  *
  * A calendar of 1 ms slots (a timing wheel) holds the near future and one
- * binary heap holds events beyond the wheel's horizon: pushing and popping
- * are O(1) for the millions of message deliveries and wake-ups of a large
- * run. Events due at the same time run in the order they were pushed, so a
+ * binary heap (the scheduler's, src/scheduler/heap.ts) holds events beyond
+ * the wheel's horizon: pushing and popping are O(1) for the millions of
+ * message deliveries and wake-ups of a large run. Events due at the same time run in the order they were pushed, so a
  * run is a pure function of its seed. Time is integer milliseconds (or
  * whatever integer unit a simulator chooses).
  *
  * Events are objects with a `fire()` method, so a hot path can reuse one
  * object per kind of event instead of allocating a closure per event.
  */
+
+import { Heap } from '../../src/scheduler/heap.js';
 
 export interface SimEvent {
   fire(): void;
@@ -29,7 +31,8 @@ const MASK = SLOTS - 1;
 export class EventQueue {
   /** Slots are made on first use: a simulator that runs 10,000 seeds builds 10,000 queues. */
   private readonly slots: (SimEvent[] | undefined)[] = new Array<SimEvent[] | undefined>(SLOTS);
-  private readonly far: FarEvent[] = [];
+  /** Events beyond the wheel's horizon, earliest first (ties in push order). */
+  private readonly far = new Heap<FarEvent>([], (a, b) => a.at < b.at || (a.at === b.at && a.seq < b.seq));
   private seq = 0;
   private count = 0;
   /** Index of the next event to run in the current slot (the slot of `now`). */
@@ -52,7 +55,7 @@ export class EventQueue {
     if (t - this.now < SLOTS) {
       const i = t & MASK;
       (this.slots[i] ??= []).push(ev);
-    } else heapPush(this.far, { at: t, seq: this.seq++, ev });
+    } else this.far.push({ at: t, seq: this.seq++, ev });
   }
 
   /** Schedules a closure at `at`. */
@@ -80,12 +83,12 @@ export class EventQueue {
       this.cursor = 0;
       if (this.count === 0) return undefined;
       // Only far events left: jump to the first of them instead of walking empty slots.
-      const to = this.count === this.far.length ? this.far[0]!.at : this.now + 1;
+      const to = this.count === this.far.size ? this.far.top().at : this.now + 1;
       if (to > until) return undefined;
       this.now = to;
       // Far events whose time entered the horizon move into their slots.
-      while (this.far.length > 0 && this.far[0]!.at - this.now < SLOTS) {
-        const f = heapPop(this.far);
+      while (this.far.size > 0 && this.far.top().at - this.now < SLOTS) {
+        const f = this.far.pop();
         (this.slots[f.at & MASK] ??= []).push(f.ev);
       }
     }
@@ -112,44 +115,9 @@ export class EventQueue {
     this.cursor = 0;
     // Everything left is due after `until` (next() returned undefined), so no wheel slot in between is skipped.
     this.now = t;
-    while (this.far.length > 0 && this.far[0]!.at - this.now < SLOTS) {
-      const f = heapPop(this.far);
+    while (this.far.size > 0 && this.far.top().at - this.now < SLOTS) {
+      const f = this.far.pop();
       (this.slots[f.at & MASK] ??= []).push(f.ev);
     }
   }
-}
-
-function less(a: FarEvent, b: FarEvent): boolean {
-  return a.at < b.at || (a.at === b.at && a.seq < b.seq);
-}
-
-function heapPush(h: FarEvent[], ev: FarEvent): void {
-  h.push(ev);
-  let i = h.length - 1;
-  while (i > 0) {
-    const p = (i - 1) >> 1;
-    if (!less(ev, h[p]!)) break;
-    h[i] = h[p]!;
-    i = p;
-  }
-  h[i] = ev;
-}
-
-function heapPop(h: FarEvent[]): FarEvent {
-  const top = h[0]!;
-  const last = h.pop()!;
-  if (h.length > 0) {
-    let i = 0;
-    for (;;) {
-      const l = 2 * i + 1;
-      if (l >= h.length) break;
-      const r = l + 1;
-      const c = r < h.length && less(h[r]!, h[l]!) ? r : l;
-      if (!less(h[c]!, last)) break;
-      h[i] = h[c]!;
-      i = c;
-    }
-    h[i] = last;
-  }
-  return top;
 }

@@ -4,15 +4,16 @@
  * whose role is the store's, never the requester's say.
  */
 import type { Cluster } from '../../model/index.js';
-// The X.509 library takes ~180 ms to load: only when a certificate is made or read (a join, a renewal), not on every start.
-const x509 = () => import('../../wire/pki/x509.js');
-import type { NodeRole } from '../../wire/pki/identity.js';
+import { certDigest, type NodeRole } from '../../wire/pki/identity.js';
 import { PkiError } from '../../wire/pki/errors.js';
+
+// The X.509 library takes ~180 ms to load: only when a certificate is signed (a join, a renewal), not on every start.
+const x509 = () => import('../../wire/pki/x509.js');
 import { clusterDigest } from './tokens.js';
 
 /** The first part of the cluster's join tokens. */
-export async function tokenDigest(c: Pick<Cluster, 'ShoalCA' | 'ShoalRootSecret'>): Promise<string> {
-  if (c.ShoalCA) return (await x509()).certDigest(c.ShoalCA.CertPem);
+export function tokenDigest(c: Pick<Cluster, 'ShoalCA' | 'ShoalRootSecret'>): string {
+  if (c.ShoalCA) return certDigest(c.ShoalCA.CertPem);
   if (c.ShoalRootSecret) return clusterDigest(c.ShoalRootSecret);
   throw new PkiError('NO_CA', 'the cluster has neither a CA nor a root secret: no join token can be made');
 }

@@ -1,5 +1,6 @@
 import { ShoalError } from '../../util/errors.js';
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { digest36 } from '../../wire/pki/identity.js';
 
 /**
  * Join tokens, Docker's format: `SWMTKN-1-<cluster digest>-<secret>`.
@@ -43,9 +44,9 @@ export function newObjectId(): string {
   return base36(25);
 }
 
+/** The token digest of a cluster without a CA (tests of the manager alone): its root secret's. */
 export function clusterDigest(rootSecret: string): string {
-  const h = BigInt('0x' + createHash('sha256').update(rootSecret).digest('hex'));
-  return h.toString(36).padStart(50, '0').slice(-50);
+  return digest36(rootSecret);
 }
 
 /** A new token whose first part is `digest` (the cluster CA's digest: membership/ca.ts tokenDigest). */

@@ -3,7 +3,8 @@
  * reports for a verified peer. Kept apart from x509.ts so the transport reads
  * identities without loading the X.509 library.
  */
-import { X509Certificate } from 'node:crypto';
+import { createHash, X509Certificate } from 'node:crypto';
+import { PkiError } from './errors.js';
 
 export type NodeRole = 'manager' | 'worker';
 
@@ -42,4 +43,19 @@ export function identityOfSubject(subject: Record<string, string | string[] | un
 export function impersonation(peer: { nodeId: string; authenticated: boolean }, claimed: string): string | null {
   if (!peer.authenticated || peer.nodeId === claimed) return null;
   return `this connection is node ${peer.nodeId}'s (its certificate says so); it cannot speak for node ${claimed}`;
+}
+
+/** SHA-256 of `data` as 50 lowercase base36 characters: the first part of a join token. */
+export function digest36(data: string | Uint8Array): string {
+  const h = BigInt('0x' + createHash('sha256').update(data).digest('hex'));
+  return h.toString(36).padStart(50, '0').slice(-50);
+}
+
+/** The digest (digest36) of a certificate's DER: what a join token pins the cluster CA by. */
+export function certDigest(certPem: string): string {
+  try {
+    return digest36(new X509Certificate(certPem).raw);
+  } catch (err) {
+    throw new PkiError('BAD_CERTIFICATE', `not a PEM certificate: ${(err as Error).message}`);
+  }
 }

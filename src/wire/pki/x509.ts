@@ -121,18 +121,6 @@ export async function issueNodeCertificate(ca: KeyPair, csrPem: string, who: Cer
   return cert.toString('pem');
 }
 
-/** SHA-256 of the certificate's DER, as 50 base36 characters (the join token's first part). */
-export function certDigest(certPem: string): string {
-  let der: ArrayBuffer;
-  try {
-    der = x509.PemConverter.decode(certPem)[0]!;
-  } catch (err) {
-    throw new PkiError('BAD_CERTIFICATE', `not a PEM certificate: ${(err as Error).message}`);
-  }
-  const h = BigInt('0x' + createHash('sha256').update(Buffer.from(der)).digest('hex'));
-  return h.toString(36).padStart(50, '0').slice(-50);
-}
-
 /** The SHA-256 (hex) of the public key a CSR is for: the same key gives the same ID. */
 export function publicKeyId(csrPem: string): string {
   const csr = new x509.Pkcs10CertificateRequest(csrPem);

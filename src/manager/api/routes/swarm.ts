@@ -44,7 +44,7 @@ export function swarmRoutes(r: Router, d: Deps): void {
     if (rotateWorker || rotateManager) {
       // A cluster with neither a CA nor a root secret is a bootstrap bug, not the client's mistake.
       if (!cur.ShoalCA && !cur.ShoalRootSecret) throw new ApiError(500, 'the cluster object has no CA: join tokens cannot be rotated');
-      const digest = await tokenDigest(cur);
+      const digest = tokenDigest(cur);
       tokens = {
         Worker: rotateWorker ? makeToken(digest) : tokens.Worker,
         Manager: rotateManager ? makeToken(digest) : tokens.Manager,
