@@ -69,9 +69,10 @@ async function main(): Promise<void> {
     if (up.status !== 0) throw new Error(`shoal up failed: ${up.stdout}${up.stderr}`);
     progress(up.stdout.split('\n')[0] ?? '');
     const envOut = spawnSync(process.execPath, [CLI, 'env'], { cwd, env, encoding: 'utf8' }).stdout;
-    const host = /SHOAL_HOST=["']?([^"'\s]+)/.exec(envOut)?.[1];
-    if (!host) throw new Error(`shoal env printed no SHOAL_HOST: ${envOut}`);
-    const withHost = { ...env, SHOAL_HOST: host };
+    // Every export `shoal env` prints (the TLS address and the admin bundle's path), as `eval` would set them.
+    const exported = Object.fromEntries([...envOut.matchAll(/^export (\w+)=(\S+)$/gm)].map((m) => [m[1]!, m[2]!]));
+    if (!exported.SHOAL_HOST) throw new Error(`shoal env printed no SHOAL_HOST: ${envOut}`);
+    const withHost = { ...env, ...exported };
     const measure = async (what: string, args: string[], e: NodeJS.ProcessEnv) => {
       const r: Ran[] = [];
       await runNode(args, e, hwm, preload); // warm the page cache

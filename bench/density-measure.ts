@@ -8,7 +8,7 @@ import { spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import http from 'node:http';
 
-/** One JSON request to a Docker-shaped API (Shoal's over TCP, dockerd's over its unix socket). */
+/** One JSON request to a Docker-shaped API (Shoal's and dockerd's, each over its unix socket). */
 export type Api = (method: string, path: string, body?: unknown) => Promise<{ status: number; body: unknown }>;
 
 export interface TaskJson {
@@ -30,13 +30,13 @@ export const progress = progressOf('density');
 /** The middle value (the upper one of an even count). */
 export const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
-/** Shoal's API over TCP. With a timeout: a node too busy to answer is an observation, never a hang. */
-export function tcpApi(host: string, port: number, timeoutMs = 30_000): Api {
+/** Shoal's API on the manager's unix socket. With a timeout: a node too busy to answer is an observation, never a hang. */
+export function socketApi(socketPath: string, timeoutMs = 30_000): Api {
   return (method, p, body) =>
     new Promise((resolve, reject) => {
       const data = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
       const req = http.request(
-        { host, port, path: p, method, agent: false, timeout: timeoutMs, headers: data ? { 'content-type': 'application/json', 'content-length': data.length } : {} },
+        { socketPath, path: p, method, agent: false, timeout: timeoutMs, headers: data ? { 'content-type': 'application/json', 'content-length': data.length } : {} },
         (res) => {
           let text = '';
           res.on('data', (c: Buffer) => (text += c.toString()));

@@ -39,10 +39,10 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { nodeDataDir, nodeLogFile, readCluster } from '../src/cli/local/cluster-file.js';
+import { nodeApiSocket, nodeDataDir, nodeLogFile, readCluster } from '../src/cli/local/cluster-file.js';
 import { probe, which } from '../src/worker/runtime/oci/binaries.js';
 import { busyboxBinary, busyboxRootfs } from '../test/helpers/busybox-rootfs.js';
-import { quiet, clusterProcesses, cpuPercent, createAndTime, medianUsedKiB, mibPerTask, progress, pssKiB, serviceTasks, signedMiB, sleep, tcpApi, until, type Api, type TaskJson } from './density-measure.js';
+import { quiet, clusterProcesses, cpuPercent, createAndTime, medianUsedKiB, mibPerTask, progress, pssKiB, serviceTasks, signedMiB, sleep, socketApi, until, type Api, type TaskJson } from './density-measure.js';
 import { NO_SWARM, SwarmPeer, type SwarmFigures } from './density-swarm.js';
 import { imageRootfs, ociFloorMs } from './oci-floor.js';
 import { FORKER_COMMS } from '../src/worker/supervisor/forker.js';
@@ -175,12 +175,10 @@ class ShoalNode {
     const up = await shoal(['up', '--managers', '1', '--workers', '0', '--ip-prefix', prefix, '--dir', dir, '--oci-runtime', ociBinary], 120_000);
     progress(up.out.trim().split('\n')[0] ?? '');
     if (up.code !== 0) throw new Error(`shoal up failed (${up.code}):\n${up.out}`);
-    const env = await shoal(['env', '--dir', dir], 30_000);
-    const host = /^export SHOAL_HOST=(\S+):(\d+)$/m.exec(env.out);
-    if (env.code !== 0 || !host) throw new Error(`shoal env: ${env.out}`);
     const n = readCluster(dir)!.nodes[0]!;
-    progress(`node ${n.name} (pid ${n.pid}), API ${host[1]}:${host[2]}, data in ${dir}`);
-    return new ShoalNode(dir, tcpApi(host[1]!, Number(host[2])), tcpApi(host[1]!, Number(host[2]), 2_000), n.pid!, nodeDataDir(dir, n), nodeLogFile(dir, n));
+    const sock = nodeApiSocket(dir, n);
+    progress(`node ${n.name} (pid ${n.pid}), API unix://${sock}, data in ${dir}`);
+    return new ShoalNode(dir, socketApi(sock), socketApi(sock, 2_000), n.pid!, nodeDataDir(dir, n), nodeLogFile(dir, n));
   }
 
   async importImage(tarball: string): Promise<void> {

@@ -137,7 +137,9 @@ export class ChaosCluster {
   }
 
   api(n: ChaosNode, method: string, p: string, body?: unknown, timeoutMs = 3_000): Promise<Outcome> {
-    return request({ host: n.proc.host, port: n.proc.apiPort }, method, p, body, timeoutMs);
+    const tls = this.pc.clientTls();
+    if (!tls) return Promise.resolve({ kind: 'fail', status: 0, body: 'no admin bundle yet' });
+    return request({ host: n.proc.host, port: n.proc.apiPort, tls }, method, p, body, timeoutMs);
   }
 
   control<T = { ok: boolean; error?: string }>(n: ChaosNode, cmd: ControlCommand, timeoutMs = 1_000): Promise<T | null> {

@@ -8,7 +8,7 @@
  *              or outcome unknown) or any other 5xx: it may or may not have
  *              taken effect, so it is recorded with ret = Infinity.
  */
-import http from 'node:http';
+import https from 'node:https';
 
 export type Outcome =
   | { kind: 'ok'; status: number; body: unknown }
@@ -18,6 +18,8 @@ export type Outcome =
 export interface Target {
   host: string;
   port: number;
+  /** The admin client bundle: the API is TLS with client certificates. */
+  tls: { ca: string; cert: string; key: string };
 }
 
 export function request(to: Target, method: string, path: string, body: unknown, timeoutMs: number): Promise<Outcome> {
@@ -30,8 +32,8 @@ export function request(to: Target, method: string, path: string, body: unknown,
       clearTimeout(timer);
       resolve(o);
     };
-    const req = http.request(
-      { host: to.host, port: to.port, path, method, agent: false, headers: data ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(data) } : {} },
+    const req = https.request(
+      { host: to.host, port: to.port, ...to.tls, path, method, agent: false, headers: data ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(data) } : {} },
       (res) => {
         let b = '';
         res.setEncoding('utf8');

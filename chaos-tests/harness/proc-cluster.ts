@@ -8,7 +8,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import http from 'node:http';
+import https from 'node:https';
 import { existsSync } from 'node:fs';
 import { FORKER_COMMS } from '../../src/worker/supervisor/forker.js';
 import { fileURLToPath } from 'node:url';
@@ -207,11 +207,33 @@ export class ProcCluster {
     await waitFor(async () => (await this.http(n, 'GET', '/_ping').catch(() => null))?.status === 200, { timeoutMs, what: `${n.name} API up` });
   }
 
+  /** The admin client bundle the founding node's `shoal init` wrote (the API is TLS with client certificates). */
+  adminDir(): string {
+    return path.join(this.nodes[0]!.dataDir, 'admin');
+  }
+
+  /** The admin bundle's material for a TLS client; null until `shoal init` has written it. */
+  clientTls(): { ca: string; cert: string; key: string } | null {
+    const d = this.adminDir();
+    const f = (x: string) => path.join(d, x);
+    if (!existsSync(f('key.pem'))) return null;
+    return (this.tlsCache ??= { ca: readFileSync(f('ca.pem'), 'utf8'), cert: readFileSync(f('cert.pem'), 'utf8'), key: readFileSync(f('key.pem'), 'utf8') });
+  }
+  private tlsCache: { ca: string; cert: string; key: string } | undefined;
+
+  /** What a shoal or docker CLI process needs to reach node n's API. */
+  apiEnv(n: NodeProc): Record<string, string> {
+    const addr = `tcp://${n.host}:${n.apiPort}`;
+    return { SHOAL_HOST: addr, SHOAL_CERT_PATH: this.adminDir(), DOCKER_HOST: addr, DOCKER_TLS_VERIFY: '1', DOCKER_CERT_PATH: this.adminDir() };
+  }
+
   http(n: NodeProc, method: string, p: string, body?: unknown, timeoutMs = 5_000): Promise<HttpResult> {
     return new Promise((resolve, reject) => {
       const data = body === undefined ? undefined : JSON.stringify(body);
-      const req = http.request(
-        { host: n.host, port: n.apiPort, path: p, method, timeout: timeoutMs, headers: data ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(data) } : {} },
+      const tls = this.clientTls();
+      if (!tls) return reject(new Error(`no admin bundle in ${this.adminDir()} yet`));
+      const req = https.request(
+        { host: n.host, port: n.apiPort, ...tls, path: p, method, timeout: timeoutMs, headers: data ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(data) } : {} },
         (res) => {
           let b = '';
           res.on('data', (c: Buffer) => (b += c.toString()));

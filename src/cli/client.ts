@@ -7,12 +7,13 @@
 import { retry } from '../util/retry.js';
 import { isRetryable } from '../util/errors.js';
 import http, { type IncomingMessage } from 'node:http';
+import https from 'node:https';
 import { CliError } from './errors.js';
 
 export const API_PREFIX = '/v1.47';
 
 /** Codes that mean "nothing answered at that address" (as opposed to an answer we did not like). */
-const UNREACHABLE = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EHOSTUNREACH', 'ENETUNREACH', 'ETIMEDOUT', 'ECONNRESET', 'EAI_AGAIN', 'EADDRNOTAVAIL', 'CONNECT_TIMEOUT']);
+const UNREACHABLE = new Set(['ENOENT', 'ECONNREFUSED', 'ENOTFOUND', 'EHOSTUNREACH', 'ENETUNREACH', 'ETIMEDOUT', 'ECONNRESET', 'EAI_AGAIN', 'EADDRNOTAVAIL', 'CONNECT_TIMEOUT']);
 
 export type Query = Record<string, string | number | boolean | undefined>;
 
@@ -29,17 +30,48 @@ export function encodeFilters(f: Record<string, string[] | undefined>): string |
   return JSON.stringify(Object.fromEntries(entries.map(([k, vs]) => [k, Object.fromEntries(vs!.map((v) => [v, true]))])));
 }
 
-/** "tcp://h:p", "http://h:p", "h:p" or "h" → "h:p" (2375 when no port is given, as docker's DOCKER_HOST). */
-export function normalizeHost(raw: string): string {
-  const s = raw.trim().replace(/^(tcp|http):\/\//, '').replace(/\/+$/, '');
-  if (s === '' || /[/\s]/.test(s)) throw new CliError(`invalid API address ${JSON.stringify(raw)}: use host:port, e.g. 127.0.0.11:2375`);
-  if (/^\[.*\]$/.test(s) || !s.includes(':')) return `${s}:2375`;
-  const port = Number(s.slice(s.lastIndexOf(':') + 1));
-  if (!Number.isInteger(port) || port <= 0 || port > 65535) throw new CliError(`invalid API address ${JSON.stringify(raw)}: the port must be 1-65535`);
-  return s;
+/** The client certificate (and the CA that verifies the server) for the API over TCP: an admin bundle's ca.pem, cert.pem, key.pem. */
+export interface ClientTls {
+  ca: string;
+  cert: string;
+  key: string;
 }
 
-function splitHost(h: string): { host: string; port: number } {
+const UNIX = 'unix://';
+const PLAIN = 'http://';
+
+export function isUnixHost(h: string): boolean {
+  return h.startsWith(UNIX);
+}
+
+/** `http://host:port`: plain HTTP, asked for by name (a local proxy that authenticates, or a test's in-process server); a node never serves it. */
+export function isPlainHost(h: string): boolean {
+  return h.startsWith(PLAIN);
+}
+
+/**
+ * "unix:///path" stays as it is (the path must be absolute, as docker's);
+ * "tcp://h:p", "https://h:p", "h:p" or "h" → "h:p", which is TLS (2375 when
+ * no port is given, as docker's DOCKER_HOST); "http://h:p" stays, and is
+ * plain HTTP.
+ */
+export function normalizeHost(raw: string): string {
+  const t = raw.trim();
+  if (isUnixHost(t)) {
+    if (!t.slice(UNIX.length).startsWith('/')) throw new CliError(`invalid API address ${JSON.stringify(raw)}: a unix socket needs an absolute path, e.g. unix:///root/.shoal/node/api.sock`);
+    return t;
+  }
+  const plain = isPlainHost(t);
+  const s = t.replace(/^(tcp|http|https):\/\//, '').replace(/\/+$/, '');
+  if (s === '' || /[/\s]/.test(s)) throw new CliError(`invalid API address ${JSON.stringify(raw)}: use host:port, e.g. 127.0.0.11:2375`);
+  if (/^\[.*\]$/.test(s) || !s.includes(':')) return `${plain ? PLAIN : ''}${s}:2375`;
+  const port = Number(s.slice(s.lastIndexOf(':') + 1));
+  if (!Number.isInteger(port) || port <= 0 || port > 65535) throw new CliError(`invalid API address ${JSON.stringify(raw)}: the port must be 1-65535`);
+  return `${plain ? PLAIN : ''}${s}`;
+}
+
+function splitHost(raw: string): { host: string; port: number } {
+  const h = raw.startsWith(PLAIN) ? raw.slice(PLAIN.length) : raw;
   const i = h.lastIndexOf(':');
   return { host: h.slice(0, i).replace(/^\[|\]$/g, ''), port: Number(h.slice(i + 1)) };
 }
@@ -53,20 +85,24 @@ function qs(q: Query | undefined): string {
 }
 
 export interface ClientOptions {
-  /** Candidate API addresses, tried in order until one answers (several when they come from `shoal up`'s managers). */
+  /** Candidate API addresses (normalizeHost), tried in order until one answers (several when they come from `shoal up`'s managers). */
   hosts: string[];
+  /** For TCP addresses: the API is served only over TLS with client certificates. Without it TCP is plain HTTP (a test's in-process server). */
+  tls?: ClientTls;
   connectTimeoutMs?: number;
   requestTimeoutMs?: number;
 }
 
 export class ApiClient {
   private hosts: string[];
+  private readonly tls: ClientTls | undefined;
   private readonly connectTimeoutMs: number;
   private readonly requestTimeoutMs: number;
 
   constructor(opts: ClientOptions) {
     if (opts.hosts.length === 0) throw new Error('ApiClient needs at least one host');
     this.hosts = [...opts.hosts];
+    this.tls = opts.tls;
     this.connectTimeoutMs = opts.connectTimeoutMs ?? 3_000;
     this.requestTimeoutMs = opts.requestTimeoutMs ?? 30_000;
   }
@@ -131,21 +167,25 @@ export class ApiClient {
         return r;
       } catch (err) {
         const e = err as NodeJS.ErrnoException;
+        if (e.code === 'EACCES' && isUnixHost(host)) {
+          throw new CliError(`permission denied on ${host.slice(UNIX.length)}: the API socket is for its owner only; run as that user (root), or use the API's TLS address with an admin bundle (SHOAL_CERT_PATH)`);
+        }
         if (!e.code || !UNREACHABLE.has(e.code)) throw new CliError(`API request to ${host} failed: ${e.message}`);
         lastErr = e;
       }
     }
     const tried = this.hosts.length > 1 ? `${this.hosts[0]} (nor ${this.hosts.slice(1).join(', ')})` : this.hosts[0];
-    throw new CliError(`cannot reach the Shoal API at ${tried}: is the cluster up? (shoal up)${lastErr?.code === 'ECONNREFUSED' || !lastErr ? '' : ` [${lastErr.code}]`}`);
+    throw new CliError(`cannot reach the Shoal API at ${tried}: is the cluster up? (shoal up)${!lastErr || lastErr.code === 'ECONNREFUSED' || lastErr.code === 'ENOENT' ? '' : ` [${lastErr.code}]`}`);
   }
 
   private open(host: string, method: string, path: string, query: Query | undefined, body: unknown, timeoutMs: number): Promise<IncomingMessage> {
-    const { host: hostname, port } = splitHost(host);
     const data = body === undefined ? undefined : JSON.stringify(body);
+    const tls = isUnixHost(host) || isPlainHost(host) ? undefined : this.tls;
+    const where = isUnixHost(host) ? { socketPath: host.slice(UNIX.length) } : { ...splitHost(host), ...(tls ?? {}) };
+    const request = tls ? https.request : http.request;
     return new Promise((resolve, reject) => {
-      const req = http.request({
-        host: hostname,
-        port,
+      const req = request({
+        ...where,
         method,
         path: `${API_PREFIX}${path}${qs(query)}`,
         headers: { 'User-Agent': 'shoal-cli', ...(data !== undefined ? { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(data) } : {}) },

@@ -9,7 +9,7 @@ export function buildProgram(commands: RegisterCommand[]): Command {
     .description('Shoal: a cluster orchestrator in the mould of Docker Swarm')
     .version(packageVersion(), '-v, --version', 'print the Shoal version')
     // Global, as docker's -H: any command that talks to a manager reads it (see host.ts).
-    .option('-H, --host <host:port>', 'manager API to talk to (default: $SHOAL_HOST, else the cluster of `shoal up` in ./.shoal, else 127.0.0.1:2375)')
+    .option('-H, --host <addr>', 'manager API to talk to: unix:///path or tcp://host:port (TLS with the admin bundle in $SHOAL_CERT_PATH) (default: $SHOAL_HOST, else the cluster of `shoal up` in ./.shoal, else unix://<default data dir>/api.sock)')
     .showSuggestionAfterError()
     .configureOutput({
       // commander's own usage errors: one line, worded as ours ("shoal: …").

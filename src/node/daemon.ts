@@ -13,6 +13,9 @@ const x509 = () => import('../wire/pki/x509.js');
 import { certDigest, certExpiry } from '../wire/pki/identity.js';
 import { loadFounderCaKey, loadNodeTls, removeFounderCaKey, saveFounderCaKey, saveNodeTls, tlsDir, type NodeTls } from './tls-files.js';
 import { nodeAccessPolicy } from './access.js';
+import { adminBundleDir, writeAdminBundle } from './admin-bundle.js';
+import { defaultApiSocket, serveApiSocket, serveApiTls } from './api-endpoints.js';
+import { caKeyPair } from '../manager/membership/ca.js';
 import { WireError } from '../wire/errors.js';
 import { WsTransport } from '../wire/ws-transport.js';
 import { loadIdentity, saveIdentity, type NodeIdentity } from './state.js';
@@ -63,6 +66,15 @@ export function runtimeOptions(identity: Pick<NodeIdentity, 'ociRuntime'>, opts:
 export class Daemon {
   manager: Manager | null = null;
   api: ApiServer | null = null;
+  /** The control API's unix socket (managers serve on it). */
+  get apiSocket(): string {
+    return this.opts.apiSocket ?? defaultApiSocket(this.opts.dataDir);
+  }
+  get dataDir(): string {
+    return this.opts.dataDir;
+  }
+  private apiTls: { stop(): void } | null = null;
+  private apiTlsStarting = false;
   session: SessionClient | null = null;
   agent: Agent | null = null;
   /** The node's task supervisor: the parent of every process and oci task, and the keeper of the fencing lease. */
@@ -102,15 +114,18 @@ export class Daemon {
     // The node's certificate first: every connection it makes or takes is mutual TLS.
     if (!identity) {
       const hostname = opts.hostname ?? os.hostname();
-      const apiAddr = opts.apiAddr ?? `${host}:2375`;
+      const apiAddr = opts.apiAddr ? { apiAddr: opts.apiAddr } : {};
       if (opts.init) {
         const clusterId = newObjectId();
-        const { createRootCa, createNodeKey, issueNodeCertificate } = await x509();
+        const { createRootCa, createNodeKey, issueNodeCertificate, issueAdminCertificate } = await x509();
         const ca = await createRootCa(clusterId);
         const key = await createNodeKey(nodeId);
         const certPem = await issueNodeCertificate(ca, key.csrPem, { nodeId, role: 'manager', clusterId });
         saveFounderCaKey(opts.dataDir, ca.keyPem);
         saveNodeTls(opts.dataDir, { keyPem: key.keyPem, certPem, caPem: ca.certPem });
+        // The administrator's client bundle for the API over TLS (DOCKER_CERT_PATH).
+        const admin = await issueAdminCertificate(ca, { name: 'admin', clusterId });
+        writeAdminBundle(adminBundleDir(opts.dataDir), { caPem: ca.certPem, certPem: admin.certPem, keyPem: admin.keyPem! });
         identity = {
           version: 1,
           nodeId,
@@ -118,7 +133,7 @@ export class Daemon {
           role: 'manager',
           gossipKey: Keyring.generateKey(),
           advertiseAddr,
-          apiAddr,
+          ...apiAddr,
           hostname,
           managers: [{ nodeId, addr: advertiseAddr }],
           founder: true,
@@ -126,10 +141,14 @@ export class Daemon {
       } else {
         const j = await joinCluster(opts.join!, { nodeId, hostname, clusterAddr: advertiseAddr, gossipAddr: advertiseAddr }, log);
         saveNodeTls(opts.dataDir, j.tls);
-        identity = { version: 1, nodeId, clusterId: j.response.clusterId, role: j.response.role, gossipKey: j.response.gossipKey, advertiseAddr, apiAddr, hostname, managers: j.response.managers };
+        identity = { version: 1, nodeId, clusterId: j.response.clusterId, role: j.response.role, gossipKey: j.response.gossipKey, advertiseAddr, ...apiAddr, hostname, managers: j.response.managers };
       }
       if (opts.runtime) identity.runtime = opts.runtime;
       if (opts.ociRuntime) identity.ociRuntime = opts.ociRuntime;
+      saveIdentity(opts.dataDir, identity);
+    } else if (opts.apiAddr && opts.apiAddr !== identity.apiAddr) {
+      // `shoal run --api-addr` on an existing node: serve where asked from now on.
+      identity.apiAddr = opts.apiAddr;
       saveIdentity(opts.dataDir, identity);
     }
     const tls = loadNodeTls(opts.dataDir);
@@ -235,10 +254,43 @@ export class Daemon {
         saveIdentity(this.opts.dataDir, this.identity);
       }
     });
-    this.api = createApiServer(this.hooks.apiContext?.(this.manager) ?? this.manager, { version: packageVersion(), log });
-    const [apiHost, apiPort] = splitAddr(id.apiAddr);
-    await this.api.listen(apiHost, Number(apiPort)).catch((err: Error) => {
-      throw new DaemonError(`cannot serve the API on ${id.apiAddr}: ${err.message}`);
+    const api = createApiServer(this.hooks.apiContext?.(this.manager) ?? this.manager, { version: packageVersion(), log });
+    this.api = api;
+    await serveApiSocket(api, this.apiSocket);
+    if (id.apiAddr) await this.serveApiOverTls(api, id.apiAddr);
+  }
+
+  /** The cluster CA this manager holds: the store's, or the founder's file until the store has it. */
+  private clusterCa(): { certPem: string; keyPem: string } | null {
+    const c = this.manager?.store.list('cluster')[0];
+    if (c?.ShoalCA) return caKeyPair(c);
+    return founderCa(this.opts.dataDir).ca ?? null;
+  }
+
+  /**
+   * TCP with TLS and client certificates. A manager that joined serves it
+   * once its store holds the CA (moments after it starts, when a leader is
+   * reachable); until then only its unix socket answers.
+   */
+  private async serveApiOverTls(api: ApiServer, addr: string): Promise<void> {
+    const log = this.opts.log ?? (() => {});
+    const ctx = { api, addr, nodeId: this.identity.nodeId, clusterId: this.identity.clusterId, ca: () => this.clusterCa(), log };
+    if (this.clusterCa()) {
+      this.apiTls = await serveApiTls(ctx);
+      return;
+    }
+    log(`node ${this.identity.nodeId}: the API on ${addr} starts once this manager's store holds the cluster CA`);
+    const stopWatch = this.manager!.store.watch(() => {
+      if (!this.clusterCa() || this.api !== api || this.apiTlsStarting) return;
+      this.apiTlsStarting = true;
+      stopWatch();
+      serveApiTls(ctx).then(
+        (t) => {
+          if (this.api === api) this.apiTls = t;
+          else t.stop();
+        },
+        (err: Error) => log(`node ${this.identity.nodeId}: ${err.message}`),
+      );
     });
   }
 
@@ -359,6 +411,8 @@ export class Daemon {
       // Workers find managers in the gossip member list (session failover): announce the new role.
       this.announceRole(role);
       if (role === 'worker' && this.manager) {
+        this.apiTls?.stop();
+        this.apiTls = null;
         await this.api?.close();
         this.api = null;
         await this.manager.stop();
@@ -487,6 +541,7 @@ export class Daemon {
       await this.supervisor.close();
     }
     await this.roleChange.catch(() => {});
+    this.apiTls?.stop();
     await this.api?.close();
     await this.manager?.stop();
     await this.gossip.stop();

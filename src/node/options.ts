@@ -8,8 +8,13 @@ export interface DaemonOptions {
   dataDir: string;
   /** Cluster (TCP) and gossip (UDP) address, host:port. Default 127.0.0.1:4242. */
   advertiseAddr?: string;
-  /** HTTP API address for managers. Default <advertise host>:2375. */
+  /**
+   * TCP address of the control API (managers), served only with TLS and
+   * client certificates of the cluster CA. Default: none (closed).
+   */
   apiAddr?: string;
+  /** The control API's unix socket (managers, mode 0600). Default <data-dir>/api.sock. */
+  apiSocket?: string;
   /** Found a new cluster. */
   init?: boolean;
   /** Join an existing cluster through a manager. */

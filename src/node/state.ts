@@ -17,8 +17,8 @@ export interface NodeIdentity {
   gossipKeys?: string[];
   /** Cluster address (TCP ws) and gossip address (UDP): host:port, the same by convention. */
   advertiseAddr: string;
-  /** HTTP API address (managers). */
-  apiAddr: string;
+  /** TCP address of the control API over TLS (managers that were given --api-addr). */
+  apiAddr?: string;
   hostname: string;
   /** Managers known at the last save, to find the cluster after a restart. */
   managers: { nodeId: string; addr: string }[];

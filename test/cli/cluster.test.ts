@@ -10,6 +10,7 @@
  * stays true once tasks do run. When they do, add a test that a plain
  * `service create` converges ("verify: Service converged").
  */
+import { tmpdir } from 'node:os';
 import t from 'tap';
 import { ProcCluster } from '../helpers/procs.js';
 import { waitFor } from '../helpers/wait.js';
@@ -20,7 +21,7 @@ t.test('node, service and join-token commands against a real cluster', async (t)
   t.teardown(() => c.close());
   const m1 = await c.init();
   await c.join('worker', m1);
-  const host = `${m1.host}:${m1.apiPort}`;
+  const host = `unix://${m1.dataDir}/api.sock`;
   const shoal = (...args: string[]) => shoalProcess(args, { host });
   const ok = async (...args: string[]) => {
     const r = await shoal(...args);
@@ -111,7 +112,14 @@ t.test('node, service and join-token commands against a real cluster', async (t)
   r = await shoal('service', 'create', '--bogus', 'busybox');
   t.equal(oneLineError(r), null);
   t.equal(r.err, "shoal: unknown option '--bogus'\n");
-  r = await shoalProcess(['node', 'ls'], { host: '127.0.0.1:1' });
+  r = await shoalProcess(['node', 'ls'], { host: '127.0.0.1:1', env: { SHOAL_CERT_PATH: c.adminDir() } });
   t.equal(oneLineError(r), null);
   t.equal(r.err, 'shoal: cannot reach the Shoal API at 127.0.0.1:1: is the cluster up? (shoal up)\n');
+  // The TLS address, with the admin bundle `shoal init` wrote: the same answers as the socket.
+  r = await shoalProcess(['node', 'ls'], { host: `tcp://${m1.host}:${m1.apiPort}`, env: { SHOAL_CERT_PATH: c.adminDir() } });
+  t.equal(r.code, 0, r.err);
+  t.match(r.out, /n1\s.*Leader/, 'shoal over TLS with the admin bundle');
+  r = await shoalProcess(['node', 'ls'], { host: `tcp://${m1.host}:${m1.apiPort}`, env: { SHOAL_DATA_DIR: '/nonexistent/shoal' }, cwd: tmpdir() });
+  t.equal(oneLineError(r), null);
+  t.match(r.err, /^shoal: the Shoal API over TCP \(\S+\) needs a client certificate of the cluster/, 'over TCP without a bundle: told what to set');
 });

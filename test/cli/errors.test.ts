@@ -21,7 +21,7 @@ async function fakeApi(t: Test, routes: Record<string, Handler>): Promise<string
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   t.teardown(() => new Promise<void>((r) => server.close(() => r())));
-  return `127.0.0.1:${(server.address() as AddressInfo).port}`;
+  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 }
 
 const json = (status: number, body: unknown): Handler => (_req, res) => res.writeHead(status, { 'Content-Type': 'application/json' }).end(JSON.stringify(body));
@@ -53,13 +53,25 @@ t.test('usage errors and bad values: one line, exit 1', async (t) => {
 });
 
 t.test('an unreachable manager', async (t) => {
-  const r = await shoal('--host', '127.0.0.1:1', 'node', 'ls');
+  let r = await shoal('--host', 'http://127.0.0.1:1', 'node', 'ls');
   t.equal(oneLineError(r), null);
-  t.equal(r.err, 'shoal: cannot reach the Shoal API at 127.0.0.1:1: is the cluster up? (shoal up)\n');
-  const env = process.env.SHOAL_HOST;
+  t.equal(r.err, 'shoal: cannot reach the Shoal API at http://127.0.0.1:1: is the cluster up? (shoal up)\n');
+  r = await shoal('--host', 'unix:///nonexistent/shoal/api.sock', 'node', 'ls');
+  t.equal(r.err, 'shoal: cannot reach the Shoal API at unix:///nonexistent/shoal/api.sock: is the cluster up? (shoal up)\n', 'a unix socket that is not there');
+  r = await shoal('--host', 'unix://relative/api.sock', 'node', 'ls');
+  t.match(r.err, /^shoal: invalid API address "unix:\/\/relative\/api.sock": a unix socket needs an absolute path/);
+  const saved = { host: process.env.SHOAL_HOST, certs: process.env.SHOAL_CERT_PATH };
+  t.teardown(() => {
+    for (const [k, v] of [['SHOAL_HOST', saved.host], ['SHOAL_CERT_PATH', saved.certs]] as const) {
+      if (v === undefined) delete process.env[k];
+      else process.env[k] = v;
+    }
+  });
   process.env.SHOAL_HOST = 'tcp://127.0.0.1:1';
-  t.teardown(() => (env === undefined ? delete process.env.SHOAL_HOST : (process.env.SHOAL_HOST = env)));
-  t.match((await shoal('service', 'ls')).err, /^shoal: cannot reach the Shoal API at 127\.0\.0\.1:1:/, 'SHOAL_HOST, tcp:// accepted');
+  process.env.SHOAL_CERT_PATH = '/nonexistent/shoal-certs';
+  r = await shoal('service', 'ls');
+  t.equal(oneLineError(r), null);
+  t.equal(r.err, 'shoal: /nonexistent/shoal-certs (from SHOAL_CERT_PATH) does not hold ca.pem, cert.pem and key.pem\n', 'TCP is TLS: a certificate path without a bundle is named');
 });
 
 t.test("the API's message, on one line", async (t) => {

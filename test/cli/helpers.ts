@@ -30,10 +30,11 @@ export async function shoalInProcess(...args: string[]): Promise<CliResult> {
 }
 
 /** `node dist/bin/shoal.js ARGS` with SHOAL_HOST (when given) and cwd; never rejects. */
-export function shoalProcess(args: string[], opts: { host?: string; cwd?: string; timeoutMs?: number } = {}): Promise<CliResult> {
+export function shoalProcess(args: string[], opts: { host?: string; cwd?: string; timeoutMs?: number; env?: Record<string, string> } = {}): Promise<CliResult> {
   const env: NodeJS.ProcessEnv = { ...process.env, NODE_OPTIONS: '' };
-  delete env.SHOAL_HOST;
+  for (const k of ['SHOAL_HOST', 'SHOAL_CERT_PATH', 'DOCKER_HOST', 'DOCKER_TLS_VERIFY', 'DOCKER_CERT_PATH']) delete env[k];
   if (opts.host) env.SHOAL_HOST = opts.host;
+  Object.assign(env, opts.env);
   return new Promise((resolve) => {
     execFile(process.execPath, [distFile('bin/shoal.js'), ...args], { env, cwd: opts.cwd, timeout: opts.timeoutMs ?? 60_000 }, (e, out, err) => {
       const code = e ? (typeof e.code === 'number' ? e.code : 1) : 0;

@@ -12,7 +12,7 @@ import { oneLineError, shoalInProcess as shoal } from './helpers.js';
 t.test('--replicas and service scale beyond the limit: one line, exit 1, nothing changed', async (t) => {
   const api = await startApi();
   t.teardown(api.close);
-  const host = `127.0.0.1:${api.port}`;
+  const host = `http://127.0.0.1:${api.port}`;
 
   for (const n of [String(2 ** 53), '1000000000000000', String(MAX_REPLICAS + 1)]) {
     const r = await shoal('--host', host, 'service', 'create', '-d', '--name', 'web', '--replicas', n, 'busybox');

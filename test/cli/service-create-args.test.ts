@@ -27,7 +27,7 @@ t.test('positionals and `--` map to Image and Args as in docker', async (t) => {
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   t.teardown(() => new Promise<void>((r) => server.close(() => r())));
-  const host = `127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const host = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 
   const create = async (...args: string[]) => {
     const before = sent.length;

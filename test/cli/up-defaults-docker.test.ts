@@ -52,13 +52,13 @@ t.test('shoal up (defaults: 3 managers, 2 workers), eval "$(shoal env)", docker 
   // The README's way: eval the exports in a shell, then use the real docker CLI. A scrubbed
   // environment: no inherited DOCKER_* or proxies, a throwaway HOME/DOCKER_CONFIG.
   const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: home, DOCKER_CONFIG: path.join(home, '.docker'), DOCKER_CLI_HINTS: 'false', NODE_OPTIONS: '' };
-  const script = `eval "$("${process.execPath}" "${distFile('bin/shoal.js')}" env)" && echo "DOCKER_HOST=$DOCKER_HOST" && docker node ls`;
+  const script = `eval "$("${process.execPath}" "${distFile('bin/shoal.js')}" env)" && echo "DOCKER_HOST=$DOCKER_HOST DOCKER_TLS_VERIFY=$DOCKER_TLS_VERIFY" && docker node ls`;
   const r = await new Promise<{ code: number; out: string; err: string }>((resolve) => {
     execFile('sh', ['-c', script], { cwd, env, timeout: 30_000 }, (e, out, err) => resolve({ code: e ? (typeof e.code === 'number' ? e.code : 1) : 0, out: String(out), err: String(err) }));
   });
   t.equal(r.code, 0, `eval + docker node ls succeed (${r.err.trim()})`);
   const [hostLine, header, ...rows] = r.out.trim().split('\n');
-  t.equal(hostLine, `DOCKER_HOST=tcp://${prefix}.11:2375`, 'shoal env pointed DOCKER_HOST at the first manager');
+  t.equal(hostLine, `DOCKER_HOST=tcp://${prefix}.11:2375 DOCKER_TLS_VERIFY=1`, 'shoal env pointed DOCKER_HOST at the first manager, over TLS');
   t.match(header, /^ID\s+HOSTNAME\s+STATUS\s+AVAILABILITY\s+MANAGER STATUS\s+ENGINE VERSION/, 'docker’s node table');
   t.comment(`\n${r.out.trim()}`);
   t.equal(rows.length, 5, 'docker node ls lists 5 nodes');

@@ -31,8 +31,13 @@ const dockerPath = onPath('docker');
 const dockerHome = mkdtempSync(path.join(tmpdir(), 'shoal-docker-home-'));
 t.teardown(() => rmSync(dockerHome, { recursive: true, force: true }));
 
+/** The cluster's admin bundle: the docker CLI reaches the API over TLS with it (DOCKER_TLS_VERIFY). */
+let certPath = '';
+
 function dockerEnv(host: string): NodeJS.ProcessEnv {
   return {
+    DOCKER_TLS_VERIFY: '1',
+    DOCKER_CERT_PATH: certPath,
     PATH: process.env.PATH ?? '',
     HOME: dockerHome,
     DOCKER_CONFIG: dockerHome,
@@ -81,6 +86,9 @@ t.test('docker node and service commands against a real cluster', async (t) => {
   const m1 = await c.init();
   const w1 = await c.join('worker', m1);
   const api = `${m1.host}:${m1.apiPort}`;
+  certPath = c.adminDir();
+  // The shoal CLI goes through the manager's unix socket; the docker CLI through TLS: both ways in.
+  const sock = `unix://${m1.dataDir}/api.sock`;
 
   await waitFor(async () => (await docker(api, 'node', 'ls')).out.split('\n').filter((l) => /Ready/.test(l)).length === 2, { timeoutMs: 20_000, what: 'two Ready nodes' });
   const ls = (await docker(api, 'node', 'ls')).out;
@@ -151,25 +159,25 @@ t.test('docker node and service commands against a real cluster', async (t) => {
   t.match(lineRows(r.out)[0], /^\d{4}-\d\d-\d\dT\S+ logs\.1\.[0-9a-z]+@n[12]\s+\| line-1$/, 'with the task prefix, docker puts the timestamp first');
 
   // shoal service logs, the same flags.
-  let s = await shoalProcess(['service', 'logs', 'logs'], { host: api });
+  let s = await shoalProcess(['service', 'logs', 'logs'], { host: sock });
   t.equal(s.code, 0, s.err);
   t.same(lineRows(s.out).map((l) => l.replace(/^.*\| /, '')), ['line-1', 'line-2', 'line-3'], 'shoal service logs: the lines, in order');
   t.match(lineRows(s.out)[0], /^logs\.1\.[0-9a-z]+@n[12]\s+\| line-1$/, 'with the same task@node prefix');
-  s = await shoalProcess(['service', 'logs', '--tail', '1', 'logs'], { host: api });
+  s = await shoalProcess(['service', 'logs', '--tail', '1', 'logs'], { host: sock });
   t.equal(s.code, 0, s.err);
   t.same(lineRows(s.out).map((l) => l.replace(/^.*\| /, '')), ['line-3'], 'shoal service logs --tail 1: only the last line');
-  s = await shoalProcess(['service', 'logs', '--timestamps', '--no-prefix', 'logs'], { host: api });
+  s = await shoalProcess(['service', 'logs', '--timestamps', '--no-prefix', 'logs'], { host: sock });
   t.equal(s.code, 0, s.err);
   t.equal(lineRows(s.out).length, 3);
   for (const l of lineRows(s.out)) t.match(l, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d) line-\d$/, `shoal service logs --timestamps: RFC 3339 first (${l})`);
-  s = await shoalProcess(['service', 'logs', '-t', 'logs'], { host: api });
+  s = await shoalProcess(['service', 'logs', '-t', 'logs'], { host: sock });
   t.match(lineRows(s.out)[0], /^\d{4}-\d\d-\d\dT\S+ logs\.1\.[0-9a-z]+@n[12]\s+\| line-1$/, 'shoal service logs -t: timestamp first, then the prefix, as docker prints it');
-  s = await shoalProcess(['service', 'logs', '--tail', 'x', 'logs'], { host: api });
+  s = await shoalProcess(['service', 'logs', '--tail', 'x', 'logs'], { host: sock });
   t.equal(s.code, 1, 'shoal service logs --tail x is refused');
 
   // Following: both followers see the old lines, then the one printed later.
   const df = follower(dockerPath, ['service', 'logs', '--follow', 'logs'], dockerEnv(api));
-  const sf = follower(process.execPath, [distFile('bin/shoal.js'), 'service', 'logs', '--follow', 'logs'], { ...process.env, NODE_OPTIONS: '', SHOAL_HOST: api });
+  const sf = follower(process.execPath, [distFile('bin/shoal.js'), 'service', 'logs', '--follow', 'logs'], { ...process.env, NODE_OPTIONS: '', SHOAL_HOST: sock });
   t.teardown(() => Promise.all([df.stop(), sf.stop()]));
   await waitFor(() => /line-3/.test(df.out) && /line-3/.test(sf.out), { timeoutMs: 15_000, what: `both followers at line-3 (docker: ${JSON.stringify(df.out + df.err)}, shoal: ${JSON.stringify(sf.out + sf.err)})` });
   t.notMatch(df.out + sf.out, /later-line/, 'nothing later yet');

@@ -28,7 +28,7 @@ t.test('shoal swarm update --rotate-gossip-key: every node moves to the new key,
   const [old] = ring(m1);
   t.same(ring(w1), [old], 'the worker joined with the cluster key');
 
-  const r = await shoalProcess(['swarm', 'update', '--rotate-gossip-key'], { host: `${m1.host}:${m1.apiPort}` });
+  const r = await shoalProcess(['swarm', 'update', '--rotate-gossip-key'], { host: `unix://${m1.dataDir}/api.sock` });
   t.equal(r.code, 0, `shoal swarm update --rotate-gossip-key: ${r.err}`);
   t.match(r.out, /Gossip key rotated/);
 
@@ -51,7 +51,7 @@ t.test('shoal swarm update --rotate-gossip-key: every node moves to the new key,
   await waitFor(async () => (await ready()) === 2, { timeoutMs: 30_000, what: 'both nodes ready after the worker restarted' });
 
   // A second rotation works the same way from the new key.
-  const again = await shoalProcess(['swarm', 'update', '--rotate-gossip-key'], { host: `${m1.host}:${m1.apiPort}` });
+  const again = await shoalProcess(['swarm', 'update', '--rotate-gossip-key'], { host: `unix://${m1.dataDir}/api.sock` });
   t.equal(again.code, 0, again.err);
   await waitFor(() => [m1, w1].every((n) => ring(n).length === 1 && ring(n)[0] !== fresh && ring(n)[0] !== old), { timeoutMs: 20_000, what: 'both nodes on a third key' });
   t.equal(ring(m1)[0], ring(w1)[0], 'one key across the cluster');

@@ -32,7 +32,7 @@ t.test('process-runtime cluster: converge, logs, kill -9 a worker, heal, restart
   const m1 = await c.init();
   const w1 = await c.join('worker', m1);
   const w2 = await c.join('worker', m1);
-  const api = `${m1.host}:${m1.apiPort}`;
+  const api = `unix://${m1.dataDir}/api.sock`;
   await waitFor(async () => (await c.http(m1, 'GET', '/nodes')).json<{ Status: { State: string } }[]>().filter((n) => n.Status.State === 'ready').length === 3, {
     timeoutMs: 20_000,
     what: 'three ready nodes',

@@ -1,23 +1,28 @@
 /**
  * `shoal env`: shell exports pointing the shoal and docker CLIs at the local
- * cluster, like `docker-machine env` — `eval "$(npx shoal env)"`.
+ * cluster, like `docker-machine env` — `eval "$(npx shoal env)"`: its first
+ * running manager's TLS address with the cluster's admin bundle
+ * (DOCKER_TLS_VERIFY, DOCKER_CERT_PATH), or with --unix its socket.
  */
 import path from 'node:path';
 import type { Command } from 'commander';
 import { CliError } from '../errors.js';
-import { DEFAULT_CLUSTER_DIR, nodeDataDir, readCluster } from '../local/cluster-file.js';
+import { DEFAULT_CLUSTER_DIR, localAdminDir, nodeApiSocket, nodeDataDir, readCluster } from '../local/cluster-file.js';
 import { isNodeProcess } from '../local/processes.js';
 import { out } from './common.js';
+
+const VARS = ['SHOAL_HOST', 'SHOAL_CERT_PATH', 'DOCKER_HOST', 'DOCKER_TLS_VERIFY', 'DOCKER_CERT_PATH'];
 
 export function registerEnv(program: Command): void {
   program
     .command('env')
-    .description('print the shell exports (SHOAL_HOST, DOCKER_HOST) for the local cluster: eval "$(npx shoal env)"')
+    .description('print the shell exports (SHOAL_HOST, DOCKER_HOST, DOCKER_TLS_VERIFY, DOCKER_CERT_PATH) for the local cluster: eval "$(npx shoal env)"')
     .option('--dir <dir>', 'the cluster directory', DEFAULT_CLUSTER_DIR)
+    .option('--unix', "point at the first running manager's unix socket instead of its TLS address")
     .option('-u, --unset', 'print the commands that unset them instead')
-    .action((o: { dir: string; unset?: boolean }) => {
+    .action((o: { dir: string; unix?: boolean; unset?: boolean }) => {
       if (o.unset) {
-        out('unset SHOAL_HOST DOCKER_HOST\n# Run this command to configure your shell:\n# eval "$(npx shoal env -u)"\n');
+        out(`unset ${VARS.join(' ')}\n# Run this command to configure your shell:\n# eval "$(npx shoal env -u)"\n`);
         return;
       }
       const dir = path.resolve(o.dir);
@@ -28,6 +33,16 @@ export function registerEnv(program: Command): void {
       // The first manager still running; the first one recorded if none is (the user will see the error on use).
       const m = managers.find((n) => isNodeProcess(n.pid, nodeDataDir(dir, n))) ?? managers[0];
       if (!m) throw new CliError(`the cluster in ${rd} records no manager API address`);
-      out(`export SHOAL_HOST=${m.apiAddr}\nexport DOCKER_HOST=tcp://${m.apiAddr}\n# Run this command to configure your shell:\n# eval "$(npx shoal env${o.dir === DEFAULT_CLUSTER_DIR ? '' : ` --dir ${o.dir}`})"\n`);
+      const again = `# Run this command to configure your shell:\n# eval "$(npx shoal env${o.dir === DEFAULT_CLUSTER_DIR ? '' : ` --dir ${o.dir}`}${o.unix ? ' --unix' : ''})"\n`;
+      if (o.unix) {
+        const sock = `unix://${nodeApiSocket(dir, m)}`;
+        out(`export SHOAL_HOST=${sock}\nexport DOCKER_HOST=${sock}\nunset SHOAL_CERT_PATH DOCKER_TLS_VERIFY DOCKER_CERT_PATH\n${again}`);
+        return;
+      }
+      const certs = localAdminDir(dir, c);
+      out(
+        `export SHOAL_HOST=tcp://${m.apiAddr}\nexport SHOAL_CERT_PATH=${certs}\n` +
+          `export DOCKER_HOST=tcp://${m.apiAddr}\nexport DOCKER_TLS_VERIFY=1\nexport DOCKER_CERT_PATH=${certs}\n${again}`,
+      );
     });
 }

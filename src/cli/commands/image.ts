@@ -12,7 +12,7 @@ import { CliError } from '../errors.js';
  * or a `docker save` archive, imported on each node that should run them.
  */
 
-const defaultDataDir = () => process.env.SHOAL_DATA_DIR ?? path.join(os.homedir(), '.shoal', 'node');
+import { defaultDataDir } from '../host.js';
 
 function store(dataDir: string): ImageStore {
   return new ImageStore(path.join(dataDir, 'images'));

@@ -16,11 +16,11 @@ import { loadIdentity, type NodeIdentity } from '../../node/state.js';
 import { CliError } from '../errors.js';
 import { DEFAULT_CLUSTER_DIR, nodeDataDir, readCluster, writeCluster, type LocalCluster, type LocalNode } from '../local/cluster-file.js';
 import { isNodeProcess, stopProcess } from '../local/processes.js';
-import { listening, quickClient } from '../local/readiness.js';
+import { listening, localClient, quickClient } from '../local/readiness.js';
 import { out } from './common.js';
 
 /** The same default as `shoal init|join|run --data-dir`. */
-const defaultDataDir = () => process.env.SHOAL_DATA_DIR ?? path.join(os.homedir(), '.shoal', 'node');
+import { defaultDataDir } from '../host.js';
 
 interface LeaveFlags {
   dataDir?: string;
@@ -29,11 +29,12 @@ interface LeaveFlags {
 }
 
 /** How many managers the cluster has, asked of any manager we know; the identity's list when none answers. */
-async function managerCount(id: NodeIdentity, local: LocalCluster | null): Promise<number> {
-  const apis = [...(local?.nodes.filter((n) => n.apiAddr).map((n) => n.apiAddr!) ?? []), id.apiAddr];
-  for (const a of apis) {
-    const nodes = await quickClient(a)
-      .get<Node[]>('/nodes')
+async function managerCount(id: NodeIdentity, dataDir: string, dir: string, local: LocalCluster | null): Promise<number> {
+  // The node's own socket first (it is a manager, perhaps still running), then the local cluster's other managers.
+  const clients = [quickClient(`unix://${path.resolve(dataDir, 'api.sock')}`), ...(local?.nodes.filter((n) => n.apiAddr).map((n) => localClient(dir, local, n.apiAddr!)) ?? [])];
+  for (const client of clients) {
+    const nodes = await client
+      ?.get<Node[]>('/nodes')
       .catch(() => undefined);
     if (nodes) return nodes.filter((n) => n.Spec.Role === 'manager').length;
   }
@@ -70,7 +71,7 @@ export function registerLeave(program: Command): void {
       if (!id) throw new CliError(`${dataDir} holds no node: nothing to leave`);
       const label = entry?.name ?? id.hostname;
 
-      const total = id.role === 'manager' ? await managerCount(id, local) : 0;
+      const total = id.role === 'manager' ? await managerCount(id, dataDir, dir, local) : 0;
       if (id.role === 'manager' && !o.force) {
         const why =
           total <= 1

@@ -6,6 +6,8 @@ import type { DaemonHooksFactory } from '../../node/hooks.js';
 import { OCI_RUNTIME_NAMES, RUNTIME_NAMES, type OciRuntimeName, type RuntimeName } from '../../model/runtime-names.js';
 import { parseToken } from '../../manager/membership/tokens.js';
 import { CliError } from '../errors.js';
+import { defaultDataDir } from '../host.js';
+import { adminBundleDir } from '../../node/admin-bundle.js';
 
 /**
  * `shoal init`, `shoal join`, `shoal run`: start this machine's node process
@@ -13,7 +15,6 @@ import { CliError } from '../errors.js';
  * the background. The process stops cleanly on SIGINT/SIGTERM.
  */
 
-const defaultDataDir = () => process.env.SHOAL_DATA_DIR ?? path.join(os.homedir(), '.shoal', 'node');
 
 function log(msg: string): void {
   process.stderr.write(`${new Date().toISOString()} ${msg}\n`);
@@ -57,14 +58,26 @@ async function printJoinCommands(d: Daemon): Promise<void> {
     `Swarm initialized: current node (${d.identity.nodeId}) is now a manager.\n\n` +
       `To add a worker to this swarm, run the following command:\n\n    shoal join --token ${c.JoinTokens.Worker} ${a}\n\n` +
       `To add a manager to this swarm, run the following command:\n\n    shoal join --token ${c.JoinTokens.Manager} ${a}\n\n` +
-      `Control API: http://${d.identity.apiAddr}  (export DOCKER_HOST=tcp://${d.identity.apiAddr} for the docker CLI)\n`,
+      apiLines(d),
   );
+}
+
+/** Where this manager serves the control API, and how a client reaches it. */
+function apiLines(d: Daemon): string {
+  const sock = d.apiSocket;
+  const admin = path.resolve(adminBundleDir(d.dataDir));
+  const tcp = d.identity.apiAddr
+    ? `Control API over TLS: ${d.identity.apiAddr}, for holders of a client certificate of this cluster:\n` +
+      `    export DOCKER_HOST=tcp://${d.identity.apiAddr} DOCKER_TLS_VERIFY=1 DOCKER_CERT_PATH=${admin}\n`
+    : `The API is not on TCP (start with --api-addr to serve it there, over TLS with client certificates).\n`;
+  return `Control API: unix://${sock} (this machine's root only)\n` + tcp;
 }
 
 interface CommonFlags {
   dataDir: string;
   advertiseAddr?: string;
   apiAddr?: string;
+  apiSocket?: string;
   hostname?: string;
   runtime?: string;
   ociRuntime?: string;
@@ -74,7 +87,8 @@ function common(cmd: Command): Command {
   return cmd
     .option('--data-dir <dir>', 'where this node keeps its state', defaultDataDir())
     .option('--advertise-addr <host:port>', 'cluster (TCP) and gossip (UDP) address other nodes reach this one at', undefined)
-    .option('--api-addr <host:port>', 'HTTP control API address (managers)', undefined)
+    .option('--api-addr <host:port>', 'also serve the control API on TCP, over TLS with client certificates of the cluster CA (managers; default: unix socket only)', undefined)
+    .option('--api-socket <path>', 'the control API unix socket (managers; default <data-dir>/api.sock)', undefined)
     .option('--hostname <name>', 'node hostname shown in `shoal node ls`')
     .option('--runtime <name>', 'default task runtime: process, oci (runc/crun) or docker', undefined)
     .option('--oci-runtime <runc|crun>', 'the OCI runtime binary the oci runtime runs tasks with (default runc)', undefined);
@@ -97,6 +111,7 @@ export function toOpts(f: CommonFlags): DaemonOptions {
     dataDir: f.dataDir,
     ...(f.advertiseAddr ? { advertiseAddr: checkAddr(f.advertiseAddr, '--advertise-addr') } : {}),
     ...(f.apiAddr ? { apiAddr: checkAddr(f.apiAddr, '--api-addr') } : {}),
+    ...(f.apiSocket ? { apiSocket: path.resolve(f.apiSocket) } : {}),
     ...(f.hostname ? { hostname: f.hostname } : {}),
     ...(f.runtime ? { runtime: checkRuntime(f.runtime)! } : {}),
     ...(f.ociRuntime !== undefined ? { ociRuntime: checkOciRuntime(f.ociRuntime)! } : {}),
@@ -127,12 +142,15 @@ export function registerNodeProcess(program: Command, hooks?: DaemonHooksFactory
     .command('run')
     .description('restart a node that already belongs to a cluster, from its data dir (runs in the foreground)')
     .option('--data-dir <dir>', 'the node state directory', defaultDataDir())
+    .option('--api-addr <host:port>', 'serve the control API on TCP from now on (TLS with client certificates)')
+    .option('--api-socket <path>', 'the control API unix socket (default <data-dir>/api.sock)')
     .option('--runtime <name>', 'change the default task runtime: process, oci or docker')
     .option('--oci-runtime <runc|crun>', 'change the OCI runtime binary of the oci runtime')
-    .action(async (f: { dataDir: string; runtime?: string; ociRuntime?: string }) => {
+    .action(async (f: { dataDir: string; apiAddr?: string; apiSocket?: string; runtime?: string; ociRuntime?: string }) => {
       const runtime = checkRuntime(f.runtime);
       const ociRuntime = checkOciRuntime(f.ociRuntime);
-      await runUntilSignalled({ dataDir: f.dataDir, ...(runtime ? { runtime } : {}), ...(ociRuntime ? { ociRuntime } : {}) }, async (d) => {
+      const api = { ...(f.apiAddr ? { apiAddr: checkAddr(f.apiAddr, '--api-addr') } : {}), ...(f.apiSocket ? { apiSocket: path.resolve(f.apiSocket) } : {}) };
+      await runUntilSignalled({ dataDir: f.dataDir, ...api, ...(runtime ? { runtime } : {}), ...(ociRuntime ? { ociRuntime } : {}) }, async (d) => {
         process.stdout.write(`Node ${d.identity.nodeId} (${d.identity.role}) running.\n`);
       }, hooks);
     });

@@ -13,9 +13,9 @@ import type { Cluster, Node } from '../../model/index.js';
 import { CliError } from '../errors.js';
 import { NODE_COLUMNS, nodeRow, sortNodes } from '../format/nodes.js';
 import { renderList } from '../format/table.js';
-import { apiAddrs, clusterFilePath, DEFAULT_CLUSTER_DIR, nodeDataDir, nodeLogFile, readCluster, writeCluster, type LocalCluster, type LocalNode } from '../local/cluster-file.js';
+import { apiAddrs, clusterFilePath, DEFAULT_CLUSTER_DIR, localAdminDir, nodeApiSocket, nodeDataDir, nodeLogFile, readCluster, writeCluster, type LocalCluster, type LocalNode } from '../local/cluster-file.js';
 import { isNodeProcess, spawnDetached, stopProcess } from '../local/processes.js';
-import { listening, quickClient, until, waitClusterReady } from '../local/readiness.js';
+import { listening, localClient, until, waitClusterReady } from '../local/readiness.js';
 import { parseCount, parseDuration } from '../units.js';
 import { out } from './common.js';
 import { flagValue, RUNTIME_CHOICES } from './service-create-flags.js';
@@ -103,7 +103,8 @@ function usage(dir: string, c: LocalCluster, nodes: Node[], selfId: string | und
   const here = path.resolve(dir) === path.resolve(DEFAULT_CLUSTER_DIR);
   return (
     `\n${renderList(sortNodes(nodes).map((n) => nodeRow(n, selfId)), NODE_COLUMNS, {})}\n` +
-    `Control API: http://${api}${here ? '' : `  (from another directory: export SHOAL_HOST=${api})`}\n` +
+    `Control API: https://${api} (client certificate: ${relDir(localAdminDir(dir, c))}/cert.pem; the shoal CLI here finds it),\n` +
+    `  and unix://${nodeApiSocket(dir, c.nodes[0]!)}\n` +
     runtimeNote(c, nodes) +
     '\n' +
     `Next:\n` +
@@ -111,7 +112,7 @@ function usage(dir: string, c: LocalCluster, nodes: Node[], selfId: string | und
       ['shoal node ls', ''],
       ['shoal service create --name web --replicas 3 --reserve-memory 64M --runtime process -- sleep 3600', ''],
       ['shoal service ps web', ''],
-      [`eval "$(npx shoal env${here ? '' : ` --dir ${relDir(dir)}`})"`, 'SHOAL_HOST and DOCKER_HOST for this cluster (the docker CLI works too)'],
+      [`eval "$(npx shoal env${here ? '' : ` --dir ${relDir(dir)}`})"`, 'SHOAL_HOST, DOCKER_HOST and the TLS certificate path, for the docker CLI and other directories'],
       [`shoal down${here ? '' : ` --dir ${relDir(dir)}`}`, `stop it; --purge also deletes ${relDir(dir)}`],
     ])
   );
@@ -122,9 +123,9 @@ function hints(lines: [string, string][]): string {
   return lines.map(([l, c]) => `  ${c ? `${l.padEnd(w)}# ${c}` : l}\n`).join('');
 }
 
-async function selfId(api: string): Promise<string | undefined> {
-  const info = await quickClient(api)
-    .get<{ Swarm?: { NodeID?: string } }>('/info')
+async function selfId(dir: string, c: LocalCluster): Promise<string | undefined> {
+  const info = await localClient(dir, c, apiAddrs(c)[0]!)
+    ?.get<{ Swarm?: { NodeID?: string } }>('/info')
     .catch(() => undefined);
   return info?.Swarm?.NodeID;
 }
@@ -158,9 +159,9 @@ async function abandon(dir: string, c: LocalCluster): Promise<void> {
 async function bootstrap(dir: string, c: LocalCluster, deadline: number, timeoutLabel: string): Promise<Node[]> {
   const [first, ...others] = c.nodes as [LocalNode, ...LocalNode[]];
   start(dir, c, first, ['init', ...commonArgs(dir, first)]);
-  const api = quickClient(first.apiAddr!);
   const tokens = await until(dir, [first], deadline, () => `${first.name} did not start its API within ${timeoutLabel}`, async () => {
-    const s = await api.get<Cluster>('/swarm');
+    // The admin bundle exists once `shoal init` has made the CA (before its API listens).
+    const s = await localClient(dir, c, first.apiAddr!)?.get<Cluster>('/swarm');
     return s?.JoinTokens?.Worker ? s.JoinTokens : undefined;
   });
   for (const n of others) start(dir, c, n, ['join', '--token', n.role === 'manager' ? tokens.Manager : tokens.Worker, ...commonArgs(dir, n), first.addr]);
@@ -199,14 +200,14 @@ export function registerUp(program: Command): void {
         if (dead.length === 0) {
           const nodes = await waitClusterReady(dir, existing, deadline, o.timeout);
           out(`A Shoal cluster is already running in ${rd}: ${counts(existing)}.\n`);
-          out(usage(dir, existing, nodes, await selfId(apiAddrs(existing)[0]!)));
+          out(usage(dir, existing, nodes, await selfId(dir, existing)));
           return;
         }
         out(`Restarting ${dead.map((n) => n.name).join(', ')} of the cluster in ${rd} …\n`);
         for (const n of dead) start(dir, existing, n, ['run', '--data-dir', nodeDataDir(dir, n)]);
         const nodes = await waitClusterReady(dir, existing, deadline, o.timeout);
         out(`Shoal cluster up in ${((Date.now() - t0) / 1000).toFixed(1)}s: ${counts(existing)} (data and logs in ${rd}).\n`);
-        out(usage(dir, existing, nodes, await selfId(apiAddrs(existing)[0]!)));
+        out(usage(dir, existing, nodes, await selfId(dir, existing)));
         return;
       }
 
@@ -214,6 +215,6 @@ export function registerUp(program: Command): void {
       out(`Starting ${counts(c)} in ${rd} …\n`);
       const nodes = await create(dir, c, deadline, o.timeout);
       out(`Shoal cluster up in ${((Date.now() - t0) / 1000).toFixed(1)}s: ${counts(c)} (data and logs in ${rd}).\n`);
-      out(usage(dir, c, nodes, await selfId(c.nodes[0]!.apiAddr!)));
+      out(usage(dir, c, nodes, await selfId(dir, c)));
     });
 }

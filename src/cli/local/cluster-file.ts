@@ -18,7 +18,7 @@ export interface LocalNode {
   role: 'manager' | 'worker';
   /** Cluster (TCP) and gossip (UDP) address, host:port. */
   addr: string;
-  /** HTTP API address; managers only. */
+  /** The control API's TCP address (TLS with client certificates); managers only. */
   apiAddr?: string;
   /** Pid of the last process started for it; null when `shoal down` stopped it. */
   pid: number | null;
@@ -45,6 +45,17 @@ export function nodeDataDir(dir: string, n: Pick<LocalNode, 'name'>): string {
 
 export function nodeLogFile(dir: string, n: Pick<LocalNode, 'name'>): string {
   return path.join(dir, n.name, 'node.log');
+}
+
+/** The admin client bundle (ca.pem, cert.pem, key.pem) the founding manager's `shoal init` wrote. */
+export function localAdminDir(dir: string, c: LocalCluster): string {
+  const founder = c.nodes.find((n) => n.role === 'manager') ?? c.nodes[0]!;
+  return path.join(nodeDataDir(dir, founder), 'admin');
+}
+
+/** A node's API unix socket (managers). */
+export function nodeApiSocket(dir: string, n: Pick<LocalNode, 'name'>): string {
+  return path.resolve(nodeDataDir(dir, n), 'api.sock');
 }
 
 /** The managers' API addresses, the first-started first. */

@@ -8,10 +8,11 @@ import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import type { Node } from '../../model/index.js';
-import { ApiClient } from '../client.js';
+import { ApiClient, type ClientTls } from '../client.js';
+import { readClientTls } from '../tls.js';
 import { CliError } from '../errors.js';
 import { isNodeProcess } from './processes.js';
-import { nodeDataDir, nodeLogFile, type LocalCluster, type LocalNode } from './cluster-file.js';
+import { localAdminDir, nodeDataDir, nodeLogFile, type LocalCluster, type LocalNode } from './cluster-file.js';
 
 export function lastLogLine(file: string): string {
   try {
@@ -49,8 +50,14 @@ export async function until<T>(dir: string, nodes: LocalNode[], deadline: number
   }
 }
 
-export function quickClient(addr: string): ApiClient {
-  return new ApiClient({ hosts: [addr], connectTimeoutMs: 1_000, requestTimeoutMs: 2_000 });
+export function quickClient(addr: string, tls?: ClientTls): ApiClient {
+  return new ApiClient({ hosts: [addr], ...(tls ? { tls } : {}), connectTimeoutMs: 1_000, requestTimeoutMs: 2_000 });
+}
+
+/** A quick client of a local cluster's manager at `addr`, with the cluster's admin bundle; null until `shoal init` has written it. */
+export function localClient(dir: string, c: LocalCluster, addr: string): ApiClient | null {
+  const tls = readClientTls(localAdminDir(dir, c));
+  return tls ? quickClient(addr, tls) : null;
 }
 
 /** True when something accepts TCP connections at host:port. */
@@ -89,8 +96,8 @@ export async function waitClusterReady(dir: string, c: LocalCluster, deadline: n
   const managers = c.nodes.filter((n) => n.apiAddr);
   return until(dir, c.nodes, deadline, () => `the cluster was not ready within ${timeoutLabel}: ${notReady(c, last)} (logs in ${rel(dir)}/<node>/node.log)`, async () => {
     for (const m of managers) {
-      const nodes = await quickClient(m.apiAddr!)
-        .get<Node[]>('/nodes')
+      const nodes = await localClient(dir, c, m.apiAddr!)
+        ?.get<Node[]>('/nodes')
         .catch(() => undefined);
       if (!nodes) continue;
       last = nodes;
@@ -101,7 +108,7 @@ export async function waitClusterReady(dir: string, c: LocalCluster, deadline: n
         return ms && (ms.Leader || ms.Reachability === 'reachable');
       });
       if (!ready || !reachable) return undefined;
-      const apis = await Promise.all(managers.map((n) => quickClient(n.apiAddr!).call('GET', '/_ping').then(() => true, () => false)));
+      const apis = await Promise.all(managers.map((n) => localClient(dir, c, n.apiAddr!)?.call('GET', '/_ping').then(() => true, () => false) ?? false));
       return apis.every(Boolean) ? nodes : undefined;
     }
     return undefined;

@@ -11,8 +11,12 @@ export interface ApiMetrics {
   logBytesBuffered: number;
   /** The most any one log response ever held (same measure as logBytesBuffered, per response). */
   logBytesBufferedPeak: number;
+  /** TLS connections refused in the handshake (no client certificate, or one another CA signed). */
+  tlsHandshakesRefused: number;
+  /** Requests refused 403 because the verified client certificate may not use the API (a worker's, another cluster's). */
+  requestsForbidden: number;
 }
 
 export function newApiMetrics(): ApiMetrics {
-  return { logStreams: 0, logStreamsDropped: 0, logBytesBuffered: 0, logBytesBufferedPeak: 0 };
+  return { logStreams: 0, logStreamsDropped: 0, logBytesBuffered: 0, logBytesBufferedPeak: 0, tlsHandshakesRefused: 0, requestsForbidden: 0 };
 }

@@ -1,11 +1,20 @@
 /**
- * The HTTP control API: Docker Engine API v1.47 paths and shapes over
- * node:http, so the docker CLI (DOCKER_HOST=tcp://manager:2375) drives
- * Shoal's swarm. Paths are accepted with and without the /v1.NN prefix the
- * CLI adds after negotiating the version through /_ping.
+ * The HTTP control API: Docker Engine API v1.47 paths and shapes, so the
+ * docker CLI drives Shoal's swarm. Paths are accepted with and without the
+ * /v1.NN prefix the CLI adds after negotiating the version through /_ping.
+ *
+ * Where it is served is the node's decision (node/api-endpoints.ts), and it
+ * is closed by default, as dockerd is:
+ * - `listenUnix`: a socket file only its owner (root) may open;
+ * - `listenTls`: TCP with TLS and client certificates the cluster CA signed
+ *   (dockerd's --tlsverify), each request checked by `authorize`;
+ * - `listen`: plain TCP, for tests of the routes in one process only.
  */
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import https from 'node:https';
+import { chmodSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
+import type { TLSSocket } from 'node:tls';
 import type { ManagerContext } from '../interface.js';
 import { ApiError, toApiError } from './errors.js';
 import { bodyTooLarge, DEFAULT_MAX_BODY_BYTES, parseJson, readBody } from './http.js';
@@ -22,9 +31,27 @@ import { taskRoutes } from './routes/tasks.js';
 import { logRoutes } from './routes/logs.js';
 import { kvRoutes } from './routes/kv.js';
 
+/** TLS material of the API's TCP listener, and who may call it. */
+export interface ApiTlsOptions {
+  host: string;
+  port: number;
+  key: string;
+  cert: string;
+  /** The CA(s) client certificates must chain to. */
+  ca: string;
+  /** Why the verified client certificate (its subject) may not call the API, or null when it may. */
+  authorize(subject: Record<string, string | string[] | undefined> | undefined): string | null;
+}
+
 export interface ApiServer {
-  /** Starts listening; resolves with the bound address (port 0 picks a free one). */
+  /** Plain HTTP on host:port, for tests of the routes; a node never serves this. Resolves with the bound address (port 0 picks a free one). */
   listen(host: string, port: number): Promise<AddressInfo>;
+  /** Serves on a unix socket at `path`, mode 0600 from the moment it exists. */
+  listenUnix(path: string): Promise<void>;
+  /** Serves over TLS, with client certificates required and checked (see ApiTlsOptions). */
+  listenTls(opts: ApiTlsOptions): Promise<AddressInfo>;
+  /** Replaces the TLS listener's certificate and CA (a renewal); new connections use it. */
+  updateTls(material: { key: string; cert: string; ca: string }): void;
   /** Stops accepting, closes idle and active connections, resolves when closed. */
   close(): Promise<void>;
   /** The request handler, for mounting on another server or calling in tests. */
@@ -140,26 +167,85 @@ export function createApiServer(ctx: ManagerContext, opts: ApiServerOptions = {}
   const server = http.createServer(handle);
   // Clients like the docker CLI keep connections alive; an API call is short.
   server.keepAliveTimeout = 5_000;
+  const servers: http.Server[] = [server];
+  let tlsServer: https.Server | null = null;
+
+  /** The TLS listener's handler: the handshake proved the certificate chains to the CA; the request is allowed only if its holder may use the API. */
+  function handleTls(authorize: ApiTlsOptions['authorize']) {
+    const verdicts = new WeakMap<TLSSocket, string | null>();
+    return (req: IncomingMessage, res: ServerResponse) => {
+      const sock = req.socket as TLSSocket;
+      let why = verdicts.get(sock);
+      if (why === undefined) {
+        why = authorize(sock.getPeerCertificate()?.subject as Record<string, string> | undefined);
+        verdicts.set(sock, why);
+      }
+      if (why === null) return handle(req, res);
+      d.metrics.requestsForbidden++;
+      send(res, 403, { body: { message: `forbidden: ${why}`, code: 'api.FORBIDDEN' }, headers: { Connection: 'close' } });
+    };
+  }
+
+  function listenOn(srv: http.Server, ...args: unknown[]): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const onError = (err: Error) => reject(err);
+      srv.once('error', onError);
+      (srv.listen as (...a: unknown[]) => void)(...args, () => {
+        srv.off('error', onError);
+        resolve();
+      });
+    });
+  }
 
   return {
     server,
     handle,
     metrics: d.metrics,
-    listen(host, port) {
-      return new Promise((resolve, reject) => {
-        const onError = (err: Error) => reject(err);
-        server.once('error', onError);
-        server.listen(port, host, () => {
-          server.off('error', onError);
-          resolve(server.address() as AddressInfo);
-        });
+    async listen(host, port) {
+      await listenOn(server, port, host);
+      return server.address() as AddressInfo;
+    },
+    async listenUnix(path) {
+      const srv = http.createServer(handle);
+      srv.keepAliveTimeout = 5_000;
+      // The socket file is created by bind(): with umask 0177 it is born
+      // 0600, so no other user can connect in the moment before the chmod.
+      const old = process.umask(0o177);
+      try {
+        await listenOn(srv, path);
+      } finally {
+        process.umask(old);
+      }
+      chmodSync(path, 0o600);
+      servers.push(srv);
+    },
+    async listenTls(o) {
+      const srv = https.createServer({ key: o.key, cert: o.cert, ca: o.ca, requestCert: true, rejectUnauthorized: true, minVersion: 'TLSv1.2' }, handleTls(o.authorize));
+      srv.keepAliveTimeout = 5_000;
+      // No certificate, or one from another CA: the handshake fails; counted, and the socket is gone.
+      srv.on('tlsClientError', (_err, sock) => {
+        d.metrics.tlsHandshakesRefused++;
+        sock.destroy();
       });
+      await listenOn(srv, o.port, o.host);
+      servers.push(srv);
+      tlsServer = srv;
+      return srv.address() as AddressInfo;
+    },
+    updateTls(m) {
+      tlsServer?.setSecureContext({ key: m.key, cert: m.cert, ca: m.ca });
     },
     close() {
-      return new Promise((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      });
+      return Promise.all(
+        servers.map(
+          (srv) =>
+            new Promise<void>((resolve) => {
+              if (!srv.listening) return resolve();
+              srv.close(() => resolve());
+              srv.closeAllConnections();
+            }),
+        ),
+      ).then(() => undefined);
     },
   };
 }

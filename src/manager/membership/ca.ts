@@ -18,15 +18,21 @@ export function tokenDigest(c: Pick<Cluster, 'ShoalCA' | 'ShoalRootSecret'>): st
   throw new PkiError('NO_CA', 'the cluster has neither a CA nor a root secret: no join token can be made');
 }
 
+/** The cluster CA's certificate and key as the store holds them. */
+export function caKeyPair(c: Cluster): { certPem: string; keyPem: string } {
+  if (!c.ShoalCA) throw new PkiError('NO_CA', 'this cluster has no certificate authority');
+  return { certPem: c.ShoalCA.CertPem, keyPem: c.ShoalCA.KeyPem };
+}
+
 /** Signs a certificate for `nodeId` in `role`, for the key `csrPem` proves; its lifetime is the cluster's CAConfig.NodeCertExpiry (ns) when set. */
 export async function signNode(c: Cluster, csrPem: string, nodeId: string, role: NodeRole): Promise<{ certificate: string; caCertificate: string }> {
-  if (!c.ShoalCA) throw new PkiError('NO_CA', 'this cluster has no certificate authority');
+  const ca = caKeyPair(c);
   const ns = c.Spec.CAConfig?.NodeCertExpiry;
   const certificate = await (await x509()).issueNodeCertificate(
-    { certPem: c.ShoalCA.CertPem, keyPem: c.ShoalCA.KeyPem },
+    ca,
     csrPem,
     { nodeId, role, clusterId: c.ID },
     ns ? { nodeCertLifetimeMs: Math.round(ns / 1e6) } : {},
   );
-  return { certificate, caCertificate: c.ShoalCA.CertPem };
+  return { certificate, caCertificate: ca.certPem };
 }

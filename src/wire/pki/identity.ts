@@ -8,6 +8,36 @@ import { PkiError } from './errors.js';
 
 export type NodeRole = 'manager' | 'worker';
 
+/** OU of an administrator's API client certificate: it names no node, so the cluster port treats it as no certificate. */
+export const ADMIN_ROLE = 'admin';
+/** OU of a manager's API serving certificate (never a client identity). */
+export const API_SERVER_ROLE = 'api-server';
+
+/** Who is calling the control API over TLS, from the verified client certificate. */
+export interface ApiClientIdentity {
+  /** CN: an administrator's name, or a manager's node ID. */
+  name: string;
+  role: 'admin' | 'manager';
+  clusterId: string;
+}
+
+/**
+ * Whether a verified client certificate may use the control API of cluster
+ * `clusterId`: an administrator's, or a manager's (managers can already
+ * change everything through Raft). A worker's certificate may not: a
+ * compromised worker must not become a cluster administrator.
+ */
+export function apiClientOfSubject(subject: Record<string, string | string[] | undefined> | undefined, clusterId: string): ApiClientIdentity | string {
+  const one = (v: string | string[] | undefined) => (typeof v === 'string' ? v : undefined);
+  const name = one(subject?.['CN']);
+  const role = one(subject?.['OU']);
+  const cluster = one(subject?.['O']);
+  if (!name || !cluster) return 'the client certificate names no holder or cluster';
+  if (cluster !== clusterId) return `the client certificate is of cluster ${cluster}, not ${clusterId}`;
+  if (role !== ADMIN_ROLE && role !== 'manager') return `the client certificate is a ${role ?? 'role-less'} certificate (${name}); the control API needs an admin certificate (shoal init writes one; shoal swarm admin-cert makes more)`;
+  return { name, role, clusterId: cluster };
+}
+
 /** When a certificate starts and stops being valid (epoch ms), read with Node's own X.509 parser. */
 export function certExpiry(certPem: string): { notBefore: number; notAfter: number } {
   const c = new X509Certificate(certPem);

@@ -1,0 +1,140 @@
+/**
+ * Where a manager serves the control API. Closed by default, as dockerd is:
+ *
+ * - always a unix socket (`--api-socket`, default `<data-dir>/api.sock`),
+ *   mode 0600: only its owner (root, on a real node) can call it;
+ * - TCP only when asked (`--api-addr`), and then only TLS with client
+ *   certificates the cluster CA signed: an administrator's (the bundle
+ *   `shoal init` writes, or `shoal swarm admin-cert`) or a manager's. The
+ *   manager signs its own serving certificate with the CA it holds, for the
+ *   addresses it serves on, so the docker CLI's DOCKER_TLS_VERIFY checks it.
+ *   It is re-issued at half its lifetime.
+ */
+import { existsSync, rmSync } from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import type { ApiServer } from '../manager/api/index.js';
+import { apiClientOfSubject, certExpiry } from '../wire/pki/identity.js';
+import type { KeyPair } from '../wire/pki/x509.js';
+import { DaemonError } from './errors.js';
+
+const x509 = () => import('../wire/pki/x509.js');
+
+/** Longest unix socket path Linux takes (sun_path is 108 bytes with its NUL). */
+const MAX_SOCKET_PATH = 107;
+
+export function defaultApiSocket(dataDir: string): string {
+  return path.resolve(dataDir, 'api.sock');
+}
+
+/**
+ * Serves `api` on the unix socket at `sockPath`. A socket file left by a
+ * node that died is replaced; one a live process still answers on is not
+ * taken over.
+ */
+export async function serveApiSocket(api: ApiServer, sockPath: string): Promise<void> {
+  if (Buffer.byteLength(sockPath) > MAX_SOCKET_PATH) {
+    throw new DaemonError(`the API socket path ${sockPath} is ${Buffer.byteLength(sockPath)} bytes, longer than the ${MAX_SOCKET_PATH} a unix socket may have: pass a shorter --api-socket`);
+  }
+  if (existsSync(sockPath)) {
+    if (await answers(sockPath)) throw new DaemonError(`another process serves the API on ${sockPath}: is this node already running?`);
+    rmSync(sockPath, { force: true });
+  }
+  await api.listenUnix(sockPath).catch((err: Error) => {
+    throw new DaemonError(`cannot serve the API on ${sockPath}: ${err.message}`);
+  });
+}
+
+function answers(sockPath: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = net.connect(sockPath);
+    s.once('connect', () => {
+      s.destroy();
+      resolve(true);
+    });
+    s.once('error', () => resolve(false));
+  });
+}
+
+export interface ApiTlsContext {
+  api: ApiServer;
+  /** host:port to serve on. */
+  addr: string;
+  nodeId: string;
+  clusterId: string;
+  /** The cluster CA as this manager holds it now (null until its store has it). */
+  ca(): KeyPair | null;
+  log(msg: string): void;
+}
+
+/** The names a serving certificate for `host` carries: what a client may dial. */
+export function serverNames(host: string): { ips: string[]; dnsNames: string[] } {
+  const ips = new Set<string>(['127.0.0.1', '::1']);
+  const dnsNames = new Set<string>(['localhost', os.hostname()]);
+  if (host === '0.0.0.0' || host === '::') {
+    for (const list of Object.values(os.networkInterfaces())) for (const a of list ?? []) ips.add(a.address.replace(/%.*$/, ''));
+  } else if (net.isIP(host)) ips.add(host);
+  else dnsNames.add(host);
+  return { ips: [...ips], dnsNames: [...dnsNames] };
+}
+
+/**
+ * The TLS listener. Resolves once it listens; `stop()` ends the renewal
+ * timer (the listener closes with the API server).
+ */
+export async function serveApiTls(c: ApiTlsContext): Promise<{ stop(): void }> {
+  const ca = c.ca();
+  if (!ca) throw new DaemonError('the cluster CA is not in this manager\'s store yet');
+  const i = c.addr.lastIndexOf(':');
+  const host = c.addr.slice(0, i).replace(/^\[|\]$/g, '');
+  const port = Number(c.addr.slice(i + 1));
+  const issue = async (root: KeyPair) => (await x509()).issueApiServerCertificate(root, { nodeId: c.nodeId, clusterId: c.clusterId, ...serverNames(host) });
+  let current = await issue(ca);
+  await c.api
+    .listenTls({
+      host,
+      port,
+      key: current.keyPem,
+      cert: current.certPem,
+      ca: ca.certPem,
+      authorize: (subject) => {
+        const who = apiClientOfSubject(subject, c.clusterId);
+        return typeof who === 'string' ? who : null;
+      },
+    })
+    .catch((err: Error) => {
+      throw new DaemonError(`cannot serve the API on ${c.addr}: ${err.message}`);
+    });
+  let timer: NodeJS.Timeout | null = null;
+  let stopped = false;
+  const schedule = () => {
+    const { notBefore, notAfter } = certExpiry(current.certPem);
+    const at = notBefore + (notAfter - notBefore) / 2;
+    timer = setTimeout(() => void renew(), Math.max(1_000, Math.min(at - Date.now(), 2 ** 31 - 1)));
+    timer.unref();
+  };
+  const renew = async () => {
+    if (stopped) return;
+    const root = c.ca();
+    try {
+      if (!root) throw new Error('the cluster CA is not in the store');
+      current = await issue(root);
+      c.api.updateTls({ key: current.keyPem, cert: current.certPem, ca: root.certPem });
+      c.log(`node ${c.nodeId}: API serving certificate renewed`);
+    } catch (err) {
+      c.log(`node ${c.nodeId}: cannot renew the API serving certificate (retrying in a minute): ${(err as Error).message}`);
+      timer = setTimeout(() => void renew(), 60_000);
+      timer.unref();
+      return;
+    }
+    if (!stopped) schedule();
+  };
+  schedule();
+  return {
+    stop() {
+      stopped = true;
+      if (timer) clearTimeout(timer);
+    },
+  };
+}
