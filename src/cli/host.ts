@@ -18,11 +18,12 @@ import { ApiClient, isPlainHost, isUnixHost, normalizeHost, type ClientTls } fro
 import { CliError } from './errors.js';
 import { apiAddrs, DEFAULT_CLUSTER_DIR, localAdminDir, readCluster } from './local/cluster-file.js';
 import { readClientTls } from './tls.js';
+import { apiSocketPath } from '../node/api-socket-path.js';
 
 export const defaultDataDir = (env: NodeJS.ProcessEnv = process.env): string => env.SHOAL_DATA_DIR ?? path.join(os.homedir(), '.shoal', 'node');
 
 export function defaultApiHost(env: NodeJS.ProcessEnv = process.env): string {
-  return `unix://${path.resolve(defaultDataDir(env), 'api.sock')}`;
+  return `unix://${apiSocketPath(defaultDataDir(env))}`;
 }
 
 export interface ApiTargets {

@@ -10,7 +10,7 @@
  *   addresses it serves on, so the docker CLI's DOCKER_TLS_VERIFY checks it.
  *   It is re-issued at half its lifetime.
  */
-import { existsSync, rmSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -21,12 +21,9 @@ import { DaemonError } from './errors.js';
 
 const x509 = () => import('../wire/pki/x509.js');
 
-/** Longest unix socket path Linux takes (sun_path is 108 bytes with its NUL). */
-const MAX_SOCKET_PATH = 107;
+import { apiSocketPath, MAX_SOCKET_PATH } from './api-socket-path.js';
 
-export function defaultApiSocket(dataDir: string): string {
-  return path.resolve(dataDir, 'api.sock');
-}
+export const defaultApiSocket = apiSocketPath;
 
 /**
  * Serves `api` on the unix socket at `sockPath`. A socket file left by a
@@ -36,6 +33,12 @@ export function defaultApiSocket(dataDir: string): string {
 export async function serveApiSocket(api: ApiServer, sockPath: string): Promise<void> {
   if (Buffer.byteLength(sockPath) > MAX_SOCKET_PATH) {
     throw new DaemonError(`the API socket path ${sockPath} is ${Buffer.byteLength(sockPath)} bytes, longer than the ${MAX_SOCKET_PATH} a unix socket may have: pass a shorter --api-socket`);
+  }
+  // The short fallback's directory (api-socket-path.ts): its owner's only.
+  const dir = path.dirname(sockPath);
+  if (!existsSync(dir)) {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    chmodSync(dir, 0o700);
   }
   if (existsSync(sockPath)) {
     if (await answers(sockPath)) throw new DaemonError(`another process serves the API on ${sockPath}: is this node already running?`);

@@ -71,7 +71,7 @@ t.test('up, env, node ls, down, up again (restart), leave, down --purge', async 
   t.equal(r.code, 0, r.err);
   const p = prefix.replace(/\./g, '\\.');
   t.match(r.out, new RegExp(`^export SHOAL_HOST=tcp://${p}\\.11:2375\\nexport SHOAL_CERT_PATH=/\\S+/manager1/data/admin\\nexport DOCKER_HOST=tcp://${p}\\.11:2375\\nexport DOCKER_TLS_VERIFY=1\\nexport DOCKER_CERT_PATH=/\\S+/manager1/data/admin\\n`));
-  t.match((await shoal('env', '--unix')).out, /^export SHOAL_HOST=unix:\/\/\/\S+\/manager1\/data\/api\.sock\nexport DOCKER_HOST=unix:\/\/\/\S+\/manager1\/data\/api\.sock\nunset SHOAL_CERT_PATH DOCKER_TLS_VERIFY DOCKER_CERT_PATH\n/);
+  t.match((await shoal('env', '--unix')).out, /^export SHOAL_HOST=unix:\/\/\/\S+\.sock\nexport DOCKER_HOST=unix:\/\/\/\S+\.sock\nunset SHOAL_CERT_PATH DOCKER_TLS_VERIFY DOCKER_CERT_PATH\n/);
   t.match((await shoal('env', '-u')).out, /^unset SHOAL_HOST SHOAL_CERT_PATH DOCKER_HOST DOCKER_TLS_VERIFY DOCKER_CERT_PATH\n/);
 
   r = await shoal('up');

@@ -21,6 +21,7 @@ import { out } from './common.js';
 
 /** The same default as `shoal init|join|run --data-dir`. */
 import { defaultDataDir } from '../host.js';
+import { apiSocketPath } from '../../node/api-socket-path.js';
 
 interface LeaveFlags {
   dataDir?: string;
@@ -31,7 +32,7 @@ interface LeaveFlags {
 /** How many managers the cluster has, asked of any manager we know; the identity's list when none answers. */
 async function managerCount(id: NodeIdentity, dataDir: string, dir: string, local: LocalCluster | null): Promise<number> {
   // The node's own socket first (it is a manager, perhaps still running), then the local cluster's other managers.
-  const clients = [quickClient(`unix://${path.resolve(dataDir, 'api.sock')}`), ...(local?.nodes.filter((n) => n.apiAddr).map((n) => localClient(dir, local, n.apiAddr!)) ?? [])];
+  const clients = [quickClient(`unix://${apiSocketPath(dataDir)}`), ...(local?.nodes.filter((n) => n.apiAddr).map((n) => localClient(dir, local, n.apiAddr!)) ?? [])];
   for (const client of clients) {
     const nodes = await client
       ?.get<Node[]>('/nodes')

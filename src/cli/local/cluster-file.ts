@@ -7,6 +7,7 @@
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { CliError } from '../errors.js';
+import { apiSocketPath } from '../../node/api-socket-path.js';
 
 export const DEFAULT_CLUSTER_DIR = '.shoal';
 export const CLUSTER_FILE = 'cluster.json';
@@ -55,7 +56,7 @@ export function localAdminDir(dir: string, c: LocalCluster): string {
 
 /** A node's API unix socket (managers). */
 export function nodeApiSocket(dir: string, n: Pick<LocalNode, 'name'>): string {
-  return path.resolve(nodeDataDir(dir, n), 'api.sock');
+  return apiSocketPath(nodeDataDir(dir, n));
 }
 
 /** The managers' API addresses, the first-started first. */
