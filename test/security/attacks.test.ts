@@ -5,7 +5,9 @@
  * attack is tried for real — strangers, another CA, a worker's stolen
  * certificate used for Raft, membership, another node's session and lease,
  * an impersonating hello, a Join reusing a manager's ID, key material in
- * API reads, an absurd replica count, a removed node coming back — and each
+ * API reads, an absurd replica count, the API over TCP without a client
+ * certificate or with a worker's, its unix socket opened by another user,
+ * a removed node coming back — and each
  * must be refused and must change nothing
  * (the manager still leads, writes still commit, no node changed role or
  * went away). The refusals are counted by the node (wire metrics: dropped
@@ -15,6 +17,9 @@
  */
 import t from 'tap';
 import { readFileSync } from 'node:fs';
+import http from 'node:http';
+import https from 'node:https';
+import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { ProcCluster, type NodeProc } from '../helpers/procs.js';
 import { waitFor } from '../helpers/wait.js';
@@ -179,6 +184,45 @@ t.test('attacks on a real cluster: every one refused, nothing changed', async (t
     const r = await c.http(m1, 'POST', '/services/create', { Name: 'huge', TaskTemplate: { ContainerSpec: { Image: 'busybox', Command: ['sleep', '1'] } }, Mode: { Replicated: { Replicas: 1e15 } } });
     return r.status === 400 && /Replicas/.test(r.body);
   });
+
+  /** Whether a service named `name` exists, asked the authenticated way (the admin bundle). */
+  const serviceExists = async (name: string) => (await c.http(m1, 'GET', '/services')).json<{ Spec: { Name: string } }[]>().some((x) => x.Spec.Name === name);
+  const evilService = JSON.stringify({ Name: 'evil', Mode: { Global: {} }, TaskTemplate: { ContainerSpec: { Image: 'busybox', Command: ['sh', '-c', 'id > /tmp/owned'] } } });
+  const apiPost = (extra: https.RequestOptions) =>
+    new Promise<number>((resolve, reject) => {
+      const req = https.request({ host: m1.host, port: m1.apiPort, ca: caPem, path: '/v1.47/services/create', method: 'POST', agent: false, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(evilService) }, ...extra }, (res) => {
+        res.resume();
+        resolve(res.statusCode ?? 0);
+      });
+      req.on('error', reject);
+      req.end(evilService);
+    });
+
+  await attack('API calls over TCP without a client certificate (a global service that runs as root everywhere)', async () => {
+    const tls = await apiPost({}).then((s) => `answered ${s}`, (e: Error) => `refused: ${e.message}`);
+    const plain = await new Promise<string>((resolve) => {
+      const req = http.request({ host: m1.host, port: m1.apiPort, path: '/v1.47/services/create', method: 'POST', agent: false }, (res) => resolve(`answered ${res.statusCode}`));
+      req.on('error', (e) => resolve(`refused: ${e.message}`));
+      req.end(evilService);
+    });
+    results.push(`API without a certificate: TLS ${tls}; plain HTTP ${plain}`);
+    return tls.startsWith('refused') && plain.startsWith('refused') && !(await serviceExists('evil'));
+  });
+
+  await attack("API calls over TCP with a worker's node certificate", async () => {
+    const d = path.join(w1.dataDir, 'tls');
+    const status = await apiPost({ key: readFileSync(path.join(d, 'node.key')), cert: readFileSync(path.join(d, 'node.crt')) }).catch(() => 0);
+    return status === 403 && !(await serviceExists('evil'));
+  });
+
+  if (process.getuid?.() === 0) {
+    await attack("the manager's API unix socket opened by another user (nobody)", async () => {
+      const sock = path.join(m1.dataDir, 'api.sock');
+      const probe = spawnSync(process.execPath, ['-e', `require('net').connect(${JSON.stringify(sock)}).on('connect', () => { console.log('connected'); process.exit(0); }).on('error', (e) => { console.log(e.code); process.exit(0); })`], { uid: 65534, gid: 65534, encoding: 'utf8', timeout: 10_000 });
+      results.push(`socket as nobody: ${probe.stdout.trim()}`);
+      return probe.stdout.trim() === 'EACCES' || probe.stdout.trim() === 'ENOENT' || probe.stdout.trim() === 'EPERM';
+    });
+  }
 
   // Last: the worker is removed (`shoal node rm --force`); its certificate is still within its
   // lifetime, but no manager takes it any more.
