@@ -10,7 +10,9 @@
  * stays true once tasks do run. When they do, add a test that a plain
  * `service create` converges ("verify: Service converged").
  */
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import path from 'node:path';
 import t from 'tap';
 import { ProcCluster } from '../helpers/procs.js';
 import { waitFor } from '../helpers/wait.js';
@@ -119,6 +121,19 @@ t.test('node, service and join-token commands against a real cluster', async (t)
   r = await shoalProcess(['node', 'ls'], { host: `tcp://${m1.host}:${m1.apiPort}`, env: { SHOAL_CERT_PATH: c.adminDir() } });
   t.equal(r.code, 0, r.err);
   t.match(r.out, /n1\s.*Leader/, 'shoal over TLS with the admin bundle');
+  // More admin bundles: the key is made by the CLI, the manager signs its CSR.
+  const bundle = mkdtempSync(path.join(tmpdir(), 'shoal-admin-'));
+  t.teardown(() => rmSync(bundle, { recursive: true, force: true }));
+  r = await shoal('swarm', 'admin-cert', '--out', bundle, '--name', 'laptop');
+  t.equal(r.code, 0, r.err);
+  t.equal(statSync(path.join(bundle, 'key.pem')).mode & 0o777, 0o600, 'the new key is 0600');
+  r = await shoalProcess(['node', 'ls'], { host: `tcp://${m1.host}:${m1.apiPort}`, env: { SHOAL_CERT_PATH: bundle } });
+  t.equal(r.code, 0, `the new bundle works over TLS: ${r.err}`);
+  r = await shoal('swarm', 'admin-cert', '--out', bundle);
+  t.equal(oneLineError(r), null);
+  t.match(r.err, /already holds a key\.pem/, 'never overwrites a key');
+  r = await shoal('swarm', 'admin-cert', '--out', path.join(bundle, 'x'), '--name', 'bad name!');
+  t.match(r.err, /^shoal: Name must be 1-64 characters/, 'a bad name is refused by the API');
   r = await shoalProcess(['node', 'ls'], { host: `tcp://${m1.host}:${m1.apiPort}`, env: { SHOAL_DATA_DIR: '/nonexistent/shoal' }, cwd: tmpdir() });
   t.equal(oneLineError(r), null);
   t.match(r.err, /^shoal: the Shoal API over TCP \(\S+\) needs a client certificate of the cluster/, 'over TCP without a bundle: told what to set');

@@ -1,4 +1,12 @@
-/** `shoal swarm update --rotate-gossip-key`: a new cluster gossip key (manager/membership/gossip-keys.ts). */
+/**
+ * `shoal swarm update --rotate-gossip-key`: a new cluster gossip key
+ * (manager/membership/gossip-keys.ts). `shoal swarm admin-cert --out DIR`:
+ * a new administrator's client bundle for the API over TLS; its key is made
+ * here and never sent.
+ */
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { writeAdminBundle } from '../../node/admin-bundle.js';
 import type { Command } from 'commander';
 import type { Cluster } from '../../model/index.js';
 import { CliError } from '../errors.js';
@@ -20,5 +28,20 @@ export function registerSwarm(program: Command): void {
         (cur) => client.post('/swarm/update', cur.Spec, { version: cur.Version.Index, rotateGossipKey: true }),
       );
       out('Gossip key rotated: every node now sends with the new key; the old one is retired once they all have.\n');
+    });
+  swarm
+    .command('admin-cert')
+    .description('make a client certificate bundle (ca.pem, cert.pem, key.pem) for the API over TLS, e.g. for the docker CLI on another machine')
+    .requiredOption('--out <dir>', 'directory to write the bundle to (created; must not already hold one)')
+    .option('--name <name>', 'who the certificate is for (its CN)', 'admin')
+    .action(async (o: { out: string; name: string }, cmd: Command) => {
+      const dir = path.resolve(o.out);
+      if (existsSync(path.join(dir, 'key.pem'))) throw new CliError(`${dir} already holds a key.pem: choose another --out`);
+      const client = clientFor(cmd);
+      const { createNodeKey } = await import('../../wire/pki/x509.js');
+      const key = await createNodeKey(o.name);
+      const r = await client.post<{ Certificate: string; CA: string }>('/swarm/admin-cert', { Name: o.name, CSR: key.csrPem });
+      writeAdminBundle(dir, { caPem: r.CA, certPem: r.Certificate, keyPem: key.keyPem });
+      out(`Wrote ${dir}/{ca,cert,key}.pem for ${o.name}. Use it with:\n  export DOCKER_HOST=tcp://<manager>:<api port> DOCKER_TLS_VERIFY=1 DOCKER_CERT_PATH=${dir}\n`);
     });
 }

@@ -5,7 +5,7 @@
  * reads GET /swarm again to print the new token.
  */
 import { makeToken } from '../../membership/tokens.js';
-import { tokenDigest } from '../../membership/ca.js';
+import { caKeyPair, tokenDigest } from '../../membership/ca.js';
 import { rotateGossipKeys } from '../../membership/gossip-keys.js';
 import type { Store } from '../../store/store.js';
 import type { Cluster } from '../../../model/index.js';
@@ -25,8 +25,28 @@ export function theCluster(store: Store): Cluster {
 
 const ALREADY = 'This node is already part of a swarm. Use "shoal node rm" on a manager to remove it, then join another one.';
 
+/** What an admin certificate may be called (its CN). */
+const ADMIN_NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.@-]{0,63}$/;
+
 export function swarmRoutes(r: Router, d: Deps): void {
   const { ctx } = d;
+
+  // Shoal's own: an administrator's client certificate for the API over TLS,
+  // for the key the caller's CSR proves (`shoal swarm admin-cert`). Only an
+  // authenticated caller gets here (the API's unix socket, or TLS with an
+  // admin's or a manager's certificate), so an admin can make more admins —
+  // as anyone with dockerd's CA key could.
+  r.add('POST', '/swarm/admin-cert', async (req) => {
+    const b = (await req.json()) as { Name?: unknown; CSR?: unknown } | null;
+    if (!b || typeof b !== 'object') throw new ApiError(400, 'the body must be {"Name": "...", "CSR": "-----BEGIN CERTIFICATE REQUEST-----..."}');
+    if (typeof b.Name !== 'string' || !ADMIN_NAME.test(b.Name)) throw new ApiError(400, `Name must be 1-64 characters of letters, digits and _.@- (starting with a letter or digit), got ${JSON.stringify(b.Name)}`);
+    if (typeof b.CSR !== 'string' || !b.CSR.includes('CERTIFICATE REQUEST')) throw new ApiError(400, 'CSR must be a PEM certificate request (-----BEGIN CERTIFICATE REQUEST-----)');
+    const c = theCluster(await readStore(ctx));
+    if (!c.ShoalCA) throw unavailable('this cluster has no certificate authority yet');
+    const { issueAdminCertificate } = await import('../../../wire/pki/x509.js');
+    const cert = await issueAdminCertificate(caKeyPair(c), { name: b.Name, clusterId: c.ID, csrPem: b.CSR });
+    return { status: 201, body: { Certificate: cert.certPem, CA: c.ShoalCA.CertPem } };
+  });
 
   r.add('GET', '/swarm', async () => ({ body: clusterShape(theCluster(await readStore(ctx))) }));
 
