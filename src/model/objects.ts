@@ -338,7 +338,8 @@ export interface SwarmSpec {
   Orchestration?: { TaskHistoryRetentionLimit?: number };
   Raft?: { SnapshotInterval?: number; KeepOldSnapshots?: number; LogEntriesForSlowFollowers?: number; ElectionTick?: number; HeartbeatTick?: number };
   Dispatcher?: { HeartbeatPeriod?: number };
-  CAConfig?: { NodeCertExpiry?: number };
+  /** ForceRotate: raising it starts a root CA rotation (what `docker swarm ca --rotate` sends). */
+  CAConfig?: { NodeCertExpiry?: number; ForceRotate?: number };
   EncryptionConfig?: { AutoLockManagers?: boolean };
   TaskDefaults?: { LogDriver?: { Name?: string; Options?: Record<string, string> } };
 }
@@ -375,6 +376,14 @@ export interface Cluster extends Meta {
   ShoalGossipKeys?: string[];
   /** Shoal: when the last rotation began (ISO time). */
   ShoalGossipRotatedAt?: string;
+  /**
+   * Shoal: a root CA rotation in progress (`docker swarm ca --rotate`,
+   * manager/membership/ca-rotation.ts): the new root, trusted beside
+   * ShoalCA from the start ('trust'), signing node certificates once every
+   * node trusts it ('issue'); it replaces ShoalCA once every node holds a
+   * certificate it signed. The API never returns the key.
+   */
+  ShoalCARotation?: { CertPem: string; KeyPem: string; Phase: 'trust' | 'issue'; StartedAt: string };
 }
 
 export interface SecretSpec {

@@ -58,6 +58,8 @@ export const SessionOpen = defineMessage({
     node: object({ type: literal('node'), node: any() }),
     // The cluster's gossip keys, primary first (sent on open and on every rotation; the session is mutual TLS).
     gossipKeys: object({ type: literal('gossipKeys'), keys: array(str({ min: 1, max: 64 }), { min: 1, max: 4 }) }),
+    // The root certificates to trust (two during a CA rotation) and the root ID (manager/membership/ca-rotation.ts) that signs node certificates now.
+    caTrust: object({ type: literal('caTrust'), roots: array(str({ min: 1, max: 8_192 }), { min: 1, max: 2 }), issuer: str({ min: 1, max: 16 }) }),
   }),
   samples: () => [
     {
@@ -79,6 +81,7 @@ export const SessionOpen = defineMessage({
     { type: 'session' as const, sessionId: 's1', heartbeatMs: 1000, managers: [{ nodeId: 'm1', addr: '127.0.0.1:4242' }] },
     { type: 'assignments' as const, full: true, tasks: [], removed: [] },
     { type: 'gossipKeys' as const, keys: ['a2V5'] },
+    { type: 'caTrust' as const, roots: ['-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n'], issuer: '0123456789abcdef' },
   ],
 });
 
@@ -87,15 +90,19 @@ export type SessionFrame =
   | { type: 'session'; sessionId: string; heartbeatMs: number; fenceMs?: number; managers: { nodeId: string; addr: string }[] }
   | { type: 'assignments'; full: boolean; tasks: Task[]; removed: string[] }
   | { type: 'node'; node: Node }
-  | { type: 'gossipKeys'; keys: string[] };
+  | { type: 'gossipKeys'; keys: string[] }
+  | { type: 'caTrust'; roots: string[]; issuer: string };
 
 export const Heartbeat = defineMessage({
   name: 'dispatcher.heartbeat',
   version: 1,
-  /** `gossipKeyId`: which gossip key the node sends with (gossipKeyId()), so the leader retires an old key once every node moved on. */
-  body: object({ nodeId: id, sessionId: id, gossipKeyId: optional(str({ max: 16 })) }),
+  /**
+   * `gossipKeyId`: which gossip key the node sends with (gossipKeyId()), so the leader retires an old key once every node moved on.
+   * `caTrustId` / `certIssuerId`: which roots the node trusts and which root signed its certificate (ca-rotation.ts), so a CA rotation moves on.
+   */
+  body: object({ nodeId: id, sessionId: id, gossipKeyId: optional(str({ max: 16 })), caTrustId: optional(str({ max: 64 })), certIssuerId: optional(str({ max: 16 })) }),
   response: object({ heartbeatMs: uint() }),
-  samples: () => [{ nodeId: 'n1', sessionId: 's1' }, { nodeId: 'n1', sessionId: 's1', gossipKeyId: '0123456789abcdef' }],
+  samples: () => [{ nodeId: 'n1', sessionId: 's1' }, { nodeId: 'n1', sessionId: 's1', gossipKeyId: '0123456789abcdef', caTrustId: 'a+b', certIssuerId: 'a' }],
   responseSamples: () => [{ heartbeatMs: 1000 }],
 });
 

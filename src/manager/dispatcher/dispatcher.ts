@@ -11,6 +11,7 @@ import { isTerminal, type Node, type Task } from '../../model/index.js';
 import { Heartbeat, SessionOpen, StatusReport, type AgentDescription, type SessionFrame, type StatusUpdate } from '../../protocol/dispatcher.js';
 import { systemTimers, type TimerHandle, type Timers } from '../../util/timers.js';
 import { impersonation } from '../../wire/pki/identity.js';
+import { caTrustFrame, type CaReport } from '../membership/ca-rotation.js';
 
 interface Session {
   nodeId: string;
@@ -21,6 +22,9 @@ interface Session {
   sent: Map<string, number>;
   /** The gossip key the node last said it sends with (heartbeats). */
   gossipKeyId?: string;
+  /** The roots it trusts and the root of its certificate, as its heartbeats last said (a CA rotation waits on them). */
+  caTrustId?: string;
+  certIssuerId?: string;
 }
 
 interface Pending {
@@ -69,7 +73,7 @@ export class Dispatcher {
     t.onRequest(Heartbeat, (b, conn) => {
       const forged = impersonation(conn.peer, b.nodeId);
       if (forged) throw new DispatcherError('PERMISSION_DENIED', forged);
-      return this.heartbeat(b.nodeId, b.sessionId, b.gossipKeyId);
+      return this.heartbeat(b.nodeId, b.sessionId, b.gossipKeyId, b.caTrustId, b.certIssuerId);
     });
     t.onRequest(StatusReport, (b, conn) => {
       const forged = impersonation(conn.peer, b.nodeId);
@@ -162,6 +166,8 @@ export class Dispatcher {
     stream.write({ type: 'session', sessionId: session.sessionId, heartbeatMs: this.opts.heartbeatMs, ...(this.deps.fenceMs ? { fenceMs: this.deps.fenceMs } : {}), managers: this.deps.managers() });
     const keys = this.gossipKeys();
     if (keys) stream.write({ type: 'gossipKeys', keys });
+    const trust = this.caTrust();
+    if (trust) stream.write(trust);
     this.pushAssignments(session, true);
     stream.write({ type: 'node', node });
     void this.register(node, open.description).catch((err: Error) => this.log(`registering ${open.nodeId}: ${err.message}`));
@@ -185,12 +191,14 @@ export class Dispatcher {
     await this.commitNode(next);
   }
 
-  private heartbeat(nodeId: string, sessionId: string, gossipKeyId?: string): { heartbeatMs: number } {
+  private heartbeat(nodeId: string, sessionId: string, gossipKeyId?: string, caTrustId?: string, certIssuerId?: string): { heartbeatMs: number } {
     if (!this.leading) throw this.notLeader();
     const s = this.sessions.get(nodeId);
     if (!s || s.sessionId !== sessionId) throw new DispatcherError('SESSION_INVALID', 'no such session: open a new one');
     s.lastHeartbeat = this.timers.now();
     if (gossipKeyId !== undefined) s.gossipKeyId = gossipKeyId;
+    if (caTrustId !== undefined) s.caTrustId = caTrustId;
+    if (certIssuerId !== undefined) s.certIssuerId = certIssuerId;
     this.metrics.heartbeats++;
     return { heartbeatMs: this.opts.heartbeatMs };
   }
@@ -335,6 +343,19 @@ export class Dispatcher {
   }
 
   private sentKeys = '';
+  private sentTrust = '';
+
+  /** The caTrust frame for the cluster as it is (null before bootstrap). */
+  private caTrust(): SessionFrame | null {
+    const c = this.deps.ctx.store.list('cluster')[0];
+    const f = c ? caTrustFrame(c) : null;
+    return f ? { type: 'caTrust', ...f } : null;
+  }
+
+  /** What each connected node last said about the roots it trusts and the root that signed its certificate. */
+  caReports(): CaReport[] {
+    return [...this.sessions.values()].map((s) => ({ nodeId: s.nodeId, trustId: s.caTrustId, issuerId: s.certIssuerId }));
+  }
 
   /** Which gossip key each connected node says it sends with (undefined: not said yet). */
   gossipKeyIds(): { nodeId: string; keyId: string | undefined }[] {
@@ -349,6 +370,13 @@ export class Dispatcher {
       if (keys && k !== this.sentKeys) {
         this.sentKeys = k;
         for (const s of this.sessions.values()) s.stream.write({ type: 'gossipKeys', keys });
+      }
+      // A CA rotation's steps: every session hears the roots and the signer at once.
+      const trust = this.caTrust();
+      const t = JSON.stringify(trust);
+      if (trust && t !== this.sentTrust) {
+        this.sentTrust = t;
+        for (const s of this.sessions.values()) s.stream.write(trust);
       }
     }
     for (const c of changes) {

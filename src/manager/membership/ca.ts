@@ -24,9 +24,21 @@ export function caKeyPair(c: Cluster): { certPem: string; keyPem: string } {
   return { certPem: c.ShoalCA.CertPem, keyPem: c.ShoalCA.KeyPem };
 }
 
+/** The roots every node must trust now: the CA, and during a rotation the new root too (PEM, the CA first). */
+export function trustedRoots(c: Cluster): string[] {
+  if (!c.ShoalCA) return [];
+  return c.ShoalCARotation ? [c.ShoalCA.CertPem, c.ShoalCARotation.CertPem] : [c.ShoalCA.CertPem];
+}
+
+/** What signs node certificates now: the new root once every node trusts it, else the CA. */
+export function nodeSigner(c: Cluster): { certPem: string; keyPem: string } {
+  const r = c.ShoalCARotation;
+  return r && r.Phase === 'issue' ? { certPem: r.CertPem, keyPem: r.KeyPem } : caKeyPair(c);
+}
+
 /** Signs a certificate for `nodeId` in `role`, for the key `csrPem` proves; its lifetime is the cluster's CAConfig.NodeCertExpiry (ns) when set. */
 export async function signNode(c: Cluster, csrPem: string, nodeId: string, role: NodeRole): Promise<{ certificate: string; caCertificate: string }> {
-  const ca = caKeyPair(c);
+  const ca = nodeSigner(c);
   const ns = c.Spec.CAConfig?.NodeCertExpiry;
   const certificate = await (await x509()).issueNodeCertificate(
     ca,
@@ -34,5 +46,6 @@ export async function signNode(c: Cluster, csrPem: string, nodeId: string, role:
     { nodeId, role, clusterId: c.ID },
     ns ? { nodeCertLifetimeMs: Math.round(ns / 1e6) } : {},
   );
-  return { certificate, caCertificate: ca.certPem };
+  // The trust bundle, not just the signer: during a rotation a node must accept peers of both roots.
+  return { certificate, caCertificate: trustedRoots(c).join('') };
 }
