@@ -21,6 +21,7 @@ import { systemRoutes } from './routes/system.js';
 import { taskRoutes } from './routes/tasks.js';
 import { logRoutes } from './routes/logs.js';
 import { kvRoutes } from './routes/kv.js';
+import { secretRoutes } from './routes/secrets.js';
 
 export interface ApiServer {
   /** Starts listening; resolves with the bound address (port 0 picks a free one). */
@@ -52,6 +53,7 @@ export function createApiServer(ctx: ManagerContext, opts: ApiServerOptions = {}
   networkRoutes(router, d);
   distributionRoutes(router);
   kvRoutes(router, d);
+  secretRoutes(router, d);
 
   const commonHeaders = {
     'Api-Version': API_VERSION,
