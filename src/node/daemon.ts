@@ -325,6 +325,7 @@ export class Daemon {
         this.configureFence();
       },
       onAssignments: (full, tasks, removed) => this.agent?.onAssignments(full, tasks, removed),
+      onSecrets: (items) => this.agent?.onSecrets(items),
       onNode: (n) => this.onOwnNode(n),
       onGossipKeys: (keys) => this.applyGossipKeys(keys),
       gossipKeyId: () => gossipKeyId(this.gossip.keyring.keys()[0]!),
@@ -493,6 +494,7 @@ export class Daemon {
       if (!opts.keepTasks) {
         await this.supervisor.shutdown('the node is stopping').catch((err: Error) => this.opts.log?.(`supervisor shutdown: ${err.message}`));
         for (const r of this.runtimes.values()) await r.release?.().catch((err: Error) => this.opts.log?.(`releasing ${r.name}: ${err.message}`));
+        await this.agent?.releaseSecrets().catch((err: Error) => this.opts.log?.(`releasing secret mounts: ${err.message}`));
       }
       await this.supervisor.close();
     }

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { defineMessage } from '../wire/registry.js';
-import { any, array, bool, object, oneOf, optional, record, str, tagged, uint, literal } from '../wire/schema.js';
+import { any, array, bool, bytes, object, oneOf, optional, record, str, tagged, uint, literal } from '../wire/schema.js';
 import { TASK_STATES, type Node, type Task, type TaskStatus } from '../model/index.js';
 
 /**
@@ -47,6 +47,9 @@ export interface AgentDescription {
   gossipAddr: string;
 }
 
+/** One secret's or config's data at most (the API's limit is 500 KiB). */
+export const SECRET_ITEM_MAX_BYTES = 512 * 1024;
+
 export const SessionOpen = defineMessage({
   name: 'dispatcher.session',
   version: 1,
@@ -58,6 +61,9 @@ export const SessionOpen = defineMessage({
     node: object({ type: literal('node'), node: any() }),
     // The cluster's gossip keys, primary first (sent on open and on every rotation; the session is mutual TLS).
     gossipKeys: object({ type: literal('gossipKeys'), keys: array(str({ min: 1, max: 64 }), { min: 1, max: 4 }) }),
+    // Secret and config data for the tasks of the assignments frame that follows, opened on the leader
+    // (sent only to a node with an assigned task using it; the agent keeps it in memory and tmpfs only).
+    secrets: object({ type: literal('secrets'), items: array(object({ kind: oneOf(['secret', 'config'] as const), id, data: bytes({ max: SECRET_ITEM_MAX_BYTES }) }), { max: 4096 }) }),
   }),
   samples: () => [
     {
@@ -79,15 +85,23 @@ export const SessionOpen = defineMessage({
     { type: 'session' as const, sessionId: 's1', heartbeatMs: 1000, managers: [{ nodeId: 'm1', addr: '127.0.0.1:4242' }] },
     { type: 'assignments' as const, full: true, tasks: [], removed: [] },
     { type: 'gossipKeys' as const, keys: ['a2V5'] },
+    { type: 'secrets' as const, items: [{ kind: 'secret' as const, id: 's1', data: new Uint8Array([1, 2]) }] },
   ],
 });
+
+export interface SecretItem {
+  kind: 'secret' | 'config';
+  id: string;
+  data: Uint8Array;
+}
 
 export type SessionFrame =
   | { type: 'open'; nodeId: string; description: AgentDescription }
   | { type: 'session'; sessionId: string; heartbeatMs: number; fenceMs?: number; managers: { nodeId: string; addr: string }[] }
   | { type: 'assignments'; full: boolean; tasks: Task[]; removed: string[] }
   | { type: 'node'; node: Node }
-  | { type: 'gossipKeys'; keys: string[] };
+  | { type: 'gossipKeys'; keys: string[] }
+  | { type: 'secrets'; items: SecretItem[] };
 
 export const Heartbeat = defineMessage({
   name: 'dispatcher.heartbeat',
