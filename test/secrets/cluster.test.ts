@@ -8,7 +8,7 @@
  * in use is refused naming the service; removing the task unmounts its
  * tmpfs. The data key is on both managers (mode 0600), never on the worker.
  */
-import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -46,6 +46,7 @@ t.test('a secret reaches its process task and nowhere on disk', async (t) => {
           }
         }
       }
+      rmSync(root, { recursive: true, force: true });
     }
   });
   const m1 = await c.init();
@@ -143,4 +144,15 @@ t.test('a secret reaches its process task and nowhere on disk', async (t) => {
   t.equal(await ok('secret', 'rm', 'topsecret'), 'topsecret\n');
   t.equal(await ok('config', 'rm', 'appconf'), 'appconf\n');
   t.equal((await ok('secret', 'ls', '-q')).trim(), '');
+
+  // A promoted worker gets the data key with its manager certificate (CertRenew): a config it seals, m1 opens.
+  await ok('node', 'promote', 'n3');
+  await waitFor(() => existsSync(path.join(w1.dataDir, 'tls', 'data.key')), { timeoutMs: 30_000, what: `n3 got the data key\n${c.logs()}` });
+  const data = Buffer.from('sealed-by-n3').toString('base64');
+  await waitFor(async () => (await c.http(w1, 'POST', '/configs/create', { Name: 'from-n3', Data: data }).catch(() => null))?.status === 201, { timeoutMs: 30_000, what: "n3's API creates a config" });
+  t.equal((await c.http(m1, 'GET', '/configs/from-n3')).json<{ Spec: { Data: string } }>().Spec.Data, data, 'm1 opens what n3 sealed: one cluster data key');
+  // Demoted, it forgets the key: workers never hold it.
+  await ok('node', 'demote', 'n3');
+  await waitFor(() => !existsSync(path.join(w1.dataDir, 'tls', 'data.key')), { timeoutMs: 30_000, what: 'n3 forgot the data key' });
+  t.pass('a demoted manager removes its data key');
 });
