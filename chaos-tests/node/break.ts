@@ -79,6 +79,7 @@ export function brokenApiContext(m: ManagerContext, mode: BreakMode | null, log:
     demote: (id) => m.demote(id),
     removeNode: (id, force) => m.removeNode(id, force),
     ...(m.taskLogs ? { taskLogs: m.taskLogs.bind(m) } : {}),
+    ...(m.dataKey ? { dataKey: m.dataKey.bind(m) } : {}),
   };
 }
 

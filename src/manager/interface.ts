@@ -7,6 +7,7 @@ import type { StoreOp, TxnResult } from './store/commands.js';
 import type { Store } from './store/store.js';
 import type { Task } from '../model/index.js';
 import type { LogRequest, TaskLogLine } from './logs.js';
+import type { DataKey } from './secrets/data-key.js';
 
 export interface ManagerPeer {
   nodeId: string;
@@ -48,4 +49,10 @@ export interface ManagerContext {
   removeNode(nodeId: string, force: boolean): Promise<void>;
   /** Streams task logs from the nodes that ran them (absent in contexts without a cluster transport). */
   taskLogs?(tasks: Task[], req: LogRequest, onLine: (l: TaskLogLine) => void, signal: AbortSignal): Promise<void>;
+  /**
+   * The cluster data key that seals secret and config data (null or absent:
+   * this manager has none, e.g. a data dir from before secrets existed; the
+   * secret and config endpoints then answer 503).
+   */
+  dataKey?(): DataKey | null;
 }

@@ -27,6 +27,8 @@ import { SchedulerLoop } from './leader/scheduler-loop.js';
 import type { SyncMode } from '../raft/storage.js';
 import { systemTimers, type TimerHandle, type Timers } from '../util/timers.js';
 import { mayRetireOldGossipKey } from './membership/gossip-keys.js';
+import type { DataKey } from './secrets/data-key.js';
+import { sealCa, withOpenCa } from './secrets/ca-key.js';
 
 export interface ManagerOptions {
   nodeId: string;
@@ -54,6 +56,11 @@ export interface ManagerOptions {
    * orchestrator's decisions; the chaos harness shifts it.
    */
   timers?: Timers;
+  /**
+   * The cluster data key (manager/secrets/data-key.ts): seals secret and
+   * config data and the CA key in the store; given to joining managers.
+   */
+  dataKey?: DataKey;
 }
 
 export type ManagerErrorCode = 'NOT_LEADER' | 'INVALID_TOKEN' | 'FAILED_PRECONDITION' | 'NOT_FOUND' | 'UNAVAILABLE' | 'NODE_EXISTS' | 'PERMISSION_DENIED';
@@ -229,7 +236,8 @@ export class Manager implements ManagerContext {
     await this.driver.readBarrier();
     if (this.store.list('cluster').length > 0) return;
     const root = base36(40);
-    const ca = f.ca ? { CertPem: f.ca.certPem, KeyPem: f.ca.keyPem } : undefined;
+    // The CA key goes into the Raft log sealed: only managers (holders of the data key) can open it.
+    const ca = f.ca ? sealCa(f.clusterId, { CertPem: f.ca.certPem, KeyPem: f.ca.keyPem }, this.opts.dataKey ?? null) : undefined;
     const digest = tokenDigest({ ShoalRootSecret: root, ...(ca ? { ShoalCA: ca } : {}) });
     const cluster: Omit<Cluster, 'Version' | 'CreatedAt' | 'UpdatedAt'> & { ShoalRootSecret: string; ShoalGossipKey: string } = {
       ID: f.clusterId,
@@ -282,6 +290,10 @@ export class Manager implements ManagerContext {
 
   newId(): string {
     return newObjectId();
+  }
+
+  dataKey(): DataKey | null {
+    return this.opts.dataKey ?? null;
   }
 
   now(): string {
@@ -434,7 +446,7 @@ export class Manager implements ManagerContext {
     if (existing && (keyId === undefined || existing.ShoalKeyId !== keyId || existing.Spec.Role !== role)) {
       throw new ManagerError('NODE_EXISTS', `node ID ${b.nodeId} is already in the cluster; a joining node needs a new ID (an empty data dir)`);
     }
-    const signed = b.csr !== undefined ? await signNode(cluster, b.csr, b.nodeId, role) : null;
+    const signed = b.csr !== undefined ? await signNode(withOpenCa(cluster, this.dataKey()), b.csr, b.nodeId, role) : null;
     if (!existing) {
       const [host] = splitHost(b.clusterAddr);
       const node: Omit<Node, 'Version' | 'CreatedAt' | 'UpdatedAt'> = {
@@ -461,6 +473,8 @@ export class Manager implements ManagerContext {
       gossipKey: cluster.ShoalGossipKey ?? '',
       managers: this.managerPeers(),
       ...(signed ? { certificate: signed.certificate, caCertificate: signed.caCertificate } : {}),
+      // Managers seal and open secret data: they get the data key (over this mutual-TLS connection); workers never do.
+      ...(role === 'manager' && this.opts.dataKey ? { dataKey: this.opts.dataKey.toBase64() } : {}),
     };
   }
 
@@ -470,7 +484,7 @@ export class Manager implements ManagerContext {
    * gives it now (a promotion or demotion takes effect here); a node no
    * longer in the cluster gets none.
    */
-  private async renewCertificate(csr: string, peer: { nodeId: string; authenticated: boolean }): Promise<{ certificate: string; caCertificate: string; role: 'manager' | 'worker' }> {
+  private async renewCertificate(csr: string, peer: { nodeId: string; authenticated: boolean }): Promise<{ certificate: string; caCertificate: string; role: 'manager' | 'worker'; dataKey?: string }> {
     if (!peer.authenticated) throw new ManagerError('PERMISSION_DENIED', 'renewing a certificate needs the current one');
     this.requireLeader();
     await this.driver.readBarrier();
@@ -479,7 +493,9 @@ export class Manager implements ManagerContext {
     const node = this.store.get('node', peer.nodeId);
     if (!node) throw new ManagerError('NOT_FOUND', `node ${peer.nodeId} is not in the cluster`);
     const role = node.Spec.Role;
-    return { ...(await signNode(cluster, csr, peer.nodeId, role)), role };
+    // A worker promoted to manager learns the data key here, with its manager certificate.
+    const key = role === 'manager' && this.opts.dataKey ? { dataKey: this.opts.dataKey.toBase64() } : {};
+    return { ...(await signNode(withOpenCa(cluster, this.dataKey()), csr, peer.nodeId, role)), role, ...key };
   }
 
   async stop(): Promise<void> {

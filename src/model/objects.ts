@@ -362,7 +362,9 @@ export interface Cluster extends Meta {
    * Shoal: the cluster's root CA (PEM certificate and PKCS#8 key), held by
    * the managers in Raft so any of them can sign node certificates. The join
    * tokens' first part is its certificate's digest. The API never returns
-   * the key.
+   * the key. KeyPem is sealed with the cluster data key (`shoal-sealed:v1:…`,
+   * bound to the cluster ID) when the founder had one; a PEM in clear is a
+   * cluster founded before the data key existed.
    */
   ShoalCA?: { CertPem: string; KeyPem: string };
   /** Shoal: the gossip key nodes send with (base64); never returned by the API. */
@@ -389,23 +391,34 @@ export interface Cluster extends Meta {
 export interface SecretSpec {
   Name: string;
   Labels?: Labels;
-  /** Base64 data. Never returned by the API. */
+  /** Base64 data, in API requests only: the store keeps it sealed (ShoalData); never returned by the API. */
   Data?: string;
+  /** Docker's external secret drivers and templating: refused (400) if set. */
+  Driver?: { Name?: string; Options?: Record<string, string> };
+  Templating?: { Name?: string; Options?: Record<string, string> };
 }
 
 export interface Secret extends Meta {
   Spec: SecretSpec;
+  /**
+   * Shoal: the data, sealed with the cluster data key (AES-256-GCM, bound to
+   * this secret's ID; manager/secrets/data-key.ts). Spec.Data is never stored.
+   */
+  ShoalData?: string;
 }
 
 export interface ConfigSpec {
   Name: string;
   Labels?: Labels;
-  /** Base64 data. */
+  /** Base64 data: in requests, and in responses (as Docker returns it); the store keeps it sealed (ShoalData). */
   Data?: string;
+  Templating?: { Name?: string; Options?: Record<string, string> };
 }
 
 export interface Config extends Meta {
   Spec: ConfigSpec;
+  /** Shoal: the data, sealed with the cluster data key, bound to this config's ID. */
+  ShoalData?: string;
 }
 
 export interface NetworkSpec {

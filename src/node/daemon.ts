@@ -11,11 +11,13 @@ import { newObjectId, parseToken } from '../manager/membership/tokens.js';
 // The X.509 library takes ~180 ms to load: only when a certificate is made or read (init, join, renewal).
 const x509 = () => import('../wire/pki/x509.js');
 import { certDigest, certExpiry } from '../wire/pki/identity.js';
-import { loadFounderCaKey, loadNodeTls, removeFounderCaKey, saveFounderCaKey, saveNodeTls, tlsDir, type NodeTls } from './tls-files.js';
+import { loadDataKey, loadFounderCaKey, loadNodeTls, removeDataKey, removeFounderCaKey, saveDataKey, saveFounderCaKey, saveNodeTls, tlsDir, type NodeTls } from './tls-files.js';
+import { DataKey } from '../manager/secrets/data-key.js';
 import { nodeAccessPolicy } from './access.js';
 import { adminBundleDir, writeAdminBundle } from './admin-bundle.js';
 import { defaultApiSocket, serveApiSocket, serveApiTls } from './api-endpoints.js';
 import { caKeyPair } from '../manager/membership/ca.js';
+import { withOpenCa } from '../manager/secrets/ca-key.js';
 import { WireError } from '../wire/errors.js';
 import { WsTransport } from '../wire/ws-transport.js';
 import { loadIdentity, saveIdentity, type NodeIdentity } from './state.js';
@@ -122,6 +124,8 @@ export class Daemon {
         const key = await createNodeKey(nodeId);
         const certPem = await issueNodeCertificate(ca, key.csrPem, { nodeId, role: 'manager', clusterId });
         saveFounderCaKey(opts.dataDir, ca.keyPem);
+        // The cluster data key is born with the cluster, on its first manager.
+        saveDataKey(opts.dataDir, DataKey.generate());
         saveNodeTls(opts.dataDir, { keyPem: key.keyPem, certPem, caPem: ca.certPem });
         // The administrator's client bundle for the API over TLS (DOCKER_CERT_PATH).
         const admin = await issueAdminCertificate(ca, { name: 'admin', clusterId });
@@ -141,6 +145,7 @@ export class Daemon {
       } else {
         const j = await joinCluster(opts.join!, { nodeId, hostname, clusterAddr: advertiseAddr, gossipAddr: advertiseAddr }, log);
         saveNodeTls(opts.dataDir, j.tls);
+        if (j.response.dataKey) saveDataKey(opts.dataDir, DataKey.fromBase64(j.response.dataKey));
         identity = { version: 1, nodeId, clusterId: j.response.clusterId, role: j.response.role, gossipKey: j.response.gossipKey, advertiseAddr, ...apiAddr, hostname, managers: j.response.managers };
       }
       if (opts.runtime) identity.runtime = opts.runtime;
@@ -221,6 +226,8 @@ export class Daemon {
     const log = this.opts.log ?? (() => {});
     await this.hooks.beforeManager?.(this.opts.dataDir);
     const raftSync = this.hooks.raftSync;
+    const dataKey = loadDataKey(this.opts.dataDir);
+    if (!dataKey) log(`node ${id.nodeId}: no cluster data key in ${tlsDir(this.opts.dataDir)}: this manager cannot create or deliver secrets and configs`);
     this.manager = await Manager.start({
       nodeId: id.nodeId,
       dataDir: this.opts.dataDir,
@@ -231,6 +238,7 @@ export class Daemon {
       ...(this.opts.tickMs ? { tickMs: this.opts.tickMs } : {}),
       ...(this.opts.raft ? { raft: this.opts.raft } : {}),
       reconcile,
+      ...(dataKey ? { dataKey } : {}),
       ...(raftSync ? { raftSync } : {}),
       ...(this.hooks.wallClock ? { timers: { ...systemTimers, wall: this.hooks.wallClock } } : {}),
       log,
@@ -263,7 +271,7 @@ export class Daemon {
   /** The cluster CA this manager holds: the store's, or the founder's file until the store has it. */
   private clusterCa(): { certPem: string; keyPem: string } | null {
     const c = this.manager?.store.list('cluster')[0];
-    if (c?.ShoalCA) return caKeyPair(c);
+    if (c?.ShoalCA) return caKeyPair(withOpenCa(c, this.manager!.dataKey()));
     return founderCa(this.opts.dataDir).ca ?? null;
   }
 
@@ -370,6 +378,7 @@ export class Daemon {
         this.configureFence();
       },
       onAssignments: (full, tasks, removed) => this.agent?.onAssignments(full, tasks, removed),
+      onSecrets: (items) => this.agent?.onSecrets(items),
       onNode: (n) => this.onOwnNode(n),
       onGossipKeys: (keys) => this.applyGossipKeys(keys),
       gossipKeyId: () => gossipKeyId(this.gossip.keyring.keys()[0]!),
@@ -418,6 +427,7 @@ export class Daemon {
         await this.manager.stop();
         this.manager = null;
       }
+      if (role === 'worker') removeDataKey(this.opts.dataDir);
     });
   }
 
@@ -480,6 +490,8 @@ export class Daemon {
     );
     const tls = { keyPem: key.keyPem, certPem: r.certificate, caPem: r.caCertificate };
     saveNodeTls(this.opts.dataDir, tls);
+    // A promotion: the data key comes with the manager certificate, before the manager component starts.
+    if (r.dataKey && r.role === 'manager') saveDataKey(this.opts.dataDir, DataKey.fromBase64(r.dataKey));
     this.transport.updateTls({ key: tls.keyPem, cert: tls.certPem, ca: tls.caPem });
     this.opts.log?.(`node ${id.nodeId}: certificate renewed as a ${r.role} (${why})`);
     if (roleChanged) for (const c of this.transport.connections()) c.close('certificate renewed for a new role');
@@ -537,6 +549,7 @@ export class Daemon {
       if (!opts.keepTasks) {
         await this.supervisor.shutdown('the node is stopping').catch((err: Error) => this.opts.log?.(`supervisor shutdown: ${err.message}`));
         for (const r of this.runtimes.values()) await r.release?.().catch((err: Error) => this.opts.log?.(`releasing ${r.name}: ${err.message}`));
+        await this.agent?.releaseSecrets().catch((err: Error) => this.opts.log?.(`releasing secret mounts: ${err.message}`));
       }
       await this.supervisor.close();
     }

@@ -6,12 +6,16 @@
  *   role, O cluster);
  * - `ca.crt`: the cluster's root CA certificate, which verifies every peer;
  * - `ca.key`: only on the node that founded the cluster, and only until the
- *   CA is in the Raft store (the managers hold it from then on).
+ *   CA is in the Raft store (the managers hold it from then on);
+ * - `data.key`: managers only (mode 0600): the cluster data key that seals
+ *   secret and config data and the CA key in the store
+ *   (manager/secrets/data-key.ts), base64.
  * Every file is written durably (util/durable-file.ts).
  */
 import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { writeFileDurably } from '../util/durable-file.js';
 import path from 'node:path';
+import { DataKey } from '../manager/secrets/data-key.js';
 
 export interface NodeTls {
   keyPem: string;
@@ -54,4 +58,21 @@ export function loadFounderCaKey(dataDir: string): string | null {
 
 export function removeFounderCaKey(dataDir: string): void {
   rmSync(path.join(tlsDir(dataDir), 'ca.key'), { force: true });
+}
+
+export function saveDataKey(dataDir: string, key: DataKey): void {
+  const d = tlsDir(dataDir);
+  mkdirSync(d, { recursive: true, mode: 0o700 });
+  writeFileDurably(path.join(d, 'data.key'), key.toBase64() + '\n', 0o600);
+}
+
+/** The manager's data key, or null when this data dir has none (a worker, or a manager from before secrets). */
+export function loadDataKey(dataDir: string): DataKey | null {
+  const f = path.join(tlsDir(dataDir), 'data.key');
+  return existsSync(f) ? DataKey.fromBase64(readFileSync(f, 'utf8')) : null;
+}
+
+/** A demoted manager forgets the data key: workers never hold it. */
+export function removeDataKey(dataDir: string): void {
+  rmSync(path.join(tlsDir(dataDir), 'data.key'), { force: true });
 }

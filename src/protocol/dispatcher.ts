@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { defineMessage } from '../wire/registry.js';
-import { any, array, bool, object, oneOf, optional, record, str, tagged, uint, literal } from '../wire/schema.js';
+import { any, array, bool, bytes, object, oneOf, optional, record, str, tagged, uint, literal } from '../wire/schema.js';
 import { TASK_STATES, type Node, type Task, type TaskStatus } from '../model/index.js';
 
 /**
@@ -47,6 +47,9 @@ export interface AgentDescription {
   gossipAddr: string;
 }
 
+/** One secret's or config's data at most (the API's limit is 500 KiB). */
+export const SECRET_ITEM_MAX_BYTES = 512 * 1024;
+
 export const SessionOpen = defineMessage({
   name: 'dispatcher.session',
   version: 1,
@@ -60,6 +63,9 @@ export const SessionOpen = defineMessage({
     gossipKeys: object({ type: literal('gossipKeys'), keys: array(str({ min: 1, max: 64 }), { min: 1, max: 4 }) }),
     // The root certificates to trust (two during a CA rotation) and the root ID (manager/membership/ca-rotation.ts) that signs node certificates now.
     caTrust: object({ type: literal('caTrust'), roots: array(str({ min: 1, max: 8_192 }), { min: 1, max: 2 }), issuer: str({ min: 1, max: 16 }) }),
+    // Secret and config data for the tasks of the assignments frame that follows, opened on the leader
+    // (sent only to a node with an assigned task using it; the agent keeps it in memory and tmpfs only).
+    secrets: object({ type: literal('secrets'), items: array(object({ kind: oneOf(['secret', 'config'] as const), id, data: bytes({ max: SECRET_ITEM_MAX_BYTES }) }), { max: 4096 }) }),
   }),
   samples: () => [
     {
@@ -82,8 +88,15 @@ export const SessionOpen = defineMessage({
     { type: 'assignments' as const, full: true, tasks: [], removed: [] },
     { type: 'gossipKeys' as const, keys: ['a2V5'] },
     { type: 'caTrust' as const, roots: ['-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n'], issuer: '0123456789abcdef' },
+    { type: 'secrets' as const, items: [{ kind: 'secret' as const, id: 's1', data: new Uint8Array([1, 2]) }] },
   ],
 });
+
+export interface SecretItem {
+  kind: 'secret' | 'config';
+  id: string;
+  data: Uint8Array;
+}
 
 export type SessionFrame =
   | { type: 'open'; nodeId: string; description: AgentDescription }
@@ -91,7 +104,8 @@ export type SessionFrame =
   | { type: 'assignments'; full: boolean; tasks: Task[]; removed: string[] }
   | { type: 'node'; node: Node }
   | { type: 'gossipKeys'; keys: string[] }
-  | { type: 'caTrust'; roots: string[]; issuer: string };
+  | { type: 'caTrust'; roots: string[]; issuer: string }
+  | { type: 'secrets'; items: SecretItem[] };
 
 export const Heartbeat = defineMessage({
   name: 'dispatcher.heartbeat',

@@ -32,6 +32,8 @@ export const Join = defineMessage({
     managers: array(object({ nodeId: id, addr }), { max: 64 }),
     certificate: optional(pem),
     caCertificate: optional(pem),
+    /** The cluster data key (base64), to managers only (manager/secrets/data-key.ts); the connection is mutual TLS. */
+    dataKey: optional(str({ min: 1, max: 100 })),
   }),
   samples: () => [
     { token: 'SWMTKN-1-x-y', nodeId: 'n2', hostname: 'h2', clusterAddr: '127.0.0.2:4242', gossipAddr: '127.0.0.2:4242' },
@@ -40,6 +42,7 @@ export const Join = defineMessage({
   responseSamples: () => [
     { clusterId: 'c1', nodeId: 'n2', role: 'worker' as const, gossipKey: 'k', managers: [{ nodeId: 'm1', addr: '127.0.0.1:4242' }] },
     { clusterId: 'c1', nodeId: 'n2', role: 'worker' as const, gossipKey: 'k', managers: [{ nodeId: 'm1', addr: '127.0.0.1:4242' }], certificate: 'c', caCertificate: 'ca' },
+    { clusterId: 'c1', nodeId: 'n2', role: 'manager' as const, gossipKey: 'k', managers: [{ nodeId: 'm1', addr: '127.0.0.1:4242' }], certificate: 'c', caCertificate: 'ca', dataKey: 'a2V5' },
   ],
 });
 
@@ -51,6 +54,7 @@ export interface JoinResponse {
   managers: { nodeId: string; addr: string }[];
   certificate?: string;
   caCertificate?: string;
+  dataKey?: string;
 }
 
 /**
@@ -72,9 +76,13 @@ export const CertRenew = defineMessage({
   name: 'membership.renew',
   version: 1,
   body: object({ csr: pem }),
-  response: object({ certificate: pem, caCertificate: pem, role: oneOf(['worker', 'manager'] as const) }),
+  // dataKey: the cluster data key, only when the role is manager (a promoted worker gets it here).
+  response: object({ certificate: pem, caCertificate: pem, role: oneOf(['worker', 'manager'] as const), dataKey: optional(str({ min: 1, max: 100 })) }),
   samples: () => [{ csr: '-----BEGIN CERTIFICATE REQUEST-----\nMIIB\n-----END CERTIFICATE REQUEST-----\n' }],
-  responseSamples: () => [{ certificate: 'c', caCertificate: 'ca', role: 'worker' as const }],
+  responseSamples: () => [
+    { certificate: 'c', caCertificate: 'ca', role: 'worker' as const },
+    { certificate: 'c', caCertificate: 'ca', role: 'manager' as const, dataKey: 'a2V5' },
+  ],
 });
 
 /** Membership changes a follower's API forwards to the leader. */

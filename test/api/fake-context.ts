@@ -15,6 +15,7 @@ import type { ManagerContext, ManagerStatusInfo } from '../../src/manager/interf
 import { encodeTxn, type StoreOp, type TxnResult } from '../../src/manager/store/commands.js';
 import { StoreError, StoreErrorCode } from '../../src/manager/store/errors.js';
 import { Store } from '../../src/manager/store/store.js';
+import { DataKey } from '../../src/manager/secrets/data-key.js';
 import type { Cluster, Labels, Node, NodeRole, NodeState, Service, Task, TaskState } from '../../src/model/index.js';
 
 export interface NodeSeed {
@@ -57,6 +58,13 @@ export class FakeContext implements ManagerContext {
 
   newId(): string {
     return newObjectId();
+  }
+
+  /** The data key secret and config data are sealed with (null: a manager without one). */
+  key: DataKey | null = DataKey.generate();
+
+  dataKey(): DataKey | null {
+    return this.key;
   }
 
   now(): string {

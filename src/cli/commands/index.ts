@@ -24,6 +24,7 @@ export const COMMAND_MODULES: CommandModule[] = [
   { names: ['env'], load: async () => (await import('./env.js')).registerEnv },
   { names: ['node'], load: async () => (await import('./node.js')).registerNode },
   { names: ['service'], load: async () => (await import('./service.js')).registerService },
+  { names: ['secret', 'config'], load: async () => (await import('./secret.js')).registerSecret },
   { names: ['image'], load: async () => (await import('./image.js')).registerImage },
   { names: ['join-token'], load: async () => (await import('./join-token.js')).registerJoinToken },
   { names: ['swarm'], load: async () => (await import('./swarm.js')).registerSwarm },

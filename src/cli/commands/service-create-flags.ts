@@ -5,6 +5,7 @@
  * flag.
  */
 import { parseConstraint as parseModelConstraint } from '../../model/constraints.js';
+import { parseConfigRef, parseSecretRef } from './secret-ref-flags.js';
 import { Option, type Command } from 'commander';
 import type { EndpointPortConfig, HealthConfig, Mount, ServiceMode, ServiceSpec, TaskSpec, UpdateConfig } from '../../model/index.js';
 import { CliError } from '../errors.js';
@@ -229,6 +230,8 @@ export interface CreateFlags extends ScalarFlags {
   placementPref?: string[];
   publish?: string[];
   mount?: string[];
+  secret?: string[];
+  config?: string[];
 }
 
 export interface UpdateFlags extends ScalarFlags {
@@ -295,7 +298,9 @@ export function addCreateOptions(cmd: Command): Command {
       .option('--constraint <expr>', 'placement constraint, e.g. node.role==worker (repeatable)', collect)
       .option('--placement-pref <pref>', 'placement preference, e.g. spread=node.labels.zone (repeatable)', collect)
       .option('-p, --publish <published:target>', 'publish a port, e.g. 8080:80 (repeatable)', collect)
-      .option('--mount <spec>', 'attach a mount, e.g. type=bind,source=/srv,target=/data (repeatable)', collect),
+      .option('--mount <spec>', 'attach a mount, e.g. type=bind,source=/srv,target=/data (repeatable)', collect)
+      .option('--secret <spec>', 'give the tasks a secret, e.g. source=db_pass,target=db,uid=0,gid=0,mode=0400 (repeatable)', collect)
+      .option('--config <spec>', 'give the tasks a config, e.g. source=app.yml,target=/etc/app.yml (repeatable)', collect),
   );
 }
 
@@ -432,6 +437,8 @@ export function createSpec(f: CreateFlags, positionals: string[]): ServiceSpec {
   if (f.env) c.Env = f.env.map((e) => flagValue('--env', e, (s) => parseEnv(s)));
   if (f.containerLabel) c.Labels = labelMap('--container-label', f.containerLabel);
   if (f.mount) c.Mounts = f.mount.map((m) => flagValue('--mount', m, parseMount));
+  if (f.secret) c.Secrets = f.secret.map(parseSecretRef);
+  if (f.config) c.Configs = f.config.map(parseConfigRef);
   const constraints = f.constraint?.map((x) => flagValue('--constraint', x, parseConstraint));
   const prefs = f.placementPref?.map((x) => flagValue('--placement-pref', x, parsePlacementPref));
   if (constraints || prefs) spec.TaskTemplate.Placement = { ...(constraints ? { Constraints: constraints } : {}), ...(prefs ? { Preferences: prefs } : {}) };

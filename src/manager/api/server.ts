@@ -30,6 +30,7 @@ import { systemRoutes } from './routes/system.js';
 import { taskRoutes } from './routes/tasks.js';
 import { logRoutes } from './routes/logs.js';
 import { kvRoutes } from './routes/kv.js';
+import { secretRoutes } from './routes/secrets.js';
 
 /** TLS material of the API's TCP listener, and who may call it. */
 export interface ApiTlsOptions {
@@ -79,6 +80,7 @@ export function createApiServer(ctx: ManagerContext, opts: ApiServerOptions = {}
   networkRoutes(router, d);
   distributionRoutes(router);
   kvRoutes(router, d);
+  secretRoutes(router, d);
 
   const commonHeaders = {
     'Api-Version': API_VERSION,

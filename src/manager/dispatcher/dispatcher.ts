@@ -12,6 +12,7 @@ import { Heartbeat, SessionOpen, StatusReport, type AgentDescription, type Sessi
 import { systemTimers, type TimerHandle, type Timers } from '../../util/timers.js';
 import { impersonation } from '../../wire/pki/identity.js';
 import { caTrustFrame, type CaReport } from '../membership/ca-rotation.js';
+import { chunkItems, dataKeysOf, openItems } from './secret-data.js';
 
 interface Session {
   nodeId: string;
@@ -25,6 +26,8 @@ interface Session {
   /** The roots it trusts and the root of its certificate, as its heartbeats last said (a CA rotation waits on them). */
   caTrustId?: string;
   certIssuerId?: string;
+  /** `kind/id` of the secret and config data this node holds (for tasks in `sent`). */
+  sentData: Set<string>;
 }
 
 interface Pending {
@@ -152,7 +155,7 @@ export class Dispatcher {
     if (refusal) return this.refuse(stream, `UNAVAILABLE: ${refusal}`);
     const old = this.sessions.get(open.nodeId);
     if (old) old.stream.reset('replaced by a newer session');
-    const session: Session = { nodeId: open.nodeId, sessionId: this.newSessionId(), stream, lastHeartbeat: this.timers.now(), sent: new Map() };
+    const session: Session = { nodeId: open.nodeId, sessionId: this.newSessionId(), stream, lastHeartbeat: this.timers.now(), sent: new Map(), sentData: new Set() };
     this.sessions.set(open.nodeId, session);
     this.sessionEnded.delete(open.nodeId);
     this.metrics.sessionsOpened++;
@@ -426,10 +429,30 @@ export class Dispatcher {
     }
     if (!full && upsert.length === 0 && removed.length === 0) return;
     try {
+      this.pushSecretData(s, full, current, upsert);
       s.stream.write({ type: 'assignments', full, tasks: upsert, removed });
     } catch {
       // the session is closing; the agent will reconnect and get a full set
     }
+  }
+
+  /**
+   * Before the assignments that need it: the data of the secrets and configs
+   * the node's new tasks use and it does not hold yet. The agent keeps data
+   * only for the tasks it was sent, so what the node holds is re-derived from
+   * those tasks after every push (and everything is re-sent on a full set).
+   */
+  private pushSecretData(s: Session, full: boolean, current: Task[], upsert: Task[]): void {
+    if (full) s.sentData.clear();
+    const missing = new Set<string>();
+    for (const t of upsert) for (const k of dataKeysOf(t)) if (!s.sentData.has(k)) missing.add(k);
+    if (missing.size > 0) {
+      const items = openItems(this.deps.ctx.store, this.deps.ctx.dataKey?.() ?? null, missing, (m) => this.log(`node ${s.nodeId}: ${m}`));
+      for (const items1 of chunkItems(items)) s.stream.write({ type: 'secrets', items: items1 });
+      for (const it of items) s.sentData.add(`${it.kind}/${it.id}`);
+    }
+    const held = new Set(current.flatMap(dataKeysOf));
+    for (const k of s.sentData) if (!held.has(k)) s.sentData.delete(k);
   }
 
   private log(msg: string): void {

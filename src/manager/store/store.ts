@@ -2,7 +2,7 @@ import { Packr, Unpackr } from '../../util/msgpack.js';
 import type { StateMachine } from '../../raft/driver.js';
 import { decodeTxn, KINDS, type AnyObject, type Change, type Kind, type ObjectOf, type StoreOp, type Txn, type TxnResult } from './commands.js';
 import { StoreError, StoreErrorCode } from './errors.js';
-import { stateRank, type Service, type Task } from '../../model/index.js';
+import { stateRank, type Config, type Secret, type Service, type Task } from '../../model/index.js';
 import { packSlices, unpackSlices } from '../../util/sliced-pack.js';
 
 /** Kinds whose Spec.Name must be unique (Docker refuses duplicates with 409). */
@@ -118,6 +118,7 @@ export class Store implements StateMachine {
         if (!o || typeof o.ID !== 'string' || o.ID === '') throw new StoreError(StoreErrorCode.INVALID, 'object needs an ID', 'ID');
         if (stage.get(op.kind, o.ID)) throw new StoreError(StoreErrorCode.NAME_CONFLICT, `${op.kind} ${o.ID} already exists`);
         this.checkName(stage, op.kind, o, null);
+        if (op.kind === 'service') checkSecretRefs(stage, o as Service);
         stage.put(op.kind, { ...o, Version: { Index: index }, CreatedAt: time, UpdatedAt: time } as AnyObject, 'create');
         return;
       }
@@ -133,6 +134,7 @@ export class Store implements StateMachine {
           );
         }
         this.checkName(stage, op.kind, o, cur);
+        if (op.kind === 'service') checkSecretRefs(stage, o as Service);
         stage.put(op.kind, { ...o, Version: { Index: index }, CreatedAt: cur.CreatedAt, UpdatedAt: time } as AnyObject, 'update');
         return;
       }
@@ -143,6 +145,7 @@ export class Store implements StateMachine {
         if (op.expect !== undefined && op.expect !== cur.Version.Index) {
           throw new StoreError(StoreErrorCode.VERSION_CONFLICT, `${op.kind} ${cur.ID} is at version ${cur.Version.Index}, not ${op.expect}`, 'version');
         }
+        if (op.kind === 'secret' || op.kind === 'config') checkUnused(stage, op.kind, cur as Secret | Config);
         stage.remove(op.kind, op.id);
         return;
       }
@@ -303,6 +306,18 @@ class Stage {
     this.objects.set(`${kind}/${id}`, { kind, id, next: null, action: 'delete' });
   }
 
+  /** Every service as this transaction sees it (staged versions first). */
+  services(): Service[] {
+    const out = new Map<string, Service>();
+    for (const sv of this.store.list('service')) out.set(sv.ID, sv);
+    for (const st of this.objects.values()) {
+      if (st.kind !== 'service') continue;
+      if (st.next) out.set(st.id, st.next as Service);
+      else out.delete(st.id);
+    }
+    return [...out.values()];
+  }
+
   nameOwner(kind: Kind, name: string): string | undefined {
     for (const s of this.objects.values()) {
       if (s.kind === kind && s.next && (s.next as { Spec: { Name: string } }).Spec.Name === name) return s.id;
@@ -330,6 +345,36 @@ class Stage {
     }
     for (const [k, v] of this.kvs) this.store.commitKv(k, v);
     return changes;
+  }
+}
+
+/**
+ * A service may only reference secrets and configs that exist, and one that a
+ * service references cannot be removed (Docker's rules). Checked here, at
+ * apply, as well as by the API: a create racing a remove cannot leave a
+ * service pointing at nothing.
+ */
+function checkSecretRefs(stage: Stage, s: Service): void {
+  const c = s.Spec?.TaskTemplate?.ContainerSpec;
+  (c?.Secrets ?? []).forEach((r, i) => {
+    if (!stage.get('secret', r.SecretID)) throw new StoreError(StoreErrorCode.INVALID, `secret ${r.SecretName || r.SecretID} not found`, `Spec.TaskTemplate.ContainerSpec.Secrets[${i}]`);
+  });
+  (c?.Configs ?? []).forEach((r, i) => {
+    if (!stage.get('config', r.ConfigID)) throw new StoreError(StoreErrorCode.INVALID, `config ${r.ConfigName || r.ConfigID} not found`, `Spec.TaskTemplate.ContainerSpec.Configs[${i}]`);
+  });
+}
+
+function checkUnused(stage: Stage, kind: 'secret' | 'config', o: Secret | Config): void {
+  const users = stage
+    .services()
+    .filter((s) => {
+      const c = s.Spec?.TaskTemplate?.ContainerSpec;
+      return kind === 'secret' ? (c?.Secrets ?? []).some((r) => r.SecretID === o.ID) : (c?.Configs ?? []).some((r) => r.ConfigID === o.ID);
+    })
+    .map((s) => s.Spec.Name)
+    .sort();
+  if (users.length > 0) {
+    throw new StoreError(StoreErrorCode.FAILED_PRECONDITION, `${kind} '${o.Spec.Name}' is in use by the following service${users.length > 1 ? 's' : ''}: ${users.join(', ')}`);
   }
 }
 

@@ -7,6 +7,8 @@ import { TaskController } from './task-controller.js';
 import { TaskDb } from './task-db.js';
 import type { AgentOptions } from './options.js';
 import { systemTimers } from '../../util/timers.js';
+import type { SecretItem } from '../../protocol/dispatcher.js';
+import { defaultSecretsRoot, SecretFiles } from './secret-files.js';
 
 export type { AgentOptions } from './options.js';
 
@@ -22,10 +24,13 @@ export class Agent {
   private readonly forgetting = new Set<string>();
   private readonly forgets = new Set<Promise<void>>();
   private stopped = false;
+  private readonly secrets: SecretFiles;
   private constructor(
     private readonly opts: AgentOptions,
     private readonly db: TaskDb,
-  ) {}
+  ) {
+    this.secrets = new SecretFiles(opts.secretsRoot ?? defaultSecretsRoot(opts.nodeId), (m) => this.log(m));
+  }
 
   static async start(opts: AgentOptions): Promise<Agent> {
     mkdirSync(opts.dataDir, { recursive: true });
@@ -89,6 +94,7 @@ export class Agent {
         log: (m) => this.log(m),
         alive: () => !this.stopped,
         wall: () => this.wall(),
+        secrets: this.secrets,
       },
       { id: task.ID, task, runtime: name, state, created, updatedMs: this.wall() },
     );
@@ -125,6 +131,18 @@ export class Agent {
     }
     const gone = full ? [...this.controllers.keys()].filter((id) => !seen.has(id)) : removed;
     for (const id of gone) this.forget(id);
+    // Data only for the tasks still tracked here (the dispatcher re-sends on a full set).
+    this.secrets.prune(this.tasks());
+  }
+
+  /** Secret and config data for the assignments that follow (memory only; tmpfs when a task prepares). */
+  onSecrets(items: SecretItem[]): void {
+    if (!this.stopped) this.secrets.put(items);
+  }
+
+  /** The node stops with its tasks: every task's secret tmpfs goes too. */
+  releaseSecrets(): Promise<void> {
+    return this.secrets.releaseAll();
   }
 
   /**

@@ -12,6 +12,8 @@ export interface AgentOptions {
   /** Where status reports go (the dispatcher session). */
   report(updates: { taskId: string; status: TaskStatus }[]): void;
   log?: (msg: string) => void;
+  /** Where tasks' secret tmpfs mounts go (default: secret-files.ts defaultSecretsRoot). */
+  secretsRoot?: string;
   /** Clocks (default: the machine's): its wall clock stamps statuses. */
   timers?: Timers;
 }

@@ -1,5 +1,6 @@
 import type { Service, Task } from '../../model/index.js';
 import type { MountSpec, TaskRunSpec } from '../runtime/interface.js';
+import type { Materialized } from './secret-files.js';
 
 /** Docker's default stop grace period: 10 s. */
 export const DEFAULT_STOP_GRACE_MS = 10_000;
@@ -61,4 +62,22 @@ export function toRunSpec(task: Task, service?: Pick<Service, 'Spec'>): TaskRunS
       ...(c.Labels ?? {}),
     },
   };
+}
+
+/**
+ * Hands a task its secret and config files: container runtimes get each file
+ * bind-mounted read-only at its target (/run/secrets/<name>, /<config>); a
+ * process task, which has no mount namespace, gets the directories in
+ * SHOAL_SECRETS_DIR and SHOAL_CONFIGS_DIR.
+ */
+export function withSecretFiles(spec: TaskRunSpec, m: Materialized, runtime: string): TaskRunSpec {
+  if (runtime === 'process') {
+    return { ...spec, env: [...spec.env, `SHOAL_SECRETS_DIR=${m.dir}/secrets`, `SHOAL_CONFIGS_DIR=${m.dir}/configs`] };
+  }
+  return { ...spec, mounts: [...spec.mounts, ...m.files.map((f): MountSpec => ({ type: 'bind', source: f.hostPath, target: f.target, readOnly: true }))] };
+}
+
+export function usesSecrets(task: Task): boolean {
+  const c = task.Spec.ContainerSpec;
+  return (c?.Secrets?.length ?? 0) > 0 || (c?.Configs?.length ?? 0) > 0;
 }

@@ -1,7 +1,7 @@
 import { leaderHintOf } from '../../util/errors.js';
 import type { Connection, Stream, Transport } from '../../wire/interface.js';
 import { isWireError } from '../../wire/errors.js';
-import { Heartbeat, SessionOpen, StatusReport, type AgentDescription, type SessionFrame, type StatusUpdate } from '../../protocol/dispatcher.js';
+import { Heartbeat, SessionOpen, StatusReport, type AgentDescription, type SecretItem, type SessionFrame, type StatusUpdate } from '../../protocol/dispatcher.js';
 import { stateRank, type Node, type Task } from '../../model/index.js';
 import { Backoff } from '../../util/backoff.js';
 import { defaultBackoff, type BackoffOptions } from '../../wire/options.js';
@@ -30,6 +30,8 @@ export interface SessionClientOptions {
   /** For tests: how the session waits between attempts (default: a timer of `timers`). */
   sleep?: (ms: number) => Promise<void>;
   onAssignments(full: boolean, tasks: Task[], removed: string[]): void;
+  /** Secret and config data for the assignments that follow (kept in memory by the agent). */
+  onSecrets?(items: SecretItem[]): void;
   onNode?(node: Node): void;
   /** The cluster's gossip keys, primary first (on every session and rotation). */
   onGossipKeys?(keys: string[]): void;
@@ -184,6 +186,9 @@ export class SessionClient {
                 break;
               case 'gossipKeys':
                 this.opts.onGossipKeys?.(f.keys);
+                break;
+              case 'secrets':
+                this.opts.onSecrets?.(f.items);
                 break;
             }
           },

@@ -1,7 +1,8 @@
 import { isTerminal, stateRank, type Task, type TaskState, type TaskStatus } from '../../model/index.js';
 import type { ContainerInfo, ExitStatus, Runtime } from '../runtime/interface.js';
 import { RuntimeError } from '../runtime/interface.js';
-import { stopGraceMs, toRunSpec } from './run-spec.js';
+import { stopGraceMs, toRunSpec, usesSecrets, withSecretFiles } from './run-spec.js';
+import type { SecretFiles } from './secret-files.js';
 import type { LocalTask, TaskDb } from './task-db.js';
 
 export interface ControllerDeps {
@@ -13,6 +14,8 @@ export interface ControllerDeps {
   alive(): boolean;
   /** Epoch ms for status timestamps and the task db. */
   wall(): number;
+  /** The node's secret and config data (tmpfs per task). */
+  secrets?: SecretFiles;
 }
 
 /**
@@ -85,7 +88,9 @@ export class TaskController {
     if (this.state === 'accepted') {
       await this.move('preparing', 'preparing');
       try {
-        const spec = toRunSpec(this.task);
+        let spec = toRunSpec(this.task);
+        const files = await this.deps.secrets?.materialize(this.task);
+        if (files) spec = withSecretFiles(spec, files, rt.name);
         await rt.prepare(spec);
         const info = await rt.create(spec);
         this.containerId = info.runtimeId;
@@ -180,6 +185,7 @@ export class TaskController {
       await this.shutdown();
     }
     if (this.created) await this.deps.runtime.remove(this.task.ID).catch((e: Error) => this.deps.log(`removing ${this.task.ID}: ${e.message}`));
+    if (usesSecrets(this.task)) await this.deps.secrets?.release(this.task.ID);
     await this.deps.db.remove(this.task.ID);
   }
 }

@@ -18,6 +18,7 @@ import { defaultUpdateConfig, serviceShape, withServiceDefaults } from '../shape
 import { commitOps, readStore } from '../state.js';
 import { fail } from '../validate/check.js';
 import { modeName, validateServiceSpec } from '../validate/service-spec.js';
+import { resolveSecretRefs } from '../secret-refs.js';
 
 const SERVICE_FILTERS = ['id', 'label', 'mode', 'name', 'runtime'] as const;
 const MODE_FILTER: Record<string, ReturnType<typeof modeName>> = {
@@ -35,6 +36,7 @@ export function serviceRoutes(r: Router, d: Deps): void {
     const store = await readStore(ctx);
     if (spec.Name === '') spec.Name = randomName((n) => store.find('service', n)?.Spec.Name === n);
     checkIngressPorts(store, spec, null);
+    resolveSecretRefs(store, spec);
     const id = ctx.newId();
     await commitOps(ctx, [{ op: 'create', kind: 'service', object: { ID: id, Spec: spec } }]);
     return { status: 201, body: { ID: id, Warnings: [] } };
@@ -95,6 +97,7 @@ export function serviceRoutes(r: Router, d: Deps): void {
       const to = modeName(spec.Mode);
       if (from !== to) throw badRequest(`changing a service's mode (${from} to ${to}) is not supported: remove and re-create it`, 'Spec.Mode');
       checkIngressPorts(store, spec, cur.ID);
+      resolveSecretRefs(store, spec);
       // A new spec starts a new update: the orchestrator reports its progress afresh.
       const { UpdateStatus: _old, ...rest } = cur;
       next = { ...rest, Spec: spec, PreviousSpec: cur.Spec };

@@ -6,6 +6,7 @@
  */
 import { makeToken } from '../../membership/tokens.js';
 import { caKeyPair, tokenDigest } from '../../membership/ca.js';
+import { withOpenCa } from '../../secrets/ca-key.js';
 import { rotateGossipKeys } from '../../membership/gossip-keys.js';
 import type { Store } from '../../store/store.js';
 import type { Cluster } from '../../../model/index.js';
@@ -44,7 +45,7 @@ export function swarmRoutes(r: Router, d: Deps): void {
     const c = theCluster(await readStore(ctx));
     if (!c.ShoalCA) throw unavailable('this cluster has no certificate authority yet');
     const { issueAdminCertificate } = await import('../../../wire/pki/x509.js');
-    const cert = await issueAdminCertificate(caKeyPair(c), { name: b.Name, clusterId: c.ID, csrPem: b.CSR });
+    const cert = await issueAdminCertificate(caKeyPair(withOpenCa(c, ctx.dataKey?.() ?? null)), { name: b.Name, clusterId: c.ID, csrPem: b.CSR });
     return { status: 201, body: { Certificate: cert.certPem, CA: c.ShoalCA.CertPem } };
   });
 

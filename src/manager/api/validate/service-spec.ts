@@ -24,6 +24,7 @@ import {
   type Obj,
 } from './check.js';
 import { parseConstraint } from './constraints.js';
+import { validateRefs } from './secret-spec.js';
 
 const MAX_U64 = Number.MAX_SAFE_INTEGER;
 const MIN_MEMORY = 4 * 1024 * 1024;
@@ -167,12 +168,9 @@ function validateContainerSpec(raw: unknown, field: string, runtime: string | un
   const hc = optObj(c.HealthCheck, `${field}.HealthCheck`);
   if (hc) validateHealth(hc, `${field}.HealthCheck`);
   validateMounts(c.Mounts, `${field}.Mounts`);
-  // Not built yet: refused rather than stored and never delivered (a task that expects
-  // /run/secrets/x must not start without it).
-  for (const k of ['Secrets', 'Configs'] as const) {
-    const refs = optArray(c[k], `${field}.${k}`);
-    if (refs && refs.length > 0) fail(`${field}.${k}`, `${k.toLowerCase()} are not supported by this version of Shoal yet: remove --${k === 'Secrets' ? 'secret' : 'config'} (tracked in the [security] issue)`);
-  }
+  // Existence is checked (and IDs resolved) by the route against the store: secret-refs.ts.
+  c.Secrets = validateRefs('secret', c.Secrets, `${field}.Secrets`);
+  c.Configs = validateRefs('config', c.Configs, `${field}.Configs`);
   optStringMap(c.Sysctls, `${field}.Sysctls`);
   optArray(c.Ulimits, `${field}.Ulimits`)?.forEach((u, i) => {
     const f = `${field}.Ulimits[${i}]`;
