@@ -5,7 +5,7 @@
  * SIGKILL, paused with SIGSTOP, or stopped with SIGTERM.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import https from 'node:https';
@@ -217,9 +217,12 @@ export class ProcCluster {
     const d = this.adminDir();
     const f = (x: string) => path.join(d, x);
     if (!existsSync(f('key.pem'))) return null;
-    return (this.tlsCache ??= { ca: readFileSync(f('ca.pem'), 'utf8'), cert: readFileSync(f('cert.pem'), 'utf8'), key: readFileSync(f('key.pem'), 'utf8') });
+    // Re-read when the node rewrote the bundle (a CA rotation: daemon.ts refreshAdminBundle).
+    const stamp = ['ca.pem', 'cert.pem', 'key.pem'].map((x) => statSync(f(x)).mtimeMs).join('/');
+    if (this.tlsCache?.stamp !== stamp) this.tlsCache = { stamp, tls: { ca: readFileSync(f('ca.pem'), 'utf8'), cert: readFileSync(f('cert.pem'), 'utf8'), key: readFileSync(f('key.pem'), 'utf8') } };
+    return this.tlsCache.tls;
   }
-  private tlsCache: { ca: string; cert: string; key: string } | undefined;
+  private tlsCache: { stamp: string; tls: { ca: string; cert: string; key: string } } | undefined;
 
   /** What a shoal or docker CLI process needs to reach node n's API. */
   apiEnv(n: NodeProc): Record<string, string> {

@@ -27,6 +27,7 @@ import { SchedulerLoop } from './leader/scheduler-loop.js';
 import type { SyncMode } from '../raft/storage.js';
 import { systemTimers, type TimerHandle, type Timers } from '../util/timers.js';
 import { mayRetireOldGossipKey } from './membership/gossip-keys.js';
+import { advanceCaRotation } from './membership/ca-rotation.js';
 import type { DataKey } from './secrets/data-key.js';
 import { sealCa, withOpenCa } from './secrets/ca-key.js';
 
@@ -191,7 +192,10 @@ export class Manager implements ManagerContext {
           if (!this.leading || this.stopped) return;
           this.scheduler.start();
           this.orchestrator?.start();
-          this.keyTimer = this.timers.setInterval(() => void this.retireGossipKey().catch((err: Error) => this.log(`gossip key: ${err.message}`)), 1_000);
+          this.keyTimer = this.timers.setInterval(() => {
+            void this.retireGossipKey().catch((err: Error) => this.log(`gossip key: ${err.message}`));
+            void this.stepCaRotation().catch((err: Error) => this.log(`CA rotation: ${err.message}`));
+          }, 1_000);
         },
         (err: Error) => this.log(`leader barrier: ${err.message}`),
       );
@@ -218,6 +222,20 @@ export class Manager implements ManagerContext {
     const keys = c.ShoalGossipKeys!;
     const r = await this.commit([{ op: 'update', kind: 'cluster', object: { ...c, ShoalGossipKeys: [keys[0]!] }, expect: c.Version.Index }]);
     if (r.ok) this.log('gossip key rotation done: the old key is retired');
+  }
+
+  /** The next step of a root CA rotation (membership/ca-rotation.ts), once every ready node has done its part. */
+  private async stepCaRotation(): Promise<void> {
+    const c = this.store.list('cluster')[0];
+    if (!c?.ShoalCARotation) return;
+    const ready = this.store
+      .list('node')
+      .filter((n) => n.Status.State === 'ready')
+      .map((n) => n.ID);
+    const next = advanceCaRotation(c, ready, this.dispatcher.caReports());
+    if (!next) return;
+    const r = await this.commit([{ op: 'update', kind: 'cluster', object: next, expect: c.Version.Index }]);
+    if (r.ok) this.log(next.ShoalCARotation ? 'CA rotation: every node trusts the new root; managers now sign with it' : 'CA rotation done: the new root is the cluster CA (join tokens changed)');
   }
 
   private learnAddress(n: Node): void {

@@ -66,8 +66,12 @@ export interface ApiTlsContext {
   addr: string;
   nodeId: string;
   clusterId: string;
-  /** The cluster CA as this manager holds it now (null until its store has it). */
-  ca(): KeyPair | null;
+  /**
+   * The cluster CA as this manager holds it now (null until its store has
+   * it): what signs certificates now (the new root in a rotation's later
+   * steps), and the roots clients may chain to (PEM bundle).
+   */
+  ca(): { signer: KeyPair; trust: string } | null;
   log(msg: string): void;
 }
 
@@ -86,21 +90,23 @@ export function serverNames(host: string): { ips: string[]; dnsNames: string[] }
  * The TLS listener. Resolves once it listens; `stop()` ends the renewal
  * timer (the listener closes with the API server).
  */
-export async function serveApiTls(c: ApiTlsContext): Promise<{ stop(): void }> {
+export async function serveApiTls(c: ApiTlsContext): Promise<{ stop(): void; refresh(): Promise<void> }> {
   const ca = c.ca();
   if (!ca) throw new DaemonError('the cluster CA is not in this manager\'s store yet');
   const i = c.addr.lastIndexOf(':');
   const host = c.addr.slice(0, i).replace(/^\[|\]$/g, '');
   const port = Number(c.addr.slice(i + 1));
   const issue = async (root: KeyPair) => (await x509()).issueApiServerCertificate(root, { nodeId: c.nodeId, clusterId: c.clusterId, ...serverNames(host) });
-  let current = await issue(ca);
+  let current = await issue(ca.signer);
+  let signedBy = ca.signer.certPem;
+  let trust = ca.trust;
   await c.api
     .listenTls({
       host,
       port,
       key: current.keyPem,
       cert: current.certPem,
-      ca: ca.certPem,
+      ca: ca.trust,
       authorize: (subject) => {
         const who = apiClientOfSubject(subject, c.clusterId);
         return typeof who === 'string' ? who : null;
@@ -122,8 +128,10 @@ export async function serveApiTls(c: ApiTlsContext): Promise<{ stop(): void }> {
     const root = c.ca();
     try {
       if (!root) throw new Error('the cluster CA is not in the store');
-      current = await issue(root);
-      c.api.updateTls({ key: current.keyPem, cert: current.certPem, ca: root.certPem });
+      current = await issue(root.signer);
+      signedBy = root.signer.certPem;
+      trust = root.trust;
+      c.api.updateTls({ key: current.keyPem, cert: current.certPem, ca: trust });
       c.log(`node ${c.nodeId}: API serving certificate renewed`);
     } catch (err) {
       c.log(`node ${c.nodeId}: cannot renew the API serving certificate (retrying in a minute): ${(err as Error).message}`);
@@ -138,6 +146,22 @@ export async function serveApiTls(c: ApiTlsContext): Promise<{ stop(): void }> {
     stop() {
       stopped = true;
       if (timer) clearTimeout(timer);
+    },
+    /**
+     * A CA rotation moved on: trust what the cluster trusts now, and serve a
+     * certificate of the root that signs now (clients' bundles trust both
+     * roots while it runs).
+     */
+    async refresh() {
+      const root = c.ca();
+      if (stopped || !root) return;
+      if (root.signer.certPem !== signedBy) {
+        current = await issue(root.signer);
+        signedBy = root.signer.certPem;
+      } else if (root.trust === trust) return;
+      trust = root.trust;
+      c.api.updateTls({ key: current.keyPem, cert: current.certPem, ca: trust });
+      c.log(`node ${c.nodeId}: API TLS follows the cluster CA (${trust.match(/BEGIN CERTIFICATE/g)?.length ?? 0} trusted roots)`);
     },
   };
 }

@@ -1,6 +1,7 @@
 import { retry, RetryExhaustedError } from '../util/retry.js';
 import { systemTimers } from '../util/timers.js';
 import os from 'node:os';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { GossipDriver } from '../gossip/driver.js';
 import { Keyring } from '../gossip/keyring.js';
@@ -16,7 +17,8 @@ import { DataKey } from '../manager/secrets/data-key.js';
 import { nodeAccessPolicy } from './access.js';
 import { adminBundleDir, writeAdminBundle } from './admin-bundle.js';
 import { defaultApiSocket, serveApiSocket, serveApiTls } from './api-endpoints.js';
-import { caKeyPair } from '../manager/membership/ca.js';
+import { nodeSigner, pemBundle, trustedRoots } from '../manager/membership/ca.js';
+import { caReportOf, issuerRootId } from './ca-trust.js';
 import { withOpenCa } from '../manager/secrets/ca-key.js';
 import { WireError } from '../wire/errors.js';
 import { WsTransport } from '../wire/ws-transport.js';
@@ -75,7 +77,7 @@ export class Daemon {
   get dataDir(): string {
     return this.opts.dataDir;
   }
-  private apiTls: { stop(): void } | null = null;
+  private apiTls: { stop(): void; refresh(): Promise<void> } | null = null;
   private apiTlsStarting = false;
   session: SessionClient | null = null;
   agent: Agent | null = null;
@@ -268,11 +270,19 @@ export class Daemon {
     if (id.apiAddr) await this.serveApiOverTls(api, id.apiAddr);
   }
 
-  /** The cluster CA this manager holds: the store's, or the founder's file until the store has it. */
-  private clusterCa(): { certPem: string; keyPem: string } | null {
+  /**
+   * The cluster CA this manager holds: what signs certificates now (the new
+   * root in a rotation's later steps) and the roots to trust — the store's,
+   * or the founder's file until the store has it.
+   */
+  private clusterCa(): { signer: { certPem: string; keyPem: string }; trust: string } | null {
     const c = this.manager?.store.list('cluster')[0];
-    if (c?.ShoalCA) return caKeyPair(withOpenCa(c, this.manager!.dataKey()));
-    return founderCa(this.opts.dataDir).ca ?? null;
+    if (c?.ShoalCA) {
+      const open = withOpenCa(c, this.manager!.dataKey());
+      return { signer: nodeSigner(open), trust: pemBundle(trustedRoots(open)) };
+    }
+    const f = founderCa(this.opts.dataDir).ca;
+    return f ? { signer: f, trust: f.certPem } : null;
   }
 
   /**
@@ -382,6 +392,10 @@ export class Daemon {
       onNode: (n) => this.onOwnNode(n),
       onGossipKeys: (keys) => this.applyGossipKeys(keys),
       gossipKeyId: () => gossipKeyId(this.gossip.keyring.keys()[0]!),
+      onCaTrust: (roots, issuer) => {
+        this.caTrusting = this.caTrusting.then(() => this.applyCaTrust(roots, issuer)).catch((err: Error) => this.opts.log?.(`node ${id.nodeId}: following the cluster CA: ${err.message}`));
+      },
+      caReport: () => this.caReport(),
       ...(this.opts.log ? { log: this.opts.log } : {}),
     });
     this.session.start();
@@ -489,7 +503,7 @@ export class Daemon {
       { what: `renewing node ${id.nodeId}'s certificate (${why})`, deadlineMs: 60_000, backoff: { initialMs: 200, maxMs: 2_000 }, stopped: () => this.stopped },
     );
     const tls = { keyPem: key.keyPem, certPem: r.certificate, caPem: r.caCertificate };
-    saveNodeTls(this.opts.dataDir, tls);
+    this.setTls(tls);
     // A promotion: the data key comes with the manager certificate, before the manager component starts.
     if (r.dataKey && r.role === 'manager') saveDataKey(this.opts.dataDir, DataKey.fromBase64(r.dataKey));
     this.transport.updateTls({ key: tls.keyPem, cert: tls.certPem, ca: tls.caPem });
@@ -497,6 +511,66 @@ export class Daemon {
     if (roleChanged) for (const c of this.transport.connections()) c.close('certificate renewed for a new role');
     this.configureFence();
     this.scheduleRenewal(tls.certPem);
+  }
+
+  private caTrusting: Promise<void> = Promise.resolve();
+  private caReportCache: { of: string; report: { caTrustId?: string; certIssuerId?: string } } | null = null;
+
+  /** What the heartbeats say about this node's trust and certificate (recomputed only when they change). */
+  private caReport(): { caTrustId?: string; certIssuerId?: string } {
+    const tls = this.tlsNow ?? loadNodeTls(this.opts.dataDir);
+    if (!tls) return {};
+    this.tlsNow = tls;
+    const of = tls.certPem + tls.caPem;
+    if (this.caReportCache?.of !== of) this.caReportCache = { of, report: caReportOf(tls.certPem, tls.caPem) };
+    return this.caReportCache.report;
+  }
+  /** The node's TLS files as last written (saveNodeTls goes through setTls). */
+  private tlsNow: NodeTls | null = null;
+
+  private setTls(tls: NodeTls): void {
+    saveNodeTls(this.opts.dataDir, tls);
+    this.tlsNow = tls;
+  }
+
+  /**
+   * A CA rotation's step, as the leader says it (manager/membership/ca-rotation.ts):
+   * trust exactly `roots`, and hold a certificate of the root `issuer` names
+   * (renewed over a new connection: the session stays). A manager's API
+   * follows (its serving certificate, the roots it accepts), and so does the
+   * admin bundle in its data dir, if it has one.
+   */
+  private async applyCaTrust(roots: string[], issuer: string): Promise<void> {
+    if (this.stopped) return;
+    const tls = this.tlsNow ?? loadNodeTls(this.opts.dataDir);
+    if (!tls) return;
+    const bundle = pemBundle(roots);
+    if (tls.caPem !== bundle) {
+      this.setTls({ ...tls, caPem: bundle });
+      this.transport.updateTls({ key: tls.keyPem, cert: tls.certPem, ca: bundle });
+      this.opts.log?.(`node ${this.identity.nodeId}: now trusting ${roots.length} cluster root(s)`);
+    }
+    await this.apiTls?.refresh();
+    await this.refreshAdminBundle(roots, issuer);
+    if (issuerRootId(tls.certPem, roots) !== issuer) await this.renewCertificate('the cluster CA is rotating', false);
+  }
+
+  /** The admin bundle `shoal init` wrote here follows a CA rotation, so the local CLI keeps working. */
+  private async refreshAdminBundle(roots: string[], issuer: string): Promise<void> {
+    const dir = adminBundleDir(this.opts.dataDir);
+    const ca = this.clusterCa();
+    if (!ca || !existsSync(path.join(dir, 'cert.pem'))) return;
+    const cert = readFileSync(path.join(dir, 'cert.pem'), 'utf8');
+    const caPem = pemBundle(roots);
+    const signedRight = issuerRootId(cert, roots) === issuer;
+    if (signedRight && readFileSync(path.join(dir, 'ca.pem'), 'utf8') === caPem) return;
+    if (!signedRight) {
+      const admin = await (await x509()).issueAdminCertificate(ca.signer, { name: 'admin', clusterId: this.identity.clusterId });
+      writeAdminBundle(dir, { caPem, certPem: admin.certPem, keyPem: admin.keyPem! });
+    } else {
+      writeAdminBundle(dir, { caPem, certPem: cert, keyPem: readFileSync(path.join(dir, 'key.pem'), 'utf8') });
+    }
+    this.opts.log?.(`node ${this.identity.nodeId}: admin bundle in ${dir} follows the cluster CA`);
   }
 
   /**

@@ -30,6 +30,33 @@ export function registerSwarm(program: Command): void {
       out('Gossip key rotated: every node now sends with the new key; the old one is retired once they all have.\n');
     });
   swarm
+    .command('ca')
+    .description("rotate the cluster's root CA: every node moves to certificates of a new root, without losing its connections")
+    .option('--rotate', 'start a rotation')
+    .option('-d, --detach', 'do not wait for the rotation to finish')
+    .option('--timeout <seconds>', 'how long to wait for it', '300')
+    .action(async (o: { rotate?: boolean; detach?: boolean; timeout: string }, cmd: Command) => {
+      if (!o.rotate) throw new CliError('nothing to do: give --rotate');
+      const timeoutS = Number(o.timeout);
+      if (!Number.isFinite(timeoutS) || timeoutS <= 0) throw new CliError(`--timeout must be a positive number of seconds, got ${JSON.stringify(o.timeout)}`);
+      const client = clientFor(cmd);
+      await updateWithVersion(
+        client,
+        () => client.get<Cluster>('/swarm'),
+        (cur) => client.post('/swarm/update', { ...cur.Spec, CAConfig: { ...cur.Spec.CAConfig, ForceRotate: (cur.Spec.CAConfig?.ForceRotate ?? 0) + 1 } }, { version: cur.Version.Index }),
+      );
+      if (o.detach) return out('CA rotation started: every node first trusts the new root, then renews its certificate with it (shoal swarm ca shows nothing more; GET /swarm: RootRotationInProgress).\n');
+      out('CA rotation started: waiting until every ready node trusts the new root and holds a certificate of it…\n');
+      const deadline = Date.now() + timeoutS * 1000;
+      for (;;) {
+        const s = await client.get<Cluster & { RootRotationInProgress?: boolean }>('/swarm');
+        if (!s.RootRotationInProgress) break;
+        if (Date.now() > deadline) throw new CliError(`the CA rotation has not finished within ${timeoutS}s: a ready node has not moved yet (it goes on; check shoal node ls)`);
+        await new Promise((r) => setTimeout(r, 500));
+      }
+      out('CA rotation done: the new root is the cluster CA. The join tokens changed (shoal join-token worker|manager); admin bundles made before it need making again (shoal swarm admin-cert).\n');
+    });
+  swarm
     .command('admin-cert')
     .description('make a client certificate bundle (ca.pem, cert.pem, key.pem) for the API over TLS, e.g. for the docker CLI on another machine')
     .requiredOption('--out <dir>', 'directory to write the bundle to (created; must not already hold one)')

@@ -49,8 +49,9 @@ export function clusterShape(c: Cluster): ClusterShape {
       EncryptionConfig: spec.EncryptionConfig ?? { AutoLockManagers: false },
       TaskDefaults: spec.TaskDefaults ?? {},
     },
-    TLSInfo: (c as { TLSInfo?: unknown }).TLSInfo ?? {},
-    RootRotationInProgress: c.RootRotationInProgress ?? false,
+    // The trust root is public (every node and admin bundle holds it); its key is not.
+    TLSInfo: c.ShoalCA ? { TrustRoot: c.ShoalCA.CertPem } : {},
+    RootRotationInProgress: c.ShoalCARotation !== undefined,
     DefaultAddrPool: c.DefaultAddrPool ?? ['10.0.0.0/8'],
     SubnetSize: c.SubnetSize ?? 24,
     DataPathPort: c.DataPathPort ?? 4789,

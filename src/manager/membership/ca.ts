@@ -30,6 +30,11 @@ export function trustedRoots(c: Cluster): string[] {
   return c.ShoalCARotation ? [c.ShoalCA.CertPem, c.ShoalCARotation.CertPem] : [c.ShoalCA.CertPem];
 }
 
+/** Certificates as one PEM bundle (each on its own lines, whether or not its PEM ended with a newline). */
+export function pemBundle(pems: string[]): string {
+  return pems.map((p) => (p.endsWith('\n') ? p : `${p}\n`)).join('');
+}
+
 /** What signs node certificates now: the new root once every node trusts it, else the CA. */
 export function nodeSigner(c: Cluster): { certPem: string; keyPem: string } {
   const r = c.ShoalCARotation;
@@ -47,5 +52,5 @@ export async function signNode(c: Cluster, csrPem: string, nodeId: string, role:
     ns ? { nodeCertLifetimeMs: Math.round(ns / 1e6) } : {},
   );
   // The trust bundle, not just the signer: during a rotation a node must accept peers of both roots.
-  return { certificate, caCertificate: trustedRoots(c).join('') };
+  return { certificate, caCertificate: pemBundle(trustedRoots(c)) };
 }

@@ -37,6 +37,10 @@ export interface SessionClientOptions {
   onGossipKeys?(keys: string[]): void;
   /** Which gossip key this node sends with now, told to the leader in heartbeats. */
   gossipKeyId?(): string | undefined;
+  /** The roots to trust and the root that signs node certificates now (a CA rotation's steps). */
+  onCaTrust?(roots: string[], issuer: string): void;
+  /** What the heartbeats say about the roots the node trusts and the root of its certificate (ca-rotation.ts). */
+  caReport?(): { caTrustId?: string; certIssuerId?: string };
   onConnected?(managerAddr: string): void;
   /** The managers' fencing interval (sent with the session). */
   onFence?(fenceMs: number): void;
@@ -190,6 +194,9 @@ export class SessionClient {
               case 'secrets':
                 this.opts.onSecrets?.(f.items);
                 break;
+              case 'caTrust':
+                this.opts.onCaTrust?.(f.roots, f.issuer);
+                break;
             }
           },
           (err) => (err ? reject(err) : resolve()),
@@ -211,7 +218,8 @@ export class SessionClient {
     if (!this.sessionId) return;
     try {
       const keyId = this.opts.gossipKeyId?.();
-      await conn.request(Heartbeat, { nodeId: this.opts.nodeId, sessionId: this.sessionId, ...(keyId ? { gossipKeyId: keyId } : {}) }, { timeoutMs: periodMs * 2 });
+      const ca = this.opts.caReport?.() ?? {};
+      await conn.request(Heartbeat, { nodeId: this.opts.nodeId, sessionId: this.sessionId, ...(keyId ? { gossipKeyId: keyId } : {}), ...ca }, { timeoutMs: periodMs * 2 });
     } catch (err) {
       if (isWireError(err, 'REMOTE_ERROR') || isWireError(err, 'TIMEOUT')) {
         this.log(`heartbeat failed: ${(err as Error).message}`);

@@ -6,7 +6,8 @@
  */
 import { makeToken } from '../../membership/tokens.js';
 import { caKeyPair, tokenDigest } from '../../membership/ca.js';
-import { withOpenCa } from '../../secrets/ca-key.js';
+import { sealCa, withOpenCa } from '../../secrets/ca-key.js';
+import { beginCaRotation } from '../../membership/ca-rotation.js';
 import { rotateGossipKeys } from '../../membership/gossip-keys.js';
 import type { Store } from '../../store/store.js';
 import type { Cluster } from '../../../model/index.js';
@@ -71,7 +72,16 @@ export function swarmRoutes(r: Router, d: Deps): void {
         Manager: rotateManager ? makeToken(digest) : tokens.Manager,
       };
     }
-    const next: Cluster = { ...cur, Spec: spec, JoinTokens: tokens, ...(rotateGossip ? rotateGossipKeys(cur, ctx.now()) : {}) };
+    // Raising CAConfig.ForceRotate (`docker swarm ca --rotate`) starts a root CA rotation (membership/ca-rotation.ts).
+    let rotation: Pick<Cluster, 'ShoalCARotation'> = {};
+    if ((spec.CAConfig?.ForceRotate ?? 0) > (cur.Spec.CAConfig?.ForceRotate ?? 0)) {
+      if (cur.ShoalCARotation) throw new ApiError(409, `a CA rotation is in progress (step: ${cur.ShoalCARotation.Phase}); wait until GET /swarm shows RootRotationInProgress: false`);
+      if (!cur.ShoalCA) throw unavailable('this cluster has no certificate authority to rotate');
+      const root = await (await import('../../../wire/pki/x509.js')).createRootCa(cur.ID);
+      const sealed = sealCa(cur.ID, { CertPem: root.certPem, KeyPem: root.keyPem }, ctx.dataKey?.() ?? null);
+      rotation = { ShoalCARotation: beginCaRotation({ certPem: sealed.CertPem, keyPem: sealed.KeyPem }, ctx.now()) };
+    }
+    const next: Cluster = { ...cur, Spec: spec, JoinTokens: tokens, ...(rotateGossip ? rotateGossipKeys(cur, ctx.now()) : {}), ...rotation };
     await commitOps(ctx, [{ op: 'update', kind: 'cluster', object: next, expect: version }]);
     return {};
   });

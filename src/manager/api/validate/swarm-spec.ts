@@ -18,7 +18,15 @@ export function validateSwarmSpec(raw: unknown): SwarmSpec {
   const d = optObj(s.Dispatcher, 'Spec.Dispatcher');
   if (d) optInt(d.HeartbeatPeriod, 'Spec.Dispatcher.HeartbeatPeriod', 0);
   const ca = optObj(s.CAConfig, 'Spec.CAConfig');
-  if (ca) optInt(ca.NodeCertExpiry, 'Spec.CAConfig.NodeCertExpiry', 0);
+  if (ca) {
+    optInt(ca.NodeCertExpiry, 'Spec.CAConfig.NodeCertExpiry', 0);
+    // Raising ForceRotate starts a root CA rotation (routes/swarm.ts); external CAs and a given root are not supported.
+    optInt(ca.ForceRotate, 'Spec.CAConfig.ForceRotate', 0);
+    for (const k of ['ExternalCAs', 'SigningCACert', 'SigningCAKey']) {
+      const v = ca[k];
+      if (v !== undefined && v !== null && v !== '' && !(Array.isArray(v) && v.length === 0)) fail(`Spec.CAConfig.${k}`, 'Shoal makes its own root CA; an external or given CA is not supported');
+    }
+  }
   const enc = optObj(s.EncryptionConfig, 'Spec.EncryptionConfig');
   // Autolock locks the managers' Raft logs behind an unlock key. Shoal's logs are
   // not encrypted, so `AutoLockManagers: true` is a 400 naming the field: accepting
