@@ -28,6 +28,7 @@ import type { SyncMode } from '../raft/storage.js';
 import { systemTimers, type TimerHandle, type Timers } from '../util/timers.js';
 import { mayRetireOldGossipKey } from './membership/gossip-keys.js';
 import { advanceCaRotation } from './membership/ca-rotation.js';
+import { withRemovedNode } from './membership/deny-list.js';
 import type { DataKey } from './secrets/data-key.js';
 import { sealCa, withOpenCa } from './secrets/ca-key.js';
 
@@ -375,8 +376,15 @@ export class Manager implements ManagerContext {
     const conf = this.driver.status().conf;
     if (conf.voters.includes(nodeId) && !force) throw new ManagerError('FAILED_PRECONDITION', `node ${nodeId} is a manager: demote it first`);
     if (conf.voters.includes(nodeId) || conf.learners.includes(nodeId)) await this.driver.removeNode(nodeId);
-    const r = await this.commit([{ op: 'delete', kind: 'node', id: nodeId }]);
-    if (!r.ok) throw new ManagerError('FAILED_PRECONDITION', r.message);
+    // One transaction: the node goes, and onto the deny list workers enforce (membership/deny-list.ts).
+    // The cluster object may change under us (a token rotation): read it again and retry.
+    for (let attempt = 0; ; attempt++) {
+      const cluster = this.store.list('cluster')[0];
+      const deny = cluster ? [{ op: 'update' as const, kind: 'cluster' as const, object: withRemovedNode(cluster, nodeId, this.now()), expect: cluster.Version.Index }] : [];
+      const r = await this.commit([{ op: 'delete', kind: 'node', id: nodeId }, ...deny]);
+      if (r.ok) return;
+      if (r.code !== 'VERSION_CONFLICT' || attempt >= 4) throw new ManagerError('FAILED_PRECONDITION', r.message);
+    }
   }
 
   private async promoteWhenCaughtUp(nodeId: string, deadlineMs = 120_000): Promise<void> {

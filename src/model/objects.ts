@@ -386,6 +386,13 @@ export interface Cluster extends Meta {
    * certificate it signed. The API never returns the key.
    */
   ShoalCARotation?: { CertPem: string; KeyPem: string; Phase: 'trust' | 'issue'; StartedAt: string };
+  /**
+   * Shoal: nodes removed from the cluster (`shoal node rm`), with when. Every
+   * node refuses them, workers included (they hold no store: the list comes
+   * over their session). An entry is kept as long as a certificate issued
+   * before the removal could still be valid (membership/deny-list.ts).
+   */
+  ShoalRemovedNodes?: { ID: string; At: string }[];
 }
 
 export interface SecretSpec {

@@ -396,6 +396,7 @@ export class Daemon {
         this.caTrusting = this.caTrusting.then(() => this.applyCaTrust(roots, issuer)).catch((err: Error) => this.opts.log?.(`node ${id.nodeId}: following the cluster CA: ${err.message}`));
       },
       caReport: () => this.caReport(),
+      onDenied: (ids) => this.onDenied(ids),
       ...(this.opts.log ? { log: this.opts.log } : {}),
     });
     this.session.start();
@@ -451,14 +452,26 @@ export class Daemon {
    * it holds any); a worker holds no store and denies no one.
    */
   isRemovedNode(nodeId: string): boolean {
+    if (nodeId === this.identity.nodeId) return false;
+    // Every node: what the leader said was removed (a worker's only source).
+    if (this.denied.has(nodeId)) return true;
     const store = this.manager?.store;
-    if (!store || nodeId === this.identity.nodeId) return false;
+    if (!store) return false;
     // Asked for every inbound frame (the transport's authorizer): two map lookups, no listing.
     // A store that holds this node holds the cluster's nodes; before that (bootstrap) it denies no one.
     return store.get('node', nodeId) === undefined && store.get('node', this.identity.nodeId) !== undefined;
   }
 
   private renewTimer: NodeJS.Timeout | null = null;
+  private denied = new Set<string>();
+
+  /** The cluster's deny list, as the leader sends it: refuse those nodes, and end what they hold open. */
+  private onDenied(ids: string[]): void {
+    this.denied = new Set(ids);
+    for (const conn of this.transport.connections()) {
+      if (conn.peer.authenticated && this.denied.has(conn.peer.nodeId)) conn.close(`node ${conn.peer.nodeId} was removed from the cluster`);
+    }
+  }
 
   /** Renews the certificate at half its lifetime (SwarmKit's rule), retrying every minute until it works. */
   private scheduleRenewal(certPem: string): void {

@@ -62,6 +62,8 @@ export const SessionOpen = defineMessage({
     // The cluster's gossip keys, primary first (sent on open and on every rotation; the session is mutual TLS).
     gossipKeys: object({ type: literal('gossipKeys'), keys: array(str({ min: 1, max: 64 }), { min: 1, max: 4 }) }),
     // The root certificates to trust (two during a CA rotation) and the root ID (manager/membership/ca-rotation.ts) that signs node certificates now.
+    // The nodes removed from the cluster, which every node refuses (workers hold no store: manager/membership/deny-list.ts).
+    denied: object({ type: literal('denied'), nodeIds: array(id, { max: 100_000 }) }),
     caTrust: object({ type: literal('caTrust'), roots: array(str({ min: 1, max: 8_192 }), { min: 1, max: 2 }), issuer: str({ min: 1, max: 16 }) }),
     // Secret and config data for the tasks of the assignments frame that follows, opened on the leader
     // (sent only to a node with an assigned task using it; the agent keeps it in memory and tmpfs only).
@@ -87,6 +89,7 @@ export const SessionOpen = defineMessage({
     { type: 'session' as const, sessionId: 's1', heartbeatMs: 1000, managers: [{ nodeId: 'm1', addr: '127.0.0.1:4242' }] },
     { type: 'assignments' as const, full: true, tasks: [], removed: [] },
     { type: 'gossipKeys' as const, keys: ['a2V5'] },
+    { type: 'denied' as const, nodeIds: ['n9'] },
     { type: 'caTrust' as const, roots: ['-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n'], issuer: '0123456789abcdef' },
     { type: 'secrets' as const, items: [{ kind: 'secret' as const, id: 's1', data: new Uint8Array([1, 2]) }] },
   ],
@@ -105,6 +108,7 @@ export type SessionFrame =
   | { type: 'node'; node: Node }
   | { type: 'gossipKeys'; keys: string[] }
   | { type: 'caTrust'; roots: string[]; issuer: string }
+  | { type: 'denied'; nodeIds: string[] }
   | { type: 'secrets'; items: SecretItem[] };
 
 export const Heartbeat = defineMessage({

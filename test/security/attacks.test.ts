@@ -32,6 +32,7 @@ import { RaftWire } from '../../src/raft/transport.js';
 import { CaCertificate, Join, MembershipChange } from '../../src/protocol/membership.js';
 import { SessionOpen, type SessionFrame } from '../../src/protocol/dispatcher.js';
 import { LeaseRenew } from '../../src/protocol/lease.js';
+import { TaskLogs } from '../../src/protocol/logs.js';
 import { createNodeKey, createRootCa, issueNodeCertificate } from '../../src/wire/pki/x509.js';
 import type { Message } from '../../src/raft/interface.js';
 
@@ -50,8 +51,10 @@ t.test('attacks on a real cluster: every one refused, nothing changed', async (t
   t.teardown(() => c.close());
   const m1 = await c.init();
   const w1 = await c.join('worker', m1);
+  // A second worker: after w1 is removed, w2 (which holds no store) must refuse it too.
+  const w2 = await c.join('worker', m1);
   const nodes = async (): Promise<NodeRow[]> => (await c.http(m1, 'GET', '/nodes')).json<NodeRow[]>();
-  await waitFor(async () => (await nodes()).filter((n) => n.Status.State === 'ready').length === 2, { timeoutMs: 30_000, what: 'both nodes ready' });
+  await waitFor(async () => (await nodes()).filter((n) => n.Status.State === 'ready').length === 3, { timeoutMs: 30_000, what: 'three nodes ready' });
   let before = await nodes();
   const managerId = before.find((n) => n.Description.Hostname === m1.name)!.ID;
   const workerId = before.find((n) => n.Description.Hostname === w1.name)!.ID;
@@ -238,6 +241,28 @@ t.test('attacks on a real cluster: every one refused, nothing changed', async (t
     (conn as Connection).close();
     if (!refusedWith(err, 'PERMISSION_DENIED')) results.push(`removed: ${(err as Error)?.message ?? JSON.stringify(err)}`);
     return refusedWith(err, 'PERMISSION_DENIED') && /removed/.test((err as Error).message);
+  });
+
+  await attack('a removed node connects to a worker (which holds no store) with its certificate', async () => {
+    // The worker learns the deny list over its session: wait until it refuses w1 as removed.
+    let last = '';
+    const refused = await waitFor(
+      async () => {
+        const conn = await as(workerId, tlsOf(w1)).connect(`${w2.host}:${w2.port}`).catch((e: unknown) => e);
+        if (isWireError(conn)) {
+          last = (conn as Error).message;
+          return /removed/.test(last) ? true : undefined;
+        }
+        // Task logs: what a worker serves (to managers only); the deny list is checked first.
+        const s = (conn as Connection).openStream(TaskLogs, { type: 'open', taskIds: [], follow: false });
+        last = await new Promise<string>((resolve) => s.onData(() => {}, (err) => resolve(err?.message ?? 'ended without an error')));
+        (conn as Connection).close();
+        return /removed/.test(last) ? true : undefined;
+      },
+      { timeoutMs: 10_000, what: 'the worker refusing the removed node' },
+    ).catch(() => false);
+    if (!refused) results.push(`removed → worker: ${last}`);
+    return refused === true;
   });
 
   for (const r of results) t.comment(r);

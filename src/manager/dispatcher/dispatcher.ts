@@ -12,6 +12,7 @@ import { Heartbeat, SessionOpen, StatusReport, type AgentDescription, type Sessi
 import { systemTimers, type TimerHandle, type Timers } from '../../util/timers.js';
 import { impersonation } from '../../wire/pki/identity.js';
 import { caTrustFrame, type CaReport } from '../membership/ca-rotation.js';
+import { deniedNodes } from '../membership/deny-list.js';
 import { chunkItems, dataKeysOf, openItems } from './secret-data.js';
 
 interface Session {
@@ -171,6 +172,7 @@ export class Dispatcher {
     if (keys) stream.write({ type: 'gossipKeys', keys });
     const trust = this.caTrust();
     if (trust) stream.write(trust);
+    stream.write({ type: 'denied', nodeIds: this.denied() });
     this.pushAssignments(session, true);
     stream.write({ type: 'node', node });
     void this.register(node, open.description).catch((err: Error) => this.log(`registering ${open.nodeId}: ${err.message}`));
@@ -347,6 +349,12 @@ export class Dispatcher {
 
   private sentKeys = '';
   private sentTrust = '';
+  private sentDenied = '';
+
+  /** The removed nodes every node must refuse (membership/deny-list.ts). */
+  private denied(): string[] {
+    return deniedNodes(this.deps.ctx.store.list('cluster')[0], this.timers.wall());
+  }
 
   /** The caTrust frame for the cluster as it is (null before bootstrap). */
   private caTrust(): SessionFrame | null {
@@ -380,6 +388,13 @@ export class Dispatcher {
       if (trust && t !== this.sentTrust) {
         this.sentTrust = t;
         for (const s of this.sessions.values()) s.stream.write(trust);
+      }
+      // A node removed: every session hears the deny list at once.
+      const denied = this.denied();
+      const d = JSON.stringify(denied);
+      if (d !== this.sentDenied) {
+        this.sentDenied = d;
+        for (const s of this.sessions.values()) s.stream.write({ type: 'denied', nodeIds: denied });
       }
     }
     for (const c of changes) {

@@ -37,6 +37,8 @@ export interface SessionClientOptions {
   onGossipKeys?(keys: string[]): void;
   /** Which gossip key this node sends with now, told to the leader in heartbeats. */
   gossipKeyId?(): string | undefined;
+  /** The nodes removed from the cluster, which this node must refuse (workers hold no store). */
+  onDenied?(nodeIds: string[]): void;
   /** The roots to trust and the root that signs node certificates now (a CA rotation's steps). */
   onCaTrust?(roots: string[], issuer: string): void;
   /** What the heartbeats say about the roots the node trusts and the root of its certificate (ca-rotation.ts). */
@@ -196,6 +198,9 @@ export class SessionClient {
                 break;
               case 'caTrust':
                 this.opts.onCaTrust?.(f.roots, f.issuer);
+                break;
+              case 'denied':
+                this.opts.onDenied?.(f.nodeIds);
                 break;
             }
           },
