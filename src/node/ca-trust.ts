@@ -5,11 +5,8 @@
  */
 import { X509Certificate } from 'node:crypto';
 import { rootId, trustId } from '../manager/membership/ca-rotation.js';
+import { splitPems } from '../wire/pki/identity.js';
 
-/** The certificates of a PEM bundle, each as its own PEM. */
-export function splitPems(bundle: string): string[] {
-  return bundle.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----\n?/g)?.map((p) => (p.endsWith('\n') ? p : `${p}\n`)) ?? [];
-}
 
 /** The root ID of the root in `roots` whose key signed `certPem`; undefined when none did. */
 export function issuerRootId(certPem: string, roots: string[]): string | undefined {

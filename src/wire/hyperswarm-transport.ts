@@ -2,8 +2,9 @@ import HyperDHT from 'hyperdht';
 import Hyperswarm from 'hyperswarm';
 import { BaseTransport, type OpenedPipe, type TransportOptions } from './base-transport.js';
 import { WireError, WireErrorCode } from './errors.js';
-import type { ListenOptions, PeerTarget, Pipe } from './interface.js';
+import type { Attestation, ListenOptions, PeerTarget, Pipe } from './interface.js';
 import { CloseCode } from './messages.js';
+import { checkBinding, makeBinding, type BindingMaterial } from './pki/noise-binding.js';
 
 export interface DhtNode {
   host: string;
@@ -34,6 +35,13 @@ export interface HyperswarmTransportOptions extends TransportOptions {
    * leave no stale entries in everyone's routing tables. Default false.
    */
   dhtServer?: boolean;
+  /**
+   * The node's certificate (pki/noise-binding.ts): when set, every Noise
+   * session starts with both sides proving a certificate of the cluster,
+   * bound to the session's keys, and a peer is who its certificate says.
+   * Without it a peer is known only by its Noise key.
+   */
+  certificate?: BindingMaterial;
 }
 
 // Noise secret-stream frames carry a 3-byte length and a 17-byte auth tag:
@@ -70,6 +78,7 @@ export class HyperswarmTransport extends BaseTransport {
   readonly dht: HyperDHT;
   private swarm: Hyperswarm | null = null;
   private readonly topicWaiters: TopicWaiter[] = [];
+  private certificate: BindingMaterial | undefined;
 
   constructor(opts: HyperswarmTransportOptions) {
     if (!Array.isArray(opts.bootstrap)) {
@@ -83,6 +92,7 @@ export class HyperswarmTransport extends BaseTransport {
       },
     });
     this.keyPair = opts.keyPair ?? (HyperDHT.keyPair() as KeyPair);
+    this.certificate = opts.certificate;
     this.dht = new HyperDHT({
       bootstrap: opts.bootstrap.map((n) => ({ host: n.host, port: n.port })),
       keyPair: this.keyPair,
@@ -91,6 +101,55 @@ export class HyperswarmTransport extends BaseTransport {
       ephemeral: !opts.dhtServer,
       ...(opts.dhtServer ? { firewalled: false } : {}),
     });
+  }
+
+  /** A renewed certificate (or a rotated trust bundle): new sessions bind with it. */
+  updateCertificate(m: BindingMaterial): void {
+    this.certificate = m;
+  }
+
+  /**
+   * The certificate binding at the start of a Noise session: send ours,
+   * check theirs (the first message), then `bound` with who the peer is —
+   * synchronously, so the caller adopts the session before any later
+   * message is handled (those wait in `early` until the pipe has a reader).
+   * Without a certificate configured, the peer is its Noise key.
+   */
+  private bind(socket: SecretStream, bound: (a: Attestation, early: Buffer[]) => void, refused: (why: string) => void): void {
+    const m = this.certificate;
+    if (!m) return bound({ publicKey: socket.remotePublicKey }, []);
+    let done = false;
+    const early: Buffer[] = [];
+    const finish = (why: string | null, a?: Attestation) => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      socket.off('close', onClose);
+      if (why !== null) {
+        socket.off('data', onData);
+        this.metrics.handshakeFailures++;
+        socket.destroy();
+        return refused(why);
+      }
+      // Messages after the binding go to the pipe; until it is made, they queue.
+      socket.off('data', onData);
+      bound(a!, early);
+    };
+    let first = true;
+    const onData = (msg: Buffer) => {
+      if (!first) return void early.push(msg);
+      first = false;
+      const who = checkBinding(msg, m.ca, socket.remotePublicKey, this.keyPair.publicKey);
+      if (typeof who === 'string') return finish(`certificate binding refused: ${who}`);
+      finish(null, { nodeId: who.nodeId, role: who.role, clusterId: who.clusterId, publicKey: socket.remotePublicKey });
+    };
+    const onClose = () => finish('the peer closed the session during the certificate binding');
+    // A refused or reset session errors after we let go of it: that must never reach the process (an uncaught 'error').
+    socket.on('error', () => {});
+    const timer = setTimeout(() => finish(`no certificate binding within ${this.options.handshakeTimeoutMs} ms`), this.options.handshakeTimeoutMs);
+    socket.on('data', onData);
+    socket.once('close', onClose);
+    socket.write(makeBinding(m, this.keyPair.publicKey, socket.remotePublicKey));
   }
 
   /** The hex public key others dial, with this node's DHT address as a hint. */
@@ -119,7 +178,11 @@ export class HyperswarmTransport extends BaseTransport {
     swarm.on('connection', (socket: SecretStream, info: { topics?: Buffer[] }) => {
       if (this.closing) return socket.destroy();
       if (!socket.isInitiator) {
-        this.adopt(secretPipe(socket), false, undefined, { publicKey: socket.remotePublicKey });
+        this.bind(
+          socket,
+          (attested, early) => void this.adopt(secretPipe(socket, early), false, undefined, attested),
+          () => {},
+        );
         return;
       }
       // An outbound connection the swarm made for a topic we joined as client.
@@ -127,7 +190,11 @@ export class HyperswarmTransport extends BaseTransport {
       const i = this.topicWaiters.findIndex((w) => topics.length === 0 || topics.includes(w.topic));
       if (i < 0) return socket.destroy();
       const [w] = this.topicWaiters.splice(i, 1);
-      w!.resolve({ pipe: secretPipe(socket), attested: { publicKey: socket.remotePublicKey } });
+      this.bind(
+        socket,
+        (attested, early) => w!.resolve({ pipe: secretPipe(socket, early), attested }),
+        () => {},
+      );
     });
     this.swarm = swarm;
     return swarm;
@@ -155,7 +222,11 @@ export class HyperswarmTransport extends BaseTransport {
       };
       const onOpen = () => {
         cleanup();
-        resolve({ pipe: secretPipe(socket), attested: { publicKey: socket.remotePublicKey } });
+        this.bind(
+          socket,
+          (attested, early) => resolve({ pipe: secretPipe(socket, early), attested }),
+          (why) => reject(new WireError(WireErrorCode.CONNECT_FAILED, `${key.toString('hex').slice(0, 16)}…: ${why}`)),
+        );
       };
       const onError = (err: Error) => {
         cleanup();
@@ -236,15 +307,26 @@ function parseHostPort(s: string): DhtNode {
   return { host: s.slice(0, i), port };
 }
 
-/** Adapts a Noise secret stream (message-framed) to the Pipe contract. */
-function secretPipe(socket: SecretStream): Pipe {
+/**
+ * Adapts a Noise secret stream (message-framed) to the Pipe contract.
+ * `early`: messages that arrived before the pipe existed (after the
+ * certificate binding), handed to the reader as soon as it is set.
+ */
+function secretPipe(socket: SecretStream, early: Buffer[] = []): Pipe {
   let closedOnce = false;
   let lastError: string | null = null;
   const raw = socket.rawStream;
+  let reader: Pipe['onFrame'] = null;
   const pipe: Pipe = {
     ...(raw?.remoteHost ? { remoteAddress: `${raw.remoteHost}:${raw.remotePort}` } : {}),
     remotePublicKey: socket.remotePublicKey,
-    onFrame: null,
+    get onFrame() {
+      return reader;
+    },
+    set onFrame(fn) {
+      reader = fn;
+      while (fn && early.length > 0) fn(early.shift()!);
+    },
     onClose: null,
     onDrain: null,
     send(frame) {
@@ -259,7 +341,7 @@ function secretPipe(socket: SecretStream): Pipe {
       setTimeout(() => socket.destroy(), 1000).unref();
     },
   };
-  socket.on('data', (data: Buffer) => pipe.onFrame?.(data));
+  socket.on('data', (data: Buffer) => (early.length > 0 || !reader ? early.push(data) : reader(data)));
   socket.on('drain', () => pipe.onDrain?.());
   socket.on('error', (err: Error) => {
     lastError = err.message;

@@ -89,3 +89,8 @@ export function certDigest(certPem: string): string {
     throw new PkiError('BAD_CERTIFICATE', `not a PEM certificate: ${(err as Error).message}`);
   }
 }
+
+/** The certificates of a PEM bundle, each as its own PEM (ending in a newline). */
+export function splitPems(bundle: string): string[] {
+  return bundle.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----\n?/g)?.map((p) => (p.endsWith('\n') ? p : `${p}\n`)) ?? [];
+}
