@@ -102,4 +102,14 @@ t.test('a process task running as nobody reads the secrets given to it', { skip 
   t.equal(await ok('service', 'rm', 'asnobody'), 'asnobody\n');
   await waitFor(() => !mounts().includes(` ${taskDir} `) && !existsSync(taskDir), { timeoutMs: 30_000, what: "the task's secret tmpfs unmounted and removed" });
   t.pass("the task's tmpfs is gone after service rm");
+
+  // An unknown user: the task is rejected saying so; the node carries on.
+  t.equal((await shoal('service', 'create', '-d', '--name', 'nouser', '--runtime', 'process', '--user', 'no-such-user', '--secret', 'sa', 'sleep', '600')).code, 0);
+  const rejected = await waitFor(async () => {
+    const ts = (await c.http(m1, 'GET', '/tasks?filters=' + encodeURIComponent(JSON.stringify({ service: ['nouser'] })))).json<{ Status: { State: string; Err?: string } }[]>();
+    return ts.find((x) => x.Status.State === 'rejected');
+  }, { timeoutMs: 30_000, what: 'the nouser task rejected' });
+  t.match(rejected.Status.Err, /user "no-such-user" not found/, `rejected with the reason (${rejected.Status.Err})`);
+  t.equal(await ok('service', 'rm', 'nouser'), 'nouser\n');
+  t.ok(m1.proc, 'the node is still running');
 });
