@@ -10,7 +10,7 @@
  * static busybox.
  */
 import t from 'tap';
-import { execFile } from 'node:child_process';
+import { execFile, spawnSync } from 'node:child_process';
 import { accessSync, constants, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -52,9 +52,18 @@ const mounts = () => readFileSync('/proc/mounts', 'utf8');
 t.test('docker secret and config commands, and a docker service using them, against a real cluster', { skip }, async (t) => {
   const dockerHome = mkdtempSync(path.join(tmpdir(), 'shoal-docker-home-'));
   const c = new ProcCluster(79);
+  const secretRoots: string[] = [];
   t.teardown(async () => {
     await c.close();
     rmSync(dockerHome, { recursive: true, force: true });
+    // Killed nodes leave their secrets roots (and any task's tmpfs) behind: sweep this cluster's.
+    for (const root of secretRoots) {
+      for (const line of mounts().split('\n')) {
+        const mp = line.split(' ')[1];
+        if (mp?.startsWith(root + '/')) spawnSync('umount', ['-l', mp]);
+      }
+      rmSync(root, { recursive: true, force: true });
+    }
   });
   const m1 = await c.init();
   // The docker CLI sends no runtime: the worker's default is oci.
@@ -84,6 +93,7 @@ t.test('docker secret and config commands, and a docker service using them, agai
   };
 
   await waitFor(async () => (await docker(['node', 'ls'])).out.split('\n').filter((l) => /Ready/.test(l)).length === 2, { timeoutMs: 30_000, what: 'two Ready nodes' });
+  for (const nid of (await ok(['node', 'ls', '-q'])).trim().split('\n')) secretRoots.push(`/run/shoal/secrets/${nid}`);
 
   // Secrets.
   const plain = `S3CR3T-${randomBytes(12).toString('hex')}`;
