@@ -62,6 +62,8 @@ export interface SpawnOptions {
   env?: Record<string, string>;
   /** Runs before the process first starts, with the data dir path decided (e.g. to mount it). */
   prepare?: (n: NodeProc) => void | Promise<void>;
+  /** Extra `shoal init`/`shoal join` flags, e.g. ['--runtime', 'oci'] (the node keeps them in its identity for restarts). */
+  args?: string[];
 }
 
 export interface HttpResult {
@@ -129,7 +131,7 @@ export class ProcCluster {
 
   async init(o?: SpawnOptions): Promise<NodeProc> {
     const n = await this.makeNode(o);
-    this.spawn(n, ['init', ...this.common(n)]);
+    this.spawn(n, ['init', ...this.common(n), ...(o?.args ?? [])]);
     await waitFor(() => /shoal join --token (\S+) .*\n[\s\S]*shoal join --token (\S+) /.exec(n.stdout), { timeoutMs: 20_000, what: `${n.name} initialized` });
     const tokens = [...n.stdout.matchAll(/shoal join --token (\S+) /g)].map((m) => m[1]!);
     this.workerToken = tokens[0]!;
@@ -140,7 +142,7 @@ export class ProcCluster {
 
   async join(role: 'worker' | 'manager', via: NodeProc, o?: SpawnOptions): Promise<NodeProc> {
     const n = await this.makeNode(o);
-    this.spawn(n, ['join', '--token', role === 'manager' ? this.managerToken : this.workerToken, ...this.common(n), `${via.host}:${via.port}`]);
+    this.spawn(n, ['join', '--token', role === 'manager' ? this.managerToken : this.workerToken, ...this.common(n), ...(o?.args ?? []), `${via.host}:${via.port}`]);
     await waitFor(() => /joined a swarm/.test(n.stdout), { timeoutMs: 30_000, what: `${n.name} joined` });
     if (role === 'manager') await this.waitApi(n);
     return n;

@@ -135,6 +135,20 @@ t.test('services reference secrets: unknown → 400 naming it; removing a used o
   r = await api.req('POST', '/services/create', withRefs([{ SecretID: sid, SecretName: 'api_key', File: { Name: 'k', UID: 'root' } }]));
   t.equal(r.status, 400);
   t.match(r.body.message, /Secrets\[0\]\.File\.UID: must be a numeric ID/);
+  r = await api.req('POST', '/services/create', withRefs([{ SecretID: sid, SecretName: 'api_key', File: { Name: 'k', UID: '4294967295' } }]));
+  t.equal(r.status, 400);
+  t.match(r.body.message, /Secrets\[0\]\.File\.UID: 4294967295 is out of range/);
+  r = await api.req('POST', '/services/create', withRefs([], [{ ConfigName: 'app.yml', File: { Name: 'k', GID: '99999999999' } }]));
+  t.equal(r.status, 400);
+  t.match(r.body.message, /Configs\[0\]\.File\.GID: must be a numeric ID/);
+  for (const bad of ['/', 'dir/', 'a//b', './a', 'a/./b', 'a\0b']) {
+    r = await api.req('POST', '/services/create', withRefs([{ SecretName: 'api_key', File: { Name: bad } }]));
+    t.equal(r.status, 400, `File.Name ${JSON.stringify(bad)}`);
+    t.match(r.body.message, /Secrets\[0\]\.File\.Name: .* is not a file path/);
+  }
+  r = await api.req('POST', '/services/create', withRefs([{ SecretName: 'api_key', File: { Name: 'a' } }, { SecretName: 'api_key', File: { Name: 'a/b' } }]));
+  t.equal(r.status, 400);
+  t.match(r.body.message, /Secrets\[1\]\.File\.Name: "a\/b" and "a": one target is inside the other/);
   r = await api.req('POST', '/services/create', withRefs([{ SecretName: 'api_key', File: { Name: 'a' } }, { SecretName: 'api_key', File: { Name: 'a' } }]));
   t.equal(r.status, 400);
   t.match(r.body.message, /Secrets\[1\]\.File\.Name: "a" is the target of more than one secret/);

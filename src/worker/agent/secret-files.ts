@@ -8,14 +8,22 @@
  *   <dir>/secrets/<target>   (seen by oci/docker tasks at /run/secrets/<target>)
  *   <dir>/configs/<target>   (seen at /<target>, Docker's default for configs)
  * Removing the task unmounts and deletes it.
+ *
+ * A process task has no mount namespace: it reads the files through the
+ * host path. When it runs as another user (a node running as root with the
+ * task's User set), its tmpfs is that user's (mode 0700) and the directories
+ * above it are made traversable (0711: no listing), so the user reaches its
+ * own files — each still with the UID, GID and Mode asked for — and no other
+ * task's.
  */
 import { execFile } from 'node:child_process';
-import { chmod, chown, mkdir, readdir, rm, statfs, writeFile } from 'node:fs/promises';
+import { chmod, chown, mkdir, readdir, rm, stat, statfs, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import type { Task } from '../../model/index.js';
 import type { SecretItem } from '../../protocol/dispatcher.js';
 import { RuntimeError } from '../runtime/interface.js';
+import { resolveUser } from '../runtime/common/user.js';
 
 const run = promisify(execFile);
 const TMPFS_MAGIC = 0x01021994;
@@ -57,8 +65,12 @@ export class SecretFiles {
     for (const k of this.data.keys()) if (!used.has(k)) this.data.delete(k);
   }
 
-  /** Writes the task's secret and config files into its private tmpfs; null when it uses none. */
-  async materialize(task: Task): Promise<Materialized | null> {
+  /**
+   * Writes the task's secret and config files into its private tmpfs; null
+   * when it uses none. `runtime`: the runtime the task runs on (a process
+   * task with a User gets its tmpfs owned by that host user).
+   */
+  async materialize(task: Task, runtime?: string): Promise<Materialized | null> {
     const c = task.Spec.ContainerSpec;
     const refs = [
       ...(c?.Secrets ?? []).map((r) => ({ kind: 'secret' as const, id: r.SecretID, name: r.SecretName, file: r.File })),
@@ -72,7 +84,9 @@ export class SecretFiles {
     });
     const dir = this.dirOf(task.ID);
     const size = blobs.reduce((n, b) => n + b.length + 4096, 0) + 64 * 1024;
-    await this.mountPrivate(dir, size);
+    // Resolved against the host's /etc/passwd, as the process runtime does (an unknown user rejects the task).
+    const owner = this.asRoot && runtime === 'process' && c?.User ? resolveUser(c.User, '/') : undefined;
+    await this.mountPrivate(dir, size, owner);
     const files: SecretFile[] = [];
     for (const [i, r] of refs.entries()) {
       const name = r.file?.Name || r.name;
@@ -110,8 +124,9 @@ export class SecretFiles {
     return path.join(this.root, taskId);
   }
 
-  private async mountPrivate(dir: string, sizeBytes: number): Promise<void> {
+  private async mountPrivate(dir: string, sizeBytes: number, owner?: { uid: number; gid: number }): Promise<void> {
     await mkdir(dir, { recursive: true, mode: 0o700 });
+    if (owner && owner.uid !== 0) await this.traversable();
     if (this.asRoot) {
       // Already ours (a retried prepare): unmount first so the contents are exactly this task's.
       const st = await statfs(dir);
@@ -124,6 +139,22 @@ export class SecretFiles {
     }
     const st = await statfs(dir);
     if (Number(st.type) !== TMPFS_MAGIC) throw new RuntimeError('FAILED', `${dir} is not on a tmpfs: secret data is never written to disk`);
+    if (owner && this.asRoot) await chown(dir, owner.uid, owner.gid);
+  }
+
+  /**
+   * The secrets root and the directories of ours above it (/run/shoal/secrets/<node>,
+   * /run/shoal/secrets, /run/shoal, made 0700) get search permission for all
+   * (0711: entering, not listing), stopping at the first that has it already.
+   */
+  private async traversable(): Promise<void> {
+    let p = this.root;
+    for (let i = 0; i < 3 && p !== path.dirname(p); i++, p = path.dirname(p)) {
+      const st = await stat(p);
+      if ((st.mode & 0o001) !== 0) return;
+      if (st.uid !== 0) return; // not a directory this root node made
+      await chmod(p, (st.mode & 0o777) | 0o011);
+    }
   }
 }
 

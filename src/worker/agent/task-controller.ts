@@ -89,7 +89,7 @@ export class TaskController {
       await this.move('preparing', 'preparing');
       try {
         let spec = toRunSpec(this.task);
-        const files = await this.deps.secrets?.materialize(this.task);
+        const files = await this.deps.secrets?.materialize(this.task, rt.name);
         if (files) spec = withSecretFiles(spec, files, rt.name);
         await rt.prepare(spec);
         const info = await rt.create(spec);

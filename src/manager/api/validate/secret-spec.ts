@@ -11,6 +11,8 @@ export type SecretKind = 'secret' | 'config';
 /** SwarmKit's MaxSecretSize; Shoal uses it for configs too (Docker allows 1000 KB there, beyond the API's 1 MiB body once base64). */
 export const MAX_SECRET_BYTES = 500 * 1024;
 const MAX_NAME = 64;
+/** The largest uid/gid a file can have (2^32 - 2: -1 means "unchanged" to chown). */
+const MAX_ID = 0xfffffffe;
 const NAME = /^[a-zA-Z0-9](?:[a-zA-Z0-9-_.]*[a-zA-Z0-9])?$/;
 /** Go's StdEncoding is strict: the alphabet, padded to a multiple of 4. */
 const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
@@ -72,14 +74,23 @@ export function validateRefs(kind: SecretKind, raw: unknown, field: string): Obj
     const target = optString(file?.Name, `${f}.File.Name`) ?? '';
     if (file) {
       if (target.split('/').some((p) => p === '..')) fail(`${f}.File.Name`, `${describe(target)} must not contain ".."`);
+      // The target is a file: a path of non-empty names (it lands in the task's tmpfs, then at /run/secrets/… or /… in a container).
+      if (target !== '' && (target.replace(/^\/+/, '') === '' || target.endsWith('/') || target.split('/').slice(1).some((p) => p === '' || p === '.') || target.split('/')[0] === '.' || target.includes('\0'))) {
+        fail(`${f}.File.Name`, `${describe(target)} is not a file path (no empty or "." parts, no trailing "/")`);
+      }
       for (const k of ['UID', 'GID'] as const) {
         const v = optString(file[k], `${f}.File.${k}`);
         if (v !== undefined && v !== '' && !/^\d{1,10}$/.test(v)) fail(`${f}.File.${k}`, `must be a numeric ID, not ${describe(v)}`);
+        if (v !== undefined && Number(v) > MAX_ID) fail(`${f}.File.${k}`, `${v} is out of range (at most ${MAX_ID})`);
       }
       optInt(file.Mode, `${f}.File.Mode`, 0, 0o7777);
     }
     const key = target || name || id;
     if (targets.has(key)) fail(`${f}.File.Name`, `${describe(key)} is the target of more than one ${kind}`);
+    // A file cannot also be a directory holding another reference's file.
+    for (const other of targets) {
+      if (key.startsWith(other + '/') || other.startsWith(key + '/')) fail(`${f}.File.Name`, `${describe(key)} and ${describe(other)}: one target is inside the other`);
+    }
     targets.add(key);
     return r;
   });
