@@ -94,6 +94,15 @@ t.test('docker node and service commands against a real cluster', async (t) => {
   const ls = (await docker(api, 'node', 'ls')).out;
   t.match(ls, /n1\s+Ready\s+Active\s+Leader/, 'the manager leads');
   t.match(ls, /n2\s+Ready\s+Active\s+\n?/, 'the worker is ready');
+  // The docker CLI over the manager's unix socket too (no TLS there: the socket is root's only).
+  const viaSocket = await new Promise<{ code: number; out: string; err: string }>((resolve) => {
+    const env: NodeJS.ProcessEnv = { ...dockerEnv(api), DOCKER_HOST: sock };
+    delete env.DOCKER_TLS_VERIFY;
+    delete env.DOCKER_CERT_PATH;
+    execFile(dockerPath!, ['node', 'ls'], { env, timeout: 60_000 }, (err, out, errOut) => resolve({ code: err ? 1 : 0, out: String(out), err: String(errOut) }));
+  });
+  t.equal(viaSocket.code, 0, `docker node ls over unix://: ${viaSocket.err}`);
+  t.match(viaSocket.out, /n1\s+Ready\s+Active\s+Leader/, 'the docker CLI over the unix socket');
 
   let r = await docker(api, 'node', 'update', '--availability', 'drain', '--label-add', 'zone=a', 'n2');
   t.equal(r.code, 0, r.err);

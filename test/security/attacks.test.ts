@@ -1,6 +1,7 @@
 /**
- * The attack suite (#12): a real cluster — a manager started with `shoal
- * init` and a worker with `shoal join`, real processes on their own loopback
+ * The attack suite (#12): a real 3+2 cluster — the first manager started
+ * with `shoal init`, two more managers and two workers with `shoal join`,
+ * real processes on their own loopback
  * addresses — and an attacker in this process with real sockets. Each
  * attack is tried for real — strangers, another CA, a worker's stolen
  * certificate used for Raft, membership, another node's session and lease,
@@ -50,11 +51,14 @@ t.test('attacks on a real cluster: every one refused, nothing changed', async (t
   const c = new ProcCluster();
   t.teardown(() => c.close());
   const m1 = await c.init();
+  // 3+2: three managers (a Raft group an attacker could try to split) and two workers.
+  await c.join('manager', m1);
+  await c.join('manager', m1);
   const w1 = await c.join('worker', m1);
-  // A second worker: after w1 is removed, w2 (which holds no store) must refuse it too.
+  // After w1 is removed, w2 (which holds no store) must refuse it too.
   const w2 = await c.join('worker', m1);
   const nodes = async (): Promise<NodeRow[]> => (await c.http(m1, 'GET', '/nodes')).json<NodeRow[]>();
-  await waitFor(async () => (await nodes()).filter((n) => n.Status.State === 'ready').length === 3, { timeoutMs: 30_000, what: 'three nodes ready' });
+  await waitFor(async () => (await nodes()).filter((n) => n.Status.State === 'ready').length === 5, { timeoutMs: 60_000, what: 'five nodes ready' });
   let before = await nodes();
   const managerId = before.find((n) => n.Description.Hostname === m1.name)!.ID;
   const workerId = before.find((n) => n.Description.Hostname === w1.name)!.ID;
