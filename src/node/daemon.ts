@@ -299,15 +299,19 @@ export class Daemon {
     }
     log(`node ${this.identity.nodeId}: the API on ${addr} starts once this manager's store holds the cluster CA`);
     const stopWatch = this.manager!.store.watch(() => {
-      if (!this.clusterCa() || this.api !== api || this.apiTlsStarting) return;
+      if (this.stopped || this.api !== api) return stopWatch();
+      if (!this.clusterCa() || this.apiTlsStarting) return;
       this.apiTlsStarting = true;
       stopWatch();
       serveApiTls(ctx).then(
         (t) => {
-          if (this.api === api) this.apiTls = t;
+          // Stopped (or demoted) meanwhile: the API server closed, and refused the late listener; end its renewals.
+          if (this.api === api && !this.stopped) this.apiTls = t;
           else t.stop();
         },
-        (err: Error) => log(`node ${this.identity.nodeId}: ${err.message}`),
+        (err: Error) => {
+          if (!this.stopped && this.api === api) log(`node ${this.identity.nodeId}: ${err.message}`);
+        },
       );
     });
   }

@@ -111,6 +111,15 @@ t.test('TLS with client certificates: admins and managers in; strangers, workers
     req.end();
   });
   t.equal(served, new (await import('node:crypto')).X509Certificate(renewed.certPem).fingerprint256, 'after updateTls, new connections see the renewed certificate');
+
+  // Closed stays closed: a TLS listener that starts late (it waits for the CA) must not outlive close(),
+  // or it keeps a stopped node's process alive (a fresh-clone CI run hung on exactly this).
+  await api.close();
+  await t.rejects(
+    api.listenTls({ host: '127.0.0.1', port: 0, key: server.keyPem, cert: server.certPem, ca: ca.certPem, authorize: () => null }),
+    /closed/,
+    'listenTls after close() is refused',
+  );
 });
 
 t.test('the unix socket: mode 0600, answers its owner, refuses other users', async (t) => {

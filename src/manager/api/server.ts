@@ -171,6 +171,18 @@ export function createApiServer(ctx: ManagerContext, opts: ApiServerOptions = {}
   server.keepAliveTimeout = 5_000;
   const servers: http.Server[] = [server];
   let tlsServer: https.Server | null = null;
+  // Once closed, stays closed: a listener started late (the TLS one waits for the CA) must not outlive close().
+  let closed = false;
+  const adopt = async (srv: http.Server, listen: () => Promise<void>) => {
+    if (closed) throw new Error('the API server is closed');
+    servers.push(srv);
+    await listen();
+    if (closed) {
+      srv.close();
+      srv.closeAllConnections();
+      throw new Error('the API server was closed while it started listening');
+    }
+  };
 
   /** The TLS listener's handler: the handshake proved the certificate chains to the CA; the request is allowed only if its holder may use the API. */
   function handleTls(authorize: ApiTlsOptions['authorize']) {
@@ -214,12 +226,11 @@ export function createApiServer(ctx: ManagerContext, opts: ApiServerOptions = {}
       // 0600, so no other user can connect in the moment before the chmod.
       const old = process.umask(0o177);
       try {
-        await listenOn(srv, path);
+        await adopt(srv, () => listenOn(srv, path));
       } finally {
         process.umask(old);
       }
       chmodSync(path, 0o600);
-      servers.push(srv);
     },
     async listenTls(o) {
       const srv = https.createServer({ key: o.key, cert: o.cert, ca: o.ca, requestCert: true, rejectUnauthorized: true, minVersion: 'TLSv1.2' }, handleTls(o.authorize));
@@ -229,8 +240,7 @@ export function createApiServer(ctx: ManagerContext, opts: ApiServerOptions = {}
         d.metrics.tlsHandshakesRefused++;
         sock.destroy();
       });
-      await listenOn(srv, o.port, o.host);
-      servers.push(srv);
+      await adopt(srv, () => listenOn(srv, o.port, o.host));
       tlsServer = srv;
       return srv.address() as AddressInfo;
     },
@@ -238,6 +248,7 @@ export function createApiServer(ctx: ManagerContext, opts: ApiServerOptions = {}
       tlsServer?.setSecureContext({ key: m.key, cert: m.cert, ca: m.ca });
     },
     close() {
+      closed = true;
       return Promise.all(
         servers.map(
           (srv) =>
