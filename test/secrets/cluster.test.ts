@@ -8,26 +8,15 @@
  * in use is refused naming the service; removing the task unmounts its
  * tmpfs. The data key is on both managers (mode 0600), never on the worker.
  */
-import { existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { execFileSync } from 'node:child_process';
+import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import t from 'tap';
 import { ProcCluster } from '../helpers/procs.js';
 import { waitFor } from '../helpers/wait.js';
 import { oneLineError, shoalProcess } from '../cli/helpers.js';
+import { filesUnder, mounts, sweepSecretRoots } from './helpers.js';
 
-function filesUnder(dir: string): string[] {
-  const out: string[] = [];
-  for (const e of readdirSync(dir, { withFileTypes: true })) {
-    const p = path.join(dir, e.name);
-    if (e.isDirectory()) out.push(...filesUnder(p));
-    else if (e.isFile()) out.push(p);
-  }
-  return out;
-}
-
-const mounts = () => readFileSync('/proc/mounts', 'utf8');
 
 t.test('a secret reaches its process task and nowhere on disk', async (t) => {
   const c = new ProcCluster(77);
@@ -35,19 +24,7 @@ t.test('a secret reaches its process task and nowhere on disk', async (t) => {
   t.teardown(async () => {
     await c.close();
     // Killed nodes leave their tasks' tmpfs mounts behind: sweep this cluster's.
-    for (const root of secretRoots) {
-      for (const line of mounts().split('\n')) {
-        const mp = line.split(' ')[1];
-        if (mp?.startsWith(root + '/')) {
-          try {
-            execFileSync('umount', ['-l', mp]);
-          } catch {
-            // already gone
-          }
-        }
-      }
-      rmSync(root, { recursive: true, force: true });
-    }
+    sweepSecretRoots(secretRoots);
   });
   const m1 = await c.init();
   const m2 = await c.join('manager', m1);

@@ -10,8 +10,8 @@
  * static busybox.
  */
 import t from 'tap';
-import { execFile, spawnSync } from 'node:child_process';
-import { accessSync, constants, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { accessSync, constants, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -20,6 +20,7 @@ import { waitFor } from '../helpers/wait.js';
 import { busyboxBinary, busyboxRootfs } from '../helpers/busybox-rootfs.js';
 import { shoalProcess } from '../cli/helpers.js';
 import { OciRuntime } from '../../src/worker/runtime/oci/oci-runtime.js';
+import { mounts, sweepSecretRoots } from './helpers.js';
 
 function onPath(name: string): string | null {
   for (const dir of (process.env.PATH ?? '').split(path.delimiter)) {
@@ -47,7 +48,6 @@ const skip = !dockerPath
         ? 'busybox-static is not installed: no test image'
         : false;
 
-const mounts = () => readFileSync('/proc/mounts', 'utf8');
 
 t.test('docker secret and config commands, and a docker service using them, against a real cluster', { skip }, async (t) => {
   const dockerHome = mkdtempSync(path.join(tmpdir(), 'shoal-docker-home-'));
@@ -57,13 +57,7 @@ t.test('docker secret and config commands, and a docker service using them, agai
     await c.close();
     rmSync(dockerHome, { recursive: true, force: true });
     // Killed nodes leave their secrets roots (and any task's tmpfs) behind: sweep this cluster's.
-    for (const root of secretRoots) {
-      for (const line of mounts().split('\n')) {
-        const mp = line.split(' ')[1];
-        if (mp?.startsWith(root + '/')) spawnSync('umount', ['-l', mp]);
-      }
-      rmSync(root, { recursive: true, force: true });
-    }
+    sweepSecretRoots(secretRoots);
   });
   const m1 = await c.init();
   // The docker CLI sends no runtime: the worker's default is oci.

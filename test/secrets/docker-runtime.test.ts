@@ -8,8 +8,7 @@
  * the task does, as it should); `service rm` unmounts the task's tmpfs.
  * Skipped without dockerd (or root) or a static busybox.
  */
-import { execFileSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import t from 'tap';
@@ -18,24 +17,8 @@ import { waitFor } from '../helpers/wait.js';
 import { busyboxBinary, busyboxRootfs } from '../helpers/busybox-rootfs.js';
 import { dockerdAvailable, startDockerd } from '../helpers/dockerd.js';
 import { shoalProcess } from '../cli/helpers.js';
+import { filesUnder, mounts, sweepSecretRoots } from './helpers.js';
 
-function filesUnder(dir: string): string[] {
-  const out: string[] = [];
-  let entries;
-  try {
-    entries = readdirSync(dir, { withFileTypes: true });
-  } catch {
-    return out; // went meanwhile
-  }
-  for (const e of entries) {
-    const p = path.join(dir, e.name);
-    if (e.isDirectory()) out.push(...filesUnder(p));
-    else if (e.isFile()) out.push(p);
-  }
-  return out;
-}
-
-const mounts = () => readFileSync('/proc/mounts', 'utf8');
 const avail = dockerdAvailable();
 const skip = !avail.ok ? `docker runtime: ${avail.reason}` : !busyboxBinary() ? 'busybox-static is not installed: no test image' : false;
 
@@ -46,19 +29,7 @@ t.test('secrets and configs reach a docker task as read-only files with their mo
   t.teardown(async () => {
     await c.close();
     await d.stop();
-    for (const root of secretRoots) {
-      for (const line of mounts().split('\n')) {
-        const mp = line.split(' ')[1];
-        if (mp?.startsWith(root + '/')) {
-          try {
-            execFileSync('umount', ['-l', mp]);
-          } catch {
-            // already gone
-          }
-        }
-      }
-      rmSync(root, { recursive: true, force: true });
-    }
+    sweepSecretRoots(secretRoots);
   });
   await d.importImage(busyboxRootfs().tarball, 'busybox:latest', ['CMD ["sh"]']);
   const m1 = await c.init();

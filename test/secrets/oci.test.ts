@@ -7,8 +7,7 @@
  * own log; `service rm` unmounts and deletes the task's tmpfs. Skipped when
  * not root, or without runc or a static busybox.
  */
-import { execFileSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import t from 'tap';
@@ -17,18 +16,8 @@ import { waitFor } from '../helpers/wait.js';
 import { busyboxBinary, busyboxRootfs } from '../helpers/busybox-rootfs.js';
 import { shoalProcess } from '../cli/helpers.js';
 import { OciRuntime } from '../../src/worker/runtime/oci/oci-runtime.js';
+import { filesUnder, mounts, sweepSecretRoots } from './helpers.js';
 
-function filesUnder(dir: string): string[] {
-  const out: string[] = [];
-  for (const e of readdirSync(dir, { withFileTypes: true })) {
-    const p = path.join(dir, e.name);
-    if (e.isDirectory()) out.push(...filesUnder(p));
-    else if (e.isFile()) out.push(p);
-  }
-  return out;
-}
-
-const mounts = () => readFileSync('/proc/mounts', 'utf8');
 
 const runc = await new OciRuntime({ dataDir: '/nonexistent' }).availableFor('runc');
 const skip = process.getuid?.() !== 0 ? 'not root: the oci runtime and tmpfs mounts need root' : !runc.ok ? `runc unavailable: ${runc.reason}` : !busyboxBinary() ? 'busybox-static is not installed: no test image' : false;
@@ -38,19 +27,7 @@ t.test('secrets and configs reach an oci task as read-only files with their mode
   const secretRoots: string[] = [];
   t.teardown(async () => {
     await c.close();
-    for (const root of secretRoots) {
-      for (const line of mounts().split('\n')) {
-        const mp = line.split(' ')[1];
-        if (mp?.startsWith(root + '/')) {
-          try {
-            execFileSync('umount', ['-l', mp]);
-          } catch {
-            // already gone
-          }
-        }
-      }
-      rmSync(root, { recursive: true, force: true });
-    }
+    sweepSecretRoots(secretRoots);
   });
   const m1 = await c.init();
   const w1 = await c.join('worker', m1);

@@ -7,16 +7,15 @@
  * tasks' directories. Skipped when not root (the process runtime switches
  * user only as root) or without a `nobody` user.
  */
-import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import t from 'tap';
 import { ProcCluster } from '../helpers/procs.js';
 import { waitFor } from '../helpers/wait.js';
 import { shoalProcess } from '../cli/helpers.js';
+import { mounts, sweepSecretRoots } from './helpers.js';
 
-const mounts = () => readFileSync('/proc/mounts', 'utf8');
 const hasNobody = /^nobody:[^:]*:65534:/m.test(readFileSync('/etc/passwd', 'utf8'));
 const skip = process.getuid?.() !== 0 ? 'not root: the process runtime switches user only as root' : !hasNobody ? 'no nobody (65534) user on this host' : false;
 
@@ -25,19 +24,7 @@ t.test('a process task running as nobody reads the secrets given to it', { skip 
   const secretRoots: string[] = [];
   t.teardown(async () => {
     await c.close();
-    for (const root of secretRoots) {
-      for (const line of mounts().split('\n')) {
-        const mp = line.split(' ')[1];
-        if (mp?.startsWith(root + '/')) {
-          try {
-            execFileSync('umount', ['-l', mp]);
-          } catch {
-            // already gone
-          }
-        }
-      }
-      rmSync(root, { recursive: true, force: true });
-    }
+    sweepSecretRoots(secretRoots);
   });
   const m1 = await c.init();
   const host = `unix://${m1.dataDir}/api.sock`;
