@@ -152,6 +152,12 @@ t.test('services reference secrets: unknown → 400 naming it; removing a used o
   r = await api.req('POST', '/services/create', withRefs([{ SecretName: 'api_key', File: { Name: 'a' } }, { SecretName: 'api_key', File: { Name: 'a' } }]));
   t.equal(r.status, 400);
   t.match(r.body.message, /Secrets\[1\]\.File\.Name: "a" is the target of more than one secret/);
+  // A secret and a config on one container path (secrets under /run/secrets/, configs under /, absolute as given).
+  r = await api.req('POST', '/services/create', withRefs([{ SecretName: 'api_key', File: { Name: 'x' } }], [{ ConfigName: 'app.yml', File: { Name: '/run/secrets/x' } }]));
+  t.equal(r.status, 400, 'a config on a secret\'s path');
+  t.match(r.body.message, /Configs\[0\]\.File\.Name: the config would appear at "\/run\/secrets\/x", where a secret appears at "\/run\/secrets\/x"/);
+  r = await api.req('POST', '/services/create', withRefs([{ SecretName: 'api_key', File: { Name: '/etc/app/key' } }], [{ ConfigName: 'app.yml', File: { Name: 'etc/app' } }]));
+  t.equal(r.status, 400, 'a config path holding a secret');
 
   r = await api.req('POST', '/services/create', withRefs([{ SecretName: 'api_key', File: { Name: 'key', UID: '1000', GID: '1000', Mode: 0o400 } }], [{ ConfigID: cid, ConfigName: 'app.yml' }]));
   t.equal(r.status, 201, r.text);

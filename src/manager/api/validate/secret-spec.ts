@@ -95,3 +95,27 @@ export function validateRefs(kind: SecretKind, raw: unknown, field: string): Obj
     return r;
   });
 }
+
+/**
+ * Where a reference's file appears in a container — the agent's rule
+ * (worker/agent/secret-files.ts): an absolute File.Name as it is, else a
+ * secret under /run/secrets/ and a config under /.
+ */
+export function containerPathOf(kind: SecretKind, r: Obj): string {
+  const file = r.File as Obj | undefined;
+  const idKey = kind === 'secret' ? 'SecretID' : 'ConfigID';
+  const nameKey = kind === 'secret' ? 'SecretName' : 'ConfigName';
+  const t = String((file?.Name as string | undefined) || r[nameKey] || r[idKey] || '');
+  return t.startsWith('/') ? t : kind === 'secret' ? `/run/secrets/${t}` : `/${t}`;
+}
+
+/** A secret and a config may not land on one path, nor one inside the other (two read-only binds would fight over it). */
+export function checkRefsApart(secrets: Obj[] | undefined, configs: Obj[] | undefined, field: string): void {
+  if (!secrets?.length || !configs?.length) return;
+  const taken = secrets.map((r) => containerPathOf('secret', r));
+  configs.forEach((r, i) => {
+    const p = containerPathOf('config', r);
+    const clash = taken.find((q) => q === p || q.startsWith(p + '/') || p.startsWith(q + '/'));
+    if (clash) fail(`${field}.Configs[${i}].File.Name`, `the config would appear at ${JSON.stringify(p)}, where a secret appears at ${JSON.stringify(clash)}`);
+  });
+}

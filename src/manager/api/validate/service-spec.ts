@@ -24,7 +24,7 @@ import {
   type Obj,
 } from './check.js';
 import { parseConstraint } from './constraints.js';
-import { validateRefs } from './secret-spec.js';
+import { checkRefsApart, validateRefs } from './secret-spec.js';
 
 const MAX_U64 = Number.MAX_SAFE_INTEGER;
 const MIN_MEMORY = 4 * 1024 * 1024;
@@ -171,6 +171,7 @@ function validateContainerSpec(raw: unknown, field: string, runtime: string | un
   // Existence is checked (and IDs resolved) by the route against the store: secret-refs.ts.
   c.Secrets = validateRefs('secret', c.Secrets, `${field}.Secrets`);
   c.Configs = validateRefs('config', c.Configs, `${field}.Configs`);
+  checkRefsApart(c.Secrets as Obj[] | undefined, c.Configs as Obj[] | undefined, field);
   optStringMap(c.Sysctls, `${field}.Sysctls`);
   optArray(c.Ulimits, `${field}.Ulimits`)?.forEach((u, i) => {
     const f = `${field}.Ulimits[${i}]`;
