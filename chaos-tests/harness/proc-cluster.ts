@@ -13,6 +13,7 @@ import { existsSync } from 'node:fs';
 import { FORKER_COMMS } from '../../src/worker/supervisor/forker.js';
 import { fileURLToPath } from 'node:url';
 import { waitFor } from './wait.js';
+import { readClientTls } from '../../src/cli/tls.js';
 
 /** The repository root: this file runs from chaos-tests/ (tap) or .build/chaos-tests/. */
 function repoRoot(): string {
@@ -221,7 +222,11 @@ export class ProcCluster {
     if (!existsSync(f('key.pem'))) return null;
     // Re-read when the node rewrote the bundle (a CA rotation: daemon.ts refreshAdminBundle).
     const stamp = ['ca.pem', 'cert.pem', 'key.pem'].map((x) => statSync(f(x)).mtimeMs).join('/');
-    if (this.tlsCache?.stamp !== stamp) this.tlsCache = { stamp, tls: { ca: readFileSync(f('ca.pem'), 'utf8'), cert: readFileSync(f('cert.pem'), 'utf8'), key: readFileSync(f('key.pem'), 'utf8') } };
+    if (this.tlsCache?.stamp !== stamp) {
+      const tls = readClientTls(d);
+      if (!tls) return null;
+      this.tlsCache = { stamp, tls };
+    }
     return this.tlsCache.tls;
   }
   private tlsCache: { stamp: string; tls: { ca: string; cert: string; key: string } } | undefined;

@@ -5,7 +5,7 @@
  * `shoal init` writes one to `<data-dir>/admin/`; `shoal swarm admin-cert`
  * writes more.
  */
-import { chmodSync, existsSync, mkdirSync } from 'node:fs';
+import { chmodSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { writeFileDurably } from '../util/durable-file.js';
 
@@ -21,8 +21,4 @@ export function writeAdminBundle(dir: string, b: { caPem: string; certPem: strin
   writeFileDurably(path.join(dir, ADMIN_BUNDLE_FILES.ca), b.caPem, 0o644);
   writeFileDurably(path.join(dir, ADMIN_BUNDLE_FILES.cert), b.certPem, 0o644);
   writeFileDurably(path.join(dir, ADMIN_BUNDLE_FILES.key), b.keyPem, 0o600);
-}
-
-export function hasAdminBundle(dir: string): boolean {
-  return Object.values(ADMIN_BUNDLE_FILES).every((f) => existsSync(path.join(dir, f)));
 }

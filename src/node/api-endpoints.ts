@@ -21,9 +21,7 @@ import { DaemonError } from './errors.js';
 
 const x509 = () => import('../wire/pki/x509.js');
 
-import { apiSocketPath, MAX_SOCKET_PATH } from './api-socket-path.js';
-
-export const defaultApiSocket = apiSocketPath;
+import { MAX_SOCKET_PATH } from './api-socket-path.js';
 
 /**
  * Serves `api` on the unix socket at `sockPath`. A socket file left by a

@@ -16,7 +16,8 @@ import { loadDataKey, loadFounderCaKey, loadNodeTls, removeDataKey, removeFounde
 import { DataKey } from '../manager/secrets/data-key.js';
 import { nodeAccessPolicy } from './access.js';
 import { adminBundleDir, writeAdminBundle } from './admin-bundle.js';
-import { defaultApiSocket, serveApiSocket, serveApiTls } from './api-endpoints.js';
+import { serveApiSocket, serveApiTls } from './api-endpoints.js';
+import { apiSocketPath } from './api-socket-path.js';
 import { nodeSigner, pemBundle, trustedRoots } from '../manager/membership/ca.js';
 import { caReportOf, issuerRootId } from './ca-trust.js';
 import { withOpenCa } from '../manager/secrets/ca-key.js';
@@ -72,7 +73,7 @@ export class Daemon {
   api: ApiServer | null = null;
   /** The control API's unix socket (managers serve on it). */
   get apiSocket(): string {
-    return this.opts.apiSocket ?? defaultApiSocket(this.opts.dataDir);
+    return this.opts.apiSocket ?? apiSocketPath(this.opts.dataDir);
   }
   get dataDir(): string {
     return this.opts.dataDir;
@@ -300,7 +301,8 @@ export class Daemon {
     log(`node ${this.identity.nodeId}: the API on ${addr} starts once this manager's store holds the cluster CA`);
     const stopWatch = this.manager!.store.watch(() => {
       if (this.stopped || this.api !== api) return stopWatch();
-      if (!this.clusterCa() || this.apiTlsStarting) return;
+      // Asked on every store change until then: look for the CA, do not open its key each time.
+      if (this.apiTlsStarting || !this.manager?.store.list('cluster')[0]?.ShoalCA) return;
       this.apiTlsStarting = true;
       stopWatch();
       serveApiTls(ctx).then(

@@ -19,6 +19,7 @@ import { createApiServer } from '../../src/manager/api/index.js';
 import { createNodeKey, createRootCa, issueAdminCertificate, issueApiServerCertificate, issueNodeCertificate } from '../../src/wire/pki/x509.js';
 import { apiClientOfSubject } from '../../src/wire/pki/identity.js';
 import { FakeContext } from './fake-context.js';
+import { waitFor } from '../helpers/wait.js';
 
 interface Res {
   status: number;
@@ -93,10 +94,7 @@ t.test('TLS with client certificates: admins and managers in; strangers, workers
   const forged = await issueAdminCertificate(otherCa, { name: 'admin', clusterId });
   await t.rejects(get({ ...at, key: forged.keyPem!, cert: forged.certPem, path: '/_ping' }), 'an admin certificate from another CA (same cluster ID): the handshake fails');
   await t.rejects(get({ host: '127.0.0.1', port: addr.port, protocol: 'http:', path: '/_ping' }), 'plain HTTP: refused');
-  await new Promise<void>((resolve) => {
-    const check = () => (api.metrics.tlsHandshakesRefused >= refusedBefore + 3 ? resolve() : setTimeout(check, 10));
-    check();
-  });
+  await waitFor(() => api.metrics.tlsHandshakesRefused >= refusedBefore + 3, { timeoutMs: 5_000, what: 'three refused handshakes counted' }).catch(() => {});
   t.equal(api.metrics.tlsHandshakesRefused, refusedBefore + 3, 'the three refused handshakes are counted');
 
   // A renewal replaces the serving certificate for new connections.

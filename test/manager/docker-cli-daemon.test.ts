@@ -1,12 +1,13 @@
 import t from 'tap';
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { accessSync, constants, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { distFile } from '../helpers/dist.js';
 import { ProcCluster } from '../helpers/procs.js';
 import { waitFor } from '../helpers/wait.js';
 import { shoalProcess } from '../cli/helpers.js';
+import { onPath } from '../helpers/on-path.js';
 
 /**
  * The real docker CLI against real Shoal daemons (not a fake context): a
@@ -14,19 +15,6 @@ import { shoalProcess } from '../cli/helpers.js';
  * binary is the first `docker` on PATH; without one the test is skipped,
  * saying so.
  */
-function onPath(name: string): string | null {
-  for (const dir of (process.env.PATH ?? '').split(path.delimiter)) {
-    if (!dir) continue;
-    const p = path.join(dir, name);
-    try {
-      accessSync(p, constants.X_OK);
-      return p;
-    } catch {
-      // not here
-    }
-  }
-  return null;
-}
 const dockerPath = onPath('docker');
 const dockerHome = mkdtempSync(path.join(tmpdir(), 'shoal-docker-home-'));
 t.teardown(() => rmSync(dockerHome, { recursive: true, force: true }));

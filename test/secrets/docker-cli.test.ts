@@ -11,7 +11,7 @@
  */
 import t from 'tap';
 import { execFile } from 'node:child_process';
-import { accessSync, constants, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -21,20 +21,8 @@ import { busyboxBinary, busyboxRootfs } from '../helpers/busybox-rootfs.js';
 import { shoalProcess } from '../cli/helpers.js';
 import { OciRuntime } from '../../src/worker/runtime/oci/oci-runtime.js';
 import { mounts, sweepSecretRoots } from './helpers.js';
+import { onPath } from '../helpers/on-path.js';
 
-function onPath(name: string): string | null {
-  for (const dir of (process.env.PATH ?? '').split(path.delimiter)) {
-    if (!dir) continue;
-    const p = path.join(dir, name);
-    try {
-      accessSync(p, constants.X_OK);
-      return p;
-    } catch {
-      // not here
-    }
-  }
-  return null;
-}
 
 const dockerPath = onPath('docker');
 const runc = await new OciRuntime({ dataDir: '/nonexistent' }).availableFor('runc');

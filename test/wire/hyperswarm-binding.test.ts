@@ -8,6 +8,7 @@
  */
 import t from 'tap';
 import { HyperswarmTransport } from '../../src/wire/hyperswarm-transport.js';
+import { waitFor } from '../helpers/wait.js';
 import { makeBinding, checkBinding, type BindingMaterial } from '../../src/wire/pki/noise-binding.js';
 import { createNodeKey, createRootCa, issueNodeCertificate } from '../../src/wire/pki/x509.js';
 
@@ -34,11 +35,7 @@ t.test('Noise sessions carry certificate identities; strangers are refused', asy
   const w1 = transport('w1', await material(ca, 'w1', 'worker'));
   const conn = await w1.connect(addr, { timeoutMs: 10_000 });
   t.same({ nodeId: conn.peer.nodeId, role: conn.peer.role, clusterId: conn.peer.clusterId, authenticated: conn.peer.authenticated }, { nodeId: 'm1', role: 'manager', clusterId: 'c1', authenticated: true }, 'the client knows the server by its certificate');
-  await t.resolves(
-    (async () => {
-      for (let i = 0; i < 200 && !seen.some((p) => p.nodeId === 'w1'); i++) await new Promise((r) => setTimeout(r, 10));
-    })(),
-  );
+  await waitFor(() => seen.some((p) => p.nodeId === 'w1'), { timeoutMs: 5_000, what: 'the server to see w1' });
   t.match(seen.find((p) => p.nodeId === 'w1'), { nodeId: 'w1', role: 'worker', clusterId: 'c1', authenticated: true }, 'and the server knows the client by its');
   conn.close();
 

@@ -168,11 +168,7 @@ export class Dispatcher {
       },
     );
     stream.write({ type: 'session', sessionId: session.sessionId, heartbeatMs: this.opts.heartbeatMs, ...(this.deps.fenceMs ? { fenceMs: this.deps.fenceMs } : {}), managers: this.deps.managers() });
-    const keys = this.gossipKeys();
-    if (keys) stream.write({ type: 'gossipKeys', keys });
-    const trust = this.caTrust();
-    if (trust) stream.write(trust);
-    stream.write({ type: 'denied', nodeIds: this.denied() });
+    for (const f of this.clusterFrames()) stream.write(f);
     this.pushAssignments(session, true);
     stream.write({ type: 'node', node });
     void this.register(node, open.description).catch((err: Error) => this.log(`registering ${open.nodeId}: ${err.message}`));
@@ -347,21 +343,25 @@ export class Dispatcher {
     return keys.length > 0 ? keys : null;
   }
 
-  private sentKeys = '';
-  private sentTrust = '';
-  private sentDenied = '';
-
-  /** The removed nodes every node must refuse (membership/deny-list.ts). */
-  private denied(): string[] {
-    return deniedNodes(this.deps.ctx.store.list('cluster')[0], this.timers.wall());
-  }
-
-  /** The caTrust frame for the cluster as it is (null before bootstrap). */
-  private caTrust(): SessionFrame | null {
+  /**
+   * What every session is told of the cluster object, one frame per kind:
+   * the gossip keys (a rotation), the roots to trust and the signer (a CA
+   * rotation's steps), the removed nodes to refuse (the deny list). Sent
+   * whole on open; after that a kind is sent again only when it changed.
+   */
+  private clusterFrames(): SessionFrame[] {
     const c = this.deps.ctx.store.list('cluster')[0];
-    const f = c ? caTrustFrame(c) : null;
-    return f ? { type: 'caTrust', ...f } : null;
+    const frames: SessionFrame[] = [];
+    const keys = this.gossipKeys();
+    if (keys) frames.push({ type: 'gossipKeys', keys });
+    const trust = c ? caTrustFrame(c) : null;
+    if (trust) frames.push({ type: 'caTrust', ...trust });
+    frames.push({ type: 'denied', nodeIds: deniedNodes(c, this.timers.wall()) });
+    return frames;
   }
+
+  /** The last frame of each kind broadcast (JSON), so an unrelated cluster change sends nothing. */
+  private readonly sentClusterFrames = new Map<string, string>();
 
   /** What each connected node last said about the roots it trusts and the root that signed its certificate. */
   caReports(): CaReport[] {
@@ -375,26 +375,12 @@ export class Dispatcher {
 
   private onChanges(changes: Change[]): void {
     if (changes.some((c) => c.kind === 'cluster')) {
-      // A rotation (or a retired key): every session hears the new ring at once.
-      const keys = this.gossipKeys();
-      const k = JSON.stringify(keys);
-      if (keys && k !== this.sentKeys) {
-        this.sentKeys = k;
-        for (const s of this.sessions.values()) s.stream.write({ type: 'gossipKeys', keys });
-      }
-      // A CA rotation's steps: every session hears the roots and the signer at once.
-      const trust = this.caTrust();
-      const t = JSON.stringify(trust);
-      if (trust && t !== this.sentTrust) {
-        this.sentTrust = t;
-        for (const s of this.sessions.values()) s.stream.write(trust);
-      }
-      // A node removed: every session hears the deny list at once.
-      const denied = this.denied();
-      const d = JSON.stringify(denied);
-      if (d !== this.sentDenied) {
-        this.sentDenied = d;
-        for (const s of this.sessions.values()) s.stream.write({ type: 'denied', nodeIds: denied });
+      // A rotation step or a removed node: every session hears it at once.
+      for (const f of this.clusterFrames()) {
+        const json = JSON.stringify(f);
+        if (this.sentClusterFrames.get(f.type) === json) continue;
+        this.sentClusterFrames.set(f.type, json);
+        for (const s of this.sessions.values()) s.stream.write(f);
       }
     }
     for (const c of changes) {
