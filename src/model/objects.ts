@@ -86,6 +86,8 @@ export interface Node extends Meta {
   ShoalAddrs?: { Cluster: string; Gossip: string };
   /** Shoal: SHA-256 of the public key the node joined with (its certificate's key), to recognise it asking again. */
   ShoalKeyId?: string;
+  /** Shoal: the node's own address on each overlay it serves (the source of traffic it forwards to other nodes' tasks). */
+  ShoalAttachments?: { NetworkID: string; Addr: string }[];
 }
 
 // ------------------------------------------------------------- task spec
@@ -403,6 +405,8 @@ export interface SecretSpec {
   /** Docker's external secret drivers and templating: refused (400) if set. */
   Driver?: { Name?: string; Options?: Record<string, string> };
   Templating?: { Name?: string; Options?: Record<string, string> };
+  /** The task's addresses, one per network (allocated by the store when the task is created). */
+  NetworksAttachments?: NetworkAttachment[];
 }
 
 export interface Secret extends Meta {
@@ -441,4 +445,14 @@ export interface NetworkSpec {
 
 export interface Network extends Meta {
   Spec: NetworkSpec;
+  /** Shoal: what the store allocated for the overlay when the network was created. */
+  ShoalOverlay?: { VNI: number; Subnet: string; Gateway: string };
+}
+
+/** A task's place on one network (Docker's `Task.NetworksAttachments[]`). */
+export interface NetworkAttachment {
+  Network: { ID: string; Spec: NetworkSpec };
+  /** CIDR form, e.g. "10.0.1.5/24" (Docker's shape). */
+  Addresses: string[];
+  Aliases?: string[];
 }
