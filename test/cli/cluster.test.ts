@@ -70,7 +70,7 @@ t.test('node, service and join-token commands against a real cluster', async (t)
   t.match(out, /^[0-9a-z]{25}\n$/, 'prints the service ID');
   t.match(await ok('service', 'ls'), /\n[0-9a-z]{12} +web +replicated +\d\/2 +busybox/);
   t.match(await ok('service', 'ls', '-q'), /^[0-9a-z]{12}\n$/);
-  await waitFor(async () => (await shoal('service', 'ps', 'web')).out.split('\n').filter((l) => /web\.\d/.test(l)).length === 2, { what: 'two tasks' });
+  await waitFor(async () => (await shoal('service', 'ps', 'web')).out.split('\n').filter((l) => /web\.\d/.test(l)).length === 2, { timeoutMs: 30_000, what: 'two tasks' });
   t.match(await ok('service', 'ps', 'web'), /^ID +NAME +IMAGE +NODE +DESIRED STATE +CURRENT STATE +ERROR +PORTS\n[0-9a-z]{12} +web\.1 +busybox /);
   const svc = (JSON.parse(await ok('service', 'inspect', 'web')) as { Spec: { TaskTemplate: { ContainerSpec: { Args: string[]; Env: string[] }; Resources: { Reservations: { MemoryBytes: number } } } } }[])[0]!;
   t.same(svc.Spec.TaskTemplate.ContainerSpec.Args, ['sleep', '600']);
@@ -78,7 +78,7 @@ t.test('node, service and join-token commands against a real cluster', async (t)
   t.match(await ok('service', 'inspect', '--pretty', 'web'), /Name: +web\n[\s\S]*Memory: +16MiB/);
 
   t.equal(await ok('service', 'scale', '-d', 'web=4'), 'web scaled to 4\n');
-  await waitFor(async () => (await shoal('service', 'ps', 'web')).out.split('\n').filter((l) => /web\.\d/.test(l)).length === 4, { what: 'four tasks' });
+  await waitFor(async () => (await shoal('service', 'ps', 'web')).out.split('\n').filter((l) => /web\.\d/.test(l)).length === 4, { timeoutMs: 30_000, what: 'four tasks' });
   t.equal(await ok('service', 'update', '-d', '--env-add', 'B=2', '--env-rm', 'A', '--update-parallelism', '2', 'web'), 'web\n');
   const updated = (JSON.parse(await ok('service', 'inspect', 'web')) as { Spec: { Mode: { Replicated: { Replicas: number } }; TaskTemplate: { ContainerSpec: { Env: string[] } }; UpdateConfig: { Parallelism: number } } }[])[0]!;
   t.same([updated.Spec.TaskTemplate.ContainerSpec.Env, updated.Spec.Mode.Replicated.Replicas, updated.Spec.UpdateConfig.Parallelism], [['B=2'], 4, 2]);
