@@ -47,6 +47,21 @@ export interface TaskRunSpec {
   labels: Record<string, string>;
   /** Implementation-specific extras (e.g. the oci runtime binary: 'runc' | 'crun'). */
   options?: Record<string, string>;
+  /**
+   * The task's own network (overlay-net): a namespace the node's data plane
+   * made, with the task's addresses in it, and the name resolution the task
+   * sees (the node's embedded DNS). Absent: the host network.
+   */
+  network?: TaskNetwork;
+}
+
+export interface TaskNetwork {
+  /** e.g. /run/netns/shoal-0123456789ab. */
+  netnsPath: string;
+  /** Contents of the task's /etc/resolv.conf. */
+  resolvConf: string;
+  /** Contents of the task's /etc/hosts. */
+  hosts: string;
 }
 
 export interface ExitStatus {

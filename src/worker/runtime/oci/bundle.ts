@@ -12,7 +12,8 @@ import { DEFAULT_PATH } from '../options.js';
  * image and task: Command replaces the image Entrypoint (and then its Cmd),
  * Args replace Cmd, task Env overrides image Env, Dir overrides WorkingDir,
  * User overrides the image User (names looked up in the image's /etc/passwd).
- * Namespaces: pid, mount, uts, ipc — the host network for now.
+ * Namespaces: pid, mount, uts, ipc, and the task's own network namespace when
+ * it joins overlay networks (made by the node's data plane); else the host's.
  */
 
 // Docker's default capability set.
@@ -65,6 +66,10 @@ export function buildConfig(b: BundleInput): Record<string, unknown> {
   const etc = path.join(b.taskDir, 'etc');
   mkdirSync(etc, { recursive: true });
   writeFileSync(path.join(etc, 'hostname'), `${hostname}\n`);
+  if (spec.network) {
+    writeFileSync(path.join(etc, 'resolv.conf'), spec.network.resolvConf);
+    writeFileSync(path.join(etc, 'hosts'), spec.network.hosts);
+  }
 
   const mounts: Record<string, unknown>[] = [
     { destination: '/proc', type: 'proc', source: 'proc' },
@@ -74,8 +79,11 @@ export function buildConfig(b: BundleInput): Record<string, unknown> {
     { destination: '/dev/mqueue', type: 'mqueue', source: 'mqueue', options: ['nosuid', 'noexec', 'nodev'] },
     { destination: '/sys', type: 'sysfs', source: 'sysfs', options: ['nosuid', 'noexec', 'nodev', 'ro'] },
     { destination: '/etc/hostname', type: 'bind', source: path.join(etc, 'hostname'), options: ['rbind', 'ro'] },
-    // Host network: the host's name resolution, as Docker does for --network host.
-    ...['/etc/resolv.conf', '/etc/hosts'].filter((f) => existsSync(f)).map((f) => ({ destination: f, type: 'bind', source: f, options: ['rbind', 'ro'] })),
+    // Its own network: the files the data plane wrote (the node's embedded DNS). Host network: the
+    // host's name resolution, as Docker does for --network host.
+    ...(spec.network
+      ? ['resolv.conf', 'hosts'].map((f) => ({ destination: `/etc/${f}`, type: 'bind', source: path.join(etc, f), options: ['rbind', 'ro'] }))
+      : ['/etc/resolv.conf', '/etc/hosts'].filter((f) => existsSync(f)).map((f) => ({ destination: f, type: 'bind', source: f, options: ['rbind', 'ro'] }))),
     ...spec.mounts.map((m) => taskMount(m, spec.taskId, b.volumesDir)),
     ...(b.init ? [{ destination: INIT_PATH, type: 'bind', source: b.init, options: ['rbind', 'ro'] }] : []),
   ];
@@ -105,7 +113,7 @@ export function buildConfig(b: BundleInput): Record<string, unknown> {
     linux: {
       cgroupsPath: b.cgroupsPath,
       resources,
-      namespaces: [{ type: 'pid' }, { type: 'ipc' }, { type: 'uts' }, { type: 'mount' }],
+      namespaces: [{ type: 'pid' }, { type: 'ipc' }, { type: 'uts' }, { type: 'mount' }, ...(spec.network ? [{ type: 'network', path: spec.network.netnsPath }] : [])],
       maskedPaths: ['/proc/acpi', '/proc/asound', '/proc/kcore', '/proc/keys', '/proc/latency_stats', '/proc/timer_list', '/proc/timer_stats', '/proc/sched_debug', '/sys/firmware', '/proc/scsi'],
       readonlyPaths: ['/proc/bus', '/proc/fs', '/proc/irq', '/proc/sys', '/proc/sysrq-trigger'],
     },
