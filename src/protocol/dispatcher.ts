@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import type { NodePlan } from '../overlay-net/interface.js';
 import { defineMessage } from '../wire/registry.js';
 import { any, array, bool, bytes, object, oneOf, optional, record, str, tagged, uint, literal } from '../wire/schema.js';
 import { TASK_STATES, type Node, type Task, type TaskStatus } from '../model/index.js';
@@ -68,6 +69,10 @@ export const SessionOpen = defineMessage({
     // Secret and config data for the tasks of the assignments frame that follows, opened on the leader
     // (sent only to a node with an assigned task using it; the agent keeps it in memory and tmpfs only).
     secrets: object({ type: literal('secrets'), items: array(object({ kind: oneOf(['secret', 'config'] as const), id, data: bytes({ max: SECRET_ITEM_MAX_BYTES }) }), { max: 4096 }) }),
+    // What the node's data plane must build (overlay-net/interface.ts NodePlan), whole, sent before the
+    // assignments that need it and again whenever it changes. The data plane validates every name and
+    // address before a command sees it.
+    netplan: object({ type: literal('netplan'), plan: any() }),
   }),
   samples: () => [
     {
@@ -107,6 +112,7 @@ export type SessionFrame =
   | { type: 'assignments'; full: boolean; tasks: Task[]; removed: string[] }
   | { type: 'node'; node: Node }
   | { type: 'gossipKeys'; keys: string[] }
+  | { type: 'netplan'; plan: NodePlan }
   | { type: 'caTrust'; roots: string[]; issuer: string }
   | { type: 'denied'; nodeIds: string[] }
   | { type: 'secrets'; items: SecretItem[] };

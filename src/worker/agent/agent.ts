@@ -95,6 +95,7 @@ export class Agent {
         alive: () => !this.stopped,
         wall: () => this.wall(),
         secrets: this.secrets,
+        ...(this.opts.networks ? { networks: this.opts.networks } : {}),
       },
       { id: task.ID, task, runtime: name, state, created, updatedMs: this.wall() },
     );

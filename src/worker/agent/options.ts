@@ -2,6 +2,7 @@
 import type { TaskStatus } from '../../model/index.js';
 import type { Runtime } from '../runtime/interface.js';
 import type { Timers } from '../../util/timers.js';
+import type { TaskNetworks } from './task-networks.js';
 
 export interface AgentOptions {
   nodeId: string;
@@ -16,4 +17,6 @@ export interface AgentOptions {
   secretsRoot?: string;
   /** Clocks (default: the machine's): its wall clock stamps statuses. */
   timers?: Timers;
+  /** The node's overlay data plane, fed by the leader's network plans (absent: tasks that join networks are rejected here). */
+  networks?: TaskNetworks;
 }

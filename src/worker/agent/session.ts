@@ -1,3 +1,4 @@
+import type { NodePlan } from '../../overlay-net/interface.js';
 import { leaderHintOf } from '../../util/errors.js';
 import type { Connection, Stream, Transport } from '../../wire/interface.js';
 import { isWireError } from '../../wire/errors.js';
@@ -39,6 +40,8 @@ export interface SessionClientOptions {
   gossipKeyId?(): string | undefined;
   /** The nodes removed from the cluster, which this node must refuse (workers hold no store). */
   onDenied?(nodeIds: string[]): void;
+  /** The node's network plan (overlay-net), whole, whenever it changes. */
+  onNetPlan?(plan: NodePlan): void;
   /** The roots to trust and the root that signs node certificates now (a CA rotation's steps). */
   onCaTrust?(roots: string[], issuer: string): void;
   /** What the heartbeats say about the roots the node trusts and the root of its certificate (ca-rotation.ts). */
@@ -201,6 +204,9 @@ export class SessionClient {
                 break;
               case 'denied':
                 this.opts.onDenied?.(f.nodeIds);
+                break;
+              case 'netplan':
+                this.opts.onNetPlan?.(f.plan);
                 break;
             }
           },

@@ -4,6 +4,7 @@ import { RuntimeError } from '../runtime/interface.js';
 import { stopGraceMs, toRunSpec, usesSecrets, withSecretFiles } from './run-spec.js';
 import type { SecretFiles } from './secret-files.js';
 import type { LocalTask, TaskDb } from './task-db.js';
+import { TaskNetworks } from './task-networks.js';
 
 export interface ControllerDeps {
   runtime: Runtime;
@@ -16,6 +17,8 @@ export interface ControllerDeps {
   wall(): number;
   /** The node's secret and config data (tmpfs per task). */
   secrets?: SecretFiles;
+  /** The node's overlay data plane (absent: not root, or no iproute2/nftables). */
+  networks?: TaskNetworks;
 }
 
 /**
@@ -91,6 +94,12 @@ export class TaskController {
         let spec = toRunSpec(this.task);
         const files = await this.deps.secrets?.materialize(this.task, rt.name);
         if (files) spec = withSecretFiles(spec, files, rt.name);
+        if (TaskNetworks.wants(this.task) && rt.name !== 'process') {
+          // Never started without the network it asked for: no data plane here means rejected (and placed elsewhere).
+          if (!this.deps.networks) throw new Error('this node cannot join overlay networks (its data plane needs root, iproute2 and nftables)');
+          if (rt.name !== 'oci') throw new Error(`overlay networks are not supported on the ${rt.name} runtime yet`);
+          spec = { ...spec, network: await this.deps.networks.attach(this.task) };
+        }
         await rt.prepare(spec);
         const info = await rt.create(spec);
         this.containerId = info.runtimeId;
