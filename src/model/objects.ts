@@ -302,6 +302,8 @@ export interface Task extends Meta {
   SpecVersion?: ObjectVersion;
   /** Shoal: the orchestrator's bookkeeping for this task (see TaskOrchestration). */
   Orchestration?: TaskOrchestration;
+  /** The task's addresses, one per network (allocated by the store when the task is created). */
+  NetworksAttachments?: NetworkAttachment[];
 }
 
 /**
@@ -405,8 +407,6 @@ export interface SecretSpec {
   /** Docker's external secret drivers and templating: refused (400) if set. */
   Driver?: { Name?: string; Options?: Record<string, string> };
   Templating?: { Name?: string; Options?: Record<string, string> };
-  /** The task's addresses, one per network (allocated by the store when the task is created). */
-  NetworksAttachments?: NetworkAttachment[];
 }
 
 export interface Secret extends Meta {
