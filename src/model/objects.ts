@@ -441,6 +441,8 @@ export interface NetworkSpec {
   Internal?: boolean;
   IPAM?: { Driver?: string; Config?: { Subnet?: string; Gateway?: string }[] };
   Options?: Record<string, string>;
+  /** The routing mesh's network (only the store creates it: one per cluster). */
+  Ingress?: boolean;
 }
 
 export interface Network extends Meta {

@@ -275,12 +275,16 @@ t.test('docker CLI', { skip: dockerPresent ? false : 'docker CLI not on PATH: sk
   t.test('networks, global and job modes, node ps, --force, stack ls', async (t) => {
     const { api, docker } = await setup(t);
     const ctx = api.ctx;
-    const g = await docker('service', 'create', '-d', '--no-resolve-image', '--network', 'ingress', '--mode', 'global', '--name', 'g', 'busybox');
+    const nc = await docker('network', 'create', '-d', 'overlay', 'mesh');
+    t.equal(nc.code, 0, nc.stderr);
+    const g = await docker('service', 'create', '-d', '--no-resolve-image', '--network', 'mesh', '--mode', 'global', '--name', 'g', 'busybox');
     t.equal(g.code, 0, g.stderr);
     const gs = ctx.store.find('service', 'g')!;
     t.same(gs.Spec.Mode, { Global: {} });
-    const ingressId = (await api.req('GET', '/networks/ingress')).body.Id;
-    t.same(gs.Spec.TaskTemplate.Networks, [{ Target: ingressId }], 'the CLI resolved the network through GET /networks/ingress');
+    const meshId = (await api.req('GET', '/networks/mesh')).body.Id;
+    t.same(gs.Spec.TaskTemplate.Networks, [{ Target: meshId }], 'the CLI resolved the network through GET /networks/mesh');
+    const ing = await docker('service', 'create', '-d', '--no-resolve-image', '--network', 'ingress', '--name', 'ing', 'busybox');
+    t.not(ing.code, 0, 'attaching to ingress explicitly is refused, as dockerd does');
     const nonet = await docker('service', 'create', '-d', '--no-resolve-image', '--network', 'nonet', '--name', 'x', 'busybox');
     t.not(nonet.code, 0);
     t.match(nonet.stderr, /network nonet not found/);

@@ -133,7 +133,7 @@ t.test('validation: 400 naming the field', async (t) => {
   t.equal(stored.Spec.TaskTemplate.ContainerSpec!.Isolation, 'default', 'unknown fields are kept verbatim');
   const again = await api.req('POST', '/services/create', spec('other', 1, { EndpointSpec: { Ports: [{ TargetPort: 81, PublishedPort: 8080 }] } }));
   t.equal(again.status, 400);
-  t.match(again.body.message, /^Spec\.EndpointSpec\.Ports: port 8080\/tcp is already published by service full$/);
+  t.match(again.body.message, /^Spec\.EndpointSpec\.Ports\[0\]\.PublishedPort: port 8080\/tcp is already published by service full$/);
   const hostPort = await api.req('POST', '/services/create', spec('other', 1, { EndpointSpec: { Ports: [{ TargetPort: 53, PublishedPort: 53, Protocol: 'udp', PublishMode: 'host' }] } }));
   t.equal(hostPort.status, 201, 'host-mode ports are per node, not cluster-wide');
 });

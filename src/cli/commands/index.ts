@@ -25,6 +25,7 @@ export const COMMAND_MODULES: CommandModule[] = [
   { names: ['node'], load: async () => (await import('./node.js')).registerNode },
   { names: ['service'], load: async () => (await import('./service.js')).registerService },
   { names: ['secret', 'config'], load: async () => (await import('./secret.js')).registerSecret },
+  { names: ['network'], load: async () => (await import('./network.js')).registerNetwork },
   { names: ['image'], load: async () => (await import('./image.js')).registerImage },
   { names: ['join-token'], load: async () => (await import('./join-token.js')).registerJoinToken },
   { names: ['swarm'], load: async () => (await import('./swarm.js')).registerSwarm },

@@ -10,7 +10,7 @@ import { clientFor } from '../host.js';
 import { waitForConvergence } from '../progress/converge.js';
 import { parseDuration, parseReplicas } from '../units.js';
 import { enc, getService, out, updateWithVersion, warn } from './common.js';
-import { addCreateOptions, addUpdateOptions, createSpec, flagValue, updateSpec, type CreateFlags, type ScalarFlags, type UpdateFlags } from './service-create-flags.js';
+import { addCreateOptions, addUpdateOptions, createSpec, flagValue, parseNetwork, updateSpec, type CreateFlags, type ScalarFlags, type UpdateFlags } from './service-create-flags.js';
 
 function printWarnings(res: { Warnings?: string[] | null } | undefined): void {
   for (const w of res?.Warnings ?? []) warn(`warning: ${w}\n`);
@@ -26,6 +26,24 @@ async function converge(client: ApiClient, serviceId: string, f: ScalarFlags, up
     out: process.stdout,
     quiet: f.quiet ?? false,
   });
+}
+
+/**
+ * --network-add/--network-rm name networks by name or ID, the spec holds IDs:
+ * resolve them first (a network that does not exist is the one error line),
+ * so adding a network twice or removing one by name finds the stored entry.
+ */
+async function withNetworkIds(client: ApiClient, f: UpdateFlags): Promise<UpdateFlags> {
+  if (!f.networkAdd && !f.networkRm) return f;
+  const idOf = async (ref: string) => (await client.get<{ Id: string }>(`/networks/${enc(ref)}`)).Id;
+  const add = await Promise.all(
+    (f.networkAdd ?? []).map(async (raw) => {
+      const n = flagValue('--network-add', raw, parseNetwork);
+      return `name=${await idOf(n.Target)}${(n.Aliases ?? []).map((a) => `,alias=${a}`).join('')}`;
+    }),
+  );
+  const rm = await Promise.all((f.networkRm ?? []).map(idOf));
+  return { ...f, networkAdd: add, networkRm: rm };
 }
 
 export function registerServiceChanges(service: Command): void {
@@ -59,7 +77,7 @@ export function registerServiceChanges(service: Command): void {
             // The API ignores the body with rollback=previous, but it must be a well-formed spec.
             printWarnings(await client.post(`/services/${cur.ID}/update`, cur.Spec, { version: cur.Version.Index, rollback: 'previous' }));
           } else {
-            printWarnings(await client.post(`/services/${cur.ID}/update`, updateSpec(cur.Spec, f), { version: cur.Version.Index }));
+            printWarnings(await client.post(`/services/${cur.ID}/update`, updateSpec(cur.Spec, await withNetworkIds(client, f)), { version: cur.Version.Index }));
           }
         },
       );

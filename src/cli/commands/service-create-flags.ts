@@ -7,7 +7,7 @@
 import { parseConstraint as parseModelConstraint } from '../../model/constraints.js';
 import { parseConfigRef, parseSecretRef } from './secret-ref-flags.js';
 import { Option, type Command } from 'commander';
-import type { EndpointPortConfig, HealthConfig, Mount, ServiceMode, ServiceSpec, TaskSpec, UpdateConfig } from '../../model/index.js';
+import type { EndpointPortConfig, HealthConfig, Mount, NetworkAttachmentConfig, ServiceMode, ServiceSpec, TaskSpec, UpdateConfig } from '../../model/index.js';
 import { CliError } from '../errors.js';
 import { parseBytes, parseCount, parseCpus, parseDuration, parseReplicas, UnitError } from '../units.js';
 
@@ -232,6 +232,7 @@ export interface CreateFlags extends ScalarFlags {
   mount?: string[];
   secret?: string[];
   config?: string[];
+  network?: string[];
 }
 
 export interface UpdateFlags extends ScalarFlags {
@@ -251,6 +252,8 @@ export interface UpdateFlags extends ScalarFlags {
   publishRm?: string[];
   mountAdd?: string[];
   mountRm?: string[];
+  networkAdd?: string[];
+  networkRm?: string[];
 }
 
 function scalarOptions(cmd: Command): Command {
@@ -300,7 +303,8 @@ export function addCreateOptions(cmd: Command): Command {
       .option('-p, --publish <published:target>', 'publish a port, e.g. 8080:80 (repeatable)', collect)
       .option('--mount <spec>', 'attach a mount, e.g. type=bind,source=/srv,target=/data (repeatable)', collect)
       .option('--secret <spec>', 'give the tasks a secret, e.g. source=db_pass,target=db,uid=0,gid=0,mode=0400 (repeatable)', collect)
-      .option('--config <spec>', 'give the tasks a config, e.g. source=app.yml,target=/etc/app.yml (repeatable)', collect),
+      .option('--config <spec>', 'give the tasks a config, e.g. source=app.yml,target=/etc/app.yml (repeatable)', collect)
+      .option('--network <network>', 'attach to a network: NAME or name=NAME,alias=ALIAS (repeatable)', collect),
   );
 }
 
@@ -322,7 +326,9 @@ export function addUpdateOptions(cmd: Command): Command {
       .option('--publish-add <published:target>', 'add or update a published port (repeatable)', collect)
       .option('--publish-rm <target>', 'remove a published port by its target port (repeatable)', collect)
       .option('--mount-add <spec>', 'add or update a mount (repeatable)', collect)
-      .option('--mount-rm <target>', 'remove a mount by its target path (repeatable)', collect),
+      .option('--mount-rm <target>', 'remove a mount by its target path (repeatable)', collect)
+      .option('--network-add <network>', 'attach to a network: NAME or name=NAME,alias=ALIAS (repeatable)', collect)
+      .option('--network-rm <network>', 'detach from a network, by name or ID (repeatable)', collect),
   );
 }
 
@@ -443,8 +449,27 @@ export function createSpec(f: CreateFlags, positionals: string[]): ServiceSpec {
   const prefs = f.placementPref?.map((x) => flagValue('--placement-pref', x, parsePlacementPref));
   if (constraints || prefs) spec.TaskTemplate.Placement = { ...(constraints ? { Constraints: constraints } : {}), ...(prefs ? { Preferences: prefs } : {}) };
   if (f.publish) spec.EndpointSpec = { Mode: 'vip', Ports: f.publish.map((p) => flagValue('--publish', p, parsePublish)) };
+  // Docker puts --network in the task template; the API resolves names to IDs.
+  if (f.network) spec.TaskTemplate.Networks = f.network.map((n) => flagValue('--network', n, parseNetwork));
   applyScalars(spec, f);
   return spec;
+}
+
+/** `--network`: `NAME`, or docker's long form `name=NAME,alias=A[,alias=B]`. */
+export function parseNetwork(s: string): NetworkAttachmentConfig {
+  if (!s.includes('=')) {
+    if (s.trim() === '') throw new CliError('names no network');
+    return { Target: s.trim() };
+  }
+  let target = '';
+  const aliases: string[] = [];
+  for (const [k, v] of csvFields(s)) {
+    if (k === 'name') target = v;
+    else if (k === 'alias') aliases.push(v);
+    else throw new CliError(`unknown option ${JSON.stringify(k)} (name, alias)`);
+  }
+  if (target === '') throw new CliError('names no network: use name=NAME');
+  return { Target: target, ...(aliases.length > 0 ? { Aliases: aliases } : {}) };
 }
 
 /** Removes entries whose key is in `rm`, then adds or replaces `add` by key. */
@@ -491,6 +516,15 @@ export function updateSpec(current: ServiceSpec, f: UpdateFlags): ServiceSpec {
     const rm = (f.publishRm ?? []).map((r) => (/\//.test(r) ? r : `${r}/tcp`).replace(/^\d+:/, ''));
     const ports = edit(spec.EndpointSpec?.Ports, key, (f.publishAdd ?? []).map((p) => flagValue('--publish-add', p, parsePublish)), rm);
     spec.EndpointSpec = { Mode: 'vip', ...spec.EndpointSpec, Ports: ports ?? [] };
+  }
+  if (f.networkAdd || f.networkRm) {
+    // Targets here are IDs (the update command resolves the flags first): one network is one entry, in either list.
+    const rm = new Set(f.networkRm ?? []);
+    const add = (f.networkAdd ?? []).map((n) => flagValue('--network-add', n, parseNetwork));
+    const keep = (l: NetworkAttachmentConfig[] | undefined) => l?.filter((n) => !rm.has(n.Target) && !add.some((a) => a.Target === n.Target));
+    spec.Networks = keep(spec.Networks);
+    if (spec.Networks?.length === 0) delete spec.Networks;
+    t.Networks = [...(keep(t.Networks) ?? []), ...add];
   }
   applyScalars(spec, f);
   if (f.force) t.ForceUpdate = (t.ForceUpdate ?? 0) + 1;

@@ -2,8 +2,10 @@ import { Packr, Unpackr } from '../../util/msgpack.js';
 import type { StateMachine } from '../../raft/driver.js';
 import { decodeTxn, KINDS, type AnyObject, type Change, type Kind, type ObjectOf, type StoreOp, type Txn, type TxnResult } from './commands.js';
 import { StoreError, StoreErrorCode } from './errors.js';
-import { stateRank, type Config, type Secret, type Service, type Task } from '../../model/index.js';
+import { stateRank, type Config, type Network, type Secret, type Service, type Task } from '../../model/index.js';
 import { packSlices, unpackSlices } from '../../util/sliced-pack.js';
+import { AddrIndex } from './addr-index.js';
+import { NetAlloc, type AllocStage } from './network-alloc.js';
 
 /** Kinds whose Spec.Name must be unique (Docker refuses duplicates with 409). */
 const NAMED: ReadonlySet<Kind> = new Set<Kind>(['service', 'network', 'secret', 'config']);
@@ -28,6 +30,8 @@ export class Store implements StateMachine {
   private tasksByService = new Map<string, Set<string>>();
   private tasksByNode = new Map<string, Set<string>>();
   private kv = new Map<string, string>();
+  /** Who holds which overlay address: derived from the objects as they commit (and on restore). */
+  private addrs = new AddrIndex();
   private readonly watchers = new Set<Watcher>();
   /** Raft index of the last applied entry. */
   index = 0;
@@ -78,6 +82,11 @@ export class Store implements StateMachine {
     return this.kv.get(key) ?? null;
   }
 
+  /** The holder of an overlay address ("task/ID", "vip/ID", "node/ID"), if any. */
+  addrOwner(networkId: string, ip: number): string | undefined {
+    return this.addrs.owner(networkId, ip);
+  }
+
   /** Called after every applied transaction that changed something. */
   watch(fn: Watcher): () => void {
     this.watchers.add(fn);
@@ -96,9 +105,10 @@ export class Store implements StateMachine {
       return { ok: false, index: entry.index, code: StoreErrorCode.INVALID, message: `undecodable transaction: ${(err as Error).message}` };
     }
     const stage = new Stage(this);
+    const alloc = new NetAlloc(stage, entry.index, txn.time);
     const kv: (string | null)[] = [];
     try {
-      for (const op of txn.ops) this.stageOp(stage, op, entry.index, txn.time, kv);
+      for (const op of txn.ops) this.stageOp(stage, alloc, op, entry.index, txn.time, kv);
     } catch (err) {
       if (err instanceof StoreError) {
         return { ok: false, index: entry.index, code: err.code, message: err.message, ...(err.field ? { field: err.field } : {}) };
@@ -111,7 +121,7 @@ export class Store implements StateMachine {
     return { ok: true, index: entry.index, changes, ...(kv.length > 0 ? { kv } : {}) };
   }
 
-  private stageOp(stage: Stage, op: StoreOp, index: number, time: string, kv: (string | null)[]): void {
+  private stageOp(stage: Stage, alloc: NetAlloc, op: StoreOp, index: number, time: string, kv: (string | null)[]): void {
     switch (op.op) {
       case 'create': {
         const o = op.object as AnyObject;
@@ -119,7 +129,9 @@ export class Store implements StateMachine {
         if (stage.get(op.kind, o.ID)) throw new StoreError(StoreErrorCode.NAME_CONFLICT, `${op.kind} ${o.ID} already exists`);
         this.checkName(stage, op.kind, o, null);
         if (op.kind === 'service') checkSecretRefs(stage, o as Service);
-        stage.put(op.kind, { ...o, Version: { Index: index }, CreatedAt: time, UpdatedAt: time } as AnyObject, 'create');
+        stage.put(op.kind, alloc.prepare(op.kind, { ...o, Version: { Index: index }, CreatedAt: time, UpdatedAt: time } as AnyObject, undefined), 'create');
+        // Every cluster has its routing-mesh network from the start (GET /networks shows it).
+        if (op.kind === 'cluster') alloc.ensureIngress();
         return;
       }
       case 'update': {
@@ -135,7 +147,7 @@ export class Store implements StateMachine {
         }
         this.checkName(stage, op.kind, o, cur);
         if (op.kind === 'service') checkSecretRefs(stage, o as Service);
-        stage.put(op.kind, { ...o, Version: { Index: index }, CreatedAt: cur.CreatedAt, UpdatedAt: time } as AnyObject, 'update');
+        stage.put(op.kind, alloc.prepare(op.kind, { ...o, Version: { Index: index }, CreatedAt: cur.CreatedAt, UpdatedAt: time } as AnyObject, cur), 'update');
         return;
       }
       case 'delete': {
@@ -146,6 +158,7 @@ export class Store implements StateMachine {
           throw new StoreError(StoreErrorCode.VERSION_CONFLICT, `${op.kind} ${cur.ID} is at version ${cur.Version.Index}, not ${op.expect}`, 'version');
         }
         if (op.kind === 'secret' || op.kind === 'config') checkUnused(stage, op.kind, cur as Secret | Config);
+        if (op.kind === 'network') alloc.networkDeleted(cur as Network);
         stage.remove(op.kind, op.id);
         return;
       }
@@ -158,7 +171,11 @@ export class Store implements StateMachine {
         // pending); going back never is.
         if (op.status && stateRank(op.status.State) >= stateRank(cur.Status.State)) next = { ...next, Status: op.status };
         if (op.desiredState && stateRank(op.desiredState) > stateRank(cur.DesiredState)) next = { ...next, DesiredState: op.desiredState };
-        if (op.nodeId !== undefined && cur.NodeID === '' && op.nodeId !== '') next = { ...next, NodeID: op.nodeId };
+        if (op.nodeId !== undefined && cur.NodeID === '' && op.nodeId !== '') {
+          next = { ...next, NodeID: op.nodeId };
+          // Placed: the node joins the task's networks (it forwards for them from now on).
+          alloc.placed(next);
+        }
         if (op.orchestration) next = { ...next, Orchestration: { ...(next.Orchestration ?? { Reason: 'create', CreatedMs: 0 }), ...op.orchestration } };
         if (next !== cur) stage.put('task', { ...next, Version: { Index: index }, UpdatedAt: time }, 'update');
         return;
@@ -172,7 +189,7 @@ export class Store implements StateMachine {
         if (op.previousSpec === null) delete next.PreviousSpec;
         else if (op.previousSpec) next.PreviousSpec = op.previousSpec;
         next = { ...next, Version: { Index: index }, UpdatedAt: time };
-        stage.put('service', next, 'update');
+        stage.put('service', op.spec ? alloc.prepare('service', next, cur) : next, 'update');
         return;
       }
       case 'kvPut':
@@ -220,6 +237,8 @@ export class Store implements StateMachine {
       if (prev) this.unindexTask(prev as Task);
       if (next) this.indexTask(next as Task);
     }
+    if (prev) this.addrs.remove(kind, prev);
+    if (next) this.addrs.add(kind, next);
     if (next) (this.tables[kind] as Map<string, AnyObject>).set(id, next);
     else this.tables[kind].delete(id);
     return prev;
@@ -269,6 +288,7 @@ export class Store implements StateMachine {
     this.names = new Map();
     this.tasksByService = new Map();
     this.tasksByNode = new Map();
+    this.addrs = new AddrIndex();
     for (const k of KINDS) for (const o of unpackSlices<AnyObject>(s.tables[k] ?? [])) this.commitObject(k, o.ID, o);
     this.kv = new Map(unpackSlices<[string, string]>(s.kv));
     this.index = s.index;
@@ -284,9 +304,11 @@ export class Store implements StateMachine {
  * staged version first, and nothing touches the store until every
  * operation has passed (all or nothing).
  */
-class Stage {
+class Stage implements AllocStage {
   private readonly objects = new Map<string, { kind: Kind; id: string; next: AnyObject | null; action: Change['action'] }>();
   private readonly kvs = new Map<string, string>();
+  /** Addresses allocated in this transaction ("net/ip"). One released in it is not reused before commit: simpler, and still deterministic. */
+  private readonly claims = new Set<string>();
 
   constructor(private readonly store: Store) {}
 
@@ -308,14 +330,26 @@ class Stage {
 
   /** Every service as this transaction sees it (staged versions first). */
   services(): Service[] {
-    const out = new Map<string, Service>();
-    for (const sv of this.store.list('service')) out.set(sv.ID, sv);
+    return this.list('service');
+  }
+
+  list<K extends Kind>(kind: K): ObjectOf[K][] {
+    const out = new Map<string, ObjectOf[K]>();
+    for (const o of this.store.list(kind)) out.set(o.ID, o);
     for (const st of this.objects.values()) {
-      if (st.kind !== 'service') continue;
-      if (st.next) out.set(st.id, st.next as Service);
+      if (st.kind !== kind) continue;
+      if (st.next) out.set(st.id, st.next as ObjectOf[K]);
       else out.delete(st.id);
     }
     return [...out.values()];
+  }
+
+  addrUsed(net: string, ip: number): boolean {
+    return this.claims.has(`${net}/${ip}`) || this.store.addrOwner(net, ip) !== undefined;
+  }
+
+  claim(net: string, ip: number): void {
+    this.claims.add(`${net}/${ip}`);
   }
 
   nameOwner(kind: Kind, name: string): string | undefined {

@@ -2,9 +2,10 @@
  * Services: create, list (filters, `?status=true` task counts), inspect
  * (`?insertDefaults=true`), update (`?version=N`, `?rollback=previous`),
  * remove. Removing deletes only the service object: the orchestrator sees
- * the delete and shuts its tasks down.
+ * the delete and shuts its tasks down. Network targets are resolved to IDs
+ * here; the store allocates the endpoint (VIPs, published ports — a port
+ * another service publishes is refused there, naming the port's field).
  */
-import type { Store } from '../../store/store.js';
 import type { Service, ServiceSpec } from '../../../model/index.js';
 import { serviceStatus } from '../derived.js';
 import { badRequest, notImplemented } from '../errors.js';
@@ -19,6 +20,7 @@ import { commitOps, readStore } from '../state.js';
 import { fail } from '../validate/check.js';
 import { modeName, validateServiceSpec } from '../validate/service-spec.js';
 import { resolveSecretRefs } from '../secret-refs.js';
+import { resolveNetworkRefs } from '../network-refs.js';
 
 const SERVICE_FILTERS = ['id', 'label', 'mode', 'name', 'runtime'] as const;
 const MODE_FILTER: Record<string, ReturnType<typeof modeName>> = {
@@ -35,7 +37,7 @@ export function serviceRoutes(r: Router, d: Deps): void {
     const spec = withCreateDefaults(validateServiceSpec(await req.json()));
     const store = await readStore(ctx);
     if (spec.Name === '') spec.Name = randomName((n) => store.find('service', n)?.Spec.Name === n);
-    checkIngressPorts(store, spec, null);
+    resolveNetworkRefs(store, spec);
     resolveSecretRefs(store, spec);
     const id = ctx.newId();
     await commitOps(ctx, [{ op: 'create', kind: 'service', object: { ID: id, Spec: spec } }]);
@@ -96,7 +98,7 @@ export function serviceRoutes(r: Router, d: Deps): void {
       const from = modeName(cur.Spec.Mode);
       const to = modeName(spec.Mode);
       if (from !== to) throw badRequest(`changing a service's mode (${from} to ${to}) is not supported: remove and re-create it`, 'Spec.Mode');
-      checkIngressPorts(store, spec, cur.ID);
+      resolveNetworkRefs(store, spec);
       resolveSecretRefs(store, spec);
       // A new spec starts a new update: the orchestrator reports its progress afresh.
       const { UpdateStatus: _old, ...rest } = cur;
@@ -121,29 +123,4 @@ function withCreateDefaults(spec: ServiceSpec): ServiceSpec {
     UpdateConfig: spec.UpdateConfig ?? defaultUpdateConfig(),
     RollbackConfig: spec.RollbackConfig ?? defaultUpdateConfig(),
   };
-}
-
-/**
- * A port published in ingress mode is taken on every node, so two services
- * cannot publish the same one (host-mode ports are per node: the scheduler's
- * business). Checked against the state read here; two concurrent creates
- * could still both pass — the allocator is the final judge.
- */
-function checkIngressPorts(store: Store, spec: ServiceSpec, selfId: string | null): void {
-  const mine = ingressPorts(spec);
-  if (mine.size === 0) return;
-  for (const s of store.list('service')) {
-    if (s.ID === selfId) continue;
-    for (const p of ingressPorts(s.Spec)) {
-      if (mine.has(p)) throw badRequest(`port ${p} is already published by service ${s.Spec.Name}`, 'Spec.EndpointSpec.Ports');
-    }
-  }
-}
-
-function ingressPorts(spec: ServiceSpec): Set<string> {
-  const out = new Set<string>();
-  for (const p of spec.EndpointSpec?.Ports ?? []) {
-    if ((p.PublishMode ?? 'ingress') === 'ingress' && p.PublishedPort) out.add(`${p.PublishedPort}/${p.Protocol ?? 'tcp'}`);
-  }
-  return out;
 }

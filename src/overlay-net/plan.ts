@@ -1,0 +1,161 @@
+/**
+ * `buildNodePlan`: what one node must program, as a pure function of the
+ * store's objects (no I/O, no clock), so every node derives its plan from the
+ * state it was sent and a test can check a plan from objects alone.
+ *
+ * Rules (the brief's, and why):
+ * - A node serves a network when it runs a task on it (state assigned..running
+ *   with desired state running), and serves `ingress` whenever any service
+ *   publishes a port in ingress mode: every node then answers on it.
+ * - Local tasks are those same tasks, each with a namespace `shoal-<12 chars
+ *   of the task ID>` and, per network it serves, its address and Docker's MAC.
+ * - Remotes are what VXLAN must reach on those networks: other nodes' tasks
+ *   (assigned..running, whatever their desired state: a task draining still
+ *   answers), and other nodes' own addresses (replies to traffic a node
+ *   forwarded go back to its address), each with the node's underlay address.
+ * - Services are those with a VIP on a served network, or publishing ports
+ *   while ingress is served; backends are their `running` tasks' addresses on
+ *   the served networks. SCTP ports are left out (the plan's ports are TCP
+ *   and UDP; the mesh does not forward SCTP).
+ * - Addresses in the plan carry no prefix length (the network's subnet has it).
+ */
+import { stateRank, type Network, type Node, type Service, type Task } from '../model/index.js';
+import { addrOf, formatIPv4 } from './ipam/cidr.js';
+import type { NodePlan, PlanBackend, PlanNetwork, PlanPort, PlanRemoteEndpoint, PlanService, PlanTask } from './interface.js';
+
+export interface PlanObjects {
+  nodes: readonly Node[];
+  networks: readonly Network[];
+  services: readonly Service[];
+  tasks: readonly Task[];
+}
+
+export const PREFER_LOCAL_LABEL = 'com.shoal.mesh.prefer-local';
+
+/** Docker's MAC for an IPv4 address: 02:42 then the address's four bytes. */
+export function macOf(ip: string): string {
+  const n = addrOf(ip);
+  return ['02', '42', ...[n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255].map((b) => b.toString(16).padStart(2, '0'))].join(':');
+}
+
+/** The task's network namespace name under /run/netns. */
+export function netnsOf(taskId: string): string {
+  return `shoal-${taskId.slice(0, 12)}`;
+}
+
+const ASSIGNED = stateRank('assigned');
+const RUNNING = stateRank('running');
+
+/** Placed and not yet ended: the task has (or is about to have) its namespace. */
+function placedLive(t: Task): boolean {
+  const r = stateRank(t.Status.State);
+  return t.NodeID !== '' && r >= ASSIGNED && r <= RUNNING;
+}
+
+const plain = (cidr: string) => formatIPv4(addrOf(cidr));
+const byKey = <T>(key: (x: T) => string) => (a: T, b: T) => {
+  const ka = key(a);
+  const kb = key(b);
+  return ka < kb ? -1 : ka > kb ? 1 : 0;
+};
+
+export function buildNodePlan(nodeId: string, objects: PlanObjects): NodePlan {
+  const node = objects.nodes.find((n) => n.ID === nodeId);
+  const empty: NodePlan = { nodeId, underlayAddr: node?.Status.Addr ?? '', networks: [], tasks: [], remotes: [], services: [] };
+  if (!node) return empty;
+  const netById = new Map(objects.networks.filter((n) => n.ShoalOverlay).map((n) => [n.ID, n]));
+  const svcById = new Map(objects.services.map((s) => [s.ID, s]));
+
+  // Which networks this node serves.
+  const local = objects.tasks.filter((t) => t.NodeID === nodeId && placedLive(t) && t.DesiredState === 'running');
+  const served = new Set<string>();
+  for (const t of local) for (const a of t.NetworksAttachments ?? []) if (netById.has(a.Network.ID)) served.add(a.Network.ID);
+  const ingress = objects.networks.find((n) => n.Spec.Ingress && n.ShoalOverlay);
+  const meshInUse = objects.services.some((s) => (s.Endpoint?.Ports ?? []).some((p) => (p.PublishMode ?? 'ingress') === 'ingress'));
+  if (ingress && meshInUse) served.add(ingress.ID);
+
+  const networks: PlanNetwork[] = [...served].map((id) => {
+    const n = netById.get(id)!;
+    const o = n.ShoalOverlay!;
+    return {
+      id,
+      name: n.Spec.Name,
+      vni: o.VNI,
+      subnet: o.Subnet,
+      gateway: o.Gateway,
+      nodeAddr: node.ShoalAttachments?.find((a) => a.NetworkID === id)?.Addr ?? '',
+      internal: n.Spec.Internal ?? false,
+      ingress: n.Spec.Ingress ?? false,
+    };
+  });
+
+  const tasks: PlanTask[] = local.map((t) => ({
+    taskId: t.ID,
+    netns: netnsOf(t.ID),
+    serviceName: svcById.get(t.ServiceID)?.Spec.Name ?? '',
+    attachments: (t.NetworksAttachments ?? [])
+      .filter((a) => served.has(a.Network.ID) && a.Addresses[0])
+      .map((a) => {
+        const addr = plain(a.Addresses[0]!);
+        return { networkId: a.Network.ID, addr, mac: macOf(addr), aliases: a.Aliases ?? [] };
+      }),
+  }));
+
+  const underlay = new Map(objects.nodes.map((n) => [n.ID, n.Status.Addr]));
+  const remotes: PlanRemoteEndpoint[] = [];
+  for (const t of objects.tasks) {
+    if (t.NodeID === nodeId || !placedLive(t)) continue;
+    const u = underlay.get(t.NodeID);
+    if (!u) continue;
+    for (const a of t.NetworksAttachments ?? []) {
+      if (!served.has(a.Network.ID) || !a.Addresses[0]) continue;
+      const addr = plain(a.Addresses[0]);
+      remotes.push({ networkId: a.Network.ID, addr, mac: macOf(addr), nodeUnderlay: u });
+    }
+  }
+  for (const n of objects.nodes) {
+    if (n.ID === nodeId || !n.Status.Addr) continue;
+    for (const a of n.ShoalAttachments ?? []) if (served.has(a.NetworkID)) remotes.push({ networkId: a.NetworkID, addr: a.Addr, mac: macOf(a.Addr), nodeUnderlay: n.Status.Addr });
+  }
+
+  const running = new Map<string, Task[]>();
+  for (const t of objects.tasks) {
+    if (t.Status.State !== 'running' || !t.NodeID) continue;
+    let l = running.get(t.ServiceID);
+    if (!l) running.set(t.ServiceID, (l = []));
+    l.push(t);
+  }
+  const services: PlanService[] = [];
+  for (const s of objects.services) {
+    const vips = (s.Endpoint?.VirtualIPs ?? []).filter((v) => served.has(v.NetworkID)).map((v) => ({ networkId: v.NetworkID, addr: plain(v.Addr) }));
+    const ports: PlanPort[] = (s.Endpoint?.Ports ?? [])
+      .filter((p) => (p.Protocol ?? 'tcp') !== 'sctp' && p.PublishedPort)
+      .map((p) => ({ protocol: (p.Protocol ?? 'tcp') as 'tcp' | 'udp', targetPort: p.TargetPort, publishedPort: p.PublishedPort!, mode: p.PublishMode ?? 'ingress' }));
+    const meshPorts = ports.some((p) => p.mode === 'ingress') && ingress !== undefined && served.has(ingress.ID);
+    if (vips.length === 0 && !meshPorts) continue;
+    const backends: PlanBackend[] = [];
+    for (const t of running.get(s.ID) ?? []) {
+      for (const a of t.NetworksAttachments ?? []) {
+        if (served.has(a.Network.ID) && a.Addresses[0]) backends.push({ taskId: t.ID, networkId: a.Network.ID, addr: plain(a.Addresses[0]), local: t.NodeID === nodeId });
+      }
+    }
+    services.push({
+      id: s.ID,
+      name: s.Spec.Name,
+      endpointMode: s.Spec.EndpointSpec?.Mode ?? 'vip',
+      vips,
+      ports,
+      backends: backends.sort(byKey((b) => `${b.networkId}/${b.taskId}`)),
+      preferLocal: s.Spec.Labels?.[PREFER_LOCAL_LABEL] === 'true',
+    });
+  }
+
+  return {
+    nodeId,
+    underlayAddr: node.Status.Addr,
+    networks: networks.sort(byKey((n) => n.id)),
+    tasks: tasks.sort(byKey((t) => t.taskId)),
+    remotes: remotes.sort(byKey((r) => `${r.networkId}/${r.addr}`)),
+    services: services.sort(byKey((s) => s.id)),
+  };
+}
