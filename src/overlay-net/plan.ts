@@ -4,8 +4,9 @@
  * state it was sent and a test can check a plan from objects alone.
  *
  * Rules (the brief's, and why):
- * - A node serves a network when it runs a task on it (state assigned..running
- *   with desired state running), and serves `ingress` whenever any service
+ * - A node serves a network when it runs a task on it (state assigned..running,
+ *   whatever its desired state: a task told to stop drains its connections
+ *   over its namespace until it has stopped), and serves `ingress` whenever any service
  *   publishes a port in ingress mode: every node then answers on it.
  * - Local tasks are those same tasks, each with a namespace `shoal-<12 chars
  *   of the task ID>` and, per network it serves, its address and Docker's MAC.
@@ -15,7 +16,9 @@
  *   forwarded go back to its address), each with the node's underlay address.
  * - Services are those with a VIP on a served network, or publishing ports
  *   while ingress is served; backends are their `running` tasks' addresses on
- *   the served networks. SCTP ports are left out (the plan's ports are TCP
+ *   the served networks, and only while the desired state is still running:
+ *   the decision to stop a task takes it out of every load balancer before
+ *   its node sends the signal. SCTP ports are left out (the plan's ports are TCP
  *   and UDP; the mesh does not forward SCTP).
  * - Addresses in the plan carry no prefix length (the network's subnet has it).
  */
@@ -67,7 +70,8 @@ export function buildNodePlan(nodeId: string, objects: PlanObjects): NodePlan {
   const svcById = new Map(objects.services.map((s) => [s.ID, s]));
 
   // Which networks this node serves.
-  const local = objects.tasks.filter((t) => t.NodeID === nodeId && placedLive(t) && t.DesiredState === 'running');
+  // A task told to stop keeps its namespace until it has stopped: its open connections drain over it.
+  const local = objects.tasks.filter((t) => t.NodeID === nodeId && placedLive(t));
   const served = new Set<string>();
   for (const t of local) for (const a of t.NetworksAttachments ?? []) if (netById.has(a.Network.ID)) served.add(a.Network.ID);
   const ingress = objects.networks.find((n) => n.Spec.Ingress && n.ShoalOverlay);
@@ -120,7 +124,8 @@ export function buildNodePlan(nodeId: string, objects: PlanObjects): NodePlan {
 
   const running = new Map<string, Task[]>();
   for (const t of objects.tasks) {
-    if (t.Status.State !== 'running' || !t.NodeID) continue;
+    // Out of every load balancer as soon as the managers decide it stops, before its node sends SIGTERM.
+    if (t.Status.State !== 'running' || t.DesiredState !== 'running' || !t.NodeID) continue;
     let l = running.get(t.ServiceID);
     if (!l) running.set(t.ServiceID, (l = []));
     l.push(t);

@@ -66,12 +66,12 @@ t.test('plans of three nodes', async (t) => {
   t.same(web.ports, [{ protocol: 'tcp', targetPort: 80, publishedPort: 8080, mode: 'ingress' }], 'sctp left out');
   t.same(web.vips.map((v) => v.networkId).sort(), [ingress.ID, 'net1'].sort());
   t.ok(web.vips.every((v) => !v.addr.includes('/')), 'no prefix lengths in the plan');
-  // Backends: running tasks only (w1 on A, w3 on B) on both served networks.
-  t.same(web.backends.map((b) => `${b.taskId}/${b.networkId === 'net1' ? 'net1' : 'ingress'}/${b.local}`).sort(), ['w1/ingress/true', 'w1/net1/true', 'w3/ingress/false', 'w3/net1/false']);
+  // Backends: running tasks the managers still want running (w1 on A; w3 on B is running but told to stop) on both served networks.
+  t.same(web.backends.map((b) => `${b.taskId}/${b.networkId === 'net1' ? 'net1' : 'ingress'}/${b.local}`).sort(), ['w1/ingress/true', 'w1/net1/true']);
 
   const b = buildNodePlan('B', objects);
-  t.same(b.tasks.map((x) => x.taskId), ['w2'], 'w3 is desired shutdown: not programmed as local');
-  t.ok(b.services[0]!.backends.every((x) => x.local === (x.taskId === 'w3')));
+  t.same(b.tasks.map((x) => x.taskId), ['w2', 'w3'], 'w3 is told to stop but still running: it keeps its namespace to drain');
+  t.notOk(b.services[0]!.backends.some((x) => x.taskId === 'w3'), 'and it is out of the load balancers');
   const c = buildNodePlan('C', objects);
   t.same(c.networks.map((n) => n.name).sort(), ['ingress', 'other']);
   t.same(c.services.map((x) => x.name).sort(), ['db', 'web']);

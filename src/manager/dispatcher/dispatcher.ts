@@ -1,3 +1,4 @@
+import { buildNodePlan } from '../../overlay-net/plan.js';
 import { verdictError } from '../store/errors.js';
 import { randomBytes } from 'node:crypto';
 import type { Stream } from '../../wire/interface.js';
@@ -29,6 +30,8 @@ interface Session {
   certIssuerId?: string;
   /** `kind/id` of the secret and config data this node holds (for tasks in `sent`). */
   sentData: Set<string>;
+  /** The network plan last sent (JSON), so an unchanged plan is not sent again. */
+  sentPlan?: string;
 }
 
 interface Pending {
@@ -169,6 +172,7 @@ export class Dispatcher {
     );
     stream.write({ type: 'session', sessionId: session.sessionId, heartbeatMs: this.opts.heartbeatMs, ...(this.deps.fenceMs ? { fenceMs: this.deps.fenceMs } : {}), managers: this.deps.managers() });
     for (const f of this.clusterFrames()) stream.write(f);
+    this.pushPlan(session);
     this.pushAssignments(session, true);
     stream.write({ type: 'node', node });
     void this.register(node, open.description).catch((err: Error) => this.log(`registering ${open.nodeId}: ${err.message}`));
@@ -383,6 +387,8 @@ export class Dispatcher {
         for (const s of this.sessions.values()) s.stream.write(f);
       }
     }
+    // Anything a plan is made of: every node's plan is rebuilt once per burst (most are unchanged and not sent).
+    if (changes.some((c) => c.kind === 'task' || c.kind === 'service' || c.kind === 'network' || c.kind === 'node')) this.plansDirty = true;
     for (const c of changes) {
       if (c.kind === 'task') {
         const t = c.object as Task;
@@ -396,11 +402,17 @@ export class Dispatcher {
         }
       }
     }
-    if (this.dirtyNodes.size > 0 && !this.pushScheduled) {
+    if ((this.dirtyNodes.size > 0 || this.plansDirty) && !this.pushScheduled) {
       // Coalesce: one increment per node per burst of transactions.
       this.pushScheduled = true;
       this.timers.setTimeout(() => {
         this.pushScheduled = false;
+        // Plans first: a task's namespace is in the plan its node applies before it prepares the task,
+        // and a backend leaves every load balancer with the same push that tells its node to stop it.
+        if (this.plansDirty) {
+          this.plansDirty = false;
+          for (const s of this.sessions.values()) this.pushPlan(s);
+        }
         const nodes = this.dirtyNodes;
         this.dirtyNodes = new Set();
         for (const n of nodes) {
@@ -408,6 +420,24 @@ export class Dispatcher {
           if (s) this.pushAssignments(s, false);
         }
       }, 0);
+    }
+  }
+
+  private plansDirty = false;
+
+  /** The node's network plan (overlay-net/plan.ts), sent whole when it differs from the last one sent. */
+  private pushPlan(s: Session): void {
+    const store = this.deps.ctx.store;
+    const plan = buildNodePlan(s.nodeId, { nodes: store.list('node'), networks: store.list('network'), services: store.list('service'), tasks: store.list('task') });
+    const json = JSON.stringify(plan);
+    if (s.sentPlan === json) return;
+    // An empty plan is not news to a node that was never sent one.
+    if (s.sentPlan === undefined && plan.networks.length === 0) return;
+    s.sentPlan = json;
+    try {
+      s.stream.write({ type: 'netplan', plan });
+    } catch {
+      // the session is closing; the next one is sent its plan on open
     }
   }
 
