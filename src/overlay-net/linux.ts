@@ -1,0 +1,74 @@
+/**
+ * A node's whole data plane on Linux: the kernel half (dataplane/) and the
+ * embedded resolver (dns/), which know nothing of each other. The resolver
+ * is updated after the kernel: it binds the gateways the kernel just put on
+ * the bridges. Errors are returned (apply rejects), never thrown past the
+ * caller: the node daemon logs them and applies again at the next plan.
+ *
+ * Run it in the node process itself (it must own the network namespace it
+ * programs — the host's on a real machine), as root.
+ */
+import { access } from 'node:fs/promises';
+import type { DataPlane, NodePlan } from './interface.js';
+import { KernelDataPlane } from './dataplane/kernel.js';
+import type { KernelDataPlaneOptions } from './dataplane/options.js';
+import { EmbeddedResolver } from './dns/server.js';
+import type { ResolverOptions } from './dns/options.js';
+
+export interface LinuxDataPlaneOptions {
+  kernel?: KernelDataPlaneOptions;
+  /** false: no embedded resolver (tasks get the node's resolv.conf instead). */
+  dns?: ResolverOptions | false;
+}
+
+export class LinuxDataPlane implements DataPlane {
+  readonly kernel: KernelDataPlane;
+  readonly resolver: EmbeddedResolver | null;
+
+  constructor(opts: LinuxDataPlaneOptions = {}) {
+    this.kernel = new KernelDataPlane(opts.kernel);
+    this.resolver = opts.dns === false ? null : new EmbeddedResolver(opts.dns);
+  }
+
+  async apply(plan: NodePlan): Promise<void> {
+    let kernelError: unknown = null;
+    try {
+      await this.kernel.apply(plan);
+    } catch (e) {
+      kernelError = e;
+    }
+    // Even after a partial kernel failure: names of what did get built still resolve.
+    await this.resolver?.update(plan);
+    if (kernelError) throw kernelError;
+  }
+
+  async teardown(): Promise<void> {
+    await this.resolver?.stop();
+    await this.kernel.teardown();
+  }
+}
+
+/** Why this machine cannot run the Linux data plane, or null when it can. */
+export async function linuxDataPlaneUnavailable(): Promise<string | null> {
+  if (process.platform !== 'linux') return `platform ${process.platform}`;
+  if (typeof process.getuid === 'function' && process.getuid() !== 0) return 'not root';
+  const need: [string, string[]][] = [
+    ['ip', ['/usr/sbin/ip', '/sbin/ip', '/usr/bin/ip', '/bin/ip']],
+    ['bridge', ['/usr/sbin/bridge', '/sbin/bridge', '/usr/bin/bridge', '/bin/bridge']],
+    ['nft', ['/usr/sbin/nft', '/sbin/nft', '/usr/bin/nft']],
+  ];
+  for (const [tool, paths] of need) {
+    let found = false;
+    for (const p of paths) {
+      try {
+        await access(p);
+        found = true;
+        break;
+      } catch {
+        // next
+      }
+    }
+    if (!found) return `${tool} not installed`;
+  }
+  return null;
+}
