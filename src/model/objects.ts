@@ -59,7 +59,7 @@ export interface NodeDescription {
   Platform: Platform;
   Resources: ResourceObject;
   Engine: EngineDescription;
-  /** Shoal: the container runtimes this node can run (process, oci, docker). */
+  /** Shoal: the container runtimes this node can run (process, oci, docker), its default first. */
   Runtimes?: string[];
 }
 

@@ -27,6 +27,8 @@ import { loadIdentity, saveIdentity, type NodeIdentity } from './state.js';
 import { SessionClient } from '../worker/agent/session.js';
 import { Agent } from '../worker/agent/agent.js';
 import { serveTaskLogs } from '../worker/agent/logs.js';
+import { LinuxDataPlane, linuxDataPlaneUnavailable } from '../overlay-net/linux.js';
+import { TaskNetworks } from '../worker/agent/task-networks.js';
 import { createRuntime, RUNTIME_NAMES, type Runtime, type RuntimeOptions } from '../worker/runtime/index.js';
 import { SupervisorClient } from '../worker/supervisor/client.js';
 import { resolveCommon } from '../worker/runtime/options.js';
@@ -84,6 +86,9 @@ export class Daemon {
   agent: Agent | null = null;
   /** The node's task supervisor: the parent of every process and oci task, and the keeper of the fencing lease. */
   supervisor: SupervisorClient | null = null;
+  /** The node's overlay data plane and the agent's side of it (null: none here, see startDataPlane). */
+  private dataPlane: LinuxDataPlane | null = null;
+  private networks: TaskNetworks | null = null;
   private readonly runtimes = new Map<string, Runtime>();
   private stopLogs: (() => void) | null = null;
   private stopStallWatch: (() => void) | null = null;
@@ -349,6 +354,7 @@ export class Daemon {
     }
     const def = this.identity.runtime ?? 'process';
     if (!runtimes.has(def)) throw new DaemonError(`the default runtime ${def} is not available on this node (available: ${[...runtimes.keys()].join(', ') || 'none'})`);
+    this.networks = await this.startDataPlane(log);
     this.agent = await Agent.start({
       nodeId: this.identity.nodeId,
       dataDir: path.join(this.opts.dataDir, 'agent'),
@@ -356,9 +362,32 @@ export class Daemon {
       defaultRuntime: def,
       report: (u) => this.session?.report(u),
       log,
+      ...(this.networks ? { networks: this.networks } : {}),
     });
     const agent = this.agent;
     this.stopLogs = serveTaskLogs(this.transport, (id) => agent.findRuntime(id), log);
+  }
+
+  /**
+   * The node's overlay data plane (overlay-net), when it can have one: root,
+   * iproute2 and nftables, and an underlay — a node advertising a loopback
+   * address shares its network namespace with the other nodes on this
+   * machine (the loopback test layout), where their bridges and rules would
+   * collide and VXLAN between them has nothing to cross. Without one, a task
+   * that joins a network is rejected here, with the reason, and placed
+   * elsewhere. Its kernel state outlives the daemon like the tasks do (live
+   * restore): a restarted daemon re-applies over it.
+   */
+  private async startDataPlane(log: (m: string) => void): Promise<TaskNetworks | null> {
+    const [host] = splitAddr(this.identity.advertiseAddr);
+    const why = /^127\.|^::1$|^localhost$/.test(host) ? `it advertises the loopback address ${host}` : await linuxDataPlaneUnavailable();
+    if (why) {
+      log(`node ${this.identity.nodeId}: no overlay data plane (${why}): tasks that join networks are not run here`);
+      return null;
+    }
+    this.dataPlane = new LinuxDataPlane({ kernel: { recordPath: path.join(this.opts.dataDir, 'overlay-netns.json') } });
+    log(`node ${this.identity.nodeId}: overlay data plane on ${host}`);
+    return new TaskNetworks(this.dataPlane, (m) => log(`node ${this.identity.nodeId}: ${m}`));
   }
 
   /**
@@ -403,6 +432,7 @@ export class Daemon {
       },
       caReport: () => this.caReport(),
       onDenied: (ids) => this.onDenied(ids),
+      onNetPlan: (plan) => this.networks?.onPlan(plan),
       ...(this.opts.log ? { log: this.opts.log } : {}),
     });
     this.session.start();
@@ -643,6 +673,9 @@ export class Daemon {
         await this.supervisor.shutdown('the node is stopping').catch((err: Error) => this.opts.log?.(`supervisor shutdown: ${err.message}`));
         for (const r of this.runtimes.values()) await r.release?.().catch((err: Error) => this.opts.log?.(`releasing ${r.name}: ${err.message}`));
         await this.agent?.releaseSecrets().catch((err: Error) => this.opts.log?.(`releasing secret mounts: ${err.message}`));
+        // The tasks are gone: so are their namespaces, links and rules.
+        this.networks?.close();
+        await this.dataPlane?.teardown().catch((err: Error) => this.opts.log?.(`overlay teardown: ${err.message}`));
       }
       await this.supervisor.close();
     }

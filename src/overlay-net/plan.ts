@@ -55,6 +55,18 @@ function placedLive(t: Task): boolean {
   return t.NodeID !== '' && r >= ASSIGNED && r <= RUNNING;
 }
 
+/**
+ * A process-runtime task runs in its node's own network namespace (Nomad's
+ * model), so its overlay address is never programmed: no namespace, and no
+ * load balancer sends to it. The runtime is the task's own choice, else its
+ * node's default (the first of Node.Description.Runtimes).
+ */
+function ownNamespace(t: Task, nodes: ReadonlyMap<string, Node>): boolean {
+  const r = t.Spec.Runtime;
+  const rt = r === 'process' || r === 'oci' || r === 'docker' ? r : (nodes.get(t.NodeID)?.Description.Runtimes?.[0] ?? 'process');
+  return rt !== 'process';
+}
+
 const plain = (cidr: string) => formatIPv4(addrOf(cidr));
 const byKey = <T>(key: (x: T) => string) => (a: T, b: T) => {
   const ka = key(a);
@@ -71,7 +83,8 @@ export function buildNodePlan(nodeId: string, objects: PlanObjects): NodePlan {
 
   // Which networks this node serves.
   // A task told to stop keeps its namespace until it has stopped: its open connections drain over it.
-  const local = objects.tasks.filter((t) => t.NodeID === nodeId && placedLive(t));
+  const nodesById = new Map(objects.nodes.map((n) => [n.ID, n]));
+  const local = objects.tasks.filter((t) => t.NodeID === nodeId && placedLive(t) && ownNamespace(t, nodesById));
   const served = new Set<string>();
   for (const t of local) for (const a of t.NetworksAttachments ?? []) if (netById.has(a.Network.ID)) served.add(a.Network.ID);
   const ingress = objects.networks.find((n) => n.Spec.Ingress && n.ShoalOverlay);
@@ -108,7 +121,7 @@ export function buildNodePlan(nodeId: string, objects: PlanObjects): NodePlan {
   const underlay = new Map(objects.nodes.map((n) => [n.ID, n.Status.Addr]));
   const remotes: PlanRemoteEndpoint[] = [];
   for (const t of objects.tasks) {
-    if (t.NodeID === nodeId || !placedLive(t)) continue;
+    if (t.NodeID === nodeId || !placedLive(t) || !ownNamespace(t, nodesById)) continue;
     const u = underlay.get(t.NodeID);
     if (!u) continue;
     for (const a of t.NetworksAttachments ?? []) {
@@ -125,7 +138,7 @@ export function buildNodePlan(nodeId: string, objects: PlanObjects): NodePlan {
   const running = new Map<string, Task[]>();
   for (const t of objects.tasks) {
     // Out of every load balancer as soon as the managers decide it stops, before its node sends SIGTERM.
-    if (t.Status.State !== 'running' || t.DesiredState !== 'running' || !t.NodeID) continue;
+    if (t.Status.State !== 'running' || t.DesiredState !== 'running' || !t.NodeID || !ownNamespace(t, nodesById)) continue;
     let l = running.get(t.ServiceID);
     if (!l) running.set(t.ServiceID, (l = []));
     l.push(t);

@@ -26,7 +26,7 @@ t.test('plans of three nodes', async (t) => {
     const r = s.apply({ index: ++i, term: 1, command: encodeTxn({ time: T, ops }) });
     if (!r.ok) throw new Error(r.message);
   };
-  const node = (id: string, addr: string): StoreOp => ({ op: 'create', kind: 'node', object: { ID: id, Spec: { Role: 'worker', Availability: 'active' }, Description: { Hostname: id, Platform: { Architecture: 'x86_64', OS: 'linux' }, Resources: {}, Engine: {} }, Status: { State: 'ready', Addr: addr } } as never });
+  const node = (id: string, addr: string): StoreOp => ({ op: 'create', kind: 'node', object: { ID: id, Spec: { Role: 'worker', Availability: 'active' }, Description: { Hostname: id, Platform: { Architecture: 'x86_64', OS: 'linux' }, Resources: {}, Engine: {}, Runtimes: ['oci', 'process'] }, Status: { State: 'ready', Addr: addr } } as never });
   const task = (id: string, svc: string, nodeId: string, state: TaskState, desired: TaskState = 'running'): StoreOp => ({
     op: 'create',
     kind: 'task',
@@ -78,4 +78,14 @@ t.test('plans of three nodes', async (t) => {
   t.same(c.services.find((x) => x.name === 'db')!.backends.map((x) => x.taskId), ['d1']);
   t.same(buildNodePlan('nope', objects), { nodeId: 'nope', underlayAddr: '', networks: [], tasks: [], remotes: [], services: [] });
   t.same(buildNodePlan('A', objects), a, 'pure: the same objects give the same plan');
+
+  // A process-runtime task runs in its node's namespace: never programmed, never a backend.
+  const asProcess = { ...objects, tasks: objects.tasks.map((x) => (x.ID === 'w1' ? { ...x, Spec: { ...x.Spec, Runtime: 'process' } } : x)) };
+  const ap = buildNodePlan('A', asProcess);
+  t.same(ap.tasks, [], 'no namespace for a process task');
+  t.notOk(ap.services.some((x) => x.backends.some((b) => b.taskId === 'w1')), 'and no load balancer sends to it');
+  t.notOk(buildNodePlan('B', asProcess).remotes.some((r) => r.addr === addr('w1', 'net1')), 'nor does any other node route to it');
+  const nodesDefaultProcess = { ...objects, nodes: objects.nodes.map((n) => (n.ID === 'C' ? { ...n, Description: { ...n.Description, Runtimes: ['process', 'oci'] } } : n)) };
+  const cp = buildNodePlan('C', nodesDefaultProcess);
+  t.notOk(cp.tasks.some((x) => x.taskId === 'd1') || cp.services.some((x) => x.backends.some((b) => b.taskId === 'd1')), "a task without a runtime of its own takes its node's default (first listed)");
 });

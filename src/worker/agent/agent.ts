@@ -40,8 +40,10 @@ export class Agent {
     return a;
   }
 
+  /** The runtimes this node has, its default first (the managers read the default from there: Node.Description.Runtimes). */
   runtimeNames(): string[] {
-    return [...this.opts.runtimes.keys()];
+    const names = [...this.opts.runtimes.keys()];
+    return names.includes(this.opts.defaultRuntime) ? [this.opts.defaultRuntime, ...names.filter((n) => n !== this.opts.defaultRuntime)] : names;
   }
 
   /** Tasks this node currently tracks (for logs and tests). */
