@@ -56,6 +56,15 @@ t.test('docker network and service commands allocate overlay addresses in a real
   t.same(r.out.trim().split('\n').sort(), ['ingress overlay swarm', 'x overlay swarm']);
   r = await d('network', 'inspect', '--format', '{{.Id}} {{range .IPAM.Config}}{{.Subnet}} {{.Gateway}}{{end}} {{index .Options "com.docker.network.driver.overlay.vxlanid_list"}}', 'x');
   t.equal(r.out.trim(), `${netId} 10.0.1.0/24 10.0.1.1 4097`);
+  // The docker CLI's own body for --subnet/--gateway/--label/--internal/--attachable.
+  r = await d('network', 'create', '-d', 'overlay', '--subnet', '10.50.0.0/24', '--gateway', '10.50.0.254', '--label', 'a=b', '--internal', '--attachable', 'z');
+  t.equal(r.code, 0, r.err);
+  r = await d('network', 'inspect', '--format', '{{range .IPAM.Config}}{{.Subnet}} {{.Gateway}}{{end}} {{.Labels.a}} {{.Internal}} {{.Attachable}}', 'z');
+  t.equal(r.out.trim(), '10.50.0.0/24 10.50.0.254 b true true');
+  r = await d('network', 'create', '-d', 'overlay', '--subnet', '10.50.0.128/25', 'clash');
+  t.not(r.code, 0);
+  t.match(r.err, /IPAM\.Config\[0\]\.Subnet: .*overlaps network z/);
+  t.equal((await d('network', 'rm', 'z')).code, 0);
   r = await d('network', 'create', '-d', 'bridge', 'y');
   t.not(r.code, 0);
   t.match(r.err, /Driver: only the "overlay" driver/);
