@@ -166,6 +166,13 @@ t.test('tasks: one address per network, released on terminal state; nodes join o
   s.must(task('t3', 's1'));
   t.same(s.store.get('task', 't3')!.NetworksAttachments![0]!.Addresses, ['10.0.1.3/24']);
   t.same(s.store.get('task', 't1')!.NetworksAttachments![0]!.Addresses, ['10.0.1.3/24']);
+  // A whole-object update of the finished task keeps what it shows; one reviving it gets a fresh address, never t3's.
+  const t1done = s.store.get('task', 't1')!;
+  s.must({ op: 'update', kind: 'task', object: { ...t1done, Labels: { x: 'y' } } as Task });
+  t.same(s.store.get('task', 't1')!.NetworksAttachments, t1.NetworksAttachments);
+  s.must({ op: 'update', kind: 'task', object: { ...t1done, Status: { ...t1done.Status, State: 'running' } } as Task });
+  t.notSame(s.store.get('task', 't1')!.NetworksAttachments![0]!.Addresses, ['10.0.1.3/24'], 'revived: not the address t3 holds');
+  s.must({ op: 'patchTask', id: 't1', status: { Timestamp: T, State: 'shutdown', Message: '' } });
   // Deleting a task releases too; removing a node releases its addresses.
   s.must({ op: 'delete', kind: 'task', id: 't2' }, { op: 'delete', kind: 'node', id: 'w2' });
   t.equal(s.store.addrOwner('n1', 0x0a000104), undefined);

@@ -245,15 +245,16 @@ export class NetAlloc {
   // ------------------------------------------------------------- tasks
 
   /**
-   * A task being created or replaced. A new task (or one replacing a task
-   * whose addresses were already released) gets one address per network;
-   * otherwise it keeps what it had. A subnet with no free address rejects
+   * A task being created or replaced. A new task (or a replacement that
+   * revives a finished task, whose addresses were released) gets one address
+   * per network; otherwise it keeps what it had. A subnet with no free address rejects
    * the task (its Err says why; the orchestrator replaces it later) rather
    * than the whole transaction, which carries other tasks too.
    */
   task(next: Task, cur: Task | undefined): Task {
     let t: Task;
-    if (cur && !isTerminal(cur.Status.State)) {
+    // Kept unless this replacement brings a finished task back to life (its addresses may be another's by now).
+    if (cur && (!isTerminal(cur.Status.State) || isTerminal(next.Status.State))) {
       t = { ...next };
       if (cur.NetworksAttachments) t.NetworksAttachments = cur.NetworksAttachments;
       else delete t.NetworksAttachments;
