@@ -208,6 +208,16 @@ function clash(store: Store): string | null {
   for (const tk of store.list('task')) if (!isTerminal(tk.Status.State)) { const c = check('task', tk); if (c) return c; }
   for (const sv of store.list('service')) { const c = check('service', sv); if (c) return c; }
   for (const n of store.list('node')) { const c = check('node', n); if (c) return c; }
+  // One published ingress port, one service.
+  const ports = new Map<string, string>();
+  for (const sv of store.list('service')) {
+    for (const p of sv.Endpoint?.Ports ?? []) {
+      if (p.PublishMode !== 'ingress') continue;
+      const k = `${p.PublishedPort}/${p.Protocol}`;
+      if (ports.has(k) && ports.get(k) !== sv.ID) return `port ${k} published by ${ports.get(k)} and ${sv.ID}`;
+      ports.set(k, sv.ID);
+    }
+  }
   // Gateways are never handed out.
   for (const n of store.list('network')) if (seen.has(`${n.ID}/${n.ShoalOverlay!.Gateway}`)) return `gateway of ${n.Spec.Name} handed out`;
   return null;
@@ -229,7 +239,10 @@ function randomOp(rng: Rng, store: Store, n: number): StoreOp[] {
   if (r < 28 && svcs.length > 0) {
     const id = rng.pick(svcs);
     const cur = store.get('service', id)!;
-    return [{ op: 'update', kind: 'service', object: svcObj(id, cur.Spec.Name, { nets: nets.filter(() => rng.chance(0.5)), ...(rng.chance(0.3) ? { ports: [{ TargetPort: 81 }] } : {}) }) }];
+    const next = svcObj(id, cur.Spec.Name, { nets: nets.filter(() => rng.chance(0.5)), ...(rng.chance(0.3) ? { ports: [{ TargetPort: 81 }] } : {}) }) as Service;
+    // The orchestrator's rollback path (patchService with a spec) allocates as an update does.
+    if (rng.chance(0.3)) return [{ op: 'patchService', id, ifVersion: cur.Version.Index, spec: next.Spec }];
+    return [{ op: 'update', kind: 'service', object: next }];
   }
   if (r < 32 && svcs.length > 0) return [{ op: 'delete', kind: 'service', id: rng.pick(svcs) }];
   if (r < 55 && svcs.length > 0) {
