@@ -9,7 +9,7 @@
 import t from 'tap';
 import { Store } from '../../src/manager/store/store.js';
 import { encodeTxn, type StoreOp, type TxnResult } from '../../src/manager/store/commands.js';
-import { ingressId } from '../../src/manager/store/network-alloc.js';
+import { ingressId } from '../../src/manager/store/overlay-rules.js';
 import { holdings } from '../../src/manager/store/addr-index.js';
 import { isTerminal, type Network, type Node, type Service, type Task, type TaskState } from '../../src/model/index.js';
 import { formatIPv4 } from '../../src/overlay-net/ipam/index.js';
