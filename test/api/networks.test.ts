@@ -122,6 +122,8 @@ t.test('services: targets resolved to IDs; endpoint and attachments allocated; r
   r = await api.req('POST', '/services/create', spec('bad', 1, { TaskTemplate: { ContainerSpec: { Image: 'busybox' }, Networks: [{ Target: 'nope' }] } }));
   t.equal(r.status, 400);
   t.match(r.body.message, /^Spec\.TaskTemplate\.Networks\[0\]\.Target: network nope not found$/);
+  r = await api.req('POST', '/services/create', spec('bad', 1, { Networks: [{ Target: 'front', DriverOpts: { mtu: '1400' } }] }));
+  t.match(r.body.message, /^Spec\.Networks\[0\]\.DriverOpts: /);
   r = await api.req('POST', '/services/create', spec('bad', 1, { Networks: [{ Target: 'ingress' }] }));
   t.match(r.body.message, /^Spec\.Networks\[0\]\.Target: .*ingress/);
 

@@ -9,7 +9,7 @@
 import t from 'tap';
 import { Store } from '../../src/manager/store/store.js';
 import { encodeTxn, type StoreOp, type TxnResult } from '../../src/manager/store/commands.js';
-import { ingressId } from '../../src/manager/store/network-alloc.js';
+import { ingressId } from '../../src/manager/store/overlay-rules.js';
 import { holdings } from '../../src/manager/store/addr-index.js';
 import { isTerminal, type Network, type Node, type Service, type Task, type TaskState } from '../../src/model/index.js';
 import { formatIPv4 } from '../../src/overlay-net/ipam/index.js';
@@ -166,6 +166,13 @@ t.test('tasks: one address per network, released on terminal state; nodes join o
   s.must(task('t3', 's1'));
   t.same(s.store.get('task', 't3')!.NetworksAttachments![0]!.Addresses, ['10.0.1.3/24']);
   t.same(s.store.get('task', 't1')!.NetworksAttachments![0]!.Addresses, ['10.0.1.3/24']);
+  // A whole-object update of the finished task keeps what it shows; one reviving it gets a fresh address, never t3's.
+  const t1done = s.store.get('task', 't1')!;
+  s.must({ op: 'update', kind: 'task', object: { ...t1done, Labels: { x: 'y' } } as Task });
+  t.same(s.store.get('task', 't1')!.NetworksAttachments, t1.NetworksAttachments);
+  s.must({ op: 'update', kind: 'task', object: { ...t1done, Status: { ...t1done.Status, State: 'running' } } as Task });
+  t.notSame(s.store.get('task', 't1')!.NetworksAttachments![0]!.Addresses, ['10.0.1.3/24'], 'revived: not the address t3 holds');
+  s.must({ op: 'patchTask', id: 't1', status: { Timestamp: T, State: 'shutdown', Message: '' } });
   // Deleting a task releases too; removing a node releases its addresses.
   s.must({ op: 'delete', kind: 'task', id: 't2' }, { op: 'delete', kind: 'node', id: 'w2' });
   t.equal(s.store.addrOwner('n1', 0x0a000104), undefined);
@@ -201,6 +208,16 @@ function clash(store: Store): string | null {
   for (const tk of store.list('task')) if (!isTerminal(tk.Status.State)) { const c = check('task', tk); if (c) return c; }
   for (const sv of store.list('service')) { const c = check('service', sv); if (c) return c; }
   for (const n of store.list('node')) { const c = check('node', n); if (c) return c; }
+  // One published ingress port, one service.
+  const ports = new Map<string, string>();
+  for (const sv of store.list('service')) {
+    for (const p of sv.Endpoint?.Ports ?? []) {
+      if (p.PublishMode !== 'ingress') continue;
+      const k = `${p.PublishedPort}/${p.Protocol}`;
+      if (ports.has(k) && ports.get(k) !== sv.ID) return `port ${k} published by ${ports.get(k)} and ${sv.ID}`;
+      ports.set(k, sv.ID);
+    }
+  }
   // Gateways are never handed out.
   for (const n of store.list('network')) if (seen.has(`${n.ID}/${n.ShoalOverlay!.Gateway}`)) return `gateway of ${n.Spec.Name} handed out`;
   return null;
@@ -222,7 +239,10 @@ function randomOp(rng: Rng, store: Store, n: number): StoreOp[] {
   if (r < 28 && svcs.length > 0) {
     const id = rng.pick(svcs);
     const cur = store.get('service', id)!;
-    return [{ op: 'update', kind: 'service', object: svcObj(id, cur.Spec.Name, { nets: nets.filter(() => rng.chance(0.5)), ...(rng.chance(0.3) ? { ports: [{ TargetPort: 81 }] } : {}) }) }];
+    const next = svcObj(id, cur.Spec.Name, { nets: nets.filter(() => rng.chance(0.5)), ...(rng.chance(0.3) ? { ports: [{ TargetPort: 81 }] } : {}) }) as Service;
+    // The orchestrator's rollback path (patchService with a spec) allocates as an update does.
+    if (rng.chance(0.3)) return [{ op: 'patchService', id, ifVersion: cur.Version.Index, spec: next.Spec }];
+    return [{ op: 'update', kind: 'service', object: next }];
   }
   if (r < 32 && svcs.length > 0) return [{ op: 'delete', kind: 'service', id: rng.pick(svcs) }];
   if (r < 55 && svcs.length > 0) {

@@ -13,6 +13,8 @@ export function resolveNetworkRefs(store: Store, spec: ServiceSpec): void {
     refs?.map((r, i) => {
       const n = store.find('network', r.Target);
       if (!n) throw badRequest(`network ${r.Target} not found`, `${field}[${i}].Target`);
+      // Per-attachment driver options (dockerd passes them to the network driver): Shoal's overlay has none to honour.
+      if (r.DriverOpts && Object.keys(r.DriverOpts).length > 0) throw badRequest('driver options are not supported on overlay attachments', `${field}[${i}].DriverOpts`);
       if (n.Spec.Ingress) throw badRequest('a service cannot be attached to the ingress network explicitly (publish a port instead)', `${field}[${i}].Target`);
       return { ...r, Target: n.ID };
     });

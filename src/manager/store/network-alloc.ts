@@ -23,17 +23,14 @@
  * - `ingress` is created with the cluster object (a stable ID derived from the
  *   cluster's), or at first need in a store that predates it.
  */
-import { createHash } from 'node:crypto';
-import { isTerminal, type Network, type NetworkAttachment, type NetworkAttachmentConfig, type Node, type Service, type EndpointPortConfig, type Task } from '../../model/index.js';
+import { isTerminal, type Network, type NetworkAttachment, type Node, type Service, type Task } from '../../model/index.js';
 import {
   checkUserSubnet,
   formatCidr,
   formatIPv4,
   INGRESS_SUBNET,
   INGRESS_VNI,
-  IpamError,
   lowestFree,
-  lowestFreePort,
   nextFreeSubnet,
   nextVni,
   overlaps,
@@ -44,7 +41,9 @@ import {
   type TakenSubnet,
 } from '../../overlay-net/ipam/index.js';
 import type { AnyObject, Kind, ObjectOf } from './commands.js';
+import { endpointPorts } from './endpoint-ports.js';
 import { StoreError, StoreErrorCode } from './errors.js';
+import { asStoreError, guard, ingressId, INGRESS_NAME, networkRefs, publishesIngress } from './overlay-rules.js';
 
 /** What the allocator needs of a transaction's stage. */
 export interface AllocStage {
@@ -57,32 +56,7 @@ export interface AllocStage {
   claim(net: string, ip: number): void;
 }
 
-export const INGRESS_NAME = 'ingress';
-
-/** A stable ID for the cluster's ingress network, derived from the cluster's ID (the same on every manager). */
-export function ingressId(clusterId: string): string {
-  const h = BigInt('0x' + createHash('sha256').update(`shoal-ingress/${clusterId}`).digest('hex'));
-  return h.toString(36).padStart(25, '0').slice(-25);
-}
-
 const byId = <T extends { ID: string }>(a: T, b: T) => (a.ID < b.ID ? -1 : a.ID > b.ID ? 1 : 0);
-
-/** A port published in ingress mode (the routing mesh's). */
-export function isIngressPort(p: EndpointPortConfig): boolean {
-  return (p.PublishMode ?? 'ingress') === 'ingress';
-}
-
-export function publishesIngress(s: Service): boolean {
-  return (s.Spec.EndpointSpec?.Ports ?? []).some(isIngressPort);
-}
-
-/** The network references of a service spec, TaskTemplate's first, each with the field that named it. */
-export function networkRefs(s: Service): { ref: NetworkAttachmentConfig; field: string }[] {
-  const out: { ref: NetworkAttachmentConfig; field: string }[] = [];
-  (s.Spec.TaskTemplate?.Networks ?? []).forEach((ref, i) => out.push({ ref, field: `Spec.TaskTemplate.Networks[${i}].Target` }));
-  (s.Spec.Networks ?? []).forEach((ref, i) => out.push({ ref, field: `Spec.Networks[${i}].Target` }));
-  return out;
-}
 
 export class NetAlloc {
   constructor(
@@ -187,7 +161,7 @@ export class NetAlloc {
     }
     const ingress = publishesIngress(next) ? this.ensureIngress() : null;
     if (ingress) nets.push({ net: ingress, aliases: [] });
-    const ports = this.ports(next, cur);
+    const ports = endpointPorts(next, cur, this.st.list('service'));
     const spec = next.Spec.EndpointSpec ?? { Mode: 'vip' as const };
     const vips: { NetworkID: string; Addr: string }[] = [];
     if ((spec.Mode ?? 'vip') === 'vip') {
@@ -208,52 +182,19 @@ export class NetAlloc {
     return { ...next, Endpoint: endpoint };
   }
 
-  /**
-   * Endpoint.Ports: the spec's ports with defaults filled and ingress ports
-   * given a PublishedPort. An explicit port already published by another
-   * service is refused; a dynamic one keeps the port it had (same target and
-   * protocol) so updates do not move it.
-   */
-  private ports(next: Service, cur: Service | undefined): EndpointPortConfig[] {
-    const specPorts = next.Spec.EndpointSpec?.Ports ?? [];
-    const others = new Map<string, string>();
-    for (const s of this.st.list('service')) {
-      if (s.ID === next.ID) continue;
-      for (const p of s.Endpoint?.Ports ?? []) if (isIngressPort(p) && p.PublishedPort) others.set(`${p.PublishedPort}/${p.Protocol ?? 'tcp'}`, s.Spec.Name);
-    }
-    const mine = new Set<string>();
-    const out: EndpointPortConfig[] = specPorts.map((p) => ({ ...p, Protocol: p.Protocol ?? 'tcp', PublishMode: p.PublishMode ?? 'ingress', PublishedPort: p.PublishedPort ?? 0 }));
-    // Explicit ports first, so a dynamic one never takes a port the spec names further on.
-    out.forEach((p, i) => {
-      if (!isIngressPort(p) || !p.PublishedPort) return;
-      const key = `${p.PublishedPort}/${p.Protocol}`;
-      const owner = others.get(key);
-      if (owner !== undefined) throw new StoreError(StoreErrorCode.INVALID, `port ${key} is already published by service ${owner}`, `Spec.EndpointSpec.Ports[${i}].PublishedPort`);
-      mine.add(key);
-    });
-    const had = (cur?.Endpoint?.Ports ?? []).filter(isIngressPort);
-    out.forEach((p, i) => {
-      if (!isIngressPort(p) || p.PublishedPort) return;
-      const used = (port: number) => others.has(`${port}/${p.Protocol}`) || mine.has(`${port}/${p.Protocol}`);
-      const prev = had.find((h) => h.TargetPort === p.TargetPort && (h.Protocol ?? 'tcp') === p.Protocol && h.PublishedPort && !used(h.PublishedPort));
-      p.PublishedPort = prev?.PublishedPort ?? guard(() => lowestFreePort(used, `Spec.EndpointSpec.Ports[${i}].PublishedPort`));
-      mine.add(`${p.PublishedPort}/${p.Protocol}`);
-    });
-    return out;
-  }
-
   // ------------------------------------------------------------- tasks
 
   /**
-   * A task being created or replaced. A new task (or one replacing a task
-   * whose addresses were already released) gets one address per network;
-   * otherwise it keeps what it had. A subnet with no free address rejects
+   * A task being created or replaced. A new task (or a replacement that
+   * revives a finished task, whose addresses were released) gets one address
+   * per network; otherwise it keeps what it had. A subnet with no free address rejects
    * the task (its Err says why; the orchestrator replaces it later) rather
    * than the whole transaction, which carries other tasks too.
    */
   task(next: Task, cur: Task | undefined): Task {
     let t: Task;
-    if (cur && !isTerminal(cur.Status.State)) {
+    // Kept unless this replacement brings a finished task back to life (its addresses may be another's by now).
+    if (cur && (!isTerminal(cur.Status.State) || isTerminal(next.Status.State))) {
       t = { ...next };
       if (cur.NetworksAttachments) t.NetworksAttachments = cur.NetworksAttachments;
       else delete t.NetworksAttachments;
@@ -359,21 +300,5 @@ export class NetAlloc {
       if (err instanceof StoreError) return null;
       throw err;
     }
-  }
-}
-
-/** IPAM's typed errors as the store's (the verdict every manager reaches alike). */
-function asStoreError(err: unknown): unknown {
-  if (!(err instanceof IpamError)) return err;
-  const code = err.code === 'EXHAUSTED' ? StoreErrorCode.FAILED_PRECONDITION : StoreErrorCode.INVALID;
-  const msg = err.field && err.message.startsWith(`${err.field}: `) ? err.message.slice(err.field.length + 2) : err.message;
-  return new StoreError(code, msg, err.field);
-}
-
-function guard<T>(f: () => T): T {
-  try {
-    return f();
-  } catch (err) {
-    throw asStoreError(err);
   }
 }

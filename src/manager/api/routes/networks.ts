@@ -14,7 +14,7 @@ import { resolve } from '../resolve.js';
 import type { Router } from '../router.js';
 import { commitOps, readStore } from '../state.js';
 import type { Store } from '../../store/store.js';
-import { networkRefs, publishesIngress } from '../../store/network-alloc.js';
+import { networkRefs, publishesIngress } from '../../store/overlay-rules.js';
 import { validateNetworkCreate } from '../validate/network-spec.js';
 import { fail } from '../validate/check.js';
 
