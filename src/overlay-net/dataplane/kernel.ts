@@ -66,7 +66,8 @@ export class KernelDataPlane implements DataPlane {
       // Rules first: they name links and addresses but need none of them to
       // exist, and a removed backend stops receiving new connections as soon
       // as this transaction commits — before its veth goes (draining order).
-      await this.batch('nft', ['-f', '-'], [renderRuleset(plan)], failures);
+      // Nothing served: no table at all (a node that left every network keeps no rules; nothing is on the clock then).
+      await this.batch('nft', ['-f', '-'], [plan.networks.length === 0 ? renderDelete() : renderRuleset(plan)], failures);
       this.metrics.lastNftMs = performance.now() - t0;
       const seen = await observe(this.runner);
       const mtu = this.mtuFor(plan, seen);

@@ -1,0 +1,159 @@
+import t from 'tap';
+import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { promisify } from 'node:util';
+import { NetnsLab } from '../../chaos-tests/netns.js';
+import { ProcCluster, type NodeProc } from '../helpers/procs.js';
+import { waitFor } from '../helpers/wait.js';
+import { distFile } from '../helpers/dist.js';
+import { busyboxBinary, busyboxRootfs } from '../helpers/busybox-rootfs.js';
+
+/**
+ * Services that find and reach each other, on real kernels: three Shoal
+ * nodes, each in its own network namespace with its own address on a test
+ * bridge (a "machine"), oci tasks from busybox. Service `web` (busybox
+ * httpd, 2 replicas) and `client` (1 replica) share an overlay network:
+ * the client fetches http://web/ by name through the VIP and reaches every
+ * replica across hosts over VXLAN; `tasks.web` lists every replica; the
+ * published port answers on all three machines, including one without a
+ * task; scaling adds backends; removing the services leaves nothing behind.
+ */
+const run = promisify(execFile);
+
+function unavailable(): string | null {
+  const why = NetnsLab.unavailable();
+  if (why) return why;
+  if (!busyboxBinary()) return 'busybox-static is not installed';
+  if (!['/usr/bin/crun', '/usr/sbin/runc', '/usr/bin/runc'].some((p) => existsSync(p))) return 'neither crun nor runc is installed';
+  return null;
+}
+
+const skip = unavailable();
+
+interface TaskJson {
+  ID: string;
+  NodeID: string;
+  DesiredState: string;
+  Status: { State: string; Err?: string; ContainerStatus?: { PID?: number } };
+  NetworksAttachments?: { Network: { ID: string }; Addresses: string[] }[];
+}
+
+t.test('overlay: discovery, VIP, mesh and cleanup across three netns machines', { skip: skip ?? false }, async (t) => {
+  const lab = new NetnsLab(200 + (process.pid % 50), (m) => t.comment(m));
+  await lab.setup(3);
+  t.teardown(() => lab.teardown(3));
+  const c = new ProcCluster(undefined, {}, { host: (i) => lab.host(i), wrap: (i) => lab.wrap(i) });
+  t.teardown(() => c.close());
+  const oci = ['--runtime', 'oci'];
+  const m1 = await c.init({ args: oci });
+  const w1 = await c.join('worker', m1, { args: oci });
+  const w2 = await c.join('worker', m1, { args: oci });
+  const nodes = [m1, w1, w2];
+  const tarball = busyboxRootfs().tarball;
+  for (const n of nodes) {
+    // Rejects (and fails the test) on a non-zero exit.
+    await run(process.execPath, [distFile('bin/shoal.js'), 'image', 'import', 'busybox:latest', tarball, '--data-dir', n.dataDir], { timeout: 120_000 });
+  }
+  await waitFor(async () => (await c.http(m1, 'GET', '/nodes')).json<{ Status: { State: string } }[]>().filter((n) => n.Status.State === 'ready').length === 3, { timeoutMs: 30_000, what: 'three ready nodes' });
+
+  const net = await c.http(m1, 'POST', '/networks/create', { Name: 'app', Driver: 'overlay' });
+  t.equal(net.status, 201, net.body);
+  const netId = net.json<{ Id: string }>().Id;
+
+  const container = (cmd: string) => ({ Image: 'busybox:latest', Command: ['sh', '-c', cmd] });
+  const web = await c.http(m1, 'POST', '/services/create', {
+    Name: 'web',
+    TaskTemplate: { ContainerSpec: container('echo "web $(hostname)" > /tmp/index.html; exec httpd -f -p 80 -h /tmp'), Networks: [{ Target: 'app' }] },
+    Mode: { Replicated: { Replicas: 2 } },
+    EndpointSpec: { Ports: [{ TargetPort: 80, PublishedPort: 8080 }] },
+  });
+  t.equal(web.status, 201, web.body);
+  const client = await c.http(m1, 'POST', '/services/create', {
+    Name: 'client',
+    TaskTemplate: { ContainerSpec: container('exec sleep 3600'), Networks: [{ Target: 'app' }], Placement: { Constraints: ['node.role==worker'] } },
+    Mode: { Replicated: { Replicas: 1 } },
+  });
+  t.equal(client.status, 201, client.body);
+
+  const tasks = async (svc: string) => (await c.http(m1, 'GET', '/tasks?filters=' + encodeURIComponent(JSON.stringify({ service: [svc], 'desired-state': ['running'] })))).json<TaskJson[]>();
+  const running = async (svc: string, n: number) => {
+    const l = await tasks(svc);
+    const bad = l.find((x) => x.Status.Err);
+    if (bad) t.comment(`${svc}: ${bad.Status.State} ${bad.Status.Err}`);
+    return l.filter((x) => x.Status.State === 'running').length === n ? l : null;
+  };
+  const webTasks = await waitFor(() => running('web', 2), { timeoutMs: 60_000, what: 'web 2/2 running' });
+  const [clientTask] = await waitFor(() => running('client', 1), { timeoutMs: 60_000, what: 'client 1/1 running' });
+  const addrOf = (x: TaskJson) => x.NetworksAttachments!.find((a) => a.Network.ID === netId)!.Addresses[0]!.split('/')[0]!;
+  const webAddrs = webTasks.map(addrOf).sort();
+  t.equal(new Set(webAddrs).size, 2, `web tasks have their own addresses: ${webAddrs.join(', ')}`);
+
+  // Inside the client task: its own network namespace and its own /etc (resolv.conf → the node's resolver).
+  const inClient = async (...cmd: string[]) => {
+    const pid = clientTask!.Status.ContainerStatus!.PID!;
+    const r = await run('nsenter', ['-t', String(pid), '-n', '-m', '--', 'timeout', '5', '/bin/busybox', ...cmd], { timeout: 10_000 }).catch((e: { stdout?: string; stderr?: string }) => ({ stdout: e.stdout ?? '', stderr: e.stderr ?? '' }));
+    return r.stdout + r.stderr;
+  };
+  t.match(await inClient('ip', '-o', '-4', 'addr'), new RegExp(addrOf(clientTask!).replace(/\./g, '\\.')), 'the client task has its overlay address');
+
+  // By name through the VIP: both replicas answer, whatever node each runs on.
+  const seen = new Set<string>();
+  await waitFor(
+    async () => {
+      const out = await inClient('wget', '-qO-', 'http://web/');
+      const m = /web (\S+)/.exec(out);
+      if (m) seen.add(m[1]!);
+      return seen.size === 2;
+    },
+    { timeoutMs: 30_000, what: 'both web replicas answer http://web/ from the client' },
+  );
+  t.pass(`http://web/ reached both replicas: ${[...seen].join(', ')}`);
+  const lookup = await inClient('nslookup', 'tasks.web');
+  for (const a of webAddrs) t.match(lookup, a, `tasks.web lists ${a}`);
+
+  // The routing mesh: the published port answers on every machine, also one without a web task.
+  for (let i = 1; i <= 3; i++) {
+    const out = await waitFor(
+      async () => {
+        const r = await run('timeout', ['5', '/bin/busybox', 'wget', '-qO-', `http://${lab.host(i)}:8080/`]).catch(() => null);
+        return r && /web /.test(r.stdout) ? r.stdout : null;
+      },
+      { timeoutMs: 15_000, what: `port 8080 on ${lab.host(i)}` },
+    );
+    t.match(out, /^web /, `published port answers on machine ${i}`);
+  }
+
+  // Scale to 4: the new replicas receive traffic.
+  const svc = (await c.http(m1, 'GET', '/services/web')).json<{ ID: string; Version: { Index: number }; Spec: Record<string, unknown> }>();
+  const up = await c.http(m1, 'POST', `/services/${svc.ID}/update?version=${svc.Version.Index}`, { ...svc.Spec, Mode: { Replicated: { Replicas: 4 } } });
+  t.equal(up.status, 200, up.body);
+  await waitFor(() => running('web', 4), { timeoutMs: 60_000, what: 'web 4/4 running' });
+  const seen4 = new Set<string>();
+  await waitFor(
+    async () => {
+      const m = /web (\S+)/.exec(await inClient('wget', '-qO-', 'http://web/'));
+      if (m) seen4.add(m[1]!);
+      return seen4.size === 4;
+    },
+    { timeoutMs: 30_000, what: 'all 4 replicas answer through the VIP' },
+  );
+  t.pass('after scaling, every replica answers through the VIP');
+
+  // Remove everything: no namespace, link or rule is left on any machine.
+  for (const s of ['client', 'web']) t.equal((await c.http(m1, 'DELETE', `/services/${s}`)).status, 200);
+  t.equal((await c.http(m1, 'DELETE', '/networks/app')).status, 204);
+  const leftovers = async (n: NodeProc, i: number) => {
+    const links = (await run('ip', ['-n', lab.ns(i), '-o', 'link'])).stdout.split('\n').filter((l) => /shbr|shvx|shv/.test(l));
+    const tables = (await run('nsenter', [`--net=/run/netns/${lab.ns(i)}`, 'nft', 'list', 'tables'])).stdout.split('\n').filter((l) => /shoal/.test(l));
+    return { node: n.name, links, tables };
+  };
+  await waitFor(
+    async () => {
+      const all = await Promise.all(nodes.map((n, i) => leftovers(n, i + 1)));
+      const netns = (await run('ip', ['netns', 'list'])).stdout.split('\n').filter((l) => /^shoal-[0-9a-z]{12}\b/.test(l));
+      return all.every((x) => x.links.length === 0 && x.tables.length === 0) && netns.length === 0 ? true : (t.comment(JSON.stringify({ all, netns })), false);
+    },
+    { timeoutMs: 30_000, intervalMs: 500, what: 'no overlay leftovers on any machine' },
+  );
+  t.pass('no namespaces, links or nftables tables left');
+});
