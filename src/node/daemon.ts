@@ -432,7 +432,8 @@ export class Daemon {
       },
       caReport: () => this.caReport(),
       onDenied: (ids) => this.onDenied(ids),
-      onNetPlan: (plan) => this.networks?.onPlan(plan),
+      // No data plane here: nothing to program, so nothing this node could still send to a stopping task.
+      onNetPlan: (plan, applied) => (this.networks ? this.networks.onPlan(plan, applied) : applied()),
       ...(this.opts.log ? { log: this.opts.log } : {}),
     });
     this.session.start();

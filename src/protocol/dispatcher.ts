@@ -72,7 +72,11 @@ export const SessionOpen = defineMessage({
     // What the node's data plane must build (overlay-net/interface.ts NodePlan), whole, sent before the
     // assignments that need it and again whenever it changes. The data plane validates every name and
     // address before a command sees it.
-    netplan: object({ type: literal('netplan'), plan: any() }),
+    // `seq` numbers the plans of one session; the agent answers `netplanApplied` once its kernel matches one
+    // (it applies only the newest, which covers every earlier one). The leader holds back the stop of a task
+    // until every node that could still send it connections has applied a plan without it (dispatcher.ts).
+    netplan: object({ type: literal('netplan'), seq: uint(), plan: any() }),
+    netplanApplied: object({ type: literal('netplanApplied'), seq: uint() }),
   }),
   samples: () => [
     {
@@ -112,7 +116,8 @@ export type SessionFrame =
   | { type: 'assignments'; full: boolean; tasks: Task[]; removed: string[] }
   | { type: 'node'; node: Node }
   | { type: 'gossipKeys'; keys: string[] }
-  | { type: 'netplan'; plan: NodePlan }
+  | { type: 'netplan'; seq: number; plan: NodePlan }
+  | { type: 'netplanApplied'; seq: number }
   | { type: 'caTrust'; roots: string[]; issuer: string }
   | { type: 'denied'; nodeIds: string[] }
   | { type: 'secrets'; items: SecretItem[] };

@@ -1,9 +1,9 @@
-import t, { type Test } from 'tap';
+import t from 'tap';
 import { Dispatcher } from '../../src/manager/dispatcher/dispatcher.js';
-import type { DispatcherOptions } from '../../src/manager/dispatcher/options.js';
-import { Heartbeat, SessionOpen, StatusReport, type SessionFrame } from '../../src/protocol/dispatcher.js';
+import { SessionOpen, StatusReport, type SessionFrame } from '../../src/protocol/dispatcher.js';
+import { setup } from './dispatcher-agents.js';
 import type { StoreOp } from '../../src/manager/store/commands.js';
-import type { Connection, Stream } from '../../src/wire/interface.js';
+import type { Stream } from '../../src/wire/interface.js';
 import { WsTransport } from '../../src/wire/ws-transport.js';
 import { FakeContext } from '../api/fake-context.js';
 import { waitFor } from '../helpers/wait.js';
@@ -21,67 +21,6 @@ import { SimTimers } from '../sim/timers.js';
  * - status reports are batched: a burst becomes a few Raft commits, and
  *   commits of status come at most every statusFlushMs.
  */
-interface Agent {
-  conn: Connection;
-  stream: Stream<SessionFrame>;
-  sessionId: string;
-  ended: Promise<string>;
-  heartbeat(): Promise<void>;
-}
-
-async function setup(t: Test, options: Partial<DispatcherOptions>, timers?: SimTimers) {
-  const ctx = new FakeContext();
-  ctx.init();
-  const server = new WsTransport({ nodeId: ctx.selfId });
-  const addr = await server.listen({ host: '127.0.0.1', port: 0 });
-  const logs: string[] = [];
-  const d = new Dispatcher({ transport: server, ctx, managers: () => [{ nodeId: ctx.selfId, addr }], options, log: (m) => logs.push(m), ...(timers ? { timers } : {}) });
-  d.startLeading();
-  const clients: WsTransport[] = [];
-  t.teardown(async () => {
-    d.close();
-    for (const c of clients) await c.close();
-    await server.close();
-  });
-  const connect = async (nodeId: string): Promise<Agent> => {
-    const tr = new WsTransport({ nodeId });
-    clients.push(tr);
-    const conn = await tr.connect(addr, { timeoutMs: 5_000 });
-    const stream = conn.openStream(SessionOpen, {
-      type: 'open',
-      nodeId,
-      description: { hostname: nodeId, os: 'linux', arch: 'x86_64', nanoCpus: 1e9, memoryBytes: 1e9, labels: {}, runtimes: ['process'], engineVersion: '0.1.0', clusterAddr: '127.0.0.9:4242', gossipAddr: '127.0.0.9:4242' },
-    }) as Stream<SessionFrame>;
-    let sessionId = '';
-    let resolveEnd!: (why: string) => void;
-    const ended = new Promise<string>((r) => (resolveEnd = r));
-    const gotSession = new Promise<void>((resolve) =>
-      stream.onData(
-        (f) => {
-          if (f.type === 'session') {
-            sessionId = f.sessionId;
-            resolve();
-          }
-        },
-        (err) => resolveEnd(err?.message ?? 'ended'),
-      ),
-    );
-    const a: Agent = {
-      conn,
-      stream,
-      sessionId: '',
-      ended,
-      heartbeat: async () => {
-        await conn.request(Heartbeat, { nodeId, sessionId: a.sessionId }, { timeoutMs: 5_000 });
-      },
-    };
-    await gotSession;
-    a.sessionId = sessionId;
-    return a;
-  };
-  return { ctx, d, connect, logs };
-}
-
 const nodeState = (ctx: FakeContext, id: string) => ctx.store.get('node', id)!.Status;
 
 t.test('heartbeats stop while the session stays open: disconnected after missedHeartbeats periods, never down', async (t) => {

@@ -8,7 +8,7 @@ import type { DispatcherMetrics } from './metrics.js';
 import { DispatcherError } from './errors.js';
 import { notLeaderRefusal } from '../not-leader.js';
 import type { Change, StoreOp } from '../store/commands.js';
-import { isTerminal, type Node, type Task } from '../../model/index.js';
+import { isTerminal, stateRank, type Node, type Task } from '../../model/index.js';
 import { Heartbeat, SessionOpen, StatusReport, type AgentDescription, type SessionFrame, type StatusUpdate } from '../../protocol/dispatcher.js';
 import { systemTimers, type TimerHandle, type Timers } from '../../util/timers.js';
 import { impersonation } from '../../wire/pki/identity.js';
@@ -32,6 +32,14 @@ interface Session {
   sentData: Set<string>;
   /** The network plan last sent (JSON), so an unchanged plan is not sent again. */
   sentPlan?: string;
+  /** The seq of the last plan sent. */
+  planSeq: number;
+  /**
+   * The load-balancer backends (task IDs) of the plans this node may still
+   * have in its kernel: the last one it said it applied and every one sent
+   * after it. A task in any of them may still get connections from this node.
+   */
+  plans: { seq: number; backends: Set<string> }[];
 }
 
 interface Pending {
@@ -159,12 +167,14 @@ export class Dispatcher {
     if (refusal) return this.refuse(stream, `UNAVAILABLE: ${refusal}`);
     const old = this.sessions.get(open.nodeId);
     if (old) old.stream.reset('replaced by a newer session');
-    const session: Session = { nodeId: open.nodeId, sessionId: this.newSessionId(), stream, lastHeartbeat: this.timers.now(), sent: new Map(), sentData: new Set() };
+    const session: Session = { nodeId: open.nodeId, sessionId: this.newSessionId(), stream, lastHeartbeat: this.timers.now(), sent: new Map(), sentData: new Set(), planSeq: 0, plans: [] };
     this.sessions.set(open.nodeId, session);
     this.sessionEnded.delete(open.nodeId);
     this.metrics.sessionsOpened++;
     stream.onData(
-      () => {},
+      (f) => {
+        if (f.type === 'netplanApplied' && this.sessions.get(open.nodeId) === session) this.planApplied(session, f.seq);
+      },
       () => {
         if (this.sessions.get(open.nodeId) !== session) return;
         this.endSession(open.nodeId, 'its agent session closed');
@@ -434,10 +444,63 @@ export class Dispatcher {
     // An empty plan is not news to a node that was never sent one.
     if (s.sentPlan === undefined && plan.networks.length === 0) return;
     s.sentPlan = json;
+    const seq = ++s.planSeq;
+    s.plans.push({ seq, backends: new Set(plan.services.flatMap((x) => x.backends.map((b) => b.taskId))) });
     try {
-      s.stream.write({ type: 'netplan', plan });
+      s.stream.write({ type: 'netplan', seq, plan });
     } catch {
       // the session is closing; the next one is sent its plan on open
+    }
+  }
+
+  /** The node's kernel matches plan `seq` (and so every earlier one): those before it are gone from it. */
+  private planApplied(s: Session, seq: number): void {
+    if (!s.plans.some((p) => p.seq === seq)) return;
+    s.plans = s.plans.filter((p) => p.seq >= seq);
+    this.releaseHolds();
+  }
+
+  /** Stops held back for draining (task → when the hold began), re-checked on every plan applied. */
+  private readonly drainHolds = new Map<string, { since: number; nodeId: string }>();
+
+  /** Some node may still send this task new connections. */
+  private inSomeBalancer(taskId: string): boolean {
+    for (const s of this.sessions.values()) for (const p of s.plans) if (p.backends.has(taskId)) return true;
+    return false;
+  }
+
+  /**
+   * Connection draining: the stop of a running task that is a load-balancer
+   * backend reaches its node only once every node has applied a plan without
+   * it (or after lbDrainHoldMs, for a node that does not answer). The plan
+   * that drops it was pushed first, in the same tick (onChanges).
+   */
+  private holdStop(t: Task): boolean {
+    if (stateRank(t.DesiredState) < stateRank('shutdown') || t.Status.State !== 'running') return false;
+    const held = this.drainHolds.get(t.ID);
+    if (!this.inSomeBalancer(t.ID)) {
+      this.drainHolds.delete(t.ID);
+      return false;
+    }
+    const now = this.timers.now();
+    if (!held) {
+      this.drainHolds.set(t.ID, { since: now, nodeId: t.NodeID });
+      // The cap: re-checked when it runs out even if no node answers.
+      this.timers.setTimeout(() => this.releaseHolds(), this.opts.lbDrainHoldMs);
+      return true;
+    }
+    if (now - held.since < this.opts.lbDrainHoldMs) return true;
+    this.log(`task ${t.ID}: stopped though some node has not confirmed it out of its load balancer after ${this.opts.lbDrainHoldMs} ms`);
+    this.drainHolds.delete(t.ID);
+    return false;
+  }
+
+  private releaseHolds(): void {
+    const nodes = new Set([...this.drainHolds.values()].map((h) => h.nodeId));
+    for (const n of nodes) {
+      const s = this.sessions.get(n);
+      if (s) this.pushAssignments(s, false);
+      else for (const [id, h] of this.drainHolds) if (h.nodeId === n) this.drainHolds.delete(id);
     }
   }
 
@@ -448,6 +511,7 @@ export class Dispatcher {
     const seen = new Set<string>();
     for (const t of current) {
       seen.add(t.ID);
+      if (!full && s.sent.get(t.ID) !== t.Version.Index && this.holdStop(t)) continue; // sent once every balancer let it go
       if (full || s.sent.get(t.ID) !== t.Version.Index) upsert.push(t);
       s.sent.set(t.ID, t.Version.Index);
     }

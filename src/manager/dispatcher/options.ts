@@ -11,6 +11,15 @@ export interface DispatcherOptions {
   missedHeartbeats: number;
   /** Status reports are batched into one Raft transaction at most this often. */
   statusFlushMs: number;
+  /**
+   * The longest the stop of a task is held back while some node has not yet
+   * applied a network plan without it (connection draining: no load balancer
+   * sends it a new connection once it gets SIGTERM). A node that does not
+   * answer — partitioned, stalled — cannot hold a stop longer than this. 2 s:
+   * an apply takes tens of ms; a loaded 2-core machine has been seen taking
+   * several hundred.
+   */
+  lbDrainHoldMs: number;
 }
 
-export const defaultDispatcherOptions: DispatcherOptions = { heartbeatMs: 1_000, missedHeartbeats: 3, statusFlushMs: 25 };
+export const defaultDispatcherOptions: DispatcherOptions = { heartbeatMs: 1_000, missedHeartbeats: 3, statusFlushMs: 25, lbDrainHoldMs: 2_000 };

@@ -40,8 +40,8 @@ export interface SessionClientOptions {
   gossipKeyId?(): string | undefined;
   /** The nodes removed from the cluster, which this node must refuse (workers hold no store). */
   onDenied?(nodeIds: string[]): void;
-  /** The node's network plan (overlay-net), whole, whenever it changes. */
-  onNetPlan?(plan: NodePlan): void;
+  /** The node's network plan (overlay-net), whole, whenever it changes; call `applied` once the kernel matches it. */
+  onNetPlan?(plan: NodePlan, applied: () => void): void;
   /** The roots to trust and the root that signs node certificates now (a CA rotation's steps). */
   onCaTrust?(roots: string[], issuer: string): void;
   /** What the heartbeats say about the roots the node trusts and the root of its certificate (ca-rotation.ts). */
@@ -205,9 +205,19 @@ export class SessionClient {
               case 'denied':
                 this.opts.onDenied?.(f.nodeIds);
                 break;
-              case 'netplan':
-                this.opts.onNetPlan?.(f.plan);
+              case 'netplan': {
+                const seq = f.seq;
+                const applied = () => {
+                  try {
+                    stream.write({ type: 'netplanApplied', seq });
+                  } catch {
+                    // the session closed: the next one is sent its plan again
+                  }
+                };
+                if (this.opts.onNetPlan) this.opts.onNetPlan(f.plan, applied);
+                else applied();
                 break;
+              }
             }
           },
           (err) => (err ? reject(err) : resolve()),

@@ -27,10 +27,14 @@ export class TaskNetworks {
     private readonly timers: Timers = systemTimers,
   ) {}
 
-  /** The newest plan from the leader (replaces any plan not applied yet). */
-  onPlan(plan: NodePlan): void {
+  /** Told once the kernel matches the plan they came with, or a newer one (which covers it). */
+  private appliedCallbacks: (() => void)[] = [];
+
+  /** The newest plan from the leader (replaces any plan not applied yet); `applied` runs once the kernel matches it. */
+  onPlan(plan: NodePlan, applied?: () => void): void {
     if (this.closed) return;
     this.next = plan;
+    if (applied) this.appliedCallbacks.push(applied);
     if (!this.running) void this.drain();
   }
 
@@ -39,13 +43,18 @@ export class TaskNetworks {
     try {
       while (this.next && !this.closed) {
         const plan = this.next;
+        const callbacks = this.appliedCallbacks;
         this.next = null;
+        this.appliedCallbacks = [];
         try {
           await this.dataPlane.apply(plan);
           this.applied = plan;
+          for (const cb of callbacks) cb();
         } catch (err) {
           // The next plan (or the retry below) converges again: apply is idempotent.
           this.log(`network plan not applied: ${(err as Error).message}`);
+          // Not applied: its callbacks wait for the retry or a newer plan.
+          this.appliedCallbacks = [...callbacks, ...this.appliedCallbacks];
           if (!this.next) {
             this.next = plan;
             await new Promise<void>((r) => this.timers.setTimeout(r, 500));
