@@ -140,6 +140,7 @@ t.test('overlay: discovery, VIP, mesh and cleanup across three netns machines', 
   t.pass('after scaling, every replica answers through the VIP');
 
   // Remove everything: no namespace, link or rule is left on any machine.
+  const ours = new Set((await c.http(m1, 'GET', '/tasks')).json<TaskJson[]>().map((x) => `shoal-${x.ID.slice(0, 12)}`));
   for (const s of ['client', 'web']) t.equal((await c.http(m1, 'DELETE', `/services/${s}`)).status, 200);
   t.equal((await c.http(m1, 'DELETE', '/networks/app')).status, 204);
   const leftovers = async (n: NodeProc, i: number) => {
@@ -150,7 +151,8 @@ t.test('overlay: discovery, VIP, mesh and cleanup across three netns machines', 
   await waitFor(
     async () => {
       const all = await Promise.all(nodes.map((n, i) => leftovers(n, i + 1)));
-      const netns = (await run('ip', ['netns', 'list'])).stdout.split('\n').filter((l) => /^shoal-[0-9a-z]{12}\b/.test(l));
+      // Namespace names are global on the machine: only this cluster's tasks' are checked.
+      const netns = (await run('ip', ['netns', 'list'])).stdout.split('\n').map((l) => l.split(' ')[0]!).filter((l) => ours.has(l));
       return all.every((x) => x.links.length === 0 && x.tables.length === 0) && netns.length === 0 ? true : (t.comment(JSON.stringify({ all, netns })), false);
     },
     { timeoutMs: 30_000, intervalMs: 500, what: 'no overlay leftovers on any machine' },
