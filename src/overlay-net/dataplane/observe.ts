@@ -18,6 +18,8 @@ export interface ObservedLink {
   /** IPv4 addresses as "a.b.c.d/len". */
   addrs: string[];
   vxlan: { id: number; local: string; port: number; learning: boolean; proxy: boolean } | null;
+  /** As a bridge port: whether frames may leave by the port they came in on. */
+  hairpin: boolean;
 }
 
 export interface Observed {
@@ -39,7 +41,7 @@ interface IpAddrJson {
   address?: string;
   master?: string;
   flags?: string[];
-  linkinfo?: { info_kind?: string; info_data?: { id?: number; local?: string; port?: number; learning?: boolean; proxy?: boolean } };
+  linkinfo?: { info_kind?: string; info_data?: { id?: number; local?: string; port?: number; learning?: boolean; proxy?: boolean }; info_slave_data?: { hairpin?: boolean } };
   addr_info?: { family: string; local: string; prefixlen: number }[];
 }
 
@@ -78,6 +80,7 @@ export async function observe(runner: CommandRunner): Promise<Observed> {
       mac: (l.address ?? '').toLowerCase(),
       up: (l.flags ?? []).includes('UP'),
       addrs,
+      hairpin: l.linkinfo?.info_slave_data?.hairpin === true,
       vxlan: l.linkinfo?.info_kind === 'vxlan' && d ? { id: d.id ?? 0, local: d.local ?? '', port: d.port ?? 0, learning: d.learning ?? true, proxy: d.proxy ?? false } : null,
     });
   }

@@ -154,11 +154,17 @@ export function reconcile(plan: NodePlan, seen: Observed, opts: { mtu: number; o
       const have = seen.links.get(name);
       if (have) {
         if (have.master !== v.bridge || !have.up || have.mtu !== mtu) ip.push(`link set dev ${name} master ${v.bridge} mtu ${mtu} up`);
+        if (have.master !== v.bridge || !have.hairpin) ip.push(`link set dev ${name} type bridge_slave hairpin on`);
         continue;
       }
       const inner = `eth${v.index}`;
       ip.push(`link add name ${name} mtu ${mtu} type veth peer name ${inner} address ${v.mac} mtu ${mtu} netns ${t.netns}`);
       ip.push(`link set dev ${name} master ${v.bridge} up`);
+      // Hairpin: with br_netfilter loaded (Docker loads it) a task's packet to
+      // a VIP is DNATed in the bridge's own path and, when the pick is the
+      // task itself, must leave by the port it came in on. Measured here:
+      // without it, a task never reaches itself through its service's VIP.
+      ip.push(`link set dev ${name} type bridge_slave hairpin on`);
       hostVeths.push(name);
       lines.push(`addr replace ${v.addr}/${v.prefix} dev ${inner}`, `link set dev ${inner} up`);
     }
