@@ -8,6 +8,8 @@ export interface ChaosRunOptions {
   scenario: string;
   /** Length of the fault phase (the workload runs through it), ms. */
   durationMs: number;
+  /** Keep injecting past the duration until this many faults were injected (default 0: stop at the duration). */
+  minFaults?: number;
   managers: number;
   workers: number;
   /** Each node in its own network namespace linked by veth to a bridge (root only); partitions cut real links. */

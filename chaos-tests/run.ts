@@ -9,6 +9,7 @@
  *   5. run the checkers, compute recovery times, write the report.
  * The cluster and everything it started is torn down whatever happens.
  */
+import { checkAddresses } from './checkers/addresses.js';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -111,7 +112,7 @@ export async function runChaos(o: ChaosRunOptions): Promise<ChaosReport> {
     const injector = new Injector(c, clock, log);
     const phaseStart = clock.now();
     const phaseEnd = phaseStart + o.durationMs;
-    await injector.run(schedule, phaseStart, phaseEnd);
+    await injector.run(schedule, phaseStart, phaseEnd, o.minFaults ?? 0);
     if (clock.now() < phaseEnd) await sleep(phaseEnd - clock.now());
 
     // Heal whatever is left (the injector heals each fault; this is the safety net), then stop the clients.
@@ -138,7 +139,7 @@ export async function runChaos(o: ChaosRunOptions): Promise<ChaosReport> {
     if (converge) checkers.push(converge);
     if (slots) checkers.push(slots);
     checkers.push(checkElections(c), checkCrashes(c));
-    if (withServices) checkers.push(checkFalseDown(c, tasks.samples, injector.records));
+    if (withServices) checkers.push(checkFalseDown(c, tasks.samples, injector.records), checkAddresses(tasks.samples));
     if (agreeMs === null) checkers.push({ name: 'managers-agree', pass: false, summary: 'the managers did not agree on a leader and applied state within 30 s of the faults stopping', details: [] });
 
     const faults = injector.records.map((f) => ({ ...f, recovery: recoveryOf(f, { c, ops: history.ops, tasks: tasks.samples, leaders: leaders.samples }) }));

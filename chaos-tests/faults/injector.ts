@@ -40,13 +40,19 @@ export class Injector {
     private readonly log: (msg: string) => void,
   ) {}
 
-  /** Runs the schedule from `phaseStart` (run clock) until it ends or `phaseEnd` passes. */
-  async run(schedule: FaultEvent[], phaseStart: number, phaseEnd: number): Promise<void> {
+  /**
+   * Runs the schedule from `phaseStart` (run clock) until it ends or
+   * `phaseEnd` passes — but not before `minFaults` were injected: on a loaded
+   * machine heals take longer and fewer faults fit the phase, and a run that
+   * injected one fault proves little. Late events then run back to back.
+   */
+  async run(schedule: FaultEvent[], phaseStart: number, phaseEnd: number, minFaults = 0): Promise<void> {
+    const enough = () => this.records.filter((r) => !r.skipped).length >= minFaults;
     for (const ev of schedule) {
       if (this.stopped) return;
       const due = phaseStart + ev.at;
-      if (due > this.clock.now()) await sleep(due - this.clock.now());
-      if (this.clock.now() >= phaseEnd || this.stopped) return;
+      if (due > this.clock.now() && this.clock.now() < phaseEnd) await sleep(Math.min(due, phaseEnd) - this.clock.now());
+      if ((this.clock.now() >= phaseEnd && enough()) || this.stopped) return;
       await this.one(ev);
     }
   }

@@ -20,6 +20,8 @@ export interface TaskInfo {
   node: string;
   desired: string;
   state: string;
+  /** `<network ID>/<address>` of each of its network attachments (the store's IPAM). */
+  addrs: string[];
 }
 
 export interface TaskSample {
@@ -42,6 +44,7 @@ interface TaskJson {
   NodeID: string;
   DesiredState: string;
   Status: { State: string };
+  NetworksAttachments?: { Network: { ID: string }; Addresses: string[] }[];
 }
 
 export class TaskSampler extends Sampler {
@@ -91,7 +94,15 @@ export class TaskSampler extends Sampler {
 
   private record(ts: TaskJson[]): void {
     const t = this.clock.now();
-    const tasks = ts.map((x) => ({ id: x.ID, service: x.ServiceID, slot: x.Slot, node: x.NodeID, desired: x.DesiredState, state: x.Status.State }));
+    const tasks = ts.map((x) => ({
+      id: x.ID,
+      service: x.ServiceID,
+      slot: x.Slot,
+      node: x.NodeID,
+      desired: x.DesiredState,
+      state: x.Status.State,
+      addrs: (x.NetworksAttachments ?? []).flatMap((a) => a.Addresses.map((ad) => `${a.Network.ID}/${ad}`)),
+    }));
     for (const x of tasks) this.meta.set(x.id, x);
     this.samples.push({ t, tasks, down: new Set(this.down) });
     const bySlot = new Map<string, Set<string>>();

@@ -107,13 +107,23 @@ export class ServiceWorkload {
         Runtime: 'process',
         ContainerSpec: { Image: 'none', Command: ['sh', '-c', heartbeatScript(this.opts.beatsDir)], Env: [`GEN=${gen}`], StopGracePeriod: 2_000_000_000 },
         RestartPolicy: { Condition: 'any', Delay: 0 },
+        // Every task gets an address on this overlay (the store's IPAM, under the faults): checkers/addresses.ts.
+        Networks: [{ Target: CHAOS_NETWORK }],
       },
       Mode: { Replicated: { Replicas: replicas } },
       UpdateConfig: { Parallelism: 2, Order: 'stop-first', FailureAction: 'continue', Monitor: 500_000_000 },
     };
   }
 
+  private networkReady = false;
+
   private async create(m: ChaosNode, name: string, replicas: number): Promise<void> {
+    if (!this.networkReady) {
+      // Created once, before the first service (201; 409 when an earlier try made it but its answer was lost).
+      const n = await this.c.api(m, 'POST', '/networks/create', { Name: CHAOS_NETWORK, Driver: 'overlay' }, this.opts.timeoutMs);
+      if (n.kind !== 'ok' && !(n.kind === 'fail' && n.status === 409)) return;
+      this.networkReady = true;
+    }
     const call = this.clock.now();
     const o = await this.c.api(m, 'POST', '/services/create', this.spec(name, replicas, 0), this.opts.timeoutMs);
     const ret = this.clock.now();
@@ -157,6 +167,9 @@ export class ServiceWorkload {
 }
 
 /** The generation an update stamped into a service spec (its GEN env var). */
+/** The overlay network every chaos service joins. */
+export const CHAOS_NETWORK = 'chaosnet';
+
 export function specGen(spec: { TaskTemplate: { ContainerSpec: { Env?: string[] } } }): number {
   return Number(/GEN=(\d+)/.exec((spec.TaskTemplate.ContainerSpec.Env ?? []).join(' '))?.[1] ?? 0);
 }

@@ -12,6 +12,7 @@ import { seededRng } from '../../src/util/rng.js';
 import { ChaosControl } from '../../chaos-tests/node/control-server.js';
 import { breakMode } from '../../chaos-tests/node/break.js';
 import { startApi } from '../api/helpers.js';
+import { checkAddresses } from '../../chaos-tests/checkers/addresses.js';
 
 t.test('the fault schedule is a function of the seed', async (t) => {
   const { kinds } = usableKinds(SCENARIOS.all!, { managers: 3, workers: 2, disk: true });
@@ -149,4 +150,18 @@ t.test('scenarios joined with commas pool their fault kinds', async (t) => {
   t.equal(s.services, true);
   t.throws(() => scenarioByName('pause,nope'), /unknown scenario "nope"/);
   t.throws(() => scenarioByName('pause,selftest-ack'), /selftest scenario runs on its own/);
+});
+
+t.test('addresses: two live tasks on one address fail the run; an ended task frees its address', async (t) => {
+  const task = (id: string, state: string, addrs: string[]) => ({ id, service: 's', slot: 1, node: 'n', desired: 'running', state, addrs });
+  const ok = checkAddresses([
+    { t: 1, down: new Set<string>(), tasks: [task('a', 'running', ['net/10.0.1.3/24']), task('b', 'running', ['net/10.0.1.4/24'])] },
+    // a ended (shutdown): its address may be handed to c.
+    { t: 2, down: new Set<string>(), tasks: [task('a', 'shutdown', ['net/10.0.1.3/24']), task('c', 'running', ['net/10.0.1.3/24'])] },
+  ]);
+  t.ok(ok.pass, ok.summary);
+  t.equal(ok.addresses, 2);
+  const bad = checkAddresses([{ t: 5, down: new Set<string>(), tasks: [task('a', 'running', ['net/10.0.1.3/24']), task('b', 'pending', ['net/10.0.1.3/24'])] }]);
+  t.notOk(bad.pass, 'two live owners caught');
+  t.match(bad.details[0], /10\.0\.1\.3\/24 held by live tasks a and b/);
 });
