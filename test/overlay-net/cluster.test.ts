@@ -139,6 +139,39 @@ t.test('overlay: discovery, VIP, mesh and cleanup across three netns machines', 
   );
   t.pass('after scaling, every replica answers through the VIP');
 
+  // A machine dies (daemon, supervisor and tasks at once): its web tasks leave every other
+  // machine's load balancer before their replacements run.
+  const nodeIds = new Map((await c.http(m1, 'GET', '/nodes')).json<{ ID: string; Description: { Hostname: string } }[]>().map((n) => [n.Description.Hostname, n.ID]));
+  const now4 = (await tasks('web')).filter((x) => x.Status.State === 'running');
+  const victim = [w1, w2].find((n) => now4.some((x) => x.NodeID === nodeIds.get(n.name)) && clientTask!.NodeID !== nodeIds.get(n.name)) ?? w2;
+  const victimIdx = nodes.indexOf(victim) + 1;
+  const lost = now4.filter((x) => x.NodeID === nodeIds.get(victim.name)).map(addrOf);
+  t.ok(lost.length > 0, `${victim.name} runs web at ${lost.join(', ')}`);
+  const survivors = [1, 2, 3].filter((i) => i !== victimIdx);
+  const gone = new Map<number, number>();
+  const crashedAt = Date.now();
+  await c.crash(victim);
+  await waitFor(
+    async () => {
+      for (const i of survivors) {
+        if (gone.has(i)) continue;
+        const table = (await run('nsenter', [`--net=/run/netns/${lab.ns(i)}`, 'nft', 'list', 'table', 'ip', 'shoal']).catch(() => ({ stdout: '' }))).stdout;
+        if (!lost.some((a) => table.includes(a))) gone.set(i, Date.now());
+      }
+      return gone.size === survivors.length;
+    },
+    { timeoutMs: 30_000, intervalMs: 20, what: `${victim.name}'s endpoints out of the other machines' load balancers` },
+  );
+  const replaced = await waitFor(async () => {
+    const l = (await tasks('web')).filter((x) => x.Status.State === 'running' && x.NodeID !== nodeIds.get(victim.name));
+    return l.length === 4 ? l : null;
+  }, { timeoutMs: 60_000, what: 'web 4/4 running again without the dead machine' });
+  const firstReplacementRunning = Math.min(...replaced.filter((x) => !now4.some((o) => o.ID === x.ID)).map((x) => Date.parse((x.Status as { Timestamp?: string }).Timestamp ?? '')));
+  const lastGone = Math.max(...gone.values());
+  t.ok(lastGone <= firstReplacementRunning, `endpoints gone ${lastGone - crashedAt} ms after the crash, the first replacement running at ${firstReplacementRunning - crashedAt} ms`);
+  // The machine comes back (its tasks died with it): it clears what it had built.
+  await c.restart(victim);
+
   // Remove everything: no namespace, link or rule is left on any machine.
   const ours = new Set((await c.http(m1, 'GET', '/tasks')).json<TaskJson[]>().map((x) => `shoal-${x.ID.slice(0, 12)}`));
   for (const s of ['client', 'web']) t.equal((await c.http(m1, 'DELETE', `/services/${s}`)).status, 200);

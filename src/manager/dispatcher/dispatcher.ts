@@ -440,9 +440,9 @@ export class Dispatcher {
     const store = this.deps.ctx.store;
     const plan = buildNodePlan(s.nodeId, { nodes: store.list('node'), networks: store.list('network'), services: store.list('service'), tasks: store.list('task') });
     const json = JSON.stringify(plan);
+    // Sent on every new session even when empty: a node restarted after a crash still holds what its
+    // old plan built (namespaces, links, rules), and only a plan tells it what to remove.
     if (s.sentPlan === json) return;
-    // An empty plan is not news to a node that was never sent one.
-    if (s.sentPlan === undefined && plan.networks.length === 0) return;
     s.sentPlan = json;
     const seq = ++s.planSeq;
     s.plans.push({ seq, backends: new Set(plan.services.flatMap((x) => x.backends.map((b) => b.taskId))) });
