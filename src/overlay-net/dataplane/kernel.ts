@@ -22,6 +22,18 @@ import { OwnershipRecord } from './record.js';
 import { reconcile, VXLAN_OVERHEAD } from './reconcile.js';
 import { type CommandRunner, ExecRunner } from './runner.js';
 import { validatePlan } from './validate.js';
+import { monotonicMs } from '../../util/monotonic.js';
+
+/** Everything of a plan that becomes links, addresses, neighbours, FDB entries or namespaces (not rules). */
+export function kernelKey(plan: NodePlan): string {
+  return JSON.stringify([
+    plan.underlayAddr,
+    plan.networks,
+    plan.tasks.map((t) => [t.netns, t.attachments.map((a) => [a.networkId, a.addr, a.mac])]),
+    plan.remotes,
+    plan.services.map((s) => s.vips),
+  ]);
+}
 
 export class KernelDataPlane implements DataPlane {
   readonly metrics = new DataPlaneMetrics();
@@ -30,6 +42,8 @@ export class KernelDataPlane implements DataPlane {
   private readonly procSys: string;
   private queue: Promise<unknown> = Promise.resolve();
   private stopped = false;
+  /** What the kernel objects of the last fully successful apply were made from (kernelKey), and when the kernel was last read. */
+  private lastKernel: { key: string; mtu: number; at: number } | null = null;
 
   constructor(private readonly opts: KernelDataPlaneOptions = {}) {
     this.runner = opts.runner ?? new ExecRunner();
@@ -68,6 +82,19 @@ export class KernelDataPlane implements DataPlane {
       // as this transaction commits — before its veth goes (draining order).
       await this.batch('nft', ['-f', '-'], [renderRuleset(plan)], failures);
       this.metrics.lastNftMs = performance.now() - t0;
+      // Fast path: when only rules changed (backends, ports) and the kernel was
+      // read recently, the links, addresses and tables are what the last apply
+      // left — skip reading them back. A backend removal is then one spawn.
+      const last = this.lastKernel;
+      const key = kernelKey(plan);
+      if (failures.length === 0 && last && last.key === key && monotonicMs() - last.at < (this.opts.resyncMs ?? 30_000)) {
+        this.metrics.fastApplies++;
+        this.metrics.lastApplyCommands = 0;
+        this.metrics.lastApplyMs = performance.now() - t0;
+        this.metrics.lastError = null;
+        return;
+      }
+      this.lastKernel = null;
       const seen = await observe(this.runner);
       const mtu = this.mtuFor(plan, seen);
       const r = reconcile(plan, seen, { mtu, ownedNetns: this.record.ownedNetns });
@@ -88,6 +115,7 @@ export class KernelDataPlane implements DataPlane {
       this.record.setNetns(r.ownedNetns);
       this.metrics.lastApplyCommands = r.ip.length + r.bridge.length + r.tasks.reduce((n, t) => n + t.lines.length, 0);
       if (failures.length) throw new DataPlaneError('COMMAND_FAILED', failures.join('; ').slice(0, 4000));
+      this.lastKernel = { key, mtu, at: monotonicMs() };
       this.metrics.lastApplyMs = performance.now() - t0;
       this.metrics.lastError = null;
     } catch (e) {
@@ -101,6 +129,7 @@ export class KernelDataPlane implements DataPlane {
 
   private async teardownNow(): Promise<void> {
     this.stopped = true;
+    this.lastKernel = null;
     const failures: string[] = [];
     const seen = await observe(this.runner);
     const lines: string[] = [];
