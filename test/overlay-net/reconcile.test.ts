@@ -137,6 +137,10 @@ t.test('nftables rendering', async (t) => {
   plan.services[0].ports[0].mode = 'host';
   plan.services[0].preferLocal = false;
   t.match(renderRuleset(plan), /fib daddr type local tcp dport 8080 dnat to 10\.9\.0\.10:80/, 'mode host: only the local backend');
+  t.notMatch(rs, /iifname "shbr42" oifname != "shbr42" drop/, 'a routed network is not isolated');
+  const internal = base();
+  internal.networks[0].internal = true;
+  t.match(renderRuleset(internal), /iifname "shbr42" oifname != "shbr42" drop\n\s+oifname "shbr42" iifname != "shbr42" drop/, 'an internal network: nothing routed in or out');
   plan.services[0].backends = [];
   rs = renderRuleset(plan);
   t.match(rs, /ip daddr 10\.9\.0\.100 meta l4proto tcp reject with tcp reset/, 'a VIP without backends refuses at once');
