@@ -10,6 +10,7 @@
  */
 import { access } from 'node:fs/promises';
 import type { DataPlane, NodePlan } from './interface.js';
+import { isDataPlaneError } from './dataplane/errors.js';
 import { KernelDataPlane } from './dataplane/kernel.js';
 import type { KernelDataPlaneOptions } from './dataplane/options.js';
 import { EmbeddedResolver } from './dns/server.js';
@@ -37,8 +38,9 @@ export class LinuxDataPlane implements DataPlane {
     } catch (e) {
       kernelError = e;
     }
-    // Even after a partial kernel failure: names of what did get built still resolve.
-    await this.resolver?.update(plan);
+    // Even after a partial kernel failure names of what did get built still
+    // resolve; a plan refused as invalid changes nothing anywhere.
+    if (!isDataPlaneError(kernelError, 'INVALID_PLAN')) await this.resolver?.update(plan);
     if (kernelError) throw kernelError;
   }
 

@@ -15,6 +15,7 @@ import type { DataPlane, NodePlan } from '../interface.js';
 import { DataPlaneError } from './errors.js';
 import { DataPlaneMetrics } from './metrics.js';
 import { renderDelete, renderRuleset } from './nft.js';
+import { NftSession } from './nft-session.js';
 import { isOwnedLink, OWNED_LINK } from './names.js';
 import { observe, type Observed } from './observe.js';
 import type { KernelDataPlaneOptions } from './options.js';
@@ -44,6 +45,7 @@ export class KernelDataPlane implements DataPlane {
   private stopped = false;
   /** What the kernel objects of the last fully successful apply were made from (kernelKey), and when the kernel was last read. */
   private lastKernel: { key: string; mtu: number; at: number } | null = null;
+  private session: NftSession | null = null;
 
   constructor(private readonly opts: KernelDataPlaneOptions = {}) {
     this.runner = opts.runner ?? new ExecRunner();
@@ -66,7 +68,23 @@ export class KernelDataPlane implements DataPlane {
   }
 
   private spawns(): number {
-    return this.runner instanceof ExecRunner ? this.runner.spawns : 0;
+    return (this.runner instanceof ExecRunner ? this.runner.spawns : 0) + (this.session?.starts ?? 0);
+  }
+
+  /** The ruleset through the long-lived session when there is one, else (or when it broke) one `nft -f -`. */
+  private async nft(text: string, failures: string[]): Promise<void> {
+    if (this.runner instanceof ExecRunner && this.opts.nftSession !== false) {
+      try {
+        this.session ??= new NftSession(await this.runner.which('nft'));
+        const errors = await this.session.run(text);
+        if (errors) failures.push(`nft: ${errors.split('\n').slice(0, 20).join(' | ')}`);
+        return;
+      } catch {
+        this.session?.close();
+        this.session = null;
+      }
+    }
+    await this.batch('nft', ['-f', '-'], [text], failures);
   }
 
   private async applyNow(plan: NodePlan): Promise<void> {
@@ -80,7 +98,7 @@ export class KernelDataPlane implements DataPlane {
       // Rules first: they name links and addresses but need none of them to
       // exist, and a removed backend stops receiving new connections as soon
       // as this transaction commits — before its veth goes (draining order).
-      await this.batch('nft', ['-f', '-'], [renderRuleset(plan)], failures);
+      await this.nft(renderRuleset(plan), failures);
       this.metrics.lastNftMs = performance.now() - t0;
       // Fast path: when only rules changed (backends, ports) and the kernel was
       // read recently, the links, addresses and tables are what the last apply
@@ -137,6 +155,8 @@ export class KernelDataPlane implements DataPlane {
     for (const re of [OWNED_LINK.veth, OWNED_LINK.vxlan, OWNED_LINK.bridge]) for (const name of seen.links.keys()) if (isOwnedLink(name) && re.test(name)) lines.push(`link del dev ${name}`);
     for (const ns of this.record.ownedNetns) if (seen.netns.has(ns)) lines.push(`netns del ${ns}`);
     if (lines.length) await this.batch('ip', ['-force', '-batch', '-'], lines, failures);
+    this.session?.close();
+    this.session = null;
     await this.batch('nft', ['-f', '-'], [renderDelete()], failures);
     this.record.setNetns(new Set());
     if (failures.length) throw new DataPlaneError('COMMAND_FAILED', failures.join('; ').slice(0, 4000));

@@ -22,6 +22,11 @@ export interface KernelDataPlaneOptions {
    * failure, the next apply reads and repairs everything. Default 30 000.
    */
   resyncMs?: number;
+  /**
+   * Keep one `nft -i` process for rule updates (nft-session.ts) instead of a
+   * spawn per apply. Default true (with the default runner).
+   */
+  nftSession?: boolean;
   /** Root of the sysctl tree of the namespace the process runs in. */
   procSys?: string;
 }
