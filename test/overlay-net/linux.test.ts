@@ -37,7 +37,9 @@ function run(file: string, args: string[], opts: { input?: string; timeoutMs?: n
     const c = execFile(file, args, { timeout: opts.timeoutMs ?? 10_000, encoding: 'utf8' }, (err, stdout, stderr) => {
       resolve({ code: err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : 1) : 0, stdout: String(stdout), stderr: String(stderr) });
     });
-    c.stdin?.end(opts.input ?? '');
+    // A command that exits without reading stdin makes this an EPIPE: its exit status tells.
+    c.stdin?.on('error', () => undefined);
+    c.stdin?.end(opts.input);
   });
 }
 const inNs = (ns: string, argv: string[], opts: { input?: string; timeoutMs?: number } = {}) => run('nsenter', [`--net=/run/netns/${ns}`, ...argv], opts);
@@ -299,13 +301,14 @@ t.test('three hosts, one overlay', async (t) => {
   await waitFor(async () => (await inNs(SW, ['cat', '/proc/net/tcp'])).stdout.split('\n').some((l) => / [0-9A-F]{8}:1F90 01 /.test(l)), { what: 'the held connection established', timeoutMs: 10_000 });
 
   await t.test('a node restart re-applies over running tasks without changing anything', async (t) => {
-    agents.get(1)!.kill();
-    await new Promise((r) => agents.get(1)!.child.once('exit', r));
-    agents.set(1, await Agent.start(1, dir));
-    const r = await agents.get(1)!.apply(planFor(1, tasks, backends));
+    // Host 2 carries the held connection: it must survive its node process restarting.
+    agents.get(2)!.kill();
+    await new Promise((r) => agents.get(2)!.child.once('exit', r));
+    agents.set(2, await Agent.start(2, dir));
+    const r = await agents.get(2)!.apply(planFor(2, tasks, backends));
     t.equal(r.metrics!.lastApplyCommands, 0, `no kernel command needed (${r.metrics!.lastApplyMs.toFixed(0)} ms, ${r.metrics!.lastApplySpawns} spawns)`);
-    t.equal(await get(taskNs(c1), 'http://10.252.0.11/'), 'w1', 'w1 still reachable');
-    t.same((await nslookup(taskNs(web(1, 1)), 'tasks.web', APP.gateway)).addrs.sort(), ['10.252.0.11', '10.252.0.12'], "the restarted node's resolver answers");
+    t.equal(await get(taskNs(c1), 'http://10.252.0.12/'), 'w2', 'w2 still reachable');
+    t.same((await nslookup(taskNs(web(2, 2)), 'tasks.web', APP.gateway)).addrs.sort(), ['10.252.0.11', '10.252.0.12'], "the restarted node's resolver answers");
   });
 
   await t.test('scale from 2 to 5 backends', async (t) => {
@@ -342,7 +345,7 @@ t.test('three hosts, one overlay', async (t) => {
     t.ok(seen.has('mesh:w4'), 'host 2 now answers with its other local task');
     held.stdin!.write('GET / HTTP/1.0\r\n\r\n');
     await waitFor(() => heldOut.includes('w2'), { what: `the held connection's answer (got ${JSON.stringify(heldOut)})`, timeoutMs: 5000 });
-    t.pass('the connection opened before the removal still reached w2 (conntrack kept it: draining)');
+    t.pass('the connection opened before the removal (and before its node process restarted) still reached w2: conntrack kept it (draining)');
   });
 
   await t.test('teardown leaves no namespace, link or nft table', async (t) => {
