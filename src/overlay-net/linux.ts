@@ -8,10 +8,10 @@
  * Run it in the node process itself (it must own the network namespace it
  * programs — the host's on a real machine), as root.
  */
-import { access } from 'node:fs/promises';
 import type { DataPlane, NodePlan } from './interface.js';
 import { isDataPlaneError } from './dataplane/errors.js';
 import { KernelDataPlane } from './dataplane/kernel.js';
+import { findTool } from './dataplane/runner.js';
 import type { KernelDataPlaneOptions } from './dataplane/options.js';
 import { EmbeddedResolver } from './dns/server.js';
 import type { ResolverOptions } from './dns/options.js';
@@ -54,23 +54,6 @@ export class LinuxDataPlane implements DataPlane {
 export async function linuxDataPlaneUnavailable(): Promise<string | null> {
   if (process.platform !== 'linux') return `platform ${process.platform}`;
   if (typeof process.getuid === 'function' && process.getuid() !== 0) return 'not root';
-  const need: [string, string[]][] = [
-    ['ip', ['/usr/sbin/ip', '/sbin/ip', '/usr/bin/ip', '/bin/ip']],
-    ['bridge', ['/usr/sbin/bridge', '/sbin/bridge', '/usr/bin/bridge', '/bin/bridge']],
-    ['nft', ['/usr/sbin/nft', '/sbin/nft', '/usr/bin/nft']],
-  ];
-  for (const [tool, paths] of need) {
-    let found = false;
-    for (const p of paths) {
-      try {
-        await access(p);
-        found = true;
-        break;
-      } catch {
-        // next
-      }
-    }
-    if (!found) return `${tool} not installed`;
-  }
+  for (const tool of ['ip', 'bridge', 'nft'] as const) if (!(await findTool(tool))) return `${tool} not installed`;
   return null;
 }

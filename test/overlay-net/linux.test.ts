@@ -323,6 +323,21 @@ t.test('three hosts, one overlay', async (t) => {
     t.same((await nslookup(taskNs(c1), 'tasks.web', APP.gateway)).addrs.sort(), ['10.252.0.11', '10.252.0.12', '10.252.0.13', '10.252.0.14', '10.252.0.15'], 'tasks.web lists 5');
   });
 
+  await t.test('load through the VIP and the mesh: nothing fails, every backend serves', async (t) => {
+    const load = async (ns: string, url: string) => {
+      const out = await must(inNs(ns, [process.execPath, '--import=tsx', path.join(here, 'fixtures', 'load.ts'), url, '300', '8'], { timeoutMs: 30_000 }), `load ${url}`);
+      return JSON.parse(out) as { ok: number; failed: number; rps: number; p50: number; p99: number; byBackend: Record<string, number> };
+    };
+    const vip = await load(taskNs(c1), 'http://10.252.0.100/');
+    console.log(`# VIP from c1 (host 3): ${JSON.stringify(vip)}`);
+    t.equal(vip.failed, 0, `VIP: 300 requests, 8 at a time, none failed (${vip.rps} req/s, p50 ${vip.p50} ms, p99 ${vip.p99} ms)`);
+    t.same(Object.keys(vip.byBackend).sort(), ['w1', 'w2', 'w3', 'w4', 'w5'], `VIP: every backend served: ${JSON.stringify(vip.byBackend)}`);
+    const mesh = await load(SW, `http://${underlay(3)}:8080/`);
+    console.log(`# mesh via host 3 from outside: ${JSON.stringify(mesh)}`);
+    t.equal(mesh.failed, 0, `mesh: 300 requests, 8 at a time, none failed (${mesh.rps} req/s, p50 ${mesh.p50} ms, p99 ${mesh.p99} ms)`);
+    t.same(Object.keys(mesh.byBackend).sort(), ['w5'], 'mesh on host 3 with preferLocal: its own task only');
+  });
+
   await t.test('removing a backend: fast, and new connections never reach it', async (t) => {
     backends = ['w1', 'w3', 'w4', 'w5'];
     // One host at a time: each is a machine of its own in a real cluster, not three processes sharing two cores.
