@@ -25,13 +25,27 @@ export interface LinuxDataPlaneOptions {
 export class LinuxDataPlane implements DataPlane {
   readonly kernel: KernelDataPlane;
   readonly resolver: EmbeddedResolver | null;
+  private queue: Promise<unknown> = Promise.resolve();
 
   constructor(opts: LinuxDataPlaneOptions = {}) {
     this.kernel = new KernelDataPlane(opts.kernel);
     this.resolver = opts.dns === false ? null : new EmbeddedResolver(opts.dns);
   }
 
-  async apply(plan: NodePlan): Promise<void> {
+  /** Applies run one at a time, so the resolver never ends up on an older plan than the kernel. */
+  apply(plan: NodePlan): Promise<void> {
+    const next = this.queue.then(() => this.applyNow(plan));
+    this.queue = next.catch(() => undefined);
+    return next;
+  }
+
+  teardown(): Promise<void> {
+    const next = this.queue.then(() => this.teardownNow());
+    this.queue = next.catch(() => undefined);
+    return next;
+  }
+
+  private async applyNow(plan: NodePlan): Promise<void> {
     let kernelError: unknown = null;
     try {
       await this.kernel.apply(plan);
@@ -44,7 +58,7 @@ export class LinuxDataPlane implements DataPlane {
     if (kernelError) throw kernelError;
   }
 
-  async teardown(): Promise<void> {
+  private async teardownNow(): Promise<void> {
     await this.resolver?.stop();
     await this.kernel.teardown();
   }
