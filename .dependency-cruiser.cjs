@@ -34,6 +34,8 @@ module.exports = {
     forbid('dispatcher-not-upward', 'the dispatcher is below the API and the orchestrator', '^src/manager/dispatcher/', '^src/(manager/(api|orchestrator)|cli|node)/'),
     forbid('agent-not-upward', 'the agent runs what it is assigned', '^src/worker/agent/', '^src/(cli|node|scheduler)/'),
     forbid('runtime-is-the-bottom-role', 'runtimes are driven by the agent and the supervisor, and drive nothing', '^src/worker/runtime/', '^src/(worker/agent|cli|node|scheduler|raft|gossip)/'),
+    forbid('overlay-dataplane-below', 'the kernel half of the data plane knows the overlay contract, the model and the helpers, nothing else (not even the resolver)', '^src/overlay-net/dataplane/', '^src/(?!overlay-net/(interface\\.ts$|dataplane/)|model/|util/)'),
+    forbid('overlay-dns-below', 'the embedded resolver knows the overlay contract, the model and the helpers, nothing else (not even the kernel half)', '^src/overlay-net/dns/', '^src/(?!overlay-net/(interface\\.ts$|dns/)|model/|util/)'),
     forbid('pure-cores-no-io', 'the pure cores take clock, randomness and network from outside', '^src/(raft/(core|log|progress|quorum|readonly|confchange)|gossip/(core|members|suspicion|awareness|queue)|scheduler/(scheduler|filters|score-[a-z]+|placement-index|spread-tree|heap)|manager/orchestrator/(reconcile|replicated|global|restart|update|plan|slots|history|node-down))\\.ts$', '^(node:)?(fs|net|dgram|child_process|http|https|worker_threads|sqlite3|ws|hyperswarm|hyperdht)$|^src/util/sqlite'),
   ],
   options: {

@@ -8,9 +8,10 @@
  * Run it in the node process itself (it must own the network namespace it
  * programs — the host's on a real machine), as root.
  */
-import { access } from 'node:fs/promises';
 import type { DataPlane, NodePlan } from './interface.js';
+import { isDataPlaneError } from './dataplane/errors.js';
 import { KernelDataPlane } from './dataplane/kernel.js';
+import { findTool } from './dataplane/runner.js';
 import type { KernelDataPlaneOptions } from './dataplane/options.js';
 import { EmbeddedResolver } from './dns/server.js';
 import type { ResolverOptions } from './dns/options.js';
@@ -24,25 +25,40 @@ export interface LinuxDataPlaneOptions {
 export class LinuxDataPlane implements DataPlane {
   readonly kernel: KernelDataPlane;
   readonly resolver: EmbeddedResolver | null;
+  private queue: Promise<unknown> = Promise.resolve();
 
   constructor(opts: LinuxDataPlaneOptions = {}) {
     this.kernel = new KernelDataPlane(opts.kernel);
     this.resolver = opts.dns === false ? null : new EmbeddedResolver(opts.dns);
   }
 
-  async apply(plan: NodePlan): Promise<void> {
+  /** Applies run one at a time, so the resolver never ends up on an older plan than the kernel. */
+  apply(plan: NodePlan): Promise<void> {
+    const next = this.queue.then(() => this.applyNow(plan));
+    this.queue = next.catch(() => undefined);
+    return next;
+  }
+
+  teardown(): Promise<void> {
+    const next = this.queue.then(() => this.teardownNow());
+    this.queue = next.catch(() => undefined);
+    return next;
+  }
+
+  private async applyNow(plan: NodePlan): Promise<void> {
     let kernelError: unknown = null;
     try {
       await this.kernel.apply(plan);
     } catch (e) {
       kernelError = e;
     }
-    // Even after a partial kernel failure: names of what did get built still resolve.
-    await this.resolver?.update(plan);
+    // Even after a partial kernel failure names of what did get built still
+    // resolve; a plan refused as invalid changes nothing anywhere.
+    if (!isDataPlaneError(kernelError, 'INVALID_PLAN')) await this.resolver?.update(plan);
     if (kernelError) throw kernelError;
   }
 
-  async teardown(): Promise<void> {
+  private async teardownNow(): Promise<void> {
     await this.resolver?.stop();
     await this.kernel.teardown();
   }
@@ -52,23 +68,6 @@ export class LinuxDataPlane implements DataPlane {
 export async function linuxDataPlaneUnavailable(): Promise<string | null> {
   if (process.platform !== 'linux') return `platform ${process.platform}`;
   if (typeof process.getuid === 'function' && process.getuid() !== 0) return 'not root';
-  const need: [string, string[]][] = [
-    ['ip', ['/usr/sbin/ip', '/sbin/ip', '/usr/bin/ip', '/bin/ip']],
-    ['bridge', ['/usr/sbin/bridge', '/sbin/bridge', '/usr/bin/bridge', '/bin/bridge']],
-    ['nft', ['/usr/sbin/nft', '/sbin/nft', '/usr/bin/nft']],
-  ];
-  for (const [tool, paths] of need) {
-    let found = false;
-    for (const p of paths) {
-      try {
-        await access(p);
-        found = true;
-        break;
-      } catch {
-        // next
-      }
-    }
-    if (!found) return `${tool} not installed`;
-  }
+  for (const tool of ['ip', 'bridge', 'nft'] as const) if (!(await findTool(tool))) return `${tool} not installed`;
   return null;
 }

@@ -170,3 +170,32 @@ t.test('resolv.conf parsing', async (t) => {
     { host: '10.0.0.3', port: 53 },
   ]);
 });
+
+t.test('an answer for a gateway released meanwhile is dropped, not thrown', async (t) => {
+  // A slow upstream: the answer arrives after the query's network left the plan.
+  const slow = dgram.createSocket('udp4');
+  slow.on('message', (m, r) => {
+    const p = dnsPacket.decode(m);
+    setTimeout(() => slow.send(dnsPacket.encode({ id: p.id, type: 'response', questions: p.questions, answers: [] }), r.port, r.address), 150);
+  });
+  await new Promise<void>((r) => slow.bind(0, '127.0.0.1', r));
+  t.teardown(() => slow.close());
+  const port = 20000 + Math.floor(Math.random() * 20000);
+  const r = new EmbeddedResolver({ port, upstreams: [`127.0.0.1:${slow.address().port}`], forwardTimeoutMs: 1000 });
+  t.teardown(() => r.stop());
+  await r.update(plan);
+  const client = dgram.createSocket('udp4');
+  await new Promise<void>((res) => client.bind(0, '127.88.0.5', res));
+  t.teardown(() => client.close());
+  client.send(q('late.example'), port, '127.88.0.1');
+  await new Promise((res) => setTimeout(res, 50));
+  await r.update({ ...plan, networks: [] });
+  t.same(r.listening, [], 'released');
+  const rejections: unknown[] = [];
+  const onRejection = (e: unknown) => rejections.push(e);
+  process.on('unhandledRejection', onRejection);
+  t.teardown(() => process.off('unhandledRejection', onRejection));
+  await new Promise((res) => setTimeout(res, 400));
+  t.equal(r.metrics.forwarded, 1, 'the query was forwarded');
+  t.same(rejections, [], 'its late answer went nowhere, quietly');
+});

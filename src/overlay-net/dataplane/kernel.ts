@@ -15,6 +15,7 @@ import type { DataPlane, NodePlan } from '../interface.js';
 import { DataPlaneError } from './errors.js';
 import { DataPlaneMetrics } from './metrics.js';
 import { renderDelete, renderRuleset } from './nft.js';
+import { NftSession } from './nft-session.js';
 import { isOwnedLink, OWNED_LINK } from './names.js';
 import { observe, type Observed } from './observe.js';
 import type { KernelDataPlaneOptions } from './options.js';
@@ -22,6 +23,18 @@ import { OwnershipRecord } from './record.js';
 import { reconcile, VXLAN_OVERHEAD } from './reconcile.js';
 import { type CommandRunner, ExecRunner } from './runner.js';
 import { validatePlan } from './validate.js';
+import { monotonicMs } from '../../util/monotonic.js';
+
+/** Everything of a plan that becomes links, addresses, neighbours, FDB entries or namespaces (not rules). */
+export function kernelKey(plan: NodePlan): string {
+  return JSON.stringify([
+    plan.underlayAddr,
+    plan.networks,
+    plan.tasks.map((t) => [t.netns, t.attachments.map((a) => [a.networkId, a.addr, a.mac])]),
+    plan.remotes,
+    plan.services.map((s) => s.vips),
+  ]);
+}
 
 export class KernelDataPlane implements DataPlane {
   readonly metrics = new DataPlaneMetrics();
@@ -30,6 +43,9 @@ export class KernelDataPlane implements DataPlane {
   private readonly procSys: string;
   private queue: Promise<unknown> = Promise.resolve();
   private stopped = false;
+  /** What the kernel objects of the last fully successful apply were made from (kernelKey), and when the kernel was last read. */
+  private lastKernel: { key: string; mtu: number; at: number } | null = null;
+  private session: NftSession | null = null;
 
   constructor(private readonly opts: KernelDataPlaneOptions = {}) {
     this.runner = opts.runner ?? new ExecRunner();
@@ -52,7 +68,23 @@ export class KernelDataPlane implements DataPlane {
   }
 
   private spawns(): number {
-    return this.runner instanceof ExecRunner ? this.runner.spawns : 0;
+    return (this.runner instanceof ExecRunner ? this.runner.spawns : 0) + (this.session?.starts ?? 0);
+  }
+
+  /** The ruleset through the long-lived session when there is one, else (or when it broke) one `nft -f -`. */
+  private async nft(text: string, failures: string[]): Promise<void> {
+    if (this.runner instanceof ExecRunner && this.opts.nftSession !== false) {
+      try {
+        this.session ??= new NftSession(await this.runner.which('nft'));
+        const errors = await this.session.run(text);
+        if (errors) failures.push(`nft: ${errors.split('\n').slice(0, 20).join(' | ')}`);
+        return;
+      } catch {
+        this.session?.close();
+        this.session = null;
+      }
+    }
+    await this.batch('nft', ['-f', '-'], [text], failures);
   }
 
   private async applyNow(plan: NodePlan): Promise<void> {
@@ -67,8 +99,21 @@ export class KernelDataPlane implements DataPlane {
       // exist, and a removed backend stops receiving new connections as soon
       // as this transaction commits — before its veth goes (draining order).
       // Nothing served: no table at all (a node that left every network keeps no rules; nothing is on the clock then).
-      await this.batch('nft', ['-f', '-'], [plan.networks.length === 0 ? renderDelete() : renderRuleset(plan)], failures);
+      await this.nft(plan.networks.length === 0 ? renderDelete() : renderRuleset(plan), failures);
       this.metrics.lastNftMs = performance.now() - t0;
+      // Fast path: when only rules changed (backends, ports) and the kernel was
+      // read recently, the links, addresses and tables are what the last apply
+      // left — skip reading them back. A backend removal is then one spawn.
+      const last = this.lastKernel;
+      const key = kernelKey(plan);
+      if (failures.length === 0 && last && last.key === key && monotonicMs() - last.at < (this.opts.resyncMs ?? 30_000)) {
+        this.metrics.fastApplies++;
+        this.metrics.lastApplyCommands = 0;
+        this.metrics.lastApplyMs = performance.now() - t0;
+        this.metrics.lastError = null;
+        return;
+      }
+      this.lastKernel = null;
       const seen = await observe(this.runner);
       const mtu = this.mtuFor(plan, seen);
       const r = reconcile(plan, seen, { mtu, ownedNetns: this.record.ownedNetns });
@@ -89,6 +134,7 @@ export class KernelDataPlane implements DataPlane {
       this.record.setNetns(r.ownedNetns);
       this.metrics.lastApplyCommands = r.ip.length + r.bridge.length + r.tasks.reduce((n, t) => n + t.lines.length, 0);
       if (failures.length) throw new DataPlaneError('COMMAND_FAILED', failures.join('; ').slice(0, 4000));
+      this.lastKernel = { key, mtu, at: monotonicMs() };
       this.metrics.lastApplyMs = performance.now() - t0;
       this.metrics.lastError = null;
     } catch (e) {
@@ -102,6 +148,7 @@ export class KernelDataPlane implements DataPlane {
 
   private async teardownNow(): Promise<void> {
     this.stopped = true;
+    this.lastKernel = null;
     const failures: string[] = [];
     const seen = await observe(this.runner);
     const lines: string[] = [];
@@ -109,6 +156,8 @@ export class KernelDataPlane implements DataPlane {
     for (const re of [OWNED_LINK.veth, OWNED_LINK.vxlan, OWNED_LINK.bridge]) for (const name of seen.links.keys()) if (isOwnedLink(name) && re.test(name)) lines.push(`link del dev ${name}`);
     for (const ns of this.record.ownedNetns) if (seen.netns.has(ns)) lines.push(`netns del ${ns}`);
     if (lines.length) await this.batch('ip', ['-force', '-batch', '-'], lines, failures);
+    this.session?.close();
+    this.session = null;
     await this.batch('nft', ['-f', '-'], [renderDelete()], failures);
     this.record.setNetns(new Set());
     if (failures.length) throw new DataPlaneError('COMMAND_FAILED', failures.join('; ').slice(0, 4000));

@@ -2,6 +2,8 @@
 export class DataPlaneMetrics {
   applies = 0;
   applyFailures = 0;
+  /** Applies that changed only rules and skipped reading the kernel back (kernel.ts fast path). */
+  fastApplies = 0;
   /** Wall time of the last successful apply, observe to nft, ms. */
   lastApplyMs = 0;
   /** From the start of the last apply to its nft transaction's commit: when new connections follow the new plan, ms. */

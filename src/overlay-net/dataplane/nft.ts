@@ -84,6 +84,14 @@ export function renderRuleset(plan: NodePlan): string {
       dnat.push(`fib daddr type local ${p.protocol} dport ${p.publishedPort} ${dnatTo(addrs, p.targetPort)}`);
     }
   }
+  // Internal networks (--internal): nothing is routed in or out of them. A
+  // task on one has no default route either; this holds even if it adds one.
+  const isolate: string[] = [];
+  for (const n of plan.networks) {
+    if (!n.internal) continue;
+    const br = `"${bridgeName(n.vni)}"`;
+    isolate.push(`iifname ${br} oifname != ${br} drop`, `oifname ${br} iifname != ${br} drop`);
+  }
   const snat: string[] = [];
   const localAddrs = new Map<string, string[]>();
   for (const t of plan.tasks) for (const a of t.attachments) localAddrs.set(a.networkId, [...(localAddrs.get(a.networkId) ?? []), a.addr]);
@@ -107,10 +115,12 @@ export function renderRuleset(plan: NodePlan): string {
     ['to_backend', null, dnat],
     ['to_nodeaddr', null, snat],
     ['refuse_vip', null, filter],
+    ['isolate', null, isolate],
     ['prerouting', 'type nat hook prerouting priority dstnat; policy accept;', ['jump to_backend']],
     ['output', 'type nat hook output priority -100; policy accept;', ['jump to_backend']],
     ['postrouting', 'type nat hook postrouting priority srcnat; policy accept;', ['jump to_nodeaddr']],
     ['input', 'type filter hook input priority filter; policy accept;', ['jump refuse_vip']],
+    ['forward', 'type filter hook forward priority filter; policy accept;', ['jump isolate']],
   ];
   const lines = [
     `table ip ${NFT_TABLE} {`,

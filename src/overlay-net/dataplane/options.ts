@@ -16,6 +16,17 @@ export interface KernelDataPlaneOptions {
   recordPath?: string | null;
   /** The command seam (tests substitute a recorder). Default: execFile of ip/bridge/nft. */
   runner?: CommandRunner;
+  /**
+   * An apply that changes only nftables rules skips reading the kernel back
+   * when the last full read is younger than this (ms). Older, or after any
+   * failure, the next apply reads and repairs everything. Default 30 000.
+   */
+  resyncMs?: number;
+  /**
+   * Keep one `nft -i` process for rule updates (nft-session.ts) instead of a
+   * spawn per apply. Default true (with the default runner).
+   */
+  nftSession?: boolean;
   /** Root of the sysctl tree of the namespace the process runs in. */
   procSys?: string;
 }

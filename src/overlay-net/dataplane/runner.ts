@@ -6,6 +6,8 @@
  * another runner (a recorder) to see what would run.
  */
 import { execFile } from 'node:child_process';
+import { constants } from 'node:fs';
+import { access } from 'node:fs/promises';
 import { DataPlaneError } from './errors.js';
 
 export type Tool = 'ip' | 'bridge' | 'nft';
@@ -27,6 +29,19 @@ const PATHS: Record<Tool, string[]> = {
   nft: ['/usr/sbin/nft', '/sbin/nft', '/usr/bin/nft'],
 };
 
+/** Where a tool is installed, or null. Fixed paths: a PATH lookup would let the environment choose the binary root runs. */
+export async function findTool(tool: Tool): Promise<string | null> {
+  for (const p of PATHS[tool]) {
+    try {
+      await access(p, constants.X_OK);
+      return p;
+    } catch {
+      // next
+    }
+  }
+  return null;
+}
+
 export class ExecRunner implements CommandRunner {
   /** Process spawns so far (the figure an apply's cost is measured in). */
   spawns = 0;
@@ -38,19 +53,10 @@ export class ExecRunner implements CommandRunner {
 
   /** The absolute path of a tool (no PATH lookup at run time), or TOOL_MISSING. */
   async which(tool: Tool): Promise<string> {
-    const known = this.resolved.get(tool);
-    if (known) return known;
-    const { access } = await import('node:fs/promises');
-    for (const p of PATHS[tool]) {
-      try {
-        await access(p);
-        this.resolved.set(tool, p);
-        return p;
-      } catch {
-        // next
-      }
-    }
-    throw new DataPlaneError('TOOL_MISSING', `${tool} not found in ${PATHS[tool].join(', ')}`);
+    const known = this.resolved.get(tool) ?? (await findTool(tool));
+    if (!known) throw new DataPlaneError('TOOL_MISSING', `${tool} not found in ${PATHS[tool].join(', ')}`);
+    this.resolved.set(tool, known);
+    return known;
   }
 
   async run(tool: Tool, args: string[], input?: string): Promise<RunResult> {

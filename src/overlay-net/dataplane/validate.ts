@@ -8,7 +8,7 @@ import type { NodePlan } from '../interface.js';
 import { DataPlaneError } from './errors.js';
 
 const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
-const MAC = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/;
+const MAC = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/i;
 /** A netns name: it becomes a file under /run/netns and an `ip` argument. */
 const NETNS = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
 /** Service, network and alias names as DNS labels (dots allowed between them). */

@@ -180,7 +180,11 @@ export class EmbeddedResolver {
       udp.once('error', fail);
       udp.on('message', (msg, rinfo) => {
         void this.answer(msg, rinfo.address, networkId, 'udp').then((out) => {
-          if (out) udp.send(out, rinfo.port, rinfo.address, () => undefined);
+          try {
+            if (out) udp.send(out, rinfo.port, rinfo.address, () => undefined);
+          } catch {
+            // the socket closed meanwhile (its network left the plan): the client retries
+          }
         });
       });
       udp.bind(this.opts.port, gateway, () => {
@@ -213,10 +217,10 @@ export class EmbeddedResolver {
         const msg = buf.subarray(2, 2 + len);
         buf = buf.subarray(2 + len);
         void this.answer(Buffer.from(msg), c.remoteAddress?.replace(/^::ffff:/, '') ?? '', networkId, 'tcp').then((out) => {
-          if (!out) return c.destroy();
+          if (!out) return void c.destroy();
           const len2 = Buffer.alloc(2);
           len2.writeUInt16BE(out.length);
-          if (!c.destroyed) c.write(Buffer.concat([len2, out]));
+          if (!c.destroyed) c.write(Buffer.concat([len2, out]), () => undefined);
         });
       }
     });

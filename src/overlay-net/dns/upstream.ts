@@ -66,7 +66,11 @@ export class Forwarder {
       p.resolve(null);
     }
     this.pending.clear();
-    this.sock?.close();
+    try {
+      this.sock?.close();
+    } catch {
+      // already closed
+    }
     this.sock = null;
   }
 
@@ -84,7 +88,11 @@ export class Forwarder {
     s.on('error', (e) => {
       this.onError(e);
       if (this.sock === s) this.sock = null;
-      s.close();
+      try {
+        s.close();
+      } catch {
+        // already closed
+      }
     });
     s.unref();
     this.sock = s;
