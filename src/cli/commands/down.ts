@@ -1,9 +1,15 @@
-/** `shoal down [--purge]`: stop every node process of the cluster `shoal up` started; delete its data only with --purge. */
+/**
+ * `shoal down [--purge]`: stop every node process of the cluster `shoal up`
+ * started and remove the network namespaces, veths and bridge it made for
+ * them (recorded in cluster.json, so also after the nodes crashed; `shoal
+ * up` makes them again); delete its data only with --purge.
+ */
 import { rmSync } from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
 import { CliError } from '../errors.js';
 import { DEFAULT_CLUSTER_DIR, nodeDataDir, readCluster, writeCluster } from '../local/cluster-file.js';
+import { netnsUnavailable, removeNetns } from '../local/netns.js';
 import { isNodeProcess, stopProcess } from '../local/processes.js';
 import { parseDuration } from '../units.js';
 import { out } from './common.js';
@@ -22,6 +28,10 @@ export function registerDown(program: Command): void {
       const graceMs = flagValue('--grace', o.grace, parseDuration) / 1e6;
       const c = readCluster(dir);
       if (!c) throw new CliError(`no cluster in ${rd}: nothing to stop (\`shoal up\` starts one)`);
+      if (c.netns) {
+        const why = netnsUnavailable();
+        if (why) throw new CliError(`the cluster in ${rd} runs its nodes in network namespaces, and removing them fails: ${why} (run \`shoal down\` as root)`);
+      }
       // All at once: stopping one by one would make the rest elect, re-elect and reschedule for nothing.
       const results = await Promise.all(
         c.nodes.map(async (n) => {
@@ -34,6 +44,10 @@ export function registerDown(program: Command): void {
       );
       for (const n of c.nodes) n.pid = null;
       out(results.map((r) => `${r}\n`).join(''));
+      if (c.netns) {
+        const removed = await removeNetns(c);
+        out(removed.length > 0 ? `Removed ${removed.join(', ')}\n` : `No network namespace, veth or bridge of this cluster was left to remove\n`);
+      }
       if (o.purge) {
         rmSync(dir, { recursive: true, force: true });
         out(`Removed ${rd}\n`);
