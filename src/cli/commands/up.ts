@@ -19,7 +19,7 @@ import { CliError } from '../errors.js';
 import { NODE_COLUMNS, nodeRow, sortNodes } from '../format/nodes.js';
 import { renderList } from '../format/table.js';
 import { apiAddrs, clusterFilePath, DEFAULT_CLUSTER_DIR, localAdminDir, nodeApiSocket, nodeDataDir, nodeLogFile, readCluster, writeCluster, type LocalCluster, type LocalNode } from '../local/cluster-file.js';
-import { ensureNetns, layoutFor, netnsUnavailable, nodeNetnsNames, nsenterWrap, pickPrefix, prefixFree, removeNetns, validPrefix } from '../local/netns.js';
+import { claimBridge, ensureNetns, layoutFor, netnsUnavailable, nodeNetnsNames, nsenterWrap, pickPrefix, prefixFree, removeNetns, validPrefix } from '../local/netns.js';
 import { isNodeProcess, spawnDetached, stopProcess } from '../local/processes.js';
 import { listening, localClient, until, waitClusterReady } from '../local/readiness.js';
 import { parseCount, parseDuration } from '../units.js';
@@ -152,7 +152,13 @@ async function selfId(dir: string, c: LocalCluster): Promise<string | undefined>
 /** Starts a new cluster; resolves once every node is Ready. */
 async function create(dir: string, c: LocalCluster, deadline: number, timeoutLabel: string): Promise<Node[]> {
   if (c.netns) {
-    // Recorded before anything is made: `shoal down` removes it even if we are interrupted.
+    try {
+      await claimBridge(c.netns);
+    } catch (err) {
+      rmSync(clusterFilePath(dir), { force: true });
+      throw err;
+    }
+    // Recorded before the rest is made: `shoal down` removes it even if we are interrupted.
     writeCluster(dir, c);
     try {
       await ensureNetns(c);

@@ -122,11 +122,12 @@ export async function prefixFree(prefix: string): Promise<boolean> {
 /** A free 10.218.x /24 for a cluster dir: the dir's hash picks where to start, the host's routes decide. */
 export async function pickPrefix(dir: string): Promise<string> {
   const nets = await usedNets();
+  const links = await ip('-o', 'link', 'show');
   let h = 0;
   for (const ch of dir) h = (h * 31 + ch.charCodeAt(0)) >>> 0;
   for (let j = 0; j < 254; j++) {
     const p = `10.${AUTO_SECOND_OCTET}.${(h + j) % 254}`;
-    if (!overlaps(p, nets)) return p;
+    if (!overlaps(p, nets) && !links.includes(` ${layoutFor(p).bridge}:`)) return p;
   }
   throw new CliError(`every 10.${AUTO_SECOND_OCTET}.x.0/24 is in use on this host: pick one with --ip-prefix 10.a.b, or use --no-netns`);
 }
@@ -145,6 +146,21 @@ async function linkExists(name: string, ns?: string): Promise<boolean> {
 
 async function netnsList(): Promise<Set<string>> {
   return new Set((await ip('netns', 'list')).split('\n').map((l) => l.split(' ')[0]!).filter(Boolean));
+}
+
+/**
+ * Claims the layout for a new cluster: makes its bridge, failing when the
+ * name exists — another cluster took the same /24 a moment ago (`ip link
+ * add` is atomic, so two `shoal up`s never share one).
+ */
+export async function claimBridge(l: NetnsLayout): Promise<void> {
+  const bridge = checkName(l.bridge, IFNAME);
+  try {
+    await run('ip', ['link', 'add', bridge, 'type', 'bridge'], { timeout: 10_000 });
+  } catch (err) {
+    const why = (((err as { stderr?: string }).stderr ?? '') || (err as Error).message).trim().split('\n')[0];
+    throw new CliError(`cannot make bridge ${bridge} for ${l.prefix}.0/24 (${why}): another cluster uses it; pick another --ip-prefix, or run \`shoal up\` again`);
+  }
 }
 
 /**
