@@ -4,8 +4,8 @@
  * their 10.x addresses; an oci busybox httpd service on an overlay network
  * with `-p 8080:80` answers from the host on every node's address (the
  * routing mesh, also on a node without a replica); `shoal down` removes the
- * namespaces, veths and bridge, `shoal up` makes them again, and `shoal
- * down --purge` leaves none of them. Skipped when not root or when
+ * namespaces, veths and bridge, `shoal up` makes them again, and after the
+ * nodes crash `shoal down --purge` still leaves none of them. Skipped when not root or when
  * iproute2/nftables/nsenter, busybox-static or crun/runc are missing.
  */
 import { execFile } from 'node:child_process';
@@ -125,9 +125,15 @@ t.test('shoal up in network namespaces: Ready on 10.x, published port from the h
   );
   t.pass('the published port answers again after the restart');
 
+  // The nodes crash (their supervisors and tasks live on in the namespaces): down --purge still removes everything.
+  for (const n of recorded().nodes) process.kill(n.pid!, 'SIGKILL');
+  await waitFor(() => recorded().nodes.every((n) => !alive(n.pid!)), { timeoutMs: 10_000, what: 'the killed nodes to be gone' });
   r = await shoal('down', '--purge');
   t.equal(r.code, 0, r.err);
+  t.match(r.out, /^manager1 was not running\n/m);
+  t.match(r.out, /^Stopped \d+ process(es)? \w+ left in its namespace/m, 'what the crashed nodes left running is stopped');
   t.match(r.out, /Removed \.shoal\n$/);
+  t.notOk(readFileSync('/proc/mounts', 'utf8').includes(cwd + '/'), 'nothing stays mounted under the cluster dir');
   const ns = await netnsList();
   const links = await linkNames();
   t.same(

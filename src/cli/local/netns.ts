@@ -223,3 +223,18 @@ export async function removeNetns(c: LocalCluster, nodes: LocalNode[] = c.nodes,
   }
   return removed;
 }
+
+/**
+ * Pids of the processes still in a node's namespace once the node itself
+ * is stopped: what a crashed node left running (its task supervisor).
+ */
+export async function netnsPids(n: LocalNode): Promise<number[]> {
+  if (!n.netns) return [];
+  const ns = checkName(n.netns, NAME);
+  if (!(await netnsList()).has(ns)) return [];
+  return (await ip('netns', 'pids', ns))
+    .split('\n')
+    .filter((l) => /^\d+$/.test(l.trim()))
+    .map(Number)
+    .filter((pid) => pid !== process.pid);
+}
