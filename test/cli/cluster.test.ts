@@ -35,9 +35,10 @@ t.test('node, service and join-token commands against a real cluster', async (t)
   // ---- nodes
   await waitFor(async () => (await shoal('node', 'ls')).out.split('\n').filter((l) => /Ready/.test(l)).length === 2, { timeoutMs: 20_000, what: 'two Ready nodes' });
   let out = await ok('node', 'ls');
-  t.match(out, /^ID +HOSTNAME +STATUS +AVAILABILITY +MANAGER STATUS +ENGINE VERSION\n/);
+  t.match(out, /^ID +HOSTNAME +STATUS +AVAILABILITY +MANAGER STATUS +ENGINE VERSION +ADDRESS\n/);
+  t.match(out, / n1 +Ready +Active +Leader +\S+ +127\.\d+\.\d+\.\d+\n/, "the address column: the node's Status.Addr");
   t.match(out, /\S+ \* +n1 +Ready +Active +Leader +\S+/, 'the answering manager is marked and leads');
-  t.match(out, /\n\S+ +n2 +Ready +Active +\S+\n/, 'the worker');
+  t.match(out, /\n\S+ +n2 +Ready +Active +\S+ +\S+\n/, 'the worker');
   const ids = (await ok('node', 'ls', '-q')).trim().split('\n');
   t.equal(ids.length, 2);
   t.ok(ids.every((id) => /^[0-9a-z]{25}$/.test(id)), 'full node IDs');

@@ -31,17 +31,17 @@ t.test('node ls: columns, self marked, sorted by hostname, json and -q', async (
   t.equal(
     table,
     [
-      'ID        HOSTNAME   STATUS    AVAILABILITY   MANAGER STATUS   ENGINE VERSION',
-      'm1 *      manager1   Ready     Active         Leader           0.1.0',
+      'ID        HOSTNAME   STATUS    AVAILABILITY   MANAGER STATUS   ENGINE VERSION   ADDRESS',
+      'm1 *      manager1   Ready     Active         Leader           0.1.0            127.0.0.21',
       'm2        manager2   Down      Drain          Unreachable      0.1.0',
-      'w2        worker2    Ready     Active                          0.1.0',
-      'w10       worker10   Ready     Active                          0.1.0',
+      'w2        worker2    Ready     Active                          0.1.0            127.0.0.21',
+      'w10       worker10   Ready     Active                          0.1.0            127.0.0.21',
       '',
     ].join('\n'),
   );
   t.equal(renderList(rows, NODE_COLUMNS, { quiet: true }), 'm1\nm2\nw2\nw10\n');
   const json = renderList(rows, NODE_COLUMNS, { format: 'json' }).trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
-  t.same(json[0], { ID: 'm1', Self: true, Hostname: 'manager1', Status: 'Ready', Availability: 'Active', ManagerStatus: 'Leader', EngineVersion: '0.1.0' });
+  t.same(json[0], { ID: 'm1', Self: true, Hostname: 'manager1', Status: 'Ready', Availability: 'Active', ManagerStatus: 'Leader', EngineVersion: '0.1.0', Address: '127.0.0.21' });
   t.throws(() => renderList(rows, NODE_COLUMNS, { format: '{{.ID}}' }), /Go templates are not/);
 });
 

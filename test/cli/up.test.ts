@@ -38,6 +38,7 @@ t.test('up, env, node ls, down, up again (restart), leave, down --purge', async 
   t.match(r.out, /manager1 +Ready +Active +Leader/);
   t.match(r.out, /worker1 +Ready +Active/);
   t.match(r.out, /eval "\$\(npx shoal env\)"/);
+  t.match(r.out, new RegExp(`\\nLayout: loopback, every node on ${prefix.replace(/\./g, '\\.')}\\.x in this machine's network \\(--ip-prefix ${prefix.replace(/\./g, '\\.')} is a loopback prefix\\): overlay networks and published ports need root with iproute2, nftables and nsenter \\(network namespaces\\), so tasks that join a network are rejected here\\.\\n`), 'says which layout it chose, and why');
   t.match(r.out, /\nDefault task runtime: process \(the default: it needs no root, runc, images or Docker Engine[^\n]*\n {2}tasks are host processes and IMAGE is the program[^\n]*\n {2}Override per service with --runtime oci\|docker \(available: oci on \d\/2 nodes, docker on \d\/2 nodes\)\.\n/, 'says which runtime tasks get and why');
   for (const n of pids()) started.add(n.pid!);
   t.equal(started.size, 2);

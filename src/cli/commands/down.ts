@@ -1,13 +1,40 @@
-/** `shoal down [--purge]`: stop every node process of the cluster `shoal up` started; delete its data only with --purge. */
-import { rmSync } from 'node:fs';
+/**
+ * `shoal down [--purge]`: stop every node process of the cluster `shoal up`
+ * started and remove the network namespaces, veths and bridge it made for
+ * them (recorded in cluster.json, so also after the nodes crashed; `shoal
+ * up` makes them again); delete its data only with --purge.
+ */
+import { execFile } from 'node:child_process';
+import { readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
 import { CliError } from '../errors.js';
 import { DEFAULT_CLUSTER_DIR, nodeDataDir, readCluster, writeCluster } from '../local/cluster-file.js';
+import { netnsPids, netnsUnavailable, removeNetns } from '../local/netns.js';
 import { isNodeProcess, stopProcess } from '../local/processes.js';
 import { parseDuration } from '../units.js';
 import { out } from './common.js';
 import { flagValue } from './service-create-flags.js';
+
+/**
+ * Unmounts what is mounted under the cluster dir (the oci rootfs overlays
+ * of tasks a crashed node left behind), deepest first, so --purge can
+ * delete it. Lazy (-l): a process still inside lets go when it ends.
+ */
+async function unmountUnder(dir: string): Promise<void> {
+  let mounts: string[];
+  try {
+    mounts = readFileSync('/proc/mounts', 'utf8')
+      .split('\n')
+      .map((l) => (l.split(' ')[1] ?? '').replace(/\\040/g, ' '))
+      .filter((m) => m.startsWith(dir + path.sep));
+  } catch {
+    return; // no /proc/mounts: not Linux, nothing of ours is mounted
+  }
+  for (const m of mounts.sort((a, b) => b.length - a.length)) {
+    await new Promise<void>((resolve) => execFile('umount', ['-l', '--', m], { timeout: 10_000 }, () => resolve()));
+  }
+}
 
 export function registerDown(program: Command): void {
   program
@@ -22,6 +49,10 @@ export function registerDown(program: Command): void {
       const graceMs = flagValue('--grace', o.grace, parseDuration) / 1e6;
       const c = readCluster(dir);
       if (!c) throw new CliError(`no cluster in ${rd}: nothing to stop (\`shoal up\` starts one)`);
+      if (c.netns) {
+        const why = netnsUnavailable();
+        if (why) throw new CliError(`the cluster in ${rd} runs its nodes in network namespaces, and removing them fails: ${why} (run \`shoal down\` as root)`);
+      }
       // All at once: stopping one by one would make the rest elect, re-elect and reschedule for nothing.
       const results = await Promise.all(
         c.nodes.map(async (n) => {
@@ -34,8 +65,24 @@ export function registerDown(program: Command): void {
       );
       for (const n of c.nodes) n.pid = null;
       out(results.map((r) => `${r}\n`).join(''));
+      if (c.netns) {
+        // A node that crashed left its task supervisor (and through it its tasks) in its namespace.
+        for (const n of c.nodes) {
+          const pids = await netnsPids(n);
+          if (pids.length === 0) continue;
+          await Promise.all(pids.map((pid) => stopProcess(pid, graceMs)));
+          out(`Stopped ${pids.length} process${pids.length === 1 ? '' : 'es'} ${n.name} left in its namespace (pid ${pids.join(', ')})\n`);
+        }
+        const removed = await removeNetns(c);
+        out(removed.length > 0 ? `Removed ${removed.join(', ')}\n` : `No network namespace, veth or bridge of this cluster was left to remove\n`);
+      }
       if (o.purge) {
-        rmSync(dir, { recursive: true, force: true });
+        await unmountUnder(dir);
+        try {
+          rmSync(dir, { recursive: true, force: true });
+        } catch (err) {
+          throw new CliError(`cannot delete ${rd}: ${(err as Error).message.split('\n')[0]} (tasks of a crashed node may still hold it: \`shoal up\`, then \`shoal down --purge\`)`);
+        }
         out(`Removed ${rd}\n`);
       } else {
         writeCluster(dir, c);

@@ -14,6 +14,7 @@ import type { Command } from 'commander';
 import type { Node } from '../../model/index.js';
 import { loadIdentity, type NodeIdentity } from '../../node/state.js';
 import { CliError } from '../errors.js';
+import { removeNetns } from '../local/netns.js';
 import { DEFAULT_CLUSTER_DIR, nodeDataDir, readCluster, writeCluster, type LocalCluster, type LocalNode } from '../local/cluster-file.js';
 import { isNodeProcess, stopProcess } from '../local/processes.js';
 import { listening, localClient, quickClient } from '../local/readiness.js';
@@ -90,6 +91,7 @@ export function registerLeave(program: Command): void {
         );
       }
       rmSync(dataDir, { recursive: true, force: true });
+      if (local?.netns && entry?.netns) await removeNetns(local, [entry], false);
       if (local && entry) {
         local.nodes = local.nodes.filter((n) => n !== entry);
         rmSync(path.dirname(dataDir), { recursive: true, force: true });

@@ -1,7 +1,12 @@
 /**
  * `shoal up`: a local cluster of background node processes — managers on
- * 127.0.0.(10+i):4242 (API :2375), workers on 127.0.0.(20+i):4242 — with
- * data and logs under ./.shoal/<node>/ and a cluster.json recording them.
+ * P.(10+i):4242 (API :2375), workers on P.(20+i):4242 — with data and logs
+ * under ./.shoal/<node>/ and a cluster.json recording them. Two layouts:
+ * as root with iproute2, nftables and nsenter, each node runs in a network
+ * namespace of its own on a free 10.218.x.0/24 (local/netns.ts), so overlay
+ * networks and published ports work; otherwise (or with --no-netns, or an
+ * --ip-prefix of 127.a.b) all nodes share this machine's network on 127.0.0.x,
+ * where nodes run no overlay data plane.
  * The first manager runs `shoal init`, the rest `shoal join` with the token
  * read from its API. Run again, it reports a running cluster, or restarts
  * the stopped nodes of a recorded one with `shoal run`.
@@ -14,6 +19,7 @@ import { CliError } from '../errors.js';
 import { NODE_COLUMNS, nodeRow, sortNodes } from '../format/nodes.js';
 import { renderList } from '../format/table.js';
 import { apiAddrs, clusterFilePath, DEFAULT_CLUSTER_DIR, localAdminDir, nodeApiSocket, nodeDataDir, nodeLogFile, readCluster, writeCluster, type LocalCluster, type LocalNode } from '../local/cluster-file.js';
+import { claimBridge, ensureNetns, layoutFor, netnsUnavailable, nodeNetnsNames, nsenterWrap, pickPrefix, prefixFree, removeNetns, validPrefix } from '../local/netns.js';
 import { isNodeProcess, spawnDetached, stopProcess } from '../local/processes.js';
 import { listening, localClient, until, waitClusterReady } from '../local/readiness.js';
 import { parseCount, parseDuration } from '../units.js';
@@ -28,7 +34,8 @@ interface UpFlags {
   runtime?: string;
   ociRuntime?: string;
   dir: string;
-  ipPrefix: string;
+  ipPrefix?: string;
+  netns: boolean;
   timeout: string;
 }
 
@@ -50,7 +57,7 @@ function runtimeArgs(c: LocalCluster): string[] {
 }
 
 function start(dir: string, c: LocalCluster, n: LocalNode, args: string[]): void {
-  n.pid = spawnDetached([...args, ...runtimeArgs(c)], nodeLogFile(dir, n));
+  n.pid = spawnDetached([...args, ...runtimeArgs(c)], nodeLogFile(dir, n), n.netns ? nsenterWrap(n) : []);
   writeCluster(dir, c);
 }
 
@@ -98,11 +105,23 @@ export function runtimeNote(c: Pick<LocalCluster, 'runtime'>, nodes: readonly { 
   return `Default task runtime: ${def} (${why});\n  ${meaning}.\n  Override per service with --runtime ${others.join('|')}${where}.\n`;
 }
 
-function usage(dir: string, c: LocalCluster, nodes: Node[], selfId: string | undefined): string {
+/** One line: which layout the cluster has, and what it means for networks and published ports. */
+export function layoutLine(c: Pick<LocalCluster, 'netns' | 'nodes'>, loopbackWhy?: string): string {
+  if (c.netns) {
+    const p = c.netns.prefix;
+    return `Layout: network namespaces, each node a machine of its own on ${p}.0/24 (bridge ${c.netns.bridge}, this host ${p}.254): overlay networks work and published ports answer at http://<node address>:<port> from this host.\n`;
+  }
+  const first = c.nodes[0]?.addr ?? '127.0.0.11:4242';
+  const p = first.slice(0, first.lastIndexOf('.'));
+  return `Layout: loopback, every node on ${p}.x in this machine's network${loopbackWhy ? ` (${loopbackWhy})` : ''}: overlay networks and published ports need root with iproute2, nftables and nsenter (network namespaces), so tasks that join a network are rejected here.\n`;
+}
+
+function usage(dir: string, c: LocalCluster, nodes: Node[], selfId: string | undefined, loopbackWhy?: string): string {
   const api = apiAddrs(c)[0]!;
   const here = path.resolve(dir) === path.resolve(DEFAULT_CLUSTER_DIR);
   return (
     `\n${renderList(sortNodes(nodes).map((n) => nodeRow(n, selfId)), NODE_COLUMNS, {})}\n` +
+    layoutLine(c, loopbackWhy) +
     `Control API: https://${api} (client certificate: ${relDir(localAdminDir(dir, c))}/cert.pem; the shoal CLI here finds it),\n` +
     `  and unix://${nodeApiSocket(dir, c.nodes[0]!)}\n` +
     runtimeNote(c, nodes) +
@@ -132,6 +151,23 @@ async function selfId(dir: string, c: LocalCluster): Promise<string | undefined>
 
 /** Starts a new cluster; resolves once every node is Ready. */
 async function create(dir: string, c: LocalCluster, deadline: number, timeoutLabel: string): Promise<Node[]> {
+  if (c.netns) {
+    try {
+      await claimBridge(c.netns);
+    } catch (err) {
+      rmSync(clusterFilePath(dir), { force: true });
+      throw err;
+    }
+    // Recorded before the rest is made: `shoal down` removes it even if we are interrupted.
+    writeCluster(dir, c);
+    try {
+      await ensureNetns(c);
+      return await bootstrap(dir, c, deadline, timeoutLabel);
+    } catch (err) {
+      await abandon(dir, c);
+      throw err;
+    }
+  }
   const busy = (await Promise.all(c.nodes.flatMap((n) => [n.addr, ...(n.apiAddr ? [n.apiAddr] : [])]).map(async (a) => ((await listening(a)) ? a : null)))).filter(Boolean);
   if (busy.length > 0) {
     throw new CliError(`${busy.join(', ')} ${busy.length > 1 ? 'are' : 'is'} already in use (another Shoal cluster? \`shoal down\` in its directory, or pick other addresses with --ip-prefix)`);
@@ -152,6 +188,7 @@ async function create(dir: string, c: LocalCluster, deadline: number, timeoutLab
  */
 async function abandon(dir: string, c: LocalCluster): Promise<void> {
   await Promise.all(c.nodes.map((n) => (isNodeProcess(n.pid, nodeDataDir(dir, n)) ? stopProcess(n.pid!, 3_000) : undefined)));
+  if (c.netns) await removeNetns(c).catch(() => {}); // the first error is the one to report; `shoal down` finds no record after this
   for (const n of c.nodes) rmSync(nodeDataDir(dir, n), { recursive: true, force: true });
   rmSync(clusterFilePath(dir), { force: true });
 }
@@ -177,7 +214,8 @@ export function registerUp(program: Command): void {
     .addOption(new Option('--runtime <runtime>', 'default task runtime of the nodes').choices(RUNTIME_CHOICES))
     .addOption(new Option('--oci-runtime <runc|crun>', 'the OCI runtime binary the nodes\' oci runtime uses (default runc)').choices(OCI_RUNTIME_NAMES))
     .option('--dir <dir>', 'where the cluster keeps its data, logs and cluster.json', DEFAULT_CLUSTER_DIR)
-    .option('--ip-prefix <a.b.c>', 'first three octets of the nodes\' loopback addresses', '127.0.0')
+    .option('--ip-prefix <a.b.c>', "first three octets of the nodes' addresses: 127.a.b (loopback layout) or 10.a.b (network namespaces, root); default a free 10.218.x when root, else 127.0.0")
+    .option('--no-netns', 'keep every node in this machine\'s network on loopback addresses, even as root (no overlay networks or published ports)')
     .option('--timeout <duration>', 'how long to wait for every node to be Ready', '60s')
     .action(async (o: UpFlags, cmd: Command) => {
       const t0 = Date.now();
@@ -185,15 +223,22 @@ export function registerUp(program: Command): void {
       const workers = flagValue('--workers', o.workers, parseCount);
       if (managers < 1 || managers > MAX_EACH) throw new CliError(`--managers must be 1-${MAX_EACH}, got ${managers}`);
       if (workers > MAX_EACH) throw new CliError(`--workers must be 0-${MAX_EACH}, got ${workers}`);
-      if (!/^127\.\d{1,3}\.\d{1,3}$/.test(o.ipPrefix)) throw new CliError(`--ip-prefix must be the first three octets of a loopback address, e.g. 127.0.0, not ${JSON.stringify(o.ipPrefix)}`);
+      const loopbackPrefix = o.ipPrefix !== undefined && /^127\.\d{1,3}\.\d{1,3}$/.test(o.ipPrefix);
+      if (o.ipPrefix !== undefined && !loopbackPrefix && !validPrefix(o.ipPrefix)) {
+        throw new CliError(`--ip-prefix must be the first three octets of a loopback address (127.a.b) or of a 10.a.b.0/24 for network namespaces, not ${JSON.stringify(o.ipPrefix)}`);
+      }
       const timeoutMs = flagValue('--timeout', o.timeout, parseDuration) / 1e6;
       const deadline = t0 + timeoutMs;
       const dir = path.resolve(o.dir);
       const rd = relDir(dir);
 
       const existing = readCluster(dir);
+      if (existing?.netns) {
+        const why = netnsUnavailable();
+        if (why) throw new CliError(`the cluster in ${rd} runs its nodes in network namespaces, but ${why}: run \`shoal up\` as root, or \`shoal down --purge\` (as root) and start over`);
+      }
       if (existing) {
-        const flagName = { managers: '--managers', workers: '--workers', runtime: '--runtime', ociRuntime: '--oci-runtime', ipPrefix: '--ip-prefix' } as const;
+        const flagName = { managers: '--managers', workers: '--workers', runtime: '--runtime', ociRuntime: '--oci-runtime', ipPrefix: '--ip-prefix', netns: '--no-netns' } as const;
         const given = (Object.keys(flagName) as (keyof typeof flagName)[]).filter((k) => cmd.getOptionValueSource(k) === 'cli');
         if (given.length > 0) process.stderr.write(`shoal: ${rd} already holds a cluster (${counts(existing)}): ignoring ${given.map((k) => flagName[k]).join(', ')} (\`shoal down --purge\` to start over)\n`);
         const dead = existing.nodes.filter((n) => !isNodeProcess(n.pid, nodeDataDir(dir, n)));
@@ -204,6 +249,7 @@ export function registerUp(program: Command): void {
           return;
         }
         out(`Restarting ${dead.map((n) => n.name).join(', ')} of the cluster in ${rd} …\n`);
+        if (existing.netns) await ensureNetns(existing); // `shoal down` removed them, or the host rebooted
         for (const n of dead) start(dir, existing, n, ['run', '--data-dir', nodeDataDir(dir, n)]);
         const nodes = await waitClusterReady(dir, existing, deadline, o.timeout);
         out(`Shoal cluster up in ${((Date.now() - t0) / 1000).toFixed(1)}s: ${counts(existing)} (data and logs in ${rd}).\n`);
@@ -211,10 +257,25 @@ export function registerUp(program: Command): void {
         return;
       }
 
-      const c: LocalCluster = { version: 1, createdAt: new Date().toISOString(), ...(o.runtime ? { runtime: o.runtime } : {}), ...(o.ociRuntime ? { ociRuntime: o.ociRuntime } : {}), nodes: plan(managers, workers, o.ipPrefix) };
+      // The layout: network namespaces when this machine can have them and nothing asks for loopback.
+      const loopbackWhy = !o.netns ? '--no-netns' : loopbackPrefix ? `--ip-prefix ${o.ipPrefix} is a loopback prefix` : netnsUnavailable();
+      if (loopbackWhy && o.ipPrefix !== undefined && !loopbackPrefix) {
+        throw new CliError(`--ip-prefix ${o.ipPrefix} is for nodes in network namespaces, but ${loopbackWhy === '--no-netns' ? '--no-netns asks for loopback' : loopbackWhy}: give a 127.a.b prefix or none`);
+      }
+      let prefix: string;
+      if (loopbackWhy) prefix = o.ipPrefix ?? '127.0.0';
+      else if (o.ipPrefix !== undefined) {
+        if (!(await prefixFree(o.ipPrefix))) throw new CliError(`${o.ipPrefix}.0/24 overlaps a network this host already has (see \`ip route\`): pick another --ip-prefix, or leave it out`);
+        prefix = o.ipPrefix;
+      } else prefix = await pickPrefix(dir);
+      const c: LocalCluster = { version: 1, createdAt: new Date().toISOString(), ...(o.runtime ? { runtime: o.runtime } : {}), ...(o.ociRuntime ? { ociRuntime: o.ociRuntime } : {}), nodes: plan(managers, workers, prefix) };
+      if (!loopbackWhy) {
+        c.netns = layoutFor(prefix);
+        c.nodes.forEach((n, i) => Object.assign(n, nodeNetnsNames(c.netns!, n, i + 1)));
+      }
       out(`Starting ${counts(c)} in ${rd} …\n`);
       const nodes = await create(dir, c, deadline, o.timeout);
       out(`Shoal cluster up in ${((Date.now() - t0) / 1000).toFixed(1)}s: ${counts(c)} (data and logs in ${rd}).\n`);
-      out(usage(dir, c, nodes, await selfId(dir, c)));
+      out(usage(dir, c, nodes, await selfId(dir, c), loopbackWhy ?? undefined));
     });
 }

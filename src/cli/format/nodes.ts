@@ -10,6 +10,8 @@ export const NODE_COLUMNS: Columns = [
   ['AVAILABILITY', 'Availability'],
   ['MANAGER STATUS', 'ManagerStatus'],
   ['ENGINE VERSION', 'EngineVersion'],
+  // Not in docker's table: the node's address (Status.Addr), where its published ports answer.
+  ['ADDRESS', 'Address'],
 ];
 
 /** "Leader", "Reachable", "Unreachable", or "" for a worker. */
@@ -38,6 +40,7 @@ export function nodeRow(n: Node, selfId: string | undefined): Row {
     Availability: capitalize(n.Spec.Availability),
     ManagerStatus: managerStatus(n),
     EngineVersion: n.Description?.Engine?.EngineVersion ?? '',
+    Address: n.Status?.Addr ?? '',
   };
 }
 

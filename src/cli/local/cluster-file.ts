@@ -1,6 +1,7 @@
 /**
  * `.shoal/cluster.json`: what `shoal up` started — each node's name, role,
- * addresses and pid — so `shoal down`, `shoal env`, `shoal leave` and every
+ * addresses and pid, and the network namespaces, veths and bridge made for
+ * them — so `shoal down`, `shoal env`, `shoal leave` and every
  * API command (their default --host) find the local cluster again. Paths
  * inside are relative to the cluster dir, so the dir can be moved.
  */
@@ -8,6 +9,7 @@ import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from '
 import path from 'node:path';
 import { CliError } from '../errors.js';
 import { apiSocketPath } from '../../node/api-socket-path.js';
+import type { NetnsLayout } from './netns.js';
 
 export const DEFAULT_CLUSTER_DIR = '.shoal';
 export const CLUSTER_FILE = 'cluster.json';
@@ -23,6 +25,9 @@ export interface LocalNode {
   apiAddr?: string;
   /** Pid of the last process started for it; null when `shoal down` stopped it. */
   pid: number | null;
+  /** Netns layout: the node's network namespace (/run/netns/NAME) and the host end of its veth. */
+  netns?: string;
+  veth?: string;
 }
 
 export interface LocalCluster {
@@ -32,6 +37,8 @@ export interface LocalCluster {
   runtime?: string;
   /** The OCI runtime binary passed to `shoal up --oci-runtime` (runc | crun), if any. */
   ociRuntime?: string;
+  /** Set when the nodes run in network namespaces of their own (netns.ts); absent: the loopback layout. */
+  netns?: NetnsLayout;
   nodes: LocalNode[];
 }
 

@@ -8,6 +8,7 @@ import { spawn } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { CliError } from '../errors.js';
 
 /**
  * The compiled CLI entry point. From dist/src/cli/local/ it is dist/bin/shoal.js;
@@ -21,19 +22,25 @@ export function shoalBin(): string {
   return path.resolve(here, '../../../dist/bin/shoal.js');
 }
 
-/** Starts `shoal <args>` in the background, stdout and stderr appended to `logFile`; returns its pid. */
-export function spawnDetached(args: string[], logFile: string): number {
+/**
+ * Starts `shoal <args>` in the background, stdout and stderr appended to
+ * `logFile`; returns its pid. `wrap` (e.g. nsenter --net=… --) runs it
+ * through a command that execs it, so the pid is still the node's.
+ */
+export function spawnDetached(args: string[], logFile: string, wrap: string[] = []): number {
   mkdirSync(path.dirname(logFile), { recursive: true });
   const fd = openSync(logFile, 'a');
   try {
-    const child = spawn(process.execPath, [shoalBin(), ...args], {
+    const [cmd, ...argv] = [...wrap, process.execPath, shoalBin(), ...args];
+    const child = spawn(cmd!, argv, {
       detached: true,
       stdio: ['ignore', fd, fd],
       // A NODE_OPTIONS meant for the CLI (a test loader, an inspector) must not reach long-lived nodes.
       env: { ...process.env, NODE_OPTIONS: '' },
     });
+    child.on('error', () => {}); // a failed spawn: pid is undefined, said below
     child.unref();
-    if (child.pid === undefined) throw new Error(`could not start ${process.execPath}`);
+    if (child.pid === undefined) throw new CliError(`could not start ${cmd}`);
     return child.pid;
   } finally {
     closeSync(fd);

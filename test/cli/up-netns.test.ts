@@ -1,0 +1,153 @@
+/**
+ * `shoal up` as root: each node a machine of its own (a network namespace
+ * on a bridge, the host on .254). 1 manager + 2 workers come up Ready on
+ * their 10.x addresses; an oci busybox httpd service on an overlay network
+ * with `-p 8080:80` answers from the host on every node's address (the
+ * routing mesh, also on a node without a replica); `shoal down` removes the
+ * namespaces, veths and bridge, `shoal up` makes them again, and after the
+ * nodes crash `shoal down --purge` still leaves none of them. Skipped when not root or when
+ * iproute2/nftables/nsenter, busybox-static or crun/runc are missing.
+ */
+import { execFile } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import t from 'tap';
+import { netnsUnavailable } from '../../src/cli/local/netns.js';
+import { busyboxBinary, busyboxRootfs } from '../helpers/busybox-rootfs.js';
+import { waitFor } from '../helpers/wait.js';
+import { shoalProcess } from './helpers.js';
+
+const run = promisify(execFile);
+
+function unavailable(): string | null {
+  const why = netnsUnavailable();
+  if (why) return `the netns layout is unavailable: ${why}`;
+  if (!busyboxBinary()) return 'busybox-static is not installed';
+  if (!['/usr/bin/crun', '/usr/sbin/runc', '/usr/bin/runc'].some((p) => existsSync(p))) return 'neither crun nor runc is installed';
+  return null;
+}
+const skip = unavailable();
+
+interface Recorded {
+  netns?: { prefix: string; bridge: string };
+  nodes: { name: string; addr: string; pid: number | null; netns?: string; veth?: string }[];
+}
+
+const alive = (pid: number) => {
+  try {
+    process.kill(pid, 0);
+    return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return false;
+  }
+};
+
+const netnsList = async () => new Set((await run('ip', ['netns', 'list'])).stdout.split('\n').map((l) => l.split(' ')[0]!).filter(Boolean));
+const linkNames = async () => new Set((await run('ip', ['-o', 'link', 'show'])).stdout.split('\n').map((l) => /^\d+: ([^:@]+)/.exec(l)?.[1]).filter((x): x is string => !!x));
+
+t.test('shoal up in network namespaces: Ready on 10.x, published port from the host on every node, down removes what up made', { skip: skip ?? false }, async (t) => {
+  const cwd = t.testdir();
+  const shoal = (...args: string[]) => shoalProcess(args, { cwd, timeoutMs: 120_000 });
+  const file = path.join(cwd, '.shoal', 'cluster.json');
+  const recorded = () => JSON.parse(readFileSync(file, 'utf8')) as Recorded;
+  const started = new Set<number>();
+  t.teardown(async () => {
+    if (existsSync(file)) await shoal('down', '--purge', '--grace', '3s');
+    for (const pid of started) if (alive(pid)) process.kill(pid, 'SIGKILL');
+  });
+
+  let r = await shoal('up', '--managers', '1', '--workers', '2', '--runtime', 'oci', '--timeout', '90s');
+  t.equal(r.code, 0, r.err);
+  const c = recorded();
+  for (const n of c.nodes) started.add(n.pid!);
+  t.ok(c.netns, 'the cluster file records the netns layout');
+  const prefix = c.netns!.prefix;
+  t.match(prefix, /^10\.\d+\.\d+$/);
+  const p = prefix.replace(/\./g, '\\.');
+  t.match(r.out, new RegExp(`\\nLayout: network namespaces, each node a machine of its own on ${p}\\.0/24 \\(bridge ${c.netns!.bridge}, this host ${p}\\.254\\)`), 'says which layout it chose');
+  const addrs = c.nodes.map((n) => n.addr.split(':')[0]!);
+  t.same(addrs, [`${prefix}.11`, `${prefix}.21`, `${prefix}.22`]);
+  const have = await netnsList();
+  t.ok(c.nodes.every((n) => n.netns && have.has(n.netns)), `three namespaces: ${c.nodes.map((n) => n.netns).join(', ')}`);
+  for (const n of c.nodes) {
+    const inside = (await run('ip', ['-n', n.netns!, '-4', '-o', 'addr', 'show', 'dev', 'eth0'])).stdout;
+    t.match(inside, `${n.addr.split(':')[0]}/24`, `${n.name} holds its address in its namespace`);
+  }
+
+  // node ls: every node Ready on its own address (Status.Addr).
+  r = await shoal('node', 'ls');
+  t.equal(r.code, 0, r.err);
+  for (const [i, n] of c.nodes.entries()) t.match(r.out, new RegExp(` ${n.name} +Ready +Active .* ${addrs[i]!.replace(/\./g, '\\.')}\\n`), `${n.name} Ready on ${addrs[i]}`);
+
+  const tarball = busyboxRootfs().tarball;
+  for (const n of c.nodes) {
+    const imp = await shoal('image', 'import', 'busybox:latest', tarball, '--data-dir', path.join(cwd, '.shoal', n.name, 'data'));
+    t.equal(imp.code, 0, imp.err);
+  }
+  r = await shoal('network', 'create', '-d', 'overlay', 'app');
+  t.equal(r.code, 0, r.err);
+  // One replica: at least two nodes have none, and must still answer (the routing mesh).
+  r = await shoal('service', 'create', '--name', 'web', '--network', 'app', '-p', '8080:80', '--timeout', '60s', 'busybox:latest', 'sh', '-c', 'echo "web $(hostname)" > /tmp/index.html; exec httpd -f -p 80 -h /tmp');
+  t.equal(r.code, 0, `${r.err}${r.out}`);
+  for (const a of addrs) {
+    const body = await waitFor(
+      async () => {
+        const got = await run('timeout', ['5', busyboxBinary()!, 'wget', '-qO-', `http://${a}:8080/`]).catch(() => null);
+        return got && /^web /.test(got.stdout) ? got.stdout : null;
+      },
+      { timeoutMs: 20_000, what: `http://${a}:8080/ from the host` },
+    );
+    t.match(body, /^web /, `the published port answers on ${a} from the host`);
+  }
+
+  // down: nodes stopped, what up made removed; data kept.
+  r = await shoal('down');
+  t.equal(r.code, 0, r.err);
+  t.match(r.out, new RegExp(`Removed .*bridge ${c.netns!.bridge}\\n`));
+  const nsAfterDown = await netnsList();
+  t.ok(c.nodes.every((n) => !nsAfterDown.has(n.netns!)), 'down removed the namespaces');
+  t.notOk((await linkNames()).has(c.netns!.bridge), 'and the bridge');
+
+  // up again: the namespaces are made again and the service comes back.
+  r = await shoal('up', '--timeout', '90s');
+  t.equal(r.code, 0, r.err);
+  t.match(r.out, /^Restarting manager1, worker1, worker2 of the cluster in \.shoal/);
+  for (const n of recorded().nodes) started.add(n.pid!);
+  const again = await netnsList();
+  t.ok(c.nodes.every((n) => again.has(n.netns!)), 're-up made the namespaces again');
+  await waitFor(
+    async () => {
+      const got = await run('timeout', ['5', busyboxBinary()!, 'wget', '-qO-', `http://${addrs[1]}:8080/`]).catch(() => null);
+      return got && /^web /.test(got.stdout) ? true : null;
+    },
+    { timeoutMs: 60_000, what: `the published port after the restart` },
+  );
+  t.pass('the published port answers again after the restart');
+
+  // The nodes crash (their supervisors and tasks live on in the namespaces): down --purge still removes everything.
+  for (const n of recorded().nodes) process.kill(n.pid!, 'SIGKILL');
+  await waitFor(() => recorded().nodes.every((n) => !alive(n.pid!)), { timeoutMs: 10_000, what: 'the killed nodes to be gone' });
+  r = await shoal('down', '--purge');
+  t.equal(r.code, 0, r.err);
+  t.match(r.out, /^manager1 was not running\n/m);
+  t.match(r.out, /^Stopped \d+ process(es)? \w+ left in its namespace/m, 'what the crashed nodes left running is stopped');
+  t.match(r.out, /Removed \.shoal\n$/);
+  t.notOk(readFileSync('/proc/mounts', 'utf8').includes(cwd + '/'), 'nothing stays mounted under the cluster dir');
+  const ns = await netnsList();
+  const links = await linkNames();
+  t.same(
+    c.nodes.filter((n) => ns.has(n.netns!)).map((n) => n.netns),
+    [],
+    'no namespace of the cluster is left',
+  );
+  t.same(
+    [c.netns!.bridge, ...c.nodes.map((n) => n.veth!)].filter((l) => links.has(l)),
+    [],
+    'no bridge or veth of the cluster is left',
+  );
+  t.notOk(existsSync(path.join(cwd, '.shoal')), '.shoal removed');
+  t.ok([...started].every((pid) => !alive(pid)), 'no node process left');
+  r = await shoal('down');
+  t.equal(r.code, 1, 'down again: nothing to stop');
+});
