@@ -78,10 +78,21 @@ t.test('a backend is stopped only after every node applied a plan without it, or
   await waitFor(() => stopSent(a, y), { what: 'y told to stop at the cap' });
   t.pass('a silent node holds a stop for lbDrainHoldMs at most');
 
-  // A task that was never a backend (not running yet) is stopped at once.
-  const z = ctx.addTask('web', 3, { nodeId: nodeA, state: 'starting' });
+  // A new task on the network waits until every node has applied the plans sent so far (so a dead
+  // copy it replaces is out of every balancer before it runs).
+  const assigned = (id: string) => a.frames.some((f) => f.type === 'assignments' && f.tasks.some((t1: Task) => t1.ID === id));
+  const z = ctx.addTask('web', 3, { nodeId: nodeA, state: 'assigned' });
   time.advance(0);
-  await waitFor(() => a.frames.some((f) => f.type === 'assignments' && f.tasks.some((t1: Task) => t1.ID === z)), { what: 'z assigned' });
+  await waitFor(() => plans(a).some((p) => p.plan.tasks.some((x) => x.taskId === z)), { what: 'a plan with z' });
+  await a.heartbeat();
+  await b.heartbeat();
+  t.notOk(assigned(z), 'z waits while the nodes have plans not yet applied');
+  ack(a);
+  ack(b);
+  await waitFor(() => assigned(z), { what: 'z assigned once every node applied its plan' });
+  t.pass('a new task is sent once every node caught up with the plans');
+
+  // A task that was never a backend (not running yet) is stopped at once.
   apply([{ op: 'patchTask', id: z, desiredState: 'shutdown' }]);
   await waitFor(() => stopSent(a, z), { what: 'z told to stop without a hold' });
   t.pass('no hold for a task no balancer sends to');

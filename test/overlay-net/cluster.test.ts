@@ -189,6 +189,11 @@ t.test('overlay: discovery, VIP, mesh and cleanup across three netns machines', 
       return all.every((x) => x.links.length === 0 && x.tables.length === 0) && netns.length === 0 ? true : (t.comment(JSON.stringify({ all, netns })), false);
     },
     { timeoutMs: 30_000, intervalMs: 500, what: 'no overlay leftovers on any machine' },
-  );
+  ).catch(async (err: Error) => {
+    const all = (await c.http(m1, 'GET', '/tasks')).json<TaskJson[]>();
+    t.comment(JSON.stringify(all.map((x) => [x.ID.slice(0, 12), x.NodeID.slice(0, 6), x.Status.State, x.DesiredState, x.Status.Err ?? ''])));
+    t.comment(`${victim.name} after its restart:\n${(victim.stdout + victim.stderr).split('\n').slice(-60).join('\n')}`);
+    throw err;
+  });
   t.pass('no namespaces, links or nftables tables left');
 });

@@ -40,6 +40,8 @@ interface Session {
    * after it. A task in any of them may still get connections from this node.
    */
   plans: { seq: number; backends: Set<string> }[];
+  /** The seq of the newest plan this node said its kernel matches. */
+  ackedSeq: number;
 }
 
 interface Pending {
@@ -167,7 +169,7 @@ export class Dispatcher {
     if (refusal) return this.refuse(stream, `UNAVAILABLE: ${refusal}`);
     const old = this.sessions.get(open.nodeId);
     if (old) old.stream.reset('replaced by a newer session');
-    const session: Session = { nodeId: open.nodeId, sessionId: this.newSessionId(), stream, lastHeartbeat: this.timers.now(), sent: new Map(), sentData: new Set(), planSeq: 0, plans: [] };
+    const session: Session = { nodeId: open.nodeId, sessionId: this.newSessionId(), stream, lastHeartbeat: this.timers.now(), sent: new Map(), sentData: new Set(), planSeq: 0, plans: [], ackedSeq: 0 };
     this.sessions.set(open.nodeId, session);
     this.sessionEnded.delete(open.nodeId);
     this.metrics.sessionsOpened++;
@@ -457,6 +459,7 @@ export class Dispatcher {
   private planApplied(s: Session, seq: number): void {
     if (!s.plans.some((p) => p.seq === seq)) return;
     s.plans = s.plans.filter((p) => p.seq >= seq);
+    s.ackedSeq = Math.max(s.ackedSeq, seq);
     this.releaseHolds();
   }
 
@@ -477,8 +480,24 @@ export class Dispatcher {
    */
   private holdStop(t: Task): boolean {
     if (stateRank(t.DesiredState) < stateRank('shutdown') || t.Status.State !== 'running') return false;
+    return this.hold(t, () => this.inSomeBalancer(t.ID));
+  }
+
+  /**
+   * A new task on a network (a replacement, a scale-up) reaches its node
+   * only once every node has applied the plans sent so far: the decision
+   * that made it — a node declared down, a task stopped — has then left every
+   * load balancer, so no balancer sends to the dead copy once the new one runs.
+   * It costs one plan apply (milliseconds), capped by lbDrainHoldMs.
+   */
+  private holdStart(t: Task): boolean {
+    if ((t.NetworksAttachments?.length ?? 0) === 0 || stateRank(t.DesiredState) > stateRank('running')) return false;
+    return this.hold(t, () => [...this.sessions.values()].some((s) => s.planSeq > s.ackedSeq));
+  }
+
+  private hold(t: Task, needed: () => boolean): boolean {
     const held = this.drainHolds.get(t.ID);
-    if (!this.inSomeBalancer(t.ID)) {
+    if (!needed()) {
       this.drainHolds.delete(t.ID);
       return false;
     }
@@ -490,7 +509,7 @@ export class Dispatcher {
       return true;
     }
     if (now - held.since < this.opts.lbDrainHoldMs) return true;
-    this.log(`task ${t.ID}: stopped though some node has not confirmed it out of its load balancer after ${this.opts.lbDrainHoldMs} ms`);
+    this.log(`task ${t.ID}: sent though some node has not confirmed its network plan after ${this.opts.lbDrainHoldMs} ms`);
     this.drainHolds.delete(t.ID);
     return false;
   }
@@ -511,7 +530,8 @@ export class Dispatcher {
     const seen = new Set<string>();
     for (const t of current) {
       seen.add(t.ID);
-      if (!full && s.sent.get(t.ID) !== t.Version.Index && this.holdStop(t)) continue; // sent once every balancer let it go
+      // Sent once every balancer let the old copy go (a stop), or has caught up with the plans (a new task).
+      if (!full && s.sent.get(t.ID) !== t.Version.Index && (s.sent.has(t.ID) ? this.holdStop(t) : this.holdStart(t))) continue;
       if (full || s.sent.get(t.ID) !== t.Version.Index) upsert.push(t);
       s.sent.set(t.ID, t.Version.Index);
     }

@@ -46,9 +46,11 @@ export class TaskNetworks {
         const callbacks = this.appliedCallbacks;
         this.next = null;
         this.appliedCallbacks = [];
+        const t0 = this.timers.now();
         try {
           await this.dataPlane.apply(plan);
           this.applied = plan;
+          this.log(`network plan applied in ${Math.round(this.timers.now() - t0)} ms: ${plan.networks.length} network(s), ${plan.tasks.length} task(s), ${plan.services.length} service(s)`);
           for (const cb of callbacks) cb();
         } catch (err) {
           // The next plan (or the retry below) converges again: apply is idempotent.
