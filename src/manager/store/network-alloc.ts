@@ -43,6 +43,7 @@ import {
 import type { AnyObject, Kind, ObjectOf } from './commands.js';
 import { endpointPorts } from './endpoint-ports.js';
 import { StoreError, StoreErrorCode } from './errors.js';
+import { withHostPorts } from './task-host-ports.js';
 import { asStoreError, guard, ingressId, INGRESS_NAME, networkRefs, publishesIngress } from './overlay-rules.js';
 
 /** What the allocator needs of a transaction's stage. */
@@ -202,7 +203,12 @@ export class NetAlloc {
       t = this.attach(next);
     }
     this.placed(t);
-    return t;
+    return withHostPorts(this.st, t, cur, this.time);
+  }
+
+  /** A task whose status or node a patch changed: its host ports, kept or allocated (task-host-ports.ts). */
+  patchedTask(next: Task, cur: Task): Task {
+    return withHostPorts(this.st, next, cur, this.time);
   }
 
   private attach(task: Task): Task {
