@@ -94,6 +94,24 @@ t.test('explicit host-mode ports are the task’s own; published ports are skipp
   t.same(s.ports('w1'), [`80/tcp=${HOST_PORT_FIRST + 1}:host`], 'a port the mesh publishes on every node is never a host port');
 });
 
+t.test('an ingress port a process task listens on is refused, naming the field', async (t) => {
+  const s = new S();
+  s.must(cluster, node('P', ['process']));
+  s.must(svc('web', [{ TargetPort: 80 }]), task('w1', 'web', 'P'));
+  t.same(s.ports('w1'), ['80/tcp=20000:host']);
+  const r = s.run(svc('mesh', [{ TargetPort: 81 }, { TargetPort: 80, PublishedPort: 20000 }]));
+  t.notOk(r.ok);
+  if (!r.ok) {
+    t.equal(r.field, 'Spec.EndpointSpec.Ports[1].PublishedPort');
+    t.match(r.message, /port 20000 is a host port of a task on node P/);
+  }
+  s.must(svc('pinned', [{ TargetPort: 80, PublishedPort: 20001, PublishMode: 'host' }]));
+  t.pass('host mode is per node: not refused');
+  s.must(status('w1', 'complete'));
+  s.must(svc('mesh', [{ TargetPort: 80, PublishedPort: 20000 }]));
+  t.pass('free once the task ended');
+});
+
 t.test('a node out of host ports rejects the task, not the transaction', async (t) => {
   const s = new S();
   s.must(cluster, node('P', ['process']));
