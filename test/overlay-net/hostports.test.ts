@@ -135,6 +135,7 @@ t.test('a process task’s environment: SHOAL_PORT_<target>, PORT, SHOAL_DNS', a
   const task = s.get('task', 'x1')!;
   const env = withProcessNetworking(toRunSpec(task), task).env;
   t.same(env, ['A=1', 'PORT=20003', 'SHOAL_PORT_53=20003', 'SHOAL_PORT_8443=20004', 'SHOAL_DNS=10.0.1.1'], 'one per target port (p1-p3 hold 20000-20002), the first as PORT; the first non-ingress network’s gateway');
+  t.same(withProcessNetworking(toRunSpec(task), task, { resolver: false }).env, ['A=1', 'PORT=20003', 'SHOAL_PORT_53=20003', 'SHOAL_PORT_8443=20004'], 'no data plane on the node: no SHOAL_DNS');
   const plain = s.get('task', 'o1')!;
   t.same(withProcessNetworking(toRunSpec(plain), { ...plain, NetworksAttachments: [] }).env, [], 'nothing to add: nothing added');
 });

@@ -94,7 +94,7 @@ export class TaskController {
         let spec = toRunSpec(this.task);
         const files = await this.deps.secrets?.materialize(this.task, rt.name);
         if (files) spec = withSecretFiles(spec, files, rt.name);
-        if (rt.name === 'process') spec = withProcessNetworking(spec, this.task);
+        if (rt.name === 'process') spec = withProcessNetworking(spec, this.task, { resolver: this.deps.networks !== undefined });
         if (TaskNetworks.wants(this.task) && rt.name !== 'process') {
           // Never started without the network it asked for: no data plane here means rejected (and placed elsewhere).
           if (!this.deps.networks) throw new Error('this node cannot join overlay networks (its data plane needs root, iproute2 and nftables)');
