@@ -76,6 +76,21 @@ export interface PlanBackend {
   addr: string;
   /** The task runs on this node (the routing mesh keeps the client's source address). */
   local: boolean;
+  /**
+   * Set for a task in its node's own network namespace (process runtime,
+   * Nomad's model): `addr` is then its node's underlay address, and the task
+   * serves each target port on a host port of that address, so DNAT goes to
+   * `addr:port` instead of `addr:targetPort`. A port it has no entry for
+   * (TCP/UDP, target port) does not lead to it.
+   */
+  hostPorts?: PlanHostPort[];
+}
+
+/** One target port of a process task and the host port it listens on. */
+export interface PlanHostPort {
+  protocol: 'tcp' | 'udp';
+  targetPort: number;
+  port: number;
 }
 
 export interface PlanService {

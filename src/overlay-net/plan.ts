@@ -20,11 +20,16 @@
  *   the decision to stop a task takes it out of every load balancer before
  *   its node sends the signal. SCTP ports are left out (the plan's ports are TCP
  *   and UDP; the mesh does not forward SCTP).
+ * - A process-runtime task has no namespace and no overlay address of its
+ *   own: its node serves its networks (so the task reaches their VIPs and
+ *   resolver), and while running it is a backend at its node's underlay
+ *   address with its host ports (PlanBackend.hostPorts); one without host
+ *   ports (its service declares none) is no backend.
  * - Addresses in the plan carry no prefix length (the network's subnet has it).
  */
-import { stateRank, type Network, type Node, type Service, type Task } from '../model/index.js';
+import { stateRank, taskRuntimeOn, type Network, type Node, type Service, type Task } from '../model/index.js';
 import { addrOf, formatIPv4 } from './ipam/cidr.js';
-import type { NodePlan, PlanBackend, PlanNetwork, PlanPort, PlanRemoteEndpoint, PlanService, PlanTask } from './interface.js';
+import type { NodePlan, PlanBackend, PlanHostPort, PlanNetwork, PlanPort, PlanRemoteEndpoint, PlanService, PlanTask } from './interface.js';
 
 export interface PlanObjects {
   nodes: readonly Node[];
@@ -57,14 +62,26 @@ function placedLive(t: Task): boolean {
 
 /**
  * A process-runtime task runs in its node's own network namespace (Nomad's
- * model), so its overlay address is never programmed: no namespace, and no
- * load balancer sends to it. The runtime is the task's own choice, else its
- * node's default (the first of Node.Description.Runtimes).
+ * model), so its overlay address is never programmed (no namespace, no VXLAN
+ * entry). It is a backend at its node's underlay address and the host ports
+ * the store gave it (Status.PortStatus); its node serves its networks (bridge,
+ * gateway, resolver, VIPs) so the task can use them from the node's own stack.
+ * The runtime is the task's own choice, else its node's default (the first of
+ * Node.Description.Runtimes).
  */
 function ownNamespace(t: Task, nodes: ReadonlyMap<string, Node>): boolean {
-  const r = t.Spec.Runtime;
-  const rt = r === 'process' || r === 'oci' || r === 'docker' ? r : (nodes.get(t.NodeID)?.Description.Runtimes?.[0] ?? 'process');
-  return rt !== 'process';
+  return taskRuntimeOn(t.Spec.Runtime, nodes.get(t.NodeID)?.Description.Runtimes) !== 'process';
+}
+
+/** A process task's host ports, TCP and UDP only (the mesh does not forward SCTP). */
+function hostPortsOf(t: Task): PlanHostPort[] {
+  const out: PlanHostPort[] = [];
+  for (const p of t.Status.PortStatus?.Ports ?? []) {
+    const protocol = p.Protocol ?? 'tcp';
+    if (p.PublishMode !== 'host' || !p.PublishedPort || protocol === 'sctp') continue;
+    out.push({ protocol, targetPort: p.TargetPort, port: p.PublishedPort });
+  }
+  return out.sort((a, b) => a.targetPort - b.targetPort || (a.protocol < b.protocol ? -1 : a.protocol > b.protocol ? 1 : 0));
 }
 
 const plain = (cidr: string) => formatIPv4(addrOf(cidr));
@@ -87,6 +104,11 @@ export function buildNodePlan(nodeId: string, objects: PlanObjects): NodePlan {
   const local = objects.tasks.filter((t) => t.NodeID === nodeId && placedLive(t) && ownNamespace(t, nodesById));
   const served = new Set<string>();
   for (const t of local) for (const a of t.NetworksAttachments ?? []) if (netById.has(a.Network.ID)) served.add(a.Network.ID);
+  // A process task's networks too: it reaches their VIPs and resolver through the node's own stack.
+  for (const t of objects.tasks) {
+    if (t.NodeID !== nodeId || !placedLive(t) || ownNamespace(t, nodesById)) continue;
+    for (const a of t.NetworksAttachments ?? []) if (netById.has(a.Network.ID)) served.add(a.Network.ID);
+  }
   const ingress = objects.networks.find((n) => n.Spec.Ingress && n.ShoalOverlay);
   const meshInUse = objects.services.some((s) => (s.Endpoint?.Ports ?? []).some((p) => (p.PublishMode ?? 'ingress') === 'ingress'));
   if (ingress && meshInUse) served.add(ingress.ID);
@@ -138,7 +160,7 @@ export function buildNodePlan(nodeId: string, objects: PlanObjects): NodePlan {
   const running = new Map<string, Task[]>();
   for (const t of objects.tasks) {
     // Out of every load balancer as soon as the managers decide it stops, before its node sends SIGTERM.
-    if (t.Status.State !== 'running' || t.DesiredState !== 'running' || !t.NodeID || !ownNamespace(t, nodesById)) continue;
+    if (t.Status.State !== 'running' || t.DesiredState !== 'running' || !t.NodeID) continue;
     let l = running.get(t.ServiceID);
     if (!l) running.set(t.ServiceID, (l = []));
     l.push(t);
@@ -153,8 +175,17 @@ export function buildNodePlan(nodeId: string, objects: PlanObjects): NodePlan {
     if (vips.length === 0 && !meshPorts) continue;
     const backends: PlanBackend[] = [];
     for (const t of running.get(s.ID) ?? []) {
+      const local = t.NodeID === nodeId;
+      if (!ownNamespace(t, nodesById)) {
+        // Reached at its node's underlay address on its host ports, on every network it joins.
+        const hostPorts = hostPortsOf(t);
+        const u = underlay.get(t.NodeID);
+        if (hostPorts.length === 0 || !u) continue;
+        for (const a of t.NetworksAttachments ?? []) if (served.has(a.Network.ID)) backends.push({ taskId: t.ID, networkId: a.Network.ID, addr: u, local, hostPorts });
+        continue;
+      }
       for (const a of t.NetworksAttachments ?? []) {
-        if (served.has(a.Network.ID) && a.Addresses[0]) backends.push({ taskId: t.ID, networkId: a.Network.ID, addr: plain(a.Addresses[0]), local: t.NodeID === nodeId });
+        if (served.has(a.Network.ID) && a.Addresses[0]) backends.push({ taskId: t.ID, networkId: a.Network.ID, addr: plain(a.Addresses[0]), local });
       }
     }
     services.push({

@@ -9,6 +9,7 @@
 import { isTerminal, type Node, type Service, type Task } from '../../model/index.js';
 import { addrOf } from '../../overlay-net/ipam/index.js';
 import type { AnyObject, Kind } from './commands.js';
+import { hostPortKey } from './task-host-ports.js';
 
 /** One address held: on which network, and by whom ("task/ID", "vip/ID", "node/ID"). */
 export interface Holding {
@@ -58,6 +59,12 @@ export function holdings(kind: Kind, o: AnyObject): Holding[] {
     const t = o as Task;
     if (isTerminal(t.Status.State)) return out;
     for (const a of t.NetworksAttachments ?? []) for (const addr of a.Addresses) out.push({ net: a.Network.ID, ip: addrOf(addr), owner: `task/${t.ID}` });
+    // Host ports a placed task holds on its node (process tasks: task-host-ports.ts), keyed by port number.
+    // One holding per port (TCP and UDP of one target port share it).
+    if (t.NodeID) {
+      const ports = new Set((t.Status.PortStatus?.Ports ?? []).filter((p) => p.PublishMode === 'host' && p.PublishedPort).map((p) => p.PublishedPort!));
+      for (const port of ports) out.push({ net: hostPortKey(t.NodeID), ip: port, owner: `task/${t.ID}` });
+    }
   } else if (kind === 'service') {
     const s = o as Service;
     for (const v of s.Endpoint?.VirtualIPs ?? []) out.push({ net: v.NetworkID, ip: addrOf(v.Addr), owner: `vip/${s.ID}` });

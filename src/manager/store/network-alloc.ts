@@ -43,7 +43,8 @@ import {
 import type { AnyObject, Kind, ObjectOf } from './commands.js';
 import { endpointPorts } from './endpoint-ports.js';
 import { StoreError, StoreErrorCode } from './errors.js';
-import { asStoreError, guard, ingressId, INGRESS_NAME, networkRefs, publishesIngress } from './overlay-rules.js';
+import { hostPortKey, withHostPorts } from './task-host-ports.js';
+import { asStoreError, guard, ingressId, INGRESS_NAME, isIngressPort, networkRefs, publishesIngress } from './overlay-rules.js';
 
 /** What the allocator needs of a transaction's stage. */
 export interface AllocStage {
@@ -162,6 +163,12 @@ export class NetAlloc {
     const ingress = publishesIngress(next) ? this.ensureIngress() : null;
     if (ingress) nets.push({ net: ingress, aliases: [] });
     const ports = endpointPorts(next, cur, this.st.list('service'));
+    // The mesh takes an ingress port on every local address: one a process task listens on now would be shadowed.
+    ports.forEach((p, i) => {
+      if (!isIngressPort(p) || !p.PublishedPort || cur?.Endpoint?.Ports?.some((h) => isIngressPort(h) && h.PublishedPort === p.PublishedPort)) return;
+      const node = this.st.list('node').sort(byId).find((n) => this.st.addrUsed(hostPortKey(n.ID), p.PublishedPort!));
+      if (node) throw new StoreError(StoreErrorCode.INVALID, `port ${p.PublishedPort} is a host port of a task on node ${node.ID}`, `Spec.EndpointSpec.Ports[${i}].PublishedPort`);
+    });
     const spec = next.Spec.EndpointSpec ?? { Mode: 'vip' as const };
     const vips: { NetworkID: string; Addr: string }[] = [];
     if ((spec.Mode ?? 'vip') === 'vip') {
@@ -202,7 +209,12 @@ export class NetAlloc {
       t = this.attach(next);
     }
     this.placed(t);
-    return t;
+    return withHostPorts(this.st, t, cur, this.time);
+  }
+
+  /** A task whose status or node a patch changed: its host ports, kept or allocated (task-host-ports.ts). */
+  patchedTask(next: Task, cur: Task): Task {
+    return withHostPorts(this.st, next, cur, this.time);
   }
 
   private attach(task: Task): Task {

@@ -177,6 +177,8 @@ export class Store implements StateMachine {
           alloc.placed(next);
         }
         if (op.orchestration) next = { ...next, Orchestration: { ...(next.Orchestration ?? { Reason: 'create', CreatedMs: 0 }), ...op.orchestration } };
+        // A process task's host ports: allocated when it is placed, kept over every status report.
+        if (next !== cur) next = alloc.patchedTask(next, cur);
         if (next !== cur) stage.put('task', { ...next, Version: { Index: index }, UpdatedAt: time }, 'update');
         return;
       }

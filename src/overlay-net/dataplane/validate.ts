@@ -122,7 +122,21 @@ export function validatePlan(plan: NodePlan): void {
     if (!isDnsName(s.name)) bad(`services[${i}].name`, s.name);
     if (s.endpointMode !== 'vip' && s.endpointMode !== 'dnsrr') bad(`services[${i}].endpointMode`, s.endpointMode);
     for (const [j, v] of s.vips.entries()) onNet(`services[${i}].vips[${j}]`, v.networkId, v.addr);
-    for (const [j, b] of s.backends.entries()) onNet(`services[${i}].backends[${j}]`, b.networkId, b.addr);
+    for (const [j, b] of s.backends.entries()) {
+      if (b.hostPorts === undefined) {
+        onNet(`services[${i}].backends[${j}]`, b.networkId, b.addr);
+        continue;
+      }
+      // A task in its node's own namespace: its node's underlay address, off the overlay.
+      if (!nets.has(b.networkId)) bad(`services[${i}].backends[${j}].networkId`, b.networkId);
+      if (!isIPv4(b.addr)) bad(`services[${i}].backends[${j}].addr`, b.addr);
+      if (!Array.isArray(b.hostPorts) || b.hostPorts.length === 0) bad(`services[${i}].backends[${j}].hostPorts`, b.hostPorts);
+      for (const [k, h] of b.hostPorts.entries()) {
+        if (h.protocol !== 'tcp' && h.protocol !== 'udp') bad(`services[${i}].backends[${j}].hostPorts[${k}].protocol`, h.protocol);
+        if (!isPort(h.targetPort)) bad(`services[${i}].backends[${j}].hostPorts[${k}].targetPort`, h.targetPort);
+        if (!isPort(h.port)) bad(`services[${i}].backends[${j}].hostPorts[${k}].port`, h.port);
+      }
+    }
     for (const [j, p] of s.ports.entries()) {
       if (p.protocol !== 'tcp' && p.protocol !== 'udp') bad(`services[${i}].ports[${j}].protocol`, p.protocol);
       if (!isPort(p.targetPort)) bad(`services[${i}].ports[${j}].targetPort`, p.targetPort);

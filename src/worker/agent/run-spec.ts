@@ -81,3 +81,28 @@ export function usesSecrets(task: Task): boolean {
   const c = task.Spec.ContainerSpec;
   return (c?.Secrets?.length ?? 0) > 0 || (c?.Configs?.length ?? 0) > 0;
 }
+
+/**
+ * What a process task (in its node's own network namespace) needs to take
+ * part in the overlay: `SHOAL_PORT_<target>=<host port>` for each host port
+ * the store gave it (Status.PortStatus, PublishMode host), `PORT` = the first
+ * (Nomad's and Heroku's convention), and `SHOAL_DNS` = the gateway of its
+ * first non-ingress network, where the node's embedded resolver answers the
+ * service names of that network (the node serves the network while it runs
+ * the task, so the address is on the node's bridge) — unless `resolver` is
+ * false (the node has no overlay data plane).
+ */
+export function withProcessNetworking(spec: TaskRunSpec, task: Task, opts: { resolver: boolean } = { resolver: true }): TaskRunSpec {
+  const env: string[] = [];
+  const seen = new Set<number>();
+  for (const p of task.Status.PortStatus?.Ports ?? []) {
+    if (p.PublishMode !== 'host' || !p.PublishedPort || seen.has(p.TargetPort)) continue;
+    seen.add(p.TargetPort);
+    if (env.length === 0) env.push(`PORT=${p.PublishedPort}`);
+    env.push(`SHOAL_PORT_${p.TargetPort}=${p.PublishedPort}`);
+  }
+  // Only where the node has a data plane: without one no bridge holds the gateway and nothing answers there.
+  const dns = opts.resolver && (task.NetworksAttachments ?? []).find((a) => !a.Network.Spec.Ingress && a.Network.Spec.IPAM?.Config?.[0]?.Gateway);
+  if (dns) env.push(`SHOAL_DNS=${dns.Network.Spec.IPAM!.Config![0]!.Gateway}`);
+  return env.length === 0 ? spec : { ...spec, env: [...spec.env, ...env] };
+}

@@ -1,7 +1,7 @@
 import { isTerminal, stateRank, type Task, type TaskState, type TaskStatus } from '../../model/index.js';
 import type { ContainerInfo, ExitStatus, Runtime } from '../runtime/interface.js';
 import { RuntimeError } from '../runtime/interface.js';
-import { stopGraceMs, toRunSpec, usesSecrets, withSecretFiles } from './run-spec.js';
+import { stopGraceMs, toRunSpec, usesSecrets, withProcessNetworking, withSecretFiles } from './run-spec.js';
 import type { SecretFiles } from './secret-files.js';
 import type { LocalTask, TaskDb } from './task-db.js';
 import { TaskNetworks } from './task-networks.js';
@@ -94,6 +94,7 @@ export class TaskController {
         let spec = toRunSpec(this.task);
         const files = await this.deps.secrets?.materialize(this.task, rt.name);
         if (files) spec = withSecretFiles(spec, files, rt.name);
+        if (rt.name === 'process') spec = withProcessNetworking(spec, this.task, { resolver: this.deps.networks !== undefined });
         if (TaskNetworks.wants(this.task) && rt.name !== 'process') {
           // Never started without the network it asked for: no data plane here means rejected (and placed elsewhere).
           if (!this.deps.networks) throw new Error('this node cannot join overlay networks (its data plane needs root, iproute2 and nftables)');
