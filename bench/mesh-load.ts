@@ -5,7 +5,7 @@
  * connection (so every request is a fresh load-balancing decision), counting
  * failures — connection errors, resets, timeouts (2 s) and non-200 answers.
  * It runs until its stdin closes, then prints one JSON line: {total, failed,
- * errors: {kind: count}}. A line "ready" on stdout once the first request
+ * errors: {kind: count}, firstFailures: [{at, err}]}. A line "ready" on stdout once the first request
  * succeeded.
  */
 import http from 'node:http';
@@ -15,6 +15,8 @@ const conc = Number(process.argv[3] ?? 4);
 let total = 0;
 let failed = 0;
 const errors: Record<string, number> = {};
+/** The first failures, each with its wall-clock time (the bench lines them up with task events). */
+const firstFailures: { at: number; err: string }[] = [];
 let stopping = false;
 let readySent = false;
 
@@ -28,6 +30,7 @@ function once(): Promise<void> {
       if (err) {
         failed++;
         errors[err] = (errors[err] ?? 0) + 1;
+        if (firstFailures.length < 50) firstFailures.push({ at: Date.now(), err });
       } else if (!readySent) {
         readySent = true;
         process.stdout.write('ready\n');
@@ -56,5 +59,5 @@ process.stdin.on('end', () => (stopping = true));
 process.stdin.on('close', () => (stopping = true));
 const loops = Array.from({ length: conc }, () => loop());
 await Promise.all(loops);
-process.stdout.write(JSON.stringify({ total, failed, errors }) + '\n');
+process.stdout.write(JSON.stringify({ total, failed, errors, firstFailures }) + '\n');
 process.exit(0);

@@ -10,7 +10,9 @@
  * request opens a new connection (busybox httpd closes after each answer), so
  * each one is a fresh DNAT decision and conntrack entry.
  *
- *   direct_rps   ab at total concurrency 8 (4 ab processes × 2, 5 s) run
+ *   direct_rps   ab at total concurrency 8 (4 ab processes × 2, 5 s; no -k:
+ *                busybox httpd closes every connection, and ab -k against
+ *                it halves ab's own rate) run
  *                from the host's filesystem inside the client task's network
  *                namespace (nsenter -t PID -n), one ab per web task address
  *   vip_rps      the same, all 4 ab processes against the service's VIP
@@ -32,33 +34,39 @@
  *   endpoint_removal_p99_ms
  *                REMOVALS times: scale web 4→3, then back to 4. For the task
  *                the managers stop, on each of the 3 machines, the time from
- *                the removal decision until that machine's `nft list chain ip
- *                shoal to_backend` (the DNAT chain: the VIP and published-port
- *                numgen maps) no longer holds any of the task's addresses (its
- *                `app` and `ingress` ones). The chain is polled every 5 ms
- *                from a shell loop in each machine's namespace, started
- *                before the scale request; a listing is stamped when the bench
- *                receives it (so late by at most one nft run). The decision
- *                time is the task's UpdatedAt in the store when it is first
- *                seen with DesiredState≠running while still running (the
- *                store stamps it with the proposing manager's clock, the same
- *                machine's); if the node already reported a later status by
- *                then, the scale request's time stands in (earlier, so the
- *                figure can only grow). Only the DNAT chain is read: the SNAT
- *                chain lists the node's own task addresses, a draining task's
- *                too, until it has stopped. p99 over all (task, machine).
+ *                the removal decision until that machine's DNAT chain (`ip
+ *                shoal to_backend`: the VIP and published-port numgen maps)
+ *                no longer holds any of the task's addresses (its `app` and
+ *                `ingress` ones). Read with one `nft monitor` per machine,
+ *                running through the phase: the data plane rewrites the chain
+ *                whole in one transaction, and each rewrite is stamped when its
+ *                event reaches the bench (sub-millisecond); a listing then
+ *                confirms the addresses are gone. Not by polling `nft list`
+ *                every 5 ms: on this shared 2-core machine one nft run takes
+ *                70-150 ms, so polling would resolve no better than that, and
+ *                3 loops of nft runs would load the CPU the data plane
+ *                needs. The decision time is the task's UpdatedAt in the store
+ *                when it is first seen with DesiredState≠running while still
+ *                running (the store stamps it with the proposing manager's
+ *                clock, this machine's); if the node already reported a later
+ *                status by then, the scale request's time stands in (earlier,
+ *                so the figure can only grow). Only the DNAT chain is read: the
+ *                SNAT chain lists the node's own task addresses, a draining
+ *                task's too, until it has stopped. p99 over all (task, machine).
  *   source_ip_preserved
  *                from the root namespace (10.214.k.254) GET
  *                http://<machine with a web task>:8080/cgi-bin/ip, a CGI that
  *                prints $REMOTE_ADDR: true when the task saw 10.214.k.254.
  *
  * Progress on stderr; the last stdout line is one JSON object. Env:
- * BENCH_MESH_ROUNDS (3), BENCH_MESH_SECONDS (5), BENCH_MESH_REMOVALS (10).
+ * BENCH_MESH_ROUNDS (3), BENCH_MESH_SECONDS (5), BENCH_MESH_REMOVALS (10);
+ * BENCH_MESH_HOLD=<file> (debugging) keeps the lab up once the services
+ * run, its addresses written to <file>, until <file> is deleted.
  * Needs root, iproute2, nftables, crun or runc, busybox-static, ab
  * (apache2-utils).
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -82,7 +90,7 @@ interface TaskJson {
   NodeID: string;
   DesiredState: string;
   UpdatedAt: string;
-  Status: { State: string; Err?: string; ContainerStatus?: { PID?: number } };
+  Status: { State: string; Timestamp?: string; Err?: string; ContainerStatus?: { PID?: number } };
   NetworksAttachments?: { Network: { ID: string }; Addresses: string[] }[];
 }
 interface ServiceJson {
@@ -114,7 +122,7 @@ const round3 = (x: number) => Math.round(x * 1000) / 1000;
 
 /** One ab run; `pre` is the nsenter prefix (or none for the root namespace). */
 async function ab(pre: string[], url: string, conc: number, seconds: number): Promise<{ rps: number; complete: number; failed: number; non2xx: number }> {
-  const args = [...pre, 'ab', '-k', '-q', '-c', String(conc), '-t', String(seconds), '-n', '100000000', '-s', '5', url];
+  const args = [...pre, 'ab', '-q', '-c', String(conc), '-t', String(seconds), '-n', '100000000', '-s', '5', url];
   const r = await run(args[0]!, args.slice(1), { timeout: (seconds + 30) * 1000, maxBuffer: 1 << 20 }).catch((e: { stdout?: string; stderr?: string; message: string }) => {
     throw new Error(`ab ${url}: ${e.stderr || e.stdout || e.message}`);
   });
@@ -137,24 +145,42 @@ async function abSpread(pre: string[], urls: string[], what: string): Promise<nu
 }
 
 /**
- * A shell loop in a machine's namespace listing the DNAT chain every 5 ms;
- * each listing goes to `onList` with the time it arrived.
+ * `nft monitor` in a machine's namespace: every committed transaction that
+ * rewrites the DNAT chain (the data plane flushes and refills it whole)
+ * reaches `onChain` with the chain's new rules and the time the event
+ * arrived. Resolves once the monitor is seen listening (a probe table is
+ * added and deleted, and its event awaited).
  */
-function chainPoller(ns: string, onList: (text: string, at: number) => void): ChildProcess {
-  const p = spawn('nsenter', [`--net=/run/netns/${ns}`, '--', 'sh', '-c', 'while :; do nft list chain ip shoal to_backend 2>&1; echo @@END; sleep 0.005; done'], {
-    stdio: ['ignore', 'pipe', 'ignore'],
-    detached: true,
-  });
+async function chainWatcher(ns: string, onChain: (rules: string[], at: number) => void): Promise<ChildProcess> {
+  const p = spawn('nsenter', [`--net=/run/netns/${ns}`, '--', 'nft', 'monitor'], { stdio: ['ignore', 'pipe', 'ignore'], detached: true });
   let buf = '';
+  let cur: string[] | null = null;
+  let probed = false;
   p.stdout!.on('data', (d: Buffer) => {
     const at = Date.now();
     buf += d.toString();
     let i: number;
-    while ((i = buf.indexOf('@@END\n')) >= 0) {
-      onList(buf.slice(0, i), at);
-      buf = buf.slice(i + 6);
+    while ((i = buf.indexOf('\n')) >= 0) {
+      const line = buf.slice(0, i);
+      buf = buf.slice(i + 1);
+      if (line.startsWith('add table ip shoalbenchprobe')) probed = true;
+      if (line.startsWith('delete rule ip shoal to_backend ')) cur ??= [];
+      else if (line.startsWith('add rule ip shoal to_backend ')) (cur ??= []).push(line);
+      else if (line.startsWith('add rule ip shoal ') && cur) {
+        onChain(cur, at);
+        cur = null;
+      }
     }
   });
+  const deadline = Date.now() + 10_000;
+  while (!probed) {
+    if (Date.now() > deadline || p.exitCode !== null) {
+      stopProc(p);
+      throw new Error(`nft monitor in ${ns} not listening`);
+    }
+    await run('sh', ['-c', `printf 'table ip shoalbenchprobe\\ndelete table ip shoalbenchprobe\\n' | nsenter --net=/run/netns/${ns} -- nft -f -`], { timeout: 10_000 });
+    await waitFor(() => probed, { timeoutMs: 2_000, intervalMs: 5 }).catch(() => null);
+  }
   return p;
 }
 
@@ -175,15 +201,25 @@ async function main(): Promise<void> {
   let c: ProcCluster | null = null;
   let m1: NodeProc | null = null;
   const live = new Set<ChildProcess>();
+  /** Every task of ours ever seen: their namespaces (/run/netns/shoal-<id>) must be gone at the end. */
+  const taskIds = new Set<string>();
+  const leftNetns = () => [...taskIds].map((id) => `shoal-${id.slice(0, 12)}`).filter((n) => existsSync(`/run/netns/${n}`));
   const cleanup = async () => {
     for (const p of live) stopProc(p);
     if (c && m1) {
+      for (const s of ['client', 'web']) {
+        const b = (await c.http(m1, 'GET', '/tasks?filters=' + encodeURIComponent(JSON.stringify({ service: [s] })), undefined, 10_000).catch(() => null))?.json<TaskJson[] | object>();
+        for (const x of Array.isArray(b) ? b : []) taskIds.add(x.ID);
+      }
       for (const s of ['client', 'web']) await c.http(m1, 'DELETE', `/services/${s}`).catch(() => null);
+      // The nodes take their tasks' namespaces down themselves (close() SIGKILLs them: no teardown then).
+      await waitFor(() => leftNetns().length === 0, { timeoutMs: 30_000, intervalMs: 100, what: 'our task namespaces removed' }).catch((e) => log(`cleanup: ${(e as Error).message}`));
       await waitFor(async () => (await c!.http(m1!, 'DELETE', '/networks/app')).status !== 409 || null, { timeoutMs: 30_000, intervalMs: 250, what: 'network app removed' }).catch((e) =>
         log(`cleanup: ${(e as Error).message}`),
       );
     }
     await c?.close().catch((e) => log(`cleanup: close: ${(e as Error).message}`));
+    for (const n of leftNetns()) await run('ip', ['netns', 'del', n]).catch((e) => log(`cleanup: netns ${n}: ${(e as Error).message}`));
     await lab.teardown(3).catch((e) => log(`cleanup: lab: ${(e as Error).message}`));
   };
   let cleaned: Promise<void> | null = null;
@@ -238,6 +274,7 @@ async function main(): Promise<void> {
 
     const tasks = async (svc: string) => {
       const b = (await api<TaskJson[] | { message: string }>('GET', '/tasks?filters=' + encodeURIComponent(JSON.stringify({ service: [svc], 'desired-state': ['running'] })))).json();
+      for (const x of Array.isArray(b) ? b : []) taskIds.add(x.ID);
       return Array.isArray(b) ? b : [];
     };
     const running = async (svc: string, n: number) => {
@@ -258,6 +295,13 @@ async function main(): Promise<void> {
     const inClient = ['nsenter', '-t', String(pid), '-n', '--'];
     const meshUrl = `http://${lab.host(3)}:8080/`;
 
+    const hold = process.env.BENCH_MESH_HOLD;
+    if (hold) {
+      // A debugging aid: the lab stays up, described in this file, until it is deleted.
+      writeFileSync(hold, JSON.stringify({ k, clientPid: pid, vip, webAddrs, meshUrl, ns: [1, 2, 3].map((i) => lab.ns(i)) }) + '\n');
+      log(`holding: delete ${hold} to go on`);
+      await waitFor(() => !existsSync(hold), { timeoutMs: 3_600_000, intervalMs: 500, what: `${hold} deleted` });
+    }
     // Every path answers before anything is timed (the data plane converges asynchronously).
     const get = (pre: string[], url: string) =>
       run(pre[0] ?? 'timeout', [...pre.slice(1), ...(pre.length ? ['timeout'] : []), '3', '/bin/busybox', 'wget', '-qO-', url], { timeout: 10_000 }).then(
@@ -318,8 +362,19 @@ async function main(): Promise<void> {
     loader.stdin!.end();
     await loaderDone;
     live.delete(loader);
-    const loadResult = JSON.parse(loaderOut.trim().split('\n').pop()!) as { total: number; failed: number; errors: Record<string, number> };
+    const loadResult = JSON.parse(loaderOut.trim().split('\n').pop()!) as { total: number; failed: number; errors: Record<string, number>; firstFailures: { at: number; err: string }[] };
     log(`rolling update completed in ${updateMs} ms: ${loadResult.failed} of ${loadResult.total} requests failed ${JSON.stringify(loadResult.errors)}`);
+    if (loadResult.failed > 0) {
+      // Why they failed: the failures next to the tasks' events (a new task's Status.Timestamp is when it
+      // started running; an old one's when it ended, its UpdatedAt the same or later).
+      const all = (await api<TaskJson[]>('GET', '/tasks?filters=' + encodeURIComponent(JSON.stringify({ service: ['web'] })))).json();
+      const events: [number, string][] = [];
+      for (const x of all) {
+        for (const a of x.NetworksAttachments ?? []) if (a.Network.ID === netId) events.push([Date.parse(x.Status.Timestamp ?? ''), `task ${x.ID.slice(0, 8)} ${plain(a.Addresses[0]!)} → ${x.Status.State} (desired ${x.DesiredState})`]);
+      }
+      for (const f of loadResult.firstFailures) events.push([f.at, `  request failed: ${f.err}`]);
+      for (const [at, what] of events.filter(([at]) => at >= t0 - 1000).sort((a, b) => a[0] - b[0])) log(`  +${at - t0} ms ${what}`);
+    }
     // The counts also hold the requests between the load client's start and the update request (a second or less, all through the same VIP).
 
     // ---- endpoint removal latency
@@ -331,6 +386,16 @@ async function main(): Promise<void> {
       if (r.status !== 200) throw new Error(`scale to ${replicas}: ${r.status} ${r.body}`);
     };
     const chainOf = async (i: number) => (await run('nsenter', [`--net=/run/netns/${lab.ns(i)}`, '--', 'nft', 'list', 'chain', 'ip', 'shoal', 'to_backend']).catch(() => ({ stdout: '' }))).stdout;
+    // One `nft monitor` per machine for the whole phase: each DNAT chain rewrite, stamped on arrival.
+    const goneAt = new Map<string, number>(); // `${machine}/${taskId}` → first chain rewrite without any of its addresses
+    let round: TaskJson[] = [];
+    for (let i = 1; i <= 3; i++) {
+      const w = await chainWatcher(lab.ns(i), (rules, at) => {
+        const text = rules.join('\n');
+        for (const x of round) if (!goneAt.has(`${i}/${x.ID}`) && allAddrs(x).every((a) => !hasAddr(text, a))) goneAt.set(`${i}/${x.ID}`, at);
+      });
+      live.add(w);
+    }
     for (let r = 1; r <= REMOVALS; r++) {
       const cur = await waitFor(() => running('web', 4), { timeoutMs: 60_000, intervalMs: 100, what: 'web 4/4 running' });
       // Every machine load-balances to all 4 before the next removal.
@@ -344,19 +409,8 @@ async function main(): Promise<void> {
         },
         { timeoutMs: 30_000, intervalMs: 50, what: 'every machine balancing over the 4 tasks' },
       );
-      const goneAt = new Map<string, number>(); // `${machine}/${taskId}` → first listing without any of its addresses
-      const listings = [0, 0, 0, 0];
-      const pollers = [1, 2, 3].map((i) => {
-        const p = chainPoller(lab.ns(i), (text, at) => {
-          if (!/chain to_backend/.test(text)) return;
-          listings[i]!++;
-          for (const x of cur) if (!goneAt.has(`${i}/${x.ID}`) && allAddrs(x).every((a) => !hasAddr(text, a))) goneAt.set(`${i}/${x.ID}`, at);
-        });
-        live.add(p);
-        return p;
-      });
-      // The pollers list before the request: wait for a first listing from each.
-      await waitFor(() => listings.slice(1).every((n) => n > 0), { timeoutMs: 10_000, intervalMs: 5, what: 'a first listing from each machine' });
+      goneAt.clear();
+      round = cur;
       const tApi = Date.now();
       await removedSvc(3);
       let decided = 0;
@@ -364,6 +418,7 @@ async function main(): Promise<void> {
       await waitFor(
         async () => {
           const all = (await api<TaskJson[]>('GET', '/tasks?filters=' + encodeURIComponent(JSON.stringify({ service: ['web'] })))).json();
+          for (const x of all) taskIds.add(x.ID);
           removed = all.find((x) => cur.some((y) => y.ID === x.ID) && x.DesiredState !== 'running');
           if (!removed) return false;
           if (removed.Status.State === 'running') decided = Date.parse(removed.UpdatedAt);
@@ -380,12 +435,14 @@ async function main(): Promise<void> {
         intervalMs: 5,
         what: `task ${removed!.ID.slice(0, 12)} out of every machine's DNAT chain`,
       });
-      for (const p of pollers) {
-        stopProc(p);
-        live.delete(p);
+      round = [];
+      // The monitor's word checked against a listing: the task's addresses are out of every chain.
+      for (let i = 1; i <= 3; i++) {
+        const ch = await chainOf(i);
+        if (allAddrs(removed!).some((a) => hasAddr(ch, a))) throw new Error(`n${i}'s DNAT chain still holds ${removed!.ID}'s address after the monitor reported it gone:\n${ch}`);
       }
       samples.push(...gone);
-      log(`removal ${r}: task ${removed!.ID.slice(0, 12)} on n${nodeIds.get(removed!.NodeID)}: out of n1,n2,n3 after ${gone.join(', ')} ms (decision ${decided === tApi ? 'request time' : `${decided - tApi} ms after the request`})`);
+      log(`removal ${r}: task ${removed!.ID.slice(0, 12)} on n${nodeIds.get(removed!.NodeID)}: out of n1,n2,n3 after ${gone.join(', ')} ms (decision ${decided === tApi ? "request time" : `${decided - tApi} ms after the request`}, at ${decided})`);
       await removedSvc(4);
     }
     samples.sort((a, b) => a - b);
