@@ -187,9 +187,13 @@ async function chainWatcher(ns: string, onChain: (rules: string[], at: number) =
 function stopProc(p: ChildProcess | null | undefined): void {
   if (!p || p.exitCode !== null || p.signalCode !== null || !p.pid) return;
   try {
-    process.kill(-p.pid, 'SIGKILL'); // its own process group (detached): the shell loop and its nft/sleep
+    process.kill(-p.pid, 'SIGKILL'); // its own process group when started detached
   } catch {
-    // gone
+    try {
+      process.kill(p.pid, 'SIGKILL');
+    } catch {
+      // gone
+    }
   }
 }
 
@@ -272,6 +276,7 @@ async function main(): Promise<void> {
     });
     if (client.status !== 201) throw new Error(`client create: ${client.status} ${client.body}`);
 
+    const reported = new Set<string>();
     const tasks = async (svc: string) => {
       const b = (await api<TaskJson[] | { message: string }>('GET', '/tasks?filters=' + encodeURIComponent(JSON.stringify({ service: [svc], 'desired-state': ['running'] })))).json();
       for (const x of Array.isArray(b) ? b : []) taskIds.add(x.ID);
@@ -279,6 +284,7 @@ async function main(): Promise<void> {
     };
     const running = async (svc: string, n: number) => {
       const l = await tasks(svc);
+      for (const x of l) if (x.Status.Err && !reported.has(x.ID)) reported.add(x.ID) && log(`${svc} task ${x.ID.slice(0, 8)} on n${nodeIds.get(x.NodeID)}: ${x.Status.State}: ${x.Status.Err}`);
       const up = l.filter((x) => x.Status.State === 'running');
       return up.length === n && l.length === n ? up : null;
     };
@@ -350,13 +356,19 @@ async function main(): Promise<void> {
     if (upd.status !== 200) throw new Error(`web update: ${upd.status} ${upd.body}`);
     const t0 = Date.now();
     log('rolling update started (start-first, parallelism 1, force)');
-    await waitFor(
+    const ended = await waitFor(
       async () => {
         const s = (await api<ServiceJson>('GET', '/services/web')).json();
-        return s.UpdateStatus?.State === 'completed' || (s.UpdateStatus && /paused|rollback/.test(s.UpdateStatus.State) ? Promise.reject(new Error(`update ${s.UpdateStatus.State}: ${s.UpdateStatus.Message}`)) : false);
+        const st = s.UpdateStatus?.State ?? '';
+        return st === 'completed' || /paused|rollback/.test(st) ? s.UpdateStatus! : null;
       },
       { timeoutMs: 180_000, intervalMs: 100, what: 'the rolling update completed' },
     );
+    if (ended.State !== 'completed') {
+      const all = (await api<TaskJson[]>('GET', '/tasks?filters=' + encodeURIComponent(JSON.stringify({ service: ['web'] })))).json();
+      const failedTasks = all.filter((x) => x.Status.Err).map((x) => `${x.ID.slice(0, 8)} on n${nodeIds.get(x.NodeID)}: ${x.Status.State}: ${x.Status.Err}`);
+      throw new Error(`the rolling update did not complete: ${ended.State}: ${ended.Message}\n  ${failedTasks.join('\n  ')}`);
+    }
     const updateMs = Date.now() - t0;
     const loaderDone = new Promise<void>((resolve) => loader.once('exit', () => resolve()));
     loader.stdin!.end();
