@@ -382,10 +382,25 @@ async function main(): Promise<void> {
       const all = (await api<TaskJson[]>('GET', '/tasks?filters=' + encodeURIComponent(JSON.stringify({ service: ['web'] })))).json();
       const events: [number, string][] = [];
       for (const x of all) {
-        for (const a of x.NetworksAttachments ?? []) if (a.Network.ID === netId) events.push([Date.parse(x.Status.Timestamp ?? ''), `task ${x.ID.slice(0, 8)} ${plain(a.Addresses[0]!)} → ${x.Status.State} (desired ${x.DesiredState})`]);
+        for (const a of x.NetworksAttachments ?? []) if (a.Network.ID === netId) events.push([Date.parse(x.Status.Timestamp ?? ''), `task ${x.ID.slice(0, 8)} on n${nodeIds.get(x.NodeID)} ${plain(a.Addresses[0]!)} → ${x.Status.State} (desired ${x.DesiredState})${x.Status.Err ? `: ${x.Status.Err}` : ''}`]);
       }
       for (const f of loadResult.firstFailures) events.push([f.at, `  request failed: ${f.err}`]);
-      for (const [at, what] of events.filter(([at]) => at >= t0 - 1000).sort((a, b) => a[0] - b[0])) log(`  +${at - t0} ms ${what}`);
+      // Runs of failures of one kind in a row are printed as one line.
+      let runOf: { from: number; to: number; what: string; n: number } | null = null;
+      const flush = () => {
+        if (runOf) log(`  +${runOf.from - t0}${runOf.n > 1 ? `..+${runOf.to - t0}` : ''} ms ${runOf.what}${runOf.n > 1 ? ` ×${runOf.n}` : ''}`);
+        runOf = null;
+      };
+      for (const [at, what] of events.filter(([at]) => at >= t0 - 1000).sort((a, b) => a[0] - b[0])) {
+        if (runOf && runOf.what === what && what.startsWith('  request')) {
+          runOf.to = at;
+          runOf.n++;
+          continue;
+        }
+        flush();
+        runOf = { from: at, to: at, what, n: 1 };
+      }
+      flush();
     }
     // The counts also hold the requests between the load client's start and the update request (a second or less, all through the same VIP).
 
