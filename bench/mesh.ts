@@ -374,7 +374,9 @@ async function main(): Promise<void> {
     loader.stdin!.end();
     await loaderDone;
     live.delete(loader);
-    const loadResult = JSON.parse(loaderOut.trim().split('\n').pop()!) as { total: number; failed: number; errors: Record<string, number>; firstFailures: { at: number; err: string }[] };
+    const last = loaderOut.trim().split('\n').pop()!;
+    if (!last.startsWith('{')) throw new Error(`the load client ended without its counts (exit ${loader.exitCode ?? loader.signalCode})`);
+    const loadResult = JSON.parse(last) as { total: number; failed: number; errors: Record<string, number>; firstFailures: { at: number; err: string }[] };
     log(`rolling update completed in ${updateMs} ms: ${loadResult.failed} of ${loadResult.total} requests failed ${JSON.stringify(loadResult.errors)}`);
     if (loadResult.failed > 0) {
       // Why they failed: the failures next to the tasks' events (a new task's Status.Timestamp is when it
