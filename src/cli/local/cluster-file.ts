@@ -9,7 +9,14 @@ import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from '
 import path from 'node:path';
 import { CliError } from '../errors.js';
 import { apiSocketPath } from '../../node/api-socket-path.js';
-import type { NetnsLayout } from './netns.js';
+
+/** The network-namespace layout of a cluster `shoal up` made as root (local/netns.ts builds and removes it). */
+export interface NetnsLayout {
+  /** The first three octets of the /24: nodes are .11… and .21…, the host .254. */
+  prefix: string;
+  /** The bridge in the host namespace. */
+  bridge: string;
+}
 
 export const DEFAULT_CLUSTER_DIR = '.shoal';
 export const CLUSTER_FILE = 'cluster.json';

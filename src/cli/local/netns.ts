@@ -17,17 +17,12 @@ import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { CliError } from '../errors.js';
-import type { LocalCluster, LocalNode } from './cluster-file.js';
+import type { LocalCluster, LocalNode, NetnsLayout } from './cluster-file.js';
+export type { NetnsLayout } from './cluster-file.js';
 
 const run = promisify(execFile);
 
 /** What a cluster in the netns layout records (cluster.json `netns`). */
-export interface NetnsLayout {
-  /** The first three octets of the /24: nodes are .11… and .21…, the host .254. */
-  prefix: string;
-  /** The bridge in the host namespace. */
-  bridge: string;
-}
 
 /** The second octet `shoal up` picks its /24s from (10.218.0.0/16): clear of the overlay's first /24s and the test labs' 10.213/10.214. */
 export const AUTO_SECOND_OCTET = 218;

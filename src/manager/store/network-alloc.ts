@@ -44,18 +44,11 @@ import type { AnyObject, Kind, ObjectOf } from './commands.js';
 import { endpointPorts } from './endpoint-ports.js';
 import { StoreError, StoreErrorCode } from './errors.js';
 import { hostPortKey, withHostPorts } from './task-host-ports.js';
+import type { AllocStage } from './alloc-stage.js';
+export type { AllocStage } from './alloc-stage.js';
 import { asStoreError, guard, ingressId, INGRESS_NAME, isIngressPort, networkRefs, publishesIngress } from './overlay-rules.js';
 
 /** What the allocator needs of a transaction's stage. */
-export interface AllocStage {
-  get(kind: Kind, id: string): AnyObject | undefined;
-  /** Every object of a kind as this transaction sees it. */
-  list<K extends Kind>(kind: K): ObjectOf[K][];
-  put(kind: Kind, o: AnyObject, action: 'create' | 'update'): void;
-  /** Held by a committed object, or claimed earlier in this transaction. */
-  addrUsed(net: string, ip: number): boolean;
-  claim(net: string, ip: number): void;
-}
 
 const byId = <T extends { ID: string }>(a: T, b: T) => (a.ID < b.ID ? -1 : a.ID > b.ID ? 1 : 0);
 

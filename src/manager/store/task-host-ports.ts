@@ -27,7 +27,7 @@
  * otherwise: the routing mesh catches a published port on every local address.
  */
 import { isTerminal, taskRuntimeOn, type EndpointPortConfig, type Node, type Service, type Task } from '../../model/index.js';
-import type { AllocStage } from './network-alloc.js';
+import type { AllocStage } from './alloc-stage.js';
 
 export const HOST_PORT_FIRST = 20000;
 export const HOST_PORT_LAST = 29999;
