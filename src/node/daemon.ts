@@ -33,7 +33,7 @@ import { createRuntime, RUNTIME_NAMES, type Runtime, type RuntimeOptions } from 
 import { SupervisorClient } from '../worker/supervisor/client.js';
 import { resolveCommon } from '../worker/runtime/options.js';
 import { tasksRoot } from '../worker/runtime/common/task-dir.js';
-import type { Node } from '../model/index.js';
+import type { Node, TaskStatus } from '../model/index.js';
 import { createApiServer, type ApiServer } from '../manager/api/index.js';
 import { reconcile } from '../manager/orchestrator/index.js';
 import { packageVersion } from '../util/version.js';
@@ -89,6 +89,8 @@ export class Daemon {
   /** The node's overlay data plane and the agent's side of it (null: none here, see startDataPlane). */
   private dataPlane: LinuxDataPlane | null = null;
   private networks: TaskNetworks | null = null;
+  /** Task reports made before the agent session existed (see startAgent). */
+  private readonly earlyReports: { taskId: string; status: TaskStatus }[] = [];
   private readonly runtimes = new Map<string, Runtime>();
   private stopLogs: (() => void) | null = null;
   private stopStallWatch: (() => void) | null = null;
@@ -360,7 +362,9 @@ export class Daemon {
       dataDir: path.join(this.opts.dataDir, 'agent'),
       runtimes,
       defaultRuntime: def,
-      report: (u) => this.session?.report(u),
+      // Before the session exists (re-adoption at start reports tasks that ended while the daemon was
+      // down) reports wait here: a dropped one would leave the task 'running' in the store for good.
+      report: (u) => (this.session ? this.session.report(u) : this.earlyReports.push(...u)),
       log,
       ...(this.networks ? { networks: this.networks } : {}),
     });
@@ -436,6 +440,7 @@ export class Daemon {
       onNetPlan: (plan, applied) => (this.networks ? this.networks.onPlan(plan, applied) : applied()),
       ...(this.opts.log ? { log: this.opts.log } : {}),
     });
+    if (this.earlyReports.length > 0) this.session.report(this.earlyReports.splice(0));
     this.session.start();
   }
 

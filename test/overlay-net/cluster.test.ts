@@ -191,7 +191,9 @@ t.test('overlay: discovery, VIP, mesh and cleanup across three netns machines', 
     { timeoutMs: 30_000, intervalMs: 500, what: 'no overlay leftovers on any machine' },
   ).catch(async (err: Error) => {
     const all = (await c.http(m1, 'GET', '/tasks')).json<TaskJson[]>();
-    t.comment(JSON.stringify(all.map((x) => [x.ID.slice(0, 12), x.NodeID.slice(0, 6), x.Status.State, x.DesiredState, x.Status.Err ?? ''])));
+    const stuck = all.filter((x) => !['complete', 'failed', 'shutdown', 'rejected', 'orphaned', 'remove'].includes(x.Status.State));
+    t.comment(`victim ${victim.name} = ${nodeIds.get(victim.name)}; not ended: ${JSON.stringify(stuck.map((x) => [x.ID, x.NodeID, x.Status.State, x.DesiredState]))}`);
+    for (const x of stuck) for (const n of nodes) t.comment(`${n.name} on ${x.ID.slice(0, 8)}:\n${(n.stdout + n.stderr).split('\n').filter((l) => l.includes(x.ID.slice(0, 8))).join('\n')}`);
     t.comment(`${victim.name} after its restart:\n${(victim.stdout + victim.stderr).split('\n').slice(-60).join('\n')}`);
     throw err;
   });
