@@ -1,12 +1,7 @@
 import t from 'tap';
-import { execFile } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { promisify } from 'node:util';
-import { NetnsLab } from '../../chaos-tests/netns.js';
-import { ProcCluster, type NodeProc } from '../helpers/procs.js';
+import type { NodeProc } from '../helpers/procs.js';
 import { waitFor } from '../helpers/wait.js';
-import { distFile } from '../helpers/dist.js';
-import { busyboxBinary, busyboxRootfs } from '../helpers/busybox-rootfs.js';
+import { machinesUnavailable, run, startMachines, type TaskJson } from './machines.js';
 
 /**
  * Services that find and reach each other, on real kernels: three Shoal
@@ -18,43 +13,11 @@ import { busyboxBinary, busyboxRootfs } from '../helpers/busybox-rootfs.js';
  * published port answers on all three machines, including one without a
  * task; scaling adds backends; removing the services leaves nothing behind.
  */
-const run = promisify(execFile);
-
-function unavailable(): string | null {
-  const why = NetnsLab.unavailable();
-  if (why) return why;
-  if (!busyboxBinary()) return 'busybox-static is not installed';
-  if (!['/usr/bin/crun', '/usr/sbin/runc', '/usr/bin/runc'].some((p) => existsSync(p))) return 'neither crun nor runc is installed';
-  return null;
-}
-
-const skip = unavailable();
-
-interface TaskJson {
-  ID: string;
-  NodeID: string;
-  DesiredState: string;
-  Status: { State: string; Err?: string; ContainerStatus?: { PID?: number } };
-  NetworksAttachments?: { Network: { ID: string }; Addresses: string[] }[];
-}
+const skip = machinesUnavailable();
 
 t.test('overlay: discovery, VIP, mesh and cleanup across three netns machines', { skip: skip ?? false }, async (t) => {
-  const lab = new NetnsLab(200 + (process.pid % 50), (m) => t.comment(m));
-  await lab.setup(3);
-  t.teardown(() => lab.teardown(3));
-  const c = new ProcCluster(undefined, {}, { host: (i) => lab.host(i), wrap: (i) => lab.wrap(i) });
-  t.teardown(() => c.close());
-  const oci = ['--runtime', 'oci'];
-  const m1 = await c.init({ args: oci });
-  const w1 = await c.join('worker', m1, { args: oci });
-  const w2 = await c.join('worker', m1, { args: oci });
-  const nodes = [m1, w1, w2];
-  const tarball = busyboxRootfs().tarball;
-  for (const n of nodes) {
-    // Rejects (and fails the test) on a non-zero exit.
-    await run(process.execPath, [distFile('bin/shoal.js'), 'image', 'import', 'busybox:latest', tarball, '--data-dir', n.dataDir], { timeout: 120_000 });
-  }
-  await waitFor(async () => (await c.http(m1, 'GET', '/nodes')).json<{ Status: { State: string } }[]>().filter((n) => n.Status.State === 'ready').length === 3, { timeoutMs: 30_000, what: 'three ready nodes' });
+  const { lab, c, nodes, tasks, running } = await startMachines(t, 3, 'oci', 200);
+  const [m1, w1, w2] = nodes as [NodeProc, NodeProc, NodeProc];
 
   const net = await c.http(m1, 'POST', '/networks/create', { Name: 'app', Driver: 'overlay' });
   t.equal(net.status, 201, net.body);
@@ -75,13 +38,6 @@ t.test('overlay: discovery, VIP, mesh and cleanup across three netns machines', 
   });
   t.equal(client.status, 201, client.body);
 
-  const tasks = async (svc: string) => (await c.http(m1, 'GET', '/tasks?filters=' + encodeURIComponent(JSON.stringify({ service: [svc], 'desired-state': ['running'] })))).json<TaskJson[]>();
-  const running = async (svc: string, n: number) => {
-    const l = await tasks(svc);
-    const bad = l.find((x) => x.Status.Err);
-    if (bad) t.comment(`${svc}: ${bad.Status.State} ${bad.Status.Err}`);
-    return l.filter((x) => x.Status.State === 'running').length === n ? l : null;
-  };
   const webTasks = await waitFor(() => running('web', 2), { timeoutMs: 60_000, what: 'web 2/2 running' });
   const [clientTask] = await waitFor(() => running('client', 1), { timeoutMs: 60_000, what: 'client 1/1 running' });
   const addrOf = (x: TaskJson) => x.NetworksAttachments!.find((a) => a.Network.ID === netId)!.Addresses[0]!.split('/')[0]!;

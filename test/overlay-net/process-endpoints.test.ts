@@ -1,14 +1,9 @@
 import t from 'tap';
-import { execFile } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { promisify } from 'node:util';
-import { NetnsLab } from '../../chaos-tests/netns.js';
-import { ProcCluster } from '../helpers/procs.js';
 import { waitFor } from '../helpers/wait.js';
-import { distFile } from '../helpers/dist.js';
-import { busyboxBinary, busyboxRootfs } from '../helpers/busybox-rootfs.js';
+import { machinesUnavailable, run, startMachines, type TaskJson } from './machines.js';
 
 /**
  * Process-runtime tasks as real endpoints, on real kernels: two Shoal nodes
@@ -22,36 +17,13 @@ import { busyboxBinary, busyboxRootfs } from '../helpers/busybox-rootfs.js';
  * resolves `oweb` at SHOAL_DNS (the node's resolver) and fetches it through
  * its VIP from the node's own stack.
  */
-const run = promisify(execFile);
-
-function unavailable(): string | null {
-  const why = NetnsLab.unavailable();
-  if (why) return why;
-  if (!busyboxBinary() || !existsSync('/bin/busybox')) return 'busybox-static is not installed (at /bin/busybox)';
-  if (!['/usr/bin/crun', '/usr/sbin/runc', '/usr/bin/runc'].some((p) => existsSync(p))) return 'neither crun nor runc is installed';
-  return null;
-}
-const skip = unavailable();
-
-interface TaskJson {
-  ID: string;
-  NodeID: string;
-  Status: { State: string; Err?: string; ContainerStatus?: { PID?: number }; PortStatus?: { Ports?: { TargetPort: number; PublishedPort: number; PublishMode: string; Protocol: string }[] } };
-}
+const skip = machinesUnavailable();
 
 t.test('process tasks: host ports, mesh, VIP from an oci task, VIP and DNS from a process task', { skip: skip ?? false }, async (t) => {
-  const lab = new NetnsLab(150 + (process.pid % 40), (m) => t.comment(m));
-  await lab.setup(2);
-  t.teardown(() => lab.teardown(2));
+  const { lab, c, nodes, tasks, running } = await startMachines(t, 2, 'process', 150);
+  const m1 = nodes[0]!;
   const out = mkdtempSync(path.join(tmpdir(), 'shoal-hp-'));
   t.teardown(() => rmSync(out, { recursive: true, force: true }));
-  const c = new ProcCluster(undefined, {}, { host: (i) => lab.host(i), wrap: (i) => lab.wrap(i) });
-  t.teardown(() => c.close());
-  const proc = ['--runtime', 'process'];
-  const m1 = await c.init({ args: proc });
-  const w1 = await c.join('worker', m1, { args: proc });
-  for (const n of [m1, w1]) await run(process.execPath, [distFile('bin/shoal.js'), 'image', 'import', 'busybox:latest', busyboxRootfs().tarball, '--data-dir', n.dataDir], { timeout: 120_000 });
-  await waitFor(async () => (await c.http(m1, 'GET', '/nodes')).json<{ Status: { State: string } }[]>().filter((n) => n.Status.State === 'ready').length === 2, { timeoutMs: 30_000, what: 'two ready nodes' });
   t.equal((await c.http(m1, 'POST', '/networks/create', { Name: 'app', Driver: 'overlay' })).status, 201);
 
   const pweb = await c.http(m1, 'POST', '/services/create', {
@@ -68,13 +40,6 @@ t.test('process tasks: host ports, mesh, VIP from an oci task, VIP and DNS from 
   });
   t.equal(oweb.status, 201, oweb.body);
 
-  const tasks = async (svc: string) => (await c.http(m1, 'GET', '/tasks?filters=' + encodeURIComponent(JSON.stringify({ service: [svc], 'desired-state': ['running'] })))).json<TaskJson[]>();
-  const running = async (svc: string, n: number) => {
-    const l = await tasks(svc);
-    const bad = l.find((x) => x.Status.Err);
-    if (bad) t.comment(`${svc}: ${bad.Status.State} ${bad.Status.Err}`);
-    return l.filter((x) => x.Status.State === 'running').length === n ? l : null;
-  };
   const pTasks = await waitFor(() => running('pweb', 3), { timeoutMs: 60_000, what: 'pweb 3/3 running' });
   const hostPorts = pTasks.map((x) => `${x.NodeID}:${x.Status.PortStatus?.Ports?.[0]?.PublishedPort}`);
   t.ok(pTasks.every((x) => x.Status.PortStatus?.Ports?.[0]?.PublishMode === 'host' && x.Status.PortStatus.Ports[0].TargetPort === 80), 'PortStatus shows the host port of target 80');
