@@ -71,6 +71,11 @@ export function isNodeProcess(pid: number | null, dataDir: string): boolean {
   }
 }
 
+/** The process exists and is not a zombie (whatever it runs). */
+export function processAlive(pid: number): boolean {
+  return alive(pid);
+}
+
 function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);

@@ -11,8 +11,8 @@ import type { Node } from '../../model/index.js';
 import { ApiClient, type ClientTls } from '../client.js';
 import { readClientTls } from '../tls.js';
 import { CliError } from '../errors.js';
-import { isNodeProcess } from './processes.js';
-import { localAdminDir, nodeDataDir, nodeLogFile, type LocalCluster, type LocalNode } from './cluster-file.js';
+import { processAlive } from './processes.js';
+import { localAdminDir, nodeLogFile, type LocalCluster, type LocalNode } from './cluster-file.js';
 
 export function lastLogLine(file: string): string {
   try {
@@ -27,10 +27,16 @@ function rel(p: string): string {
   return path.relative(process.cwd(), p) || p;
 }
 
-/** Throws when a node process we started has died. */
+/**
+ * Throws when a node process we started has died. Liveness only, not
+ * isNodeProcess's command-line check: between fork and exec a child still
+ * shows the CLI's own command line (a window a cold machine stretches, and
+ * `nsenter` adds an exec), which read as "exited". These pids were started
+ * seconds ago by this process, so none can have been recycled.
+ */
 export function checkAlive(dir: string, nodes: LocalNode[]): void {
   for (const n of nodes) {
-    if (!isNodeProcess(n.pid, nodeDataDir(dir, n))) {
+    if (!n.pid || !processAlive(n.pid)) {
       const why = lastLogLine(nodeLogFile(dir, n));
       throw new CliError(`${n.name} exited${why ? `: ${why}` : ''} (see ${rel(nodeLogFile(dir, n))})`);
     }
