@@ -6,24 +6,15 @@
  * and the same on every replay (a seeded property test on two stores, with a
  * snapshot and restore midway, checks no node ever has a port twice).
  */
+import { StoreDriver, T } from './store-driver.js';
 import t from 'tap';
 import { Store } from '../../src/manager/store/store.js';
-import { encodeTxn, type StoreOp, type TxnResult } from '../../src/manager/store/commands.js';
+import type { StoreOp } from '../../src/manager/store/commands.js';
 import { HOST_PORT_FIRST } from '../../src/manager/store/task-host-ports.js';
 import { isTerminal, type EndpointPortConfig, type Task, type TaskState } from '../../src/model/index.js';
 import { seededRng } from '../../src/util/rng.js';
 
-const T = '2026-12-04T00:00:00Z';
-class S {
-  store = new Store();
-  index = 0;
-  run(...ops: StoreOp[]): TxnResult {
-    return this.store.apply({ index: ++this.index, term: 1, command: encodeTxn({ time: T, ops }) });
-  }
-  must(...ops: StoreOp[]): void {
-    const r = this.run(...ops);
-    if (!r.ok) throw new Error(`${r.code} ${r.field ?? ''} ${r.message}`);
-  }
+class S extends StoreDriver {
   ports(id: string): string[] {
     return (this.store.get('task', id)!.Status.PortStatus?.Ports ?? []).map((p) => `${p.TargetPort}/${p.Protocol}=${p.PublishedPort}:${p.PublishMode}`);
   }

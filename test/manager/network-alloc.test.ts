@@ -6,26 +6,17 @@
  * in the middle) on two stores and checks that no address ever has two live
  * owners and that both stores end with identical objects.
  */
+import { StoreDriver, T } from './store-driver.js';
 import t from 'tap';
 import { Store } from '../../src/manager/store/store.js';
-import { encodeTxn, type StoreOp, type TxnResult } from '../../src/manager/store/commands.js';
+import type { StoreOp } from '../../src/manager/store/commands.js';
 import { ingressId } from '../../src/manager/store/overlay-rules.js';
 import { holdings } from '../../src/manager/store/addr-index.js';
 import { isTerminal, type Network, type Node, type Service, type Task, type TaskState } from '../../src/model/index.js';
 import { formatIPv4 } from '../../src/overlay-net/ipam/index.js';
 import { seededRng, type Rng } from '../../src/util/rng.js';
 
-const T = '2026-12-04T00:00:00Z';
-class S {
-  store = new Store();
-  index = 0;
-  run(...ops: StoreOp[]): TxnResult {
-    return this.store.apply({ index: ++this.index, term: 1, command: encodeTxn({ time: T, ops }) });
-  }
-  must(...ops: StoreOp[]): void {
-    const r = this.run(...ops);
-    if (!r.ok) throw new Error(`${r.code} ${r.field ?? ''} ${r.message}`);
-  }
+class S extends StoreDriver {
 }
 
 const cluster = (id = 'c1') => ({ op: 'create' as const, kind: 'cluster' as const, object: { ID: id, Spec: { Name: 'default' }, JoinTokens: { Worker: 'w', Manager: 'm' }, RootRotationInProgress: false } as never });

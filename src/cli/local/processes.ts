@@ -73,10 +73,6 @@ export function isNodeProcess(pid: number | null, dataDir: string): boolean {
 
 /** The process exists and is not a zombie (whatever it runs). */
 export function processAlive(pid: number): boolean {
-  return alive(pid);
-}
-
-function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
@@ -98,7 +94,7 @@ export async function stopProcess(pid: number, graceMs: number): Promise<StopRes
   }
   const deadline = Date.now() + graceMs;
   while (Date.now() < deadline) {
-    if (!alive(pid)) return 'stopped';
+    if (!processAlive(pid)) return 'stopped';
     await new Promise((r) => setTimeout(r, 50));
   }
   try {
@@ -107,6 +103,6 @@ export async function stopProcess(pid: number, graceMs: number): Promise<StopRes
     return 'stopped';
   }
   const hard = Date.now() + 5_000;
-  while (alive(pid) && Date.now() < hard) await new Promise((r) => setTimeout(r, 20));
+  while (processAlive(pid) && Date.now() < hard) await new Promise((r) => setTimeout(r, 20));
   return 'killed';
 }

@@ -1,4 +1,4 @@
-import type { Service, Task } from '../../model/index.js';
+import { taskRuntimeOn, type Service, type Task } from '../../model/index.js';
 import type { MountSpec, TaskRunSpec } from '../runtime/interface.js';
 import type { Materialized } from './secret-files.js';
 
@@ -7,8 +7,7 @@ export const DEFAULT_STOP_GRACE_MS = 10_000;
 
 /** The runtime a task runs on: its template's Runtime when it names one of ours, else the node's default. */
 export function runtimeFor(task: Task, defaultRuntime: string): string {
-  const r = task.Spec.Runtime;
-  return r === 'process' || r === 'oci' || r === 'docker' ? r : defaultRuntime;
+  return taskRuntimeOn(task.Spec.Runtime, [defaultRuntime]);
 }
 
 export function stopGraceMs(task: Task): number {
