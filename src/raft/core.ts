@@ -958,7 +958,12 @@ export class RaftCore implements RaftNode {
 
   private tickElection(): void {
     this.electionElapsed++;
-    if (this.electionElapsed >= this.randomizedElectionTimeout && this.canCampaign()) {
+    // The sole voter of its configuration has no one to wait for: no other
+    // node can win a vote it does not give, so the randomized timeout (which
+    // only spreads out rival candidates) would just delay `shoal init` and a
+    // single manager's restart by 1–2 s. Safety never rested on that timing.
+    const timeout = this.soleVoter() ? 1 : this.randomizedElectionTimeout;
+    if (this.electionElapsed >= timeout && this.canCampaign()) {
       this.electionElapsed = 0;
       if (this.opts.preVote) this.preCampaign();
       else this.campaign(false);
@@ -976,6 +981,10 @@ export class RaftCore implements RaftNode {
     if (this.conf.voters.has(this.id)) return true;
     const lastConf = this.confIndexes[this.confIndexes.length - 1] ?? 0;
     return lastConf > this.log.committed && this.confAt(this.log.committed).voters.includes(this.id);
+  }
+
+  private soleVoter(): boolean {
+    return this.voterList.length === 1 && this.voterList[0] === this.id;
   }
 
   private preCampaign(): void {
