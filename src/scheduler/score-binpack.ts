@@ -32,19 +32,22 @@ export function scoreAfter(info: NodeInfo, cpu: number, mem: number): number {
 }
 
 /**
- * Node order for binpack: highest score first; equal scores fall back to the
- * spread order, so identical empty nodes still take a service's tasks evenly
- * once the first one is full, and the order is total (deterministic).
+ * Node order for binpack, with service anti-affinity as Nomad has it: fewest
+ * tasks of the service first, so a service's replicas spread over the nodes
+ * they fit on and one lost machine never takes the whole service down; among
+ * nodes with as many of its tasks, the highest score (the fullest that fits),
+ * which is where packing happens: across services, not within one. Then
+ * fewest tasks and node id, so the order is total (deterministic).
  */
 export function binpackLess(s: Scratch, score: Float64Array): (a: number, b: number) => boolean {
   const { svc, rank, infos } = s;
   return (a, b) => {
-    const sa = score[a]!;
-    const sb = score[b]!;
-    if (sa !== sb) return sa > sb;
     const ca = svc[a]!;
     const cb = svc[b]!;
     if (ca !== cb) return ca < cb;
+    const sa = score[a]!;
+    const sb = score[b]!;
+    if (sa !== sb) return sa > sb;
     const ta = infos[a]!.tasks;
     const tb = infos[b]!.tasks;
     if (ta !== tb) return ta < tb;

@@ -153,7 +153,7 @@ export class ReferenceScheduler {
           const n = this.nodes.get(id)!;
           const u = this.usage(id);
           const score = binpack ? binpackScore(n.Description.Resources.NanoCPUs ?? 0, n.Description.Resources.MemoryBytes ?? 0, u.cpu + cpu, u.mem + mem) : 0;
-          return [-score, this.svcCount(id, t.ServiceID), u.tasks];
+          return [this.svcCount(id, t.ServiceID), -score, u.tasks];
         };
         let bestId = cands[0]!;
         let bestKey = key(bestId);

@@ -22,13 +22,34 @@ t.test('binpack formula: 20 − (10^free_cpu + 10^free_mem), clamped to [0, 18]'
   t.equal(binpackScore(0, 0, 0, 0), 0, 'a node that reports nothing counts as empty');
 });
 
-t.test('binpack: the fullest node that fits wins, and is filled before the next', async (t) => {
+t.test('binpack: the fullest node that fits wins among nodes with as few of the service', async (t) => {
   const s = sched();
   for (const id of ['a', 'b', 'c']) s.upsertNode(node(id, { cpus: 4, memGiB: 8 }));
   s.taskAssigned(task('busy', { service: 'other', cpu: 2, memMiB: 1024, nodeId: 'b' }));
   const r = s.schedule(tasks(7, { cpu: 1, memMiB: 512 }));
-  // b has 2 CPUs free: it takes 2, then a fills (tie with c broken by id), then c.
-  t.same(r.placed.map((p) => p.nodeId), ['b', 'b', 'a', 'a', 'a', 'a', 'c']);
+  // Each round gives every node one more of ours, the fullest first: b (busy),
+  // then a before c (tie broken by id). b is full after two of ours, so the
+  // last round has only a and c.
+  t.same(r.placed.map((p) => p.nodeId), ['b', 'a', 'c', 'b', 'a', 'c', 'a']);
+});
+
+t.test('binpack with service anti-affinity: replicas spread while they fit, services pack together', async (t) => {
+  // The newcomer case: 3 replicas reserving memory on 5 roomy nodes used to
+  // land on one node, so losing that machine lost the service.
+  const s = sched();
+  for (const id of ['w1', 'w2', 'w3', 'w4', 'w5']) s.upsertNode(node(id, { cpus: 2, memGiB: 4 }));
+  const web = s.schedule(tasks(3, { service: 'web', memMiB: 64 }, 'w'));
+  t.same(Object.keys(histogram(web.placed)).length, 3, '3 replicas on 3 nodes');
+  // A second service packs onto the nodes the first already uses (fullest
+  // first), not onto the two empty ones.
+  const api = s.schedule(tasks(3, { service: 'api', memMiB: 64 }, 'x'));
+  t.same(Object.keys(histogram(api.placed)).sort(), Object.keys(histogram(web.placed)).sort(), 'the next service fills the same 3 nodes');
+  // Where the replicas cannot all fit apart, they double up on the node that
+  // fits them (and only then).
+  const t2 = sched();
+  t2.upsertNode(node('big', { cpus: 4, memGiB: 8 }));
+  t2.upsertNode(node('tiny', { cpus: 1, memGiB: 1 }));
+  t.same(histogram(t2.schedule(tasks(3, { service: 'db', memMiB: 768 }, 'd')).placed), { big: 2, tiny: 1 });
 });
 
 t.test('binpack: best fit prefers the node the task fills most', async (t) => {
@@ -71,10 +92,14 @@ t.test('a service hint overrides the scheduler strategy', async (t) => {
   for (const id of ['a', 'b', 'c']) s.upsertNode(node(id, { cpus: 4 }));
   const hints = new Map([['spready', { strategy: 'spread' as const }]]);
   t.same(histogram(s.schedule(tasks(3, { service: 'spready', cpu: 1 }, 's'), hints).placed), { a: 1, b: 1, c: 1 });
-  t.same(histogram(s.schedule(tasks(3, { service: 'packy', cpu: 1 }, 'p'), hints).placed), { a: 3 });
+  // binpack spreads one service too (anti-affinity); it packs across services:
+  // packy's first task goes to the fullest node, not the emptiest.
+  t.same(histogram(s.schedule(tasks(1, { service: 'packy', cpu: 3 }, 'p'), hints).placed), { a: 1 });
+  t.same(histogram(s.schedule(tasks(1, { service: 'spready2', cpu: 1 }, 'q'), new Map([['spready2', { strategy: 'spread' as const }]])).placed), { b: 1 }, 'spread: fewest tasks, not fullest');
   const sp = sched('spread');
   for (const id of ['a', 'b']) sp.upsertNode(node(id, { cpus: 4 }));
-  t.same(histogram(sp.schedule(tasks(2, { service: 'p', cpu: 1 }), new Map([['p', { strategy: 'binpack' as const }]])).placed), { a: 2 });
+  sp.taskAssigned(task('o', { service: 'other', cpu: 2, nodeId: 'b' }));
+  t.same(histogram(sp.schedule(tasks(1, { service: 'p', cpu: 1 }), new Map([['p', { strategy: 'binpack' as const }]])).placed), { b: 1 }, 'binpack hint: the fuller node');
 });
 
 t.test('spread preferences: balance the service across label values', async (t) => {
@@ -120,6 +145,9 @@ t.test('binpack honours spread preferences, packing inside each value', async (t
   const s = sched('binpack');
   for (const id of ['a1', 'a2']) s.upsertNode(node(id, { cpus: 4, labels: { zone: 'a' } }));
   for (const id of ['b1', 'b2']) s.upsertNode(node(id, { cpus: 4, labels: { zone: 'b' } }));
+  s.taskAssigned(task('o', { service: 'other', cpu: 2, nodeId: 'a2' }));
   const r = s.schedule(tasks(6, { cpu: 1, spread: ['node.labels.zone'] }));
-  t.same(histogram(r.placed), { a1: 3, b1: 3 });
+  // 3 per zone; inside a zone, anti-affinity spreads and binpack picks the
+  // fuller node for the odd one out (a2 holds another service's task).
+  t.same(histogram(r.placed), { a1: 1, a2: 2, b1: 2, b2: 1 });
 });
