@@ -11,6 +11,7 @@ export async function waitFor<T>(
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
   for (;;) {
+    const started = Date.now();
     try {
       const v = await probe();
       if (v) return v as NonNullable<T>;
@@ -21,7 +22,10 @@ export async function waitFor<T>(
     if (Date.now() > deadline) {
       throw new Error(`timed out after ${timeoutMs} ms waiting for ${what} (last: ${last instanceof Error ? last.message : JSON.stringify(last)})`);
     }
-    await new Promise((r) => setTimeout(r, intervalMs));
+    // Never probe more than half the time: a probe that spawns a CLI process
+    // costs a few hundred ms of CPU, and back-to-back probes starved the very
+    // cluster they waited on (and the test file running beside them).
+    await new Promise((r) => setTimeout(r, Math.max(intervalMs, Date.now() - started)));
   }
 }
 

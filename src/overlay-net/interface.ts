@@ -104,6 +104,13 @@ export interface PlanService {
   backends: PlanBackend[];
   /** Prefer local backends for published ports when any exist. */
   preferLocal: boolean;
+  /**
+   * The service's network aliases (`--network name=N,alias=A`), per network:
+   * more names for the service there, as in Docker — each resolves as the
+   * service name does (its VIP, or every backend for dnsrr), and `tasks.<alias>`
+   * to every backend. Names the service on every node, not only where a task runs.
+   */
+  aliases: { networkId: string; names: string[] }[];
 }
 
 /** Everything one node programs. Built from the store by `buildNodePlan`. */

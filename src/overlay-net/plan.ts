@@ -97,6 +97,8 @@ export function buildNodePlan(nodeId: string, objects: PlanObjects): NodePlan {
   if (!node) return empty;
   const netById = new Map(objects.networks.filter((n) => n.ShoalOverlay).map((n) => [n.ID, n]));
   const svcById = new Map(objects.services.map((s) => [s.ID, s]));
+  // A service names its networks by ID or by name (as `docker service create --network` does).
+  const netByRef = (ref: string) => netById.get(ref) ?? [...netById.values()].find((n) => n.Spec.Name === ref);
 
   // Which networks this node serves.
   // A task told to stop keeps its namespace until it has stopped: its open connections drain over it.
@@ -188,6 +190,12 @@ export function buildNodePlan(nodeId: string, objects: PlanObjects): NodePlan {
         if (served.has(a.Network.ID) && a.Addresses[0]) backends.push({ taskId: t.ID, networkId: a.Network.ID, addr: plain(a.Addresses[0]), local });
       }
     }
+    const aliases: PlanService['aliases'] = [];
+    for (const ref of s.Spec.TaskTemplate.Networks ?? s.Spec.Networks ?? []) {
+      const n = netByRef(ref.Target);
+      if (!n || !served.has(n.ID) || !ref.Aliases?.length || aliases.some((a) => a.networkId === n.ID)) continue;
+      aliases.push({ networkId: n.ID, names: [...ref.Aliases] });
+    }
     services.push({
       id: s.ID,
       name: s.Spec.Name,
@@ -196,6 +204,7 @@ export function buildNodePlan(nodeId: string, objects: PlanObjects): NodePlan {
       ports,
       backends: backends.sort(byKey((b) => `${b.networkId}/${b.taskId}`)),
       preferLocal: s.Spec.Labels?.[PREFER_LOCAL_LABEL] === 'true',
+      aliases: aliases.sort(byKey((a) => a.networkId)),
     });
   }
 

@@ -27,6 +27,7 @@ const plan: NodePlan = {
   services: [
     {
       id: 's1', name: 'web', endpointMode: 'vip', vips: [{ networkId: 'A', addr: '127.88.0.100' }, { networkId: 'B', addr: '127.89.0.100' }], ports: [], preferLocal: false,
+      aliases: [{ networkId: 'A', names: ['webby'] }],
       backends: [
         { taskId: 't1', networkId: 'A', addr: '127.88.0.5', local: true },
         { taskId: 't2', networkId: 'A', addr: '127.88.0.6', local: false },
@@ -34,7 +35,7 @@ const plan: NodePlan = {
       ],
     },
     {
-      id: 's2', name: 'db', endpointMode: 'dnsrr', vips: [], ports: [], preferLocal: false,
+      id: 's2', name: 'db', endpointMode: 'dnsrr', vips: [], ports: [], preferLocal: false, aliases: [{ networkId: 'A', names: ['database'] }],
       backends: ['7', '8', '9'].map((i) => ({ taskId: `d${i}`, networkId: 'A', addr: `127.88.0.${i}`, local: false })),
     },
   ],
@@ -70,7 +71,9 @@ t.test('names a task sees', async (t) => {
   t.same(addrs(await ask('tasks.web'))?.sort(), ['127.88.0.5', '127.88.0.6'], 'tasks.<service> → every backend on the network');
   t.same(addrs(await ask('web.front')), ['127.88.0.100'], '<service>.<network>');
   t.same(addrs(await ask('tasks.web.front'))?.sort(), ['127.88.0.5', '127.88.0.6'], 'tasks.<service>.<network>');
-  t.same(addrs(await ask('webby')), ['127.88.0.5'], 'a task alias');
+  t.same(addrs(await ask('webby')), ['127.88.0.100'], "a service alias → the service's VIP on that network");
+  t.same(addrs(await ask('tasks.webby'))?.sort(), ['127.88.0.5', '127.88.0.6'], 'tasks.<alias> → every backend, this node\'s and others\'');
+  t.same(addrs(await ask('database'))?.sort(), ['127.88.0.7', '127.88.0.8', '127.88.0.9'], 'a dnsrr service alias → every backend (all on other nodes)');
   const firsts = new Set<string>();
   for (let i = 0; i < 3; i++) {
     const a = addrs(await ask('db'))!;

@@ -92,9 +92,9 @@ function planFor(h: H, tasks: TaskDef[], webBackends: string[]): NodePlan {
   const webTasks = tasks.filter((x) => x.svc === 'web' && webBackends.includes(x.id));
   const backends = webTasks.flatMap((x) => attachments(x).map((a) => ({ taskId: x.id, ...a, local: x.host === h })));
   const services: PlanService[] = [
-    { id: 's-web', name: 'web', endpointMode: 'vip', vips: [{ networkId: 'app', addr: '10.252.0.100' }, { networkId: 'ing', addr: '10.251.0.100' }], ports: [{ protocol: 'tcp', targetPort: 80, publishedPort: 8080, mode: 'ingress' }], backends, preferLocal: true },
-    { id: 's-rr', name: 'webrr', endpointMode: 'dnsrr', vips: [], ports: [], backends: backends.filter((b) => b.networkId === 'app'), preferLocal: false },
-    { id: 's-client', name: 'client', endpointMode: 'vip', vips: [{ networkId: 'app', addr: '10.252.0.101' }], ports: [], backends: [{ taskId: 'c1', networkId: 'app', addr: c1.app, local: c1.host === h }], preferLocal: false },
+    { id: 's-web', name: 'web', endpointMode: 'vip', vips: [{ networkId: 'app', addr: '10.252.0.100' }, { networkId: 'ing', addr: '10.251.0.100' }], ports: [{ protocol: 'tcp', targetPort: 80, publishedPort: 8080, mode: 'ingress' }], backends, preferLocal: true, aliases: [] },
+    { id: 's-rr', name: 'webrr', endpointMode: 'dnsrr', vips: [], ports: [], backends: backends.filter((b) => b.networkId === 'app'), preferLocal: false, aliases: [] },
+    { id: 's-client', name: 'client', endpointMode: 'vip', vips: [{ networkId: 'app', addr: '10.252.0.101' }], ports: [], backends: [{ taskId: 'c1', networkId: 'app', addr: c1.app, local: c1.host === h }], preferLocal: false, aliases: [{ networkId: 'app', names: ['the-client'] }] },
   ];
   return {
     nodeId: `h${h}`,
@@ -105,7 +105,7 @@ function planFor(h: H, tasks: TaskDef[], webBackends: string[]): NodePlan {
     ],
     tasks: tasks
       .filter((x) => x.host === h)
-      .map((x) => ({ taskId: x.id, netns: taskNs(x), serviceName: x.svc, attachments: attachments(x).map((a) => ({ ...a, mac: macForAddr(a.addr), aliases: x.svc === 'client' ? ['the-client'] : [] })) })),
+      .map((x) => ({ taskId: x.id, netns: taskNs(x), serviceName: x.svc, attachments: attachments(x).map((a) => ({ ...a, mac: macForAddr(a.addr), aliases: [] })) })),
     remotes,
     services,
   };
@@ -258,7 +258,8 @@ t.test('three hosts, one overlay', { skip: why ?? false }, async (t) => {
     t.same((await nslookup(ns, 'tasks.web', gw)).addrs.sort(), ['10.252.0.11', '10.252.0.12'], 'tasks.web → the backends');
     t.same((await nslookup(ns, 'web.appnet', gw)).addrs, ['10.252.0.100'], 'web.appnet');
     t.same((await nslookup(ns, 'tasks.web.appnet', gw)).addrs.sort(), ['10.252.0.11', '10.252.0.12'], 'tasks.web.appnet');
-    t.same((await nslookup(ns, 'the-client', gw)).addrs, ['10.252.0.30'], 'a task alias');
+    t.same((await nslookup(ns, 'the-client', gw)).addrs, ['10.252.0.101'], "a service alias: the service's VIP");
+    t.same((await nslookup(ns, 'tasks.the-client', gw)).addrs, ['10.252.0.30'], 'tasks.<alias>: its task');
     const rr1 = (await nslookup(ns, 'webrr', gw)).addrs;
     const rr2 = (await nslookup(ns, 'webrr', gw)).addrs;
     t.same([...rr1].sort(), ['10.252.0.11', '10.252.0.12'], 'dnsrr → every backend');

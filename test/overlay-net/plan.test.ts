@@ -63,6 +63,7 @@ t.test('plans of three nodes', async (t) => {
   const web = a.services[0]!;
   t.equal(web.endpointMode, 'vip');
   t.equal(web.preferLocal, true);
+  t.same(web.aliases, [{ networkId: 'net1', names: ['www'] }], "the service's network alias, for every node's resolver");
   t.same(web.ports, [{ protocol: 'tcp', targetPort: 80, publishedPort: 8080, mode: 'ingress' }], 'sctp left out');
   t.same(web.vips.map((v) => v.networkId).sort(), [ingress.ID, 'net1'].sort());
   t.ok(web.vips.every((v) => !v.addr.includes('/')), 'no prefix lengths in the plan');
@@ -76,6 +77,7 @@ t.test('plans of three nodes', async (t) => {
   t.same(c.networks.map((n) => n.name).sort(), ['ingress', 'other']);
   t.same(c.services.map((x) => x.name).sort(), ['db', 'web']);
   t.same(c.services.find((x) => x.name === 'db')!.backends.map((x) => x.taskId), ['d1']);
+  t.same(c.services.find((x) => x.name === 'web')!.aliases, [], 'no alias where the aliased network is not served');
   t.same(buildNodePlan('nope', objects), { nodeId: 'nope', underlayAddr: '', networks: [], tasks: [], remotes: [], services: [] });
   t.same(buildNodePlan('A', objects), a, 'pure: the same objects give the same plan');
 

@@ -24,7 +24,7 @@ const base = (): NodePlan => ({
   remotes: [{ networkId: 'app', addr: '10.9.0.20', mac: macForAddr('10.9.0.20'), nodeUnderlay: '192.0.2.2' }],
   services: [
     {
-      id: 's', name: 'web', endpointMode: 'vip', vips: [{ networkId: 'app', addr: '10.9.0.100' }], ports: [{ protocol: 'tcp', targetPort: 80, publishedPort: 8080, mode: 'ingress' }], preferLocal: false,
+      id: 's', name: 'web', endpointMode: 'vip', vips: [{ networkId: 'app', addr: '10.9.0.100' }], ports: [{ protocol: 'tcp', targetPort: 80, publishedPort: 8080, mode: 'ingress' }], preferLocal: false, aliases: [{ networkId: 'app', names: ['www'] }],
       backends: [
         { taskId: 't1', networkId: 'app', addr: '10.9.0.10', local: true },
         { taskId: 't2', networkId: 'app', addr: '10.9.0.20', local: false },
@@ -56,6 +56,8 @@ t.test('validation refuses what could inject or mislead a command', async (t) =>
     ['netns with a space', (p) => (p.tasks[0].netns = 'a b')],
     ['netns with a newline', (p) => (p.tasks[0].netns = 'x\nlink del eth0')],
     ['alias with a semicolon', (p) => (p.tasks[0].attachments[0].aliases = ['a;b'])],
+    ['service alias with a semicolon', (p) => (p.services[0].aliases[0].names = ['a;b'])],
+    ['service alias on an unknown network', (p) => (p.services[0].aliases[0].networkId = 'nope')],
     ['service name with a brace', (p) => (p.services[0].name = 'web}')],
     ['address outside its subnet', (p) => (p.tasks[0].attachments[0].addr = '10.8.0.10')],
     ['not an address', (p) => (p.remotes[0].nodeUnderlay = '192.0.2.1 dev lo')],

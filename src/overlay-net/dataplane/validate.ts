@@ -121,6 +121,11 @@ export function validatePlan(plan: NodePlan): void {
   for (const [i, s] of plan.services.entries()) {
     if (!isDnsName(s.name)) bad(`services[${i}].name`, s.name);
     if (s.endpointMode !== 'vip' && s.endpointMode !== 'dnsrr') bad(`services[${i}].endpointMode`, s.endpointMode);
+    if (!Array.isArray(s.aliases)) bad(`services[${i}].aliases`, s.aliases);
+    for (const [j, a] of s.aliases.entries()) {
+      if (!nets.has(a.networkId)) bad(`services[${i}].aliases[${j}].networkId`, a.networkId);
+      for (const name of a.names) if (!isDnsName(name)) bad(`services[${i}].aliases[${j}].names`, name);
+    }
     for (const [j, v] of s.vips.entries()) onNet(`services[${i}].vips[${j}]`, v.networkId, v.addr);
     for (const [j, b] of s.backends.entries()) {
       if (b.hostPorts === undefined) {

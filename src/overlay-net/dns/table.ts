@@ -5,7 +5,8 @@
  *   <service>                   → its VIP on that network (dnsrr: every backend)
  *   tasks.<service>             → every backend's address on that network
  *   <service>.<network>, tasks.<service>.<network>  → the same, on that network
- *   <alias>                     → the aliased local task's address
+ *   <alias>, tasks.<alias>      → as <service>, tasks.<service>: a service's
+ *                                 network aliases are more names for it
  * each optionally followed by the cluster domain.
  */
 import type { NodePlan } from '../interface.js';
@@ -61,18 +62,18 @@ export class NameTable {
         if (!names) continue;
         const backends = s.backends.filter((b) => b.networkId === id).map((b) => b.addr);
         const vip = s.vips.find((v) => v.networkId === id);
-        if (s.endpointMode === 'vip' && vip) add(names, s.name, vip.addr, ttl.vip, false);
-        if (s.endpointMode === 'dnsrr') for (const a of backends) add(names, s.name, a, ttl.task, true);
-        for (const a of backends) add(names, `tasks.${s.name}`, a, ttl.task, true);
-        // A dnsrr service with no running task still exists: NODATA, not NXDOMAIN.
-        if (!names.has(s.name.toLowerCase())) names.set(s.name.toLowerCase(), { addrs: [], ttl: ttl.task, rotate: false });
-        if (!names.has(`tasks.${s.name}`.toLowerCase())) names.set(`tasks.${s.name}`.toLowerCase(), { addrs: [], ttl: ttl.task, rotate: false });
+        for (const name of [s.name, ...(s.aliases.find((a) => a.networkId === id)?.names ?? [])]) {
+          if (s.endpointMode === 'vip' && vip) add(names, name, vip.addr, ttl.vip, false);
+          if (s.endpointMode === 'dnsrr') for (const a of backends) add(names, name, a, ttl.task, true);
+          for (const a of backends) add(names, `tasks.${name}`, a, ttl.task, true);
+          // A dnsrr service with no running task still exists: NODATA, not NXDOMAIN.
+          if (!names.has(name.toLowerCase())) names.set(name.toLowerCase(), { addrs: [], ttl: ttl.task, rotate: false });
+          if (!names.has(`tasks.${name}`.toLowerCase())) names.set(`tasks.${name}`.toLowerCase(), { addrs: [], ttl: ttl.task, rotate: false });
+        }
       }
     }
     for (const t of plan.tasks) {
       for (const a of t.attachments) {
-        const names = this.nets.get(a.networkId)?.names;
-        if (names) for (const alias of a.aliases) add(names, alias, a.addr, ttl.task, true);
         this.taskScopes.set(a.addr, [a.networkId, ...t.attachments.map((x) => x.networkId).filter((id) => id !== a.networkId)]);
       }
     }
