@@ -53,6 +53,12 @@
  *                so the figure can only grow). Only the DNAT chain is read: the
  *                SNAT chain lists the node's own task addresses, a draining
  *                task's too, until it has stopped. p99 over all (task, machine).
+ *   new_task_traffic_p99_ms / new_task_traffic_max_ms
+ *                in the same rounds, the task that scaling back to 4 starts:
+ *                from its Status.Timestamp when the store first shows it
+ *                running (its node's report) until the last of the 3
+ *                machines' DNAT chains holds all its addresses (the same
+ *                monitors). "New tasks receive traffic within 1 s."
  *   source_ip_preserved
  *                from the root namespace (10.214.k.254) GET
  *                http://<machine with a web task>:8080/cgi-bin/ip, a CGI that
@@ -426,6 +432,7 @@ async function main(): Promise<void> {
 
     // ---- endpoint removal latency
     const samples: number[] = [];
+    const addSamples: number[] = [];
     let fallbackT0 = 0;
     const removedSvc = async (replicas: number) => {
       const s = (await api<ServiceJson>('GET', '/services/web')).json();
@@ -435,11 +442,16 @@ async function main(): Promise<void> {
     const chainOf = async (i: number) => (await run('nsenter', [`--net=/run/netns/${lab.ns(i)}`, '--', 'nft', 'list', 'chain', 'ip', 'shoal', 'to_backend']).catch(() => ({ stdout: '' }))).stdout;
     // One `nft monitor` per machine for the whole phase: each DNAT chain rewrite, stamped on arrival.
     const goneAt = new Map<string, number>(); // `${machine}/${taskId}` → first chain rewrite without any of its addresses
+    const addedAt = new Map<string, number>(); // `${machine}/${taskId}` → first chain rewrite with all of a new task's addresses
+    const lastChain = new Map<number, string>();
     let round: TaskJson[] = [];
+    let adding: TaskJson[] = [];
     for (let i = 1; i <= 3; i++) {
       const w = await chainWatcher(lab.ns(i), (rules, at) => {
         const text = rules.join('\n');
+        lastChain.set(i, text);
         for (const x of round) if (!goneAt.has(`${i}/${x.ID}`) && allAddrs(x).every((a) => !hasAddr(text, a))) goneAt.set(`${i}/${x.ID}`, at);
+        for (const x of adding) if (!addedAt.has(`${i}/${x.ID}`) && allAddrs(x).every((a) => hasAddr(text, a))) addedAt.set(`${i}/${x.ID}`, at);
       });
       live.add(w);
     }
@@ -491,8 +503,38 @@ async function main(): Promise<void> {
       samples.push(...gone);
       log(`removal ${r}: task ${removed!.ID.slice(0, 12)} on n${nodeIds.get(removed!.NodeID)}: out of n1,n2,n3 after ${gone.join(', ')} ms (decision ${decided === tApi ? "request time" : `${decided - tApi} ms after the request`}, at ${decided})`);
       await removedSvc(4);
+      // The replacement: from the moment the store holds it running (its node's report) until every
+      // machine's DNAT chain sends to it — "new tasks receive traffic within 1 s".
+      const fresh = await waitFor(
+        async () => (await tasks('web')).find((x) => !cur.some((y) => y.ID === x.ID) && (x.NetworksAttachments ?? []).length > 0 && x.Status.State !== 'running') ?? null,
+        { timeoutMs: 30_000, intervalMs: 5, what: 'the replacement task, before it runs' },
+      ).catch(() => null);
+      if (!fresh) {
+        log(`removal ${r}: the replacement was running before the bench saw it; no add sample`);
+        continue;
+      }
+      adding = [fresh];
+      for (const [i, text] of lastChain) if (allAddrs(fresh).every((a) => hasAddr(text, a))) addedAt.set(`${i}/${fresh.ID}`, Date.now());
+      const runningAt = await waitFor(
+        async () => {
+          const x = (await tasks('web')).find((y) => y.ID === fresh.ID);
+          return x?.Status.State === 'running' ? Date.parse(x.Status.Timestamp ?? '') : null;
+        },
+        { timeoutMs: 60_000, intervalMs: 5, what: `task ${fresh.ID.slice(0, 12)} running` },
+      );
+      const added = await waitFor(() => ([1, 2, 3].every((i) => addedAt.has(`${i}/${fresh.ID}`)) ? [1, 2, 3].map((i) => Math.max(0, addedAt.get(`${i}/${fresh.ID}`)! - runningAt)) : null), {
+        timeoutMs: 30_000,
+        intervalMs: 5,
+        what: `task ${fresh.ID.slice(0, 12)} in every machine's DNAT chain`,
+      });
+      adding = [];
+      addSamples.push(Math.max(...added));
+      log(`replacement ${r}: task ${fresh.ID.slice(0, 12)} in n1,n2,n3's load balancers ${added.join(', ')} ms after it ran`);
     }
     samples.sort((a, b) => a - b);
+    addSamples.sort((a, b) => a - b);
+    const addP99 = addSamples[Math.min(addSamples.length - 1, Math.ceil(addSamples.length * 0.99) - 1)] ?? null;
+    log(`new task to traffic: ${addSamples.length} samples, p50 ${addSamples[Math.floor(addSamples.length / 2)]} ms, max ${addSamples[addSamples.length - 1]} ms`);
     const p99 = samples[Math.min(samples.length - 1, Math.ceil(samples.length * 0.99) - 1)] ?? null;
     log(`endpoint removal: ${samples.length} samples, p50 ${samples[Math.floor(samples.length / 2)]} ms, p99 ${p99} ms, max ${samples[samples.length - 1]} ms${fallbackT0 ? ` (${fallbackT0} with the request time as decision time)` : ''}`);
 
@@ -508,6 +550,8 @@ async function main(): Promise<void> {
         update_total_requests: loadResult.total,
         endpoint_removal_p99_ms: p99,
         source_ip_preserved: sourceIpPreserved,
+        new_task_traffic_max_ms: addSamples.length ? addSamples[addSamples.length - 1] : null,
+        new_task_traffic_p99_ms: addP99,
       }) + '\n',
     );
   } finally {
