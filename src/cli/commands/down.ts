@@ -11,7 +11,7 @@ import type { Command } from 'commander';
 import { CliError } from '../errors.js';
 import { DEFAULT_CLUSTER_DIR, nodeDataDir, readCluster, writeCluster } from '../local/cluster-file.js';
 import { netnsPids, netnsUnavailable, removeNetns } from '../local/netns.js';
-import { isNodeProcess, stopProcess } from '../local/processes.js';
+import { isNodeProcess, processesUnder, stopProcess } from '../local/processes.js';
 import { parseDuration } from '../units.js';
 import { out } from './common.js';
 import { flagValue } from './service-create-flags.js';
@@ -77,6 +77,11 @@ export function registerDown(program: Command): void {
         out(removed.length > 0 ? `Removed ${removed.join(', ')}\n` : `No network namespace, veth or bridge of this cluster was left to remove\n`);
       }
       if (o.purge) {
+        // A node's task supervisor ends just after its node (the node stops its tasks through it);
+        // under load it may still be writing its state when the node has gone. Deleting under it
+        // let it recreate part of the tree (seen: .shoal back after "Removed .shoal").
+        const left = processesUnder(dir);
+        if (left.length > 0) await Promise.all(left.map((pid) => stopProcess(pid, graceMs)));
         await unmountUnder(dir);
         try {
           rmSync(dir, { recursive: true, force: true });

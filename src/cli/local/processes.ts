@@ -5,7 +5,7 @@
  * (SIGTERM, then SIGKILL after a grace).
  */
 import { spawn } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CliError } from '../errors.js';
@@ -81,6 +81,33 @@ export function processAlive(pid: number): boolean {
     const code = (err as NodeJS.ErrnoException).code;
     return code === 'EPERM' || (code === 'ENOENT' && process.platform !== 'linux');
   }
+}
+
+/**
+ * Live processes whose command line names a path inside `dir` (a node's task
+ * supervisor runs as `node …/supervisor/main.js <data-dir>/supervisor`), not
+ * this process. Empty where there is no /proc.
+ */
+export function processesUnder(dir: string): number[] {
+  const prefix = path.resolve(dir) + path.sep;
+  let pids: string[];
+  try {
+    pids = readdirSync('/proc').filter((p) => /^\d+$/.test(p));
+  } catch {
+    return [];
+  }
+  const out: number[] = [];
+  for (const p of pids) {
+    const pid = Number(p);
+    if (pid === process.pid) continue;
+    try {
+      const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+      if (argv.some((a) => a.startsWith(prefix)) && processAlive(pid)) out.push(pid);
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return out;
 }
 
 export type StopResult = 'stopped' | 'killed';

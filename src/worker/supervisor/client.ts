@@ -67,6 +67,8 @@ export class SupervisorClient {
   private readonly listeners = new Set<SupervisorListener>();
   private lastConfigure: { nodeId: string; managers: string[]; tls?: { key: string; cert: string; ca: string } } | null = null;
   private closed = false;
+  /** shutdown() told the supervisor to end: never start another. */
+  private ending = false;
   private readonly transport: WsTransport;
   private readonly entry: string;
   private holdCount = 0;
@@ -174,6 +176,11 @@ export class SupervisorClient {
     if (!this.conn && !this.running()) return;
     await this.busy(async () => {
       const c = await this.connection();
+      // From here no request may reconnect: a connection attempt finding no supervisor starts
+      // one, and a call racing the node's exit did (seen in node logs: "supervisor: started"
+      // after the stop) — a fresh supervisor outliving its stopped node, which recreated its
+      // directory under `shoal down --purge`.
+      this.ending = true;
       await c.request(SupervisorShutdown, { reason }, { timeoutMs: 10_000 }).catch(() => {});
       await Promise.race([c.closed, new Promise((r) => setTimeout(r, 25_000).unref())]);
     });
@@ -204,6 +211,7 @@ export class SupervisorClient {
   private connection(): Promise<Connection> {
     if (this.closed) return Promise.reject(new SupervisorError('UNAVAILABLE', 'the supervisor client is closed'));
     if (this.conn?.isOpen) return Promise.resolve(this.conn);
+    if (this.ending) return Promise.reject(new SupervisorError('UNAVAILABLE', 'the supervisor was shut down with the node'));
     this.connecting ??= this.connect().finally(() => (this.connecting = null));
     return this.connecting;
   }
