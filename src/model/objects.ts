@@ -275,6 +275,12 @@ export interface ContainerStatus {
   ContainerID?: string;
   PID?: number;
   ExitCode?: number;
+  /**
+   * Shoal: the task's health check, when it has one (Docker keeps this on the
+   * container, as State.Health). A task with a check is `starting` until
+   * its first pass, and fails when it turns unhealthy.
+   */
+  Health?: { Status: 'starting' | 'healthy' | 'unhealthy'; FailingStreak: number; Output?: string };
 }
 
 export interface TaskStatus {

@@ -1,5 +1,7 @@
 import t from 'tap';
 import { execFile } from 'node:child_process';
+import { rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 import { ProcCluster, type NodeProc } from '../helpers/procs.js';
 import { waitFor } from '../helpers/wait.js';
 import { distFile } from '../helpers/dist.js';
@@ -23,7 +25,7 @@ interface TaskJson {
   NodeID: string;
   Slot: number;
   DesiredState: string;
-  Status: { State: string };
+  Status: { State: string; Timestamp: string; Err?: string; ContainerStatus?: { Health?: { Status: string } } };
 }
 
 t.test('process-runtime cluster: converge, logs, kill -9 a worker, heal, restart', async (t) => {
@@ -37,6 +39,26 @@ t.test('process-runtime cluster: converge, logs, kill -9 a worker, heal, restart
     timeoutMs: 20_000,
     what: 'three ready nodes',
   });
+  // Health checks on real processes: starting until the check passes, then running; a check
+  // that starts failing gets the task failed ("unhealthy container") and replaced.
+  const healthy = path.join(c.dir, 'healthy');
+  const sick = path.join(c.dir, 'sick');
+  const hc = await shoal(api, 'service', 'create', '-d', '--name', 'checked', '--runtime', 'process', '--health-cmd', `test -e ${healthy} && test ! -e ${sick}`, '--health-interval', '200ms', '--health-retries', '2', '--', 'sleep', '3600');
+  t.equal(hc.code, 0, hc.err);
+  const checked = async () => (await c.http(m1, 'GET', '/tasks?filters=' + encodeURIComponent(JSON.stringify({ service: ['checked'] })))).json<TaskJson[]>();
+  // Not a fixed sleep: wait until it has been starting for over a second (five failed checks).
+  const first = await waitFor(async () => (await checked()).find((x) => x.Status.State === 'starting' && Date.now() - Date.parse(x.Status.Timestamp) > 1000) ?? null, { timeoutMs: 30_000, what: 'the checked task starting for over 1 s' });
+  t.pass('starting, not running, while its check fails');
+  writeFileSync(healthy, '');
+  const up = await waitFor(async () => (await checked()).find((x) => x.ID === first.ID && x.Status.State === 'running') ?? null, { timeoutMs: 20_000, what: 'the checked task running once healthy' });
+  t.equal(up.Status.ContainerStatus?.Health?.Status, 'healthy', 'its status carries the health');
+  writeFileSync(sick, '');
+  const down = await waitFor(async () => (await checked()).find((x) => x.ID === first.ID && x.Status.State === 'failed') ?? null, { timeoutMs: 20_000, what: 'the checked task failed once unhealthy' });
+  t.match(down.Status.Err, /unhealthy container/, down.Status.Err ?? "");
+  rmSync(sick);
+  await waitFor(async () => (await checked()).some((x) => x.ID !== first.ID && x.Slot === first.Slot && x.Status.State === 'running'), { timeoutMs: 30_000, what: 'a replacement running (and healthy)' });
+  t.pass('replaced by a healthy task');
+  t.equal((await shoal(api, 'service', 'rm', 'checked')).code, 0);
   // Keep tasks off the manager so the worker kill below matters.
   t.equal((await shoal(api, 'node', 'update', '--availability', 'drain', 'n1')).code, 0);
 

@@ -60,6 +60,16 @@ export class FakeRuntime implements Runtime {
     if (!b) throw new RuntimeError('NOT_FOUND', `no task ${taskId}`);
     this.exit(taskId, 143);
   }
+  /** Test hook: what a command exec'd in a task (a health check) exits with; 0 when unset. */
+  readonly execExit = new Map<string, number>();
+  execs = 0;
+  async exec(taskId: string, cmd: string[]): Promise<{ exitCode: number; output: string }> {
+    const b = this.box(taskId);
+    if (b.state !== 'running') throw new RuntimeError('NOT_FOUND', `task ${taskId} is not running`);
+    this.execs++;
+    const exitCode = this.execExit.get(taskId) ?? 0;
+    return { exitCode, output: `${cmd.join(' ')}: exit ${exitCode}` };
+  }
   async remove(taskId: string): Promise<void> {
     this.boxes.delete(taskId);
   }

@@ -213,6 +213,7 @@ export interface ScalarFlags {
   healthRetries?: string;
   healthTimeout?: string;
   healthStartPeriod?: string;
+  healthStartInterval?: string;
   healthcheck?: boolean;
   runtime?: string;
   detach?: boolean;
@@ -283,6 +284,7 @@ function scalarOptions(cmd: Command): Command {
     .option('--health-retries <n>', 'consecutive failures needed to report unhealthy')
     .option('--health-timeout <duration>', 'maximum time a health check may take')
     .option('--health-start-period <duration>', 'start period before failed checks count')
+    .option('--health-start-interval <duration>', 'time between health checks during the start period')
     .option('--no-healthcheck', "disable the image's health check")
     .addOption(new Option('--runtime <runtime>', 'runtime that runs the tasks (TaskTemplate.Runtime)').choices(RUNTIME_CHOICES))
     .option('-d, --detach', 'exit immediately instead of waiting for the service to converge')
@@ -381,7 +383,7 @@ export function applyScalars(spec: ServiceSpec, f: ScalarFlags): void {
 }
 
 function applyHealth(c: { HealthCheck?: HealthConfig }, f: ScalarFlags): void {
-  const touched = [f.healthCmd, f.healthInterval, f.healthRetries, f.healthTimeout, f.healthStartPeriod].some((v) => v !== undefined);
+  const touched = [f.healthCmd, f.healthInterval, f.healthRetries, f.healthTimeout, f.healthStartPeriod, f.healthStartInterval].some((v) => v !== undefined);
   if (f.healthcheck === false) {
     if (touched) throw new CliError('--no-healthcheck conflicts with the --health-* flags');
     c.HealthCheck = { Test: ['NONE'] };
@@ -394,6 +396,7 @@ function applyHealth(c: { HealthCheck?: HealthConfig }, f: ScalarFlags): void {
   if (f.healthInterval !== undefined) h.Interval = flagValue('--health-interval', f.healthInterval, parseDuration);
   if (f.healthTimeout !== undefined) h.Timeout = flagValue('--health-timeout', f.healthTimeout, parseDuration);
   if (f.healthStartPeriod !== undefined) h.StartPeriod = flagValue('--health-start-period', f.healthStartPeriod, parseDuration);
+  if (f.healthStartInterval !== undefined) h.StartInterval = flagValue('--health-start-interval', f.healthStartInterval, parseDuration);
   if (f.healthRetries !== undefined) h.Retries = flagValue('--health-retries', f.healthRetries, parseCount);
   c.HealthCheck = h;
 }

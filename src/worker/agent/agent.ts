@@ -96,6 +96,7 @@ export class Agent {
         log: (m) => this.log(m),
         alive: () => !this.stopped,
         wall: () => this.wall(),
+        timers: this.opts.timers ?? systemTimers,
         secrets: this.secrets,
         ...(this.opts.networks ? { networks: this.opts.networks } : {}),
       },

@@ -5,6 +5,8 @@ import { stopGraceMs, toRunSpec, usesSecrets, withProcessNetworking, withSecretF
 import type { SecretFiles } from './secret-files.js';
 import type { LocalTask, TaskDb } from './task-db.js';
 import { TaskNetworks } from './task-networks.js';
+import { HealthMonitor, healthPolicy, type HealthReport } from './health.js';
+import type { Timers } from '../../util/timers.js';
 
 export interface ControllerDeps {
   runtime: Runtime;
@@ -19,6 +21,8 @@ export interface ControllerDeps {
   secrets?: SecretFiles;
   /** The node's overlay data plane (absent: not root, or no iproute2/nftables). */
   networks?: TaskNetworks;
+  /** Clocks and timers for health checks (tests: simulated time). */
+  timers: Timers;
 }
 
 /**
@@ -36,6 +40,8 @@ export class TaskController {
   private stopping = false;
   private containerId: string | undefined;
   private pid: number | undefined;
+  private health: HealthMonitor | null = null;
+  private healthNow: HealthReport | null = null;
 
   constructor(
     private readonly deps: ControllerDeps,
@@ -66,9 +72,12 @@ export class TaskController {
     this.containerId = info.runtimeId;
     if (info.pid !== undefined) this.pid = info.pid;
     if (info.state === 'running') {
-      this.state = 'running';
+      // Not yet healthy when the agent stopped: still `starting` (it reports running on its first pass).
+      const unproven = this.state === 'starting' && healthPolicy(this.task.Spec.ContainerSpec?.HealthCheck) !== null;
+      this.state = unproven ? 'starting' : 'running';
       this.created = true;
       this.watchExit();
+      this.watchHealth(unproven ? 'starting' : 'healthy');
     } else if (info.state === 'exited' && info.exit) {
       this.created = true;
       this.chain = this.chain.then(() => this.exited(info.exit!));
@@ -121,9 +130,45 @@ export class TaskController {
       } catch (err) {
         return this.move('failed', 'starting failed', errText(err));
       }
-      await this.move('running', 'started');
       this.watchExit();
+      // With a health check the task stays `starting` until its first pass (Swarm's rule):
+      // only then is it running, counted by a rolling update, and an endpoint.
+      if (this.watchHealth('starting')) return;
+      await this.move('running', 'started');
     }
+  }
+
+  /** Starts the task's health checks, if it has any; false when it has none. */
+  private watchHealth(initial: 'starting' | 'healthy'): boolean {
+    const policy = healthPolicy(this.task.Spec.ContainerSpec?.HealthCheck);
+    if (!policy || this.health) return policy !== null;
+    const rt = this.deps.runtime;
+    this.health = new HealthMonitor(policy, (cmd, timeoutMs) => rt.exec(this.task.ID, cmd, timeoutMs), this.deps.timers, (r) => {
+      this.healthNow = r;
+      this.chain = this.chain.then(() => this.healthChanged(r));
+    });
+    this.healthNow = { status: initial, failingStreak: 0, lastOutput: '' };
+    this.health.start(initial);
+    return true;
+  }
+
+  private async healthChanged(r: HealthReport): Promise<void> {
+    if (isTerminal(this.state) || this.stopping) return;
+    if (r.status === 'healthy' && this.state === 'starting') return this.move('running', 'started (healthy)');
+    if (r.status !== 'unhealthy') return;
+    // Stopped before it is reported failed: its replacement never runs beside it.
+    this.stopping = true;
+    try {
+      await this.deps.runtime.stop(this.task.ID, stopGraceMs(this.task));
+    } catch (err) {
+      if (!(err instanceof RuntimeError && err.code === 'NOT_FOUND')) this.deps.log(`task ${this.task.ID}: stopping the unhealthy task: ${errText(err)}`);
+    }
+    await this.move('failed', 'unhealthy container', `task: unhealthy container (${r.failingStreak} failed health checks in a row${r.lastOutput ? `; last: ${r.lastOutput}` : ''})`);
+  }
+
+  private stopHealth(): void {
+    this.health?.stop();
+    this.health = null;
   }
 
   private watchExit(): void {
@@ -140,6 +185,7 @@ export class TaskController {
   }
 
   private async exited(exit: ExitStatus): Promise<void> {
+    this.stopHealth();
     if (isTerminal(this.state)) return;
     const code = exit.exitCode;
     if (this.stopping || this.wantsStop()) return this.move('shutdown', 'shutdown', undefined, code);
@@ -151,6 +197,7 @@ export class TaskController {
   }
 
   private async shutdown(): Promise<void> {
+    this.stopHealth();
     if (isTerminal(this.state)) return;
     if (this.created && (this.state === 'running' || this.state === 'starting')) {
       this.stopping = true;
@@ -167,6 +214,7 @@ export class TaskController {
     if (!this.deps.alive()) return;
     if (stateRank(state) < stateRank(this.state) && !isTerminal(state)) return;
     this.state = state;
+    if (isTerminal(state)) this.stopHealth();
     // Durable only where a restarted agent needs it: the intent before the
     // runtime creates the task (accepted), the fact that it did (ready), and
     // the end. In between, the runtime itself says what runs.
@@ -177,6 +225,7 @@ export class TaskController {
       ...(this.containerId ? { ContainerID: this.containerId } : {}),
       ...(this.pid !== undefined ? { PID: this.pid } : {}),
       ...(exitCode !== undefined ? { ExitCode: exitCode } : {}),
+      ...(this.healthNow ? { Health: { Status: this.healthNow.status, FailingStreak: this.healthNow.failingStreak, ...(this.healthNow.lastOutput ? { Output: this.healthNow.lastOutput } : {}) } } : {}),
     };
     this.deps.report(this.task.ID, {
       Timestamp: new Date(this.deps.wall()).toISOString(),

@@ -139,7 +139,7 @@ export interface Runtime {
    */
   release?(): Promise<void>;
   /** Runs a command inside the task (health checks). */
-  exec?(taskId: string, cmd: string[], timeoutMs: number): Promise<{ exitCode: number; output: string }>;
+  exec(taskId: string, cmd: string[], timeoutMs: number): Promise<{ exitCode: number; output: string }>;
 }
 
 export type RuntimeErrorCode = 'NOT_FOUND' | 'IMAGE_NOT_FOUND' | 'INVALID_SPEC' | 'UNAVAILABLE' | 'FAILED';

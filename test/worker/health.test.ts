@@ -1,0 +1,191 @@
+/**
+ * Health checks, on simulated time: the monitor's Docker semantics (intervals,
+ * start period, retries, timeouts), and the task controller's use of them —
+ * `starting` until the first pass, `failed` ("unhealthy container") once
+ * unhealthy, stopped before that is reported. The real-process run is in
+ * test/worker/e2e.test.ts.
+ */
+import t from 'tap';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { HEALTH_DEFAULTS, HealthMonitor, healthPolicy, type HealthReport } from '../../src/worker/agent/health.js';
+import { TaskController } from '../../src/worker/agent/task-controller.js';
+import { TaskDb } from '../../src/worker/agent/task-db.js';
+import type { Task, TaskStatus } from '../../src/model/index.js';
+import { SimTimers } from '../sim/timers.js';
+import { FakeRuntime } from './fake-runtime.js';
+
+const S = 1e9;
+const flush = async () => {
+  for (let i = 0; i < 10; i++) await new Promise((r) => setImmediate(r));
+};
+
+t.test('policy: Docker defaults, CMD and CMD-SHELL, NONE', async (t) => {
+  t.equal(healthPolicy(undefined), null);
+  t.equal(healthPolicy({ Test: ['NONE'] }), null, 'NONE disables an image check');
+  t.equal(healthPolicy({ Test: [] }), null);
+  t.same(healthPolicy({ Test: ['CMD-SHELL', 'curl -f http://localhost/'] }), {
+    cmd: ['/bin/sh', '-c', 'curl -f http://localhost/'],
+    intervalMs: HEALTH_DEFAULTS.intervalMs,
+    timeoutMs: HEALTH_DEFAULTS.timeoutMs,
+    retries: 3,
+    startPeriodMs: 0,
+    startIntervalMs: HEALTH_DEFAULTS.startIntervalMs,
+  });
+  t.same(healthPolicy({ Test: ['CMD', 'test', '-e', '/ok'], Interval: 2 * S, Timeout: S / 2, Retries: 5, StartPeriod: 10 * S, StartInterval: S })!, {
+    cmd: ['test', '-e', '/ok'],
+    intervalMs: 2000,
+    timeoutMs: 500,
+    retries: 5,
+    startPeriodMs: 10_000,
+    startIntervalMs: 1000,
+  });
+});
+
+function monitor(hc: Parameters<typeof healthPolicy>[0], results: (boolean | 'hang' | 'throw')[]) {
+  const timers = new SimTimers();
+  const changes: [number, HealthReport][] = [];
+  const probes: number[] = [];
+  let i = 0;
+  const m = new HealthMonitor(
+    healthPolicy(hc)!,
+    async (_cmd, timeoutMs) => {
+      probes.push(timers.now());
+      const r = results[Math.min(i++, results.length - 1)]!;
+      if (r === 'throw') throw new Error('exec failed: no such task');
+      if (r === 'hang') return { exitCode: 137, output: `(timed out after ${timeoutMs} ms)` };
+      return { exitCode: r ? 0 : 1, output: r ? 'ok' : 'not ok' };
+    },
+    timers,
+    (r) => changes.push([timers.now(), r]),
+  );
+  const step = async (ms: number) => {
+    timers.advance(ms);
+    await flush();
+  };
+  return { m, timers, changes, probes, step };
+}
+
+t.test('monitor: starting until the first pass; Retries failures in a row make it unhealthy', async (t) => {
+  const { m, changes, probes, step } = monitor({ Test: ['CMD', 'x'], Interval: S, Retries: 3 }, [false, false, true, false, true, false, false, false, true]);
+  m.start();
+  t.equal(m.report().status, 'starting');
+  await step(1000);
+  await step(1000);
+  t.equal(m.report().status, 'starting', 'failures while starting (no start period): counted, not yet unhealthy');
+  t.equal(m.report().failingStreak, 2);
+  await step(1000);
+  t.same(changes.map(([at, r]) => [at, r.status]), [[3000, 'healthy']], 'the first pass: healthy');
+  t.equal(m.report().failingStreak, 0, 'a pass resets the streak');
+  await step(1000);
+  await step(1000);
+  t.equal(m.report().status, 'healthy', 'one failure between passes changes nothing');
+  await step(1000);
+  await step(1000);
+  t.equal(m.report().status, 'healthy', 'two in a row: still healthy (Retries 3)');
+  await step(1000);
+  t.same(changes.map(([at, r]) => [at, r.status]), [[3000, 'healthy'], [8000, 'unhealthy']], 'the third in a row: unhealthy');
+  t.equal(changes[1]![1].failingStreak, 3);
+  t.equal(changes[1]![1].lastOutput, 'not ok');
+  await step(10_000);
+  t.same(probes, [1000, 2000, 3000, 4000, 5000, 6000, 7000, 8000], 'one check per interval; none after unhealthy');
+});
+
+t.test('monitor: StartPeriod forgives failures and checks every StartInterval; a pass ends it', async (t) => {
+  const { m, changes, probes, step } = monitor({ Test: ['CMD', 'x'], Interval: 10 * S, Retries: 1, StartPeriod: 5 * S, StartInterval: S }, [false, false, false, true, false]);
+  m.start();
+  for (let i = 0; i < 3; i++) await step(1000);
+  t.equal(m.report().status, 'starting', 'three failures inside the start period do not count (Retries 1)');
+  t.equal(m.report().failingStreak, 0);
+  await step(1000);
+  t.same(changes.map(([at, r]) => [at, r.status]), [[4000, 'healthy']]);
+  await step(1000);
+  t.equal(probes.length, 4, 'after the pass, checks run every Interval, not StartInterval');
+  await step(9000);
+  t.same(changes.map(([at, r]) => [at, r.status]), [[4000, 'healthy'], [14_000, 'unhealthy']], 'after the start period a failure counts (Retries 1)');
+});
+
+t.test('monitor: failures after the start period count even before any pass; a timeout or exec error is a failure', async (t) => {
+  const { m, changes, step } = monitor({ Test: ['CMD', 'x'], Interval: S, Retries: 2, StartPeriod: 2.5 * S, StartInterval: S }, [false, false, 'hang', 'throw']);
+  m.start();
+  await step(1000);
+  await step(1000);
+  t.equal(m.report().failingStreak, 0, 'inside the start period');
+  await step(1000);
+  t.equal(m.report().failingStreak, 1, 'a timed-out check counts');
+  await step(1000);
+  t.same(changes.map(([at, r]) => [at, r.status, r.lastOutput]), [[4000, 'unhealthy', 'exec failed: no such task']], 'an exec error counts; unhealthy without ever passing');
+  m.stop();
+});
+
+t.test('controller: a task with a health check is starting until healthy, then fails unhealthy after being stopped', async (t) => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'shoal-health-'));
+  const db = await TaskDb.open(path.join(dir, 'tasks.db'));
+  t.teardown(async () => {
+    await db.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const rt = new FakeRuntime();
+  const timers = new SimTimers();
+  const reports: TaskStatus[] = [];
+  const events: string[] = [];
+  const task = {
+    ID: 'task1',
+    ServiceID: 's',
+    Slot: 1,
+    NodeID: 'n',
+    DesiredState: 'running',
+    Spec: { ContainerSpec: { Image: 'busybox', Args: ['sleep', '600'], HealthCheck: { Test: ['CMD-SHELL', 'test -e /ok'], Interval: S, Retries: 2 } } },
+    Status: { Timestamp: new Date(0).toISOString(), State: 'assigned', Message: '' },
+  } as unknown as Task;
+  const c = new TaskController(
+    {
+      runtime: rt,
+      db,
+      report: (_id, s) => {
+        reports.push(s);
+        events.push(`report ${s.State}`);
+      },
+      log: () => {},
+      alive: () => true,
+      wall: () => timers.wall(),
+      timers,
+    },
+    { id: task.ID, task, runtime: 'process', state: 'assigned', created: false, updatedMs: 0 },
+  );
+  const origStop = rt.stop.bind(rt);
+  rt.stop = async (id: string) => {
+    events.push('runtime stop');
+    return origStop(id);
+  };
+  c.kick();
+  await c.settled();
+  await flush();
+  t.same(reports.map((r) => r.State), ['accepted', 'preparing', 'ready', 'starting'], 'started, but not running before its first check');
+  t.same(rt.running(), ['task1']);
+  timers.advance(1000);
+  await flush();
+  await c.settled();
+  const running = reports[reports.length - 1]!;
+  t.equal(running.State, 'running', 'the first pass: running');
+  t.same(running.ContainerStatus?.Health, { Status: 'healthy', FailingStreak: 0, Output: '/bin/sh -c test -e /ok: exit 0' }, 'the status carries the health');
+  rt.execExit.set('task1', 1);
+  timers.advance(1000);
+  await flush();
+  t.equal(reports[reports.length - 1]!.State, 'running', 'one failure: nothing reported (Retries 2)');
+  timers.advance(1000);
+  await flush();
+  await c.settled();
+  const failed = reports[reports.length - 1]!;
+  t.equal(failed.State, 'failed');
+  t.equal(failed.Message, 'unhealthy container');
+  t.match(failed.Err, /^task: unhealthy container \(2 failed health checks in a row; last: \/bin\/sh -c test -e \/ok: exit 1\)/);
+  t.equal(failed.ContainerStatus?.Health?.Status, 'unhealthy');
+  t.same(events.slice(-2), ['runtime stop', 'report failed'], 'stopped before it is reported failed: no replacement runs beside it');
+  t.same(rt.running(), []);
+  const execs = rt.execs;
+  timers.advance(10_000);
+  await flush();
+  t.equal(rt.execs, execs, 'no more checks');
+});
