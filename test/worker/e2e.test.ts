@@ -43,10 +43,11 @@ t.test('process-runtime cluster: converge, logs, kill -9 a worker, heal, restart
   // that starts failing gets the task failed ("unhealthy container") and replaced.
   const healthy = path.join(c.dir, 'healthy');
   const sick = path.join(c.dir, 'sick');
-  const hc = await shoal(api, 'service', 'create', '-d', '--name', 'checked', '--runtime', 'process', '--health-cmd', `test -e ${healthy} && test ! -e ${sick}`, '--health-interval', '200ms', '--health-retries', '2', '--', 'sleep', '3600');
+  const hc = await shoal(api, 'service', 'create', '-d', '--name', 'checked', '--runtime', 'process', '--health-cmd', `test -e ${healthy} && test ! -e ${sick}`, '--health-interval', '200ms', '--health-retries', '2', '--health-start-period', '60s', '--health-start-interval', '200ms', '--', 'sleep', '3600');
   t.equal(hc.code, 0, hc.err);
   const checked = async () => (await c.http(m1, 'GET', '/tasks?filters=' + encodeURIComponent(JSON.stringify({ service: ['checked'] })))).json<TaskJson[]>();
-  // Not a fixed sleep: wait until it has been starting for over a second (five failed checks).
+  // Not a fixed sleep: wait until it has been starting for over a second (five failed checks,
+  // forgiven inside the start period).
   const first = await waitFor(async () => (await checked()).find((x) => x.Status.State === 'starting' && Date.now() - Date.parse(x.Status.Timestamp) > 1000) ?? null, { timeoutMs: 30_000, what: 'the checked task starting for over 1 s' });
   t.pass('starting, not running, while its check fails');
   writeFileSync(healthy, '');
