@@ -189,3 +189,43 @@ t.test('controller: a task with a health check is starting until healthy, then f
   await flush();
   t.equal(rt.execs, execs, 'no more checks');
 });
+
+t.test('controller: a task re-adopted after an agent restart resumes its checks, starting until its next pass', async (t) => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'shoal-health-'));
+  const db = await TaskDb.open(path.join(dir, 'tasks.db'));
+  t.teardown(async () => {
+    await db.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const rt = new FakeRuntime();
+  const timers = new SimTimers();
+  const reports: TaskStatus[] = [];
+  const task = {
+    ID: 'task2',
+    ServiceID: 's',
+    Slot: 1,
+    NodeID: 'n',
+    DesiredState: 'running',
+    Spec: { ContainerSpec: { Image: 'busybox', HealthCheck: { Test: ['CMD', 'true'], Interval: S, Retries: 1 } } },
+    Status: { Timestamp: new Date(0).toISOString(), State: 'running', Message: '' },
+  } as unknown as Task;
+  // What the previous agent left: the task running in the runtime.
+  await rt.create({ taskId: 'task2', name: 'x', image: 'busybox', env: [], mounts: [], limits: {}, labels: {} });
+  await rt.start('task2');
+  const c = new TaskController(
+    { runtime: rt, db, report: (_id, s) => reports.push(s), log: () => {}, alive: () => true, wall: () => timers.wall(), timers },
+    { id: task.ID, task, runtime: 'process', state: 'ready', created: true, updatedMs: 0 },
+  );
+  c.adopt((await rt.inspect('task2'))!);
+  await c.settled();
+  t.equal(c.state, 'starting', 'resumes starting: no pass recorded');
+  timers.advance(1000);
+  await flush();
+  await c.settled();
+  t.same(reports.map((r) => [r.State, r.ContainerStatus?.Health?.Status]), [['running', 'healthy']], 'its next pass reports it running');
+  rt.execExit.set('task2', 1);
+  timers.advance(1000);
+  await flush();
+  await c.settled();
+  t.equal(reports[reports.length - 1]!.State, 'failed', 'and the checks go on: unhealthy fails it');
+});

@@ -72,8 +72,9 @@ export class TaskController {
     this.containerId = info.runtimeId;
     if (info.pid !== undefined) this.pid = info.pid;
     if (info.state === 'running') {
-      // Not yet healthy when the agent stopped: still `starting` (it reports running on its first pass).
-      const unproven = this.state === 'starting' && healthPolicy(this.task.Spec.ContainerSpec?.HealthCheck) !== null;
+      // With a health check it resumes `starting` (the db keeps no record of a pass): it is
+      // (re)reported running on its next pass, and failed if it has turned unhealthy meanwhile.
+      const unproven = healthPolicy(this.task.Spec.ContainerSpec?.HealthCheck) !== null;
       this.state = unproven ? 'starting' : 'running';
       this.created = true;
       this.watchExit();
