@@ -22,6 +22,7 @@ import { checkElections } from './checkers/elections.js';
 import { checkFalseDown } from './checkers/false-down.js';
 import { checkLinearizable } from './checkers/linearizable.js';
 import { checkSlots } from './checkers/slots.js';
+import { checkMesh } from './checkers/mesh.js';
 import type { Verdict } from './checkers/verdict.js';
 import { RunClock, sleep } from './clock.js';
 import { ChaosCluster } from './cluster.js';
@@ -42,6 +43,7 @@ import { History } from './workload/history.js';
 import { KvWorkload } from './workload/kv.js';
 import { LOG_KEYS, tokens } from './workload/keys.js';
 import { ServiceWorkload } from './workload/services.js';
+import { MESH_PORT, MESH_SERVICE, MeshWorkload } from './workload/mesh.js';
 
 export async function runChaos(o: ChaosRunOptions): Promise<ChaosReport> {
   const netnsWhy = o.netns ? NetnsLab.unavailable() : null;
@@ -105,6 +107,15 @@ export async function runChaos(o: ChaosRunOptions): Promise<ChaosReport> {
       tasks.start();
       beats.start();
     }
+    // The data plane, where there is one (every node on an address of its own): a published
+    // service probed through every node's mesh for the whole run (checkers/mesh.ts).
+    const mesh = withServices && o.netns ? new MeshWorkload(c, clock, { everyMs: 50, timeoutMs: 2_000, beatsDir }) : null;
+    if (mesh) {
+      const why = await mesh.setup(60_000);
+      if (why) throw new ChaosError('SETUP', why);
+      log(`mesh: ${MESH_SERVICE} answers through every node's port ${MESH_PORT}; probing every 50 ms`);
+      mesh.start();
+    }
     kv.start();
     services?.start();
 
@@ -117,7 +128,7 @@ export async function runChaos(o: ChaosRunOptions): Promise<ChaosReport> {
 
     // Heal whatever is left (the injector heals each fault; this is the safety net), then stop the clients.
     await healAll(c);
-    await Promise.all([kv.stop(), services?.stop()]);
+    await Promise.all([kv.stop(), services?.stop(), mesh?.stop()]);
     const stoppedAt = clock.now();
     log(`faults stopped: ${injector.records.filter((f) => !f.skipped).length} injected; ${history.ops.length} KV operations`);
 
@@ -140,6 +151,7 @@ export async function runChaos(o: ChaosRunOptions): Promise<ChaosReport> {
     if (slots) checkers.push(slots);
     checkers.push(checkElections(c), checkCrashes(c));
     if (withServices) checkers.push(checkFalseDown(c, tasks.samples, injector.records), checkAddresses(tasks.samples));
+    if (mesh) checkers.push(checkMesh(c, mesh.probes, injector.records, tasks.samples, mesh.serviceId, c.managers().map((m) => m.name)));
     if (agreeMs === null) checkers.push({ name: 'managers-agree', pass: false, summary: 'the managers did not agree on a leader and applied state within 30 s of the faults stopping', details: [] });
 
     const faults = injector.records.map((f) => ({ ...f, recovery: recoveryOf(f, { c, ops: history.ops, tasks: tasks.samples, leaders: leaders.samples }) }));

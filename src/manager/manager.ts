@@ -184,13 +184,18 @@ export class Manager implements ManagerContext {
     if (leading === this.leading || this.stopped) return;
     this.leading = leading;
     if (leading) {
-      this.dispatcher.startLeading();
       void this.bootstrap().catch((err: Error) => this.log(`bootstrap: ${err.message}`));
       // Decisions only once this leader has applied everything committed
-      // before it took over, so it never acts on a stale view.
-      void this.driver.readBarrier().then(
+      // before it took over, so it never acts on a stale view. The dispatcher
+      // too: a session opens with the node's full assignment set and network
+      // plan, and one built from a store still catching up (a leader just
+      // restarted with the others) told nodes to drop what the store had not
+      // re-applied yet — the chaos mesh checker saw every node's routing mesh
+      // refuse connections for ~2 s after all managers crashed.
+      void this.afterBarrier().then(
         () => {
           if (!this.leading || this.stopped) return;
+          this.dispatcher.startLeading();
           this.scheduler.start();
           this.orchestrator?.start();
           this.keyTimer = this.timers.setInterval(() => {
@@ -198,7 +203,6 @@ export class Manager implements ManagerContext {
             void this.stepCaRotation().catch((err: Error) => this.log(`CA rotation: ${err.message}`));
           }, 1_000);
         },
-        (err: Error) => this.log(`leader barrier: ${err.message}`),
       );
     } else {
       this.dispatcher.stopLeading();
@@ -211,6 +215,20 @@ export class Manager implements ManagerContext {
   }
 
   private keyTimer: TimerHandle | null = null;
+
+  /** Resolves once a read barrier passed while this manager still leads (retried until then). */
+  private async afterBarrier(): Promise<void> {
+    await retry(() => this.driver.readBarrier(), {
+      what: 'the new leader\'s read barrier',
+      deadlineMs: Infinity,
+      retryable: () => true,
+      backoff: { initialMs: 50, maxMs: 500 },
+      stopped: () => !this.leading || this.stopped,
+      onRetry: (err) => this.log(`leader barrier: ${(err as Error).message}; retrying`),
+      sleep: (ms) => new Promise<void>((r) => this.timers.setTimeout(r, ms)),
+      now: () => this.timers.now(),
+    }).catch(() => undefined); // only when it stopped leading (or the manager stopped)
+  }
 
   private get timers(): Timers {
     return this.opts.timers ?? systemTimers;

@@ -13,6 +13,7 @@ import { ChaosControl } from '../../chaos-tests/node/control-server.js';
 import { breakMode } from '../../chaos-tests/node/break.js';
 import { startApi } from '../api/helpers.js';
 import { checkAddresses } from '../../chaos-tests/checkers/addresses.js';
+import { checkMesh } from '../../chaos-tests/checkers/mesh.js';
 
 t.test('the fault schedule is a function of the seed', async (t) => {
   const { kinds } = usableKinds(SCENARIOS.all!, { managers: 3, workers: 2, disk: true });
@@ -164,4 +165,30 @@ t.test('addresses: two live tasks on one address fail the run; an ended task fre
   const bad = checkAddresses([{ t: 5, down: new Set<string>(), tasks: [task('a', 'running', ['net/10.0.1.3/24']), task('b', 'pending', ['net/10.0.1.3/24'])] }]);
   t.notOk(bad.pass, 'two live owners caught');
   t.match(bad.details[0], /10\.0\.1\.3\/24 held by live tasks a and b/);
+});
+
+t.test('mesh: failures are excused only on a faulted path; a control-plane fault elsewhere excuses nothing', async (t) => {
+  const nodes = { byId: (id: string) => ({ name: id.replace('id-', '') }) } as never;
+  const rec = (kind: string, targets: string[], injectAt: number, readyAt: number, partition = false) => ({ seq: 0, kind, targets, leaderBefore: null, affectsLeader: false, workersLost: [], partition, injectAt, healAt: readyAt, readyAt, note: '' }) as never;
+  const sample = (at: number, running: string[]) => ({ t: at, down: new Set<string>(), tasks: running.map((n, i) => ({ id: `t${i}`, service: 'web', slot: i + 1, node: `id-${n}`, desired: 'running', state: 'running', addrs: [] })) });
+  const samples = [sample(0, ['w1', 'w2'])];
+  const probe = (at: number, node: string, ok: boolean) => ({ at, node, ok, ms: 5, ...(ok ? {} : { err: 'ECONNRESET' }) });
+  // A replica's node killed at 1000, healed at 3000: failures via any entry until 3000 + slack are excused.
+  const killRep = checkMesh(nodes, [probe(500, 'm1', true), probe(1200, 'm1', false), probe(2000, 'w1', false), probe(9000, 'm2', true)], [rec('kill-worker', ['w1'], 1000, 3000)], samples, 'web', ['m1', 'm2', 'm3'], 1000);
+  t.ok(killRep.pass, killRep.summary);
+  t.equal(killRep.failed, 2);
+  t.match(killRep.summary, /excused: 2 kill-worker/);
+  // The leader (no replica, not the entry) killed: a failure via m2 then is the data plane's fault.
+  const leaderKill = checkMesh(nodes, [probe(1500, 'm2', false), probe(1600, 'm1', false)], [rec('kill-leader', ['m1'], 1000, 3000)], samples, 'web', ['m1', 'm2', 'm3'], 1000);
+  t.notOk(leaderKill.pass, 'a control-plane fault off the path excuses nothing');
+  t.equal(leaderKill.unexcused, 1, 'the request via m1 (the killed leader itself) is excused, the one via m2 is not');
+  t.match(leaderKill.details[0], /via m2: ECONNRESET .*faults then: kill-leader→m1/);
+  // Quiet time, a partition, and no replica at all.
+  t.notOk(checkMesh(nodes, [probe(100, 'm1', false)], [], samples, 'web', ['m1', 'm2', 'm3']).pass, 'a failure in quiet time');
+  t.ok(checkMesh(nodes, [probe(1500, 'm2', false), probe(4000, 'm2', true)], [rec('partition', ['m3'], 1000, 2000, true)], samples, 'web', ['m1', 'm2', 'm3']).pass, 'a partition may cut any path');
+  t.ok(checkMesh(nodes, [probe(1500, 'm2', false), probe(1600, 'm2', true)], [], [sample(0, ['w1']), sample(1400, [])], 'web', ['m1', 'm2', 'm3']).pass, 'no replica running: excused');
+  t.notOk(checkMesh(nodes, [], [], samples, 'web', ['m1', 'm2', 'm3']).pass, 'no request at all proves nothing');
+  const allDown = checkMesh(nodes, [probe(1500, 'w3', false), probe(4000, 'w3', true)], [rec('crash-managers', ['m1', 'm2', 'm3'], 1000, 3000)], samples, 'web', ['m1', 'm2', 'm3']);
+  t.ok(allDown.pass, `every manager down: the nodes fence their tasks, by design (${allDown.summary})`);
+  t.notOk(checkMesh(nodes, [probe(1500, 'w3', false), probe(4000, 'w3', true)], [rec('kill-leader', ['m1', 'm2'], 1000, 3000)], samples, 'web', ['m1', 'm2', 'm3']).pass, 'two of three managers down: no fence, no excuse');
 });

@@ -86,6 +86,31 @@ export function registerServiceChanges(service: Command): void {
     },
   );
 
+  // docker service rollback: the service's previous spec, with its RollbackConfig.
+  service
+    .command('rollback')
+    .description("revert a service's configuration to its previous spec")
+    .argument('<service>', 'service name, ID or ID prefix')
+    .option('-d, --detach', 'exit immediately instead of waiting for the rollback to converge')
+    .option('-q, --quiet', 'suppress progress output')
+    .option('--timeout <duration>', 'how long to wait for convergence without -d', '60s')
+    .action(async (ref: string, f: ScalarFlags, cmd: Command) => {
+      flagValue('--timeout', f.timeout ?? '60s', parseDuration);
+      const client = clientFor(cmd);
+      let id = '';
+      await updateWithVersion(
+        client,
+        () => getService(client, ref),
+        async (cur: Service) => {
+          id = cur.ID;
+          // The API ignores the body with rollback=previous, but it must be a well-formed spec.
+          printWarnings(await client.post(`/services/${cur.ID}/update`, cur.Spec, { version: cur.Version.Index, rollback: 'previous' }));
+        },
+      );
+      out(`${ref}\n`);
+      await converge(client, id, f, true, true);
+    });
+
   service
     .command('scale')
     .description('scale one or more replicated services')

@@ -207,6 +207,13 @@ export interface ScalarFlags {
   updateOrder?: string;
   updateFailureAction?: string;
   updateMonitor?: string;
+  updateMaxFailureRatio?: string;
+  rollbackParallelism?: string;
+  rollbackDelay?: string;
+  rollbackOrder?: string;
+  rollbackFailureAction?: string;
+  rollbackMonitor?: string;
+  rollbackMaxFailureRatio?: string;
   stopGracePeriod?: string;
   healthCmd?: string;
   healthInterval?: string;
@@ -278,6 +285,13 @@ function scalarOptions(cmd: Command): Command {
     .option('--update-order <order>', 'update order: start-first or stop-first')
     .option('--update-failure-action <action>', 'action on update failure: pause, continue or rollback')
     .option('--update-monitor <duration>', 'how long to watch each updated task for failure')
+    .option('--update-max-failure-ratio <ratio>', 'failure rate to tolerate during an update (0 to 1)')
+    .option('--rollback-parallelism <n>', 'maximum number of tasks rolled back at once (0 = all)')
+    .option('--rollback-delay <duration>', 'delay between task rollbacks')
+    .option('--rollback-order <order>', 'rollback order: start-first or stop-first')
+    .option('--rollback-failure-action <action>', 'action on rollback failure: pause or continue')
+    .option('--rollback-monitor <duration>', 'how long to watch each rolled-back task for failure')
+    .option('--rollback-max-failure-ratio <ratio>', 'failure rate to tolerate during a rollback (0 to 1)')
     .option('--stop-grace-period <duration>', 'time to wait before force killing a task')
     .option('--health-cmd <command>', 'command to run to check health (run by a shell)')
     .option('--health-interval <duration>', 'time between health checks')
@@ -334,6 +348,13 @@ export function addUpdateOptions(cmd: Command): Command {
   );
 }
 
+/** A failure ratio: a number from 0 to 1 (docker's --update-max-failure-ratio). */
+function parseRatio(s: string): number {
+  const v = Number(s);
+  if (s.trim() === '' || !Number.isFinite(v) || v < 0 || v > 1) throw new UnitError(`must be a number from 0 to 1, got ${JSON.stringify(s)}`);
+  return v;
+}
+
 function oneOf<T extends string>(flag: string, v: string, allowed: readonly T[]): T {
   if (!(allowed as readonly string[]).includes(v)) throw new CliError(`invalid value for ${flag}: ${JSON.stringify(v)} (one of ${allowed.join(', ')})`);
   return v as T;
@@ -376,7 +397,17 @@ export function applyScalars(spec: ServiceSpec, f: ScalarFlags): void {
   if (f.updateOrder !== undefined) u.Order = oneOf('--update-order', f.updateOrder, ['start-first', 'stop-first'] as const);
   if (f.updateFailureAction !== undefined) u.FailureAction = oneOf('--update-failure-action', f.updateFailureAction, ['pause', 'continue', 'rollback'] as const);
   if (f.updateMonitor !== undefined) u.Monitor = flagValue('--update-monitor', f.updateMonitor, parseDuration);
+  if (f.updateMaxFailureRatio !== undefined) u.MaxFailureRatio = flagValue('--update-max-failure-ratio', f.updateMaxFailureRatio, parseRatio);
   if (Object.keys(u).length > 0) spec.UpdateConfig = u;
+  const rb: UpdateConfig = { ...spec.RollbackConfig };
+  if (f.rollbackParallelism !== undefined) rb.Parallelism = flagValue('--rollback-parallelism', f.rollbackParallelism, parseCount);
+  if (f.rollbackDelay !== undefined) rb.Delay = flagValue('--rollback-delay', f.rollbackDelay, parseDuration);
+  if (f.rollbackOrder !== undefined) rb.Order = oneOf('--rollback-order', f.rollbackOrder, ['start-first', 'stop-first'] as const);
+  // A rollback is never rolled back (SwarmKit): its failure action is pause or continue.
+  if (f.rollbackFailureAction !== undefined) rb.FailureAction = oneOf('--rollback-failure-action', f.rollbackFailureAction, ['pause', 'continue'] as const);
+  if (f.rollbackMonitor !== undefined) rb.Monitor = flagValue('--rollback-monitor', f.rollbackMonitor, parseDuration);
+  if (f.rollbackMaxFailureRatio !== undefined) rb.MaxFailureRatio = flagValue('--rollback-max-failure-ratio', f.rollbackMaxFailureRatio, parseRatio);
+  if (Object.keys(rb).length > 0) spec.RollbackConfig = rb;
   applyHealth(c as { HealthCheck?: HealthConfig }, f);
   if (f.runtime !== undefined) t.Runtime = f.runtime;
   flagValue('--timeout', f.timeout ?? '60s', parseDuration);

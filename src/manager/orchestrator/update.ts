@@ -103,7 +103,9 @@ export function planUpdate(sc: ServiceCtx, slots: SlotState[]): void {
       if (cfg.failureAction === 'rollback' && !u.rollback && sc.service.PreviousSpec !== undefined) {
         setStatus(
           { State: 'rollback_started', StartedAt: isoTime(now), Message: `update rolled back due to ${what}` },
-          { spec: sc.service.PreviousSpec, previousSpec: sc.service.Spec },
+          // SwarmKit clears PreviousSpec here (a manual rollback swaps instead): keeping the
+          // failed spec let a second `service rollback` re-apply it.
+          { spec: sc.service.PreviousSpec, previousSpec: null },
         ).stats.rollbacksStarted++;
       } else {
         const why = cfg.failureAction === 'rollback' && !u.rollback ? ' (no previous spec to roll back to)' : '';
