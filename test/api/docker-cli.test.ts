@@ -141,7 +141,9 @@ t.test('docker CLI', { skip: dockerPresent ? false : 'docker CLI not on PATH: sk
     const create = await docker(
       'service', 'create', '-d', '--no-resolve-image', '--name', 'web', '--replicas', '3',
       '--constraint', 'node.role==manager', '--reserve-memory', '64M', '--label', 'tier=front',
-      '--publish', '8080:80', 'busybox', 'sleep', '1000',
+      '--publish', '8080:80', '--health-cmd', 'wget -q -O- localhost', '--health-interval', '2s', '--health-retries', '2',
+      '--update-failure-action', 'rollback', '--update-max-failure-ratio', '0.5', '--rollback-parallelism', '0',
+      'busybox', 'sleep', '1000',
     );
     t.equal(create.code, 0, create.stderr);
     const id = create.stdout.trim();
@@ -153,7 +155,13 @@ t.test('docker CLI', { skip: dockerPresent ? false : 'docker CLI not on PATH: sk
       Name: 'web',
       Labels: { tier: 'front' },
       Mode: { Replicated: { Replicas: 3 } },
-      TaskTemplate: { ContainerSpec: { Image: 'busybox:latest', Args: ['sleep', '1000'] }, Resources: { Reservations: { MemoryBytes: 64 * 2 ** 20 } }, Placement: { Constraints: ['node.role==manager'] } },
+      TaskTemplate: {
+        ContainerSpec: { Image: 'busybox:latest', Args: ['sleep', '1000'], HealthCheck: { Test: ['CMD-SHELL', 'wget -q -O- localhost'], Interval: 2e9, Retries: 2 } },
+        Resources: { Reservations: { MemoryBytes: 64 * 2 ** 20 } },
+        Placement: { Constraints: ['node.role==manager'] },
+      },
+      UpdateConfig: { FailureAction: 'rollback', MaxFailureRatio: 0.5 },
+      RollbackConfig: { Parallelism: 0 },
       EndpointSpec: { Ports: [{ TargetPort: 80, PublishedPort: 8080, Protocol: 'tcp', PublishMode: 'ingress' }] },
     });
 
@@ -188,7 +196,9 @@ t.test('docker CLI', { skip: dockerPresent ? false : 'docker CLI not on PATH: sk
     t.match(lines(psTable.stdout)[0], /^ID\s+NAME\s+IMAGE\s+NODE\s+DESIRED STATE\s+CURRENT STATE\s+ERROR\s+PORTS$/);
 
     const insp = await docker('service', 'inspect', 'web', '--format', '{{.ID}} {{.Spec.Name}} {{.Spec.Mode.Replicated.Replicas}} {{.Spec.UpdateConfig.FailureAction}}');
-    t.equal(insp.stdout.trim(), `${id} web 3 pause`);
+    t.equal(insp.stdout.trim(), `${id} web 3 rollback`);
+    const hc = await docker('service', 'inspect', 'web', '--format', '{{json .Spec.TaskTemplate.ContainerSpec.Healthcheck}}');
+    t.same(JSON.parse(hc.stdout), { Test: ['CMD-SHELL', 'wget -q -O- localhost'], Interval: 2e9, Retries: 2 }, "docker service inspect reads the health check back (Go's field name)");
     const pretty = await docker('service', 'inspect', '--pretty', 'web');
     t.equal(pretty.code, 0, pretty.stderr);
     t.match(pretty.stdout, /Name:\s+web/);

@@ -86,6 +86,11 @@ t.test('node, service and join-token commands against a real cluster', async (t)
   t.equal(await ok('service', 'update', '-d', '--rollback', 'web'), 'web\n');
   const rolledBack = (JSON.parse(await ok('service', 'inspect', 'web')) as typeof updated[])[0]!;
   t.same([rolledBack.Spec.TaskTemplate.ContainerSpec.Env, rolledBack.Spec.Mode.Replicated.Replicas], [['A=1'], 4], '--rollback restores the previous spec');
+  // `service rollback` (docker's command): a manual rollback swaps, so it goes forward again.
+  t.equal(await ok('service', 'rollback', '-d', 'web'), 'web\n');
+  const again = (JSON.parse(await ok('service', 'inspect', 'web')) as typeof updated[])[0]!;
+  t.same(again.Spec.TaskTemplate.ContainerSpec.Env, ['B=2'], 'service rollback: back to the spec before the rollback');
+  t.equal(oneLineError(await shoal('service', 'rollback', 'nope')), null, 'an unknown service: one line, exit 1');
 
   // Without -d: progress until the deadline, then the scheduler's reason, exit 1.
   r = await shoal('service', 'create', '--name', 'nowhere', '--constraint', 'node.labels.zone==nowhere', '--timeout', '2s', 'busybox', 'sleep', '1');

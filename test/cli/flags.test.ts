@@ -127,6 +127,14 @@ t.test('createSpec: positionals, units and every flag family', async (t) => {
   t.throws(() => createSpec({ timeout: 'soon' }, ['busybox']), /invalid value for --timeout/);
   t.same(createSpec({ healthcheck: false }, ['busybox']).TaskTemplate.ContainerSpec!.HealthCheck, { Test: ['NONE'] });
   t.throws(() => createSpec({ healthcheck: false, healthCmd: 'x' }, ['busybox']), /conflicts/);
+  t.same(createSpec({ healthStartPeriod: '30s', healthStartInterval: '1s' }, ['busybox']).TaskTemplate.ContainerSpec!.HealthCheck, { StartPeriod: 30e9, StartInterval: 1e9 }, '--health-start-interval');
+  const rb = createSpec(
+    { updateMaxFailureRatio: '0.25', rollbackParallelism: '0', rollbackDelay: '1s', rollbackOrder: 'start-first', rollbackFailureAction: 'continue', rollbackMonitor: '5s', rollbackMaxFailureRatio: '1' },
+    ['busybox'],
+  );
+  t.same([rb.UpdateConfig, rb.RollbackConfig], [{ MaxFailureRatio: 0.25 }, { Parallelism: 0, Delay: 1e9, Order: 'start-first', FailureAction: 'continue', Monitor: 5e9, MaxFailureRatio: 1 }], 'the --rollback-* family and --update-max-failure-ratio');
+  t.throws(() => createSpec({ updateMaxFailureRatio: '1.5' }, ['busybox']), /invalid value for --update-max-failure-ratio: must be a number from 0 to 1, got "1.5"/);
+  t.throws(() => createSpec({ rollbackFailureAction: 'rollback' }, ['busybox']), /invalid value for --rollback-failure-action: "rollback" \(one of pause, continue\)/, 'a rollback is never rolled back');
 });
 
 t.test('updateSpec: docker --*-add / --*-rm semantics, never mutating the input', async (t) => {

@@ -165,6 +165,13 @@ function validateContainerSpec(raw: unknown, field: string, runtime: string | un
     if (e === '' || e.startsWith('=')) fail(`${field}.Env[${i}]`, `${JSON.stringify(e)} must be NAME=value`);
   });
   optInt(c.StopGracePeriod, `${field}.StopGracePeriod`, 0);
+  // The API reference spells it HealthCheck; the docker CLI sends Go's field name, Healthcheck
+  // (dockerd's JSON decoding ignores case). Both are the one field: kept as HealthCheck, never dropped.
+  if (c.Healthcheck !== undefined) {
+    if (c.HealthCheck !== undefined) fail(`${field}.Healthcheck`, 'given twice (as Healthcheck and HealthCheck)');
+    c.HealthCheck = c.Healthcheck;
+    delete c.Healthcheck;
+  }
   const hc = optObj(c.HealthCheck, `${field}.HealthCheck`);
   if (hc) validateHealth(hc, `${field}.HealthCheck`);
   validateMounts(c.Mounts, `${field}.Mounts`);
