@@ -57,7 +57,7 @@ if (!busyboxBinary()) {
     const s = await store.import('app:1', layout.dir);
     t.equal(s.id, layout.configDigest, 'ID is the config digest');
     const r = store.resolve('app:1')!;
-    t.same(r.config, { Entrypoint: ['/bin/sh', '-c'], Cmd: ['echo "$GREETING from $(pwd)"; cat hello.txt'], Env: ['PATH=/bin', 'GREETING=hi'], WorkingDir: '/srv' });
+    t.same(r.config, { Entrypoint: ['/bin/sh', '-c'], Cmd: ['echo "$GREETING from $(pwd)"; cat hello.txt'], Env: ['PATH=/bin', 'GREETING=hi'], WorkingDir: '/srv', Healthcheck: { Test: ['CMD', 'test', '-e', '/srv/hello.txt'], Interval: 1e9 } }, 'the config a task runs with, its HEALTHCHECK included');
     t.equal(readFileSync(path.join(r.rootfs, 'srv', 'hello.txt'), 'utf8'), 'hello from layer 2\n', 'layer 2 applied over layer 1');
     t.notOk(existsSync(path.join(r.rootfs, 'bin', 'vi')), 'whiteout removed /bin/vi');
     t.notOk(existsSync(path.join(r.rootfs, 'etc', 'group')), 'whiteout removed /etc/group');

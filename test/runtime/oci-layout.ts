@@ -53,7 +53,7 @@ export function buildOciLayout(work: string, busyboxTar: string): BuiltLayout {
       JSON.stringify({
         architecture: goArch(),
         os: 'linux',
-        config: { Entrypoint: ['/bin/sh', '-c'], Cmd: ['echo "$GREETING from $(pwd)"; cat hello.txt'], Env: ['PATH=/bin', 'GREETING=hi'], WorkingDir: '/srv' },
+        config: { Entrypoint: ['/bin/sh', '-c'], Cmd: ['echo "$GREETING from $(pwd)"; cat hello.txt'], Env: ['PATH=/bin', 'GREETING=hi'], WorkingDir: '/srv', Healthcheck: { Test: ['CMD', 'test', '-e', '/srv/hello.txt'], Interval: 1e9 } },
         rootfs: { type: 'layers', diff_ids: [diffId(l1raw), diffId(l2raw)] },
       }),
     ),

@@ -66,6 +66,16 @@ if (!runc.ok) {
     const out = (await collect(rt, b.taskId)).map((l) => l.line);
     t.equal(out[0], 'hello/x', 'task env overrides image env; Args replaced Cmd, Entrypoint kept');
     t.match(out[1], /No such file/, 'the whiteout holds in the container');
+    // The image's HEALTHCHECK, as the agent reads it, run the way the agent runs it: exec'd inside the container.
+    const hc = await rt.imageHealthCheck!(a);
+    t.same(hc, { Test: ['CMD', 'test', '-e', '/srv/hello.txt'], Interval: 1e9 }, "the image's HEALTHCHECK");
+    const c = spec(target, taskId('hc'), { image: 'app:1', args: ['sleep 30'] });
+    await rt.create(c);
+    await rt.start(c.taskId);
+    t.equal((await rt.exec(c.taskId, hc!.Test!.slice(1), 5_000)).exitCode, 0, 'passes inside the container (/srv/hello.txt is in the image, not on the host)');
+    t.not((await rt.exec(c.taskId, ['test', '-e', '/srv/nope'], 5_000)).exitCode, 0, 'and a failing check fails');
+    await rt.stop(c.taskId, 1_000);
+    await rt.remove(c.taskId);
     await rt.remove(a.taskId);
     await rt.remove(b.taskId);
   });

@@ -5,6 +5,7 @@
  */
 import type { ContainerInfo, ExitStatus, LogLine, Runtime, TaskRunSpec, TaskStats } from '../../src/worker/runtime/interface.js';
 import { RuntimeError } from '../../src/worker/runtime/interface.js';
+import type { HealthConfig } from '../../src/model/index.js';
 
 interface Box {
   spec: TaskRunSpec;
@@ -59,6 +60,11 @@ export class FakeRuntime implements Runtime {
     const b = this.boxes.get(taskId);
     if (!b) throw new RuntimeError('NOT_FOUND', `no task ${taskId}`);
     this.exit(taskId, 143);
+  }
+  /** Test hook: the HEALTHCHECK every image has (none when unset). */
+  imageHealth: HealthConfig | undefined;
+  async imageHealthCheck(): Promise<HealthConfig | undefined> {
+    return this.imageHealth;
   }
   /** Test hook: what a command exec'd in a task (a health check) exits with; 0 when unset. */
   readonly execExit = new Map<string, number>();

@@ -9,7 +9,7 @@ import t from 'tap';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { HEALTH_DEFAULTS, HealthMonitor, healthPolicy, type HealthReport } from '../../src/worker/agent/health.js';
+import { HEALTH_DEFAULTS, HealthMonitor, healthPolicy, mergeHealth, type HealthReport } from '../../src/worker/agent/health.js';
 import { TaskController } from '../../src/worker/agent/task-controller.js';
 import { TaskDb } from '../../src/worker/agent/task-db.js';
 import type { Task, TaskStatus } from '../../src/model/index.js';
@@ -228,4 +228,40 @@ t.test('controller: a task re-adopted after an agent restart resumes its checks,
   await flush();
   await c.settled();
   t.equal(reports[reports.length - 1]!.State, 'failed', 'and the checks go on: unhealthy fails it');
+});
+
+t.test("the image's HEALTHCHECK under the service's, field by field (Docker's merge)", async (t) => {
+  const image = { Test: ['CMD-SHELL', 'curl -f localhost'], Interval: 10 * S, Retries: 5, StartPeriod: 3 * S };
+  t.same(mergeHealth(image, undefined), image, 'no service check: the image one');
+  t.same(mergeHealth(undefined, { Test: ['CMD', 'true'] }), { Test: ['CMD', 'true'] });
+  t.same(mergeHealth(image, { Interval: 2 * S }), { Test: ['CMD-SHELL', 'curl -f localhost'], Interval: 2 * S, Retries: 5, StartPeriod: 3 * S }, 'a service interval over the image test');
+  t.same(mergeHealth(image, { Test: ['CMD', 'true'], Retries: 1 }), { Test: ['CMD', 'true'], Retries: 1, Interval: 10 * S, StartPeriod: 3 * S }, "the service's test and retries, the image's timings");
+
+  // The controller asks the runtime for the image's check: a task whose service has none still gets it.
+  const dir = mkdtempSync(path.join(tmpdir(), 'shoal-health-'));
+  const db = await TaskDb.open(path.join(dir, 'tasks.db'));
+  t.teardown(async () => {
+    await db.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const timers = new SimTimers();
+  const mk = async (hc: unknown) => {
+    const rt = new FakeRuntime();
+    rt.imageHealth = { Test: ['CMD', 'true'], Interval: S };
+    const reports: TaskStatus[] = [];
+    const task = { ID: `t${Math.random()}`.replace('.', ''), ServiceID: 's', Slot: 1, NodeID: 'n', DesiredState: 'running', Spec: { ContainerSpec: { Image: 'img', ...(hc ? { HealthCheck: hc } : {}) } }, Status: { Timestamp: new Date(0).toISOString(), State: 'assigned', Message: '' } } as unknown as Task;
+    const c = new TaskController({ runtime: rt, db, report: (_id, s) => reports.push(s), log: () => {}, alive: () => true, wall: () => timers.wall(), timers }, { id: task.ID, task, runtime: 'process', state: 'assigned', created: false, updatedMs: 0 });
+    c.kick();
+    await c.settled();
+    await flush();
+    return { c, reports };
+  };
+  const a = await mk(undefined);
+  t.equal(a.reports[a.reports.length - 1]!.State, 'starting', "the image's check gates running");
+  timers.advance(1000);
+  await flush();
+  await a.c.settled();
+  t.equal(a.reports[a.reports.length - 1]!.State, 'running', 'and its first pass starts it');
+  const b = await mk({ Test: ['NONE'] });
+  t.equal(b.reports[b.reports.length - 1]!.State, 'running', '--no-healthcheck (NONE) turns the image check off');
 });

@@ -39,6 +39,20 @@ export interface HealthPolicy {
   startIntervalMs: number;
 }
 
+/**
+ * The check a task runs: its service's, over its image's HEALTHCHECK field by
+ * field, as Docker merges them (a service's empty Test or zero durations take
+ * the image's; ["NONE"] turns the image's off).
+ */
+export function mergeHealth(image: HealthConfig | undefined, service: HealthConfig | undefined): HealthConfig | undefined {
+  if (!image) return service;
+  if (!service) return image;
+  const out: HealthConfig = { ...service };
+  if (!service.Test?.length) out.Test = image.Test;
+  for (const k of ['Interval', 'Timeout', 'StartPeriod', 'StartInterval', 'Retries'] as const) if (!service[k] && image[k]) out[k] = image[k];
+  return out;
+}
+
 const nsToMs = (ns: number | undefined, dflt: number): number => (ns && ns > 0 ? Math.max(1, Math.round(ns / 1e6)) : dflt);
 
 /** The policy a task's HealthCheck asks for; null when it has none (absent, empty, or ["NONE"]). */

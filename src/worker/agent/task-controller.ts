@@ -5,7 +5,7 @@ import { stopGraceMs, toRunSpec, usesSecrets, withProcessNetworking, withSecretF
 import type { SecretFiles } from './secret-files.js';
 import type { LocalTask, TaskDb } from './task-db.js';
 import { TaskNetworks } from './task-networks.js';
-import { HealthMonitor, healthPolicy, type HealthReport } from './health.js';
+import { HealthMonitor, healthPolicy, mergeHealth, type HealthPolicy, type HealthReport } from './health.js';
 import type { Timers } from '../../util/timers.js';
 
 export interface ControllerDeps {
@@ -74,11 +74,16 @@ export class TaskController {
     if (info.state === 'running') {
       // With a health check it resumes `starting` (the db keeps no record of a pass): it is
       // (re)reported running on its next pass, and failed if it has turned unhealthy meanwhile.
-      const unproven = healthPolicy(this.task.Spec.ContainerSpec?.HealthCheck) !== null;
-      this.state = unproven ? 'starting' : 'running';
+      this.state = 'running';
       this.created = true;
       this.watchExit();
-      this.watchHealth(unproven ? 'starting' : 'healthy');
+      this.chain = this.chain.then(async () => {
+        const policy = await this.healthPolicy();
+        if (policy && this.state === 'running') {
+          this.state = 'starting';
+          this.watchHealth(policy);
+        }
+      });
     } else if (info.state === 'exited' && info.exit) {
       this.created = true;
       this.chain = this.chain.then(() => this.exited(info.exit!));
@@ -134,15 +139,24 @@ export class TaskController {
       this.watchExit();
       // With a health check the task stays `starting` until its first pass (Swarm's rule):
       // only then is it running, counted by a rolling update, and an endpoint.
-      if (this.watchHealth('starting')) return;
+      const policy = await this.healthPolicy();
+      if (policy) return this.watchHealth(policy);
       await this.move('running', 'started');
     }
   }
 
-  /** Starts the task's health checks, if it has any; false when it has none. */
-  private watchHealth(initial: 'starting' | 'healthy'): boolean {
-    const policy = healthPolicy(this.task.Spec.ContainerSpec?.HealthCheck);
-    if (!policy || this.health) return policy !== null;
+  /** The task's health check: its service's over its image's; null when it has none. */
+  private async healthPolicy(): Promise<HealthPolicy | null> {
+    const own = this.task.Spec.ContainerSpec?.HealthCheck;
+    if (own?.Test?.[0] === 'NONE') return null;
+    const image = await this.deps.runtime.imageHealthCheck?.(toRunSpec(this.task)).catch(() => undefined);
+    return healthPolicy(mergeHealth(image, own));
+  }
+
+  /** Starts the task's health checks (the task is `starting`). */
+  private watchHealth(policy: HealthPolicy): void {
+    if (this.health) return;
+    const initial = 'starting';
     const rt = this.deps.runtime;
     this.health = new HealthMonitor(policy, (cmd, timeoutMs) => rt.exec(this.task.ID, cmd, timeoutMs), this.deps.timers, (r) => {
       this.healthNow = r;
@@ -150,7 +164,6 @@ export class TaskController {
     });
     this.healthNow = { status: initial, failingStreak: 0, lastOutput: '' };
     this.health.start(initial);
-    return true;
   }
 
   private async healthChanged(r: HealthReport): Promise<void> {

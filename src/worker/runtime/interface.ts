@@ -13,6 +13,7 @@
 
 import { policy, ShoalError } from '../../util/errors.js';
 import type { RuntimeName } from '../../model/runtime-names.js';
+import type { HealthConfig } from '../../model/index.js';
 export type { RuntimeName };
 
 export interface MountSpec {
@@ -138,6 +139,11 @@ export interface Runtime {
    * next agent. Optional: runtimes that hold nothing need not implement it.
    */
   release?(): Promise<void>;
+  /**
+   * The image's own HEALTHCHECK, which a service's check overrides field by
+   * field (as Docker merges them). Absent on runtimes without images.
+   */
+  imageHealthCheck?(spec: TaskRunSpec): Promise<HealthConfig | undefined>;
   /** Runs a command inside the task (health checks). */
   exec(taskId: string, cmd: string[], timeoutMs: number): Promise<{ exitCode: number; output: string }>;
 }

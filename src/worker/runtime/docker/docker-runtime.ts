@@ -1,3 +1,4 @@
+import type { HealthConfig } from '../../../model/index.js';
 import type { IncomingMessage } from 'node:http';
 import type { ContainerInfo, ContainerState, ExitStatus, LogLine, LogOptions, Runtime, TaskRunSpec, TaskStats } from '../interface.js';
 import { RuntimeError } from '../interface.js';
@@ -69,6 +70,13 @@ export class DockerRuntime implements Runtime {
       throw new RuntimeError('IMAGE_NOT_FOUND', `image ${spec.image} is not on this node's Docker engine and Shoal never pulls from a registry; load it first, e.g. \`docker import ROOTFS.tar ${spec.image}\` or \`docker load -i IMAGE.tar\``);
     }
     if (r.status !== 200) throw new RuntimeError('FAILED', `Docker image inspect ${spec.image}: ${errorMessage(r.body)}`);
+  }
+
+  /** The image's HEALTHCHECK, as the engine holds it (Config.Healthcheck). */
+  async imageHealthCheck(spec: TaskRunSpec): Promise<HealthConfig | undefined> {
+    const r = await this.api.json<{ Config?: { Healthcheck?: HealthConfig } }>('GET', `/images/${imagePath(spec.image)}/json`);
+    const hc = r.status === 200 ? r.body.Config?.Healthcheck : undefined;
+    return hc?.Test?.length ? hc : undefined;
   }
 
   /** The task's container ID, found by label (cached). */

@@ -165,5 +165,6 @@ function pickConfig(c: ImageConfig): ImageConfig {
   if (c.Env?.length) out.Env = c.Env;
   if (c.WorkingDir) out.WorkingDir = c.WorkingDir;
   if (c.User) out.User = c.User;
+  if (c.Healthcheck?.Test?.length) out.Healthcheck = c.Healthcheck;
   return out;
 }

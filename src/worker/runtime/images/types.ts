@@ -1,5 +1,9 @@
+import type { HealthConfig } from '../../../model/index.js';
+
 /** The part of an OCI/Docker image config a task runs with. */
 export interface ImageConfig {
+  /** The image's HEALTHCHECK (Docker image config; durations in ns). */
+  Healthcheck?: HealthConfig;
   Entrypoint?: string[] | null;
   Cmd?: string[] | null;
   Env?: string[] | null;

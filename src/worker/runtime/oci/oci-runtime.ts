@@ -1,4 +1,5 @@
 import { existsSync, mkdirSync } from 'node:fs';
+import type { HealthConfig } from '../../../model/index.js';
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { ContainerInfo, Runtime, TaskRunSpec, TaskStats } from '../interface.js';
@@ -106,6 +107,10 @@ export class OciRuntime extends SupervisedRuntime<OciInfo> implements Runtime {
     const a = await this.availableFor(this.binaryFor(spec));
     if (!a.ok) throw new RuntimeError('UNAVAILABLE', a.reason ?? 'oci runtime unavailable');
     this.image(spec);
+  }
+
+  async imageHealthCheck(spec: TaskRunSpec): Promise<HealthConfig | undefined> {
+    return this.images.resolve(spec.image)?.config.Healthcheck;
   }
 
   private image(spec: TaskRunSpec) {
