@@ -6,6 +6,7 @@
  * test/worker/e2e.test.ts.
  */
 import t from 'tap';
+import type { Test } from 'tap';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -119,65 +120,68 @@ t.test('monitor: failures after the start period count even before any pass; a t
   m.stop();
 });
 
-t.test('controller: a task with a health check is starting until healthy, then fails unhealthy after being stopped', async (t) => {
+/**
+ * A TaskController over a FakeRuntime, a real task db and simulated time:
+ * `reports` are the statuses it sent, `events` those and the runtime's stops in order.
+ */
+async function controllerFor(t: Test, task: { id: string; containerSpec: object; state?: string }, rt = new FakeRuntime(), timers = new SimTimers()) {
   const dir = mkdtempSync(path.join(tmpdir(), 'shoal-health-'));
   const db = await TaskDb.open(path.join(dir, 'tasks.db'));
   t.teardown(async () => {
     await db.close();
     rmSync(dir, { recursive: true, force: true });
   });
-  const rt = new FakeRuntime();
-  const timers = new SimTimers();
   const reports: TaskStatus[] = [];
   const events: string[] = [];
-  const task = {
-    ID: 'task1',
+  const stop = rt.stop.bind(rt);
+  rt.stop = async (id: string) => {
+    events.push('runtime stop');
+    return stop(id);
+  };
+  const state = task.state ?? 'assigned';
+  const full = {
+    ID: task.id,
     ServiceID: 's',
     Slot: 1,
     NodeID: 'n',
     DesiredState: 'running',
-    Spec: { ContainerSpec: { Image: 'busybox', Args: ['sleep', '600'], HealthCheck: { Test: ['CMD-SHELL', 'test -e /ok'], Interval: S, Retries: 2 } } },
-    Status: { Timestamp: new Date(0).toISOString(), State: 'assigned', Message: '' },
+    Spec: { ContainerSpec: task.containerSpec },
+    Status: { Timestamp: new Date(0).toISOString(), State: state, Message: '' },
   } as unknown as Task;
-  const c = new TaskController(
-    {
-      runtime: rt,
-      db,
-      report: (_id, s) => {
-        reports.push(s);
-        events.push(`report ${s.State}`);
-      },
-      log: () => {},
-      alive: () => true,
-      wall: () => timers.wall(),
-      timers,
-    },
-    { id: task.ID, task, runtime: 'process', state: 'assigned', created: false, updatedMs: 0 },
-  );
-  const origStop = rt.stop.bind(rt);
-  rt.stop = async (id: string) => {
-    events.push('runtime stop');
-    return origStop(id);
+  const report = (_id: string, st: TaskStatus) => {
+    reports.push(st);
+    events.push(`report ${st.State}`);
   };
+  const c = new TaskController(
+    { runtime: rt, db, report, log: () => {}, alive: () => true, wall: () => timers.wall(), timers },
+    { id: full.ID, task: full, runtime: 'process', state: state === 'running' ? 'ready' : 'assigned', created: state === 'running', updatedMs: 0 },
+  );
+  /** Moves simulated time on and lets every resulting step finish. */
+  const advance = async (ms: number) => {
+    timers.advance(ms);
+    await flush();
+    await c.settled();
+  };
+  return { c, rt, timers, reports, events, advance, last: () => reports[reports.length - 1]! };
+}
+
+t.test('controller: a task with a health check is starting until healthy, then fails unhealthy after being stopped', async (t) => {
+  const { c, rt, reports, events, advance, last } = await controllerFor(t, {
+    id: 'task1',
+    containerSpec: { Image: 'busybox', Args: ['sleep', '600'], HealthCheck: { Test: ['CMD-SHELL', 'test -e /ok'], Interval: S, Retries: 2 } },
+  });
   c.kick();
-  await c.settled();
-  await flush();
+  await advance(0);
   t.same(reports.map((r) => r.State), ['accepted', 'preparing', 'ready', 'starting'], 'started, but not running before its first check');
   t.same(rt.running(), ['task1']);
-  timers.advance(1000);
-  await flush();
-  await c.settled();
-  const running = reports[reports.length - 1]!;
-  t.equal(running.State, 'running', 'the first pass: running');
-  t.same(running.ContainerStatus?.Health, { Status: 'healthy', FailingStreak: 0, Output: '/bin/sh -c test -e /ok: exit 0' }, 'the status carries the health');
+  await advance(1000);
+  t.equal(last().State, 'running', 'the first pass: running');
+  t.same(last().ContainerStatus?.Health, { Status: 'healthy', FailingStreak: 0, Output: '/bin/sh -c test -e /ok: exit 0' }, 'the status carries the health');
   rt.execExit.set('task1', 1);
-  timers.advance(1000);
-  await flush();
-  t.equal(reports[reports.length - 1]!.State, 'running', 'one failure: nothing reported (Retries 2)');
-  timers.advance(1000);
-  await flush();
-  await c.settled();
-  const failed = reports[reports.length - 1]!;
+  await advance(1000);
+  t.equal(last().State, 'running', 'one failure: nothing reported (Retries 2)');
+  await advance(1000);
+  const failed = last();
   t.equal(failed.State, 'failed');
   t.equal(failed.Message, 'unhealthy container');
   t.match(failed.Err, /^task: unhealthy container \(2 failed health checks in a row; last: \/bin\/sh -c test -e \/ok: exit 1\)/);
@@ -185,49 +189,23 @@ t.test('controller: a task with a health check is starting until healthy, then f
   t.same(events.slice(-2), ['runtime stop', 'report failed'], 'stopped before it is reported failed: no replacement runs beside it');
   t.same(rt.running(), []);
   const execs = rt.execs;
-  timers.advance(10_000);
-  await flush();
+  await advance(10_000);
   t.equal(rt.execs, execs, 'no more checks');
 });
 
 t.test('controller: a task re-adopted after an agent restart resumes its checks, starting until its next pass', async (t) => {
-  const dir = mkdtempSync(path.join(tmpdir(), 'shoal-health-'));
-  const db = await TaskDb.open(path.join(dir, 'tasks.db'));
-  t.teardown(async () => {
-    await db.close();
-    rmSync(dir, { recursive: true, force: true });
-  });
-  const rt = new FakeRuntime();
-  const timers = new SimTimers();
-  const reports: TaskStatus[] = [];
-  const task = {
-    ID: 'task2',
-    ServiceID: 's',
-    Slot: 1,
-    NodeID: 'n',
-    DesiredState: 'running',
-    Spec: { ContainerSpec: { Image: 'busybox', HealthCheck: { Test: ['CMD', 'true'], Interval: S, Retries: 1 } } },
-    Status: { Timestamp: new Date(0).toISOString(), State: 'running', Message: '' },
-  } as unknown as Task;
+  const { c, rt, reports, advance, last } = await controllerFor(t, { id: 'task2', state: 'running', containerSpec: { Image: 'busybox', HealthCheck: { Test: ['CMD', 'true'], Interval: S, Retries: 1 } } });
   // What the previous agent left: the task running in the runtime.
   await rt.create({ taskId: 'task2', name: 'x', image: 'busybox', env: [], mounts: [], limits: {}, labels: {} });
   await rt.start('task2');
-  const c = new TaskController(
-    { runtime: rt, db, report: (_id, s) => reports.push(s), log: () => {}, alive: () => true, wall: () => timers.wall(), timers },
-    { id: task.ID, task, runtime: 'process', state: 'ready', created: true, updatedMs: 0 },
-  );
   c.adopt((await rt.inspect('task2'))!);
-  await c.settled();
+  await advance(0);
   t.equal(c.state, 'starting', 'resumes starting: no pass recorded');
-  timers.advance(1000);
-  await flush();
-  await c.settled();
+  await advance(1000);
   t.same(reports.map((r) => [r.State, r.ContainerStatus?.Health?.Status]), [['running', 'healthy']], 'its next pass reports it running');
   rt.execExit.set('task2', 1);
-  timers.advance(1000);
-  await flush();
-  await c.settled();
-  t.equal(reports[reports.length - 1]!.State, 'failed', 'and the checks go on: unhealthy fails it');
+  await advance(1000);
+  t.equal(last().State, 'failed', 'and the checks go on: unhealthy fails it');
 });
 
 t.test("the image's HEALTHCHECK under the service's, field by field (Docker's merge)", async (t) => {
@@ -238,30 +216,15 @@ t.test("the image's HEALTHCHECK under the service's, field by field (Docker's me
   t.same(mergeHealth(image, { Test: ['CMD', 'true'], Retries: 1 }), { Test: ['CMD', 'true'], Retries: 1, Interval: 10 * S, StartPeriod: 3 * S }, "the service's test and retries, the image's timings");
 
   // The controller asks the runtime for the image's check: a task whose service has none still gets it.
-  const dir = mkdtempSync(path.join(tmpdir(), 'shoal-health-'));
-  const db = await TaskDb.open(path.join(dir, 'tasks.db'));
-  t.teardown(async () => {
-    await db.close();
-    rmSync(dir, { recursive: true, force: true });
-  });
-  const timers = new SimTimers();
-  const mk = async (hc: unknown) => {
-    const rt = new FakeRuntime();
-    rt.imageHealth = { Test: ['CMD', 'true'], Interval: S };
-    const reports: TaskStatus[] = [];
-    const task = { ID: `t${Math.random()}`.replace('.', ''), ServiceID: 's', Slot: 1, NodeID: 'n', DesiredState: 'running', Spec: { ContainerSpec: { Image: 'img', ...(hc ? { HealthCheck: hc } : {}) } }, Status: { Timestamp: new Date(0).toISOString(), State: 'assigned', Message: '' } } as unknown as Task;
-    const c = new TaskController({ runtime: rt, db, report: (_id, s) => reports.push(s), log: () => {}, alive: () => true, wall: () => timers.wall(), timers }, { id: task.ID, task, runtime: 'process', state: 'assigned', created: false, updatedMs: 0 });
-    c.kick();
-    await c.settled();
-    await flush();
-    return { c, reports };
-  };
-  const a = await mk(undefined);
-  t.equal(a.reports[a.reports.length - 1]!.State, 'starting', "the image's check gates running");
-  timers.advance(1000);
-  await flush();
-  await a.c.settled();
-  t.equal(a.reports[a.reports.length - 1]!.State, 'running', 'and its first pass starts it');
-  const b = await mk({ Test: ['NONE'] });
-  t.equal(b.reports[b.reports.length - 1]!.State, 'running', '--no-healthcheck (NONE) turns the image check off');
+  const withImageCheck = () => Object.assign(new FakeRuntime(), { imageHealth: { Test: ['CMD', 'true'], Interval: S } });
+  const a = await controllerFor(t, { id: 'img1', containerSpec: { Image: 'img' } }, withImageCheck());
+  a.c.kick();
+  await a.advance(0);
+  t.equal(a.last().State, 'starting', "the image's check gates running");
+  await a.advance(1000);
+  t.equal(a.last().State, 'running', 'and its first pass starts it');
+  const b = await controllerFor(t, { id: 'img2', containerSpec: { Image: 'img', HealthCheck: { Test: ['NONE'] } } }, withImageCheck());
+  b.c.kick();
+  await b.advance(0);
+  t.equal(b.last().State, 'running', '--no-healthcheck (NONE) turns the image check off');
 });

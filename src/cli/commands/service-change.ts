@@ -28,6 +28,12 @@ async function converge(client: ApiClient, serviceId: string, f: ScalarFlags, up
   });
 }
 
+/** A rollback to the service's previous spec (the API's rollback=previous). */
+async function rollbackTo(client: ApiClient, cur: Service): Promise<void> {
+  // The API ignores the body with rollback=previous, but it must be a well-formed spec.
+  printWarnings(await client.post(`/services/${cur.ID}/update`, cur.Spec, { version: cur.Version.Index, rollback: 'previous' }));
+}
+
 /**
  * --network-add/--network-rm name networks by name or ID, the spec holds IDs:
  * resolve them first (a network that does not exist is the one error line),
@@ -74,8 +80,7 @@ export function registerServiceChanges(service: Command): void {
         async (cur: Service) => {
           id = cur.ID;
           if (f.rollback) {
-            // The API ignores the body with rollback=previous, but it must be a well-formed spec.
-            printWarnings(await client.post(`/services/${cur.ID}/update`, cur.Spec, { version: cur.Version.Index, rollback: 'previous' }));
+            await rollbackTo(client, cur);
           } else {
             printWarnings(await client.post(`/services/${cur.ID}/update`, updateSpec(cur.Spec, await withNetworkIds(client, f)), { version: cur.Version.Index }));
           }
@@ -101,11 +106,7 @@ export function registerServiceChanges(service: Command): void {
       await updateWithVersion(
         client,
         () => getService(client, ref),
-        async (cur: Service) => {
-          id = cur.ID;
-          // The API ignores the body with rollback=previous, but it must be a well-formed spec.
-          printWarnings(await client.post(`/services/${cur.ID}/update`, cur.Spec, { version: cur.Version.Index, rollback: 'previous' }));
-        },
+        (cur: Service) => ((id = cur.ID), rollbackTo(client, cur)),
       );
       out(`${ref}\n`);
       await converge(client, id, f, true, true);
