@@ -188,10 +188,10 @@ export class Manager implements ManagerContext {
       // Decisions only once this leader has applied everything committed
       // before it took over, so it never acts on a stale view. The dispatcher
       // too: a session opens with the node's full assignment set and network
-      // plan, and one built from a store still catching up (a leader just
-      // restarted with the others) told nodes to drop what the store had not
-      // re-applied yet — the chaos mesh checker saw every node's routing mesh
-      // refuse connections for ~2 s after all managers crashed.
+      // plan, and a new leader may hold entries the old one committed that it
+      // has not applied yet (it learns their commit only with its own term's
+      // first entry). A full set built before that could miss a task the node
+      // already runs, and the node would stop it until the next push.
       void this.afterBarrier().then(
         () => {
           if (!this.leading || this.stopped) return;
