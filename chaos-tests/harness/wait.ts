@@ -8,6 +8,7 @@ export async function waitFor<T>(
   opts: { timeoutMs?: number; intervalMs?: number; what?: string } = {},
 ): Promise<NonNullable<T>> {
   const { timeoutMs = 10_000, intervalMs = 20, what = 'condition' } = opts;
+  const adaptive = opts.intervalMs === undefined;
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
   for (;;) {
@@ -22,10 +23,13 @@ export async function waitFor<T>(
     if (Date.now() > deadline) {
       throw new Error(`timed out after ${timeoutMs} ms waiting for ${what} (last: ${last instanceof Error ? last.message : JSON.stringify(last)})`);
     }
-    // Never probe more than half the time: a probe that spawns a CLI process
-    // costs a few hundred ms of CPU, and back-to-back probes starved the very
-    // cluster they waited on (and the test file running beside them).
-    await new Promise((r) => setTimeout(r, Math.max(intervalMs, Date.now() - started)));
+    // By default, never probe more than half the time: a probe that spawns a
+    // CLI process costs a few hundred ms of CPU, and back-to-back probes
+    // starved the very cluster they waited on (and the test file running
+    // beside them). A caller that names its interval keeps that cadence: it
+    // times something with the probe (e.g. when endpoints left every load
+    // balancer), and a stretched interval would make that time late.
+    await new Promise((r) => setTimeout(r, adaptive ? Math.max(intervalMs, Date.now() - started) : intervalMs));
   }
 }
 
