@@ -79,6 +79,7 @@ import { promisify } from 'node:util';
 import { NetnsLab } from '../chaos-tests/netns.js';
 import { ProcCluster, productCli, type NodeProc } from '../chaos-tests/harness/proc-cluster.js';
 import { waitFor } from '../chaos-tests/harness/wait.js';
+import { percentile } from '../chaos-tests/recovery.js';
 import { busyboxBinary, busyboxRootfs } from '../test/helpers/busybox-rootfs.js';
 
 const run = promisify(execFile);
@@ -531,12 +532,11 @@ async function main(): Promise<void> {
       addSamples.push(Math.max(...added));
       log(`replacement ${r}: task ${fresh.ID.slice(0, 12)} in n1,n2,n3's load balancers ${added.join(', ')} ms after it ran`);
     }
-    samples.sort((a, b) => a - b);
-    addSamples.sort((a, b) => a - b);
-    const addP99 = addSamples[Math.min(addSamples.length - 1, Math.ceil(addSamples.length * 0.99) - 1)] ?? null;
-    log(`new task to traffic: ${addSamples.length} samples, p50 ${addSamples[Math.floor(addSamples.length / 2)]} ms, max ${addSamples[addSamples.length - 1]} ms`);
-    const p99 = samples[Math.min(samples.length - 1, Math.ceil(samples.length * 0.99) - 1)] ?? null;
-    log(`endpoint removal: ${samples.length} samples, p50 ${samples[Math.floor(samples.length / 2)]} ms, p99 ${p99} ms, max ${samples[samples.length - 1]} ms${fallbackT0 ? ` (${fallbackT0} with the request time as decision time)` : ''}`);
+    const addP99 = percentile(addSamples, 0.99);
+    const addMax = percentile(addSamples, 1);
+    log(`new task to traffic: ${addSamples.length} samples, p50 ${percentile(addSamples, 0.5)} ms, max ${addMax} ms`);
+    const p99 = percentile(samples, 0.99);
+    log(`endpoint removal: ${samples.length} samples, p50 ${percentile(samples, 0.5)} ms, p99 ${p99} ms, max ${percentile(samples, 1)} ms${fallbackT0 ? ` (${fallbackT0} with the request time as decision time)` : ''}`);
 
     await once();
     process.stdout.write(
@@ -550,7 +550,7 @@ async function main(): Promise<void> {
         update_total_requests: loadResult.total,
         endpoint_removal_p99_ms: p99,
         source_ip_preserved: sourceIpPreserved,
-        new_task_traffic_max_ms: addSamples.length ? addSamples[addSamples.length - 1] : null,
+        new_task_traffic_max_ms: addMax,
         new_task_traffic_p99_ms: addP99,
       }) + '\n',
     );

@@ -50,6 +50,13 @@ export function parseDuration(s: string): number {
   return Math.round(total);
 }
 
+/** A ratio from 0 to 1 (docker's --update-max-failure-ratio). */
+export function parseRatio(s: string): number {
+  const v = Number(s);
+  if (s.trim() === '' || !Number.isFinite(v) || v < 0 || v > 1) throw new UnitError(`must be a number from 0 to 1, got ${JSON.stringify(s)}`);
+  return v;
+}
+
 /** A non-negative integer flag value. */
 export function parseCount(s: string): number {
   if (!/^\s*\d+\s*$/.test(s)) throw new UnitError(`${JSON.stringify(s)} is not a non-negative integer`);

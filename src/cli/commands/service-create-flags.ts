@@ -9,7 +9,7 @@ import { parseConfigRef, parseSecretRef } from './secret-ref-flags.js';
 import { Option, type Command } from 'commander';
 import type { EndpointPortConfig, HealthConfig, Mount, NetworkAttachmentConfig, ServiceMode, ServiceSpec, TaskSpec, UpdateConfig } from '../../model/index.js';
 import { CliError } from '../errors.js';
-import { parseBytes, parseCount, parseCpus, parseDuration, parseReplicas, UnitError } from '../units.js';
+import { parseBytes, parseCount, parseCpus, parseDuration, parseRatio, parseReplicas, UnitError } from '../units.js';
 
 /** Runs a unit parser, turning its error into one that names the flag. */
 export function flagValue<T>(flag: string, raw: string, parse: (s: string) => T): T {
@@ -346,13 +346,6 @@ export function addUpdateOptions(cmd: Command): Command {
       .option('--network-add <network>', 'attach to a network: NAME or name=NAME,alias=ALIAS (repeatable)', collect)
       .option('--network-rm <network>', 'detach from a network, by name or ID (repeatable)', collect),
   );
-}
-
-/** A failure ratio: a number from 0 to 1 (docker's --update-max-failure-ratio). */
-function parseRatio(s: string): number {
-  const v = Number(s);
-  if (s.trim() === '' || !Number.isFinite(v) || v < 0 || v > 1) throw new UnitError(`must be a number from 0 to 1, got ${JSON.stringify(s)}`);
-  return v;
 }
 
 function oneOf<T extends string>(flag: string, v: string, allowed: readonly T[]): T {

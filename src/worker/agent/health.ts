@@ -103,9 +103,7 @@ export class HealthMonitor {
     this.inStartPeriod = policy.startPeriodMs > 0;
   }
 
-  /** Resume as already healthy (a task re-adopted after an agent restart that had passed before). */
-  start(initial: HealthStatus = 'starting'): void {
-    this.status = initial;
+  start(): void {
     this.schedule();
   }
 

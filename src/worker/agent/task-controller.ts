@@ -148,7 +148,6 @@ export class TaskController {
   /** The task's health check: its service's over its image's; null when it has none. */
   private async healthPolicy(): Promise<HealthPolicy | null> {
     const own = this.task.Spec.ContainerSpec?.HealthCheck;
-    if (own?.Test?.[0] === 'NONE') return null;
     const image = await this.deps.runtime.imageHealthCheck?.(toRunSpec(this.task)).catch(() => undefined);
     return healthPolicy(mergeHealth(image, own));
   }
@@ -156,14 +155,13 @@ export class TaskController {
   /** Starts the task's health checks (the task is `starting`). */
   private watchHealth(policy: HealthPolicy): void {
     if (this.health) return;
-    const initial = 'starting';
     const rt = this.deps.runtime;
     this.health = new HealthMonitor(policy, (cmd, timeoutMs) => rt.exec(this.task.ID, cmd, timeoutMs), this.deps.timers, (r) => {
       this.healthNow = r;
       this.chain = this.chain.then(() => this.healthChanged(r));
     });
-    this.healthNow = { status: initial, failingStreak: 0, lastOutput: '' };
-    this.health.start(initial);
+    this.healthNow = this.health.report();
+    this.health.start();
   }
 
   private async healthChanged(r: HealthReport): Promise<void> {
@@ -199,7 +197,6 @@ export class TaskController {
   }
 
   private async exited(exit: ExitStatus): Promise<void> {
-    this.stopHealth();
     if (isTerminal(this.state)) return;
     const code = exit.exitCode;
     if (this.stopping || this.wantsStop()) return this.move('shutdown', 'shutdown', undefined, code);
