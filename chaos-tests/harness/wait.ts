@@ -2,7 +2,13 @@
  * Waiting with deadlines, never fixed sleeps: poll a condition until it
  * holds or the deadline passes (then fail with a message saying what was
  * awaited and the last observed value).
+ *
+ * SHOAL_WAIT_TRACE=FILE appends one line per satisfied wait (when, how long,
+ * what): where a slow test spends its time.
  */
+import { appendFileSync } from 'node:fs';
+
+const trace = process.env.SHOAL_WAIT_TRACE;
 export async function waitFor<T>(
   probe: () => T | Promise<T>,
   opts: { timeoutMs?: number; intervalMs?: number; what?: string } = {},
@@ -11,11 +17,15 @@ export async function waitFor<T>(
   const adaptive = opts.intervalMs === undefined;
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
+  const t0 = Date.now();
   for (;;) {
     const started = Date.now();
     try {
       const v = await probe();
-      if (v) return v as NonNullable<T>;
+      if (v) {
+        if (trace) appendFileSync(trace, `${new Date().toISOString()} ${Date.now() - t0} ms ${what.split('\n')[0]}\n`);
+        return v as NonNullable<T>;
+      }
       last = v;
     } catch (e) {
       last = e;

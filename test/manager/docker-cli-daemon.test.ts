@@ -189,9 +189,18 @@ t.test('docker node and service commands against a real cluster', async (t) => {
   r = await docker(api, 'service', 'rm', 'logs');
   t.equal(r.code, 0, r.err);
 
+  // docker swarm update --dispatcher-heartbeat: the period is stored and acted on (a node whose
+  // daemon is gone is down after 3 periods, not the default 15 s).
+  r = await docker(api, 'swarm', 'update', '--dispatcher-heartbeat', '1s');
+  t.equal(r.code, 0, r.err);
+  r = await docker(api, 'info', '--format', '{{json .Swarm.Cluster.Spec.Dispatcher}}');
+  t.equal(r.out.trim(), '{"HeartbeatPeriod":1000000000}', `docker info shows the period: ${r.err}`);
+
   // A node that is gone can be removed.
+  const gone = Date.now();
   await c.kill(w1);
   await waitFor(async () => /n2\s+Down/.test((await docker(api, 'node', 'ls')).out), { timeoutMs: 20_000, what: 'n2 down' });
+  t.ok(Date.now() - gone >= 3000, `down once its daemon was gone for 3 heartbeat periods (${Date.now() - gone} ms)`);
   r = await docker(api, 'node', 'rm', 'n2');
   t.equal(r.code, 0, r.err);
   t.notMatch((await docker(api, 'node', 'ls')).out, /\sn2\s/, 'no node with hostname n2');

@@ -1,6 +1,8 @@
 /**
  * `shoal swarm update --rotate-gossip-key`: a new cluster gossip key
- * (manager/membership/gossip-keys.ts). `shoal swarm admin-cert --out DIR`:
+ * (manager/membership/gossip-keys.ts). `--dispatcher-heartbeat`: docker's
+ * flag; a node whose daemon is gone keeps its tasks for 3 × the period
+ * (manager/lease/service.ts). `shoal swarm admin-cert --out DIR`:
  * a new administrator's client bundle for the API over TLS; its key is made
  * here and never sent.
  */
@@ -12,6 +14,7 @@ import type { Cluster } from '../../model/index.js';
 import { CliError } from '../errors.js';
 import { clientFor } from '../host.js';
 import { out, updateWithVersion } from './common.js';
+import { formatDuration, parseDuration } from '../units.js';
 
 export function registerSwarm(program: Command): void {
   const swarm = program.command('swarm').description('manage the cluster itself');
@@ -19,15 +22,23 @@ export function registerSwarm(program: Command): void {
     .command('update')
     .description('change cluster-wide settings')
     .option('--rotate-gossip-key', 'give the cluster a new gossip key; the old one is retired once every node sends with the new one')
-    .action(async (o: { rotateGossipKey?: boolean }, cmd: Command) => {
-      if (!o.rotateGossipKey) throw new CliError('nothing to update: give --rotate-gossip-key');
+    .option('--dispatcher-heartbeat <duration>', 'a node whose daemon is gone (its tasks still running) keeps them for 3 × this, then they are replaced (default 5s)')
+    .action(async (o: { rotateGossipKey?: boolean; dispatcherHeartbeat?: string }, cmd: Command) => {
+      if (!o.rotateGossipKey && o.dispatcherHeartbeat === undefined) throw new CliError('nothing to update: give --rotate-gossip-key or --dispatcher-heartbeat');
+      const heartbeatNs = o.dispatcherHeartbeat === undefined ? undefined : parseDuration(o.dispatcherHeartbeat);
+      if (heartbeatNs !== undefined && heartbeatNs <= 0) throw new CliError(`--dispatcher-heartbeat must be a positive duration, got ${JSON.stringify(o.dispatcherHeartbeat)}`);
       const client = clientFor(cmd);
       await updateWithVersion(
         client,
         () => client.get<Cluster>('/swarm'),
-        (cur) => client.post('/swarm/update', cur.Spec, { version: cur.Version.Index, rotateGossipKey: true }),
+        (cur) =>
+          client.post('/swarm/update', heartbeatNs === undefined ? cur.Spec : { ...cur.Spec, Dispatcher: { ...cur.Spec.Dispatcher, HeartbeatPeriod: heartbeatNs } }, {
+            version: cur.Version.Index,
+            ...(o.rotateGossipKey ? { rotateGossipKey: true } : {}),
+          }),
       );
-      out('Gossip key rotated: every node now sends with the new key; the old one is retired once they all have.\n');
+      if (o.rotateGossipKey) out('Gossip key rotated: every node now sends with the new key; the old one is retired once they all have.\n');
+      if (heartbeatNs !== undefined) out(`Dispatcher heartbeat period set to ${o.dispatcherHeartbeat}: a node whose daemon is gone keeps its tasks for ${formatDuration(3 * heartbeatNs)}.\n`);
     });
   swarm
     .command('ca')

@@ -41,7 +41,9 @@ export interface LeaseOptions {
    * G, how long a node may run tasks with its supervisor renewing but no
    * agent session (the node daemon crashed or hangs) before the managers
    * revoke its lease and replace its tasks. 15 s: a daemon restarted within
-   * 10 s (live restore) keeps every task.
+   * 10 s (live restore) keeps every task. The cluster's
+   * Spec.Dispatcher.HeartbeatPeriod overrides it with 3 × the period
+   * (service.ts agentGraceMs).
    */
   agentGraceMs: number;
 }

@@ -182,10 +182,11 @@ export class LeaseService {
     }));
     // A node whose supervisor renews but whose agent is gone cannot be managed:
     // after the grace period its tasks are replaced like a dead node's.
+    const grace = this.agentGraceMs();
     for (const n of nodes) {
       if (n.standing !== 'up' || this.core.isRevoked(n.id)) continue;
       const since = this.deps.agents.absentSince(n.id);
-      if (since !== undefined && now - since >= this.opts.agentGraceMs) {
+      if (since !== undefined && now - since >= grace) {
         this.core.revoke(n.id, `its agent has been gone for ${Math.round(now - since)} ms`, now);
         this.metrics.revocations++;
         this.log(`revoked node ${n.id}'s lease: its agent has been gone for ${Math.round(now - since)} ms`);
@@ -197,6 +198,18 @@ export class LeaseService {
       this.log(`revoked node ${r.node}'s lease: ${r.why}`);
     }
     for (const d of out.down) this.deps.agents.markDown(d.node, `fenced: ${d.why}`);
+  }
+
+  /**
+   * G, from the cluster's Spec.Dispatcher.HeartbeatPeriod when it is set
+   * (`docker swarm update --dispatcher-heartbeat`, nanoseconds): SwarmKit
+   * declares a node down after three missed heartbeat periods, so an agent
+   * absent for 3 × the period loses its tasks here too. Unset or 0: the
+   * option (15 s, SwarmKit's 3 × 5 s default).
+   */
+  private agentGraceMs(): number {
+    const ns = this.deps.store.list('cluster')[0]?.Spec.Dispatcher?.HeartbeatPeriod;
+    return ns !== undefined && ns > 0 ? (3 * ns) / 1e6 : this.opts.agentGraceMs;
   }
 
   /** Follower: tell the leader whom we granted; its answer is our token to keep granting. */

@@ -1,0 +1,20 @@
+// Preloaded into every test process (package.json "tap"."node-arg").
+//
+// tap starts each test file with @tapjs/processinfo's loader in NODE_OPTIONS,
+// and processinfo hooks every spawn so that children load it too, whatever
+// env the caller passed: NODE_OPTIONS '' is replaced by the parent's. It
+// exists for coverage, which this project's tap config turns off. In the
+// children it only costs: every shoal node, supervisor and CLI process a test
+// starts ran its module loading through the loader thread (`shoal --version`
+// 0.34 s instead of 0.14 s) and wrote a processinfo file on exit. So drop it
+// from every spawn of a test process; the test process itself stays as tap
+// made it.
+const state = globalThis[Symbol.for('process-on-spawn@*:singletonId')];
+// NODE_OPTIONS as processinfo writes it: `"--import=file:///…/@tapjs/processinfo/dist/esm/import.mjs"`.
+const ours = /"?--(?:import|loader|experimental-loader)[= ][^\s"]*@tapjs[/\\]processinfo[^\s"]*"?/g;
+state?.listeners.push((opts) => {
+  const env = { ...opts.env };
+  if (typeof env.NODE_OPTIONS === 'string') env.NODE_OPTIONS = env.NODE_OPTIONS.replace(ours, '').trim();
+  for (const k of Object.keys(env)) if (k.startsWith('_TAPJS_PROCESSINFO_')) delete env[k];
+  opts.env = env;
+});
