@@ -19,12 +19,19 @@ export interface Agent {
   stream: Stream<SessionFrame>;
   sessionId: string;
   ended: Promise<string>;
-  heartbeat(): Promise<void>;
+  /** One heartbeat; resolves with the period the dispatcher answers. */
+  heartbeat(): Promise<number>;
 }
 
 export async function setup(t: Test, options: Partial<DispatcherOptions>, timers?: SimTimers) {
   const ctx = new FakeContext();
-  ctx.init();
+  const cluster = ctx.init();
+  // The period agents heartbeat at is the cluster's (Spec.Dispatcher.HeartbeatPeriod, what
+  // `swarm update --dispatcher-heartbeat` sets); options.heartbeatMs only stands in without one.
+  if (options.heartbeatMs !== undefined) {
+    const cur = ctx.store.get('cluster', cluster.ID)!;
+    ctx.mustApply([{ op: 'update', kind: 'cluster', object: { ...cur, Spec: { ...cur.Spec, Dispatcher: { HeartbeatPeriod: options.heartbeatMs * 1e6 } } } }]);
+  }
   const server = new WsTransport({ nodeId: ctx.selfId });
   const addr = await server.listen({ host: '127.0.0.1', port: 0 });
   const logs: string[] = [];
@@ -67,9 +74,7 @@ export async function setup(t: Test, options: Partial<DispatcherOptions>, timers
       stream,
       sessionId: '',
       ended,
-      heartbeat: async () => {
-        await conn.request(Heartbeat, { nodeId, sessionId: a.sessionId }, { timeoutMs: 5_000 });
-      },
+      heartbeat: async () => (await conn.request(Heartbeat, { nodeId, sessionId: a.sessionId }, { timeoutMs: 5_000 })).heartbeatMs,
     };
     await gotSession;
     a.sessionId = sessionId;

@@ -69,6 +69,30 @@ t.test('heartbeats stop while the session stays open: disconnected after missedH
   b.stream.reset('done');
 });
 
+t.test("the cluster's period is the agents' period: a change reaches agents in the answers to their heartbeats, and shortening it disconnects no one", async (t) => {
+  const time = new SimTimers();
+  const { ctx, d, connect, logs } = await setup(t, { heartbeatMs: 1_000, missedHeartbeats: 3 }, time);
+  const w = ctx.addNode({ hostname: 'w1', state: 'down' });
+  const a = await connect(w);
+  await waitFor(() => nodeState(ctx, w).State === 'ready', { what: 'the worker registered ready' });
+  t.equal((a.frames.find((f) => f.type === 'session') as { heartbeatMs: number }).heartbeatMs, 1_000, 'the session frame names the cluster period');
+  // `swarm update --dispatcher-heartbeat 100ms`
+  const cur = ctx.store.list('cluster')[0]!;
+  ctx.mustApply([{ op: 'update', kind: 'cluster', object: { ...cur, Spec: { ...cur.Spec, Dispatcher: { HeartbeatPeriod: 100e6 } } } }]);
+  // The agent still beats every 1 s until an answer tells it otherwise: judged by the old period.
+  time.advance(900);
+  await new Promise((r) => setImmediate(r));
+  t.equal(nodeState(ctx, w).State, 'ready', 'not disconnected 900 ms into a period it was told was 1 s');
+  t.equal(await a.heartbeat(), 100, 'the answer names the new period');
+  time.advance(250);
+  await new Promise((r) => setImmediate(r));
+  t.equal(nodeState(ctx, w).State, 'ready', 'within 3 new periods of its last beat: still ready');
+  time.advance(100);
+  await waitFor(() => nodeState(ctx, w).State === 'disconnected', { timeoutMs: 10_000, intervalMs: 10, what: 'silent for over 3 new periods: disconnected' });
+  t.equal(logs.filter((l) => l.includes(`node ${w} disconnected`)).length, 1, 'disconnected once, by the new period');
+  void d;
+});
+
 t.test('markDown (the fencing lease decided): committed once, and a connected agent registers again', async (t) => {
   const { ctx, d, connect, logs } = await setup(t, { heartbeatMs: 5_000, missedHeartbeats: 3 });
   const w = ctx.addNode({ hostname: 'w1', state: 'down' });

@@ -1,8 +1,8 @@
 /**
  * `shoal swarm update --rotate-gossip-key`: a new cluster gossip key
  * (manager/membership/gossip-keys.ts). `--dispatcher-heartbeat`: docker's
- * flag; a node whose daemon is gone keeps its tasks for 3 × the period
- * (manager/lease/service.ts). `shoal swarm admin-cert --out DIR`:
+ * flag; agents heartbeat every period, and a node whose daemon is gone keeps
+ * its tasks for 15 periods (manager/heartbeat-period.ts). `shoal swarm admin-cert --out DIR`:
  * a new administrator's client bundle for the API over TLS; its key is made
  * here and never sent.
  */
@@ -22,11 +22,11 @@ export function registerSwarm(program: Command): void {
     .command('update')
     .description('change cluster-wide settings')
     .option('--rotate-gossip-key', 'give the cluster a new gossip key; the old one is retired once every node sends with the new one')
-    .option('--dispatcher-heartbeat <duration>', 'a node whose daemon is gone (its tasks still running) keeps them for 3 × this, then they are replaced (default 5s)')
+    .option('--dispatcher-heartbeat <duration>', 'how often agents heartbeat (default 1s); a node whose daemon is gone keeps its tasks for 15 periods, then they are replaced')
     .action(async (o: { rotateGossipKey?: boolean; dispatcherHeartbeat?: string }, cmd: Command) => {
       if (!o.rotateGossipKey && o.dispatcherHeartbeat === undefined) throw new CliError('nothing to update: give --rotate-gossip-key or --dispatcher-heartbeat');
       const heartbeatNs = o.dispatcherHeartbeat === undefined ? undefined : parseDuration(o.dispatcherHeartbeat);
-      if (heartbeatNs !== undefined && heartbeatNs <= 0) throw new CliError(`--dispatcher-heartbeat must be a positive duration, got ${JSON.stringify(o.dispatcherHeartbeat)}`);
+      if (heartbeatNs !== undefined && heartbeatNs < 100e6) throw new CliError(`--dispatcher-heartbeat must be at least 100ms, got ${JSON.stringify(o.dispatcherHeartbeat)}`);
       const client = clientFor(cmd);
       await updateWithVersion(
         client,
@@ -38,7 +38,7 @@ export function registerSwarm(program: Command): void {
           }),
       );
       if (o.rotateGossipKey) out('Gossip key rotated: every node now sends with the new key; the old one is retired once they all have.\n');
-      if (heartbeatNs !== undefined) out(`Dispatcher heartbeat period set to ${o.dispatcherHeartbeat}: a node whose daemon is gone keeps its tasks for ${formatDuration(3 * heartbeatNs)}.\n`);
+      if (heartbeatNs !== undefined) out(`Dispatcher heartbeat period set to ${o.dispatcherHeartbeat}: a node whose daemon is gone keeps its tasks for ${formatDuration(15 * heartbeatNs)}.\n`);
     });
   swarm
     .command('ca')

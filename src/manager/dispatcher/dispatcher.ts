@@ -6,6 +6,7 @@ import { defaultDispatcherOptions, type DispatcherOptions } from './options.js';
 import type { DispatcherDeps } from './interface.js';
 import type { DispatcherMetrics } from './metrics.js';
 import { DispatcherError } from './errors.js';
+import { heartbeatPeriodMs } from '../heartbeat-period.js';
 import { notLeaderRefusal } from '../not-leader.js';
 import type { Change, StoreOp } from '../store/commands.js';
 import { isTerminal, stateRank, type Node, type Task } from '../../model/index.js';
@@ -21,6 +22,12 @@ interface Session {
   sessionId: string;
   stream: Stream<SessionFrame>;
   lastHeartbeat: number;
+  /**
+   * The heartbeat period this agent was last told (session frame, heartbeat
+   * answers). Until it has heard a shorter one, its silence is judged by
+   * this: a shortened cluster period must not disconnect every agent once.
+   */
+  toldMs: number;
   /** taskId → Version.Index last sent. */
   sent: Map<string, number>;
   /** The gossip key the node last said it sends with (heartbeats). */
@@ -104,7 +111,8 @@ export class Dispatcher {
     this.leading = true;
     this.leaderSince = this.timers.now();
     this.unwatch = this.deps.ctx.store.watch((changes) => this.onChanges(changes));
-    this.checkTimer = this.timers.setInterval(() => this.checkLiveness(), Math.max(50, Math.min(250, this.opts.heartbeatMs / 4)));
+    // A quarter of the shortest period a cluster may set (100 ms: validate/swarm-spec.ts) up to 250 ms.
+    this.checkTimer = this.timers.setInterval(() => this.checkLiveness(), Math.max(25, Math.min(250, this.heartbeatMs() / 4)));
   }
 
   /** Leadership lost: drop every session so agents reconnect to the new leader. */
@@ -169,7 +177,8 @@ export class Dispatcher {
     if (refusal) return this.refuse(stream, `UNAVAILABLE: ${refusal}`);
     const old = this.sessions.get(open.nodeId);
     if (old) old.stream.reset('replaced by a newer session');
-    const session: Session = { nodeId: open.nodeId, sessionId: this.newSessionId(), stream, lastHeartbeat: this.timers.now(), sent: new Map(), sentData: new Set(), planSeq: 0, plans: [], ackedSeq: 0 };
+    const period = this.heartbeatMs();
+    const session: Session = { nodeId: open.nodeId, sessionId: this.newSessionId(), stream, lastHeartbeat: this.timers.now(), toldMs: period, sent: new Map(), sentData: new Set(), planSeq: 0, plans: [], ackedSeq: 0 };
     this.sessions.set(open.nodeId, session);
     this.sessionEnded.delete(open.nodeId);
     this.metrics.sessionsOpened++;
@@ -182,7 +191,7 @@ export class Dispatcher {
         this.endSession(open.nodeId, 'its agent session closed');
       },
     );
-    stream.write({ type: 'session', sessionId: session.sessionId, heartbeatMs: this.opts.heartbeatMs, ...(this.deps.fenceMs ? { fenceMs: this.deps.fenceMs } : {}), managers: this.deps.managers() });
+    stream.write({ type: 'session', sessionId: session.sessionId, heartbeatMs: period, ...(this.deps.fenceMs ? { fenceMs: this.deps.fenceMs } : {}), managers: this.deps.managers() });
     for (const f of this.clusterFrames()) stream.write(f);
     this.pushPlan(session);
     this.pushAssignments(session, true);
@@ -217,7 +226,13 @@ export class Dispatcher {
     if (caTrustId !== undefined) s.caTrustId = caTrustId;
     if (certIssuerId !== undefined) s.certIssuerId = certIssuerId;
     this.metrics.heartbeats++;
-    return { heartbeatMs: this.opts.heartbeatMs };
+    s.toldMs = this.heartbeatMs();
+    return { heartbeatMs: s.toldMs };
+  }
+
+  /** The cluster's Spec.Dispatcher.HeartbeatPeriod, else the option (heartbeat-period.ts). */
+  private heartbeatMs(): number {
+    return Math.round(heartbeatPeriodMs(this.deps.ctx.store, this.opts.heartbeatMs));
   }
 
   private status(nodeId: string, sessionId: string, updates: StatusUpdate[]): Promise<{ accepted: number }> {
@@ -286,9 +301,10 @@ export class Dispatcher {
   private checkLiveness(): void {
     if (!this.leading) return;
     const now = this.timers.now();
-    const deadline = this.opts.heartbeatMs * this.opts.missedHeartbeats;
+    const period = this.heartbeatMs();
+    const deadline = period * this.opts.missedHeartbeats;
     for (const [nodeId, s] of this.sessions) {
-      if (now - s.lastHeartbeat > deadline) {
+      if (now - s.lastHeartbeat > Math.max(period, s.toldMs) * this.opts.missedHeartbeats) {
         // Ours first, so the stream's own close handler does not record a vaguer reason.
         this.endSession(nodeId, `its agent missed heartbeats: nothing heard for ${Math.round(now - s.lastHeartbeat)} ms`);
         s.stream.reset(`missed ${this.opts.missedHeartbeats} heartbeats`);

@@ -1,6 +1,10 @@
 /** The dispatcher's timings, each with its reason. */
 export interface DispatcherOptions {
-  /** Agents heartbeat this often. 1 s (Swarm: 5 s), so a dead agent is noticed in ~3 s. */
+  /**
+   * Agents heartbeat this often while the cluster object sets no
+   * Spec.Dispatcher.HeartbeatPeriod (it does from `shoal init`: 1 s). 1 s
+   * (Swarm: 5 s), so a dead agent is noticed in ~3 s.
+   */
   heartbeatMs: number;
   /**
    * An agent is disconnected after this many missed heartbeats. That only

@@ -42,8 +42,8 @@ export interface LeaseOptions {
    * agent session (the node daemon crashed or hangs) before the managers
    * revoke its lease and replace its tasks. 15 s: a daemon restarted within
    * 10 s (live restore) keeps every task. The cluster's
-   * Spec.Dispatcher.HeartbeatPeriod overrides it with 3 × the period
-   * (service.ts agentGraceMs).
+   * Spec.Dispatcher.HeartbeatPeriod overrides it with 15 × the period
+   * (manager/heartbeat-period.ts; 1 s by default, so 15 s).
    */
   agentGraceMs: number;
 }

@@ -7,6 +7,7 @@ import { DEFAULT_LEASE_OPTIONS, checkLeaseOptions, type LeaseOptions } from './o
 import { LeaseError } from './errors.js';
 import { impersonation } from '../../wire/pki/identity.js';
 import { newLeaseMetrics, type LeaseMetrics } from './metrics.js';
+import { AGENT_GRACE_PERIODS, heartbeatPeriodMs } from '../heartbeat-period.js';
 
 /** What the lease needs from the rest of the manager. */
 export interface LeaseServiceDeps {
@@ -201,15 +202,12 @@ export class LeaseService {
   }
 
   /**
-   * G, from the cluster's Spec.Dispatcher.HeartbeatPeriod when it is set
-   * (`docker swarm update --dispatcher-heartbeat`, nanoseconds): SwarmKit
-   * declares a node down after three missed heartbeat periods, so an agent
-   * absent for 3 × the period loses its tasks here too. Unset or 0: the
-   * option (15 s, SwarmKit's 3 × 5 s default).
+   * G: AGENT_GRACE_PERIODS dispatcher heartbeat periods when the cluster
+   * sets one (heartbeat-period.ts), else the option.
    */
   private agentGraceMs(): number {
-    const ns = this.deps.store.list('cluster')[0]?.Spec.Dispatcher?.HeartbeatPeriod;
-    return ns !== undefined && ns > 0 ? (3 * ns) / 1e6 : this.opts.agentGraceMs;
+    const ms = heartbeatPeriodMs(this.deps.store, 0);
+    return ms > 0 ? AGENT_GRACE_PERIODS * ms : this.opts.agentGraceMs;
   }
 
   /** Follower: tell the leader whom we granted; its answer is our token to keep granting. */

@@ -169,8 +169,15 @@ export class SessionClient {
     this.conn = conn;
     try {
       const stream = conn.openStream(SessionOpen, { type: 'open', nodeId: this.opts.nodeId, description: this.opts.description }) as Stream<SessionFrame>;
-      let heartbeatMs = 1_000;
       let timer: TimerHandle | null = null;
+      let over = false;
+      // Heartbeat every period the dispatcher names: in the session frame, and again in each
+      // answer (the cluster's period can change: `swarm update --dispatcher-heartbeat`).
+      const beatEvery = (ms: number): void => {
+        if (over) return;
+        this.timers.clear(timer);
+        timer = this.timers.setInterval(() => void this.heartbeat(conn, ms, beatEvery), ms);
+      };
       const done = new Promise<void>((resolve, reject) => {
         stream.onData(
           (f) => {
@@ -179,10 +186,9 @@ export class SessionClient {
                 this.sessionId = f.sessionId;
                 // A session was established: the next loss starts the back-off over.
                 this.backoff.reset();
-                heartbeatMs = f.heartbeatMs;
                 this.connectedTo = addr;
                 if (f.managers.length > 0) this.managers = [...new Set([...f.managers.map((m) => m.addr), ...this.managers])];
-                timer = this.timers.setInterval(() => void this.heartbeat(conn, heartbeatMs), heartbeatMs);
+                beatEvery(f.heartbeatMs);
                 this.opts.onConnected?.(addr);
                 if (f.fenceMs !== undefined) this.opts.onFence?.(f.fenceMs);
                 void this.flush();
@@ -227,6 +233,7 @@ export class SessionClient {
       try {
         await done;
       } finally {
+        over = true;
         this.timers.clear(timer);
       }
     } finally {
@@ -235,12 +242,15 @@ export class SessionClient {
     }
   }
 
-  private async heartbeat(conn: Connection, periodMs: number): Promise<void> {
+  private async heartbeat(conn: Connection, periodMs: number, onPeriod: (ms: number) => void): Promise<void> {
     if (!this.sessionId) return;
     try {
       const keyId = this.opts.gossipKeyId?.();
       const ca = this.opts.caReport?.() ?? {};
-      await conn.request(Heartbeat, { nodeId: this.opts.nodeId, sessionId: this.sessionId, ...(keyId ? { gossipKeyId: keyId } : {}), ...ca }, { timeoutMs: periodMs * 2 });
+      // At least 2 s: a short period set for quick failure detection must not turn a loaded
+      // manager's slow answer into a lost session.
+      const r = await conn.request(Heartbeat, { nodeId: this.opts.nodeId, sessionId: this.sessionId, ...(keyId ? { gossipKeyId: keyId } : {}), ...ca }, { timeoutMs: Math.max(2_000, periodMs * 2) });
+      if (r.heartbeatMs !== periodMs) onPeriod(r.heartbeatMs);
     } catch (err) {
       if (isWireError(err, 'REMOTE_ERROR') || isWireError(err, 'TIMEOUT')) {
         this.log(`heartbeat failed: ${(err as Error).message}`);

@@ -16,7 +16,11 @@ export function validateSwarmSpec(raw: unknown): SwarmSpec {
   const r = optObj(s.Raft, 'Spec.Raft');
   if (r) for (const k of ['SnapshotInterval', 'KeepOldSnapshots', 'LogEntriesForSlowFollowers', 'ElectionTick', 'HeartbeatTick']) optInt(r[k], `Spec.Raft.${k}`, 0);
   const d = optObj(s.Dispatcher, 'Spec.Dispatcher');
-  if (d) optInt(d.HeartbeatPeriod, 'Spec.Dispatcher.HeartbeatPeriod', 0);
+  // The period agents heartbeat at, and 15 of them are how long a node whose daemon is gone
+  // keeps its tasks (manager/heartbeat-period.ts). Under 100 ms a loaded manager would
+  // disconnect healthy agents; 0 means the default.
+  const hb = d ? optInt(d.HeartbeatPeriod, 'Spec.Dispatcher.HeartbeatPeriod', 0) : undefined;
+  if (hb !== undefined && hb > 0 && hb < 100e6) fail('Spec.Dispatcher.HeartbeatPeriod', `must be at least 100ms (100000000 ns), got ${hb} ns`);
   const ca = optObj(s.CAConfig, 'Spec.CAConfig');
   if (ca) {
     optInt(ca.NodeCertExpiry, 'Spec.CAConfig.NodeCertExpiry', 0);
