@@ -31,6 +31,7 @@ import { DiskFault } from './faults/disk.js';
 import { NetnsLab } from './netns.js';
 import { Injector } from './faults/injector.js';
 import { collectFinal, waitAgreement } from './final-state.js';
+import { claimOctets } from './harness/octets.js';
 import { BeatWatcher } from './observe/beats.js';
 import { LeaderWatcher } from './observe/leaders.js';
 import { TaskSampler } from './observe/tasks.js';
@@ -74,7 +75,7 @@ export async function runChaos(o: ChaosRunOptions): Promise<ChaosReport> {
   log(`scenario ${scenario.name} (${scenario.description}), seed ${o.seed}: ${schedule.length} faults planned over ${o.durationMs / 1000} s; run dir ${runDir}`);
   if (dropped.length) log(`not run here: ${dropped.join(', ')}`);
 
-  const subnet = o.subnet ?? 100 + (process.pid % 100);
+  const subnet = o.subnet ?? claimOctets(100, 200);
   const c = await ChaosCluster.start({
     managers: o.managers,
     workers: o.workers,

@@ -13,6 +13,7 @@ import { existsSync } from 'node:fs';
 import { FORKER_COMMS } from '../../src/worker/supervisor/forker.js';
 import { fileURLToPath } from 'node:url';
 import { waitFor } from './wait.js';
+import { claimOctets } from './octets.js';
 import { readClientTls } from '../../src/cli/tls.js';
 
 /** The repository root: this file runs from chaos-tests/ (tap) or .build/chaos-tests/. */
@@ -86,7 +87,7 @@ export class ProcCluster {
     private readonly env: Record<string, string> = {},
     private readonly layout: ClusterLayout = {},
   ) {
-    this.third = subnet ?? 100 + (process.pid % 100);
+    this.third = subnet ?? claimOctets(100, 200);
   }
 
   /** The third octet of the nodes' loopback addresses. */

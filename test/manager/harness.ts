@@ -13,13 +13,14 @@ import { LeaseKeeper } from '../../src/worker/supervisor/lease-keeper.js';
 import { SessionClient } from '../../src/worker/agent/session.js';
 import { WsTransport } from '../../src/wire/ws-transport.js';
 import { waitFor } from '../helpers/wait.js';
+import { claimOctets } from '../../chaos-tests/harness/octets.js';
 import { CLUSTER_MESSAGES } from '../../src/protocol/index.js';
 import { registry } from '../../src/wire/registry.js';
 
 registry.add(...CLUSTER_MESSAGES);
 
 let hostSeq = 0;
-const hostBase = 50 + (process.pid % 50) * 3;
+const hostBase = claimOctets(20, 100, 3);
 export function nextHost(): string {
   return `127.0.${hostBase + Math.floor(hostSeq / 200)}.${10 + (hostSeq++ % 200)}`;
 }

@@ -24,7 +24,11 @@ t.test('a bad update rolls itself back; the old tasks are never all down', async
     Name: 'app',
     TaskTemplate: { Runtime: 'process', ContainerSpec: { Image: '/bin/sh', Args: ['-c', 'exec sleep 3600'] }, RestartPolicy: { Condition: 'any', Delay: 0 } },
     Mode: { Replicated: { Replicas: 2 } },
-    UpdateConfig: { Parallelism: 1, Order: 'stop-first', FailureAction: 'rollback', Monitor: 2e9 },
+    // Delay: as in SwarmKit, the updater moves to the next slot once the new task runs, and a
+    // task that runs for a moment and exits counts as a failure only when it exits. Without a
+    // delay between slots the second old task can be stopped before the first new one has
+    // failed (seen once the node started faster): both slots down until the rollback.
+    UpdateConfig: { Parallelism: 1, Delay: 1e9, Order: 'stop-first', FailureAction: 'rollback', Monitor: 2e9 },
     RollbackConfig: { Parallelism: 0, Monitor: 1e9 },
   };
   t.equal((await c.http(m1, 'POST', '/services/create', spec)).status, 201);

@@ -74,22 +74,22 @@ t.test('stall, CPU saturation and a daemon restart kill no task', async (t) => {
     t.ok(alive.length === N && alive.every((p) => pids.has(p)), `${what}: the same ${N} processes`);
   };
 
-  // 1. The daemon's event loop frozen for 5 s (five fence periods).
+  // 1. The daemon's event loop frozen for 3 s (three fence periods).
   process.kill(w1.proc!.pid!, 'SIGSTOP');
   await waitFor(async () => (await byName('n2')).Status.State === 'disconnected', { timeoutMs: 20_000, intervalMs: 100, what: 'n2 disconnected while its daemon is frozen' });
-  await new Promise((res) => setTimeout(res, 5_000)); // the stall itself: there is nothing to wait for
+  await new Promise((res) => setTimeout(res, 3_000)); // the stall itself: there is nothing to wait for
   process.kill(w1.proc!.pid!, 'SIGCONT');
   await waitFor(async () => (await byName('n2')).Status.State === 'ready', { timeoutMs: 20_000, intervalMs: 100, what: 'n2 ready again' });
-  await unchanged('after a 5 s freeze of the node daemon');
+  await unchanged('after a 3 s freeze of the node daemon');
 
-  // 2. Every core busy, at the tasks' own priority, for 6 s.
+  // 2. Every core busy, at the tasks' own priority, for 4 s (four fence periods).
   const hogs: ChildProcess[] = Array.from({ length: cpus().length * 3 }, () => spawn('sh', ['-c', 'while :; do :; done'], { stdio: 'ignore' }));
   try {
-    await new Promise((res) => setTimeout(res, 6_000)); // the load itself
+    await new Promise((res) => setTimeout(res, 4_000)); // the load itself
   } finally {
     for (const h of hogs) h.kill('SIGKILL');
   }
-  await unchanged('after 6 s of saturated CPUs');
+  await unchanged('after 4 s of saturated CPUs');
 
   // 3. Live restore: kill -9 the daemon, start it again within 10 s.
   await c.kill(w1, 'SIGKILL');
