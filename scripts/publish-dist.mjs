@@ -12,6 +12,24 @@ const build = path.join(root, '.build');
 const dist = path.join(root, 'dist');
 const product = ['src', 'bin'];
 
+// tsc never deletes an output whose source is gone. `npm test` runs the compiled tests from
+// .build/test (package.json "tap"), so a test file renamed or removed would go on running from
+// its stale .js: drop every compiled file whose .ts is no longer there, before dist/ is filled.
+function prune(rel) {
+  const dir = path.join(build, rel);
+  if (!existsSync(dir)) return;
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    const r = path.join(rel, e.name);
+    if (e.isDirectory()) {
+      prune(r);
+      continue;
+    }
+    const m = /^(.*)\.js(\.map)?$/.exec(r);
+    if (m && !existsSync(path.join(root, `${m[1]}.ts`))) rmSync(path.join(build, r), { force: true });
+  }
+}
+for (const d of ['src', 'bin', 'bench', 'chaos-tests', 'test']) prune(d);
+
 if (!existsSync(path.join(build, 'bin', 'shoal.js'))) {
   process.stderr.write('publish-dist: .build/bin/shoal.js is missing: tsc -p tsconfig.build.json runs first\n');
   process.exit(1);

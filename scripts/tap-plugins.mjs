@@ -1,8 +1,8 @@
 // tap builds its plugin set into node_modules/@tapjs/test/test-built, and the one npm installs
-// includes @tapjs/typescript (ts-node). This package turns that plugin off and loads tests
-// through tsx (package.json "tap"), but tap only rebuilds the set while a run has already
-// loaded the old one: the first `npm test` after a fresh install ran every test process with
-// ts-node *and* tsx (measured on fresh clones: much slower, and timing-sensitive tests failed).
+// includes @tapjs/typescript (ts-node). This package turns that plugin off and runs the tests
+// compiled (package.json "tap": .build/test), but tap only rebuilds the set while a run has
+// already loaded the old one: the first `npm test` after a fresh install ran every test process
+// with ts-node's loader (measured on fresh clones: much slower, and timing-sensitive tests failed).
 // So rebuild here, before the run, and only when the installed set still names the plugin.
 import { readFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';

@@ -1,6 +1,7 @@
 import { RaftDriverError } from '../../src/raft/driver.js';
 import { RaftError } from '../../src/raft/errors.js';
 import t from 'tap';
+import { repoRoot } from '../helpers/dist.js';
 import { makeSchedule } from '../../chaos-tests/schedule.js';
 import { SCENARIOS, usableKinds, scenarioByName } from '../../chaos-tests/scenario.js';
 import { parseDuration, replayCommand } from '../../chaos-tests/options.js';
@@ -95,7 +96,7 @@ t.test('broken builds: a known mode, from the harness only', async (t) => {
   t.throws(() => breakMode({ SHOAL_CHAOS_BREAK: 'everything' }), /must be/);
   // The product reads no fault switch: no SHOAL_CHAOS anywhere in src/.
   const { spawnSync } = await import('node:child_process');
-  const r = spawnSync('grep', ['-rln', '--include=*.ts', '--include=*.c', 'SHOAL_CHAOS\\|chaos-tests\\|test/', 'src/'], { cwd: new URL('../..', import.meta.url).pathname, encoding: 'utf8' });
+  const r = spawnSync('grep', ['-rln', '--include=*.ts', '--include=*.c', 'SHOAL_CHAOS\\|chaos-tests\\|test/', 'src/'], { cwd: repoRoot, encoding: 'utf8' });
   t.equal(r.status, 1, 'grep ran and found nothing');
   t.equal(r.stdout, '', 'no source file in src/ reads SHOAL_CHAOS* or names chaos-tests or test/');
 });

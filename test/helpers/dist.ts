@@ -2,8 +2,12 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 
-/** Repository root (this file lives in test/helpers). */
-export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+/**
+ * Repository root. This file lives in test/helpers, and `npm test` runs it
+ * compiled, from .build/test/helpers (package.json "tap").
+ */
+const up = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+export const repoRoot = path.basename(up) === '.build' ? path.dirname(up) : up;
 
 /**
  * Path of a compiled file. Tests that start real processes run the compiled

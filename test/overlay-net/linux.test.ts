@@ -13,14 +13,13 @@ import t from 'tap';
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { NodePlan, PlanService } from '../../src/overlay-net/interface.js';
 import { macForAddr } from '../../src/overlay-net/dataplane/names.js';
 import { linuxDataPlaneUnavailable } from '../../src/overlay-net/linux.js';
 import { onPath } from '../helpers/on-path.js';
+import { distFile } from '../helpers/dist.js';
 import { waitFor } from '../helpers/wait.js';
 
-const here = path.dirname(fileURLToPath(import.meta.url));
 const why = (await linuxDataPlaneUnavailable()) ?? (onPath('busybox') ? null : 'busybox not installed') ?? (onPath('nsenter') ? null : 'nsenter not installed');
 
 interface Out {
@@ -134,7 +133,7 @@ class Agent {
     });
   }
   static async start(h: H, dir: string): Promise<Agent> {
-    const child = spawn('nsenter', [`--net=/run/netns/${hostNs(h)}`, process.execPath, '--import=tsx', path.join(here, 'fixtures', 'host.ts'), path.join(dir, `record-h${h}.json`), UPSTREAM], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    const child = spawn('nsenter', [`--net=/run/netns/${hostNs(h)}`, process.execPath, distFile('test/overlay-net/fixtures/host.js'), path.join(dir, `record-h${h}.json`), UPSTREAM], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
     const a = new Agent(child);
     await new Promise<void>((resolve, reject) => {
       a.waiting.set(0, () => resolve());
@@ -188,7 +187,7 @@ t.test('three hosts, one overlay', { skip: why ?? false }, async (t) => {
   for (const h of HOSTS) await must(run('ip', ['-n', hostNs(h), '-batch', '-'], { input: `link set lo up\naddr add ${underlay(h)}/24 dev eth0\nlink set eth0 up\n` }), `host ${h}`);
 
   // The fake upstream resolver, outside the cluster.
-  const up = spawn('nsenter', [`--net=/run/netns/${SW}`, process.execPath, '--import=tsx', path.join(here, 'fixtures', 'upstream.ts'), UPSTREAM], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const up = spawn('nsenter', [`--net=/run/netns/${SW}`, process.execPath, distFile('test/overlay-net/fixtures/upstream.js'), UPSTREAM], { stdio: ['ignore', 'pipe', 'inherit'] });
   procs.push(up);
   let upstreamLog = '';
   up.stdout!.on('data', (d) => (upstreamLog += String(d)));
@@ -325,7 +324,7 @@ t.test('three hosts, one overlay', { skip: why ?? false }, async (t) => {
 
   await t.test('load through the VIP and the mesh: nothing fails, every backend serves', async (t) => {
     const load = async (ns: string, url: string) => {
-      const out = await must(inNs(ns, [process.execPath, '--import=tsx', path.join(here, 'fixtures', 'load.ts'), url, '150', '8'], { timeoutMs: 30_000 }), `load ${url}`);
+      const out = await must(inNs(ns, [process.execPath, distFile('test/overlay-net/fixtures/load.js'), url, '150', '8'], { timeoutMs: 30_000 }), `load ${url}`);
       return JSON.parse(out) as { ok: number; failed: number; rps: number; p50: number; p99: number; byBackend: Record<string, number> };
     };
     const vip = await load(taskNs(c1), 'http://10.252.0.100/');

@@ -136,5 +136,8 @@ t.test('signals, sizes, ages, supervisor path', async (t) => {
   t.equal(humanAgo(new Date(10_000).toISOString(), 10_400), 'Less than a second ago');
   t.equal(humanAgo(new Date(0).toISOString(), 125_000), '2 minutes ago');
   t.equal(humanAgo(new Date(0).toISOString(), 3 * 86_400_000), '3 days ago');
-  t.match(defaultSupervisorEntry(), /dist\/src\/worker\/supervisor\/main\.js$/, 'from the sources, the compiled supervisor');
+  // Compiled (npm test runs .build/test) it is the main.js beside the client; from the TypeScript
+  // sources (tsx) it is dist's.
+  t.match(defaultSupervisorEntry(), /(dist|\.build)\/src\/worker\/supervisor\/main\.js$/, 'the compiled supervisor');
+  t.ok(existsSync(defaultSupervisorEntry()), 'and it exists');
 });
