@@ -267,6 +267,18 @@ export interface Service extends Meta {
   PreviousSpec?: ServiceSpec;
   Endpoint?: { Spec: EndpointSpec; Ports?: EndpointPortConfig[]; VirtualIPs?: { NetworkID: string; Addr: string }[] };
   UpdateStatus?: UpdateStatus;
+  /**
+   * Jobs (ReplicatedJob, GlobalJob) only, as SwarmKit keeps it: the iteration
+   * their tasks belong to (the service's version before the create or update
+   * that started it) and when it started. A new spec is a new iteration: the
+   * job runs again.
+   */
+  JobStatus?: JobStatus;
+}
+
+export interface JobStatus {
+  JobIteration: ObjectVersion;
+  LastExecution: string;
 }
 
 // ----------------------------------------------------------------- tasks
@@ -308,6 +320,8 @@ export interface Task extends Meta {
   SpecVersion?: ObjectVersion;
   /** Shoal: the orchestrator's bookkeeping for this task (see TaskOrchestration). */
   Orchestration?: TaskOrchestration;
+  /** A job's task: the job iteration it runs for (the service's JobStatus.JobIteration when it was made). */
+  JobIteration?: ObjectVersion;
   /** The task's addresses, one per network (allocated by the store when the task is created). */
   NetworksAttachments?: NetworkAttachment[];
 }

@@ -58,6 +58,12 @@ export async function startApi(opts: { ctx?: FakeContext; init?: boolean; server
 
 /** A ServiceSpec as the docker CLI sends it for `docker service create --name NAME --replicas N IMAGE`. */
 export function spec(name: string, replicas = 1, extra: Record<string, unknown> = {}): Record<string, unknown> {
+  const mode = extra.Mode as Record<string, unknown> | undefined;
+  if (mode?.ReplicatedJob || mode?.GlobalJob) {
+    // What the docker CLI sends for a job: no update or rollback config (a job has no rolling update).
+    const { UpdateConfig: _u, RollbackConfig: _r, ...rest } = spec(name, replicas, { ...extra, Mode: { Replicated: { Replicas: replicas } } });
+    return { ...rest, Mode: mode };
+  }
   return {
     Name: name,
     Labels: {},

@@ -189,6 +189,17 @@ t.test('docker node and service commands against a real cluster', async (t) => {
   r = await docker(api, 'service', 'rm', 'logs');
   t.equal(r.code, 0, r.err);
 
+  // A job with the real docker CLI: it waits with its own job progress display (which reads
+  // JobStatus and the tasks' JobIteration) and returns once all three completed.
+  r = await docker(api, 'service', 'create', '--no-resolve-image', '--name', 'batch', '--mode', 'replicated-job', '--replicas', '3', '--max-concurrent', '2', 'busybox', 'sh', '-c', 'sleep 0.2');
+  t.equal(r.code, 0, `docker service create --mode replicated-job: ${r.err}`);
+  t.match(r.out + r.err, /job complete/, 'the docker CLI saw the job complete');
+  r = await docker(api, 'service', 'ls', '--filter', 'name=batch', '--format', '{{.Mode}} {{.Replicas}}');
+  t.match(r.out.trim(), /^replicated job 0\/\d \(3\/3 completed\)$/, `docker service ls: ${r.out}`);
+  r = await docker(api, 'service', 'ps', '--format', '{{.DesiredState}}', 'batch');
+  t.same(r.out.trim().split('\n'), ['Complete', 'Complete', 'Complete'], 'docker service ps: three Complete tasks');
+  t.equal((await docker(api, 'service', 'rm', 'batch')).code, 0);
+
   // docker swarm update --dispatcher-heartbeat: the period is stored and acted on (a node whose
   // daemon is gone loses its tasks and goes down after 15 periods: 3 s, not the default 15 s).
   r = await docker(api, 'swarm', 'update', '--dispatcher-heartbeat', '200ms');

@@ -254,7 +254,7 @@ export function slotViolations(view: OrchestratorView): string[] {
     if (t.DesiredState !== 'running' || isTerminal(t.Status.State)) continue;
     const s = svc.get(t.ServiceID);
     if (!s) continue;
-    const key = s.Spec.Mode.Global ? `${t.ServiceID}/node:${t.NodeID}` : `${t.ServiceID}/slot:${t.Slot}`;
+    const key = s.Spec.Mode.Global || s.Spec.Mode.GlobalJob ? `${t.ServiceID}/node:${t.NodeID}` : `${t.ServiceID}/slot:${t.Slot}`;
     const l = byKey.get(key) ?? [];
     l.push(t);
     byKey.set(key, l);

@@ -139,8 +139,3 @@ t.test('no mode means one replica (Docker default); a bad replica count is repor
   t.match(d.stats.problems, [/bad: replica count -1/]);
 });
 
-t.test('jobs are left alone', async (t) => {
-  const s = mkService('job');
-  const w = new World(nodes(), [{ ...s, Spec: { ...s.Spec, Mode: { ReplicatedJob: { MaxConcurrent: 1, TotalCompletions: 1 } } } }]);
-  t.equal(w.step().actions.length, 0);
-});

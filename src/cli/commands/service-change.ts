@@ -8,6 +8,7 @@ import type { ApiClient } from '../client.js';
 import { CliError } from '../errors.js';
 import { clientFor } from '../host.js';
 import { waitForConvergence } from '../progress/converge.js';
+import { waitForJob } from '../progress/job.js';
 import { parseDuration, parseReplicas } from '../units.js';
 import { enc, getService, out, updateWithVersion, warn } from './common.js';
 import { addCreateOptions, addUpdateOptions, createSpec, flagValue, parseNetwork, updateSpec, type CreateFlags, type ScalarFlags, type UpdateFlags } from './service-create-flags.js';
@@ -18,6 +19,10 @@ function printWarnings(res: { Warnings?: string[] | null } | undefined): void {
 
 async function converge(client: ApiClient, serviceId: string, f: ScalarFlags, upToDateOnly: boolean, rollback = false): Promise<void> {
   if (f.detach) return;
+  const svc = await client.get<Service>(`/services/${enc(serviceId)}`);
+  if (svc.Spec.Mode.ReplicatedJob || svc.Spec.Mode.GlobalJob) {
+    return waitForJob(client, { serviceId, timeoutMs: flagValue('--timeout', f.timeout ?? '60s', parseDuration) / 1e6, out: process.stdout, quiet: f.quiet ?? false });
+  }
   await waitForConvergence(client, {
     serviceId,
     upToDateOnly,

@@ -189,6 +189,7 @@ export const RUNTIME_CHOICES = ['process', 'oci', 'docker'] as const;
 /** The flags create and update share: scalar settings, applied the same way to a new or an existing spec. */
 export interface ScalarFlags {
   replicas?: string;
+  maxConcurrent?: string;
   workdir?: string;
   user?: string;
   hostname?: string;
@@ -266,7 +267,8 @@ export interface UpdateFlags extends ScalarFlags {
 
 function scalarOptions(cmd: Command): Command {
   return cmd
-    .option('--replicas <n>', 'number of tasks')
+    .option('--replicas <n>', 'number of tasks (replicated-job: completions needed)')
+    .option('--max-concurrent <n>', 'replicated-job: tasks run at once (default: --replicas)')
     .option('--replicas-max-per-node <n>', 'maximum number of tasks per node (0 = unlimited)')
     .option('-w, --workdir <dir>', 'working directory of the command')
     .option('-u, --user <user>', 'username or UID')
@@ -360,8 +362,14 @@ export function applyScalars(spec: ServiceSpec, f: ScalarFlags): void {
   if (f.replicas !== undefined) {
     const n = flagValue('--replicas', f.replicas, parseReplicas);
     if (spec.Mode.Replicated) spec.Mode.Replicated.Replicas = n;
-    else if (spec.Mode.ReplicatedJob) spec.Mode.ReplicatedJob = { ...spec.Mode.ReplicatedJob, MaxConcurrent: n };
+    // docker: a job's --replicas is how many completions it needs; it runs that many at once unless --max-concurrent says fewer.
+    else if (spec.Mode.ReplicatedJob) spec.Mode.ReplicatedJob = { MaxConcurrent: f.maxConcurrent === undefined ? n : spec.Mode.ReplicatedJob.MaxConcurrent, TotalCompletions: n };
     else throw new CliError('--replicas can only be used with replicated or replicated-job mode');
+  }
+  if (f.maxConcurrent !== undefined) {
+    const n = flagValue('--max-concurrent', f.maxConcurrent, parseReplicas);
+    if (!spec.Mode.ReplicatedJob) throw new CliError('--max-concurrent can only be used with replicated-job mode');
+    spec.Mode.ReplicatedJob = { ...spec.Mode.ReplicatedJob, MaxConcurrent: n };
   }
   if (f.replicasMaxPerNode !== undefined) t.Placement = { ...t.Placement, MaxReplicas: flagValue('--replicas-max-per-node', f.replicasMaxPerNode, parseCount) };
   if (f.workdir !== undefined) c.Dir = f.workdir;

@@ -8,17 +8,21 @@ import type { Store } from '../store/store.js';
 import type { Service, Task } from '../../model/index.js';
 import { canonical, type ServiceStatus } from './shapes.js';
 
-/** As SwarmKit's ListServiceStatuses: desired from the spec (or, global, from desired-running tasks), running = tasks in state running. */
+/** As SwarmKit's ListServiceStatuses: desired from the spec (or, global, from its tasks), running = tasks in state running, completed = a job's current run's completions. */
 export function serviceStatus(store: Store, s: Service): ServiceStatus {
   const m = s.Spec.Mode;
   let desired = 0;
   let running = 0;
   let completed = 0;
+  const iteration = s.JobStatus?.JobIteration.Index;
   for (const t of store.tasksOfService(s.ID)) {
     if (t.Status.State === 'running') running++;
-    if (t.Status.State === 'complete') completed++;
+    // A job counts the completions of its current run only.
+    const current = iteration === undefined || t.JobIteration?.Index === iteration;
+    if (t.Status.State === 'complete' && current) completed++;
     if (m.Global && t.DesiredState === 'running') desired++;
-    if (m.GlobalJob && t.DesiredState === 'complete') desired++;
+    // A global job's run: one task per node it was started on, running or done.
+    if (m.GlobalJob && current && (t.DesiredState === 'running' || t.DesiredState === 'ready' || t.DesiredState === 'complete')) desired++;
   }
   if (m.Replicated) desired = m.Replicated.Replicas ?? 1;
   if (m.ReplicatedJob) {

@@ -134,17 +134,18 @@ export function taskShape(t: Task, serviceName: string | undefined): Task {
 export function withServiceDefaults(spec: ServiceSpec): ServiceSpec {
   const t: TaskSpec = spec.TaskTemplate ?? {};
   const c = t.ContainerSpec;
+  const job = spec.Mode?.ReplicatedJob !== undefined || spec.Mode?.GlobalJob !== undefined;
   return {
     ...spec,
     TaskTemplate: {
       ...t,
       ...(c ? { ContainerSpec: { ...c, StopGracePeriod: c.StopGracePeriod ?? 10 * SECOND, DNSConfig: c.DNSConfig ?? {} } } : {}),
       Resources: { Limits: {}, Reservations: {}, ...t.Resources },
-      RestartPolicy: { Condition: 'any', Delay: 5 * SECOND, MaxAttempts: 0, ...t.RestartPolicy },
+      RestartPolicy: { Condition: job ? 'on-failure' : 'any', Delay: 5 * SECOND, MaxAttempts: 0, ...t.RestartPolicy },
       Placement: { ...t.Placement },
     },
-    UpdateConfig: { ...defaultUpdateConfig(), ...stripUndef(spec.UpdateConfig) },
-    RollbackConfig: { ...defaultUpdateConfig(), ...stripUndef(spec.RollbackConfig) },
+    // Jobs have no rolling update (validate/service-spec.ts jobRules): no configs to default.
+    ...(job ? {} : { UpdateConfig: { ...defaultUpdateConfig(), ...stripUndef(spec.UpdateConfig) }, RollbackConfig: { ...defaultUpdateConfig(), ...stripUndef(spec.RollbackConfig) } }),
     EndpointSpec: { Mode: 'vip', ...spec.EndpointSpec },
   };
 }

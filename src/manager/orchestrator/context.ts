@@ -72,7 +72,7 @@ export interface UpdateMode {
   startedAtMs: number;
 }
 
-export type ServiceKind = 'replicated' | 'global';
+export type ServiceKind = 'replicated' | 'global' | 'replicated-job' | 'global-job';
 
 export class ServiceCtx {
   readonly template: TaskSpec;
@@ -100,6 +100,16 @@ export class ServiceCtx {
 
   isClean(t: Task): boolean {
     return this.ctx.specs.equal(t.Spec, this.template);
+  }
+
+  /** A job: its tasks run to completion, once per iteration (jobs.ts). */
+  get job(): boolean {
+    return this.kind === 'replicated-job' || this.kind === 'global-job';
+  }
+
+  /** A job's task belongs to the current run (JobStatus.JobIteration); every task of a service that is not a job does. */
+  isCurrent(t: Task): boolean {
+    return !this.job || t.JobIteration?.Index === (this.service.JobStatus?.JobIteration.Index ?? 0);
   }
 
   /**
@@ -134,6 +144,7 @@ export class ServiceCtx {
       DesiredState: desired,
       SpecVersion: { Index: this.service.Version.Index },
       Orchestration: o,
+      ...(this.job ? { JobIteration: { Index: this.service.JobStatus?.JobIteration.Index ?? 0 } } : {}),
     };
   }
 }

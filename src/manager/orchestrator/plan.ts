@@ -106,7 +106,7 @@ export class Plan {
   }
 
   /** Stop a live task. An exited one also gets its exit time recorded (restart windows, update monitors). */
-  shutdown(g: Group, t: Task, to: 'shutdown' | 'remove' = 'shutdown'): void {
+  shutdown(g: Group, t: Task, to: 'shutdown' | 'remove' | 'complete' = 'shutdown'): void {
     assert(this.isLive(t), () => `shutdown of task ${t.ID} that is not live`);
     this.setDesired(g, t, to);
     if (isDead(t) && t.Orchestration?.ExitedMs === undefined) this.setOrchestration(g, t, { ExitedMs: this.now });

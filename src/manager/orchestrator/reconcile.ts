@@ -8,6 +8,7 @@ import type { Service, Task } from '../../model/index.js';
 import { Ctx, ServiceCtx } from './context.js';
 import { OrchestratorError } from './errors.js';
 import { reconcileGlobal } from './global.js';
+import { reconcileGlobalJob, reconcileReplicatedJob } from './jobs.js';
 import { historyLimit } from './history.js';
 import type { Decision, OrchestratorView } from './interface.js';
 import { NodeIndex } from './model.js';
@@ -17,7 +18,12 @@ import { Plan } from './plan.js';
 import { reconcileRemoved } from './removed.js';
 import { reconcileReplicated } from './replicated.js';
 
-export type ServiceMode = { kind: 'replicated'; replicas: number } | { kind: 'global' } | { kind: 'job' } | { kind: 'invalid'; why: string };
+export type ServiceMode =
+  | { kind: 'replicated'; replicas: number }
+  | { kind: 'global' }
+  | { kind: 'replicated-job'; maxConcurrent: number; total: number }
+  | { kind: 'global-job' }
+  | { kind: 'invalid'; why: string };
 
 /** Which orchestrator a service belongs to. No mode at all is Docker's default, one replica. */
 export function serviceMode(s: Service): ServiceMode {
@@ -31,7 +37,13 @@ export function serviceMode(s: Service): ServiceMode {
     if (!Number.isInteger(r) || r < 0) return { kind: 'invalid', why: `replica count ${JSON.stringify(r)}` };
     return { kind: 'replicated', replicas: r };
   }
-  return { kind: 'job' };
+  if (m.ReplicatedJob !== undefined) {
+    const max = m.ReplicatedJob.MaxConcurrent ?? 1;
+    const total = m.ReplicatedJob.TotalCompletions ?? max;
+    if (!Number.isInteger(max) || max < 0 || !Number.isInteger(total) || total < 0) return { kind: 'invalid', why: `job counts ${JSON.stringify(m.ReplicatedJob)}` };
+    return { kind: 'replicated-job', maxConcurrent: max, total };
+  }
+  return { kind: 'global-job' };
 }
 
 export function reconcile(view: OrchestratorView, now: number, ids: () => string, opts?: Partial<OrchestratorOptions>): Decision {
@@ -68,8 +80,11 @@ export function reconcile(view: OrchestratorView, now: number, ids: () => string
       case 'global':
         reconcileGlobal(new ServiceCtx(ctx, s, 'global'), tasks, limit);
         break;
-      case 'job':
-        // Jobs (ReplicatedJob / GlobalJob) are not orchestrated yet: their tasks are left alone.
+      case 'replicated-job':
+        reconcileReplicatedJob(new ServiceCtx(ctx, s, 'replicated-job'), mode.maxConcurrent, mode.total, tasks, limit);
+        break;
+      case 'global-job':
+        reconcileGlobalJob(new ServiceCtx(ctx, s, 'global-job'), tasks, limit);
         break;
       case 'invalid':
         plan.problem(`service ${s.ID}: ${mode.why}; left as it is`);

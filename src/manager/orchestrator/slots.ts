@@ -103,8 +103,15 @@ export function processSlot(sc: ServiceCtx, input: SlotInput): SlotState {
   const exitedNow = new Set<Task>();
   for (const t of tasks) {
     if (!plan.isLive(t)) continue;
-    if (isTerminal(plan.statusOf(t))) {
+    const status = plan.statusOf(t);
+    if (isTerminal(status)) {
       exitedNow.add(t);
+      // A job's finished task keeps 'complete' as its desired state (SwarmKit).
+      plan.shutdown(g, t, sc.job && status === 'complete' ? 'complete' : 'shutdown');
+      continue;
+    }
+    if (!sc.isCurrent(t)) {
+      // A job started again (a new spec): its previous run's tasks stop, and the slot starts over.
       plan.shutdown(g, t);
       continue;
     }
@@ -153,7 +160,8 @@ function chooseKeeper(sc: ServiceCtx, st: SlotState, healthy: Task[]): void {
 function fill(sc: ServiceCtx, st: SlotState, exitedNow: Set<Task>): void {
   const { plan, nodes, now, opts } = sc.ctx;
   const g = st.group;
-  const cause = st.tasks[0];
+  // A job's slot starts over in each run: an earlier run's task is no cause to restart (or not).
+  const cause = st.tasks[0] !== undefined && sc.isCurrent(st.tasks[0]) ? st.tasks[0] : undefined;
   let reason: 'create' | 'restart' | 'reschedule' = 'create';
   let startAfter = now;
   let counts = { restarts: 0, times: [] as number[] };

@@ -18,7 +18,7 @@ import type { Router } from '../router.js';
 import { defaultUpdateConfig, serviceShape, withServiceDefaults } from '../shapes.js';
 import { commitOps, readStore } from '../state.js';
 import { fail } from '../validate/check.js';
-import { modeName, validateServiceSpec } from '../validate/service-spec.js';
+import { isJobMode, modeName, validateServiceSpec } from '../validate/service-spec.js';
 import { resolveSecretRefs } from '../secret-refs.js';
 import { resolveNetworkRefs } from '../network-refs.js';
 
@@ -40,7 +40,9 @@ export function serviceRoutes(r: Router, d: Deps): void {
     resolveNetworkRefs(store, spec);
     resolveSecretRefs(store, spec);
     const id = ctx.newId();
-    await commitOps(ctx, [{ op: 'create', kind: 'service', object: { ID: id, Spec: spec } }]);
+    // A job's first run is iteration 0 (SwarmKit: the version before the create).
+    const job = isJobMode(spec.Mode) ? { JobStatus: { JobIteration: { Index: 0 }, LastExecution: ctx.now() } } : {};
+    await commitOps(ctx, [{ op: 'create', kind: 'service', object: { ID: id, Spec: spec, ...job } }]);
     return { status: 201, body: { ID: id, Warnings: [] } };
   });
 
@@ -90,7 +92,8 @@ export function serviceRoutes(r: Router, d: Deps): void {
         ...cur,
         Spec: cur.PreviousSpec,
         PreviousSpec: cur.Spec,
-        UpdateStatus: { State: 'rollback_started', Message: 'manually requested rollback', StartedAt: ctx.now() },
+        // A job has no rolling update to report on: the previous spec is simply its next run.
+        ...(isJobMode(cur.Spec.Mode) ? {} : { UpdateStatus: { State: 'rollback_started' as const, Message: 'manually requested rollback', StartedAt: ctx.now() } }),
       };
     } else {
       if (spec.Name === '') spec.Name = cur.Spec.Name;
@@ -104,6 +107,8 @@ export function serviceRoutes(r: Router, d: Deps): void {
       const { UpdateStatus: _old, ...rest } = cur;
       next = { ...rest, Spec: spec, PreviousSpec: cur.Spec };
     }
+    // A job runs again with every new spec (SwarmKit: the iteration is the version it replaces).
+    if (isJobMode(next.Spec.Mode)) next = { ...next, JobStatus: { JobIteration: { Index: cur.Version.Index }, LastExecution: ctx.now() } };
     await commitOps(ctx, [{ op: 'update', kind: 'service', object: next, expect: version }]);
     return { body: { Warnings: [] } };
   });
@@ -116,8 +121,9 @@ export function serviceRoutes(r: Router, d: Deps): void {
 
 }
 
-/** What dockerd stores for a spec sent without them: the default update and rollback configs. */
+/** What dockerd stores for a spec sent without them: the default update and rollback configs (jobs have none). */
 function withCreateDefaults(spec: ServiceSpec): ServiceSpec {
+  if (isJobMode(spec.Mode)) return spec;
   return {
     ...spec,
     UpdateConfig: spec.UpdateConfig ?? defaultUpdateConfig(),

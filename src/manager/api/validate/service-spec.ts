@@ -55,12 +55,33 @@ export function validateServiceSpec(raw: unknown): ServiceSpec {
   spec.Labels = optStringMap(spec.Labels, 'Spec.Labels') ?? {};
   spec.TaskTemplate = validateTaskSpec(spec.TaskTemplate, 'Spec.TaskTemplate');
   spec.Mode = validateMode(spec.Mode, 'Spec.Mode');
+  if (isJobMode(spec.Mode as ServiceMode)) jobRules(spec);
   if (!absent(spec.UpdateConfig)) validateUpdateConfig(spec.UpdateConfig, 'Spec.UpdateConfig', ['continue', 'pause', 'rollback']);
   if (!absent(spec.RollbackConfig)) validateUpdateConfig(spec.RollbackConfig, 'Spec.RollbackConfig', ['continue', 'pause']);
   validateNetworks(spec.Networks, 'Spec.Networks');
   if (!absent(spec.EndpointSpec)) validateEndpointSpec(spec.EndpointSpec, 'Spec.EndpointSpec');
   for (const k of Object.keys(spec)) if (spec[k] === null) delete spec[k];
   return spec as unknown as ServiceSpec;
+}
+
+export function isJobMode(m: ServiceMode): boolean {
+  return m.ReplicatedJob !== undefined || m.GlobalJob !== undefined;
+}
+
+/**
+ * A job's tasks run to completion (SwarmKit): its restart condition is
+ * on-failure unless it says none (`any` would run a finished task again,
+ * forever), and it has no rolling update: a new spec is a new run of the job,
+ * so UpdateConfig and RollbackConfig would be accepted and never used.
+ */
+function jobRules(spec: Obj): void {
+  for (const k of ['UpdateConfig', 'RollbackConfig']) {
+    if (!absent(spec[k])) fail(`Spec.${k}`, 'a job has no rolling update: a new spec runs the job again (leave it unset)');
+  }
+  const t = spec.TaskTemplate as Obj;
+  const rp = (t.RestartPolicy ?? {}) as Obj;
+  if (rp.Condition === 'any') fail('Spec.TaskTemplate.RestartPolicy.Condition', 'a job runs to completion: on-failure (the default for jobs) or none, not any');
+  t.RestartPolicy = { ...rp, Condition: rp.Condition ?? 'on-failure' };
 }
 
 /** The one mode set in `raw`; Replicated{Replicas:1} when none is. */

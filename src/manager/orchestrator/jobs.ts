@@ -1,0 +1,108 @@
+/**
+ * Jobs: services whose tasks run to completion, once per run (SwarmKit's
+ * ReplicatedJob and GlobalJob).
+ *
+ *  - ReplicatedJob {MaxConcurrent, TotalCompletions}: slots 0..TotalCompletions-1
+ *    (SwarmKit numbers a job's slots from 0, and the docker CLI's job progress
+ *    display counts on it),
+ *    one completion each; at most MaxConcurrent of them hold a task at once,
+ *    lowest slots first. A slot is done once its task of the current run
+ *    completed (exit 0): the restart policy (on-failure for jobs, the API
+ *    makes sure) then starts nothing more there. A failed task is restarted
+ *    by that policy, in its slot.
+ *  - GlobalJob: one run to completion on every eligible node, the nodes that
+ *    join later included (as a global service places them).
+ *  - A new spec starts a new run (the API moves Service.JobStatus.JobIteration):
+ *    tasks of the earlier run are stopped, and every slot starts over. There
+ *    is no rolling update.
+ *
+ * The slot machinery is the replicated and global services' (slots.ts): one
+ * copy per slot, restart delays, and stopping before replacing all hold for
+ * jobs too.
+ */
+import { isTerminal } from '../../model/index.js';
+import type { Task } from '../../model/index.js';
+import { nodeMatches, parseConstraints } from './constraints.js';
+import type { ServiceCtx } from './context.js';
+import { pruneSlot } from './history.js';
+import { assertSlot, processSlot, promote } from './slots.js';
+import type { SlotState } from './slots.js';
+
+function bySlotKey<K>(tasks: readonly Task[], key: (t: Task) => K): Map<K, Task[]> {
+  const m = new Map<K, Task[]>();
+  for (const t of tasks) {
+    const k = key(t);
+    const l = m.get(k);
+    if (l) l.push(t);
+    else m.set(k, [t]);
+  }
+  return m;
+}
+
+function finish(sc: ServiceCtx, states: SlotState[], historyLimit: number): void {
+  for (const st of states) {
+    promote(sc, st);
+    assertSlot(sc, st);
+  }
+  for (const st of states) pruneSlot(sc, st, historyLimit);
+}
+
+export function reconcileReplicatedJob(sc: ServiceCtx, maxConcurrent: number, total: number, tasks: readonly Task[], historyLimit: number): void {
+  const plan = sc.ctx.plan;
+  const bySlot = bySlotKey(tasks, (t) => t.Slot);
+  // Slots already running a task of this run count against MaxConcurrent before any new one starts.
+  const busy = (l: readonly Task[] | undefined) => (l ?? []).some((t) => sc.isCurrent(t) && plan.isLive(t) && !isTerminal(plan.statusOf(t)));
+  let active = 0;
+  for (const [s, l] of bySlot) if (s >= 0 && s < total && busy(l)) active++;
+  // The slots that have tasks, and the lowest unused ones a new task may go to: never all of
+  // 0..TotalCompletions-1, which may be 10^12 (only MaxConcurrent is bounded, by the API).
+  const keys = new Set<number>(bySlot.keys());
+  let room = Math.max(0, maxConcurrent - active);
+  for (let s = 0; s < total && room > 0; s++) {
+    if (bySlot.has(s)) continue;
+    keys.add(s);
+    room--;
+  }
+  const states: SlotState[] = [];
+  for (const slot of [...keys].sort((a, b) => a - b)) {
+    const slotTasks = bySlot.get(slot) ?? [];
+    const inJob = slot >= 0 && slot < total;
+    const wasBusy = inJob && busy(slotTasks);
+    const st = processSlot(sc, {
+      slot,
+      nodeId: '',
+      tasks: slotTasks,
+      wanted: inJob,
+      canCreate: active < maxConcurrent,
+      updatable: false,
+    });
+    if (!wasBusy && st.created.length > 0) active++;
+    states.push(st);
+  }
+  finish(sc, states, historyLimit);
+}
+
+export function reconcileGlobalJob(sc: ServiceCtx, tasks: readonly Task[], historyLimit: number): void {
+  const { nodes, plan } = sc.ctx;
+  const parsed = parseConstraints(sc.template.Placement?.Constraints);
+  if (!parsed.ok) {
+    plan.problem(`service ${sc.service.ID}: ${parsed.error}; left as it is`);
+    return;
+  }
+  const byNode = bySlotKey(tasks, (t) => t.NodeID);
+  const keys = new Set<string>(byNode.keys());
+  for (const n of nodes.all()) keys.add(n.ID);
+  const states: SlotState[] = [];
+  for (const id of [...keys].sort()) {
+    const n = nodes.get(id);
+    const wanted = n !== undefined && n.Status.State !== 'down' && n.Spec.Availability !== 'drain' && nodeMatches(parsed.constraints, n);
+    const canCreate = wanted && n.Spec.Availability === 'active' && n.Status.State === 'ready';
+    states.push(processSlot(sc, { slot: 0, nodeId: id, tasks: byNode.get(id) ?? [], wanted, canCreate, updatable: false }));
+  }
+  for (const st of states) {
+    promote(sc, st);
+    assertSlot(sc, st);
+  }
+  // A removed node's history goes with it.
+  for (const st of states) pruneSlot(sc, st, historyLimit >= 0 && nodes.isGone(st.nodeId) ? 0 : historyLimit);
+}
