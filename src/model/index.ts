@@ -8,3 +8,4 @@ export * from './task-state.js';
 export * from './runtime-names.js';
 export * from './constraints.js';
 export * from './platform.js';
+export * from './runtime-support.js';

@@ -48,7 +48,7 @@ function producingContext(total: number, lineBytes: number): { ctx: FakeContext;
 }
 
 async function serviceWithTask(api: Awaited<ReturnType<typeof startApi>>): Promise<string> {
-  const created = await api.req('POST', '/services/create', spec('web', 1, { TaskTemplate: { ContainerSpec: { Image: 'busybox', TTY: true } } }));
+  const created = await api.req('POST', '/services/create', spec('web', 1));
   const nodeId = api.ctx.addNode({ hostname: 'w1' });
   api.ctx.addTask(created.body.ID, 1, { state: 'running', nodeId });
   return created.body.ID as string;

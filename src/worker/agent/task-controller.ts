@@ -1,4 +1,4 @@
-import { isTerminal, stateRank, type Task, type TaskState, type TaskStatus } from '../../model/index.js';
+import { isTerminal, stateRank, unsupportedBy, type RuntimeName, type Task, type TaskState, type TaskStatus } from '../../model/index.js';
 import type { ContainerInfo, ExitStatus, Runtime } from '../runtime/interface.js';
 import { RuntimeError } from '../runtime/interface.js';
 import { stopGraceMs, toRunSpec, usesSecrets, withProcessNetworking, withSecretFiles } from './run-spec.js';
@@ -106,6 +106,10 @@ export class TaskController {
     if (this.state === 'accepted') {
       await this.move('preparing', 'preparing');
       try {
+        // What this runtime would drop is refused (model/runtime-support.ts); the API already refused
+        // what no runtime honours, and what a named runtime does not.
+        const unsupported = unsupportedBy(this.task.Spec.ContainerSpec, rt.name as RuntimeName);
+        if (unsupported.length > 0) throw new Error(`ContainerSpec.${unsupported.join(', ContainerSpec.')} ${unsupported.length > 1 ? 'are' : 'is'} not supported by the ${rt.name} runtime`);
         let spec = toRunSpec(this.task);
         const files = await this.deps.secrets?.materialize(this.task, rt.name);
         if (files) spec = withSecretFiles(spec, files, rt.name);

@@ -6,7 +6,7 @@
  * has one (DNS-safe names, 4 MiB minimum memory, 1 ms minimum health
  * intervals, exactly one mode).
  */
-import { MAX_REPLICAS, type ServiceMode, type ServiceSpec } from '../../../model/index.js';
+import { MAX_REPLICAS, unsupportedAnywhere, unsupportedBy, type ServiceMode, type ServiceSpec, type TaskSpec } from '../../../model/index.js';
 import {
   absent,
   describe,
@@ -54,6 +54,7 @@ export function validateServiceSpec(raw: unknown): ServiceSpec {
   spec.Name = name;
   spec.Labels = optStringMap(spec.Labels, 'Spec.Labels') ?? {};
   spec.TaskTemplate = validateTaskSpec(spec.TaskTemplate, 'Spec.TaskTemplate');
+  honoured(spec.TaskTemplate as TaskSpec, 'Spec.TaskTemplate');
   spec.Mode = validateMode(spec.Mode, 'Spec.Mode');
   if (isJobMode(spec.Mode as ServiceMode)) jobRules(spec);
   if (!absent(spec.UpdateConfig)) validateUpdateConfig(spec.UpdateConfig, 'Spec.UpdateConfig', ['continue', 'pause', 'rollback']);
@@ -62,6 +63,20 @@ export function validateServiceSpec(raw: unknown): ServiceSpec {
   if (!absent(spec.EndpointSpec)) validateEndpointSpec(spec.EndpointSpec, 'Spec.EndpointSpec');
   for (const k of Object.keys(spec)) if (spec[k] === null) delete spec[k];
   return spec as unknown as ServiceSpec;
+}
+
+/**
+ * A ContainerSpec field no runtime would carry out (or, when the service
+ * names its runtime, that one would not) is a 400, not a field accepted and
+ * dropped (model/runtime-support.ts). With the node's default runtime, the
+ * agent rejects the task instead.
+ */
+function honoured(t: TaskSpec, field: string): void {
+  const r = t.Runtime;
+  const named = r === 'process' || r === 'oci' || r === 'docker' ? r : null;
+  const bad = named ? unsupportedBy(t.ContainerSpec, named) : unsupportedAnywhere(t.ContainerSpec);
+  if (bad.length === 0) return;
+  fail(`${field}.ContainerSpec.${bad[0]}`, named ? `not supported by the ${named} runtime` : 'not supported by any Shoal runtime yet');
 }
 
 export function isJobMode(m: ServiceMode): boolean {
