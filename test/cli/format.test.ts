@@ -102,5 +102,12 @@ t.test('service ps: history under its slot, states with ages, pending reasons', 
     ],
   );
   t.equal(taskRows(tasks, new Map(), { now, noTrunc: true })[2]!.Error, '"no suitable node (insufficient memory on 3 nodes)"');
+  // A task with a health check shows it, as docker ps shows a container's.
+  const checked = (id: string, state: Task['Status']['State'], health: 'starting' | 'healthy' | 'unhealthy') => task(id, 3, state, '2026-01-01T00:00:50Z', { ContainerStatus: { Health: { Status: health, FailingStreak: 0 } } });
+  t.same(
+    taskRows([checked('h1aaaaaaaaaaaaaa', 'starting', 'starting'), checked('h2aaaaaaaaaaaaaa', 'running', 'healthy'), checked('h3aaaaaaaaaaaaaa', 'failed', 'unhealthy')], new Map(), { now }).map((r) => r.CurrentState).sort(),
+    ['Failed 10 seconds ago', 'Running 10 seconds ago (healthy)', 'Starting 10 seconds ago (health: starting)'],
+    'health beside the state of a live task',
+  );
   t.match(renderList(rows, TASK_COLUMNS, {}), /^ID +NAME +IMAGE +NODE +DESIRED STATE +CURRENT STATE +ERROR +PORTS\n/);
 });

@@ -3,7 +3,7 @@
  * with older ones marked ` \_ `, states as "Running 5 seconds ago", the
  * error (or, for a pending task, the scheduler's reason) quoted.
  */
-import type { Node, Task } from '../../model/index.js';
+import { isTerminal, type Node, type Task } from '../../model/index.js';
 import { humanDuration } from '../units.js';
 import { hostnameOf } from './nodes.js';
 import { imageOf, portsOf } from './services.js';
@@ -38,6 +38,17 @@ export function sortTasks(tasks: Task[]): Task[] {
   return [...tasks].sort((a, b) => key(a).localeCompare(key(b)) || b.CreatedAt.localeCompare(a.CreatedAt) || b.ID.localeCompare(a.ID));
 }
 
+/**
+ * A live task's health check, as `docker ps` shows a container's: " (healthy)",
+ * " (unhealthy)" or " (health: starting)". The docker CLI's `service ps` has no
+ * place for it; there a task still waiting for its first pass is `Starting`.
+ */
+function healthOf(t: Task): string {
+  const h = t.Status.ContainerStatus?.Health;
+  if (!h || isTerminal(t.Status.State)) return '';
+  return h.Status === 'starting' ? ' (health: starting)' : ` (${h.Status})`;
+}
+
 export function taskRows(tasks: Task[], nodes: Map<string, Node>, opts: { noTrunc?: boolean; now?: number } = {}): Row[] {
   const now = opts.now ?? Date.now();
   let prevName = '';
@@ -54,7 +65,7 @@ export function taskRows(tasks: Task[], nodes: Map<string, Node>, opts: { noTrun
       Image: imageOf({ TaskTemplate: t.Spec } as never),
       Node: node ? hostnameOf(node) : t.NodeID ? shortId(t.NodeID) : '',
       DesiredState: capitalize(t.DesiredState),
-      CurrentState: `${capitalize(t.Status.State)} ${Number.isNaN(since) ? '' : `${humanDuration(Math.max(0, now - since))} ago`}`.trim(),
+      CurrentState: `${capitalize(t.Status.State)} ${Number.isNaN(since) ? '' : `${humanDuration(Math.max(0, now - since))} ago`}`.trim() + healthOf(t),
       Error: reason ? JSON.stringify(opts.noTrunc ? reason : ellipsis(reason, MAX_ERR)) : '',
       Ports: portsOf(t.Status.PortStatus?.Ports, 'host'),
     };
