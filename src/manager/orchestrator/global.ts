@@ -23,12 +23,24 @@ import type { SlotState } from './slots.js';
 import { planUpdate } from './update.js';
 
 export function reconcileGlobal(sc: ServiceCtx, tasks: readonly Task[], historyLimit: number): void {
+  const states = nodeSlots(sc, tasks, true);
+  if (states === null) return;
+  planUpdate(sc, states);
+  finishNodeSlots(sc, states, historyLimit);
+}
+
+/**
+ * One slot per node (global services and global jobs): every node that has
+ * tasks of the service or could get one, processed in node-id order. Null
+ * when the constraints do not parse: stopping every task because of a typo
+ * would be worse than leaving the service as it is.
+ */
+export function nodeSlots(sc: ServiceCtx, tasks: readonly Task[], updatable: boolean): SlotState[] | null {
   const { nodes, plan } = sc.ctx;
   const parsed = parseConstraints(sc.template.Placement?.Constraints);
   if (!parsed.ok) {
-    // Stopping every task because of a typo would be worse than leaving the service as it is.
     plan.problem(`service ${sc.service.ID}: ${parsed.error}; left as it is`);
-    return;
+    return null;
   }
   const byNode = new Map<string, Task[]>();
   for (const t of tasks) {
@@ -43,13 +55,16 @@ export function reconcileGlobal(sc: ServiceCtx, tasks: readonly Task[], historyL
     const n = nodes.get(id);
     const wanted = n !== undefined && n.Status.State !== 'down' && n.Spec.Availability !== 'drain' && nodeMatches(parsed.constraints, n);
     const canCreate = wanted && n.Spec.Availability === 'active' && n.Status.State === 'ready';
-    states.push(processSlot(sc, { slot: 0, nodeId: id, tasks: byNode.get(id) ?? [], wanted, canCreate, updatable: canCreate }));
+    states.push(processSlot(sc, { slot: 0, nodeId: id, tasks: byNode.get(id) ?? [], wanted, canCreate, updatable: updatable && canCreate }));
   }
-  planUpdate(sc, states);
+  return states;
+}
+
+/** Promotes delayed tasks, checks the slot invariant, and prunes history (a removed node's goes with it). */
+export function finishNodeSlots(sc: ServiceCtx, states: SlotState[], historyLimit: number): void {
   for (const st of states) {
     promote(sc, st);
     assertSlot(sc, st);
   }
-  // A removed node's history goes with it.
-  for (const st of states) pruneSlot(sc, st, historyLimit >= 0 && nodes.isGone(st.nodeId) ? 0 : historyLimit);
+  for (const st of states) pruneSlot(sc, st, historyLimit >= 0 && sc.ctx.nodes.isGone(st.nodeId) ? 0 : historyLimit);
 }

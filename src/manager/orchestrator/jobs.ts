@@ -22,8 +22,8 @@
  */
 import { isTerminal } from '../../model/index.js';
 import type { Task } from '../../model/index.js';
-import { nodeMatches, parseConstraints } from './constraints.js';
 import type { ServiceCtx } from './context.js';
+import { finishNodeSlots, nodeSlots } from './global.js';
 import { pruneSlot } from './history.js';
 import { assertSlot, processSlot, promote } from './slots.js';
 import type { SlotState } from './slots.js';
@@ -83,26 +83,6 @@ export function reconcileReplicatedJob(sc: ServiceCtx, maxConcurrent: number, to
 }
 
 export function reconcileGlobalJob(sc: ServiceCtx, tasks: readonly Task[], historyLimit: number): void {
-  const { nodes, plan } = sc.ctx;
-  const parsed = parseConstraints(sc.template.Placement?.Constraints);
-  if (!parsed.ok) {
-    plan.problem(`service ${sc.service.ID}: ${parsed.error}; left as it is`);
-    return;
-  }
-  const byNode = bySlotKey(tasks, (t) => t.NodeID);
-  const keys = new Set<string>(byNode.keys());
-  for (const n of nodes.all()) keys.add(n.ID);
-  const states: SlotState[] = [];
-  for (const id of [...keys].sort()) {
-    const n = nodes.get(id);
-    const wanted = n !== undefined && n.Status.State !== 'down' && n.Spec.Availability !== 'drain' && nodeMatches(parsed.constraints, n);
-    const canCreate = wanted && n.Spec.Availability === 'active' && n.Status.State === 'ready';
-    states.push(processSlot(sc, { slot: 0, nodeId: id, tasks: byNode.get(id) ?? [], wanted, canCreate, updatable: false }));
-  }
-  for (const st of states) {
-    promote(sc, st);
-    assertSlot(sc, st);
-  }
-  // A removed node's history goes with it.
-  for (const st of states) pruneSlot(sc, st, historyLimit >= 0 && nodes.isGone(st.nodeId) ? 0 : historyLimit);
+  const states = nodeSlots(sc, tasks, false);
+  if (states !== null) finishNodeSlots(sc, states, historyLimit);
 }
