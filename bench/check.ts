@@ -9,7 +9,6 @@
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { sharedTestdata } from '../chaos-tests/shared-data.js';
 import { checkCas, checkKv, parseJepsenLog, parseKvHistory } from '../chaos-tests/linearizability/index.js';
 

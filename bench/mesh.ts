@@ -80,6 +80,7 @@ import { NetnsLab } from '../chaos-tests/netns.js';
 import { ProcCluster, productCli, type NodeProc } from '../chaos-tests/harness/proc-cluster.js';
 import { waitFor } from '../chaos-tests/harness/wait.js';
 import { percentile } from '../chaos-tests/recovery.js';
+import { claimOctets } from '../chaos-tests/harness/octets.js';
 import { busyboxBinary, busyboxRootfs } from '../test/helpers/busybox-rootfs.js';
 
 const run = promisify(execFile);
@@ -207,7 +208,7 @@ function stopProc(p: ChildProcess | null | undefined): void {
 async function main(): Promise<void> {
   const skip = unavailable();
   if (skip) throw new Error(`cannot run: ${skip}`);
-  const k = 180 + (process.pid % 20);
+  const k = claimOctets(100, 200);
   const lab = new NetnsLab(k, log);
   let c: ProcCluster | null = null;
   let m1: NodeProc | null = null;

@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { repoRoot } from './harness/repo-root.js';
 
 /**
  * Where the workplace's shared test data lives (read in place, never copied
@@ -8,10 +8,7 @@ import { fileURLToPath } from 'node:url';
  * repository, else the workplace's fixed location /work/shared.
  */
 export function sharedDir(): string {
-  const here = path.dirname(fileURLToPath(import.meta.url));
-  // This file runs from chaos-tests/ (tap) or .build/chaos-tests/.
-  let root = path.resolve(here, '..');
-  if (['dist', '.build'].includes(path.basename(root))) root = path.dirname(root);
+  const root = repoRoot;
   const candidates = [process.env.SHOAL_SHARED_DIR, path.resolve(root, '../shared'), '/work/shared'].filter((c): c is string => !!c);
   for (const c of candidates) if (existsSync(path.join(c, 'testdata'))) return c;
   throw new Error(`shared test data not found; looked in ${candidates.join(', ')} (set SHOAL_SHARED_DIR)`);

@@ -39,6 +39,9 @@ function tryClaim(octet: number): boolean {
       const owner = Number(readFileSync(f, 'utf8').trim());
       // Being written this instant (empty) or held by a live process: not ours.
       if (!owner || alive(owner)) return false;
+      // A dead claimer's file. Known race, accepted: two processes taking over the same stale claim
+      // at once could both succeed (the second removes the first's new file). It needs a claimer
+      // that died without its exit hook and two files starting in the same instant.
       rmSync(f, { force: true });
     }
   }

@@ -11,19 +11,14 @@ import path from 'node:path';
 import https from 'node:https';
 import { existsSync } from 'node:fs';
 import { FORKER_COMMS } from '../../src/worker/supervisor/forker.js';
-import { fileURLToPath } from 'node:url';
 import { waitFor } from './wait.js';
 import { claimOctets } from './octets.js';
 import { readClientTls } from '../../src/cli/tls.js';
 
-/** The repository root: this file runs from chaos-tests/ (tap) or .build/chaos-tests/. */
-function repoRoot(): string {
-  const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-  return ['dist', '.build'].includes(path.basename(root)) ? path.dirname(root) : root;
-}
+import { repoRoot } from './repo-root.js';
 
 function compiled(rel: string): string {
-  const p = path.join(repoRoot(), rel);
+  const p = path.join(repoRoot, rel);
   if (!existsSync(p)) throw new Error(`${p} is missing: run \`npm run build\` first`);
   return p;
 }

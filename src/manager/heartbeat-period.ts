@@ -12,7 +12,7 @@
  */
 import type { Store } from './store/store.js';
 
-export const AGENT_GRACE_PERIODS = 15;
+export { AGENT_GRACE_PERIODS, MIN_HEARTBEAT_PERIOD_NS } from '../model/index.js';
 
 /** The period in ms, or `fallbackMs` while the cluster object has none (0 or unset). */
 export function heartbeatPeriodMs(store: Store, fallbackMs: number): number {

@@ -8,7 +8,7 @@ import { RaftDriver, RaftDriverError } from '../raft/driver.js';
 import { RaftError } from '../raft/errors.js';
 import type { Transport } from '../wire/interface.js';
 import { Dispatcher } from './dispatcher/dispatcher.js';
-import type { DispatcherOptions } from './dispatcher/options.js';
+import { defaultDispatcherOptions, type DispatcherOptions } from './dispatcher/options.js';
 import { LeaseService } from './lease/service.js';
 import type { LeaseOptions } from './lease/options.js';
 import type { ManagerContext, ManagerStatusInfo } from './interface.js';
@@ -278,7 +278,7 @@ export class Manager implements ManagerContext {
     const digest = tokenDigest({ ShoalRootSecret: root, ...(ca ? { ShoalCA: ca } : {}) });
     const cluster: Omit<Cluster, 'Version' | 'CreatedAt' | 'UpdatedAt'> & { ShoalRootSecret: string; ShoalGossipKey: string } = {
       ID: f.clusterId,
-      Spec: { Name: 'default', Orchestration: { TaskHistoryRetentionLimit: 5 }, Raft: { SnapshotInterval: 10_000, KeepOldSnapshots: 0, LogEntriesForSlowFollowers: 500, ElectionTick: 10, HeartbeatTick: 1 }, Dispatcher: { HeartbeatPeriod: 1_000_000_000 }, CAConfig: {}, EncryptionConfig: { AutoLockManagers: false }, TaskDefaults: {} },
+      Spec: { Name: 'default', Orchestration: { TaskHistoryRetentionLimit: 5 }, Raft: { SnapshotInterval: 10_000, KeepOldSnapshots: 0, LogEntriesForSlowFollowers: 500, ElectionTick: 10, HeartbeatTick: 1 }, Dispatcher: { HeartbeatPeriod: (this.opts.dispatcher?.heartbeatMs ?? defaultDispatcherOptions.heartbeatMs) * 1e6 }, CAConfig: {}, EncryptionConfig: { AutoLockManagers: false }, TaskDefaults: {} },
       JoinTokens: { Worker: makeToken(digest), Manager: makeToken(digest) },
       RootRotationInProgress: false,
       ShoalRootSecret: root,

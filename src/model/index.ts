@@ -9,3 +9,5 @@ export * from './runtime-names.js';
 export * from './constraints.js';
 export * from './platform.js';
 export * from './runtime-support.js';
+export * from './jobs.js';
+export * from './heartbeat.js';

@@ -215,7 +215,7 @@ export const MAX_REPLICAS = 100_000;
 export interface ServiceMode {
   Replicated?: { Replicas?: number };
   Global?: Record<string, never>;
-  ReplicatedJob?: { MaxConcurrent?: number; TotalCompletions?: number };
+  ReplicatedJob?: ReplicatedJobMode;
   GlobalJob?: Record<string, never>;
 }
 
@@ -274,6 +274,11 @@ export interface Service extends Meta {
    * job runs again.
    */
   JobStatus?: JobStatus;
+}
+
+export interface ReplicatedJobMode {
+  MaxConcurrent?: number;
+  TotalCompletions?: number;
 }
 
 export interface JobStatus {

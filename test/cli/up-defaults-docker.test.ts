@@ -13,6 +13,7 @@ import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
 import { distFile } from '../helpers/dist.js';
+import { claimOctets } from '../helpers/octets.js';
 import { shoalProcess } from './helpers.js';
 
 const docker = spawnSync('docker', ['--version'], { encoding: 'utf8' });
@@ -32,7 +33,7 @@ t.test('shoal up (defaults: 3 managers, 2 workers), eval "$(shoal env)", docker 
   const cwd = t.testdir();
   const home = path.join(cwd, 'home');
   mkdirSync(home);
-  const prefix = `127.0.${250 + (process.pid % 6)}`;
+  const prefix = `127.0.${claimOctets(250, 256)}`;
   const shoal = (...args: string[]) => shoalProcess(args, { cwd, timeoutMs: 90_000 });
   const started = new Set<number>();
   t.teardown(() => {

@@ -8,6 +8,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
 import { waitFor } from '../helpers/wait.js';
+import { claimOctets } from '../helpers/octets.js';
 import { oneLineError, shoalProcess } from './helpers.js';
 
 const alive = (pid: number) => {
@@ -21,7 +22,7 @@ const alive = (pid: number) => {
 
 t.test('up, env, node ls, down, up again (restart), leave, down --purge', async (t) => {
   const cwd = t.testdir();
-  const prefix = `127.0.${200 + (process.pid % 50)}`;
+  const prefix = `127.0.${claimOctets(200, 250)}`;
   const shoal = (...args: string[]) => shoalProcess(args, { cwd, timeoutMs: 90_000 });
   const pids = () => (JSON.parse(readFileSync(path.join(cwd, '.shoal', 'cluster.json'), 'utf8')) as { nodes: { name: string; pid: number | null }[] }).nodes;
   const started = new Set<number>();

@@ -1,13 +1,8 @@
 import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 
-/**
- * Repository root. This file lives in test/helpers, and `npm test` runs it
- * compiled, from .build/test/helpers (package.json "tap").
- */
-const up = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-export const repoRoot = path.basename(up) === '.build' ? path.dirname(up) : up;
+export { repoRoot } from '../../chaos-tests/harness/repo-root.js';
+import { repoRoot } from '../../chaos-tests/harness/repo-root.js';
 
 /**
  * Path of a compiled file. Tests that start real processes run the compiled

@@ -1,18 +1,9 @@
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { sharedTestdata } from '../../chaos-tests/shared-data.js';
 import type { CasInput, CasOperation, CasOutput, KvInput, KvOperation, KvOutput } from '../../chaos-tests/linearizability/index.js';
 
-/** The repo root, whether this file runs from test/ (tap) or .build/test/. */
-export const repoRoot = findRoot();
+export { repoRoot } from '../helpers/dist.js';
 /** Shared test data, read in place (never copied into the project). */
 export const testdata = sharedTestdata();
-
-function findRoot(): string {
-  const here = path.dirname(fileURLToPath(import.meta.url));
-  const up = path.resolve(here, '../..');
-  return ['dist', '.build'].includes(path.basename(up)) ? path.dirname(up) : up;
-}
 
 /** A CAS-register operation; ret = Infinity means unknown outcome. */
 export function cas(client: number, call: number, ret: number, input: CasInput, output?: CasOutput): CasOperation {

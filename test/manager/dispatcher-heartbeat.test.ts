@@ -71,7 +71,7 @@ t.test('heartbeats stop while the session stays open: disconnected after missedH
 
 t.test("the cluster's period is the agents' period: a change reaches agents in the answers to their heartbeats, and shortening it disconnects no one", async (t) => {
   const time = new SimTimers();
-  const { ctx, d, connect, logs } = await setup(t, { heartbeatMs: 1_000, missedHeartbeats: 3 }, time);
+  const { ctx, connect, logs } = await setup(t, { heartbeatMs: 1_000, missedHeartbeats: 3 }, time);
   const w = ctx.addNode({ hostname: 'w1', state: 'down' });
   const a = await connect(w);
   await waitFor(() => nodeState(ctx, w).State === 'ready', { what: 'the worker registered ready' });
@@ -90,7 +90,6 @@ t.test("the cluster's period is the agents' period: a change reaches agents in t
   time.advance(100);
   await waitFor(() => nodeState(ctx, w).State === 'disconnected', { timeoutMs: 10_000, intervalMs: 10, what: 'silent for over 3 new periods: disconnected' });
   t.equal(logs.filter((l) => l.includes(`node ${w} disconnected`)).length, 1, 'disconnected once, by the new period');
-  void d;
 });
 
 t.test('markDown (the fencing lease decided): committed once, and a connected agent registers again', async (t) => {

@@ -13,7 +13,7 @@ import { LeaseKeeper } from '../../src/worker/supervisor/lease-keeper.js';
 import { SessionClient } from '../../src/worker/agent/session.js';
 import { WsTransport } from '../../src/wire/ws-transport.js';
 import { waitFor } from '../helpers/wait.js';
-import { claimOctets } from '../../chaos-tests/harness/octets.js';
+import { claimOctets } from '../helpers/octets.js';
 import { CLUSTER_MESSAGES } from '../../src/protocol/index.js';
 import { registry } from '../../src/wire/registry.js';
 

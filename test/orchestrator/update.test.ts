@@ -187,7 +187,6 @@ t.test('FailureAction rollback: Spec goes back, PreviousSpec is cleared (SwarmKi
   const w = cluster(3, { Parallelism: 1, Monitor: 10 * SEC * NS, FailureAction: 'rollback' }, { Parallelism: 0, Monitor: 0 });
   const original = w.service('s1').Spec;
   w.updateSpec('s1', image('bad:1'));
-  const bad = w.service('s1').Spec;
   w.converge();
   const u = w.live('s1').find((x) => x.Spec.ContainerSpec?.Image === 'bad:1')!;
   w.setStatus(u.ID, 'failed');
@@ -198,7 +197,6 @@ t.test('FailureAction rollback: Spec goes back, PreviousSpec is cleared (SwarmKi
   t.match(s.UpdateStatus?.Message, /update rolled back due to failure or early termination/);
   t.same(s.Spec, original, 'Spec is the previous one');
   t.equal(s.PreviousSpec, undefined, 'PreviousSpec cleared: a second rollback cannot re-apply the failed spec');
-  void bad;
   const r = w.step();
   t.equal(r.stats.created.rollback, 3, 'RollbackConfig parallelism 0: every slot at once');
   w.converge();

@@ -20,7 +20,7 @@ import { machinesUnavailable, run, startMachines, type TaskJson } from './machin
 const skip = machinesUnavailable();
 
 t.test('process tasks: host ports, mesh, VIP from an oci task, VIP and DNS from a process task', { skip: skip ?? false }, async (t) => {
-  const { lab, c, nodes, tasks, running } = await startMachines(t, 2, 'process', 150);
+  const { lab, c, nodes, running } = await startMachines(t, 2, 'process', 150);
   const m1 = nodes[0]!;
   const out = mkdtempSync(path.join(tmpdir(), 'shoal-hp-'));
   t.teardown(() => rmSync(out, { recursive: true, force: true }));

@@ -99,7 +99,8 @@ t.test('process-runtime cluster: converge, logs, kill -9 a worker, heal, restart
     { timeoutMs: 30_000, what: 'all 4 running on the surviving worker' },
   );
   const healedMs = Date.now() - killedAt;
-  t.ok(healedMs >= 3000, `replaced only once the daemon was gone for 15 heartbeat periods (${healedMs} ms; bench:heal reports machine deaths)`);
+  // Not before 15 periods of 200 ms, and well before the default 15 s: the cluster's period is what counts.
+  t.ok(healedMs >= 3000 && healedMs < 10_000, `replaced once the daemon was gone for 15 heartbeat periods (${healedMs} ms; bench:heal reports machine deaths)`);
   // The killed worker comes back: it must stop its old copies, not run them beside the replacements.
   await c.restart(victim);
   await waitFor(

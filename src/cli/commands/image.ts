@@ -1,4 +1,3 @@
-import os from 'node:os';
 import path from 'node:path';
 import type { Command } from 'commander';
 import { ImageStore } from '../../worker/runtime/images/store.js';

@@ -8,7 +8,6 @@
  * cluster, and each manager gone weakens the quorum.
  */
 import { rmSync } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import type { Command } from 'commander';
 import type { Node } from '../../model/index.js';

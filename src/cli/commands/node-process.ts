@@ -1,4 +1,3 @@
-import os from 'node:os';
 import path from 'node:path';
 import type { Command } from 'commander';
 import { Daemon, DaemonError, type DaemonOptions } from '../../node/daemon.js';

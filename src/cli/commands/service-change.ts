@@ -3,6 +3,7 @@
  * and then, without -d, wait for it to converge (progress on stdout).
  */
 import type { Command } from 'commander';
+import { isJobMode } from '../../model/index.js';
 import type { Service } from '../../model/index.js';
 import type { ApiClient } from '../client.js';
 import { CliError } from '../errors.js';
@@ -11,7 +12,7 @@ import { waitForConvergence } from '../progress/converge.js';
 import { waitForJob } from '../progress/job.js';
 import { parseDuration, parseReplicas } from '../units.js';
 import { enc, getService, out, updateWithVersion, warn } from './common.js';
-import { addCreateOptions, addUpdateOptions, createSpec, flagValue, parseNetwork, updateSpec, type CreateFlags, type ScalarFlags, type UpdateFlags } from './service-create-flags.js';
+import { addCreateOptions, addUpdateOptions, createSpec, flagValue, parseNetwork, setReplicas, updateSpec, type CreateFlags, type ScalarFlags, type UpdateFlags } from './service-create-flags.js';
 
 function printWarnings(res: { Warnings?: string[] | null } | undefined): void {
   for (const w of res?.Warnings ?? []) warn(`warning: ${w}\n`);
@@ -20,7 +21,7 @@ function printWarnings(res: { Warnings?: string[] | null } | undefined): void {
 async function converge(client: ApiClient, serviceId: string, f: ScalarFlags, upToDateOnly: boolean, rollback = false): Promise<void> {
   if (f.detach) return;
   const svc = await client.get<Service>(`/services/${enc(serviceId)}`);
-  if (svc.Spec.Mode.ReplicatedJob || svc.Spec.Mode.GlobalJob) {
+  if (isJobMode(svc.Spec.Mode)) {
     return waitForJob(client, { serviceId, timeoutMs: flagValue('--timeout', f.timeout ?? '60s', parseDuration) / 1e6, out: process.stdout, quiet: f.quiet ?? false });
   }
   await waitForConvergence(client, {
@@ -138,9 +139,7 @@ export function registerServiceChanges(service: Command): void {
           () => client.get<Service>(`/services/${enc(ref)}`),
           async (cur) => {
             const spec = structuredClone(cur.Spec);
-            if (spec.Mode.Replicated) spec.Mode.Replicated.Replicas = n;
-            else if (spec.Mode.ReplicatedJob) spec.Mode.ReplicatedJob.MaxConcurrent = n;
-            else throw new CliError(`${ref}: scale can only be used with replicated or replicated-job mode`);
+            setReplicas(spec.Mode, n, `${ref}: scale`);
             await client.post(`/services/${cur.ID}/update`, spec, { version: cur.Version.Index });
             scaled.push(cur.ID);
           },

@@ -355,17 +355,21 @@ function oneOf<T extends string>(flag: string, v: string, allowed: readonly T[])
   return v as T;
 }
 
+/**
+ * `--replicas N` and `scale SERVICE=N`, as docker reads them: a replicated
+ * service's replica count, a replicated job's number of completions.
+ */
+export function setReplicas(mode: ServiceMode, n: number, what: string): void {
+  if (mode.Replicated) mode.Replicated.Replicas = n;
+  else if (mode.ReplicatedJob) mode.ReplicatedJob = { ...mode.ReplicatedJob, TotalCompletions: n };
+  else throw new CliError(`${what} can only be used with replicated or replicated-job mode`);
+}
+
 /** Applies the scalar flags to `spec` in place (a fresh spec for create, the current one for update). */
 export function applyScalars(spec: ServiceSpec, f: ScalarFlags): void {
   const t: TaskSpec = (spec.TaskTemplate ??= {});
   const c = (t.ContainerSpec ??= { Image: '' });
-  if (f.replicas !== undefined) {
-    const n = flagValue('--replicas', f.replicas, parseReplicas);
-    if (spec.Mode.Replicated) spec.Mode.Replicated.Replicas = n;
-    // docker: a job's --replicas is how many completions it needs; it runs that many at once unless --max-concurrent says fewer.
-    else if (spec.Mode.ReplicatedJob) spec.Mode.ReplicatedJob = { MaxConcurrent: f.maxConcurrent === undefined ? n : spec.Mode.ReplicatedJob.MaxConcurrent, TotalCompletions: n };
-    else throw new CliError('--replicas can only be used with replicated or replicated-job mode');
-  }
+  if (f.replicas !== undefined) setReplicas(spec.Mode, flagValue('--replicas', f.replicas, parseReplicas), '--replicas');
   if (f.maxConcurrent !== undefined) {
     const n = flagValue('--max-concurrent', f.maxConcurrent, parseReplicas);
     if (!spec.Mode.ReplicatedJob) throw new CliError('--max-concurrent can only be used with replicated-job mode');
@@ -487,6 +491,9 @@ export function createSpec(f: CreateFlags, positionals: string[]): ServiceSpec {
   // Docker puts --network in the task template; the API resolves names to IDs.
   if (f.network) spec.TaskTemplate.Networks = f.network.map((n) => flagValue('--network', n, parseNetwork));
   applyScalars(spec, f);
+  // docker: a new job runs all its completions at once unless --max-concurrent says fewer.
+  const job = spec.Mode.ReplicatedJob;
+  if (job && f.maxConcurrent === undefined) job.MaxConcurrent = job.TotalCompletions;
   return spec;
 }
 

@@ -1,20 +1,18 @@
 /**
  * Waiting for a job (replicated-job, global-job) after create or update
  * (without -d): docker's job progress, as counts. A job is done when its
- * current run has all its completions (ServiceStatus.CompletedTasks against
- * TotalCompletions, or a global job's one per node); a task of the run that
+ * current run has all its completions (TotalCompletions, or a global job's
+ * one per node it runs on); a task of the run that
  * failed for good (its restart policy said no more) ends the wait with its
  * reason.
  */
+import { inCurrentRun, jobCounts } from '../../model/index.js';
 import type { Service, Task } from '../../model/index.js';
-import type { ServiceStatus } from '../../manager/api/shapes.js';
 import type { ApiClient } from '../client.js';
 import { encodeFilters } from '../client.js';
 import { CliError } from '../errors.js';
 import { taskReason } from '../format/tasks.js';
 import { formatDuration } from '../units.js';
-
-type ListedService = Service & { ServiceStatus?: ServiceStatus };
 
 export interface JobWaitOptions {
   serviceId: string;
@@ -31,15 +29,15 @@ export async function waitForJob(client: ApiClient, o: JobWaitOptions): Promise<
   let name = o.serviceId;
   for (;;) {
     const [services, tasks] = await Promise.all([
-      client.get<ListedService[]>('/services', { status: true, filters: encodeFilters({ id: [o.serviceId] }) }),
+      client.get<Service[]>('/services', { filters: encodeFilters({ id: [o.serviceId] }) }),
       client.get<Task[]>('/tasks', { filters: encodeFilters({ service: [o.serviceId] }) }),
     ]);
     const svc = services.find((s) => s.ID === o.serviceId);
     if (!svc) throw new CliError(`job ${o.serviceId} was removed while waiting for it to complete`);
-    const iteration = svc.JobStatus?.JobIteration.Index ?? 0;
-    const run = tasks.filter((t) => t.JobIteration?.Index === iteration);
-    const completed = svc.ServiceStatus?.CompletedTasks ?? run.filter((t) => t.Status.State === 'complete').length;
-    const total = svc.Spec.Mode.ReplicatedJob ? (svc.Spec.Mode.ReplicatedJob.TotalCompletions ?? 1) : run.length;
+    const run = tasks.filter((t) => inCurrentRun(t, svc));
+    const completed = run.filter((t) => t.Status.State === 'complete').length;
+    // A global job's failed task and its replacement share a node: count nodes, not tasks.
+    const total = svc.Spec.Mode.ReplicatedJob ? jobCounts(svc.Spec.Mode.ReplicatedJob).total : new Set(run.map((t) => t.NodeID)).size;
     const running = run.filter((t) => t.Status.State === 'running').length;
     const line = `${svc.Spec.Name}: ${completed}/${total} completed, ${running} running\n`;
     if (!o.quiet && line !== shown) o.out.write((shown = line));

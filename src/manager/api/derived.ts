@@ -5,6 +5,8 @@
  * progress display polls).
  */
 import type { Store } from '../store/store.js';
+import { inCurrentRun, jobCounts } from '../../model/index.js';
+import { isLiveDesired } from '../orchestrator/model.js';
 import type { Service, Task } from '../../model/index.js';
 import { canonical, type ServiceStatus } from './shapes.js';
 
@@ -14,20 +16,19 @@ export function serviceStatus(store: Store, s: Service): ServiceStatus {
   let desired = 0;
   let running = 0;
   let completed = 0;
-  const iteration = s.JobStatus?.JobIteration.Index;
   for (const t of store.tasksOfService(s.ID)) {
     if (t.Status.State === 'running') running++;
     // A job counts the completions of its current run only.
-    const current = iteration === undefined || t.JobIteration?.Index === iteration;
+    const current = inCurrentRun(t, s);
     if (t.Status.State === 'complete' && current) completed++;
     if (m.Global && t.DesiredState === 'running') desired++;
     // A global job's run: one task per node it was started on, running or done.
-    if (m.GlobalJob && current && (t.DesiredState === 'running' || t.DesiredState === 'ready' || t.DesiredState === 'complete')) desired++;
+    if (m.GlobalJob && current && (isLiveDesired(t.DesiredState) || t.DesiredState === 'complete')) desired++;
   }
   if (m.Replicated) desired = m.Replicated.Replicas ?? 1;
   if (m.ReplicatedJob) {
-    const total = m.ReplicatedJob.TotalCompletions ?? 1;
-    desired = Math.max(0, Math.min(m.ReplicatedJob.MaxConcurrent ?? 1, total - completed));
+    const { maxConcurrent, total } = jobCounts(m.ReplicatedJob);
+    desired = Math.max(0, Math.min(maxConcurrent, total - completed));
   }
   return { RunningTasks: running, DesiredTasks: desired, CompletedTasks: completed };
 }

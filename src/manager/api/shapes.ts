@@ -4,6 +4,7 @@
  * rather than null, the cluster's default sub-specs, task names) and remove
  * what must never leave a manager (the cluster's keys and secrets).
  */
+import { isJobMode } from '../../model/index.js';
 import type { Cluster, Node, Service, ServiceSpec, SwarmSpec, Task, TaskSpec, UpdateConfig } from '../../model/index.js';
 import type { ManagerStatusInfo } from '../interface.js';
 
@@ -134,14 +135,15 @@ export function taskShape(t: Task, serviceName: string | undefined): Task {
 export function withServiceDefaults(spec: ServiceSpec): ServiceSpec {
   const t: TaskSpec = spec.TaskTemplate ?? {};
   const c = t.ContainerSpec;
-  const job = spec.Mode?.ReplicatedJob !== undefined || spec.Mode?.GlobalJob !== undefined;
+  const job = isJobMode(spec.Mode);
   return {
     ...spec,
     TaskTemplate: {
       ...t,
       ...(c ? { ContainerSpec: { ...c, StopGracePeriod: c.StopGracePeriod ?? 10 * SECOND, DNSConfig: c.DNSConfig ?? {} } } : {}),
       Resources: { Limits: {}, Reservations: {}, ...t.Resources },
-      RestartPolicy: { Condition: job ? 'on-failure' : 'any', Delay: 5 * SECOND, MaxAttempts: 0, ...t.RestartPolicy },
+      // A job's stored spec always names its condition (validate/service-spec.ts jobRules).
+      RestartPolicy: { Condition: 'any', Delay: 5 * SECOND, MaxAttempts: 0, ...t.RestartPolicy },
       Placement: { ...t.Placement },
     },
     // Jobs have no rolling update (validate/service-spec.ts jobRules): no configs to default.

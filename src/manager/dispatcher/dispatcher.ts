@@ -111,7 +111,8 @@ export class Dispatcher {
     this.leading = true;
     this.leaderSince = this.timers.now();
     this.unwatch = this.deps.ctx.store.watch((changes) => this.onChanges(changes));
-    // A quarter of the shortest period a cluster may set (100 ms: validate/swarm-spec.ts) up to 250 ms.
+    // A quarter of the period in force when leadership starts, between 25 and 250 ms: a period
+    // changed later is checked at this cadence, at most 250 ms late.
     this.checkTimer = this.timers.setInterval(() => this.checkLiveness(), Math.max(25, Math.min(250, this.heartbeatMs() / 4)));
   }
 

@@ -1,9 +1,10 @@
 /** The dispatcher's timings, each with its reason. */
 export interface DispatcherOptions {
   /**
-   * Agents heartbeat this often while the cluster object sets no
-   * Spec.Dispatcher.HeartbeatPeriod (it does from `shoal init`: 1 s). 1 s
-   * (Swarm: 5 s), so a dead agent is noticed in ~3 s.
+   * The heartbeat period a new cluster starts with (`shoal init` stores it as
+   * Spec.Dispatcher.HeartbeatPeriod; from then on the cluster's value rules,
+   * manager/heartbeat-period.ts). 1 s (Swarm: 5 s), so a dead agent is
+   * noticed in ~3 s.
    */
   heartbeatMs: number;
   /**

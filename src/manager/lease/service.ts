@@ -201,13 +201,9 @@ export class LeaseService {
     for (const d of out.down) this.deps.agents.markDown(d.node, `fenced: ${d.why}`);
   }
 
-  /**
-   * G: AGENT_GRACE_PERIODS dispatcher heartbeat periods when the cluster
-   * sets one (heartbeat-period.ts), else the option.
-   */
+  /** G: AGENT_GRACE_PERIODS of the cluster's heartbeat period (heartbeat-period.ts); the option stands in for a cluster without one. */
   private agentGraceMs(): number {
-    const ms = heartbeatPeriodMs(this.deps.store, 0);
-    return ms > 0 ? AGENT_GRACE_PERIODS * ms : this.opts.agentGraceMs;
+    return AGENT_GRACE_PERIODS * heartbeatPeriodMs(this.deps.store, this.opts.agentGraceMs / AGENT_GRACE_PERIODS);
   }
 
   /** Follower: tell the leader whom we granted; its answer is our token to keep granting. */

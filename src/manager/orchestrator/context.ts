@@ -3,6 +3,7 @@
  * being built, and per service its resolved template and update settings.
  */
 import { assert } from '../../util/assert.js';
+import { inCurrentRun, jobIteration } from '../../model/index.js';
 import type { Service, Task, TaskOrchestration, TaskSpec, TaskState, UpdateConfig, UpdateStatus } from '../../model/index.js';
 import { OrchestratorError } from './errors.js';
 import { createdMs, isoTime, NodeIndex, SpecCache } from './model.js';
@@ -109,7 +110,7 @@ export class ServiceCtx {
 
   /** A job's task belongs to the current run (JobStatus.JobIteration); every task of a service that is not a job does. */
   isCurrent(t: Task): boolean {
-    return !this.job || t.JobIteration?.Index === (this.service.JobStatus?.JobIteration.Index ?? 0);
+    return inCurrentRun(t, this.service);
   }
 
   /**
@@ -144,7 +145,7 @@ export class ServiceCtx {
       DesiredState: desired,
       SpecVersion: { Index: this.service.Version.Index },
       Orchestration: o,
-      ...(this.job ? { JobIteration: { Index: this.service.JobStatus?.JobIteration.Index ?? 0 } } : {}),
+      ...(this.job ? { JobIteration: { Index: jobIteration(this.service) } } : {}),
     };
   }
 }

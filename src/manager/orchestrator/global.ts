@@ -17,8 +17,8 @@
 import type { Task } from '../../model/index.js';
 import { nodeMatches, parseConstraints } from './constraints.js';
 import type { ServiceCtx } from './context.js';
-import { pruneSlot } from './history.js';
-import { assertSlot, processSlot, promote } from './slots.js';
+import { finishSlots, groupTasks } from './slot-groups.js';
+import { processSlot } from './slots.js';
 import type { SlotState } from './slots.js';
 import { planUpdate } from './update.js';
 
@@ -26,7 +26,7 @@ export function reconcileGlobal(sc: ServiceCtx, tasks: readonly Task[], historyL
   const states = nodeSlots(sc, tasks, true);
   if (states === null) return;
   planUpdate(sc, states);
-  finishNodeSlots(sc, states, historyLimit);
+  finishSlots(sc, states, historyLimit);
 }
 
 /**
@@ -42,12 +42,7 @@ export function nodeSlots(sc: ServiceCtx, tasks: readonly Task[], updatable: boo
     plan.problem(`service ${sc.service.ID}: ${parsed.error}; left as it is`);
     return null;
   }
-  const byNode = new Map<string, Task[]>();
-  for (const t of tasks) {
-    const l = byNode.get(t.NodeID);
-    if (l) l.push(t);
-    else byNode.set(t.NodeID, [t]);
-  }
+  const byNode = groupTasks(tasks, (t) => t.NodeID);
   const keys = new Set<string>(byNode.keys());
   for (const n of nodes.all()) keys.add(n.ID);
   const states: SlotState[] = [];
@@ -58,13 +53,4 @@ export function nodeSlots(sc: ServiceCtx, tasks: readonly Task[], updatable: boo
     states.push(processSlot(sc, { slot: 0, nodeId: id, tasks: byNode.get(id) ?? [], wanted, canCreate, updatable: updatable && canCreate }));
   }
   return states;
-}
-
-/** Promotes delayed tasks, checks the slot invariant, and prunes history (a removed node's goes with it). */
-export function finishNodeSlots(sc: ServiceCtx, states: SlotState[], historyLimit: number): void {
-  for (const st of states) {
-    promote(sc, st);
-    assertSlot(sc, st);
-  }
-  for (const st of states) pruneSlot(sc, st, historyLimit >= 0 && sc.ctx.nodes.isGone(st.nodeId) ? 0 : historyLimit);
 }

@@ -23,37 +23,18 @@
 import { isTerminal } from '../../model/index.js';
 import type { Task } from '../../model/index.js';
 import type { ServiceCtx } from './context.js';
-import { finishNodeSlots, nodeSlots } from './global.js';
-import { pruneSlot } from './history.js';
-import { assertSlot, processSlot, promote } from './slots.js';
+import { nodeSlots } from './global.js';
+import { finishSlots, groupTasks } from './slot-groups.js';
+import { processSlot } from './slots.js';
 import type { SlotState } from './slots.js';
-
-function bySlotKey<K>(tasks: readonly Task[], key: (t: Task) => K): Map<K, Task[]> {
-  const m = new Map<K, Task[]>();
-  for (const t of tasks) {
-    const k = key(t);
-    const l = m.get(k);
-    if (l) l.push(t);
-    else m.set(k, [t]);
-  }
-  return m;
-}
-
-function finish(sc: ServiceCtx, states: SlotState[], historyLimit: number): void {
-  for (const st of states) {
-    promote(sc, st);
-    assertSlot(sc, st);
-  }
-  for (const st of states) pruneSlot(sc, st, historyLimit);
-}
 
 export function reconcileReplicatedJob(sc: ServiceCtx, maxConcurrent: number, total: number, tasks: readonly Task[], historyLimit: number): void {
   const plan = sc.ctx.plan;
-  const bySlot = bySlotKey(tasks, (t) => t.Slot);
+  const bySlot = groupTasks(tasks, (t) => t.Slot);
   // Slots already running a task of this run count against MaxConcurrent before any new one starts.
-  const busy = (l: readonly Task[] | undefined) => (l ?? []).some((t) => sc.isCurrent(t) && plan.isLive(t) && !isTerminal(plan.statusOf(t)));
-  let active = 0;
-  for (const [s, l] of bySlot) if (s >= 0 && s < total && busy(l)) active++;
+  const busy = new Set<number>();
+  for (const [s, l] of bySlot) if (s >= 0 && s < total && l.some((t) => sc.isCurrent(t) && plan.isLive(t) && !isTerminal(plan.statusOf(t)))) busy.add(s);
+  let active = busy.size;
   // The slots that have tasks, and the lowest unused ones a new task may go to: never all of
   // 0..TotalCompletions-1, which may be 10^12 (only MaxConcurrent is bounded, by the API).
   const keys = new Set<number>(bySlot.keys());
@@ -67,7 +48,6 @@ export function reconcileReplicatedJob(sc: ServiceCtx, maxConcurrent: number, to
   for (const slot of [...keys].sort((a, b) => a - b)) {
     const slotTasks = bySlot.get(slot) ?? [];
     const inJob = slot >= 0 && slot < total;
-    const wasBusy = inJob && busy(slotTasks);
     const st = processSlot(sc, {
       slot,
       nodeId: '',
@@ -76,13 +56,13 @@ export function reconcileReplicatedJob(sc: ServiceCtx, maxConcurrent: number, to
       canCreate: active < maxConcurrent,
       updatable: false,
     });
-    if (!wasBusy && st.created.length > 0) active++;
+    if (!busy.has(slot) && st.created.length > 0) active++;
     states.push(st);
   }
-  finish(sc, states, historyLimit);
+  finishSlots(sc, states, historyLimit);
 }
 
 export function reconcileGlobalJob(sc: ServiceCtx, tasks: readonly Task[], historyLimit: number): void {
   const states = nodeSlots(sc, tasks, false);
-  if (states !== null) finishNodeSlots(sc, states, historyLimit);
+  if (states !== null) finishSlots(sc, states, historyLimit);
 }

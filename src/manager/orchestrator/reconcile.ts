@@ -6,6 +6,7 @@
 import { assert } from '../../util/assert.js';
 import type { Service, Task } from '../../model/index.js';
 import { Ctx, ServiceCtx } from './context.js';
+import { jobCounts } from '../../model/index.js';
 import { OrchestratorError } from './errors.js';
 import { reconcileGlobal } from './global.js';
 import { reconcileGlobalJob, reconcileReplicatedJob } from './jobs.js';
@@ -38,10 +39,9 @@ export function serviceMode(s: Service): ServiceMode {
     return { kind: 'replicated', replicas: r };
   }
   if (m.ReplicatedJob !== undefined) {
-    const max = m.ReplicatedJob.MaxConcurrent ?? 1;
-    const total = m.ReplicatedJob.TotalCompletions ?? max;
-    if (!Number.isInteger(max) || max < 0 || !Number.isInteger(total) || total < 0) return { kind: 'invalid', why: `job counts ${JSON.stringify(m.ReplicatedJob)}` };
-    return { kind: 'replicated-job', maxConcurrent: max, total };
+    const { maxConcurrent, total } = jobCounts(m.ReplicatedJob);
+    if (!Number.isInteger(maxConcurrent) || maxConcurrent < 0 || !Number.isInteger(total) || total < 0) return { kind: 'invalid', why: `job counts ${JSON.stringify(m.ReplicatedJob)}` };
+    return { kind: 'replicated-job', maxConcurrent, total };
   }
   return { kind: 'global-job' };
 }

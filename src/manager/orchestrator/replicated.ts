@@ -10,18 +10,13 @@
  */
 import type { Task } from '../../model/index.js';
 import type { ServiceCtx } from './context.js';
-import { pruneSlot } from './history.js';
-import { assertSlot, processSlot, promote } from './slots.js';
+import { finishSlots, groupTasks } from './slot-groups.js';
+import { processSlot } from './slots.js';
 import type { SlotState } from './slots.js';
 import { planUpdate } from './update.js';
 
 export function reconcileReplicated(sc: ServiceCtx, replicas: number, tasks: readonly Task[], historyLimit: number): void {
-  const bySlot = new Map<number, Task[]>();
-  for (const t of tasks) {
-    const l = bySlot.get(t.Slot);
-    if (l) l.push(t);
-    else bySlot.set(t.Slot, [t]);
-  }
+  const bySlot = groupTasks(tasks, (t) => t.Slot);
   const keys = new Set<number>(bySlot.keys());
   for (let s = 1; s <= replicas; s++) keys.add(s);
   const states: SlotState[] = [];
@@ -38,9 +33,5 @@ export function reconcileReplicated(sc: ServiceCtx, replicas: number, tasks: rea
     );
   }
   planUpdate(sc, states);
-  for (const st of states) {
-    promote(sc, st);
-    assertSlot(sc, st);
-  }
-  for (const st of states) pruneSlot(sc, st, historyLimit);
+  finishSlots(sc, states, historyLimit);
 }

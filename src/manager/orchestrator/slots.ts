@@ -168,6 +168,9 @@ function fill(sc: ServiceCtx, st: SlotState, exitedNow: Set<Task>): void {
   if (cause !== undefined) {
     const sameSpec = sc.isClean(cause);
     const status = plan.statusOf(cause);
+    // A job's slot is done once its task of this run completed: the orchestrator's rule, not
+    // left to the restart policy (the API refuses `any` for jobs, but the rule must not rest on it).
+    if (sc.job && status === 'complete') return;
     if (exitedOnItsOwn(status)) {
       const exitMs = plan.orchestrationOf(cause).ExitedMs ?? endedMs(cause);
       if (!shouldRestart(cause, exitMs, opts)) {

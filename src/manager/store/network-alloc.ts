@@ -40,7 +40,7 @@ import {
   type Cidr,
   type TakenSubnet,
 } from '../../overlay-net/ipam/index.js';
-import type { AnyObject, Kind, ObjectOf } from './commands.js';
+import type { AnyObject, Kind } from './commands.js';
 import { endpointPorts } from './endpoint-ports.js';
 import { StoreError, StoreErrorCode } from './errors.js';
 import { hostPortKey, withHostPorts } from './task-host-ports.js';

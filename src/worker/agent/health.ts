@@ -69,7 +69,7 @@ export function healthPolicy(hc: HealthConfig | undefined): HealthPolicy | null 
     intervalMs: nsToMs(hc?.Interval, HEALTH_DEFAULTS.intervalMs),
     timeoutMs: nsToMs(hc?.Timeout, HEALTH_DEFAULTS.timeoutMs),
     retries: hc?.Retries && hc.Retries > 0 ? hc.Retries : HEALTH_DEFAULTS.retries,
-    startPeriodMs: hc?.StartPeriod && hc.StartPeriod > 0 ? Math.round(hc.StartPeriod / 1e6) : 0,
+    startPeriodMs: nsToMs(hc?.StartPeriod, 0),
     startIntervalMs: nsToMs(hc?.StartInterval, HEALTH_DEFAULTS.startIntervalMs),
   };
 }
@@ -88,7 +88,8 @@ export class HealthMonitor {
   private streak = 0;
   private lastOutput = '';
   private readonly startedAt: number;
-  private inStartPeriod: boolean;
+  /** A check has passed: the start period is over for good (Docker). */
+  private passedOnce = false;
   private timer: TimerHandle | null = null;
   private stopped = false;
 
@@ -100,7 +101,11 @@ export class HealthMonitor {
     private readonly onChange: (r: HealthReport) => void,
   ) {
     this.startedAt = timers.now();
-    this.inStartPeriod = policy.startPeriodMs > 0;
+  }
+
+  /** Failures are forgiven and checks run every StartInterval until the first pass or the end of StartPeriod. */
+  private inStartPeriod(): boolean {
+    return !this.passedOnce && this.timers.now() - this.startedAt < this.policy.startPeriodMs;
   }
 
   start(): void {
@@ -119,8 +124,7 @@ export class HealthMonitor {
 
   private schedule(): void {
     if (this.stopped) return;
-    if (this.inStartPeriod && this.timers.now() - this.startedAt >= this.policy.startPeriodMs) this.inStartPeriod = false;
-    const wait = this.inStartPeriod ? this.policy.startIntervalMs : this.policy.intervalMs;
+    const wait = this.inStartPeriod() ? this.policy.startIntervalMs : this.policy.intervalMs;
     this.timer = this.timers.setTimeout(() => void this.check(), wait);
   }
 
@@ -140,9 +144,9 @@ export class HealthMonitor {
     const before = this.status;
     if (passed) {
       this.streak = 0;
-      this.inStartPeriod = false;
+      this.passedOnce = true;
       this.status = 'healthy';
-    } else if (!(this.inStartPeriod && this.timers.now() - this.startedAt < this.policy.startPeriodMs)) {
+    } else if (!this.inStartPeriod()) {
       this.streak++;
       if (this.streak >= this.policy.retries) this.status = 'unhealthy';
     }

@@ -1,4 +1,4 @@
-import { isTerminal, stateRank, unsupportedBy, type RuntimeName, type Task, type TaskState, type TaskStatus } from '../../model/index.js';
+import { isTerminal, stateRank, unsupportedBy, type Task, type TaskState, type TaskStatus } from '../../model/index.js';
 import type { ContainerInfo, ExitStatus, Runtime } from '../runtime/interface.js';
 import { RuntimeError } from '../runtime/interface.js';
 import { stopGraceMs, toRunSpec, usesSecrets, withProcessNetworking, withSecretFiles } from './run-spec.js';
@@ -108,7 +108,7 @@ export class TaskController {
       try {
         // What this runtime would drop is refused (model/runtime-support.ts); the API already refused
         // what no runtime honours, and what a named runtime does not.
-        const unsupported = unsupportedBy(this.task.Spec.ContainerSpec, rt.name as RuntimeName);
+        const unsupported = unsupportedBy(this.task.Spec.ContainerSpec, rt.name);
         if (unsupported.length > 0) throw new Error(`ContainerSpec.${unsupported.join(', ContainerSpec.')} ${unsupported.length > 1 ? 'are' : 'is'} not supported by the ${rt.name} runtime`);
         let spec = toRunSpec(this.task);
         const files = await this.deps.secrets?.materialize(this.task, rt.name);
@@ -144,7 +144,11 @@ export class TaskController {
       // With a health check the task stays `starting` until its first pass (Swarm's rule):
       // only then is it running, counted by a rolling update, and an endpoint.
       const policy = await this.healthPolicy();
-      if (policy) return this.watchHealth(policy);
+      if (policy) {
+        this.watchHealth(policy);
+        // Reported again, now with its health (starting): `service ps` shows it from the first poll.
+        return this.move('starting', 'starting');
+      }
       await this.move('running', 'started');
     }
   }

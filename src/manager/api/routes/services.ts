@@ -6,9 +6,10 @@
  * here; the store allocates the endpoint (VIPs, published ports — a port
  * another service publishes is refused there, naming the port's field).
  */
+import { isJobMode } from '../../../model/index.js';
 import type { Service, ServiceSpec } from '../../../model/index.js';
 import { serviceStatus } from '../derived.js';
-import { badRequest, notImplemented } from '../errors.js';
+import { badRequest } from '../errors.js';
 import { parseFilters } from '../filters.js';
 import { boolParam, versionParam } from '../http.js';
 import { randomName } from '../names.js';
@@ -18,7 +19,7 @@ import type { Router } from '../router.js';
 import { defaultUpdateConfig, serviceShape, withServiceDefaults } from '../shapes.js';
 import { commitOps, readStore } from '../state.js';
 import { fail } from '../validate/check.js';
-import { isJobMode, modeName, validateServiceSpec } from '../validate/service-spec.js';
+import { modeName, validateServiceSpec } from '../validate/service-spec.js';
 import { resolveSecretRefs } from '../secret-refs.js';
 import { resolveNetworkRefs } from '../network-refs.js';
 

@@ -6,7 +6,7 @@
  * has one (DNS-safe names, 4 MiB minimum memory, 1 ms minimum health
  * intervals, exactly one mode).
  */
-import { MAX_REPLICAS, unsupportedAnywhere, unsupportedBy, type ServiceMode, type ServiceSpec, type TaskSpec } from '../../../model/index.js';
+import { MAX_REPLICAS, RUNTIME_NAMES, isJobMode, unsupportedAnywhere, type RuntimeName, unsupportedBy, type ServiceMode, type ServiceSpec, type TaskSpec } from '../../../model/index.js';
 import {
   absent,
   describe,
@@ -72,15 +72,10 @@ export function validateServiceSpec(raw: unknown): ServiceSpec {
  * agent rejects the task instead.
  */
 function honoured(t: TaskSpec, field: string): void {
-  const r = t.Runtime;
-  const named = r === 'process' || r === 'oci' || r === 'docker' ? r : null;
+  const named = (RUNTIME_NAMES as readonly string[]).includes(t.Runtime ?? '') ? (t.Runtime as RuntimeName) : null;
   const bad = named ? unsupportedBy(t.ContainerSpec, named) : unsupportedAnywhere(t.ContainerSpec);
   if (bad.length === 0) return;
   fail(`${field}.ContainerSpec.${bad[0]}`, named ? `not supported by the ${named} runtime` : 'not supported by any Shoal runtime yet');
-}
-
-export function isJobMode(m: ServiceMode): boolean {
-  return m.ReplicatedJob !== undefined || m.GlobalJob !== undefined;
 }
 
 /**

@@ -3,7 +3,7 @@
  * send it (the whole spec, read back from GET /swarm and edited). Fields
  * Shoal does not act on are kept as sent.
  */
-import type { SwarmSpec } from '../../../model/index.js';
+import { MIN_HEARTBEAT_PERIOD_NS, type SwarmSpec } from '../../../model/index.js';
 import { absent, fail, obj, optBool, optInt, optObj, optString, optStringMap } from './check.js';
 
 export function validateSwarmSpec(raw: unknown): SwarmSpec {
@@ -16,11 +16,10 @@ export function validateSwarmSpec(raw: unknown): SwarmSpec {
   const r = optObj(s.Raft, 'Spec.Raft');
   if (r) for (const k of ['SnapshotInterval', 'KeepOldSnapshots', 'LogEntriesForSlowFollowers', 'ElectionTick', 'HeartbeatTick']) optInt(r[k], `Spec.Raft.${k}`, 0);
   const d = optObj(s.Dispatcher, 'Spec.Dispatcher');
-  // The period agents heartbeat at, and 15 of them are how long a node whose daemon is gone
-  // keeps its tasks (manager/heartbeat-period.ts). Under 100 ms a loaded manager would
-  // disconnect healthy agents; 0 means the default.
+  // The period agents heartbeat at, and AGENT_GRACE_PERIODS of them are how long a node whose
+  // daemon is gone keeps its tasks (manager/heartbeat-period.ts); 0 means the default.
   const hb = d ? optInt(d.HeartbeatPeriod, 'Spec.Dispatcher.HeartbeatPeriod', 0) : undefined;
-  if (hb !== undefined && hb > 0 && hb < 100e6) fail('Spec.Dispatcher.HeartbeatPeriod', `must be at least 100ms (100000000 ns), got ${hb} ns`);
+  if (hb !== undefined && hb > 0 && hb < MIN_HEARTBEAT_PERIOD_NS) fail('Spec.Dispatcher.HeartbeatPeriod', `must be at least ${MIN_HEARTBEAT_PERIOD_NS / 1e6}ms (${MIN_HEARTBEAT_PERIOD_NS} ns), got ${hb} ns`);
   const ca = optObj(s.CAConfig, 'Spec.CAConfig');
   if (ca) {
     optInt(ca.NodeCertExpiry, 'Spec.CAConfig.NodeCertExpiry', 0);

@@ -36,6 +36,9 @@ export function createBody(spec: TaskRunSpec, network: string): Record<string, u
     AttachStderr: false,
     Tty: false,
     OpenStdin: false,
+    // The agent runs the task's health check itself (worker/agent/health.ts, through exec, with the
+    // image's HEALTHCHECK merged in): the engine running the image's own as well would check twice.
+    Healthcheck: { Test: ['NONE'] },
     HostConfig: host,
   };
   if (spec.command?.length) body.Entrypoint = spec.command;

@@ -1,0 +1,1 @@
+export { claimOctets } from '../../chaos-tests/harness/octets.js';
