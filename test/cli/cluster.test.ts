@@ -1,14 +1,15 @@
 /**
- * The CLI as a real process (dist/bin/shoal.js) against real node processes
- * (`shoal init` + `shoal join`, test/helpers/procs.ts), SHOAL_HOST pointing
- * at the manager's API.
+ * The CLI against real node processes (`shoal init` + `shoal join`,
+ * test/helpers/procs.ts), `-H` pointing at the manager's API. The commands
+ * run in-process through main() (the same code path as bin/shoal.js, without
+ * a Node start per command: this file makes ~50 of them); the error section
+ * at the end runs the CLI as a real process (dist/bin/shoal.js), exit codes
+ * and stderr included.
  *
- * Note: workers run nothing until the agent runtime lands, so tasks never
- * reach `running` here. The non-detached progress path is tested with a
- * service that cannot be placed (its constraint matches no node): it must
- * report the scheduler's reason and exit 1 when --timeout passes — which
- * stays true once tasks do run. When they do, add a test that a plain
- * `service create` converges ("verify: Service converged").
+ * The non-detached progress path that fails is tested here, with a service
+ * that cannot be placed (its constraint matches no node): it must report the
+ * scheduler's reason and exit 1 when --timeout passes. The one that
+ * converges ("verify: Service converged") is in test/worker/e2e.test.ts.
  */
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -16,7 +17,7 @@ import path from 'node:path';
 import t from 'tap';
 import { ProcCluster } from '../helpers/procs.js';
 import { waitFor } from '../helpers/wait.js';
-import { oneLineError, shoalProcess } from './helpers.js';
+import { oneLineError, shoalInProcess, shoalProcess } from './helpers.js';
 
 t.test('node, service and join-token commands against a real cluster', async (t) => {
   const c = new ProcCluster();
@@ -24,7 +25,7 @@ t.test('node, service and join-token commands against a real cluster', async (t)
   const m1 = await c.init();
   await c.join('worker', m1);
   const host = `unix://${m1.dataDir}/api.sock`;
-  const shoal = (...args: string[]) => shoalProcess(args, { host });
+  const shoal = (...args: string[]) => shoalInProcess('-H', host, ...args);
   const ok = async (...args: string[]) => {
     const r = await shoal(...args);
     t.equal(r.code, 0, `shoal ${args.join(' ')}: ${r.err}`);
@@ -117,7 +118,7 @@ t.test('node, service and join-token commands against a real cluster', async (t)
   t.match(r.err, /service web not found/);
 
   // ---- errors, as a real process
-  r = await shoal('service', 'create', '--bogus', 'busybox');
+  r = await shoalProcess(['service', 'create', '--bogus', 'busybox'], { host });
   t.equal(oneLineError(r), null);
   t.equal(r.err, "shoal: unknown option '--bogus'\n");
   r = await shoalProcess(['node', 'ls'], { host: '127.0.0.1:1', env: { SHOAL_CERT_PATH: c.adminDir() } });
