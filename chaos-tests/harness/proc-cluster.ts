@@ -145,11 +145,11 @@ export class ProcCluster {
     return n;
   }
 
-  /** Restarts a stopped node from its data dir. */
-  async restart(n: NodeProc): Promise<void> {
+  /** Restarts a stopped node from its data dir (`args`: flags a node does not keep, e.g. --metrics-addr). */
+  async restart(n: NodeProc, args: string[] = []): Promise<void> {
     if (n.proc) throw new Error(`${n.name} is still running`);
     const before = n.stdout.length;
-    this.spawn(n, ['run', '--data-dir', n.dataDir]);
+    this.spawn(n, ['run', '--data-dir', n.dataDir, ...args]);
     await waitFor(() => n.stdout.slice(before).includes('running'), { timeoutMs: 20_000, what: `${n.name} restarted` });
   }
 

@@ -41,6 +41,7 @@
  * `tick(nowMs)`, randomness from the Rng given at construction, and output
  * leaves through `ready()`.
  */
+import { Histogram, MS_BUCKETS } from '../util/histogram.js';
 import type { Rng } from '../util/rng.js';
 import { assert } from '../util/assert.js';
 import { validate } from '../wire/schema.js';
@@ -90,6 +91,8 @@ import { TimerHeap, type Timer } from './timers.js';
 interface Probe {
   target: Member;
   seq: number;
+  /** When the probe started (core clock): its ack's round trip. */
+  sentAt: number;
   /** Next direct retry (Infinity: none left). */
   retryAt: number;
   /** Period of further direct retries (0: a single early retry). */
@@ -120,6 +123,8 @@ const userKey = (m: UserMsg): string => `u\u0000${m.origin}\u0000${m.epoch}\u000
 export class GossipCore implements GossipNode {
   readonly id: NodeId;
   readonly metrics = new GossipMetrics();
+  /** Probe to ack on the core's clock, ms (direct or through helpers): the network and the peers' load as SWIM sees them. */
+  readonly probeRttMs = new Histogram(MS_BUCKETS);
   readonly options: Readonly<GossipOptions>;
 
   private readonly rng: Rng;
@@ -275,6 +280,7 @@ export class GossipCore implements GossipNode {
     return {
       target,
       seq: ++this.seq,
+      sentAt: this.now,
       retryAt: retry > 0 ? this.now + retry : Infinity,
       retryEvery: directOnly ? retry : 0,
       indirectAt: directOnly ? Infinity : this.now + this.awareness.scale(o.probeTimeoutMs),
@@ -419,6 +425,7 @@ export class GossipCore implements GossipNode {
     const p = this.probe;
     if (p && a.seq === p.seq) {
       this.metrics.acksReceived++;
+      this.probeRttMs.observe(this.now - p.sentAt);
       this.awareness.apply(-1);
       this.probe = null;
       return;

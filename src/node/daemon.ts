@@ -44,6 +44,8 @@ import { watchStalls } from './stall-monitor.js';
 import type { DaemonHooks } from './hooks.js';
 import type { DaemonOptions } from './options.js';
 import { DaemonError } from './errors.js';
+import { nodeMetrics, type NodeMetrics } from './metrics/exporter.js';
+import { serveMetrics, type MetricsEndpoint } from './metrics/http.js';
 
 export { DaemonError } from './errors.js';
 export type { DaemonOptions } from './options.js';
@@ -95,6 +97,9 @@ export class Daemon {
   private stopLogs: (() => void) | null = null;
   private stopStallWatch: (() => void) | null = null;
   private stopped = false;
+  /** This node's Prometheus registry: GET /metrics on the API (managers) and on --metrics-addr. */
+  readonly metrics: NodeMetrics;
+  private metricsEndpoint: MetricsEndpoint | null = null;
   private roleChange: Promise<void> = Promise.resolve();
 
   private constructor(
@@ -104,7 +109,18 @@ export class Daemon {
     private readonly opts: DaemonOptions,
     /** What a test composition root put between the parts (hooks.ts); {} in the product. */
     private readonly hooks: DaemonHooks,
-  ) {}
+  ) {
+    this.metrics = nodeMetrics({
+      nodeId: identity.nodeId,
+      transport: () => transport,
+      gossip: () => gossip,
+      manager: () => this.manager,
+      api: () => this.api,
+      agent: () => this.agent,
+      session: () => this.session,
+      dataPlane: () => this.dataPlane,
+    });
+  }
 
   static async start(opts: DaemonOptions): Promise<Daemon> {
     const log = opts.log ?? (() => {});
@@ -208,6 +224,14 @@ export class Daemon {
       throw err;
     }
     d.stopStallWatch = watchStalls((m) => log(`node ${nodeId}: ${m}`));
+    if (opts.metricsAddr) {
+      try {
+        d.metricsEndpoint = await serveMetrics(opts.metricsAddr, () => d.metrics.scrape(), (m) => log(`node ${nodeId}: ${m}`));
+      } catch (err) {
+        await d.stop();
+        throw new DaemonError(`cannot serve metrics on ${opts.metricsAddr}: ${(err as Error).message}`);
+      }
+    }
     d.scheduleRenewal(tls.certPem);
     raisePriority(log);
     if (identity.role === 'manager') await d.startManager();
@@ -272,7 +296,7 @@ export class Daemon {
         saveIdentity(this.opts.dataDir, this.identity);
       }
     });
-    const api = createApiServer(this.hooks.apiContext?.(this.manager) ?? this.manager, { version: packageVersion(), log });
+    const api = createApiServer(this.hooks.apiContext?.(this.manager) ?? this.manager, { version: packageVersion(), log, scrapeMetrics: () => this.metrics.scrape() });
     this.api = api;
     await serveApiSocket(api, this.apiSocket);
     if (id.apiAddr) await this.serveApiOverTls(api, id.apiAddr);
@@ -688,6 +712,7 @@ export class Daemon {
     await this.roleChange.catch(() => {});
     this.apiTls?.stop();
     await this.api?.close();
+    await this.metricsEndpoint?.close();
     await this.manager?.stop();
     await this.gossip.stop();
     await this.transport.close();

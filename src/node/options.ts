@@ -13,6 +13,13 @@ export interface DaemonOptions {
    * client certificates of the cluster CA. Default: none (closed).
    */
   apiAddr?: string;
+  /**
+   * Also serve GET /metrics (Prometheus) on plain HTTP at this host:port, on
+   * any node (dockerd's --metrics-addr). No auth there, and no secrets in it:
+   * counters, states and service names only. Managers always serve /metrics on
+   * the API as well. Default: none.
+   */
+  metricsAddr?: string;
   /** The control API's unix socket (managers, mode 0600). Default <data-dir>/api.sock. */
   apiSocket?: string;
   /** Found a new cluster. */

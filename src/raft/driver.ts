@@ -1,4 +1,5 @@
 import { ShoalError } from '../util/errors.js';
+import { Histogram, MS_BUCKETS } from '../util/histogram.js';
 import { retry } from '../util/retry.js';
 import { randomBytes } from 'node:crypto';
 import { Packr, Unpackr } from '../util/msgpack.js';
@@ -91,6 +92,8 @@ export interface DriverMetrics {
   readTimeouts: number;
   applied: number;
   snapshotsTaken: number;
+  /** Size of the newest snapshot this node took, bytes (a level, not a count). */
+  lastSnapshotBytes: number;
   snapshotsRestored: number;
   /** Failed attempts to write the Raft log or hard state (each retried; the node does not lead meanwhile). */
   persistErrors: number;
@@ -106,6 +109,8 @@ interface Waiter<T> {
   resolve: (v: T) => void;
   reject: (e: Error) => void;
   timer: NodeJS.Timeout;
+  /** performance.now() when the caller proposed: the commit latency ends at its apply (proposals only). */
+  since?: number;
   /** The leader the proposal went to. */
   leader?: NodeId | null;
 }
@@ -164,12 +169,15 @@ export class RaftDriver {
     readTimeouts: 0,
     applied: 0,
     snapshotsTaken: 0,
+    lastSnapshotBytes: 0,
     snapshotsRestored: 0,
     persistErrors: 0,
     snapshotErrors: 0,
     loopErrors: 0,
     dropped: Object.create(null) as Record<string, number>,
   };
+  /** Proposal to apply on this node, ms: what a write through this manager waits for a quorum's fsyncs. */
+  readonly commitMs = new Histogram(MS_BUCKETS);
   private core!: RaftCore;
   private storage!: RaftStorage;
   private readonly opts: Required<Pick<RaftDriverOptions, 'tickMs' | 'requestTimeoutMs'>> & RaftDriverOptions;
@@ -385,6 +393,16 @@ export class RaftDriver {
     return !this.storageFailing;
   }
 
+  /** The pure core's counters (elections, leader changes, drops by reason). */
+  get coreMetrics(): RaftCore['metrics'] {
+    return this.core.metrics;
+  }
+
+  /** The storage's fsync histogram (see RaftStorage.persistMs). */
+  get persistMs(): RaftStorage['persistMs'] {
+    return this.storage.persistMs;
+  }
+
   get storageMetrics(): RaftStorage['metrics'] {
     return this.storage.metrics;
   }
@@ -438,7 +456,7 @@ export class RaftDriver {
         map.delete(key);
         reject(new RaftDriverError('TIMEOUT', why()));
       }, timeoutMs);
-      map.set(key, { resolve, reject, timer, ...(leader !== undefined ? { leader } : {}) });
+      map.set(key, { resolve, reject, timer, since: performance.now(), ...(leader !== undefined ? { leader } : {}) });
     });
   }
 
@@ -823,7 +841,10 @@ export class RaftDriver {
     this.proposals.delete(seq);
     clearTimeout(w.timer);
     if (result instanceof Error) w.reject(result);
-    else w.resolve(result);
+    else {
+      if (w.since !== undefined) this.commitMs.observe(performance.now() - w.since);
+      w.resolve(result);
+    }
   }
 
   private resolveReads(): void {
@@ -889,6 +910,7 @@ export class RaftDriver {
       this.log(`snapshot at ${snap.meta.index} (${snap.data.byteLength} bytes) saved in ${Math.round(performance.now() - t0)} ms`);
       this.snapshotIndex = snap.meta.index;
       this.metrics.snapshotsTaken++;
+      this.metrics.lastSnapshotBytes = snap.data.byteLength;
     } finally {
       this.snapshotInFlight = false;
     }

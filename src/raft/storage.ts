@@ -1,4 +1,5 @@
 import { ShoalError } from '../util/errors.js';
+import { Histogram, MS_BUCKETS } from '../util/histogram.js';
 import { crc32 } from 'node:zlib';
 import { Packr, Unpackr } from '../util/msgpack.js';
 import { Db } from '../util/sqlite.js';
@@ -128,6 +129,8 @@ interface EntryRow {
 
 export class RaftStorage {
   readonly metrics: StorageMetrics = { persists: 0, entriesWritten: 0, bytesWritten: 0, persistMsTotal: 0, persistMsMax: 0 };
+  /** How long each Ready took to become durable (the transaction and its fsync, synchronous=FULL), ms. */
+  readonly persistMs = new Histogram(MS_BUCKETS);
   private closed = false;
   /** Highest entry index on disk, so plain appends skip the DELETE of a conflicting suffix. */
   private lastIndex = 0;
@@ -360,6 +363,7 @@ export class RaftStorage {
     for (const e of rd.entries) m.bytesWritten += e.data.byteLength;
     m.persistMsTotal += ms;
     if (ms > m.persistMsMax) m.persistMsMax = ms;
+    this.persistMs.observe(ms);
   }
 
   /**

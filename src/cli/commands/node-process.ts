@@ -77,6 +77,7 @@ interface CommonFlags {
   advertiseAddr?: string;
   apiAddr?: string;
   apiSocket?: string;
+  metricsAddr?: string;
   hostname?: string;
   runtime?: string;
   ociRuntime?: string;
@@ -87,6 +88,7 @@ function common(cmd: Command): Command {
     .option('--data-dir <dir>', 'where this node keeps its state', defaultDataDir())
     .option('--advertise-addr <host:port>', 'cluster (TCP) and gossip (UDP) address other nodes reach this one at', undefined)
     .option('--api-addr <host:port>', 'also serve the control API on TCP, over TLS with client certificates of the cluster CA (managers; default: unix socket only)', undefined)
+    .option('--metrics-addr <host:port>', 'also serve Prometheus metrics (GET /metrics) on plain HTTP here, on any node; no auth, no secrets in it (managers serve /metrics on the API too)', undefined)
     .option('--api-socket <path>', 'the control API unix socket (managers; default <data-dir>/api.sock)', undefined)
     .option('--hostname <name>', 'node hostname shown in `shoal node ls`')
     .option('--runtime <name>', 'default task runtime: process, oci (runc/crun) or docker', undefined)
@@ -111,6 +113,7 @@ export function toOpts(f: CommonFlags): DaemonOptions {
     ...(f.advertiseAddr ? { advertiseAddr: checkAddr(f.advertiseAddr, '--advertise-addr') } : {}),
     ...(f.apiAddr ? { apiAddr: checkAddr(f.apiAddr, '--api-addr') } : {}),
     ...(f.apiSocket ? { apiSocket: path.resolve(f.apiSocket) } : {}),
+    ...(f.metricsAddr ? { metricsAddr: checkAddr(f.metricsAddr, '--metrics-addr') } : {}),
     ...(f.hostname ? { hostname: f.hostname } : {}),
     ...(f.runtime ? { runtime: checkRuntime(f.runtime)! } : {}),
     ...(f.ociRuntime !== undefined ? { ociRuntime: checkOciRuntime(f.ociRuntime)! } : {}),
@@ -143,13 +146,15 @@ export function registerNodeProcess(program: Command, hooks?: DaemonHooksFactory
     .option('--data-dir <dir>', 'the node state directory', defaultDataDir())
     .option('--api-addr <host:port>', 'serve the control API on TCP from now on (TLS with client certificates)')
     .option('--api-socket <path>', 'the control API unix socket (default <data-dir>/api.sock)')
+    .option('--metrics-addr <host:port>', 'also serve Prometheus metrics (GET /metrics) on plain HTTP here; not remembered: pass it on every start', undefined)
     .option('--runtime <name>', 'change the default task runtime: process, oci or docker')
     .option('--oci-runtime <runc|crun>', 'change the OCI runtime binary of the oci runtime')
-    .action(async (f: { dataDir: string; apiAddr?: string; apiSocket?: string; runtime?: string; ociRuntime?: string }) => {
+    .action(async (f: { dataDir: string; apiAddr?: string; apiSocket?: string; metricsAddr?: string; runtime?: string; ociRuntime?: string }) => {
       const runtime = checkRuntime(f.runtime);
       const ociRuntime = checkOciRuntime(f.ociRuntime);
       const api = { ...(f.apiAddr ? { apiAddr: checkAddr(f.apiAddr, '--api-addr') } : {}), ...(f.apiSocket ? { apiSocket: path.resolve(f.apiSocket) } : {}) };
-      await runUntilSignalled({ dataDir: f.dataDir, ...api, ...(runtime ? { runtime } : {}), ...(ociRuntime ? { ociRuntime } : {}) }, async (d) => {
+      const metrics = f.metricsAddr ? { metricsAddr: checkAddr(f.metricsAddr, '--metrics-addr') } : {};
+      await runUntilSignalled({ dataDir: f.dataDir, ...api, ...metrics, ...(runtime ? { runtime } : {}), ...(ociRuntime ? { ociRuntime } : {}) }, async (d) => {
         process.stdout.write(`Node ${d.identity.nodeId} (${d.identity.role}) running.\n`);
       }, hooks);
     });

@@ -41,13 +41,15 @@ interface UpFlags {
 
 const CLUSTER_PORT = 4242;
 const API_PORT = 2375;
+/** dockerd's conventional --metrics-addr port. */
+const METRICS_PORT = 9323;
 const MAX_EACH = 9;
 
 /** The node layout for a fresh cluster. */
 export function plan(managers: number, workers: number, ipPrefix: string): LocalNode[] {
   const nodes: LocalNode[] = [];
-  for (let i = 1; i <= managers; i++) nodes.push({ name: `manager${i}`, role: 'manager', addr: `${ipPrefix}.${10 + i}:${CLUSTER_PORT}`, apiAddr: `${ipPrefix}.${10 + i}:${API_PORT}`, pid: null });
-  for (let i = 1; i <= workers; i++) nodes.push({ name: `worker${i}`, role: 'worker', addr: `${ipPrefix}.${20 + i}:${CLUSTER_PORT}`, pid: null });
+  for (let i = 1; i <= managers; i++) nodes.push({ name: `manager${i}`, role: 'manager', addr: `${ipPrefix}.${10 + i}:${CLUSTER_PORT}`, apiAddr: `${ipPrefix}.${10 + i}:${API_PORT}`, metricsAddr: `${ipPrefix}.${10 + i}:${METRICS_PORT}`, pid: null });
+  for (let i = 1; i <= workers; i++) nodes.push({ name: `worker${i}`, role: 'worker', addr: `${ipPrefix}.${20 + i}:${CLUSTER_PORT}`, metricsAddr: `${ipPrefix}.${20 + i}:${METRICS_PORT}`, pid: null });
   return nodes;
 }
 
@@ -57,7 +59,9 @@ function runtimeArgs(c: LocalCluster): string[] {
 }
 
 function start(dir: string, c: LocalCluster, n: LocalNode, args: string[]): void {
-  n.pid = spawnDetached([...args, ...runtimeArgs(c)], nodeLogFile(dir, n), n.netns ? nsenterWrap(n) : []);
+  // Not saved in the node's identity (like dockerd's flag): every start passes it.
+  const metrics = n.metricsAddr ? ['--metrics-addr', n.metricsAddr] : [];
+  n.pid = spawnDetached([...args, ...metrics, ...runtimeArgs(c)], nodeLogFile(dir, n), n.netns ? nsenterWrap(n) : []);
   writeCluster(dir, c);
 }
 
@@ -124,6 +128,7 @@ function usage(dir: string, c: LocalCluster, nodes: Node[], selfId: string | und
     layoutLine(c, loopbackWhy) +
     `Control API: https://${api} (client certificate: ${relDir(localAdminDir(dir, c))}/cert.pem; the shoal CLI here finds it),\n` +
     `  and unix://${nodeApiSocket(dir, c.nodes[0]!)}\n` +
+    metricsLine(c) +
     runtimeNote(c, nodes) +
     '\n' +
     `Next:\n` +
@@ -135,6 +140,12 @@ function usage(dir: string, c: LocalCluster, nodes: Node[], selfId: string | und
       [`shoal down${here ? '' : ` --dir ${relDir(dir)}`}`, `stop it; --purge also deletes ${relDir(dir)}`],
     ])
   );
+}
+
+/** Where Prometheus can scrape each node, when the cluster's nodes serve metrics. */
+function metricsLine(c: LocalCluster): string {
+  const addrs = c.nodes.filter((n) => n.metricsAddr).map((n) => `http://${n.metricsAddr}/metrics`);
+  return addrs.length > 0 ? `Metrics (Prometheus, no auth): ${addrs.join(' ')}\n` : '';
 }
 
 function hints(lines: [string, string][]): string {
@@ -168,7 +179,7 @@ async function create(dir: string, c: LocalCluster, deadline: number, timeoutLab
       throw err;
     }
   }
-  const busy = (await Promise.all(c.nodes.flatMap((n) => [n.addr, ...(n.apiAddr ? [n.apiAddr] : [])]).map(async (a) => ((await listening(a)) ? a : null)))).filter(Boolean);
+  const busy = (await Promise.all(c.nodes.flatMap((n) => [n.addr, ...(n.apiAddr ? [n.apiAddr] : []), ...(n.metricsAddr ? [n.metricsAddr] : [])]).map(async (a) => ((await listening(a)) ? a : null)))).filter(Boolean);
   if (busy.length > 0) {
     throw new CliError(`${busy.join(', ')} ${busy.length > 1 ? 'are' : 'is'} already in use (another Shoal cluster? \`shoal down\` in its directory, or pick other addresses with --ip-prefix)`);
   }

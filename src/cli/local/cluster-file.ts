@@ -30,6 +30,8 @@ export interface LocalNode {
   addr: string;
   /** The control API's TCP address (TLS with client certificates); managers only. */
   apiAddr?: string;
+  /** Where the node serves Prometheus metrics (GET /metrics, plain HTTP): host:9323, dockerd's metrics port. Absent in clusters made before it. */
+  metricsAddr?: string;
   /** Pid of the last process started for it; null when `shoal down` stopped it. */
   pid: number | null;
   /** Netns layout: the node's network namespace (/run/netns/NAME) and the host end of its veth. */

@@ -19,6 +19,8 @@ export interface ApiServerOptions {
   version?: string;
   /** Where 5xx errors are reported (our bugs, or the cluster being unavailable). */
   log?: (msg: string) => void;
+  /** The node's Prometheus exposition, served at GET /metrics (absent: 404, as for any unknown path). */
+  scrapeMetrics?: () => Promise<{ contentType: string; text: string }>;
 }
 
 export const DEFAULT_MAX_LOG_BUFFER_BYTES = 8 * 1024 * 1024;

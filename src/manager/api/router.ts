@@ -37,6 +37,8 @@ interface Route {
   methods: Set<string>;
   re: RegExp;
   names: string[];
+  /** The pattern as written (`/services/:id`): the route label of the API's request metrics. */
+  pattern: string;
   handler: Handler;
 }
 
@@ -59,12 +61,12 @@ export class Router {
         return seg.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
       })
       .join('/');
-    this.routes.push({ methods: new Set([methods].flat()), re: new RegExp(`^${src}/?$`), names, handler });
+    this.routes.push({ methods: new Set([methods].flat()), re: new RegExp(`^${src}/?$`), names, handler, pattern });
     return this;
   }
 
   /** The handler and path parameters for a request; 404 for unknown paths, 405 for a known path with the wrong method. */
-  match(method: string, path: string): { handler: Handler; params: Record<string, string> } {
+  match(method: string, path: string): { handler: Handler; params: Record<string, string>; pattern: string } {
     let pathKnown = false;
     for (const r of this.routes) {
       const m = r.re.exec(path);
@@ -79,7 +81,7 @@ export class Router {
           throw new ApiError(400, `malformed path parameter ${n}: ${m[i + 1]}`);
         }
       });
-      return { handler: r.handler, params };
+      return { handler: r.handler, params, pattern: r.pattern };
     }
     if (pathKnown) throw new ApiError(405, `method ${method} not allowed on ${path}`);
     // Docker's wording for an unknown route.

@@ -18,7 +18,7 @@ import type { TLSSocket } from 'node:tls';
 import type { ManagerContext } from '../interface.js';
 import { ApiError, toApiError } from './errors.js';
 import { bodyTooLarge, DEFAULT_MAX_BODY_BYTES, parseJson, readBody } from './http.js';
-import { newApiMetrics, type ApiMetrics } from './metrics.js';
+import { countRequest, newApiMetrics, type ApiMetrics } from './metrics.js';
 import { API_VERSION, DEFAULT_MAX_LOG_BUFFER_BYTES, MIN_API_VERSION, type ApiServerOptions, type Deps } from './options.js';
 import { Router, type ApiRequest, type ApiResponse } from './router.js';
 import { distributionRoutes } from './routes/distribution.js';
@@ -81,6 +81,13 @@ export function createApiServer(ctx: ManagerContext, opts: ApiServerOptions = {}
   distributionRoutes(router);
   kvRoutes(router, d);
   secretRoutes(router, d);
+  const scrape = opts.scrapeMetrics;
+  if (scrape) {
+    router.add('GET', '/metrics', async () => {
+      const m = await scrape();
+      return { text: m.text, headers: { 'Content-Type': m.contentType } };
+    });
+  }
 
   const commonHeaders = {
     'Api-Version': API_VERSION,
@@ -104,6 +111,9 @@ export function createApiServer(ctx: ManagerContext, opts: ApiServerOptions = {}
     res.end(payload);
   }
 
+  /** The matched route of each request in flight, for its metrics (`unmatched` until the router knows it). */
+  const routeOf = new WeakMap<IncomingMessage, string>();
+
   async function dispatch(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://shoal');
     let path = url.pathname;
@@ -124,7 +134,8 @@ export function createApiServer(ctx: ManagerContext, opts: ApiServerOptions = {}
     // route would do with it (most never read one).
     const declared = Number(req.headers['content-length']);
     if (Number.isFinite(declared) && declared > d.maxBodyBytes) throw bodyTooLarge(d.maxBodyBytes);
-    const { handler, params } = router.match(method, path);
+    const { handler, params, pattern } = router.match(method, path);
+    routeOf.set(req, pattern);
     let body: Promise<unknown> | undefined;
     const apiReq: ApiRequest = {
       method,
@@ -151,6 +162,8 @@ export function createApiServer(ctx: ManagerContext, opts: ApiServerOptions = {}
   }
 
   function handle(req: IncomingMessage, res: ServerResponse): void {
+    const t0 = performance.now();
+    res.once('close', () => countRequest(d.metrics, req.method ?? 'GET', routeOf.get(req) ?? 'unmatched', res.headersSent ? res.statusCode : 0, performance.now() - t0));
     dispatch(req, res).catch((err: unknown) => {
       const e = toApiError(err);
       if (e.status >= 500) d.log(`api: ${req.method} ${req.url} → ${e.status} ${e.message}${e.status === 500 && err instanceof Error && err.stack ? `\n${err.stack}` : ''}`);

@@ -1,4 +1,5 @@
 import { verdictError } from '../store/errors.js';
+import { OrchestratorMetrics } from '../orchestrator/metrics.js';
 import type { Action, OrchestratorView, ReconcileFn } from '../orchestrator/interface.js';
 import type { ManagerContext } from '../interface.js';
 import type { StoreOp } from '../store/commands.js';
@@ -17,6 +18,8 @@ export class OrchestratorLoop {
   private readonly loop: SerialLoop;
   private unwatch: (() => void) | null = null;
   actionsProposed = 0;
+  /** What the committed decisions did, counted (restarts, reschedules, updates, rollbacks). */
+  readonly metrics = new OrchestratorMetrics();
 
   constructor(
     private readonly ctx: ManagerContext,
@@ -58,6 +61,7 @@ export class OrchestratorLoop {
     const r = await this.ctx.commit(ops);
     if (!r.ok) throw verdictError({ ...r, message: `proposal of ${ops.length} actions failed: ${r.message}` });
     this.actionsProposed += ops.length;
+    this.metrics.add(d.stats, ops.length);
     // The applied batch pokes the loop through the watch; decide again then.
     return wakeIn;
   }

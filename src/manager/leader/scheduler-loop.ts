@@ -1,5 +1,6 @@
 import { verdictError } from '../store/errors.js';
-import { Scheduler, hostPortsOf, type ServiceHints } from '../../scheduler/index.js';
+import { Scheduler, hostPortsOf, type SchedulerMetrics, type ServiceHints } from '../../scheduler/index.js';
+import { Histogram, MS_BUCKETS } from '../../util/histogram.js';
 import type { ManagerContext } from '../interface.js';
 import type { Change, StoreOp } from '../store/commands.js';
 import { isTerminal, type Node, type Task } from '../../model/index.js';
@@ -17,6 +18,12 @@ export class SchedulerLoop {
   private readonly loop: SerialLoop;
   private unwatch: (() => void) | null = null;
   placements = 0;
+  /** From a task's creation to its assignment, ms, over the store's timestamps: how long work waits for a node. */
+  readonly placementMs = new Histogram(MS_BUCKETS);
+  /** The pure scheduler's counters (a new scheduler, so new counters, each time this manager starts leading). */
+  get metrics(): SchedulerMetrics {
+    return this.scheduler.metrics;
+  }
 
   constructor(
     private readonly ctx: ManagerContext,
@@ -94,6 +101,8 @@ export class SchedulerLoop {
       const r = await this.ctx.commit(ops);
       if (!r.ok) throw verdictError(r);
       this.placements += placed.length;
+      const at = Date.parse(now);
+      for (const p of placed) this.placementMs.observe(at - Date.parse(byId.get(p.taskId)!.CreatedAt));
     } catch (err) {
       // Release what schedule() reserved; the next step tries again.
       for (const p of placed) this.scheduler.taskRemoved({ ID: p.taskId });

@@ -9,6 +9,8 @@ import type { AgentOptions } from './options.js';
 import { systemTimers } from '../../util/timers.js';
 import type { SecretItem } from '../../protocol/dispatcher.js';
 import { defaultSecretsRoot, SecretFiles } from './secret-files.js';
+import { countReport, newAgentMetrics, type AgentMetrics } from './metrics.js';
+import type { TaskStatus } from '../../model/index.js';
 
 export type { AgentOptions } from './options.js';
 
@@ -20,6 +22,7 @@ export type { AgentOptions } from './options.js';
  * copy of a task it already runs.
  */
 export class Agent {
+  readonly metrics: AgentMetrics = newAgentMetrics();
   private readonly controllers = new Map<string, TaskController>();
   private readonly forgetting = new Set<string>();
   private readonly forgets = new Set<Promise<void>>();
@@ -72,6 +75,12 @@ export class Agent {
     return (this.opts.timers ?? systemTimers).wall();
   }
 
+  /** Every status this agent sends goes through here: counted, then to the session. */
+  private report(updates: { taskId: string; status: TaskStatus }[]): void {
+    for (const u of updates) countReport(this.metrics, u.status);
+    this.opts.report(updates);
+  }
+
   private log(msg: string): void {
     this.opts.log?.(`agent ${this.opts.nodeId}: ${msg}`);
   }
@@ -80,7 +89,7 @@ export class Agent {
     const name = runtimeFor(task, this.opts.defaultRuntime);
     const runtime = this.opts.runtimes.get(name);
     if (!runtime) {
-      this.opts.report([
+      this.report([
         {
           taskId: task.ID,
           status: { Timestamp: new Date(this.wall()).toISOString(), State: 'rejected', Message: 'runtime unavailable', Err: `runtime ${name} is not available on this node (have: ${this.runtimeNames().join(', ') || 'none'})` },
@@ -92,7 +101,7 @@ export class Agent {
       {
         runtime,
         db: this.db,
-        report: (taskId, status) => this.opts.report([{ taskId, status }]),
+        report: (taskId, status) => this.report([{ taskId, status }]),
         log: (m) => this.log(m),
         alive: () => !this.stopped,
         wall: () => this.wall(),
@@ -118,7 +127,7 @@ export class Agent {
         c.adopt(info);
       } else if (local.created && !isTerminal(local.state)) {
         // The runtime lost it (e.g. the machine rebooted): say so; the orchestrator replaces it.
-        this.opts.report([{ taskId: local.id, status: { Timestamp: new Date(this.wall()).toISOString(), State: 'failed', Message: 'task lost', Err: 'the runtime has no record of this task after an agent restart' } }]);
+        this.report([{ taskId: local.id, status: { Timestamp: new Date(this.wall()).toISOString(), State: 'failed', Message: 'task lost', Err: 'the runtime has no record of this task after an agent restart' } }]);
         c.state = 'failed';
       }
     }

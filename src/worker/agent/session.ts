@@ -1,4 +1,5 @@
 import type { NodePlan } from '../../overlay-net/interface.js';
+import { Histogram, MS_BUCKETS } from '../../util/histogram.js';
 import { leaderHintOf } from '../../util/errors.js';
 import type { Connection, Stream, Transport } from '../../wire/interface.js';
 import { isWireError } from '../../wire/errors.js';
@@ -63,6 +64,9 @@ export const sessionBackoff: BackoffOptions = { ...defaultBackoff, maxMs: 1_000 
  * loses none.
  */
 export class SessionClient {
+  /** Heartbeat round trips to the leader's dispatcher, ms; and heartbeats that failed (the session ends on one). */
+  readonly heartbeatRttMs = new Histogram(MS_BUCKETS);
+  heartbeatFailures = 0;
   private stopped = false;
   private managers: string[];
   private next = 0;
@@ -249,9 +253,12 @@ export class SessionClient {
       const ca = this.opts.caReport?.() ?? {};
       // At least 2 s: a short period set for quick failure detection must not turn a loaded
       // manager's slow answer into a lost session.
+      const t0 = this.timers.now();
       const r = await conn.request(Heartbeat, { nodeId: this.opts.nodeId, sessionId: this.sessionId, ...(keyId ? { gossipKeyId: keyId } : {}), ...ca }, { timeoutMs: Math.max(2_000, periodMs * 2) });
+      this.heartbeatRttMs.observe(this.timers.now() - t0);
       if (r.heartbeatMs !== periodMs) onPeriod(r.heartbeatMs);
     } catch (err) {
+      this.heartbeatFailures++;
       if (isWireError(err, 'REMOTE_ERROR') || isWireError(err, 'TIMEOUT')) {
         this.log(`heartbeat failed: ${(err as Error).message}`);
         conn.close('heartbeat failed');

@@ -300,6 +300,24 @@ export class SupervisorClient {
     });
   }
 
+  /**
+   * The newest fence of this node's supervisors: its note (`fenced`, or
+   * `fenced.prev` once a new supervisor started), or null. A task found dead
+   * after a daemon restart ended with the supervisor; if that supervisor
+   * fenced, this says so and why.
+   */
+  lastFence(): { at: string; why: string } | null {
+    for (const file of [supervisorFile(this.opts.dir, 'fenced'), `${supervisorFile(this.opts.dir, 'fenced')}.prev`]) {
+      try {
+        const f = JSON.parse(readFileSync(file, 'utf8')) as { at?: string; why?: string };
+        if (typeof f.at === 'string' && typeof f.why === 'string') return { at: f.at, why: f.why };
+      } catch {
+        /* none */
+      }
+    }
+    return null;
+  }
+
   private reportLoss(dead: SupervisorInfo): void {
     const tasks = [...this.held];
     this.held.clear();
