@@ -1,7 +1,7 @@
 /**
  * Which manager API a command talks to, and how:
  * 1. `--host`, else $SHOAL_HOST: `unix:///path`, `http://host:port` (plain
- *    HTTP, for a proxy that authenticates), or `tcp://host:port` over
+ *    HTTP, for a proxy that authenticates), or `tcp://host:port[,tcp://…]` over
  *    TLS with the admin bundle in $SHOAL_CERT_PATH, else $DOCKER_CERT_PATH,
  *    else ./.shoal's (a `shoal up` cluster), else the default data dir's
  *    (`shoal init` writes it to <data-dir>/admin);
@@ -36,13 +36,16 @@ export function apiTargets(flag: string | undefined, env: NodeJS.ProcessEnv = pr
   const local = readCluster(localDir);
   const given = flag ?? env.SHOAL_HOST;
   if (given) {
-    const host = normalizeHost(given);
+    // Several TCP managers, comma-separated: tried in order, and the next one when one is gone.
+    const hosts = given.split(',').map((h) => normalizeHost(h));
+    const host = hosts[0]!;
+    if (hosts.length > 1 && hosts.some((h) => isUnixHost(h) || isPlainHost(h))) throw new CliError(`invalid API address ${JSON.stringify(given)}: a list of managers is for tcp:// addresses only`);
     if (isUnixHost(host) || isPlainHost(host)) return { hosts: [host] };
     const candidates = [env.SHOAL_CERT_PATH, env.DOCKER_CERT_PATH, local ? localAdminDir(localDir, local) : undefined, path.join(defaultDataDir(env), 'admin')];
     for (const dir of candidates) {
       if (!dir) continue;
       const tls = readClientTls(dir);
-      if (tls) return { hosts: [host], tls };
+      if (tls) return { hosts, tls };
       if (dir === env.SHOAL_CERT_PATH || dir === env.DOCKER_CERT_PATH) throw new CliError(`${dir} (from ${dir === env.SHOAL_CERT_PATH ? 'SHOAL_CERT_PATH' : 'DOCKER_CERT_PATH'}) does not hold ca.pem, cert.pem and key.pem`);
     }
     throw new CliError(

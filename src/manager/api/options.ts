@@ -3,6 +3,7 @@
  */
 import type { ManagerContext } from '../interface.js';
 import type { ApiMetrics } from './metrics.js';
+import type { EventLog } from '../events/event-log.js';
 
 export interface ApiServerOptions {
   /** Request bodies above this are refused with 413 (default 1 MiB). */
@@ -34,6 +35,8 @@ export interface Deps {
   maxBodyBytes: number;
   maxLogBufferBytes: number;
   metrics: ApiMetrics;
+  /** This manager's events (GET /events), made from its store's changes. */
+  events: EventLog;
   version: string;
   log: (msg: string) => void;
 }

@@ -31,6 +31,8 @@ import { taskRoutes } from './routes/tasks.js';
 import { logRoutes } from './routes/logs.js';
 import { kvRoutes } from './routes/kv.js';
 import { secretRoutes } from './routes/secrets.js';
+import { eventRoutes } from './routes/events.js';
+import { EventLog } from '../events/event-log.js';
 
 /** TLS material of the API's TCP listener, and who may call it. */
 export interface ApiTlsOptions {
@@ -67,6 +69,7 @@ export function createApiServer(ctx: ManagerContext, opts: ApiServerOptions = {}
     maxBodyBytes: opts.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
     maxLogBufferBytes: opts.maxLogBufferBytes ?? DEFAULT_MAX_LOG_BUFFER_BYTES,
     metrics: newApiMetrics(),
+    events: new EventLog(ctx.store),
     version: opts.version ?? '0.0.0',
     log: opts.log ?? (() => {}),
   };
@@ -81,6 +84,7 @@ export function createApiServer(ctx: ManagerContext, opts: ApiServerOptions = {}
   distributionRoutes(router);
   kvRoutes(router, d);
   secretRoutes(router, d);
+  eventRoutes(router, d);
   const scrape = opts.scrapeMetrics;
   if (scrape) {
     router.add('GET', '/metrics', async () => {
@@ -262,6 +266,7 @@ export function createApiServer(ctx: ManagerContext, opts: ApiServerOptions = {}
     },
     close() {
       closed = true;
+      d.events.close();
       return Promise.all(
         servers.map(
           (srv) =>

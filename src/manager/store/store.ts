@@ -15,7 +15,12 @@ type Tables = { [K in Kind]: Map<string, ObjectOf[K]> };
 const snapPackr = new Packr({ useRecords: true });
 const snapUnpackr = new Unpackr({ useRecords: true, moreTypes: false, structuredClone: false });
 
-export type Watcher = (changes: Change[], index: number) => void;
+/**
+ * Called with each applied transaction's changes and Raft index, and its
+ * proposer's time (RFC 3339). A snapshot restore calls it with a full
+ * re-listing and no time: that is a new starting point, not a transaction.
+ */
+export type Watcher = (changes: Change[], index: number, time?: string) => void;
 
 /**
  * The desired state, as the Raft state machine. Every manager applies the
@@ -117,7 +122,7 @@ export class Store implements StateMachine {
       return { ok: false, index: entry.index, code: StoreErrorCode.INVALID, message: `bad operation: ${(err as Error).message}` };
     }
     const changes = stage.commit();
-    if (changes.length > 0) for (const w of this.watchers) w(changes, entry.index);
+    if (changes.length > 0) for (const w of this.watchers) w(changes, entry.index, txn.time);
     return { ok: true, index: entry.index, changes, ...(kv.length > 0 ? { kv } : {}) };
   }
 
