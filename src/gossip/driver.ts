@@ -55,17 +55,9 @@ export interface GossipDriverMetrics {
   pushPullsUnauthenticated: number;
 }
 
-const statePackr = new Packr({ useRecords: true });
-const stateUnpackr = new Unpackr({ useRecords: true, moreTypes: false, structuredClone: false });
-
-/**
- * Runs a pure GossipCore: a UDP socket for probes and piggybacked
- * dissemination (datagrams sealed with the cluster key, at most
- * `maxPacketBytes`), one timer re-armed at the core's next deadline, and
- * push-pull over the cluster Transport.
- */
-export class GossipDriver {
-  readonly metrics: GossipDriverMetrics = {
+/** Zeroed transport-level counters (also the exporter's list of them). */
+export function newGossipDriverMetrics(): GossipDriverMetrics {
+  return {
     datagramsIn: 0,
     datagramsOut: 0,
     bytesIn: 0,
@@ -80,6 +72,19 @@ export class GossipDriver {
     pushPullFailures: 0,
     pushPullsUnauthenticated: 0,
   };
+}
+
+const statePackr = new Packr({ useRecords: true });
+const stateUnpackr = new Unpackr({ useRecords: true, moreTypes: false, structuredClone: false });
+
+/**
+ * Runs a pure GossipCore: a UDP socket for probes and piggybacked
+ * dissemination (datagrams sealed with the cluster key, at most
+ * `maxPacketBytes`), one timer re-armed at the core's next deadline, and
+ * push-pull over the cluster Transport.
+ */
+export class GossipDriver {
+  readonly metrics: GossipDriverMetrics = newGossipDriverMetrics();
   readonly core: GossipCore;
   private readonly socket: dgram.Socket;
   private readonly codec: Codec;

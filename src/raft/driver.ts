@@ -150,15 +150,9 @@ export interface RaftStatus {
   recovering: boolean;
 }
 
-/**
- * The I/O half of Raft: drives a pure RaftCore with timers, persists every
- * Ready to sqlite before sending anything that depends on it, applies
- * committed entries to the state machine, and resolves proposals and reads
- * only once they are applied — never before a quorum has made them durable.
- */
-export class RaftDriver {
-  readonly id: NodeId;
-  readonly metrics: DriverMetrics = {
+/** Zeroed driver counters (also the exporter's list of them). */
+export function newDriverMetrics(): DriverMetrics {
+  return {
     readies: 0,
     messagesSent: 0,
     unreachable: 0,
@@ -176,6 +170,17 @@ export class RaftDriver {
     loopErrors: 0,
     dropped: Object.create(null) as Record<string, number>,
   };
+}
+
+/**
+ * The I/O half of Raft: drives a pure RaftCore with timers, persists every
+ * Ready to sqlite before sending anything that depends on it, applies
+ * committed entries to the state machine, and resolves proposals and reads
+ * only once they are applied — never before a quorum has made them durable.
+ */
+export class RaftDriver {
+  readonly id: NodeId;
+  readonly metrics: DriverMetrics = newDriverMetrics();
   /** Proposal to apply on this node, ms: what a write through this manager waits for a quorum's fsyncs. */
   readonly commitMs = new Histogram(MS_BUCKETS);
   private core!: RaftCore;

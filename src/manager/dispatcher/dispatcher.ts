@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto';
 import type { Stream } from '../../wire/interface.js';
 import { defaultDispatcherOptions, type DispatcherOptions } from './options.js';
 import type { DispatcherDeps } from './interface.js';
-import type { DispatcherMetrics } from './metrics.js';
+import { newDispatcherMetrics, type DispatcherMetrics } from './metrics.js';
 import { DispatcherError } from './errors.js';
 import { heartbeatPeriodMs } from '../heartbeat-period.js';
 import { notLeaderRefusal } from '../not-leader.js';
@@ -67,7 +67,7 @@ interface Pending {
  * its tasks are replaced) only when the fencing lease says so (`markDown`).
  */
 export class Dispatcher {
-  readonly metrics: DispatcherMetrics = { sessionsOpened: 0, sessionsRefused: 0, heartbeats: 0, nodesDisconnected: 0, statusUpdates: 0, statusBatches: 0, nodesMarkedDown: 0 };
+  readonly metrics: DispatcherMetrics = newDispatcherMetrics();
   private readonly opts: DispatcherOptions;
   private leading = false;
   /** Monotonic ms this manager took over (agents of nodes never seen since count as absent from then). */

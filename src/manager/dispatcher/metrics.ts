@@ -8,3 +8,7 @@ export interface DispatcherMetrics {
   statusBatches: number;
   nodesMarkedDown: number;
 }
+
+export function newDispatcherMetrics(): DispatcherMetrics {
+  return { sessionsOpened: 0, sessionsRefused: 0, heartbeats: 0, nodesDisconnected: 0, statusUpdates: 0, statusBatches: 0, nodesMarkedDown: 0 };
+}

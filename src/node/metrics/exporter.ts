@@ -17,7 +17,8 @@ import client from 'prom-client';
 import type { Manager } from '../../manager/manager.js';
 import type { ApiMetrics } from '../../manager/api/metrics.js';
 import type { WireMetrics } from '../../wire/metrics.js';
-import type { GossipDriverMetrics } from '../../gossip/driver.js';
+import { newGossipDriverMetrics, type GossipDriverMetrics } from '../../gossip/driver.js';
+import { newDriverMetrics } from '../../raft/driver.js';
 import type { GossipMetrics } from '../../gossip/metrics.js';
 import type { MemberRecord } from '../../gossip/interface.js';
 import type { AgentMetrics } from '../../worker/agent/metrics.js';
@@ -36,6 +37,8 @@ import { DataPlaneMetrics as DataPlaneMetricsClass } from '../../overlay-net/dat
 import { DnsMetrics as DnsMetricsClass } from '../../overlay-net/dns/metrics.js';
 import { SchedulerMetrics } from '../../scheduler/metrics.js';
 import { newLeaseMetrics } from '../../manager/lease/metrics.js';
+import { newDispatcherMetrics } from '../../manager/dispatcher/metrics.js';
+import { emptyStats } from '../../manager/orchestrator/metrics.js';
 
 /** The parts of a node the exporter reads; getters, because roles change (a promoted worker gets a manager). */
 export interface NodeMetricsParts {
@@ -95,7 +98,7 @@ function wireFamilies(p: NodeMetricsParts): Family[] {
 function gossipFamilies(p: NodeMetricsParts): Family[] {
   return [
     ...counterFamilies('gossip', 'gossip protocol', new GossipMetricsClass(), () => p.gossip()?.core.metrics),
-    ...counterFamilies('gossip_udp', 'gossip datagrams', gossipDriverSample(), () => p.gossip()?.metrics, { gauges: ['largestDatagram'] }),
+    ...counterFamilies('gossip_udp', 'gossip datagrams', newGossipDriverMetrics(), () => p.gossip()?.metrics, { gauges: ['largestDatagram'] }),
     family('shoal_gossip_members', 'members of this node’s gossip view, by state', 'gauge', () => {
       const g = p.gossip();
       if (!g) return [];
@@ -108,24 +111,6 @@ function gossipFamilies(p: NodeMetricsParts): Family[] {
       return g ? secondsHistogramSamples('shoal_gossip_probe_rtt_seconds', g.core.probeRttMs) : [];
     }),
   ];
-}
-
-function gossipDriverSample(): GossipDriverMetrics {
-  return {
-    datagramsIn: 0,
-    datagramsOut: 0,
-    bytesIn: 0,
-    bytesOut: 0,
-    droppedUnauthenticated: 0,
-    droppedReplayed: 0,
-    droppedMalformed: 0,
-    packetSplits: 0,
-    largestDatagram: 0,
-    pushPullsOut: 0,
-    pushPullsIn: 0,
-    pushPullFailures: 0,
-    pushPullsUnauthenticated: 0,
-  };
 }
 
 function raftFamilies(p: NodeMetricsParts): Family[] {
@@ -146,7 +131,7 @@ function raftFamilies(p: NodeMetricsParts): Family[] {
       return s ? (s.role === 'leader' ? 1 : 0) : undefined;
     }),
     ...counterFamilies('raft', 'Raft core', newRaftMetrics(), () => driver()?.coreMetrics),
-    ...counterFamilies('raft_driver', 'Raft driver', driverSample(), () => driver()?.metrics, { gauges: ['lastSnapshotBytes'] }),
+    ...counterFamilies('raft_driver', 'Raft driver', newDriverMetrics(), () => driver()?.metrics, { gauges: ['lastSnapshotBytes'] }),
     ...counterFamilies('raft_storage', 'Raft log storage', { persists: 0, entriesWritten: 0, bytesWritten: 0 }, () => driver()?.storageMetrics),
     family('shoal_raft_commit_duration_seconds', 'a proposal through this manager, from propose to apply, seconds', 'histogram', () => {
       const d = driver();
@@ -157,27 +142,6 @@ function raftFamilies(p: NodeMetricsParts): Family[] {
       return d ? secondsHistogramSamples('shoal_raft_fsync_duration_seconds', d.persistMs) : [];
     }),
   ];
-}
-
-function driverSample() {
-  return {
-    readies: 0,
-    messagesSent: 0,
-    unreachable: 0,
-    proposals: 0,
-    proposalTimeouts: 0,
-    proposalsRefused: 0,
-    reads: 0,
-    readTimeouts: 0,
-    applied: 0,
-    snapshotsTaken: 0,
-    lastSnapshotBytes: 0,
-    snapshotsRestored: 0,
-    persistErrors: 0,
-    snapshotErrors: 0,
-    loopErrors: 0,
-    dropped: {} as Record<string, number>,
-  };
 }
 
 function leaderFamilies(leader: () => Manager | null): Family[] {
@@ -231,7 +195,7 @@ function leaderFamilies(leader: () => Manager | null): Family[] {
     ...counterFamilies(
       'dispatcher',
       'dispatcher (leader only)',
-      { sessionsOpened: 0, sessionsRefused: 0, heartbeats: 0, nodesDisconnected: 0, statusUpdates: 0, statusBatches: 0, nodesMarkedDown: 0 },
+      newDispatcherMetrics(),
       () => leader()?.dispatcher.metrics,
     ),
     ...counterFamilies('lease', 'fencing lease service (leader only)', newLeaseMetrics(), () => leader()?.lease.metrics),
@@ -247,7 +211,8 @@ function leaderFamilies(leader: () => Manager | null): Family[] {
     ...counterFamilies(
       'orchestrator',
       'orchestrator decisions (leader only)',
-      { truncated: 0, shutdown: 0, started: 0, orphaned: 0, deleted: 0, restartsSuppressed: 0, nodeDownReschedules: 0, drainReschedules: 0, updatesStarted: 0, updatesCompleted: 0, updatesPaused: 0, rollbacksStarted: 0, rollbacksCompleted: 0 },
+      // `created` is its own family above, labelled by reason; `problems` are words, not counts.
+      (({ created: _c, problems: _p, ...counts }) => counts)(emptyStats()),
       () => leader()?.orchestrator?.metrics.totals,
     ),
   ];
