@@ -12,6 +12,7 @@ import os from 'node:os';
 import path from 'node:path';
 import t, { type Test } from 'tap';
 import { startApi, type TestApi } from './helpers.js';
+import { shoalInProcess } from '../cli/helpers.js';
 
 const dockerPresent = spawnSync('docker', ['--version'], { stdio: 'ignore' }).status === 0;
 
@@ -244,6 +245,44 @@ t.test('docker CLI', { skip: dockerPresent ? false : 'docker CLI not on PATH: sk
     const gone = await docker('service', 'inspect', 'web');
     t.not(gone.code, 0);
     t.match(gone.stderr, /no such service: web|service web not found/);
+  });
+
+  t.test('--format Go templates: shoal prints what the docker CLI prints, on the same objects', async (t) => {
+    const { api, docker } = await setup(t);
+    api.ctx.addNode({ hostname: 'wrk-1' });
+    api.ctx.addNode({ hostname: 'wrk-2', state: 'down' });
+    const mk = await docker('service', 'create', '-d', '--no-resolve-image', '--name', 'web', '--replicas', '2', '--label', 'tier=front', '--label', 'app=shop', 'busybox', 'sleep', '1000');
+    t.equal(mk.code, 0, mk.stderr);
+    const mk2 = await docker('service', 'create', '-d', '--no-resolve-image', '--name', 'api', '--mode', 'global', 'busybox', 'sleep', '1000');
+    t.equal(mk2.code, 0, mk2.stderr);
+    const shoal = async (...args: string[]) => {
+      const r = await shoalInProcess('-H', `http://127.0.0.1:${api.port}`, ...args);
+      t.equal(r.code, 0, `shoal ${args.join(' ')}: ${r.err}`);
+      return r.out;
+    };
+    const cases: string[][] = [
+      ['service', 'ls', '--format', '{{.Name}} {{.Mode}} {{.Image}}'],
+      ['service', 'ls', '--format', '{{json .Name}}'],
+      ['service', 'inspect', '--format', '{{.Spec.Name}} {{.Spec.Mode.Replicated.Replicas}}', 'web'],
+      ['service', 'inspect', '--format', '{{range $k, $v := .Spec.Labels}}{{$k}}={{$v}};{{end}}', 'web'],
+      ['service', 'inspect', '--format', '{{index .Spec.Labels "tier"}} {{len .Spec.Labels}} {{upper .Spec.Name}}', 'web'],
+      ['service', 'inspect', '--format', '{{json .Spec.Labels}}', 'web'],
+      ['service', 'inspect', '--format', '{{join .Spec.TaskTemplate.ContainerSpec.Args ","}}', 'web', 'api'],
+      ['service', 'inspect', '--format', '{{if .Spec.Mode.Global}}global{{else}}replicated{{end}}', 'web', 'api'],
+      ['node', 'ls', '--format', '{{.Hostname}} {{.Status}} {{.Availability}} {{.ManagerStatus}}'],
+      ['node', 'inspect', '--format', '{{.Description.Hostname}} {{.Spec.Role}} {{.Status.State}}', 'wrk-1', 'wrk-2'],
+    ];
+    const sorted = (s: string) => lines(s).sort().join('\n');
+    for (const c of cases) {
+      const d = await docker(...c);
+      t.equal(d.code, 0, `docker ${c.join(' ')}: ${d.stderr}`);
+      t.equal(sorted(await shoal(...c)), sorted(d.stdout), `same output: ${c.join(' ')}`);
+    }
+    // `table …`: the same header names and columns (docker pads with the same tabwriter settings).
+    const d = await docker('service', 'ls', '--format', 'table {{.Name}}\t{{.Mode}}');
+    const ours = await shoal('service', 'ls', '--format', 'table {{.Name}}\t{{.Mode}}');
+    t.equal(lines(ours)[0], lines(d.stdout)[0], 'the table header');
+    t.equal(sorted(ours), sorted(d.stdout), 'the table');
   });
 
   t.test('errors reach the user: validation, conflicts', async (t) => {

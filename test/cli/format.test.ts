@@ -42,7 +42,14 @@ t.test('node ls: columns, self marked, sorted by hostname, json and -q', async (
   t.equal(renderList(rows, NODE_COLUMNS, { quiet: true }), 'm1\nm2\nw2\nw10\n');
   const json = renderList(rows, NODE_COLUMNS, { format: 'json' }).trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
   t.same(json[0], { ID: 'm1', Self: true, Hostname: 'manager1', Status: 'Ready', Availability: 'Active', ManagerStatus: 'Leader', EngineVersion: '0.1.0', Address: '127.0.0.21' });
-  t.throws(() => renderList(rows, NODE_COLUMNS, { format: '{{.ID}}' }), /Go templates are not/);
+  t.equal(renderList(rows, NODE_COLUMNS, { format: '{{.ID}} {{.Hostname}}' }), 'm1 manager1\nm2 manager2\nw2 worker2\nw10 worker10\n', 'a Go template per row');
+  t.equal(
+    renderList(rows.slice(0, 2), NODE_COLUMNS, { format: 'table {{.ID}}\t{{.Status}}\t{{.EngineVersion}}' }),
+    'ID        STATUS    ENGINE VERSION\nm1        Ready     0.1.0\nm2        Down      0.1.0\n',
+    "`table …`: docker's headers, aligned as its tabwriter does",
+  );
+  t.equal(renderList(rows.slice(0, 1), NODE_COLUMNS, { format: '{{json .}}' }), `${JSON.stringify(json[0])}\n`);
+  t.throws(() => renderList(rows, NODE_COLUMNS, { format: 'yaml' }), /--format "yaml" is not supported: use table, json, or a Go template/);
 });
 
 t.test('node inspect --pretty', async (t) => {

@@ -77,7 +77,7 @@ export function registerNetwork(program: Command): void {
     .option('-q, --quiet', 'only display IDs')
     .option('--no-trunc', 'do not truncate the output')
     .option('-f, --filter <key=value>', 'filter output (driver, id, label, name, scope, type, dangling)', collect)
-    .option('--format <format>', 'table or json')
+    .option('--format <format>', 'table, json, or a Go template ("{{.Name}}", "table {{.ID}}\\t{{.Name}}")')
     .action(async (o: { quiet?: boolean; trunc?: boolean; filter?: string[]; format?: string }, cmd: Command) => {
       const list = await clientFor(cmd).get<Listed[]>('/networks', { filters: encodeFilters(filterMap(o.filter)) });
       list.sort((a, b) => a.Name.localeCompare(b.Name));
@@ -89,7 +89,7 @@ export function registerNetwork(program: Command): void {
     .command('inspect')
     .description('display detailed information on one or more networks')
     .argument('<network...>', 'network name, ID or ID prefix')
-    .option('--format <format>', 'json (one object per line)')
+    .option('--format <format>', 'json (one object per line), or a Go template ("{{.Spec.Name}}", "{{json .Spec}}")')
     .action(async (refs: string[], o: { format?: string }, cmd: Command) => {
       const client = clientFor(cmd);
       out(renderInspect(await Promise.all(refs.map((r) => client.get(`/networks/${enc(r)}`))), o.format));

@@ -36,7 +36,7 @@ export function registerNode(program: Command): void {
     .description('list nodes')
     .option('-q, --quiet', 'only display IDs')
     .option('-f, --filter <key=value>', 'filter output (id, name, role, label, node.label)', collect)
-    .option('--format <format>', 'table or json')
+    .option('--format <format>', 'table, json, or a Go template ("{{.Name}}", "table {{.ID}}\\t{{.Name}}")')
     .action(async (o: { quiet?: boolean; filter?: string[]; format?: string }, cmd: Command) => {
       const client = clientFor(cmd);
       const [nodes, self] = await Promise.all([client.get<Node[]>('/nodes', { filters: encodeFilters(filterMap(o.filter)) }), selfId(client)]);
@@ -48,7 +48,7 @@ export function registerNode(program: Command): void {
     .description('display detailed information on one or more nodes')
     .argument('<node...>', 'node ID, ID prefix or hostname ("self" for the manager answering)')
     .option('--pretty', 'print the information in a human friendly format')
-    .option('--format <format>', 'json (one object per line)')
+    .option('--format <format>', 'json (one object per line), or a Go template ("{{.Spec.Name}}", "{{json .Spec}}")')
     .action(async (refs: string[], o: { pretty?: boolean; format?: string }, cmd: Command) => {
       const client = clientFor(cmd);
       const nodes = await Promise.all(refs.map((r) => client.get<Node>(`/nodes/${enc(r)}`)));

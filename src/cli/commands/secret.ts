@@ -63,7 +63,7 @@ function register(program: Command, kind: 'secret' | 'config'): void {
     .description(`list ${kind}s`)
     .option('-q, --quiet', 'only display IDs')
     .option('-f, --filter <key=value>', 'filter output (id, name, label)', collect)
-    .option('--format <format>', 'table or json')
+    .option('--format <format>', 'table, json, or a Go template ("{{.Name}}", "table {{.ID}}\\t{{.Name}}")')
     .action(async (o: { quiet?: boolean; filter?: string[]; format?: string }, cmd: Command) => {
       const list = await clientFor(cmd).get<Listed[]>(base, { filters: encodeFilters(filterMap(o.filter)) });
       list.sort((a, b) => a.Spec.Name.localeCompare(b.Spec.Name));
@@ -75,7 +75,7 @@ function register(program: Command, kind: 'secret' | 'config'): void {
     .command('inspect')
     .description(`display detailed information on one or more ${kind}s${kind === 'secret' ? ' (never their data)' : ''}`)
     .argument(`<${kind}...>`, `${kind} name, ID or ID prefix`)
-    .option('--format <format>', 'json (one object per line)')
+    .option('--format <format>', 'json (one object per line), or a Go template ("{{.Spec.Name}}", "{{json .Spec}}")')
     .action(async (refs: string[], o: { format?: string }, cmd: Command) => {
       const client = clientFor(cmd);
       const objects = await Promise.all(refs.map((r) => client.get<Listed>(`${base}/${enc(r)}`)));

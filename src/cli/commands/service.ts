@@ -23,7 +23,7 @@ export function registerService(program: Command): void {
     .description('list services')
     .option('-q, --quiet', 'only display IDs')
     .option('-f, --filter <key=value>', 'filter output (id, name, label, mode, runtime)', collect)
-    .option('--format <format>', 'table or json')
+    .option('--format <format>', 'table, json, or a Go template ("{{.Name}}", "table {{.ID}}\\t{{.Name}}")')
     .option('--no-trunc', 'do not truncate output')
     .action(async (o: { quiet?: boolean; filter?: string[]; format?: string; trunc: boolean }, cmd: Command) => {
       const client = clientFor(cmd);
@@ -38,7 +38,7 @@ export function registerService(program: Command): void {
     .argument('<service...>', 'service name, ID or ID prefix')
     .option('-q, --quiet', 'only display task IDs')
     .option('-f, --filter <key=value>', 'filter output (id, name, node, desired-state)', collect)
-    .option('--format <format>', 'table or json')
+    .option('--format <format>', 'table, json, or a Go template ("{{.Name}}", "table {{.ID}}\\t{{.Name}}")')
     .option('--no-trunc', 'do not truncate output')
     .action(async (refs: string[], o: { quiet?: boolean; filter?: string[]; format?: string; trunc: boolean }, cmd: Command) => {
       const client = clientFor(cmd);
@@ -56,7 +56,7 @@ export function registerService(program: Command): void {
     .description('display detailed information on one or more services')
     .argument('<service...>', 'service name, ID or ID prefix')
     .option('--pretty', 'print the information in a human friendly format')
-    .option('--format <format>', 'json (one object per line)')
+    .option('--format <format>', 'json (one object per line), or a Go template ("{{.Spec.Name}}", "{{json .Spec}}")')
     .action(async (refs: string[], o: { pretty?: boolean; format?: string }, cmd: Command) => {
       const client = clientFor(cmd);
       const services = await Promise.all(refs.map((r) => getService(client, r)));
