@@ -178,8 +178,18 @@ export class ApiClient {
     throw new CliError(`cannot reach the Shoal API at ${tried}: is the cluster up? (shoal up)${!lastErr || lastErr.code === 'ECONNREFUSED' || lastErr.code === 'ENOENT' ? '' : ` [${lastErr.code}]`}`);
   }
 
-  private open(host: string, method: string, path: string, query: Query | undefined, body: unknown, timeoutMs: number): Promise<IncomingMessage> {
-    const data = body === undefined ? undefined : JSON.stringify(body);
+  /**
+   * Any request as it came (the dashboard's proxy): the path with its query,
+   * the body bytes, no response deadline (event streams stay open). Fails
+   * over between the managers like every call; the answer is returned as is,
+   * errors included.
+   */
+  forward(method: string, pathAndQuery: string, body?: Buffer, contentType?: string): Promise<IncomingMessage> {
+    return this.withFailover((host) => this.open(host, method, pathAndQuery, undefined, body, 0, { raw: true, ...(contentType ? { contentType } : {}) }));
+  }
+
+  private open(host: string, method: string, path: string, query: Query | undefined, body: unknown, timeoutMs: number, o: { raw?: boolean; contentType?: string } = {}): Promise<IncomingMessage> {
+    const data = body === undefined ? undefined : o.raw ? (body as Buffer) : JSON.stringify(body);
     const tls = isUnixHost(host) || isPlainHost(host) ? undefined : this.tls;
     const where = isUnixHost(host) ? { socketPath: host.slice(UNIX.length) } : { ...splitHost(host), ...(tls ?? {}) };
     const request = tls ? https.request : http.request;
@@ -187,8 +197,8 @@ export class ApiClient {
       const req = request({
         ...where,
         method,
-        path: `${API_PREFIX}${path}${qs(query)}`,
-        headers: { 'User-Agent': 'shoal-cli', ...(data !== undefined ? { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(data) } : {}) },
+        path: o.raw ? path : `${API_PREFIX}${path}${qs(query)}`,
+        headers: { 'User-Agent': 'shoal-cli', ...(data !== undefined ? { 'Content-Type': o.contentType ?? 'application/json', 'Content-Length': Buffer.byteLength(data) } : {}) },
       });
       // Separate connect and response deadlines: a dead address fails fast, a slow commit does not.
       const connectTimer = setTimeout(() => req.destroy(Object.assign(new Error('connect timeout'), { code: 'CONNECT_TIMEOUT' })), this.connectTimeoutMs);

@@ -296,7 +296,7 @@ export class Daemon {
         saveIdentity(this.opts.dataDir, this.identity);
       }
     });
-    const api = createApiServer(this.hooks.apiContext?.(this.manager) ?? this.manager, { version: packageVersion(), log, scrapeMetrics: () => this.metrics.scrape() });
+    const api = createApiServer(this.hooks.apiContext?.(this.manager) ?? this.manager, { version: packageVersion(), log, scrapeMetrics: () => this.metrics.scrape(), gossipMembers: () => this.gossip.members() });
     this.api = api;
     await serveApiSocket(api, this.apiSocket);
     if (id.apiAddr) await this.serveApiOverTls(api, id.apiAddr);

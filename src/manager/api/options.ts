@@ -22,6 +22,8 @@ export interface ApiServerOptions {
   log?: (msg: string) => void;
   /** The node's Prometheus exposition, served at GET /metrics (absent: 404, as for any unknown path). */
   scrapeMetrics?: () => Promise<{ contentType: string; text: string }>;
+  /** This node's gossip view, for the dashboard's cluster view (GET /shoal/health). */
+  gossipMembers?: () => { id: string; addr: string; role: string; state: string }[];
 }
 
 export const DEFAULT_MAX_LOG_BUFFER_BYTES = 8 * 1024 * 1024;
@@ -37,6 +39,7 @@ export interface Deps {
   metrics: ApiMetrics;
   /** This manager's events (GET /events), made from its store's changes. */
   events: EventLog;
+  gossipMembers?: () => { id: string; addr: string; role: string; state: string }[];
   version: string;
   log: (msg: string) => void;
 }

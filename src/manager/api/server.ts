@@ -32,6 +32,7 @@ import { logRoutes } from './routes/logs.js';
 import { kvRoutes } from './routes/kv.js';
 import { secretRoutes } from './routes/secrets.js';
 import { eventRoutes } from './routes/events.js';
+import { uiRoutes } from './routes/ui.js';
 import { EventLog } from '../events/event-log.js';
 
 /** TLS material of the API's TCP listener, and who may call it. */
@@ -70,6 +71,7 @@ export function createApiServer(ctx: ManagerContext, opts: ApiServerOptions = {}
     maxLogBufferBytes: opts.maxLogBufferBytes ?? DEFAULT_MAX_LOG_BUFFER_BYTES,
     metrics: newApiMetrics(),
     events: new EventLog(ctx.store),
+    ...(opts.gossipMembers ? { gossipMembers: opts.gossipMembers } : {}),
     version: opts.version ?? '0.0.0',
     log: opts.log ?? (() => {}),
   };
@@ -85,6 +87,7 @@ export function createApiServer(ctx: ManagerContext, opts: ApiServerOptions = {}
   kvRoutes(router, d);
   secretRoutes(router, d);
   eventRoutes(router, d);
+  uiRoutes(router, d);
   const scrape = opts.scrapeMetrics;
   if (scrape) {
     router.add('GET', '/metrics', async () => {
