@@ -30,6 +30,7 @@ export const COMMAND_MODULES: CommandModule[] = [
   { names: ['join-token'], load: async () => (await import('./join-token.js')).registerJoinToken },
   { names: ['swarm'], load: async () => (await import('./swarm.js')).registerSwarm },
   { names: ['init', 'join', 'run'], load: async () => (await import('./node-process.js')).registerNodeProcess },
+  { names: ['stack'], load: async () => (await import('./stack.js')).registerStack },
   { names: ['dashboard'], load: async () => (await import('./dashboard.js')).registerDashboard },
   { names: ['events'], load: async () => (await import('./events.js')).registerEvents },
   { names: ['leave'], load: async () => (await import('./leave.js')).registerLeave },

@@ -45,7 +45,8 @@ export function taskRoutes(r: Router, d: Deps): void {
           f.prefix('id', t.ID) &&
           f.prefix('name', taskName(t, svc?.Spec.Name)) &&
           (desired.length === 0 || desired.includes(t.DesiredState)) &&
-          f.labels('label', t.Labels) &&
+          // SwarmKit matches a task's label filter against its service's labels (the task's ServiceAnnotations): `docker stack ps` asks for the stack's.
+          f.labels('label', { ...svc?.Spec.Labels, ...t.Labels }) &&
           (!upToDate || isUpToDate(t, svc, specCache))
         );
       })
