@@ -37,7 +37,6 @@ function mountFields(c: ContainerSpec): string[] {
   (c.Mounts ?? []).forEach((m, i) => {
     if (m.Type !== 'bind' && m.Type !== 'volume' && m.Type !== 'tmpfs') out.push(`Mounts[${i}].Type`);
     if (asks(m.VolumeOptions?.DriverConfig)) out.push(`Mounts[${i}].VolumeOptions.DriverConfig`);
-    if (asks(m.VolumeOptions?.Labels)) out.push(`Mounts[${i}].VolumeOptions.Labels`);
     if (asks(m.VolumeOptions?.NoCopy)) out.push(`Mounts[${i}].VolumeOptions.NoCopy`);
     if (asks(m.TmpfsOptions?.Mode)) out.push(`Mounts[${i}].TmpfsOptions.Mode`);
     if (asks(m.BindOptions?.Propagation)) out.push(`Mounts[${i}].BindOptions.Propagation`);

@@ -7,7 +7,7 @@
  * temp rootfs beside a sentinel directory, through buildConfig (no runc
  * needed: the bundle is what decides where the directory goes).
  */
-import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import t, { type Test } from 'tap';
@@ -77,4 +77,13 @@ t.test('Dir that is, or passes through, a file: a clear INVALID_SPEC', async (t)
 t.test("the image's /etc/passwd is read inside the image, even when it is a symlink to the host's", async (t) => {
   t.throws(() => bundle({ user: 'hostonly' }), { code: 'INVALID_SPEC', message: /user "hostonly" not found/ }, "a user only the host's file knows is not found");
   t.equal(bundle({ user: '1000' }).process.user.uid, 1000, 'numeric users need no file');
+});
+
+t.test('a named volume keeps the labels of the task that made it (docker stack deploy labels its volumes)', async (t) => {
+  const vol = path.join(base, 'volumes', 'st_data');
+  bundle({ mounts: [{ type: 'volume', source: 'st_data', target: '/data', volumeLabels: { 'com.docker.stack.namespace': 'st' } }] });
+  t.ok(existsSync(path.join(vol, '_data')), 'the volume is made');
+  t.same(JSON.parse(readFileSync(path.join(vol, 'labels.json'), 'utf8')), { 'com.docker.stack.namespace': 'st' }, 'with its labels');
+  bundle({ mounts: [{ type: 'volume', source: 'st_data', target: '/data', volumeLabels: { other: 'x' } }] });
+  t.same(JSON.parse(readFileSync(path.join(vol, 'labels.json'), 'utf8')), { 'com.docker.stack.namespace': 'st' }, "a later task's labels do not replace the creator's");
 });

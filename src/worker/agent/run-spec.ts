@@ -34,6 +34,7 @@ export function toRunSpec(task: Task, service?: Pick<Service, 'Spec'>): TaskRunS
         ...(m.Source ? { source: m.Source } : {}),
         ...(m.ReadOnly ? { readOnly: true } : {}),
         ...(m.TmpfsOptions?.SizeBytes ? { sizeBytes: m.TmpfsOptions.SizeBytes } : {}),
+        ...(m.Type === 'volume' && m.VolumeOptions?.Labels && Object.keys(m.VolumeOptions.Labels).length > 0 ? { volumeLabels: m.VolumeOptions.Labels } : {}),
       },
     ];
   });

@@ -24,6 +24,8 @@ export interface MountSpec {
   readOnly?: boolean;
   /** tmpfs size. */
   sizeBytes?: number;
+  /** A named volume's labels, set when this task creates it (docker stack deploy labels its volumes with the stack). */
+  volumeLabels?: Record<string, string>;
 }
 
 export interface TaskRunSpec {

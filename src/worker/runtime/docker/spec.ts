@@ -55,7 +55,7 @@ function mount(m: MountSpec, taskId: string): Record<string, unknown> {
     case 'bind':
       return { Type: 'bind', Source: m.source, Target: m.target, ReadOnly: !!m.readOnly };
     case 'volume':
-      return { Type: 'volume', Source: m.source, Target: m.target, ReadOnly: !!m.readOnly };
+      return { Type: 'volume', Source: m.source, Target: m.target, ReadOnly: !!m.readOnly, ...(m.volumeLabels ? { VolumeOptions: { Labels: m.volumeLabels } } : {}) };
     case 'tmpfs':
       return { Type: 'tmpfs', Target: m.target, ReadOnly: !!m.readOnly, ...(m.sizeBytes ? { TmpfsOptions: { SizeBytes: m.sizeBytes } } : {}) };
     default:

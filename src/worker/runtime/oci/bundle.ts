@@ -131,7 +131,10 @@ function taskMount(m: MountSpec, taskId: string, volumesDir: string): Record<str
     case 'volume': {
       if (!m.source || !/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(m.source)) throw new RuntimeError('INVALID_SPEC', `task ${taskId}: volume name ${JSON.stringify(m.source ?? '')} is not valid`);
       const dir = path.join(volumesDir, m.source, '_data');
+      // Labels are the creator's, as in dockerd: written once, when the volume is made.
+      const made = !existsSync(dir);
       mkdirSync(dir, { recursive: true });
+      if (made && m.volumeLabels) writeFileSync(path.join(volumesDir, m.source, 'labels.json'), JSON.stringify(m.volumeLabels) + '\n');
       return { destination: m.target, type: 'bind', source: dir, options: ['rbind', ...(m.readOnly ? ['ro'] : ['rw'])] };
     }
     case 'tmpfs':

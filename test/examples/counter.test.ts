@@ -1,0 +1,111 @@
+/**
+ * The example app (examples/counter/compose.yml) on three netns machines
+ * with oci tasks from busybox, deployed by `shoal stack deploy` as the
+ * README says, then with `docker stack deploy`:
+ * - it converges (dependencies first), and the published port
+ *   answers on every machine, counting visits through web → api → kv over
+ *   the overlay network with the stack's secret;
+ * - an unchanged redeploy restarts nothing;
+ * - kill -9 of a worker: the front end still answers, and the counter works
+ *   again once the cluster has healed;
+ * - `stack rm` leaves no service, network, secret, config, link or nftables
+ *   table behind;
+ * - the same file through `docker stack deploy` answers, and `docker stack
+ *   rm` removes it.
+ */
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { onPath } from '../helpers/on-path.js';
+import t from 'tap';
+import type { NodeProc } from '../helpers/procs.js';
+import { repoRoot } from '../helpers/dist.js';
+import { waitFor } from '../helpers/wait.js';
+import { shoalProcess } from '../cli/helpers.js';
+import { machinesUnavailable, run, startMachines } from '../overlay-net/machines.js';
+
+const skip = machinesUnavailable();
+const COMPOSE = path.join(repoRoot, 'examples', 'counter', 'compose.yml');
+
+t.test('the counter example: deploy, answer everywhere, survive a worker kill, remove cleanly', { skip: skip ?? false }, async (t) => {
+  const { lab, c, nodes } = await startMachines(t, 3, 'oci', 100);
+  const [m1] = nodes as [NodeProc, NodeProc, NodeProc];
+  const env = c.apiEnv(m1);
+  const shoal = (...args: string[]) => shoalProcess(args, { env, timeoutMs: 240_000 });
+  const get = async (host: string, p: string) => (await run('timeout', ['5', '/bin/busybox', 'wget', '-qO-', `http://${host}:8080${p}`]).catch(() => ({ stdout: '' }))).stdout;
+
+  let r = await shoal('stack', 'deploy', '-c', COMPOSE, '--timeout', '90s', 'counter');
+  t.equal(r.code, 0, `${r.err}\n${r.out}\n${c.logs().slice(-3000)}`);
+  t.match(r.out, /Creating service counter_kv\nCreating service counter_api\nCreating service counter_web\n/, 'kv, then api, then web (depends_on)');
+  t.match(r.out, /counter_web\n[\s\S]*2\/2 running\n[\s\S]*verify: Service converged\n$/, 'then it waits until they run (healthy)');
+
+  // The published port answers on every machine, and every visit counts once.
+  const counts: number[] = [];
+  for (let i = 1; i <= 3; i++) {
+    let last = '';
+    const out = await waitFor(async () => {
+      last = await get(lab.host(i), '/cgi-bin/hit');
+      return /^visits: \d+/.test(last) ? last : null;
+    }, { timeoutMs: 30_000, what: `the counter on machine ${i}` }).catch((err: Error) => {
+      throw new Error(`${err.message}; its last answer: ${JSON.stringify(last)}`);
+    });
+    counts.push(Number(/^visits: (\d+)/.exec(out)![1]));
+    t.match(await get(lab.host(i), '/'), /Counter on Shoal/, `the page on machine ${i}`);
+  }
+  t.ok(counts[1]! > counts[0]! && counts[2]! > counts[1]!, `visits count up across machines: ${counts.join(', ')}`);
+
+  // An unchanged redeploy: nothing sent, no task restarted.
+  const ids = async () => (await shoal('stack', 'ps', 'counter', '-q', '--filter', 'desired-state=running')).out.trim().split('\n').sort();
+  const before = await ids();
+  r = await shoal('stack', 'deploy', '-c', COMPOSE, '-d', 'counter');
+  t.equal(r.code, 0, r.err);
+  t.notMatch(r.out, /Creating|Updating/);
+  t.same(await ids(), before, 'the same tasks run');
+
+  // kill -9 a worker: the front end keeps answering, the counter comes back.
+  const victim = nodes[2]!;
+  await c.kill(victim);
+  const alive = [1, 2].map((i) => lab.host(i));
+  await waitFor(async () => (await Promise.all(alive.map((h) => get(h, '/')))).every((o) => /Counter on Shoal/.test(o)), { timeoutMs: 30_000, what: 'the front end answers after the kill' });
+  t.pass('the front end answers on the surviving machines');
+  await waitFor(async () => /^visits: \d+/.test(await get(alive[0]!, '/cgi-bin/hit')), { timeoutMs: 60_000, what: `the counter works again after the heal\n${(await shoal('stack', 'ps', 'counter')).out}` });
+  t.pass('the counter works again after the heal');
+
+  // stack rm: nothing of it left anywhere.
+  r = await shoal('stack', 'rm', 'counter');
+  t.equal(r.code, 0, r.err);
+  for (const kind of ['service', 'network', 'secret', 'config'] as const) {
+    const ls = await shoal(kind, 'ls', '--format', '{{.Name}}');
+    t.notMatch(ls.out, /counter_/, `no ${kind} of the stack left`);
+  }
+  await waitFor(
+    async () => {
+      for (const i of [1, 2]) {
+        const links = (await run('ip', ['-n', lab.ns(i), '-o', 'link'])).stdout.split('\n').filter((l) => /shbr|shvx|shv/.test(l));
+        const tables = (await run('nsenter', [`--net=/run/netns/${lab.ns(i)}`, 'nft', 'list', 'table', 'ip', 'shoal']).catch(() => ({ stdout: '' }))).stdout;
+        if (links.length > 0 || /counter|8080/.test(tables)) return false;
+      }
+      return true;
+    },
+    { timeoutMs: 30_000, intervalMs: 500, what: 'no links or rules of the stack on the surviving machines' },
+  );
+  t.pass('no links or nftables rules of the stack left on the surviving machines');
+
+  // The same file with the real docker CLI.
+  if (!onPath('docker')) return t.comment('the docker CLI is not installed: docker stack deploy is not tried');
+  const home = mkdtempSync(path.join(tmpdir(), 'shoal-docker-'));
+  t.teardown(() => rmSync(home, { recursive: true, force: true }));
+  const docker = (...args: string[]) =>
+    new Promise<{ code: number; out: string; err: string }>((resolve) =>
+      execFile('docker', args, { env: { PATH: process.env.PATH ?? '', HOME: home, DOCKER_CONFIG: home, ...env }, timeout: 60_000 }, (e, out, err) => resolve({ code: e ? 1 : 0, out: String(out), err: String(err) })),
+    );
+  const d = await docker('stack', 'deploy', '-c', COMPOSE, 'dk');
+  t.equal(d.code, 0, d.err);
+  await waitFor(async () => /^visits: \d+/.test(await get(lab.host(1), '/cgi-bin/hit')), { timeoutMs: 60_000, what: `the docker-deployed stack counts\n${(await shoal('stack', 'ps', 'dk')).out}` });
+  t.pass('docker stack deploy: the example answers');
+  t.match((await docker('stack', 'services', 'dk')).out, /dk_web +replicated +2\/2/);
+  t.equal((await docker('stack', 'rm', 'dk')).code, 0);
+  await waitFor(async () => !/dk_/.test((await shoal('service', 'ls')).out + (await shoal('network', 'ls')).out + (await shoal('config', 'ls')).out), { timeoutMs: 30_000, what: 'docker stack rm removed it all' });
+  t.pass('docker stack rm: nothing left');
+});
