@@ -76,6 +76,9 @@ t.test('stack deploy, redeploy, update one service, prune, bad file, rm', async 
   r = await shoal('stack', 'ps', 'st', '--format', '{{.Name}} {{.CurrentState}}');
   t.equal(r.code, 0, r.err);
   t.equal(r.out.trim().split('\n').length, 3, 'three tasks');
+  r = await shoal('stack', 'ps', 'st', '-q', '--filter', 'name=st_web');
+  t.equal(r.code, 0, r.err);
+  t.equal(r.out.trim().split('\n').length, 2, '--filter narrows them');
 
   // ---- an unchanged redeploy sends nothing
   const before = versions();

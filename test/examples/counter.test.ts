@@ -10,11 +10,12 @@
  *   again once the cluster has healed;
  * - `stack rm` leaves no service, network, secret, config, link or nftables
  *   table behind;
- * - the same file through `docker stack deploy` answers, and `docker stack
- *   rm` removes it.
+ * - the same file through `docker stack deploy` answers; redeployed
+ *   unchanged it restarts nothing; with one service changed, only that
+ *   service's tasks are replaced; `docker stack rm` removes it.
  */
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { onPath } from '../helpers/on-path.js';
@@ -56,8 +57,13 @@ t.test('the counter example: deploy, answer everywhere, survive a worker kill, r
   t.ok(counts[1]! > counts[0]! && counts[2]! > counts[1]!, `visits count up across machines: ${counts.join(', ')}`);
 
   // An unchanged redeploy: nothing sent, no task restarted.
-  const ids = async () => (await shoal('stack', 'ps', 'counter', '-q', '--filter', 'desired-state=running')).out.trim().split('\n').sort();
+  const ids = async () => {
+    const ps = await shoal('stack', 'ps', 'counter', '-q', '--filter', 'desired-state=running');
+    t.equal(ps.code, 0, ps.err);
+    return ps.out.trim().split('\n').sort();
+  };
   const before = await ids();
+  t.equal(before.length, 5, 'kv 1, api 2, web 2');
   r = await shoal('stack', 'deploy', '-c', COMPOSE, '-d', 'counter');
   t.equal(r.code, 0, r.err);
   t.notMatch(r.out, /Creating|Updating/);
@@ -105,6 +111,35 @@ t.test('the counter example: deploy, answer everywhere, survive a worker kill, r
   await waitFor(async () => /^visits: \d+/.test(await get(lab.host(1), '/cgi-bin/hit')), { timeoutMs: 60_000, what: `the docker-deployed stack counts\n${(await shoal('stack', 'ps', 'dk')).out}` });
   t.pass('docker stack deploy: the example answers');
   t.match((await docker('stack', 'services', 'dk')).out, /dk_web +replicated +2\/2/);
+  // Redeploys with docker: unchanged restarts nothing; a changed service alone rolls.
+  const dkTasks = async () => {
+    const ps = await shoal('stack', 'ps', 'dk', '--filter', 'desired-state=running', '--format', '{{.Name}} {{.ID}}');
+    if (ps.code !== 0) throw new Error(ps.err);
+    return ps.out.trim().split('\n').sort();
+  };
+  let seen: string[] = [];
+  await waitFor(async () => (seen = await dkTasks()).length === 5, { timeoutMs: 30_000, what: 'the 5 tasks of dk' }).catch((err: Error) => {
+    throw new Error(`${err.message}: ${JSON.stringify(seen)}`);
+  });
+  const dkBefore = await dkTasks();
+  t.equal((await docker('stack', 'deploy', '-c', COMPOSE, 'dk')).code, 0);
+  t.same(await dkTasks(), dkBefore, 'docker stack deploy of the unchanged file: the same tasks run');
+  const changed = path.join(path.dirname(COMPOSE), `.changed-${process.pid}.yml`);
+  t.teardown(() => rmSync(changed, { force: true }));
+  const text = readFileSync(COMPOSE, 'utf8');
+  writeFileSync(changed, text.replace('http://127.0.0.1/cgi-bin/count?peek=1"]\n      interval: 2s', 'http://127.0.0.1/cgi-bin/count?peek=1"]\n      interval: 3s'));
+  t.not(readFileSync(changed, 'utf8'), text, "the copy changes the api's health check only");
+  t.equal((await docker('stack', 'deploy', '-c', changed, 'dk')).code, 0);
+  await waitFor(
+    async () => {
+      const now = await dkTasks();
+      const api = (l: string[]) => l.filter((x) => x.startsWith('dk_api.'));
+      return now.length === 5 && api(now).every((x) => !dkBefore.includes(x)) ? now : null;
+    },
+    { timeoutMs: 60_000, what: 'the api tasks replaced' },
+  );
+  const after = await dkTasks();
+  t.same(after.filter((x) => !x.startsWith('dk_api.')), dkBefore.filter((x) => !x.startsWith('dk_api.')), 'web and kv tasks untouched');
   t.equal((await docker('stack', 'rm', 'dk')).code, 0);
   await waitFor(async () => !/dk_/.test((await shoal('service', 'ls')).out + (await shoal('network', 'ls')).out + (await shoal('config', 'ls')).out), { timeoutMs: 30_000, what: 'docker stack rm removed it all' });
   t.pass('docker stack rm: nothing left');

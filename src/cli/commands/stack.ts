@@ -25,7 +25,7 @@ import { waitForConvergence } from '../progress/converge.js';
 import { planStack, STACK_LABEL, type PlannedService, type StackPlan } from '../stack/plan.js';
 import { ComposeError, readCompose } from '../stack/source.js';
 import { parseDuration } from '../units.js';
-import { collect, out, warn } from './common.js';
+import { collect, filterMap, out, warn } from './common.js';
 import { flagValue } from './service-create-flags.js';
 
 /** Shoal's record of what a stack deploy sent: an unchanged service is not updated again. */
@@ -216,13 +216,15 @@ export function registerStack(program: Command): void {
     .description('list the tasks of a stack')
     .argument('<stack>', 'stack name')
     .option('-q, --quiet', 'only display task IDs')
+    .option('-f, --filter <key=value>', 'filter output (id, name, node, desired-state)', collect)
     .option('--format <format>', 'table, json, or a Go template')
     .option('--no-trunc', 'do not truncate output')
-    .action(async (name: string, o: { quiet?: boolean; format?: string; trunc: boolean }, cmd: Command) => {
+    .action(async (name: string, o: { quiet?: boolean; filter?: string[]; format?: string; trunc: boolean }, cmd: Command) => {
       const client = clientFor(cmd);
       const services = await stackServices(client, name);
       if (services.length === 0) throw new CliError(`Nothing found in stack: ${name}`);
-      const [tasks, nodes] = await Promise.all([client.get<Task[]>('/tasks', { filters: encodeFilters({ service: services.map((s) => s.ID) }) }), client.get<Node[]>('/nodes')]);
+      const filters = encodeFilters({ ...filterMap(o.filter), service: services.map((s) => s.ID) });
+      const [tasks, nodes] = await Promise.all([client.get<Task[]>('/tasks', { filters }), client.get<Node[]>('/nodes')]);
       out(renderList(taskRows(tasks, new Map(nodes.map((n) => [n.ID, n])), { noTrunc: !o.trunc }), TASK_COLUMNS, o));
     });
 
