@@ -135,3 +135,61 @@ t.test('stack deploy, redeploy, update one service, prune, bad file, rm', async 
   t.equal(oneLineError(r), null);
   t.match(r.err, /Nothing found in stack: st/);
 });
+
+t.test('external networks, secrets and configs: must exist; both CLIs use them as they are', async (t) => {
+  const api = await startApi();
+  t.teardown(() => api.close());
+  api.ctx.autoConverge();
+  const dir = mkdtempSync(path.join(tmpdir(), 'shoal-stack-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const file = path.join(dir, 'ext.yml');
+  writeFileSync(
+    file,
+    `services:
+  app:
+    image: sleep
+    command: ["600"]
+    networks: [shared]
+    secrets: [pw]
+    configs: [settings]
+networks:
+  shared: {external: true}
+secrets:
+  pw: {external: true}
+configs:
+  settings: {external: true}
+`,
+  );
+  const shoal = (...args: string[]) => shoalInProcess('-H', `http://127.0.0.1:${api.port}`, ...args);
+  let r = await shoal('stack', 'deploy', '-c', file, '-d', 'ex');
+  t.equal(oneLineError(r), null);
+  t.match(r.err, /network shared is declared as external, but could not be found: create it first/);
+  t.equal(api.ctx.store.list('service').length, 0, 'nothing was created');
+
+  t.equal((await shoal('network', 'create', '-d', 'overlay', 'shared')).code, 0);
+  writeFileSync(path.join(dir, 'pw.txt'), 'pw');
+  t.equal((await shoal('secret', 'create', 'pw', path.join(dir, 'pw.txt'))).code, 0);
+  t.equal((await shoal('config', 'create', 'settings', path.join(dir, 'pw.txt'))).code, 0);
+  r = await shoal('stack', 'deploy', '-c', file, '-d', 'ex');
+  t.equal(r.code, 0, r.err);
+  t.notMatch(r.out, /Creating (network|secret|config)/, 'the external objects are used, not made');
+  const svc = api.ctx.store.list('service').find((s) => s.Spec.Name === 'ex_app')!;
+  t.same(svc.Spec.TaskTemplate.ContainerSpec?.Secrets?.map((s) => s.SecretName), ['pw']);
+  t.same(svc.Spec.TaskTemplate.ContainerSpec?.Configs?.map((c) => c.ConfigName), ['settings']);
+  r = await shoal('stack', 'rm', 'ex');
+  t.equal(r.code, 0, r.err);
+  t.ok(api.ctx.store.list('network').some((n) => n.Spec.Name === 'shared') && api.ctx.store.list('secret').length === 1 && api.ctx.store.list('config').length === 1, 'stack rm leaves the external objects alone');
+
+  if (!dockerPresent) return t.comment('the docker CLI is not installed: its deploy is not tried');
+  const home = mkdtempSync(path.join(tmpdir(), 'shoal-docker-'));
+  t.teardown(() => rmSync(home, { recursive: true, force: true }));
+  const d = await new Promise<{ code: number; err: string }>((resolve) =>
+    execFile('docker', ['stack', 'deploy', '-c', file, 'dx'], { env: { PATH: process.env.PATH ?? '', HOME: home, DOCKER_CONFIG: home, DOCKER_HOST: `tcp://127.0.0.1:${api.port}` } }, (e, _o, err) =>
+      resolve({ code: e ? 1 : 0, err: String(err) }),
+    ),
+  );
+  t.equal(d.code, 0, `docker stack deploy with external objects: ${d.err}`);
+  const dsvc = api.ctx.store.list('service').find((s) => s.Spec.Name === 'dx_app');
+  t.ok(dsvc, 'docker made the service');
+  t.same(dsvc?.Spec.TaskTemplate.ContainerSpec?.Secrets?.map((s) => s.SecretName), ['pw'], 'with the external secret');
+});
