@@ -25,6 +25,7 @@ import { repoRoot } from '../helpers/dist.js';
 import { waitFor } from '../helpers/wait.js';
 import { shoalProcess } from '../cli/helpers.js';
 import { machinesUnavailable, run, startMachines } from '../overlay-net/machines.js';
+import { netnsOf } from '../../src/overlay-net/plan.js';
 
 const skip = machinesUnavailable();
 const COMPOSE = path.join(repoRoot, 'examples', 'counter', 'compose.yml');
@@ -71,6 +72,15 @@ t.test('the counter example: deploy, answer everywhere, survive a worker kill, r
 
   // kill -9 a worker: the front end keeps answering, the counter comes back.
   const victim = nodes[2]!;
+  // The killed node never comes back to tear down its tasks' network namespaces (/run/netns is
+  // the host's): the test does, for exactly those tasks.
+  const onVictim = (await c.http(m1, 'GET', '/tasks')).json<{ ID: string; NodeID: string; Status: { State: string } }[]>();
+  const nodeList = (await c.http(m1, 'GET', '/nodes')).json<{ ID: string; Description: { Hostname: string } }[]>();
+  const victimNode = nodeList.find((n) => n.Description.Hostname === victim.name)!.ID;
+  const leaked = onVictim.filter((x) => x.NodeID === victimNode).map((x) => netnsOf(x.ID));
+  t.teardown(async () => {
+    for (const ns of leaked) await run('ip', ['netns', 'delete', ns]).catch(() => {});
+  });
   await c.kill(victim);
   const alive = [1, 2].map((i) => lab.host(i));
   await waitFor(async () => (await Promise.all(alive.map((h) => get(h, '/')))).every((o) => /Counter on Shoal/.test(o)), { timeoutMs: 30_000, what: 'the front end answers after the kill' });
