@@ -189,6 +189,7 @@ t.test('broken files: one line naming the file, line, key and what is wrong', as
     ['services:\n  web:\n    image: x\n    deploy: {mode: daemon}\n', 'services.web.deploy.mode: must be replicated, global, replicated-job or global-job, got "daemon"'],
     ['services:\n  web:\n    image: x\n    ports: ["127.0.0.1:80:80"]\n', ':4: services.web.ports\\[0\\]: a host IP in a published port is not supported'],
     ['services:\n  web:\n    image: x\n    ports: ["eighty"]\n', 'services.web.ports\\[0\\]: must be \\[PUBLISHED:\\]TARGET\\[/PROTOCOL\\]'],
+    ['services:\n  web:\n    image: x\n    ports: ["8080-8081:80"]\n', 'services.web.ports\\[0\\]: must be \\[PUBLISHED:\\]TARGET\\[/PROTOCOL\\]'],
     ['services:\n  web:\n    image: x\n    ports: ["70000:80"]\n', 'services.web.ports\\[0\\]: must be a port, 1-65535, got 70000'],
     ['services:\n  web:\n    image: x\n    networks: [back]\n', ':4: services.web.networks\\[0\\]: network "back" is not defined under the top-level networks:'],
     ['services:\n  web:\n    image: x\n    secrets: [pw]\n', 'services.web.secrets\\[0\\]: secret "pw" is not defined under the top-level secrets:'],

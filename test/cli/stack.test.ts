@@ -14,7 +14,7 @@ import { execFile, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { startApi } from '../api/helpers.js';
 import { oneLineError, shoalInProcess } from './helpers.js';
 
@@ -44,16 +44,28 @@ configs:
   conf: {file: ./app.conf}
 `;
 
-t.test('stack deploy, redeploy, update one service, prune, bad file, rm', async (t) => {
+/** A real API server with its toy orchestrator, a temp dir, and both CLIs pointed at the server. */
+async function setup(t: Test) {
   const api = await startApi();
   t.teardown(() => api.close());
   api.ctx.autoConverge();
   const dir = mkdtempSync(path.join(tmpdir(), 'shoal-stack-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const shoal = (...args: string[]) => shoalInProcess('-H', `http://127.0.0.1:${api.port}`, ...args);
+  const docker = (...args: string[]) =>
+    new Promise<{ code: number; out: string; err: string }>((resolve) =>
+      execFile('docker', args, { env: { PATH: process.env.PATH ?? '', HOME: dir, DOCKER_CONFIG: path.join(dir, '.docker'), DOCKER_HOST: `tcp://127.0.0.1:${api.port}` } }, (err, out, e) =>
+        resolve({ code: err ? 1 : 0, out: String(out), err: String(e) }),
+      ),
+    );
+  return { api, dir, shoal, docker };
+}
+
+t.test('stack deploy, redeploy, update one service, prune, bad file, rm', async (t) => {
+  const { api, dir, shoal, docker } = await setup(t);
   writeFileSync(path.join(dir, 'token.txt'), 's3cret');
   writeFileSync(path.join(dir, 'app.conf'), 'x=1');
   const file = path.join(dir, 'c.yml');
-  const shoal = (...args: string[]) => shoalInProcess('-H', `http://127.0.0.1:${api.port}`, ...args);
   const store = api.ctx.store;
   const versions = () => Object.fromEntries(store.list('service').map((s) => [s.Spec.Name, s.Version.Index]));
 
@@ -112,14 +124,6 @@ t.test('stack deploy, redeploy, update one service, prune, bad file, rm', async 
 
   // ---- the docker CLI sees the same stack
   if (dockerPresent) {
-    const home = mkdtempSync(path.join(tmpdir(), 'shoal-docker-'));
-    t.teardown(() => rmSync(home, { recursive: true, force: true }));
-    const docker = (...args: string[]) =>
-      new Promise<{ code: number; out: string }>((resolve) =>
-        execFile('docker', args, { env: { PATH: process.env.PATH ?? '', HOME: home, DOCKER_CONFIG: home, DOCKER_HOST: `tcp://127.0.0.1:${api.port}` } }, (err, out) =>
-          resolve({ code: err ? 1 : 0, out: String(out) }),
-        ),
-      );
     t.match((await docker('stack', 'ls')).out, /\nst +1\n/, 'docker stack ls');
     t.match((await docker('stack', 'services', 'st')).out, /st_web +replicated +2\/2 +busybox:1\.37/, 'docker stack services');
     t.match((await docker('stack', 'ps', 'st')).out, /st_web\.1 +busybox:1\.37/, 'docker stack ps');
@@ -137,11 +141,7 @@ t.test('stack deploy, redeploy, update one service, prune, bad file, rm', async 
 });
 
 t.test('external networks, secrets and configs: must exist; both CLIs use them as they are', async (t) => {
-  const api = await startApi();
-  t.teardown(() => api.close());
-  api.ctx.autoConverge();
-  const dir = mkdtempSync(path.join(tmpdir(), 'shoal-stack-'));
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const { api, dir, shoal, docker } = await setup(t);
   const file = path.join(dir, 'ext.yml');
   writeFileSync(
     file,
@@ -160,7 +160,6 @@ configs:
   settings: {external: true}
 `,
   );
-  const shoal = (...args: string[]) => shoalInProcess('-H', `http://127.0.0.1:${api.port}`, ...args);
   let r = await shoal('stack', 'deploy', '-c', file, '-d', 'ex');
   t.equal(oneLineError(r), null);
   t.match(r.err, /network shared is declared as external, but could not be found: create it first/);
@@ -181,13 +180,7 @@ configs:
   t.ok(api.ctx.store.list('network').some((n) => n.Spec.Name === 'shared') && api.ctx.store.list('secret').length === 1 && api.ctx.store.list('config').length === 1, 'stack rm leaves the external objects alone');
 
   if (!dockerPresent) return t.comment('the docker CLI is not installed: its deploy is not tried');
-  const home = mkdtempSync(path.join(tmpdir(), 'shoal-docker-'));
-  t.teardown(() => rmSync(home, { recursive: true, force: true }));
-  const d = await new Promise<{ code: number; err: string }>((resolve) =>
-    execFile('docker', ['stack', 'deploy', '-c', file, 'dx'], { env: { PATH: process.env.PATH ?? '', HOME: home, DOCKER_CONFIG: home, DOCKER_HOST: `tcp://127.0.0.1:${api.port}` } }, (e, _o, err) =>
-      resolve({ code: e ? 1 : 0, err: String(err) }),
-    ),
-  );
+  const d = await docker('stack', 'deploy', '-c', file, 'dx');
   t.equal(d.code, 0, `docker stack deploy with external objects: ${d.err}`);
   const dsvc = api.ctx.store.list('service').find((s) => s.Spec.Name === 'dx_app');
   t.ok(dsvc, 'docker made the service');

@@ -1,7 +1,7 @@
 /** `shoal service …`: the group, and the read-only and removal commands (ls, ps, inspect, rm). */
 import type { Command } from 'commander';
 import type { Node, Task } from '../../model/index.js';
-import { encodeFilters } from '../client.js';
+import { encodeFilters, type ApiClient } from '../client.js';
 import { CliError } from '../errors.js';
 import { prettyService, SERVICE_COLUMNS, serviceRow, type ListedService } from '../format/services.js';
 import { renderInspect, renderList } from '../format/table.js';
@@ -10,6 +10,12 @@ import { clientFor } from '../host.js';
 import { collect, enc, filterMap, getService, out } from './common.js';
 import { registerServiceChanges } from './service-change.js';
 import { registerServiceLogs } from './service-logs.js';
+
+/** `service ps` and `stack ps`: the tasks of these services, as docker lists them (with --filter, -q, --format, --no-trunc). */
+export async function taskList(client: ApiClient, serviceIds: string[], o: { quiet?: boolean; filter?: string[]; format?: string; trunc: boolean }): Promise<string> {
+  const [tasks, nodes] = await Promise.all([client.get<Task[]>('/tasks', { filters: encodeFilters({ ...filterMap(o.filter), service: serviceIds }) }), client.get<Node[]>('/nodes')]);
+  return renderList(taskRows(tasks, new Map(nodes.map((n) => [n.ID, n])), { noTrunc: !o.trunc }), TASK_COLUMNS, o);
+}
 
 export function registerService(program: Command): void {
   // Positional options let `service create IMAGE COMMAND -flags` hand the flags to the command, as docker does.
@@ -43,12 +49,7 @@ export function registerService(program: Command): void {
     .action(async (refs: string[], o: { quiet?: boolean; filter?: string[]; format?: string; trunc: boolean }, cmd: Command) => {
       const client = clientFor(cmd);
       const services = await Promise.all(refs.map((r) => getService(client, r)));
-      const [tasks, nodes] = await Promise.all([
-        client.get<Task[]>('/tasks', { filters: encodeFilters({ ...filterMap(o.filter), service: services.map((s) => s.ID) }) }),
-        client.get<Node[]>('/nodes'),
-      ]);
-      const rows = taskRows(tasks, new Map(nodes.map((n) => [n.ID, n])), { noTrunc: !o.trunc });
-      out(renderList(rows, TASK_COLUMNS, o));
+      out(await taskList(client, services.map((s) => s.ID), o));
     });
 
   service

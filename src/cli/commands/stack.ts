@@ -13,19 +13,19 @@
  */
 import { createHash } from 'node:crypto';
 import type { Command } from 'commander';
-import type { Node, Secret, Service, ServiceSpec, Task } from '../../model/index.js';
+import type { Secret, Service, ServiceSpec } from '../../model/index.js';
 import type { ApiClient } from '../client.js';
 import { encodeFilters } from '../client.js';
 import { CliError } from '../errors.js';
 import { renderList, type Columns } from '../format/table.js';
 import { SERVICE_COLUMNS, serviceRow, type ListedService } from '../format/services.js';
-import { TASK_COLUMNS, taskRows } from '../format/tasks.js';
 import { clientFor } from '../host.js';
 import { waitForConvergence } from '../progress/converge.js';
 import { planStack, STACK_LABEL, type PlannedService, type StackPlan } from '../stack/plan.js';
 import { ComposeError, readCompose } from '../stack/source.js';
 import { parseDuration } from '../units.js';
-import { collect, filterMap, out, warn } from './common.js';
+import { collect, out, warn } from './common.js';
+import { taskList } from './service.js';
 import { flagValue } from './service-create-flags.js';
 
 /** Shoal's record of what a stack deploy sent: an unchanged service is not updated again. */
@@ -223,9 +223,7 @@ export function registerStack(program: Command): void {
       const client = clientFor(cmd);
       const services = await stackServices(client, name);
       if (services.length === 0) throw new CliError(`Nothing found in stack: ${name}`);
-      const filters = encodeFilters({ ...filterMap(o.filter), service: services.map((s) => s.ID) });
-      const [tasks, nodes] = await Promise.all([client.get<Task[]>('/tasks', { filters }), client.get<Node[]>('/nodes')]);
-      out(renderList(taskRows(tasks, new Map(nodes.map((n) => [n.ID, n])), { noTrunc: !o.trunc }), TASK_COLUMNS, o));
+      out(await taskList(client, services.map((s) => s.ID), o));
     });
 
   stack

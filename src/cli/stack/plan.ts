@@ -12,6 +12,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { ConfigReference, EndpointPortConfig, HealthConfig, Mount, NetworkAttachmentConfig, RestartPolicy, SecretReference, ServiceSpec, UpdateConfig } from '../../model/index.js';
 import { parseBytes, parseCpus, parseDuration } from '../units.js';
+import { parseConstraint } from '../../model/constraints.js';
 import { splitWords } from '../commands/service-create-flags.js';
 import { ComposeError, type ComposeSource } from './source.js';
 
@@ -411,7 +412,8 @@ function ports(r: Reader, key: string, v: unknown): EndpointPortConfig[] {
     const at = `${key}[${i}]`;
     if (typeof x === 'number' || typeof x === 'string') {
       const s = String(x).trim();
-      const m = /^(?:(\d+)(?:-\d+)?:)?(\d+)(?:\/(tcp|udp|sctp))?$/.exec(s);
+      // No ranges (8080-8081:80): a swarm publishes one port per entry.
+      const m = /^(?:(\d+):)?(\d+)(?:\/(tcp|udp|sctp))?$/.exec(s);
       if (!m) {
         if (/^[\d.]+:\d+:\d+/.test(s) || s.startsWith('[')) r.fail(at, `a host IP in a published port is not supported by a swarm's routing mesh: use PUBLISHED:TARGET, got ${JSON.stringify(s)}`);
         r.fail(at, `must be [PUBLISHED:]TARGET[/PROTOCOL], e.g. "8080:80" or "53:53/udp", got ${JSON.stringify(s)}`);
@@ -531,8 +533,13 @@ function placement(r: Reader, key: string, v: unknown): Pick<ServiceSpec['TaskTe
   r.keys(key, o, new Set(['constraints', 'preferences', 'max_replicas_per_node']));
   const constraints = r.list(`${key}.constraints`, o.constraints).map((c, i) => {
     const s = r.str(`${key}.constraints[${i}]`, c);
-    if (!/^\s*[\w.-]+\s*(==|!=)\s*\S.*$/.test(s)) r.fail(`${key}.constraints[${i}]`, `must be KEY==VALUE or KEY!=VALUE (node.role==manager), got ${JSON.stringify(s)}`);
-    return s;
+    // The model's grammar, the one the API and the placers use.
+    try {
+      parseConstraint(s);
+    } catch {
+      r.fail(`${key}.constraints[${i}]`, `must be KEY==VALUE or KEY!=VALUE (node.role==manager), got ${JSON.stringify(s)}`);
+    }
+    return s.trim();
   });
   const prefs = r.list(`${key}.preferences`, o.preferences).map((p, i) => {
     const m = r.map(`${key}.preferences[${i}]`, p);

@@ -10,6 +10,7 @@ import { systemTimers } from '../../util/timers.js';
 import type { SecretItem } from '../../protocol/dispatcher.js';
 import { defaultSecretsRoot, SecretFiles } from './secret-files.js';
 import { countReport, newAgentMetrics, type AgentMetrics } from './metrics.js';
+import { TASK_END_MESSAGE } from './task-messages.js';
 import type { TaskStatus } from '../../model/index.js';
 
 export type { AgentOptions } from './options.js';
@@ -127,7 +128,7 @@ export class Agent {
         c.adopt(info);
       } else if (local.created && !isTerminal(local.state)) {
         // The runtime lost it (e.g. the machine rebooted): say so; the orchestrator replaces it.
-        this.report([{ taskId: local.id, status: { Timestamp: new Date(this.wall()).toISOString(), State: 'failed', Message: 'task lost', Err: 'the runtime has no record of this task after an agent restart' } }]);
+        this.report([{ taskId: local.id, status: { Timestamp: new Date(this.wall()).toISOString(), State: 'failed', Message: TASK_END_MESSAGE.lost, Err: 'the runtime has no record of this task after an agent restart' } }]);
         c.state = 'failed';
       }
     }

@@ -1,4 +1,5 @@
 import type { TaskStatus } from '../../model/index.js';
+import { TASK_END_MESSAGE } from './task-messages.js';
 
 /**
  * The agent's counters (Agent.metrics), read by the node's /metrics: what
@@ -26,9 +27,9 @@ function endCause(s: TaskStatus): string | null {
     case 'rejected':
       return s.State;
     case 'failed':
-      if (s.Message === 'fenced') return 'fenced';
-      if (s.Message === 'OOM killed') return 'oom';
-      if (s.Message === 'task lost') return 'lost';
+      if (s.Message === TASK_END_MESSAGE.fenced) return 'fenced';
+      if (s.Message === TASK_END_MESSAGE.oom) return 'oom';
+      if (s.Message === TASK_END_MESSAGE.lost) return 'lost';
       return 'failed';
     default:
       return null;

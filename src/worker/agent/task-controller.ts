@@ -1,4 +1,5 @@
 import { isTerminal, stateRank, unsupportedBy, type Task, type TaskState, type TaskStatus } from '../../model/index.js';
+import { TASK_END_MESSAGE } from './task-messages.js';
 import type { ContainerInfo, ExitStatus, Runtime } from '../runtime/interface.js';
 import { RuntimeError } from '../runtime/interface.js';
 import { stopGraceMs, toRunSpec, usesSecrets, withProcessNetworking, withSecretFiles } from './run-spec.js';
@@ -199,7 +200,7 @@ export class TaskController {
         this.chain = this.chain.then(() => this.exited(exit));
       },
       (err: Error) => {
-        this.chain = this.chain.then(() => (isTerminal(this.state) ? undefined : this.move('failed', 'task lost', errText(err))));
+        this.chain = this.chain.then(() => (isTerminal(this.state) ? undefined : this.move('failed', TASK_END_MESSAGE.lost, errText(err))));
       },
     );
   }
@@ -208,10 +209,10 @@ export class TaskController {
     if (isTerminal(this.state)) return;
     const code = exit.exitCode;
     if (this.stopping || this.wantsStop()) return this.move('shutdown', 'shutdown', undefined, code);
-    if (exit.oomKilled) return this.move('failed', 'OOM killed', `task: killed by the OOM killer (exit ${code})`, code);
+    if (exit.oomKilled) return this.move('failed', TASK_END_MESSAGE.oom, `task: killed by the OOM killer (exit ${code})`, code);
     if (code === 0) return this.move('complete', 'finished', undefined, code);
     // The runtime's own account wins where it decided the outcome (fenced, its supervisor died).
-    if (exit.message) return this.move('failed', exit.message.startsWith('fenced') ? 'fenced' : 'task: non-zero exit', `${exit.message} (exit ${code})`, code);
+    if (exit.message) return this.move('failed', exit.message.startsWith('fenced') ? TASK_END_MESSAGE.fenced : 'task: non-zero exit', `${exit.message} (exit ${code})`, code);
     return this.move('failed', 'task: non-zero exit', `task: non-zero exit (${code})${exit.signal ? ` (${exit.signal})` : ''}`, code);
   }
 

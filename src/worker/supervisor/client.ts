@@ -301,34 +301,30 @@ export class SupervisorClient {
   }
 
   /**
-   * The newest fence of this node's supervisors: its note (`fenced`, or
-   * `fenced.prev` once a new supervisor started), or null. A task found dead
-   * after a daemon restart ended with the supervisor; if that supervisor
-   * fenced, this says so and why.
+   * The fence notes this node's supervisors left: the current (or last) one's
+   * (`fenced`), then, once a new supervisor has started, the one before it
+   * (`fenced.prev`). A task that ended with its supervisor ended by a fence
+   * when a note is at least as new as the task's start.
    */
-  lastFence(): { at: string; why: string } | null {
-    for (const file of [supervisorFile(this.opts.dir, 'fenced'), `${supervisorFile(this.opts.dir, 'fenced')}.prev`]) {
+  fenceNotes(): { at: string; why: string; current: boolean }[] {
+    const notes: { at: string; why: string; current: boolean }[] = [];
+    for (const [file, current] of [[supervisorFile(this.opts.dir, 'fenced'), true], [`${supervisorFile(this.opts.dir, 'fenced')}.prev`, false]] as const) {
       try {
         const f = JSON.parse(readFileSync(file, 'utf8')) as { at?: string; why?: string };
-        if (typeof f.at === 'string' && typeof f.why === 'string') return { at: f.at, why: f.why };
+        if (typeof f.at === 'string' && typeof f.why === 'string') notes.push({ at: f.at, why: f.why, current });
       } catch {
         /* none */
       }
     }
-    return null;
+    return notes;
   }
 
   private reportLoss(dead: SupervisorInfo): void {
     const tasks = [...this.held];
     this.held.clear();
     if (tasks.length === 0) return;
-    let message = `the node's task supervisor (pid ${dead.pid}) died, and the task with it`;
-    try {
-      const fenced = JSON.parse(readFileSync(supervisorFile(this.opts.dir, 'fenced'), 'utf8')) as { why?: string };
-      if (fenced.why) message = fenced.why;
-    } catch {
-      /* not fenced: it died some other way */
-    }
+    // The supervisor that just died is the one whose note is current (a new one has not started yet).
+    const message = this.fenceNotes().find((n) => n.current)?.why ?? `the node's task supervisor (pid ${dead.pid}) died, and the task with it`;
     const exit: ExitRecord = { exitCode: 137, signal: 'SIGKILL', oomKilled: false, finishedAt: new Date().toISOString(), message };
     this.opts.log?.(`supervisor: ${tasks.length} task(s) ended with their supervisor: ${message}`);
     for (const l of this.listeners) l.lost?.({ tasks, exit });

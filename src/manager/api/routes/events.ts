@@ -10,7 +10,7 @@
  */
 import type { ServerResponse } from 'node:http';
 import type { EngineEvent } from '../../events/event.js';
-import { EventGapError, type EventPosition } from '../../events/event-log.js';
+import { EventGapError, isAfter, type EventPosition } from '../../events/event-log.js';
 import { badRequest } from '../errors.js';
 import { parseFilters, type Filters } from '../filters.js';
 import type { Deps } from '../options.js';
@@ -81,7 +81,7 @@ export function eventRoutes(r: Router, d: Deps): void {
           };
           const send = (e: EngineEvent) => {
             if (ended) return;
-            if (last && !(e.RaftIndex > last.index || (e.RaftIndex === last.index && e.Seq > last.seq))) return;
+            if (last && !isAfter(e, last)) return;
             last = { index: e.RaftIndex, seq: e.Seq };
             res.write(JSON.stringify(e) + '\n');
             if (res.writableLength > MAX_BUFFERED_BYTES) {

@@ -134,8 +134,8 @@ export class SupervisedTasks<I extends BaseInfo> {
     const exit = readJson<ExitRecord>(taskFile(t.dir, 'exit'));
     if (exit) return { ...base, state: 'exited', exit };
     // It ended with its supervisor. A fence after the task started explains it (the kill was the fence's).
-    const fence = this.supervisor.lastFence();
-    const fenced = fence && t.started && Date.parse(fence.at) >= Date.parse(t.started.startedAt) ? fence.why : null;
+    const started = t.started ? Date.parse(t.started.startedAt) : Infinity;
+    const fenced = this.supervisor.fenceNotes().find((n) => Date.parse(n.at) >= started)?.why ?? null;
     const lost: ExitRecord = { exitCode: 137, signal: 'SIGKILL', oomKilled: false, finishedAt: new Date().toISOString(), message: fenced ?? 'the task supervisor died, and the task with it' };
     await this.recordLoss(t.info.taskId, lost);
     return { ...base, state: 'exited', exit: readJson<ExitRecord>(taskFile(t.dir, 'exit')) ?? lost };
