@@ -46,6 +46,7 @@ import { quiet, clusterProcesses, cpuPercent, createAndTime, medianUsedKiB, mibP
 import { NO_SWARM, SwarmPeer, type SwarmFigures } from './density-swarm.js';
 import { imageRootfs, ociFloorMs } from './oci-floor.js';
 import { FORKER_COMMS } from '../src/worker/supervisor/forker.js';
+import { parseRecord } from '../src/util/log/pretty.js';
 
 type Runtime = 'process' | 'oci';
 
@@ -356,7 +357,7 @@ class DownWatch {
     this.stopped = true;
     return (this.result ??= this.loop.then(() => {
       const log = readFileSync(this.node.logFile).subarray(this.logOffset).toString();
-      const logged = log.split('\n').filter((l) => / node \S+ down: /.test(l)).length;
+      const logged = log.split('\n').filter((l) => /^node \S+ down: /.test(parseRecord(l)?.msg ?? '')).length;
       return Math.max(this.transitions, logged);
     }));
   }

@@ -13,6 +13,7 @@ import { RaftDriver } from '../src/raft/driver.js';
 import { RaftError } from '../src/raft/errors.js';
 import { KvStateMachine, encodeKvCommand } from '../src/raft/kv-state-machine.js';
 import { WsTransport } from '../src/wire/ws-transport.js';
+import { createNodeLog } from '../src/util/log/node-logger.js';
 
 const [id, dataDir, clusterPort, httpPort, foundersArg] = process.argv.slice(2);
 const founders = Object.fromEntries(foundersArg!.split(',').map((p) => p.split('=') as [string, string]));
@@ -36,7 +37,7 @@ const driver = await RaftDriver.start({
   founding: { voters: Object.keys(founders), learners: [] },
   requestTimeoutMs: 5_000,
   ...(process.env.BENCH_RAFT_CHECKPOINT_MS ? { checkpointEveryMs: Number(process.env.BENCH_RAFT_CHECKPOINT_MS) } : {}),
-  ...(process.env.BENCH_RAFT_LOG ? { log: (m: string) => process.stderr.write(`${new Date().toISOString()} ${m}\n`) } : {}),
+  ...(process.env.BENCH_RAFT_LOG ? { log: createNodeLog().log } : {}),
   ...(process.env.BENCH_RAFT_SNAPSHOT_EVERY ? { raft: { snapshotEveryEntries: Number(process.env.BENCH_RAFT_SNAPSHOT_EVERY) } } : {}),
 });
 

@@ -1,6 +1,7 @@
 /**
  * Election safety: never two leaders in one term. Judged from the Raft
- * drivers' own log lines ("raft <id>: leader, leader <id> (term N)"),
+ * drivers' own log records (component raft, role leader, leader = the
+ * record's node, term N),
  * written when a node's core hands out the soft-state change to leader:
  * the moment it actually became leader, with the term it won. (The status
  * polled over the control channel is not used for this: its role comes from
@@ -10,18 +11,16 @@
  */
 import type { ChaosCluster } from '../cluster.js';
 import type { Verdict } from './verdict.js';
-
-const BECAME_LEADER = /raft (\w+): leader, leader (\w+) \(term (\d+)\)/g;
+import { readNodeOutput } from '../harness/log-records.js';
 
 export function leadersByTerm(c: ChaosCluster): Map<number, Set<string>> {
   const out = new Map<number, Set<string>>();
   for (const n of c.managers()) {
-    for (const m of n.proc.stderr.matchAll(BECAME_LEADER)) {
-      if (m[1] !== m[2]) continue;
-      const term = Number(m[3]);
-      const s = out.get(term) ?? new Set<string>();
-      s.add(m[1]!);
-      out.set(term, s);
+    for (const r of readNodeOutput(n.proc.stderr).records) {
+      if (r.component !== 'raft' || r.role !== 'leader' || typeof r.node !== 'string' || r.leader !== r.node || typeof r.term !== 'number') continue;
+      const s = out.get(r.term) ?? new Set<string>();
+      s.add(r.node);
+      out.set(r.term, s);
     }
   }
   return out;

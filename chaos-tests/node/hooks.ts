@@ -17,7 +17,10 @@ import { ChaosControl } from './control-server.js';
 export function chaosHooks(env: NodeJS.ProcessEnv = process.env): DaemonHooksFactory {
   // Read once, before any node starts: a bad mode fails the command, not the node later.
   const brk: BreakMode | null = breakMode(env);
-  return (nodeId, dataDir, log): DaemonHooks => {
+  return (nodeId, dataDir, logger): DaemonHooks => {
+    // The harness's own records: component=chaos, at warn, so they stand out in a node's log.
+    const chaosLog = logger.child({ component: 'chaos' });
+    const log = (msg: string) => chaosLog.warn(msg);
     const chaos = new ChaosControl(nodeId, dataDir, log);
     if (brk) log(`DELIBERATELY BROKEN BUILD for the chaos self-test: SHOAL_CHAOS_BREAK=${env.SHOAL_CHAOS_BREAK}`);
     const raftSync = breakRaftSync(brk);

@@ -14,6 +14,7 @@ import { Keyring } from './keyring.js';
 import { pushPullStateSchema } from './messages.js';
 import { resolveOptions, type GossipOptions, type ProfileName } from './options.js';
 import { GossipPacketWire, PushPullWire } from './transport.js';
+import { silentLogger, type Logger } from '../util/log/interface.js';
 
 export interface GossipDriverOptions {
   self: SelfConfig;
@@ -23,7 +24,8 @@ export interface GossipDriverOptions {
   profile?: ProfileName;
   options?: Partial<GossipOptions>;
   rng?: Rng;
-  log?: (msg: string) => void;
+  /** Records carry component=gossip. */
+  log?: Logger;
   /**
    * Fault injection (the chaos harness only): return false to drop a
    * datagram to or from `addr`, so a partition also cuts gossip, which runs
@@ -93,6 +95,7 @@ export class GossipDriver {
   private timer: NodeJS.Timeout | null = null;
   private stopped = false;
   private readonly t0 = performance.now();
+  private childLog: Logger | undefined;
 
   private constructor(private readonly opts: GossipDriverOptions, socket: dgram.Socket) {
     const options = resolveOptions(opts.options ?? {}, opts.profile ?? 'lan');
@@ -117,7 +120,7 @@ export class GossipDriver {
     });
     const d = new GossipDriver(opts, socket);
     socket.on('message', (buf, rinfo) => d.onDatagram(buf, `${rinfo.address}:${rinfo.port}`));
-    socket.on('error', (err) => d.log(`udp socket error: ${err.message}`));
+    socket.on('error', (err) => d.logger.warn(`udp socket error: ${err.message}`));
     opts.transport.onRequest(PushPullWire, (body) => d.servePushPull(body.sealed));
     d.pump();
     return d;
@@ -201,7 +204,7 @@ export class GossipDriver {
       if (env.t !== GossipPacketWire.name || env.k !== FrameKind.Message) throw new Error(`unexpected ${env.t}`);
       msgs = (env.b as { msgs: GossipMessage[] }).msgs;
     } catch (err) {
-      if (!isWireError(err)) this.log(`gossip datagram: ${(err as Error).message}`);
+      if (!isWireError(err)) this.logger.warn(`gossip datagram: ${(err as Error).message}`);
       this.metrics.droppedMalformed++;
       return;
     }
@@ -231,7 +234,7 @@ export class GossipDriver {
     if (sealed.length > this.maxPacketBytes) {
       // The core's size estimate was off: never exceed the MTU, split instead.
       if (msgs.length === 1) {
-        this.log(`dropping a ${msgs[0]!.type} message that alone exceeds ${this.maxPacketBytes} bytes`);
+        this.logger.warn(`dropping a ${msgs[0]!.type} message that alone exceeds ${this.maxPacketBytes} bytes`);
         return;
       }
       this.metrics.packetSplits++;
@@ -246,7 +249,7 @@ export class GossipDriver {
     this.metrics.bytesOut += sealed.length;
     if (sealed.length > this.metrics.largestDatagram) this.metrics.largestDatagram = sealed.length;
     this.socket.send(sealed, port, host, (err) => {
-      if (err && !this.stopped) this.log(`udp send to ${to}: ${err.message}`);
+      if (err && !this.stopped) this.logger.debug({ to }, `udp send to ${to}: ${err.message}`);
     });
   }
 
@@ -286,7 +289,7 @@ export class GossipDriver {
       }
     } catch (err) {
       this.metrics.pushPullFailures++;
-      this.log(`push-pull with ${target} failed: ${(err as Error).message}`);
+      this.logger.info({ peer: target }, `push-pull with ${target} failed: ${(err as Error).message}`);
     }
   }
 
@@ -304,8 +307,8 @@ export class GossipDriver {
     return { sealed: this.sealState(ours) };
   }
 
-  private log(msg: string): void {
-    this.opts.log?.(`gossip ${this.opts.self.id}: ${msg}`);
+  private get logger(): Logger {
+    return (this.childLog ??= (this.opts.log ?? silentLogger).child({ component: 'gossip' }));
   }
 }
 

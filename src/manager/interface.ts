@@ -6,7 +6,8 @@
 import type { StoreOp, TxnResult } from './store/commands.js';
 import type { Store } from './store/store.js';
 import type { Task } from '../model/index.js';
-import type { LogRequest, TaskLogLine } from './logs.js';
+import type { LogRequest, NodeLogPump, TaskLogLine } from './logs.js';
+import type { NodeLogQuery } from '../protocol/logs.js';
 import type { DataKey } from './secrets/data-key.js';
 
 export interface ManagerPeer {
@@ -49,6 +50,12 @@ export interface ManagerContext {
   removeNode(nodeId: string, force: boolean): Promise<void>;
   /** Streams task logs from the nodes that ran them (absent in contexts without a cluster transport). */
   taskLogs?(tasks: Task[], req: LogRequest, onLine: (l: TaskLogLine) => void, signal: AbortSignal): Promise<void>;
+  /**
+   * Opens a node's own log (`shoal node logs`): rejects at once when the
+   * node cannot be reached, else resolves to a pump that sends the matching
+   * records, one JSON line each, until done or `signal` aborts.
+   */
+  nodeLogs?(nodeId: string, q: NodeLogQuery, signal: AbortSignal): Promise<NodeLogPump>;
   /**
    * The cluster data key that seals secret and config data (null or absent:
    * this manager has none, e.g. a data dir from before secrets existed; the

@@ -1,5 +1,7 @@
 import { verdictError } from './store/errors.js';
-import { isRetryable, policy, ShoalError, type LeaderHint } from '../util/errors.js';
+import { isRetryable } from '../util/errors.js';
+import { ManagerError } from './errors.js';
+export { ManagerError, type ManagerErrorCode } from './errors.js';
 import { retry } from '../util/retry.js';
 import { notLeaderRefusal } from './not-leader.js';
 import { mkdirSync } from 'node:fs';
@@ -19,7 +21,8 @@ import type { KeyPair } from '../wire/pki/x509.js';
 import { encodeTxn, type StoreOp, type TxnResult } from './store/commands.js';
 import { Store } from './store/store.js';
 import type { Cluster, Node, Task } from '../model/index.js';
-import { streamTaskLogs, type LogRequest, type TaskLogLine } from './logs.js';
+import { openNodeLogs, streamTaskLogs, type LogRequest, type NodeLogPump, type TaskLogLine } from './logs.js';
+import type { NodeLogQuery, NodeLogReader } from '../protocol/logs.js';
 import type { RaftOptions } from '../raft/options.js';
 import type { ReconcileFn } from './orchestrator/interface.js';
 import { OrchestratorLoop } from './leader/orchestrator-loop.js';
@@ -31,6 +34,7 @@ import { advanceCaRotation } from './membership/ca-rotation.js';
 import { withRemovedNode } from './membership/deny-list.js';
 import type { DataKey } from './secrets/data-key.js';
 import { sealCa, withOpenCa } from './secrets/ca-key.js';
+import { silentLogger, type Logger } from '../util/log/interface.js';
 
 export interface ManagerOptions {
   nodeId: string;
@@ -51,7 +55,10 @@ export interface ManagerOptions {
   lease?: Partial<LeaseOptions>;
   /** The orchestrator's decision function; without it the leader runs no orchestrator (tests of other parts). */
   reconcile?: ReconcileFn;
-  log?: (msg: string) => void;
+  /** Records carry component=manager (and each part's own: raft, lease, dispatcher, scheduler, orchestrator). */
+  log?: Logger;
+  /** Reads this manager's own node log (`shoal node logs` of itself); others are read over the transport. */
+  localLogs?: NodeLogReader;
   /**
    * Clocks and timers for the dispatcher, the lease and the leader's loops
    * (default: the machine's). Its wall clock stamps times and feeds the
@@ -63,17 +70,6 @@ export interface ManagerOptions {
    * config data and the CA key in the store; given to joining managers.
    */
   dataKey?: DataKey;
-}
-
-export type ManagerErrorCode = 'NOT_LEADER' | 'INVALID_TOKEN' | 'FAILED_PRECONDITION' | 'NOT_FOUND' | 'UNAVAILABLE' | 'NODE_EXISTS' | 'PERMISSION_DENIED';
-const managerPolicy = policy<ManagerErrorCode>(['NOT_LEADER', 'UNAVAILABLE'], { NOT_LEADER: 503, UNAVAILABLE: 503, INVALID_TOKEN: 400, FAILED_PRECONDITION: 409, NOT_FOUND: 404, NODE_EXISTS: 409, PERMISSION_DENIED: 403 });
-
-export class ManagerError extends ShoalError<ManagerErrorCode> {
-  override readonly name = 'ManagerError';
-  readonly ns = 'manager';
-  constructor(code: ManagerErrorCode, message: string, leader: LeaderHint | null = null) {
-    super(code, message, managerPolicy(code, { leader }));
-  }
 }
 
 /**
@@ -89,6 +85,7 @@ export class Manager implements ManagerContext {
   readonly lease: LeaseService;
   readonly scheduler: SchedulerLoop;
   readonly orchestrator: OrchestratorLoop | null;
+  private childLog: Logger | undefined;
   private leading = false;
   private readonly leadingHooks: ((leading: boolean) => void)[] = [];
   private stopped = false;
@@ -122,7 +119,7 @@ export class Manager implements ManagerContext {
       ...(opts.dispatcher ? { options: opts.dispatcher } : {}),
       ...(opts.log ? { log: opts.log } : {}),
     });
-    const log = opts.log ?? (() => {});
+    const log = opts.log ?? silentLogger;
     this.scheduler = new SchedulerLoop(this, log, timers);
     this.orchestrator = opts.reconcile ? new OrchestratorLoop(this, opts.reconcile, log, timers) : null;
     opts.transport.onRequest(Join, (b) => this.handleJoin(b));
@@ -184,7 +181,7 @@ export class Manager implements ManagerContext {
     if (leading === this.leading || this.stopped) return;
     this.leading = leading;
     if (leading) {
-      void this.bootstrap().catch((err: Error) => this.log(`bootstrap: ${err.message}`));
+      void this.bootstrap().catch((err: Error) => this.logger.error(`bootstrap: ${err.message}`));
       // Decisions only once this leader has applied everything committed
       // before it took over, so it never acts on a stale view. The dispatcher
       // too: a session opens with the node's full assignment set and network
@@ -199,8 +196,8 @@ export class Manager implements ManagerContext {
           this.scheduler.start();
           this.orchestrator?.start();
           this.keyTimer = this.timers.setInterval(() => {
-            void this.retireGossipKey().catch((err: Error) => this.log(`gossip key: ${err.message}`));
-            void this.stepCaRotation().catch((err: Error) => this.log(`CA rotation: ${err.message}`));
+            void this.retireGossipKey().catch((err: Error) => this.logger.warn(`gossip key: ${err.message}`));
+            void this.stepCaRotation().catch((err: Error) => this.logger.warn(`CA rotation: ${err.message}`));
           }, 1_000);
         },
       );
@@ -224,7 +221,7 @@ export class Manager implements ManagerContext {
       retryable: () => true,
       backoff: { initialMs: 50, maxMs: 500 },
       stopped: () => !this.leading || this.stopped,
-      onRetry: (err) => this.log(`leader barrier: ${(err as Error).message}; retrying`),
+      onRetry: (err) => this.logger.warn(`leader barrier: ${(err as Error).message}; retrying`),
       sleep: (ms) => new Promise<void>((r) => this.timers.setTimeout(r, ms)),
       now: () => this.timers.now(),
     }).catch(() => undefined); // only when it stopped leading (or the manager stopped)
@@ -240,7 +237,7 @@ export class Manager implements ManagerContext {
     if (!c || !mayRetireOldGossipKey(c, this.dispatcher.gossipKeyIds(), this.timers.wall())) return;
     const keys = c.ShoalGossipKeys!;
     const r = await this.commit([{ op: 'update', kind: 'cluster', object: { ...c, ShoalGossipKeys: [keys[0]!] }, expect: c.Version.Index }]);
-    if (r.ok) this.log('gossip key rotation done: the old key is retired');
+    if (r.ok) this.logger.info('gossip key rotation done: the old key is retired');
   }
 
   /** The next step of a root CA rotation (membership/ca-rotation.ts), once every ready node has done its part. */
@@ -254,7 +251,7 @@ export class Manager implements ManagerContext {
     const next = advanceCaRotation(c, ready, this.dispatcher.caReports());
     if (!next) return;
     const r = await this.commit([{ op: 'update', kind: 'cluster', object: next, expect: c.Version.Index }]);
-    if (r.ok) this.log(next.ShoalCARotation ? 'CA rotation: every node trusts the new root; managers now sign with it' : 'CA rotation done: the new root is the cluster CA (join tokens changed)');
+    if (r.ok) this.logger.info(next.ShoalCARotation ? 'CA rotation: every node trusts the new root; managers now sign with it' : 'CA rotation done: the new root is the cluster CA (join tokens changed)');
   }
 
   private learnAddress(n: Node): void {
@@ -420,14 +417,14 @@ export class Manager implements ManagerContext {
           backoff: { initialMs: 100, maxMs: 1_000 },
           stopped: () => !this.leading || this.stopped,
           onRetry: (err) => {
-            if (!(err instanceof RaftError) || (err.code !== 'LEARNER_BEHIND' && err.code !== 'CONF_CHANGE_PENDING')) this.log(`promoting ${nodeId}: ${(err as Error).message}`);
+            if (!(err instanceof RaftError) || (err.code !== 'LEARNER_BEHIND' && err.code !== 'CONF_CHANGE_PENDING')) this.logger.warn({ peer: nodeId }, `promoting ${nodeId}: ${(err as Error).message}`);
           },
         },
       );
-      this.log(`${nodeId} caught up and was promoted to voter`);
+      this.logger.info({ peer: nodeId }, `${nodeId} caught up and was promoted to voter`);
     } catch (err) {
       // Leadership moved (the next leader promotes it) or the deadline passed: the learner stays one.
-      this.log(`${nodeId} was not promoted: ${(err as Error).message}`);
+      this.logger.warn({ peer: nodeId }, `${nodeId} was not promoted: ${(err as Error).message}`);
     }
   }
 
@@ -462,6 +459,15 @@ export class Manager implements ManagerContext {
 
   taskLogs(tasks: Task[], req: LogRequest, onLine: (l: TaskLogLine) => void, signal: AbortSignal): Promise<void> {
     return streamTaskLogs(this.opts.transport, this.store, tasks, req, onLine, signal);
+  }
+
+  nodeLogs(nodeId: string, q: NodeLogQuery, signal: AbortSignal): Promise<NodeLogPump> {
+    if (nodeId === this.opts.nodeId) {
+      const local = this.opts.localLogs;
+      if (!local) return Promise.reject(new ManagerError('UNAVAILABLE', 'this manager keeps no log it can read back (started without a log)'));
+      return Promise.resolve((onLine) => local(q, onLine, signal));
+    }
+    return openNodeLogs(this.opts.transport, this.store, nodeId, q, signal);
   }
 
   // --------------------------------------------------------------- join
@@ -556,8 +562,8 @@ export class Manager implements ManagerContext {
     await this.driver.stop();
   }
 
-  private log(msg: string): void {
-    this.opts.log?.(`manager ${this.opts.nodeId}: ${msg}`);
+  private get logger(): Logger {
+    return (this.childLog ??= (this.opts.log ?? silentLogger).child({ component: 'manager' }));
   }
 }
 

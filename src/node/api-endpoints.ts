@@ -22,6 +22,7 @@ import { DaemonError } from './errors.js';
 const x509 = () => import('../wire/pki/x509.js');
 
 import { MAX_SOCKET_PATH } from './api-socket-path.js';
+import type { Logger } from '../util/log/interface.js';
 
 /**
  * Serves `api` on the unix socket at `sockPath`. A socket file left by a
@@ -70,7 +71,7 @@ export interface ApiTlsContext {
    * steps), and the roots clients may chain to (PEM bundle).
    */
   ca(): { signer: KeyPair; trust: string } | null;
-  log(msg: string): void;
+  log: Logger;
 }
 
 /** The names a serving certificate for `host` carries: what a client may dial. */
@@ -130,9 +131,9 @@ export async function serveApiTls(c: ApiTlsContext): Promise<{ stop(): void; ref
       signedBy = root.signer.certPem;
       trust = root.trust;
       c.api.updateTls({ key: current.keyPem, cert: current.certPem, ca: trust });
-      c.log(`node ${c.nodeId}: API serving certificate renewed`);
+      c.log.info('API serving certificate renewed');
     } catch (err) {
-      c.log(`node ${c.nodeId}: cannot renew the API serving certificate (retrying in a minute): ${(err as Error).message}`);
+      c.log.warn(`cannot renew the API serving certificate (retrying in a minute): ${(err as Error).message}`);
       timer = setTimeout(() => void renew(), 60_000);
       timer.unref();
       return;
@@ -159,7 +160,7 @@ export async function serveApiTls(c: ApiTlsContext): Promise<{ stop(): void; ref
       } else if (root.trust === trust) return;
       trust = root.trust;
       c.api.updateTls({ key: current.keyPem, cert: current.certPem, ca: trust });
-      c.log(`node ${c.nodeId}: API TLS follows the cluster CA (${trust.match(/BEGIN CERTIFICATE/g)?.length ?? 0} trusted roots)`);
+      c.log.info(`API TLS follows the cluster CA (${trust.match(/BEGIN CERTIFICATE/g)?.length ?? 0} trusted roots)`);
     },
   };
 }

@@ -53,10 +53,12 @@ export type { DaemonOptions } from './options.js';
 
 
 import { OCI_RUNTIME_NAMES, type OciRuntimeName } from '../model/runtime-names.js';
+import { silentLogger, type Logger } from '../util/log/interface.js';
+import { serveNodeLogs } from './node-logs.js';
 export { OCI_RUNTIME_NAMES, type OciRuntimeName };
 
 /** How this node's runtimes are configured: from the daemon options and the saved identity (`--oci-runtime` is remembered there). */
-export function runtimeOptions(identity: Pick<NodeIdentity, 'ociRuntime'>, opts: Pick<DaemonOptions, 'dataDir' | 'dockerSocket'>, log: (msg: string) => void): RuntimeOptions {
+export function runtimeOptions(identity: Pick<NodeIdentity, 'ociRuntime'>, opts: Pick<DaemonOptions, 'dataDir' | 'dockerSocket'>, log: Logger): RuntimeOptions {
   const oci = identity.ociRuntime;
   if (oci !== undefined && !(OCI_RUNTIME_NAMES as readonly string[]).includes(oci)) throw new DaemonError(`the saved OCI runtime must be one of ${OCI_RUNTIME_NAMES.join(', ')}, got ${JSON.stringify(oci)}`);
   return {
@@ -95,12 +97,17 @@ export class Daemon {
   private readonly earlyReports: { taskId: string; status: TaskStatus }[] = [];
   private readonly runtimes = new Map<string, Runtime>();
   private stopLogs: (() => void) | null = null;
+  private stopNodeLogs: (() => void) | null = null;
   private stopStallWatch: (() => void) | null = null;
   private stopped = false;
   /** This node's Prometheus registry: GET /metrics on the API (managers) and on --metrics-addr. */
   readonly metrics: NodeMetrics;
   private metricsEndpoint: MetricsEndpoint | null = null;
   private roleChange: Promise<void> = Promise.resolve();
+
+  /** This node's records: `root` names the node, `log` is the daemon's own (component=node). */
+  private readonly root: Logger;
+  private readonly log: Logger;
 
   private constructor(
     readonly identity: NodeIdentity,
@@ -110,6 +117,8 @@ export class Daemon {
     /** What a test composition root put between the parts (hooks.ts); {} in the product. */
     private readonly hooks: DaemonHooks,
   ) {
+    this.root = (opts.log ?? silentLogger).child({ node: identity.nodeId });
+    this.log = this.root.child({ component: 'node' });
     this.metrics = nodeMetrics({
       nodeId: identity.nodeId,
       transport: () => transport,
@@ -119,11 +128,11 @@ export class Daemon {
       agent: () => this.agent,
       session: () => this.session,
       dataPlane: () => this.dataPlane,
+      logRecords: () => opts.logRecords?.() ?? null,
     });
   }
 
   static async start(opts: DaemonOptions): Promise<Daemon> {
-    const log = opts.log ?? (() => {});
     // Every cluster message, known before the first frame arrives (nothing registers on import).
     registry.add(...CLUSTER_MESSAGES);
     let identity = loadIdentity(opts.dataDir);
@@ -138,7 +147,10 @@ export class Daemon {
     const advertiseAddr = identity?.advertiseAddr ?? opts.advertiseAddr ?? '127.0.0.1:4242';
     const [host, portStr] = splitAddr(advertiseAddr);
     const nodeId = identity?.nodeId ?? newObjectId();
-    const hooks = opts.hooks?.(nodeId, opts.dataDir, log) ?? {};
+    // Every record of this process names the node; each part adds its component.
+    const root = (opts.log ?? silentLogger).child({ node: nodeId });
+    const log = root.child({ component: 'node' });
+    const hooks = opts.hooks?.(nodeId, opts.dataDir, root) ?? {};
     // The node's certificate first: every connection it makes or takes is mutual TLS.
     if (!identity) {
       const hostname = opts.hostname ?? os.hostname();
@@ -193,7 +205,7 @@ export class Daemon {
         () => clusterId,
         (id) => d?.isRemovedNode(id) ?? false,
       ),
-      onHandlerError: (err, type) => log(`node ${nodeId}: a ${type} handler failed (frame dropped): ${(err as Error)?.stack ?? String(err)}`),
+      onHandlerError: (err, type) => log.error({ err, type }, `a ${type} handler failed (frame dropped)`),
     });
     hooks.transport?.(transport);
     await transport.listen({ host, port: Number(portStr) }).catch((err: Error) => {
@@ -214,7 +226,7 @@ export class Daemon {
         keyring: new Keyring(identity.gossipKeys ?? [identity.gossipKey]),
         transport,
         profile: opts.gossipProfile ?? 'lan',
-        log,
+        log: root,
         ...(hooks.gossipPacketFilter ? { packetFilter: hooks.gossipPacketFilter } : {}),
       });
       d = new Daemon(identity, transport, gossip, opts, hooks);
@@ -223,10 +235,11 @@ export class Daemon {
       await transport.close().catch(() => {});
       throw err;
     }
-    d.stopStallWatch = watchStalls((m) => log(`node ${nodeId}: ${m}`));
+    d.stopStallWatch = watchStalls(log);
+    d.stopNodeLogs = serveNodeLogs(transport, opts.logReader ?? null);
     if (opts.metricsAddr) {
       try {
-        d.metricsEndpoint = await serveMetrics(opts.metricsAddr, () => d.metrics.scrape(), (m) => log(`node ${nodeId}: ${m}`));
+        d.metricsEndpoint = await serveMetrics(opts.metricsAddr, () => d.metrics.scrape(), root.child({ component: 'metrics' }));
       } catch (err) {
         await d.stop();
         throw new DaemonError(`cannot serve metrics on ${opts.metricsAddr}: ${(err as Error).message}`);
@@ -257,11 +270,10 @@ export class Daemon {
 
   private async startManager(): Promise<void> {
     const id = this.identity;
-    const log = this.opts.log ?? (() => {});
     await this.hooks.beforeManager?.(this.opts.dataDir);
     const raftSync = this.hooks.raftSync;
     const dataKey = loadDataKey(this.opts.dataDir);
-    if (!dataKey) log(`node ${id.nodeId}: no cluster data key in ${tlsDir(this.opts.dataDir)}: this manager cannot create or deliver secrets and configs`);
+    if (!dataKey) this.log.warn(`no cluster data key in ${tlsDir(this.opts.dataDir)}: this manager cannot create or deliver secrets and configs`);
     this.manager = await Manager.start({
       nodeId: id.nodeId,
       dataDir: this.opts.dataDir,
@@ -275,7 +287,8 @@ export class Daemon {
       ...(dataKey ? { dataKey } : {}),
       ...(raftSync ? { raftSync } : {}),
       ...(this.hooks.wallClock ? { timers: { ...systemTimers, wall: this.hooks.wallClock } } : {}),
-      log,
+      log: this.root,
+      ...(this.opts.logReader ? { localLogs: this.opts.logReader } : {}),
     });
     // A removed node's connections end at once (new ones are refused: isRemovedNode).
     this.manager.store.watch((changes) => {
@@ -296,7 +309,7 @@ export class Daemon {
         saveIdentity(this.opts.dataDir, this.identity);
       }
     });
-    const api = createApiServer(this.hooks.apiContext?.(this.manager) ?? this.manager, { version: packageVersion(), log, scrapeMetrics: () => this.metrics.scrape(), gossipMembers: () => this.gossip.members() });
+    const api = createApiServer(this.hooks.apiContext?.(this.manager) ?? this.manager, { version: packageVersion(), log: this.root, scrapeMetrics: () => this.metrics.scrape(), gossipMembers: () => this.gossip.members() });
     this.api = api;
     await serveApiSocket(api, this.apiSocket);
     if (id.apiAddr) await this.serveApiOverTls(api, id.apiAddr);
@@ -323,13 +336,13 @@ export class Daemon {
    * reachable); until then only its unix socket answers.
    */
   private async serveApiOverTls(api: ApiServer, addr: string): Promise<void> {
-    const log = this.opts.log ?? (() => {});
-    const ctx = { api, addr, nodeId: this.identity.nodeId, clusterId: this.identity.clusterId, ca: () => this.clusterCa(), log };
+    const log = this.log;
+    const ctx = { api, addr, nodeId: this.identity.nodeId, clusterId: this.identity.clusterId, ca: () => this.clusterCa(), log: this.root.child({ component: 'api' }) };
     if (this.clusterCa()) {
       this.apiTls = await serveApiTls(ctx);
       return;
     }
-    log(`node ${this.identity.nodeId}: the API on ${addr} starts once this manager's store holds the cluster CA`);
+    log.info(`the API on ${addr} starts once this manager's store holds the cluster CA`);
     const stopWatch = this.manager!.store.watch(() => {
       if (this.stopped || this.api !== api) return stopWatch();
       // Asked on every store change until then: look for the CA, do not open its key each time.
@@ -343,7 +356,7 @@ export class Daemon {
           else t.stop();
         },
         (err: Error) => {
-          if (!this.stopped && this.api === api) log(`node ${this.identity.nodeId}: ${err.message}`);
+          if (!this.stopped && this.api === api) log.error(err.message);
         },
       );
     });
@@ -355,18 +368,18 @@ export class Daemon {
    * same PIDs), and the agent that re-adopts what they run.
    */
   private async startAgent(): Promise<void> {
-    const log = this.opts.log ?? (() => {});
+    const log = this.log;
     const runtimes = new Map<string, Runtime>();
-    const base = runtimeOptions(this.identity, this.opts, log);
+    const base = runtimeOptions(this.identity, this.opts, this.root);
     const sup = new SupervisorClient({
       dir: path.join(this.opts.dataDir, 'supervisor'),
       roots: (['process', 'oci'] as const).map((n) => tasksRoot(resolveCommon(n, base).stateDir)),
       rotation: resolveCommon('process', base).rotation,
-      log,
+      log: this.root,
     });
     this.supervisor = sup;
     const held = await sup.hello();
-    log(`node ${this.identity.nodeId}: task supervisor ${held.pid} holds ${held.held.length} task(s)${held.tied ? '' : ' (setpriv missing: tasks are not tied to it)'}`);
+    log.info({ supervisorPid: held.pid, tasks: held.held.length }, `task supervisor ${held.pid} holds ${held.held.length} task(s)${held.tied ? '' : ' (setpriv missing: tasks are not tied to it)'}`);
     await sup.configure(this.identity.nodeId, this.managerAddrs(), this.leaseTls());
     const ro: RuntimeOptions = { ...base, supervisor: sup };
     for (const name of RUNTIME_NAMES) {
@@ -376,11 +389,11 @@ export class Daemon {
         runtimes.set(name, r);
         this.runtimes.set(name, r);
       }
-      else log(`runtime ${name} unavailable: ${a.reason ?? 'unknown reason'}`);
+      else log.info({ runtime: name }, `runtime ${name} unavailable: ${a.reason ?? 'unknown reason'}`);
     }
     const def = this.identity.runtime ?? 'process';
     if (!runtimes.has(def)) throw new DaemonError(`the default runtime ${def} is not available on this node (available: ${[...runtimes.keys()].join(', ') || 'none'})`);
-    this.networks = await this.startDataPlane(log);
+    this.networks = await this.startDataPlane();
     this.agent = await Agent.start({
       nodeId: this.identity.nodeId,
       dataDir: path.join(this.opts.dataDir, 'agent'),
@@ -389,11 +402,11 @@ export class Daemon {
       // Before the session exists (re-adoption at start reports tasks that ended while the daemon was
       // down) reports wait here: a dropped one would leave the task 'running' in the store for good.
       report: (u) => (this.session ? this.session.report(u) : this.earlyReports.push(...u)),
-      log,
+      log: this.root,
       ...(this.networks ? { networks: this.networks } : {}),
     });
     const agent = this.agent;
-    this.stopLogs = serveTaskLogs(this.transport, (id) => agent.findRuntime(id), log);
+    this.stopLogs = serveTaskLogs(this.transport, (id) => agent.findRuntime(id), this.root.child({ component: 'agent' }));
   }
 
   /**
@@ -406,16 +419,17 @@ export class Daemon {
    * elsewhere. Its kernel state outlives the daemon like the tasks do (live
    * restore): a restarted daemon re-applies over it.
    */
-  private async startDataPlane(log: (m: string) => void): Promise<TaskNetworks | null> {
+  private async startDataPlane(): Promise<TaskNetworks | null> {
+    const log = this.log;
     const [host] = splitAddr(this.identity.advertiseAddr);
     const why = /^127\.|^::1$|^localhost$/.test(host) ? `it advertises the loopback address ${host}` : await linuxDataPlaneUnavailable();
     if (why) {
-      log(`node ${this.identity.nodeId}: no overlay data plane (${why}): tasks that join networks are not run here`);
+      log.warn(`no overlay data plane (${why}): tasks that join networks are not run here`);
       return null;
     }
     this.dataPlane = new LinuxDataPlane({ kernel: { recordPath: path.join(this.opts.dataDir, 'overlay-netns.json') } });
-    log(`node ${this.identity.nodeId}: overlay data plane on ${host}`);
-    return new TaskNetworks(this.dataPlane, (m) => log(`node ${this.identity.nodeId}: ${m}`));
+    log.info(`overlay data plane on ${host}`);
+    return new TaskNetworks(this.dataPlane, this.root.child({ component: 'overlay' }));
   }
 
   /**
@@ -447,7 +461,7 @@ export class Daemon {
       // Failover beyond the managers we were told of: any manager gossip sees alive.
       discoverManagers: () => aliveManagerAddrs(this.gossip.members()),
       onConnected: (addr) => {
-        this.opts.log?.(`node ${id.nodeId}: agent session with manager ${addr}`);
+        this.log.info({ manager: addr }, `agent session with manager ${addr}`);
         this.configureFence();
       },
       onAssignments: (full, tasks, removed) => this.agent?.onAssignments(full, tasks, removed),
@@ -456,13 +470,13 @@ export class Daemon {
       onGossipKeys: (keys) => this.applyGossipKeys(keys),
       gossipKeyId: () => gossipKeyId(this.gossip.keyring.keys()[0]!),
       onCaTrust: (roots, issuer) => {
-        this.caTrusting = this.caTrusting.then(() => this.applyCaTrust(roots, issuer)).catch((err: Error) => this.opts.log?.(`node ${id.nodeId}: following the cluster CA: ${err.message}`));
+        this.caTrusting = this.caTrusting.then(() => this.applyCaTrust(roots, issuer)).catch((err: Error) => this.log.info(`following the cluster CA: ${err.message}`));
       },
       caReport: () => this.caReport(),
       onDenied: (ids) => this.onDenied(ids),
       // No data plane here: nothing to program, so nothing this node could still send to a stopping task.
       onNetPlan: (plan, applied) => (this.networks ? this.networks.onPlan(plan, applied) : applied()),
-      ...(this.opts.log ? { log: this.opts.log } : {}),
+      log: this.root,
     });
     if (this.earlyReports.length > 0) this.session.report(this.earlyReports.splice(0));
     this.session.start();
@@ -483,7 +497,7 @@ export class Daemon {
   private configureFence(): void {
     const sup = this.supervisor;
     if (!sup || this.stopped) return;
-    sup.configure(this.identity.nodeId, this.managerAddrs(), this.leaseTls()).catch((err: Error) => this.opts.log?.(`node ${this.identity.nodeId}: cannot update the fencing lease's managers: ${err.message}`));
+    sup.configure(this.identity.nodeId, this.managerAddrs(), this.leaseTls()).catch((err: Error) => this.log.info(`cannot update the fencing lease's managers: ${err.message}`));
   }
 
   private onOwnNode(n: Node): void {
@@ -491,9 +505,9 @@ export class Daemon {
     if (role === this.identity.role || this.stopped) return;
     this.roleChange = this.roleChange.then(async () => {
       if (role === this.identity.role || this.stopped) return;
-      this.opts.log?.(`node ${this.identity.nodeId}: role changed to ${role}`);
+      this.log.info(`role changed to ${role}`);
       // A certificate for the new role first: peers hold the node to the role its certificate names.
-      await this.renewCertificate(`role changed to ${role}`, true).catch((err: Error) => this.opts.log?.(`node ${this.identity.nodeId}: ${err.message}`));
+      await this.renewCertificate(`role changed to ${role}`, true).catch((err: Error) => this.log.info(`${err.message}`));
       this.identity.role = role;
       this.identity.founder = false;
       saveIdentity(this.opts.dataDir, this.identity);
@@ -550,7 +564,7 @@ export class Daemon {
         if (this.stopped) return;
         if (Date.now() < at) return arm(at - Date.now());
         this.renewCertificate('half its lifetime passed', false).catch((err: Error) => {
-          this.opts.log?.(`node ${this.identity.nodeId}: ${err.message}; retrying in a minute`);
+          this.log.info(`${err.message}; retrying in a minute`);
           arm(60_000);
         });
       }, Math.min(Math.max(0, ms), 2 ** 31 - 1));
@@ -586,7 +600,7 @@ export class Daemon {
     // A promotion: the data key comes with the manager certificate, before the manager component starts.
     if (r.dataKey && r.role === 'manager') saveDataKey(this.opts.dataDir, DataKey.fromBase64(r.dataKey));
     this.transport.updateTls({ key: tls.keyPem, cert: tls.certPem, ca: tls.caPem });
-    this.opts.log?.(`node ${id.nodeId}: certificate renewed as a ${r.role} (${why})`);
+    this.log.info(`certificate renewed as a ${r.role} (${why})`);
     if (roleChanged) for (const c of this.transport.connections()) c.close('certificate renewed for a new role');
     this.configureFence();
     this.scheduleRenewal(tls.certPem);
@@ -627,7 +641,7 @@ export class Daemon {
     if (tls.caPem !== bundle) {
       this.setTls({ ...tls, caPem: bundle });
       this.transport.updateTls({ key: tls.keyPem, cert: tls.certPem, ca: bundle });
-      this.opts.log?.(`node ${this.identity.nodeId}: now trusting ${roots.length} cluster root(s)`);
+      this.log.info(`now trusting ${roots.length} cluster root(s)`);
     }
     await this.apiTls?.refresh();
     await this.refreshAdminBundle(roots, issuer);
@@ -649,7 +663,7 @@ export class Daemon {
     } else {
       writeAdminBundle(dir, { caPem, certPem: cert, keyPem: readFileSync(path.join(dir, 'key.pem'), 'utf8') });
     }
-    this.opts.log?.(`node ${this.identity.nodeId}: admin bundle in ${dir} follows the cluster CA`);
+    this.log.info(`admin bundle in ${dir} follows the cluster CA`);
   }
 
   /**
@@ -665,21 +679,21 @@ export class Daemon {
       ring.use(keys[0]!);
       for (const k of ring.keys()) if (!keys.includes(k)) ring.remove(k);
     } catch (err) {
-      this.opts.log?.(`node ${this.identity.nodeId}: gossip keys refused: ${(err as Error).message}`);
+      this.log.info(`gossip keys refused: ${(err as Error).message}`);
       return;
     }
     if (same && JSON.stringify(this.identity.gossipKeys ?? [this.identity.gossipKey]) === JSON.stringify(keys)) return;
     this.identity.gossipKey = keys[0]!;
     this.identity.gossipKeys = keys;
     saveIdentity(this.opts.dataDir, this.identity);
-    if (!same) this.opts.log?.(`node ${this.identity.nodeId}: gossip keyring now ${keys.map((k) => gossipKeyId(k)).join(', ')} (primary first)`);
+    if (!same) this.log.info(`gossip keyring now ${keys.map((k) => gossipKeyId(k)).join(', ')} (primary first)`);
   }
 
   private announceRole(role: 'manager' | 'worker'): void {
     try {
       this.gossip.updateRole(role);
     } catch (err) {
-      this.opts.log?.(`gossip: cannot announce role ${role}: ${(err as Error).message}`);
+      this.log.info(`gossip: cannot announce role ${role}: ${(err as Error).message}`);
     }
   }
 
@@ -696,16 +710,17 @@ export class Daemon {
     this.hooks.stopping?.();
     this.session?.stop();
     this.stopLogs?.();
+    this.stopNodeLogs?.();
     this.stopStallWatch?.();
     await this.agent?.stop();
     if (this.supervisor) {
       if (!opts.keepTasks) {
-        await this.supervisor.shutdown('the node is stopping').catch((err: Error) => this.opts.log?.(`supervisor shutdown: ${err.message}`));
-        for (const r of this.runtimes.values()) await r.release?.().catch((err: Error) => this.opts.log?.(`releasing ${r.name}: ${err.message}`));
-        await this.agent?.releaseSecrets().catch((err: Error) => this.opts.log?.(`releasing secret mounts: ${err.message}`));
+        await this.supervisor.shutdown('the node is stopping').catch((err: Error) => this.log.info(`supervisor shutdown: ${err.message}`));
+        for (const r of this.runtimes.values()) await r.release?.().catch((err: Error) => this.log.info(`releasing ${r.name}: ${err.message}`));
+        await this.agent?.releaseSecrets().catch((err: Error) => this.log.info(`releasing secret mounts: ${err.message}`));
         // The tasks are gone: so are their namespaces, links and rules.
         this.networks?.close();
-        await this.dataPlane?.teardown().catch((err: Error) => this.opts.log?.(`overlay teardown: ${err.message}`));
+        await this.dataPlane?.teardown().catch((err: Error) => this.log.info(`overlay teardown: ${err.message}`));
       }
       await this.supervisor.close();
     }
@@ -731,7 +746,7 @@ export class Daemon {
 async function joinCluster(
   join: { token: string; addr: string },
   me: { nodeId: string; hostname: string; clusterAddr: string; gossipAddr: string },
-  log: (m: string) => void,
+  log: Logger,
 ): Promise<{ response: JoinResponse; tls: NodeTls }> {
   let digest: string;
   try {
@@ -753,7 +768,7 @@ async function joinCluster(
           conn.close('got the CA');
         }
       },
-      { what: `fetching the cluster CA from ${join.addr}`, deadlineMs: 30_000, backoff: { initialMs: 100, maxMs: 1_000 }, onRetry: (err) => log(`join: ${(err as Error).message}; retrying`) },
+      { what: `fetching the cluster CA from ${join.addr}`, deadlineMs: 30_000, backoff: { initialMs: 100, maxMs: 1_000 }, onRetry: (err) => log.warn(`join: ${(err as Error).message}; retrying`) },
     );
     if (certDigest(caPem) !== digest) {
       throw new DaemonError(`the join token is for a different cluster than the node at ${join.addr} (its CA certificate does not match the token): check the address and the token`);
@@ -770,7 +785,7 @@ async function joinCluster(
           conn.close('joined');
         }
       },
-      { what: `joining through ${join.addr}`, deadlineMs: 30_000, backoff: { initialMs: 100, maxMs: 1_000 }, onRetry: (err) => log(`join failed: ${(err as Error).message}; retrying`) },
+      { what: `joining through ${join.addr}`, deadlineMs: 30_000, backoff: { initialMs: 100, maxMs: 1_000 }, onRetry: (err) => log.warn(`join failed: ${(err as Error).message}; retrying`) },
     );
     if (!response.certificate || !response.caCertificate) throw new DaemonError(`the manager at ${join.addr} signed no certificate for this node`);
     if (certDigest(response.caCertificate) !== digest) throw new DaemonError('the manager answered with another CA than the token\'s');
@@ -790,12 +805,12 @@ async function joinCluster(
  * tasks at 0): tasks that saturate the CPUs must not starve the process that
  * answers its peers, or a busy cluster would look like a dead one.
  */
-function raisePriority(log: (m: string) => void): void {
+function raisePriority(log: Logger): void {
   if (process.getuid?.() !== 0) return;
   try {
     if (os.getPriority() > -5) os.setPriority(-5);
   } catch (err) {
-    log(`cannot raise the node's priority: ${(err as Error).message}`);
+    log.warn(`cannot raise the node's priority: ${(err as Error).message}`);
   }
 }
 

@@ -9,6 +9,7 @@
 import type { ManagerContext } from '../manager/interface.js';
 import type { SyncMode } from '../raft/storage.js';
 import type { WsTransport } from '../wire/ws-transport.js';
+import type { Logger } from '../util/log/interface.js';
 
 export interface DaemonHooks {
   /** Called with the cluster transport before it listens (a FaultController installs itself here). */
@@ -45,4 +46,4 @@ export interface HookedNode {
 }
 
 /** Builds a node's hooks once its ID is known (before anything listens). */
-export type DaemonHooksFactory = (nodeId: string, dataDir: string, log: (msg: string) => void) => DaemonHooks;
+export type DaemonHooksFactory = (nodeId: string, dataDir: string, log: Logger) => DaemonHooks;

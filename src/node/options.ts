@@ -3,6 +3,8 @@ import type { OciRuntimeName, RuntimeName } from '../model/runtime-names.js';
 import type { ProfileName } from '../gossip/options.js';
 import type { RaftOptions } from '../raft/options.js';
 import type { DaemonHooksFactory } from './hooks.js';
+import type { Logger } from '../util/log/interface.js';
+import type { NodeLogReader } from '../protocol/logs.js';
 
 export interface DaemonOptions {
   dataDir: string;
@@ -36,7 +38,12 @@ export interface DaemonOptions {
   gossipProfile?: ProfileName;
   tickMs?: number;
   raft?: Partial<RaftOptions>;
-  log?: (msg: string) => void;
+  /** The process's root logger (none: silent); the daemon binds node, each part its component. */
+  log?: Logger;
+  /** Reads this process's log back (`shoal node logs`); none: the node answers that it keeps no log. */
+  logReader?: NodeLogReader;
+  /** Records written by this process so far, by level (for /metrics). */
+  logRecords?: () => ReadonlyMap<string, number>;
   /** A test composition root's hooks (hooks.ts); the product passes none. */
   hooks?: DaemonHooksFactory;
 }

@@ -14,7 +14,7 @@ import { RaftWire } from '../raft/transport.js';
 import { GossipPacketWire, PushPullWire } from '../gossip/transport.js';
 import { Heartbeat, SessionOpen, StatusReport } from './dispatcher.js';
 import { CaCertificate, CertRenew, Join, MembershipChange } from './membership.js';
-import { TaskLogs } from './logs.js';
+import { NodeLogs, TaskLogs } from './logs.js';
 import { LeaseRenew, LeaseReport } from './lease.js';
 
 export const CLUSTER_MESSAGES: readonly MessageType[] = [
@@ -30,6 +30,7 @@ export const CLUSTER_MESSAGES: readonly MessageType[] = [
   CertRenew,
   MembershipChange,
   TaskLogs,
+  NodeLogs,
   LeaseRenew,
   LeaseReport,
 ] as MessageType[];

@@ -16,6 +16,7 @@ import { DedupTable, type DedupImage } from './dedup.js';
 import { RaftStorage, type SyncMode } from './storage.js';
 import { RaftWire } from './transport.js';
 import { monotonicMs } from '../util/monotonic.js';
+import { silentLogger, type Logger } from '../util/log/interface.js';
 
 /** What Raft replicates into. Deterministic: every manager applies the same entries in the same order. */
 export interface StateMachine {
@@ -55,7 +56,8 @@ export interface RaftDriverOptions {
   /** See StorageOptions.checkpointEveryMs. */
   checkpointEveryMs?: number;
   rng?: Rng;
-  log?: (msg: string) => void;
+  /** Records carry component=raft and term where it applies. */
+  log?: Logger;
 }
 
 export const RaftDriverErrorCode = {
@@ -186,6 +188,7 @@ export class RaftDriver {
   private core!: RaftCore;
   private storage!: RaftStorage;
   private readonly opts: Required<Pick<RaftDriverOptions, 'tickMs' | 'requestTimeoutMs'>> & RaftDriverOptions;
+  private readonly logger: Logger;
   private readonly addresses = new Map<NodeId, PeerTarget>();
   private readonly links = new Map<NodeId, PeerLink>();
   /** This boot's identity in proposal tags, so entries replayed from an earlier life never resolve a new promise. */
@@ -221,6 +224,7 @@ export class RaftDriver {
   private constructor(opts: RaftDriverOptions) {
     this.id = opts.id;
     this.opts = { tickMs: 100, requestTimeoutMs: 10_000, ...opts };
+    this.logger = (opts.log ?? silentLogger).child({ component: 'raft' });
     this.origin = `${opts.id}/${randomBytes(4).toString('hex')}`;
     for (const [id, t] of Object.entries(opts.peers ?? {})) this.addresses.set(id, t);
   }
@@ -238,7 +242,7 @@ export class RaftDriver {
       ...(this.opts.checkpointEveryMs !== undefined ? { checkpointEveryMs: this.opts.checkpointEveryMs } : {}),
     });
     const { boot, recoveryUntil, notes } = await this.storage.load(this.opts.founding);
-    for (const n of notes) this.log(n);
+    for (const n of notes) this.logger.info(n);
     if (boot.snapshot) {
       this.restore(boot.snapshot.data);
       this.snapshotIndex = boot.snapshot.meta.index;
@@ -502,7 +506,7 @@ export class RaftDriver {
   private suspectLeader(): void {
     if (this.stopped || this.fastTicks || this.soft.role === 'leader') return;
     const suspected = this.soft.leader;
-    this.log(`connection to leader ${suspected} lost: election clock x10`);
+    this.logger.info({ term: this.core.hardState().term, leader: suspected }, `connection to leader ${suspected} lost: election clock x10`);
     const electionTicksMax = this.opts.raft?.electionTicksMax ?? 20;
     let n = 0;
     this.fastTicks = setInterval(() => {
@@ -613,7 +617,7 @@ export class RaftDriver {
     this.running = false;
     if (this.stopped) return;
     this.metrics.loopErrors++;
-    this.log(`raft loop failed (${describe(err)}); running it again in 1000 ms`);
+    this.logger.error(`raft loop failed (${describe(err)}); running it again in 1000 ms`);
     // Not leading until a Ready is handled again (handleUntilDone clears it).
     this.loopFailing = true;
     if (this.soft.role === 'leader') this.onSoftState({ leader: null, role: 'follower' });
@@ -666,7 +670,7 @@ export class RaftDriver {
       await this.durably('clearing the recovery mark', () => this.storage.clearRecovery(), () => this.metrics.persistErrors++);
       if (this.stopped) return;
       this.recoveryUntil = 0;
-      this.log(`log caught up past the cut: voting again`);
+      this.logger.info(`log caught up past the cut: voting again`);
     }
   }
 
@@ -704,7 +708,7 @@ export class RaftDriver {
         stopped: () => this.stopped,
         onRetry: (err, _attempt, delay) => {
           count();
-          this.log(`${what} failed (${describe(err)}); retrying in ${delay} ms`);
+          this.logger.error(`${what} failed (${describe(err)}); retrying in ${delay} ms`);
           if (!this[flag]) {
             this[flag] = true;
             if (this.soft.role === 'leader') this.onSoftState({ leader: null, role: 'follower' });
@@ -717,7 +721,7 @@ export class RaftDriver {
     }
     if (this[flag]) {
       this[flag] = false;
-      this.log(`${what}: works again`);
+      this.logger.warn(`${what}: works again`);
       // Whatever the core became meanwhile (a follower, most likely), say so.
       this.onSoftState(this.core.softState());
     }
@@ -749,14 +753,14 @@ export class RaftDriver {
     }
     this.soft = s;
     if (changed) {
-      this.log(`${s.role}${s.leader ? `, leader ${s.leader}` : ', no leader'} (term ${this.core.hardState().term})`);
+      this.logger.info({ term: this.core.hardState().term, role: s.role, leader: s.leader }, `${s.role}${s.leader ? `, leader ${s.leader}` : ', no leader'} (term ${this.core.hardState().term})`);
       for (const fn of [...this.leaderListeners]) {
         try {
           fn(s.leader, s.role);
         } catch (err) {
           // A listener's failure is its own: the others still hear, and Raft goes on.
           this.metrics.loopErrors++;
-          this.log(`a leader-change listener failed: ${describe(err)}`);
+          this.logger.error(`a leader-change listener failed: ${describe(err)}`);
         }
       }
     }
@@ -880,7 +884,7 @@ export class RaftDriver {
     } catch (err) {
       this.snapshotInFlight = false;
       this.metrics.snapshotErrors++;
-      this.log(`snapshot at ${index} failed: ${describe(err)}`);
+      this.logger.error(`snapshot at ${index} failed: ${describe(err)}`);
       return;
     }
     void Promise.resolve(sm).then(
@@ -892,7 +896,7 @@ export class RaftDriver {
       (err: unknown) => {
         this.snapshotInFlight = false;
         this.metrics.snapshotErrors++;
-        this.log(`snapshot at ${index} failed: ${describe(err)}`);
+        this.logger.error(`snapshot at ${index} failed: ${describe(err)}`);
       },
     );
   }
@@ -912,7 +916,7 @@ export class RaftDriver {
       // full) is retried like any write, and the node does not lead meanwhile.
       await this.durably(`saving the snapshot at ${snap.meta.index}`, () => this.storage.saveSnapshot(snap, Math.max(1, snap.meta.index - keep + 1)), () => this.metrics.snapshotErrors++);
       if (this.stopped) return;
-      this.log(`snapshot at ${snap.meta.index} (${snap.data.byteLength} bytes) saved in ${Math.round(performance.now() - t0)} ms`);
+      this.logger.info({ index: snap.meta.index, bytes: snap.data.byteLength }, `snapshot at ${snap.meta.index} (${snap.data.byteLength} bytes) saved in ${Math.round(performance.now() - t0)} ms`);
       this.snapshotIndex = snap.meta.index;
       this.metrics.snapshotsTaken++;
       this.metrics.lastSnapshotBytes = snap.data.byteLength;
@@ -928,9 +932,6 @@ export class RaftDriver {
     this.opts.stateMachine.restore(img.sm);
   }
 
-  private log(msg: string): void {
-    this.opts.log?.(`raft ${this.id}: ${msg}`);
-  }
 }
 
 function describe(err: unknown): string {

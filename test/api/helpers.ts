@@ -5,6 +5,7 @@
 import { createApiServer, type ApiServer } from '../../src/manager/api/index.js';
 import type { ApiServerOptions } from '../../src/manager/api/options.js';
 import { FakeContext } from './fake-context.js';
+import { recordingLogger } from '../helpers/logs.js';
 
 export interface Reply {
   status: number;
@@ -27,7 +28,7 @@ export async function startApi(opts: { ctx?: FakeContext; init?: boolean; server
   const ctx = opts.ctx ?? new FakeContext();
   if (opts.init !== false && ctx.store.count('cluster') === 0) ctx.init();
   const logs: string[] = [];
-  const server = createApiServer(ctx, { version: '0.1.0-test', log: (m) => logs.push(m), ...opts.server });
+  const server = createApiServer(ctx, { version: '0.1.0-test', log: recordingLogger((r) => logs.push(r.msg)).log, ...opts.server });
   const addr = await server.listen('127.0.0.1', 0);
   const base = `http://127.0.0.1:${addr.port}`;
   return {

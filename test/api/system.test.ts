@@ -3,6 +3,7 @@ import { RaftError } from '../../src/raft/errors.js';
 import { RaftDriverError } from '../../src/raft/driver.js';
 import { FakeContext } from './fake-context.js';
 import { spec, startApi } from './helpers.js';
+import { recordingLogger } from '../helpers/logs.js';
 
 t.test('_ping: OK with the headers the docker CLI negotiates from', async (t) => {
   const api = await startApi();
@@ -165,7 +166,7 @@ t.test('a bug below the API is a 500, reported to the log', async (t) => {
   const logs: string[] = [];
   const ctx = new FakeContext();
   ctx.init();
-  const api = await startApi({ ctx, server: { log: (m) => logs.push(m) } });
+  const api = await startApi({ ctx, server: { log: recordingLogger((r) => logs.push(r.msg)).log } });
   t.teardown(api.close);
   ctx.failCommits = new TypeError('cannot read properties of undefined');
   const r = await api.req('POST', '/services/create', spec('web'));

@@ -12,6 +12,7 @@ import type { Connection, Stream } from '../../src/wire/interface.js';
 import { WsTransport } from '../../src/wire/ws-transport.js';
 import { FakeContext } from '../api/fake-context.js';
 import type { SimTimers } from '../sim/timers.js';
+import { recordingLogger } from '../helpers/logs.js';
 
 export interface Agent {
   frames: SessionFrame[];
@@ -35,7 +36,7 @@ export async function setup(t: Test, options: Partial<DispatcherOptions>, timers
   const server = new WsTransport({ nodeId: ctx.selfId });
   const addr = await server.listen({ host: '127.0.0.1', port: 0 });
   const logs: string[] = [];
-  const d = new Dispatcher({ transport: server, ctx, managers: () => [{ nodeId: ctx.selfId, addr }], options, log: (m) => logs.push(m), ...(timers ? { timers } : {}) });
+  const d = new Dispatcher({ transport: server, ctx, managers: () => [{ nodeId: ctx.selfId, addr }], options, log: recordingLogger((r) => logs.push(r.msg)).log, ...(timers ? { timers } : {}) });
   d.startLeading();
   const clients: WsTransport[] = [];
   t.teardown(async () => {

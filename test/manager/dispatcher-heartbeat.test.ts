@@ -30,8 +30,8 @@ t.test('heartbeats stop while the session stays open: disconnected after missedH
   const time = new SimTimers();
   const { ctx, d, connect, logs } = await setup(t, { heartbeatMs: hb, missedHeartbeats: 3 }, time);
   // (The manager's own seeded node has no agent here: it is disconnected too; only the worker is watched.)
-  const downs = (id: string) => logs.filter((l) => l.startsWith(`dispatcher: node ${id} down`)).length;
-  const disconnects = (id: string) => logs.filter((l) => l.startsWith(`dispatcher: node ${id} disconnected`)).length;
+  const downs = (id: string) => logs.filter((l) => l.startsWith(`node ${id} down`)).length;
+  const disconnects = (id: string) => logs.filter((l) => l.startsWith(`node ${id} disconnected`)).length;
   const w = ctx.addNode({ hostname: 'w1', state: 'down' });
   const a = await connect(w);
   await waitFor(() => nodeState(ctx, w).State === 'ready', { what: 'the worker registered ready' });
@@ -101,7 +101,7 @@ t.test('markDown (the fencing lease decided): committed once, and a connected ag
   d.markDown(w, 'fenced: test again');
   await waitFor(() => nodeState(ctx, w).State === 'down', { what: 'the node down' });
   t.match(nodeState(ctx, w).Message, /fenced: test/, 'the reason is the lease\'s');
-  t.equal(logs.filter((l) => l.startsWith(`dispatcher: node ${w} down`)).length, 1, 'one proposal while one is in flight');
+  t.equal(logs.filter((l) => l.startsWith(`node ${w} down`)).length, 1, 'one proposal while one is in flight');
   t.match(await a.ended, /declared down: register again/, 'the agent is made to register again');
   const b = await connect(w);
   await waitFor(() => nodeState(ctx, w).State === 'ready', { what: 'ready again after registering' });

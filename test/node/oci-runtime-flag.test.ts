@@ -7,6 +7,7 @@ import { nextHost } from '../manager/harness.js';
 import { Daemon, DaemonError, runtimeOptions } from '../../src/node/daemon.js';
 import { loadIdentity } from '../../src/node/state.js';
 import { createRuntime, type Runtime } from '../../src/worker/runtime/index.js';
+import { silentLogger } from '../../src/util/log/interface.js';
 
 /**
  * `--oci-runtime runc|crun` on shoal init / join / run / up: a bad value is
@@ -45,7 +46,7 @@ t.test('the help of init, join, run and up shows the flag', async (t) => {
 });
 
 t.test('runtimeOptions: the saved choice reaches the oci runtime; runc by default', async (t) => {
-  const log = () => {};
+  const log = silentLogger;
   t.same(runtimeOptions({ ociRuntime: 'crun' }, { dataDir: '/d' }, log).oci, { runtime: 'crun' });
   t.equal(runtimeOptions({}, { dataDir: '/d' }, log).oci, undefined);
   t.equal(ociBinary(createRuntime('oci', runtimeOptions({ ociRuntime: 'crun' }, { dataDir: '/d' }, log))), 'crun');

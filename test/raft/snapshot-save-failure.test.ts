@@ -8,6 +8,7 @@ import t from 'tap';
 import { TestCluster, type Member } from './driver-cluster.js';
 import { waitFor } from '../helpers/wait.js';
 import { retry } from '../../src/util/retry.js';
+import { recordingLogger } from '../helpers/logs.js';
 
 const ids = ['m1', 'm2', 'm3'];
 
@@ -36,7 +37,7 @@ t.test('a leader whose snapshot save fails (disk full) stays up, stops leading, 
   for (const id of ids) {
     const lines: string[] = [];
     logs.set(id, lines);
-    await c.start(id, { founding: ids, peers: ids, driver: { log: (m) => lines.push(m) } });
+    await c.start(id, { founding: ids, peers: ids, driver: { log: recordingLogger((r) => lines.push(r.msg)).log } });
   }
   const leader: Member = await c.leader();
   const storage = (leader.driver as unknown as { storage: { saveSnapshot: (...a: unknown[]) => Promise<void> } }).storage;

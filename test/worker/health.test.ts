@@ -16,6 +16,7 @@ import { TaskDb } from '../../src/worker/agent/task-db.js';
 import type { Task, TaskStatus } from '../../src/model/index.js';
 import { SimTimers } from '../sim/timers.js';
 import { FakeRuntime } from './fake-runtime.js';
+import { silentLogger } from '../../src/util/log/interface.js';
 
 const S = 1e9;
 const flush = async () => {
@@ -155,7 +156,7 @@ async function controllerFor(t: Test, task: { id: string; containerSpec: object;
     events.push(`report ${st.State}`);
   };
   const c = new TaskController(
-    { runtime: rt, db, report, log: () => {}, alive: () => true, wall: () => timers.wall(), timers },
+    { runtime: rt, db, report, log: silentLogger, alive: () => true, wall: () => timers.wall(), timers },
     { id: full.ID, task: full, runtime: 'process', state: state === 'running' ? 'ready' : 'assigned', created: state === 'running', updatedMs: 0 },
   );
   /** Moves simulated time on and lets every resulting step finish. */

@@ -1,4 +1,4 @@
-/** `shoal node ls|inspect|update|promote|demote|rm` — docker's node commands over the API. */
+/** `shoal node ls|inspect|update|promote|demote|rm|logs` — docker's node commands over the API. */
 import type { Command } from 'commander';
 import { Option } from 'commander';
 import type { Node, NodeSpec } from '../../model/index.js';
@@ -10,6 +10,7 @@ import { renderInspect, renderList } from '../format/table.js';
 import { clientFor } from '../host.js';
 import { collect, filterMap, out, updateWithVersion } from './common.js';
 import { parseLabel } from './service-create-flags.js';
+import { registerNodeLogs } from './node-logs.js';
 
 const enc = encodeURIComponent;
 
@@ -29,6 +30,7 @@ async function updateNode(client: ApiClient, ref: string, change: (spec: NodeSpe
 
 export function registerNode(program: Command): void {
   const node = program.command('node').description('manage the nodes of the cluster');
+  registerNodeLogs(node);
 
   node
     .command('ls')

@@ -18,7 +18,7 @@ import type { Cluster, Node } from '../../model/index.js';
 import { CliError } from '../errors.js';
 import { NODE_COLUMNS, nodeRow, sortNodes } from '../format/nodes.js';
 import { renderList } from '../format/table.js';
-import { apiAddrs, clusterFilePath, DEFAULT_CLUSTER_DIR, localAdminDir, nodeApiSocket, nodeDataDir, nodeLogFile, readCluster, writeCluster, type LocalCluster, type LocalNode } from '../local/cluster-file.js';
+import { apiAddrs, clusterFilePath, DEFAULT_CLUSTER_DIR, localAdminDir, nodeApiSocket, nodeDataDir, nodeLogFile, nodeOutFile, readCluster, writeCluster, type LocalCluster, type LocalNode } from '../local/cluster-file.js';
 import { claimBridge, ensureNetns, layoutFor, netnsUnavailable, nodeNetnsNames, nsenterWrap, pickPrefix, prefixFree, removeNetns, validPrefix } from '../local/netns.js';
 import { isNodeProcess, spawnDetached, stopProcess } from '../local/processes.js';
 import { listening, localClient, until, waitClusterReady } from '../local/readiness.js';
@@ -27,12 +27,14 @@ import { out } from './common.js';
 import { flagValue, RUNTIME_CHOICES } from './service-create-flags.js';
 import { Option } from 'commander';
 import { OCI_RUNTIME_NAMES } from '../../model/runtime-names.js';
+import { LOG_LEVELS } from '../../util/log/interface.js';
 
 interface UpFlags {
   managers: string;
   workers: string;
   runtime?: string;
   ociRuntime?: string;
+  logLevel?: string;
   dir: string;
   ipPrefix?: string;
   netns: boolean;
@@ -55,13 +57,15 @@ export function plan(managers: number, workers: number, ipPrefix: string): Local
 
 function runtimeArgs(c: LocalCluster): string[] {
   // Passed only when asked for, so `shoal up` works with node processes that predate the flag.
-  return [...(c.runtime ? ['--runtime', c.runtime] : []), ...(c.ociRuntime ? ['--oci-runtime', c.ociRuntime] : [])];
+  return [...(c.runtime ? ['--runtime', c.runtime] : []), ...(c.ociRuntime ? ['--oci-runtime', c.ociRuntime] : []), ...(c.logLevel ? ['--log-level', c.logLevel] : [])];
 }
 
 function start(dir: string, c: LocalCluster, n: LocalNode, args: string[]): void {
   // Not saved in the node's identity (like dockerd's flag): every start passes it.
   const metrics = n.metricsAddr ? ['--metrics-addr', n.metricsAddr] : [];
-  n.pid = spawnDetached([...args, ...metrics, ...runtimeArgs(c)], nodeLogFile(dir, n), n.netns ? nsenterWrap(n) : []);
+  // The node writes its own rotated JSON log; its stdout and stderr (a banner, or why it cannot start) go beside it.
+  const log = ['--log-file', nodeLogFile(dir, n)];
+  n.pid = spawnDetached([...args, ...metrics, ...log, ...runtimeArgs(c)], nodeOutFile(dir, n), n.netns ? nsenterWrap(n) : []);
   writeCluster(dir, c);
 }
 
@@ -129,6 +133,7 @@ function usage(dir: string, c: LocalCluster, nodes: Node[], selfId: string | und
     `Control API: https://${api} (client certificate: ${relDir(localAdminDir(dir, c))}/cert.pem; the shoal CLI here finds it),\n` +
     `  and unix://${nodeApiSocket(dir, c.nodes[0]!)}\n` +
     metricsLine(c) +
+    `Logs: ${relDir(dir)}/<node>/node.log (JSON records, rotated at 10 MiB × 5); \`shoal node logs <node>\` reads any node's through the API\n` +
     runtimeNote(c, nodes) +
     '\n' +
     `Next:\n` +
@@ -228,6 +233,7 @@ export function registerUp(program: Command): void {
     .option('--ip-prefix <a.b.c>', "first three octets of the nodes' addresses: 127.a.b (loopback layout) or 10.a.b (network namespaces, root); default a free 10.218.x when root, else 127.0.0")
     .option('--no-netns', 'keep every node in this machine\'s network on loopback addresses, even as root (no overlay networks or published ports)')
     .option('--timeout <duration>', 'how long to wait for every node to be Ready', '60s')
+    .addOption(new Option('--log-level <level>', 'the nodes\' log level (default info); their logs are <dir>/<node>/node.log, JSON, rotated at 10 MiB × 5').choices(LOG_LEVELS))
     .action(async (o: UpFlags, cmd: Command) => {
       const t0 = Date.now();
       const managers = flagValue('--managers', o.managers, parseCount);
@@ -249,7 +255,7 @@ export function registerUp(program: Command): void {
         if (why) throw new CliError(`the cluster in ${rd} runs its nodes in network namespaces, but ${why}: run \`shoal up\` as root, or \`shoal down --purge\` (as root) and start over`);
       }
       if (existing) {
-        const flagName = { managers: '--managers', workers: '--workers', runtime: '--runtime', ociRuntime: '--oci-runtime', ipPrefix: '--ip-prefix', netns: '--no-netns' } as const;
+        const flagName = { managers: '--managers', workers: '--workers', runtime: '--runtime', ociRuntime: '--oci-runtime', ipPrefix: '--ip-prefix', netns: '--no-netns', logLevel: '--log-level' } as const;
         const given = (Object.keys(flagName) as (keyof typeof flagName)[]).filter((k) => cmd.getOptionValueSource(k) === 'cli');
         if (given.length > 0) process.stderr.write(`shoal: ${rd} already holds a cluster (${counts(existing)}): ignoring ${given.map((k) => flagName[k]).join(', ')} (\`shoal down --purge\` to start over)\n`);
         const dead = existing.nodes.filter((n) => !isNodeProcess(n.pid, nodeDataDir(dir, n)));
@@ -279,7 +285,7 @@ export function registerUp(program: Command): void {
         if (!(await prefixFree(o.ipPrefix))) throw new CliError(`${o.ipPrefix}.0/24 overlaps a network this host already has (see \`ip route\`): pick another --ip-prefix, or leave it out`);
         prefix = o.ipPrefix;
       } else prefix = await pickPrefix(dir);
-      const c: LocalCluster = { version: 1, createdAt: new Date().toISOString(), ...(o.runtime ? { runtime: o.runtime } : {}), ...(o.ociRuntime ? { ociRuntime: o.ociRuntime } : {}), nodes: plan(managers, workers, prefix) };
+      const c: LocalCluster = { version: 1, createdAt: new Date().toISOString(), ...(o.runtime ? { runtime: o.runtime } : {}), ...(o.ociRuntime ? { ociRuntime: o.ociRuntime } : {}), ...(o.logLevel ? { logLevel: o.logLevel } : {}), nodes: plan(managers, workers, prefix) };
       if (!loopbackWhy) {
         c.netns = layoutFor(prefix);
         c.nodes.forEach((n, i) => Object.assign(n, nodeNetnsNames(c.netns!, n, i + 1)));

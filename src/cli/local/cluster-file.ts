@@ -46,6 +46,8 @@ export interface LocalCluster {
   runtime?: string;
   /** The OCI runtime binary passed to `shoal up --oci-runtime` (runc | crun), if any. */
   ociRuntime?: string;
+  /** The nodes' --log-level, passed to `shoal up --log-level`, if any. */
+  logLevel?: string;
   /** Set when the nodes run in network namespaces of their own (netns.ts); absent: the loopback layout. */
   netns?: NetnsLayout;
   nodes: LocalNode[];
@@ -55,13 +57,19 @@ export function clusterFilePath(dir: string): string {
   return path.join(dir, CLUSTER_FILE);
 }
 
-/** A node's data dir and log file, inside the cluster dir: one dir per node. */
+/** A node's data dir, log file and process output, inside the cluster dir: one dir per node. */
 export function nodeDataDir(dir: string, n: Pick<LocalNode, 'name'>): string {
   return path.join(dir, n.name, 'data');
 }
 
+/** The node's JSON records (`--log-file`), rotated to node.log.1 … node.log.4 at 10 MiB. */
 export function nodeLogFile(dir: string, n: Pick<LocalNode, 'name'>): string {
   return path.join(dir, n.name, 'node.log');
+}
+
+/** What the node process printed itself: its banner, or the one line saying why it could not start. */
+export function nodeOutFile(dir: string, n: Pick<LocalNode, 'name'>): string {
+  return path.join(dir, n.name, 'node.out');
 }
 
 /** The admin client bundle (ca.pem, cert.pem, key.pem) the founding manager's `shoal init` wrote. */

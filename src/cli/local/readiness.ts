@@ -12,15 +12,29 @@ import { ApiClient, type ClientTls } from '../client.js';
 import { readClientTls } from '../tls.js';
 import { CliError } from '../errors.js';
 import { processAlive } from './processes.js';
-import { localAdminDir, nodeLogFile, type LocalCluster, type LocalNode } from './cluster-file.js';
+import { localAdminDir, nodeLogFile, nodeOutFile, type LocalCluster, type LocalNode } from './cluster-file.js';
+import { parseRecord } from '../../util/log/pretty.js';
 
-export function lastLogLine(file: string): string {
-  try {
-    const lines = readFileSync(file, 'utf8').trimEnd().split('\n');
-    return (lines.reverse().find((l) => /error|cannot|fail|refus/i.test(l)) ?? lines[0] ?? '').replace(/^\S+Z /, '').slice(0, 300);
-  } catch {
-    return '';
+/**
+ * Why a node that exited did: the last error its process printed (node.out:
+ * a bad flag, an address in use), else the last error or warning record of
+ * its log; '' when neither says.
+ */
+export function exitReason(dir: string, n: Pick<LocalNode, 'name'>): string {
+  const read = (f: string) => {
+    try {
+      return readFileSync(f, 'utf8').trimEnd().split('\n').reverse();
+    } catch {
+      return [];
+    }
+  };
+  const printed = read(nodeOutFile(dir, n)).find((l) => /error|cannot|fail|refus/i.test(l));
+  if (printed) return printed.slice(0, 300);
+  for (const l of read(nodeLogFile(dir, n))) {
+    const r = parseRecord(l);
+    if (r && (r.level === 'error' || r.level === 'fatal' || r.level === 'warn')) return r.msg.slice(0, 300);
   }
+  return '';
 }
 
 function rel(p: string): string {
@@ -37,8 +51,8 @@ function rel(p: string): string {
 export function checkAlive(dir: string, nodes: LocalNode[]): void {
   for (const n of nodes) {
     if (!n.pid || !processAlive(n.pid)) {
-      const why = lastLogLine(nodeLogFile(dir, n));
-      throw new CliError(`${n.name} exited${why ? `: ${why}` : ''} (see ${rel(nodeLogFile(dir, n))})`);
+      const why = exitReason(dir, n);
+      throw new CliError(`${n.name} exited${why ? `: ${why}` : ''} (see ${rel(nodeOutFile(dir, n))} and ${rel(nodeLogFile(dir, n))})`);
     }
   }
 }

@@ -4,6 +4,7 @@
 import type { ManagerContext } from '../interface.js';
 import type { ApiMetrics } from './metrics.js';
 import type { EventLog } from '../events/event-log.js';
+import type { Logger } from '../../util/log/interface.js';
 
 export interface ApiServerOptions {
   /** Request bodies above this are refused with 413 (default 1 MiB). */
@@ -19,7 +20,8 @@ export interface ApiServerOptions {
   /** Shoal's version, shown as the engine version (`docker version`, `docker info`). */
   version?: string;
   /** Where 5xx errors are reported (our bugs, or the cluster being unavailable). */
-  log?: (msg: string) => void;
+  /** Records carry component=api. */
+  log?: Logger;
   /** The node's Prometheus exposition, served at GET /metrics (absent: 404, as for any unknown path). */
   scrapeMetrics?: () => Promise<{ contentType: string; text: string }>;
   /** This node's gossip view, for the dashboard's cluster view (GET /shoal/health). */
@@ -41,5 +43,5 @@ export interface Deps {
   events: EventLog;
   gossipMembers?: () => { id: string; addr: string; role: string; state: string }[];
   version: string;
-  log: (msg: string) => void;
+  log: Logger;
 }

@@ -34,6 +34,7 @@ import { secretRoutes } from './routes/secrets.js';
 import { eventRoutes } from './routes/events.js';
 import { uiRoutes } from './routes/ui.js';
 import { EventLog } from '../events/event-log.js';
+import { silentLogger, type Logger } from '../../util/log/interface.js';
 
 /** TLS material of the API's TCP listener, and who may call it. */
 export interface ApiTlsOptions {
@@ -73,7 +74,7 @@ export function createApiServer(ctx: ManagerContext, opts: ApiServerOptions = {}
     events: new EventLog(ctx.store),
     ...(opts.gossipMembers ? { gossipMembers: opts.gossipMembers } : {}),
     version: opts.version ?? '0.0.0',
-    log: opts.log ?? (() => {}),
+    log: (opts.log ?? silentLogger).child({ component: 'api' }),
   };
   const router = new Router();
   systemRoutes(router, d);
@@ -173,7 +174,7 @@ export function createApiServer(ctx: ManagerContext, opts: ApiServerOptions = {}
     res.once('close', () => countRequest(d.metrics, req.method ?? 'GET', routeOf.get(req) ?? 'unmatched', res.headersSent ? res.statusCode : 0, performance.now() - t0));
     dispatch(req, res).catch((err: unknown) => {
       const e = toApiError(err);
-      if (e.status >= 500) d.log(`api: ${req.method} ${req.url} → ${e.status} ${e.message}${e.status === 500 && err instanceof Error && err.stack ? `\n${err.stack}` : ''}`);
+      if (e.status >= 500) d.log.error({ method: req.method, url: req.url, status: e.status, ...(e.status === 500 && err instanceof Error ? { err } : {}) }, `${req.method} ${req.url} → ${e.status} ${e.message}`);
       if (res.headersSent) {
         res.destroy();
         return;

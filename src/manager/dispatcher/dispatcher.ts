@@ -16,6 +16,7 @@ import { impersonation } from '../../wire/pki/identity.js';
 import { caTrustFrame, type CaReport } from '../membership/ca-rotation.js';
 import { deniedNodes } from '../membership/deny-list.js';
 import { chunkItems, dataKeysOf, openItems } from './secret-data.js';
+import { silentLogger, type Logger } from '../../util/log/interface.js';
 
 interface Session {
   nodeId: string;
@@ -87,6 +88,8 @@ export class Dispatcher {
 
   private readonly timers: Timers;
   private readonly newSessionId: () => string;
+
+  private childLog: Logger | undefined;
 
   constructor(private readonly deps: DispatcherDeps) {
     this.opts = { ...defaultDispatcherOptions, ...deps.options };
@@ -197,7 +200,7 @@ export class Dispatcher {
     this.pushPlan(session);
     this.pushAssignments(session, true);
     stream.write({ type: 'node', node });
-    void this.register(node, open.description).catch((err: Error) => this.log(`registering ${open.nodeId}: ${err.message}`));
+    void this.register(node, open.description).catch((err: Error) => this.logger.warn({ peer: open.nodeId }, `registering ${open.nodeId}: ${err.message}`));
   }
 
   /** The node is up: record its description and mark it ready. */
@@ -325,8 +328,8 @@ export class Dispatcher {
     const n = this.deps.ctx.store.get('node', nodeId);
     if (!n || n.Status.State !== 'ready') return;
     this.metrics.nodesDisconnected++;
-    this.log(`node ${nodeId} disconnected: ${why}`);
-    void this.commitNode({ ...n, Status: { ...n.Status, State: 'disconnected', Message: why } }).catch((err: Error) => this.log(`marking ${nodeId} disconnected failed: ${err.message}`));
+    this.logger.info({ peer: nodeId }, `node ${nodeId} disconnected: ${why}`);
+    void this.commitNode({ ...n, Status: { ...n.Status, State: 'disconnected', Message: why } }).catch((err: Error) => this.logger.warn({ peer: nodeId }, `marking ${nodeId} disconnected failed: ${err.message}`));
   }
 
   /**
@@ -340,7 +343,7 @@ export class Dispatcher {
     if (!n || n.Status.State === 'down') return;
     this.downInFlight.add(nodeId);
     this.metrics.nodesMarkedDown++;
-    this.log(`node ${nodeId} down: ${why}`);
+    this.logger.warn({ peer: nodeId }, `node ${nodeId} down: ${why}`);
     void this.commitNode({ ...n, Status: { ...n.Status, State: 'down', Message: why } })
       .then(() => {
         const s = this.sessions.get(nodeId);
@@ -350,7 +353,7 @@ export class Dispatcher {
           s.stream.reset('your node was declared down: register again');
         }
       })
-      .catch((err: Error) => this.log(`marking ${nodeId} down failed: ${err.message}`))
+      .catch((err: Error) => this.logger.warn({ peer: nodeId }, `marking ${nodeId} down failed: ${err.message}`))
       .finally(() => this.downInFlight.delete(nodeId));
   }
 
@@ -526,7 +529,7 @@ export class Dispatcher {
       return true;
     }
     if (now - held.since < this.opts.lbDrainHoldMs) return true;
-    this.log(`task ${t.ID}: sent though some node has not confirmed its network plan after ${this.opts.lbDrainHoldMs} ms`);
+    this.logger.warn({ task: t.ID, service: t.ServiceID }, `task ${t.ID}: sent though some node has not confirmed its network plan after ${this.opts.lbDrainHoldMs} ms`);
     this.drainHolds.delete(t.ID);
     return false;
   }
@@ -579,7 +582,7 @@ export class Dispatcher {
     const missing = new Set<string>();
     for (const t of upsert) for (const k of dataKeysOf(t)) if (!s.sentData.has(k)) missing.add(k);
     if (missing.size > 0) {
-      const items = openItems(this.deps.ctx.store, this.deps.ctx.dataKey?.() ?? null, missing, (m) => this.log(`node ${s.nodeId}: ${m}`));
+      const items = openItems(this.deps.ctx.store, this.deps.ctx.dataKey?.() ?? null, missing, this.logger.child({ peer: s.nodeId }));
       for (const items1 of chunkItems(items)) s.stream.write({ type: 'secrets', items: items1 });
       for (const it of items) s.sentData.add(`${it.kind}/${it.id}`);
     }
@@ -587,7 +590,7 @@ export class Dispatcher {
     for (const k of s.sentData) if (!held.has(k)) s.sentData.delete(k);
   }
 
-  private log(msg: string): void {
-    this.deps.log?.(`dispatcher: ${msg}`);
+  private get logger(): Logger {
+    return (this.childLog ??= (this.deps.log ?? silentLogger).child({ component: 'dispatcher' }));
   }
 }

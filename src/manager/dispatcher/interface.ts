@@ -3,6 +3,7 @@ import type { Transport } from '../../wire/interface.js';
 import type { ManagerContext } from '../interface.js';
 import type { DispatcherOptions } from './options.js';
 import type { Timers } from '../../util/timers.js';
+import type { Logger } from '../../util/log/interface.js';
 
 export interface DispatcherDeps {
   transport: Transport;
@@ -21,5 +22,6 @@ export interface DispatcherDeps {
   timers?: Timers;
   /** Session IDs (default: 8 random bytes in hex); a simulation passes a seeded one. */
   sessionId?: () => string;
-  log?: (msg: string) => void;
+  /** Records carry component=dispatcher. */
+  log?: Logger;
 }

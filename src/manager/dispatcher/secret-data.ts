@@ -7,6 +7,7 @@ import type { Task } from '../../model/index.js';
 import type { SecretItem } from '../../protocol/dispatcher.js';
 import { aadFor, type DataKey } from '../secrets/data-key.js';
 import type { Store } from '../store/store.js';
+import type { Logger } from '../../util/log/interface.js';
 
 /** Frames of secret data stay well under the wire's 16 MiB frame limit. */
 export const MAX_SECRETS_FRAME_BYTES = 4 * 1024 * 1024;
@@ -21,20 +22,20 @@ export function dataKeysOf(t: Task): string[] {
  * Opens each keyed object's data. A missing object or a manager without the
  * data key yields no item: the agent then rejects the task, naming what it lacks.
  */
-export function openItems(store: Store, key: DataKey | null, keys: Iterable<string>, log: (m: string) => void): SecretItem[] {
+export function openItems(store: Store, key: DataKey | null, keys: Iterable<string>, log: Logger): SecretItem[] {
   const out: SecretItem[] = [];
   for (const k of keys) {
     const [kind, id] = k.split('/') as ['secret' | 'config', string];
     const o = store.get(kind, id);
     if (!o?.ShoalData) continue;
     if (!key) {
-      log(`cannot send ${kind} ${o.Spec.Name}: this leader holds no data key`);
+      log.warn(`cannot send ${kind} ${o.Spec.Name}: this leader holds no data key`);
       continue;
     }
     try {
       out.push({ kind, id, data: key.open(aadFor(kind, id), o.ShoalData) });
     } catch (err) {
-      log(`cannot send ${kind} ${o.Spec.Name}: ${(err as Error).message}`);
+      log.warn(`cannot send ${kind} ${o.Spec.Name}: ${(err as Error).message}`);
     }
   }
   return out;

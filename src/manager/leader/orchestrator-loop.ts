@@ -6,6 +6,7 @@ import type { StoreOp } from '../store/commands.js';
 import type { Task } from '../../model/index.js';
 import { SerialLoop } from './serial-loop.js';
 import { systemTimers, type Timers } from '../../util/timers.js';
+import type { Logger } from '../../util/log/interface.js';
 
 /**
  * Runs the pure orchestrator on the leader: on every store change (and at
@@ -21,14 +22,17 @@ export class OrchestratorLoop {
   /** What the committed decisions did, counted (restarts, reschedules, updates, rollbacks). */
   readonly metrics = new OrchestratorMetrics();
 
+  private readonly log: Logger;
+
   constructor(
     private readonly ctx: ManagerContext,
     private readonly reconcile: ReconcileFn,
-    private readonly log: (m: string) => void,
+    log: Logger,
     /** Its wall clock is what the decisions see (shifted under the chaos harness); its timers run the loop. */
     private readonly timers: Timers = systemTimers,
   ) {
-    this.loop = new SerialLoop(() => this.step(), (err) => this.log(`orchestrator: ${err.message}`), timers);
+    this.log = log.child({ component: 'orchestrator' });
+    this.loop = new SerialLoop(() => this.step(), (err) => this.log.error(err.message), timers);
   }
 
   start(): void {
@@ -55,7 +59,7 @@ export class OrchestratorLoop {
     const d = this.reconcile(this.view(), now, () => this.ctx.newId());
     // The decision's wakeAt is on the (possibly shifted) wall clock; the loop waits the difference.
     const wakeIn = d.wakeAt === null ? null : Math.max(0, d.wakeAt - now);
-    for (const p of d.stats.problems ?? []) this.log(`orchestrator: ${p}`);
+    for (const p of d.stats.problems ?? []) this.log.warn(p);
     if (d.actions.length === 0) return wakeIn;
     const ops = d.actions.map((a) => actionToOp(a, (id) => this.ctx.store.get('task', id)));
     const r = await this.ctx.commit(ops);

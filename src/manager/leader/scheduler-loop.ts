@@ -6,6 +6,7 @@ import type { Change, StoreOp } from '../store/commands.js';
 import { isTerminal, type Node, type Task } from '../../model/index.js';
 import { SerialLoop } from './serial-loop.js';
 import { systemTimers, type Timers } from '../../util/timers.js';
+import type { Logger } from '../../util/log/interface.js';
 
 /**
  * Runs the pure scheduler on the leader: keeps its incremental view of nodes
@@ -25,12 +26,15 @@ export class SchedulerLoop {
     return this.scheduler.metrics;
   }
 
+  private readonly log: Logger;
+
   constructor(
     private readonly ctx: ManagerContext,
-    private readonly log: (m: string) => void,
+    log: Logger,
     timers: Timers = systemTimers,
   ) {
-    this.loop = new SerialLoop(() => this.step(), (err) => this.log(`scheduler: ${err.message}`), timers);
+    this.log = log.child({ component: 'scheduler' });
+    this.loop = new SerialLoop(() => this.step(), (err) => this.log.error(err.message), timers);
   }
 
   start(): void {

@@ -8,6 +8,7 @@ import { LeaseError } from './errors.js';
 import { impersonation } from '../../wire/pki/identity.js';
 import { newLeaseMetrics, type LeaseMetrics } from './metrics.js';
 import { AGENT_GRACE_PERIODS, heartbeatPeriodMs } from '../heartbeat-period.js';
+import { silentLogger, type Logger } from '../../util/log/interface.js';
 
 /** What the lease needs from the rest of the manager. */
 export interface LeaseServiceDeps {
@@ -32,7 +33,8 @@ export interface LeaseServiceDeps {
   options?: Partial<LeaseOptions>;
   /** Clocks and timers (default: the machine's); a simulation passes its own. */
   timers?: Timers;
-  log?: (msg: string) => void;
+  /** Records carry component=lease. */
+  log?: Logger;
 }
 
 /**
@@ -52,6 +54,8 @@ export class LeaseService {
   private reporting = false;
   private leaderConn: { id: string; conn: Promise<Connection> } | null = null;
   private stopped = false;
+
+  private childLog: Logger | undefined;
 
   constructor(private readonly deps: LeaseServiceDeps) {
     this.opts = { ...DEFAULT_LEASE_OPTIONS, ...deps.options };
@@ -92,7 +96,7 @@ export class LeaseService {
     if (st.role === 'leader') {
       if (this.core.currentRole !== 'leader') {
         this.core.becomeLeader(st.term, this.now());
-        this.log(`leading the fencing lease (term ${st.term})`);
+        this.logger.info({ term: st.term }, `leading the fencing lease (term ${st.term})`);
       }
       this.core.setAuthority(this.deps.raft.authorityUntil());
       this.dropLeaderConn();
@@ -113,7 +117,7 @@ export class LeaseService {
       if (this.standing(nodeId) !== 'down') return 'the node is being declared down (its lease was revoked); try again in a moment';
       this.core.clear(nodeId);
     } else if (this.core.lift(nodeId)) {
-      this.log(`node ${nodeId}'s agent is back: lease revocation lifted`);
+      this.logger.info({ peer: nodeId }, `node ${nodeId}'s agent is back: lease revocation lifted`);
     }
     this.core.registered(nodeId, this.now());
     return null;
@@ -190,13 +194,13 @@ export class LeaseService {
       if (since !== undefined && now - since >= grace) {
         this.core.revoke(n.id, `its agent has been gone for ${Math.round(now - since)} ms`, now);
         this.metrics.revocations++;
-        this.log(`revoked node ${n.id}'s lease: its agent has been gone for ${Math.round(now - since)} ms`);
+        this.logger.warn({ peer: n.id }, `revoked node ${n.id}'s lease: its agent has been gone for ${Math.round(now - since)} ms`);
       }
     }
     const out = this.core.tick(now, { nodes, peers: this.peers() });
     for (const r of out.revoked) {
       this.metrics.revocations++;
-      this.log(`revoked node ${r.node}'s lease: ${r.why}`);
+      this.logger.warn({ peer: r.node }, `revoked node ${r.node}'s lease: ${r.why}`);
     }
     for (const d of out.down) this.deps.agents.markDown(d.node, `fenced: ${d.why}`);
   }
@@ -251,8 +255,8 @@ export class LeaseService {
     c?.conn.then((x) => x.close('lease: leader changed'), () => {});
   }
 
-  private log(msg: string): void {
-    this.deps.log?.(`lease: ${msg}`);
+  private get logger(): Logger {
+    return (this.childLog ??= (this.deps.log ?? silentLogger).child({ component: 'lease' }));
   }
 }
 

@@ -50,6 +50,8 @@ export interface NodeMetricsParts {
   agent(): { metrics: AgentMetrics; tasks(): Task[]; runtimeOf(taskId: string): Runtime | undefined } | null;
   session(): { heartbeatRttMs: Histogram; heartbeatFailures: number } | null;
   dataPlane(): { kernel: { metrics: DataPlaneMetrics }; resolver: { metrics: DnsMetrics } | null } | null;
+  /** Log records written by this process, by level (none: the process keeps no log). */
+  logRecords(): ReadonlyMap<string, number> | null;
 }
 
 /** Stats reads at once while a scrape walks the tasks (a docker runtime answers each over HTTP). */
@@ -81,6 +83,9 @@ export function nodeMetrics(p: NodeMetricsParts): NodeMetrics {
     ...apiFamilies(p),
     ...agentFamilies(p),
     ...dataPlaneFamilies(p),
+    family('shoal_log_records_total', 'log records this node process wrote, by level (a node logging errors in a loop shows here)', 'counter', () =>
+      [...(p.logRecords() ?? [])].map(([level, value]) => ({ labels: { level }, value })),
+    ),
   ];
   for (const f of families) registry.registerMetric(f as unknown as client.Metric);
   return {

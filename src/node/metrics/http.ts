@@ -6,13 +6,14 @@
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Logger } from '../../util/log/interface.js';
 
 export interface MetricsEndpoint {
   readonly address: AddressInfo;
   close(): Promise<void>;
 }
 
-export async function serveMetrics(addr: string, scrape: () => Promise<{ contentType: string; text: string }>, log: (m: string) => void): Promise<MetricsEndpoint> {
+export async function serveMetrics(addr: string, scrape: () => Promise<{ contentType: string; text: string }>, log: Logger): Promise<MetricsEndpoint> {
   const i = addr.lastIndexOf(':');
   const host = addr.slice(0, i);
   const port = Number(addr.slice(i + 1));
@@ -29,7 +30,7 @@ export async function serveMetrics(addr: string, scrape: () => Promise<{ content
         res.end(m.text);
       },
       (err: Error) => {
-        log(`metrics: scrape failed: ${err.message}`);
+        log.error(`scrape failed: ${err.message}`);
         res.writeHead(500, { 'Content-Type': 'text/plain' });
         res.end(`scrape failed: ${err.message}\n`);
       },
@@ -43,7 +44,7 @@ export async function serveMetrics(addr: string, scrape: () => Promise<{ content
       resolve();
     });
   });
-  server.on('error', (err) => log(`metrics: ${err.message}`));
+  server.on('error', (err) => log.warn(err.message));
   return {
     address: server.address() as AddressInfo,
     close: () =>

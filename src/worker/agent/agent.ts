@@ -12,6 +12,7 @@ import { defaultSecretsRoot, SecretFiles } from './secret-files.js';
 import { countReport, newAgentMetrics, type AgentMetrics } from './metrics.js';
 import { TASK_END_MESSAGE } from './task-messages.js';
 import type { TaskStatus } from '../../model/index.js';
+import { silentLogger, type Logger } from '../../util/log/interface.js';
 
 export type { AgentOptions } from './options.js';
 
@@ -29,11 +30,12 @@ export class Agent {
   private readonly forgets = new Set<Promise<void>>();
   private stopped = false;
   private readonly secrets: SecretFiles;
+  private childLog: Logger | undefined;
   private constructor(
     private readonly opts: AgentOptions,
     private readonly db: TaskDb,
   ) {
-    this.secrets = new SecretFiles(opts.secretsRoot ?? defaultSecretsRoot(opts.nodeId), (m) => this.log(m));
+    this.secrets = new SecretFiles(opts.secretsRoot ?? defaultSecretsRoot(opts.nodeId), this.log);
   }
 
   static async start(opts: AgentOptions): Promise<Agent> {
@@ -82,8 +84,8 @@ export class Agent {
     this.opts.report(updates);
   }
 
-  private log(msg: string): void {
-    this.opts.log?.(`agent ${this.opts.nodeId}: ${msg}`);
+  private get log(): Logger {
+    return (this.childLog ??= (this.opts.log ?? silentLogger).child({ component: 'agent' }));
   }
 
   private make(task: Task, state = task.Status.State, created = false): TaskController | null {
@@ -103,7 +105,7 @@ export class Agent {
         runtime,
         db: this.db,
         report: (taskId, status) => this.report([{ taskId, status }]),
-        log: (m) => this.log(m),
+        log: this.log,
         alive: () => !this.stopped,
         wall: () => this.wall(),
         timers: this.opts.timers ?? systemTimers,
@@ -124,7 +126,7 @@ export class Agent {
       if (!c || !runtime) continue;
       const info = local.created ? await runtime.inspect(local.id).catch(() => null) : null;
       if (info) {
-        this.log(`re-adopting task ${local.id} (${info.state})`);
+        this.log.info({ task: local.id, service: local.task.ServiceID }, `re-adopting task ${local.id} (${info.state})`);
         c.adopt(info);
       } else if (local.created && !isTerminal(local.state)) {
         // The runtime lost it (e.g. the machine rebooted): say so; the orchestrator replaces it.
@@ -169,7 +171,7 @@ export class Agent {
     this.forgetting.add(id);
     const p = c
       .forget()
-      .catch((err: Error) => this.log(`forgetting ${id}: ${err.message}`))
+      .catch((err: Error) => this.log.warn({ task: id }, `forgetting ${id}: ${err.message}`))
       .finally(() => {
         this.controllers.delete(id);
         this.forgetting.delete(id);

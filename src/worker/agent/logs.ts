@@ -1,11 +1,12 @@
 import type { Stream, Transport } from '../../wire/interface.js';
 import { TaskLogs, type LogFrame } from '../../protocol/logs.js';
 import type { LogLine, Runtime } from '../runtime/interface.js';
+import type { Logger } from '../../util/log/interface.js';
 
 /** Finds which runtime holds a task's logs (the agent may have forgotten a finished task). */
 export type RuntimeLookup = (taskId: string) => Promise<Runtime | undefined>;
 
-export function serveTaskLogs(transport: Transport, lookup: RuntimeLookup, log: (m: string) => void): () => void {
+export function serveTaskLogs(transport: Transport, lookup: RuntimeLookup, log: Logger): () => void {
   transport.onStream(TaskLogs, (stream, open) => {
     const s = stream as Stream<LogFrame>;
     const o = open as LogFrame;
@@ -33,7 +34,7 @@ export function serveTaskLogs(transport: Transport, lookup: RuntimeLookup, log: 
         if (!s.write({ type: 'line', taskId, stream: r.value.stream, time: r.value.time, line: r.value.line })) await s.drain().catch(() => {});
       }
     };
-    Promise.all(o.taskIds.map((t) => one(t).catch((err: Error) => log(`logs of ${t}: ${err.message}`)))).then(
+    Promise.all(o.taskIds.map((t) => one(t).catch((err: Error) => log.warn({ task: t }, `logs of ${t}: ${err.message}`)))).then(
       () => {
         if (!cancelled) s.end();
       },

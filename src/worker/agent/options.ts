@@ -3,6 +3,7 @@ import type { TaskStatus } from '../../model/index.js';
 import type { Runtime } from '../runtime/interface.js';
 import type { Timers } from '../../util/timers.js';
 import type { TaskNetworks } from './task-networks.js';
+import type { Logger } from '../../util/log/interface.js';
 
 export interface AgentOptions {
   nodeId: string;
@@ -12,7 +13,8 @@ export interface AgentOptions {
   defaultRuntime: string;
   /** Where status reports go (the dispatcher session). */
   report(updates: { taskId: string; status: TaskStatus }[]): void;
-  log?: (msg: string) => void;
+  /** Records carry component=agent, and task/service where they are about one. */
+  log?: Logger;
   /** Where tasks' secret tmpfs mounts go (default: secret-files.ts defaultSecretsRoot). */
   secretsRoot?: string;
   /** Clocks (default: the machine's): its wall clock stamps statuses. */

@@ -24,6 +24,7 @@ import type { Task } from '../../model/index.js';
 import type { SecretItem } from '../../protocol/dispatcher.js';
 import { RuntimeError } from '../runtime/interface.js';
 import { resolveUser } from '../runtime/common/user.js';
+import type { Logger } from '../../util/log/interface.js';
 
 const run = promisify(execFile);
 const TMPFS_MAGIC = 0x01021994;
@@ -52,7 +53,7 @@ export class SecretFiles {
 
   constructor(
     private readonly root: string,
-    private readonly log: (m: string) => void,
+    private readonly log: Logger,
   ) {}
 
   put(items: SecretItem[]): void {
@@ -110,7 +111,7 @@ export class SecretFiles {
   async release(taskId: string): Promise<void> {
     const dir = this.dirOf(taskId);
     if (this.asRoot) await run('umount', [dir]).catch(() => run('umount', ['-l', dir]).catch(() => {}));
-    await rm(dir, { recursive: true, force: true }).catch((err: Error) => this.log(`removing ${dir}: ${err.message}`));
+    await rm(dir, { recursive: true, force: true }).catch((err: Error) => this.log.warn(`removing ${dir}: ${err.message}`));
   }
 
   /** Every task's tmpfs (the node stops with its tasks). */

@@ -9,6 +9,7 @@ import { Backoff } from '../../util/backoff.js';
 import { defaultBackoff, type BackoffOptions } from '../../wire/options.js';
 import { systemRng, type Rng } from '../../util/rng.js';
 import { sleepOn, systemTimers, type TimerHandle, type Timers } from '../../util/timers.js';
+import { silentLogger, type Logger } from '../../util/log/interface.js';
 
 export interface SessionClientOptions {
   transport: Transport;
@@ -50,7 +51,8 @@ export interface SessionClientOptions {
   onConnected?(managerAddr: string): void;
   /** The managers' fencing interval (sent with the session). */
   onFence?(fenceMs: number): void;
-  log?: (msg: string) => void;
+  /** Records carry component=session. */
+  log?: Logger;
 }
 
 /** The reconnect back-off: the wire's jittered one, capped at 1 s so a failover is found fast. */
@@ -80,6 +82,8 @@ export class SessionClient {
   private readonly backoff: Backoff;
   private readonly timers: Timers;
   connectedTo: string | null = null;
+
+  private childLog: Logger | undefined;
 
   constructor(private readonly opts: SessionClientOptions) {
     this.timers = opts.timers ?? systemTimers;
@@ -122,13 +126,13 @@ export class SessionClient {
     try {
       found = this.opts.discoverManagers();
     } catch (err) {
-      this.log(`manager discovery failed: ${(err as Error).message}`);
+      this.logger.warn(`manager discovery failed: ${(err as Error).message}`);
       return;
     }
     const fresh = found.filter((a) => !this.managers.includes(a));
     if (fresh.length === 0) return;
     this.managers = [...this.managers, ...new Set(fresh)];
-    this.log(`discovered manager${fresh.length > 1 ? 's' : ''} ${fresh.join(', ')}`);
+    this.logger.info(`discovered manager${fresh.length > 1 ? 's' : ''} ${fresh.join(', ')}`);
   }
 
   private target(): string | null {
@@ -148,7 +152,7 @@ export class SessionClient {
     while (!this.stopped) {
       const addr = this.target();
       if (addr === null) {
-        this.log('no manager known yet');
+        this.logger.warn('no manager known yet');
       } else {
         try {
           await this.runSession(addr);
@@ -156,7 +160,7 @@ export class SessionClient {
           // A follower's refusal names the leader as data (util/errors.ts): go there next, at once.
           const leader = leaderHintOf(err);
           if (leader?.addr && leader.addr !== addr) this.hint = leader.addr;
-          this.log(`session with ${addr} ended: ${(err as Error).message}`);
+          this.logger.info({ manager: addr }, `session with ${addr} ended: ${(err as Error).message}`);
         }
       }
       this.sessionId = null;
@@ -260,7 +264,7 @@ export class SessionClient {
     } catch (err) {
       this.heartbeatFailures++;
       if (isWireError(err, 'REMOTE_ERROR') || isWireError(err, 'TIMEOUT')) {
-        this.log(`heartbeat failed: ${(err as Error).message}`);
+        this.logger.warn(`heartbeat failed: ${(err as Error).message}`);
         conn.close('heartbeat failed');
       }
     }
@@ -278,7 +282,7 @@ export class SessionClient {
       for (const u of batch) if (this.pending.get(u.taskId) === u) this.pending.delete(u.taskId);
       ok = true;
     } catch (err) {
-      this.log(`status report not acknowledged (${(err as Error).message}); will resend`);
+      this.logger.warn(`status report not acknowledged (${(err as Error).message}); will resend`);
     } finally {
       this.sending = false;
     }
@@ -288,7 +292,7 @@ export class SessionClient {
     this.timers.setTimeout(() => void this.flush(), ok ? 0 : 100);
   }
 
-  private log(msg: string): void {
-    this.opts.log?.(`agent ${this.opts.nodeId}: ${msg}`);
+  private get logger(): Logger {
+    return (this.childLog ??= (this.opts.log ?? silentLogger).child({ component: 'session' }));
   }
 }

@@ -8,12 +8,14 @@ import type { LocalTask, TaskDb } from './task-db.js';
 import { TaskNetworks } from './task-networks.js';
 import { HealthMonitor, healthPolicy, mergeHealth, type HealthPolicy, type HealthReport } from './health.js';
 import type { Timers } from '../../util/timers.js';
+import type { Logger } from '../../util/log/interface.js';
 
 export interface ControllerDeps {
   runtime: Runtime;
   db: TaskDb;
   report(taskId: string, status: TaskStatus): void;
-  log(msg: string): void;
+  /** The agent's logger; the controller adds task and service. */
+  log: Logger;
   /** False once the agent stopped: a stopped agent neither writes nor reports (its successor re-adopts). */
   alive(): boolean;
   /** Epoch ms for status timestamps and the task db. */
@@ -43,12 +45,14 @@ export class TaskController {
   private pid: number | undefined;
   private health: HealthMonitor | null = null;
   private healthNow: HealthReport | null = null;
+  private readonly log: Logger;
 
   constructor(
     private readonly deps: ControllerDeps,
     local: LocalTask,
   ) {
     this.task = local.task;
+    this.log = deps.log.child({ task: local.task.ID, service: local.task.ServiceID });
     this.state = local.state;
     this.created = local.created;
   }
@@ -60,7 +64,7 @@ export class TaskController {
   }
 
   kick(): void {
-    this.chain = this.chain.then(() => this.step()).catch((err: Error) => this.deps.log(`task ${this.task.ID}: ${err.message}`));
+    this.chain = this.chain.then(() => this.step()).catch((err: Error) => this.log.error(`task ${this.task.ID}: ${err.message}`));
   }
 
   /** Waits for whatever step is running (tests, shutdown). */
@@ -182,7 +186,7 @@ export class TaskController {
     try {
       await this.deps.runtime.stop(this.task.ID, stopGraceMs(this.task));
     } catch (err) {
-      if (!(err instanceof RuntimeError && err.code === 'NOT_FOUND')) this.deps.log(`task ${this.task.ID}: stopping the unhealthy task: ${errText(err)}`);
+      if (!(err instanceof RuntimeError && err.code === 'NOT_FOUND')) this.log.warn(`task ${this.task.ID}: stopping the unhealthy task: ${errText(err)}`);
     }
     await this.move('failed', 'unhealthy container', `task: unhealthy container (${r.failingStreak} failed health checks in a row${r.lastOutput ? `; last: ${r.lastOutput}` : ''})`);
   }
@@ -247,6 +251,8 @@ export class TaskController {
       ...(exitCode !== undefined ? { ExitCode: exitCode } : {}),
       ...(this.healthNow ? { Health: { Status: this.healthNow.status, FailingStreak: this.healthNow.failingStreak, ...(this.healthNow.lastOutput ? { Output: this.healthNow.lastOutput } : {}) } } : {}),
     };
+    // Every state a task passes through, at debug: `--log-level debug` and `shoal node logs --component agent` show a task's life on its node.
+    this.log.debug({ state, ...(exitCode !== undefined ? { exitCode } : {}), ...(err ? { error: err } : {}) }, `task ${state}${message && message !== state ? `: ${message}` : ''}`);
     this.deps.report(this.task.ID, {
       Timestamp: new Date(this.deps.wall()).toISOString(),
       State: state,
@@ -263,7 +269,7 @@ export class TaskController {
       this.task = { ...this.task, DesiredState: 'shutdown' };
       await this.shutdown();
     }
-    if (this.created) await this.deps.runtime.remove(this.task.ID).catch((e: Error) => this.deps.log(`removing ${this.task.ID}: ${e.message}`));
+    if (this.created) await this.deps.runtime.remove(this.task.ID).catch((e: Error) => this.log.warn(`removing ${this.task.ID}: ${e.message}`));
     if (usesSecrets(this.task)) await this.deps.secrets?.release(this.task.ID);
     await this.deps.db.remove(this.task.ID);
   }

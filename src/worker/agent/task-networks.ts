@@ -2,6 +2,7 @@ import type { DataPlane, NodePlan, PlanNetwork, PlanTask } from '../../overlay-n
 import type { Task } from '../../model/index.js';
 import type { TaskNetwork } from '../runtime/interface.js';
 import { systemTimers, type Timers } from '../../util/timers.js';
+import type { Logger } from '../../util/log/interface.js';
 
 /** How long a task being prepared waits for the plan that gives it its namespace. */
 export const ATTACH_TIMEOUT_MS = 15_000;
@@ -23,7 +24,7 @@ export class TaskNetworks {
 
   constructor(
     private readonly dataPlane: DataPlane,
-    private readonly log: (m: string) => void,
+    private readonly log: Logger,
     private readonly timers: Timers = systemTimers,
   ) {}
 
@@ -50,11 +51,11 @@ export class TaskNetworks {
         try {
           await this.dataPlane.apply(plan);
           this.applied = plan;
-          this.log(`network plan applied in ${Math.round(this.timers.now() - t0)} ms: ${plan.networks.length} network(s), ${plan.tasks.length} task(s), ${plan.services.length} service(s)`);
+          this.log.info(`network plan applied in ${Math.round(this.timers.now() - t0)} ms: ${plan.networks.length} network(s), ${plan.tasks.length} task(s), ${plan.services.length} service(s)`);
           for (const cb of callbacks) cb();
         } catch (err) {
           // The next plan (or the retry below) converges again: apply is idempotent.
-          this.log(`network plan not applied: ${(err as Error).message}`);
+          this.log.warn(`network plan not applied: ${(err as Error).message}`);
           // Not applied: its callbacks wait for the retry or a newer plan.
           this.appliedCallbacks = [...callbacks, ...this.appliedCallbacks];
           if (!this.next) {

@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { DEFAULT_LOG_ROTATION, type LogRotation } from './common/log-format.js';
 import type { SupervisorClient } from '../supervisor/client.js';
+import { silentLogger, type Logger } from '../../util/log/interface.js';
 
 /** How a node's runtimes are set up. Only dataDir is required. */
 export interface RuntimeOptions {
@@ -39,8 +40,8 @@ export interface RuntimeOptions {
     /** HostConfig.NetworkMode for task containers (default "host", like the other runtimes for now). */
     network?: string;
   };
-  /** One-line diagnostics (default: none). */
-  log?: (msg: string) => void;
+  /** Diagnostics (default: none); records carry component=runtime and the runtime's name. */
+  log?: Logger;
 }
 
 export interface ResolvedCommon {
@@ -49,7 +50,7 @@ export interface ResolvedCommon {
   cgroupParent: string;
   rotation: LogRotation;
   supervisor?: SupervisorClient;
-  log: (msg: string) => void;
+  log: Logger;
 }
 
 export function resolveCommon(name: string, o: RuntimeOptions): ResolvedCommon {
@@ -59,7 +60,7 @@ export function resolveCommon(name: string, o: RuntimeOptions): ResolvedCommon {
     cgroupParent: (o.cgroupParent ?? 'shoal').replace(/\/+$/, '') || 'shoal',
     rotation: o.logRotation ?? DEFAULT_LOG_ROTATION,
     ...(o.supervisor ? { supervisor: o.supervisor } : {}),
-    log: o.log ?? (() => {}),
+    log: (o.log ?? silentLogger).child({ component: 'runtime', runtime: name }),
   };
 }
 

@@ -14,6 +14,7 @@ import '../../wire/messages.js';
 import { SupervisorError, SupervisorErrorCode } from './errors.js';
 import { SupervisorConfigure, SupervisorEvents, SupervisorHello, SupervisorShutdown, SupervisorSignal, SupervisorStart, type HeldTask, type SupervisorEvent } from './messages.js';
 import { LOCAL_CONNECTION, SUPERVISOR_PEER_ID, socketPath, supervisorFile, type SupervisorConfig } from './paths.js';
+import { silentLogger, type Logger } from '../../util/log/interface.js';
 
 export interface SupervisorClientOptions {
   /** The supervisor's directory (<dataDir>/supervisor for a node). */
@@ -25,7 +26,8 @@ export interface SupervisorClientOptions {
   entry?: string;
   /** Whether the connection keeps this process alive (the node daemon's does; a standalone runtime's does not). */
   keepAlive?: boolean;
-  log?: (msg: string) => void;
+  /** Records carry component=supervisor. */
+  log?: Logger;
 }
 
 export interface SupervisorInfo {
@@ -74,7 +76,10 @@ export class SupervisorClient {
   private holdCount = 0;
   private holdTimer: NodeJS.Timeout | null = null;
 
+  private readonly logger: Logger;
+
   constructor(private readonly opts: SupervisorClientOptions) {
+    this.logger = (opts.log ?? silentLogger).child({ component: 'supervisor' });
     this.transport = new WsTransport({ nodeId: `agent-${process.pid}`, connection: LOCAL_CONNECTION, unref: opts.keepAlive === false });
     this.entry = opts.entry ?? defaultSupervisorEntry();
   }
@@ -263,11 +268,11 @@ export class SupervisorClient {
     const state = { exited: false };
     child.on('error', (err) => {
       state.exited = true;
-      this.opts.log?.(`supervisor: cannot start: ${err.message}`);
+      this.logger.error(`cannot start: ${err.message}`);
     });
     child.on('exit', () => (state.exited = true));
     child.unref();
-    this.opts.log?.(`supervisor: started ${child.pid} for ${this.opts.dir}`);
+    this.logger.info({ supervisorPid: child.pid }, `started ${child.pid} for ${this.opts.dir}`);
     return state;
   }
 
@@ -296,7 +301,7 @@ export class SupervisorClient {
         this.reportLoss(dead);
       }
       // Reconnect (or replace it) now, so events resume and a lease is renewed again.
-      void this.connection().catch((err: Error) => this.opts.log?.(`supervisor: ${err.message}`));
+      void this.connection().catch((err: Error) => this.logger.warn(err.message));
     });
   }
 
@@ -326,7 +331,7 @@ export class SupervisorClient {
     // The supervisor that just died is the one whose note is current (a new one has not started yet).
     const message = this.fenceNotes().find((n) => n.current)?.why ?? `the node's task supervisor (pid ${dead.pid}) died, and the task with it`;
     const exit: ExitRecord = { exitCode: 137, signal: 'SIGKILL', oomKilled: false, finishedAt: new Date().toISOString(), message };
-    this.opts.log?.(`supervisor: ${tasks.length} task(s) ended with their supervisor: ${message}`);
+    this.logger.warn({ tasks: tasks.length }, `${tasks.length} task(s) ended with their supervisor: ${message}`);
     for (const l of this.listeners) l.lost?.({ tasks, exit });
   }
 

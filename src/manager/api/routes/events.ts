@@ -85,7 +85,7 @@ export function eventRoutes(r: Router, d: Deps): void {
             last = { index: e.RaftIndex, seq: e.Seq };
             res.write(JSON.stringify(e) + '\n');
             if (res.writableLength > MAX_BUFFERED_BYTES) {
-              d.log(`api: an events reader fell ${res.writableLength} bytes behind; its stream is ended`);
+              d.log.warn(`an events reader fell ${res.writableLength} bytes behind; its stream is ended`);
               finish();
             }
           };

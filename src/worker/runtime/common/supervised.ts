@@ -10,6 +10,7 @@ import { signalName } from './signals.js';
 import { F, taskDir, taskFile, tasksRoot, type ExitRecord, type LaunchSpec, type StartedRecord } from './task-dir.js';
 import { SupervisorClient } from '../../supervisor/client.js';
 import { SupervisorError } from '../../supervisor/errors.js';
+import type { Logger } from '../../../util/log/interface.js';
 
 /**
  * What the process and oci runtimes share: tasks run by the node's task
@@ -44,7 +45,7 @@ export interface SupervisedOptions {
   rotation: LogRotation;
   /** The node's supervisor; without one, a private supervisor under <stateDir>/supervisor (tests, standalone runtimes). */
   supervisor?: SupervisorClient;
-  log?: (msg: string) => void;
+  log?: Logger;
 }
 
 export interface TaskFiles<I extends BaseInfo> {

@@ -185,7 +185,7 @@ export class OciRuntime extends SupervisedRuntime<OciInfo> implements Runtime {
   async release(): Promise<void> {
     for (const t of await this.list()) {
       if (t.state === 'running') continue;
-      await teardownRootfs(this.tasks.dir(t.taskId)).catch((err: Error) => this.c.log(`task ${t.taskId}: ${err.message}`));
+      await teardownRootfs(this.tasks.dir(t.taskId)).catch((err: Error) => this.c.log.warn({ task: t.taskId }, err.message));
     }
   }
 

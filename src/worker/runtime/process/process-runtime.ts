@@ -67,8 +67,8 @@ export class ProcessRuntime extends SupervisedRuntime<ProcessInfo> implements Ru
       throw err;
     }
     const { launch, cgroups, warnings } = built;
-    if (cgroups.applied.length) this.c.log(`task ${spec.taskId}: cgroup limits ${cgroups.applied.join(' ')}`);
-    for (const w of warnings) this.c.log(`task ${spec.taskId}: ${w}`);
+    if (cgroups.applied.length) this.c.log.debug({ task: spec.taskId }, `cgroup limits ${cgroups.applied.join(' ')}`);
+    for (const w of warnings) this.c.log.warn({ task: spec.taskId }, w);
     this.tasks.commit(dir, spec, launch, {
       taskId: spec.taskId,
       runtimeId: spec.taskId,
