@@ -15,6 +15,8 @@ import { breakMode } from '../../chaos-tests/node/break.js';
 import { startApi } from '../api/helpers.js';
 import { checkAddresses } from '../../chaos-tests/checkers/addresses.js';
 import { checkMesh } from '../../chaos-tests/checkers/mesh.js';
+import { checkElections, leadersByTerm } from '../../chaos-tests/checkers/elections.js';
+import { checkCrashes } from '../../chaos-tests/checkers/crashes.js';
 
 t.test('the fault schedule is a function of the seed', async (t) => {
   const { kinds } = usableKinds(SCENARIOS.all!, { managers: 3, workers: 2, disk: true });
@@ -192,4 +194,31 @@ t.test('mesh: failures are excused only on a faulted path; a control-plane fault
   const allDown = checkMesh(nodes, [probe(1500, 'w3', false), probe(4000, 'w3', true)], [rec('crash-managers', ['m1', 'm2', 'm3'], 1000, 3000)], samples, 'web', ['m1', 'm2', 'm3']);
   t.ok(allDown.pass, `every manager down: the nodes fence their tasks, by design (${allDown.summary})`);
   t.notOk(checkMesh(nodes, [probe(1500, 'w3', false), probe(4000, 'w3', true)], [rec('kill-leader', ['m1', 'm2'], 1000, 3000)], samples, 'web', ['m1', 'm2', 'm3']).pass, 'two of three managers down: no fence, no excuse');
+});
+
+t.test('the election and crash checkers read the nodes’ log records', async (t) => {
+  const { createNodeLog } = await import('../../src/util/log/node-logger.js');
+  /** A node's stderr as its process writes it: records through the real logger. */
+  const stderrOf = (id: string, write: (log: import('../../src/util/log/interface.js').Logger) => void, extra = '') => {
+    const out = { text: '', write: (s: string) => void (out.text += s) };
+    write(createNodeLog({ format: 'json' }, out).log.child({ node: id }));
+    return out.text + extra;
+  };
+  const became = (id: string, term: number) => (l: import('../../src/util/log/interface.js').Logger) => l.child({ component: 'raft' }).info({ term, role: 'leader', leader: id }, `leader, leader ${id} (term ${term})`);
+  const node = (name: string, stderr: string) => ({ name, proc: { stdout: '', stderr, exits: [] }, killsByUs: 0 });
+  const cluster = (nodes: ReturnType<typeof node>[]) => ({ nodes, managers: () => nodes, byId: () => undefined }) as unknown as import('../../chaos-tests/cluster.js').ChaosCluster;
+
+  const ok = cluster([node('m1', stderrOf('a', became('a', 2))), node('m2', stderrOf('b', (l) => (became('b', 3)(l), l.child({ component: 'raft' }).info({ term: 3, role: 'follower', leader: 'b' }, 'x'))))]);
+  t.same([...leadersByTerm(ok)].map(([term, ids]) => [term, [...ids]]), [[2, ['a']], [3, ['b']]], 'one leader per term, from the raft records');
+  t.equal(checkElections(ok).pass, true);
+  const split = cluster([node('m1', stderrOf('a', became('a', 4))), node('m2', stderrOf('b', became('b', 4)))]);
+  t.equal(checkElections(split).pass, false, 'two leaders in term 4 fail');
+  t.equal(checkCrashes(ok).pass, true, 'ordinary records are no crash');
+
+  const bug = cluster([node('m1', stderrOf('a', (l) => l.child({ component: 'api' }).error({ err: new TypeError('x') }, 'POST /x → 500')))]);
+  t.match(checkCrashes(bug).details.join(), /m1 log shows a stack trace/, 'a record with a stack');
+  const uncaught = cluster([node('m1', stderrOf('a', (l) => l.error('uncaught exception: boom; the node keeps running')))]);
+  t.match(checkCrashes(uncaught).details.join(), /an uncaught error/);
+  const died = cluster([node('m1', stderrOf('a', () => {}, 'FATAL ERROR: Reached heap limit Allocation failed\n'))]);
+  t.match(checkCrashes(died).details.join(), /m1 output shows FATAL/, 'what Node prints when it dies, outside the log');
 });

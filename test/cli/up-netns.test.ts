@@ -65,8 +65,10 @@ t.test('shoal up in network namespaces: Ready on 10.x, published port from the h
   if (r.code !== 0) {
     // What the nodes said before giving up: shoal up names the log, which the fixture dir takes with it.
     for (const n of ['manager1', 'worker1', 'worker2']) {
-      const log = path.join(cwd, '.shoal', n, 'node.log');
-      if (existsSync(log)) t.comment(`${n}/node.log:\n${readFileSync(log, 'utf8').split('\n').slice(-30).join('\n')}`);
+      for (const f of ['node.out', 'node.log']) {
+        const log = path.join(cwd, '.shoal', n, f);
+        if (existsSync(log)) t.comment(`${n}/${f}:\n${readFileSync(log, 'utf8').split('\n').slice(-30).join('\n')}`);
+      }
     }
   }
   t.equal(r.code, 0, r.err);

@@ -10,6 +10,7 @@ import t from 'tap';
 import { waitFor } from '../helpers/wait.js';
 import { claimOctets } from '../helpers/octets.js';
 import { oneLineError, shoalProcess } from './helpers.js';
+import { parseRecord } from '../../src/util/log/pretty.js';
 
 const alive = (pid: number) => {
   try {
@@ -45,6 +46,14 @@ t.test('up, env, node ls, down, up again (restart), leave, down --purge', async 
   t.equal(started.size, 2);
   t.ok([...started].every(alive), 'both node processes run in the background after `shoal up` exited');
   t.ok(existsSync(path.join(cwd, '.shoal', 'manager1', 'node.log')) && existsSync(path.join(cwd, '.shoal', 'worker1', 'data', 'node.json')), 'one dir per node: data and log');
+  t.match(r.out, /\nLogs: \.shoal\/<node>\/node\.log \(JSON records, rotated at 10 MiB × 5\); `shoal node logs <node>`/, 'says where the logs are');
+  // The node writes its own JSON log (rotated: --log-file); what the process printed goes beside it.
+  const nodeLog = readFileSync(path.join(cwd, '.shoal', 'worker1', 'node.log'), 'utf8').trimEnd().split('\n');
+  t.ok(nodeLog.length > 2 && nodeLog.every((l) => (parseRecord(l)?.node ?? '').length === 25), 'node.log: JSON records, each naming its node');
+  t.match(readFileSync(path.join(cwd, '.shoal', 'worker1', 'node.out'), 'utf8'), /This node joined a swarm as a worker/, 'node.out: the process’s own output');
+  r = await shoal('node', 'logs', '--tail', '2', 'worker1');
+  t.equal(r.code, 0, r.err);
+  t.equal(r.out.trimEnd().split('\n').length, 2, 'shoal node logs reads it through the API');
 
   // Every API command finds the cluster through ./.shoal.
   r = await shoal('node', 'ls');

@@ -3,7 +3,7 @@
  * component per child, one JSON record per line (pino underneath, see
  * node-logger.ts). Modules take a `Logger` in their options and make a
  * child per component or object they log about; tests pass `silentLogger`
- * or a recording logger (test/helpers/logs.ts).
+ * or a logger that records what it is given.
  */
 
 export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal'] as const;
