@@ -43,17 +43,27 @@ if (!dir) {
 }
 const opts = DEFAULT_SUPERVISOR_OPTIONS;
 
-function diag(msg: string): void {
+/** The node this supervisor serves, once the agent has said (configure): its records name it. */
+let nodeId: string | undefined;
+
+/**
+ * One record in the node log's format (src/util/log: JSON, level, time, pid,
+ * node, component) to supervisor.log, written by hand rather than through
+ * pino: this process holds every task and stays as small as it can, and it
+ * writes a few lines a day.
+ */
+function diag(msg: string, level: 'info' | 'warn' | 'error' = 'info'): void {
   try {
-    appendFileSync(supervisorFile(dir!, 'log'), `${new Date().toISOString()} ${msg}\n`);
+    const rec = { level, time: new Date().toISOString(), pid: process.pid, ...(nodeId ? { node: nodeId } : {}), component: 'supervisor-process', msg };
+    appendFileSync(supervisorFile(dir!, 'log'), `${JSON.stringify(rec)}\n`);
   } catch {
     /* nowhere left to say it */
   }
 }
 
 // Nothing may end the supervisor by accident: that would kill every task.
-process.on('uncaughtException', (err) => diag(`uncaught: ${err.stack ?? err.message}`));
-process.on('unhandledRejection', (err) => diag(`unhandled rejection: ${(err as Error)?.stack ?? err}`));
+process.on('uncaughtException', (err) => diag(`uncaught: ${err.stack ?? err.message}`, 'error'));
+process.on('unhandledRejection', (err) => diag(`unhandled rejection: ${(err as Error)?.stack ?? err}`, 'error'));
 for (const s of ['SIGHUP', 'SIGPIPE', 'SIGUSR1', 'SIGUSR2'] as const) process.on(s, () => {});
 
 /** One supervisor per directory: the pid file is created exclusively, and a stale one (dead owner) is taken over. */
@@ -197,13 +207,14 @@ async function main(): Promise<void> {
       leaseState = e.state;
       emit({ type: 'lease', state: e.state, remainingMs: e.remainingMs });
     });
-    worker.on('error', (err) => diag(`lease thread failed: ${err.stack ?? err.message}`));
+    worker.on('error', (err) => diag(`lease thread failed: ${err.stack ?? err.message}`, 'error'));
     worker.on('exit', (code) => {
       // Without its fence the supervisor must not hold tasks: end, and take them along.
-      diag(`lease thread exited (${code}); ending the supervisor and its tasks`);
+      diag(`lease thread exited (${code}); ending the supervisor and its tasks`, 'error');
       process.kill(process.pid, 'SIGKILL');
     });
     lease = { worker, nodeId: b.nodeId };
+    nodeId = b.nodeId;
     diag(`fencing lease for node ${b.nodeId} with managers ${b.managers.join(', ')}`);
     return { ok: true };
   });
@@ -266,6 +277,6 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: Error) => {
-  diag(`cannot start: ${err.stack ?? err.message}`);
+  diag(`cannot start: ${err.stack ?? err.message}`, 'error');
   process.exit(1);
 });
