@@ -14,7 +14,7 @@ import { Keyring } from './keyring.js';
 import { pushPullStateSchema } from './messages.js';
 import { resolveOptions, type GossipOptions, type ProfileName } from './options.js';
 import { GossipPacketWire, PushPullWire } from './transport.js';
-import { silentLogger, type Logger } from '../util/log/interface.js';
+import { componentLogger, type Logger } from '../util/log/interface.js';
 
 export interface GossipDriverOptions {
   self: SelfConfig;
@@ -95,9 +95,10 @@ export class GossipDriver {
   private timer: NodeJS.Timeout | null = null;
   private stopped = false;
   private readonly t0 = performance.now();
-  private childLog: Logger | undefined;
+  private readonly logger: Logger;
 
   private constructor(private readonly opts: GossipDriverOptions, socket: dgram.Socket) {
+    this.logger = componentLogger(opts.log, 'gossip');
     const options = resolveOptions(opts.options ?? {}, opts.profile ?? 'lan');
     this.maxPacketBytes = options.maxPacketBytes;
     this.codec = new Codec({ maxFrameBytes: options.maxPacketBytes });
@@ -307,9 +308,6 @@ export class GossipDriver {
     return { sealed: this.sealState(ours) };
   }
 
-  private get logger(): Logger {
-    return (this.childLog ??= (this.opts.log ?? silentLogger).child({ component: 'gossip' }));
-  }
 }
 
 function splitAddr(a: Addr): { host: string; port: number } {

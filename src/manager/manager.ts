@@ -34,7 +34,7 @@ import { advanceCaRotation } from './membership/ca-rotation.js';
 import { withRemovedNode } from './membership/deny-list.js';
 import type { DataKey } from './secrets/data-key.js';
 import { sealCa, withOpenCa } from './secrets/ca-key.js';
-import { silentLogger, type Logger } from '../util/log/interface.js';
+import { componentLogger, silentLogger, type Logger } from '../util/log/interface.js';
 
 export interface ManagerOptions {
   nodeId: string;
@@ -85,7 +85,7 @@ export class Manager implements ManagerContext {
   readonly lease: LeaseService;
   readonly scheduler: SchedulerLoop;
   readonly orchestrator: OrchestratorLoop | null;
-  private childLog: Logger | undefined;
+  private readonly logger: Logger;
   private leading = false;
   private readonly leadingHooks: ((leading: boolean) => void)[] = [];
   private stopped = false;
@@ -95,6 +95,7 @@ export class Manager implements ManagerContext {
     store: Store,
     driver: RaftDriver,
   ) {
+    this.logger = componentLogger(opts.log, 'manager');
     this.store = store;
     this.driver = driver;
     const timers = opts.timers ?? systemTimers;
@@ -562,9 +563,6 @@ export class Manager implements ManagerContext {
     await this.driver.stop();
   }
 
-  private get logger(): Logger {
-    return (this.childLog ??= (this.opts.log ?? silentLogger).child({ component: 'manager' }));
-  }
 }
 
 /** Which key a CSR is for (the digest of its public key), to recognise a node asking again. */

@@ -470,7 +470,7 @@ export class Daemon {
       onGossipKeys: (keys) => this.applyGossipKeys(keys),
       gossipKeyId: () => gossipKeyId(this.gossip.keyring.keys()[0]!),
       onCaTrust: (roots, issuer) => {
-        this.caTrusting = this.caTrusting.then(() => this.applyCaTrust(roots, issuer)).catch((err: Error) => this.log.info(`following the cluster CA: ${err.message}`));
+        this.caTrusting = this.caTrusting.then(() => this.applyCaTrust(roots, issuer)).catch((err: Error) => this.log.warn(`following the cluster CA: ${err.message}`));
       },
       caReport: () => this.caReport(),
       onDenied: (ids) => this.onDenied(ids),
@@ -497,7 +497,7 @@ export class Daemon {
   private configureFence(): void {
     const sup = this.supervisor;
     if (!sup || this.stopped) return;
-    sup.configure(this.identity.nodeId, this.managerAddrs(), this.leaseTls()).catch((err: Error) => this.log.info(`cannot update the fencing lease's managers: ${err.message}`));
+    sup.configure(this.identity.nodeId, this.managerAddrs(), this.leaseTls()).catch((err: Error) => this.log.warn(`cannot update the fencing lease's managers: ${err.message}`));
   }
 
   private onOwnNode(n: Node): void {
@@ -507,7 +507,7 @@ export class Daemon {
       if (role === this.identity.role || this.stopped) return;
       this.log.info(`role changed to ${role}`);
       // A certificate for the new role first: peers hold the node to the role its certificate names.
-      await this.renewCertificate(`role changed to ${role}`, true).catch((err: Error) => this.log.info(`${err.message}`));
+      await this.renewCertificate(`role changed to ${role}`, true).catch((err: Error) => this.log.warn(err.message));
       this.identity.role = role;
       this.identity.founder = false;
       saveIdentity(this.opts.dataDir, this.identity);
@@ -564,7 +564,7 @@ export class Daemon {
         if (this.stopped) return;
         if (Date.now() < at) return arm(at - Date.now());
         this.renewCertificate('half its lifetime passed', false).catch((err: Error) => {
-          this.log.info(`${err.message}; retrying in a minute`);
+          this.log.warn(`${err.message}; retrying in a minute`);
           arm(60_000);
         });
       }, Math.min(Math.max(0, ms), 2 ** 31 - 1));
@@ -679,7 +679,7 @@ export class Daemon {
       ring.use(keys[0]!);
       for (const k of ring.keys()) if (!keys.includes(k)) ring.remove(k);
     } catch (err) {
-      this.log.info(`gossip keys refused: ${(err as Error).message}`);
+      this.log.warn(`gossip keys refused: ${(err as Error).message}`);
       return;
     }
     if (same && JSON.stringify(this.identity.gossipKeys ?? [this.identity.gossipKey]) === JSON.stringify(keys)) return;
@@ -693,7 +693,7 @@ export class Daemon {
     try {
       this.gossip.updateRole(role);
     } catch (err) {
-      this.log.info(`gossip: cannot announce role ${role}: ${(err as Error).message}`);
+      this.log.warn(`gossip: cannot announce role ${role}: ${(err as Error).message}`);
     }
   }
 
@@ -715,12 +715,12 @@ export class Daemon {
     await this.agent?.stop();
     if (this.supervisor) {
       if (!opts.keepTasks) {
-        await this.supervisor.shutdown('the node is stopping').catch((err: Error) => this.log.info(`supervisor shutdown: ${err.message}`));
-        for (const r of this.runtimes.values()) await r.release?.().catch((err: Error) => this.log.info(`releasing ${r.name}: ${err.message}`));
-        await this.agent?.releaseSecrets().catch((err: Error) => this.log.info(`releasing secret mounts: ${err.message}`));
+        await this.supervisor.shutdown('the node is stopping').catch((err: Error) => this.log.warn(`supervisor shutdown: ${err.message}`));
+        for (const r of this.runtimes.values()) await r.release?.().catch((err: Error) => this.log.warn(`releasing ${r.name}: ${err.message}`));
+        await this.agent?.releaseSecrets().catch((err: Error) => this.log.warn(`releasing secret mounts: ${err.message}`));
         // The tasks are gone: so are their namespaces, links and rules.
         this.networks?.close();
-        await this.dataPlane?.teardown().catch((err: Error) => this.log.info(`overlay teardown: ${err.message}`));
+        await this.dataPlane?.teardown().catch((err: Error) => this.log.warn(`overlay teardown: ${err.message}`));
       }
       await this.supervisor.close();
     }

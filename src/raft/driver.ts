@@ -16,7 +16,7 @@ import { DedupTable, type DedupImage } from './dedup.js';
 import { RaftStorage, type SyncMode } from './storage.js';
 import { RaftWire } from './transport.js';
 import { monotonicMs } from '../util/monotonic.js';
-import { silentLogger, type Logger } from '../util/log/interface.js';
+import { componentLogger, type Logger } from '../util/log/interface.js';
 
 /** What Raft replicates into. Deterministic: every manager applies the same entries in the same order. */
 export interface StateMachine {
@@ -224,7 +224,7 @@ export class RaftDriver {
   private constructor(opts: RaftDriverOptions) {
     this.id = opts.id;
     this.opts = { tickMs: 100, requestTimeoutMs: 10_000, ...opts };
-    this.logger = (opts.log ?? silentLogger).child({ component: 'raft' });
+    this.logger = componentLogger(opts.log, 'raft');
     this.origin = `${opts.id}/${randomBytes(4).toString('hex')}`;
     for (const [id, t] of Object.entries(opts.peers ?? {})) this.addresses.set(id, t);
   }

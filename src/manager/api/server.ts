@@ -34,7 +34,7 @@ import { secretRoutes } from './routes/secrets.js';
 import { eventRoutes } from './routes/events.js';
 import { uiRoutes } from './routes/ui.js';
 import { EventLog } from '../events/event-log.js';
-import { silentLogger, type Logger } from '../../util/log/interface.js';
+import { componentLogger, type Logger } from '../../util/log/interface.js';
 
 /** TLS material of the API's TCP listener, and who may call it. */
 export interface ApiTlsOptions {
@@ -74,7 +74,7 @@ export function createApiServer(ctx: ManagerContext, opts: ApiServerOptions = {}
     events: new EventLog(ctx.store),
     ...(opts.gossipMembers ? { gossipMembers: opts.gossipMembers } : {}),
     version: opts.version ?? '0.0.0',
-    log: (opts.log ?? silentLogger).child({ component: 'api' }),
+    log: componentLogger(opts.log, 'api'),
   };
   const router = new Router();
   systemRoutes(router, d);

@@ -16,7 +16,7 @@ import { impersonation } from '../../wire/pki/identity.js';
 import { caTrustFrame, type CaReport } from '../membership/ca-rotation.js';
 import { deniedNodes } from '../membership/deny-list.js';
 import { chunkItems, dataKeysOf, openItems } from './secret-data.js';
-import { silentLogger, type Logger } from '../../util/log/interface.js';
+import { componentLogger, type Logger } from '../../util/log/interface.js';
 
 interface Session {
   nodeId: string;
@@ -89,9 +89,10 @@ export class Dispatcher {
   private readonly timers: Timers;
   private readonly newSessionId: () => string;
 
-  private childLog: Logger | undefined;
+  private readonly logger: Logger;
 
   constructor(private readonly deps: DispatcherDeps) {
+    this.logger = componentLogger(deps.log, 'dispatcher');
     this.opts = { ...defaultDispatcherOptions, ...deps.options };
     this.timers = deps.timers ?? systemTimers;
     this.newSessionId = deps.sessionId ?? (() => randomBytes(8).toString('hex'));
@@ -590,7 +591,4 @@ export class Dispatcher {
     for (const k of s.sentData) if (!held.has(k)) s.sentData.delete(k);
   }
 
-  private get logger(): Logger {
-    return (this.childLog ??= (this.deps.log ?? silentLogger).child({ component: 'dispatcher' }));
-  }
 }

@@ -8,7 +8,7 @@ import { LeaseError } from './errors.js';
 import { impersonation } from '../../wire/pki/identity.js';
 import { newLeaseMetrics, type LeaseMetrics } from './metrics.js';
 import { AGENT_GRACE_PERIODS, heartbeatPeriodMs } from '../heartbeat-period.js';
-import { silentLogger, type Logger } from '../../util/log/interface.js';
+import { componentLogger, type Logger } from '../../util/log/interface.js';
 
 /** What the lease needs from the rest of the manager. */
 export interface LeaseServiceDeps {
@@ -55,9 +55,10 @@ export class LeaseService {
   private leaderConn: { id: string; conn: Promise<Connection> } | null = null;
   private stopped = false;
 
-  private childLog: Logger | undefined;
+  private readonly logger: Logger;
 
   constructor(private readonly deps: LeaseServiceDeps) {
+    this.logger = componentLogger(deps.log, 'lease');
     this.opts = { ...DEFAULT_LEASE_OPTIONS, ...deps.options };
     checkLeaseOptions(this.opts);
     this.core = new LeaseCore(this.opts);
@@ -255,9 +256,6 @@ export class LeaseService {
     c?.conn.then((x) => x.close('lease: leader changed'), () => {});
   }
 
-  private get logger(): Logger {
-    return (this.childLog ??= (this.deps.log ?? silentLogger).child({ component: 'lease' }));
-  }
 }
 
 function standingOf(state: string): NodeStanding {

@@ -51,3 +51,8 @@ const noop = (): void => {};
 
 /** Drops everything: the default where a caller passes no logger. */
 export const silentLogger: Logger = { trace: noop, debug: noop, info: noop, warn: noop, error: noop, child: () => silentLogger };
+
+/** A part's logger: the one it was given (or none) with its component bound. */
+export function componentLogger(log: Logger | undefined, component: string): Logger {
+  return (log ?? silentLogger).child({ component });
+}

@@ -12,7 +12,7 @@ import { defaultSecretsRoot, SecretFiles } from './secret-files.js';
 import { countReport, newAgentMetrics, type AgentMetrics } from './metrics.js';
 import { TASK_END_MESSAGE } from './task-messages.js';
 import type { TaskStatus } from '../../model/index.js';
-import { silentLogger, type Logger } from '../../util/log/interface.js';
+import { componentLogger, type Logger } from '../../util/log/interface.js';
 
 export type { AgentOptions } from './options.js';
 
@@ -30,11 +30,12 @@ export class Agent {
   private readonly forgets = new Set<Promise<void>>();
   private stopped = false;
   private readonly secrets: SecretFiles;
-  private childLog: Logger | undefined;
+  private readonly log: Logger;
   private constructor(
     private readonly opts: AgentOptions,
     private readonly db: TaskDb,
   ) {
+    this.log = componentLogger(opts.log, 'agent');
     this.secrets = new SecretFiles(opts.secretsRoot ?? defaultSecretsRoot(opts.nodeId), this.log);
   }
 
@@ -84,9 +85,6 @@ export class Agent {
     this.opts.report(updates);
   }
 
-  private get log(): Logger {
-    return (this.childLog ??= (this.opts.log ?? silentLogger).child({ component: 'agent' }));
-  }
 
   private make(task: Task, state = task.Status.State, created = false): TaskController | null {
     const name = runtimeFor(task, this.opts.defaultRuntime);

@@ -9,7 +9,7 @@ import { Backoff } from '../../util/backoff.js';
 import { defaultBackoff, type BackoffOptions } from '../../wire/options.js';
 import { systemRng, type Rng } from '../../util/rng.js';
 import { sleepOn, systemTimers, type TimerHandle, type Timers } from '../../util/timers.js';
-import { silentLogger, type Logger } from '../../util/log/interface.js';
+import { componentLogger, type Logger } from '../../util/log/interface.js';
 
 export interface SessionClientOptions {
   transport: Transport;
@@ -83,9 +83,10 @@ export class SessionClient {
   private readonly timers: Timers;
   connectedTo: string | null = null;
 
-  private childLog: Logger | undefined;
+  private readonly logger: Logger;
 
   constructor(private readonly opts: SessionClientOptions) {
+    this.logger = componentLogger(opts.log, 'session');
     this.timers = opts.timers ?? systemTimers;
     this.managers = [...new Set(opts.managers)];
     this.backoff = new Backoff({ ...sessionBackoff, ...opts.backoff }, opts.rng ?? systemRng());
@@ -292,7 +293,4 @@ export class SessionClient {
     this.timers.setTimeout(() => void this.flush(), ok ? 0 : 100);
   }
 
-  private get logger(): Logger {
-    return (this.childLog ??= (this.opts.log ?? silentLogger).child({ component: 'session' }));
-  }
 }

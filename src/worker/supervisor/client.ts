@@ -14,7 +14,7 @@ import '../../wire/messages.js';
 import { SupervisorError, SupervisorErrorCode } from './errors.js';
 import { SupervisorConfigure, SupervisorEvents, SupervisorHello, SupervisorShutdown, SupervisorSignal, SupervisorStart, type HeldTask, type SupervisorEvent } from './messages.js';
 import { LOCAL_CONNECTION, SUPERVISOR_PEER_ID, socketPath, supervisorFile, type SupervisorConfig } from './paths.js';
-import { silentLogger, type Logger } from '../../util/log/interface.js';
+import { componentLogger, type Logger } from '../../util/log/interface.js';
 
 export interface SupervisorClientOptions {
   /** The supervisor's directory (<dataDir>/supervisor for a node). */
@@ -79,7 +79,7 @@ export class SupervisorClient {
   private readonly logger: Logger;
 
   constructor(private readonly opts: SupervisorClientOptions) {
-    this.logger = (opts.log ?? silentLogger).child({ component: 'supervisor' });
+    this.logger = componentLogger(opts.log, 'supervisor');
     this.transport = new WsTransport({ nodeId: `agent-${process.pid}`, connection: LOCAL_CONNECTION, unref: opts.keepAlive === false });
     this.entry = opts.entry ?? defaultSupervisorEntry();
   }
