@@ -20,9 +20,9 @@ export interface LayeredImage {
   layers: string[];
 }
 
-const MT_INDEX = ['application/vnd.oci.image.index.v1+json', 'application/vnd.docker.distribution.manifest.list.v2+json'];
+export const MT_INDEX = ['application/vnd.oci.image.index.v1+json', 'application/vnd.docker.distribution.manifest.list.v2+json'];
 
-interface Descriptor {
+export interface Descriptor {
   mediaType?: string;
   digest: string;
   platform?: { os?: string; architecture?: string };
@@ -50,8 +50,9 @@ async function blob(layout: string, digest: string, verify: boolean): Promise<st
   return file;
 }
 
-function pick(manifests: Descriptor[], layout: string): Descriptor {
-  if (!manifests.length) throw new RuntimeError('FAILED', `OCI layout ${layout}: index.json lists no manifests`);
+/** This node's platform's manifest from an index (linux/<arch>), else a platform-less one, else the first. */
+export function pickPlatform(manifests: Descriptor[], where: string): Descriptor {
+  if (!manifests.length) throw new RuntimeError('FAILED', `${where}: the image index lists no manifests`);
   const arch = goArch();
   return (
     manifests.find((d) => d.platform?.os === 'linux' && d.platform.architecture === arch) ??
@@ -82,12 +83,12 @@ export function isOciLayout(dir: string): boolean {
 export async function readOciLayout(layout: string): Promise<LayeredImage> {
   const marker = readJsonFile<{ imageLayoutVersion?: string }>(path.join(layout, 'oci-layout'), 'oci-layout');
   if (!marker.imageLayoutVersion) throw new RuntimeError('FAILED', `${layout}/oci-layout has no imageLayoutVersion`);
-  let desc = pick(readJsonFile<{ manifests?: Descriptor[] }>(path.join(layout, 'index.json'), 'index.json').manifests ?? [], layout);
+  let desc = pickPlatform(readJsonFile<{ manifests?: Descriptor[] }>(path.join(layout, 'index.json'), 'index.json').manifests ?? [], `OCI layout ${layout}`);
   // Nested indexes (multi-platform images): descend to one platform's manifest.
   for (let depth = 0; MT_INDEX.includes(desc.mediaType ?? ''); depth++) {
     if (depth > 4) throw new RuntimeError('FAILED', `OCI layout ${layout}: indexes nested too deep`);
     const idx = readJsonFile<{ manifests?: Descriptor[] }>(await blob(layout, desc.digest, true), 'image index');
-    desc = pick(idx.manifests ?? [], layout);
+    desc = pickPlatform(idx.manifests ?? [], `OCI layout ${layout}`);
   }
   const manifest = readJsonFile<{ config?: Descriptor; layers?: Descriptor[] }>(await blob(layout, desc.digest, true), 'image manifest');
   if (!manifest.config) throw new RuntimeError('FAILED', `OCI layout ${layout}: manifest ${desc.digest} has no config`);

@@ -5,17 +5,25 @@ import { RuntimeError } from '../interface.js';
 import { readJson, writeJsonAtomic } from '../common/atomic.js';
 import { isDockerArchive, isOciLayout, readDockerArchive, readOciLayout, type LayeredImage } from './formats.js';
 import { normalizeImageName } from './names.js';
+import { pullToLayout, registryRef, type PullStats, type RegistryRef } from './registry.js';
 import type { ImageConfig, ImageRecord, ImageSource, ImageSummary, ResolvedImage } from './types.js';
 import { applyLayer, extractTar, listTar, sha256File, treeSize } from './unpack.js';
 
+/** A pull's image and what it read from the registry. */
+export interface PullResult extends PullStats {
+  image: ImageSummary;
+}
+
 /**
- * The node-local image store the oci runtime runs from (no registry: images
- * arrive with `shoal image import NAME FILE`).
+ * The node-local image store the oci runtime runs from: images arrive with
+ * `shoal image import NAME FILE`, or are pulled from the registry a task's
+ * image names (registry.ts).
  *
  *   <root>/images/<hex>/rootfs/      the unpacked root filesystem (layers already applied)
  *   <root>/images/<hex>/image.json   ImageRecord: id, config (Entrypoint/Cmd/Env/WorkingDir/User), size, created
  *   <root>/refs/<urlencoded name>    {"name","id"}: one file per tag, replaced atomically
  *   <root>/tmp/                      imports in progress (renamed into images/ when complete)
+ *   <root>/blobs/sha256/<hex>        blobs pulled from registries (registry.ts), kept for later pulls
  *
  * Content is keyed by ID, so re-importing the same bytes only re-tags, and a
  * tag moved to new content leaves the old rootfs in place for tasks still
@@ -23,7 +31,42 @@ import { applyLayer, extractTar, listTar, sha256File, treeSize } from './unpack.
  * a complete image or none.
  */
 export class ImageStore {
+  /** Pulls in flight, by reference: tasks that need one image at once share its pull. */
+  private readonly pulls = new Map<string, Promise<PullResult>>();
+
   constructor(readonly root: string) {}
+
+  /**
+   * Pulls NAME from the registry it names (registry.ts) and tags it, unless
+   * it is here already. Concurrent pulls of one name are one pull.
+   */
+  pull(name: string, opts: { credentials?: string; signal?: AbortSignal } = {}): Promise<PullResult> {
+    const ref = registryRef(name);
+    if (!ref) throw new RuntimeError('INVALID_SPEC', `${name} names no registry: a pull needs HOST[:PORT]/NAME[:TAG]`);
+    const key = normalizeImageName(name);
+    let p = this.pulls.get(key);
+    if (!p) {
+      p = this.pullOnce(key, ref, opts).finally(() => this.pulls.delete(key));
+      this.pulls.set(key, p);
+    }
+    return p;
+  }
+
+  private async pullOnce(key: string, ref: RegistryRef, opts: { credentials?: string; signal?: AbortSignal }): Promise<PullResult> {
+    mkdirSync(this.dir('tmp'), { recursive: true });
+    mkdirSync(this.dir('images'), { recursive: true });
+    const work = this.dir('tmp', `${Date.now()}-${randomBytes(6).toString('hex')}`);
+    const layout = path.join(work, 'layout');
+    mkdirSync(layout, { recursive: true });
+    try {
+      const stats = await pullToLayout(ref, layout, this.dir('blobs'), opts);
+      const id = await this.importLayered(work, await readOciLayout(layout), 'registry');
+      writeJsonAtomic(this.refFile(key), { name: key, id, digest: stats.manifestDigest });
+      return { image: this.summary(key, id)!, ...stats };
+    } finally {
+      rmSync(work, { recursive: true, force: true });
+    }
+  }
 
   private dir(...p: string[]): string {
     return path.join(this.root, ...p);
@@ -142,7 +185,12 @@ export class ImageStore {
     if (/^sha256:[a-f0-9]{64}$/.test(name)) id = name;
     else {
       ref = normalizeImageName(name);
-      id = readJson<{ id: string }>(this.dir('refs', encodeURIComponent(ref)))?.id;
+      const tag = readJson<{ id: string; digest?: string }>(this.dir('refs', encodeURIComponent(ref)));
+      // A pulled tag knows its manifest digest: a task pinned to another one needs that one (a pull).
+      // An imported tag has none, so a pinned name (as Swarm writes them) runs what was imported.
+      const pinned = /@(sha256:[a-f0-9]{64})$/.exec(name)?.[1];
+      if (tag?.digest && pinned && pinned !== tag.digest) return null;
+      id = tag?.id;
     }
     if (!id) return null;
     const rec = this.record(id);

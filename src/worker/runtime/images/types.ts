@@ -11,7 +11,7 @@ export interface ImageConfig {
   User?: string;
 }
 
-export type ImageSource = 'tarball' | 'oci-layout' | 'docker-archive';
+export type ImageSource = 'tarball' | 'oci-layout' | 'docker-archive' | 'registry';
 
 /** images/<id>/image.json */
 export interface ImageRecord {

@@ -15,6 +15,7 @@ import { DEFAULT_PATH, resolveCommon, type ResolvedCommon, type RuntimeOptions }
 import { ensureCrunCgroups, probe, which, type OciBinary } from './binaries.js';
 import { buildConfig } from './bundle.js';
 import { setupRootfs, teardownRootfs, type RootfsMode } from './rootfs.js';
+import { nodeCredentials, registryRef } from '../images/registry.js';
 
 interface OciInfo extends BaseInfo {
   binary: OciBinary;
@@ -101,11 +102,22 @@ export class OciRuntime extends SupervisedRuntime<OciInfo> implements Runtime {
     return this.availableFor(this.binaryFor());
   }
 
-  /** The image must already be in the store (there is no registry to pull from). */
+  /**
+   * The image is in the store, or is pulled now from the registry its name
+   * gives (with this node's `docker login` for it); a name without a
+   * registry must have been imported.
+   */
   async prepare(spec: TaskRunSpec): Promise<void> {
     checkTaskId(spec.taskId);
     const a = await this.availableFor(this.binaryFor(spec));
     if (!a.ok) throw new RuntimeError('UNAVAILABLE', a.reason ?? 'oci runtime unavailable');
+    if (!this.images.resolve(spec.image) && registryRef(spec.image)) {
+      const ref = registryRef(spec.image)!;
+      const credentials = nodeCredentials(ref.registry);
+      const t0 = performance.now();
+      const r = await this.images.pull(spec.image, credentials ? { credentials } : {});
+      this.c.log.info({ task: spec.taskId, image: spec.image, bytesRead: r.bytesRead, blobsFetched: r.blobsFetched }, `pulled ${spec.image} (${r.image.id.slice(0, 19)}): ${r.blobsFetched} blob(s), ${r.bytesRead} bytes from ${ref.registry} in ${Math.round(performance.now() - t0)} ms`);
+    }
     this.image(spec);
   }
 
@@ -116,7 +128,7 @@ export class OciRuntime extends SupervisedRuntime<OciInfo> implements Runtime {
   private image(spec: TaskRunSpec) {
     const img = this.images.resolve(spec.image);
     if (!img) {
-      throw new RuntimeError('IMAGE_NOT_FOUND', `image ${spec.image} is not in this node's image store (${this.c.imageDir}); import it with \`shoal image import ${spec.image} FILE\` (a rootfs tarball or an OCI layout)`);
+      throw new RuntimeError('IMAGE_NOT_FOUND', `image ${spec.image} is not in this node's image store (${this.c.imageDir}); import it with \`shoal image import ${spec.image} FILE\` (a rootfs tarball or an OCI layout), or name the registry to pull it from (HOST[:PORT]/NAME:TAG)`);
     }
     return img;
   }

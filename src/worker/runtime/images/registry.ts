@@ -1,0 +1,270 @@
+import { createHash } from 'node:crypto';
+import { copyFileSync, createWriteStream, existsSync, linkSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { RuntimeError } from '../interface.js';
+import { MT_INDEX, pickPlatform, type Descriptor } from './formats.js';
+
+/**
+ * Pulling from an OCI / Docker registry (distribution API v2): a reference
+ * names a registry when its first component has a dot, a port or is
+ * `localhost` (`127.0.0.1:5000/team/app:1.2`, `registry.local/app`), as
+ * Docker reads it. The pull fetches the manifest (an index or manifest list
+ * is resolved to this node's platform), then the config and layer blobs by
+ * digest, each checked against its digest while it streams to disk. The
+ * result is an OCI image layout, which the image store imports like any
+ * other (formats.ts), so a pulled image is unpacked and verified by the same
+ * code as an imported one.
+ *
+ * Auth: anonymous, then HTTP Basic with the node's own `docker login`
+ * credentials (`$DOCKER_CONFIG/config.json` or `~/.docker/config.json`, the
+ * `auths` entry for the registry) when the registry asks for it. Bearer-token
+ * registries are refused with a message saying so. Loopback registries are
+ * spoken to over plain HTTP (Docker treats 127.0.0.0/8 as insecure by
+ * default); every other one over HTTPS with the system's CAs.
+ */
+
+export interface RegistryRef {
+  /** host[:port] */
+  registry: string;
+  /** e.g. team/app */
+  repository: string;
+  /** A tag, or a digest (sha256:…). */
+  reference: string;
+}
+
+/** What a pull read from the registry. */
+export interface PullStats {
+  /** Bytes of manifests and blobs fetched from the registry. */
+  bytesRead: number;
+  /** Blobs fetched (the rest were already in the node's blob cache). */
+  blobsFetched: number;
+  /** The digest of the manifest pulled (this node's platform's, under an index). */
+  manifestDigest: string;
+}
+
+const MT_MANIFEST = ['application/vnd.oci.image.manifest.v1+json', 'application/vnd.docker.distribution.manifest.v2+json'];
+const ACCEPT = [...MT_INDEX, ...MT_MANIFEST].join(', ');
+/** A manifest is small; a bigger answer is not one. */
+const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
+const REQUEST_TIMEOUT_MS = 30_000;
+
+/** The registry a reference names, or null when it names none (a local or Docker Hub name). */
+export function registryRef(name: string): RegistryRef | null {
+  const at = name.indexOf('@');
+  const base = at >= 0 ? name.slice(0, at) : name;
+  const digest = at >= 0 ? name.slice(at + 1) : undefined;
+  const slash = base.indexOf('/');
+  if (slash < 0) return null;
+  const first = base.slice(0, slash);
+  if (!first.includes('.') && !first.includes(':') && first !== 'localhost') return null;
+  if (first === 'docker.io' || first === 'index.docker.io') return null;
+  let repository = base.slice(slash + 1);
+  let tag = 'latest';
+  const colon = repository.lastIndexOf(':');
+  if (colon > repository.lastIndexOf('/')) {
+    tag = repository.slice(colon + 1);
+    repository = repository.slice(0, colon);
+  }
+  if (!/^[a-z0-9]+([._-][a-z0-9]+)*(\/[a-z0-9]+([._-]+[a-z0-9]+)*)*$/.test(repository)) throw new RuntimeError('INVALID_SPEC', `invalid repository in image ${JSON.stringify(name)}`);
+  if (digest !== undefined && !/^sha256:[a-f0-9]{64}$/.test(digest)) throw new RuntimeError('INVALID_SPEC', `invalid digest in image ${JSON.stringify(name)}: use sha256:<64 hex>`);
+  return { registry: first, repository, reference: digest ?? tag };
+}
+
+function isLoopback(registry: string): boolean {
+  const host = registry.startsWith('[') ? registry.slice(1, registry.indexOf(']')) : registry.replace(/:\d+$/, '');
+  return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
+}
+
+/** The node's `docker login` for a registry: "user:password", or undefined. */
+export function nodeCredentials(registry: string, env: NodeJS.ProcessEnv = process.env): string | undefined {
+  const file = path.join(env.DOCKER_CONFIG ?? path.join(env.HOME ?? os.homedir(), '.docker'), 'config.json');
+  try {
+    const cfg = JSON.parse(readFileSync(file, 'utf8')) as { auths?: Record<string, { auth?: string; username?: string; password?: string }> };
+    const a = cfg.auths?.[registry] ?? cfg.auths?.[`https://${registry}`] ?? cfg.auths?.[`http://${registry}`];
+    if (!a) return undefined;
+    if (a.auth) return Buffer.from(a.auth, 'base64').toString('utf8');
+    if (a.username !== undefined && a.password !== undefined) return `${a.username}:${a.password}`;
+  } catch {
+    // no config, or not JSON: no credentials
+  }
+  return undefined;
+}
+
+/**
+ * Pulls `ref` into `layout` (an OCI image layout written there), taking
+ * blobs from and adding them to `blobCache` (blobs/sha256/<hex>, shared by
+ * every pull on this node).
+ */
+export async function pullToLayout(ref: RegistryRef, layout: string, blobCache: string, opts: { credentials?: string; signal?: AbortSignal } = {}): Promise<PullStats> {
+  const client = new RegistryClient(ref, opts.credentials, opts.signal);
+  const stats: PullStats = { bytesRead: 0, blobsFetched: 0, manifestDigest: '' };
+  mkdirSync(path.join(layout, 'blobs', 'sha256'), { recursive: true });
+  const keep = (f: Fetched) => writeBlob(layout, f.digest, f.bytes);
+  let m = await client.manifest(ref.reference, stats);
+  for (let depth = 0; MT_INDEX.includes(m.mediaType); depth++) {
+    if (depth > 4) throw new RuntimeError('FAILED', `${describe(ref)}: image indexes nested too deep`);
+    const idx = parseJson<{ manifests?: Descriptor[] }>(m.bytes, `${describe(ref)}: image index`);
+    const desc = pickPlatform(idx.manifests ?? [], describe(ref));
+    keep(m);
+    m = await client.manifest(desc.digest, stats);
+  }
+  if (!MT_MANIFEST.includes(m.mediaType)) throw new RuntimeError('FAILED', `${describe(ref)}: unsupported manifest type ${m.mediaType} (Shoal reads OCI and Docker v2 schema 2 manifests)`);
+  keep(m);
+  const manifest = parseJson<{ config?: Descriptor; layers?: Descriptor[] }>(m.bytes, `${describe(ref)}: manifest`);
+  if (!manifest.config) throw new RuntimeError('FAILED', `${describe(ref)}: manifest ${m.digest} has no config`);
+  for (const d of [manifest.config, ...(manifest.layers ?? [])]) {
+    const cached = path.join(blobCache, 'sha256', hexOf(d.digest, ref));
+    if (!existsSync(cached)) {
+      await client.blob(d.digest, cached, stats);
+      stats.blobsFetched++;
+    }
+    linkBlob(cached, layout, d.digest);
+  }
+  stats.manifestDigest = m.digest;
+  writeJson(path.join(layout, 'oci-layout'), { imageLayoutVersion: '1.0.0' });
+  writeJson(path.join(layout, 'index.json'), { schemaVersion: 2, manifests: [{ mediaType: m.mediaType, digest: m.digest, size: m.bytes.length }] });
+  return stats;
+}
+
+function describe(ref: RegistryRef): string {
+  return `${ref.registry}/${ref.repository}${ref.reference.startsWith('sha256:') ? '@' : ':'}${ref.reference}`;
+}
+
+function hexOf(digest: string, ref: RegistryRef): string {
+  const m = /^sha256:([a-f0-9]{64})$/.exec(digest);
+  if (!m) throw new RuntimeError('FAILED', `${describe(ref)}: unsupported digest ${JSON.stringify(digest)} (sha256 only)`);
+  return m[1]!;
+}
+
+function parseJson<T>(bytes: Buffer, what: string): T {
+  try {
+    return JSON.parse(bytes.toString('utf8')) as T;
+  } catch (err) {
+    throw new RuntimeError('FAILED', `${what} is not JSON: ${(err as Error).message}`);
+  }
+}
+
+/** Small metadata files of the layout, written whole then renamed. */
+function writeJson(file: string, v: unknown): void {
+  mkdirSync(path.dirname(file), { recursive: true });
+  writeFileSync(`${file}.tmp`, JSON.stringify(v));
+  renameSync(`${file}.tmp`, file);
+}
+
+/** A manifest or index (already verified against its digest) into the layout's blobs. */
+function writeBlob(layout: string, digest: string, bytes: Buffer): void {
+  const file = path.join(layout, 'blobs', 'sha256', digest.slice('sha256:'.length));
+  if (!existsSync(file)) writeFileSync(file, bytes);
+}
+
+/** A cached blob into the layout: a hard link (same filesystem, the store's root), else a copy. */
+function linkBlob(cached: string, layout: string, digest: string): void {
+  const dest = path.join(layout, 'blobs', 'sha256', digest.slice('sha256:'.length));
+  if (existsSync(dest)) return;
+  try {
+    linkSync(cached, dest);
+  } catch {
+    copyFileSync(cached, dest);
+  }
+}
+
+interface Fetched {
+  mediaType: string;
+  digest: string;
+  bytes: Buffer;
+}
+
+class RegistryClient {
+  private authHeader: string | undefined;
+  private readonly base: string;
+
+  constructor(
+    private readonly ref: RegistryRef,
+    private readonly credentials: string | undefined,
+    private readonly signal: AbortSignal | undefined,
+  ) {
+    this.base = `${isLoopback(ref.registry) ? 'http' : 'https'}://${ref.registry}/v2/${ref.repository}`;
+  }
+
+  async manifest(reference: string, stats: PullStats): Promise<Fetched> {
+    const res = await this.get(`/manifests/${reference}`, { accept: ACCEPT });
+    const bytes = await readLimited(res, MAX_MANIFEST_BYTES, `${describe(this.ref)}: manifest`);
+    stats.bytesRead += bytes.length;
+    const digest = `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
+    if (reference.startsWith('sha256:') && reference !== digest) throw new RuntimeError('FAILED', `${describe(this.ref)}: manifest ${reference} does not match its digest (got ${digest})`);
+    const type = (res.headers.get('content-type') ?? '').split(';')[0]!.trim();
+    const mediaType = (parseJson<{ mediaType?: string }>(bytes, `${describe(this.ref)}: manifest`).mediaType ?? type) || type;
+    return { mediaType, digest, bytes };
+  }
+
+  /** Streams a blob to `file`, checking its digest on the way; the file appears only when it matches. */
+  async blob(digest: string, file: string, stats: PullStats): Promise<void> {
+    const res = await this.get(`/blobs/${digest}`, {});
+    if (!res.body) throw new RuntimeError('FAILED', `${describe(this.ref)}: blob ${digest} came without a body`);
+    mkdirSync(path.dirname(file), { recursive: true });
+    const part = `${file}.${process.pid}.part`;
+    const hash = createHash('sha256');
+    let n = 0;
+    const body = Readable.fromWeb(res.body as import('node:stream/web').ReadableStream);
+    body.on('data', (c: Buffer) => {
+      hash.update(c);
+      n += c.length;
+    });
+    try {
+      await pipeline(body, createWriteStream(part));
+      stats.bytesRead += n;
+      const got = `sha256:${hash.digest('hex')}`;
+      if (got !== digest) throw new RuntimeError('FAILED', `${describe(this.ref)}: blob ${digest} does not match its digest (got ${got}, ${n} bytes)`);
+      renameSync(part, file);
+    } finally {
+      rmSync(part, { force: true });
+    }
+  }
+
+  private async get(p: string, headers: Record<string, string>): Promise<Response> {
+    for (let attempt = 0; ; attempt++) {
+      let res: Response;
+      try {
+        res = await fetch(`${this.base}${p}`, {
+          headers: { ...headers, ...(this.authHeader ? { authorization: this.authHeader } : {}) },
+          signal: this.signal ? AbortSignal.any([this.signal, AbortSignal.timeout(REQUEST_TIMEOUT_MS)]) : AbortSignal.timeout(REQUEST_TIMEOUT_MS),
+        });
+      } catch (err) {
+        const cause = (err as { cause?: Error }).cause;
+        throw new RuntimeError('UNAVAILABLE', `cannot reach registry ${this.ref.registry} for ${describe(this.ref)}: ${cause?.message ?? (err as Error).message}`);
+      }
+      if (res.status === 401 && attempt === 0) {
+        await res.body?.cancel();
+        this.authHeader = this.authFor(res.headers.get('www-authenticate') ?? '');
+        continue;
+      }
+      if (res.ok) return res;
+      await res.body?.cancel();
+      if (res.status === 401 || res.status === 403) {
+        throw new RuntimeError('FAILED', `registry ${this.ref.registry} refused ${describe(this.ref)} (${res.status})${this.credentials ? ': the node’s credentials for it were not accepted' : `: log in on this node with \`docker login ${this.ref.registry}\``}`);
+      }
+      if (res.status === 404) throw new RuntimeError('IMAGE_NOT_FOUND', `image ${describe(this.ref)} is not in registry ${this.ref.registry}`);
+      throw new RuntimeError('UNAVAILABLE', `registry ${this.ref.registry} answered ${res.status} for ${describe(this.ref)}`);
+    }
+  }
+
+  private authFor(challenge: string): string {
+    const scheme = challenge.split(' ')[0]?.toLowerCase();
+    if (scheme === 'basic') {
+      if (!this.credentials) throw new RuntimeError('FAILED', `registry ${this.ref.registry} needs credentials for ${describe(this.ref)}: log in on this node with \`docker login ${this.ref.registry}\``);
+      return `Basic ${Buffer.from(this.credentials).toString('base64')}`;
+    }
+    throw new RuntimeError('FAILED', `registry ${this.ref.registry} asks for ${scheme || 'an unknown'} authentication, which Shoal's puller does not speak yet (it speaks anonymous and Basic)`);
+  }
+}
+
+async function readLimited(res: Response, limit: number, what: string): Promise<Buffer> {
+  const len = Number(res.headers.get('content-length') ?? 0);
+  if (len > limit) throw new RuntimeError('FAILED', `${what} is ${len} bytes, more than a manifest can be (${limit})`);
+  const buf = Buffer.from(await res.arrayBuffer());
+  if (buf.length > limit) throw new RuntimeError('FAILED', `${what} is ${buf.length} bytes, more than a manifest can be (${limit})`);
+  return buf;
+}
