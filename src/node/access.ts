@@ -6,8 +6,8 @@
  * - a peer with no certificate may only ask for the CA certificate and join
  *   (with a token): that is how a node gets its certificate;
  * - a certificate must be of this cluster (a CA rotation keeps the cluster ID);
- * - Raft, membership changes, the followers' lease reports and task logs
- *   (a manager asking a worker) need a manager certificate;
+ * - Raft, membership changes, the followers' lease reports, task logs and
+ *   node logs (a manager asking a worker) need a manager certificate;
  * - everything else (sessions, heartbeats, status, lease renewals, gossip)
  *   needs any node certificate of this cluster. Those handlers also hold the
  *   node a message speaks for to the certificate (wire/pki/identity.ts);
@@ -20,10 +20,10 @@ import type { Authorizer } from '../wire/interface.js';
 import { RaftWire } from '../raft/transport.js';
 import { CaCertificate, Join, MembershipChange } from '../protocol/membership.js';
 import { LeaseReport } from '../protocol/lease.js';
-import { TaskLogs } from '../protocol/logs.js';
+import { NodeLogs, TaskLogs } from '../protocol/logs.js';
 
 const ANONYMOUS = new Set<string>([CaCertificate.name, Join.name]);
-const MANAGERS_ONLY = new Set<string>([RaftWire.name, MembershipChange.name, LeaseReport.name, TaskLogs.name]);
+const MANAGERS_ONLY = new Set<string>([RaftWire.name, MembershipChange.name, LeaseReport.name, TaskLogs.name, NodeLogs.name]);
 
 export function nodeAccessPolicy(clusterId: () => string, removed: (nodeId: string) => boolean = () => false): Authorizer {
   return (peer, type) => {

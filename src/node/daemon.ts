@@ -55,6 +55,9 @@ export type { DaemonOptions } from './options.js';
 import { OCI_RUNTIME_NAMES, type OciRuntimeName } from '../model/runtime-names.js';
 import { silentLogger, type Logger } from '../util/log/interface.js';
 import { serveNodeLogs } from './node-logs.js';
+import { peerBlobSource, serveImageBlobs } from '../worker/agent/image-peers.js';
+import { ImageStore } from '../worker/runtime/images/store.js';
+import { nodeCredentials } from '../worker/runtime/images/registry.js';
 export { OCI_RUNTIME_NAMES, type OciRuntimeName };
 
 /** How this node's runtimes are configured: from the daemon options and the saved identity (`--oci-runtime` is remembered there). */
@@ -98,6 +101,7 @@ export class Daemon {
   private readonly runtimes = new Map<string, Runtime>();
   private stopLogs: (() => void) | null = null;
   private stopNodeLogs: (() => void) | null = null;
+  private stopImageBlobs: (() => void) | null = null;
   private stopStallWatch: (() => void) | null = null;
   private stopped = false;
   /** This node's Prometheus registry: GET /metrics on the API (managers) and on --metrics-addr. */
@@ -381,7 +385,19 @@ export class Daemon {
     const held = await sup.hello();
     log.info({ supervisorPid: held.pid, tasks: held.held.length }, `task supervisor ${held.pid} holds ${held.held.length} task(s)${held.tied ? '' : ' (setpriv missing: tasks are not tied to it)'}`);
     await sup.configure(this.identity.nodeId, this.managerAddrs(), this.leaseTls());
-    const ro: RuntimeOptions = { ...base, supervisor: sup };
+    // Registry blobs are shared inside the cluster: each has one owner node that reads it from the registry (image-peers.ts).
+    const images = ImageStore.at(resolveCommon('oci', base).imageDir);
+    const imageLog = this.root.child({ component: 'images' });
+    const blobSource = peerBlobSource({
+      transport: this.transport,
+      self: this.identity.nodeId,
+      peers: () => this.gossip.members().filter((m) => m.state === 'alive' && m.id !== this.identity.nodeId && m.clusterAddr).map((m) => ({ nodeId: m.id, addr: m.clusterAddr })),
+      store: images,
+      credentials: (registry) => nodeCredentials(registry),
+      log: imageLog,
+    });
+    this.stopImageBlobs = serveImageBlobs(this.transport, images, (registry) => nodeCredentials(registry), imageLog);
+    const ro: RuntimeOptions = { ...base, supervisor: sup, oci: { ...base.oci, blobSource } };
     for (const name of RUNTIME_NAMES) {
       const r = createRuntime(name, ro);
       const a = await r.available().catch((err: Error) => ({ ok: false, reason: err.message }));
@@ -711,6 +727,7 @@ export class Daemon {
     this.session?.stop();
     this.stopLogs?.();
     this.stopNodeLogs?.();
+    this.stopImageBlobs?.();
     this.stopStallWatch?.();
     await this.agent?.stop();
     if (this.supervisor) {

@@ -4,7 +4,7 @@
  * codec knows every type before the first frame arrives, and the codec and
  * fuzz tests walk the same list. Nothing registers by being imported
  * (src/wire/registry.ts). The contracts between roles live in this folder
- * (dispatcher, lease, membership, logs), so the manager and the worker
+ * (dispatcher, lease, membership, logs, images), so the manager and the worker
  * depend on them and never on each other; the transports' own (wire, raft,
  * gossip) stay with their modules. Add a line when a module defines messages.
  */
@@ -16,6 +16,7 @@ import { Heartbeat, SessionOpen, StatusReport } from './dispatcher.js';
 import { CaCertificate, CertRenew, Join, MembershipChange } from './membership.js';
 import { NodeLogs, TaskLogs } from './logs.js';
 import { LeaseRenew, LeaseReport } from './lease.js';
+import { ImageBlob } from './images.js';
 
 export const CLUSTER_MESSAGES: readonly MessageType[] = [
   ...WIRE_MESSAGES,
@@ -33,4 +34,5 @@ export const CLUSTER_MESSAGES: readonly MessageType[] = [
   NodeLogs,
   LeaseRenew,
   LeaseReport,
+  ImageBlob,
 ] as MessageType[];

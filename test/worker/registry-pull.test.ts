@@ -1,16 +1,20 @@
 /**
  * Images from a registry on real nodes (1 manager + 2 workers, oci
  * runtime): a service naming `127.0.0.1:PORT/busybox:1` runs on nodes that
- * never imported it, each node pulling once for all its tasks; a second
- * service of the same image reads no blob again. A private registry is
- * pulled from with the node's own `docker login` (DOCKER_CONFIG), and a
- * node without one rejects the task saying how to log in. Skipped without
- * root and runc, busybox-static, docker-registry or skopeo.
+ * never imported it, and the registry serves each layer once for the whole
+ * cluster (each blob's owner node reads it and the others fetch it from
+ * there); a second service of the same image reads nothing again. With a
+ * blob's owner dead, the nodes read the registry themselves. A private
+ * registry is pulled from with the node's own `docker login`
+ * (DOCKER_CONFIG), and a node without one rejects the task saying how to
+ * log in. Skipped without root and runc, busybox-static, docker-registry or
+ * skopeo.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
 import { createRuntime } from '../../src/worker/runtime/index.js';
+import { blobOwner } from '../../src/worker/agent/image-peers.js';
 import { busyboxBinary, busyboxRootfs } from '../helpers/busybox-rootfs.js';
 import { ProcCluster } from '../helpers/procs.js';
 import { buildLayout, push, registryUnavailable, startRegistry, tarOf } from '../helpers/registry.js';
@@ -67,15 +71,36 @@ t.test('services run images pulled from a registry, one pull per node', { skip: 
   const ran = await allRunning('pub', 6);
   const nodes = new Set(ran.map((x) => x.NodeID));
   t.ok(nodes.size >= 2, `spread over ${nodes.size} nodes`);
-  for (const l of built.layers[0]!) t.equal(pub.blobReads(l), nodes.size, `layer ${l.slice(7, 19)}: one read per node that ran a task (${nodes.size}), not per task`);
+  for (const l of built.layers[0]!) t.equal(pub.blobReads(l), 1, `layer ${l.slice(7, 19)}: read once from the registry for ${nodes.size} nodes`);
   const logs = await c.http(m1, 'GET', `/tasks/${ran[0]!.ID}/logs?stdout=true`);
   t.match(logs.body, /from the registry/, 'the task ran the pulled image (its second layer)');
 
   // ---- a second service of the same image: nothing is read again
   await create('pub2', `${pub.addr}/busybox:1`, 3);
   const ran2 = await allRunning('pub2', 3);
-  const before = new Set([...nodes, ...ran2.map((x) => x.NodeID)]).size;
-  for (const l of built.layers[0]!) t.equal(pub.blobReads(l), before, 'no new blob reads on nodes that have the image');
+  t.equal(ran2.length, 3);
+  for (const l of built.layers[0]!) t.equal(pub.blobReads(l), 1, 'no new blob reads');
+
+  // ---- a blob's owner is dead: the others read the registry themselves
+  const ids = (await c.http(m1, 'GET', '/nodes')).json<{ ID: string; Spec: { Role: string } }[]>();
+  const workerIds = ids.filter((n) => n.Spec.Role === 'worker').map((n) => n.ID);
+  // A layer whose owner is a worker (the content picks the digest, the digest the owner).
+  let third: ReturnType<typeof buildLayout> | undefined;
+  let layout3 = '';
+  for (let k = 0; k < 64 && !third; k++) {
+    layout3 = path.join(work, `three-${k}`);
+    const b = buildLayout(layout3, '3', [{ layers: [busyboxRootfs().tarball, tarOf(work, `three-${k}`, { 'etc/hello': `third ${k}\n` })] }]);
+    if (workerIds.includes(blobOwner(b.layers[0]![1]!, ids.map((n) => n.ID)))) third = b;
+  }
+  const layer = third!.layers[0]![1]!;
+  const owner = blobOwner(layer, ids.map((n) => n.ID));
+  push(layout3, '3', `${pub.addr}/third:3`);
+  const ownerProc = c.nodes.find((n) => n !== m1 && n.stdout.includes(owner))!;
+  await c.kill(ownerProc);
+  await create('third', `${pub.addr}/third:3`, 2, [`node.id!=${owner}`]);
+  await allRunning('third', 2);
+  t.ok(pub.blobReads(layer) >= 1 && pub.blobReads(layer) <= 2, `with its owner dead, the layer was read by the nodes themselves (${pub.blobReads(layer)} reads)`);
+  await c.restart(ownerProc);
 
   // ---- a private registry: the workers pull with their login; the manager cannot, and says why
   await create('priv', `${priv.addr}/busybox:1`, 2, ['node.role==worker']);

@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { DEFAULT_LOG_ROTATION, type LogRotation } from './common/log-format.js';
 import type { SupervisorClient } from '../supervisor/client.js';
+import type { BlobSource } from './images/registry.js';
 import { silentLogger, type Logger } from '../../util/log/interface.js';
 
 /** How a node's runtimes are set up. Only dataDir is required. */
@@ -33,6 +34,12 @@ export interface RuntimeOptions {
     crunPath?: string;
     /** false: copy the image rootfs per task instead of an overlay mount. */
     overlay?: boolean;
+    /**
+     * Where pulls get the blobs this node lacks (registry.ts BlobSource): in
+     * a cluster, the one peer every node asks for a given blob, so the
+     * registry is read once per blob per cluster. Default: the registry.
+     */
+    blobSource?: BlobSource;
   };
   docker?: {
     /** Docker Engine socket (default /var/run/docker.sock, or DOCKER_HOST=unix://…). */

@@ -51,6 +51,14 @@ const ACCEPT = [...MT_INDEX, ...MT_MANIFEST].join(', ');
 const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
 const REQUEST_TIMEOUT_MS = 30_000;
 
+/**
+ * Where a node gets a blob it lacks, into `file` (digest-checked): the
+ * registry by default; in a cluster, the peer that every node asks for that
+ * blob (worker/agent/image-peers.ts). Resolves to the bytes it read from the
+ * registry itself (0 when a peer sent it).
+ */
+export type BlobSource = (ref: RegistryRef, digest: string, file: string) => Promise<number>;
+
 /** The registry a reference names, or null when it names none (a local or Docker Hub name). */
 export function registryRef(name: string): RegistryRef | null {
   const at = name.indexOf('@');
@@ -98,7 +106,7 @@ export function nodeCredentials(registry: string, env: NodeJS.ProcessEnv = proce
  * blobs from and adding them to `blobCache` (blobs/sha256/<hex>, shared by
  * every pull on this node).
  */
-export async function pullToLayout(ref: RegistryRef, layout: string, blobCache: string, opts: { credentials?: string; signal?: AbortSignal } = {}): Promise<PullStats> {
+export async function pullToLayout(ref: RegistryRef, layout: string, blobCache: string, opts: { credentials?: string; signal?: AbortSignal; source?: BlobSource } = {}): Promise<PullStats> {
   const client = new RegistryClient(ref, opts.credentials, opts.signal);
   const stats: PullStats = { bytesRead: 0, blobsFetched: 0, manifestDigest: '' };
   mkdirSync(path.join(layout, 'blobs', 'sha256'), { recursive: true });
@@ -118,7 +126,7 @@ export async function pullToLayout(ref: RegistryRef, layout: string, blobCache: 
   for (const d of [manifest.config, ...(manifest.layers ?? [])]) {
     const cached = path.join(blobCache, 'sha256', hexOf(d.digest, ref));
     if (!existsSync(cached)) {
-      await client.blob(d.digest, cached, stats);
+      stats.bytesRead += opts.source ? await opts.source(ref, d.digest, cached) : await client.blob(d.digest, cached);
       stats.blobsFetched++;
     }
     linkBlob(cached, layout, d.digest);
@@ -171,6 +179,39 @@ function linkBlob(cached: string, layout: string, digest: string): void {
   }
 }
 
+/** Fetches one blob from the registry into `file`; the bytes read. */
+export function fetchBlob(ref: RegistryRef, digest: string, file: string, opts: { credentials?: string; signal?: AbortSignal } = {}): Promise<number> {
+  return new RegistryClient(ref, opts.credentials, opts.signal).blob(digest, file);
+}
+
+/**
+ * Writes a stream of bytes to `file`, hashing on the way: the file appears
+ * (by rename) only when the bytes match `digest`, so a cache never holds a
+ * blob that is not what its name says. The bytes written.
+ */
+export async function writeVerified(source: AsyncIterable<Uint8Array>, digest: string, file: string, what: string): Promise<number> {
+  mkdirSync(path.dirname(file), { recursive: true });
+  const part = `${file}.${process.pid}.${Math.random().toString(36).slice(2, 8)}.part`;
+  const hash = createHash('sha256');
+  let n = 0;
+  async function* counted(): AsyncGenerator<Uint8Array> {
+    for await (const c of source) {
+      hash.update(c);
+      n += c.length;
+      yield c;
+    }
+  }
+  try {
+    await pipeline(counted(), createWriteStream(part));
+    const got = `sha256:${hash.digest('hex')}`;
+    if (got !== digest) throw new RuntimeError('FAILED', `${what} does not match its digest (got ${got}, ${n} bytes)`);
+    renameSync(part, file);
+    return n;
+  } finally {
+    rmSync(part, { force: true });
+  }
+}
+
 interface Fetched {
   mediaType: string;
   digest: string;
@@ -200,28 +241,11 @@ class RegistryClient {
     return { mediaType, digest, bytes };
   }
 
-  /** Streams a blob to `file`, checking its digest on the way; the file appears only when it matches. */
-  async blob(digest: string, file: string, stats: PullStats): Promise<void> {
+  /** Streams a blob to `file` (writeVerified); the bytes read. */
+  async blob(digest: string, file: string): Promise<number> {
     const res = await this.get(`/blobs/${digest}`, {});
     if (!res.body) throw new RuntimeError('FAILED', `${describe(this.ref)}: blob ${digest} came without a body`);
-    mkdirSync(path.dirname(file), { recursive: true });
-    const part = `${file}.${process.pid}.part`;
-    const hash = createHash('sha256');
-    let n = 0;
-    const body = Readable.fromWeb(res.body as import('node:stream/web').ReadableStream);
-    body.on('data', (c: Buffer) => {
-      hash.update(c);
-      n += c.length;
-    });
-    try {
-      await pipeline(body, createWriteStream(part));
-      stats.bytesRead += n;
-      const got = `sha256:${hash.digest('hex')}`;
-      if (got !== digest) throw new RuntimeError('FAILED', `${describe(this.ref)}: blob ${digest} does not match its digest (got ${got}, ${n} bytes)`);
-      renameSync(part, file);
-    } finally {
-      rmSync(part, { force: true });
-    }
+    return writeVerified(Readable.fromWeb(res.body as import('node:stream/web').ReadableStream), digest, file, `${describe(this.ref)}: blob ${digest}`);
   }
 
   private async get(p: string, headers: Record<string, string>): Promise<Response> {

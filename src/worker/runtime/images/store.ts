@@ -5,7 +5,7 @@ import { RuntimeError } from '../interface.js';
 import { readJson, writeJsonAtomic } from '../common/atomic.js';
 import { isDockerArchive, isOciLayout, readDockerArchive, readOciLayout, type LayeredImage } from './formats.js';
 import { normalizeImageName } from './names.js';
-import { pullToLayout, registryRef, type PullStats, type RegistryRef } from './registry.js';
+import { fetchBlob, pullToLayout, registryRef, type BlobSource, type PullStats, type RegistryRef } from './registry.js';
 import type { ImageConfig, ImageRecord, ImageSource, ImageSummary, ResolvedImage } from './types.js';
 import { applyLayer, extractTar, listTar, sha256File, treeSize } from './unpack.js';
 
@@ -33,14 +33,46 @@ export interface PullResult extends PullStats {
 export class ImageStore {
   /** Pulls in flight, by reference: tasks that need one image at once share its pull. */
   private readonly pulls = new Map<string, Promise<PullResult>>();
+  /** Registry blob fetches in flight, by digest: a peer's requests and local pulls share them. */
+  private readonly blobFetches = new Map<string, Promise<number>>();
+  private static readonly open = new Map<string, ImageStore>();
 
   constructor(readonly root: string) {}
+
+  /** The process's one store for `root`, so pulls and blob fetches are shared by all who use it. */
+  static at(root: string): ImageStore {
+    const key = path.resolve(root);
+    let s = ImageStore.open.get(key);
+    if (!s) ImageStore.open.set(key, (s = new ImageStore(key)));
+    return s;
+  }
+
+  /** Where a registry blob is cached on this node (present or not). */
+  blobFile(digest: string): string {
+    return this.dir('blobs', 'sha256', hex(digest));
+  }
+
+  /**
+   * A registry blob in this node's cache: there already, or fetched from the
+   * registry now (one fetch per digest however many ask). The bytes read
+   * from the registry (0 when it was here).
+   */
+  ensureBlob(ref: RegistryRef, digest: string, opts: { credentials?: string; signal?: AbortSignal } = {}): Promise<number> {
+    const file = this.blobFile(digest);
+    if (existsSync(file)) return Promise.resolve(0);
+    let p = this.blobFetches.get(digest);
+    if (!p) {
+      p = fetchBlob(ref, digest, file, opts).finally(() => this.blobFetches.delete(digest));
+      this.blobFetches.set(digest, p);
+    }
+    return p;
+  }
 
   /**
    * Pulls NAME from the registry it names (registry.ts) and tags it, unless
    * it is here already. Concurrent pulls of one name are one pull.
    */
-  pull(name: string, opts: { credentials?: string; signal?: AbortSignal } = {}): Promise<PullResult> {
+  pull(name: string, opts: { credentials?: string; signal?: AbortSignal; source?: BlobSource } = {}): Promise<PullResult> {
     const ref = registryRef(name);
     if (!ref) throw new RuntimeError('INVALID_SPEC', `${name} names no registry: a pull needs HOST[:PORT]/NAME[:TAG]`);
     const key = normalizeImageName(name);
@@ -52,14 +84,16 @@ export class ImageStore {
     return p;
   }
 
-  private async pullOnce(key: string, ref: RegistryRef, opts: { credentials?: string; signal?: AbortSignal }): Promise<PullResult> {
+  private async pullOnce(key: string, ref: RegistryRef, opts: { credentials?: string; signal?: AbortSignal; source?: BlobSource }): Promise<PullResult> {
     mkdirSync(this.dir('tmp'), { recursive: true });
     mkdirSync(this.dir('images'), { recursive: true });
     const work = this.dir('tmp', `${Date.now()}-${randomBytes(6).toString('hex')}`);
     const layout = path.join(work, 'layout');
     mkdirSync(layout, { recursive: true });
     try {
-      const stats = await pullToLayout(ref, layout, this.dir('blobs'), opts);
+      // Without a cluster's source, blobs come from the registry through this store's shared fetches.
+      const source: BlobSource = opts.source ?? ((r, digest) => this.ensureBlob(r, digest, opts));
+      const stats = await pullToLayout(ref, layout, this.dir('blobs'), { ...opts, source });
       const id = await this.importLayered(work, await readOciLayout(layout), 'registry');
       writeJsonAtomic(this.refFile(key), { name: key, id, digest: stats.manifestDigest });
       return { image: this.summary(key, id)!, ...stats };

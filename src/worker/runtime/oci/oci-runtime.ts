@@ -44,7 +44,7 @@ export class OciRuntime extends SupervisedRuntime<OciInfo> implements Runtime {
   constructor(private readonly opts: RuntimeOptions) {
     super();
     this.c = resolveCommon('oci', opts);
-    this.images = new ImageStore(this.c.imageDir);
+    this.images = ImageStore.at(this.c.imageDir);
     this.tasks = new SupervisedTasks<OciInfo>(
       { stateDir: this.c.stateDir, rotation: this.c.rotation, log: this.c.log, ...(this.c.supervisor ? { supervisor: this.c.supervisor } : {}) },
       {
@@ -115,8 +115,9 @@ export class OciRuntime extends SupervisedRuntime<OciInfo> implements Runtime {
       const ref = registryRef(spec.image)!;
       const credentials = nodeCredentials(ref.registry);
       const t0 = performance.now();
-      const r = await this.images.pull(spec.image, credentials ? { credentials } : {});
-      this.c.log.info({ task: spec.taskId, image: spec.image, bytesRead: r.bytesRead, blobsFetched: r.blobsFetched }, `pulled ${spec.image} (${r.image.id.slice(0, 19)}): ${r.blobsFetched} blob(s), ${r.bytesRead} bytes from ${ref.registry} in ${Math.round(performance.now() - t0)} ms`);
+      const source = this.opts.oci?.blobSource;
+      const r = await this.images.pull(spec.image, { ...(credentials ? { credentials } : {}), ...(source ? { source } : {}) });
+      this.c.log.info({ task: spec.taskId, image: spec.image, bytesRead: r.bytesRead, blobsFetched: r.blobsFetched }, `pulled ${spec.image} (${r.image.id.slice(0, 19)}): ${r.blobsFetched} blob(s) fetched, ${r.bytesRead} bytes of them from ${ref.registry} itself, in ${Math.round(performance.now() - t0)} ms`);
     }
     this.image(spec);
   }
