@@ -11,7 +11,6 @@ import { tmpdir } from 'node:os';
 import net from 'node:net';
 import path from 'node:path';
 import { gzipSync } from 'node:zlib';
-import type { Test } from 'tap';
 import { waitFor } from './wait.js';
 
 /** Why the registry tests cannot run here, or null. */
@@ -50,7 +49,12 @@ async function freePort(host: string): Promise<number> {
 }
 
 /** Starts a registry for the test; with `htpasswd`, it asks for HTTP Basic auth. */
-export async function startRegistry(t: Test, opts: { htpasswd?: { user: string; password: string } } = {}): Promise<TestRegistry> {
+/** What startRegistry needs of its caller: somewhere to stop it (a tap test, or a benchmark's list). */
+export interface Teardowns {
+  teardown(fn: () => void): void;
+}
+
+export async function startRegistry(t: Teardowns, opts: { htpasswd?: { user: string; password: string } } = {}): Promise<TestRegistry> {
   // Its own dir, not t.testdir(): a test's own testdir() call would empty it under the running registry.
   const dir = mkdtempSync(path.join(tmpdir(), 'shoal-registry-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
