@@ -55,7 +55,7 @@ export type { DaemonOptions } from './options.js';
 import { OCI_RUNTIME_NAMES, type OciRuntimeName } from '../model/runtime-names.js';
 import { silentLogger, type Logger } from '../util/log/interface.js';
 import { serveNodeLogs } from './node-logs.js';
-import { peerBlobSource, serveImageBlobs } from '../worker/agent/image-peers.js';
+import { peerBlobSource, peerImageSource, serveImages, type BlobPeer } from '../worker/agent/image-peers.js';
 import { ImageStore } from '../worker/runtime/images/store.js';
 import { nodeCredentials } from '../worker/runtime/images/registry.js';
 export { OCI_RUNTIME_NAMES, type OciRuntimeName };
@@ -391,13 +391,14 @@ export class Daemon {
     const blobSource = peerBlobSource({
       transport: this.transport,
       self: this.identity.nodeId,
-      peers: () => this.gossip.members().filter((m) => m.state === 'alive' && m.id !== this.identity.nodeId && m.clusterAddr).map((m) => ({ nodeId: m.id, addr: m.clusterAddr })),
+      peers: () => this.alivePeers(),
       store: images,
       credentials: (registry) => nodeCredentials(registry),
       log: imageLog,
     });
-    this.stopImageBlobs = serveImageBlobs(this.transport, images, (registry) => nodeCredentials(registry), imageLog);
-    const ro: RuntimeOptions = { ...base, supervisor: sup, oci: { ...base.oci, blobSource } };
+    this.stopImageBlobs = serveImages(this.transport, images, (registry) => nodeCredentials(registry), imageLog);
+    const peerImages = peerImageSource({ transport: this.transport, self: this.identity.nodeId, peers: () => this.alivePeers(), store: images, log: imageLog });
+    const ro: RuntimeOptions = { ...base, supervisor: sup, oci: { ...base.oci, blobSource, peerImages } };
     for (const name of RUNTIME_NAMES) {
       const r = createRuntime(name, ro);
       const a = await r.available().catch((err: Error) => ({ ok: false, reason: err.message }));
@@ -423,6 +424,14 @@ export class Daemon {
     });
     const agent = this.agent;
     this.stopLogs = serveTaskLogs(this.transport, (id) => agent.findRuntime(id), this.root.child({ component: 'agent' }));
+  }
+
+  /** The other live nodes, as gossip sees them: where images and blobs are asked for. */
+  private alivePeers(): BlobPeer[] {
+    return this.gossip
+      .members()
+      .filter((m) => m.state === 'alive' && m.id !== this.identity.nodeId && m.clusterAddr)
+      .map((m) => ({ nodeId: m.id, addr: m.clusterAddr }));
   }
 
   /**

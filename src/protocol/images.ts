@@ -1,5 +1,5 @@
 import { defineMessage } from '../wire/registry.js';
-import { bytes, literal, object, str, tagged } from '../wire/schema.js';
+import { array, bool, bytes, literal, object, optional, str, tagged } from '../wire/schema.js';
 
 /**
  * `image.blob`: a node asks a peer for one blob of a registry image (a
@@ -16,8 +16,9 @@ export const ImageBlob = defineMessage({
   body: tagged('type', {
     open: object({
       type: literal('open'),
-      registry: str({ min: 1, max: 256 }),
-      repository: str({ min: 1, max: 256 }),
+      /** The registry and repository to read it from on a miss; absent: from the cache only (an imported image's layer). */
+      registry: optional(str({ min: 1, max: 256 })),
+      repository: optional(str({ min: 1, max: 256 })),
       digest: str({ min: 71, max: 71 }),
     }),
     data: object({ type: literal('data'), bytes: bytes({ max: 1 << 20 }) }),
@@ -28,4 +29,25 @@ export const ImageBlob = defineMessage({
   ],
 });
 
-export type ImageBlobFrame = { type: 'open'; registry: string; repository: string; digest: string } | { type: 'data'; bytes: Uint8Array };
+export type ImageBlobFrame = { type: 'open'; registry?: string; repository?: string; digest: string } | { type: 'data'; bytes: Uint8Array };
+
+/**
+ * `image.find`: does this node have the image NAME (imported, pulled or
+ * fetched), with every layer blob kept? The answer lets the asker fetch
+ * the layers (`image.blob`, by digest) and build the same image: how an
+ * image imported on one node becomes available to all of them.
+ */
+export const ImageFind = defineMessage({
+  name: 'image.find',
+  version: 1,
+  body: object({ name: str({ min: 1, max: 512 }) }),
+  response: object({
+    found: bool(),
+    id: optional(str({ min: 71, max: 71 })),
+    /** The image config (Entrypoint, Cmd, Env, …) as JSON. */
+    config: optional(str({ max: 64 * 1024 })),
+    layers: optional(array(str({ min: 71, max: 71 }), { max: 256 })),
+  }),
+  samples: () => [{ name: 'busybox:latest' }],
+  responseSamples: () => [{ found: false }, { found: true, id: `sha256:${'a'.repeat(64)}`, config: '{"Cmd":["sh"]}', layers: [`sha256:${'b'.repeat(64)}`] }],
+});

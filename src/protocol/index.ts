@@ -16,7 +16,7 @@ import { Heartbeat, SessionOpen, StatusReport } from './dispatcher.js';
 import { CaCertificate, CertRenew, Join, MembershipChange } from './membership.js';
 import { NodeLogs, TaskLogs } from './logs.js';
 import { LeaseRenew, LeaseReport } from './lease.js';
-import { ImageBlob } from './images.js';
+import { ImageBlob, ImageFind } from './images.js';
 
 export const CLUSTER_MESSAGES: readonly MessageType[] = [
   ...WIRE_MESSAGES,
@@ -35,4 +35,5 @@ export const CLUSTER_MESSAGES: readonly MessageType[] = [
   LeaseRenew,
   LeaseReport,
   ImageBlob,
+  ImageFind,
 ] as MessageType[];

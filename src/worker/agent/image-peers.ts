@@ -1,10 +1,12 @@
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
+import { createReadStream, existsSync } from 'node:fs';
 import type { Stream, Transport } from '../../wire/interface.js';
-import { ImageBlob, type ImageBlobFrame } from '../../protocol/images.js';
+import { ImageBlob, ImageFind, type ImageBlobFrame } from '../../protocol/images.js';
 import { ShoalError } from '../../util/errors.js';
 import type { Logger } from '../../util/log/interface.js';
 import type { ImageStore } from '../runtime/images/store.js';
+import type { ImageConfig, ImageSummary } from '../runtime/images/types.js';
+import { RuntimeError } from '../runtime/interface.js';
 import { registryRef, writeVerified, type BlobSource, type RegistryRef } from '../runtime/images/registry.js';
 
 /**
@@ -72,10 +74,11 @@ export function peerBlobSource(o: PeerBlobOptions): BlobSource {
   };
 }
 
-async function fetchFromPeer(transport: Transport, peer: BlobPeer, ref: RegistryRef, digest: string, file: string): Promise<void> {
+/** One blob from a peer into `file`, digest-checked; `ref` lets the peer read the registry on a miss (null: its cache only). */
+async function fetchFromPeer(transport: Transport, peer: BlobPeer, ref: RegistryRef | null, digest: string, file: string): Promise<void> {
   const conn = await transport.connect(peer.addr, { expectNodeId: peer.nodeId, timeoutMs: CONNECT_TIMEOUT_MS });
   try {
-    const s = conn.openStream(ImageBlob, { type: 'open', registry: ref.registry, repository: ref.repository, digest }) as Stream<ImageBlobFrame>;
+    const s = conn.openStream(ImageBlob, { type: 'open', ...(ref ? { registry: ref.registry, repository: ref.repository } : {}), digest }) as Stream<ImageBlobFrame>;
     async function* chunks(): AsyncGenerator<Uint8Array> {
       for await (const f of s) if (f.type === 'data') yield f.bytes;
     }
@@ -85,28 +88,38 @@ async function fetchFromPeer(transport: Transport, peer: BlobPeer, ref: Registry
   }
 }
 
-/** Answers `image.blob`: from the cache, or the registry once (ImageStore.ensureBlob), in chunks with back-pressure. */
-export function serveImageBlobs(transport: Transport, store: ImageStore, credentials: (registry: string) => string | undefined, log: Logger): () => void {
+/**
+ * Answers `image.blob` (from the cache, or the registry once when the asker
+ * names one: ImageStore.ensureBlob; in chunks with back-pressure) and
+ * `image.find` (whether this node has an image, with its layer blobs).
+ */
+export function serveImages(transport: Transport, store: ImageStore, credentials: (registry: string) => string | undefined, log: Logger): () => void {
   transport.onStream(ImageBlob, (stream, open) => {
     const s = stream as Stream<ImageBlobFrame>;
     const o = open as ImageBlobFrame;
     if (o.type !== 'open') return s.reset('expected an open frame');
-    let ref: RegistryRef | null;
-    try {
-      ref = registryRef(`${o.registry}/${o.repository}@${o.digest}`);
-    } catch (err) {
-      return s.reset((err as Error).message);
+    if (!/^sha256:[a-f0-9]{64}$/.test(o.digest)) return s.reset('expected a sha256 digest');
+    let ref: RegistryRef | null = null;
+    if (o.registry !== undefined || o.repository !== undefined) {
+      try {
+        ref = registryRef(`${o.registry}/${o.repository}@${o.digest}`);
+      } catch (err) {
+        return s.reset((err as Error).message);
+      }
+      if (!ref) return s.reset(`${o.registry} is not a registry address`);
     }
-    if (!ref) return s.reset(`${o.registry} is not a registry address`);
     let cancelled = false;
     s.onData(
       () => {},
       () => (cancelled = true),
     );
-    const r = ref;
     void (async () => {
-      const creds = credentials(r.registry);
-      await store.ensureBlob(r, o.digest, creds ? { credentials: creds } : {});
+      if (ref) {
+        const creds = credentials(ref.registry);
+        await store.ensureBlob(ref, o.digest, creds ? { credentials: creds } : {});
+      } else if (!existsSync(store.blobFile(o.digest))) {
+        throw new RuntimeError('NOT_FOUND', `blob ${o.digest} is not on this node`);
+      }
       for await (const chunk of createReadStream(store.blobFile(o.digest), { highWaterMark: CHUNK_BYTES })) {
         if (cancelled) return;
         if (!s.write({ type: 'data', bytes: chunk as Buffer })) await s.drain();
@@ -117,5 +130,62 @@ export function serveImageBlobs(transport: Transport, store: ImageStore, credent
       s.reset(err instanceof ShoalError ? err : err.message);
     });
   });
-  return () => transport.off(ImageBlob);
+  transport.onRequest(ImageFind, ({ name }) => {
+    let img;
+    try {
+      img = store.shareable(name);
+    } catch {
+      img = null; // not an image name this store takes
+    }
+    return img ? { found: true, id: img.id, config: JSON.stringify(img.config), layers: img.layers } : { found: false };
+  });
+  return () => {
+    transport.off(ImageBlob);
+    transport.off(ImageFind);
+  };
+}
+
+/**
+ * An image no registry names (imported somewhere in the cluster): asks every
+ * live peer whether it has it (`image.find`), fetches the layers this node
+ * lacks from the first that does (each checked against its digest), and
+ * builds the image here. Null when no peer has it. One fetch per name at a
+ * time, however many tasks wait for it.
+ */
+export function peerImageSource(o: Omit<PeerBlobOptions, 'credentials'>): (name: string) => Promise<ImageSummary | null> {
+  const inFlight = new Map<string, Promise<ImageSummary | null>>();
+  const fetchImage = async (name: string): Promise<ImageSummary | null> => {
+    const answers = await Promise.all(
+      o.peers().map(async (peer) => {
+        try {
+          const conn = await o.transport.connect(peer.addr, { expectNodeId: peer.nodeId, timeoutMs: CONNECT_TIMEOUT_MS });
+          try {
+            const r = await conn.request(ImageFind, { name }, { timeoutMs: CONNECT_TIMEOUT_MS });
+            return r.found && r.id && r.layers && r.config !== undefined ? { peer, id: r.id, layers: r.layers, config: r.config } : null;
+          } finally {
+            conn.close('image.find done');
+          }
+        } catch {
+          return null; // that peer cannot say: ask the others
+        }
+      }),
+    );
+    const from = answers.find((a) => a !== null);
+    if (!from) return null;
+    for (const d of from.layers) {
+      const file = o.store.blobFile(d);
+      if (!existsSync(file)) await fetchFromPeer(o.transport, from.peer, null, d, file);
+    }
+    const summary = await o.store.importShared(name, { id: from.id, config: JSON.parse(from.config) as ImageConfig, layers: from.layers });
+    o.log.info({ peer: from.peer.nodeId, image: name }, `image ${name} (${from.id.slice(0, 19)}) fetched from node ${from.peer.nodeId}: ${from.layers.length} layer(s)`);
+    return summary;
+  };
+  return (name) => {
+    let p = inFlight.get(name);
+    if (!p) {
+      p = fetchImage(name).finally(() => inFlight.delete(name));
+      inFlight.set(name, p);
+    }
+    return p;
+  };
 }

@@ -2,6 +2,7 @@ import path from 'node:path';
 import { DEFAULT_LOG_ROTATION, type LogRotation } from './common/log-format.js';
 import type { SupervisorClient } from '../supervisor/client.js';
 import type { BlobSource } from './images/registry.js';
+import type { ImageSummary } from './images/types.js';
 import { silentLogger, type Logger } from '../../util/log/interface.js';
 
 /** How a node's runtimes are set up. Only dataDir is required. */
@@ -40,6 +41,12 @@ export interface RuntimeOptions {
      * registry is read once per blob per cluster. Default: the registry.
      */
     blobSource?: BlobSource;
+    /**
+     * Builds an image no registry names from a node of the cluster that has
+     * it (imported there): how `shoal image import` on one node serves all.
+     * Null when none has it. Default: none (the image must be here).
+     */
+    peerImages?: (name: string) => Promise<ImageSummary | null>;
   };
   docker?: {
     /** Docker Engine socket (default /var/run/docker.sock, or DOCKER_HOST=unix://…). */

@@ -1,12 +1,12 @@
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
+import { copyFileSync, existsSync, linkSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { RuntimeError } from '../interface.js';
 import { readJson, writeJsonAtomic } from '../common/atomic.js';
 import { isDockerArchive, isOciLayout, readDockerArchive, readOciLayout, type LayeredImage } from './formats.js';
 import { normalizeImageName } from './names.js';
 import { fetchBlob, pullToLayout, registryRef, type BlobSource, type PullStats, type RegistryRef } from './registry.js';
-import type { ImageConfig, ImageRecord, ImageSource, ImageSummary, ResolvedImage } from './types.js';
+import type { ImageConfig, ImageRecord, ImageSource, ImageSummary, ResolvedImage, ShareableImage } from './types.js';
 import { applyLayer, extractTar, listTar, sha256File, treeSize } from './unpack.js';
 
 /** A pull's image and what it read from the registry. */
@@ -37,7 +37,11 @@ export class ImageStore {
   private readonly blobFetches = new Map<string, Promise<number>>();
   private static readonly open = new Map<string, ImageStore>();
 
-  constructor(readonly root: string) {}
+  readonly root: string;
+
+  constructor(root: string) {
+    this.root = path.resolve(root);
+  }
 
   /** The process's one store for `root`, so pulls and blob fetches are shared by all who use it. */
   static at(root: string): ImageStore {
@@ -155,7 +159,7 @@ export class ImageStore {
     const staged = path.join(work, 'image');
     mkdirSync(path.join(staged, 'rootfs'), { recursive: true });
     await extractTar(file, path.join(staged, 'rootfs'));
-    this.publish(staged, id, { Cmd: ['sh'], Env: ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'] }, 'tarball');
+    this.publish(staged, id, { Cmd: ['sh'], Env: ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'] }, 'tarball', [await this.keepBlob(file, id)]);
     return id;
   }
 
@@ -163,14 +167,79 @@ export class ImageStore {
     if (this.record(img.id)) return img.id;
     const staged = path.join(work, 'image');
     mkdirSync(path.join(staged, 'rootfs'), { recursive: true });
-    for (const layer of img.layers) await applyLayer(layer, path.join(staged, 'rootfs'));
-    this.publish(staged, img.id, pickConfig(img.config), source);
+    const layers: string[] = [];
+    for (const layer of img.layers) {
+      await applyLayer(layer, path.join(staged, 'rootfs'));
+      layers.push(await this.keepBlob(layer));
+    }
+    this.publish(staged, img.id, pickConfig(img.config), source, layers);
     return img.id;
   }
 
+  /**
+   * Keeps a layer file in the blob cache, so other nodes can fetch it by digest; its digest. A file already
+   * named by its digest (an OCI layout's blob, verified when read) is not
+   * hashed again.
+   */
+  private async keepBlob(file: string, known?: string): Promise<string> {
+    const named = /(?:^|\/)sha256\/([a-f0-9]{64})$/.exec(file)?.[1];
+    const digest = known ?? (named ? `sha256:${named}` : `sha256:${await sha256File(file)}`);
+    const dest = this.blobFile(digest);
+    if (!existsSync(dest)) {
+      mkdirSync(path.dirname(dest), { recursive: true });
+      const tmp = `${dest}.${randomBytes(4).toString('hex')}.part`;
+      // A link only to files of our own (an archive unpacked under tmp/): a user's file shares its inode, and may change.
+      let linked = false;
+      if (path.resolve(file).startsWith(this.root + path.sep)) {
+        try {
+          linkSync(file, tmp);
+          linked = true;
+        } catch {
+          // another filesystem: copy
+        }
+      }
+      if (!linked) copyFileSync(file, tmp);
+      renameSync(tmp, dest);
+    }
+    return digest;
+  }
+
+  /** The ID, config and layer blobs of NAME, when this node has all of them (for a peer to fetch). */
+  shareable(name: string): ShareableImage | null {
+    const img = this.resolve(name);
+    if (!img?.layers?.length || !img.layers.every((d) => existsSync(this.blobFile(d)))) return null;
+    return { id: img.id, config: img.config, layers: img.layers };
+  }
+
+  /**
+   * Builds NAME from blobs already in the cache (fetched from a peer, each
+   * checked against its digest) and tags it. The ID and config are the
+   * peer's: a node of this cluster, over its mutual TLS.
+   */
+  async importShared(name: string, img: ShareableImage): Promise<ImageSummary> {
+    const ref = normalizeImageName(name);
+    hex(img.id);
+    for (const d of img.layers) if (!existsSync(this.blobFile(d))) throw new RuntimeError('FAILED', `image ${ref}: blob ${d} is not in the cache`);
+    if (!this.record(img.id)) {
+      mkdirSync(this.dir('tmp'), { recursive: true });
+      mkdirSync(this.dir('images'), { recursive: true });
+      const work = this.dir('tmp', `${Date.now()}-${randomBytes(6).toString('hex')}`);
+      const staged = path.join(work, 'image');
+      mkdirSync(path.join(staged, 'rootfs'), { recursive: true });
+      try {
+        for (const d of img.layers) await applyLayer(this.blobFile(d), path.join(staged, 'rootfs'));
+        this.publish(staged, img.id, pickConfig(img.config), 'peer', img.layers);
+      } finally {
+        rmSync(work, { recursive: true, force: true });
+      }
+    }
+    writeJsonAtomic(this.refFile(ref), { name: ref, id: img.id });
+    return this.summary(ref, img.id)!;
+  }
+
   /** Moves a complete staged image into images/<hex>; a concurrent import of the same ID may win, which is fine. */
-  private publish(staged: string, id: string, config: ImageConfig, source: ImageSource): void {
-    const rec: ImageRecord = { id, config, size: treeSize(path.join(staged, 'rootfs')), created: new Date().toISOString(), source };
+  private publish(staged: string, id: string, config: ImageConfig, source: ImageSource, layers: string[]): void {
+    const rec: ImageRecord = { id, config, size: treeSize(path.join(staged, 'rootfs')), created: new Date().toISOString(), source, layers };
     writeJsonAtomic(path.join(staged, 'image.json'), rec);
     try {
       renameSync(staged, this.dir('images', hex(id)));

@@ -11,7 +11,7 @@ export interface ImageConfig {
   User?: string;
 }
 
-export type ImageSource = 'tarball' | 'oci-layout' | 'docker-archive' | 'registry';
+export type ImageSource = 'tarball' | 'oci-layout' | 'docker-archive' | 'registry' | 'peer';
 
 /** images/<id>/image.json */
 export interface ImageRecord {
@@ -23,6 +23,19 @@ export interface ImageRecord {
   /** When it was imported here (RFC 3339). */
   created: string;
   source: ImageSource;
+  /**
+   * Its layers as blobs in this node's cache (images/blobs), in order: what
+   * another node fetches to have the same image (worker/agent/image-peers.ts).
+   * Absent on images stored before blobs were kept.
+   */
+  layers?: string[];
+}
+
+/** What a node needs to build an image another node has: its ID, config and layer blobs. */
+export interface ShareableImage {
+  id: string;
+  config: ImageConfig;
+  layers: string[];
 }
 
 export interface ImageSummary {

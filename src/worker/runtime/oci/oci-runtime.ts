@@ -111,7 +111,10 @@ export class OciRuntime extends SupervisedRuntime<OciInfo> implements Runtime {
     checkTaskId(spec.taskId);
     const a = await this.availableFor(this.binaryFor(spec));
     if (!a.ok) throw new RuntimeError('UNAVAILABLE', a.reason ?? 'oci runtime unavailable');
-    if (!this.images.resolve(spec.image) && registryRef(spec.image)) {
+    if (!this.images.resolve(spec.image) && !registryRef(spec.image) && this.opts.oci?.peerImages) {
+      // Imported on another node: build it here from that node's layers.
+      await this.opts.oci.peerImages(spec.image);
+    } else if (!this.images.resolve(spec.image) && registryRef(spec.image)) {
       const ref = registryRef(spec.image)!;
       const credentials = nodeCredentials(ref.registry);
       const t0 = performance.now();
@@ -129,7 +132,7 @@ export class OciRuntime extends SupervisedRuntime<OciInfo> implements Runtime {
   private image(spec: TaskRunSpec) {
     const img = this.images.resolve(spec.image);
     if (!img) {
-      throw new RuntimeError('IMAGE_NOT_FOUND', `image ${spec.image} is not in this node's image store (${this.c.imageDir}); import it with \`shoal image import ${spec.image} FILE\` (a rootfs tarball or an OCI layout), or name the registry to pull it from (HOST[:PORT]/NAME:TAG)`);
+      throw new RuntimeError('IMAGE_NOT_FOUND', `image ${spec.image} is not in this node's image store (${this.c.imageDir})${this.opts.oci?.peerImages ? ' nor on any other live node of the cluster' : ''}; import it with \`shoal image import ${spec.image} FILE\` (a rootfs tarball or an OCI layout), or name the registry to pull it from (HOST[:PORT]/NAME:TAG)`);
     }
     return img;
   }
