@@ -56,7 +56,7 @@ async function main(): Promise<void> {
     const layout = path.join(work, 'layout');
     buildLayout(layout, 'big', [{ layers: [busyboxRootfs().tarball, ...layers], config: { Cmd: ['sleep', '3600'] } }]);
     const blobs = path.join(layout, 'blobs', 'sha256');
-    push(layout, 'big', `${reg.addr}/big:1`);
+    await push(layout, 'big', `${reg.addr}/big:1`);
     // Config and layers (the blobs a node fetches); the manifest is counted in what is read, not here.
     const imageBytes = readdirSync(blobs)
       .map((f) => statSync(path.join(blobs, f)).size)

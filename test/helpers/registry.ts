@@ -4,8 +4,9 @@
  * from OCI layouts built here from tarballs. Its log says what it served,
  * so a test can count the registry reads of each blob.
  */
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
+import { execFile, execFileSync, spawn, spawnSync } from 'node:child_process';
+import { createHash, createSign, randomUUID, X509Certificate } from 'node:crypto';
+import http from 'node:http';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import net from 'node:net';
@@ -35,6 +36,8 @@ export interface TestRegistry {
   reads(): RegistryRead[];
   /** GETs of one blob that returned it. */
   blobReads(digest: string): number;
+  /** Requests its token service answered (0 without token auth). */
+  tokenRequests(): number;
 }
 
 async function freePort(host: string): Promise<number> {
@@ -54,7 +57,42 @@ export interface Teardowns {
   teardown(fn: () => void): void;
 }
 
-export async function startRegistry(t: Teardowns, opts: { htpasswd?: { user: string; password: string } } = {}): Promise<TestRegistry> {
+/**
+ * A token service for the registry's token auth (what Docker Hub and most
+ * registries use): it grants a JWT, signed with a throwaway key whose
+ * certificate the registry trusts (x5c), to the right Basic credentials, and
+ * 401 to anyone else. Returns its realm URL and the certificate file.
+ */
+async function startTokenService(t: Teardowns, dir: string, creds: { user: string; password: string }): Promise<{ realm: string; cert: string; asked: string[] }> {
+  const keyFile = path.join(dir, 'token-key.pem');
+  const cert = path.join(dir, 'token-cert.pem');
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', keyFile, '-out', cert, '-days', '2', '-subj', '/CN=shoal-test-token'], { stdio: 'pipe' });
+  const key = readFileSync(keyFile, 'utf8');
+  const der = new X509Certificate(readFileSync(cert, 'utf8')).raw.toString('base64');
+  const b64 = (o: object) => Buffer.from(JSON.stringify(o)).toString('base64url');
+  const asked: string[] = [];
+  const want = `Basic ${Buffer.from(`${creds.user}:${creds.password}`).toString('base64')}`;
+  const server = http.createServer((req, res) => {
+    const u = new URL(req.url ?? '/', 'http://x');
+    asked.push(u.search);
+    if (req.headers.authorization !== want) {
+      res.statusCode = 401;
+      return res.end('{"details":"bad credentials"}');
+    }
+    const [, name, actions] = (u.searchParams.get('scope') ?? '').split(':');
+    const now = Math.floor(Date.now() / 1000);
+    const head = b64({ alg: 'RS256', typ: 'JWT', x5c: [der] });
+    const body = b64({ iss: 'shoal-test', sub: creds.user, aud: 'shoal-registry', exp: now + 300, nbf: now - 10, iat: now, jti: randomUUID(), access: name ? [{ type: 'repository', name, actions: (actions ?? '').split(',') }] : [] });
+    const sig = createSign('RSA-SHA256').update(`${head}.${body}`).sign(key).toString('base64url');
+    res.setHeader('content-type', 'application/json');
+    res.end(JSON.stringify({ token: `${head}.${body}.${sig}` }));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  t.teardown(() => void server.close());
+  return { realm: `http://127.0.0.1:${(server.address() as net.AddressInfo).port}/token`, cert, asked };
+}
+
+export async function startRegistry(t: Teardowns, opts: { htpasswd?: { user: string; password: string }; token?: { user: string; password: string } } = {}): Promise<TestRegistry> {
   // Its own dir, not t.testdir(): a test's own testdir() call would empty it under the running registry.
   const dir = mkdtempSync(path.join(tmpdir(), 'shoal-registry-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
@@ -65,6 +103,12 @@ export async function startRegistry(t: Teardowns, opts: { htpasswd?: { user: str
     const file = path.join(dir, 'htpasswd');
     writeFileSync(file, execFileSync('htpasswd', ['-Bbn', opts.htpasswd.user, opts.htpasswd.password], { encoding: 'utf8' }));
     auth = `auth:\n  htpasswd:\n    realm: shoal-test\n    path: ${file}\n`;
+  }
+  let tokens: string[] = [];
+  if (opts.token) {
+    const ts = await startTokenService(t, dir, opts.token);
+    tokens = ts.asked;
+    auth = `auth:\n  token:\n    realm: ${ts.realm}\n    service: shoal-registry\n    issuer: shoal-test\n    rootcertbundle: ${ts.cert}\n`;
   }
   writeFileSync(
     path.join(dir, 'config.yml'),
@@ -92,6 +136,7 @@ export async function startRegistry(t: Teardowns, opts: { htpasswd?: { user: str
   return {
     addr,
     reads,
+    tokenRequests: () => tokens.length,
     blobReads: (digest) => reads().filter((r) => r.method === 'GET' && r.status === 200 && r.uri.endsWith(`/blobs/${digest}`)).length,
   };
 }
@@ -145,8 +190,13 @@ export function buildLayout(layout: string, tag: string, images: ImageParts[]): 
 }
 
 /** Pushes a layout's tag to the registry with skopeo (every platform of an index). */
-export function push(layout: string, tag: string, dest: string, creds?: { user: string; password: string }): void {
-  execFileSync('skopeo', ['copy', '--all', '--preserve-digests', '--dest-tls-verify=false', ...(creds ? ['--dest-creds', `${creds.user}:${creds.password}`] : []), `oci:${layout}:${tag}`, `docker://${dest}`], { stdio: 'pipe' });
+export function push(layout: string, tag: string, dest: string, creds?: { user: string; password: string }): Promise<void> {
+  // Asynchronous: a token service in this process must be able to answer skopeo meanwhile.
+  return new Promise((resolve, reject) => {
+    execFile('skopeo', ['copy', '--all', '--preserve-digests', '--dest-tls-verify=false', ...(creds ? ['--dest-creds', `${creds.user}:${creds.password}`] : []), `oci:${layout}:${tag}`, `docker://${dest}`], (err, _out, errOut) =>
+      err ? reject(new Error(`skopeo copy to ${dest}: ${String(errOut).trim() || err.message}`)) : resolve(),
+    );
+  });
 }
 
 /** A tarball of the given files (name → content), deterministic. */

@@ -10,7 +10,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import t, { type Test } from 'tap';
 import { ImageStore } from '../../src/worker/runtime/images/store.js';
-import { nodeCredentials, registryRef } from '../../src/worker/runtime/images/registry.js';
+import { challengeParams, nodeCredentials, registryRef } from '../../src/worker/runtime/images/registry.js';
 import { RuntimeError } from '../../src/worker/runtime/interface.js';
 import { busyboxBinary, busyboxRootfs } from '../helpers/busybox-rootfs.js';
 import { buildLayout, push, registryUnavailable, startRegistry, tarOf } from '../helpers/registry.js';
@@ -53,7 +53,7 @@ t.test('pulls from a registry', { skip: why ?? false }, async (t) => {
   const extra = tarOf(work, 'extra', { 'etc/motd': 'pulled\n' });
   const layout = path.join(work, 'one');
   const one = buildLayout(layout, '1', [{ layers: [rootfs.tarball, extra], config: { Cmd: ['sh', '-c', 'cat /etc/motd'], Env: ['A=1'] } }]);
-  push(layout, '1', `${reg.addr}/busybox:1`);
+  await push(layout, '1', `${reg.addr}/busybox:1`);
 
   const store = new ImageStore(path.join(work, 'store'));
   const name = `${reg.addr}/busybox:1`;
@@ -83,7 +83,7 @@ t.test('pulls from a registry', { skip: why ?? false }, async (t) => {
   // Concurrent tasks needing one image share one pull.
   const layout2 = path.join(work, 'two');
   const two = buildLayout(layout2, '2', [{ layers: [tarOf(work, 'solo', { 'solo.txt': 'x'.repeat(100_000) })] }]);
-  push(layout2, '2', `${reg.addr}/solo:2`);
+  await push(layout2, '2', `${reg.addr}/solo:2`);
   const fresh = new ImageStore(path.join(work, 'store2'));
   const results = await Promise.all([1, 2, 3, 4].map(() => fresh.pull(`${reg.addr}/solo:2`)));
   t.ok(results.every((x) => x === results[0]), 'four requests, one pull');
@@ -106,7 +106,7 @@ t.test('a multi-platform index: this node’s platform is pulled', { skip: why ?
     { layers: [tarOf(work, 'other', { arch: other })], platform: { os: 'linux', architecture: other } },
     { layers: [tarOf(work, 'mine', { arch })], platform: { os: 'linux', architecture: arch } },
   ]);
-  push(layout, 'm', `${reg.addr}/multi:m`);
+  await push(layout, 'm', `${reg.addr}/multi:m`);
   const store = new ImageStore(path.join(work, 'store'));
   const r = await store.pull(`${reg.addr}/multi:m`);
   t.equal(r.manifestDigest, built.manifests[1], `the linux/${arch} manifest`);
@@ -120,7 +120,7 @@ t.test('a registry that asks for credentials: the node’s docker login', { skip
   const work = t.testdir();
   const layout = path.join(work, 'private');
   buildLayout(layout, 'p', [{ layers: [tarOf(work, 'p', { 'private.txt': 'yes' })] }]);
-  push(layout, 'p', `${reg.addr}/private:p`, creds);
+  await push(layout, 'p', `${reg.addr}/private:p`, creds);
   const store = new ImageStore(path.join(work, 'store'));
   const name = `${reg.addr}/private:p`;
   await rejects(t, store.pull(name), 'FAILED', new RegExp(`registry ${reg.addr} needs credentials .*docker login ${reg.addr}`), 'no credentials: says how to log in');
@@ -132,4 +132,23 @@ t.test('a registry that asks for credentials: the node’s docker login', { skip
   const r = await store.pull(name, { credentials: login! });
   t.equal(r.blobsFetched, 2, 'pulled with the node’s login');
   t.equal(readFileSync(path.join(store.resolve(name)!.rootfs, 'private.txt'), 'utf8'), 'yes');
+});
+
+t.test('a registry with token auth (as Docker Hub and most registries): a bearer token from its token service', { skip: why ?? false }, async (t) => {
+  const creds = { user: 'shoal', password: 't0ken' };
+  const reg = await startRegistry(t, { token: creds });
+  const work = t.testdir();
+  const layout = path.join(work, 'tok');
+  buildLayout(layout, 't', [{ layers: [tarOf(work, 't', { 'token.txt': 'bearer' })] }]);
+  await push(layout, 't', `${reg.addr}/team/tok:t`, creds);
+  const store = new ImageStore(path.join(work, 'store'));
+  const name = `${reg.addr}/team/tok:t`;
+  await rejects(t, store.pull(name), 'FAILED', new RegExp(`token service of registry ${reg.addr} refused .*docker login ${reg.addr}`), 'no login: the token service refuses, and the error says how to log in');
+  await rejects(t, store.pull(name, { credentials: 'shoal:nope' }), 'FAILED', /credentials for it were not accepted/, 'a wrong login');
+  const asked = reg.tokenRequests();
+  const r = await store.pull(name, { credentials: `${creds.user}:${creds.password}` });
+  t.equal(r.blobsFetched, 2, 'pulled with a token');
+  t.ok(reg.tokenRequests() > asked, 'the token service was asked');
+  t.equal(readFileSync(path.join(store.resolve(name)!.rootfs, 'token.txt'), 'utf8'), 'bearer');
+  t.same(challengeParams('Bearer realm="https://auth.example/token",service="registry.example",scope="repository:a/b:pull"'), { realm: 'https://auth.example/token', service: 'registry.example', scope: 'repository:a/b:pull' });
 });

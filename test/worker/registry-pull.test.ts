@@ -36,8 +36,8 @@ t.test('services run images pulled from a registry, one pull per node', { skip: 
   const work = t.testdir();
   const layout = path.join(work, 'busybox');
   const built = buildLayout(layout, '1', [{ layers: [busyboxRootfs().tarball, tarOf(work, 'hello', { 'etc/hello': 'from the registry\n' })], config: { Cmd: ['sh'] } }]);
-  push(layout, '1', `${pub.addr}/busybox:1`);
-  push(layout, '1', `${priv.addr}/busybox:1`, creds);
+  await push(layout, '1', `${pub.addr}/busybox:1`);
+  await push(layout, '1', `${priv.addr}/busybox:1`, creds);
   const login = path.join(work, 'docker');
   mkdirSync(login);
   writeFileSync(path.join(login, 'config.json'), JSON.stringify({ auths: { [priv.addr]: { auth: Buffer.from(`${creds.user}:${creds.password}`).toString('base64') } } }));
@@ -94,7 +94,7 @@ t.test('services run images pulled from a registry, one pull per node', { skip: 
   }
   const layer = third!.layers[0]![1]!;
   const owner = blobOwner(layer, ids.map((n) => n.ID));
-  push(layout3, '3', `${pub.addr}/third:3`);
+  await push(layout3, '3', `${pub.addr}/third:3`);
   const ownerProc = c.nodes.find((n) => n !== m1 && n.stdout.includes(owner))!;
   await c.kill(ownerProc);
   await create('third', `${pub.addr}/third:3`, 2, [`node.id!=${owner}`]);

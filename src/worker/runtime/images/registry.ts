@@ -18,10 +18,12 @@ import { MT_INDEX, pickPlatform, type Descriptor } from './formats.js';
  * other (formats.ts), so a pulled image is unpacked and verified by the same
  * code as an imported one.
  *
- * Auth: anonymous, then HTTP Basic with the node's own `docker login`
- * credentials (`$DOCKER_CONFIG/config.json` or `~/.docker/config.json`, the
- * `auths` entry for the registry) when the registry asks for it. Bearer-token
- * registries are refused with a message saying so. Loopback registries are
+ * Auth: anonymous, then what the registry's 401 asks for: HTTP Basic with
+ * the node's own `docker login` credentials (`$DOCKER_CONFIG/config.json` or
+ * `~/.docker/config.json`, the `auths` entry for the registry), or a bearer
+ * token from the registry's token service (Docker Hub, GHCR, Harbor and
+ * distribution's token auth work this way), asked for with that login or
+ * anonymously. Loopback registries are
  * spoken to over plain HTTP (Docker treats 127.0.0.0/8 as insecure by
  * default); every other one over HTTPS with the system's CAs.
  */
@@ -262,7 +264,7 @@ class RegistryClient {
       }
       if (res.status === 401 && attempt === 0) {
         await res.body?.cancel();
-        this.authHeader = this.authFor(res.headers.get('www-authenticate') ?? '');
+        this.authHeader = await this.authFor(res.headers.get('www-authenticate') ?? '');
         continue;
       }
       if (res.ok) return res;
@@ -275,14 +277,62 @@ class RegistryClient {
     }
   }
 
-  private authFor(challenge: string): string {
+  /** The Authorization header a 401's challenge asks for: Basic with the node's login, or a bearer token from the realm. */
+  private async authFor(challenge: string): Promise<string> {
     const scheme = challenge.split(' ')[0]?.toLowerCase();
     if (scheme === 'basic') {
       if (!this.credentials) throw new RuntimeError('FAILED', `registry ${this.ref.registry} needs credentials for ${describe(this.ref)}: log in on this node with \`docker login ${this.ref.registry}\``);
       return `Basic ${Buffer.from(this.credentials).toString('base64')}`;
     }
-    throw new RuntimeError('FAILED', `registry ${this.ref.registry} asks for ${scheme || 'an unknown'} authentication, which Shoal's puller does not speak yet (it speaks anonymous and Basic)`);
+    if (scheme === 'bearer') return `Bearer ${await this.token(challengeParams(challenge))}`;
+    throw new RuntimeError('FAILED', `registry ${this.ref.registry} asks for ${scheme || 'an unknown'} authentication, which Shoal's puller does not speak (it speaks anonymous, Basic and bearer tokens)`);
   }
+
+  /**
+   * The token flow of Docker's registries (distribution's token auth):
+   * GET realm?service=…&scope=repository:NAME:pull, with the node's login as
+   * Basic auth when it has one (anonymous otherwise), answers {token} or
+   * {access_token}.
+   */
+  private async token(p: Record<string, string>): Promise<string> {
+    let realm: URL;
+    try {
+      realm = new URL(p.realm ?? '');
+    } catch {
+      throw new RuntimeError('FAILED', `registry ${this.ref.registry} gave no usable token realm (${JSON.stringify(p.realm ?? '')})`);
+    }
+    if (realm.protocol !== 'https:' && !(realm.protocol === 'http:' && isLoopback(realm.host))) throw new RuntimeError('FAILED', `registry ${this.ref.registry}'s token realm ${realm.origin} is not HTTPS; refusing to send credentials there`);
+    if (p.service) realm.searchParams.set('service', p.service);
+    realm.searchParams.set('scope', p.scope ?? `repository:${this.ref.repository}:pull`);
+    let res: Response;
+    try {
+      res = await fetch(realm, {
+        headers: this.credentials ? { authorization: `Basic ${Buffer.from(this.credentials).toString('base64')}` } : {},
+        signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
+      });
+    } catch (err) {
+      throw new RuntimeError('UNAVAILABLE', `cannot reach the token service ${realm.origin} of registry ${this.ref.registry}: ${(err as { cause?: Error }).cause?.message ?? (err as Error).message}`);
+    }
+    if (res.status === 401 || res.status === 403) {
+      await res.body?.cancel();
+      throw new RuntimeError('FAILED', `the token service of registry ${this.ref.registry} refused ${describe(this.ref)} (${res.status})${this.credentials ? ': the node’s credentials for it were not accepted' : `: log in on this node with \`docker login ${this.ref.registry}\``}`);
+    }
+    if (!res.ok) {
+      await res.body?.cancel();
+      throw new RuntimeError('UNAVAILABLE', `the token service of registry ${this.ref.registry} answered ${res.status}`);
+    }
+    const body = parseJson<{ token?: string; access_token?: string }>(await readLimited(res, 64 * 1024, 'a token response'), `the token service of ${this.ref.registry}'s answer`);
+    const token = body.token ?? body.access_token;
+    if (!token) throw new RuntimeError('FAILED', `the token service of registry ${this.ref.registry} answered no token`);
+    return token;
+  }
+}
+
+/** `Bearer realm="…",service="…",scope="…"` → its parameters. */
+export function challengeParams(challenge: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const m of challenge.slice(challenge.indexOf(' ') + 1).matchAll(/([a-zA-Z_]+)="([^"]*)"/g)) out[m[1]!.toLowerCase()] = m[2]!;
+  return out;
 }
 
 async function readLimited(res: Response, limit: number, what: string): Promise<Buffer> {
