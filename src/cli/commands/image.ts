@@ -6,9 +6,11 @@ import { CliError } from '../errors.js';
 
 /**
  * `shoal image import NAME FILE` and `shoal image ls`: the node-local image
- * store the oci runtime runs from (<data-dir>/images). There is no registry:
- * images arrive as a rootfs tarball, an OCI image layout (directory or tar)
- * or a `docker save` archive, imported on each node that should run them.
+ * store the oci runtime runs from (<data-dir>/images). An import takes a
+ * rootfs tarball, an OCI image layout (directory or tar) or a `docker save`
+ * archive; one node's import serves the cluster (the other nodes fetch its
+ * layers when a task needs it). Images whose name gives a registry are
+ * pulled by the nodes themselves.
  */
 
 import { defaultDataDir } from '../host.js';

@@ -168,9 +168,10 @@ export function registerStack(program: Command): void {
     .option('-d, --detach', 'do not wait for the services to converge')
     .option('--timeout <duration>', 'how long to wait for each service to converge', '2m')
     .option('--resolve-image <mode>', 'always, changed or never (images are not resolved against a registry here; accepted for docker compatibility)', 'always')
-    .option('--with-registry-auth', 'accepted for docker compatibility (no registry is contacted)')
+    .option('--with-registry-auth', 'refused: Shoal nodes pull with their own login (`docker login REGISTRY` on each node); the client’s credentials are not sent')
     .action(async (name: string, f: DeployFlags, cmd: Command) => {
       if (!['always', 'changed', 'never'].includes(f.resolveImage ?? 'always')) throw new CliError(`--resolve-image must be always, changed or never, got ${JSON.stringify(f.resolveImage)}`);
+      if (f.withRegistryAuth) throw new CliError('--with-registry-auth is not supported: Shoal nodes pull with their own registry login (run `docker login REGISTRY` on each node, or put its auths in $DOCKER_CONFIG/config.json); drop the flag');
       let plan: StackPlan;
       try {
         plan = planStack(name, readCompose(f.composeFile ?? []));
