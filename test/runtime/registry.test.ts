@@ -152,3 +152,24 @@ t.test('a registry with token auth (as Docker Hub and most registries): a bearer
   t.equal(readFileSync(path.join(store.resolve(name)!.rootfs, 'token.txt'), 'utf8'), 'bearer');
   t.same(challengeParams('Bearer realm="https://auth.example/token",service="registry.example",scope="repository:a/b:pull"'), { realm: 'https://auth.example/token', service: 'registry.example', scope: 'repository:a/b:pull' });
 });
+
+t.test('the oci runtime pulls in prepare, and says so while it does', { skip: why ?? false }, async (t) => {
+  const { createRuntime } = await import('../../src/worker/runtime/index.js');
+  const dataDir = t.testdir();
+  const rt = createRuntime('oci', { dataDir });
+  const ok = await rt.available();
+  if (!ok.ok) return void t.comment(`oci runtime unavailable: ${ok.reason}`);
+  const reg = await startRegistry(t);
+  const work = path.join(dataDir, 'work');
+  mkdirSync(work);
+  buildLayout(path.join(work, 'l'), '1', [{ layers: [busyboxRootfs().tarball] }]);
+  await push(path.join(work, 'l'), '1', `${reg.addr}/busybox:1`);
+  const spec = { taskId: 'pulltask1', name: 'pull.1', image: `${reg.addr}/busybox:1`, env: [], mounts: [], limits: {}, labels: {} };
+  const said: string[] = [];
+  await rt.prepare(spec, (m) => said.push(m));
+  t.same(said, [`pulling image ${reg.addr}/busybox:1`], 'the progress a task status shows');
+  t.ok(new ImageStore(path.join(dataDir, 'images')).resolve(spec.image), 'the image is in the node’s store');
+  said.length = 0;
+  await rt.prepare(spec, (m) => said.push(m));
+  t.same(said, [], 'nothing to pull the second time');
+});

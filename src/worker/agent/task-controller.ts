@@ -125,7 +125,8 @@ export class TaskController {
           if (rt.name !== 'oci') throw new Error(`overlay networks are not supported on the ${rt.name} runtime yet`);
           spec = { ...spec, network: await this.deps.networks.attach(this.task) };
         }
-        await rt.prepare(spec);
+        // A pull or a fetch from a peer can take a while: its progress is the task's message (service create shows it).
+        await rt.prepare(spec, (message) => void this.move('preparing', message).catch(() => {}));
         const info = await rt.create(spec);
         this.containerId = info.runtimeId;
         this.created = true;

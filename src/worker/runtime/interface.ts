@@ -119,8 +119,12 @@ export interface Runtime {
   readonly name: RuntimeName;
   /** Whether this runtime can run here (binary present, socket reachable); the reason when not. */
   available(): Promise<{ ok: boolean; reason?: string }>;
-  /** Makes the image usable (import check / pull from the local store). Idempotent. */
-  prepare(spec: TaskRunSpec): Promise<void>;
+  /**
+   * Makes the image usable (here already, pulled from its registry, or
+   * fetched from a node that has it). Idempotent. `progress` hears what a
+   * slow step is doing ("pulling …"), for the task's status message.
+   */
+  prepare(spec: TaskRunSpec, progress?: (message: string) => void): Promise<void>;
   /** Creates the task's container without starting it. Idempotent for an existing task ID. */
   create(spec: TaskRunSpec): Promise<ContainerInfo>;
   start(taskId: string): Promise<void>;

@@ -107,17 +107,19 @@ export class OciRuntime extends SupervisedRuntime<OciInfo> implements Runtime {
    * gives (with this node's `docker login` for it); a name without a
    * registry must have been imported.
    */
-  async prepare(spec: TaskRunSpec): Promise<void> {
+  async prepare(spec: TaskRunSpec, progress?: (message: string) => void): Promise<void> {
     checkTaskId(spec.taskId);
     const a = await this.availableFor(this.binaryFor(spec));
     if (!a.ok) throw new RuntimeError('UNAVAILABLE', a.reason ?? 'oci runtime unavailable');
     if (!this.images.resolve(spec.image) && !registryRef(spec.image) && this.opts.oci?.peerImages) {
       // Imported on another node: build it here from that node's layers.
+      progress?.(`fetching image ${spec.image} from the node that has it`);
       await this.opts.oci.peerImages(spec.image);
     } else if (!this.images.resolve(spec.image) && registryRef(spec.image)) {
       const ref = registryRef(spec.image)!;
       const credentials = nodeCredentials(ref.registry);
       const t0 = performance.now();
+      progress?.(`pulling image ${spec.image}`);
       const source = this.opts.oci?.blobSource;
       const r = await this.images.pull(spec.image, { ...(credentials ? { credentials } : {}), ...(source ? { source } : {}) });
       this.c.log.info({ task: spec.taskId, image: spec.image, bytesRead: r.bytesRead, blobsFetched: r.blobsFetched }, `pulled ${spec.image} (${r.image.id.slice(0, 19)}): ${r.blobsFetched} blob(s) fetched, ${r.bytesRead} bytes of them from ${ref.registry} itself, in ${Math.round(performance.now() - t0)} ms`);
