@@ -25,7 +25,7 @@ export class DockerClient {
   }
 
   /** The raw response (for streams: logs, exec output). */
-  raw(method: string, path: string, body?: unknown, opts: { timeoutMs?: number; signal?: AbortSignal; rawBody?: NodeJS.ReadableStream } = {}): Promise<http.IncomingMessage> {
+  raw(method: string, path: string, body?: unknown, opts: { timeoutMs?: number; signal?: AbortSignal; rawBody?: NodeJS.ReadableStream; headers?: Record<string, string> } = {}): Promise<http.IncomingMessage> {
     return new Promise((resolve, reject) => {
       const data = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
       const req = http.request({
@@ -37,6 +37,7 @@ export class DockerClient {
           host: 'docker',
           ...(data ? { 'content-type': 'application/json', 'content-length': data.length } : {}),
           ...(opts.rawBody ? { 'content-type': 'application/x-tar' } : {}),
+          ...opts.headers,
         },
         ...(opts.signal ? { signal: opts.signal } : {}),
       });

@@ -8,6 +8,7 @@ import type { RuntimeOptions } from '../options.js';
 import { DockerClient, errorMessage, readAll } from './client.js';
 import { Demuxer, parseRfc3339Ms, parseTimestamped } from './demux.js';
 import { containerName, createBody, TASK_LABEL } from './spec.js';
+import { nodeCredentials, registryRef, type RegistryRef } from '../images/registry.js';
 
 interface DockerState {
   Status: string;
@@ -39,8 +40,8 @@ function defaultSocket(): string {
  * Tasks as Docker containers, through the Engine API on its unix socket.
  * The engine is the state store: containers carry the label shoal.task.id,
  * so a restarted agent finds its tasks with a label filter, and the engine
- * keeps exit codes and logs. Images are never pulled (no registry here):
- * a missing image fails prepare() with IMAGE_NOT_FOUND.
+ * keeps exit codes and logs. An image whose name gives a registry is pulled
+ * by the engine; any other missing image fails prepare() with IMAGE_NOT_FOUND.
  */
 export class DockerRuntime implements Runtime {
   readonly name = 'docker' as const;
@@ -63,13 +64,55 @@ export class DockerRuntime implements Runtime {
     }
   }
 
-  async prepare(spec: TaskRunSpec): Promise<void> {
+  /**
+   * The image is in the engine, or, when its name gives a registry, the
+   * engine pulls it now (with this node's `docker login` for that registry,
+   * sent as X-Registry-Auth). A name without a registry must be loaded.
+   */
+  async prepare(spec: TaskRunSpec, progress?: (message: string) => void): Promise<void> {
     checkTaskId(spec.taskId);
-    const r = await this.api.json<unknown>('GET', `/images/${imagePath(spec.image)}/json`);
+    let r = await this.api.json<unknown>('GET', `/images/${imagePath(spec.image)}/json`);
+    const ref = r.status === 404 ? registryRef(spec.image) : null;
+    if (ref) {
+      progress?.(`pulling image ${spec.image}`);
+      await this.pull(spec.image, ref);
+      r = await this.api.json<unknown>('GET', `/images/${imagePath(spec.image)}/json`);
+    }
     if (r.status === 404) {
-      throw new RuntimeError('IMAGE_NOT_FOUND', `image ${spec.image} is not on this node's Docker engine and Shoal never pulls from a registry; load it first, e.g. \`docker import ROOTFS.tar ${spec.image}\` or \`docker load -i IMAGE.tar\``);
+      throw new RuntimeError('IMAGE_NOT_FOUND', `image ${spec.image} is not on this node's Docker engine; load it first (\`docker import ROOTFS.tar ${spec.image}\` or \`docker load -i IMAGE.tar\`), or name the registry to pull it from (HOST[:PORT]/NAME:TAG)`);
     }
     if (r.status !== 200) throw new RuntimeError('FAILED', `Docker image inspect ${spec.image}: ${errorMessage(r.body)}`);
+  }
+
+  /** POST /images/create: the engine pulls; its answer is a stream of JSON progress objects, an error among them when it failed. */
+  private async pull(image: string, ref: RegistryRef): Promise<void> {
+    const login = nodeCredentials(ref.registry);
+    const colon = login?.indexOf(':') ?? -1;
+    // base64url with its padding: the engine decodes with Go's base64.URLEncoding, which wants it.
+    const auth = login ? Buffer.from(JSON.stringify({ username: login.slice(0, colon), password: login.slice(colon + 1), serveraddress: ref.registry })).toString('base64').replace(/\+/g, '-').replace(/\//g, '_') : undefined;
+    const from = ref.reference.startsWith('sha256:') ? `${ref.registry}/${ref.repository}@${ref.reference}` : `${ref.registry}/${ref.repository}`;
+    const tag = ref.reference.startsWith('sha256:') ? '' : `&tag=${encodeURIComponent(ref.reference)}`;
+    const res = await this.api.raw('POST', `/images/create?fromImage=${encodeURIComponent(from)}${tag}`, undefined, { timeoutMs: 600_000, ...(auth ? { headers: { 'x-registry-auth': auth } } : {}) });
+    const text = await readAll(res);
+    if ((res.statusCode ?? 0) >= 400) {
+      let msg = text.trim();
+      try {
+        msg = errorMessage(JSON.parse(text));
+      } catch {
+        // not JSON: the text is the message
+      }
+      throw new RuntimeError(res.statusCode === 404 ? 'IMAGE_NOT_FOUND' : 'FAILED', `Docker could not pull ${image}: ${msg}${login ? '' : ` (if ${ref.registry} needs a login: \`docker login ${ref.registry}\` on this node)`}`);
+    }
+    for (const line of text.split('\n')) {
+      if (!line.trim()) continue;
+      let o: { error?: string; errorDetail?: { message?: string } };
+      try {
+        o = JSON.parse(line) as typeof o;
+      } catch {
+        continue;
+      }
+      if (o.error || o.errorDetail) throw new RuntimeError('FAILED', `Docker could not pull ${image}: ${o.errorDetail?.message ?? o.error}`);
+    }
   }
 
   /** The image's HEALTHCHECK, as the engine holds it (Config.Healthcheck). */
