@@ -347,3 +347,27 @@ t.test('replacing a task no agent has seen yet still waits one round: the schedu
   w2.step();
   t.equal(w2.task(n.ID).DesiredState, 'running');
 });
+
+t.test('process tasks whose host ports no longer match the service’s ports are updated; other runtimes are not', async (t) => {
+  for (const runtime of ['process', 'oci'] as const) {
+    const w = new World([mkNode('n1'), mkNode('n2')], [mkService('s1', { replicas: 2, update: { Parallelism: 0, Monitor: 0 }, restart: { Delay: 0 } })]);
+    w.updateSpec('s1', (s) => ({ ...s, TaskTemplate: { ...s.TaskTemplate, Runtime: runtime } }));
+    w.converge();
+    // What the store does: the service's Endpoint from its EndpointSpec, and a placed process task's host ports.
+    const withPorts = (targets: number[]) => {
+      w.services = w.services.map((s) => ({ ...s, Endpoint: { Spec: {}, Ports: targets.map((p) => ({ Protocol: 'tcp' as const, TargetPort: p, PublishMode: 'ingress' as const })) } }));
+      for (const x of w.live('s1')) {
+        if (runtime === 'process') w.patchTask(x.ID, (task) => ({ ...task, Status: { ...task.Status, PortStatus: { Ports: [{ Protocol: 'tcp', TargetPort: 80, PublishedPort: 20000, PublishMode: 'host' }] } } }));
+      }
+    };
+    withPorts([80]);
+    t.equal(w.step().actions.length, 0, `${runtime}: host ports match the service’s: nothing to do`);
+    w.services = w.services.map((s) => ({ ...s, Endpoint: { Spec: {}, Ports: [80, 81].map((p) => ({ Protocol: 'tcp' as const, TargetPort: p, PublishMode: 'ingress' as const })) } }));
+    const d = w.step();
+    if (runtime === 'process') {
+      t.equal(d.stats.created.update, 2, 'a port added: both process tasks are replaced (their new ones get SHOAL_PORT_81)');
+    } else {
+      t.equal(d.actions.length, 0, 'oci tasks take their ports from the network: untouched');
+    }
+  }
+});

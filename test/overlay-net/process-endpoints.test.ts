@@ -15,7 +15,9 @@ import { machinesUnavailable, run, startMachines, type TaskJson } from './machin
  * machines). An oci task (`oweb`) on the same overlay network reaches every
  * pweb replica through the VIP by name, and a process task (`probe`)
  * resolves `oweb` at SHOAL_DNS (the node's resolver) and fetches it through
- * its VIP from the node's own stack.
+ * its VIP from the node's own stack. A port added to pweb replaces its
+ * process tasks (a running process cannot take a new host port), and the
+ * new ones hold host ports for both target ports.
  */
 const skip = machinesUnavailable();
 
@@ -108,6 +110,25 @@ t.test('process tasks: host ports, mesh, VIP from an oci task, VIP and DNS from 
     throw err;
   });
   t.pass('a process task reaches an overlay service through its VIP');
+
+  // A port added to pweb: process tasks cannot take a new host port while they run, so the update replaces them.
+  const before = new Set(pTasks.map((x) => x.ID));
+  const cur = (await c.http(m1, 'GET', '/services/pweb')).json<{ Version: { Index: number }; Spec: { EndpointSpec: { Ports: object[] } } }>();
+  cur.Spec.EndpointSpec.Ports.push({ TargetPort: 81, PublishedPort: 8081 });
+  t.equal((await c.http(m1, 'POST', `/services/pweb/update?version=${cur.Version.Index}`, cur.Spec)).status, 200);
+  const renewed = await waitFor(
+    async () => {
+      const ts = await running('pweb', 3);
+      return ts && ts.every((x) => !before.has(x.ID) && (x.Status.PortStatus?.Ports ?? []).map((p) => p.TargetPort).sort().join() === '80,81') ? ts : undefined;
+    },
+    { timeoutMs: 60_000, what: 'pweb replaced by tasks holding host ports for 80 and 81' },
+  );
+  t.equal(renewed.length, 3, 'every process task was replaced, each now with a host port for 81 too');
+  await waitFor(async () => /^pweb \d+/.test((await run('timeout', ['5', '/bin/busybox', 'wget', '-qO-', `http://${lab.host(1)}:8080/`]).catch(() => ({ stdout: '' }))).stdout), {
+    timeoutMs: 30_000,
+    what: '8080 answers from the new tasks',
+  });
+  t.equal((await running('oweb', 1))?.[0]?.ID, oTask!.ID, 'the oci task on the same network kept running (nothing else churned)');
 
   // Remove everything: no namespace, link or rule is left on either machine.
   const ours = new Set((await c.http(m1, 'GET', '/tasks')).json<TaskJson[]>().map((x) => `shoal-${x.ID.slice(0, 12)}`));

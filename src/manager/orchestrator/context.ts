@@ -10,6 +10,7 @@ import { createdMs, isoTime, NodeIndex, SpecCache } from './model.js';
 import type { OrchestratorOptions } from './options.js';
 import { nsToMs } from './options.js';
 import type { Plan } from './plan.js';
+import { hostPortsCurrent } from './host-ports.js';
 
 export class Ctx {
   readonly specs = new SpecCache();
@@ -99,8 +100,9 @@ export class ServiceCtx {
     };
   }
 
+  /** Of the current spec, and, for a process task, holding host ports for the service's current ports (host-ports.ts). */
   isClean(t: Task): boolean {
-    return this.ctx.specs.equal(t.Spec, this.template);
+    return this.ctx.specs.equal(t.Spec, this.template) && hostPortsCurrent(t, this.service, this.ctx.nodes.get(t.NodeID));
   }
 
   /** A job: its tasks run to completion, once per iteration (jobs.ts). */
