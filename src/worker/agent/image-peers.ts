@@ -3,6 +3,7 @@ import { createReadStream, existsSync } from 'node:fs';
 import type { Stream, Transport } from '../../wire/interface.js';
 import { ImageBlob, ImageFind, type ImageBlobFrame } from '../../protocol/images.js';
 import { ShoalError } from '../../util/errors.js';
+import { assert } from '../../util/assert.js';
 import type { Logger } from '../../util/log/interface.js';
 import type { ImageStore } from '../runtime/images/store.js';
 import type { ImageConfig, ImageSummary } from '../runtime/images/types.js';
@@ -69,7 +70,7 @@ export function peerBlobSource(o: PeerBlobOptions): BlobSource {
     }
     const credentials = o.credentials(ref.registry);
     const n = await o.store.ensureBlob(ref, digest, credentials ? { credentials } : {});
-    if (file !== o.store.blobFile(digest)) throw new Error(`a pull asked for ${digest} at ${file}, not in the store's cache`);
+    assert(file === o.store.blobFile(digest), `a pull asked for ${digest} at ${file}, not in the store's cache`);
     return n;
   };
 }
