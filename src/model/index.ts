@@ -11,3 +11,4 @@ export * from './platform.js';
 export * from './runtime-support.js';
 export * from './jobs.js';
 export * from './heartbeat.js';
+export * from './image-ref.js';

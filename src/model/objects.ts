@@ -61,6 +61,12 @@ export interface NodeDescription {
   Engine: EngineDescription;
   /** Shoal: the container runtimes this node can run (process, oci, docker), its default first. */
   Runtimes?: string[];
+  /**
+   * Shoal: the images in this node's image store (imageTag names, sorted).
+   * The scheduler prefers a node that has a task's image when the choice is
+   * otherwise equal; a node without it pulls or fetches it.
+   */
+  Images?: string[];
 }
 
 export interface NodeStatus {

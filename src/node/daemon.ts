@@ -61,6 +61,9 @@ import { nodeCredentials } from '../worker/runtime/images/registry.js';
 export { OCI_RUNTIME_NAMES, type OciRuntimeName };
 
 /** How this node's runtimes are configured: from the daemon options and the saved identity (`--oci-runtime` is remembered there). */
+/** How often a node looks whether its image store changed. */
+const IMAGE_REPORT_MS = 5_000;
+
 export function runtimeOptions(identity: Pick<NodeIdentity, 'ociRuntime'>, opts: Pick<DaemonOptions, 'dataDir' | 'dockerSocket'>, log: Logger): RuntimeOptions {
   const oci = identity.ociRuntime;
   if (oci !== undefined && !(OCI_RUNTIME_NAMES as readonly string[]).includes(oci)) throw new DaemonError(`the saved OCI runtime must be one of ${OCI_RUNTIME_NAMES.join(', ')}, got ${JSON.stringify(oci)}`);
@@ -102,6 +105,9 @@ export class Daemon {
   private stopLogs: (() => void) | null = null;
   private stopNodeLogs: (() => void) | null = null;
   private stopImageBlobs: (() => void) | null = null;
+  private imageStore: ImageStore | null = null;
+  private imageWatch: NodeJS.Timeout | null = null;
+  private reportedImages = '';
   private stopStallWatch: (() => void) | null = null;
   private stopped = false;
   /** This node's Prometheus registry: GET /metrics on the API (managers) and on --metrics-addr. */
@@ -387,6 +393,7 @@ export class Daemon {
     await sup.configure(this.identity.nodeId, this.managerAddrs(), this.leaseTls());
     // Registry blobs are shared inside the cluster: each has one owner node that reads it from the registry (image-peers.ts).
     const images = ImageStore.at(resolveCommon('oci', base).imageDir);
+    this.imageStore = images;
     const imageLog = this.root.child({ component: 'images' });
     const blobSource = peerBlobSource({
       transport: this.transport,
@@ -424,6 +431,21 @@ export class Daemon {
     });
     const agent = this.agent;
     this.stopLogs = serveTaskLogs(this.transport, (id) => agent.findRuntime(id), this.root.child({ component: 'agent' }));
+  }
+
+  /** Tells the leader what the image store holds, when that changed (the scheduler prefers nodes with a task's image). */
+  private reportImages(): void {
+    if (!this.imageStore || !this.session) return;
+    let names: string[];
+    try {
+      names = this.imageStore.list().map((i) => i.name).sort();
+    } catch (err) {
+      return this.log.warn(`listing the image store: ${(err as Error).message}`);
+    }
+    const key = names.join('\n');
+    if (key === this.reportedImages) return;
+    this.reportedImages = key;
+    this.session.reportImages(names);
   }
 
   /** The other live nodes, as gossip sees them: where images and blobs are asked for. */
@@ -504,6 +526,10 @@ export class Daemon {
       log: this.root,
     });
     if (this.earlyReports.length > 0) this.session.report(this.earlyReports.splice(0));
+    this.reportImages();
+    // The store changes by pulls and fetches here, and by `shoal image import` from another process: look every 5 s (one readdir).
+    this.imageWatch = setInterval(() => this.reportImages(), IMAGE_REPORT_MS);
+    this.imageWatch.unref();
     this.session.start();
   }
 
@@ -737,6 +763,7 @@ export class Daemon {
     this.stopLogs?.();
     this.stopNodeLogs?.();
     this.stopImageBlobs?.();
+    if (this.imageWatch) clearInterval(this.imageWatch);
     this.stopStallWatch?.();
     await this.agent?.stop();
     if (this.supervisor) {

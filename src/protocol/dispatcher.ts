@@ -33,6 +33,8 @@ export const descriptionSchema = object({
   engineVersion: str({ max: 64 }),
   clusterAddr: addr,
   gossipAddr: addr,
+  /** The images in the node's store (Node.Description.Images); updated by `images` frames. */
+  images: optional(array(str({ min: 1, max: 512 }), { max: 4096 })),
 });
 
 export interface AgentDescription {
@@ -46,6 +48,7 @@ export interface AgentDescription {
   engineVersion: string;
   clusterAddr: string;
   gossipAddr: string;
+  images?: string[];
 }
 
 /** One secret's or config's data at most (the API's limit is 500 KiB). */
@@ -77,6 +80,8 @@ export const SessionOpen = defineMessage({
     // until every node that could still send it connections has applied a plan without it (dispatcher.ts).
     netplan: object({ type: literal('netplan'), seq: uint(), plan: any() }),
     netplanApplied: object({ type: literal('netplanApplied'), seq: uint() }),
+    // The agent's image store changed (a pull, a fetch from a peer, an import): the names it holds now, sorted.
+    images: object({ type: literal('images'), names: array(str({ min: 1, max: 512 }), { max: 4096 }) }),
   }),
   samples: () => [
     {
@@ -118,6 +123,7 @@ export type SessionFrame =
   | { type: 'gossipKeys'; keys: string[] }
   | { type: 'netplan'; seq: number; plan: NodePlan }
   | { type: 'netplanApplied'; seq: number }
+  | { type: 'images'; names: string[] }
   | { type: 'caTrust'; roots: string[]; issuer: string }
   | { type: 'denied'; nodeIds: string[] }
   | { type: 'secrets'; items: SecretItem[] };

@@ -12,6 +12,7 @@ import { portKeys } from './host-ports.js';
 import type { HintsLookup, ServiceHints, Strategy } from './interface.js';
 import { amount } from './node-info.js';
 import { compilePlatforms, type PlatformWant } from '../model/platform.js';
+import { imageTag } from '../model/image-ref.js';
 
 /** Runtime names that ask for nothing in particular (Docker's task kinds, not runtimes). */
 const ANY_RUNTIME = new Set(['', 'container', 'plugin', 'attachment']);
@@ -34,6 +35,8 @@ export interface Requirements {
   spread: NodeAttr[];
   /** Host port keys ("tcp/80"), distinct and sorted. */
   ports: string[];
+  /** The task's image as nodes report theirs (model/image-ref.ts); '' for none. */
+  image: string;
   /** Identifies the node-only filters (readiness, platform, runtime, constraints): groups sharing it share one filter pass. */
   staticKey: string;
 }
@@ -118,6 +121,7 @@ function compile(task: Task, strategy: Strategy, ports: string[]): Requirements 
     runtime,
     spread,
     ports,
+    image: imageTag(s.ContainerSpec?.Image ?? ''),
     staticKey,
   };
 }

@@ -46,6 +46,8 @@ export class NodeInfo {
   stamp = 0;
   /** Host ports in use, "tcp/80" → tasks holding it (more than 1 only if they were assigned outside the scheduler). */
   ports: Map<string, number> | undefined = undefined;
+  /** Images in the node's store (Description.Images). */
+  images: ReadonlySet<string> = NO_IMAGES;
 
   constructor(
     readonly id: string,
@@ -69,6 +71,7 @@ export class NodeInfo {
     this.labelsLc = lowerValues(n.Spec?.Labels);
     this.engineLabelsLc = lowerValues(d?.Engine?.Labels);
     this.runtimes = d?.Runtimes ? new Set(d.Runtimes.map((r) => r.toLowerCase())) : undefined;
+    this.images = d?.Images?.length ? new Set(d.Images) : NO_IMAGES;
   }
 
   clearNode(): void {
@@ -80,6 +83,8 @@ export class NodeInfo {
     return this.node === undefined && this.tasks === 0;
   }
 }
+
+export const NO_IMAGES: ReadonlySet<string> = new Set();
 
 function lowerValues(labels: Record<string, string> | undefined): Map<string, string> {
   const m = new Map<string, string>();

@@ -74,7 +74,7 @@ export class Scheduler implements SchedulerApi {
     this.options = resolveOptions(opts);
     this.scores = new ScoreCache(this.options.maxCachedShapes);
     this.state = new ClusterState(this.metrics);
-    this.scratch = { svc: new Int32Array(0), rank: new Int32Array(0), infos: this.state.infos };
+    this.scratch = { svc: new Int32Array(0), rank: new Int32Array(0), img: new Uint8Array(0), infos: this.state.infos };
   }
 
   // ------------------------------------------------------------ nodes
@@ -177,7 +177,7 @@ export class Scheduler implements SchedulerApi {
     const s = this.scratch;
     if (s.svc.length < cap) {
       const size = Math.max(cap, s.svc.length * 2, 64);
-      this.scratch = { svc: new Int32Array(size), rank: new Int32Array(size), infos: this.state.infos };
+      this.scratch = { svc: new Int32Array(size), rank: new Int32Array(size), img: new Uint8Array(size), infos: this.state.infos };
       this.state.nodeSetChanged = true; // ranks live in the new array
     }
     if (!this.state.nodeSetChanged) return;
@@ -220,6 +220,8 @@ export class Scheduler implements SchedulerApi {
     const svc = this.scratch.svc;
     const before = this.state.svcIndex.get(req.serviceId);
     if (before) for (const [slot, n] of before) svc[slot] = n;
+    const holders = req.image ? this.state.imageNodes.get(req.image) : undefined;
+    if (holders) for (const slot of holders) this.scratch.img[slot] = 1;
     const binpack = isBinpack(req);
     const shape = binpack ? this.scores.shape(req.cpu, req.mem, this.state.infos.length) : undefined;
     const g0 = placed.length;
@@ -241,6 +243,7 @@ export class Scheduler implements SchedulerApi {
     // svc is all zeros between groups; only the service's nodes were set.
     const after = this.state.svcIndex.get(req.serviceId);
     if (after) for (const slot of after.keys()) svc[slot] = 0;
+    if (holders) for (const slot of holders) this.scratch.img[slot] = 0;
   }
 
   /**
@@ -361,8 +364,11 @@ export class Scheduler implements SchedulerApi {
     const svc = this.scratch.svc;
     const ports = req.ports;
     const less = shape ? binpackLess(this.scratch, shape.score) : spreadLess(this.scratch);
+    const img = this.scratch.img;
+    const holders = req.image ? this.state.imageNodes.get(req.image) : undefined;
+    // The index ranks nodes for no service and no image: the nodes this group ranks differently are looked at one by one.
     const special = (slot: number): boolean => {
-      if (svc[slot]! > 0) return true;
+      if (svc[slot]! > 0 || img[slot] === 1) return true;
       if (ports.length === 0) return false;
       const held = infos[slot]!.ports;
       if (held === undefined) return false;
@@ -373,17 +379,17 @@ export class Scheduler implements SchedulerApi {
       if (idx.sync(ctx)) this.metrics.indexBuilds++;
       let best = idx.best(special);
       if (best >= 0 && shape) cachedScore(shape, infos[best]!, req.cpu, req.mem);
+      const consider = (slot: number) => {
+        if (idx.member[slot] !== 1) return;
+        const info = infos[slot]!;
+        this.metrics.dynamicChecks++;
+        if (!passesDynamic(info, req, svc[slot]!)) return;
+        if (shape) cachedScore(shape, info, req.cpu, req.mem);
+        if (best < 0 || less(slot, best)) best = slot;
+      };
       const own = this.state.svcIndex.get(req.serviceId);
-      if (own) {
-        for (const slot of own.keys()) {
-          if (idx.member[slot] !== 1) continue;
-          const info = infos[slot]!;
-          this.metrics.dynamicChecks++;
-          if (!passesDynamic(info, req, svc[slot]!)) continue;
-          if (shape) cachedScore(shape, info, req.cpu, req.mem);
-          if (best < 0 || less(slot, best)) best = slot;
-        }
-      }
+      if (own) for (const slot of own.keys()) consider(slot);
+      if (holders) for (const slot of holders) consider(slot);
       if (best < 0) return;
       this.placeOne(t, infos[best]!, req, placed);
     }
@@ -422,6 +428,7 @@ export class Scheduler implements SchedulerApi {
   verify(): void {
     this.state.verify();
     assert(this.scratch.svc.every((x) => x === 0), 'per-group service counts left behind');
+    assert(this.scratch.img.every((x) => x === 0), 'per-group image marks left behind');
     if (!this.state.nodeSetChanged) {
       const ctx = this.indexContext();
       for (const [key, idx] of this.indexes) {

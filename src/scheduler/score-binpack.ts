@@ -36,11 +36,12 @@ export function scoreAfter(info: NodeInfo, cpu: number, mem: number): number {
  * tasks of the service first, so a service's replicas spread over the nodes
  * they fit on and one lost machine never takes the whole service down; among
  * nodes with as many of its tasks, the highest score (the fullest that fits),
- * which is where packing happens: across services, not within one. Then
- * fewest tasks and node id, so the order is total (deterministic).
+ * which is where packing happens: across services, not within one. Then a
+ * node that has the task's image (no pull), then fewest tasks and node id,
+ * so the order is total (deterministic).
  */
 export function binpackLess(s: Scratch, score: Float64Array): (a: number, b: number) => boolean {
-  const { svc, rank, infos } = s;
+  const { svc, rank, infos, img } = s;
   return (a, b) => {
     const ca = svc[a]!;
     const cb = svc[b]!;
@@ -48,6 +49,8 @@ export function binpackLess(s: Scratch, score: Float64Array): (a: number, b: num
     const sa = score[a]!;
     const sb = score[b]!;
     if (sa !== sb) return sa > sb;
+    // Then a node that has the image: it starts the task without a pull.
+    if (img[a] !== img[b]) return img[a]! > img[b]!;
     const ta = infos[a]!.tasks;
     const tb = infos[b]!.tasks;
     if (ta !== tb) return ta < tb;

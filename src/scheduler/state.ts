@@ -8,7 +8,7 @@
  */
 import { assert } from '../util/assert.js';
 import type { SchedulerMetrics } from './metrics.js';
-import { NodeInfo } from './node-info.js';
+import { NO_IMAGES, NodeInfo } from './node-info.js';
 import { ChangeLog } from './placement-index.js';
 import type { Node } from '../model/index.js';
 
@@ -29,6 +29,8 @@ export class ClusterState {
   readonly counted = new Map<string, Counted>();
   /** ServiceID → slot → tasks of that service counted on the node. */
   readonly svcIndex = new Map<string, Map<number, number>>();
+  /** Image → slots of the nodes that have it (the nodes a group prefers when the choice is otherwise equal). */
+  readonly imageNodes = new Map<string, Set<number>>();
   /** Host port key → nodes holding it (how many nodes a group with that port must look at itself). */
   readonly portNodes = new Map<string, number>();
   /** Slots that changed, for the shared indexes to catch up from. */
@@ -43,14 +45,34 @@ export class ClusterState {
   setNode(node: Node): void {
     const info = this.infoFor(node.ID);
     if (info.node === undefined) this.nodeSetChanged = true;
+    const before = info.images;
     info.setNode(node);
+    this.indexImages(info.slot, before, info.images);
     this.touch(info);
+  }
+
+  private indexImages(slot: number, before: ReadonlySet<string>, after: ReadonlySet<string>): void {
+    if (before === after) return;
+    for (const img of before) {
+      if (after.has(img)) continue;
+      const s = this.imageNodes.get(img);
+      s?.delete(slot);
+      if (s?.size === 0) this.imageNodes.delete(img);
+    }
+    for (const img of after) {
+      if (before.has(img)) continue;
+      let s = this.imageNodes.get(img);
+      if (!s) this.imageNodes.set(img, (s = new Set()));
+      s.add(slot);
+    }
   }
 
   /** False if the node was not there. */
   removeNode(id: string): boolean {
     const info = this.byId.get(id);
     if (!info || info.node === undefined) return false;
+    this.indexImages(info.slot, info.images, NO_IMAGES);
+    info.images = NO_IMAGES;
     info.clearNode();
     this.nodeSetChanged = true;
     this.dropIfEmpty(info);

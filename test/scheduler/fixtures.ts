@@ -20,6 +20,7 @@ export interface NodeOpts {
   hostname?: string;
   platform?: Platform;
   runtimes?: string[];
+  images?: string[];
 }
 
 export function node(id: string, o: NodeOpts = {}): Node {
@@ -35,6 +36,7 @@ export function node(id: string, o: NodeOpts = {}): Node {
       Resources: { NanoCPUs: (o.cpus ?? 4) * CPU, MemoryBytes: (o.memGiB ?? 8) * GiB },
       Engine: { Labels: o.engineLabels ?? {} },
       ...(o.runtimes ? { Runtimes: o.runtimes } : {}),
+      ...(o.images ? { Images: o.images } : {}),
     },
     Status: { State: o.state ?? 'ready', Addr: '10.0.0.1' },
   };

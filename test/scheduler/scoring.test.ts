@@ -151,3 +151,35 @@ t.test('binpack honours spread preferences, packing inside each value', async (t
   // fuller node for the odd one out (a2 holds another service's task).
   t.same(histogram(r.placed), { a1: 1, a2: 2, b1: 2, b2: 1 });
 });
+
+t.test('a node that has the task’s image wins when the choice is otherwise equal, on every placement path', async (t) => {
+  // One task of one service on equal nodes: the one holding busybox:latest ("busybox" normalized) gets it.
+  for (const strategy of ['binpack', 'spread'] as const) {
+    for (const reserve of [true, false]) {
+      const s = sched(strategy);
+      for (const id of ['a', 'b', 'c']) s.upsertNode(node(id, id === 'c' ? { images: ['busybox:latest', 'other:1'] } : {}));
+      const r = s.schedule([task('t1', reserve ? { cpu: 1, memMiB: 512 } : {})]);
+      t.same(r.placed.map((p) => p.nodeId), ['c'], `${strategy}${reserve ? ', reserving' : ''}: c has the image (a would win by id)`);
+    }
+  }
+  // Not above what matters more: binpack's fuller node, the service's spread.
+  const s = sched();
+  for (const id of ['a', 'b']) s.upsertNode(node(id, { cpus: 4, memGiB: 8, ...(id === 'b' ? { images: ['busybox:latest'] } : {}) }));
+  s.taskAssigned(task('busy', { service: 'other', cpu: 2, memMiB: 2048, nodeId: 'a' }));
+  t.same(s.schedule([task('t2', { cpu: 1, memMiB: 512 })]).placed.map((p) => p.nodeId), ['a'], 'binpack: the fuller node still wins over the one with the image');
+  const spread = s.schedule(tasks(2, { service: 'web', cpu: 0.1, memMiB: 64 }, 'w'));
+  t.same(spread.placed.map((p) => p.nodeId).sort(), ['a', 'b'], 'two replicas still spread over both nodes');
+
+  // The shared index path: many one-task groups (services) in one batch, reserving nothing (so no node is fuller).
+  const big = sched();
+  for (let i = 0; i < 60; i++) big.upsertNode(node(`n${String(i).padStart(2, '0')}`, i === 41 ? { images: ['app:2'] } : {}));
+  const groups = Array.from({ length: 40 }, (_, i) => task(`g${i}`, { service: `svc${i}`, spec: { ContainerSpec: { Image: i === 39 ? 'app:2' : 'app:1' } } }));
+  const placed = big.schedule(groups).placed;
+  t.equal(placed.find((p) => p.taskId === 'g39')?.nodeId, 'n41', 'through the index too: the last group’s task goes to the node with its image');
+  t.ok(big.metrics.indexedGroups > 0, `the index was used (${big.metrics.indexedGroups} groups)`);
+
+  // What nodes report changes: a node that drops the image is no longer preferred.
+  big.upsertNode(node('n41'));
+  const again = big.schedule([task('h1', { service: 'svcX', spec: { ContainerSpec: { Image: 'app:2' } } })]).placed;
+  t.not(again[0]?.nodeId, 'n41', 'after n41 reports it no longer has app:2');
+});

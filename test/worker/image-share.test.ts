@@ -3,7 +3,8 @@
  * workers, real processes, oci runtime): busybox is imported on the manager
  * only, and a service of 3 replicas spread over the 3 nodes runs, the
  * workers having built the image from the manager's layer blobs (same image
- * ID). An image no node has fails its task saying so. Skipped without root
+ * ID). Each node reports the images it holds in its description (what the
+ * scheduler prefers). An image no node has fails its task saying so. Skipped without root
  * and runc, or busybox-static.
  */
 import path from 'node:path';
@@ -35,6 +36,11 @@ t.test('an image imported on one node runs on every node', { skip: why ?? false 
   const id = new ImageStore(path.join(m1.dataDir, 'images')).resolve('busybox:latest')!.id;
   for (const w of [w2, w3]) t.equal(new ImageStore(path.join(w.dataDir, 'images')).resolve('busybox:latest'), null, `${w.name} does not have it`);
 
+  // Each node reports what its store holds (within its 5 s look): the manager has busybox, the workers nothing.
+  const imagesOf = async () => new Map((await c.http(m1, 'GET', '/nodes')).json<{ ID: string; Description: { Hostname: string; Images?: string[] } }[]>().map((n) => [n.Description.Hostname, n.Description.Images ?? []]));
+  await waitFor(async () => ((await imagesOf()).get('n1') ?? []).includes('busybox:latest'), { timeoutMs: 20_000, what: 'n1 to report busybox:latest in its description' });
+  t.same((await imagesOf()).get('n2'), [], 'n2 reports no image');
+
   const create = async (name: string, image: string, replicas: number) => {
     const res = await c.http(m1, 'POST', '/services/create', {
       Name: name,
@@ -58,6 +64,9 @@ t.test('an image imported on one node runs on every node', { skip: why ?? false 
     t.equal(img?.id, id, `${w.name} built the same image (${id.slice(0, 19)})`);
     t.equal(img?.source, 'peer', 'from a peer');
   }
+
+  await waitFor(async () => [...(await imagesOf()).values()].every((names) => names.includes('busybox:latest')), { timeoutMs: 20_000, what: 'every node to report busybox:latest once it has it' });
+  t.pass('every node now reports the image it fetched');
 
   await create('nowhere', 'nosuch:1', 1);
   const failed = await waitFor(async () => (await tasksOf('nowhere')).find((x) => x.Status.Err), { timeoutMs: 60_000, what: 'the task of an image no node has to fail' });

@@ -190,6 +190,9 @@ export class Dispatcher {
     stream.onData(
       (f) => {
         if (f.type === 'netplanApplied' && this.sessions.get(open.nodeId) === session) this.planApplied(session, f.seq);
+        if (f.type === 'images' && this.sessions.get(open.nodeId) === session) {
+          void this.recordImages(open.nodeId, f.names).catch((err: Error) => this.logger.warn({ peer: open.nodeId }, `recording ${open.nodeId}'s images: ${err.message}`));
+        }
       },
       () => {
         if (this.sessions.get(open.nodeId) !== session) return;
@@ -215,11 +218,21 @@ export class Dispatcher {
         Resources: { NanoCPUs: d.nanoCpus, MemoryBytes: d.memoryBytes },
         Engine: { EngineVersion: d.engineVersion, Labels: d.labels, Plugins: [] },
         Runtimes: d.runtimes,
+        ...(d.images ? { Images: [...d.images].sort() } : {}),
       },
       Status: { State: 'ready', Addr: host },
       ShoalAddrs: { Cluster: d.clusterAddr, Gossip: d.gossipAddr },
     };
     await this.commitNode(next);
+  }
+
+  /** The node's image store changed: its description says what it holds (the scheduler prefers holders). */
+  private async recordImages(nodeId: string, names: string[]): Promise<void> {
+    const n = this.deps.ctx.store.get('node', nodeId);
+    if (!n) return;
+    const sorted = [...names].sort();
+    if (JSON.stringify(n.Description.Images ?? []) === JSON.stringify(sorted)) return;
+    await this.commitNode({ ...n, Description: { ...n.Description, Images: sorted } });
   }
 
   private heartbeat(nodeId: string, sessionId: string, gossipKeyId?: string, caTrustId?: string, certIssuerId?: string): { heartbeatMs: number } {

@@ -74,6 +74,10 @@ export class SessionClient {
   private next = 0;
   private hint: string | null = null;
   private conn: Connection | null = null;
+  /** The session stream while one is open (for frames the agent sends unasked). */
+  private stream: Stream<SessionFrame> | null = null;
+  /** The images last reported (reportImages), sent with every new session's description too. */
+  private images: string[] | undefined;
   private sessionId: string | null = null;
   /** taskId → newest unacknowledged status. */
   private readonly pending = new Map<string, StatusUpdate>();
@@ -173,11 +177,27 @@ export class SessionClient {
     }
   }
 
+  /**
+   * The node's image store holds `names` now: the leader records them in the
+   * node's description (the scheduler prefers nodes that have a task's
+   * image). Sent at once on an open session, and with every later one.
+   */
+  reportImages(names: string[]): void {
+    this.images = names;
+    try {
+      this.stream?.write({ type: 'images', names });
+    } catch {
+      // the session just closed: the next one carries them in its description
+    }
+  }
+
   private async runSession(addr: string): Promise<void> {
     const conn = await this.opts.transport.connect(addr, { timeoutMs: 2_000 });
     this.conn = conn;
     try {
-      const stream = conn.openStream(SessionOpen, { type: 'open', nodeId: this.opts.nodeId, description: this.opts.description }) as Stream<SessionFrame>;
+      const description = this.images ? { ...this.opts.description, images: this.images } : this.opts.description;
+      const stream = conn.openStream(SessionOpen, { type: 'open', nodeId: this.opts.nodeId, description }) as Stream<SessionFrame>;
+      this.stream = stream;
       let timer: TimerHandle | null = null;
       let over = false;
       // Heartbeat every period the dispatcher names: in the session frame, and again in each
@@ -247,6 +267,7 @@ export class SessionClient {
       }
     } finally {
       this.conn = null;
+      this.stream = null;
       conn.close('session over');
     }
   }
