@@ -228,11 +228,15 @@ export class Dispatcher {
 
   /** The node's image store changed: its description says what it holds (the scheduler prefers holders). */
   private async recordImages(nodeId: string, names: string[]): Promise<void> {
-    const n = this.deps.ctx.store.get('node', nodeId);
-    if (!n) return;
     const sorted = [...names].sort();
-    if (JSON.stringify(n.Description.Images ?? []) === JSON.stringify(sorted)) return;
-    await this.commitNode({ ...n, Description: { ...n.Description, Images: sorted } });
+    // Only Description.Images changes, on the node as it is now: a status written meanwhile (down, ready) is kept.
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const cur = this.deps.ctx.store.get('node', nodeId);
+      if (!cur || JSON.stringify(cur.Description.Images ?? []) === JSON.stringify(sorted)) return;
+      const r = await this.deps.ctx.commit([{ op: 'update', kind: 'node', object: { ...cur, Description: { ...cur.Description, Images: sorted } }, expect: cur.Version.Index }]);
+      if (r.ok) return;
+      if (r.code !== 'VERSION_CONFLICT') throw verdictError(r);
+    }
   }
 
   private heartbeat(nodeId: string, sessionId: string, gossipKeyId?: string, caTrustId?: string, certIssuerId?: string): { heartbeatMs: number } {
