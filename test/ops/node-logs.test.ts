@@ -28,9 +28,14 @@ t.test('shoal node logs reads any node’s structured log through the API', asyn
   const w2 = await c.join('worker', m1, { args: ['--log-file', logFile, '--log-level', 'debug', '--log-max-size', '16K', '--log-max-files', '3'] });
   const env = c.apiEnv(m1);
   const shoal = (...args: string[]) => shoalProcess(args, { env });
-  const nodes = (await c.http(m1, 'GET', '/nodes')).json<{ ID: string; Description: { Hostname: string } }[]>();
+  const nodes = await waitFor(
+    async () => {
+      const ns = (await c.http(m1, 'GET', '/nodes')).json<{ ID: string; Description: { Hostname: string } }[]>();
+      return ns.length === 2 && ns.every((n) => n.Description.Hostname) ? ns : undefined;
+    },
+    { what: 'two registered nodes' },
+  );
   const idOf = (name: string) => nodes.find((n) => n.Description.Hostname === name)!.ID;
-  await waitFor(() => nodes.length === 2 || undefined, { what: 'two nodes' });
 
   // ---- what the manager writes on stderr: one JSON record per line, naming the node and the component
   const own = records(m1.stderr);

@@ -210,8 +210,8 @@ export class Dispatcher {
   /** The node is up: record its description and mark it ready. */
   private async register(node: Node, d: AgentDescription): Promise<void> {
     const host = d.clusterAddr.slice(0, d.clusterAddr.lastIndexOf(':'));
-    const next: Node = {
-      ...node,
+    await this.updateNode(node.ID, (cur) => ({
+      ...cur,
       Description: {
         Hostname: d.hostname,
         Platform: { OS: d.os, Architecture: d.arch },
@@ -222,21 +222,13 @@ export class Dispatcher {
       },
       Status: { State: 'ready', Addr: host },
       ShoalAddrs: { Cluster: d.clusterAddr, Gossip: d.gossipAddr },
-    };
-    await this.commitNode(next);
+    }));
   }
 
   /** The node's image store changed: its description says what it holds (the scheduler prefers holders). */
-  private async recordImages(nodeId: string, names: string[]): Promise<void> {
+  private recordImages(nodeId: string, names: string[]): Promise<void> {
     const sorted = [...names].sort();
-    // Only Description.Images changes, on the node as it is now: a status written meanwhile (down, ready) is kept.
-    for (let attempt = 0; attempt < 3; attempt++) {
-      const cur = this.deps.ctx.store.get('node', nodeId);
-      if (!cur || JSON.stringify(cur.Description.Images ?? []) === JSON.stringify(sorted)) return;
-      const r = await this.deps.ctx.commit([{ op: 'update', kind: 'node', object: { ...cur, Description: { ...cur.Description, Images: sorted } }, expect: cur.Version.Index }]);
-      if (r.ok) return;
-      if (r.code !== 'VERSION_CONFLICT') throw verdictError(r);
-    }
+    return this.updateNode(nodeId, (cur) => (JSON.stringify(cur.Description.Images ?? []) === JSON.stringify(sorted) ? null : { ...cur, Description: { ...cur.Description, Images: sorted } }));
   }
 
   private heartbeat(nodeId: string, sessionId: string, gossipKeyId?: string, caTrustId?: string, certIssuerId?: string): { heartbeatMs: number } {
@@ -347,7 +339,7 @@ export class Dispatcher {
     if (!n || n.Status.State !== 'ready') return;
     this.metrics.nodesDisconnected++;
     this.logger.info({ peer: nodeId }, `node ${nodeId} disconnected: ${why}`);
-    void this.commitNode({ ...n, Status: { ...n.Status, State: 'disconnected', Message: why } }).catch((err: Error) => this.logger.warn({ peer: nodeId }, `marking ${nodeId} disconnected failed: ${err.message}`));
+    void this.updateNode(nodeId, (cur) => (cur.Status.State === 'ready' ? { ...cur, Status: { ...cur.Status, State: 'disconnected', Message: why } } : null)).catch((err: Error) => this.logger.warn({ peer: nodeId }, `marking ${nodeId} disconnected failed: ${err.message}`));
   }
 
   /**
@@ -362,7 +354,7 @@ export class Dispatcher {
     this.downInFlight.add(nodeId);
     this.metrics.nodesMarkedDown++;
     this.logger.warn({ peer: nodeId }, `node ${nodeId} down: ${why}`);
-    void this.commitNode({ ...n, Status: { ...n.Status, State: 'down', Message: why } })
+    void this.updateNode(nodeId, (cur) => (cur.Status.State === 'down' ? null : { ...cur, Status: { ...cur.Status, State: 'down', Message: why } }))
       .then(() => {
         const s = this.sessions.get(nodeId);
         if (s) {
@@ -375,13 +367,19 @@ export class Dispatcher {
       .finally(() => this.downInFlight.delete(nodeId));
   }
 
-  /** Writes a node's status, retrying once on a concurrent change. */
-  private async commitNode(next: Node): Promise<void> {
+  /**
+   * Changes a node as the store has it now: `change` gets the current node
+   * (null: nothing to do) and is applied again to the winner of a concurrent
+   * change, so what another writer set meanwhile (its status, its images, an
+   * operator's spec) is never written back from an older copy.
+   */
+  private async updateNode(nodeId: string, change: (cur: Node) => Node | null): Promise<void> {
     for (let attempt = 0; attempt < 3; attempt++) {
-      const cur = this.deps.ctx.store.get('node', next.ID);
+      const cur = this.deps.ctx.store.get('node', nodeId);
       if (!cur) return;
-      const merged: Node = attempt === 0 ? next : { ...cur, Description: next.Description, Status: next.Status, ...(next.ShoalAddrs ? { ShoalAddrs: next.ShoalAddrs } : {}) };
-      const r = await this.deps.ctx.commit([{ op: 'update', kind: 'node', object: merged, expect: cur.Version.Index }]);
+      const next = change(cur);
+      if (!next) return;
+      const r = await this.deps.ctx.commit([{ op: 'update', kind: 'node', object: next, expect: cur.Version.Index }]);
       if (r.ok) return;
       if (r.code !== 'VERSION_CONFLICT') throw verdictError(r);
     }

@@ -4,6 +4,7 @@ import type { Stream, Transport } from '../../wire/interface.js';
 import { ImageBlob, ImageFind, type ImageBlobFrame } from '../../protocol/images.js';
 import { ShoalError } from '../../util/errors.js';
 import { assert } from '../../util/assert.js';
+import { SingleFlight } from '../../util/single-flight.js';
 import type { Logger } from '../../util/log/interface.js';
 import type { ImageStore } from '../runtime/images/store.js';
 import type { ImageConfig, ImageSummary } from '../runtime/images/types.js';
@@ -154,7 +155,7 @@ export function serveImages(transport: Transport, store: ImageStore, credentials
  * time, however many tasks wait for it.
  */
 export function peerImageSource(o: Omit<PeerBlobOptions, 'credentials'>): (name: string) => Promise<ImageSummary | null> {
-  const inFlight = new Map<string, Promise<ImageSummary | null>>();
+  const inFlight = new SingleFlight<ImageSummary | null>();
   const fetchImage = async (name: string): Promise<ImageSummary | null> => {
     const answers = await Promise.all(
       o.peers().map(async (peer) => {
@@ -181,12 +182,5 @@ export function peerImageSource(o: Omit<PeerBlobOptions, 'credentials'>): (name:
     o.log.info({ peer: from.peer.nodeId, image: name }, `image ${name} (${from.id.slice(0, 19)}) fetched from node ${from.peer.nodeId}: ${from.layers.length} layer(s)`);
     return summary;
   };
-  return (name) => {
-    let p = inFlight.get(name);
-    if (!p) {
-      p = fetchImage(name).finally(() => inFlight.delete(name));
-      inFlight.set(name, p);
-    }
-    return p;
-  };
+  return (name) => inFlight.run(name, () => fetchImage(name));
 }

@@ -5,6 +5,7 @@ import path from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { RuntimeError } from '../interface.js';
+import { writeJsonAtomic } from '../common/atomic.js';
 import { MT_INDEX, pickPlatform, type Descriptor } from './formats.js';
 
 /**
@@ -134,8 +135,9 @@ export async function pullToLayout(ref: RegistryRef, layout: string, blobCache: 
     linkBlob(cached, layout, d.digest);
   }
   stats.manifestDigest = m.digest;
-  writeJson(path.join(layout, 'oci-layout'), { imageLayoutVersion: '1.0.0' });
-  writeJson(path.join(layout, 'index.json'), { schemaVersion: 2, manifests: [{ mediaType: m.mediaType, digest: m.digest, size: m.bytes.length }] });
+  // A scratch layout, read once by the import: no fsync needed.
+  writeJsonAtomic(path.join(layout, 'oci-layout'), { imageLayoutVersion: '1.0.0' }, false);
+  writeJsonAtomic(path.join(layout, 'index.json'), { schemaVersion: 2, manifests: [{ mediaType: m.mediaType, digest: m.digest, size: m.bytes.length }] }, false);
   return stats;
 }
 
@@ -155,13 +157,6 @@ function parseJson<T>(bytes: Buffer, what: string): T {
   } catch (err) {
     throw new RuntimeError('FAILED', `${what} is not JSON: ${(err as Error).message}`);
   }
-}
-
-/** Small metadata files of the layout, written whole then renamed. */
-function writeJson(file: string, v: unknown): void {
-  mkdirSync(path.dirname(file), { recursive: true });
-  writeFileSync(`${file}.tmp`, JSON.stringify(v));
-  renameSync(`${file}.tmp`, file);
 }
 
 /** A manifest or index (already verified against its digest) into the layout's blobs. */

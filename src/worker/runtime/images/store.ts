@@ -5,6 +5,7 @@ import { RuntimeError } from '../interface.js';
 import { readJson, writeJsonAtomic } from '../common/atomic.js';
 import { isDockerArchive, isOciLayout, readDockerArchive, readOciLayout, type LayeredImage } from './formats.js';
 import { normalizeImageName } from './names.js';
+import { SingleFlight } from '../../../util/single-flight.js';
 import { fetchBlob, pullToLayout, registryRef, type BlobSource, type PullStats, type RegistryRef } from './registry.js';
 import type { ImageConfig, ImageRecord, ImageSource, ImageSummary, ResolvedImage, ShareableImage } from './types.js';
 import { applyLayer, extractTar, listTar, sha256File, treeSize } from './unpack.js';
@@ -32,9 +33,9 @@ export interface PullResult extends PullStats {
  */
 export class ImageStore {
   /** Pulls in flight, by reference: tasks that need one image at once share its pull. */
-  private readonly pulls = new Map<string, Promise<PullResult>>();
+  private readonly pulls = new SingleFlight<PullResult>();
   /** Registry blob fetches in flight, by digest: a peer's requests and local pulls share them. */
-  private readonly blobFetches = new Map<string, Promise<number>>();
+  private readonly blobFetches = new SingleFlight<number>();
   private static readonly open = new Map<string, ImageStore>();
 
   readonly root: string;
@@ -64,12 +65,7 @@ export class ImageStore {
   ensureBlob(ref: RegistryRef, digest: string, opts: { credentials?: string; signal?: AbortSignal } = {}): Promise<number> {
     const file = this.blobFile(digest);
     if (existsSync(file)) return Promise.resolve(0);
-    let p = this.blobFetches.get(digest);
-    if (!p) {
-      p = fetchBlob(ref, digest, file, opts).finally(() => this.blobFetches.delete(digest));
-      this.blobFetches.set(digest, p);
-    }
-    return p;
+    return this.blobFetches.run(digest, () => fetchBlob(ref, digest, file, opts));
   }
 
   /**
@@ -80,20 +76,13 @@ export class ImageStore {
     const ref = registryRef(name);
     if (!ref) throw new RuntimeError('INVALID_SPEC', `${name} names no registry: a pull needs HOST[:PORT]/NAME[:TAG]`);
     const key = normalizeImageName(name);
-    let p = this.pulls.get(key);
-    if (!p) {
-      p = this.pullOnce(key, ref, opts).finally(() => this.pulls.delete(key));
-      this.pulls.set(key, p);
-    }
-    return p;
+    return this.pulls.run(key, () => this.pullOnce(key, ref, opts));
   }
 
   private async pullOnce(key: string, ref: RegistryRef, opts: { credentials?: string; signal?: AbortSignal; source?: BlobSource }): Promise<PullResult> {
-    mkdirSync(this.dir('tmp'), { recursive: true });
-    mkdirSync(this.dir('images'), { recursive: true });
-    const work = this.dir('tmp', `${Date.now()}-${randomBytes(6).toString('hex')}`);
+    const work = this.workDir();
     const layout = path.join(work, 'layout');
-    mkdirSync(layout, { recursive: true });
+    mkdirSync(layout);
     try {
       // Without a cluster's source, blobs come from the registry through this store's shared fetches.
       const source: BlobSource = opts.source ?? ((r, digest) => this.ensureBlob(r, digest, opts));
@@ -110,6 +99,14 @@ export class ImageStore {
     return path.join(this.root, ...p);
   }
 
+  /** A fresh directory under tmp/ for one import or pull (its result appears in images/ by rename). */
+  private workDir(): string {
+    mkdirSync(this.dir('images'), { recursive: true });
+    const work = this.dir('tmp', `${Date.now()}-${randomBytes(6).toString('hex')}`);
+    mkdirSync(work, { recursive: true });
+    return work;
+  }
+
   /** Imports FILE (rootfs tarball, OCI layout dir or archive, docker-save archive) as NAME. */
   async import(name: string, file: string): Promise<ImageSummary> {
     const ref = normalizeImageName(name);
@@ -119,10 +116,7 @@ export class ImageStore {
     } catch {
       throw new RuntimeError('NOT_FOUND', `cannot import ${file}: no such file or directory`);
     }
-    mkdirSync(this.dir('tmp'), { recursive: true });
-    mkdirSync(this.dir('images'), { recursive: true });
-    const work = this.dir('tmp', `${Date.now()}-${randomBytes(6).toString('hex')}`);
-    mkdirSync(work);
+    const work = this.workDir();
     try {
       let id: string;
       if (st.isDirectory()) {
@@ -221,9 +215,7 @@ export class ImageStore {
     hex(img.id);
     for (const d of img.layers) if (!existsSync(this.blobFile(d))) throw new RuntimeError('FAILED', `image ${ref}: blob ${d} is not in the cache`);
     if (!this.record(img.id)) {
-      mkdirSync(this.dir('tmp'), { recursive: true });
-      mkdirSync(this.dir('images'), { recursive: true });
-      const work = this.dir('tmp', `${Date.now()}-${randomBytes(6).toString('hex')}`);
+      const work = this.workDir();
       const staged = path.join(work, 'image');
       mkdirSync(path.join(staged, 'rootfs'), { recursive: true });
       try {
