@@ -1,0 +1,91 @@
+// Readies tap for this project's suite before every `npm test` (package.json "pretest"). Two
+// things, both about tap 21's per-test-file cost on a 2-core machine, both idempotent and both
+// skipped when tap is not installed (a production install).
+//
+// 1. The plugin set. tap builds its plugins into node_modules/@tapjs/test/test-built, and the set
+//    npm installs includes @tapjs/typescript (ts-node) and @tapjs/mock (a module loader hook).
+//    This package turns both off (package.json "tap"."plugin": the tests run compiled, and none
+//    mocks modules), but tap only rebuilds the set while a run has already loaded the old one: the
+//    first `npm test` after a fresh install ran every test process with ts-node's loader (measured
+//    on fresh clones: much slower, and timing-sensitive tests failed). So rebuild here, before the
+//    run, when the built set still names a plugin the config turns off.
+//
+// 2. Coverage instrumentation that the config turns off. tap loads @tapjs/processinfo's module
+//    hooks into every test process whether or not coverage is collected ("disable-coverage"
+//    only skips the report). On Node 20 those hooks run on a loader thread of their own, and
+//    every import goes through it: measured here, 0.65 s of CPU for a test file that imports
+//    nothing of ours (0.43 s without), times ~175 files — the largest share of the suite's CPU
+//    that is not Shoal. tap has no switch for it, so when package.json says "disable-coverage",
+//    two of tap's files get a guarded one-line change: the runner leaves the hook out of a test
+//    process's arguments, and processinfo's spawn wrapper does not put it back through
+//    NODE_OPTIONS when the spawn's env carries _TAPJS_PROCESSINFO_OFF_ (package.json "tap"."test-env").
+//    Each change is made only where the exact original text is found; otherwise it says so and
+//    the suite runs as tap ships (slower, same results).
+import { readFileSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+
+const require = createRequire(import.meta.url);
+const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
+const tapConfig = pkg.tap ?? {};
+
+/** A file inside an installed package (whether or not its "exports" lists package.json); null if it is not installed. */
+function resolveIn(spec, ...rest) {
+  let dir;
+  try {
+    dir = path.dirname(require.resolve(spec));
+  } catch {
+    return null;
+  }
+  for (; dir !== path.dirname(dir); dir = path.dirname(dir)) {
+    try {
+      if (JSON.parse(readFileSync(path.join(dir, 'package.json'), 'utf8')).name === spec) return path.join(dir, ...rest);
+    } catch {
+      // no package.json here: go up
+    }
+  }
+  return null;
+}
+
+// ---- 1. the plugin set
+const built = resolveIn('@tapjs/test', 'test-built', 'dist', 'esm', 'index.js');
+if (built === null) process.exit(0); // tap is not installed: nothing to do
+let text = '';
+try {
+  text = readFileSync(built, 'utf8');
+} catch {
+  // no built set yet: tap build makes it
+}
+const turnedOff = (tapConfig.plugin ?? []).filter((p) => p.startsWith('!')).map((p) => p.slice(1));
+if (text === '' || turnedOff.some((p) => text.includes(`from "${p}"`))) {
+  execFileSync(process.execPath, [require.resolve('tap/package.json').replace(/package\.json$/, 'dist/esm/run.mjs'), 'build'], { stdio: 'inherit' });
+}
+
+// ---- 2. no coverage hooks when coverage is off
+const patches = [
+  {
+    what: "tap's runner: the processinfo hook stays out of a test process's arguments when coverage is off",
+    file: resolveIn('@tapjs/run', 'dist', 'esm', 'test-argv.js'),
+    from: 'export const testArgv = (config) => [\n    ...always,',
+    to: "export const testArgv = (config) => [\n    ...(config.get('disable-coverage') ? always.filter((a) => a !== pi) : always) /* shoal: scripts/tap-setup.mjs */,",
+  },
+  {
+    what: "processinfo's spawn wrapper: it does not add its hook through NODE_OPTIONS to a spawn whose env says _TAPJS_PROCESSINFO_OFF_",
+    file: resolveIn('@tapjs/processinfo', 'dist', 'esm', 'node-options-env.js'),
+    from: 'export const nodeOptionsEnv = (env, args) => {\n    // if we already have the loader in args, don\'t add to NODE_OPTIONS\n    const no = nodeOptionsToArgv(env.NODE_OPTIONS);\n',
+    to: "export const nodeOptionsEnv = (env, args) => {\n    // if we already have the loader in args, don't add to NODE_OPTIONS\n    const no = nodeOptionsToArgv(env.NODE_OPTIONS);\n    if (env._TAPJS_PROCESSINFO_OFF_) return argvToNodeOptions(rmLoader(no)); /* shoal: scripts/tap-setup.mjs */\n",
+  },
+];
+if (tapConfig['disable-coverage'] === true) {
+  for (const p of patches) {
+    if (p.file === null) continue;
+    const src = readFileSync(p.file, 'utf8');
+    if (src.includes(p.to)) continue; // already made
+    if (!src.includes(p.from)) {
+      console.warn(`tap-setup: not changed (this tap's text differs): ${p.what}`);
+      continue;
+    }
+    writeFileSync(p.file, src.replace(p.from, p.to));
+  }
+}
