@@ -17,8 +17,14 @@ const target = processTarget('process (node spawn)', dataDir);
 const make = target.make;
 
 t.teardown(async () => {
-  const rt = make();
-  for (const i of await rt.list()) await rt.remove(i.taskId).catch(() => undefined);
+  // Best effort: the last test SIGKILLs the supervisor (its tasks die with it), and listing
+  // starts a new one, which a loaded machine may not bring up before the client's deadline.
+  try {
+    const rt = make();
+    for (const i of await rt.list()) await rt.remove(i.taskId).catch(() => undefined);
+  } catch (err) {
+    t.comment(`cleanup: ${(err as Error).message}`);
+  }
   rmSync(dataDir, { recursive: true, force: true });
 });
 
