@@ -51,6 +51,12 @@ export interface PlanTask {
   netns: string;
   serviceName: string;
   attachments: { networkId: string; addr: string; mac: string; aliases: string[] }[];
+  /**
+   * The task's runtime makes the namespace (docker: a sandbox container's,
+   * bound at /run/netns/<netns>): the data plane never creates it, programs
+   * it once it exists, and drops the binding when the task leaves the plan.
+   */
+  runtimeNetns?: boolean;
 }
 
 /** A task on another node: where to send frames for its address. */

@@ -133,6 +133,7 @@ export function buildNodePlan(nodeId: string, objects: PlanObjects): NodePlan {
   const tasks: PlanTask[] = local.map((t) => ({
     taskId: t.ID,
     netns: netnsOf(t.ID),
+    ...(taskRuntimeOn(t.Spec.Runtime, nodesById.get(t.NodeID)?.Description.Runtimes) === 'docker' ? { runtimeNetns: true } : {}),
     serviceName: svcById.get(t.ServiceID)?.Spec.Name ?? '',
     attachments: (t.NetworksAttachments ?? [])
       .filter((a) => served.has(a.Network.ID) && a.Addresses[0])

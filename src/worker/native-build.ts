@@ -1,42 +1,83 @@
 /**
- * `npm run build` runs this after tsc: it compiles the C task forker
- * (forker.c) to dist/native/shoal-forker when the machine has a C compiler.
- * Without one, the supervisor uses the Perl forker (same protocol, about
- * three times the CPU per start) and this says so on one line; the build
- * does not fail. With one, a compile error does fail the build: a broken
- * forker must not pass for a missing compiler.
+ * `npm run build` runs this after tsc: it compiles the node's two C helpers
+ * into dist/native/ when the machine has a C compiler.
+ *
+ * - shoal-forker (supervisor/forker.c): the task forker. Without a compiler
+ *   the supervisor uses the Perl forker (same protocol, about three times
+ *   the CPU per start), and this says so on one line; the build does not
+ *   fail. With one, a compile error does fail the build: a broken forker
+ *   must not pass for a missing compiler.
+ * - shoal-pause (runtime/docker/pause.c), linked static because it runs
+ *   inside any image: the sandbox that holds a docker task's network
+ *   namespace. Without it (no compiler, or no static libc: libc6-dev) docker
+ *   tasks that join networks are refused with that reason; the build says
+ *   so and does not fail.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
 import path from 'node:path';
-import { packageRoot } from '../../util/version.js';
-import { which } from '../runtime/oci/binaries.js';
-import { NATIVE_FORKER } from './forker.js';
+import { packageRoot } from '../util/version.js';
+import { which } from './runtime/oci/binaries.js';
+import { NATIVE_FORKER } from './supervisor/forker.js';
+import { NATIVE_PAUSE } from './runtime/docker/pause.js';
 
 const COMPILERS = ['cc', 'gcc', 'clang'];
 
-function main(): number {
-  const root = packageRoot();
-  const src = path.join(root, 'src/worker/supervisor/forker.c');
-  const out = path.join(root, NATIVE_FORKER);
+interface Helper {
+  src: string;
+  out: string;
+  flags: string[];
+  /** Said when it cannot be built; a compile error of a helper that is not optional fails the build. */
+  without: string;
+  optional: boolean;
+}
+
+const HELPERS: Helper[] = [
+  {
+    src: 'src/worker/supervisor/forker.c',
+    out: NATIVE_FORKER,
+    flags: [],
+    without: 'tasks will be started by the Perl forker (apt-get install gcc for the faster C one)',
+    optional: false,
+  },
+  {
+    src: 'src/worker/runtime/docker/pause.c',
+    out: NATIVE_PAUSE,
+    flags: ['-static', '-s'],
+    without: 'docker tasks cannot join overlay networks (apt-get install gcc libc6-dev)',
+    optional: true,
+  },
+];
+
+function build(root: string, cc: string | undefined, h: Helper): number {
+  const src = path.join(root, h.src);
+  const out = path.join(root, h.out);
   if (!existsSync(src)) return 0; // an installed package without sources keeps what it shipped
-  if (process.platform !== 'linux') return 0;
-  const cc = process.env.CC ?? COMPILERS.find((c) => which(c) !== null);
   if (!cc) {
     rmSync(out, { force: true });
-    process.stderr.write('shoal build: no C compiler (cc): tasks will be started by the Perl forker (apt-get install gcc for the faster C one)\n');
+    process.stderr.write(`shoal build: no C compiler (cc): ${h.without}\n`);
     return 0;
   }
   mkdirSync(path.dirname(out), { recursive: true });
   const tmp = `${out}.tmp${process.pid}`;
-  const r = spawnSync(cc, ['-O2', '-Wall', '-Wextra', '-Werror', '-o', tmp, src], { stdio: ['ignore', 'inherit', 'inherit'] });
+  const r = spawnSync(cc, ['-O2', '-Wall', '-Wextra', '-Werror', ...h.flags, '-o', tmp, src], { stdio: ['ignore', 'inherit', 'inherit'] });
   if (r.status !== 0) {
     rmSync(tmp, { force: true });
-    process.stderr.write(`shoal build: ${cc} could not compile ${path.relative(root, src)} (${r.error?.message ?? `exit ${r.status}`})\n`);
-    return 1;
+    rmSync(out, { force: true });
+    process.stderr.write(`shoal build: ${cc} could not compile ${h.src} (${r.error?.message ?? `exit ${r.status}`})${h.optional ? `: ${h.without}` : ''}\n`);
+    return h.optional ? 0 : 1;
   }
   renameSync(tmp, out);
   return 0;
+}
+
+function main(): number {
+  if (process.platform !== 'linux') return 0;
+  const root = packageRoot();
+  const cc = process.env.CC ?? COMPILERS.find((c) => which(c) !== null);
+  let code = 0;
+  for (const h of HELPERS) code = Math.max(code, build(root, cc, h));
+  return code;
 }
 
 process.exitCode = main();

@@ -51,12 +51,12 @@ export interface Machines {
   running(svc: string, n: number): Promise<TaskJson[] | null>;
 }
 
-/** `count` machines (1 manager + workers), torn down with the test; `labBase` keeps parallel files on their own bridges. */
-export async function startMachines(t: Test, count: number, runtime: 'oci' | 'process', labBase: number): Promise<Machines> {
+/** `count` machines (1 manager + workers), torn down with the test; `labBase` keeps parallel files on their own bridges; `env` goes to every node (e.g. DOCKER_HOST). */
+export async function startMachines(t: Test, count: number, runtime: 'oci' | 'process', labBase: number, env: Record<string, string> = {}): Promise<Machines> {
   const lab = new NetnsLab(labBase + (process.pid % 40), (m) => t.comment(m));
   await lab.setup(count);
   t.teardown(() => lab.teardown(count));
-  const c = new ProcCluster(undefined, {}, { host: (i) => lab.host(i), wrap: (i) => lab.wrap(i) });
+  const c = new ProcCluster(undefined, env, { host: (i) => lab.host(i), wrap: (i) => lab.wrap(i) });
   t.teardown(() => c.close());
   const args = ['--runtime', runtime];
   const m1 = await c.init({ args });

@@ -200,3 +200,25 @@ t.test('the apply loop over a recording runner', async (t) => {
   t.ok(rec.calls.some((c) => c.tool === 'ip' && c.args.includes('-j')), 'after a failure the next apply reads the kernel again');
   t.ok(rec.calls.some((c) => c.input.includes('neigh replace 10.9.0.21')), 'and makes what is missing');
 });
+
+t.test("a runtime's namespace (docker's sandbox) is programmed once it exists, never made or owned before", async (t) => {
+  const plan = base();
+  plan.tasks[0].runtimeNetns = true;
+  const empty: Observed = { links: new Map(), allLinks: [{ name: 'eth0', mtu: 1500, addrs: ['192.0.2.1/24'] }], neigh: new Map(), fdb: new Map(), netns: new Set() };
+  const before = reconcile(plan, empty, { mtu: 1450, ownedNetns: new Set() });
+  t.notOk(before.ip.some((l) => /^netns add/.test(l)), 'no netns add for it');
+  t.notOk(before.ip.some((l) => l.includes('netns task-1')), 'no veth into it yet');
+  t.equal(before.tasks.length, 0, 'nothing inside it yet');
+  t.equal(before.pendingNetns, 1, 'it is pending');
+  t.notOk(before.ownedNetns.has('task-1'), 'and not owned');
+  // The runtime bound it: the next apply puts the task's interface in and owns the binding.
+  const bound: Observed = { ...empty, netns: new Set(['task-1']) };
+  const after = reconcile(plan, bound, { mtu: 1450, ownedNetns: new Set() });
+  t.ok(after.ip.some((l) => /^link add name shv\S+ .* peer name eth0 .* netns task-1$/.test(l)), 'the veth goes into it');
+  t.match(after.tasks[0]?.lines ?? [], ['link set dev lo up', 'addr replace 10.9.0.10/24 dev eth0'], 'its address is set inside');
+  t.equal(after.pendingNetns, 0);
+  t.ok(after.ownedNetns.has('task-1'), 'owned: dropped when the task leaves the plan');
+  t.notOk(after.ip.some((l) => /^netns add/.test(l)), 'still never made here');
+  plan.tasks = [];
+  t.ok(reconcile(plan, bound, { mtu: 1450, ownedNetns: after.ownedNetns }).ip.includes('netns del task-1'), 'the binding goes with the task');
+});

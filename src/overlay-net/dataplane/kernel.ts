@@ -134,7 +134,8 @@ export class KernelDataPlane implements DataPlane {
       this.record.setNetns(r.ownedNetns);
       this.metrics.lastApplyCommands = r.ip.length + r.bridge.length + r.tasks.reduce((n, t) => n + t.lines.length, 0);
       if (failures.length) throw new DataPlaneError('COMMAND_FAILED', failures.join('; ').slice(0, 4000));
-      this.lastKernel = { key, mtu, at: monotonicMs() };
+      // A runtime's namespace still to come: the next apply (the runtime asks for one) must look again.
+      this.lastKernel = r.pendingNetns === 0 ? { key, mtu, at: monotonicMs() } : null;
       this.metrics.lastApplyMs = performance.now() - t0;
       this.metrics.lastError = null;
     } catch (e) {

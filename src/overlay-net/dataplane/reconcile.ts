@@ -36,6 +36,8 @@ export interface ReconcileResult {
   bridges: string[];
   /** Namespaces this data plane owns after the apply. */
   ownedNetns: Set<string>;
+  /** Tasks whose runtime has not made their namespace yet: programmed by a later apply. */
+  pendingNetns: number;
 }
 
 export interface DesiredNetwork {
@@ -144,9 +146,17 @@ export function reconcile(plan: NodePlan, seen: Observed, opts: { mtu: number; o
   // FDB entries on devices of networks that are gone die with their device.
 
   // 5. Tasks: namespaces, then one veth per attachment not yet made.
+  let pendingNetns = 0;
   for (const t of plan.tasks) {
+    if (!seen.netns.has(t.netns)) {
+      // A runtime's namespace (docker's sandbox) is never made here: the runtime binds it, then asks for an apply.
+      if (t.runtimeNetns) {
+        pendingNetns++;
+        continue;
+      }
+      ip.push(`netns add ${t.netns}`);
+    }
     ownedNetns.add(t.netns);
-    if (!seen.netns.has(t.netns)) ip.push(`netns add ${t.netns}`);
     const lines: string[] = [];
     const hostVeths: string[] = [];
     for (const [name, v] of wantVeths) {
@@ -173,5 +183,5 @@ export function reconcile(plan: NodePlan, seen: Observed, opts: { mtu: number; o
     const out = t.attachments.map((a) => nets.get(a.networkId)!.net).find((n) => !n.internal);
     tasks.push({ netns: t.netns, hostVeths, lines: ['link set dev lo up', ...lines, ...(out ? [`route replace default via ${out.gateway}`] : [])] });
   }
-  return { ip, bridge, tasks, bridges: [...nets.values()].map((d) => d.bridge), ownedNetns };
+  return { ip, bridge, tasks, bridges: [...nets.values()].map((d) => d.bridge), ownedNetns, pendingNetns };
 }

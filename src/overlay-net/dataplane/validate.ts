@@ -104,6 +104,7 @@ export function validatePlan(plan: NodePlan): void {
   for (const [i, task] of plan.tasks.entries()) {
     if (!isNetnsName(task.netns) || netnsSeen.has(task.netns)) bad(`tasks[${i}].netns`, task.netns);
     netnsSeen.add(task.netns);
+    if (task.runtimeNetns !== undefined && typeof task.runtimeNetns !== 'boolean') bad(`tasks[${i}].runtimeNetns`, String(task.runtimeNetns));
     const seenNet = new Set<string>();
     for (const [j, a] of task.attachments.entries()) {
       onNet(`tasks[${i}].attachments[${j}]`, a.networkId, a.addr);

@@ -122,7 +122,6 @@ export class TaskController {
         if (TaskNetworks.wants(this.task) && rt.name !== 'process') {
           // Never started without the network it asked for: no data plane here means rejected (and placed elsewhere).
           if (!this.deps.networks) throw new Error('this node cannot join overlay networks (its data plane needs root, iproute2 and nftables)');
-          if (rt.name !== 'oci') throw new Error(`overlay networks are not supported on the ${rt.name} runtime yet`);
           spec = { ...spec, network: await this.deps.networks.attach(this.task) };
         }
         // A pull or a fetch from a peer can take a while: its progress is the task's message (service create shows it).

@@ -86,7 +86,7 @@ export class TaskNetworks {
         const got = this.applied ? networkOf(this.applied, task.ID) : null;
         if (got) {
           done();
-          resolve(got);
+          resolve({ ...got, bound: () => this.reapply() });
           return true;
         }
         return false;
@@ -100,6 +100,23 @@ export class TaskNetworks {
         this.waiters.delete(check);
       };
       if (!check()) this.waiters.add(check);
+    });
+  }
+
+  /**
+   * Applies the newest plan again, for a namespace a runtime has just made
+   * (docker's sandbox): the data plane programs a runtime's namespace only
+   * once it exists. Resolves when an apply that began after this call is done.
+   */
+  reapply(timeoutMs = ATTACH_TIMEOUT_MS): Promise<void> {
+    const plan = this.next ?? this.applied;
+    if (!plan || this.closed) return Promise.reject(new Error('no network plan to apply yet'));
+    return new Promise<void>((resolve, reject) => {
+      const timer = this.timers.setTimeout(() => reject(new Error(`the node's network plan was not applied again within ${timeoutMs} ms`)), timeoutMs);
+      this.onPlan(plan, () => {
+        this.timers.clear(timer);
+        resolve();
+      });
     });
   }
 

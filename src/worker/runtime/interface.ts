@@ -65,6 +65,12 @@ export interface TaskNetwork {
   resolvConf: string;
   /** Contents of the task's /etc/hosts. */
   hosts: string;
+  /**
+   * For a runtime that makes the namespace itself (docker: a sandbox
+   * container's, bound at netnsPath): call once it is bound there; resolves
+   * when the node's data plane has put the task's interfaces into it.
+   */
+  bound?: () => Promise<void>;
 }
 
 export interface ExitStatus {

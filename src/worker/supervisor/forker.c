@@ -1,6 +1,6 @@
 /*
  * shoal-forker: the task forker in C, built by `npm run build` when the
- * machine has a C compiler (forker-build.ts). Same protocol and guarantees
+ * machine has a C compiler (src/worker/native-build.ts). Same protocol and guarantees
  * as the Perl forker (forker-script.ts holds the protocol and the why);
  * this one exists because it is cheaper per task:
  *

@@ -29,7 +29,7 @@ export function forkerAvailable(choice = process.env.SHOAL_TASK_FORKER): ForkerB
   return perl && prctl !== undefined ? { kind: 'perl', perl, prctl } : null;
 }
 
-/** The compiled C forker, if the build made one (forker-build.ts). */
+/** The compiled C forker, if the build made one (native-build.ts). */
 export function nativeForkerPath(): string | null {
   const file = path.join(packageRoot(), NATIVE_FORKER);
   return existsSync(file) ? file : null;

@@ -9,6 +9,8 @@ import { DockerClient, errorMessage, readAll } from './client.js';
 import { Demuxer, parseRfc3339Ms, parseTimestamped } from './demux.js';
 import { containerName, createBody, TASK_LABEL } from './spec.js';
 import { nodeCredentials, registryRef, type RegistryRef } from '../images/registry.js';
+import path from 'node:path';
+import { Sandboxes } from './sandbox.js';
 
 interface DockerState {
   Status: string;
@@ -50,9 +52,13 @@ export class DockerRuntime implements Runtime {
   /** taskId → container ID; only a cache, the label is the truth. */
   private readonly ids = new Map<string, string>();
 
+  /** Network sandboxes of the tasks that join overlay networks (sandbox.ts). */
+  private readonly sandboxes: Sandboxes;
+
   constructor(opts: RuntimeOptions) {
     this.api = new DockerClient(opts.docker?.socketPath ?? defaultSocket());
     this.network = opts.docker?.network ?? 'host';
+    this.sandboxes = new Sandboxes(this.api, opts.stateDir ?? path.join(opts.dataDir, 'runtime', 'docker'));
   }
 
   async available(): Promise<{ ok: boolean; reason?: string }> {
@@ -71,6 +77,7 @@ export class DockerRuntime implements Runtime {
    */
   async prepare(spec: TaskRunSpec, progress?: (message: string) => void): Promise<void> {
     checkTaskId(spec.taskId);
+    if (spec.network) Sandboxes.check();
     let r = await this.api.json<unknown>('GET', `/images/${imagePath(spec.image)}/json`);
     const ref = r.status === 404 ? registryRef(spec.image) : null;
     if (ref) {
@@ -158,7 +165,13 @@ export class DockerRuntime implements Runtime {
     const existing = await this.inspect(spec.taskId);
     if (existing) return existing;
     const name = containerName(spec);
-    const r = await this.api.json<{ Id: string }>('POST', `/containers/create?name=${encodeURIComponent(name)}`, createBody(spec, this.network));
+    let body = createBody(spec, this.network);
+    if (spec.network) {
+      // Its own network: a sandbox holds the namespace, programmed before this container exists.
+      const sandbox = await this.sandboxes.ensure(spec, spec.network);
+      body = this.sandboxes.taskBody(spec, spec.network, sandbox, body);
+    }
+    const r = await this.api.json<{ Id: string }>('POST', `/containers/create?name=${encodeURIComponent(name)}`, body);
     if (r.status === 404) await this.prepare(spec); // turns "no such image" into IMAGE_NOT_FOUND with the hint
     if (r.status === 409) {
       // A create that raced ours, or a stale container holding the name.
@@ -231,10 +244,13 @@ export class DockerRuntime implements Runtime {
   async remove(taskId: string): Promise<void> {
     checkTaskId(taskId);
     const id = await this.containerId(taskId);
-    if (!id) return;
-    const r = await this.api.json<unknown>('DELETE', `/containers/${id}?force=1&v=1`);
-    if (r.status !== 204 && r.status !== 404) throw new RuntimeError('FAILED', `Docker remove for task ${taskId}: ${errorMessage(r.body)}`);
-    this.ids.delete(taskId);
+    if (id) {
+      const r = await this.api.json<unknown>('DELETE', `/containers/${id}?force=1&v=1`);
+      if (r.status !== 204 && r.status !== 404) throw new RuntimeError('FAILED', `Docker remove for task ${taskId}: ${errorMessage(r.body)}`);
+      this.ids.delete(taskId);
+    }
+    // After the task's container: it shares the sandbox's namespace until it is gone.
+    await this.sandboxes.remove(taskId);
   }
 
   logs(taskId: string, opts: LogOptions): AsyncIterable<LogLine> {

@@ -1,0 +1,174 @@
+import { execFile } from 'node:child_process';
+import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { RuntimeError, type TaskNetwork, type TaskRunSpec } from '../interface.js';
+import { DockerClient, errorMessage } from './client.js';
+import { nativePausePath } from './pause.js';
+import { containerName } from './spec.js';
+
+const run = promisify(execFile);
+
+/** Marks a sandbox container and names its task; never TASK_LABEL, so list() does not take it for a task. */
+export const SANDBOX_LABEL = 'shoal.sandbox.of';
+/** Where the pause binary is mounted inside the sandbox. */
+const PAUSE_TARGET = '/.shoal-pause';
+/** How long the data plane gets to put the task's interface into the bound namespace. */
+const PROGRAM_TIMEOUT_MS = 20_000;
+
+export interface Sandbox {
+  id: string;
+  pid: number;
+}
+
+/**
+ * A docker task that joins overlay networks runs in the network namespace of
+ * a sandbox container, the pod-sandbox pattern (pause.c says why): the
+ * sandbox is started with NetworkMode none, its namespace is bound at the
+ * path the node's data plane programs (`ip netns attach`), and once the
+ * task's interface is in it the task's container starts with NetworkMode
+ * container:<sandbox>. So the task's own process never runs without the
+ * network it asked for. The sandbox lives until the task is removed; the
+ * binding goes when the data plane drops the task from its plan.
+ */
+export class Sandboxes {
+  constructor(
+    private readonly api: DockerClient,
+    /** Per-task files (resolv.conf, hosts) the task's container mounts. */
+    private readonly stateDir: string,
+  ) {}
+
+  /** Refuses, with the reason, what cannot be done on this node. */
+  static check(): void {
+    if (!nativePausePath()) {
+      throw new RuntimeError('INVALID_SPEC', 'docker tasks on overlay networks need the static sandbox binary (dist/native/shoal-pause), which the build makes only with a C compiler and a static libc: apt-get install gcc libc6-dev, then npm run build');
+    }
+  }
+
+  /**
+   * The task's sandbox, running, with its namespace bound at the network's
+   * path and programmed by the data plane. Idempotent: a restarted agent
+   * finds the sandbox it made by label and binds it again if need be.
+   */
+  async ensure(spec: TaskRunSpec, net: TaskNetwork): Promise<Sandbox> {
+    Sandboxes.check();
+    let id = await this.find(spec.taskId);
+    if (!id) {
+      const body = {
+        Image: spec.image,
+        Entrypoint: [PAUSE_TARGET],
+        Cmd: [],
+        Labels: { [SANDBOX_LABEL]: spec.taskId },
+        Healthcheck: { Test: ['NONE'] },
+        ...(spec.hostname ? { Hostname: spec.hostname } : {}),
+        HostConfig: {
+          NetworkMode: 'none',
+          LogConfig: { Type: 'none', Config: {} },
+          Mounts: [{ Type: 'bind', Source: nativePausePath(), Target: PAUSE_TARGET, ReadOnly: true }],
+        },
+      };
+      const r = await this.api.json<{ Id: string }>('POST', `/containers/create?name=${encodeURIComponent(`${containerName(spec)}.sandbox`)}`, body);
+      if (r.status === 409) id = await this.find(spec.taskId);
+      else if (r.status !== 201) throw new RuntimeError(r.status === 404 ? 'IMAGE_NOT_FOUND' : 'FAILED', `Docker create of task ${spec.taskId}'s network sandbox: ${errorMessage(r.body)}`);
+      else id = r.body.Id;
+      if (!id) throw new RuntimeError('FAILED', `Docker create of task ${spec.taskId}'s network sandbox raced and lost it`);
+    }
+    const started = await this.api.json<unknown>('POST', `/containers/${id}/start`);
+    if (started.status !== 204 && started.status !== 304) throw new RuntimeError('FAILED', `Docker start of task ${spec.taskId}'s network sandbox: ${errorMessage(started.body)}`);
+    const pid = await this.pidOf(id, spec.taskId);
+    await this.bind(net.netnsPath, pid);
+    await net.bound?.();
+    await this.waitProgrammed(pid, spec.taskId);
+    return { id, pid };
+  }
+
+  /** The task container's part: share the sandbox's network, see the node's DNS. */
+  taskBody(spec: TaskRunSpec, net: TaskNetwork, sandbox: Sandbox, body: Record<string, unknown>): Record<string, unknown> {
+    const dir = path.join(this.stateDir, spec.taskId);
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    writeFileSync(path.join(dir, 'resolv.conf'), net.resolvConf);
+    writeFileSync(path.join(dir, 'hosts'), net.hosts);
+    const host = body.HostConfig as Record<string, unknown>;
+    const mounts = (host.Mounts as unknown[] | undefined) ?? [];
+    // The engine refuses a hostname with another container's network (the sandbox has it).
+    const { Hostname: _hostname, ...rest } = body;
+    return {
+      ...rest,
+      HostConfig: {
+        ...host,
+        NetworkMode: `container:${sandbox.id}`,
+        Mounts: [
+          ...mounts,
+          { Type: 'bind', Source: path.join(dir, 'resolv.conf'), Target: '/etc/resolv.conf', ReadOnly: true },
+          { Type: 'bind', Source: path.join(dir, 'hosts'), Target: '/etc/hosts', ReadOnly: true },
+        ],
+      },
+    };
+  }
+
+  /** Removes the task's sandbox (its namespace binding is the data plane's to drop). */
+  async remove(taskId: string): Promise<void> {
+    const id = await this.find(taskId);
+    if (!id) return;
+    const r = await this.api.json<unknown>('DELETE', `/containers/${id}?force=1`);
+    if (r.status !== 204 && r.status !== 404) throw new RuntimeError('FAILED', `Docker remove of task ${taskId}'s network sandbox: ${errorMessage(r.body)}`);
+  }
+
+  private async find(taskId: string): Promise<string | null> {
+    const filters = encodeURIComponent(JSON.stringify({ label: [`${SANDBOX_LABEL}=${taskId}`] }));
+    const r = await this.api.json<{ Id: string }[]>('GET', `/containers/json?all=1&filters=${filters}`);
+    if (r.status !== 200) throw new RuntimeError('FAILED', `Docker container list: ${errorMessage(r.body)}`);
+    return r.body[0]?.Id ?? null;
+  }
+
+  private async pidOf(id: string, taskId: string): Promise<number> {
+    const r = await this.api.json<{ State: { Running: boolean; Pid: number; Error?: string } }>('GET', `/containers/${id}/json`);
+    if (r.status !== 200 || !r.body.State.Running || !r.body.State.Pid) {
+      throw new RuntimeError('FAILED', `task ${taskId}'s network sandbox is not running${r.body?.State?.Error ? `: ${r.body.State.Error}` : ''}`);
+    }
+    return r.body.State.Pid;
+  }
+
+  /** `ip netns attach NAME PID`: the name the data plane programs now refers to the sandbox's namespace. */
+  private async bind(netnsPath: string, pid: number): Promise<void> {
+    const name = path.basename(netnsPath);
+    if (this.sameNamespace(netnsPath, pid)) return;
+    try {
+      await run('ip', ['netns', 'attach', name, String(pid)], { timeout: 10_000 });
+    } catch (err) {
+      const msg = (err as { stderr?: string }).stderr?.trim() || (err as Error).message;
+      throw new RuntimeError('FAILED', `binding the sandbox's network namespace as ${name}: ${msg}`);
+    }
+    if (!this.sameNamespace(netnsPath, pid)) throw new RuntimeError('FAILED', `${netnsPath} is not the sandbox's network namespace after ip netns attach (a namespace of that name already existed)`);
+  }
+
+  private sameNamespace(netnsPath: string, pid: number): boolean {
+    try {
+      return inode(netnsPath) === inode(`/proc/${pid}/ns/net`);
+    } catch {
+      return false;
+    }
+  }
+
+  /** Until the task's first interface is in the namespace (read through the sandbox: /proc/PID/net/dev is its namespace's). */
+  private async waitProgrammed(pid: number, taskId: string): Promise<void> {
+    const deadline = Date.now() + PROGRAM_TIMEOUT_MS;
+    for (;;) {
+      let dev = '';
+      try {
+        dev = readFileSync(`/proc/${pid}/net/dev`, 'utf8');
+      } catch {
+        throw new RuntimeError('FAILED', `task ${taskId}'s network sandbox exited before its network was ready`);
+      }
+      if (/^\s*eth0:/m.test(dev)) return;
+      if (Date.now() > deadline) throw new RuntimeError('FAILED', `the node's data plane did not put task ${taskId}'s interface into its namespace within ${PROGRAM_TIMEOUT_MS} ms`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+}
+
+/** A namespace's identity: stat follows the bind mount and the /proc magic link to the nsfs inode (what `ip netns identify` compares). */
+function inode(p: string): string {
+  const st = statSync(p);
+  return `${st.dev}:${st.ino}`;
+}
