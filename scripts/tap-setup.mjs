@@ -30,19 +30,18 @@ const require = createRequire(import.meta.url);
 const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
 const tapConfig = pkg.tap ?? {};
 
-/** A file inside an installed package (whether or not its "exports" lists package.json); null if it is not installed. */
+/**
+ * A file inside an installed package; null if it is not installed. Found by its directory, not by
+ * require.resolve: these packages' "exports" hide package.json (processinfo) or have no require
+ * condition at all (@tapjs/run), and resolution must not depend on either.
+ */
 function resolveIn(spec, ...rest) {
-  let dir;
-  try {
-    dir = path.dirname(require.resolve(spec));
-  } catch {
-    return null;
-  }
-  for (; dir !== path.dirname(dir); dir = path.dirname(dir)) {
+  const root = path.dirname(new URL('../package.json', import.meta.url).pathname);
+  for (const dir of [path.join(root, 'node_modules', spec), path.join(root, 'node_modules', 'tap', 'node_modules', spec)]) {
     try {
       if (JSON.parse(readFileSync(path.join(dir, 'package.json'), 'utf8')).name === spec) return path.join(dir, ...rest);
     } catch {
-      // no package.json here: go up
+      // not here
     }
   }
   return null;
@@ -79,7 +78,10 @@ const patches = [
 ];
 if (tapConfig['disable-coverage'] === true) {
   for (const p of patches) {
-    if (p.file === null) continue;
+    if (p.file === null) {
+      console.warn(`tap-setup: not changed (its package is not where npm puts it): ${p.what}`);
+      continue;
+    }
     const src = readFileSync(p.file, 'utf8');
     if (src.includes(p.to)) continue; // already made
     if (!src.includes(p.from)) {
