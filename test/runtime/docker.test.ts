@@ -4,7 +4,10 @@
  * missing image (IMAGE_NOT_FOUND, never a pull), the task label, limits in
  * HostConfig, stats and exec. Skipped with plan(0) without dockerd or root.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { nativePausePath } from '../../src/worker/runtime/docker/pause.js';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import t from 'tap';
@@ -14,6 +17,7 @@ import { dockerdAvailable, startDockerd } from '../helpers/dockerd.js';
 import { waitFor, within } from '../helpers/wait.js';
 import { collect, runtimeSuite, spec, taskId, type SuiteTarget } from './suite.js';
 
+const execFileP = promisify(execFile);
 const avail = dockerdAvailable();
 if (!avail.ok) {
   t.plan(0, `docker runtime: ${avail.reason}`);
@@ -81,5 +85,36 @@ if (!avail.ok) {
     await rt.start(dflt.taskId);
     t.equal((await within(rt.wait(dflt.taskId), 10_000, 'exit')).exitCode, 0, 'CMD ["sh"] with no stdin exits 0');
     await rt.remove(dflt.taskId);
+  });
+
+  t.test('docker: a task with its own network runs in its sandbox\'s namespace; a failed network leaves no sandbox', { skip: nativePausePath() ? false : 'no shoal-pause (the build needs gcc and libc6-dev)' }, async (t) => {
+    const rt = make();
+    const sandboxes = async () => (await d.api<unknown[]>('GET', `/containers/json?all=1&filters=${encodeURIComponent(JSON.stringify({ label: ['shoal.sandbox.of'] }))}`)).body.length;
+    const ns = `shoal-rtest-${process.pid}`;
+    t.teardown(() => execFileP('ip', ['netns', 'delete', ns]).catch(() => {}));
+    // The data plane's part, played by the test: once the runtime has bound the namespace, put an eth0 into it.
+    const network = {
+      netnsPath: `/run/netns/${ns}`,
+      resolvConf: 'nameserver 192.0.2.53\n',
+      hosts: '127.0.0.1\tlocalhost\n',
+      bound: () => execFileP('ip', ['link', 'add', `shrt${process.pid % 100000}`, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', ns]).then(() => undefined),
+    };
+    const id = taskId('net');
+    await rt.create({ ...spec(target, id, { args: ['sleep', '300'] }), network });
+    await rt.start(id);
+    t.equal(await sandboxes(), 1, 'a sandbox holds the namespace');
+    const links = await rt.exec(id, ['ip', '-o', 'link'], 10_000);
+    t.match(links.output, /\beth0@/, 'the task sees the eth0 put into the bound namespace');
+    t.match((await rt.exec(id, ['cat', '/etc/resolv.conf'], 10_000)).output, /nameserver 192\.0\.2\.53/, "and the node's resolv.conf");
+    await rt.stop(id, 1_000);
+    await rt.remove(id);
+    t.equal(await sandboxes(), 0, 'removing the task removes its sandbox');
+    await execFileP('ip', ['netns', 'delete', ns]);
+
+    // The data plane never programs it: create fails, and leaves neither sandbox nor binding.
+    const id2 = taskId('netfail');
+    await t.rejects(rt.create({ ...spec(target, id2, { args: ['sleep', '300'] }), network: { ...network, bound: () => Promise.reject(new Error('no plan applied')) } }), /no plan applied/);
+    t.equal(await sandboxes(), 0, 'no sandbox left after a failed create');
+    t.notOk(existsSync(`/run/netns/${ns}`), 'and no namespace binding');
   });
 }

@@ -165,12 +165,19 @@ export class DockerRuntime implements Runtime {
     const existing = await this.inspect(spec.taskId);
     if (existing) return existing;
     const name = containerName(spec);
-    let body = createBody(spec, this.network);
-    if (spec.network) {
-      // Its own network: a sandbox holds the namespace, programmed before this container exists.
+    if (!spec.network) return this.createContainer(spec, name, createBody(spec, this.network));
+    // Its own network: a sandbox holds the namespace, programmed before this container exists.
+    // A create that fails on the way leaves no sandbox: the agent removes only what was created.
+    try {
       const sandbox = await this.sandboxes.ensure(spec, spec.network);
-      body = this.sandboxes.taskBody(spec, spec.network, sandbox, body);
+      return await this.createContainer(spec, name, this.sandboxes.taskBody(spec, spec.network, sandbox, createBody(spec, this.network)));
+    } catch (err) {
+      await this.sandboxes.remove(spec.taskId, spec.network.netnsPath).catch(() => {});
+      throw err;
     }
+  }
+
+  private async createContainer(spec: TaskRunSpec, name: string, body: Record<string, unknown>): Promise<ContainerInfo> {
     const r = await this.api.json<{ Id: string }>('POST', `/containers/create?name=${encodeURIComponent(name)}`, body);
     if (r.status === 404) await this.prepare(spec); // turns "no such image" into IMAGE_NOT_FOUND with the hint
     if (r.status === 409) {

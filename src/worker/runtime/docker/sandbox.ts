@@ -106,10 +106,18 @@ export class Sandboxes {
     };
   }
 
-  /** Removes the task's sandbox (its namespace binding is the data plane's to drop). */
-  async remove(taskId: string): Promise<void> {
+  /**
+   * Removes the task's sandbox. Its namespace binding is the data plane's to
+   * drop with the task, except after a failed create (`netnsPath` given):
+   * then the binding goes here if it is still this sandbox's namespace.
+   */
+  async remove(taskId: string, netnsPath?: string): Promise<void> {
     const id = await this.find(taskId);
     if (!id) return;
+    if (netnsPath) {
+      const pid = await this.pidOf(id, taskId).catch(() => 0);
+      if (pid && this.sameNamespace(netnsPath, pid)) await run('ip', ['netns', 'delete', path.basename(netnsPath)], { timeout: 10_000 }).catch(() => {});
+    }
     const r = await this.api.json<unknown>('DELETE', `/containers/${id}?force=1`);
     if (r.status !== 204 && r.status !== 404) throw new RuntimeError('FAILED', `Docker remove of task ${taskId}'s network sandbox: ${errorMessage(r.body)}`);
   }
