@@ -8,7 +8,8 @@
  * VIP, one of them across hosts over VXLAN; `tasks.dweb` lists both; a docker
  * task has its overlay address and the node's resolver in its own
  * /etc/resolv.conf and resolves the client's name; removing the service
- * removes every sandbox and every namespace binding.
+ * removes every sandbox and every namespace binding, and removing the
+ * client its namespace.
  */
 import t from 'tap';
 import { existsSync } from 'node:fs';
@@ -104,4 +105,7 @@ t.test('docker tasks join an overlay network: reached by name and VIP across hos
   });
   const left = (await d.api<unknown[]>('GET', `/containers/json?all=1&filters=${encodeURIComponent(JSON.stringify({ label: ['shoal.task.id'] }))}`)).body;
   t.equal(left.length, 0, 'no task container left in dockerd');
+  // The oci client too: its namespace is the node's to remove (the test leaves none on the host).
+  t.equal((await c.http(m1, 'DELETE', '/services/client')).status, 200);
+  await waitFor(() => !existsSync(`/run/netns/${netnsOf(clientTask!.ID)}`), { timeoutMs: 30_000, what: "the client task's namespace removed" });
 });
