@@ -11,7 +11,7 @@ import { Heartbeat, SessionOpen, type SessionFrame } from '../../src/protocol/di
 import type { Connection, Stream } from '../../src/wire/interface.js';
 import { WsTransport } from '../../src/wire/ws-transport.js';
 import { FakeContext } from '../api/fake-context.js';
-import type { SimTimers } from '../sim/timers.js';
+import type { Timers } from '../../src/util/timers.js';
 import { recordingLogger } from '../helpers/logs.js';
 
 export interface Agent {
@@ -24,7 +24,7 @@ export interface Agent {
   heartbeat(): Promise<number>;
 }
 
-export async function setup(t: Test, options: Partial<DispatcherOptions>, timers?: SimTimers) {
+export async function setup(t: Test, options: Partial<DispatcherOptions>, timers?: Timers) {
   const ctx = new FakeContext();
   const cluster = ctx.init();
   // The period agents heartbeat at is the cluster's (Spec.Dispatcher.HeartbeatPeriod, what

@@ -8,6 +8,7 @@ import { WsTransport } from '../../src/wire/ws-transport.js';
 import { FakeContext } from '../api/fake-context.js';
 import { waitFor } from '../helpers/wait.js';
 import { SimTimers } from '../sim/timers.js';
+import { systemTimers, type Timers } from '../../src/util/timers.js';
 
 /**
  * The dispatcher on its own (a real ws Transport, a FakeContext store),
@@ -142,7 +143,12 @@ t.test('admission: an agent the lease is declaring down is refused until the dow
 
 t.test('status reports are batched into few commits, at most one per statusFlushMs', async (t) => {
   const flushMs = 100;
-  const { ctx, d, connect } = await setup(t, { heartbeatMs: 1_000, statusFlushMs: flushMs });
+  // Commits are timed on the dispatcher's own clock: the last now() it read before committing is
+  // the flush's start (flush() commits synchronously after it). A clock read in the test instead
+  // adds the OS's scheduling delays on a loaded machine (one fresh run saw a 92 ms "gap").
+  let lastNow = 0;
+  const clock: Timers = { ...systemTimers, now: () => (lastNow = systemTimers.now()) };
+  const { ctx, d, connect } = await setup(t, { heartbeatMs: 1_000, statusFlushMs: flushMs }, clock);
   const w = ctx.addNode({ hostname: 'w1', state: 'down' });
   const a = await connect(w);
   await waitFor(() => nodeState(ctx, w).State === 'ready', { what: 'the worker registered ready' });
@@ -154,7 +160,7 @@ t.test('status reports are batched into few commits, at most one per statusFlush
   const commit = ctx.commit.bind(ctx);
   ctx.commit = (ops: StoreOp[]) => {
     const n = ops.filter((o) => o.op === 'patchTask').length;
-    if (n > 0) statusCommits.push({ at: performance.now(), n });
+    if (n > 0) statusCommits.push({ at: lastNow, n });
     return commit(ops);
   };
   const report = (ids: string[], state: 'running' | 'starting') =>

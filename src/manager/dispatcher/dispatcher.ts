@@ -276,13 +276,6 @@ export class Dispatcher {
   private async flush(): Promise<void> {
     this.flushTimer = null;
     if (this.queue.length === 0) return;
-    // A timer can fire a few ms early by this clock (libuv counts from its loop time, which a busy
-    // iteration leaves behind): then wait out the rest, so commits stay statusFlushMs apart.
-    const early = this.lastFlushAt + this.opts.statusFlushMs - this.timers.now();
-    if (early > 0) {
-      this.flushTimer = this.timers.setTimeout(() => void this.flush(), early);
-      return;
-    }
     this.flushing = true;
     this.lastFlushAt = this.timers.now();
     const batch = this.queue;
