@@ -109,6 +109,7 @@ if (!avail.ok) {
     await rt.stop(id, 1_000);
     await rt.remove(id);
     t.equal(await sandboxes(), 0, 'removing the task removes its sandbox');
+    t.notOk(existsSync(path.join(dataDir, 'runtime', 'docker', id)), 'and its resolv.conf and hosts');
     await execFileP('ip', ['netns', 'delete', ns]);
 
     // The data plane never programs it: create fails, and leaves neither sandbox nor binding.

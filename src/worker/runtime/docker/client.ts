@@ -24,6 +24,14 @@ export class DockerClient {
     return { status: res.statusCode ?? 0, body: parsed as T };
   }
 
+  /** The ID of a container (any state) carrying `label` ("key=value"), or null. */
+  async containerByLabel(label: string): Promise<string | null> {
+    const filters = encodeURIComponent(JSON.stringify({ label: [label] }));
+    const r = await this.json<{ Id: string }[]>('GET', `/containers/json?all=1&filters=${filters}`);
+    if (r.status !== 200) throw new RuntimeError('FAILED', `Docker container list: ${errorMessage(r.body)}`);
+    return r.body[0]?.Id ?? null;
+  }
+
   /** The raw response (for streams: logs, exec output). */
   raw(method: string, path: string, body?: unknown, opts: { timeoutMs?: number; signal?: AbortSignal; rawBody?: NodeJS.ReadableStream; headers?: Record<string, string> } = {}): Promise<http.IncomingMessage> {
     return new Promise((resolve, reject) => {

@@ -133,10 +133,7 @@ export class DockerRuntime implements Runtime {
   private async containerId(taskId: string): Promise<string | null> {
     const cached = this.ids.get(taskId);
     if (cached) return cached;
-    const filters = encodeURIComponent(JSON.stringify({ label: [`${TASK_LABEL}=${taskId}`] }));
-    const r = await this.api.json<{ Id: string }[]>('GET', `/containers/json?all=1&filters=${filters}`);
-    if (r.status !== 200) throw new RuntimeError('FAILED', `Docker container list: ${errorMessage(r.body)}`);
-    const id = r.body[0]?.Id ?? null;
+    const id = await this.api.containerByLabel(`${TASK_LABEL}=${taskId}`);
     if (id) this.ids.set(taskId, id);
     return id;
   }

@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { RuntimeError, type TaskNetwork, type TaskRunSpec } from '../interface.js';
@@ -13,8 +13,6 @@ const run = promisify(execFile);
 export const SANDBOX_LABEL = 'shoal.sandbox.of';
 /** Where the pause binary is mounted inside the sandbox. */
 const PAUSE_TARGET = '/.shoal-pause';
-/** How long the data plane gets to put the task's interface into the bound namespace. */
-const PROGRAM_TIMEOUT_MS = 20_000;
 
 export interface Sandbox {
   id: string;
@@ -38,11 +36,11 @@ export class Sandboxes {
     private readonly stateDir: string,
   ) {}
 
-  /** Refuses, with the reason, what cannot be done on this node. */
-  static check(): void {
-    if (!nativePausePath()) {
-      throw new RuntimeError('INVALID_SPEC', 'docker tasks on overlay networks need the static sandbox binary (dist/native/shoal-pause), which the build makes only with a C compiler and a static libc: apt-get install gcc libc6-dev, then npm run build');
-    }
+  /** The pause binary; refuses, with the reason, when this node has none. */
+  static check(): string {
+    const pause = nativePausePath();
+    if (pause) return pause;
+    throw new RuntimeError('INVALID_SPEC', 'docker tasks on overlay networks need the static sandbox binary (dist/native/shoal-pause), which the build makes only with a C compiler and a static libc: apt-get install gcc libc6-dev, then npm run build');
   }
 
   /**
@@ -51,7 +49,7 @@ export class Sandboxes {
    * finds the sandbox it made by label and binds it again if need be.
    */
   async ensure(spec: TaskRunSpec, net: TaskNetwork): Promise<Sandbox> {
-    Sandboxes.check();
+    const pause = Sandboxes.check();
     let id = await this.find(spec.taskId);
     if (!id) {
       const body = {
@@ -64,7 +62,7 @@ export class Sandboxes {
         HostConfig: {
           NetworkMode: 'none',
           LogConfig: { Type: 'none', Config: {} },
-          Mounts: [{ Type: 'bind', Source: nativePausePath(), Target: PAUSE_TARGET, ReadOnly: true }],
+          Mounts: [{ Type: 'bind', Source: pause, Target: PAUSE_TARGET, ReadOnly: true }],
         },
       };
       const r = await this.api.json<{ Id: string }>('POST', `/containers/create?name=${encodeURIComponent(`${containerName(spec)}.sandbox`)}`, body);
@@ -78,7 +76,7 @@ export class Sandboxes {
     const pid = await this.pidOf(id, spec.taskId);
     await this.bind(net.netnsPath, pid);
     await net.bound?.();
-    await this.waitProgrammed(pid, spec.taskId);
+    this.checkProgrammed(pid, spec.taskId);
     return { id, pid };
   }
 
@@ -120,13 +118,11 @@ export class Sandboxes {
     }
     const r = await this.api.json<unknown>('DELETE', `/containers/${id}?force=1`);
     if (r.status !== 204 && r.status !== 404) throw new RuntimeError('FAILED', `Docker remove of task ${taskId}'s network sandbox: ${errorMessage(r.body)}`);
+    rmSync(path.join(this.stateDir, taskId), { recursive: true, force: true });
   }
 
-  private async find(taskId: string): Promise<string | null> {
-    const filters = encodeURIComponent(JSON.stringify({ label: [`${SANDBOX_LABEL}=${taskId}`] }));
-    const r = await this.api.json<{ Id: string }[]>('GET', `/containers/json?all=1&filters=${filters}`);
-    if (r.status !== 200) throw new RuntimeError('FAILED', `Docker container list: ${errorMessage(r.body)}`);
-    return r.body[0]?.Id ?? null;
+  private find(taskId: string): Promise<string | null> {
+    return this.api.containerByLabel(`${SANDBOX_LABEL}=${taskId}`);
   }
 
   private async pidOf(id: string, taskId: string): Promise<number> {
@@ -158,20 +154,18 @@ export class Sandboxes {
     }
   }
 
-  /** Until the task's first interface is in the namespace (read through the sandbox: /proc/PID/net/dev is its namespace's). */
-  private async waitProgrammed(pid: number, taskId: string): Promise<void> {
-    const deadline = Date.now() + PROGRAM_TIMEOUT_MS;
-    for (;;) {
-      let dev = '';
-      try {
-        dev = readFileSync(`/proc/${pid}/net/dev`, 'utf8');
-      } catch {
-        throw new RuntimeError('FAILED', `task ${taskId}'s network sandbox exited before its network was ready`);
-      }
-      if (/^\s*eth0:/m.test(dev)) return;
-      if (Date.now() > deadline) throw new RuntimeError('FAILED', `the node's data plane did not put task ${taskId}'s interface into its namespace within ${PROGRAM_TIMEOUT_MS} ms`);
-      await new Promise((r) => setTimeout(r, 50));
+  /**
+   * The task's interface is in the namespace (read through the sandbox: /proc/PID/net/dev is its
+   * namespace's). Checked once: bound() resolves only after an apply that found the namespace.
+   */
+  private checkProgrammed(pid: number, taskId: string): void {
+    let dev = '';
+    try {
+      dev = readFileSync(`/proc/${pid}/net/dev`, 'utf8');
+    } catch {
+      throw new RuntimeError('FAILED', `task ${taskId}'s network sandbox exited before its network was ready`);
     }
+    if (!/^\s*eth0:/m.test(dev)) throw new RuntimeError('FAILED', `the node's data plane applied its plan but put no interface into task ${taskId}'s namespace`);
   }
 }
 
