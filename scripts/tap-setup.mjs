@@ -23,10 +23,8 @@
 //    the suite runs as tap ships (slower, same results).
 import { readFileSync, writeFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
-import { createRequire } from 'node:module';
 import path from 'node:path';
 
-const require = createRequire(import.meta.url);
 const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
 const tapConfig = pkg.tap ?? {};
 
@@ -58,7 +56,7 @@ try {
 }
 const turnedOff = (tapConfig.plugin ?? []).filter((p) => p.startsWith('!')).map((p) => p.slice(1));
 if (text === '' || turnedOff.some((p) => text.includes(`from "${p}"`))) {
-  execFileSync(process.execPath, [require.resolve('tap/package.json').replace(/package\.json$/, 'dist/esm/run.mjs'), 'build'], { stdio: 'inherit' });
+  execFileSync(process.execPath, [resolveIn('tap', 'dist', 'esm', 'run.mjs'), 'build'], { stdio: 'inherit' });
 }
 
 // ---- 2. no coverage hooks when coverage is off

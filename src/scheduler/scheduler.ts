@@ -375,21 +375,22 @@ export class Scheduler implements SchedulerApi {
       for (const p of ports) if ((held.get(p) ?? 0) > 0) return true;
       return false;
     };
+    // Made once per group, not per task: this is the placement loop. Returns the better of `best` and `slot`.
+    const consider = (slot: number, best: number): number => {
+      if (idx.member[slot] !== 1) return best;
+      const info = infos[slot]!;
+      this.metrics.dynamicChecks++;
+      if (!passesDynamic(info, req, svc[slot]!)) return best;
+      if (shape) cachedScore(shape, info, req.cpu, req.mem);
+      return best < 0 || less(slot, best) ? slot : best;
+    };
     for (const t of g.tasks) {
       if (idx.sync(ctx)) this.metrics.indexBuilds++;
       let best = idx.best(special);
       if (best >= 0 && shape) cachedScore(shape, infos[best]!, req.cpu, req.mem);
-      const consider = (slot: number) => {
-        if (idx.member[slot] !== 1) return;
-        const info = infos[slot]!;
-        this.metrics.dynamicChecks++;
-        if (!passesDynamic(info, req, svc[slot]!)) return;
-        if (shape) cachedScore(shape, info, req.cpu, req.mem);
-        if (best < 0 || less(slot, best)) best = slot;
-      };
       const own = this.state.svcIndex.get(req.serviceId);
-      if (own) for (const slot of own.keys()) consider(slot);
-      if (holders) for (const slot of holders) consider(slot);
+      if (own) for (const slot of own.keys()) best = consider(slot, best);
+      if (holders) for (const slot of holders) best = consider(slot, best);
       if (best < 0) return;
       this.placeOne(t, infos[best]!, req, placed);
     }
