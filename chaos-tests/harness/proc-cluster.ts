@@ -6,7 +6,7 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import https from 'node:https';
 import { existsSync } from 'node:fs';
@@ -122,6 +122,29 @@ export class ProcCluster {
     });
   }
 
+  /**
+   * Waits for a node that was just started to reach a state, and fails at
+   * once if its process exits first. Either failure carries the node's own
+   * last words (stderr and stdout tails, exit status, CPU load): a bare
+   * "timed out" once hid whether a node was slow, stuck or dead.
+   */
+  private async waitNode(n: NodeProc, probe: () => unknown, timeoutMs: number, what: string): Promise<void> {
+    const proc = n.proc;
+    const t0 = Date.now();
+    try {
+      const got = await waitFor(() => (probe() ? 'reached' : n.proc !== proc ? 'exited' : false), { timeoutMs, what: `${n.name} ${what}` });
+      if (got === 'exited') throw new Error('the node process exited');
+    } catch (e) {
+      const tail = (s: string) => (s.length > 1500 ? `…${s.slice(-1500)}` : s) || '(nothing)';
+      const state = n.proc === proc ? `still running after ${Date.now() - t0} ms` : `exited (${JSON.stringify(n.exits.at(-1))})`;
+      throw new Error(
+        `${n.name} never ${what}: ${state}; load average ${loadavg().map((x) => x.toFixed(2)).join(' ')}\n` +
+          `--- ${n.name} stderr ---\n${tail(n.stderr)}\n--- ${n.name} stdout ---\n${tail(n.stdout)}`,
+        { cause: e },
+      );
+    }
+  }
+
   private common(n: NodeProc): string[] {
     return ['--data-dir', n.dataDir, '--advertise-addr', `${n.host}:${n.port}`, '--api-addr', `${n.host}:${n.apiPort}`, '--hostname', n.name];
   }
@@ -129,7 +152,7 @@ export class ProcCluster {
   async init(o?: SpawnOptions): Promise<NodeProc> {
     const n = await this.makeNode(o);
     this.spawn(n, ['init', ...this.common(n), ...(o?.args ?? [])]);
-    await waitFor(() => /shoal join --token (\S+) .*\n[\s\S]*shoal join --token (\S+) /.exec(n.stdout), { timeoutMs: 20_000, what: `${n.name} initialized` });
+    await this.waitNode(n, () => /shoal join --token (\S+) .*\n[\s\S]*shoal join --token (\S+) /.exec(n.stdout), 30_000, 'initialized');
     const tokens = [...n.stdout.matchAll(/shoal join --token (\S+) /g)].map((m) => m[1]!);
     this.workerToken = tokens[0]!;
     this.managerToken = tokens[1]!;
@@ -140,7 +163,7 @@ export class ProcCluster {
   async join(role: 'worker' | 'manager', via: NodeProc, o?: SpawnOptions): Promise<NodeProc> {
     const n = await this.makeNode(o);
     this.spawn(n, ['join', '--token', role === 'manager' ? this.managerToken : this.workerToken, ...this.common(n), ...(o?.args ?? []), `${via.host}:${via.port}`]);
-    await waitFor(() => /joined a swarm/.test(n.stdout), { timeoutMs: 30_000, what: `${n.name} joined` });
+    await this.waitNode(n, () => /joined a swarm/.test(n.stdout), 30_000, 'joined');
     if (role === 'manager') await this.waitApi(n);
     return n;
   }
@@ -150,7 +173,7 @@ export class ProcCluster {
     if (n.proc) throw new Error(`${n.name} is still running`);
     const before = n.stdout.length;
     this.spawn(n, ['run', '--data-dir', n.dataDir, ...args]);
-    await waitFor(() => n.stdout.slice(before).includes('running'), { timeoutMs: 20_000, what: `${n.name} restarted` });
+    await this.waitNode(n, () => n.stdout.slice(before).includes('running'), 20_000, 'restarted');
   }
 
   /** Signals the node daemon only (its task supervisor and tasks run on: a daemon crash, or a graceful stop with SIGTERM). */

@@ -81,9 +81,13 @@ t.test('three live drivers rotate the cluster key without losing anyone', async 
   for (const d of drivers) d.keyring.use(k2);
   await traffic();
   for (const d of drivers) d.keyring.remove(k1);
-  // Traffic keeps flowing under the new key, and nobody is suspected.
+  // Traffic keeps flowing under the new key, and nobody is lost. A member may
+  // be suspected for a moment when a loaded machine delays a probe's answer
+  // past the 'local' profile's timeout (the suite runs four files at once on
+  // two cores); that is not the rotation's doing, and the member refutes it.
+  // What the rotation must not do is drop a datagram or kill a member.
   await waitFor(() => drivers.every((d, i) => d.metrics.datagramsIn > sentBefore[i]! + 20), { what: 'traffic under k2' });
-  t.ok(allAlive(), 'still three alive members after rotation');
+  t.ok(await waitFor(allAlive, { what: 'three alive members under k2' }), 'three alive members after rotation');
   t.same(dead, [], 'no member was declared dead');
   t.equal(drivers.reduce((s, d) => s + d.metrics.droppedUnauthenticated, 0), 0, 'no datagram failed authentication during a proper rotation');
   t.ok(drivers.every((d) => d.metrics.largestDatagram <= 1400), 'every datagram within the 1,400-byte MTU');

@@ -14,8 +14,8 @@ export interface LeaseOptions {
   fenceMs: number;
   /**
    * Slack between a node's fence deadline and the managers' down decision:
-   * covers the node's fence check (every 20 ms, on a thread of its own at a
-   * raised priority) firing late on a loaded host, and the kill taking
+   * covers the node's fence (a timer at the deadline, on a thread of its own
+   * at a raised priority) firing late on a loaded host, and the kill taking
    * effect (the kernel's, as the supervisor and its forker exit). 100 ms:
    * every millisecond of it is part of every heal.
    */

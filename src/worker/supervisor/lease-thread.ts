@@ -35,6 +35,7 @@ function main(): void {
     onGrant: (l) => {
       shared[SLOT_UNTIL] = l.until;
       check();
+      arm();
     },
   });
   const lease = keeper.lease;
@@ -61,7 +62,25 @@ function main(): void {
     process.kill(process.pid, 'SIGKILL');
   };
 
-  setInterval(check, data.fenceCheckMs);
+  // One timer, set for the lease's deadline and moved by every grant: the
+  // fence acts at the deadline itself (a poll acts up to a period late) and
+  // an idle node's thread does not wake 50 times a second to find nothing.
+  // Only an expired lease with no task held is looked at every fenceCheckMs,
+  // in case a task is started after all; before the first grant there is
+  // nothing to fence, and the grant arms the timer.
+  let timer: NodeJS.Timeout | undefined;
+  const arm = () => {
+    clearTimeout(timer);
+    if (!lease.everGranted) return;
+    const left = lease.until - monotonicMs();
+    timer = setTimeout(
+      () => {
+        check();
+        arm();
+      },
+      left > 0 ? Math.ceil(left) : data.fenceCheckMs,
+    );
+  };
   parentPort?.on('message', (m: LeaseThreadMessage) => {
     if (m.type === 'managers') keeper.setManagers(m.managers);
     else if (m.type === 'tls') transport.updateTls({ ...m.tls, nodeIdentity: true });

@@ -9,9 +9,10 @@ export interface SupervisorOptions {
    */
   renewEveryMs: number;
   /**
-   * How often the fence checks the lease. 20 ms: the fence acts within 20 ms
-   * of the deadline plus scheduling delay (its thread runs at nice -10), well
-   * inside the managers' 100 ms margin; 50 wakeups a second cost nothing.
+   * The fence wakes at the lease's deadline (a timer moved by each grant).
+   * Only while the lease has run out with no task held does it look again,
+   * this often, in case a task is started anyway: 20 ms, well inside the
+   * managers' 100 ms margin.
    */
   fenceCheckMs: number;
   /**
