@@ -18,3 +18,19 @@ state?.listeners.push((opts) => {
   for (const k of Object.keys(env)) if (k.startsWith('_TAPJS_PROCESSINFO_')) delete env[k];
   opts.env = env;
 });
+
+// SHOAL_FILE_TIMES=FILE appends when each test process started and ended
+// (epoch ms, pid, its CPU seconds, the file): with SHOAL_WAIT_TRACE, where the
+// suite's wall time goes, including what tap's "# time=" leaves out (a test
+// process's start-up and its imports).
+const times = process.env.SHOAL_FILE_TIMES;
+if (times) {
+  const { appendFileSync } = await import('node:fs');
+  const file = process.argv[1] ?? '?';
+  const line = (what) => {
+    const u = process.cpuUsage();
+    appendFileSync(times, `${Date.now()} ${what} ${process.pid} ${((u.user + u.system) / 1e6).toFixed(2)} ${file}\n`);
+  };
+  line('start');
+  process.on('exit', () => line('end'));
+}

@@ -7,19 +7,16 @@
 import { spawn } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { packageRoot } from '../../util/version.js';
 import { CliError } from '../errors.js';
 
 /**
- * The compiled CLI entry point. From dist/src/cli/local/ it is dist/bin/shoal.js;
- * when this module runs from source (in-process tests) the compiled one is
- * still what node processes must run.
+ * The CLI program, dist/bin/shoal.js, found from the package root: this
+ * module runs inside that very bundle, or compiled under .build/ for
+ * in-process tests, and node processes run the product's program either way.
  */
 export function shoalBin(): string {
-  const here = path.dirname(fileURLToPath(import.meta.url));
-  const compiled = path.resolve(here, '../../../bin/shoal.js');
-  if (existsSync(compiled)) return compiled;
-  return path.resolve(here, '../../../dist/bin/shoal.js');
+  return path.join(packageRoot(), 'dist', 'bin', 'shoal.js');
 }
 
 /**

@@ -2,7 +2,7 @@ import { retry } from '../../util/retry.js';
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { packageRoot } from '../../util/version.js';
 import { writeJsonAtomic } from '../runtime/common/atomic.js';
 import type { LogRotation } from '../runtime/common/log-format.js';
 import { isSameProcess } from '../runtime/common/proc.js';
@@ -366,16 +366,12 @@ function remote(err: unknown): Error {
 }
 
 /**
- * The compiled supervisor (dist/src/worker/supervisor/main.js). It always
- * runs as plain JavaScript under `node`, never through a TypeScript loader;
- * when this module runs from the TypeScript sources (tests), the compiled
- * twin under dist/ is used.
+ * The supervisor program: dist/src/worker/supervisor/main.js, the product's
+ * (one bundled file: scripts/bundle-dist.mjs). Found from the package root,
+ * not from this module's own place: this module may itself be inside the
+ * CLI's bundle (dist/bin/shoal.js), or compiled for tests under .build/,
+ * and either way dist/ holds the program a node runs.
  */
 export function defaultSupervisorEntry(): string {
-  const here = fileURLToPath(import.meta.url);
-  if (here.endsWith('.js')) return path.resolve(path.dirname(here), 'main.js');
-  const marker = `${path.sep}src${path.sep}`;
-  const i = here.lastIndexOf(marker);
-  const compiled = path.join(here.slice(0, i), 'dist', here.slice(i + 1));
-  return path.resolve(path.dirname(compiled), 'main.js');
+  return path.join(packageRoot(), 'dist', 'src', 'worker', 'supervisor', 'main.js');
 }
