@@ -10,6 +10,9 @@
  *   service_ls_ms   `shoal service ls` against the cluster
  *   rss_mb          the peak RSS (VmHWM) of `shoal service ls`
  *   bare_node_ms, bare_rss_mb   `node -e 0`, for scale
+ *   unbundled_version_ms, unbundled_service_ls_ms   the same two commands
+ *                   from tsc's output as it is, module by module (.build/bin/shoal.js):
+ *                   what the bundling (scripts/bundle-dist.mjs) saves
  * Progress on stderr; the last line is one JSON object.
  */
 import { spawn, spawnSync } from 'node:child_process';
@@ -23,7 +26,9 @@ import { median, progressOf } from './density-measure.js';
 const progress = progressOf('cli');
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const CLI = path.resolve(here, '../bin/shoal.js');
+// The product, bundled (dist/bin/shoal.js), and tsc's output before bundling, for comparison.
+const CLI = path.resolve(here, '../../dist/bin/shoal.js');
+const UNBUNDLED = path.resolve(here, '../bin/shoal.js');
 
 interface Ran {
   ms: number;
@@ -89,7 +94,21 @@ async function main(): Promise<void> {
     const bare = await measure('node -e 0', ['-e', '0'], env);
     const version = await measure('shoal --version', [CLI, '--version'], env);
     const ls = await measure('shoal service ls', [CLI, 'service', 'ls'], withHost);
-    process.stdout.write(JSON.stringify({ version_ms: version.ms, service_ls_ms: ls.ms, rss_mb: ls.rss, version_rss_mb: version.rss, bare_node_ms: bare.ms, bare_rss_mb: bare.rss, runs }) + '\n');
+    const versionU = await measure('shoal --version (unbundled)', [UNBUNDLED, '--version'], env);
+    const lsU = await measure('shoal service ls (unbundled)', [UNBUNDLED, 'service', 'ls'], withHost);
+    process.stdout.write(
+      JSON.stringify({
+        version_ms: version.ms,
+        service_ls_ms: ls.ms,
+        rss_mb: ls.rss,
+        version_rss_mb: version.rss,
+        bare_node_ms: bare.ms,
+        bare_rss_mb: bare.rss,
+        unbundled_version_ms: versionU.ms,
+        unbundled_service_ls_ms: lsU.ms,
+        runs,
+      }) + '\n',
+    );
   } finally {
     spawnSync(process.execPath, [CLI, 'down', '--purge'], { cwd, env, timeout: 60_000 });
     rmSync(root, { recursive: true, force: true });
