@@ -33,13 +33,25 @@ export async function collectFinal(c: ChaosCluster, clock: RunClock, history: Hi
   const values = new Map<string, Map<string, string | null | undefined>>();
   const services = new Map<string, Map<string, SpecMark> | null>();
   const value = (r: Outcome) => (r.kind === 'ok' ? (r.body as { value: string }).value : r.kind === 'fail' && r.status === 404 ? null : undefined);
+  // A local read is asked again when it gets no answer (a timeout or a refused connection on a
+  // loaded machine, a manager that restarted a moment ago): the managers already agree and the
+  // workload has stopped, so asking again reads the same state, and one lost HTTP call must not
+  // count as every acknowledged write on that key lost. Three tries, 5 s each at most.
+  const answered = async (m: ReturnType<ChaosCluster['managers']>[number], p: string): Promise<Outcome> => {
+    let r = await c.api(m, 'GET', p, undefined, 5_000);
+    for (let i = 1; i < 3 && (r.kind === 'unknown' || r.status >= 500); i++) {
+      await sleep(500);
+      r = await c.api(m, 'GET', p, undefined, 5_000);
+    }
+    return r;
+  };
   // Every manager and key at once: a manager that cannot answer costs one timeout, not one per key.
   await Promise.all(
     c.managers().map(async (m) => {
       const kv = new Map<string, string | null | undefined>();
-      await Promise.all(keys.map(async (key) => kv.set(key, value(await c.api(m, 'GET', `/shoal/kv/${encodeURIComponent(key)}?local=true`, undefined, 5_000)))));
+      await Promise.all(keys.map(async (key) => kv.set(key, value(await answered(m, `/shoal/kv/${encodeURIComponent(key)}?local=true`)))));
       values.set(m.name, new Map(keys.map((k) => [k, kv.get(k)])));
-      const sv = await c.api(m, 'GET', '/services', undefined, 5_000);
+      const sv = await answered(m, '/services');
       type Listed = { ID: string; Spec: { Mode: { Replicated?: { Replicas: number } }; TaskTemplate: { ContainerSpec: { Env?: string[] } } } };
       services.set(
         m.name,

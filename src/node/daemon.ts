@@ -28,6 +28,7 @@ import { SessionClient } from '../worker/agent/session.js';
 import { Agent } from '../worker/agent/agent.js';
 import { serveTaskLogs } from '../worker/agent/logs.js';
 import { LinuxDataPlane, linuxDataPlaneUnavailable } from '../overlay-net/linux.js';
+import { NETNS_RECORD_FILE } from '../overlay-net/dataplane/record.js';
 import { TaskNetworks } from '../worker/agent/task-networks.js';
 import { createRuntime, RUNTIME_NAMES, type Runtime, type RuntimeOptions } from '../worker/runtime/index.js';
 import { SupervisorClient } from '../worker/supervisor/client.js';
@@ -474,7 +475,7 @@ export class Daemon {
       log.warn(`no overlay data plane (${why}): tasks that join networks are not run here`);
       return null;
     }
-    this.dataPlane = new LinuxDataPlane({ kernel: { recordPath: path.join(this.opts.dataDir, 'overlay-netns.json') } });
+    this.dataPlane = new LinuxDataPlane({ kernel: { recordPath: path.join(this.opts.dataDir, NETNS_RECORD_FILE) } });
     log.info(`overlay data plane on ${host}`);
     return new TaskNetworks(this.dataPlane, this.root.child({ component: 'overlay' }));
   }

@@ -138,7 +138,17 @@ t.test('shoal up in network namespaces: Ready on 10.x, published port from the h
   );
   t.pass('the published port answers again after the restart');
 
-  // The nodes crash (their supervisors and tasks live on in the namespaces): down --purge still removes everything.
+  // The nodes crash (their supervisors and tasks live on in the namespaces): down --purge still removes everything,
+  // the task namespaces too (they are in the host's /run/netns, and their nodes will not run again to remove them).
+  const taskNetns = recorded().nodes.flatMap((n) => {
+    try {
+      return (JSON.parse(readFileSync(path.join(cwd, '.shoal', n.name, 'data', 'overlay-netns.json'), 'utf8')) as { netns: string[] }).netns;
+    } catch {
+      return [];
+    }
+  });
+  const nsBeforeCrash = await netnsList();
+  t.ok(taskNetns.length > 0 && taskNetns.every((n) => nsBeforeCrash.has(n)), `the web task's namespace exists: ${taskNetns.join(', ')}`);
   for (const n of recorded().nodes) process.kill(n.pid!, 'SIGKILL');
   await waitFor(() => recorded().nodes.every((n) => !alive(n.pid!)), { timeoutMs: 10_000, what: 'the killed nodes to be gone' });
   r = await shoal('down', '--purge');
@@ -154,6 +164,7 @@ t.test('shoal up in network namespaces: Ready on 10.x, published port from the h
     [],
     'no namespace of the cluster is left',
   );
+  t.same(taskNetns.filter((n) => ns.has(n)), [], 'no task namespace is left');
   t.same(
     [c.netns!.bridge, ...c.nodes.map((n) => n.veth!)].filter((l) => links.has(l)),
     [],

@@ -10,7 +10,7 @@ import path from 'node:path';
 import type { Command } from 'commander';
 import { CliError } from '../errors.js';
 import { DEFAULT_CLUSTER_DIR, nodeDataDir, readCluster, writeCluster } from '../local/cluster-file.js';
-import { netnsPids, netnsUnavailable, removeNetns } from '../local/netns.js';
+import { netnsPids, netnsUnavailable, removeNetns, removeTaskNetns } from '../local/netns.js';
 import { isNodeProcess, processesUnder, stopProcess } from '../local/processes.js';
 import { parseDuration } from '../units.js';
 import { out } from './common.js';
@@ -73,7 +73,7 @@ export function registerDown(program: Command): void {
           await Promise.all(pids.map((pid) => stopProcess(pid, graceMs)));
           out(`Stopped ${pids.length} process${pids.length === 1 ? '' : 'es'} ${n.name} left in its namespace (pid ${pids.join(', ')})\n`);
         }
-        const removed = await removeNetns(c);
+        const removed = [...(await removeTaskNetns(c.nodes.map((n) => nodeDataDir(dir, n)))), ...(await removeNetns(c))];
         out(removed.length > 0 ? `Removed ${removed.join(', ')}\n` : `No network namespace, veth or bridge of this cluster was left to remove\n`);
       }
       if (o.purge) {

@@ -16,7 +16,9 @@
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { promisify } from 'node:util';
+import path from 'node:path';
 import { CliError } from '../errors.js';
+import { NETNS_RECORD_FILE, OwnershipRecord } from '../../overlay-net/dataplane/record.js';
 import type { LocalCluster, LocalNode, NetnsLayout } from './cluster-file.js';
 export type { NetnsLayout } from './cluster-file.js';
 
@@ -215,6 +217,26 @@ export async function removeNetns(c: LocalCluster, nodes: LocalNode[] = c.nodes,
   if (withBridge && (await linkExists(bridge))) {
     await ip('link', 'del', bridge);
     removed.push(`bridge ${bridge}`);
+  }
+  return removed;
+}
+
+/**
+ * The task namespaces the nodes' data planes made (each node's durable
+ * record in its data dir, written before a namespace is created). They live
+ * in the host's /run/netns, not inside a node's namespace, so they outlive a
+ * node that crashed, and a node that never runs again cannot remove them.
+ * Run once the nodes are stopped; returns what was removed.
+ */
+export async function removeTaskNetns(nodeDataDirs: string[]): Promise<string[]> {
+  const have = await netnsList();
+  const removed: string[] = [];
+  for (const dir of nodeDataDirs) {
+    for (const ns of new OwnershipRecord(path.join(dir, NETNS_RECORD_FILE)).ownedNetns) {
+      if (!have.has(ns)) continue;
+      await ip('netns', 'del', checkName(ns, NAME));
+      removed.push(`task namespace ${ns}`);
+    }
   }
   return removed;
 }

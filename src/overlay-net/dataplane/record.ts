@@ -9,6 +9,9 @@ import { readFileSync } from 'node:fs';
 import { writeFileDurably } from '../../util/durable-file.js';
 import { isNetnsName } from './validate.js';
 
+/** The record's file name in a node's data dir (`shoal down` reads it to remove what a crashed node left). */
+export const NETNS_RECORD_FILE = 'overlay-netns.json';
+
 export class OwnershipRecord {
   private netns = new Set<string>();
 
