@@ -7,6 +7,7 @@ import type { SecretFiles } from './secret-files.js';
 import type { LocalTask, TaskDb } from './task-db.js';
 import { TaskNetworks } from './task-networks.js';
 import { HealthMonitor, healthPolicy, mergeHealth, type HealthPolicy, type HealthReport } from './health.js';
+import { awaitListening } from './listening.js';
 import type { Timers } from '../../util/timers.js';
 import type { Logger } from '../../util/log/interface.js';
 
@@ -26,7 +27,15 @@ export interface ControllerDeps {
   networks?: TaskNetworks;
   /** Clocks and timers for health checks (tests: simulated time). */
   timers: Timers;
+  /**
+   * How long a task that publishes TCP ports (on an overlay network, in a
+   * namespace of its own) may take to listen on them before it is reported
+   * running anyway. Default 10 s.
+   */
+  listenWaitMs?: number;
 }
+
+const DEFAULT_LISTEN_WAIT_MS = 10_000;
 
 /**
  * One task on this node: walks it through accepted → preparing → ready →
@@ -154,8 +163,26 @@ export class TaskController {
         // Reported again, now with its health (starting): `service ps` shows it from the first poll.
         return this.move('starting', 'starting');
       }
+      // Without a health check, a task that publishes ports stays `starting` until it listens on
+      // them: from `running` on it is a load-balancer backend (and a start-first update stops its
+      // predecessor), and a backend that has not bound its port yet refuses connections.
+      const ports = rt.name !== 'process' && TaskNetworks.wants(this.task) && this.pid !== undefined ? (this.deps.networks?.publishedTcpPorts(this.task) ?? []) : [];
+      if (ports.length > 0) return this.awaitPorts(this.pid!, ports);
       await this.move('running', 'started');
     }
+  }
+
+  private awaitPorts(pid: number, ports: number[]): void {
+    const waitMs = this.deps.listenWaitMs ?? DEFAULT_LISTEN_WAIT_MS;
+    const gone = () => this.state !== 'starting' || this.stopping || this.wantsStop() || !this.deps.alive();
+    void awaitListening(pid, ports, this.deps.timers, waitMs, gone).then((listening) => {
+      this.chain = this.chain.then(async () => {
+        if (gone()) return;
+        const which = ports.join(', ');
+        if (!listening) this.log.warn(`task ${this.task.ID}: not listening on published port(s) ${which} after ${waitMs} ms; reported running anyway`);
+        await this.move('running', listening ? `started (listening on ${which})` : `started (not listening on ${which} after ${Math.round(waitMs / 1000)} s)`);
+      });
+    });
   }
 
   /** The task's health check: its service's over its image's; null when it has none. */

@@ -76,6 +76,17 @@ export class TaskNetworks {
   }
 
   /**
+   * The TCP ports the task's service publishes, as the target ports inside
+   * the task (from the newest plan: the node serves the task's networks, so
+   * the plan lists its service). What the task must listen on before it is
+   * reported running (task-controller.ts).
+   */
+  publishedTcpPorts(task: Task): number[] {
+    const svc = (this.next ?? this.applied)?.services.find((s) => s.id === task.ServiceID);
+    return [...new Set((svc?.ports ?? []).filter((p) => p.protocol === 'tcp').map((p) => p.targetPort))].sort((a, b) => a - b);
+  }
+
+  /**
    * The task's network once an applied plan holds its namespace. Rejects
    * after `timeoutMs`: the task is then rejected and replaced, never started
    * without the network it asked for.
