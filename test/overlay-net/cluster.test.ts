@@ -107,13 +107,18 @@ t.test('overlay: discovery, VIP, mesh and cleanup across three netns machines', 
   const gone = new Map<number, number>();
   const crashedAt = Date.now();
   await c.crash(victim);
+  // Each machine is read on its own, all at once: a reading is known only once its `nft list`
+  // returns, and reading them one after the other made the second machine's time as late as
+  // both calls together (a run failed by 13 ms so on a loaded fresh machine).
   await waitFor(
     async () => {
-      for (const i of survivors) {
-        if (gone.has(i)) continue;
-        const table = (await run('nsenter', [`--net=/run/netns/${lab.ns(i)}`, 'nft', 'list', 'table', 'ip', 'shoal']).catch(() => ({ stdout: '' }))).stdout;
-        if (!lost.some((a) => table.includes(a))) gone.set(i, Date.now());
-      }
+      await Promise.all(
+        survivors.map(async (i) => {
+          if (gone.has(i)) return;
+          const table = (await run('nsenter', [`--net=/run/netns/${lab.ns(i)}`, 'nft', 'list', 'table', 'ip', 'shoal']).catch(() => ({ stdout: '' }))).stdout;
+          if (!lost.some((a) => table.includes(a))) gone.set(i, Date.now());
+        }),
+      );
       return gone.size === survivors.length;
     },
     { timeoutMs: 30_000, intervalMs: 20, what: `${victim.name}'s endpoints out of the other machines' load balancers` },
