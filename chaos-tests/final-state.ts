@@ -13,6 +13,7 @@ import { agree, type LeaderWatcher } from './observe/leaders.js';
 import type { History } from './workload/history.js';
 import type { Outcome } from './http.js';
 import { CAS_KEYS } from './workload/keys.js';
+import { retry } from '../src/util/retry.js';
 import { specGen, type SpecMark } from './workload/services.js';
 
 /** Resolves with the ms it took, or null when the managers did not agree within the deadline. */
@@ -36,14 +37,17 @@ export async function collectFinal(c: ChaosCluster, clock: RunClock, history: Hi
   // A local read is asked again when it gets no answer (a timeout or a refused connection on a
   // loaded machine, a manager that restarted a moment ago): the managers already agree and the
   // workload has stopped, so asking again reads the same state, and one lost HTTP call must not
-  // count as every acknowledged write on that key lost. Three tries, 5 s each at most.
+  // count as every acknowledged write on that key lost. Three tries (the one retry helper), 5 s each at most.
   const answered = async (m: ReturnType<ChaosCluster['managers']>[number], p: string): Promise<Outcome> => {
-    let r = await c.api(m, 'GET', p, undefined, 5_000);
-    for (let i = 1; i < 3 && (r.kind === 'unknown' || r.status >= 500); i++) {
-      await sleep(500);
-      r = await c.api(m, 'GET', p, undefined, 5_000);
-    }
-    return r;
+    let last: Outcome | undefined;
+    return retry(
+      async () => {
+        last = await c.api(m, 'GET', p, undefined, 5_000);
+        if (last.kind === 'unknown' || last.status >= 500) throw new Error(`GET ${p}: no answer`);
+        return last;
+      },
+      { what: `GET ${p} on ${m.name}`, attempts: 3, retryable: () => true, maxRedirects: 0 },
+    ).catch(() => last!);
   };
   // Every manager and key at once: a manager that cannot answer costs one timeout, not one per key.
   await Promise.all(
