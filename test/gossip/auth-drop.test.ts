@@ -18,10 +18,14 @@ import { waitFor } from '../helpers/wait.js';
  */
 const meta = { resources: { nanoCpus: 1e9, memoryBytes: 1e9 }, labels: {} };
 
+// The lan profile, not local: local's 40 ms probe deadline lets a loaded CI
+// machine suspect b for reasons that have nothing to do with the datagrams
+// under test, and a suspicion (with b's refutation at a higher incarnation)
+// is exactly what the membership assertions below must not see by accident.
 async function startDriver(id: string, host: string, key: string, cleanup: (() => Promise<void>)[]): Promise<GossipDriver> {
   const tr = new WsTransport({ nodeId: id });
   const addr = await tr.listen({ host, port: 0 });
-  const d = await GossipDriver.start({ self: { id, addr, clusterAddr: addr, role: 'worker', meta }, keyring: new Keyring([key]), transport: tr, profile: 'local' });
+  const d = await GossipDriver.start({ self: { id, addr, clusterAddr: addr, role: 'worker', meta }, keyring: new Keyring([key]), transport: tr, profile: 'lan' });
   cleanup.push(async () => {
     await d.stop();
     await tr.close();
@@ -94,8 +98,12 @@ t.test('unauthenticated datagrams are dropped, counted, and change no membership
   await waitFor(() => a.metrics.droppedMalformed > before.droppedMalformed, { timeoutMs: 5_000, what: 'droppedMalformed to rise' });
   t.equal(a.metrics.droppedUnauthenticated - before.droppedUnauthenticated, bad.length, 'which is not counted as unauthenticated');
 
-  // Control: the very same frame sealed with the cluster key is acted upon.
-  await send(sock, aAddr, new Keyring([key]).seal(frame));
+  // Control: the very same message sealed with the cluster key is acted upon
+  // (forged at b's incarnation as a sees it now, so a refutation that raced
+  // in meanwhile cannot make it stale).
+  const nowInc = a.members().find((m) => m.id === 'b')!.incarnation;
+  const control = Buffer.from(new Codec().encode(FrameKind.Message, GossipPacketWire.name, 0, { type: 'compound', msgs: [{ ...forged[0]!, inc: nowInc }] }));
+  await send(sock, aAddr, new Keyring([key]).seal(control));
   await waitFor(() => deadEvents.length > 0, { timeoutMs: 5_000, what: 'the authenticated forged dead to take effect' });
   t.match(deadEvents[0], /^b \(from mallory\)/, 'the authenticated copy does declare b dead: the forged packets were potent');
 });
