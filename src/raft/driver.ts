@@ -16,6 +16,7 @@ import { DedupTable, type DedupImage } from './dedup.js';
 import { RaftStorage, type SyncMode } from './storage.js';
 import { RaftWire } from './transport.js';
 import { monotonicMs } from '../util/monotonic.js';
+import { LeaderAuthority } from './authority.js';
 import { componentLogger, type Logger } from '../util/log/interface.js';
 
 /** What Raft replicates into. Deterministic: every manager applies the same entries in the same order. */
@@ -198,8 +199,8 @@ export class RaftDriver {
   private readonly reads = new Map<string, ReadWaiter>();
   private readonly leaderListeners: ((leader: NodeId | null, role: SoftState['role']) => void)[] = [];
   private tickTimer: NodeJS.Timeout | null = null;
-  /** Leader tick → monotonic ms it ran at (authorityUntil). */
-  private readonly tickTimes = new Map<number, number>();
+  /** Until when this leader surely leads (authorityUntil), from its ticks' times. */
+  private authority!: LeaderAuthority;
   private offConnection: (() => void) | null = null;
   /** Set while the connection to the leader is gone: see suspectLeader(). */
   private fastTicks: NodeJS.Timeout | null = null;
@@ -256,6 +257,7 @@ export class RaftDriver {
       boot,
       ...(this.opts.raft ? { options: this.opts.raft } : {}),
     });
+    this.authority = new LeaderAuthority(this.core, this.opts.tickMs);
     this.opts.transport.onMessage(RaftWire, (msg, conn) => this.receive(msg, conn.peer.nodeId));
     this.offConnection = this.opts.transport.onConnection((conn) => {
       void conn.closed.then(() => {
@@ -531,15 +533,7 @@ export class RaftDriver {
     // follower its ticks only drive the election timer, so it skips them.
     if (this.recoveryUntil > 0 && this.soft.role !== 'leader') return;
     this.core.tick();
-    const q = this.core.quorumAck();
-    if (q) {
-      this.tickTimes.set(q.nowTick, monotonicMs());
-      // Keep only what an authority question can ask about: an election timeout's worth.
-      for (const t of this.tickTimes.keys()) {
-        if (t >= q.nowTick - this.electionTicksMax() - 1) break;
-        this.tickTimes.delete(t);
-      }
-    } else if (this.tickTimes.size > 0) this.tickTimes.clear();
+    this.authority.ticked(monotonicMs());
     this.schedule();
   }
 
@@ -552,16 +546,7 @@ export class RaftDriver {
    * cluster leads until its configuration changes.
    */
   authorityUntil(): number {
-    const q = this.core.quorumAck();
-    if (!q) return -Infinity;
-    if (this.core.confState().voters.length === 1) return Infinity;
-    const sentAt = this.tickTimes.get(q.ackTick);
-    if (sentAt === undefined) return -Infinity;
-    return sentAt + this.core.options.electionTicksMin * this.opts.tickMs;
-  }
-
-  private electionTicksMax(): number {
-    return this.core.options.electionTicksMax;
+    return this.authority.until();
   }
 
   private schedule(): void {

@@ -21,6 +21,12 @@ export interface Timers {
   setInterval(fn: () => void, ms: number): TimerHandle;
   /** Cancels a timer from either call; null and cleared handles are ignored. */
   clear(h: TimerHandle | null | undefined): void;
+  /**
+   * Runs `fn` once the I/O that is already waiting has been read (Node's
+   * check phase: setImmediate). A decision that must see every message that
+   * arrived during a stall of this process waits for this.
+   */
+  afterIo(fn: () => void): void;
 }
 
 /** The machine's clocks and Node's timers, unref'd: sockets and servers keep a node alive, not its timers. */
@@ -39,6 +45,9 @@ export const systemTimers: Timers = {
   },
   clear(h) {
     if (h) clearTimeout(h as NodeJS.Timeout); // clearTimeout clears intervals too
+  },
+  afterIo(fn) {
+    setImmediate(fn);
   },
 };
 

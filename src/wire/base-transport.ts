@@ -22,6 +22,7 @@ import { newWireMetrics, type WireMetrics } from './metrics.js';
 import { defaultConnectionOptions, type ConnectionOptions } from './options.js';
 import type { MessageType } from './registry.js';
 import { CloseCode } from './messages.js';
+import { systemTimers, type Timers } from '../util/timers.js';
 
 export interface TransportOptions {
   nodeId: NodeId;
@@ -39,6 +40,8 @@ export interface TransportOptions {
   maxConnections?: number;
   /** Told when a handler throws (the frame is dropped and counted; the node goes on). */
   onHandlerError?: (err: unknown, type: string) => void;
+  /** Connection deadlines, keepalives and request timeouts (default: the machine's); a simulation passes its own. */
+  timers?: Timers;
 }
 
 export interface OpenedPipe {
@@ -60,6 +63,7 @@ export abstract class BaseTransport implements Transport, ConnectionHost {
   protected readonly unref: boolean;
   readonly authorize: Authorizer | undefined;
   readonly onHandlerError: ((err: unknown, type: string) => void) | undefined;
+  readonly timers: Timers;
   private readonly maxConnections: number;
   readonly metrics: WireMetrics = newWireMetrics();
   readonly handlers = new HandlerTable();
@@ -75,6 +79,7 @@ export abstract class BaseTransport implements Transport, ConnectionHost {
     this.unref = opts.unref ?? false;
     this.authorize = opts.authorize;
     this.onHandlerError = opts.onHandlerError;
+    this.timers = opts.timers ?? systemTimers;
     this.maxConnections = opts.maxConnections ?? 1024;
     this.codec = opts.codec ?? new Codec({ maxFrameBytes: this.options.maxFrameBytes });
   }
@@ -118,7 +123,7 @@ export abstract class BaseTransport implements Transport, ConnectionHost {
     if (this.closing) throw new WireError(WireErrorCode.CLOSED, 'transport is closed');
     const timeoutMs = opts.timeoutMs ?? this.options.handshakeTimeoutMs;
     const ac = new AbortController();
-    const timer = setTimeout(() => ac.abort(), timeoutMs);
+    const timer = this.timers.setTimeout(() => ac.abort(), timeoutMs);
     try {
       let opened: OpenedPipe;
       try {
@@ -138,7 +143,7 @@ export abstract class BaseTransport implements Transport, ConnectionHost {
       }
       return conn;
     } finally {
-      clearTimeout(timer);
+      this.timers.clear(timer);
     }
   }
 
@@ -178,7 +183,7 @@ export abstract class BaseTransport implements Transport, ConnectionHost {
     const all = [...this.live];
     for (const c of all) c.close('transport shutting down', 'shutdown');
     // Give goodbyes a moment to flush, but never hang on a dead peer.
-    await Promise.race([Promise.all(all.map((c) => c.closed)), new Promise((r) => setTimeout(r, 500).unref())]);
+    await Promise.race([Promise.all(all.map((c) => c.closed)), new Promise((r) => this.timers.setTimeout(() => r(undefined), 500))]);
     await this.shutdown();
   }
 }

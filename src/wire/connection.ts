@@ -1,5 +1,4 @@
 import { toErrorData } from '../util/errors.js';
-import { performance } from 'node:perf_hooks';
 import { Codec, FrameKind, type Envelope, type ErrorBody } from './codec.js';
 import { WireError, WireErrorCode, isWireError } from './errors.js';
 import type { HandlerTable } from './handlers.js';
@@ -9,6 +8,7 @@ import { countDrop, type WireMetrics } from './metrics.js';
 import type { ConnectionOptions } from './options.js';
 import type { MessageType } from './registry.js';
 import { StreamImpl, type StreamOwner } from './stream.js';
+import type { TimerHandle, Timers } from '../util/timers.js';
 
 /** What a connection needs from the transport that made it. */
 export interface ConnectionHost {
@@ -19,6 +19,8 @@ export interface ConnectionHost {
   readonly handlers: HandlerTable;
   readonly authorize: Authorizer | undefined;
   readonly onHandlerError: ((err: unknown, type: string) => void) | undefined;
+  /** Keepalive, idle detection and request deadlines run on this clock (a simulation passes its own). */
+  readonly timers: Timers;
 }
 
 /** The code of the error a request or stream gets when its sender may not send it. */
@@ -27,7 +29,7 @@ export const PERMISSION_DENIED_CODE = 'PERMISSION_DENIED';
 interface Pending {
   resolve: (v: unknown) => void;
   reject: (e: Error) => void;
-  /** performance.now() deadline. */
+  /** Deadline on the host's monotonic clock. */
   deadline: number;
   timeoutMs: number;
   type: string;
@@ -62,18 +64,19 @@ export class FrameConnection implements Connection, StreamOwner {
    * nothing): a timer per request cost more CPU than the rest of the request
    * path on the benchmark's round trips.
    */
-  private reqTimer: NodeJS.Timeout | null = null;
+  private reqTimer: TimerHandle | null = null;
   private reqTimerAt = Infinity;
   private readonly streams = new Map<number, StreamImpl<unknown>>();
   // Liveness bookkeeping is per tick, not per frame: the hot path only sets
   // flags, and the tick turns them into timestamps (tick-granular is enough
   // for keepalive and idle detection, and saves two clock reads per frame).
-  private lastRecv = performance.now();
-  private lastSent = performance.now();
+  private readonly timers: Timers;
+  private lastRecv: number;
+  private lastSent: number;
   private recvSinceTick = false;
   private sentSinceTick = false;
-  private lastTick = performance.now();
-  private readonly timer: NodeJS.Timeout;
+  private lastTick: number;
+  private readonly timer: TimerHandle;
   private readonly tickMs: number;
   private drainWaiters: (() => void)[] = [];
   private opened = false;
@@ -85,6 +88,8 @@ export class FrameConnection implements Connection, StreamOwner {
     private readonly expectNodeId: NodeId | undefined,
     private readonly attested?: Attestation,
   ) {
+    this.timers = host.timers;
+    this.lastRecv = this.lastSent = this.lastTick = this.timers.now();
     // Dialler allocates odd ids, acceptor even: no coordination needed.
     this.nextId = initiator ? 1 : 2;
     this._peer = {
@@ -106,8 +111,7 @@ export class FrameConnection implements Connection, StreamOwner {
     pipe.onDrain = () => this.notifyDrained();
     const o = host.options;
     this.tickMs = Math.max(10, Math.min(o.keepaliveIntervalMs, Math.floor(o.idleTimeoutMs / 3)));
-    this.timer = setInterval(() => this.tick(), this.tickMs);
-    this.timer.unref();
+    this.timer = this.timers.setInterval(() => this.tick(), this.tickMs);
     if (initiator) {
       this.writeFrame(FrameKind.Message, Hello.name, 0, {
         nodeId: host.nodeId,
@@ -147,7 +151,7 @@ export class FrameConnection implements Connection, StreamOwner {
     const id = this.allocId();
     const timeoutMs = opts?.timeoutMs ?? this.host.options.requestTimeoutMs;
     return new Promise<R>((resolve, reject) => {
-      const deadline = performance.now() + timeoutMs;
+      const deadline = this.timers.now() + timeoutMs;
       this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject, deadline, timeoutMs, type: type.name });
       if (deadline < this.reqTimerAt) this.armRequestTimer(deadline);
       try {
@@ -160,16 +164,15 @@ export class FrameConnection implements Connection, StreamOwner {
   }
 
   private armRequestTimer(at: number): void {
-    if (this.reqTimer) clearTimeout(this.reqTimer);
+    this.timers.clear(this.reqTimer);
     this.reqTimerAt = at;
-    this.reqTimer = setTimeout(() => this.sweepRequests(), Math.max(0, at - performance.now()) + 1);
-    this.reqTimer.unref();
+    this.reqTimer = this.timers.setTimeout(() => this.sweepRequests(), Math.max(0, at - this.timers.now()) + 1);
   }
 
   private sweepRequests(): void {
     this.reqTimer = null;
     this.reqTimerAt = Infinity;
-    const now = performance.now();
+    const now = this.timers.now();
     let next = Infinity;
     for (const [id, p] of this.pending) {
       if (p.deadline <= now) {
@@ -478,12 +481,12 @@ export class FrameConnection implements Connection, StreamOwner {
     if (this.state === 'closed') return;
     this.state = 'closed';
     const info = this._closeInfo!;
-    clearInterval(this.timer);
+    this.timers.clear(this.timer);
     if (this.opened) this.host.metrics.connectionsClosed++;
     const err = this.closedError();
     for (const [, p] of this.pending) p.reject(new WireError(WireErrorCode.CLOSED, err.message, p.type));
     this.pending.clear();
-    if (this.reqTimer) clearTimeout(this.reqTimer);
+    this.timers.clear(this.reqTimer);
     this.reqTimer = null;
     for (const [, s] of this.streams) s.fail(err);
     this.streams.clear();
@@ -494,7 +497,7 @@ export class FrameConnection implements Connection, StreamOwner {
   }
 
   private tick(): void {
-    const now = performance.now();
+    const now = this.timers.now();
     const o = this.host.options;
     if (now - this.lastTick > 3 * this.tickMs) {
       // Our own event loop stalled (GC, a long synchronous task, SIGSTOP):

@@ -4,12 +4,15 @@ import { WireError, WireErrorCode } from './errors.js';
 import type { Connection, ConnectOptions, NodeId, PeerTarget, RequestOptions, Transport } from './interface.js';
 import { defaultBackoff, type BackoffOptions } from './options.js';
 import type { MessageType } from './registry.js';
+import { systemTimers, type TimerHandle, type Timers } from '../util/timers.js';
 
 export interface PeerLinkOptions {
   expectNodeId?: NodeId;
   backoff?: Partial<BackoffOptions>;
   rng?: Rng;
   connectTimeoutMs?: number;
+  /** Back-off sleeps and waits (default: the machine's); a simulation passes its own. */
+  timers?: Timers;
 }
 
 /**
@@ -22,6 +25,7 @@ export class PeerLink {
   private conn: Connection | null = null;
   private stopped = false;
   private readonly backoff: Backoff;
+  private readonly timers: Timers;
   private wakeRetry: (() => void) | null = null;
   private readonly upListeners: ((c: Connection) => void)[] = [];
   private readonly downListeners: ((c: Connection) => void)[] = [];
@@ -36,6 +40,7 @@ export class PeerLink {
     private readonly opts: PeerLinkOptions = {},
   ) {
     this.backoff = new Backoff({ ...defaultBackoff, ...opts.backoff }, opts.rng ?? systemRng());
+    this.timers = opts.timers ?? systemTimers;
     void this.run();
   }
 
@@ -70,9 +75,9 @@ export class PeerLink {
   /** Waits for a connection (up to the request timeout), then sends the request. */
   async request<B, R>(type: MessageType<B, R>, body: B, opts: RequestOptions = {}): Promise<R> {
     const timeoutMs = opts.timeoutMs ?? 5_000;
-    const start = Date.now();
+    const start = this.timers.now();
     const c = await this.waitConnected(timeoutMs);
-    return c.request(type, body, { timeoutMs: Math.max(1, timeoutMs - (Date.now() - start)) });
+    return c.request(type, body, { timeoutMs: Math.max(1, timeoutMs - (this.timers.now() - start)) });
   }
 
   /** Resolves with an open connection, or rejects after `timeoutMs`. */
@@ -81,18 +86,18 @@ export class PeerLink {
     if (c) return Promise.resolve(c);
     if (this.stopped) return Promise.reject(new WireError(WireErrorCode.CLOSED, 'peer link closed'));
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
+      const timer = this.timers.setTimeout(() => {
         this.waiters = this.waiters.filter((x) => x !== w);
         const why = this.lastError ? `: ${this.lastError.message}` : '';
         reject(new WireError(WireErrorCode.TIMEOUT, `not connected within ${timeoutMs} ms${why}`));
       }, timeoutMs);
       const w = {
         ok: (conn: Connection) => {
-          clearTimeout(timer);
+          this.timers.clear(timer);
           resolve(conn);
         },
         fail: (e: Error) => {
-          clearTimeout(timer);
+          this.timers.clear(timer);
           reject(e);
         },
       };
@@ -150,10 +155,10 @@ export class PeerLink {
 
   private sleep(ms: number): Promise<void> {
     return new Promise((resolve) => {
-      const t = setTimeout(done, ms);
-      t.unref();
+      const timers = this.timers;
+      const t: TimerHandle = timers.setTimeout(done, ms);
       function done() {
-        clearTimeout(t);
+        timers.clear(t);
         resolve();
       }
       this.wakeRetry = () => {

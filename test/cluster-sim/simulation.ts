@@ -3,36 +3,55 @@
  *
  * - three managers, each the real Raft core (src/raft/core.ts) over an
  *   in-memory log, applying committed entries to the real store
- *   (src/manager/store/store.ts);
- * - on whichever manager leads: the real orchestrator decisions
- *   (reconcile + actionToOp) and the real scheduler, proposed through Raft,
- *   and the dispatcher's and the fencing lease's rules — agents heartbeat,
- *   the leader renews their lease and sends their assignments, and declares
- *   a node down only after its lease ran out (downAfterMs > fenceMs);
- * - N workers whose agents run tasks on a simulated runtime and fence (kill
- *   every task) when their lease is not renewed for fenceMs;
+ *   (src/manager/store/store.ts), and on each the real manager components a
+ *   node runs: the dispatcher (agent sessions, assignments, status reports),
+ *   the fencing lease service (renewals, follower reports, revocations, the
+ *   down decision), and on the leader the orchestrator and scheduler loops;
+ * - N workers, each the real agent (task controllers, the task store) with
+ *   the real session client and the supervisor's real lease keeper, over a
+ *   simulated runtime that keeps the supervisor's fence (sim-runtime.ts);
+ * - between all of them the real wire (codec, handshake, keepalive,
+ *   requests, streams) over a simulated TCP network (test/sim/transport.ts);
  * - clients creating and scaling services, acknowledged only once applied;
- * - faults: message loss and delay, partitions, manager crashes (losing
- *   what was not persisted) and restarts, worker crashes and restarts.
+ * - faults: message delay and loss, partitions, manager crashes (losing what
+ *   was not persisted) and restarts, machine crashes and restarts.
  *
- * Checked at every event: no slot of a replicated service runs twice at the
- * same time on the workers. At the end, after the faults stop: every
- * acknowledged write survives in every manager's store, and desired equals
- * running. Time, randomness and the network are the simulation's; one seed
- * is one exact run.
+ * What is simulated rather than run: the Raft driver (this file persists a
+ * Ready, sends it on, and applies what is committed, as the driver does),
+ * node joins (the first leader creates the node objects), and the task
+ * processes (sim-runtime.ts).
+ *
+ * Checked whenever a task starts running or a machine comes back: no slot of
+ * a replicated service runs twice at the same time. At the end, after the
+ * faults stop: every acknowledged write survives in every manager's store,
+ * and desired equals running. Time, randomness and the network are the
+ * simulation's; one seed is one exact run.
  */
 import { RaftCore } from '../../src/raft/core.js';
+import { LeaderAuthority } from '../../src/raft/authority.js';
 import type { Message, NodeId, Ready } from '../../src/raft/interface.js';
 import { Store } from '../../src/manager/store/store.js';
-import { encodeTxn, type StoreOp } from '../../src/manager/store/commands.js';
+import { encodeTxn, type StoreOp, type TxnResult } from '../../src/manager/store/commands.js';
 import { reconcile } from '../../src/manager/orchestrator/reconcile.js';
-import { actionToOp } from '../../src/manager/leader/orchestrator-loop.js';
-import { Scheduler } from '../../src/scheduler/scheduler.js';
-import { isTerminal, type Node, type Task, type TaskState } from '../../src/model/index.js';
+import type { ReconcileFn } from '../../src/manager/orchestrator/interface.js';
+import { Dispatcher } from '../../src/manager/dispatcher/dispatcher.js';
+import { LeaseService } from '../../src/manager/lease/service.js';
+import { OrchestratorLoop } from '../../src/manager/leader/orchestrator-loop.js';
+import { SchedulerLoop } from '../../src/manager/leader/scheduler-loop.js';
+import type { ManagerContext, ManagerStatusInfo } from '../../src/manager/interface.js';
+import { Agent } from '../../src/worker/agent/agent.js';
+import { SessionClient } from '../../src/worker/agent/session.js';
+import { LeaseKeeper } from '../../src/worker/supervisor/lease-keeper.js';
+import { silentLogger } from '../../src/util/log/interface.js';
+import type { TimerHandle } from '../../src/util/timers.js';
+import type { Node } from '../../src/model/index.js';
 import { mkNode, mkService } from '../orchestrator/helpers.js';
 import { seededRng, type Rng } from '../../src/util/rng.js';
 import { EventQueue } from '../sim/event-queue.js';
+import { LifeTimers, SimTimers } from '../sim/timers.js';
+import { SimNetwork, SimTransport } from '../sim/transport.js';
 import { MemoryStorage } from '../raft/sim/storage.js';
+import { MemoryTaskStore, SimRuntime } from './sim-runtime.js';
 
 export interface ClusterSimOptions {
   /** Simulated ms of faults and client traffic. */
@@ -40,7 +59,7 @@ export interface ClusterSimOptions {
   /** Simulated ms allowed to converge after the faults stop. */
   healMs?: number;
   workers?: number;
-  /** A deliberately broken orchestrator: it sometimes creates a second task for a slot. */
+  /** A deliberately broken orchestrator: it replaces the tasks of any node without an agent session at once, before the node's fence. */
   breakOrchestrator?: boolean;
   trace?: boolean;
 }
@@ -50,6 +69,8 @@ export interface ClusterSimResult {
   ok: boolean;
   failure?: string;
   events: number;
+  /** Simulated ms the run lasted. */
+  simMs: number;
   acked: number;
   faults: number;
   trace: string[];
@@ -57,24 +78,46 @@ export interface ClusterSimResult {
 
 const T0 = Date.UTC(2026, 0, 1);
 const TICK_MS = 50; // Raft tick: heartbeatTicks 1, election after 10–20 ticks (0.5–1 s)
-const HEARTBEAT_MS = 200; // agents heartbeat the leader this often
-const FENCE_MS = 1_200; // a worker kills its tasks when its lease is this old
-const DOWN_AFTER_MS = 2_500; // the leader declares a silent worker down (> FENCE_MS + network delay)
-const LEADER_STEP_MS = 100; // the leader's orchestrator and scheduler loops
+const RAFT = { heartbeatTicks: 1, electionTicksMin: 10, electionTicksMax: 20, preVote: true, checkQuorum: true };
 const MANAGERS = ['m1', 'm2', 'm3'];
-
+/**
+ * The lease's timings: the product's fence period and margin, with renewals
+ * and the leader's decisions at a coarser grain than the defaults (100 and
+ * 25 ms), which together were most of a run's events. Both are options a
+ * deployment may set the same way (checkLeaseOptions holds: 3 × 200 ≤ 1,000).
+ */
+const LEASE = { renewEveryMs: 200, decideEveryMs: 100 };
+/** Microtask turns after each event: the product's promise chains run on before the next event (deterministically either way). */
+const DRAIN_TURNS = 6;
 
 class Violation extends Error {}
 
-export function runClusterSim(seed: number, o: ClusterSimOptions = {}): ClusterSimResult {
+export async function runClusterSim(seed: number, o: ClusterSimOptions = {}): Promise<ClusterSimResult> {
   const sim = new ClusterSim(seed, o);
   try {
-    sim.run();
+    await sim.run();
     return sim.result(true);
   } catch (err) {
     if (err instanceof Violation) return sim.result(false, err.message);
     return sim.result(false, `exception: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+  } finally {
+    sim.stop();
   }
+}
+
+/** One life of a manager process: what a crash ends. */
+interface ManagerLife {
+  timers: LifeTimers;
+  transport: SimTransport;
+  authority: LeaderAuthority;
+  dispatcher: Dispatcher;
+  lease: LeaseService;
+  scheduler: SchedulerLoop;
+  orchestrator: OrchestratorLoop;
+  /** The leader loops run (this manager leads and applied an entry of its term). */
+  leading: boolean;
+  role: string;
+  term: number;
 }
 
 interface ManagerSim {
@@ -85,46 +128,37 @@ interface ManagerSim {
   /** Bumped on crash: an fsync or a delivery of the old life is void. */
   epoch: number;
   busy: boolean;
-  /** Leader bookkeeping, reset when leadership (re)starts. */
-  leaderSince: number;
-  lastHeard: Map<string, number>;
-  inFlight: boolean;
-  /** The term this manager's leader loops started in (0: not leading): a new term is a new leadership. */
-  leadingTerm: number;
-  /** The newest term of an entry this manager applied: a leader acts only once it applied one of its own term. */
+  /** The newest term of an entry this manager applied: its leader loops start once it applied one of its own term. */
   appliedTerm: number;
-  /** Nodes this leader has proposed down and not yet seen down. */
-  downing: Set<string>;
-}
-
-interface RunningTask {
-  serviceId: string;
-  slot: number;
-  state: TaskState;
+  life: ManagerLife | null;
+  /** Proposals of this life awaiting their apply here. */
+  proposals: Map<Uint8Array, { resolve: (r: TxnResult) => void; reject: (e: Error) => void; timer: TimerHandle }>;
+  bootstrapping: boolean;
 }
 
 interface WorkerSim {
   id: string;
   up: boolean;
-  /** Last lease renewal heard from a leader (worker's clock = sim clock). */
-  leaseAt: number;
-  tasks: Map<string, RunningTask>;
-  /** Status changes not yet reported. */
-  outbox: Map<string, TaskState>;
-  epoch: number;
-  /** Tasks this machine ever started: its task db is on disk and survives a crash (a task starts once). */
-  started: Set<string>;
+  /** The machine's disk: the agent's task store outlives its crashes. */
+  disk: MemoryTaskStore;
+  timers: LifeTimers | null;
+  runtime: SimRuntime | null;
+  agent: Agent | null;
+  session: SessionClient | null;
+  keeper: LeaseKeeper | null;
 }
 
 class ClusterSim {
   private readonly rng: Rng;
-  private readonly net: Rng;
+  private readonly netRng: Rng;
   private readonly q = new EventQueue(T0);
+  private readonly timers = new SimTimers(this.q, 0);
+  private readonly net: SimNetwork;
   private get now(): number {
     return this.q.now;
   }
   private events = 0;
-  /** A task started running or a worker came back since the slots were last checked. */
+  /** A task started or stopped running, or a machine came back, since the slots were last checked. */
   private slotsChanged = false;
   private readonly managers = new Map<NodeId, ManagerSim>();
   private readonly workers = new Map<string, WorkerSim>();
@@ -135,33 +169,36 @@ class ClusterSim {
   private readonly trace: string[] = [];
   private idSeq = 0;
   private faults = 0;
-  /** Proposals awaiting their apply, by the proposed bytes (entries keep the very object through the simulated network and log). */
-  private readonly waiting = new WeakMap<Uint8Array, () => void>();
   /** What clients were told succeeded: service name → replicas last acknowledged, and later unacknowledged attempts. */
   private readonly acked = new Map<string, { replicas: number; unknown: Set<number> }>();
   private ackedCount = 0;
+  /** An exception thrown inside the product's code on an event (it would have reached a node's error handler). */
+  private fault: Error | null = null;
 
   constructor(
     readonly seed: number,
     private readonly o: ClusterSimOptions,
   ) {
     this.rng = seededRng(seed);
-    this.net = this.rng.fork();
+    this.netRng = this.rng.fork();
+    this.net = new SimNetwork(this.timers, {
+      cut: (a, b) => this.linkCut(a, b),
+      // 1–15 ms; a lost segment is retransmitted ~200 ms later.
+      delay: () => 1 + this.netRng.int(15) + (this.lossP > 0 && this.netRng.chance(this.lossP) ? 200 : 0),
+    });
     this.endChaos = T0 + (o.chaosMs ?? 8_000);
     this.endAll = this.endChaos + (o.healMs ?? 20_000);
     for (const id of MANAGERS) {
-      const m: ManagerSim = { id, storage: new MemoryStorage({ voters: MANAGERS, learners: [] }), core: null, store: new Store(), epoch: 0, busy: false, leaderSince: 0, lastHeard: new Map(), inFlight: false, leadingTerm: 0, appliedTerm: 0, downing: new Set() };
+      const m: ManagerSim = { id, storage: new MemoryStorage({ voters: MANAGERS, learners: [] }), core: null, store: new Store(), epoch: 0, busy: false, appliedTerm: 0, life: null, proposals: new Map(), bootstrapping: false };
       this.managers.set(id, m);
       this.bootManager(m);
     }
     for (let i = 1; i <= (o.workers ?? 3); i++) {
-      const w: WorkerSim = { id: `w${i}`, up: true, leaseAt: T0, tasks: new Map(), outbox: new Map(), epoch: 0, started: new Set() };
+      const w: WorkerSim = { id: `w${i}`, up: true, disk: new MemoryTaskStore(), timers: null, runtime: null, agent: null, session: null, keeper: null };
       this.workers.set(w.id, w);
-      this.every(HEARTBEAT_MS, this.rng.int(HEARTBEAT_MS), () => this.agentBeat(w));
+      this.bootWorker(w);
     }
     for (const m of this.managers.values()) this.every(TICK_MS, this.rng.int(TICK_MS), () => this.tick(m));
-    this.every(LEADER_STEP_MS, 0, () => this.leaderStep());
-    this.every(50, 25, () => this.fenceCheck());
   }
 
   private log(s: string): void {
@@ -182,25 +219,33 @@ class ClusterSim {
 
   // ------------------------------------------------------------- run
 
-  run(): void {
+  async run(): Promise<void> {
     this.at(300, () => this.clientStep());
     this.at(500, () => this.nemesis());
     for (let e = this.q.next(this.endAll); e !== undefined; e = this.q.next(this.endAll)) {
       this.events++;
       e.fire();
-      // Two copies of a slot can only appear when a task starts running or a worker comes back:
+      for (let i = 0; i < DRAIN_TURNS; i++) await null;
+      if (this.fault) throw this.fault;
+      // Two copies of a slot can only appear when a task starts running or a machine comes back:
       // check then (not after every event), which finds the same violations at the same moment.
       if (this.slotsChanged) {
         this.slotsChanged = false;
         this.checkSlots();
       }
-      if (this.now > this.endChaos + 2_000 && this.events % 200 === 0 && this.converged()) break;
+      if (this.now > this.endChaos + 2_000 && this.events % 500 === 0 && this.converged()) break;
     }
     this.checkEnd();
   }
 
+  /** Ends every process, so nothing of this run lingers in the test process. */
+  stop(): void {
+    for (const m of this.managers.values()) this.endManagerLife(m);
+    for (const w of this.workers.values()) this.endWorkerLife(w);
+  }
+
   result(ok: boolean, failure?: string): ClusterSimResult {
-    return { seed: this.seed, ok, ...(failure ? { failure } : {}), events: this.events, acked: this.ackedCount, faults: this.faults, trace: this.trace };
+    return { seed: this.seed, ok, ...(failure ? { failure } : {}), events: this.events, simMs: this.now - T0, acked: this.ackedCount, faults: this.faults, trace: this.trace };
   }
 
   // ------------------------------------------------------------- network
@@ -209,10 +254,10 @@ class ClusterSim {
     return this.cut.has(a) || this.cut.has(b);
   }
 
-  /** Delivers fn after a network delay, unless the message is lost or a partition stands between a and b (then or on arrival). */
-  private send(from: string, to: string, fn: () => void): void {
-    if (this.linkCut(from, to) || this.net.chance(this.lossP)) return;
-    this.at(1 + this.net.int(15), () => {
+  /** Raft's messages (the driver's own sends): after a delay, unless lost or cut off (then or on arrival). */
+  private sendRaft(from: string, to: string, fn: () => void): void {
+    if (this.linkCut(from, to) || this.netRng.chance(this.lossP)) return;
+    this.at(1 + this.netRng.int(15), () => {
       if (!this.linkCut(from, to)) fn();
     });
   }
@@ -221,25 +266,112 @@ class ClusterSim {
 
   private bootManager(m: ManagerSim): void {
     const boot = m.storage.boot();
-    m.core = new RaftCore({ id: m.id, rng: this.rng.fork(), options: { heartbeatTicks: 1, electionTicksMin: 10, electionTicksMax: 20, preVote: true, checkQuorum: true }, boot });
+    const core = new RaftCore({ id: m.id, rng: this.rng.fork(), options: RAFT, boot });
+    m.core = core;
     // The store is rebuilt from the durable log (no snapshots here: compaction is Raft's own tests').
     m.store = new Store();
     m.busy = false;
-    m.inFlight = false;
-    m.leadingTerm = 0;
     m.appliedTerm = 0;
+    m.bootstrapping = false;
+    const timers = new LifeTimers(this.timers);
+    const transport = new SimTransport(this.net, m.id, timers);
+    void transport.listen();
+    const authority = new LeaderAuthority(core, TICK_MS);
+    const ctx = this.contextOf(m, timers);
+    // The manager's wiring (manager.ts): the lease asks the dispatcher about agents, the dispatcher asks the lease to admit them.
+    let dispatcher: Dispatcher | null = null;
+    const lease = new LeaseService({
+      transport,
+      nodeId: m.id,
+      store: m.store,
+      timers,
+      raft: { status: () => this.raftStatus(m), authorityUntil: () => authority.until() },
+      addressOf: (id) => id,
+      agents: { absentSince: (id) => dispatcher!.absentSince(id), markDown: (id, why) => dispatcher!.markDown(id, why) },
+      options: LEASE,
+    });
+    dispatcher = new Dispatcher({
+      transport,
+      ctx,
+      timers,
+      managers: () => MANAGERS.map((id) => ({ nodeId: id, addr: id })),
+      admit: (id) => lease.admit(id),
+      fenceMs: lease.opts.fenceMs,
+      sessionId: () => `s${++this.idSeq}`,
+    });
+    const rec: ReconcileFn = this.o.breakOrchestrator ? this.brokenReconcile(dispatcher) : reconcile;
+    m.life = { timers, transport, authority, dispatcher, lease, scheduler: new SchedulerLoop(ctx, silentLogger, timers), orchestrator: new OrchestratorLoop(ctx, rec, silentLogger, timers), leading: false, role: 'follower', term: 0 };
+    lease.start();
+  }
+
+  private raftStatus(m: ManagerSim): { role: string; term: number; leader: string | null; conf: { voters: string[]; learners: string[] } } {
+    const core = m.core;
+    if (!core) return { role: 'follower', term: 0, leader: null, conf: { voters: MANAGERS, learners: [] } };
+    const soft = core.softState();
+    return { role: soft.role, term: core.hardState().term, leader: soft.leader, conf: core.confState() };
+  }
+
+  /** What the dispatcher and the leader loops ask of the manager around them. */
+  private contextOf(m: ManagerSim, timers: LifeTimers): ManagerContext {
+    const self = this;
+    const ctx: Partial<ManagerContext> = {
+      get store() {
+        return m.store;
+      },
+      readBarrier: async () => {
+        if (!m.life?.leading) throw new Error('not the leader');
+      },
+      commit: (ops) => this.commit(m, timers, ops),
+      newId: () => `t${++self.idSeq}`,
+      now: () => new Date(timers.wall()).toISOString(),
+      dataKey: () => null,
+      status: (): ManagerStatusInfo => {
+        const st = this.raftStatus(m);
+        return {
+          nodeId: m.id,
+          addr: m.id,
+          isLeader: st.role === 'leader',
+          leaderId: st.leader,
+          managers: MANAGERS.map((id) => ({ nodeId: id, addr: id, reachable: true, voter: true })),
+          raft: { term: st.term, commit: m.store.index, applied: m.store.index },
+        };
+      },
+    };
+    return ctx as ManagerContext;
+  }
+
+  /** Proposes through this manager's Raft; resolves with the store's verdict once applied here (as the driver's propose does). */
+  private commit(m: ManagerSim, timers: LifeTimers, ops: StoreOp[]): Promise<TxnResult> {
+    return new Promise((resolve, reject) => {
+      const core = m.core;
+      if (!core || core.softState().role !== 'leader' || !timers.alive) return reject(new Error('NOT_LEADER: this manager does not lead'));
+      const data = encodeTxn({ time: new Date(timers.wall()).toISOString(), ops });
+      try {
+        core.propose(data);
+      } catch (err) {
+        return reject(err as Error);
+      }
+      const timer = timers.setTimeout(() => {
+        if (m.proposals.delete(data)) reject(new Error('TIMEOUT: the proposal was not applied in time; its outcome is unknown'));
+      }, 10_000);
+      m.proposals.set(data, { resolve, reject, timer });
+      this.pump(m);
+    });
   }
 
   private tick(m: ManagerSim): void {
-    if (!m.core) return;
+    if (!m.core || !m.life) return;
     m.core.tick();
+    m.life.authority.ticked(this.now);
     this.pump(m);
+    this.syncRole(m);
   }
 
   private deliverRaft(to: ManagerSim, msg: Message): void {
     if (!to.core) return;
     to.core.step(msg);
     this.pump(to);
+    this.syncRole(to);
   }
 
   /** The driver: persist a Ready (after a simulated fsync), then send, apply, advance. */
@@ -254,6 +386,7 @@ class ClusterSim {
       this.complete(m, rd);
       m.busy = false;
       this.pump(m);
+      this.syncRole(m);
     });
   }
 
@@ -262,7 +395,7 @@ class ClusterSim {
     m.storage.persist(rd);
     for (const msg of rd.messages) {
       const to = this.managers.get(msg.to);
-      if (to) this.send(m.id, to.id, () => this.deliverRaft(to, msg));
+      if (to) this.sendRaft(m.id, to.id, () => this.deliverRaft(to, msg));
     }
     for (const e of rd.committed) {
       m.appliedTerm = e.term;
@@ -270,224 +403,168 @@ class ClusterSim {
         m.store.index = e.index;
         continue;
       }
-      m.store.apply({ index: e.index, term: e.term, command: e.data });
-      const cb = this.waiting.get(e.data);
-      if (cb) {
-        this.waiting.delete(e.data);
-        cb();
+      const r = m.store.apply({ index: e.index, term: e.term, command: e.data });
+      const p = m.proposals.get(e.data);
+      if (p) {
+        m.proposals.delete(e.data);
+        m.life?.timers.clear(p.timer);
+        p.resolve(r);
       }
     }
     core.advance(rd);
-    this.noteLeadership(m);
   }
 
   /**
-   * Starts the leader loops' bookkeeping when m begins to lead in a new term —
-   * once it has applied an entry of that term, so whatever earlier leaders
-   * committed (a node declared down, say) is in its store before it grants a
-   * lease or assigns a task. The product's lease has the same rule: a leader
-   * grants only with Raft authority in its term (a quorum acked its appends).
+   * What the manager does on Raft role changes: the lease follows every
+   * change at once; the dispatcher and the leader loops start once this
+   * leader has applied an entry of its own term (so whatever earlier leaders
+   * committed is in its store before it assigns or decides anything, as the
+   * manager's read barrier ensures), and stop when it no longer leads.
    */
-  private noteLeadership(m: ManagerSim): void {
-    const term = m.core?.hardState().term ?? 0;
-    if (!m.core || m.core.softState().role !== 'leader' || m.appliedTerm !== term) {
-      m.leadingTerm = 0;
-      return;
+  private syncRole(m: ManagerSim): void {
+    const life = m.life;
+    const core = m.core;
+    if (!life || !core) return;
+    const role = core.softState().role;
+    const term = core.hardState().term;
+    if (role !== life.role || term !== life.term) {
+      // A new term is a new leadership, even for the same manager.
+      if (life.leading) this.stopLeading(m, life);
+      life.role = role;
+      life.term = term;
+      life.lease.sync();
     }
-    if (m.leadingTerm !== term) {
-      m.leadingTerm = term;
-      // A new leader hears every agent afresh: none is declared down before DOWN_AFTER_MS of its own silence.
-      m.leaderSince = this.now;
-      m.lastHeard = new Map();
-      m.downing = new Set();
-      m.inFlight = false;
+    if (!life.leading && role === 'leader' && m.appliedTerm === term) {
+      life.leading = true;
       this.log(`${m.id} leads in term ${term}`);
+      life.dispatcher.startLeading();
+      life.scheduler.start();
+      life.orchestrator.start();
+      this.bootstrap(m);
     }
   }
 
-  /** Leads, and its leader loops know it (their bookkeeping started in this term). */
-  private isLeader(m: ManagerSim): boolean {
-    this.noteLeadership(m);
-    return m.leadingTerm !== 0;
+  private stopLeading(m: ManagerSim, life: ManagerLife): void {
+    life.leading = false;
+    life.dispatcher.stopLeading();
+    life.scheduler.stop();
+    life.orchestrator.stop();
+    // The driver rejects what it cannot vouch for anymore: the outcome is unknown.
+    for (const [data, p] of m.proposals) {
+      m.proposals.delete(data);
+      life.timers.clear(p.timer);
+      p.reject(new Error('LEADER_CHANGED: the outcome is unknown'));
+    }
   }
 
-  private leader(): ManagerSim | null {
-    for (const m of this.managers.values()) if (this.isLeader(m)) return m;
-    return null;
+  /** The nodes join once (the first leader records them, as a join through the API would). */
+  private bootstrap(m: ManagerSim): void {
+    if (m.store.list('node').length > 0 || m.bootstrapping) return;
+    m.bootstrapping = true;
+    const ops: StoreOp[] = [...this.workers.keys()].map((id) => ({ op: 'create', kind: 'node', object: mkNode(id, { hostname: id, state: 'unknown' }) }));
+    this.commit(m, m.life!.timers, ops).then(
+      () => (m.bootstrapping = false),
+      () => (m.bootstrapping = false),
+    );
   }
 
-  /** Proposes ops on m (if it leads); `done` runs once they are applied anywhere, i.e. committed. */
-  private propose(m: ManagerSim, ops: StoreOp[], done?: () => void): boolean {
-    if (!m.core || !this.isLeader(m)) return false;
-    const data = encodeTxn({ time: new Date(this.now).toISOString(), ops });
-    try {
-      m.core.propose(data);
-    } catch {
-      return false;
+  private endManagerLife(m: ManagerSim): void {
+    const life = m.life;
+    if (!life) return;
+    m.life = null;
+    life.timers.kill();
+    life.lease.stop();
+    if (life.leading) {
+      life.dispatcher.stopLeading();
+      life.scheduler.stop();
+      life.orchestrator.stop();
     }
-    if (done) this.waiting.set(data, done);
-    this.pump(m);
-    return true;
-  }
-
-  // ------------------------------------------------------------- leader loops
-
-  private leaderStep(): void {
-    const m = this.leader();
-    if (!m) return;
-    const s = m.store;
-    if (s.list('node').length === 0) {
-      if (!m.inFlight) {
-        m.inFlight = true;
-        const ops: StoreOp[] = [...this.workers.keys()].map((id) => ({ op: 'create', kind: 'node', object: mkNode(id, { hostname: id }) }));
-        if (!this.propose(m, ops, () => (m.inFlight = false))) m.inFlight = false;
-      }
-      return;
-    }
-    // The fencing lease's rule: a worker silent for DOWN_AFTER_MS (its lease long expired) is down.
-    for (const n of s.list('node')) {
-      const heard = m.lastHeard.get(n.ID) ?? m.leaderSince;
-      if (n.Status.State === 'down') m.downing.delete(n.ID);
-      else if (this.now - heard > DOWN_AFTER_MS && !m.downing.has(n.ID)) {
-        this.log(`${m.id} declares ${n.ID} down`);
-        m.downing.add(n.ID);
-        const ok = this.propose(m, [{ op: 'update', kind: 'node', object: { ...n, Status: { ...n.Status, State: 'down', Message: 'lease expired' } } }]);
-        if (!ok) m.downing.delete(n.ID);
-        else this.at(2_000, () => m.downing.delete(n.ID));
-      }
-    }
-    if (m.inFlight) return;
-    const ops: StoreOp[] = [];
-    const view = { services: s.list('service'), tasks: s.list('task'), nodes: s.list('node') };
-    const d = reconcile(this.o.breakOrchestrator ? this.brokenView(m, view) : view, this.now, () => `t${++this.idSeq}`);
-    for (const a of d.actions) ops.push(actionToOp(a, (id) => s.get('task', id)));
-    if (ops.length === 0) {
-      // The scheduler: place what waits for a node.
-      const pending = view.tasks.filter((t) => (t.Status.State === 'new' || t.Status.State === 'pending') && !isTerminal(t.DesiredState));
-      if (pending.length > 0) {
-        const sched = new Scheduler();
-        for (const n of view.nodes) sched.upsertNode(n);
-        for (const t of view.tasks) if (t.NodeID && !isTerminal(t.Status.State) && t.Status.State !== 'new' && t.Status.State !== 'pending') sched.taskAssigned(t);
-        const { placed } = sched.schedule(pending);
-        const byId = new Map(pending.map((t) => [t.ID, t]));
-        for (const p of placed) {
-          ops.push({ op: 'patchTask', id: p.taskId, nodeId: p.nodeId, status: { ...byId.get(p.taskId)!.Status, Timestamp: new Date(this.now).toISOString(), State: 'assigned', Message: 'scheduler assigned task to node' } });
-        }
-      }
-    }
-    if (ops.length === 0) return;
-    m.inFlight = true;
-    const epoch = m.epoch;
-    if (!this.propose(m, ops, () => (m.inFlight = false))) m.inFlight = false;
-    // A batch lost with a leader change must not block the next leader's loop forever.
-    this.at(2_000, () => {
-      if (m.epoch === epoch) m.inFlight = false;
-    });
+    m.proposals.clear();
   }
 
   /**
-   * The deliberately broken orchestrator: it takes a node that missed two
-   * heartbeats for dead and replaces its tasks at once — before the node's
-   * fence has killed them, so a partitioned worker's slot runs twice.
+   * The deliberately broken orchestrator: it takes a node without an agent
+   * session for dead and replaces its tasks at once, before the node's fence
+   * has killed them, so a partitioned worker's slot runs twice.
    */
-  private brokenView<V extends { nodes: Node[] }>(m: ManagerSim, view: V): V {
-    const nodes = view.nodes.map((n) => (this.now - (m.lastHeard.get(n.ID) ?? m.leaderSince) > 2 * HEARTBEAT_MS + 50 ? { ...n, Status: { ...n.Status, State: 'down' as const } } : n));
-    return { ...view, nodes };
+  private brokenReconcile(d: Dispatcher): ReconcileFn {
+    return (view, now, ids, opts) => {
+      const nodes = view.nodes.map((n): Node => (d.absentSince(n.ID) !== undefined && n.Status.State !== 'down' ? { ...n, Status: { ...n.Status, State: 'down' } } : n));
+      return reconcile({ ...view, nodes }, now, ids, opts);
+    };
   }
 
+  // ------------------------------------------------------------- workers
 
-  // ------------------------------------------------------------- agents
-
-  /** A heartbeat with the status changes since the last one; the leader answers with the lease and the assignments. */
-  private agentBeat(w: WorkerSim): void {
-    if (!w.up) return;
-    // Every heartbeat carries the state of every task this agent knows, until the store agrees
-    // (a report the leader proposed may be lost with that leader): the leader patches only what differs.
-    const report: [string, TaskState][] = [...w.outbox];
-    for (const [id, rt] of w.tasks) if (!w.outbox.has(id)) report.push([id, rt.state]);
-    for (const mid of MANAGERS) {
-      this.send(w.id, mid, () => {
-        const m = this.managers.get(mid)!;
-        if (!this.isLeader(m)) return;
-        m.lastHeard.set(w.id, this.now);
-        const node = m.store.get('node', w.id);
-        const ops: StoreOp[] = [];
-        if (node && node.Status.State === 'down') ops.push({ op: 'update', kind: 'node', object: { ...node, Status: { ...node.Status, State: 'ready', Message: '' } } });
-        for (const [taskId, state] of report) {
-          const t = m.store.get('task', taskId);
-          if (t && t.NodeID === w.id && t.Status.State !== state && !isTerminal(t.Status.State)) ops.push({ op: 'patchTask', id: taskId, status: { ...t.Status, State: state, Timestamp: new Date(this.now).toISOString(), Message: state } });
-        }
-        if (ops.length > 0) this.propose(m, ops);
-        // A node the store has down registers again first, as the real dispatcher's session does: no lease
-        // renewal and no assignments until its return is committed — by then the orchestrator has either
-        // replaced its tasks (and they are no longer assigned to it) or not.
-        // Likewise while this leader is declaring it down: its lease is revoked, not renewed (manager/lease).
-        if (!node || node.Status.State === 'down' || m.downing.has(w.id)) return;
-        // The lease renewal and the assignments travel back together.
-        // Every task of the node whose end the store has not recorded, whatever its desired state (the agent confirms stops).
-        const assigned = m.store.list('task').filter((t) => t.NodeID === w.id && !isTerminal(t.Status.State) && t.Status.State !== 'new' && t.Status.State !== 'pending');
-        const epoch = w.epoch;
-        this.send(mid, w.id, () => {
-          if (w.epoch !== epoch || !w.up) return;
-          this.onAssignments(w, report, assigned);
-        });
-      });
-    }
+  private bootWorker(w: WorkerSim): void {
+    const timers = new LifeTimers(this.timers);
+    w.timers = timers;
+    const transport = new SimTransport(this.net, w.id, timers);
+    void transport.listen();
+    const keeper = new LeaseKeeper({ transport, nodeId: w.id, managers: MANAGERS, renewEveryMs: LEASE.renewEveryMs, timers, rng: this.rng.fork(), onGrant: () => armFence() });
+    w.keeper = keeper;
+    const runtime = new SimRuntime(timers, this.rng.fork(), () => keeper.lease.valid(timers.now()), () => (this.slotsChanged = true));
+    w.runtime = runtime;
+    // The supervisor's fence: one timer at the lease's deadline, moved by every grant (lease-thread.ts).
+    let fenceTimer: TimerHandle | null = null;
+    const armFence = (): void => {
+      timers.clear(fenceTimer);
+      const left = keeper.lease.until - timers.now();
+      fenceTimer = timers.setTimeout(
+        () => {
+          if (!keeper.lease.valid(timers.now())) {
+            const n = runtime.fence();
+            if (n > 0) this.log(`${w.id} fenced ${n} task(s)`);
+          }
+          armFence();
+        },
+        left > 0 ? Math.ceil(left) : 25,
+      );
+    };
+    const session = new SessionClient({
+      transport,
+      nodeId: w.id,
+      managers: MANAGERS,
+      timers,
+      rng: this.rng.fork(),
+      description: { hostname: w.id, os: 'linux', arch: 'x86_64', nanoCpus: 4e9, memoryBytes: 8 * 2 ** 30, labels: {}, runtimes: ['process'], engineVersion: 'sim', clusterAddr: `${w.id}:4242`, gossipAddr: `${w.id}:7946` },
+      onAssignments: (full, tasks, removed) => {
+        if (this.o.trace) this.log(`${w.id} assigned${full ? ' (full)' : ''}: ${tasks.map((t) => `${t.ID}:${t.DesiredState}`).join(' ')}${removed.length ? ` removed ${removed.join(' ')}` : ''}`);
+        w.agent?.onAssignments(full, tasks, removed);
+      },
+      onConnected: (addr) => this.log(`${w.id} session with ${addr}`),
+    });
+    w.session = session;
+    void Agent.start({
+      nodeId: w.id,
+      dataDir: `/nonexistent/${w.id}`,
+      runtimes: new Map([['process', runtime]]),
+      defaultRuntime: 'process',
+      report: (updates) => {
+        if (this.o.trace) this.log(`${w.id} reports ${updates.map((u) => `${u.taskId}:${u.status.State}`).join(' ')}`);
+        session.report(updates);
+      },
+      timers,
+      taskStore: w.disk,
+    }).then(
+      (agent) => {
+        if (!timers.alive) return;
+        w.agent = agent;
+        session.start();
+      },
+      (err: Error) => (this.fault ??= err),
+    );
   }
 
-  private onAssignments(w: WorkerSim, reported: [string, TaskState][], assigned: Task[]): void {
-    w.leaseAt = this.now;
-    for (const [id, state] of reported) if (w.outbox.get(id) === state) w.outbox.delete(id);
-    const want = new Map(assigned.map((t) => [t.ID, t]));
-    // Stop what is no longer assigned at all (deleted).
-    for (const [id, rt] of w.tasks) {
-      if (!want.has(id) && (rt.state === 'running' || rt.state === 'starting')) {
-        rt.state = 'shutdown';
-        w.outbox.set(id, 'shutdown');
-      }
-    }
-    for (const t of want.values()) {
-      const rt = w.tasks.get(t.ID);
-      if (isTerminal(t.DesiredState)) {
-        // Stop it, or confirm it is not running here.
-        if (rt && (rt.state === 'running' || rt.state === 'starting')) rt.state = 'shutdown';
-        if (!rt || rt.state === 'shutdown') w.outbox.set(t.ID, 'shutdown');
-        continue;
-      }
-      // A task held at 'ready' (its predecessor in the slot is still stopping) is prepared, not started.
-      if (rt || t.DesiredState !== 'running') continue;
-      if (w.started.has(t.ID)) {
-        // It ran here before the machine restarted: it is over, never run again.
-        w.outbox.set(t.ID, 'failed');
-        continue;
-      }
-      w.started.add(t.ID);
-      // Start it: running after a simulated start time.
-      w.tasks.set(t.ID, { serviceId: t.ServiceID, slot: t.Slot ?? 0, state: 'starting' });
-      const epoch = w.epoch;
-      this.at(20 + this.rng.int(200), () => {
-        const cur = w.tasks.get(t.ID);
-        if (w.epoch !== epoch || !cur || cur.state !== 'starting') return;
-        cur.state = 'running';
-        this.slotsChanged = true;
-        w.outbox.set(t.ID, 'running');
-        this.log(`${w.id} runs ${t.ID} (${t.ServiceID}.${t.Slot})`);
-      });
-    }
-  }
-
-  /** The fence: a worker whose lease is too old kills its tasks, whatever the leader thinks. */
-  private fenceCheck(): void {
-    for (const w of this.workers.values()) {
-      if (!w.up || this.now - w.leaseAt <= FENCE_MS) continue;
-      for (const [id, rt] of w.tasks) {
-        if (rt.state === 'running' || rt.state === 'starting') {
-          rt.state = 'failed';
-          w.outbox.set(id, 'failed');
-          this.log(`${w.id} fenced ${id}`);
-        }
-      }
-    }
+  private endWorkerLife(w: WorkerSim): void {
+    w.timers?.kill();
+    w.session?.stop();
+    w.keeper?.stop();
+    w.timers = null;
+    w.runtime = null;
+    w.agent = null;
+    w.session = null;
+    w.keeper = null;
   }
 
   // ------------------------------------------------------------- clients
@@ -497,12 +574,17 @@ class ClusterSim {
     const m = this.leader();
     if (!m) return;
     const names = [...this.acked.keys()];
+    const commit = (ops: StoreOp[], done: () => void) =>
+      this.commit(m, m.life!.timers, ops).then(
+        (r) => r.ok && done(),
+        () => {},
+      );
     if (names.length < 3 && (names.length === 0 || this.rng.chance(0.3))) {
       const name = `svc${this.acked.size + 1}`;
       const replicas = this.rng.range(1, 4);
       const rec = { replicas: -1, unknown: new Set([replicas]) };
       this.acked.set(name, rec);
-      this.propose(m, [{ op: 'create', kind: 'service', object: mkService(`s-${name}`, { name, replicas, restart: { Condition: 'any', Delay: 0 } }) }], () => {
+      void commit([{ op: 'create', kind: 'service', object: mkService(`s-${name}`, { name, replicas, restart: { Condition: 'any', Delay: 0 } }) }], () => {
         rec.replicas = replicas;
         rec.unknown.delete(replicas);
         this.ackedCount++;
@@ -516,12 +598,17 @@ class ClusterSim {
     const replicas = this.rng.range(0, 5);
     const rec = this.acked.get(name)!;
     rec.unknown.add(replicas);
-    this.propose(m, [{ op: 'update', kind: 'service', object: { ...s, Spec: { ...s.Spec, Mode: { Replicated: { Replicas: replicas } } } }, expect: s.Version.Index }], () => {
+    void commit([{ op: 'update', kind: 'service', object: { ...s, Spec: { ...s.Spec, Mode: { Replicated: { Replicas: replicas } } } }, expect: s.Version.Index }], () => {
       // Acknowledged: later writes may still change it, but this one is durable.
       rec.replicas = replicas;
       this.ackedCount++;
       this.log(`client: scale ${name} to ${replicas} acknowledged`);
     });
+  }
+
+  private leader(): ManagerSim | null {
+    for (const m of this.managers.values()) if (m.life?.leading) return m;
+    return null;
   }
 
   // ------------------------------------------------------------- nemesis
@@ -540,6 +627,8 @@ class ClusterSim {
       const m = this.managers.get(this.rng.pick(MANAGERS))!;
       if (!m.core) return;
       this.log(`nemesis: crash ${m.id}`);
+      this.endManagerLife(m);
+      this.net.crash(m.id, false);
       m.core = null;
       m.epoch++;
       m.busy = false;
@@ -553,15 +642,9 @@ class ClusterSim {
       // The machine dies: its tasks with it.
       this.log(`nemesis: crash ${w.id}`);
       w.up = false;
-      w.epoch++;
-      w.tasks.clear();
-      w.outbox.clear();
-      this.at(500 + this.rng.int(4_000), () => {
-        w.up = true;
-        this.slotsChanged = true;
-        w.leaseAt = this.now - FENCE_MS - 1; // no lease until a leader renews it
-        this.log(`nemesis: restart ${w.id}`);
-      });
+      this.endWorkerLife(w);
+      this.net.crash(w.id, true);
+      this.at(500 + this.rng.int(4_000), () => this.restartWorker(w));
     } else if (r === 3) {
       this.lossP = this.rng.pick([0, 0.05, 0.2]);
       this.log(`nemesis: loss ${this.lossP}`);
@@ -570,34 +653,46 @@ class ClusterSim {
     }
   }
 
+  private restartWorker(w: WorkerSim): void {
+    if (w.up) return;
+    w.up = true;
+    this.slotsChanged = true;
+    this.net.machineUp(w.id);
+    this.bootWorker(w);
+    this.log(`nemesis: restart ${w.id}`);
+  }
+
   private healAll(): void {
     this.cut.clear();
     this.lossP = 0;
     for (const m of this.managers.values()) if (!m.core) this.bootManager(m);
-    for (const w of this.workers.values()) {
-      if (!w.up) {
-        w.up = true;
-        this.slotsChanged = true;
-        w.leaseAt = this.now - FENCE_MS - 1;
-      }
-    }
+    for (const w of this.workers.values()) this.restartWorker(w);
     this.log('nemesis: healed everything');
   }
 
   // ------------------------------------------------------------- checks
 
+  /** The service and slot of each task running on an up machine. */
+  private running(): { key: string; serviceId: string; id: string; worker: string }[] {
+    const out: { key: string; serviceId: string; id: string; worker: string }[] = [];
+    for (const w of this.workers.values()) {
+      if (!w.up || !w.runtime) continue;
+      for (const id of w.runtime.running()) {
+        const t = w.agent?.controller(id)?.task;
+        if (!t) throw new Violation(`${w.id} runs ${id}, which its agent does not track`);
+        out.push({ key: `${t.ServiceID}/${t.Slot ?? 0}`, serviceId: t.ServiceID, id, worker: w.id });
+      }
+    }
+    return out;
+  }
+
   /** Never two copies of one slot running at once (the fence runs before the leader replaces). */
   private checkSlots(): void {
     const seen = new Map<string, string>();
-    for (const w of this.workers.values()) {
-      if (!w.up) continue;
-      for (const [id, rt] of w.tasks) {
-        if (rt.state !== 'running') continue;
-        const key = `${rt.serviceId}/${rt.slot}`;
-        const other = seen.get(key);
-        if (other) throw new Violation(`slot ${key} runs twice at t=${this.now - T0}: ${other} and ${id}@${w.id}${this.describe([other.split('@')[0]!, id])}`);
-        seen.set(key, `${id}@${w.id}`);
-      }
+    for (const r of this.running()) {
+      const other = seen.get(r.key);
+      if (other) throw new Violation(`slot ${r.key} runs twice at t=${this.now - T0}: ${other} and ${r.id}@${r.worker}${this.describe([other.split('@')[0]!, r.id])}`);
+      seen.set(r.key, `${r.id}@${r.worker}`);
     }
   }
 
@@ -614,15 +709,16 @@ class ClusterSim {
     return ` (${m.id} sees ${parts.join('; ')})`;
   }
 
+  private runningOf(serviceId: string): number {
+    let n = 0;
+    for (const r of this.running()) if (r.serviceId === serviceId) n++;
+    return n;
+  }
+
   private converged(): boolean {
     const m = this.leader();
     if (!m) return false;
-    for (const s of m.store.list('service')) {
-      const want = s.Spec.Mode?.Replicated?.Replicas ?? 0;
-      let running = 0;
-      for (const w of this.workers.values()) for (const rt of w.tasks.values()) if (rt.serviceId === s.ID && rt.state === 'running') running++;
-      if (running !== want) return false;
-    }
+    for (const s of m.store.list('service')) if (this.runningOf(s.ID) !== (s.Spec.Mode?.Replicated?.Replicas ?? 0)) return false;
     return true;
   }
 
@@ -642,14 +738,14 @@ class ClusterSim {
     }
     if (!this.converged()) {
       const detail = m.store.list('service').map((s) => {
-        let running = 0;
-        for (const w of this.workers.values()) for (const rt of w.tasks.values()) if (rt.serviceId === s.ID && rt.state === 'running') running++;
+        const running = this.runningOf(s.ID);
         const want = s.Spec.Mode?.Replicated?.Replicas ?? 0;
         if (running === want) return `${s.Spec.Name}: ${running}/${want}`;
         const tasks = m.store.list('task').filter((t) => t.ServiceID === s.ID).map((t) => `${t.ID}#${t.Slot} ${t.DesiredState}/${t.Status.State}@${t.NodeID || '-'} ${t.Status.Message ?? ''}`);
         return `${s.Spec.Name}: ${running}/${want} [${tasks.join('; ')}]`;
       });
-      throw new Violation(`not converged ${this.endAll - this.endChaos} ms after the faults stopped: ${detail.join(', ')}`);
+      const nodes = m.store.list('node').map((n) => `${n.ID}:${n.Status.State}`);
+      throw new Violation(`not converged ${this.endAll - this.endChaos} ms after the faults stopped: ${detail.join(', ')} (nodes ${nodes.join(' ')})`);
     }
   }
 }

@@ -59,8 +59,72 @@ export class SimTimers implements Timers {
     if (h instanceof SimTimer) h.cancelled = true;
   }
 
+  /** Simulated I/O is delivered by events of its own: what is due now runs first. */
+  afterIo(fn: () => void): void {
+    this.setTimeout(fn, 0);
+  }
+
   /** Moves simulated time `ms` forward, running every timer due meanwhile. */
   advance(ms: number): void {
     this.q.runTo(this.q.now + ms);
+  }
+}
+
+/**
+ * The timers of one process's life in a simulation: when the process dies
+ * (`kill`), none of its timers runs again, so the objects of a crashed
+ * node fall silent as a killed process's would.
+ */
+export class LifeTimers implements Timers {
+  private dead = false;
+  private readonly live = new Set<TimerHandle>();
+
+  constructor(private readonly base: Timers) {}
+
+  kill(): void {
+    this.dead = true;
+    for (const h of this.live) this.base.clear(h);
+    this.live.clear();
+  }
+
+  get alive(): boolean {
+    return !this.dead;
+  }
+
+  now(): number {
+    return this.base.now();
+  }
+
+  wall(): number {
+    return this.base.wall();
+  }
+
+  setTimeout(fn: () => void, ms: number): TimerHandle {
+    const h = this.base.setTimeout(() => {
+      this.live.delete(h);
+      if (!this.dead) fn();
+    }, ms);
+    if (!this.dead) this.live.add(h);
+    else this.base.clear(h);
+    return h;
+  }
+
+  setInterval(fn: () => void, ms: number): TimerHandle {
+    const h = this.base.setInterval(() => {
+      if (!this.dead) fn();
+    }, ms);
+    if (!this.dead) this.live.add(h);
+    else this.base.clear(h);
+    return h;
+  }
+
+  clear(h: TimerHandle | null | undefined): void {
+    if (!h) return;
+    this.live.delete(h);
+    this.base.clear(h);
+  }
+
+  afterIo(fn: () => void): void {
+    this.setTimeout(fn, 0);
   }
 }

@@ -169,7 +169,7 @@ export class LeaseService {
     // queued: timers run before I/O. Decide only after they are read (the
     // check phase follows the poll phase), and not at all on a late tick.
     if (late) return;
-    setImmediate(() => {
+    this.timers.afterIo(() => {
       if (!this.stopped && this.core.currentRole === 'leader') this.lead();
     });
   }

@@ -4,7 +4,7 @@ import { isTerminal, type Task } from '../../model/index.js';
 import type { Runtime } from '../runtime/interface.js';
 import { runtimeFor } from './run-spec.js';
 import { TaskController } from './task-controller.js';
-import { TaskDb } from './task-db.js';
+import { TaskDb, type TaskStore } from './task-db.js';
 import type { AgentOptions } from './options.js';
 import { systemTimers } from '../../util/timers.js';
 import type { SecretItem } from '../../protocol/dispatcher.js';
@@ -33,15 +33,15 @@ export class Agent {
   private readonly log: Logger;
   private constructor(
     private readonly opts: AgentOptions,
-    private readonly db: TaskDb,
+    private readonly db: TaskStore,
   ) {
     this.log = componentLogger(opts.log, 'agent');
     this.secrets = new SecretFiles(opts.secretsRoot ?? defaultSecretsRoot(opts.nodeId), this.log);
   }
 
   static async start(opts: AgentOptions): Promise<Agent> {
-    mkdirSync(opts.dataDir, { recursive: true });
-    const db = await TaskDb.open(path.join(opts.dataDir, 'agent.sqlite'));
+    if (!opts.taskStore) mkdirSync(opts.dataDir, { recursive: true });
+    const db = opts.taskStore ?? (await TaskDb.open(path.join(opts.dataDir, 'agent.sqlite')));
     const a = new Agent(opts, db);
     await a.readopt();
     return a;
@@ -102,7 +102,7 @@ export class Agent {
       {
         runtime,
         db: this.db,
-        report: (taskId, status) => this.report([{ taskId, status }]),
+        report: (taskId, status, again) => (again ? this.opts.report([{ taskId, status }]) : this.report([{ taskId, status }])),
         log: this.log,
         alive: () => !this.stopped,
         wall: () => this.wall(),

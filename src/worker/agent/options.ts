@@ -4,6 +4,7 @@ import type { Runtime } from '../runtime/interface.js';
 import type { Timers } from '../../util/timers.js';
 import type { TaskNetworks } from './task-networks.js';
 import type { Logger } from '../../util/log/interface.js';
+import type { TaskStore } from './task-db.js';
 
 export interface AgentOptions {
   nodeId: string;
@@ -21,4 +22,6 @@ export interface AgentOptions {
   timers?: Timers;
   /** The node's overlay data plane, fed by the leader's network plans (absent: tasks that join networks are rejected here). */
   networks?: TaskNetworks;
+  /** Where the agent records its tasks (default: TaskDb, sqlite, in dataDir); the whole-cluster simulation passes an in-memory one. */
+  taskStore?: TaskStore;
 }

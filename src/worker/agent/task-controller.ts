@@ -4,17 +4,18 @@ import type { ContainerInfo, ExitStatus, Runtime } from '../runtime/interface.js
 import { RuntimeError } from '../runtime/interface.js';
 import { stopGraceMs, toRunSpec, usesSecrets, withProcessNetworking, withSecretFiles } from './run-spec.js';
 import type { SecretFiles } from './secret-files.js';
-import type { LocalTask, TaskDb } from './task-db.js';
+import type { LocalTask, TaskStore } from './task-db.js';
 import { TaskNetworks } from './task-networks.js';
 import { HealthMonitor, healthPolicy, mergeHealth, type HealthPolicy, type HealthReport } from './health.js';
 import { awaitListening } from './listening.js';
-import type { Timers } from '../../util/timers.js';
+import { sleepOn, type Timers } from '../../util/timers.js';
 import type { Logger } from '../../util/log/interface.js';
 
 export interface ControllerDeps {
   runtime: Runtime;
-  db: TaskDb;
-  report(taskId: string, status: TaskStatus): void;
+  db: TaskStore;
+  /** `again`: a status already reported once, said again (not a new transition: not counted). */
+  report(taskId: string, status: TaskStatus, again?: boolean): void;
   /** The agent's logger; the controller adds task and service. */
   log: Logger;
   /** False once the agent stopped: a stopped agent neither writes nor reports (its successor re-adopts). */
@@ -33,9 +34,14 @@ export interface ControllerDeps {
    * running anyway. Default 10 s.
    */
   listenWaitMs?: number;
+  /** How long a start may wait for the node's lease to be valid (default 5 s), asking every 100 ms. */
+  leaseWaitMs?: number;
 }
 
 const DEFAULT_LISTEN_WAIT_MS = 10_000;
+/** A node that just (re)joined is granted its lease within a renewal period (100 ms) of registering. */
+const DEFAULT_LEASE_WAIT_MS = 5_000;
+const LEASE_RETRY_MS = 100;
 
 /**
  * One task on this node: walks it through accepted → preparing → ready →
@@ -53,6 +59,8 @@ export class TaskController {
   private containerId: string | undefined;
   private pid: number | undefined;
   private health: HealthMonitor | null = null;
+  /** The last status reported, to say again if the managers did not record it. */
+  private lastReport: TaskStatus | null = null;
   private healthNow: HealthReport | null = null;
   private readonly log: Logger;
 
@@ -64,11 +72,24 @@ export class TaskController {
     this.log = deps.log.child({ task: local.task.ID, service: local.task.ServiceID });
     this.state = local.state;
     this.created = local.created;
+    // An end read back from the task db after a restart: its report may have been lost with the
+    // node, and is said again if the managers still send the task as live (update()).
+    if (isTerminal(local.state)) {
+      this.lastReport = { Timestamp: new Date(local.updatedMs).toISOString(), State: local.state, Message: `${local.state} (reported again: it ended while this node was out of touch)` };
+    }
   }
 
   /** A newer version of the task arrived from the managers. */
   update(task: Task): void {
     this.task = task;
+    // The managers still send it with a live status after it ended here: the report of its end
+    // was lost (the session kept it in memory, and this node crashed or restarted before a
+    // manager acknowledged it). Say it again, or its slot's successor waits for it forever.
+    // Only an end already reported (or read back from the task db): an end still being recorded
+    // (its state set, its report waiting for the durable write) is reported by its own step.
+    if (this.lastReport && isTerminal(this.lastReport.State) && !isTerminal(task.Status.State) && this.deps.alive()) {
+      this.deps.report(task.ID, this.lastReport, true);
+    }
     this.kick();
   }
 
@@ -148,7 +169,7 @@ export class TaskController {
     if (this.state === 'ready' && this.task.DesiredState === 'running') {
       await this.move('starting', 'starting');
       try {
-        await rt.start(this.task.ID);
+        if (!(await this.startUnderLease(rt))) return this.shutdown();
         const info = await rt.inspect(this.task.ID);
         if (info?.pid !== undefined) this.pid = info.pid;
       } catch (err) {
@@ -169,6 +190,30 @@ export class TaskController {
       const ports = rt.name !== 'process' && TaskNetworks.wants(this.task) && this.pid !== undefined ? (this.deps.networks?.publishedTcpPorts(this.task) ?? []) : [];
       if (ports.length > 0) return this.awaitPorts(this.pid!, ports);
       await this.move('running', 'started');
+    }
+  }
+
+  /**
+   * Starts the task once the node's fencing lease is valid. The runtime
+   * refuses a start without one (NO_LEASE) instead of waiting for it: while
+   * a start waited, the managers could declare this node down, replace the
+   * task elsewhere and take the node back, and the start would then go on
+   * for an assignment that no longer holds. So the wait is here, between
+   * attempts, and each attempt first looks at what the managers want now
+   * (a node that comes back gets its current assignments before its lease).
+   * False: not started, because the task is no longer wanted.
+   */
+  private async startUnderLease(rt: Runtime): Promise<boolean> {
+    const deadline = this.deps.timers.now() + (this.deps.leaseWaitMs ?? DEFAULT_LEASE_WAIT_MS);
+    for (;;) {
+      if (this.wantsStop() || !this.deps.alive()) return false;
+      try {
+        await rt.start(this.task.ID);
+        return true;
+      } catch (err) {
+        if (!(err instanceof RuntimeError && err.code === 'NO_LEASE') || this.deps.timers.now() >= deadline) throw err;
+      }
+      await sleepOn(this.deps.timers, LEASE_RETRY_MS);
     }
   }
 
@@ -280,13 +325,15 @@ export class TaskController {
     };
     // Every state a task passes through, at debug: `--log-level debug` and `shoal node logs --component agent` show a task's life on its node.
     this.log.debug({ state, ...(exitCode !== undefined ? { exitCode } : {}), ...(err ? { error: err } : {}) }, `task ${state}${message && message !== state ? `: ${message}` : ''}`);
-    this.deps.report(this.task.ID, {
+    const status: TaskStatus = {
       Timestamp: new Date(this.deps.wall()).toISOString(),
       State: state,
       Message: message,
       ...(err ? { Err: err } : {}),
       ...(Object.keys(cs).length > 0 ? { ContainerStatus: cs } : {}),
-    });
+    };
+    this.lastReport = status;
+    this.deps.report(this.task.ID, status);
   }
 
   /** The managers stopped tracking the task: stop it if it still runs, then clean up. */

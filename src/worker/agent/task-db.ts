@@ -17,6 +17,15 @@ export interface LocalTask {
   updatedMs: number;
 }
 
+/** The agent's durable record of its tasks: TaskDb on a node, an in-memory one in the whole-cluster simulation. */
+export interface TaskStore {
+  all(): Promise<LocalTask[]>;
+  /** Durable before it resolves. */
+  put(t: LocalTask): Promise<void>;
+  remove(id: string): Promise<void>;
+  close(): Promise<void>;
+}
+
 interface Row {
   id: string;
   task: string;
@@ -26,7 +35,7 @@ interface Row {
   updated_ms: number;
 }
 
-export class TaskDb {
+export class TaskDb implements TaskStore {
   /**
    * Group commit: writes from every task controller that arrive while a
    * transaction is in flight go into the next one, so a node starting many

@@ -160,8 +160,9 @@ export interface Runtime {
   exec(taskId: string, cmd: string[], timeoutMs: number): Promise<{ exitCode: number; output: string }>;
 }
 
-export type RuntimeErrorCode = 'NOT_FOUND' | 'IMAGE_NOT_FOUND' | 'INVALID_SPEC' | 'UNAVAILABLE' | 'FAILED';
-const runtimePolicy = policy<RuntimeErrorCode>(['UNAVAILABLE'], { NOT_FOUND: 404, IMAGE_NOT_FOUND: 404, INVALID_SPEC: 400, UNAVAILABLE: 503 });
+/** NO_LEASE: the node's fencing lease is not valid now, so nothing starts (the agent asks again once it is). */
+export type RuntimeErrorCode = 'NOT_FOUND' | 'IMAGE_NOT_FOUND' | 'INVALID_SPEC' | 'UNAVAILABLE' | 'NO_LEASE' | 'FAILED';
+const runtimePolicy = policy<RuntimeErrorCode>(['UNAVAILABLE', 'NO_LEASE'], { NOT_FOUND: 404, IMAGE_NOT_FOUND: 404, INVALID_SPEC: 400, UNAVAILABLE: 503, NO_LEASE: 503 });
 
 export class RuntimeError extends ShoalError<RuntimeErrorCode> {
   override readonly name = 'RuntimeError';

@@ -1,8 +1,9 @@
 import { LeaseRenew } from '../../protocol/lease.js';
-import { monotonicMs } from '../../util/monotonic.js';
+import { systemTimers, type TimerHandle, type Timers } from '../../util/timers.js';
 import type { Connection, Transport } from '../../wire/interface.js';
 import { PeerLink } from '../../wire/peer-link.js';
 import { NodeLease } from './lease.js';
+import type { Rng } from '../../util/rng.js';
 
 export interface LeaseKeeperOptions {
   transport: Transport;
@@ -11,6 +12,10 @@ export interface LeaseKeeperOptions {
   renewEveryMs: number;
   /** A renewal was granted (the lease may have grown). */
   onGrant?(lease: NodeLease): void;
+  /** The monotonic clock grants are dated by, and the renewal timer (default: the machine's); a simulation passes its own. */
+  timers?: Timers;
+  /** Jitter of the links' reconnect back-off (default: the machine's randomness); a simulation passes a seeded one. */
+  rng?: Rng;
 }
 
 /**
@@ -22,11 +27,13 @@ export interface LeaseKeeperOptions {
 export class LeaseKeeper {
   readonly lease = new NodeLease();
   private readonly links = new Map<string, PeerLink>();
-  private readonly timer: NodeJS.Timeout;
+  private readonly timer: TimerHandle;
+  private readonly timers: Timers;
 
   constructor(private readonly opts: LeaseKeeperOptions) {
+    this.timers = opts.timers ?? systemTimers;
     this.setManagers(opts.managers);
-    this.timer = setInterval(() => {
+    this.timer = this.timers.setInterval(() => {
       for (const l of this.links.values()) {
         const c = l.connection;
         if (c) this.renew(c);
@@ -43,7 +50,7 @@ export class LeaseKeeper {
     }
     for (const a of addrs) {
       if (this.links.has(a)) continue;
-      const l = new PeerLink(this.opts.transport, a, { connectTimeoutMs: this.opts.renewEveryMs * 5, backoff: { maxMs: this.opts.renewEveryMs * 2 } });
+      const l = new PeerLink(this.opts.transport, a, { connectTimeoutMs: this.opts.renewEveryMs * 5, backoff: { maxMs: this.opts.renewEveryMs * 2 }, timers: this.timers, ...(this.opts.rng ? { rng: this.opts.rng } : {}) });
       // A fresh connection renews at once: a restarted supervisor must not wait a period for its first lease.
       l.onUp((c) => this.renew(c));
       this.links.set(a, l);
@@ -51,7 +58,7 @@ export class LeaseKeeper {
   }
 
   private renew(c: Connection): void {
-    const sentAt = monotonicMs();
+    const sentAt = this.timers.now();
     c.request(LeaseRenew, { nodeId: this.opts.nodeId }, { timeoutMs: this.opts.renewEveryMs * 2 }).then(
       (r) => {
         if (!r.granted) return;
@@ -63,7 +70,7 @@ export class LeaseKeeper {
   }
 
   stop(): void {
-    clearInterval(this.timer);
+    this.timers.clear(this.timer);
     for (const l of this.links.values()) l.close();
     this.links.clear();
   }

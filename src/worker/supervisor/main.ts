@@ -220,13 +220,12 @@ async function main(): Promise<void> {
   });
 
   transport.onRequest(SupervisorStart, async (b) => {
+    // Refused at once, never waited for here: while a start waited, the managers could declare
+    // the node down, replace the task elsewhere and take the node back, and the start would go on
+    // with an assignment that no longer holds. The agent waits instead, between attempts, and
+    // looks at what the managers want before each one (worker/agent/task-controller.ts).
     if (lease && !leaseValid()) {
-      // A node that just (re)joined gets its first grant within a renewal period of registering.
-      const deadline = monotonicMs() + opts.startLeaseWaitMs;
-      while (!leaseValid() && monotonicMs() < deadline) await new Promise((r) => setTimeout(r, 20));
-      if (!leaseValid()) {
-        throw new SupervisorError('NO_LEASE', `no manager has renewed this node's lease within ${opts.startLeaseWaitMs} ms (lease ${leaseState}): tasks run only while a manager hears the node`);
-      }
+      throw new SupervisorError('NO_LEASE', `this node's lease is not valid now (${leaseState}): tasks start only while a manager hears the node`);
     }
     const r = await holder.start(b.taskId, b.dir);
     shared[SLOT_HELD] = holder.size;

@@ -15,12 +15,6 @@ export interface SupervisorOptions {
    * managers' 100 ms margin.
    */
   fenceCheckMs: number;
-  /**
-   * How long a start waits for the first lease grant of a freshly configured
-   * supervisor before it refuses: a node that just (re)joined renews within
-   * one period of its agent's registration.
-   */
-  startLeaseWaitMs: number;
   /** How long a start waits for an oci container's PID (runc/crun create) before failing it. */
   ociStartTimeoutMs: number;
 }
@@ -28,6 +22,5 @@ export interface SupervisorOptions {
 export const DEFAULT_SUPERVISOR_OPTIONS: Readonly<SupervisorOptions> = Object.freeze({
   renewEveryMs: 100,
   fenceCheckMs: 20,
-  startLeaseWaitMs: 5_000,
   ociStartTimeoutMs: 30_000,
 });

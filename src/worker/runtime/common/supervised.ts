@@ -170,7 +170,7 @@ export class SupervisedTasks<I extends BaseInfo> {
     try {
       await this.supervisor.start(taskId, t.dir);
     } catch (err) {
-      if (err instanceof SupervisorError) throw new RuntimeError(err.code === 'BAD_TASK' ? 'INVALID_SPEC' : err.code === 'UNAVAILABLE' ? 'UNAVAILABLE' : 'FAILED', err.message.replace(/^[A-Z_]+: /, ''));
+      if (err instanceof SupervisorError) throw new RuntimeError(err.code === 'BAD_TASK' ? 'INVALID_SPEC' : err.code === 'UNAVAILABLE' ? 'UNAVAILABLE' : err.code === 'NO_LEASE' ? 'NO_LEASE' : 'FAILED', err.message.replace(/^[A-Z_]+: /, ''));
       throw err;
     }
   }
