@@ -36,6 +36,7 @@ import { reconcile } from '../../src/manager/orchestrator/reconcile.js';
 import type { ReconcileFn } from '../../src/manager/orchestrator/interface.js';
 import { Dispatcher } from '../../src/manager/dispatcher/dispatcher.js';
 import { LeaseService } from '../../src/manager/lease/service.js';
+import { DEFAULT_LEASE_OPTIONS } from '../../src/manager/lease/options.js';
 import { OrchestratorLoop } from '../../src/manager/leader/orchestrator-loop.js';
 import { SchedulerLoop } from '../../src/manager/leader/scheduler-loop.js';
 import type { ManagerContext, ManagerStatusInfo } from '../../src/manager/interface.js';
@@ -80,13 +81,6 @@ const T0 = Date.UTC(2026, 0, 1);
 const TICK_MS = 50; // Raft tick: heartbeatTicks 1, election after 10–20 ticks (0.5–1 s)
 const RAFT = { heartbeatTicks: 1, electionTicksMin: 10, electionTicksMax: 20, preVote: true, checkQuorum: true };
 const MANAGERS = ['m1', 'm2', 'm3'];
-/**
- * The lease's timings: the product's fence period and margin, with renewals
- * and the leader's decisions at a coarser grain than the defaults (100 and
- * 25 ms), which together were most of a run's events. Both are options a
- * deployment may set the same way (checkLeaseOptions holds: 3 × 200 ≤ 1,000).
- */
-const LEASE = { renewEveryMs: 200, decideEveryMs: 100 };
 /** Microtask turns after each event: the product's promise chains run on before the next event (deterministically either way). */
 const DRAIN_TURNS = 6;
 
@@ -233,7 +227,7 @@ class ClusterSim {
         this.slotsChanged = false;
         this.checkSlots();
       }
-      if (this.now > this.endChaos + 2_000 && this.events % 500 === 0 && this.converged()) break;
+      if (this.now > this.endChaos + 2_000 && this.events % 100 === 0 && this.converged()) break;
     }
     this.checkEnd();
   }
@@ -288,7 +282,6 @@ class ClusterSim {
       raft: { status: () => this.raftStatus(m), authorityUntil: () => authority.until() },
       addressOf: (id) => id,
       agents: { absentSince: (id) => dispatcher!.absentSince(id), markDown: (id, why) => dispatcher!.markDown(id, why) },
-      options: LEASE,
     });
     dispatcher = new Dispatcher({
       transport,
@@ -501,7 +494,7 @@ class ClusterSim {
     w.timers = timers;
     const transport = new SimTransport(this.net, w.id, timers);
     void transport.listen();
-    const keeper = new LeaseKeeper({ transport, nodeId: w.id, managers: MANAGERS, renewEveryMs: LEASE.renewEveryMs, timers, rng: this.rng.fork(), onGrant: () => armFence() });
+    const keeper = new LeaseKeeper({ transport, nodeId: w.id, managers: MANAGERS, renewEveryMs: DEFAULT_LEASE_OPTIONS.renewEveryMs, timers, rng: this.rng.fork(), onGrant: () => armFence() });
     w.keeper = keeper;
     const runtime = new SimRuntime(timers, this.rng.fork(), () => keeper.lease.valid(timers.now()), () => (this.slotsChanged = true));
     w.runtime = runtime;
