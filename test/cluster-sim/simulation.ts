@@ -626,6 +626,8 @@ class ClusterSim {
       m.epoch++;
       m.busy = false;
       this.at(200 + this.rng.int(2_000), () => {
+        // Unless the heal at the end of the chaos restarted it already: a second boot would be a second process.
+        if (m.core) return;
         this.bootManager(m);
         this.log(`nemesis: restart ${m.id}`);
       });
