@@ -9,7 +9,7 @@ import t from 'tap';
 import { runSimulation } from './sim/simulation.js';
 import { FULL } from '../helpers/full.js';
 
-const replay = (seed: number) => `npm run build --silent && node .build/test/orchestrator/sim/run.js --seed ${seed} --trace   (or ORCH_SIM_SEED=${seed} npx tap test/orchestrator/sim.test.ts)`;
+const replay = (seed: number) => `npm run sim:orchestrator -- --seed ${seed} --trace`;
 const one = process.env.ORCH_SIM_SEED;
 const seeds = one !== undefined ? [Number(one)] : Array.from({ length: Number(process.env.ORCH_SIM_SEEDS ?? (FULL ? 400 : 100)) }, (_, i) => i + 1);
 

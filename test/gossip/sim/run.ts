@@ -1,6 +1,6 @@
 /**
  * Replays one simulation run: the command a failing test prints.
- *   npm run build --silent && node .build/test/gossip/sim/run.js --scenario lossy-pauses --seed 7 [--members N] [--minutes M]
+ *   npm run sim:gossip -- --scenario lossy-pauses --seed 7 [--members N] [--minutes M]
  */
 import { runScenario, violations } from './cluster.js';
 import { summary } from './report.js';

@@ -1,7 +1,7 @@
 /**
  * Simulation scenarios: what the network and the faults look like. Named
  * presets keep a failing run replayable with one short command:
- *   npm run build --silent && node .build/test/gossip/sim/run.js --scenario NAME --seed N
+ *   npm run sim:gossip -- --scenario NAME --seed N
  */
 import type { GossipOptions } from '../../../src/gossip/options.js';
 
@@ -118,5 +118,5 @@ export function scenario(name: string, overrides: Partial<Scenario> = {}): Scena
 }
 
 export function replayCommand(name: string, seed: number): string {
-  return `npm run build --silent && node .build/test/gossip/sim/run.js --scenario ${name} --seed ${seed}`;
+  return `npm run sim:gossip -- --scenario ${name} --seed ${seed}`;
 }

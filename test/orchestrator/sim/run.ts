@@ -1,7 +1,7 @@
 /**
  * Runs the orchestrator simulation over many seeds, or replays one:
- *   npm run build --silent && node .build/test/orchestrator/sim/run.js --seeds 2000
- *   npm run build --silent && node .build/test/orchestrator/sim/run.js --seed 1234 --trace
+ *   npm run sim:orchestrator -- --seeds 2000
+ *   npm run sim:orchestrator -- --seed 1234 --trace
  *   options: --from N (first seed), --chaos-ms N (fault phase length, default 40,000)
  * Exits 1 on the first failing seed and prints the command that replays it.
  */
@@ -13,7 +13,7 @@ function arg(name: string): string | undefined {
 }
 
 export function replayCommand(seed: number): string {
-  return `npm run build --silent && node .build/test/orchestrator/sim/run.js --seed ${seed} --trace`;
+  return `npm run sim:orchestrator -- --seed ${seed} --trace`;
 }
 
 const single = arg('seed');
