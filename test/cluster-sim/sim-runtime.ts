@@ -18,6 +18,9 @@ import type { Rng } from '../../src/util/rng.js';
 
 interface SimContainer {
   taskId: string;
+  /** From the spec (its label and its Docker-style name `svc.slot.id`): what the simulation checks slots by. */
+  serviceId: string;
+  slot: number;
   state: 'created' | 'running' | 'exited';
   exit?: ExitStatus;
   waiters: ((e: ExitStatus) => void)[];
@@ -56,9 +59,9 @@ export class SimRuntime implements Runtime {
     private readonly onChange: () => void,
   ) {}
 
-  /** Task IDs running now. */
-  running(): string[] {
-    return [...this.containers.values()].filter((c) => c.state === 'running').map((c) => c.taskId);
+  /** The tasks running now, with their service and slot. */
+  running(): { taskId: string; serviceId: string; slot: number }[] {
+    return [...this.containers.values()].filter((c) => c.state === 'running').map((c) => ({ taskId: c.taskId, serviceId: c.serviceId, slot: c.slot }));
   }
 
   /** The lease ran out: the supervisor ends itself and every task with it. */
@@ -102,7 +105,14 @@ export class SimRuntime implements Runtime {
   async prepare(_spec: TaskRunSpec): Promise<void> {}
 
   async create(spec: TaskRunSpec): Promise<ContainerInfo> {
-    const c: SimContainer = { taskId: spec.taskId, state: 'created', waiters: [], pid: this.nextPid++ };
+    const c: SimContainer = {
+      taskId: spec.taskId,
+      serviceId: spec.labels['com.docker.swarm.service.id'] ?? '',
+      slot: Number(spec.name.split('.')[1]),
+      state: 'created',
+      waiters: [],
+      pid: this.nextPid++,
+    };
     this.containers.set(spec.taskId, c);
     return this.info(c);
   }

@@ -130,16 +130,29 @@ interface ManagerSim {
   bootstrapping: boolean;
 }
 
+/** A worker's task supervisor: it holds the tasks and the lease, and outlives its node daemon. */
+interface SupervisorLife {
+  timers: LifeTimers;
+  transport: SimTransport;
+  runtime: SimRuntime;
+  keeper: LeaseKeeper;
+}
+
+/** A worker's node daemon: the agent and its session. Killed and restarted, it re-adopts what its supervisor still runs. */
+interface DaemonLife {
+  timers: LifeTimers;
+  transport: SimTransport;
+  agent: Agent | null;
+  session: SessionClient;
+}
+
 interface WorkerSim {
   id: string;
   up: boolean;
   /** The machine's disk: the agent's task store outlives its crashes. */
   disk: MemoryTaskStore;
-  timers: LifeTimers | null;
-  runtime: SimRuntime | null;
-  agent: Agent | null;
-  session: SessionClient | null;
-  keeper: LeaseKeeper | null;
+  sup: SupervisorLife | null;
+  daemon: DaemonLife | null;
 }
 
 class ClusterSim {
@@ -188,7 +201,7 @@ class ClusterSim {
       this.bootManager(m);
     }
     for (let i = 1; i <= (o.workers ?? 3); i++) {
-      const w: WorkerSim = { id: `w${i}`, up: true, disk: new MemoryTaskStore(), timers: null, runtime: null, agent: null, session: null, keeper: null };
+      const w: WorkerSim = { id: `w${i}`, up: true, disk: new MemoryTaskStore(), sup: null, daemon: null };
       this.workers.set(w.id, w);
       this.bootWorker(w);
     }
@@ -490,14 +503,16 @@ class ClusterSim {
   // ------------------------------------------------------------- workers
 
   private bootWorker(w: WorkerSim): void {
+    this.bootSupervisor(w);
+    this.bootDaemon(w);
+  }
+
+  private bootSupervisor(w: WorkerSim): void {
     const timers = new LifeTimers(this.timers);
-    w.timers = timers;
     const transport = new SimTransport(this.net, w.id, timers);
-    void transport.listen();
     const keeper = new LeaseKeeper({ transport, nodeId: w.id, managers: MANAGERS, renewEveryMs: DEFAULT_LEASE_OPTIONS.renewEveryMs, timers, rng: this.rng.fork(), onGrant: () => armFence() });
-    w.keeper = keeper;
     const runtime = new SimRuntime(timers, this.rng.fork(), () => keeper.lease.valid(timers.now()), () => (this.slotsChanged = true));
-    w.runtime = runtime;
+    w.sup = { timers, transport, runtime, keeper };
     // The supervisor's fence: one timer at the lease's deadline, moved by every grant (lease-thread.ts).
     let fenceTimer: TimerHandle | null = null;
     const armFence = (): void => {
@@ -514,6 +529,13 @@ class ClusterSim {
         left > 0 ? Math.ceil(left) : 25,
       );
     };
+  }
+
+  /** The node daemon: the agent re-adopts what the supervisor runs (live restore), then the session opens. */
+  private bootDaemon(w: WorkerSim): void {
+    const sup = w.sup!;
+    const timers = new LifeTimers(this.timers);
+    const transport = new SimTransport(this.net, w.id, timers);
     const session = new SessionClient({
       transport,
       nodeId: w.id,
@@ -523,15 +545,16 @@ class ClusterSim {
       description: { hostname: w.id, os: 'linux', arch: 'x86_64', nanoCpus: 4e9, memoryBytes: 8 * 2 ** 30, labels: {}, runtimes: ['process'], engineVersion: 'sim', clusterAddr: `${w.id}:4242`, gossipAddr: `${w.id}:7946` },
       onAssignments: (full, tasks, removed) => {
         if (this.o.trace) this.log(`${w.id} assigned${full ? ' (full)' : ''}: ${tasks.map((t) => `${t.ID}:${t.DesiredState}`).join(' ')}${removed.length ? ` removed ${removed.join(' ')}` : ''}`);
-        w.agent?.onAssignments(full, tasks, removed);
+        life.agent?.onAssignments(full, tasks, removed);
       },
       onConnected: (addr) => this.log(`${w.id} session with ${addr}`),
     });
-    w.session = session;
+    const life: DaemonLife = { timers, transport, agent: null, session };
+    w.daemon = life;
     void Agent.start({
       nodeId: w.id,
       dataDir: `/nonexistent/${w.id}`,
-      runtimes: new Map([['process', runtime]]),
+      runtimes: new Map([['process', sup.runtime]]),
       defaultRuntime: 'process',
       report: (updates) => {
         if (this.o.trace) this.log(`${w.id} reports ${updates.map((u) => `${u.taskId}:${u.status.State}`).join(' ')}`);
@@ -541,23 +564,33 @@ class ClusterSim {
       taskStore: w.disk,
     }).then(
       (agent) => {
-        if (!timers.alive) return;
-        w.agent = agent;
+        if (!timers.alive) return void agent.stop();
+        life.agent = agent;
         session.start();
       },
       (err: Error) => (this.fault ??= err),
     );
   }
 
+  /** The node daemon dies (kill -9): its session's connections close; the supervisor and the tasks go on. */
+  private endDaemon(w: WorkerSim): void {
+    const d = w.daemon;
+    if (!d) return;
+    w.daemon = null;
+    d.timers.kill();
+    d.session.stop();
+    // What the dead process had in flight stops with it: its agent neither reports nor drives the runtime anymore.
+    void d.agent?.stop();
+    this.net.crashProcess(d.transport);
+  }
+
   private endWorkerLife(w: WorkerSim): void {
-    w.timers?.kill();
-    w.session?.stop();
-    w.keeper?.stop();
-    w.timers = null;
-    w.runtime = null;
-    w.agent = null;
-    w.session = null;
-    w.keeper = null;
+    this.endDaemon(w);
+    const s = w.sup;
+    if (!s) return;
+    w.sup = null;
+    s.timers.kill();
+    s.keeper.stop();
   }
 
   // ------------------------------------------------------------- clients
@@ -643,6 +676,17 @@ class ClusterSim {
     } else if (r === 3) {
       this.lossP = this.rng.pick([0, 0.05, 0.2]);
       this.log(`nemesis: loss ${this.lossP}`);
+    } else if (r === 4) {
+      // kill -9 of a worker's node daemon, restarted a moment later: its tasks keep running (live restore).
+      const w = this.workers.get(this.rng.pick([...this.workers.keys()]))!;
+      if (!w.up || !w.daemon) return;
+      this.log(`nemesis: kill the node daemon of ${w.id}`);
+      this.endDaemon(w);
+      this.at(200 + this.rng.int(3_000), () => {
+        if (!w.up || w.daemon) return;
+        this.bootDaemon(w);
+        this.log(`nemesis: restart the node daemon of ${w.id}`);
+      });
     } else {
       // quiet
     }
@@ -661,7 +705,10 @@ class ClusterSim {
     this.cut.clear();
     this.lossP = 0;
     for (const m of this.managers.values()) if (!m.core) this.bootManager(m);
-    for (const w of this.workers.values()) this.restartWorker(w);
+    for (const w of this.workers.values()) {
+      this.restartWorker(w);
+      if (w.up && !w.daemon) this.bootDaemon(w);
+    }
     this.log('nemesis: healed everything');
   }
 
@@ -671,12 +718,8 @@ class ClusterSim {
   private running(): { key: string; serviceId: string; id: string; worker: string }[] {
     const out: { key: string; serviceId: string; id: string; worker: string }[] = [];
     for (const w of this.workers.values()) {
-      if (!w.up || !w.runtime) continue;
-      for (const id of w.runtime.running()) {
-        const t = w.agent?.controller(id)?.task;
-        if (!t) throw new Violation(`${w.id} runs ${id}, which its agent does not track`);
-        out.push({ key: `${t.ServiceID}/${t.Slot ?? 0}`, serviceId: t.ServiceID, id, worker: w.id });
-      }
+      if (!w.up || !w.sup) continue;
+      for (const r of w.sup.runtime.running()) out.push({ key: `${r.serviceId}/${r.slot}`, serviceId: r.serviceId, id: r.taskId, worker: w.id });
     }
     return out;
   }

@@ -43,8 +43,8 @@ export class SimNetwork {
   private readonly listening = new Map<string, SimTransport>();
   /** Machines that are down (no answer at all, not even a refusal). */
   private readonly down = new Set<string>();
-  /** Every open pipe end, by the node it belongs to (for crashes). */
-  private readonly ends = new Map<string, Set<SimPipe>>();
+  /** Every open pipe end, by the process (transport) it belongs to (for crashes). */
+  private readonly ends = new Map<SimTransport, Set<SimPipe>>();
 
   constructor(
     readonly timers: Timers,
@@ -71,21 +71,26 @@ export class SimNetwork {
    */
   crash(node: string, machine: boolean): void {
     if (machine) this.down.add(node);
-    const mine = this.ends.get(node);
-    this.ends.delete(node);
-    const t = this.listening.get(node);
-    if (t) this.listening.delete(node);
-    for (const end of mine ?? []) end.die(!machine);
+    for (const t of [...this.ends.keys()]) if (t.nodeId === node) this.crashProcess(t, !machine);
+    this.listening.delete(node);
+  }
+
+  /** One process of a machine that stays up dies (a node daemon beside its surviving task supervisor): its connections close. */
+  crashProcess(t: SimTransport, fin = true): void {
+    const mine = this.ends.get(t);
+    this.ends.delete(t);
+    this.unlisten(t.nodeId, t);
+    for (const end of mine ?? []) end.die(fin);
   }
 
   track(end: SimPipe): void {
-    let s = this.ends.get(end.local);
-    if (!s) this.ends.set(end.local, (s = new Set()));
+    let s = this.ends.get(end.owner);
+    if (!s) this.ends.set(end.owner, (s = new Set()));
     s.add(end);
   }
 
   untrack(end: SimPipe): void {
-    this.ends.get(end.local)?.delete(end);
+    this.ends.get(end.owner)?.delete(end);
   }
 
   /** Dials `to` from `from`: a pipe end for the dialler once the other side accepted, or a refusal. */
@@ -109,8 +114,8 @@ export class SimNetwork {
             give(() => reject(new WireError(WireErrorCode.CONNECT_FAILED, `connection refused by ${to}`)));
             return;
           }
-          const a = new SimPipe(this, from.nodeId, to);
-          const b = new SimPipe(this, to, from.nodeId);
+          const a = new SimPipe(this, from, to);
+          const b = new SimPipe(this, server, from.nodeId);
           a.peer = b;
           b.peer = a;
           give(() => {
@@ -145,11 +150,15 @@ export class SimPipe implements Pipe {
   private pumping = false;
   private lastAt = 0;
 
+  readonly local: string;
+
   constructor(
     private readonly net: SimNetwork,
-    readonly local: string,
+    /** The process this end belongs to. */
+    readonly owner: SimTransport,
     readonly remote: string,
   ) {
+    this.local = owner.nodeId;
     this.remoteAddress = remote;
     net.track(this);
   }
