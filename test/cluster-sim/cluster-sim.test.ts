@@ -12,7 +12,6 @@
  */
 import t from 'tap';
 import { execFile } from 'node:child_process';
-import { setPriority } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { FULL } from '../helpers/full.js';
 
@@ -33,7 +32,7 @@ interface Summary {
 
 function sim(args: string[]): Promise<{ out: string; summary: Summary | null }> {
   return new Promise((resolve) => {
-    const child = execFile(process.execPath, [runner, ...args], { maxBuffer: 64 << 20, timeout: 280_000 }, (_err, stdout, stderr) => {
+    execFile(process.execPath, [runner, ...args], { maxBuffer: 64 << 20, timeout: 280_000 }, (_err, stdout, stderr) => {
       const out = String(stdout) + String(stderr);
       const last = String(stdout).trim().split('\n').pop() ?? '';
       let summary: Summary | null = null;
@@ -44,13 +43,6 @@ function sim(args: string[]): Promise<{ out: string; summary: Summary | null }> 
       }
       resolve({ out, summary });
     });
-    // Pure computation with no deadline of its own: it yields the CPU to the test files beside it,
-    // whose nodes and waits have deadlines on a loaded 2-core machine.
-    try {
-      if (child.pid !== undefined) setPriority(child.pid, 10);
-    } catch {
-      // not permitted here: it runs at the normal priority
-    }
   });
 }
 
