@@ -13,7 +13,7 @@
 import type { ContainerInfo, ExitStatus, LogLine, Runtime, TaskRunSpec, TaskStats } from '../../src/worker/runtime/interface.js';
 import { RuntimeError } from '../../src/worker/runtime/interface.js';
 import type { LocalTask, TaskStore } from '../../src/worker/agent/task-db.js';
-import type { Timers } from '../../src/util/timers.js';
+import { sleepOn, type Timers } from '../../src/util/timers.js';
 import type { Rng } from '../../src/util/rng.js';
 
 interface SimContainer {
@@ -94,10 +94,6 @@ export class SimRuntime implements Runtime {
     return c;
   }
 
-  private sleep(ms: number): Promise<void> {
-    return new Promise((r) => this.timers.setTimeout(r, ms));
-  }
-
   async available(): Promise<{ ok: boolean }> {
     return { ok: true };
   }
@@ -121,7 +117,7 @@ export class SimRuntime implements Runtime {
     const c = this.get(taskId);
     if (!this.leaseValid()) throw new RuntimeError('NO_LEASE', "this node's lease is not valid now");
     // The process takes a moment to start; its fence holds from the moment it was asked for.
-    await this.sleep(20 + this.rng.int(200));
+    await sleepOn(this.timers, 20 + this.rng.int(200));
     if (c.state !== 'created') throw new RuntimeError('FAILED', `task ${taskId} is ${c.state}`);
     // The lease ran out meanwhile: the fence has ended the supervisor, and the task with it.
     if (!this.leaseValid()) {
@@ -142,7 +138,7 @@ export class SimRuntime implements Runtime {
     const c = this.get(taskId);
     if (c.state !== 'running') return;
     // SIGTERM, and the process exits a moment later.
-    await this.sleep(1 + this.rng.int(30));
+    await sleepOn(this.timers, 1 + this.rng.int(30));
     if (c.state === 'running') this.end(c, { exitCode: 143, signal: 'SIGTERM', oomKilled: false, finishedAt: new Date(this.timers.wall()).toISOString() });
   }
 

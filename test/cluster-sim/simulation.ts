@@ -480,11 +480,7 @@ class ClusterSim {
     m.life = null;
     life.timers.kill();
     life.lease.stop();
-    if (life.leading) {
-      life.dispatcher.stopLeading();
-      life.scheduler.stop();
-      life.orchestrator.stop();
-    }
+    if (life.leading) this.stopLeading(m, life);
     m.proposals.clear();
   }
 
