@@ -1,5 +1,5 @@
 /**
- * The whole-cluster simulation (simulation.ts): 500 seeds in npm test,
+ * The whole-cluster simulation (simulation.ts): 200 seeds in npm test,
  * 1,000 in npm run test:full (CLUSTER_SIM_SEEDS=N for another count; `npm
  * run sim:cluster -- --seeds N` outside tap), and proof that it sees what it
  * is for: a deliberately broken orchestrator that replaces a node's tasks
@@ -17,7 +17,7 @@ import { FULL } from '../helpers/full.js';
 
 // 1,000 in the full suite: a seed of the real components costs ~65 ms, and a loaded machine triples
 // that; tap gives a test file 300 s. Longer runs: npm run sim:cluster -- --seeds N.
-const SEEDS = Number(process.env.CLUSTER_SIM_SEEDS ?? (FULL ? 1000 : 500));
+const SEEDS = Number(process.env.CLUSTER_SIM_SEEDS ?? (FULL ? 1000 : 200));
 const runner = fileURLToPath(new URL('./run.js', import.meta.url));
 
 interface Summary {

@@ -8,8 +8,8 @@ export interface LeaseOptions {
    * it a renewal for F (measured from when it sent the renewal), and the
    * managers replace a node's tasks no sooner than its last granted renewal
    * + F + margin. 1 s: a dead machine's tasks are running elsewhere ~1.3 s
-   * later, and a live node renews 5 times per period, so four lost or late
-   * renewals in a row (a loaded host) still cost nothing.
+   * later, and a live node renews 5 times per period (R), so four lost or
+   * late renewals in a row (a loaded host) still cost nothing.
    */
   fenceMs: number;
   /**
@@ -22,9 +22,15 @@ export interface LeaseOptions {
   marginMs: number;
   /**
    * R, how often a node renews (with every manager) and how often followers
-   * report the renewals they granted to the leader. F/10: a dead node's last
-   * contact is ~R/2 before its death on average, and that delay is part of
-   * healing; nine lost or late renewals in a row still cost nothing.
+   * report the renewals they granted to the leader. F/5, 200 ms:
+   * - a live node renews 5 times per period with each manager, so four lost
+   *   or late renewals in a row, or a manager stalled for F - R = 800 ms,
+   *   still cost nothing;
+   * - healing does not wait on R: a dead node's last contact is up to R
+   *   BEFORE its death, and the down decision counts from that contact;
+   * - renewals are nearly all of an idle cluster's wire traffic (every
+   *   node's supervisor to every manager): at F/10 an idle 3+2 cluster spent
+   *   ~40 % more CPU (bench:idle).
    */
   renewEveryMs: number;
   /** How often the leader looks for nodes to revoke and revoked nodes whose deadline passed: 25 ms, a scan of the node table. */
@@ -51,7 +57,7 @@ export interface LeaseOptions {
 export const DEFAULT_LEASE_OPTIONS: Readonly<LeaseOptions> = Object.freeze({
   fenceMs: 1_000,
   marginMs: 100,
-  renewEveryMs: 100,
+  renewEveryMs: 200,
   decideEveryMs: 25,
   tokenMs: 3_000,
   agentGraceMs: 15_000,

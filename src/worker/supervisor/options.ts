@@ -5,7 +5,8 @@ export interface SupervisorOptions {
   /**
    * How often the supervisor renews the node's fencing lease with every
    * manager it knows. The managers' fence period F comes back with each
-   * grant; this must stay well under it (manager/lease/options.ts: F/10).
+   * grant; this must stay well under it and match the managers' R
+   * (manager/lease/options.ts: F/5, 200 ms).
    */
   renewEveryMs: number;
   /**
@@ -20,7 +21,7 @@ export interface SupervisorOptions {
 }
 
 export const DEFAULT_SUPERVISOR_OPTIONS: Readonly<SupervisorOptions> = Object.freeze({
-  renewEveryMs: 100,
+  renewEveryMs: 200,
   fenceCheckMs: 20,
   ociStartTimeoutMs: 30_000,
 });
