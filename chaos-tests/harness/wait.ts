@@ -9,6 +9,7 @@
 import { appendFileSync } from 'node:fs';
 
 const trace = process.env.SHOAL_WAIT_TRACE;
+const MAX_GAP_MS = 250;
 export async function waitFor<T>(
   probe: () => T | Promise<T>,
   opts: { timeoutMs?: number; intervalMs?: number; what?: string } = {},
@@ -18,6 +19,7 @@ export async function waitFor<T>(
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
   const t0 = Date.now();
+  let gap = intervalMs;
   for (;;) {
     const started = Date.now();
     try {
@@ -36,10 +38,15 @@ export async function waitFor<T>(
     // By default, never probe more than half the time: a probe that spawns a
     // CLI process costs a few hundred ms of CPU, and back-to-back probes
     // starved the very cluster they waited on (and the test file running
-    // beside them). A caller that names its interval keeps that cadence: it
-    // times something with the probe (e.g. when endpoints left every load
-    // balancer), and a stretched interval would make that time late.
-    await new Promise((r) => setTimeout(r, adaptive ? Math.max(intervalMs, Date.now() - started) : intervalMs));
+    // beside them). And back off, from 20 ms by half again per probe up to
+    // 250 ms: a condition that holds soon is seen soon, and one that takes
+    // seconds (a node joining, a task healing) costs a probe every 250 ms,
+    // not 50 a second of HTTP requests the node must serve. A caller that
+    // names its interval keeps that cadence: it times something with the
+    // probe (e.g. when endpoints left every load balancer), and a stretched
+    // interval would make that time late.
+    await new Promise((r) => setTimeout(r, adaptive ? Math.max(gap, Date.now() - started) : intervalMs));
+    if (adaptive) gap = Math.min(MAX_GAP_MS, gap * 1.5);
   }
 }
 
