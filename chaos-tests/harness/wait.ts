@@ -9,7 +9,7 @@
 import { appendFileSync } from 'node:fs';
 
 const trace = process.env.SHOAL_WAIT_TRACE;
-const MAX_GAP_MS = 250;
+const MAX_GAP_MS = 100;
 export async function waitFor<T>(
   probe: () => T | Promise<T>,
   opts: { timeoutMs?: number; intervalMs?: number; what?: string } = {},
@@ -39,9 +39,9 @@ export async function waitFor<T>(
     // CLI process costs a few hundred ms of CPU, and back-to-back probes
     // starved the very cluster they waited on (and the test file running
     // beside them). And back off, from 20 ms by half again per probe up to
-    // 250 ms: a condition that holds soon is seen soon, and one that takes
-    // seconds (a node joining, a task healing) costs a probe every 250 ms,
-    // not 50 a second of HTTP requests the node must serve. A caller that
+    // 100 ms: a condition that holds soon is seen soon, and one that takes
+    // seconds (a node joining, a task healing) costs 10 probes a second, not
+    // 50 HTTP requests a second that the node under test must serve. A caller that
     // names its interval keeps that cadence: it times something with the
     // probe (e.g. when endpoints left every load balancer), and a stretched
     // interval would make that time late.
