@@ -34,3 +34,20 @@ if (times) {
   line('start');
   process.on('exit', () => line('end'));
 }
+
+// Source maps for our code, not for tap's. tap starts every test file with
+// --enable-source-maps (failures then point at the .ts lines), and Node reads
+// and parses the map of every module it compiles while that is on: tap's own
+// ~300 modules cost each test process ~0.08 s of CPU (0.37 s → 0.45 s for a
+// test file that only imports tap), ~15 s over the suite, for stack frames tap
+// filters out anyway. So load tap here with maps off, the test file then gets
+// the same (cached) tap, and turn maps back on for everything after: the test
+// file and the modules of ours it imports. Only where tap asked for them.
+if (process.sourceMapsEnabled) {
+  process.setSourceMapsEnabled(false);
+  try {
+    await import('tap');
+  } finally {
+    process.setSourceMapsEnabled(true);
+  }
+}
