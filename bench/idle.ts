@@ -11,39 +11,12 @@
  * laptop runs one all day.
  * Last line: {"managers_ms_per_s":…, "workers_ms_per_s":…, "supervisors_ms_per_s":…, "cluster_ms_per_s":…, "seconds":…}
  */
-import { readdirSync, readFileSync } from 'node:fs';
-import { spawnSync } from 'node:child_process';
 import { ProcCluster, type NodeProc } from '../chaos-tests/harness/proc-cluster.js';
 import { waitFor } from '../chaos-tests/harness/wait.js';
 import { sleep } from './density-measure.js';
+import { cpuMsOf } from './proc-cpu.js';
 
 const SECONDS = Number(process.env.BENCH_IDLE_SECONDS ?? 20);
-const CLK_TCK = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout?.trim()) || 100;
-
-/** utime + stime of one process, in ms; null if it is gone. */
-function cpuMs(pid: number): number | null {
-  try {
-    const s = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
-    return ((Number(f[11]) + Number(f[12])) * 1000) / CLK_TCK;
-  } catch {
-    return null;
-  }
-}
-
-/** The task supervisor of a node: the process whose command line runs supervisor/main.js on the node's data dir. */
-function supervisorPid(n: NodeProc): number | null {
-  for (const d of readdirSync('/proc')) {
-    if (!/^\d+$/.test(d)) continue;
-    try {
-      const cmd = readFileSync(`/proc/${d}/cmdline`, 'utf8');
-      if (cmd.includes('supervisor/main.js') && cmd.includes(n.dataDir)) return Number(d);
-    } catch {
-      // gone
-    }
-  }
-  return null;
-}
 
 const round = (x: number) => Math.round(x * 10) / 10;
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
@@ -62,7 +35,7 @@ async function main(): Promise<void> {
     await waitFor(
       () => {
         for (const n of c.nodes) if (!sups.has(n)) {
-          const p = supervisorPid(n);
+          const p = c.supervisorPid(n);
           if (p !== null) sups.set(n, p);
         }
         return sups.size === c.nodes.length;
@@ -72,14 +45,14 @@ async function main(): Promise<void> {
     // Start-up work (imports, TLS handshakes, the first Raft entries) is not idle cost.
     await sleep(5_000);
     const pids = [...managers.map((n) => n.proc!.pid!), ...workers.map((n) => n.proc!.pid!), ...sups.values()];
-    const before = pids.map(cpuMs);
+    const before = pids.map(cpuMsOf);
     const t0 = performance.now();
     await sleep(SECONDS * 1000);
     const wall = (performance.now() - t0) / 1000;
     const rate = pids.map((p, i) => {
       const a = before[i];
-      const b = cpuMs(p);
-      if (a === null || b === null) throw new Error(`process ${p} exited during the window`);
+      const b = cpuMsOf(p);
+      if (Number.isNaN(a!) || Number.isNaN(b)) throw new Error(`process ${p} exited during the window`);
       return (b - a) / wall;
     });
     const m = rate.slice(0, 3);

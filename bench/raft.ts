@@ -17,12 +17,13 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import http from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { cpuMsOf } from './proc-cpu.js';
 
 const DURATION_MS = Number(process.env.BENCH_RAFT_MS ?? 10_000);
 const CLIENTS = Number(process.env.BENCH_RAFT_CLIENTS ?? 32);
@@ -85,18 +86,6 @@ interface Phase {
   cpuMs: number;
 }
 
-const CLK_TCK = 100;
-/** utime + stime of a process, in ms (Linux only; NaN elsewhere or once it is gone). */
-function cpuMsOf(pid: number | undefined): number {
-  if (pid === undefined) return NaN;
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return ((Number(f[11]) + Number(f[12])) * 1000) / CLK_TCK;
-  } catch {
-    return NaN;
-  }
-}
 const cpuMsOfAll = (pids: (number | undefined)[]): number => pids.reduce<number>((a, p) => a + cpuMsOf(p), 0);
 
 function summarize(phases: Phase[]): Load {

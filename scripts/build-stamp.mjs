@@ -8,17 +8,18 @@
 //   node scripts/build-stamp.mjs check   exit 0 if the stamp is newer than everything the build
 //                                        reads, 1 if anything is newer or there is no stamp
 //
-// "Everything the build reads": every file and directory under the trees tsc, the bundler and
-// the native build take as input, and the config files. Directories count too, so deleting or
+// "Everything the build reads": every file and directory under the trees tsc compiles (its
+// tsconfig.build.json "include", which the bundler and the native build read from too) and
+// scripts/, and the config files. Directories count too, so deleting or
 // renaming a file (which changes its directory's mtime, not any file's) also means "build".
-import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 
 const root = path.dirname(path.dirname(new URL(import.meta.url).pathname));
 const stamp = path.join(root, '.build', '.stamp');
 const begun = path.join(root, '.build', '.stamp-begin');
-const TREES = ['src', 'bin', 'bench', 'chaos-tests', 'test', 'scripts'];
 const FILES = ['package.json', 'package-lock.json', 'tsconfig.json', 'tsconfig.build.json'];
+const TREES = [...JSON.parse(readFileSync(path.join(root, 'tsconfig.build.json'), 'utf8')).include, 'scripts'];
 const OUTPUTS = ['.build/.tsbuildinfo', 'dist/bin/shoal.js', 'dist/src/worker/supervisor/main.js', 'dist/src/worker/supervisor/lease-thread.js'];
 
 /** The newest mtime (ms) under `p`, directories included. */

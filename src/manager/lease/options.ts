@@ -1,3 +1,5 @@
+import { LEASE_RENEW_EVERY_MS } from '../../protocol/lease.js';
+
 /**
  * Timings of the fencing lease (see core.ts for the protocol and the safety
  * argument). All in milliseconds of monotonic time.
@@ -22,15 +24,8 @@ export interface LeaseOptions {
   marginMs: number;
   /**
    * R, how often a node renews (with every manager) and how often followers
-   * report the renewals they granted to the leader. F/5, 200 ms:
-   * - a live node renews 5 times per period with each manager, so four lost
-   *   or late renewals in a row, or a manager stalled for F - R = 800 ms,
-   *   still cost nothing;
-   * - healing does not wait on R: a dead node's last contact is up to R
-   *   BEFORE its death, and the down decision counts from that contact;
-   * - renewals are nearly all of an idle cluster's wire traffic (every
-   *   node's supervisor to every manager): at F/10 an idle 3+2 cluster spent
-   *   ~40 % more CPU (bench:idle).
+   * report the renewals they granted to the leader: protocol/lease.ts's
+   * LEASE_RENEW_EVERY_MS, which the nodes' supervisors keep too, says why.
    */
   renewEveryMs: number;
   /** How often the leader looks for nodes to revoke and revoked nodes whose deadline passed: 25 ms, a scan of the node table. */
@@ -57,7 +52,7 @@ export interface LeaseOptions {
 export const DEFAULT_LEASE_OPTIONS: Readonly<LeaseOptions> = Object.freeze({
   fenceMs: 1_000,
   marginMs: 100,
-  renewEveryMs: 200,
+  renewEveryMs: LEASE_RENEW_EVERY_MS,
   decideEveryMs: 25,
   tokenMs: 3_000,
   agentGraceMs: 15_000,

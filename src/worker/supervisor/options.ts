@@ -1,3 +1,5 @@
+import { LEASE_RENEW_EVERY_MS } from '../../protocol/lease.js';
+
 /**
  * Timings of the node's task supervisor. Each value says why.
  */
@@ -5,8 +7,8 @@ export interface SupervisorOptions {
   /**
    * How often the supervisor renews the node's fencing lease with every
    * manager it knows. The managers' fence period F comes back with each
-   * grant; this must stay well under it and match the managers' R
-   * (manager/lease/options.ts: F/5, 200 ms).
+   * grant; this must stay well under it and match the managers' R, so both
+   * default to protocol/lease.ts's LEASE_RENEW_EVERY_MS.
    */
   renewEveryMs: number;
   /**
@@ -21,7 +23,7 @@ export interface SupervisorOptions {
 }
 
 export const DEFAULT_SUPERVISOR_OPTIONS: Readonly<SupervisorOptions> = Object.freeze({
-  renewEveryMs: 200,
+  renewEveryMs: LEASE_RENEW_EVERY_MS,
   fenceCheckMs: 20,
   ociStartTimeoutMs: 30_000,
 });
