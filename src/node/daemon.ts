@@ -143,7 +143,10 @@ export class Daemon {
     });
   }
 
-  static async start(opts: DaemonOptions): Promise<Daemon> {
+  static async start(given: DaemonOptions): Promise<Daemon> {
+    // Absolute from here on: the task supervisor runs in / (it outlives this process and its cwd), and
+    // `shoal run --data-dir node1` must mean the same directory to both.
+    const opts: DaemonOptions = { ...given, dataDir: path.resolve(given.dataDir) };
     // Every cluster message, known before the first frame arrives (nothing registers on import).
     registry.add(...CLUSTER_MESSAGES);
     let identity = loadIdentity(opts.dataDir);

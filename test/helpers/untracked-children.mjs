@@ -31,8 +31,28 @@ if (times) {
     const u = process.cpuUsage();
     appendFileSync(times, `${Date.now()} ${what} ${process.pid} ${((u.user + u.system) / 1e6).toFixed(2)} ${file}\n`);
   };
+  // As root with cgroup v1's cpuacct, also the CPU of the file's whole process tree (its nodes,
+  // supervisors, CLIs, kernel time included) at its end: `tree=` and `sys=` seconds. Children
+  // inherit the group; what they leave running is swept by the next file's start.
+  const { mkdirSync, readdirSync, readFileSync, rmdirSync, writeFileSync } = await import('node:fs');
+  const base = '/sys/fs/cgroup/cpuacct/shoaltest';
+  let cg = null;
+  try {
+    for (const d of readdirSync(base)) {
+      try {
+        rmdirSync(`${base}/${d}`); // fails while a process is in it
+      } catch {}
+    }
+  } catch {}
+  try {
+    mkdirSync(`${base}/${process.pid}`, { recursive: true });
+    writeFileSync(`${base}/${process.pid}/cgroup.procs`, String(process.pid));
+    cg = `${base}/${process.pid}`;
+  } catch {}
+  const sec = (f) => (Number(readFileSync(`${cg}/${f}`, 'utf8')) / 1e9).toFixed(2);
+  const tree = () => (cg ? ` tree=${sec('cpuacct.usage')} sys=${sec('cpuacct.usage_sys')}` : '');
   line('start');
-  process.on('exit', () => line('end'));
+  process.on('exit', () => line('end' + tree()));
 }
 
 // Source maps for our code, not for tap's. tap starts every test file with
