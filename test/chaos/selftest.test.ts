@@ -20,9 +20,11 @@ import { FULL_ONLY } from '../helpers/full.js';
 const common = { managers: 3, workers: 0, durationMs: 8_000, checkTimeoutMs: 20_000, log: () => {} } as const;
 
 t.test('ack-before-commit is caught', async (t) => {
-  const r = await runChaos({ ...common, seed: 5, scenario: 'selftest-ack', break: 'ack-before-commit' });
+  // Seed 425 plans one fault in 5 s (chaos-tests/schedule.ts): the leader cut off at 2 s for 3 s; minFaults keeps a loaded machine from skipping it.
+  const r = await runChaos({ ...common, seed: 425, durationMs: 5_000, minFaults: 1, scenario: 'selftest-ack', break: 'ack-before-commit' });
   t.teardown(() => rmSync(r.runDir, { recursive: true, force: true }));
   t.comment(summaryLine(r.summary));
+  t.equal(r.summary.faults, 1, 'the leader was cut off');
   t.equal(r.pass, false, 'the run fails');
   t.ok(!r.summary.linearizable || r.summary.acked_writes_lost > 0, 'the history is not linearizable or acknowledged writes are lost');
   const lin = r.checkers.find((c) => c.name === 'linearizable')!;

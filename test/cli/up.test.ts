@@ -9,7 +9,7 @@ import path from 'node:path';
 import t from 'tap';
 import { waitFor } from '../helpers/wait.js';
 import { claimOctets } from '../helpers/octets.js';
-import { oneLineError, shoalProcess } from './helpers.js';
+import { oneLineError, shoalInProcess, shoalProcess } from './helpers.js';
 import { parseRecord } from '../../src/util/log/pretty.js';
 
 const alive = (pid: number) => {
@@ -25,6 +25,18 @@ t.test('up, env, node ls, down, up again (restart), leave, down --purge', async 
   const cwd = t.testdir();
   const prefix = `127.0.${claimOctets(200, 250)}`;
   const shoal = (...args: string[]) => shoalProcess(args, { cwd, timeoutMs: 90_000 });
+  // Commands that only read or refuse on the local cluster run in-process through main()
+  // (bin/shoal.js's code path, without a Node start), from the same working directory: they
+  // find ./.shoal and name paths relative to it exactly as the real process does.
+  const shoalHere = async (...args: string[]) => {
+    const prev = process.cwd();
+    process.chdir(cwd);
+    try {
+      return await shoalInProcess(...args);
+    } finally {
+      process.chdir(prev);
+    }
+  };
   const pids = () => (JSON.parse(readFileSync(path.join(cwd, '.shoal', 'cluster.json'), 'utf8')) as { nodes: { name: string; pid: number | null }[] }).nodes;
   const started = new Set<number>();
   t.teardown(() => {
@@ -78,18 +90,18 @@ t.test('up, env, node ls, down, up again (restart), leave, down --purge', async 
   t.match((await shoal('service', 'ps', 'bad')).out, /"executable file not found: /, 'also when truncated');
   t.equal((await shoal('service', 'rm', 'demo', 'bad')).code, 0);
 
-  r = await shoal('env');
+  r = await shoalHere('env');
   t.equal(r.code, 0, r.err);
   const p = prefix.replace(/\./g, '\\.');
   t.match(r.out, new RegExp(`^export SHOAL_HOST=tcp://${p}\\.11:2375\\nexport SHOAL_CERT_PATH=/\\S+/manager1/data/admin\\nexport DOCKER_HOST=tcp://${p}\\.11:2375\\nexport DOCKER_TLS_VERIFY=1\\nexport DOCKER_CERT_PATH=/\\S+/manager1/data/admin\\n`));
-  t.match((await shoal('env', '--unix')).out, /^export SHOAL_HOST=unix:\/\/\/\S+\.sock\nexport DOCKER_HOST=unix:\/\/\/\S+\.sock\nunset SHOAL_CERT_PATH DOCKER_TLS_VERIFY DOCKER_CERT_PATH\n/);
-  t.match((await shoal('env', '-u')).out, /^unset SHOAL_HOST SHOAL_CERT_PATH DOCKER_HOST DOCKER_TLS_VERIFY DOCKER_CERT_PATH\n/);
+  t.match((await shoalHere('env', '--unix')).out, /^export SHOAL_HOST=unix:\/\/\/\S+\.sock\nexport DOCKER_HOST=unix:\/\/\/\S+\.sock\nunset SHOAL_CERT_PATH DOCKER_TLS_VERIFY DOCKER_CERT_PATH\n/);
+  t.match((await shoalHere('env', '-u')).out, /^unset SHOAL_HOST SHOAL_CERT_PATH DOCKER_HOST DOCKER_TLS_VERIFY DOCKER_CERT_PATH\n/);
 
   r = await shoal('up');
   t.equal(r.code, 0, r.err);
   t.match(r.out, /^A Shoal cluster is already running in \.shoal: 1 manager, 1 worker\./);
 
-  r = await shoal('leave', 'manager1');
+  r = await shoalHere('leave', 'manager1');
   t.equal(oneLineError(r), null);
   t.match(r.err, /manager1 is a manager: removing the last manager erases the cluster; use --force/);
 
@@ -120,7 +132,7 @@ t.test('up, env, node ls, down, up again (restart), leave, down --purge', async 
   t.match(r.out, /Stopped manager1 \(pid \d+\)\nRemoved \.shoal\n$/);
   t.notOk(existsSync(path.join(cwd, '.shoal')), '.shoal removed');
   t.ok([...started].every((p) => !alive(p)), 'no node process left');
-  r = await shoal('down');
+  r = await shoalHere('down');
   t.equal(oneLineError(r), null);
   t.match(r.err, /no cluster in \.shoal: nothing to stop/);
 });

@@ -57,6 +57,14 @@ function follower(cmd: string, args: string[], env: NodeJS.ProcessEnv) {
   return f;
 }
 
+/** A node as GET /nodes returns it: what the waits below look at. */
+interface NodeJson {
+  Description: { Hostname: string };
+  Spec: { Availability: string };
+  Status: { State: string };
+  ManagerStatus?: { Leader?: boolean; Reachability?: string };
+}
+
 /** `docker service ps` rows of `svc` whose desired and current state are both Running. */
 async function runningTasks(api: string, svc: string): Promise<number> {
   const r = await docker(api, 'service', 'ps', '--format', '{{.Name}}|{{.DesiredState}}|{{.CurrentState}}', svc);
@@ -77,9 +85,17 @@ t.test('docker node and service commands against a real cluster', async (t) => {
   certPath = c.adminDir();
   // The shoal CLI goes through the manager's unix socket; the docker CLI through TLS: both ways in.
   const sock = `unix://${m1.dataDir}/api.sock`;
+  // Waits poll the API over HTTP (no docker process per probe); once a wait holds, the docker
+  // CLI runs once and the test asserts what it prints.
+  const nodes = async () => (await c.http(m1, 'GET', '/nodes')).json<NodeJson[]>();
+  const node = async (name: string) => (await nodes()).find((n) => n.Description.Hostname === name);
+  /** What `runningTasks` counts, over HTTP: tasks of `svc` desired and currently running. */
+  const runningOverHttp = async (svc: string) =>
+    (await c.http(m1, 'GET', '/tasks?filters=' + encodeURIComponent(JSON.stringify({ service: [svc] })))).json<{ DesiredState: string; Status: { State: string } }[]>().filter((x) => x.DesiredState === 'running' && x.Status.State === 'running').length;
 
-  await waitFor(async () => (await docker(api, 'node', 'ls')).out.split('\n').filter((l) => /Ready/.test(l)).length === 2, { timeoutMs: 20_000, what: 'two Ready nodes' });
+  await waitFor(async () => (await nodes()).filter((n) => n.Status.State === 'ready').length === 2, { timeoutMs: 20_000, what: 'two ready nodes' });
   const ls = (await docker(api, 'node', 'ls')).out;
+  t.equal(ls.split('\n').filter((l) => /Ready/.test(l)).length, 2, 'docker node ls: two Ready nodes');
   t.match(ls, /n1\s+Ready\s+Active\s+Leader/, 'the manager leads');
   t.match(ls, /n2\s+Ready\s+Active\s+\n?/, 'the worker is ready');
   // The docker CLI over the manager's unix socket too (no TLS there: the socket is root's only).
@@ -102,23 +118,32 @@ t.test('docker node and service commands against a real cluster', async (t) => {
   r = await docker(api, 'node', 'promote', 'n2');
   t.equal(r.code, 0, r.err);
   t.match(r.out, /Node n2 promoted to a manager in the swarm/);
-  await waitFor(async () => /n2\s+Ready\s+Active\s+Reachable/.test((await docker(api, 'node', 'ls')).out), { timeoutMs: 30_000, what: 'n2 a reachable manager' });
-  t.pass('n2 is a reachable manager');
+  await waitFor(
+    async () => {
+      const n = await node('n2');
+      return n?.Status.State === 'ready' && n.Spec.Availability === 'active' && n.ManagerStatus?.Reachability === 'reachable' && !n.ManagerStatus.Leader;
+    },
+    { timeoutMs: 30_000, what: 'n2 a reachable manager' },
+  );
+  t.match((await docker(api, 'node', 'ls')).out, /n2\s+Ready\s+Active\s+Reachable/, 'n2 is a reachable manager');
   await c.waitApi(w1);
   t.match((await docker(`${w1.host}:${w1.apiPort}`, 'node', 'ls')).out, /n1.*Leader/, 'and serves the API itself');
   r = await docker(api, 'node', 'demote', 'n2');
   t.equal(r.code, 0, r.err);
-  await waitFor(async () => !/Reachable/.test((await docker(api, 'node', 'ls')).out), { timeoutMs: 20_000, what: 'n2 demoted' });
+  // docker node ls prints "Reachable" for a manager that is reachable and not the leader.
+  await waitFor(async () => !(await nodes()).some((n) => n.ManagerStatus && !n.ManagerStatus.Leader && n.ManagerStatus.Reachability === 'reachable'), { timeoutMs: 20_000, what: 'n2 demoted' });
+  t.notMatch((await docker(api, 'node', 'ls')).out, /Reachable/, 'docker node ls: n2 no longer a reachable manager');
 
   r = await docker(api, 'service', 'create', '-d', '--no-resolve-image', '--name', 'web', '--replicas', '2', '--reserve-memory', '16M', 'busybox', 'sleep', '600');
   t.equal(r.code, 0, r.err);
   t.match(r.out.trim(), /^[0-9a-z]{25}$/, 'prints the service ID');
   t.match((await docker(api, 'service', 'ls')).out, /web\s+replicated\s+\d\/2\s+busybox/);
-  await waitFor(async () => (await runningTasks(api, 'web')) === 2, { timeoutMs: 30_000, what: 'two web tasks Running in docker service ps' });
-  t.pass('both web tasks are Running');
+  await waitFor(async () => (await runningOverHttp('web')) === 2, { timeoutMs: 30_000, what: 'two web tasks running' });
+  t.equal(await runningTasks(api, 'web'), 2, 'both web tasks are Running in docker service ps');
   r = await docker(api, 'service', 'scale', '-d', 'web=4');
   t.match(r.out, /web scaled to 4/);
-  await waitFor(async () => (await runningTasks(api, 'web')) === 4, { timeoutMs: 30_000, what: 'four web tasks Running' });
+  await waitFor(async () => (await runningOverHttp('web')) === 4, { timeoutMs: 30_000, what: 'four web tasks running' });
+  t.equal(await runningTasks(api, 'web'), 4, 'four web tasks Running in docker service ps');
   r = await docker(api, 'service', 'update', '-d', '--env-add', 'A=1', 'web');
   t.equal(r.code, 0, r.err);
   r = await docker(api, 'service', 'inspect', '--format', '{{ .Spec.TaskTemplate.ContainerSpec.Env }} {{ .Spec.Mode.Replicated.Replicas }}', 'web');
@@ -134,9 +159,11 @@ t.test('docker node and service commands against a real cluster', async (t) => {
   const script = `for i in 1 2 3; do echo line-$i; done; while [ ! -e ${trigger} ]; do sleep 0.1; done; echo later-line; sleep 600`;
   r = await docker(api, 'service', 'create', '-d', '--no-resolve-image', '--name', 'logs', 'busybox', 'sh', '-c', script);
   t.equal(r.code, 0, r.err);
-  await waitFor(async () => (await runningTasks(api, 'logs')) === 1, { timeoutMs: 30_000, what: 'the logs task Running' });
+  await waitFor(async () => (await runningOverHttp('logs')) === 1, { timeoutMs: 30_000, what: 'the logs task running' });
+  t.equal(await runningTasks(api, 'logs'), 1, 'the logs task Running in docker service ps');
   const lineRows = (out: string) => out.split('\n').filter((l) => /line-\d/.test(l));
-  await waitFor(async () => lineRows((await docker(api, 'service', 'logs', 'logs')).out).length === 3, { timeoutMs: 15_000, what: 'docker service logs showing three lines' });
+  // The API's multiplexed stream, one frame per line: three lines holding line-N.
+  await waitFor(async () => ((await c.http(m1, 'GET', '/services/logs/logs?stdout=1&stderr=1')).body.match(/line-\d/g) ?? []).length === 3, { timeoutMs: 15_000, what: 'the service logs holding three lines' });
   r = await docker(api, 'service', 'logs', 'logs');
   t.equal(r.code, 0, r.err);
   const rows = lineRows(r.out);
@@ -212,8 +239,9 @@ t.test('docker node and service commands against a real cluster', async (t) => {
   // A node that is gone can be removed.
   const gone = Date.now();
   await c.kill(w1);
-  await waitFor(async () => /n2\s+Down/.test((await docker(api, 'node', 'ls')).out), { timeoutMs: 20_000, what: 'n2 down' });
+  await waitFor(async () => (await node('n2'))?.Status.State === 'down', { timeoutMs: 20_000, what: 'n2 down' });
   const downMs = Date.now() - gone;
+  t.match((await docker(api, 'node', 'ls')).out, /n2\s+Down/, 'docker node ls: n2 Down');
   // Not before 15 periods of 200 ms, and well before the default 15 s: the cluster's period is what counts.
   t.ok(downMs >= 3000 && downMs < 10_000, `down once its daemon was gone for 15 heartbeat periods (${downMs} ms)`);
   r = await docker(api, 'node', 'rm', 'n2');

@@ -14,7 +14,7 @@ import { randomBytes } from 'node:crypto';
 import t from 'tap';
 import { ProcCluster } from '../helpers/procs.js';
 import { waitFor } from '../helpers/wait.js';
-import { oneLineError, shoalProcess } from '../cli/helpers.js';
+import { oneLineError, shoalInProcess, shoalProcess } from '../cli/helpers.js';
 import { filesUnder, mounts, sweepSecretRoots } from './helpers.js';
 
 
@@ -30,7 +30,9 @@ t.test('a secret reaches its process task and nowhere on disk', async (t) => {
   const m2 = await c.join('manager', m1);
   const w1 = await c.join('worker', m1);
   const host = `unix://${m1.dataDir}/api.sock`;
-  const shoal = (...args: string[]) => shoalProcess(args, { host });
+  // The CLI in-process through main() (bin/shoal.js's code path, without a Node start per
+  // command); the refused `secret rm` below runs as a real process, exit code and stderr included.
+  const shoal = (...args: string[]) => shoalInProcess('-H', host, ...args);
   const ok = async (...args: string[]) => {
     const r = await shoal(...args);
     t.equal(r.code, 0, `shoal ${args.join(' ')}: ${r.err}`);
@@ -86,7 +88,7 @@ t.test('a secret reaches its process task and nowhere on disk', async (t) => {
   t.equal(statSync(path.join(taskDir, 'secrets', 'topsecret')).mode & 0o777, 0o444, "the secret file has docker's default mode");
 
   // A used secret cannot be removed; the error names the service.
-  const rm = await shoal('secret', 'rm', 'topsecret');
+  const rm = await shoalProcess(['secret', 'rm', 'topsecret'], { host });
   t.equal(oneLineError(rm), null);
   t.match(rm.err, /secret 'topsecret' is in use by the following service: reader/);
 

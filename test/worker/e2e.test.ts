@@ -5,6 +5,7 @@ import path from 'node:path';
 import { ProcCluster, type NodeProc } from '../helpers/procs.js';
 import { waitFor } from '../helpers/wait.js';
 import { distFile } from '../helpers/dist.js';
+import { shoalInProcess } from '../cli/helpers.js';
 
 /**
  * A whole cluster of real processes — a manager and two workers on their own
@@ -14,13 +15,17 @@ import { distFile } from '../helpers/dist.js';
  * supervisor keeps them running meanwhile), and the restarted worker stops
  * the copies it no longer owns.
  */
-function shoal(host: string, ...args: string[]): Promise<{ code: number; out: string; err: string }> {
+// The CLI as a real process: the non-detached `service create` below ("verify: Service converged").
+function shoalProcess(host: string, ...args: string[]): Promise<{ code: number; out: string; err: string }> {
   return new Promise((resolve) => {
     execFile(process.execPath, [distFile('bin/shoal.js'), ...args], { env: { ...process.env, SHOAL_HOST: host, NODE_OPTIONS: '' }, timeout: 90_000 }, (err, out, e) =>
       resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, out: String(out), err: String(e) }),
     );
   });
 }
+
+// The other commands in-process through main() (bin/shoal.js's code path, without a Node start each).
+const shoal = (host: string, ...args: string[]) => shoalInProcess('-H', host, ...args);
 
 interface TaskJson {
   ID: string;
@@ -70,7 +75,7 @@ t.test('process-runtime cluster: converge, logs, kill -9 a worker, heal, restart
   t.equal(hb.code, 0, hb.err);
   t.match(hb.out, /keeps its tasks for 3s/);
 
-  const create = await shoal(api, 'service', 'create', '--name', 'ticker', '--replicas', '4', '--runtime', 'process', '--timeout', '60s', 'sh', '-c', 'echo start $$; while true; do sleep 0.2; done');
+  const create = await shoalProcess(api, 'service', 'create', '--name', 'ticker', '--replicas', '4', '--runtime', 'process', '--timeout', '60s', 'sh', '-c', 'echo start $$; exec sleep 3600');
   t.equal(create.code, 0, create.err);
   t.match(create.out, /4\/4 running[\s\S]*verify: Service converged/, 'converged, with progress');
 
