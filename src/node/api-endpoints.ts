@@ -18,6 +18,7 @@ import type { ApiServer } from '../manager/api/index.js';
 import { apiClientOfSubject, certExpiry } from '../wire/pki/identity.js';
 import type { KeyPair } from '../wire/pki/x509.js';
 import { DaemonError } from './errors.js';
+import { loadServingCert, saveServingCert, servingCertStale } from './api-serving-cert.js';
 
 const x509 = () => import('../wire/pki/x509.js');
 
@@ -72,6 +73,8 @@ export interface ApiTlsContext {
    */
   ca(): { signer: KeyPair; trust: string } | null;
   log: Logger;
+  /** Where the serving certificate is kept across restarts (api-serving-cert.ts); none: signed anew on every start. */
+  dataDir?: string;
 }
 
 /** The names a serving certificate for `host` carries: what a client may dial. */
@@ -95,8 +98,17 @@ export async function serveApiTls(c: ApiTlsContext): Promise<{ stop(): void; ref
   const i = c.addr.lastIndexOf(':');
   const host = c.addr.slice(0, i).replace(/^\[|\]$/g, '');
   const port = Number(c.addr.slice(i + 1));
-  const issue = async (root: KeyPair) => (await x509()).issueApiServerCertificate(root, { nodeId: c.nodeId, clusterId: c.clusterId, ...serverNames(host) });
-  let current = await issue(ca.signer);
+  const want = { nodeId: c.nodeId, clusterId: c.clusterId, ...serverNames(host) };
+  const issue = async (root: KeyPair) => {
+    const kp = await (await x509()).issueApiServerCertificate(root, want);
+    if (c.dataDir) saveServingCert(c.dataDir, kp);
+    return kp;
+  };
+  // A restart serves the certificate it kept, while that is still right for now (no X.509 library load, no signing).
+  const kept = c.dataDir ? loadServingCert(c.dataDir) : null;
+  const stale = kept ? servingCertStale(kept, ca.signer.certPem, want) : 'none kept';
+  if (kept && stale) c.log.info(`a new API serving certificate: the kept one is ${stale}`);
+  let current = kept && !stale ? kept : await issue(ca.signer);
   let signedBy = ca.signer.certPem;
   let trust = ca.trust;
   await c.api

@@ -351,7 +351,7 @@ export class Daemon {
    */
   private async serveApiOverTls(api: ApiServer, addr: string): Promise<void> {
     const log = this.log;
-    const ctx = { api, addr, nodeId: this.identity.nodeId, clusterId: this.identity.clusterId, ca: () => this.clusterCa(), log: this.root.child({ component: 'api' }) };
+    const ctx = { api, addr, nodeId: this.identity.nodeId, clusterId: this.identity.clusterId, ca: () => this.clusterCa(), log: this.root.child({ component: 'api' }), dataDir: this.opts.dataDir };
     if (this.clusterCa()) {
       this.apiTls = await serveApiTls(ctx);
       return;

@@ -7,6 +7,9 @@
  * - `ca.crt`: the cluster's root CA certificate, which verifies every peer;
  * - `ca.key`: only on the node that founded the cluster, and only until the
  *   CA is in the Raft store (the managers hold it from then on);
+ * - `api.key`, `api.crt`: managers serving the API on TCP only: the
+ *   serving certificate they signed for themselves, kept for restarts
+ *   (api-serving-cert.ts);
  * - `data.key`: managers only (mode 0600): the cluster data key that seals
  *   secret and config data and the CA key in the store
  *   (manager/secrets/data-key.ts), base64.
