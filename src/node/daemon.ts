@@ -11,6 +11,8 @@ import { gossipKeyId } from '../protocol/dispatcher.js';
 import { newObjectId, parseToken } from '../manager/membership/tokens.js';
 // The X.509 library takes ~180 ms to load: only when a certificate is made or read (init, join, renewal).
 const x509 = () => import('../wire/pki/x509.js');
+// Not through x509.ts: a joining or renewing node needs no X.509 library to ask for a certificate.
+import { createNodeKey } from '../wire/pki/csr.js';
 import { certDigest, certExpiry } from '../wire/pki/identity.js';
 import { loadDataKey, loadFounderCaKey, loadNodeTls, removeDataKey, removeFounderCaKey, saveDataKey, saveFounderCaKey, saveNodeTls, tlsDir, type NodeTls } from './tls-files.js';
 import { DataKey } from '../manager/secrets/data-key.js';
@@ -171,7 +173,7 @@ export class Daemon {
       const apiAddr = opts.apiAddr ? { apiAddr: opts.apiAddr } : {};
       if (opts.init) {
         const clusterId = newObjectId();
-        const { createRootCa, createNodeKey, issueNodeCertificate, issueAdminCertificate } = await x509();
+        const { createRootCa, issueNodeCertificate, issueAdminCertificate } = await x509();
         const ca = await createRootCa(clusterId);
         const key = await createNodeKey(nodeId);
         const certPem = await issueNodeCertificate(ca, key.csrPem, { nodeId, role: 'manager', clusterId });
@@ -636,7 +638,7 @@ export class Daemon {
    */
   private async renewCertificate(why: string, roleChanged: boolean): Promise<void> {
     const id = this.identity;
-    const key = await (await x509()).createNodeKey(id.nodeId);
+    const key = await createNodeKey(id.nodeId);
     const r = await retry(
       async ({ leader, attempt }) => {
         const addrs = this.managerAddrs();
@@ -811,7 +813,6 @@ async function joinCluster(
   } catch (err) {
     throw new DaemonError((err as Error).message);
   }
-  const { createNodeKey } = await x509();
   const key = await createNodeKey(me.nodeId);
   // Dial-only and anonymous: this node has no certificate yet.
   const probe = new WsTransport({ nodeId: me.nodeId, tls: {}, connection: { handshakeTimeoutMs: 3_000 } });

@@ -77,7 +77,7 @@ export function registerSwarm(program: Command): void {
       const dir = path.resolve(o.out);
       if (existsSync(path.join(dir, 'key.pem'))) throw new CliError(`${dir} already holds a key.pem: choose another --out`);
       const client = clientFor(cmd);
-      const { createNodeKey } = await import('../../wire/pki/x509.js');
+      const { createNodeKey } = await import('../../wire/pki/csr.js');
       const key = await createNodeKey(o.name);
       const r = await client.post<{ Certificate: string; CA: string }>('/swarm/admin-cert', { Name: o.name, CSR: key.csrPem });
       writeAdminBundle(dir, { caPem: r.CA, certPem: r.Certificate, keyPem: key.keyPem });
