@@ -63,10 +63,14 @@ if (times) {
 // filters out anyway. So load tap here with maps off, the test file then gets
 // the same (cached) tap, and turn maps back on for everything after: the test
 // file and the modules of ours it imports. Only where tap asked for them.
+// The same tap the test file gets: the bundle scripts/tap-setup.mjs makes where the compiled test
+// files resolve 'tap' (.build/node_modules/tap), or the installed package when there is none.
 if (process.sourceMapsEnabled) {
   process.setSourceMapsEnabled(false);
   try {
-    await import('tap');
+    const { existsSync } = await import('node:fs');
+    const bundle = new URL('../../.build/node_modules/tap/index.mjs', import.meta.url);
+    await import(existsSync(bundle) ? bundle.href : 'tap');
   } finally {
     process.setSourceMapsEnabled(true);
   }

@@ -9,6 +9,7 @@ import t from 'tap';
 import { readFileSync } from 'node:fs';
 import { repoRoot } from '../helpers/dist.js';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 const tapConfig = (JSON.parse(readFileSync(path.join(repoRoot, 'package.json'), 'utf8')) as { tap: Record<string, unknown> }).tap;
 
@@ -18,4 +19,10 @@ t.test('no coverage or mock loader hooks in a test process when coverage is off'
   t.notMatch(args, /@tapjs[/\\]processinfo/, `no processinfo hook: ${args}`);
   t.notMatch(args, /@tapjs[/\\]mock/, 'no mock hook');
   t.match(args, /untracked-children\.mjs/, "the suite's own preload is there (the arguments were read)");
+});
+
+t.test("the test files' tap is one bundled module", async (t) => {
+  const bundle = path.join(repoRoot, '.build', 'node_modules', 'tap', 'index.mjs');
+  t.equal(fileURLToPath(import.meta.resolve('tap')), bundle, "a compiled test file's 'tap' resolves to the bundle (npm test's pretest makes it)");
+  t.ok(readFileSync(bundle, 'utf8').length > 100_000, 'the bundle holds tap itself, not a re-export');
 });
