@@ -113,8 +113,7 @@ export class Daemon {
   private reportedImages = '';
   private stopStallWatch: (() => void) | null = null;
   private stopped = false;
-  /** This node's Prometheus registry: GET /metrics on the API (managers) and on --metrics-addr. */
-  readonly metrics: NodeMetrics;
+  private metricsMade: NodeMetrics | null = null;
   private metricsEndpoint: MetricsEndpoint | null = null;
   private roleChange: Promise<void> = Promise.resolve();
 
@@ -132,10 +131,20 @@ export class Daemon {
   ) {
     this.root = (opts.log ?? silentLogger).child({ node: identity.nodeId });
     this.log = this.root.child({ component: 'node' });
-    this.metrics = nodeMetrics({
-      nodeId: identity.nodeId,
-      transport: () => transport,
-      gossip: () => gossip,
+  }
+
+  /**
+   * This node's Prometheus registry: GET /metrics on the API (managers) and on --metrics-addr.
+   * Made on first use: prom-client's process collectors start an event-loop-delay monitor (a
+   * timer every 10 ms) and a GC observer, and building the families costs ~50 ms of a start;
+   * a node nobody scrapes pays neither.
+   */
+  get metrics(): NodeMetrics {
+    const opts = this.opts;
+    this.metricsMade ??= nodeMetrics({
+      nodeId: this.identity.nodeId,
+      transport: () => this.transport,
+      gossip: () => this.gossip,
       manager: () => this.manager,
       api: () => this.api,
       agent: () => this.agent,
@@ -143,6 +152,7 @@ export class Daemon {
       dataPlane: () => this.dataPlane,
       logRecords: () => opts.logRecords?.() ?? null,
     });
+    return this.metricsMade;
   }
 
   static async start(given: DaemonOptions): Promise<Daemon> {
