@@ -9,6 +9,9 @@
  * - live restore: the daemon killed with SIGKILL and started again a few
  *   seconds later from its data dir: every task keeps running, same PID,
  *   never restarted, and the new daemon reports on them.
+ * (Named so that tap, which starts files in alphabetical order, starts this
+ * ~16 s file before the short worker/ files, not last: it was the suite's
+ * tail, the other core idle.)
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { cpus } from 'node:os';
