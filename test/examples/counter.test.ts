@@ -15,7 +15,7 @@
  *   service's tasks are replaced; `docker stack rm` removes it.
  */
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { onPath } from '../helpers/on-path.js';
@@ -159,7 +159,12 @@ t.test('the counter example: deploy, answer everywhere, survive a worker kill, r
   t.equal(after.length, 5, 'five tasks run after the update');
   t.ok(after.filter((x) => x.startsWith('dk_api.')).every((x) => !dkBefore.includes(x)), 'both api tasks are new');
   t.same(after.filter((x) => !x.startsWith('dk_api.')), dkBefore.filter((x) => !x.startsWith('dk_api.')), 'web and kv tasks untouched');
+  // Every task the stack ever ran here, to check that its network namespace goes too.
+  const dkServices = new Set((await c.http(m1, 'GET', '/services')).json<{ ID: string; Spec: { Name: string } }[]>().filter((x) => x.Spec.Name.startsWith('dk_')).map((x) => x.ID));
+  const dkTaskIds = (await c.http(m1, 'GET', '/tasks')).json<{ ID: string; ServiceID: string }[]>().filter((x) => dkServices.has(x.ServiceID)).map((x) => x.ID);
+  t.ok(dkTaskIds.length >= 7, `${dkTaskIds.length} tasks of dk (5, and 2 api tasks replaced)`);
   t.equal((await docker('stack', 'rm', 'dk')).code, 0);
   await waitFor(async () => (await Promise.all(['services', 'networks', 'configs'].map(names))).flat().every((n) => !n.startsWith('dk_')), { timeoutMs: 30_000, what: 'docker stack rm removed it all' });
-  t.pass('docker stack rm: nothing left');
+  await waitFor(() => dkTaskIds.every((id) => !existsSync(`/run/netns/${netnsOf(id)}`)), { timeoutMs: 30_000, what: "the network namespaces of dk's tasks removed" });
+  t.pass("docker stack rm: nothing left, its tasks' network namespaces included");
 });
