@@ -18,7 +18,7 @@ import { createPrivateKey, createPublicKey, X509Certificate } from 'node:crypto'
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import { API_SERVER_ROLE } from '../wire/pki/identity.js';
+import { API_SERVER_ROLE, subjectOf } from '../wire/pki/identity.js';
 import type { KeyPair } from '../wire/pki/x509.js';
 import { tlsDir } from './tls-files.js';
 import { writeFileDurably } from '../util/durable-file.js';
@@ -49,15 +49,6 @@ function sanOf(cert: X509Certificate): string {
     else if (part) return `unexpected:${part}`;
   }
   return names(ips, dns);
-}
-
-function subjectOf(cert: X509Certificate): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const line of cert.subject.split('\n')) {
-    const i = line.indexOf('=');
-    if (i > 0) out[line.slice(0, i)] = line.slice(i + 1);
-  }
-  return out;
 }
 
 /** Why `kp` may not be served again for `want`, signed by `signerPem` (null: it may). */

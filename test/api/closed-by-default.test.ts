@@ -10,7 +10,6 @@
  */
 import t from 'tap';
 import https from 'node:https';
-import http from 'node:http';
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -20,23 +19,9 @@ import { createNodeKey, createRootCa, issueAdminCertificate, issueApiServerCerti
 import { apiClientOfSubject } from '../../src/wire/pki/identity.js';
 import { FakeContext } from './fake-context.js';
 import { waitFor } from '../helpers/wait.js';
+import { httpRequest } from '../helpers/http-request.js';
 
-interface Res {
-  status: number;
-  body: string;
-}
-
-function get(o: https.RequestOptions & { path: string }, method = 'GET', body?: string): Promise<Res> {
-  return new Promise((resolve, reject) => {
-    const req = (o.socketPath || o.protocol === 'http:' ? http : https).request({ ...o, method, agent: false, ...(body ? { headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } } : {}) }, (res) => {
-      let b = '';
-      res.on('data', (c: Buffer) => (b += c.toString()));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: b }));
-    });
-    req.on('error', reject);
-    req.end(body);
-  });
-}
+const get = httpRequest;
 
 t.test('TLS with client certificates: admins and managers in; strangers, workers and other CAs out', async (t) => {
   const ctx = new FakeContext();

@@ -1,10 +1,10 @@
 import t from 'tap';
-import http from 'node:http';
 import { existsSync, mkdtempSync, realpathSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { nextHost } from '../manager/harness.js';
 import { waitFor } from '../helpers/wait.js';
+import { httpRequest } from '../helpers/http-request.js';
 import { Daemon } from '../../src/node/daemon.js';
 
 /**
@@ -14,18 +14,7 @@ import { Daemon } from '../../src/node/daemon.js';
  * daemon made the path absolute, the supervisor looked for /node1 and died
  * before it logged a line, and no task ever started.
  */
-function api(socketPath: string, method: string, p: string, body?: object): Promise<{ status: number; body: string }> {
-  const data = body ? JSON.stringify(body) : undefined;
-  return new Promise((resolve, reject) => {
-    const req = http.request({ socketPath, path: p, method, agent: false, ...(data ? { headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(data) } } : {}) }, (res) => {
-      let b = '';
-      res.on('data', (c: Buffer) => (b += c.toString()));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: b }));
-    });
-    req.on('error', reject);
-    req.end(data);
-  });
-}
+const api = (socketPath: string, method: string, p: string, body?: object) => httpRequest({ socketPath, path: p }, method, body ? JSON.stringify(body) : undefined);
 
 t.test('a relative --data-dir: the supervisor finds it and tasks run', async (t) => {
   const dir = realpathSync(mkdtempSync(path.join(tmpdir(), 'shoal-reldir-')));

@@ -44,6 +44,16 @@ export function certExpiry(certPem: string): { notBefore: number; notAfter: numb
   return { notBefore: Date.parse(c.validFrom), notAfter: Date.parse(c.validTo) };
 }
 
+/** The subject as Node's TLS reports it ({CN, OU, O}), from X509Certificate's "K=V" lines. */
+export function subjectOf(cert: X509Certificate): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const line of cert.subject.split('\n')) {
+    const i = line.indexOf('=');
+    if (i > 0) out[line.slice(0, i)] = line.slice(i + 1);
+  }
+  return out;
+}
+
 export interface CertIdentity {
   /** CN */
   nodeId: string;

@@ -12,7 +12,7 @@
  * transport's mutual TLS.
  */
 import { sign, verify, X509Certificate } from 'node:crypto';
-import { identityOfSubject, splitPems, type CertIdentity } from './identity.js';
+import { identityOfSubject, splitPems, subjectOf, type CertIdentity } from './identity.js';
 
 const CONTEXT = Buffer.from('shoal/noise-cert-binding/v1\0');
 
@@ -61,12 +61,3 @@ export function checkBinding(message: Uint8Array, caBundle: string, peerNoiseKey
   return who ?? 'the certificate is not a node certificate';
 }
 
-/** The subject as Node's TLS reports it ({CN, OU, O}), from X509Certificate's "K=V" lines. */
-function subjectOf(cert: X509Certificate): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const line of cert.subject.split('\n')) {
-    const i = line.indexOf('=');
-    if (i > 0) out[line.slice(0, i)] = line.slice(i + 1);
-  }
-  return out;
-}
