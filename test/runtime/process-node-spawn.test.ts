@@ -13,6 +13,8 @@ import { processTarget, runtimeSuite, spec, taskId } from './suite.js';
 
 process.env.SHOAL_TASK_FORKER = 'node';
 const dataDir = mkdtempSync(path.join(tmpdir(), 'shoal-rt-nodespawn-'));
+// Again at exit: a runtime client still open may have respawned its supervisor, which makes the dir again.
+process.on('exit', () => rmSync(dataDir, { recursive: true, force: true }));
 const target = processTarget('process (node spawn)', dataDir);
 const make = target.make;
 

@@ -31,6 +31,12 @@ function gone(pid: number): boolean {
   }
 }
 
+/** Temporary dirs, removed at exit: a runtime client still open respawns its supervisor, which makes its dir again. */
+const scratch = [dataDir];
+process.on('exit', () => {
+  for (const d of scratch) rmSync(d, { recursive: true, force: true });
+});
+
 t.teardown(async () => {
   const rt = make();
   for (const i of await rt.list()) await rt.remove(i.taskId).catch(() => undefined);
@@ -163,7 +169,9 @@ t.test('process: concurrent start() calls run the task once', async (t) => {
   const a = make();
   const b = make();
   // The task waits for a gate, so every start arrives while it runs (one that came after its exit would rightly be refused).
-  const gate = path.join(mkdtempSync(path.join(tmpdir(), 'shoal-gate-')), 'open');
+  const gateDir = mkdtempSync(path.join(tmpdir(), 'shoal-gate-'));
+  scratch.push(gateDir);
+  const gate = path.join(gateDir, 'open');
   const s = spec(target, taskId('race'), { args: ['sh', '-c', `echo ran; while [ ! -e ${gate} ]; do sleep 0.02; done`] });
   await a.create(s);
   await Promise.all([a.start(s.taskId), b.start(s.taskId), a.start(s.taskId)]);
@@ -176,6 +184,7 @@ t.test('process: concurrent start() calls run the task once', async (t) => {
 
 t.test("process: a supervisor whose directory is deleted ends with its tasks (nothing could reach them)", async (t) => {
   const dir = mkdtempSync(path.join(tmpdir(), 'shoal-rt-wipe-'));
+  scratch.push(dir);
   const rt = createRuntime('process', { dataDir: dir });
   const s = spec(target, taskId('wipe'), { args: ['sh', '-c', 'echo ready; while true; do sleep 0.05; done'] });
   await rt.create(s);
