@@ -15,7 +15,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import type { ApiServer } from '../manager/api/index.js';
-import { apiClientOfSubject, certExpiry } from '../wire/pki/identity.js';
+import { apiClientOfSubject, renewalAt } from '../wire/pki/identity.js';
 import type { KeyPair } from '../wire/pki/x509.js';
 import { DaemonError } from './errors.js';
 import { loadServingCert, saveServingCert, servingCertStale } from './api-serving-cert.js';
@@ -106,8 +106,8 @@ export async function serveApiTls(c: ApiTlsContext): Promise<{ stop(): void; ref
   };
   // A restart serves the certificate it kept, while that is still right for now (no X.509 library load, no signing).
   const kept = c.dataDir ? loadServingCert(c.dataDir) : null;
-  const stale = kept ? servingCertStale(kept, ca.signer.certPem, want) : 'none kept';
-  if (kept && stale) c.log.info(`a new API serving certificate: the kept one is ${stale}`);
+  const stale = kept && servingCertStale(kept, ca.signer.certPem, want);
+  if (stale) c.log.info(`a new API serving certificate: the kept one is ${stale}`);
   let current = kept && !stale ? kept : await issue(ca.signer);
   let signedBy = ca.signer.certPem;
   let trust = ca.trust;
@@ -129,8 +129,7 @@ export async function serveApiTls(c: ApiTlsContext): Promise<{ stop(): void; ref
   let timer: NodeJS.Timeout | null = null;
   let stopped = false;
   const schedule = () => {
-    const { notBefore, notAfter } = certExpiry(current.certPem);
-    const at = notBefore + (notAfter - notBefore) / 2;
+    const at = renewalAt(current.certPem);
     timer = setTimeout(() => void renew(), Math.max(1_000, Math.min(at - Date.now(), 2 ** 31 - 1)));
     timer.unref();
   };

@@ -18,17 +18,10 @@ import { createPrivateKey, createPublicKey, X509Certificate } from 'node:crypto'
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import { API_SERVER_ROLE, subjectOf } from '../wire/pki/identity.js';
-import type { KeyPair } from '../wire/pki/x509.js';
+import { API_SERVER_ROLE, renewalAt, subjectOf } from '../wire/pki/identity.js';
+import type { ApiServerIdentity, KeyPair } from '../wire/pki/x509.js';
 import { tlsDir } from './tls-files.js';
 import { writeFileDurably } from '../util/durable-file.js';
-
-export interface ServingCertWant {
-  nodeId: string;
-  clusterId: string;
-  ips: string[];
-  dnsNames: string[];
-}
 
 /** One spelling per address: Node prints IPv6 SANs expanded (0:0:0:0:0:0:0:1), callers write them short (::1). */
 function canonicalIp(ip: string): string {
@@ -52,14 +45,12 @@ function sanOf(cert: X509Certificate): string {
 }
 
 /** Why `kp` may not be served again for `want`, signed by `signerPem` (null: it may). */
-export function servingCertStale(kp: KeyPair, signerPem: string, want: ServingCertWant, now = Date.now()): string | null {
+export function servingCertStale(kp: KeyPair, signerPem: string, want: ApiServerIdentity, now = Date.now()): string | null {
   try {
     const cert = new X509Certificate(kp.certPem);
     const signer = new X509Certificate(signerPem);
     if (!cert.checkIssued(signer) || !cert.verify(signer.publicKey)) return 'not signed by the CA that signs now';
-    const from = Date.parse(cert.validFrom);
-    const to = Date.parse(cert.validTo);
-    if (!(now >= from && now < from + (to - from) / 2)) return 'past its half-life (or not yet valid)';
+    if (!(now >= Date.parse(cert.validFrom) && now < renewalAt(kp.certPem))) return 'past its half-life (or not yet valid)';
     const s = subjectOf(cert);
     if (s['CN'] !== want.nodeId || s['OU'] !== API_SERVER_ROLE || s['O'] !== want.clusterId) return `issued to ${cert.subject.replace(/\n/g, ', ')}`;
     if (sanOf(cert) !== names(want.ips, want.dnsNames)) return 'it names other addresses';

@@ -13,7 +13,7 @@ import { newObjectId, parseToken } from '../manager/membership/tokens.js';
 const x509 = () => import('../wire/pki/x509.js');
 // Not through x509.ts: a joining or renewing node needs no X.509 library to ask for a certificate.
 import { createNodeKey } from '../wire/pki/csr.js';
-import { certDigest, certExpiry } from '../wire/pki/identity.js';
+import { certDigest, renewalAt } from '../wire/pki/identity.js';
 import { loadDataKey, loadFounderCaKey, loadNodeTls, removeDataKey, removeFounderCaKey, saveDataKey, saveFounderCaKey, saveNodeTls, tlsDir, type NodeTls } from './tls-files.js';
 import { DataKey } from '../manager/secrets/data-key.js';
 import { nodeAccessPolicy } from './access.js';
@@ -140,7 +140,6 @@ export class Daemon {
    * a node nobody scrapes pays neither.
    */
   get metrics(): NodeMetrics {
-    const opts = this.opts;
     this.metricsMade ??= nodeMetrics({
       nodeId: this.identity.nodeId,
       transport: () => this.transport,
@@ -150,7 +149,7 @@ export class Daemon {
       agent: () => this.agent,
       session: () => this.session,
       dataPlane: () => this.dataPlane,
-      logRecords: () => opts.logRecords?.() ?? null,
+      logRecords: () => this.opts.logRecords?.() ?? null,
     });
     return this.metricsMade;
   }
@@ -623,8 +622,7 @@ export class Daemon {
   /** Renews the certificate at half its lifetime (SwarmKit's rule), retrying every minute until it works. */
   private scheduleRenewal(certPem: string): void {
     if (this.renewTimer) clearTimeout(this.renewTimer);
-    const { notBefore, notAfter } = certExpiry(certPem);
-    const at = notBefore + (notAfter - notBefore) / 2;
+    const at = renewalAt(certPem);
     const arm = (ms: number) => {
       // setTimeout's limit is 2^31-1 ms (24.8 days): re-arm in steps for longer lifetimes.
       this.renewTimer = setTimeout(() => {

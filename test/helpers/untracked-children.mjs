@@ -20,21 +20,22 @@ state?.listeners.push((opts) => {
 });
 
 // SHOAL_FILE_TIMES=FILE appends when each test process started and ended
-// (epoch ms, pid, its CPU seconds, the file): with SHOAL_WAIT_TRACE, where the
-// suite's wall time goes, including what tap's "# time=" leaves out (a test
-// process's start-up and its imports).
+// (epoch ms, start|end, pid, its CPU seconds, then on the end line, as root,
+// tree=S sys=S, last the file): with SHOAL_WAIT_TRACE, where the suite's wall
+// time goes, including what tap's "# time=" leaves out (a test process's
+// start-up and its imports).
 const times = process.env.SHOAL_FILE_TIMES;
 if (times) {
-  const { appendFileSync } = await import('node:fs');
+  const { appendFileSync, mkdirSync, readdirSync, readFileSync, rmdirSync, writeFileSync } = await import('node:fs');
   const file = process.argv[1] ?? '?';
-  const line = (what) => {
+  const line = (what, extra = '') => {
     const u = process.cpuUsage();
-    appendFileSync(times, `${Date.now()} ${what} ${process.pid} ${((u.user + u.system) / 1e6).toFixed(2)} ${file}\n`);
+    appendFileSync(times, `${Date.now()} ${what} ${process.pid} ${((u.user + u.system) / 1e6).toFixed(2)}${extra} ${file}\n`);
   };
   // As root with cgroup v1's cpuacct, also the CPU of the file's whole process tree (its nodes,
-  // supervisors, CLIs, kernel time included) at its end: `tree=` and `sys=` seconds. Children
-  // inherit the group; what they leave running is swept by the next file's start.
-  const { mkdirSync, readdirSync, readFileSync, rmdirSync, writeFileSync } = await import('node:fs');
+  // supervisors, CLIs, kernel time included) from here to its end. Children inherit the group;
+  // empty groups of files that ended are removed by the next file's start (a group is only
+  // removable once no process is in it).
   const base = '/sys/fs/cgroup/cpuacct/shoaltest';
   let cg = null;
   try {
@@ -50,9 +51,8 @@ if (times) {
     cg = `${base}/${process.pid}`;
   } catch {}
   const sec = (f) => (Number(readFileSync(`${cg}/${f}`, 'utf8')) / 1e9).toFixed(2);
-  const tree = () => (cg ? ` tree=${sec('cpuacct.usage')} sys=${sec('cpuacct.usage_sys')}` : '');
   line('start');
-  process.on('exit', () => line('end' + tree()));
+  process.on('exit', () => line('end', cg ? ` tree=${sec('cpuacct.usage')} sys=${sec('cpuacct.usage_sys')}` : ''));
 }
 
 // Source maps for our code, not for tap's. tap starts every test file with

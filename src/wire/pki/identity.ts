@@ -44,6 +44,16 @@ export function certExpiry(certPem: string): { notBefore: number; notAfter: numb
   return { notBefore: Date.parse(c.validFrom), notAfter: Date.parse(c.validTo) };
 }
 
+/**
+ * When a certificate is renewed: at half its lifetime (SwarmKit's rule). A
+ * node's certificate, a manager's API serving certificate, and whether a
+ * kept one may still be served all go by it.
+ */
+export function renewalAt(certPem: string): number {
+  const { notBefore, notAfter } = certExpiry(certPem);
+  return notBefore + (notAfter - notBefore) / 2;
+}
+
 /** The subject as Node's TLS reports it ({CN, OU, O}), from X509Certificate's "K=V" lines. */
 export function subjectOf(cert: X509Certificate): Record<string, string> {
   const out: Record<string, string> = {};

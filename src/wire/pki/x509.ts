@@ -145,6 +145,14 @@ export async function issueNodeCertificate(ca: KeyPair, csrPem: string, who: Cer
   return signLeaf(ca, csr.publicKey, subject, o.nodeCertLifetimeMs, [x509.ExtendedKeyUsage.serverAuth, x509.ExtendedKeyUsage.clientAuth], [], o, now);
 }
 
+/** Whom an API serving certificate is for, and the addresses it names (what a client may dial). */
+export interface ApiServerIdentity {
+  nodeId: string;
+  clusterId: string;
+  ips: string[];
+  dnsNames: string[];
+}
+
 /**
  * A manager's certificate for serving the control API over TLS, with a key
  * made here and kept in memory: clients (the docker CLI with
@@ -154,7 +162,7 @@ export async function issueNodeCertificate(ca: KeyPair, csrPem: string, who: Cer
  */
 export async function issueApiServerCertificate(
   ca: KeyPair,
-  who: { nodeId: string; clusterId: string; ips: string[]; dnsNames: string[] },
+  who: ApiServerIdentity,
   opts: Partial<CaOptions> = {},
   now = Date.now(),
 ): Promise<KeyPair> {
