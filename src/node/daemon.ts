@@ -34,6 +34,8 @@ import { NETNS_RECORD_FILE } from '../overlay-net/dataplane/record.js';
 import { TaskNetworks } from '../worker/agent/task-networks.js';
 import { createRuntime, RUNTIME_NAMES, type Runtime, type RuntimeOptions } from '../worker/runtime/index.js';
 import { SupervisorClient } from '../worker/supervisor/client.js';
+import { forkerAvailable } from '../worker/supervisor/forker.js';
+import { useHelperForker } from '../worker/runtime/common/capture.js';
 import { resolveCommon } from '../worker/runtime/options.js';
 import { tasksRoot } from '../worker/runtime/common/task-dir.js';
 import type { Node, TaskStatus } from '../model/index.js';
@@ -396,6 +398,8 @@ export class Daemon {
     const log = this.log;
     const runtimes = new Map<string, Runtime>();
     const base = runtimeOptions(this.identity, this.opts, this.root);
+    // mount, umount, runc/crun calls and exec start from a small forker, not from this big process (capture.ts says why).
+    useHelperForker(forkerAvailable(), (msg) => log.warn(`helper forker: ${msg}`));
     const sup = new SupervisorClient({
       dir: path.join(this.opts.dataDir, 'supervisor'),
       roots: (['process', 'oci'] as const).map((n) => tasksRoot(resolveCommon(n, base).stateDir)),

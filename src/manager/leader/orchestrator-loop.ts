@@ -32,7 +32,8 @@ export class OrchestratorLoop {
     private readonly timers: Timers = systemTimers,
   ) {
     this.log = log.child({ component: 'orchestrator' });
-    this.loop = new SerialLoop(() => this.step(), (err) => this.log.error(err.message), timers);
+    // Rest 3× a decision's cost before the next: at most a quarter of the event loop in a storm.
+    this.loop = new SerialLoop(() => this.step(), (err) => this.log.error(err.message), timers, 3);
   }
 
   start(): void {
@@ -56,7 +57,9 @@ export class OrchestratorLoop {
 
   private async step(): Promise<number | null> {
     const now = this.timers.wall();
+    const t0 = this.timers.now();
     const d = this.reconcile(this.view(), now, () => this.ctx.newId());
+    this.loop.spent(this.timers.now() - t0);
     // The decision's wakeAt is on the (possibly shifted) wall clock; the loop waits the difference.
     const wakeIn = d.wakeAt === null ? null : Math.max(0, d.wakeAt - now);
     for (const p of d.stats.problems ?? []) this.log.warn(p);

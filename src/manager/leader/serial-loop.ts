@@ -13,13 +13,29 @@ export class SerialLoop {
   private stopped = true;
   private timer: TimerHandle | null = null;
   private immediate: TimerHandle | null = null;
+  /** No step starts before this (timers.now()): the rest after a costly one (spent). */
+  private restUntil = -Infinity;
 
-  /** `step` returns in how many ms it next wants to run on its own, or null. */
+  /**
+   * `step` returns in how many ms it next wants to run on its own, or null.
+   * `restRatio`: after a step that reports `spent(ms)` of its own work, the
+   * loop waits restRatio × ms before the next, so that in a storm of store
+   * changes (hundreds of tasks reporting while they start, a status commit
+   * every 25 ms) it takes at most 1 / (1 + restRatio) of the event loop,
+   * however large the cluster's state has made each step. A cheap step
+   * (a small cluster) rests next to nothing.
+   */
   constructor(
     private readonly step: () => Promise<number | null>,
     private readonly onError: (err: Error) => void,
     private readonly timers: Timers = systemTimers,
+    private readonly restRatio = 0,
   ) {}
+
+  /** The step's own synchronous work took `ms` (on timers.now()): rest in proportion before the next. */
+  spent(ms: number): void {
+    if (this.restRatio > 0 && ms > 0) this.restUntil = this.timers.now() + ms * this.restRatio;
+  }
 
   start(): void {
     this.stopped = false;
@@ -41,11 +57,14 @@ export class SerialLoop {
       return;
     }
     if (this.immediate) return;
-    // A zero-delay timer batches a burst of store events into one step.
-    this.immediate = this.timers.setTimeout(() => {
-      this.immediate = null;
-      void this.run();
-    }, 0);
+    // A zero-delay timer batches a burst of store events into one step (a rest, if one is due, batches more).
+    this.immediate = this.timers.setTimeout(
+      () => {
+        this.immediate = null;
+        void this.run();
+      },
+      Math.max(0, this.restUntil - this.timers.now()),
+    );
   }
 
   private async run(): Promise<void> {

@@ -113,14 +113,23 @@ export function canonical(v: unknown): string {
   return `{${keys.map((k) => `${JSON.stringify(k)}:${canonical(o[k])}`).join(',')}}`;
 }
 
-/** Spec comparison with a per-decision cache: one canonical string per spec object. */
+/**
+ * One canonical string per spec object, kept across decisions: the store
+ * replaces an object to change it (a status report makes a new task that
+ * shares its Spec), so a spec object's string never goes stale, and each
+ * task's is computed once instead of once per decision (at 300 tasks,
+ * ~230 decisions while they start, a large part of each). Weak: it holds no
+ * spec the store has dropped.
+ */
+const canonicalBySpec = new WeakMap<object, string>();
+
+/** Spec comparison by canonical string (computed once per spec object). */
 export class SpecCache {
-  private readonly cache = new WeakMap<object, string>();
   key(spec: TaskSpec): string {
-    let k = this.cache.get(spec);
+    let k = canonicalBySpec.get(spec);
     if (k === undefined) {
       k = canonical(spec);
-      this.cache.set(spec, k);
+      canonicalBySpec.set(spec, k);
     }
     return k;
   }

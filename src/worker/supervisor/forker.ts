@@ -167,6 +167,8 @@ export class TaskForker {
   constructor(
     private readonly bin: ForkerBinary,
     private readonly diag: (msg: string) => void,
+    /** unref: the forker keeps this process alive only while a child it started has not been reaped. */
+    private readonly opts: { unref?: boolean } = {},
   ) {}
 
   spawn(req: ForkRequest): ForkedTask {
@@ -181,6 +183,7 @@ export class TaskForker {
     t.seq = seq;
     this.bySeq.set(seq, t);
     this.write(line);
+    this.holdAlive();
     return t;
   }
 
@@ -224,6 +227,11 @@ export class TaskForker {
     p.stdin!.on('error', (err) => this.diag(`forker stdin: ${err.message}`));
     p.on('error', (err) => this.diag(`forker: ${err.message}`));
     p.on('exit', (code, signal) => this.onForkerExit(p, code, signal));
+    if (this.opts.unref) {
+      p.unref();
+      for (const s of [p.stdin, p.stderr]) (s as unknown as { unref?: () => void } | null)?.unref?.();
+      this.holdAlive();
+    }
     return p;
   }
 
@@ -277,6 +285,7 @@ export class TaskForker {
         this.byPid.delete(pid);
         if (t) this.bySeq.delete(t.seq);
         t?.reaped(Number(f[2]));
+        this.holdAlive();
         return;
       }
       case 'E': {
@@ -285,11 +294,20 @@ export class TaskForker {
         if (!t || t.pid !== undefined) return this.diag(`forker dropped a request: ${why}`);
         this.bySeq.delete(t.seq);
         t.emit('error', Object.assign(new Error(why), { code: 'EFORK' }));
+        this.holdAlive();
         return;
       }
       default:
         this.diag(`forker: unknown answer ${JSON.stringify(line.slice(0, 200))}`);
     }
+  }
+
+  /** In unref mode: its answers keep this process alive while any child is outstanding (the exit arrives there), and only then. */
+  private holdAlive(): void {
+    if (!this.opts.unref || !this.proc?.stdout) return;
+    const out = this.proc.stdout as unknown as { ref(): void; unref(): void };
+    if (this.bySeq.size > 0) out.ref();
+    else out.unref();
   }
 
   private openPipe(fd: number): Readable {

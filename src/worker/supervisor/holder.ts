@@ -34,6 +34,8 @@ interface Held {
   pendingSignal?: NodeJS.Signals;
   exited: boolean;
   finished: boolean;
+  /** An oci task whose container is still being created: it holds one of the creation slots. */
+  creating?: boolean;
   waiters: { ok: (r: { pid: number; startedAt: string }) => void; fail: (e: Error) => void }[];
 }
 
@@ -62,6 +64,9 @@ export class TaskHolder {
   /** Queued starts by task, so a second start of one task joins the first instead of spawning twice. */
   private readonly queued = new Map<string, Held['waiters']>();
   private pumping = false;
+  /** oci starts beyond the creation slots, in arrival order. */
+  private readonly ociBacklog: (() => void)[] = [];
+  private ociCreating = 0;
 
   /** The priority tasks run at when the supervisor's own differs (null: inherit it). */
   taskNice: number | null = null;
@@ -72,6 +77,14 @@ export class TaskHolder {
     private readonly events: HolderEvents,
     private readonly metrics: SupervisorMetrics,
     private readonly diag: (msg: string) => void,
+    /**
+     * How many oci containers may be in creation at once (runc/crun started,
+     * no container PID yet). Creating one is a burst of CPU in runc/crun and
+     * the kernel; 300 at once made 300 runnable processes, among which the
+     * node daemon got a sliver of a core, stalled past the fence period and
+     * had its own node's tasks fenced. A few at a time keep both cores busy.
+     */
+    private readonly ociCreatesAtOnce = 4,
   ) {
     const bin = forkerAvailable();
     this.forker = bin ? new TaskForker(bin, diag) : null;
@@ -118,13 +131,41 @@ export class TaskHolder {
     if (!launch) return Promise.reject(new SupervisorError('BAD_TASK', `task ${taskId} has no readable launch.json`));
     return new Promise((ok, fail) => {
       this.queued.set(taskId, [{ ok, fail }]);
-      this.queue.push(() => {
+      const go = () => {
         const waiters = this.queued.get(taskId) ?? [];
         this.queued.delete(taskId);
         this.spawnTask(taskId, abs, launch, waiters);
-      });
+      };
+      if (launch.kind === 'oci') this.ociBacklog.push(go);
+      else this.queue.push(go);
+      this.admitOci();
       this.pump();
     });
+  }
+
+  /** Moves oci starts from the backlog into the spawn queue while creation slots are free. */
+  private admitOci(): void {
+    while (this.ociBacklog.length > 0 && this.ociCreating < this.ociCreatesAtOnce) {
+      this.ociCreating++;
+      const go = this.ociBacklog.shift()!;
+      this.queue.push(() => {
+        const before = this.held.size;
+        go();
+        // Not held (it could not be spawned): its slot is free again.
+        if (this.held.size === before) this.created();
+      });
+    }
+  }
+
+  /** One oci creation is over (the container runs, or it failed to). */
+  private created(h?: Held): void {
+    if (h) {
+      if (!h.creating) return;
+      h.creating = false;
+    }
+    this.ociCreating--;
+    this.admitOci();
+    this.pump();
   }
 
   /**
@@ -154,7 +195,7 @@ export class TaskHolder {
       for (const w of waiters) w.fail(new SupervisorError('START_FAILED', `cannot start task ${taskId}: ${(err as Error).message}`));
       return;
     }
-    const h: Held = { taskId, dir, launch, child, logs, spawnedAt: Date.now(), exited: false, finished: false, waiters };
+    const h: Held = { taskId, dir, launch, child, logs, spawnedAt: Date.now(), exited: false, finished: false, waiters, ...(launch.kind === 'oci' ? { creating: true } : {}) };
     this.held.set(taskId, h);
     child.once('error', (err: NodeJS.ErrnoException) => {
       if (h.finished || child.pid !== undefined) return this.diag(`task ${taskId}: child error: ${err.message}`);
@@ -277,6 +318,7 @@ export class TaskHolder {
   private recordStarted(h: Held, rec: StartedRecord): void {
     if (h.finished || h.started) return;
     h.started = rec;
+    this.created(h);
     try {
       writeJsonAtomic(taskFile(h.dir, 'started'), rec, false);
     } catch (err) {
@@ -333,6 +375,7 @@ export class TaskHolder {
   private finish(h: Held, status: ExitRecord): void {
     if (h.finished) return;
     h.finished = true;
+    this.created(h);
     if (!h.started) {
       this.metrics.startFailures++;
       const why = status.message ?? lastLogLines(h.dir) ?? `exit code ${status.exitCode}`;
@@ -390,6 +433,7 @@ export class TaskHolder {
     this.closing = true;
     // Starts still queued never run.
     this.queue.length = 0;
+    this.ociBacklog.length = 0;
     for (const [id, ws] of this.queued) for (const w of ws) w.fail(new SupervisorError('SHUTTING_DOWN', `task ${id} was not started: the supervisor is stopping`));
     this.queued.clear();
     const all = [...this.held.values()];

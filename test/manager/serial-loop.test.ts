@@ -1,0 +1,80 @@
+/**
+ * The leader's SerialLoop on simulated time: pokes coalesce into one step;
+ * a step that reports its cost (spent) makes the loop rest restRatio × that
+ * cost before the next, pokes during the rest becoming one step at its end;
+ * a cheap step (or restRatio 0) rests not at all; a step's own wake-up
+ * comes no earlier than the rest allows.
+ */
+import t from 'tap';
+import { SerialLoop } from '../../src/manager/leader/serial-loop.js';
+import { SimTimers } from '../sim/timers.js';
+
+function harness(restRatio: number, costMs: number, wakeIn: number | null = null) {
+  const timers = new SimTimers();
+  const steps: number[] = [];
+  const loop: SerialLoop = new SerialLoop(
+    async () => {
+      steps.push(timers.now());
+      loop.spent(costMs);
+      return wakeIn;
+    },
+    (err) => {
+      throw err;
+    },
+    timers,
+    restRatio,
+  );
+  return { timers, steps, loop };
+}
+
+t.test('pokes in a burst coalesce into one step', async (t) => {
+  const { timers, steps, loop } = harness(0, 0);
+  loop.start();
+  for (let i = 0; i < 5; i++) loop.poke();
+  timers.advance(1);
+  await Promise.resolve();
+  t.same(steps, [0], 'one step for the start and five pokes');
+});
+
+t.test('a costly step rests restRatio × its cost before the next; pokes meanwhile are one step', async (t) => {
+  const { timers, steps, loop } = harness(3, 10);
+  loop.start();
+  timers.advance(0);
+  await new Promise((r) => setImmediate(r));
+  t.same(steps, [0]);
+  // Poked at once and again and again during the rest: the next step waits until 0 + 3 × 10.
+  for (let ms = 1; ms < 30; ms += 5) {
+    loop.poke();
+    timers.advance(5);
+    await new Promise((r) => setImmediate(r));
+  }
+  timers.advance(5);
+  await new Promise((r) => setImmediate(r));
+  t.same(steps, [0, 30], 'the pokes during the rest became one step, at its end');
+});
+
+t.test('no rest without a ratio or without cost', async (t) => {
+  for (const [ratio, cost] of [
+    [0, 10],
+    [3, 0],
+  ] as const) {
+    const { timers, steps, loop } = harness(ratio, cost);
+    loop.start();
+    timers.advance(0);
+    await new Promise((r) => setImmediate(r));
+    loop.poke();
+    timers.advance(0);
+    await new Promise((r) => setImmediate(r));
+    t.same(steps, [0, 0], `ratio ${ratio}, cost ${cost}: the poke runs at once`);
+  }
+});
+
+t.test("a step's own wake-up waits for the rest", async (t) => {
+  const { timers, steps, loop } = harness(3, 10, 5);
+  loop.start();
+  for (let i = 0; i < 8; i++) {
+    timers.advance(5);
+    await new Promise((r) => setImmediate(r));
+  }
+  t.same(steps, [0, 30], 'asked to run again in 5 ms, it ran when the 30 ms rest ended');
+});

@@ -1,0 +1,121 @@
+/**
+ * capture(), the runtimes' helper-command runner, with real processes, both
+ * ways it starts them: Node's spawn (what a CLI or a standalone runtime uses)
+ * and the helper forker the node daemon names (useHelperForker): output and
+ * exit codes, a missing program, cwd and env, a timeout that ends the whole
+ * process group; housekeeping commands take turns (at most 4 at once) while
+ * a user's commands do not; the forker, not this process, is their parent;
+ * and the forker does not keep a process alive.
+ */
+import t from 'tap';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { capture, useHelperForker } from '../../src/worker/runtime/common/capture.js';
+import { forkerAvailable } from '../../src/worker/supervisor/forker.js';
+import { waitFor } from '../helpers/wait.js';
+
+const PATH = '/usr/sbin:/usr/bin:/sbin:/bin';
+const dir = mkdtempSync(path.join(tmpdir(), 'shoal-capture-'));
+t.teardown(() => {
+  useHelperForker(null);
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const alive = (pid: number) => {
+  try {
+    process.kill(pid, 0);
+    return !readFileSync(`/proc/${pid}/stat`, 'utf8').includes(') Z ');
+  } catch {
+    return false;
+  }
+};
+
+/** The most commands whose [start, end] intervals (logged by each) overlap at once; an end sorts before a start at the same time. */
+function maxOverlap(log: string): number {
+  const ev = readFileSync(log, 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => l.split(' '))
+    .map(([k, ns]) => ({ d: k === 's' ? 1 : -1, at: BigInt(ns!) }))
+    .sort((a, b) => (a.at < b.at ? -1 : a.at > b.at ? 1 : a.d - b.d));
+  let cur = 0;
+  let max = 0;
+  for (const e of ev) max = Math.max(max, (cur += e.d));
+  return max;
+}
+
+const bin = forkerAvailable();
+const modes: { label: string; forker: boolean }[] = [{ label: 'node spawn', forker: false }];
+if (bin) modes.push({ label: `${bin.kind} helper forker`, forker: true });
+else t.comment('no forker on this machine: only the Node spawn path is tested');
+
+for (const mode of modes) {
+  t.test(mode.label, async (t) => {
+    useHelperForker(null);
+    if (mode.forker) useHelperForker(bin);
+
+    const r = await capture(['sh', '-c', 'echo out; echo err >&2; exit 3'], { env: { PATH } });
+    t.equal(r.exitCode, 3, 'the exit code comes through');
+    t.match(r.output, /out/, 'stdout is captured');
+    t.match(r.output, /err/, 'stderr is captured');
+    t.notOk(r.timedOut);
+
+    const missing = await capture(['/nonexistent/shoal-helper'], { env: { PATH } });
+    t.equal(missing.exitCode, 127, 'a missing program is exit 127');
+    t.match(missing.error ?? '', /ENOENT|No such file/, `and says why: ${missing.error}`);
+
+    const ctx = await capture(['sh', '-c', 'pwd; echo "v=$SHOAL_CAPTURE_V"'], { cwd: dir, env: { PATH, SHOAL_CAPTURE_V: 'x y' } });
+    t.equal(ctx.output, `${dir}\nv=x y\n`, 'cwd and env are the ones asked for');
+
+    // The timeout ends the whole group: a background child that holds the pipe too.
+    const pidFile = path.join(dir, `bg-${mode.forker ? 'f' : 'n'}.pid`);
+    const slow = await capture(['sh', '-c', `sleep 30 & echo $! > ${pidFile}; wait`], { env: { PATH }, timeoutMs: 300 });
+    t.equal(slow.exitCode, 137, 'a helper past its deadline is SIGKILLed (137)');
+    t.ok(slow.timedOut, 'and reported as timed out');
+    const bg = Number(readFileSync(pidFile, 'utf8'));
+    await waitFor(() => !alive(bg), { timeoutMs: 5_000, what: 'the timed-out helper\'s background child to die with its group' });
+    t.pass('its background child died with it');
+
+    if (mode.forker) {
+      const parent = await capture(['sh', '-c', 'cat /proc/$PPID/comm'], { env: { PATH } });
+      t.not(parent.output.trim(), 'node', `the helper's parent is the forker (${parent.output.trim()}), not this process`);
+    }
+
+    // Housekeeping takes turns; a user's commands do not.
+    const oneRun = async (housekeeping: boolean, label: string) => {
+      const log = path.join(dir, `${label}-${mode.forker ? 'f' : 'n'}.log`);
+      const script = `echo "s $(date +%s%N)" >> ${log}; sleep 0.4; echo "e $(date +%s%N)" >> ${log}`;
+      const all = await Promise.all(Array.from({ length: 10 }, () => capture(['sh', '-c', script], { env: { PATH }, housekeeping })));
+      t.ok(all.every((x) => x.exitCode === 0), `${label}: all 10 ran`);
+      return maxOverlap(log);
+    };
+    const hk = await oneRun(true, 'housekeeping');
+    t.ok(hk <= 4, `housekeeping: at most 4 at once (${hk})`);
+    t.ok(hk >= 2, `housekeeping: but more than one at a time (${hk})`);
+    const user = await oneRun(false, 'user');
+    t.ok(user > 4, `a user's commands are not held to the housekeeping turns (${user} at once)`);
+  });
+}
+
+t.test('the helper forker does not keep its process alive', { skip: bin ? false : 'no forker on this machine' }, async (t) => {
+  const here = path.dirname(fileURLToPath(import.meta.url));
+  const captureJs = path.resolve(here, '../../src/worker/runtime/common/capture.js');
+  const forkerJs = path.resolve(here, '../../src/worker/supervisor/forker.js');
+  const script = `
+    const { capture, useHelperForker } = await import(${JSON.stringify(captureJs)});
+    const { forkerAvailable } = await import(${JSON.stringify(forkerJs)});
+    useHelperForker(forkerAvailable());
+    const r = await capture(['sh', '-c', 'echo done'], { env: { PATH: '/usr/bin:/bin' } });
+    process.stdout.write(r.output);`;
+  const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+  const started = Date.now();
+  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+  t.equal(code, 0, 'the process ended by itself');
+  t.equal(out, 'done\n', 'after its helper ran through the forker');
+  t.ok(Date.now() - started < 20_000, `within ${Date.now() - started} ms`);
+});
