@@ -14,7 +14,15 @@ import { processTarget, runtimeSuite, spec, taskId } from './suite.js';
 process.env.SHOAL_TASK_FORKER = 'node';
 const dataDir = mkdtempSync(path.join(tmpdir(), 'shoal-rt-nodespawn-'));
 // Again at exit: a runtime client still open may have respawned its supervisor, which makes the dir again.
-process.on('exit', () => rmSync(dataDir, { recursive: true, force: true }));
+// A supervisor writing into it while it goes makes rm see ENOTEMPTY: retried.
+const removeDataDir = () => rmSync(dataDir, { recursive: true, force: true, maxRetries: 5, retryDelay: 50 });
+process.on('exit', () => {
+  try {
+    removeDataDir();
+  } catch {
+    /* the teardown said why */
+  }
+});
 const target = processTarget('process (node spawn)', dataDir);
 const make = target.make;
 
@@ -27,7 +35,7 @@ t.teardown(async () => {
   } catch (err) {
     t.comment(`cleanup: ${(err as Error).message}`);
   }
-  rmSync(dataDir, { recursive: true, force: true });
+  removeDataDir();
 });
 
 runtimeSuite(t, target);
