@@ -2,7 +2,7 @@
  * capture(), the runtimes' helper-command runner, with real processes, both
  * ways it starts them: Node's spawn (what a CLI or a standalone runtime uses)
  * and the helper forker the node daemon names (useHelperForker): output and
- * exit codes, a missing program, cwd and env, a timeout that ends the whole
+ * exit codes, a missing program, cwd, env, uid and gid, a timeout that ends the whole
  * process group; housekeeping commands take turns (at most 4 at once) while
  * a user's commands do not; the forker, not this process, is their parent;
  * and the forker does not keep a process alive.
@@ -69,6 +69,11 @@ for (const mode of modes) {
 
     const ctx = await capture(['sh', '-c', 'pwd; echo "v=$SHOAL_CAPTURE_V"'], { cwd: dir, env: { PATH, SHOAL_CAPTURE_V: 'x y' } });
     t.equal(ctx.output, `${dir}\nv=x y\n`, 'cwd and env are the ones asked for');
+
+    if (process.getuid?.() === 0) {
+      const as = await capture(['sh', '-c', 'echo $(id -u):$(id -g)'], { env: { PATH }, uid: 65534, gid: 65534 });
+      t.equal(as.output, '65534:65534\n', 'uid and gid are the ones asked for');
+    }
 
     // The timeout ends the whole group: a background child that holds the pipe too.
     const pidFile = path.join(dir, `bg-${mode.forker ? 'f' : 'n'}.pid`);

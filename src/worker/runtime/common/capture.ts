@@ -89,7 +89,9 @@ const HOUSEKEEPING_AT_ONCE = 4;
 let housekeepingRunning = 0;
 const housekeepingQueue: (() => void)[] = [];
 
-type CaptureOptions = SpawnOptions & {
+/** What both ways of starting a helper honour (nothing else is accepted). */
+type CaptureOptions = Pick<SpawnOptions, 'env' | 'uid' | 'gid'> & {
+  cwd?: string;
   timeoutMs?: number;
   maxBytes?: number;
   /** One of the node's own helper commands, which take turns (HOUSEKEEPING_AT_ONCE). */
@@ -115,8 +117,16 @@ function runForked(forker: TaskForker, argv: string[], opts: CaptureOptions, res
   const { timeoutMs, maxBytes = 1024 * 1024 } = opts;
   const env: Record<string, string> = {};
   for (const [k, v] of Object.entries(opts.env ?? process.env)) if (v !== undefined) env[k] = v;
-  const cwd = typeof opts.cwd === 'string' ? opts.cwd : opts.cwd?.pathname;
-  const child = forker.spawn({ argv, env, ...(cwd ? { cwd } : {}), killGroupOnExit: false });
+  const cwd = opts.cwd;
+  // Every option a Node spawn would honour is honoured here too: an exec as the task's user must not run as root.
+  const child = forker.spawn({
+    argv,
+    env,
+    ...(cwd ? { cwd } : {}),
+    ...(opts.uid !== undefined ? { uid: opts.uid } : {}),
+    ...(opts.gid !== undefined ? { gid: opts.gid } : {}),
+    killGroupOnExit: false,
+  });
   const out = collector(maxBytes);
   let timedOut = false;
   const timer =
