@@ -15,6 +15,7 @@ import { SupervisorError } from './errors.js';
 import { forkerAvailable, TaskForker, type ForkedTask } from './forker.js';
 import type { HeldTask } from './messages.js';
 import type { SupervisorMetrics } from './metrics.js';
+import { DEFAULT_SUPERVISOR_OPTIONS, type SupervisorOptions } from './options.js';
 
 /** `setpriv --pdeathsig KILL`: the kernel kills the task when its parent (this supervisor) dies. */
 const SETPRIV_CANDIDATES = ['/usr/bin/setpriv', '/bin/setpriv'];
@@ -36,6 +37,8 @@ interface Held {
   finished: boolean;
   /** An oci task whose container is still being created: it holds one of the creation slots. */
   creating?: boolean;
+  /** Why the supervisor ended the task itself before it ran (its creation took too long). */
+  failure?: string;
   waiters: { ok: (r: { pid: number; startedAt: string }) => void; fail: (e: Error) => void }[];
 }
 
@@ -77,14 +80,8 @@ export class TaskHolder {
     private readonly events: HolderEvents,
     private readonly metrics: SupervisorMetrics,
     private readonly diag: (msg: string) => void,
-    /**
-     * How many oci containers may be in creation at once (runc/crun started,
-     * no container PID yet). Creating one is a burst of CPU in runc/crun and
-     * the kernel; 300 at once made 300 runnable processes, among which the
-     * node daemon got a sliver of a core, stalled past the fence period and
-     * had its own node's tasks fenced. A few at a time keep both cores busy.
-     */
-    private readonly ociCreatesAtOnce = 4,
+    /** options.ts says why each. */
+    private readonly limits: Pick<SupervisorOptions, 'ociCreatesAtOnce' | 'ociStartTimeoutMs'> = DEFAULT_SUPERVISOR_OPTIONS,
   ) {
     const bin = forkerAvailable();
     this.forker = bin ? new TaskForker(bin, diag) : null;
@@ -145,7 +142,7 @@ export class TaskHolder {
 
   /** Moves oci starts from the backlog into the spawn queue while creation slots are free. */
   private admitOci(): void {
-    while (this.ociBacklog.length > 0 && this.ociCreating < this.ociCreatesAtOnce) {
+    while (this.ociBacklog.length > 0 && this.ociCreating < this.limits.ociCreatesAtOnce) {
       this.ociCreating++;
       const go = this.ociBacklog.shift()!;
       this.queue.push(() => {
@@ -330,10 +327,30 @@ export class TaskHolder {
     if (h.pendingSignal) this.deliver(h, h.pendingSignal);
   }
 
+  /** SIGKILLs the task's whole process group (it leads one: setsid in the forker, detached in Node's spawn). */
+  private killGroup(h: Held): void {
+    if (this.forker) {
+      (h.child as ForkedTask).kill('SIGKILL', true);
+      return;
+    }
+    try {
+      process.kill(-h.child.pid!, 'SIGKILL');
+    } catch {
+      h.child.kill('SIGKILL');
+    }
+  }
+
   /** runc/crun write the container's init PID to --pid-file once it exists: look for it while they run. */
   private async awaitContainerPid(h: Held): Promise<void> {
     const o = h.launch.oci!;
+    const deadline = performance.now() + this.limits.ociStartTimeoutMs;
     for (let i = 0; !h.exited && !h.finished; i++) {
+      if (performance.now() > deadline) {
+        h.failure = `${path.basename(o.binary)} did not create the container within ${this.limits.ociStartTimeoutMs} ms: killed`;
+        h.logs.note(h.failure);
+        this.killGroup(h);
+        return;
+      }
       const pid = readPidFile(o.pidFile);
       if (pid > 0) {
         const cgroupDirs: Partial<Record<Controller, string>> = {};
@@ -369,7 +386,7 @@ export class TaskHolder {
       const count = oomKillCount(h.started?.memcgDir ?? o.expectedMemcgDir);
       oomKilled = count !== null ? count > 0 : kmsgReportsOomKill(o.memcgSuffix, h.spawnedAt);
     }
-    return { exitCode, ...(sig ? { signal: sig } : {}), oomKilled, finishedAt };
+    return { exitCode, ...(sig ? { signal: sig } : {}), oomKilled, finishedAt, ...(h.failure ? { message: h.failure } : {}) };
   }
 
   private finish(h: Held, status: ExitRecord): void {

@@ -150,6 +150,7 @@ async function main(): Promise<void> {
     },
     metrics,
     diag,
+    opts,
   );
   holder.taskNice = taskNice;
 
