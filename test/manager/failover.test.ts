@@ -67,10 +67,24 @@ t.test('3 managers: kill -9 the leader, failover, no acknowledged write lost, re
   await c.restart(leader);
   await c.waitApi(leader);
   await waitFor(async () => [...acked].every((a) => a), { what: 'noop' });
-  await waitFor(async () => {
-    const have = await names(leader).catch(() => new Set<string>());
-    return [...acked].every((a) => have.has(a));
-  }, { timeoutMs: 20_000, what: 'restarted manager caught up' });
+  // What the restarted manager last answered, for the log if it never catches up (seen once in a suite run).
+  let last = '';
+  await waitFor(
+    async () => {
+      const have = await names(leader).catch((err: Error) => {
+        last = `error: ${err.message}`;
+        return new Set<string>();
+      });
+      const missing = [...acked].filter((a) => !have.has(a));
+      if (have.size > 0) last = `${have.size} services, missing ${missing.length}: ${missing.slice(0, 5).join(' ')}`;
+      return missing.length === 0;
+    },
+    { timeoutMs: 20_000, what: 'restarted manager caught up' },
+  ).catch((err: Error) => {
+    t.comment(`${leader.name} last answered: ${last}`);
+    t.comment(c.logs());
+    throw err;
+  });
   t.pass(`${leader.name} restarted and caught up`);
   if (t.passing() === false) t.comment(c.logs());
 });
