@@ -2,8 +2,8 @@
  * The leader's SerialLoop on simulated time: pokes coalesce into one step;
  * a step that reports its cost (spent) makes the loop rest restRatio × that
  * cost before the next, pokes during the rest becoming one step at its end;
- * a cheap step (or restRatio 0) rests not at all; a step's own wake-up
- * comes no earlier than the rest allows.
+ * a cheap step (or restRatio 0) rests not at all; a rest is at most 200 ms;
+ * a step's own wake-up comes no earlier than the rest allows.
  */
 import t from 'tap';
 import { SerialLoop } from '../../src/manager/leader/serial-loop.js';
@@ -77,4 +77,17 @@ t.test("a step's own wake-up waits for the rest", async (t) => {
     await new Promise((r) => setImmediate(r));
   }
   t.same(steps, [0, 30], 'asked to run again in 5 ms, it ran when the 30 ms rest ended');
+});
+
+t.test('a rest is at most 200 ms, however long the step', async (t) => {
+  const { timers, steps, loop } = harness(3, 1_000);
+  loop.start();
+  timers.advance(0);
+  await new Promise((r) => setImmediate(r));
+  loop.poke();
+  for (let i = 0; i < 5; i++) {
+    timers.advance(50);
+    await new Promise((r) => setImmediate(r));
+  }
+  t.same(steps, [0, 200], 'a 1 s step rested 200 ms, not 3 s');
 });

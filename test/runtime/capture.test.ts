@@ -3,8 +3,10 @@
  * ways it starts them: Node's spawn (what a CLI or a standalone runtime uses)
  * and the helper forker the node daemon names (useHelperForker): output and
  * exit codes, a missing program, cwd, env, uid and gid, a timeout that ends the whole
- * process group; housekeeping commands take turns (at most 4 at once) while
- * a user's commands do not; the forker, not this process, is their parent;
+ * process group (also once its leader has exited, a background child holding
+ * the pipes); the node's own commands take turns in their lane (at most 4
+ * at once), a lane's queue does not hold up another lane, and a user's
+ * commands (no lane) do not wait at all; the forker, not this process, is their parent;
  * and the forker does not keep a process alive.
  */
 import t from 'tap';
@@ -13,7 +15,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { capture, useHelperForker } from '../../src/worker/runtime/common/capture.js';
+import { capture, useHelperForker, type Lane } from '../../src/worker/runtime/common/capture.js';
 import { forkerAvailable } from '../../src/worker/supervisor/forker.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -84,24 +86,41 @@ for (const mode of modes) {
     await waitFor(() => !alive(bg), { timeoutMs: 5_000, what: 'the timed-out helper\'s background child to die with its group' });
     t.pass('its background child died with it');
 
+    // The leader exits at once; its background child holds the pipes until the deadline ends the group.
+    const orphanPid = path.join(dir, `orphan-${mode.forker ? 'f' : 'n'}.pid`);
+    const orphan = await capture(['sh', '-c', `sleep 30 & echo $! > ${orphanPid}; exit 0`], { env: { PATH }, timeoutMs: 300 });
+    t.ok(orphan.timedOut, 'a helper whose leader exited but whose background child holds the pipes times out too');
+    const op = Number(readFileSync(orphanPid, 'utf8'));
+    await waitFor(() => !alive(op), { timeoutMs: 5_000, what: 'the background child of the exited helper to be killed with its group' });
+    t.pass('its background child was killed with the group');
+
     if (mode.forker) {
       const parent = await capture(['sh', '-c', 'cat /proc/$PPID/comm'], { env: { PATH } });
       t.not(parent.output.trim(), 'node', `the helper's parent is the forker (${parent.output.trim()}), not this process`);
     }
 
-    // Housekeeping takes turns; a user's commands do not.
-    const oneRun = async (housekeeping: boolean, label: string) => {
+    // A lane takes turns; a user's commands do not.
+    const oneRun = async (lane: Lane | undefined, label: string) => {
       const log = path.join(dir, `${label}-${mode.forker ? 'f' : 'n'}.log`);
       const script = `echo "s $(date +%s%N)" >> ${log}; sleep 0.4; echo "e $(date +%s%N)" >> ${log}`;
-      const all = await Promise.all(Array.from({ length: 10 }, () => capture(['sh', '-c', script], { env: { PATH }, housekeeping })));
+      const all = await Promise.all(Array.from({ length: 10 }, () => capture(['sh', '-c', script], { env: { PATH }, ...(lane ? { lane } : {}) })));
       t.ok(all.every((x) => x.exitCode === 0), `${label}: all 10 ran`);
       return maxOverlap(log);
     };
-    const hk = await oneRun(true, 'housekeeping');
-    t.ok(hk <= 4, `housekeeping: at most 4 at once (${hk})`);
-    t.ok(hk >= 2, `housekeeping: but more than one at a time (${hk})`);
-    const user = await oneRun(false, 'user');
-    t.ok(user > 4, `a user's commands are not held to the housekeeping turns (${user} at once)`);
+    const hk = await oneRun('mounts', 'mounts');
+    t.ok(hk <= 4, `a lane: at most 4 at once (${hk})`);
+    t.ok(hk >= 2, `a lane: but more than one at a time (${hk})`);
+    const user = await oneRun(undefined, 'user');
+    t.ok(user > 4, `a user's commands are not held to a lane's turns (${user} at once)`);
+
+    // A full lane of slow copies does not hold up the mounts lane.
+    const copies = Array.from({ length: 6 }, () => capture(['sleep', '3'], { env: { PATH }, lane: 'copies' }));
+    const t0 = performance.now();
+    const quick = await capture(['true'], { env: { PATH }, lane: 'mounts' });
+    const waited = performance.now() - t0;
+    t.equal(quick.exitCode, 0);
+    t.ok(waited < 2_500, `a mount did not wait for the copies lane (${Math.round(waited)} ms)`);
+    await Promise.all(copies);
   });
 }
 

@@ -4,7 +4,7 @@
  * slot and a 500 ms creation deadline, a creation that never produces a
  * container PID is killed at the deadline, its start fails saying why, its
  * exit record says so too, and the start queued behind it gets the slot
- * and runs.
+ * and runs; a start removed while it waited for a slot is never run.
  */
 import t from 'tap';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -76,4 +76,17 @@ t.test('a creation past its deadline is killed, and frees its slot for the next'
   t.equal(exits.get('hung')!.exitCode, 137, 'the hung creation was SIGKILLed');
   t.match(exits.get('hung')!.message ?? '', /did not create the container/, 'its exit record says why');
   t.match(JSON.parse(readFileSync(path.join(hung, 'exit.json'), 'utf8')).message, /did not create the container/, 'exit.json too');
+});
+
+t.test('a start whose task was removed while it waited for a slot is not run', async (t) => {
+  const hung = task('hung2', () => 'exec sleep 60');
+  const gone = task('gone', (pidFile) => `echo $$ > ${pidFile}; exec sleep 60`);
+  const hungStart = holder.start('hung2', hung).catch((err: Error) => err);
+  const goneStart = holder.start('gone', gone).catch((err: Error) => err);
+  // Its caller gave up and removed it while the hung creation held the only slot.
+  rmSync(gone, { recursive: true, force: true });
+  t.type(await hungStart, Error, 'the hung creation failed at its deadline');
+  const err = await goneStart;
+  t.type(err, Error, 'the removed task was not started');
+  t.match((err as Error).message, /removed while it waited/, (err as Error).message);
 });

@@ -131,6 +131,11 @@ export class TaskHolder {
       const go = () => {
         const waiters = this.queued.get(taskId) ?? [];
         this.queued.delete(taskId);
+        // It may have waited for a creation slot while its caller gave up and removed it: never run a removed task.
+        if (!existsSync(taskFile(abs, 'launch'))) {
+          for (const w of waiters) w.fail(new SupervisorError('BAD_TASK', `task ${taskId} was removed while it waited to start`));
+          return;
+        }
         this.spawnTask(taskId, abs, launch, waiters);
       };
       if (launch.kind === 'oci') this.ociBacklog.push(go);
@@ -349,6 +354,8 @@ export class TaskHolder {
         h.failure = `${path.basename(o.binary)} did not create the container within ${this.limits.ociStartTimeoutMs} ms: killed`;
         h.logs.note(h.failure);
         this.killGroup(h);
+        // Its slot is free now, not when the kill takes (a runtime stuck in the kernel may never exit).
+        this.created(h);
         return;
       }
       const pid = readPidFile(o.pidFile);

@@ -57,45 +57,43 @@ export function capture(argv: string[], opts: CaptureOptions = {}): Promise<Capt
     if (forker) runForked(forker, argv, opts, resolve);
     else paced(() => run(argv, opts, resolve));
   };
-  if (!opts.housekeeping) return new Promise(start);
+  if (!opts.lane) return new Promise(start);
+  const lane = lanes.get(opts.lane) ?? lanes.set(opts.lane, { running: 0, waiting: [] }).get(opts.lane)!;
   return new Promise((resolve) => {
-    const go = () =>
+    const go = () => {
+      lane.running++;
       start((r) => {
-        housekeepingRunning--;
-        housekeepingQueue.shift()?.();
+        lane.running--;
+        lane.waiting.shift()?.();
         resolve(r);
       });
-    if (housekeepingRunning < HOUSEKEEPING_AT_ONCE) {
-      housekeepingRunning++;
-      go();
-    } else {
-      housekeepingQueue.push(() => {
-        housekeepingRunning++;
-        go();
-      });
-    }
+    };
+    if (lane.running < LANE_AT_ONCE) go();
+    else lane.waiting.push(go);
   });
 }
 
 /**
- * How many of the node's own helper commands (`housekeeping`: mount,
- * umount, cp, runc/crun state calls) run at once; the rest wait their turn.
- * 300 tasks starting at once asked for 300 mounts: 300 runnable processes at
- * the daemon's own priority, among which it got a sliver of a core and
- * stalled for most of the fence period. A user's command (exec, a health
- * check) is not one of them: it may run long, and must not hold up a start.
+ * How many of the node's own helper commands of one lane run at once; the
+ * rest wait their turn. 300 tasks starting at once asked for 300 mounts: 300
+ * runnable processes at the daemon's own priority, among which it got a
+ * sliver of a core and stalled for most of the fence period. Lanes keep
+ * kinds apart: the quick calls of every start and removal (`mounts`: mount,
+ * umount, runc/crun state calls) do not wait behind slow rootfs copies
+ * (`copies`). A user's command (exec, a health check) has no lane: it may run
+ * long, and must not hold up a start.
  */
-const HOUSEKEEPING_AT_ONCE = 4;
-let housekeepingRunning = 0;
-const housekeepingQueue: (() => void)[] = [];
+const LANE_AT_ONCE = 4;
+const lanes = new Map<Lane, { running: number; waiting: (() => void)[] }>();
+export type Lane = 'mounts' | 'copies';
 
 /** What both ways of starting a helper honour (nothing else is accepted). */
 type CaptureOptions = Pick<SpawnOptions, 'env' | 'uid' | 'gid'> & {
   cwd?: string;
   timeoutMs?: number;
   maxBytes?: number;
-  /** One of the node's own helper commands, which take turns (HOUSEKEEPING_AT_ONCE). */
-  housekeeping?: boolean;
+  /** One of the node's own helper commands, which take turns in its lane (LANE_AT_ONCE). */
+  lane?: Lane;
 };
 type CaptureResult = { exitCode: number; output: string; timedOut: boolean; error?: string };
 
@@ -129,16 +127,27 @@ function runForked(forker: TaskForker, argv: string[], opts: CaptureOptions, res
   });
   const out = collector(maxBytes);
   let timedOut = false;
+  // The child leads its own process group (the forker's setsid), which outlives it while a background
+  // process it started holds our pipes: the group is signalled directly, as the Node path does, because
+  // the forker signals only a child it has not reaped. Before the forker has told the PID, on 'spawn'.
+  const killGroup = () => {
+    try {
+      process.kill(-child.pid!, 'SIGKILL');
+    } catch {
+      /* the group is gone */
+    }
+  };
   const timer =
     timeoutMs === undefined
       ? undefined
       : setTimeout(() => {
           timedOut = true;
-          child.kill('SIGKILL', true);
+          if (child.pid !== undefined) killGroup();
         }, timeoutMs);
   child.once('spawn', () => {
     child.stdout!.on('data', out.take);
     child.stderr!.on('data', out.take);
+    if (timedOut) killGroup();
   });
   child.once('error', (err) => {
     if (timer) clearTimeout(timer);
@@ -153,7 +162,7 @@ function runForked(forker: TaskForker, argv: string[], opts: CaptureOptions, res
 }
 
 function run(argv: string[], opts: CaptureOptions, resolve: (r: CaptureResult) => void): void {
-  const { timeoutMs, maxBytes = 1024 * 1024, housekeeping: _, ...spawnOpts } = opts;
+  const { timeoutMs, maxBytes = 1024 * 1024, lane: _, ...spawnOpts } = opts;
   const child = spawn(argv[0]!, argv.slice(1), { ...spawnOpts, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   const out = collector(maxBytes);
   child.stdout!.on('data', out.take);

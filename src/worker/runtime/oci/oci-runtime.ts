@@ -232,7 +232,7 @@ export class OciRuntime extends SupervisedRuntime<OciInfo> implements Runtime {
   }
 
   private async ociCall(info: OciInfo, args: string[]): Promise<{ ok: boolean; out: string }> {
-    const r = await capture([info.binaryPath, '--root', info.root, ...args], { timeoutMs: 10_000, env: { PATH: DEFAULT_PATH }, housekeeping: true });
+    const r = await capture([info.binaryPath, '--root', info.root, ...args], { timeoutMs: 10_000, env: { PATH: DEFAULT_PATH }, lane: 'mounts' });
     return { ok: r.exitCode === 0, out: r.output };
   }
 }

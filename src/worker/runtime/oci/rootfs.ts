@@ -26,12 +26,12 @@ export async function setupRootfs(imageRootfs: string, taskDir: string, preferOv
     else {
       mkdirSync(upper, { recursive: true });
       mkdirSync(work, { recursive: true });
-      const r = await capture(['mount', '-t', 'overlay', 'overlay', '-o', `lowerdir=${imageRootfs},upperdir=${upper},workdir=${work}`, target], { timeoutMs: 30_000, housekeeping: true });
+      const r = await capture(['mount', '-t', 'overlay', 'overlay', '-o', `lowerdir=${imageRootfs},upperdir=${upper},workdir=${work}`, target], { timeoutMs: 30_000, lane: 'mounts' });
       if (r.exitCode === 0) return { mode: 'overlay', path: target };
       note = `overlay mount failed (${r.output.trim() || r.error}); copied the image rootfs instead`;
     }
   }
-  const r = await capture(['cp', '-a', `${imageRootfs}/.`, `${target}/`], { timeoutMs: 300_000, housekeeping: true });
+  const r = await capture(['cp', '-a', `${imageRootfs}/.`, `${target}/`], { timeoutMs: 300_000, lane: 'copies' });
   if (r.exitCode !== 0) throw new RuntimeError('FAILED', `copying the image rootfs into ${target}: ${r.output.trim() || r.error}`);
   return { mode: 'copy', path: target, ...(note ? { note } : {}) };
 }
@@ -62,8 +62,8 @@ export function isMounted(p: string): boolean {
 export async function teardownRootfs(taskDir: string): Promise<void> {
   const target = path.join(taskDir, 'bundle', 'rootfs');
   for (let i = 0; i < 3 && isMounted(target); i++) {
-    const r = await capture(['umount', target], { timeoutMs: 30_000, housekeeping: true });
-    if (r.exitCode !== 0 && i === 2) await capture(['umount', '-l', target], { timeoutMs: 30_000, housekeeping: true });
+    const r = await capture(['umount', target], { timeoutMs: 30_000, lane: 'mounts' });
+    if (r.exitCode !== 0 && i === 2) await capture(['umount', '-l', target], { timeoutMs: 30_000, lane: 'mounts' });
   }
   if (isMounted(target)) throw new RuntimeError('FAILED', `cannot unmount ${target}`);
   for (const d of ['bundle', 'rootfs-upper', 'rootfs-work']) await rm(path.join(taskDir, d), { recursive: true, force: true });
