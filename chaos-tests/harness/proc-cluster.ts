@@ -11,6 +11,7 @@ import path from 'node:path';
 import https from 'node:https';
 import { existsSync } from 'node:fs';
 import { FORKER_COMMS } from '../../src/worker/supervisor/forker.js';
+import { destroyTaskCgroups } from '../../src/worker/runtime/common/cgroup.js';
 import { waitFor } from './wait.js';
 import { claimOctets } from './octets.js';
 import { readClientTls } from '../../src/cli/tls.js';
@@ -303,7 +304,8 @@ export class ProcCluster {
     await Promise.all(this.nodes.map((n) => this.crash(n)));
     // Tasks die with their supervisor; a task whose own children escaped its
     // process group could still be there: end what the started.json files name.
-    for (const pid of leftoverTaskPids(this.dir)) {
+    const left = leftoverTasks(this.dir);
+    for (const pid of left.pids) {
       try {
         process.kill(-pid, 'SIGKILL');
       } catch {
@@ -314,6 +316,9 @@ export class ProcCluster {
         }
       }
     }
+    // So do their cgroups (the node that would sweep them is gone): ~400 were left by every suite run,
+    // and a host with thousands of them creates and removes cgroups ever more slowly.
+    for (let i = 0; i < 50 && destroyTaskCgroups(left.cgroups).length > 0; i++) await new Promise((r) => setTimeout(r, 20));
     // oci tasks' overlay roots outlive a crashed node: unmount them, or the directory cannot go.
     unmountUnder(this.dir);
     for (let attempt = 0; ; attempt++) {
@@ -392,8 +397,16 @@ function signal(pid: number, sig: NodeJS.Signals): void {
 }
 
 /** PIDs recorded by the task supervisors under a cluster's data dirs (runtime/<name>/tasks/<id>/started.json). */
-function leftoverTaskPids(dir: string): number[] {
+/** The task PIDs (started.json) and the task cgroups (launch.json's for process tasks, started.json's for oci) under a cluster's dir. */
+function leftoverTasks(dir: string): { pids: number[]; cgroups: Record<string, string> } {
   const pids: number[] = [];
+  const cgroups: Record<string, string> = {};
+  let n = 0;
+  // Only the task's own cgroup (named by its task ID): a container left in a controller's root must not have that root emptied.
+  const addCgroups = (dirs: unknown, taskId: string) => {
+    if (!dirs || typeof dirs !== 'object') return;
+    for (const d of Object.values(dirs)) if (typeof d === 'string' && d.startsWith('/sys/fs/cgroup/') && path.basename(d) === taskId) cgroups[String(n++)] = d;
+  };
   const walk = (d: string, depth: number) => {
     let names: string[];
     try {
@@ -405,14 +418,21 @@ function leftoverTaskPids(dir: string): number[] {
       const p = path.join(d, n);
       if (n === 'started.json') {
         try {
-          const pid = (JSON.parse(readFileSync(p, 'utf8')) as { pid?: number }).pid;
-          if (typeof pid === 'number' && pid > 1) pids.push(pid);
+          const rec = JSON.parse(readFileSync(p, 'utf8')) as { pid?: number; cgroupDirs?: unknown };
+          if (typeof rec.pid === 'number' && rec.pid > 1) pids.push(rec.pid);
+          addCgroups(rec.cgroupDirs, path.basename(d));
         } catch {
           // half-written: the task never started
+        }
+      } else if (n === 'launch.json') {
+        try {
+          addCgroups((JSON.parse(readFileSync(p, 'utf8')) as { cgroups?: unknown }).cgroups, path.basename(d));
+        } catch {
+          // half-written
         }
       } else if (depth < 6) walk(p, depth + 1);
     }
   };
   walk(dir, 0);
-  return pids;
+  return { pids, cgroups };
 }
