@@ -51,17 +51,14 @@ function task(id: string, script: (pidFile: string) => string): string {
 t.test('a creation past its deadline is killed, and frees its slot for the next', async (t) => {
   const hung = task('hung', () => 'exec sleep 60');
   const next = task('next', (pidFile) => `echo $$ > ${pidFile}; exec sleep 60`);
-  const order: string[] = [];
   const t0 = performance.now();
   const hungStart = holder.start('hung', hung).then(
-    () => order.push('hung started'),
-    (err: Error) => {
-      order.push('hung failed');
-      return err;
-    },
+    () => new Error('the hung task started'),
+    (err: Error) => err,
   );
+  let nextAfter = 0;
   const nextStart = holder.start('next', next).then((r) => {
-    order.push('next started');
+    nextAfter = performance.now() - t0;
     return r;
   });
   const err = await hungStart;
@@ -70,7 +67,8 @@ t.test('a creation past its deadline is killed, and frees its slot for the next'
   t.match((err as Error).message, /did not create the container within 500 ms/, `and says why: ${(err as Error).message}`);
   t.ok(failedAfter >= 450, `at its deadline (${Math.round(failedAfter)} ms)`);
   const r = await nextStart;
-  t.same(order, ['hung failed', 'next started'], 'the start queued behind it ran only once its slot was free');
+  // The slot is freed at the deadline; the hung start's failure is reported when its process has gone, which may come later.
+  t.ok(nextAfter >= 450, `the start queued behind it ran only once the slot was freed at the deadline (${Math.round(nextAfter)} ms)`);
   t.ok(r.pid > 0, `the next one runs (pid ${r.pid})`);
   await waitFor(() => exits.has('hung'), { timeoutMs: 5_000, what: "the hung task's exit to be recorded" });
   t.equal(exits.get('hung')!.exitCode, 137, 'the hung creation was SIGKILLed');
