@@ -18,6 +18,7 @@ import { fileURLToPath } from 'node:url';
 import { capture, useHelperForker, type Lane } from '../../src/worker/runtime/common/capture.js';
 import { forkerAvailable } from '../../src/worker/supervisor/forker.js';
 import { waitFor } from '../helpers/wait.js';
+import { alive } from '../helpers/proc-alive.js';
 
 const PATH = '/usr/sbin:/usr/bin:/sbin:/bin';
 const dir = mkdtempSync(path.join(tmpdir(), 'shoal-capture-'));
@@ -26,14 +27,6 @@ t.teardown(() => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-const alive = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return !readFileSync(`/proc/${pid}/stat`, 'utf8').includes(') Z ');
-  } catch {
-    return false;
-  }
-};
 
 /** The most commands whose [start, end] intervals (logged by each) overlap at once; an end sorts before a start at the same time. */
 function maxOverlap(log: string): number {

@@ -14,6 +14,7 @@ import path from 'node:path';
 import { forkerAvailable, TaskForker, type ForkedTask, type ForkRequest } from '../../src/worker/supervisor/forker.js';
 import { procStartTime } from '../../src/worker/runtime/common/proc.js';
 import { waitFor } from '../helpers/wait.js';
+import { alive } from '../helpers/proc-alive.js';
 
 const bin = forkerAvailable();
 if (!bin) {
@@ -49,14 +50,6 @@ function run(req: Partial<ForkRequest> & { argv: string[] }, onSpawn?: (t: Forke
   });
 }
 
-const alive = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return !readFileSync(`/proc/${pid}/stat`, 'utf8').includes(') Z ');
-  } catch {
-    return false;
-  }
-};
 
 t.test('exit codes and both pipes, separately', async (t) => {
   const r = await run({ argv: ['/bin/sh', '-c', 'echo to-out; echo to-err >&2; exit 7'] });
