@@ -398,14 +398,13 @@ function signal(pid: number, sig: NodeJS.Signals): void {
 
 /** PIDs recorded by the task supervisors under a cluster's data dirs (runtime/<name>/tasks/<id>/started.json). */
 /** The task PIDs (started.json) and the task cgroups (launch.json's for process tasks, started.json's for oci) under a cluster's dir. */
-function leftoverTasks(dir: string): { pids: number[]; cgroups: Record<string, string> } {
+function leftoverTasks(dir: string): { pids: number[]; cgroups: string[] } {
   const pids: number[] = [];
-  const cgroups: Record<string, string> = {};
-  let n = 0;
+  const cgroups: string[] = [];
   // Only the task's own cgroup (named by its task ID): a container left in a controller's root must not have that root emptied.
   const addCgroups = (dirs: unknown, taskId: string) => {
     if (!dirs || typeof dirs !== 'object') return;
-    for (const d of Object.values(dirs)) if (typeof d === 'string' && d.startsWith('/sys/fs/cgroup/') && path.basename(d) === taskId) cgroups[String(n++)] = d;
+    for (const d of Object.values(dirs)) if (typeof d === 'string' && d.startsWith('/sys/fs/cgroup/') && path.basename(d) === taskId) cgroups.push(d);
   };
   const walk = (d: string, depth: number) => {
     let names: string[];

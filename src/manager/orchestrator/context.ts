@@ -6,14 +6,13 @@ import { assert } from '../../util/assert.js';
 import { inCurrentRun, jobIteration } from '../../model/index.js';
 import type { Service, Task, TaskOrchestration, TaskSpec, TaskState, UpdateConfig, UpdateStatus } from '../../model/index.js';
 import { OrchestratorError } from './errors.js';
-import { createdMs, isoTime, NodeIndex, SpecCache } from './model.js';
+import { createdMs, isoTime, NodeIndex, sameSpec } from './model.js';
 import type { OrchestratorOptions } from './options.js';
 import { nsToMs } from './options.js';
 import type { Plan } from './plan.js';
 import { hostPortsCurrent } from './host-ports.js';
 
 export class Ctx {
-  readonly specs = new SpecCache();
   private readonly seen: Set<string>;
 
   constructor(
@@ -102,7 +101,7 @@ export class ServiceCtx {
 
   /** Of the current spec, and, for a process task, holding host ports for the service's current ports (host-ports.ts). */
   isClean(t: Task): boolean {
-    return this.ctx.specs.equal(t.Spec, this.template) && hostPortsCurrent(t, this.service, this.ctx.nodes.get(t.NodeID));
+    return sameSpec(t.Spec, this.template) && hostPortsCurrent(t, this.service, this.ctx.nodes.get(t.NodeID));
   }
 
   /** A job: its tasks run to completion, once per iteration (jobs.ts). */

@@ -123,19 +123,18 @@ export function canonical(v: unknown): string {
  */
 const canonicalBySpec = new WeakMap<object, string>();
 
-/** Spec comparison by canonical string (computed once per spec object). */
-export class SpecCache {
-  key(spec: TaskSpec): string {
-    let k = canonicalBySpec.get(spec);
-    if (k === undefined) {
-      k = canonical(spec);
-      canonicalBySpec.set(spec, k);
-    }
-    return k;
+function specKey(spec: TaskSpec): string {
+  let k = canonicalBySpec.get(spec);
+  if (k === undefined) {
+    k = canonical(spec);
+    canonicalBySpec.set(spec, k);
   }
-  equal(a: TaskSpec, b: TaskSpec): boolean {
-    return a === b || this.key(a) === this.key(b);
-  }
+  return k;
+}
+
+/** Whether two specs are equal by canonical string (computed once per spec object). */
+export function sameSpec(a: TaskSpec, b: TaskSpec): boolean {
+  return a === b || specKey(a) === specKey(b);
 }
 
 export function isoTime(ms: number): string {

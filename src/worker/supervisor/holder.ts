@@ -15,6 +15,7 @@ import { SupervisorError } from './errors.js';
 import { forkerAvailable, TaskForker, type ForkedTask } from './forker.js';
 import type { HeldTask } from './messages.js';
 import type { SupervisorMetrics } from './metrics.js';
+import { Turns } from '../../util/turns.js';
 import { DEFAULT_SUPERVISOR_OPTIONS, type SupervisorOptions } from './options.js';
 
 /** `setpriv --pdeathsig KILL`: the kernel kills the task when its parent (this supervisor) dies. */
@@ -67,9 +68,8 @@ export class TaskHolder {
   /** Queued starts by task, so a second start of one task joins the first instead of spawning twice. */
   private readonly queued = new Map<string, Held['waiters']>();
   private pumping = false;
-  /** oci starts beyond the creation slots, in arrival order. */
-  private readonly ociBacklog: (() => void)[] = [];
-  private ociCreating = 0;
+  /** The oci creation slots (limits.ociCreatesAtOnce): a start takes one until its container has a PID or failed. */
+  private readonly creations: Turns;
 
   /** The priority tasks run at when the supervisor's own differs (null: inherit it). */
   taskNice: number | null = null;
@@ -83,6 +83,7 @@ export class TaskHolder {
     /** options.ts says why each. */
     private readonly limits: Pick<SupervisorOptions, 'ociCreatesAtOnce' | 'ociStartTimeoutMs'> = DEFAULT_SUPERVISOR_OPTIONS,
   ) {
+    this.creations = new Turns(limits.ociCreatesAtOnce);
     const bin = forkerAvailable();
     this.forker = bin ? new TaskForker(bin, diag) : null;
   }
@@ -138,36 +139,28 @@ export class TaskHolder {
         }
         this.spawnTask(taskId, abs, launch, waiters);
       };
-      if (launch.kind === 'oci') this.ociBacklog.push(go);
-      else this.queue.push(go);
-      this.admitOci();
-      this.pump();
+      if (launch.kind !== 'oci') {
+        this.queue.push(go);
+        this.pump();
+        return;
+      }
+      this.creations.take(() => {
+        this.queue.push(() => {
+          const before = this.held.size;
+          go();
+          // Not held (removed meanwhile, or it could not be spawned): its slot is free again.
+          if (this.held.size === before) this.creations.give();
+        });
+        this.pump();
+      });
     });
   }
 
-  /** Moves oci starts from the backlog into the spawn queue while creation slots are free. */
-  private admitOci(): void {
-    while (this.ociBacklog.length > 0 && this.ociCreating < this.limits.ociCreatesAtOnce) {
-      this.ociCreating++;
-      const go = this.ociBacklog.shift()!;
-      this.queue.push(() => {
-        const before = this.held.size;
-        go();
-        // Not held (it could not be spawned): its slot is free again.
-        if (this.held.size === before) this.created();
-      });
-    }
-  }
-
-  /** One oci creation is over (the container runs, or it failed to). */
-  private created(h?: Held): void {
-    if (h) {
-      if (!h.creating) return;
-      h.creating = false;
-    }
-    this.ociCreating--;
-    this.admitOci();
-    this.pump();
+  /** One oci creation is over (the container runs, or it failed to): its slot goes to the next. */
+  private created(h: Held): void {
+    if (!h.creating) return;
+    h.creating = false;
+    this.creations.give();
   }
 
   /**
@@ -457,7 +450,7 @@ export class TaskHolder {
     this.closing = true;
     // Starts still queued never run.
     this.queue.length = 0;
-    this.ociBacklog.length = 0;
+    this.creations.clear();
     for (const [id, ws] of this.queued) for (const w of ws) w.fail(new SupervisorError('SHUTTING_DOWN', `task ${id} was not started: the supervisor is stopping`));
     this.queued.clear();
     const all = [...this.held.values()];

@@ -29,9 +29,8 @@ export interface SupervisorOptions {
    * How many oci containers may be in creation at once; further starts wait
    * in order. Creating one is a burst of CPU in runc/crun and the kernel: 300
    * at once made 300 runnable processes, among which the node daemon got a
-   * sliver of a core and stalled past the fence period. 4 keep both cores of
-   * the reference machine busy (bench:density's oci figures match crun alone
-   * starting the same containers from 2 shells).
+   * sliver of a core and stalled past the fence period. 4: a few per core of
+   * the 2-core reference machine (no other number was measured against it).
    */
   ociCreatesAtOnce: number;
 }

@@ -1,11 +1,12 @@
 import { spawn, type SpawnOptions } from 'node:child_process';
 import { TaskForker, type ForkerBinary } from '../../supervisor/forker.js';
+import { Turns } from '../../../util/turns.js';
 import { exitCodeForSignal } from './signals.js';
 
 /**
  * The forker that starts helper commands instead of Node's spawn, once the
  * node daemon has named one. A spawn from the daemon forks a process of
- * 100–200 MB: ~20 ms of a blocked event loop each here, which made the
+ * 85–210 MB (RSS measured idle and at 300 tasks): ~20 ms of a blocked event loop each here, which made the
  * `mount` of each oci task's rootfs the node's largest cost when it starts
  * hundreds (6.4 s of 14 s of daemon CPU for 300). The forker (C or
  * Perl, supervisor/forker.ts) is small, so its fork is cheap, and asking it
@@ -58,19 +59,15 @@ export function capture(argv: string[], opts: CaptureOptions = {}): Promise<Capt
     else paced(() => run(argv, opts, resolve));
   };
   if (!opts.lane) return new Promise(start);
-  const lane = lanes.get(opts.lane) ?? lanes.set(opts.lane, { running: 0, waiting: [] }).get(opts.lane)!;
-  return new Promise((resolve) => {
-    const go = () => {
-      lane.running++;
+  const turns = lanes.get(opts.lane) ?? lanes.set(opts.lane, new Turns(LANE_AT_ONCE)).get(opts.lane)!;
+  return new Promise((resolve) =>
+    turns.take(() =>
       start((r) => {
-        lane.running--;
-        lane.waiting.shift()?.();
+        turns.give();
         resolve(r);
-      });
-    };
-    if (lane.running < LANE_AT_ONCE) go();
-    else lane.waiting.push(go);
-  });
+      }),
+    ),
+  );
 }
 
 /**
@@ -84,7 +81,7 @@ export function capture(argv: string[], opts: CaptureOptions = {}): Promise<Capt
  * long, and must not hold up a start.
  */
 const LANE_AT_ONCE = 4;
-const lanes = new Map<Lane, { running: number; waiting: (() => void)[] }>();
+const lanes = new Map<Lane, Turns>();
 export type Lane = 'mounts' | 'copies';
 
 /** What both ways of starting a helper honour (nothing else is accepted). */

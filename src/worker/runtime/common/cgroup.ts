@@ -219,7 +219,7 @@ export function cgroupPids(dir: string): number[] {
  * main process exits, as in a container whose init died) and removes them.
  * Returns the directories that could not be removed yet (still populated).
  */
-export function destroyTaskCgroups(dirs: Partial<Record<Controller, string>>): string[] {
+export function destroyTaskCgroups(dirs: Partial<Record<Controller, string>> | readonly string[]): string[] {
   const left: string[] = [];
   for (const dir of new Set(Object.values(dirs))) {
     if (!existsSync(dir)) continue;
