@@ -19,7 +19,9 @@
  * processes, which other work on this shared machine cannot move),
  * restarts_before_all_running, hold_s, running_at_end; for oci also
  * oci_floor_ms, the same N containers started by crun/runc alone (overlay
- * mount + run --detach from two shells, bench/oci-floor.ts). With --peer swarm a
+ * mount + run --detach from two shells, bench/oci-floor.ts), and
+ * oci_floor_libcrun_ms, the same through the forker's libcrun path (null
+ * where there is none). With --peer swarm a
  * single-node Docker Swarm on a private dockerd gets the same service for
  * each N: swarm_all_running_ms, swarm_mb_per_task (swarm_pss_mb_per_task).
  *
@@ -44,7 +46,7 @@ import { probe, which } from '../src/worker/runtime/oci/binaries.js';
 import { busyboxBinary, busyboxRootfs } from '../test/helpers/busybox-rootfs.js';
 import { quiet, clusterProcesses, cpuPercent, createAndTime, medianUsedKiB, mibPerTask, progress, pssKiB, serviceTasks, signedMiB, sleep, socketApi, until, type Api, type TaskJson } from './density-measure.js';
 import { NO_SWARM, SwarmPeer, type SwarmFigures } from './density-swarm.js';
-import { imageRootfs, ociFloorMs } from './oci-floor.js';
+import { imageRootfs, ociFloorLibcrunMs, ociFloorMs } from './oci-floor.js';
 import { FORKER_COMMS } from '../src/worker/supervisor/forker.js';
 import { parseRecord } from '../src/util/log/pretty.js';
 
@@ -488,6 +490,8 @@ async function main(): Promise<void> {
           const bin = oci.binary ? which(oci.binary) : null;
           progress(`  ${oci.binary} alone, N=${n} in 2 lanes (mount + run --detach)`);
           line.oci_floor_ms = lower && bin ? await ociFloorMs(bin, lower, n) : null;
+          progress(`  ${oci.binary} through the forker's libcrun path, N=${n} in 2 lanes (mount + run)`);
+          line.oci_floor_libcrun_ms = lower && bin ? await ociFloorLibcrunMs(bin, lower, n) : null;
         }
         if (o.peer === 'swarm') {
           if (!swarmFigures.has(n)) {

@@ -6,11 +6,19 @@
  * in two lanes (one per core of the 2-core reference machine). Printed
  * beside Shoal's figure as `oci_floor_ms`, so "how far from the runtime's
  * own cost" is read off one run.
+ *
+ * `oci_floor_libcrun_ms` is the same N through what Shoal's node uses where
+ * it can (supervisor/forker-libcrun.h): the C forker mounts each overlay by
+ * system call and runs each container by libcrun in a fork of itself, in
+ * the foreground as the node does, a container counting as started when its
+ * PID file is written. Null where the forker is not linked with libcrun.
  */
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { capture } from '../src/worker/runtime/common/capture.js';
+import { forkerAvailable, TaskForker, type ForkedTask } from '../src/worker/supervisor/forker.js';
+import { libcrunLink } from '../src/worker/supervisor/forker-libcrun.js';
 
 
 /** The image store's rootfs of the one imported image (bench:density imports busybox only). */
@@ -39,31 +47,89 @@ function config(id: string): object {
   };
 }
 
-/** Starts n containers in `lanes` parallel lanes; ms until the last `run -d` returned, or null if any failed. Cleans up after. */
-export async function ociFloorMs(binary: string, lowerdir: string, n: number, lanes = 2): Promise<number | null> {
+interface Bundles {
+  base: string;
+  state: string;
+  ids: string[];
+}
+
+function bundles(n: number): Bundles {
   const base = mkdtempSync(path.join(tmpdir(), 'shoal-oci-floor-'));
-  const state = path.join(base, 'state');
   const ids = Array.from({ length: n }, (_, i) => `floor${i}`);
   for (const id of ids) {
     const d = path.join(base, id);
     for (const sub of ['rootfs', 'upper', 'work']) mkdirSync(path.join(d, sub), { recursive: true });
     writeFileSync(path.join(d, 'config.json'), JSON.stringify(config(id)));
   }
+  return { base, state: path.join(base, 'state'), ids };
+}
+
+async function cleanup(binary: string, b: Bundles): Promise<void> {
+  for (const id of b.ids) {
+    if (existsSync(path.join(b.state, id))) await capture([binary, '--root', b.state, 'delete', '--force', id], { timeoutMs: 30_000 });
+    await capture(['umount', path.join(b.base, id, 'rootfs')], { timeoutMs: 30_000 });
+  }
+  rmSync(b.base, { recursive: true, force: true });
+}
+
+const PATH = process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin';
+
+/** Starts n containers in `lanes` parallel lanes; ms until the last `run -d` returned, or null if any failed. Cleans up after. */
+export async function ociFloorMs(binary: string, lowerdir: string, n: number, lanes = 2): Promise<number | null> {
+  const b = bundles(n);
   // Each lane is one shell running its containers one after another (a shell's fork is cheaper than ours).
   const lane = (k: number) => {
-    const mine = ids.filter((_, i) => i % lanes === k);
+    const mine = b.ids.filter((_, i) => i % lanes === k);
     const script = 'for id in "$@"; do d="$B/$id"; mount -t overlay overlay -o "lowerdir=$L,upperdir=$d/upper,workdir=$d/work" "$d/rootfs" && "$R" --root "$S" run --detach --bundle "$d" "$id" >/dev/null 2>&1 || exit 1; done';
-    const env = { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', B: base, L: lowerdir, R: binary, S: state };
+    const env = { PATH, B: b.base, L: lowerdir, R: binary, S: b.state };
     return capture(['sh', '-c', script, 'lane', ...mine], { env, timeoutMs: 600_000 }).then((r) => r.exitCode);
   };
   const started = performance.now();
   const codes = await Promise.all(Array.from({ length: lanes }, (_, k) => lane(k)));
   const failed = codes.some((c) => c !== 0);
   const ms = Math.round(performance.now() - started);
-  for (const id of ids) {
-    await capture([binary, '--root', state, 'delete', '--force', id], { timeoutMs: 30_000 });
-    await capture(['umount', path.join(base, id, 'rootfs')], { timeoutMs: 30_000 });
-  }
-  rmSync(base, { recursive: true, force: true });
+  await cleanup(binary, b);
   return failed ? null : ms;
+}
+
+const exited = (task: ForkedTask) => new Promise<number | null>((r) => (task.exitCode !== null ? r(task.exitCode) : task.once('exit', (code: number | null) => r(code))));
+
+/** The same through the C forker's mount and libcrun paths (see the header); null where it has no libcrun for `binary`. */
+export async function ociFloorLibcrunMs(binary: string, lowerdir: string, n: number, lanes = 2): Promise<number | null> {
+  const bin = forkerAvailable();
+  const link = libcrunLink();
+  if (bin?.kind !== 'c' || !('flags' in link) || realpathSync(binary) !== link.binary) return null;
+  const forker = new TaskForker(bin, () => {});
+  const b = bundles(n);
+  const running: ForkedTask[] = [];
+  const runOne = async (id: string): Promise<boolean> => {
+    const d = path.join(b.base, id);
+    const mount = forker.spawn({ argv: ['mount', '-t', 'overlay', 'overlay', '-o', `lowerdir=${lowerdir},upperdir=${d}/upper,workdir=${d}/work`, `${d}/rootfs`], env: { PATH }, killGroupOnExit: true });
+    if ((await exited(mount)) !== 0) return false;
+    const pidFile = path.join(d, 'container.pid');
+    const task = forker.spawn({ argv: [binary, '--root', b.state, 'run', '--bundle', d, '--pid-file', pidFile, id], env: { PATH }, killGroupOnExit: true });
+    running.push(task);
+    task.once('spawn', () => {
+      task.stdout?.resume();
+      task.stderr?.resume();
+    });
+    // Started when its PID is written (what the node's supervisor waits for), polled finely: this is the floor.
+    for (;;) {
+      if (existsSync(pidFile)) return true;
+      if (task.exitCode !== null) return false;
+      await new Promise((r) => setTimeout(r, 1));
+    }
+  };
+  const lane = async (k: number) => {
+    for (const id of b.ids.filter((_, i) => i % lanes === k)) if (!(await runOne(id))) return false;
+    return true;
+  };
+  const started = performance.now();
+  const ok = (await Promise.all(Array.from({ length: lanes }, (_, k) => lane(k)))).every(Boolean);
+  const ms = Math.round(performance.now() - started);
+  for (const task of running) task.kill('SIGKILL', true);
+  await Promise.all(running.map(exited));
+  forker.close();
+  await cleanup(binary, b);
+  return ok ? ms : null;
 }

@@ -7,6 +7,11 @@
  *   the CPU per start), and this says so on one line; the build does not
  *   fail. With one, a compile error does fail the build: a broken forker
  *   must not pass for a missing compiler.
+ *   Where Debian's crun package ships libcrun.a of a version whose API
+ *   supervisor/forker-libcrun.h declares (crun 1.8 to 1.8.5, Debian 12's),
+ *   the forker is built with libcrun in it and starts crun containers
+ *   without exec'ing crun (the header says why); if that build fails it
+ *   says so and the plain forker is built instead.
  * - shoal-pause (runtime/docker/pause.c), linked static because it runs
  *   inside any image: the sandbox that holds a docker task's network
  *   namespace. Without it (no compiler, or no static libc: libc6-dev) docker
@@ -19,6 +24,7 @@ import path from 'node:path';
 import { packageRoot } from '../util/version.js';
 import { which } from './runtime/oci/binaries.js';
 import { NATIVE_FORKER } from './supervisor/forker.js';
+import { libcrunLink } from './supervisor/forker-libcrun.js';
 import { NATIVE_PAUSE } from './runtime/docker/pause.js';
 
 const COMPILERS = ['cc', 'gcc', 'clang'];
@@ -27,6 +33,8 @@ interface Helper {
   src: string;
   out: string;
   flags: string[];
+  /** Objects and libraries, after the source. */
+  libs?: string[];
   /** Said when it cannot be built; a compile error of a helper that is not optional fails the build. */
   without: string;
   optional: boolean;
@@ -60,7 +68,7 @@ function build(root: string, cc: string | undefined, h: Helper): number {
   }
   mkdirSync(path.dirname(out), { recursive: true });
   const tmp = `${out}.tmp${process.pid}`;
-  const r = spawnSync(cc, ['-O2', '-Wall', '-Wextra', '-Werror', ...h.flags, '-o', tmp, src], { stdio: ['ignore', 'inherit', 'inherit'] });
+  const r = spawnSync(cc, ['-O2', '-Wall', '-Wextra', '-Werror', ...h.flags, '-o', tmp, src, ...(h.libs ?? [])], { stdio: ['ignore', 'inherit', 'inherit'] });
   if (r.status !== 0) {
     rmSync(tmp, { force: true });
     rmSync(out, { force: true });
@@ -76,7 +84,15 @@ function main(): number {
   const root = packageRoot();
   const cc = process.env.CC ?? COMPILERS.find((c) => which(c) !== null);
   let code = 0;
-  for (const h of HELPERS) code = Math.max(code, build(root, cc, h));
+  for (const h of HELPERS) {
+    // The forker with libcrun in it when this machine's crun allows; the plain one when it does not, or did not build.
+    const lc = h.out === NATIVE_FORKER && cc ? libcrunLink() : null;
+    if (lc && 'flags' in lc) {
+      build(root, cc, { ...h, flags: [...h.flags, ...lc.flags], libs: lc.libs, without: `the forker will exec crun (libcrun ${lc.version} did not link)`, optional: true });
+      if (existsSync(path.join(root, h.out))) continue;
+    }
+    code = Math.max(code, build(root, cc, h));
+  }
   return code;
 }
 

@@ -8,7 +8,7 @@
  * with it.
  */
 import t from 'tap';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { forkerAvailable, TaskForker, type ForkedTask, type ForkRequest } from '../../src/worker/supervisor/forker.js';
@@ -179,4 +179,47 @@ t.test('a request it cannot read fails that task, not the forker', async (t) => 
   t.match(err.message, /no argv/);
   const r = await run({ argv: ['/bin/true'] });
   t.equal(r.code, 0, 'the next one runs');
+});
+
+t.test("the C forker mounts and unmounts a task's overlay by system call, not by exec'ing util-linux", { skip: bin.kind !== 'c' ? 'the Perl forker execs mount(8)' : process.getuid?.() !== 0 ? 'needs root' : false }, async (t) => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'forker-mount-'));
+  const [lower, upper, work, target, fake] = ['lower', 'upper', 'work', 'target', 'fakebin'].map((d) => path.join(dir, d)) as [string, string, string, string, string];
+  for (const d of [lower, upper, work, target, fake]) mkdirSync(d);
+  writeFileSync(path.join(lower, 'from-image'), 'image\n');
+  // A mount(8) and umount(8) first on PATH that only leave a mark: whatever reaches them was exec'd.
+  const marks = path.join(dir, 'execd');
+  for (const b of ['mount', 'umount']) writeFileSync(path.join(fake, b), `#!/bin/sh\necho ${b} "$@" >> ${marks}\nexit 99\n`, { mode: 0o755 });
+  const env = { PATH: `${fake}:${PATH}` };
+  t.teardown(async () => {
+    await run({ argv: ['/bin/umount', '-l', target], env });
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const devOf = (p: string) => statSync(p).dev;
+
+  const m = await run({ argv: ['mount', '-t', 'overlay', 'overlay', '-o', `lowerdir=${lower},upperdir=${upper},workdir=${work}`, target], env });
+  t.equal(m.code, 0, m.err);
+  t.not(devOf(target), devOf(dir), 'an overlay is mounted on the target');
+  t.equal(readFileSync(path.join(target, 'from-image'), 'utf8'), 'image\n', "the lower layer's file is seen through it");
+  writeFileSync(path.join(target, 'written'), 'x');
+  t.ok(existsSync(path.join(upper, 'written')), 'writes land in the upper layer');
+  const u = await run({ argv: ['umount', target], env });
+  t.equal(u.code, 0, u.err);
+  t.equal(devOf(target), devOf(dir), 'unmounted');
+  const lazy = await run({ argv: ['mount', '-t', 'overlay', 'overlay', '-o', `lowerdir=${lower},upperdir=${upper},workdir=${work}`, target], env });
+  t.equal(lazy.code, 0);
+  t.equal((await run({ argv: ['umount', '-l', target], env })).code, 0, 'umount -l');
+  t.equal(devOf(target), devOf(dir), 'lazily unmounted');
+
+  const missing = await run({ argv: ['mount', '-t', 'overlay', 'overlay', '-o', `lowerdir=${lower},upperdir=${upper},workdir=${work}`, path.join(dir, 'nope')], env });
+  t.equal(missing.code, 32, "a failed mount is mount(8)'s status 32");
+  t.equal(missing.err, `mount: ${path.join(dir, 'nope')}: No such file or directory\n`, 'and says why on stderr');
+  const notMounted = await run({ argv: ['umount', target], env });
+  t.equal(notMounted.code, 32);
+  t.equal(notMounted.err, `umount: ${target}: Invalid argument\n`);
+  t.notOk(existsSync(marks), 'none of those exec\'d a binary');
+
+  // Any other argv is exec'd as given.
+  const other = await run({ argv: ['mount', '--version'], env });
+  t.equal(other.code, 99);
+  t.equal(readFileSync(marks, 'utf8'), 'mount --version\n', 'another mount command runs the binary');
 });

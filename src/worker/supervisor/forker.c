@@ -13,6 +13,17 @@
  *  - SIGCHLD stays blocked except inside ppoll(), so an exit can never slip
  *    in between reaping and waiting (no timeout is needed to cover it).
  *
+ * Built with -DSHOAL_LIBCRUN (native-build.ts does so when Debian's crun
+ * package ships libcrun.a of a version whose API is declared in
+ * forker-libcrun.h), a `crun --root R run --bundle B --pid-file P ID` request
+ * is run by libcrun inside a fork of the forker instead of an exec of crun:
+ * the same library code the crun binary runs, minus loading and linking a
+ * 12-library executable per container, which on a small VM is a large part
+ * of what starting a container costs (bench:density prints both:
+ * oci_floor_ms through the crun binary, oci_floor_libcrun_ms through this).
+ * The child is otherwise what the exec'd crun would be: same cgroups,
+ * credentials, PDEATHSIG, stdio, environment, exit status.
+ *
  * Usage: shoal-forker PARENT_PID. Requests on stdin, answers on stdout.
  */
 #define _GNU_SOURCE
@@ -26,11 +37,16 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/mount.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#ifdef SHOAL_LIBCRUN
+#include <sys/stat.h>
+#include "forker-libcrun.h"
+#endif
 
 /* ---- output: buffered lines to the supervisor ---- */
 
@@ -203,6 +219,8 @@ struct launch {
   char **argv;
   char **envp;
   int out_w, err_w;
+  int in_process; /* run by libcrun in this (forked, not vforked) child */
+  int native;     /* a helper command done by its system call (native_command) */
 };
 
 static const char *errname(int e, char *buf) {
@@ -290,6 +308,46 @@ static void exec_path(const struct launch *l) {
   errno = saw_eacces ? EACCES : ENOENT;
 }
 
+/*
+ * Two helper commands the node runs per oci task, done here by their one
+ * system call instead of by exec'ing util-linux: `mount -t overlay overlay -o
+ * OPTS TARGET` and `umount [-l] TARGET` (rootfs.ts). mount(8) links six
+ * libraries; at 300 tasks its execs alone cost a small VM ~3 s of CPU. Same
+ * effect as the binaries for these argvs (an overlay takes no generic mount
+ * flags: the whole -o string is its data), failures on stderr with mount(8)'s
+ * exit status 32. Any other argv is exec'd as given.
+ */
+enum { NATIVE_NONE, NATIVE_MOUNT_OVERLAY, NATIVE_UMOUNT, NATIVE_UMOUNT_LAZY };
+
+static int native_command(char **argv) {
+  int n = 0;
+  while (argv[n]) n++;
+  if (n == 7 && strcmp(argv[0], "mount") == 0 && strcmp(argv[1], "-t") == 0 && strcmp(argv[2], "overlay") == 0 &&
+      strcmp(argv[3], "overlay") == 0 && strcmp(argv[4], "-o") == 0 && argv[6][0] == '/')
+    return NATIVE_MOUNT_OVERLAY;
+  if (n == 2 && strcmp(argv[0], "umount") == 0 && argv[1][0] == '/') return NATIVE_UMOUNT;
+  if (n == 3 && strcmp(argv[0], "umount") == 0 && strcmp(argv[1], "-l") == 0 && argv[2][0] == '/') return NATIVE_UMOUNT_LAZY;
+  return NATIVE_NONE;
+}
+
+/* In the child, stdio in place: the command's system call, then exit as the binary would. */
+static void run_native(int kind, char **argv) {
+  const char *target = kind == NATIVE_MOUNT_OVERLAY ? argv[6] : kind == NATIVE_UMOUNT ? argv[1] : argv[2];
+  long r = kind == NATIVE_MOUNT_OVERLAY ? syscall(SYS_mount, "overlay", target, "overlay", 0UL, argv[5])
+                                        : syscall(SYS_umount2, target, kind == NATIVE_UMOUNT_LAZY ? MNT_DETACH : 0);
+  if (r == 0) _exit(0);
+  const char *why = strerrordesc_np(errno) ? strerrordesc_np(errno) : "Unknown error";
+  char msg[4200];
+  size_t k = 0;
+  k = put_s(msg, k, sizeof msg - 1, kind == NATIVE_MOUNT_OVERLAY ? "mount: " : "umount: ");
+  k = put_s(msg, k, sizeof msg - 1, target);
+  k = put_s(msg, k, sizeof msg - 1, ": ");
+  k = put_s(msg, k, sizeof msg - 1, why);
+  msg[k++] = '\n';
+  (void)!write(2, msg, k);
+  _exit(32);
+}
+
 static void child(const struct launch *l) {
   setsid();
   /* Its start time pairs with its PID (a recycled PID never passes for it). Read here, by itself:
@@ -360,6 +418,10 @@ static void child(const struct launch *l) {
   sigset_t none;
   sigemptyset(&none);
   sigprocmask(SIG_SETMASK, &none, NULL);
+#ifdef SHOAL_LIBCRUN
+  if (l->in_process) crun_run_in_process(l->argv, l->envp); /* never returns */
+#endif
+  if (l->native) run_native(l->native, l->argv); /* never returns */
   exec_path(l);
   child_fail(l, errno == ENOENT ? 127 : 126, "exec", l->argv[0]);
 }
@@ -408,7 +470,12 @@ static const char *start(char **f, int nf) {
   if (pipe2(pe, O_CLOEXEC) < 0) { snprintf(failed, sizeof failed, "pipe: %s", strerror(errno)); close(po[0]); close(po[1]); why = failed; goto out; }
   l.out_w = po[1];
   l.err_w = pe[1];
-  pid_t pid = vfork();
+#ifdef SHOAL_LIBCRUN
+  l.in_process = crun_run_request(l.argv);
+#endif
+  l.native = native_command(l.argv);
+  /* libcrun runs in the child, which needs memory of its own: fork, not vfork. */
+  pid_t pid = l.in_process ? fork() : vfork();
   if (pid == 0) child(&l); /* never returns */
   /* errno is only ours when vfork failed: a child that ran shared it. */
   if (pid < 0) snprintf(failed, sizeof failed, "fork: %s", strerror(errno));
