@@ -13,7 +13,7 @@
  * the foreground as the node does, a container counting as started when its
  * PID file is written. Null where the forker is not linked with libcrun.
  */
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { capture } from '../src/worker/runtime/common/capture.js';
@@ -115,9 +115,9 @@ export async function ociFloorLibcrunMs(binary: string, lowerdir: string, n: num
     });
     // Started when its PID is written (what the node's supervisor waits for), polled finely: this is the floor.
     for (;;) {
-      if (existsSync(pidFile)) return true;
+      if (Number(readFileSafe(pidFile)) > 0) return true;
       if (task.exitCode !== null) return false;
-      await new Promise((r) => setTimeout(r, 1));
+      await new Promise((r) => setTimeout(r, 2));
     }
   };
   const lane = async (k: number) => {
@@ -127,9 +127,19 @@ export async function ociFloorLibcrunMs(binary: string, lowerdir: string, n: num
   const started = performance.now();
   const ok = (await Promise.all(Array.from({ length: lanes }, (_, k) => lane(k)))).every(Boolean);
   const ms = Math.round(performance.now() - started);
+  // Only a figure if the forker did run them by libcrun: no runtime process is an exec of crun.
+  const viaLibcrun = running.every((x) => x.pid !== undefined && !readFileSafe(`/proc/${x.pid}/cmdline`).split('\0')[0]?.endsWith('/crun'));
   for (const task of running) task.kill('SIGKILL', true);
   await Promise.all(running.map(exited));
   forker.close();
   await cleanup(binary, b);
-  return ok ? ms : null;
+  return ok && viaLibcrun ? ms : null;
+}
+
+function readFileSafe(file: string): string {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch {
+    return '';
+  }
 }

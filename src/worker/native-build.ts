@@ -8,10 +8,11 @@
  *   fail. With one, a compile error does fail the build: a broken forker
  *   must not pass for a missing compiler.
  *   Where Debian's crun package ships libcrun.a of a version whose API
- *   supervisor/forker-libcrun.h declares (crun 1.8 to 1.8.5, Debian 12's),
- *   the forker is built with libcrun in it and starts crun containers
- *   without exec'ing crun (the header says why); if that build fails it
- *   says so and the plain forker is built instead.
+ *   supervisor/forker-libcrun.h declares (crun 1.8 to 1.12; Debian 12 has
+ *   1.8.1), the forker is built with libcrun in it and starts crun
+ *   containers without exec'ing crun (the header says why). If that build
+ *   fails, or the forker it made cannot start here (libcrun re-executes it
+ *   from a memfd before main), it says so and the plain forker is built.
  * - shoal-pause (runtime/docker/pause.c), linked static because it runs
  *   inside any image: the sandbox that holds a docker task's network
  *   namespace. Without it (no compiler, or no static libc: libc6-dev) docker
@@ -79,6 +80,20 @@ function build(root: string, cc: string | undefined, h: Helper): number {
   return 0;
 }
 
+/**
+ * The forker starts and ends cleanly here: given this process as its parent
+ * and an empty request stream, it exits 0. libcrun's constructor runs first
+ * and kills the process (exit 1, "Failed to re-execute libcrun…") where it
+ * cannot re-execute it from a memfd; then the plain forker is the one.
+ */
+function startsHere(forker: string): boolean {
+  const r = spawnSync(forker, [String(process.pid)], { stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8', timeout: 10_000 });
+  if (r.status === 0) return true;
+  process.stderr.write(`shoal build: the forker linked with libcrun does not start here (${r.stderr.trim() || r.error?.message || `exit ${r.status}`}): building the one that execs crun\n`);
+  rmSync(forker, { force: true });
+  return false;
+}
+
 function main(): number {
   if (process.platform !== 'linux') return 0;
   const root = packageRoot();
@@ -89,7 +104,7 @@ function main(): number {
     const lc = h.out === NATIVE_FORKER && cc ? libcrunLink() : null;
     if (lc && 'flags' in lc) {
       build(root, cc, { ...h, flags: [...h.flags, ...lc.flags], libs: lc.libs, without: `the forker will exec crun (libcrun ${lc.version} did not link)`, optional: true });
-      if (existsSync(path.join(root, h.out))) continue;
+      if (existsSync(path.join(root, h.out)) && startsHere(path.join(root, h.out))) continue;
     }
     code = Math.max(code, build(root, cc, h));
   }

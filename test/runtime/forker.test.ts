@@ -8,7 +8,7 @@
  * with it.
  */
 import t from 'tap';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { forkerAvailable, TaskForker, type ForkedTask, type ForkRequest } from '../../src/worker/supervisor/forker.js';
@@ -188,6 +188,10 @@ t.test("the C forker mounts and unmounts a task's overlay by system call, not by
   writeFileSync(path.join(lower, 'from-image'), 'image\n');
   // A mount(8) and umount(8) first on PATH that only leave a mark: whatever reaches them was exec'd.
   const marks = path.join(dir, 'execd');
+  // Open to the unprivileged request below too.
+  chmodSync(dir, 0o755);
+  writeFileSync(marks, '');
+  chmodSync(marks, 0o666);
   for (const b of ['mount', 'umount']) writeFileSync(path.join(fake, b), `#!/bin/sh\necho ${b} "$@" >> ${marks}\nexit 99\n`, { mode: 0o755 });
   const env = { PATH: `${fake}:${PATH}` };
   t.teardown(async () => {
@@ -195,6 +199,11 @@ t.test("the C forker mounts and unmounts a task's overlay by system call, not by
     rmSync(dir, { recursive: true, force: true });
   });
   const devOf = (p: string) => statSync(p).dev;
+  // mount(8) itself first (by its path, which the forker execs): where it cannot put an overlay here
+  // (tmpdir on an overlay, say), there is nothing to compare with.
+  const probe = await run({ argv: ['/bin/mount', '-t', 'overlay', 'overlay', '-o', `lowerdir=${lower},upperdir=${upper},workdir=${work}`, target], env });
+  if (probe.code !== 0) return t.plan(0, `mount(8) cannot mount an overlay in ${dir}: ${probe.err.trim()}`);
+  t.equal((await run({ argv: ['/bin/umount', target], env })).code, 0);
 
   const m = await run({ argv: ['mount', '-t', 'overlay', 'overlay', '-o', `lowerdir=${lower},upperdir=${upper},workdir=${work}`, target], env });
   t.equal(m.code, 0, m.err);
@@ -216,10 +225,14 @@ t.test("the C forker mounts and unmounts a task's overlay by system call, not by
   const notMounted = await run({ argv: ['umount', target], env });
   t.equal(notMounted.code, 32);
   t.equal(notMounted.err, `umount: ${target}: Invalid argument\n`);
-  t.notOk(existsSync(marks), 'none of those exec\'d a binary');
+  t.equal(readFileSync(marks, 'utf8'), '', "none of those exec'd a binary");
 
-  // Any other argv is exec'd as given.
+  // Any other argv is exec'd as given: another command, another option, or a task's own credentials.
   const other = await run({ argv: ['mount', '--version'], env });
   t.equal(other.code, 99);
-  t.equal(readFileSync(marks, 'utf8'), 'mount --version\n', 'another mount command runs the binary');
+  const withOption = await run({ argv: ['mount', '-t', 'overlay', 'overlay', '-o', `nodev,lowerdir=${lower},upperdir=${upper},workdir=${work}`, target], env });
+  t.equal(withOption.code, 99);
+  const asNobody = await run({ argv: ['umount', target], env, uid: 65534, gid: 65534 });
+  t.equal(asNobody.code, 99);
+  t.equal(readFileSync(marks, 'utf8'), `mount --version\nmount -t overlay overlay -o nodev,lowerdir=${lower},upperdir=${upper},workdir=${work} ${target}\numount ${target}\n`, 'each of those ran the binary');
 });

@@ -16,6 +16,7 @@ import path from 'node:path';
 import t from 'tap';
 import { ImageStore } from '../../src/worker/runtime/images/store.js';
 import { createRuntime } from '../../src/worker/runtime/index.js';
+import { INIT_CANDIDATES } from '../../src/worker/runtime/oci/oci-runtime.js';
 import { libcrunLink } from '../../src/worker/supervisor/forker-libcrun.js';
 import { busyboxBinary, busyboxRootfs } from '../helpers/busybox-rootfs.js';
 import { ProcCluster } from '../helpers/procs.js';
@@ -36,10 +37,17 @@ const cmdline = (pid: number): string[] => {
     return [];
   }
 };
-const ppid = (pid: number): number => Number(/^PPid:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);
+const ppid = (pid: number): number => {
+  try {
+    return Number(/^PPid:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);
+  } catch {
+    return 0; // exited meanwhile: the scan below covers every process on the machine
+  }
+};
 const allPids = () => readdirSync('/proc').filter((d) => /^\d+$/.test(d)).map(Number);
 
 if (!crun.ok) t.plan(0, `crun unavailable: ${crun.reason}`);
+else if (!INIT_CANDIDATES.some((p) => existsSync(p))) t.plan(0, `no container init (${INIT_CANDIDATES.join(' or ')}): install tini`);
 else if (!busyboxBinary()) t.plan(0, 'busybox-static is not installed: no test image');
 else if (!('flags' in link)) t.plan(0, `the forker cannot be linked with libcrun here: ${link.why}`);
 else {
@@ -71,7 +79,8 @@ else {
       { timeoutMs: 10_000, what: "the 4 containers' init processes" },
     );
     for (const init of inits) {
-      t.ok(allPids().some((p) => ppid(p) === init && cmdline(p).join(' ') === 'sleep 300'), "the task runs under the container's init");
+      // Running means the PID file was written: the init may not have started the task yet.
+      await waitFor(() => allPids().some((p) => ppid(p) === init && cmdline(p).join(' ') === 'sleep 300'), { timeoutMs: 10_000, what: "the task under the container's init" });
       const runtime = ppid(init);
       const argv = cmdline(runtime);
       t.not(path.basename(argv[0] ?? ''), 'crun', 'the runtime process is not an exec of crun');

@@ -9,10 +9,12 @@
  * libcrun_container_run, which Debian's crun package ships as libcrun.a.
  *
  * libcrun.a comes without headers, so its API is declared here, as it is in
- * crun 1.8 to 1.8.5's src/libcrun/{container,error}.h (the layout of
- * libcrun_context_s changed in 1.8.6). native-build.ts links this only when
- * the installed package is one of those versions; anything else gets the
- * exec path. The build also records the crun binary's path, size and mtime:
+ * crun 1.8.1's src/libcrun/{container,error}.h. Those declarations, and the
+ * code of crun's `run` command reproduced below, are the same in every tag
+ * from 1.8 to 1.12 (libcrun_context_s changed in 1.13); native-build.ts
+ * links this only when the installed package is one of those versions
+ * (forker-libcrun.ts), and only 1.8.1 (Debian 12's) has been run. Anything
+ * else gets the exec path. The build also records the crun binary's path, size and mtime:
  * a request for another crun (options.oci.crunPath), or the package since
  * upgraded, gets the exec path too, so what runs is always the crun that
  * was asked for.
@@ -31,7 +33,7 @@
 #error "SHOAL_LIBCRUN needs SHOAL_LIBCRUN_BINARY, SHOAL_LIBCRUN_SIZE and SHOAL_LIBCRUN_MTIME"
 #endif
 
-/* ---- libcrun 1.8 - 1.8.5, as declared in its headers ---- */
+/* ---- libcrun 1.8 - 1.12, as declared in its headers ---- */
 
 typedef void (*crun_output_handler)(int errno_, const char *msg, bool warning, void *arg);
 
@@ -76,13 +78,22 @@ extern char **environ;
 
 /* ---- deciding, in the forker (parent) ---- */
 
-/* 1 when argv is the one `run` shape we take, for the very crun this was built against. */
-static int crun_run_request(char **argv) {
+/*
+ * 1 when argv is the one `run` shape we take, for the very crun this was
+ * built against, named crun (crun picks a handler by the name it was run
+ * as), with no socket-activated descriptors to pass on (LISTEN_FDS, which
+ * crun's CLI honours and the node never sets).
+ */
+static int crun_run_request(char **argv, char **envp) {
   int n = 0;
   while (argv[n]) n++;
   if (n != 9 || strcmp(argv[1], "--root") != 0 || strcmp(argv[3], "run") != 0 || strcmp(argv[4], "--bundle") != 0 ||
       strcmp(argv[6], "--pid-file") != 0 || argv[8][0] == '-' || argv[5][0] != '/')
     return 0;
+  const char *base = strrchr(argv[0], '/');
+  if (strcmp(base ? base + 1 : argv[0], "crun") != 0) return 0;
+  for (char **e = envp; *e; e++)
+    if (strncmp(*e, "LISTEN_FDS=", 11) == 0) return 0;
   struct stat want, got;
   /* The same file (not merely the same name), unchanged since the build. */
   if (stat(argv[0], &got) < 0 || stat(SHOAL_LIBCRUN_BINARY, &want) < 0) return 0;
@@ -92,14 +103,17 @@ static int crun_run_request(char **argv) {
 
 /* ---- running, in the child (fork()ed; its stdio, cgroups, credentials and signals already set) ---- */
 
-static void crun_fail(libcrun_error_t err) {
+__attribute__((noreturn)) static void crun_fail(libcrun_error_t err) {
   libcrun_fail_with_error(err ? err->status : 0, "%s", err && err->msg ? err->msg : "failed");
 }
 
 __attribute__((noreturn)) static void crun_run_in_process(char **argv, char **envp) {
   /* What the exec would have closed: every descriptor of the forker's is close-on-exec. */
-  if (syscall(SYS_close_range, 3U, ~0U, 0U) < 0)
-    for (int fd = 3; fd < 65536; fd++) close(fd);
+  if (syscall(SYS_close_range, 3U, ~0U, 0U) < 0) {
+    struct rlimit rl;
+    long max = getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY ? (long)rl.rlim_cur : 65536;
+    for (long fd = 3; fd < max; fd++) close((int)fd);
+  }
   environ = envp; /* crun reads NOTIFY_SOCKET from its environment; the container's own env is config.json's */
   const char *root = argv[2], *bundle = argv[5], *pid_file = argv[7], *id = argv[8];
   if (chdir(bundle) < 0) libcrun_fail_with_error(errno, "chdir `%s` failed", bundle);
@@ -114,8 +128,10 @@ __attribute__((noreturn)) static void crun_run_in_process(char **argv, char **en
   c.pid_file = pid_file;
   c.notify_socket = getenv("NOTIFY_SOCKET");
   c.fifo_exec_wait_fd = -1;
-  c.argv = argv;
-  c.argc = 9;
+  /* Left unset: libcrun rewrites argv in place for custom handlers, assuming the kernel's contiguous
+   * strings, and these are the forker's own allocations. No handler can be chosen here (see above). */
+  c.argv = NULL;
+  c.argc = 0;
   if (libcrun_init_logging(&c.output_handler, &c.output_handler_arg, id, NULL, &err) < 0) crun_fail(err);
   /* crun also loads handler plugins from its libdir; oci-runtime.ts's configs never ask for a handler. */
   c.handler_manager = libcrun_handler_manager_create(&err);

@@ -9,10 +9,12 @@ import { existsSync, realpathSync, statSync } from 'node:fs';
 
 /**
  * crun package versions whose libcrun API is the one forker-libcrun.h
- * declares: libcrun_context_s is the same from 1.8 to 1.8.5 and changed in
- * 1.8.6 (compared across crun's release tags). Debian 12 ships 1.8.1.
+ * declares: libcrun_context_s, libcrun_error_s, the functions it calls and
+ * crun's own `run` command (src/run.c, init_libcrun_context) are the same in
+ * every release tag from 1.8 to 1.12; the context changed in 1.13. Debian 12
+ * ships 1.8.1, the one version that has run here.
  */
-export const LIBCRUN_VERSIONS = /^1\.8(\.[0-5])?([-+~]|$)/;
+export const LIBCRUN_VERSIONS = /^1\.(8|9|10|11|12)(\.\d+)?([-+~]|$)/;
 
 export interface LibcrunLink {
   /** The crun package's version. */
@@ -35,7 +37,7 @@ export function libcrunLink(): LibcrunLink | { why: string } {
   if (process.env.SHOAL_FORKER_LIBCRUN === '0') return { why: 'SHOAL_FORKER_LIBCRUN=0' };
   const version = run('dpkg-query', ['-W', '-f', '${Version}', 'crun'])?.trim();
   if (!version) return { why: "crun is not installed from Debian's package" };
-  if (!LIBCRUN_VERSIONS.test(version)) return { why: `crun ${version}'s libcrun API is not the one forker-libcrun.h declares (1.8 to 1.8.5)` };
+  if (!LIBCRUN_VERSIONS.test(version)) return { why: `crun ${version}'s libcrun API is not the one forker-libcrun.h declares (1.8 to 1.12)` };
   const files = (run('dpkg', ['-L', 'crun']) ?? '').split('\n');
   const archive = files.find((f) => f.endsWith('/libcrun.a'));
   const packaged = files.find((f) => /\/s?bin\/crun$/.test(f));

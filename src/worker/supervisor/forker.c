@@ -311,19 +311,30 @@ static void exec_path(const struct launch *l) {
 /*
  * Two helper commands the node runs per oci task, done here by their one
  * system call instead of by exec'ing util-linux: `mount -t overlay overlay -o
- * OPTS TARGET` and `umount [-l] TARGET` (rootfs.ts). mount(8) links six
- * libraries; at 300 tasks its execs alone cost a small VM ~3 s of CPU. Same
- * effect as the binaries for these argvs (an overlay takes no generic mount
- * flags: the whole -o string is its data), failures on stderr with mount(8)'s
- * exit status 32. Any other argv is exec'd as given.
+ * lowerdir=L,upperdir=U,workdir=W /TARGET` and `umount [-l] /TARGET`
+ * (rootfs.ts), when no credentials are asked for. mount(8) links six
+ * libraries; at 300 tasks its execs alone cost a small VM ~3 s of CPU. For
+ * exactly those three options mount(8) passes the -o string to the kernel
+ * as the overlay's data with no mount flags, as this does; any other option
+ * (nodev, ro, ...) or argv is exec'd as given. Failures: the reason on
+ * stderr, and mount(8)'s exit status 32.
  */
 enum { NATIVE_NONE, NATIVE_MOUNT_OVERLAY, NATIVE_UMOUNT, NATIVE_UMOUNT_LAZY };
+
+/* "lowerdir=…,upperdir=…,workdir=…" and nothing else (no further comma: no other option). */
+static int overlay_dirs_only(const char *o) {
+  const char *u = strstr(o, ",upperdir="), *w = strstr(o, ",workdir=");
+  if (strncmp(o, "lowerdir=", 9) != 0 || !u || !w || w < u) return 0;
+  int commas = 0;
+  for (const char *p = o; *p; p++) commas += *p == ',';
+  return commas == 2;
+}
 
 static int native_command(char **argv) {
   int n = 0;
   while (argv[n]) n++;
   if (n == 7 && strcmp(argv[0], "mount") == 0 && strcmp(argv[1], "-t") == 0 && strcmp(argv[2], "overlay") == 0 &&
-      strcmp(argv[3], "overlay") == 0 && strcmp(argv[4], "-o") == 0 && argv[6][0] == '/')
+      strcmp(argv[3], "overlay") == 0 && strcmp(argv[4], "-o") == 0 && overlay_dirs_only(argv[5]) && argv[6][0] == '/')
     return NATIVE_MOUNT_OVERLAY;
   if (n == 2 && strcmp(argv[0], "umount") == 0 && argv[1][0] == '/') return NATIVE_UMOUNT;
   if (n == 3 && strcmp(argv[0], "umount") == 0 && strcmp(argv[1], "-l") == 0 && argv[2][0] == '/') return NATIVE_UMOUNT_LAZY;
@@ -471,9 +482,10 @@ static const char *start(char **f, int nf) {
   l.out_w = po[1];
   l.err_w = pe[1];
 #ifdef SHOAL_LIBCRUN
-  l.in_process = crun_run_request(l.argv);
+  l.in_process = crun_run_request(l.argv, l.envp);
 #endif
-  l.native = native_command(l.argv);
+  /* Done as root by the forker itself: only what runs with the forker's own credentials. */
+  l.native = l.has_uid || l.has_gid ? NATIVE_NONE : native_command(l.argv);
   /* libcrun runs in the child, which needs memory of its own: fork, not vfork. */
   pid_t pid = l.in_process ? fork() : vfork();
   if (pid == 0) child(&l); /* never returns */
@@ -547,6 +559,9 @@ static const char *handle(char *line) {
 static void on_chld(int sig) { (void)sig; }
 
 int main(int argc, char **argv) {
+  /* Its name, whatever it was executed as (libcrun's start-up re-exec runs it from a memfd): tools
+   * tell tasks from their forkers by it (FORKER_COMMS in forker.ts). */
+  prctl(PR_SET_NAME, "shoal-forker");
   if (argc < 2) { fprintf(stderr, "usage: shoal-forker PARENT_PID\n"); return 2; }
   pid_t parent = (pid_t)atol(argv[1]);
   /* Die with the supervisor, and not start at all if it is already gone. */

@@ -338,7 +338,6 @@ export class TaskHolder {
     }
   }
 
-  /** runc/crun write the container's init PID to --pid-file once it exists: look for it while they run. */
   /**
    * Until the runtime has written the container's PID (then its record is
    * written and its creation slot freed), it exits, or the start deadline.
@@ -358,7 +357,10 @@ export class TaskHolder {
       watcher = watch(path.dirname(o.pidFile), { persistent: false }, (_event, file) => {
         if (file === name) wake?.();
       });
-      watcher.on('error', () => watcher?.close());
+      watcher.on('error', () => {
+        watcher?.close();
+        watcher = null; // the finer timer, then
+      });
     } catch {
       watcher = null; // the timer alone
     }
