@@ -17,6 +17,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpath
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { capture } from '../src/worker/runtime/common/capture.js';
+import { DEFAULT_PATH } from '../src/worker/runtime/options.js';
 import { forkerAvailable, TaskForker, type ForkedTask } from '../src/worker/supervisor/forker.js';
 import { libcrunLink } from '../src/worker/supervisor/forker-libcrun.js';
 
@@ -72,7 +73,7 @@ async function cleanup(binary: string, b: Bundles): Promise<void> {
   rmSync(b.base, { recursive: true, force: true });
 }
 
-const PATH = process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin';
+const PATH = process.env.PATH ?? DEFAULT_PATH;
 
 /** Starts n containers in `lanes` parallel lanes; ms until the last `run -d` returned, or null if any failed. Cleans up after. */
 export async function ociFloorMs(binary: string, lowerdir: string, n: number, lanes = 2): Promise<number | null> {

@@ -373,7 +373,8 @@ export function tasksOf(supervisor: number): number[] {
   return all.filter((p) => forkers.has(p.ppid) || (p.ppid === supervisor && !forkers.has(p.pid))).map((p) => p.pid);
 }
 
-function procs(): { pid: number; ppid: number; comm: string }[] {
+/** Every process on the machine: PID, parent PID and name, from /proc (one that exits meanwhile is left out). */
+export function procs(): { pid: number; ppid: number; comm: string }[] {
   const out: { pid: number; ppid: number; comm: string }[] = [];
   for (const name of readdirSync('/proc')) {
     if (!/^\d+$/.test(name)) continue;

@@ -8,6 +8,7 @@
  * message, so it must be cheap.
  */
 import type { GossipMessage } from './interface.js';
+import { weakMemo } from '../util/weak-memo.js';
 
 /** UTF-8 byte length of a JS string (surrogate pairs count 4). */
 export function utf8Length(s: string): number {
@@ -98,16 +99,8 @@ export function packetSize(sizes: number): number {
   return sizes + 3;
 }
 
-const metaSizes = new WeakMap<object, number>();
-
-function metaSize(meta: object): number {
-  let n = metaSizes.get(meta);
-  if (n === undefined) {
-    n = encodedSize(meta);
-    metaSizes.set(meta, n);
-  }
-  return n;
-}
+/** A metadata object is replaced, never changed, when a member's metadata changes. */
+const metaSize = weakMemo((meta: object) => encodedSize(meta));
 
 function binSize(b: Uint8Array): number {
   const l = b.byteLength;

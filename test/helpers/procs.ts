@@ -1,1 +1,1 @@
-export { ProcCluster, type NodeProc, type HttpResult } from '../../chaos-tests/harness/proc-cluster.js';
+export { ProcCluster, procs, type NodeProc, type HttpResult } from '../../chaos-tests/harness/proc-cluster.js';

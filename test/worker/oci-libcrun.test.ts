@@ -19,7 +19,7 @@ import { createRuntime } from '../../src/worker/runtime/index.js';
 import { INIT_CANDIDATES } from '../../src/worker/runtime/oci/oci-runtime.js';
 import { libcrunLink } from '../../src/worker/supervisor/forker-libcrun.js';
 import { busyboxBinary, busyboxRootfs } from '../helpers/busybox-rootfs.js';
-import { ProcCluster } from '../helpers/procs.js';
+import { ProcCluster, procs } from '../helpers/procs.js';
 import { waitFor } from '../helpers/wait.js';
 
 interface ApiTask {
@@ -37,14 +37,8 @@ const cmdline = (pid: number): string[] => {
     return [];
   }
 };
-const ppid = (pid: number): number => {
-  try {
-    return Number(/^PPid:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);
-  } catch {
-    return 0; // exited meanwhile: the scan below covers every process on the machine
-  }
-};
-const allPids = () => readdirSync('/proc').filter((d) => /^\d+$/.test(d)).map(Number);
+/** The parent of `pid` in a fresh look at the process table (0: gone). */
+const ppid = (pid: number): number => procs().find((p) => p.pid === pid)?.ppid ?? 0;
 
 if (!crun.ok) t.plan(0, `crun unavailable: ${crun.reason}`);
 else if (!INIT_CANDIDATES.some((p) => existsSync(p))) t.plan(0, `no container init (${INIT_CANDIDATES.join(' or ')}): install tini`);
@@ -73,14 +67,16 @@ else {
     // The container's init carries the command line (the shell execs sleep, which drops it).
     const inits = await waitFor(
       () => {
-        const found = allPids().filter((p) => cmdline(p)[0] === '/sbin/shoal-init' && cmdline(p).join(' ').includes(marker));
+        const found = procs()
+          .map((p) => p.pid)
+          .filter((p) => cmdline(p)[0] === '/sbin/shoal-init' && cmdline(p).join(' ').includes(marker));
         return found.length === 4 ? found : null;
       },
       { timeoutMs: 10_000, what: "the 4 containers' init processes" },
     );
     for (const init of inits) {
       // Running means the PID file was written: the init may not have started the task yet.
-      await waitFor(() => allPids().some((p) => ppid(p) === init && cmdline(p).join(' ') === 'sleep 300'), { timeoutMs: 10_000, what: "the task under the container's init" });
+      await waitFor(() => procs().some((p) => p.ppid === init && cmdline(p.pid).join(' ') === 'sleep 300'), { timeoutMs: 10_000, what: "the task under the container's init" });
       const runtime = ppid(init);
       const argv = cmdline(runtime);
       t.not(path.basename(argv[0] ?? ''), 'crun', 'the runtime process is not an exec of crun');

@@ -5,6 +5,7 @@
  */
 import { isTerminal, stateRank } from '../../model/index.js';
 import type { Node, Task, TaskSpec, TaskState } from '../../model/index.js';
+import { weakMemo } from '../../util/weak-memo.js';
 
 const RUNNING = stateRank('running');
 const ASSIGNED = stateRank('assigned');
@@ -121,16 +122,7 @@ export function canonical(v: unknown): string {
  * ~230 decisions while they start, a large part of each). Weak: it holds no
  * spec the store has dropped.
  */
-const canonicalBySpec = new WeakMap<object, string>();
-
-function specKey(spec: TaskSpec): string {
-  let k = canonicalBySpec.get(spec);
-  if (k === undefined) {
-    k = canonical(spec);
-    canonicalBySpec.set(spec, k);
-  }
-  return k;
-}
+const specKey = weakMemo((spec: TaskSpec) => canonical(spec));
 
 /** Whether two specs are equal by canonical string (computed once per spec object). */
 export function sameSpec(a: TaskSpec, b: TaskSpec): boolean {

@@ -30,7 +30,9 @@ export interface SupervisorOptions {
    * in order. Creating one is a burst of CPU in runc/crun and the kernel: 300
    * at once made 300 runnable processes, among which the node daemon got a
    * sliver of a core and stalled past the fence period. 4: a few per core of
-   * the 2-core reference machine (no other number was measured against it).
+   * the 2-core reference machine. One run each of 300 crun starts there
+   * (bench:density, libcrun path, 2026-12-05): 2 at once 12.8 s, 4 10.2 s,
+   * 8 9.8 s; more than 4 gained little and leaves the daemon less CPU.
    */
   ociCreatesAtOnce: number;
 }

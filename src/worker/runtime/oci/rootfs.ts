@@ -11,7 +11,10 @@ import { RuntimeError } from '../interface.js';
  * in one layer). Where overlay is unavailable (not root, odd paths, a kernel
  * without it), a full copy instead. Mounted in create(), unmounted in remove().
  * The mount helpers run asynchronously: a node creating hundreds of
- * containers must keep answering its peers meanwhile.
+ * containers must keep answering its peers meanwhile. In the node daemon
+ * they go to its C forker, which does exactly these mount and umount argvs
+ * by their system call instead of exec'ing util-linux (forker.c,
+ * native_command); elsewhere mount(8) and umount(8) run.
  */
 export type RootfsMode = 'overlay' | 'copy';
 
