@@ -49,6 +49,7 @@ import { NO_SWARM, SwarmPeer, type SwarmFigures } from './density-swarm.js';
 import { imageRootfs, ociFloorLibcrunMs, ociFloorMs } from './oci-floor.js';
 import { FORKER_COMMS } from '../src/worker/supervisor/forker.js';
 import { parseRecord } from '../src/util/log/pretty.js';
+import { unmountUnder } from '../src/node/leftovers.js';
 
 type Runtime = 'process' | 'oci';
 
@@ -140,16 +141,6 @@ function alive(pid: number, start: string): boolean {
   } catch {
     return false;
   }
-}
-
-/** Unmounts whatever is still mounted below dir (an oci task's overlay rootfs after a crash), deepest first. */
-function unmountUnder(dir: string): void {
-  const mounts = readFileSync('/proc/self/mountinfo', 'utf8')
-    .split('\n')
-    .map((l) => l.split(' ')[4])
-    .filter((m): m is string => !!m && m.startsWith(`${dir}/`))
-    .sort((a, b) => b.length - a.length);
-  for (const m of mounts) if (spawnSync('umount', [m]).status !== 0) spawnSync('umount', ['-l', m]);
 }
 
 /** The one-node cluster: started with `shoal up`, driven through its API, ended with `shoal down --purge`. */

@@ -11,7 +11,7 @@ import path from 'node:path';
 import https from 'node:https';
 import { existsSync } from 'node:fs';
 import { FORKER_COMMS } from '../../src/worker/supervisor/forker.js';
-import { destroyTaskCgroups } from '../../src/worker/runtime/common/cgroup.js';
+import { releaseLeftovers } from '../../src/node/leftovers.js';
 import { waitFor } from './wait.js';
 import { claimOctets } from './octets.js';
 import { readClientTls } from '../../src/cli/tls.js';
@@ -302,25 +302,10 @@ export class ProcCluster {
 
   async close(): Promise<void> {
     await Promise.all(this.nodes.map((n) => this.crash(n)));
-    // Tasks die with their supervisor; a task whose own children escaped its
-    // process group could still be there: end what the started.json files name.
-    const left = leftoverTasks(this.dir);
-    for (const pid of left.pids) {
-      try {
-        process.kill(-pid, 'SIGKILL');
-      } catch {
-        try {
-          process.kill(pid, 'SIGKILL');
-        } catch {
-          // already gone
-        }
-      }
-    }
-    // So do their cgroups (the node that would sweep them is gone): ~400 were left by every suite run,
-    // and a host with thousands of them creates and removes cgroups ever more slowly.
-    for (let i = 0; i < 50 && destroyTaskCgroups(left.cgroups).length > 0; i++) await new Promise((r) => setTimeout(r, 20));
-    // oci tasks' overlay roots outlive a crashed node: unmount them, or the directory cannot go.
-    unmountUnder(this.dir);
+    // What the dead nodes left outside their processes (escaped task processes, task cgroups, container
+    // state, overlay and secret mounts): ~400 cgroups were left by every suite run before, and a host with
+    // thousands of them creates and removes cgroups ever more slowly.
+    await releaseLeftovers(this.dir);
     for (let attempt = 0; ; attempt++) {
       try {
         rmSync(this.dir, { recursive: true, force: true, maxRetries: 5, retryDelay: 100 });
@@ -334,16 +319,6 @@ export class ProcCluster {
       }
     }
   }
-}
-
-function unmountUnder(dir: string): void {
-  let mounts: string[];
-  try {
-    mounts = readFileSync('/proc/self/mounts', 'utf8').split('\n').map((l) => l.split(' ')[1] ?? '');
-  } catch {
-    return;
-  }
-  for (const m of mounts.filter((p) => p.startsWith(dir + '/')).reverse()) spawnSync('umount', ['-l', m]);
 }
 
 function supervisorPid(dataDir: string): number | null {
@@ -397,42 +372,3 @@ function signal(pid: number, sig: NodeJS.Signals): void {
   }
 }
 
-/** PIDs recorded by the task supervisors under a cluster's data dirs (runtime/<name>/tasks/<id>/started.json). */
-/** The task PIDs (started.json) and the task cgroups (launch.json's for process tasks, started.json's for oci) under a cluster's dir. */
-function leftoverTasks(dir: string): { pids: number[]; cgroups: string[] } {
-  const pids: number[] = [];
-  const cgroups: string[] = [];
-  // Only the task's own cgroup (named by its task ID): a container left in a controller's root must not have that root emptied.
-  const addCgroups = (dirs: unknown, taskId: string) => {
-    if (!dirs || typeof dirs !== 'object') return;
-    for (const d of Object.values(dirs)) if (typeof d === 'string' && d.startsWith('/sys/fs/cgroup/') && path.basename(d) === taskId) cgroups.push(d);
-  };
-  const walk = (d: string, depth: number) => {
-    let names: string[];
-    try {
-      names = readdirSync(d);
-    } catch {
-      return;
-    }
-    for (const n of names) {
-      const p = path.join(d, n);
-      if (n === 'started.json') {
-        try {
-          const rec = JSON.parse(readFileSync(p, 'utf8')) as { pid?: number; cgroupDirs?: unknown };
-          if (typeof rec.pid === 'number' && rec.pid > 1) pids.push(rec.pid);
-          addCgroups(rec.cgroupDirs, path.basename(d));
-        } catch {
-          // half-written: the task never started
-        }
-      } else if (n === 'launch.json') {
-        try {
-          addCgroups((JSON.parse(readFileSync(p, 'utf8')) as { cgroups?: unknown }).cgroups, path.basename(d));
-        } catch {
-          // half-written
-        }
-      } else if (depth < 6) walk(p, depth + 1);
-    }
-  };
-  walk(dir, 0);
-  return { pids, cgroups };
-}

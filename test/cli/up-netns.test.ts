@@ -9,7 +9,7 @@
  * iproute2/nftables/nsenter, busybox-static or crun/runc are missing.
  */
 import { execFile } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import t from 'tap';
@@ -46,6 +46,25 @@ const alive = (pid: number) => {
     return false;
   }
 };
+
+/** The cgroup directories named by these task IDs, in every v1 hierarchy (searched a few levels deep). */
+function findCgroups(ids: string[]): string[] {
+  const found: string[] = [];
+  const walk = (d: string, depth: number) => {
+    let names: string[];
+    try {
+      names = readdirSync(d, { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => e.name);
+    } catch {
+      return;
+    }
+    for (const n of names) {
+      if (ids.includes(n)) found.push(path.join(d, n));
+      else if (depth < 5) walk(path.join(d, n), depth + 1);
+    }
+  };
+  walk('/sys/fs/cgroup', 0);
+  return found;
+}
 
 const netnsList = async () => new Set((await run('ip', ['netns', 'list'])).stdout.split('\n').map((l) => l.split(' ')[0]!).filter(Boolean));
 const linkNames = async () => new Set((await run('ip', ['-o', 'link', 'show'])).stdout.split('\n').map((l) => /^\d+: ([^:@]+)/.exec(l)?.[1]).filter((x): x is string => !!x));
@@ -101,7 +120,11 @@ t.test('shoal up in network namespaces: Ready on 10.x, published port from the h
   r = await shoal('network', 'create', '-d', 'overlay', 'app');
   t.equal(r.code, 0, r.err);
   // One replica: at least two nodes have none, and must still answer (the routing mesh).
-  r = await shoal('service', 'create', '--name', 'web', '--network', 'app', '-p', '8080:80', '--timeout', '60s', 'busybox:latest', 'sh', '-c', 'echo "web $(hostname)" > /tmp/index.html; exec httpd -f -p 80 -h /tmp');
+  // With a secret: its per-task tmpfs is outside the cluster dir (/run/shoal/secrets/<node>), and must not outlive a crash either.
+  writeFileSync(path.join(cwd, 'token'), 's3cret\n');
+  r = await shoal('secret', 'create', 'token', path.join(cwd, 'token'));
+  t.equal(r.code, 0, r.err);
+  r = await shoal('service', 'create', '--name', 'web', '--network', 'app', '--secret', 'token', '-p', '8080:80', '--timeout', '60s', 'busybox:latest', 'sh', '-c', 'echo "web $(hostname)" > /tmp/index.html; exec httpd -f -p 80 -h /tmp');
   t.equal(r.code, 0, `${r.err}${r.out}`);
   for (const a of addrs) {
     const body = await waitFor(
@@ -149,6 +172,14 @@ t.test('shoal up in network namespaces: Ready on 10.x, published port from the h
   });
   const nsBeforeCrash = await netnsList();
   t.ok(taskNetns.length > 0 && taskNetns.every((n) => nsBeforeCrash.has(n)), `the web task's namespace exists: ${taskNetns.join(', ')}`);
+  // The web task's secret tmpfs and cgroups, which the crashed node will never release itself.
+  const secretMounts = () => readFileSync('/proc/self/mountinfo', 'utf8').split('\n').map((l) => l.split(' ')[4] ?? '').filter((m) => m.startsWith('/run/shoal/secrets/'));
+  const nodeIds = recorded().nodes.map((n) => (JSON.parse(readFileSync(path.join(cwd, '.shoal', n.name, 'data', 'node.json'), 'utf8')) as { nodeId: string }).nodeId);
+  const ours = () => secretMounts().filter((m) => nodeIds.some((id) => m.startsWith(`/run/shoal/secrets/${id}/`)));
+  const webTasks = (await shoal('service', 'ps', 'web', '-q', '--no-trunc', '--filter', 'desired-state=running')).out.split('\n').filter(Boolean);
+  const taskCgroups = () => findCgroups(webTasks);
+  t.equal(ours().length, 1, `the web task's secrets are on a tmpfs of its own: ${ours().join(', ')}`);
+  t.ok(taskCgroups().length > 0, `the web task has cgroups: ${taskCgroups().slice(0, 3).join(', ')}`);
   for (const n of recorded().nodes) process.kill(n.pid!, 'SIGKILL');
   await waitFor(() => recorded().nodes.every((n) => !alive(n.pid!)), { timeoutMs: 10_000, what: 'the killed nodes to be gone' });
   r = await shoal('down', '--purge');
@@ -157,6 +188,9 @@ t.test('shoal up in network namespaces: Ready on 10.x, published port from the h
   t.match(r.out, /^Stopped \d+ process(es)? \w+ left in its namespace/m, 'what the crashed nodes left running is stopped');
   t.match(r.out, /Removed \.shoal\n$/);
   t.notOk(readFileSync('/proc/mounts', 'utf8').includes(cwd + '/'), 'nothing stays mounted under the cluster dir');
+  t.same(ours(), [], 'no secret tmpfs of the crashed nodes stays mounted');
+  t.same(nodeIds.filter((id) => existsSync(`/run/shoal/secrets/${id}`)), [], 'nor their secrets directories');
+  t.same(taskCgroups(), [], "nor the web task's cgroups");
   const ns = await netnsList();
   const links = await linkNames();
   t.same(

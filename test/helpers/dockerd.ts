@@ -18,6 +18,7 @@ import { createReadStream, existsSync, mkdirSync, openSync, closeSync, readdirSy
 import http from 'node:http';
 import path from 'node:path';
 import { waitFor } from './wait.js';
+import { unmountUnder } from '../../src/node/leftovers.js';
 
 export interface DockerdOptions {
   /** Distinguishes concurrent daemons (one per test file): /tmp/shoal-dockerd/<name>. */
@@ -118,18 +119,6 @@ async function killAll(pids: number[], graceMs: number): Promise<void> {
     }
   }
   await waitFor(() => pids.every((p) => !alive(p)), { timeoutMs: 5_000, what: 'old daemon processes to die' }).catch(() => undefined);
-}
-
-/** Unmounts everything mounted below dir (container rootfs, shm, netns of a crashed daemon), deepest first. */
-function unmountUnder(dir: string): void {
-  const mounts = readFileSync('/proc/self/mountinfo', 'utf8')
-    .split('\n')
-    .map((l) => l.split(' ')[4])
-    .filter((m): m is string => !!m && m.startsWith(`${dir}/`))
-    .sort((a, b) => b.length - a.length);
-  for (const m of mounts) {
-    if (spawnSync('umount', [m]).status !== 0) spawnSync('umount', ['-l', m]);
-  }
 }
 
 /** The process that started the daemon in dir (pid + /proc start time), if it is still alive. */

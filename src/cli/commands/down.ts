@@ -4,8 +4,7 @@
  * them (recorded in cluster.json, so also after the nodes crashed; `shoal
  * up` makes them again); delete its data only with --purge.
  */
-import { execFile } from 'node:child_process';
-import { readFileSync, rmSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
 import { CliError } from '../errors.js';
@@ -13,28 +12,9 @@ import { DEFAULT_CLUSTER_DIR, nodeDataDir, readCluster, writeCluster } from '../
 import { netnsPids, netnsUnavailable, removeNetns, removeTaskNetns } from '../local/netns.js';
 import { isNodeProcess, processesUnder, stopProcess } from '../local/processes.js';
 import { parseDuration } from '../units.js';
+import { releaseLeftovers } from '../../node/leftovers.js';
 import { out } from './common.js';
 import { flagValue } from './service-create-flags.js';
-
-/**
- * Unmounts what is mounted under the cluster dir (the oci rootfs overlays
- * of tasks a crashed node left behind), deepest first, so --purge can
- * delete it. Lazy (-l): a process still inside lets go when it ends.
- */
-async function unmountUnder(dir: string): Promise<void> {
-  let mounts: string[];
-  try {
-    mounts = readFileSync('/proc/mounts', 'utf8')
-      .split('\n')
-      .map((l) => (l.split(' ')[1] ?? '').replace(/\\040/g, ' '))
-      .filter((m) => m.startsWith(dir + path.sep));
-  } catch {
-    return; // no /proc/mounts: not Linux, nothing of ours is mounted
-  }
-  for (const m of mounts.sort((a, b) => b.length - a.length)) {
-    await new Promise<void>((resolve) => execFile('umount', ['-l', '--', m], { timeout: 10_000 }, () => resolve()));
-  }
-}
 
 export function registerDown(program: Command): void {
   program
@@ -82,7 +62,15 @@ export function registerDown(program: Command): void {
         // let it recreate part of the tree (seen: .shoal back after "Removed .shoal").
         const left = processesUnder(dir);
         if (left.length > 0) await Promise.all(left.map((pid) => stopProcess(pid, graceMs)));
-        await unmountUnder(dir);
+        // What crashed nodes left outside their processes (task cgroups, overlay and secret mounts): gone with their data.
+        const r = await releaseLeftovers(dir);
+        const what = [
+          r.cgroups > 0 ? `${r.cgroups} task cgroup${r.cgroups === 1 ? '' : 's'}` : '',
+          r.containers > 0 ? `${r.containers} container state${r.containers === 1 ? '' : 's'}` : '',
+          r.mounts > 0 ? `${r.mounts} mount${r.mounts === 1 ? '' : 's'} under ${rd}` : '',
+          r.secrets.length > 0 ? `the secret and config mounts of ${r.secrets.length} node${r.secrets.length === 1 ? '' : 's'}` : '',
+        ].filter(Boolean);
+        if (what.length > 0) out(`Released ${what.join(', ')}\n`);
         try {
           rmSync(dir, { recursive: true, force: true });
         } catch (err) {
