@@ -3,10 +3,11 @@
  * a step that reports its cost (spent) makes the loop rest restRatio × that
  * cost before the next, pokes during the rest becoming one step at its end;
  * a cheap step (or restRatio 0) rests not at all; a rest is at most 200 ms;
- * a step's own wake-up comes no earlier than the rest allows.
+ * a step's own wake-up comes no earlier than the rest allows; nudges (changes
+ * that may wait) are stepped on at most once per NUDGE_GAP_MS.
  */
 import t from 'tap';
-import { SerialLoop } from '../../src/manager/leader/serial-loop.js';
+import { NUDGE_GAP_MS, SerialLoop } from '../../src/manager/leader/serial-loop.js';
 import { SimTimers } from '../sim/timers.js';
 
 function harness(restRatio: number, costMs: number, wakeIn: number | null = null) {
@@ -90,4 +91,37 @@ t.test('a rest is at most 200 ms, however long the step', async (t) => {
     await new Promise((r) => setImmediate(r));
   }
   t.same(steps, [0, 200], 'a 1 s step rested 200 ms, not 3 s');
+});
+
+t.test('nudges: at once after a quiet spell; in a storm, one step per NUDGE_GAP_MS; a poke does not wait for them', async (t) => {
+  const { timers, steps, loop } = harness(0, 0);
+  const tick = async (ms: number) => {
+    timers.advance(ms);
+    await new Promise((r) => setImmediate(r));
+  };
+  loop.start();
+  await tick(0);
+  t.same(steps, [0]);
+  // A storm: a nudge every 10 ms for 600 ms.
+  for (let i = 0; i < 60; i++) {
+    loop.nudge();
+    await tick(10);
+  }
+  t.same(steps, [0, 200, 400, 600], `one step per ${NUDGE_GAP_MS} ms, each seeing every nudge before it`);
+  // Nothing left pending once a step has seen the last nudge.
+  await tick(1_000);
+  t.same(steps.length, 4, 'no step without a nudge after the last one');
+  // After a quiet spell a nudge runs at once.
+  loop.nudge();
+  await tick(0);
+  t.same(steps.at(-1), 1_600, 'a lone nudge after a quiet spell runs at once');
+  // A poke right after does not wait for the nudge gap.
+  loop.nudge();
+  await tick(5);
+  loop.poke();
+  await tick(0);
+  t.same(steps.slice(-2), [1_600, 1_605], 'the poke ran at once, and answered the pending nudge');
+  await tick(1_000);
+  t.same(steps.length, 6, 'the nudge it answered does not step again');
+  loop.stop();
 });

@@ -9,6 +9,13 @@ import { systemTimers, type TimerHandle, type Timers } from '../../util/timers.j
  */
 /** The longest rest after one step: 200 ms, next to a heal of ~1.3 s. */
 const MAX_REST_MS = 200;
+/**
+ * How long after the last step a nudge (a change the step may see a little
+ * later) may wait for more: 200 ms. A lone change after a quiet spell runs
+ * at once; a storm of them (300 tasks each reporting five states while they
+ * start) runs at most five steps a second instead of one per status commit.
+ */
+export const NUDGE_GAP_MS = 200;
 
 export class SerialLoop {
   private running = false;
@@ -16,6 +23,12 @@ export class SerialLoop {
   private stopped = true;
   private timer: TimerHandle | null = null;
   private immediate: TimerHandle | null = null;
+  /** A nudged step, due NUDGE_GAP_MS after the last one started. */
+  private nudged: TimerHandle | null = null;
+  /** A nudge came while a step ran. */
+  private nudgedDuring = false;
+  /** When the last step started (timers.now()): what it saw is at most this old. */
+  private lastStart = -Infinity;
   /** No step starts before this (timers.now()): the rest after a costly one (spent). */
   private restUntil = -Infinity;
 
@@ -55,8 +68,10 @@ export class SerialLoop {
     this.restUntil = -Infinity;
     this.timers.clear(this.timer);
     this.timers.clear(this.immediate);
+    this.timers.clear(this.nudged);
     this.timer = null;
     this.immediate = null;
+    this.nudged = null;
   }
 
   poke(): void {
@@ -76,10 +91,36 @@ export class SerialLoop {
     );
   }
 
+  /**
+   * A change the step must see, but not at once (a task's progress between
+   * two live states): stepped on within NUDGE_GAP_MS of the last step's
+   * start, together with whatever else came meanwhile, or at once when the
+   * last step is older than that.
+   */
+  nudge(): void {
+    if (this.stopped) return;
+    if (this.running) {
+      this.nudgedDuring = true;
+      return;
+    }
+    if (this.immediate || this.nudged) return;
+    const wait = Math.max(0, this.lastStart + NUDGE_GAP_MS - this.timers.now());
+    if (wait === 0) return this.poke();
+    this.nudged = this.timers.setTimeout(() => {
+      this.nudged = null;
+      this.poke();
+    }, wait);
+  }
+
   private async run(): Promise<void> {
     if (this.stopped || this.running) return;
     this.running = true;
     this.dirty = false;
+    this.nudgedDuring = false;
+    // This step sees every change so far: a pending nudge is answered by it.
+    this.timers.clear(this.nudged);
+    this.nudged = null;
+    this.lastStart = this.timers.now();
     let wakeIn: number | null = null;
     try {
       wakeIn = await this.step();
@@ -94,6 +135,7 @@ export class SerialLoop {
     this.timers.clear(this.timer);
     this.timer = null;
     if (this.dirty) return this.poke();
+    if (this.nudgedDuring) this.nudge();
     if (wakeIn !== null) this.timer = this.timers.setTimeout(() => this.poke(), Math.max(0, wakeIn));
   }
 }
