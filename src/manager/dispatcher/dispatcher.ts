@@ -29,8 +29,8 @@ interface Session {
    * this: a shortened cluster period must not disconnect every agent once.
    */
   toldMs: number;
-  /** taskId → Version.Index last sent. */
-  sent: Map<string, number>;
+  /** taskId → the version of the task last sent (or passed over as status-only, see pushAssignments). */
+  sent: Map<string, Task>;
   /** The gossip key the node last said it sends with (heartbeats). */
   gossipKeyId?: string;
   /** The roots it trusts and the root of its certificate, as its heartbeats last said (a CA rotation waits on them). */
@@ -567,9 +567,13 @@ export class Dispatcher {
     for (const t of current) {
       seen.add(t.ID);
       // Sent once every balancer let the old copy go (a stop), or has caught up with the plans (a new task).
-      if (!full && s.sent.get(t.ID) !== t.Version.Index && (s.sent.has(t.ID) ? this.holdStop(t) : this.holdStart(t))) continue;
-      if (full || s.sent.get(t.ID) !== t.Version.Index) upsert.push(t);
-      s.sent.set(t.ID, t.Version.Index);
+      const last = s.sent.get(t.ID);
+      if (!full && last?.Version.Index !== t.Version.Index && (last ? this.holdStop(t) : this.holdStart(t))) continue;
+      // The node's own status reports, committed, are not sent back to it (SwarmKit's rule): it knows
+      // them, and 300 tasks starting made 1,500 echoes for the agent to decode and step through. Only
+      // a change of anything else (desired state, placement, orchestration) is news; a full set sends all.
+      if (full || (last?.Version.Index !== t.Version.Index && !(last && statusOnly(last, t)))) upsert.push(t);
+      s.sent.set(t.ID, t);
     }
     const removed: string[] = [];
     for (const id of [...s.sent.keys()]) {
@@ -606,4 +610,12 @@ export class Dispatcher {
     for (const k of s.sentData) if (!held.has(k)) s.sentData.delete(k);
   }
 
+}
+
+/** `b` differs from `a` only in what its node reported (Status) and the store's stamp of that (Version, UpdatedAt). */
+function statusOnly(a: Task, b: Task): boolean {
+  const keys = Object.keys(b) as (keyof Task)[];
+  if (keys.length !== Object.keys(a).length) return false;
+  // The store copies a task on every patch (spread): what a status report did not touch is the same object.
+  return keys.every((k) => k === 'Status' || k === 'Version' || k === 'UpdatedAt' || a[k] === b[k]);
 }
