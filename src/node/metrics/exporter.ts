@@ -25,7 +25,7 @@ import type { AgentMetrics } from '../../worker/agent/metrics.js';
 import type { Runtime } from '../../worker/runtime/interface.js';
 import type { DataPlaneMetrics } from '../../overlay-net/dataplane/metrics.js';
 import type { DnsMetrics } from '../../overlay-net/dns/metrics.js';
-import type { Task } from '../../model/index.js';
+import type { Task, TaskState } from '../../model/index.js';
 import { isTerminal } from '../../model/index.js';
 import type { Histogram } from '../../util/histogram.js';
 import { counterFamilies, family, secondsHistogramSamples, type Family, type Sample } from './family.js';
@@ -47,7 +47,7 @@ export interface NodeMetricsParts {
   gossip(): { metrics: GossipDriverMetrics; core: { metrics: GossipMetrics; probeRttMs: Histogram }; members(): MemberRecord[] } | null;
   manager(): Manager | null;
   api(): { metrics: ApiMetrics } | null;
-  agent(): { metrics: AgentMetrics; tasks(): Task[]; runtimeOf(taskId: string): Runtime | undefined } | null;
+  agent(): { metrics: AgentMetrics; tracked(): { task: Task; state: TaskState }[]; runtimeOf(taskId: string): Runtime | undefined } | null;
   session(): { heartbeatRttMs: Histogram; heartbeatFailures: number } | null;
   dataPlane(): { kernel: { metrics: DataPlaneMetrics }; resolver: { metrics: DnsMetrics } | null } | null;
   /** Log records written by this process, by level (none: the process keeps no log). */
@@ -258,7 +258,7 @@ function agentFamilies(p: NodeMetricsParts): Family[] {
       const a = p.agent();
       if (!a) return [];
       const by: Record<string, number> = {};
-      for (const t of a.tasks()) by[t.Status.State] = (by[t.Status.State] ?? 0) + 1;
+      for (const { state } of a.tracked()) by[state] = (by[state] ?? 0) + 1;
       return Object.entries(by).map(([state, value]) => ({ labels: { state }, value }));
     }),
     family('shoal_session_heartbeat_rtt_seconds', 'heartbeat round trips to the leader’s dispatcher, seconds', 'histogram', () => {
@@ -280,7 +280,10 @@ function taskResourceFamilies(p: NodeMetricsParts): Family[] {
     (pending ??= (async () => {
       const a = p.agent();
       if (!a) return [];
-      const live = a.tasks().filter((t) => t.Status.State === 'running' || t.Status.State === 'starting');
+      const live = a
+        .tracked()
+        .filter(({ state }) => state === 'running' || state === 'starting')
+        .map(({ task }) => task);
       const out: { labels: Record<string, string>; cpu?: number; mem?: number }[] = [];
       for (let i = 0; i < live.length; i += STATS_CONCURRENCY) {
         const batch = live.slice(i, i + STATS_CONCURRENCY);

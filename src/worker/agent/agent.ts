@@ -1,6 +1,6 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { isTerminal, type Task } from '../../model/index.js';
+import { isTerminal, type Task, type TaskState } from '../../model/index.js';
 import type { Runtime } from '../runtime/interface.js';
 import { runtimeFor } from './run-spec.js';
 import { TaskController } from './task-controller.js';
@@ -56,6 +56,16 @@ export class Agent {
   /** Tasks this node currently tracks (for logs and tests). */
   tasks(): Task[] {
     return [...this.controllers.values()].map((c) => c.task);
+  }
+
+  /**
+   * Every task tracked here with the state its controller has it in: what
+   * this node knows first-hand (a task's Status as the managers sent it is
+   * the one it was assigned with, since the dispatcher does not send a
+   * node's own reports back).
+   */
+  tracked(): { task: Task; state: TaskState }[] {
+    return [...this.controllers.values()].map((c) => ({ task: c.task, state: c.state }));
   }
 
   controller(taskId: string): TaskController | undefined {
