@@ -559,9 +559,14 @@ export class Dispatcher {
     }
   }
 
-  /** What an agent must know: every task on its node that has not reached a terminal state. */
+  /**
+   * What an agent must know: every task on its node that the scheduler has
+   * assigned (SwarmKit's rule: a global task is created on its node, but may
+   * still be left pending there for want of resources) and that has not
+   * reached a terminal state.
+   */
   private pushAssignments(s: Session, full: boolean): void {
-    const current = this.deps.ctx.store.tasksOnNode(s.nodeId).filter((t) => !isTerminal(t.Status.State));
+    const current = this.deps.ctx.store.tasksOnNode(s.nodeId).filter((t) => stateRank(t.Status.State) >= ASSIGNED && !isTerminal(t.Status.State));
     const upsert: Task[] = [];
     const seen = new Set<string>();
     for (const t of current) {
@@ -611,6 +616,8 @@ export class Dispatcher {
   }
 
 }
+
+const ASSIGNED = stateRank('assigned');
 
 /** `b` differs from `a` only in what its node reported (Status) and the store's stamp of that (Version, UpdatedAt). */
 function statusOnly(a: Task, b: Task): boolean {

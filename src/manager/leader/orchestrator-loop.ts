@@ -77,12 +77,14 @@ export class OrchestratorLoop {
     if (!r.ok) throw verdictError({ ...r, message: `proposal of ${ops.length} actions failed: ${r.message}` });
     this.actionsProposed += ops.length;
     this.metrics.add(d.stats, ops.length);
-    // The applied batch pokes the loop through the watch; decide again then.
+    // Decide again once the batch has applied (it has: commit resolves after the apply). Not left to
+    // the watch: a batch that only changes live tasks (a promotion, a stop) is a mere nudge there.
+    this.loop.poke();
     return wakeIn;
   }
 }
 
-/** A live task's status update: nothing the orchestrator must answer at once. */
+/** An update of a live task (its progress, a placement, a desired state): nothing the orchestrator must answer at once. */
 function progressOnly(c: Change): boolean {
   return c.kind === 'task' && c.action === 'update' && !isTerminal((c.object as Task).Status.State);
 }

@@ -42,6 +42,8 @@ const DEFAULT_LISTEN_WAIT_MS = 10_000;
 /** A node that just (re)joined is granted its lease within a renewal period (100 ms) of registering. */
 const DEFAULT_LEASE_WAIT_MS = 5_000;
 const LEASE_RETRY_MS = 100;
+/** After a step failed unexpectedly, it is tried again this much later. */
+const STEP_RETRY_MS = 2_000;
 
 /**
  * One task on this node: walks it through accepted → preparing → ready →
@@ -94,7 +96,14 @@ export class TaskController {
   }
 
   kick(): void {
-    this.chain = this.chain.then(() => this.step()).catch((err: Error) => this.log.error(`task ${this.task.ID}: ${err.message}`));
+    this.chain = this.chain
+      .then(() => this.step())
+      .catch((err: Error) => {
+        this.log.error(`task ${this.task.ID}: ${err.message}`);
+        // What failed outside the runtime's own error handling (a durable write of its state, say) is
+        // tried again: the managers send a task again only when they change it, so nothing else may.
+        if (this.deps.alive() && !isTerminal(this.state)) this.deps.timers.setTimeout(() => this.kick(), STEP_RETRY_MS);
+      });
   }
 
   /** Waits for whatever step is running (tests, shutdown). */
