@@ -149,7 +149,9 @@ export async function releaseLeftovers(dir: string): Promise<Released> {
   }
   for (const c of left.containers) spawnSync(c.binary, ['--root', c.root, 'delete', '--force', c.id], { timeout: 10_000, stdio: 'ignore' });
   // A cgroup goes once its last process has been reaped: a killed task may take a moment.
-  let cgroupsLeft = destroyTaskCgroups(left.cgroups);
+  // Only those still there count as released (a task removed in time took its own along).
+  const cgroups = left.cgroups.filter((d) => existsSync(d));
+  let cgroupsLeft = destroyTaskCgroups(cgroups);
   for (let i = 0; i < 50 && cgroupsLeft.length > 0; i++) {
     await new Promise((r) => setTimeout(r, 20));
     cgroupsLeft = destroyTaskCgroups(cgroupsLeft);
@@ -165,5 +167,5 @@ export async function releaseLeftovers(dir: string): Promise<Released> {
     rmSync(root, { recursive: true, force: true });
     secrets.push(id);
   }
-  return { pids: left.pids.length, cgroups: left.cgroups.length - cgroupsLeft.length, containers: left.containers.length, mounts, secrets };
+  return { pids: left.pids.length, cgroups: cgroups.length - cgroupsLeft.length, containers: left.containers.length, mounts, secrets };
 }
