@@ -142,7 +142,12 @@ export class ChaosCluster {
     return request({ host: n.proc.host, port: n.proc.apiPort, tls }, method, p, body, timeoutMs);
   }
 
-  control<T = { ok: boolean; error?: string }>(n: ChaosNode, cmd: ControlCommand, timeoutMs = 1_000): Promise<T | null> {
+  /**
+   * A fault command to one node. 5 s by default: a manager that just came back from a crash, on a
+   * loaded machine, took over a second to answer (a clock jump was skipped for that on a fresh
+   * clone, seed 110913). Liveness polls (status) pass their own short timeout.
+   */
+  control<T = { ok: boolean; error?: string }>(n: ChaosNode, cmd: ControlCommand, timeoutMs = 5_000): Promise<T | null> {
     if (!n.proc.proc) return Promise.resolve(null);
     return control<T>(n.proc.dataDir, cmd, timeoutMs);
   }

@@ -7,18 +7,15 @@
 import { pick, type FaultImpl } from './impl.js';
 
 const JUMPS_MS = [-3_600_000, -600_000, -60_000, 60_000, 600_000, 3_600_000];
-const CONTROL_TIMEOUT_MS = 5_000;
 
 export const clockJump: FaultImpl = async ({ c, ev, leader }) => {
   const target = leader ?? pick(ev, c.managers().filter((m) => c.up(m)));
   if (!target) return { skip: 'no manager answers' };
   const offsetMs = pick(ev, JUMPS_MS)!;
-  // A manager that just came back from a crash, on a loaded machine, can take over a second to answer
-  // (the fault was skipped for that once, seed 110913 on a fresh clone).
-  const r = await c.control(target, { cmd: 'clock', offsetMs }, CONTROL_TIMEOUT_MS);
+  const r = await c.control(target, { cmd: 'clock', offsetMs });
   if (!r?.ok) {
     // It may have taken it after all: put it back rather than leave an unrecorded jump behind.
-    await c.control(target, { cmd: 'clock', offsetMs: 0 }, CONTROL_TIMEOUT_MS);
+    await c.control(target, { cmd: 'clock', offsetMs: 0 });
     return { skip: `${target.name} did not take the clock command` };
   }
   return {
@@ -27,7 +24,7 @@ export const clockJump: FaultImpl = async ({ c, ev, leader }) => {
     workersLost: [],
     note: `${target.name} clock ${offsetMs > 0 ? '+' : ''}${offsetMs / 1000} s`,
     heal: async () => {
-      await c.control(target, { cmd: 'clock', offsetMs: 0 }, CONTROL_TIMEOUT_MS);
+      await c.control(target, { cmd: 'clock', offsetMs: 0 });
     },
   };
 };

@@ -25,7 +25,7 @@ import { destroyTaskCgroups } from '../worker/runtime/common/cgroup.js';
 import { loadIdentity } from './state.js';
 
 /** Mount points at or below `dir`, deepest first (from this process's mount table). */
-export function mountsUnder(dir: string): string[] {
+function mountsUnder(dir: string): string[] {
   let table: string;
   try {
     table = readFileSync('/proc/self/mountinfo', 'utf8');
@@ -47,7 +47,7 @@ export function unmountUnder(dir: string): void {
   }
 }
 
-export interface TaskLeftovers {
+interface TaskLeftovers {
   /** Main PIDs of tasks that started (their process groups may outlive the supervisor). */
   pids: number[];
   /** The tasks' own cgroup directories (named by their task IDs). */
@@ -57,7 +57,7 @@ export interface TaskLeftovers {
 }
 
 /** What the task directories below `dir` (a data dir, or a directory of them) say their tasks hold. */
-export function taskLeftovers(dir: string): TaskLeftovers {
+function taskLeftovers(dir: string): TaskLeftovers {
   const out: TaskLeftovers = { pids: [], cgroups: [], containers: [] };
   // Only the task's own cgroup (named by its task ID): a container left in a controller's root must not have that root emptied.
   const addCgroups = (dirs: unknown, taskId: string) => {
@@ -99,9 +99,10 @@ export function taskLeftovers(dir: string): TaskLeftovers {
   return out;
 }
 
-/** The node data directories at or below `dir` (those holding a node identity). */
-function nodeDataDirs(dir: string, depth = 0): string[] {
-  if (loadIdentitySafe(dir)) return [dir];
+/** The IDs of the nodes whose data directories are at or below `dir` (those holding a node identity). */
+function nodeIds(dir: string, depth = 0): string[] {
+  const id = loadIdentitySafe(dir);
+  if (id) return [id];
   if (depth >= 3) return [];
   let names: string[];
   try {
@@ -109,7 +110,7 @@ function nodeDataDirs(dir: string, depth = 0): string[] {
   } catch {
     return [];
   }
-  return names.flatMap((n) => nodeDataDirs(path.join(dir, n), depth + 1));
+  return names.flatMap((n) => nodeIds(path.join(dir, n), depth + 1));
 }
 
 function loadIdentitySafe(dataDir: string): string | null {
@@ -121,7 +122,6 @@ function loadIdentitySafe(dataDir: string): string | null {
 }
 
 export interface Released {
-  pids: number;
   cgroups: number;
   containers: number;
   mounts: number;
@@ -159,13 +159,12 @@ export async function releaseLeftovers(dir: string): Promise<Released> {
   const mounts = mountsUnder(dir).length;
   unmountUnder(dir);
   const secrets: string[] = [];
-  for (const data of nodeDataDirs(dir)) {
-    const id = loadIdentitySafe(data)!;
+  for (const id of nodeIds(dir)) {
     const root = defaultSecretsRoot(id);
     if (!existsSync(root)) continue;
     unmountUnder(root);
     rmSync(root, { recursive: true, force: true });
     secrets.push(id);
   }
-  return { pids: left.pids.length, cgroups: cgroups.length - cgroupsLeft.length, containers: left.containers.length, mounts, secrets };
+  return { cgroups: cgroups.length - cgroupsLeft.length, containers: left.containers.length, mounts, secrets };
 }

@@ -9,7 +9,11 @@
  *   old assignment going on once it was taken back);
  * - a task that ended while its report was lost (the node crashed before a
  *   manager acknowledged it) is reported again when the managers send it
- *   with a live status, so its slot's successor does not wait forever.
+ *   with a live status, so its slot's successor does not wait forever;
+ * - a step that throws outside the runtime's own error handling (the
+ *   durable write of `ready` fails once, as a full disk would make it) is
+ *   tried again 2 s later: the managers send a task again only when they
+ *   change it, never for the node's own reports, so nothing else would.
  */
 import t from 'tap';
 import { TaskController } from '../../src/worker/agent/task-controller.js';
@@ -19,6 +23,7 @@ import { silentLogger } from '../../src/util/log/interface.js';
 import { SimTimers } from '../sim/timers.js';
 import { FakeRuntime } from './fake-runtime.js';
 import { MemoryTaskStore } from '../cluster-sim/sim-runtime.js';
+import type { LocalTask, TaskStore } from '../../src/worker/agent/task-db.js';
 
 /** A runtime whose starts need the node's lease, as the supervisor's do. */
 class LeasedRuntime extends FakeRuntime {
@@ -45,13 +50,32 @@ function mkTask(desired: TaskState, observed: TaskState): Task {
   } as unknown as Task;
 }
 
-function setup(local: { state: TaskState; created: boolean } = { state: 'assigned', created: false }) {
+/** A task db whose write of the given state fails the first `failures` times. */
+class FlakyStore extends MemoryTaskStore {
+  failed = 0;
+  constructor(
+    private readonly failOn: TaskState,
+    private failures: number,
+  ) {
+    super();
+  }
+  override async put(row: LocalTask): Promise<void> {
+    if (row.state === this.failOn && this.failures > 0) {
+      this.failures--;
+      this.failed++;
+      throw new Error('SQLITE_FULL: database or disk is full');
+    }
+    return super.put(row);
+  }
+}
+
+function setup(local: { state: TaskState; created: boolean } = { state: 'assigned', created: false }, db: TaskStore = new MemoryTaskStore()) {
   const timers = new SimTimers();
   const rt = new LeasedRuntime();
   const reports: TaskStatus[] = [];
   const task = mkTask('running', 'assigned');
   const c = new TaskController(
-    { runtime: rt, db: new MemoryTaskStore(), report: (_id, st) => reports.push(st), log: silentLogger, alive: () => true, wall: () => timers.wall(), timers, leaseWaitMs: 5_000 },
+    { runtime: rt, db, report: (_id, st) => reports.push(st), log: silentLogger, alive: () => true, wall: () => timers.wall(), timers, leaseWaitMs: 5_000 },
     { id: task.ID, task, runtime: 'process', state: local.state, created: local.created, updatedMs: 0 },
   );
   const flush = async () => {
@@ -118,4 +142,21 @@ t.test('an end the managers never recorded is reported again when they send the 
   c.update(mkTask('shutdown', 'failed'));
   await advance(0);
   t.same(states(), ['failed'], 'once recorded, not again');
+});
+
+t.test('a step whose durable write failed is tried again 2 s later, and the task runs', async (t) => {
+  const db = new FlakyStore('ready', 1);
+  const { c, rt, advance, states } = setup(undefined, db);
+  rt.leaseValid = true;
+  c.kick();
+  await advance(0);
+  t.equal(db.failed, 1, 'the write of ready failed');
+  t.same(states(), ['accepted', 'preparing'], 'the task stopped there');
+  t.same(rt.running(), []);
+  await advance(1_900);
+  t.same(rt.running(), [], 'not yet tried again 1.9 s later');
+  await advance(200);
+  t.same(rt.running(), ['task1'], 'tried again at 2 s: it runs');
+  t.same(states(), ['accepted', 'preparing', 'starting', 'running'], 'reported starting and running (the lost ready is not said again)');
+  t.equal(rt.starts, 1, 'started once');
 });

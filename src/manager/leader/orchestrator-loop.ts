@@ -43,8 +43,8 @@ export class OrchestratorLoop {
       // A task moving between two live states (assigned … running) changes a decision only in
       // pacing (a rolling update's next batch, a start-first predecessor's stop): seen within
       // NUDGE_GAP_MS. Anything else — a task that ended, a node, a service — is seen at once.
-      // Deciding again on every status commit while 300 tasks start cost a node a third of its
-      // CPU; the decisions are the same, a little later.
+      // Deciding again on every status commit while 300 tasks start took 28 % of a node's daemon
+      // CPU (175 decisions; 39 now); the decisions are the same, a little later.
       if (relevant.every(progressOnly)) this.loop.nudge();
       else this.loop.poke();
     });
