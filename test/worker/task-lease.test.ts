@@ -13,13 +13,20 @@
  * - a step that throws outside the runtime's own error handling (the
  *   durable write of `ready` fails once, as a full disk would make it) is
  *   tried again 2 s later: the managers send a task again only when they
- *   change it, never for the node's own reports, so nothing else would.
+ *   change it, never for the node's own reports, so nothing else would;
+ * - a step that keeps failing (the disk stays full) is tried after 2, 4,
+ *   8, … s, at most a minute apart, with one error line per try; a later
+ *   success starts the delays from 2 s again;
+ * - a state whose durable write failed (ready, or the task's end) is
+ *   written and reported by the next try: an end whose write failed used
+ *   to be reported never, and its slot's successor waited for ever.
  */
 import t from 'tap';
 import { TaskController } from '../../src/worker/agent/task-controller.js';
 import { RuntimeError } from '../../src/worker/runtime/interface.js';
 import type { Task, TaskState, TaskStatus } from '../../src/model/index.js';
-import { silentLogger } from '../../src/util/log/interface.js';
+import { silentLogger, type Logger } from '../../src/util/log/interface.js';
+import { recordingLogger } from '../helpers/logs.js';
 import { SimTimers } from '../sim/timers.js';
 import { FakeRuntime } from './fake-runtime.js';
 import { MemoryTaskStore } from '../cluster-sim/sim-runtime.js';
@@ -54,8 +61,8 @@ function mkTask(desired: TaskState, observed: TaskState): Task {
 class FlakyStore extends MemoryTaskStore {
   failed = 0;
   constructor(
-    private readonly failOn: TaskState,
-    private failures: number,
+    public failOn: TaskState,
+    public failures: number,
   ) {
     super();
   }
@@ -69,13 +76,13 @@ class FlakyStore extends MemoryTaskStore {
   }
 }
 
-function setup(local: { state: TaskState; created: boolean } = { state: 'assigned', created: false }, db: TaskStore = new MemoryTaskStore()) {
+function setup(local: { state: TaskState; created: boolean } = { state: 'assigned', created: false }, db: TaskStore = new MemoryTaskStore(), log: Logger = silentLogger) {
   const timers = new SimTimers();
   const rt = new LeasedRuntime();
   const reports: TaskStatus[] = [];
   const task = mkTask('running', 'assigned');
   const c = new TaskController(
-    { runtime: rt, db, report: (_id, st) => reports.push(st), log: silentLogger, alive: () => true, wall: () => timers.wall(), timers, leaseWaitMs: 5_000 },
+    { runtime: rt, db, report: (_id, st) => reports.push(st), log, alive: () => true, wall: () => timers.wall(), timers, leaseWaitMs: 5_000 },
     { id: task.ID, task, runtime: 'process', state: local.state, created: local.created, updatedMs: 0 },
   );
   const flush = async () => {
@@ -157,6 +164,63 @@ t.test('a step whose durable write failed is tried again 2 s later, and the task
   t.same(rt.running(), [], 'not yet tried again 1.9 s later');
   await advance(200);
   t.same(rt.running(), ['task1'], 'tried again at 2 s: it runs');
-  t.same(states(), ['accepted', 'preparing', 'starting', 'running'], 'reported starting and running (the lost ready is not said again)');
+  t.same(states(), ['accepted', 'preparing', 'ready', 'starting', 'running'], 'ready written and reported on the second try, then starting and running');
   t.equal(rt.starts, 1, 'started once');
+});
+
+t.test('a step that keeps failing is tried after 2, 4, 8 … s, at most a minute apart, one error line per try; a success resets the delay', async (t) => {
+  const db = new FlakyStore('ready', 8);
+  const logs = recordingLogger();
+  const { c, rt, advance, states } = setup(undefined, db, logs.log);
+  rt.leaseValid = true;
+  c.kick();
+  await advance(0);
+  t.equal(db.failed, 1, 'the first write of ready failed');
+  // Each later try comes exactly one delay after the one before (no jitter): 2, 4, 8, 16, 32, 60, 60 s.
+  for (const delay of [2_000, 4_000, 8_000, 16_000, 32_000, 60_000, 60_000]) {
+    const before = db.failed;
+    await advance(delay - 100);
+    t.equal(db.failed, before, `not tried again ${(delay - 100) / 1000} s after the last try`);
+    await advance(100);
+    t.equal(db.failed, before + 1, `tried again ${delay / 1000} s after it`);
+  }
+  t.equal(db.failed, 8, 'eight failed tries in all');
+  const errors = logs.records.filter((r) => r.level === 'error').map((r) => r.msg);
+  t.equal(errors.length, 8, 'one error line per try');
+  t.match(errors[0], /SQLITE_FULL.*trying again in 2 s$/, 'the line says when it is tried again');
+  t.match(errors[7], /trying again in 60 s$/);
+  await advance(60_000);
+  t.same(rt.running(), ['task1'], 'the ninth try succeeds: it runs');
+  t.equal(rt.starts, 1, 'started once');
+  t.equal(logs.records.filter((r) => r.level === 'error').length, 8, 'no error after it ran');
+  // The success reset the back-off: the next failure (of its end's write) is tried 2 s later, not a minute.
+  db.failOn = 'complete';
+  db.failures = 1;
+  rt.exit('task1', 0);
+  await advance(0);
+  t.equal(db.failed, 9, 'the write of its end failed');
+  await advance(2_000);
+  t.equal(states().at(-1), 'complete', 'tried again 2 s later');
+  t.match(logs.records.filter((r) => r.level === 'error').at(-1)?.msg, /trying again in 2 s$/);
+});
+
+t.test('an end whose durable write failed is written and reported 2 s later, once (it used to be reported never)', async (t) => {
+  const db = new FlakyStore('complete', 1);
+  const { c, rt, advance, states } = setup(undefined, db);
+  rt.leaseValid = true;
+  c.kick();
+  await advance(0);
+  t.same(rt.running(), ['task1']);
+  rt.exit('task1', 0);
+  await advance(0);
+  t.equal(db.failed, 1, 'the write of its end failed');
+  t.equal(states().at(-1), 'running', 'an end not yet recorded is not reported');
+  await advance(1_900);
+  t.equal(states().at(-1), 'running', 'nor 1.9 s later');
+  await advance(100);
+  t.equal(states().at(-1), 'complete', 'written and reported 2 s later');
+  t.equal((await db.all()).find((r) => r.id === 'task1')?.state, 'complete', 'the task db holds it');
+  await advance(120_000);
+  t.equal(states().filter((s) => s === 'complete').length, 1, 'reported once');
+  t.equal(db.failed, 1, 'nothing failed again');
 });

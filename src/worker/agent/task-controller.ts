@@ -8,7 +8,9 @@ import type { LocalTask, TaskStore } from './task-db.js';
 import { TaskNetworks } from './task-networks.js';
 import { HealthMonitor, healthPolicy, mergeHealth, type HealthPolicy, type HealthReport } from './health.js';
 import { awaitListening } from './listening.js';
-import { sleepOn, type Timers } from '../../util/timers.js';
+import { sleepOn, type TimerHandle, type Timers } from '../../util/timers.js';
+import { Backoff, type BackoffOptions } from '../../util/backoff.js';
+import { seededRng } from '../../util/rng.js';
 import type { Logger } from '../../util/log/interface.js';
 
 export interface ControllerDeps {
@@ -42,8 +44,16 @@ const DEFAULT_LISTEN_WAIT_MS = 10_000;
 /** A node that just (re)joined is granted its lease within a renewal period (100 ms) of registering. */
 const DEFAULT_LEASE_WAIT_MS = 5_000;
 const LEASE_RETRY_MS = 100;
-/** After a step failed unexpectedly, it is tried again this much later. */
-const STEP_RETRY_MS = 2_000;
+/**
+ * A step that failed unexpectedly (a durable write on a full disk, say) is
+ * tried again 2 s later, then after 4, 8, … up to a minute between tries,
+ * until a step succeeds: a node whose disk stays full must not log an
+ * error for each of its hundreds of tasks every 2 s (those logs fill the
+ * disk further). No jitter: the tries of many tasks that failed together
+ * meet in one group commit of the task db (task-db.ts), which is cheaper
+ * than spreading them out.
+ */
+export const STEP_RETRY: Readonly<BackoffOptions> = Object.freeze({ initialMs: 2_000, maxMs: 60_000, factor: 2, jitter: 0 });
 
 /**
  * One task on this node: walks it through accepted → preparing → ready →
@@ -65,6 +75,18 @@ export class TaskController {
   private lastReport: TaskStatus | null = null;
   private healthNow: HealthReport | null = null;
   private readonly log: Logger;
+  // No jitter (STEP_RETRY), so the random stream is never read.
+  private readonly stepRetry = new Backoff(STEP_RETRY, seededRng(0));
+  /**
+   * A state whose durable write failed: this.state already holds it (what
+   * runs next must see it), but neither the task db nor the managers do.
+   * The next step writes and reports it first: an end that failed to be
+   * recorded would otherwise never be reported, and its slot's successor
+   * would wait for ever.
+   */
+  private unsaved: { state: TaskState; message: string; err: string | undefined; exitCode: number | undefined } | null = null;
+  /** The one pending retry of a failed step: kicks that fail meanwhile do not add more. */
+  private retryTimer: TimerHandle | null = null;
 
   constructor(
     private readonly deps: ControllerDeps,
@@ -96,14 +118,30 @@ export class TaskController {
   }
 
   kick(): void {
-    this.chain = this.chain
-      .then(() => this.step())
-      .catch((err: Error) => {
-        this.log.error(`task ${this.task.ID}: ${err.message}`);
-        // What failed outside the runtime's own error handling (a durable write of its state, say) is
-        // tried again: the managers send a task again only when they change it, so nothing else may.
-        if (this.deps.alive() && !isTerminal(this.state)) this.deps.timers.setTimeout(() => this.kick(), STEP_RETRY_MS);
-      });
+    this.run(() => this.step());
+  }
+
+  /**
+   * Runs `fn` after whatever runs now: every change of this task goes
+   * through here, one at a time. What fails outside the runtime's own error
+   * handling (a durable write of its state, say) is tried again by a later
+   * step (STEP_RETRY): the managers send a task again only when they change
+   * it, so nothing else would.
+   */
+  private run(fn: () => Promise<void>): void {
+    this.chain = this.chain.then(fn).then(
+      () => this.stepRetry.reset(),
+      (err: Error) => {
+        const again = this.deps.alive() && (!isTerminal(this.state) || this.unsaved !== null) && this.retryTimer === null;
+        const delay = again ? this.stepRetry.next() : 0;
+        this.log.error(`task ${this.task.ID}: ${err.message}${again ? `; trying again in ${delay / 1000} s` : ''}`);
+        if (!again) return;
+        this.retryTimer = this.deps.timers.setTimeout(() => {
+          this.retryTimer = null;
+          this.kick();
+        }, delay);
+      },
+    );
   }
 
   /** Waits for whatever step is running (tests, shutdown). */
@@ -121,7 +159,7 @@ export class TaskController {
       this.state = 'running';
       this.created = true;
       this.watchExit();
-      this.chain = this.chain.then(async () => {
+      this.run(async () => {
         const policy = await this.healthPolicy();
         if (policy && this.state === 'running') {
           this.state = 'starting';
@@ -130,7 +168,7 @@ export class TaskController {
       });
     } else if (info.state === 'exited' && info.exit) {
       this.created = true;
-      this.chain = this.chain.then(() => this.exited(info.exit!));
+      this.run(() => this.exited(info.exit!));
     } else if (info.state === 'created') {
       this.created = true;
       if (stateRank(this.state) > stateRank('ready')) this.state = 'ready';
@@ -143,6 +181,11 @@ export class TaskController {
   }
 
   private async step(): Promise<void> {
+    if (this.unsaved && this.deps.alive()) {
+      const u = this.unsaved;
+      this.unsaved = null;
+      await this.move(u.state, u.message, u.err, u.exitCode);
+    }
     if (isTerminal(this.state) || !this.deps.alive()) return;
     if (this.wantsStop()) return this.shutdown();
     const rt = this.deps.runtime;
@@ -230,7 +273,7 @@ export class TaskController {
     const waitMs = this.deps.listenWaitMs ?? DEFAULT_LISTEN_WAIT_MS;
     const gone = () => this.state !== 'starting' || this.stopping || this.wantsStop() || !this.deps.alive();
     void awaitListening(pid, ports, this.deps.timers, waitMs, gone).then((listening) => {
-      this.chain = this.chain.then(async () => {
+      this.run(async () => {
         if (gone()) return;
         const which = ports.join(', ');
         if (!listening) this.log.warn(`task ${this.task.ID}: not listening on published port(s) ${which} after ${waitMs} ms; reported running anyway`);
@@ -252,7 +295,7 @@ export class TaskController {
     const rt = this.deps.runtime;
     this.health = new HealthMonitor(policy, (cmd, timeoutMs) => rt.exec(this.task.ID, cmd, timeoutMs), this.deps.timers, (r) => {
       this.healthNow = r;
-      this.chain = this.chain.then(() => this.healthChanged(r));
+      this.run(() => this.healthChanged(r));
     });
     this.healthNow = this.health.report();
     this.health.start();
@@ -282,10 +325,10 @@ export class TaskController {
     this.watching = true;
     this.deps.runtime.wait(this.task.ID).then(
       (exit) => {
-        this.chain = this.chain.then(() => this.exited(exit));
+        this.run(() => this.exited(exit));
       },
       (err: Error) => {
-        this.chain = this.chain.then(() => (isTerminal(this.state) ? undefined : this.move('failed', TASK_END_MESSAGE.lost, errText(err))));
+        this.run(async () => (isTerminal(this.state) ? undefined : this.move('failed', TASK_END_MESSAGE.lost, errText(err))));
       },
     );
   }
@@ -324,7 +367,12 @@ export class TaskController {
     // runtime creates the task (accepted), the fact that it did (ready), and
     // the end. In between, the runtime itself says what runs.
     if (state === 'accepted' || state === 'ready' || isTerminal(state)) {
-      await this.deps.db.put({ id: this.task.ID, task: this.task, runtime: this.deps.runtime.name, state, created: this.created, updatedMs: this.deps.wall() });
+      try {
+        await this.deps.db.put({ id: this.task.ID, task: this.task, runtime: this.deps.runtime.name, state, created: this.created, updatedMs: this.deps.wall() });
+      } catch (e) {
+        this.unsaved = { state, message, err, exitCode };
+        throw e;
+      }
     }
     const cs = {
       ...(this.containerId ? { ContainerID: this.containerId } : {}),
