@@ -5,7 +5,8 @@
  * with `-p 8080:80` answers from the host on every node's address (the
  * routing mesh, also on a node without a replica); `shoal down` removes the
  * namespaces, veths and bridge, `shoal up` makes them again, and after the
- * nodes crash `shoal down --purge` still leaves none of them. Skipped when not root or when
+ * nodes crash a plain `shoal down` (data kept) still leaves none of them, nor
+ * their secret tmpfs, mounts or task cgroups. Skipped when not root or when
  * iproute2/nftables/nsenter, busybox-static or crun/runc are missing.
  */
 import { execFile } from 'node:child_process';
@@ -182,15 +183,22 @@ t.test('shoal up in network namespaces: Ready on 10.x, published port from the h
   t.ok(taskCgroups().length > 0, `the web task has cgroups: ${taskCgroups().slice(0, 3).join(', ')}`);
   for (const n of recorded().nodes) process.kill(n.pid!, 'SIGKILL');
   await waitFor(() => recorded().nodes.every((n) => !alive(n.pid!)), { timeoutMs: 10_000, what: 'the killed nodes to be gone' });
-  r = await shoal('down', '--purge');
+  // A plain down (data kept) already stops and releases everything the crashed nodes left.
+  r = await shoal('down');
   t.equal(r.code, 0, r.err);
   t.match(r.out, /^manager1 was not running\n/m);
   t.match(r.out, /^Stopped \d+ process(es)? \w+ left in its namespace/m, 'what the crashed nodes left running is stopped');
-  t.match(r.out, /Removed \.shoal\n$/);
+  t.match(r.out, /^Released .*the secret and config mounts of 1 node/m, `it says what it released: ${r.out}`);
+  t.match(r.out, /Data kept in \.shoal/);
   t.notOk(readFileSync('/proc/mounts', 'utf8').includes(cwd + '/'), 'nothing stays mounted under the cluster dir');
   t.same(ours(), [], 'no secret tmpfs of the crashed nodes stays mounted');
   t.same(nodeIds.filter((id) => existsSync(`/run/shoal/secrets/${id}`)), [], 'nor their secrets directories');
   t.same(taskCgroups(), [], "nor the web task's cgroups");
+  t.ok(existsSync(path.join(cwd, '.shoal', 'cluster.json')), 'the data is kept');
+  r = await shoal('down', '--purge');
+  t.equal(r.code, 0, r.err);
+  t.notMatch(r.out, /Released/, 'down --purge after it finds nothing left to release');
+  t.match(r.out, /Removed \.shoal\n$/);
   const ns = await netnsList();
   const links = await linkNames();
   t.same(

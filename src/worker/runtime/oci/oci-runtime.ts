@@ -200,11 +200,13 @@ export class OciRuntime extends SupervisedRuntime<OciInfo> implements Runtime {
     return (await this.inspect(spec.taskId))!;
   }
 
+  /**
+   * All at once (the unmounts take turns in the helper lane): one after
+   * another, a node stopping with 300 tasks spent 3 s here.
+   */
   async release(): Promise<void> {
-    for (const t of await this.list()) {
-      if (t.state === 'running') continue;
-      await teardownRootfs(this.tasks.dir(t.taskId)).catch((err: Error) => this.c.log.warn({ task: t.taskId }, err.message));
-    }
+    const done = (await this.list()).filter((t) => t.state !== 'running');
+    await Promise.all(done.map((t) => teardownRootfs(this.tasks.dir(t.taskId)).catch((err: Error) => this.c.log.warn({ task: t.taskId }, err.message))));
   }
 
   async stats(taskId: string): Promise<TaskStats> {
