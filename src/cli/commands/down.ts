@@ -63,7 +63,8 @@ export function registerDown(program: Command): void {
       // one whose node was killed (it did not stop within the grace) is still stopping them: under load
       // it may still be writing its state. Deleting or releasing under it let it recreate part of the
       // tree (seen: .shoal back after "Removed .shoal").
-      const left = processesUnder(dir);
+      // Only Shoal's own processes unless the data goes too (then anything writing into it).
+      const left = processesUnder(dir, { shoalOnly: !o.purge });
       if (left.length > 0) await Promise.all(left.map((pid) => stopProcess(pid, graceMs)));
       // What nodes that crashed, or were killed here, left outside their processes (overlay and secret
       // mounts, task cgroups, container state): down means nothing of the cluster runs or holds memory

@@ -83,9 +83,10 @@ export function processAlive(pid: number): boolean {
 /**
  * Live processes whose command line names a path inside `dir` (a node's task
  * supervisor runs as `node …/supervisor/main.js <data-dir>/supervisor`), not
- * this process. Empty where there is no /proc.
+ * this process. Empty where there is no /proc. `shoalOnly`: only Shoal's own
+ * node and supervisor processes, not, say, someone's `tail -f` of a node log.
  */
-export function processesUnder(dir: string): number[] {
+export function processesUnder(dir: string, opts: { shoalOnly?: boolean } = {}): number[] {
   const prefix = path.resolve(dir) + path.sep;
   let pids: string[];
   try {
@@ -99,13 +100,18 @@ export function processesUnder(dir: string): number[] {
     if (pid === process.pid) continue;
     try {
       const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
-      if (argv.some((a) => a.startsWith(prefix)) && processAlive(pid)) out.push(pid);
+      if (!argv.some((a) => a.startsWith(prefix))) continue;
+      if (opts.shoalOnly && !argv.some((a) => SHOAL_MAIN.test(a))) continue;
+      if (processAlive(pid)) out.push(pid);
     } catch {
       // gone meanwhile
     }
   }
   return out;
 }
+
+/** The scripts a node (bin/shoal.js) and its task supervisor (supervisor/main.js) run as. */
+const SHOAL_MAIN = /(?:\/bin\/shoal\.js|\/worker\/supervisor\/main\.js)$/;
 
 export type StopResult = 'stopped' | 'killed';
 
