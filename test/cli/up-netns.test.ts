@@ -113,11 +113,13 @@ t.test('shoal up in network namespaces: Ready on 10.x, published port from the h
   t.equal(r.code, 0, r.err);
   for (const [i, n] of c.nodes.entries()) t.match(r.out, new RegExp(` ${n.name} +Ready +Active .* ${addrs[i]!.replace(/\./g, '\\.')}\\n`), `${n.name} Ready on ${addrs[i]}`);
 
-  const tarball = busyboxRootfs().tarball;
-  for (const n of c.nodes) {
-    const imp = await shoal('image', 'import', 'busybox:latest', tarball, '--data-dir', path.join(cwd, '.shoal', n.name, 'data'));
-    t.equal(imp.code, 0, imp.err);
-  }
+  // As a newcomer would: one import, no flags. It goes to a running node of this cluster (not
+  // ~/.shoal/node), and the node a task lands on fetches the image from there.
+  const imp = await shoal('image', 'import', 'busybox:latest', busyboxRootfs().tarball);
+  t.equal(imp.code, 0, imp.err);
+  t.match(imp.err, /^Imported busybox:latest into manager1's image store/, 'it says where the image went');
+  const ls = await shoal('image', 'ls');
+  t.match(ls.out, /^busybox:latest /m, 'image ls reads the same store');
   r = await shoal('network', 'create', '-d', 'overlay', 'app');
   t.equal(r.code, 0, r.err);
   // One replica: at least two nodes have none, and must still answer (the routing mesh).
@@ -125,7 +127,8 @@ t.test('shoal up in network namespaces: Ready on 10.x, published port from the h
   writeFileSync(path.join(cwd, 'token'), 's3cret\n');
   r = await shoal('secret', 'create', 'token', path.join(cwd, 'token'));
   t.equal(r.code, 0, r.err);
-  r = await shoal('service', 'create', '--name', 'web', '--network', 'app', '--secret', 'token', '-p', '8080:80', '--timeout', '60s', 'busybox:latest', 'sh', '-c', 'echo "web $(hostname)" > /tmp/index.html; exec httpd -f -p 80 -h /tmp');
+  // On a worker: not where the image was imported, so its node fetches it from manager1.
+  r = await shoal('service', 'create', '--name', 'web', '--network', 'app', '--secret', 'token', '--constraint', 'node.role==worker', '-p', '8080:80', '--timeout', '60s', 'busybox:latest', 'sh', '-c', 'echo "web $(hostname)" > /tmp/index.html; exec httpd -f -p 80 -h /tmp');
   t.equal(r.code, 0, `${r.err}${r.out}`);
   for (const a of addrs) {
     const body = await waitFor(

@@ -14,9 +14,31 @@ import { CliError } from '../errors.js';
  */
 
 import { defaultDataDir } from '../host.js';
+import { DEFAULT_CLUSTER_DIR, nodeDataDir, readCluster } from '../local/cluster-file.js';
+import { isNodeProcess } from '../local/processes.js';
 
 function store(dataDir: string): ImageStore {
   return new ImageStore(path.join(dataDir, 'images'));
+}
+
+/**
+ * Whose image store a command uses, the way the API commands pick their
+ * manager (host.ts): --data-dir, else $SHOAL_DATA_DIR, else the first
+ * running node of the cluster `shoal up` recorded in ./.shoal (one node's
+ * import serves them all), else the default data dir (`shoal init`'s). An
+ * import after `shoal up` used to land in ~/.shoal/node, where no node of
+ * that cluster looked, and the tasks were rejected for want of the image.
+ */
+export function imageDataDir(flag: string | undefined, env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): { dataDir: string; node?: string } {
+  if (flag) return { dataDir: flag };
+  if (env.SHOAL_DATA_DIR) return { dataDir: env.SHOAL_DATA_DIR };
+  const dir = path.join(cwd, DEFAULT_CLUSTER_DIR);
+  const local = readCluster(dir);
+  if (local && local.nodes.length > 0) {
+    const n = local.nodes.find((x) => isNodeProcess(x.pid, nodeDataDir(dir, x))) ?? local.nodes[0]!;
+    return { dataDir: nodeDataDir(dir, n), node: n.name };
+  }
+  return { dataDir: defaultDataDir(env) };
 }
 
 /** Docker-style sizes: 1000-based, three significant digits ("4.26MB"). */
@@ -72,11 +94,14 @@ export function registerImage(program: Command): void {
     .description('import a rootfs tarball, an OCI image layout (dir or tar) or a docker-save archive as NAME')
     .argument('<name>', 'image name, e.g. busybox:latest')
     .argument('<file>', 'the tarball, layout directory or archive')
-    .option('--data-dir <dir>', "the node's data dir (images go under <dir>/images)", defaultDataDir())
-    .action(async (name: string, file: string, opts: { dataDir: string }) => {
+    .option('--data-dir <dir>', "the node's data dir (images go under <dir>/images); default: a running node of the `shoal up` cluster in ./.shoal, else $SHOAL_DATA_DIR or ~/.shoal/node")
+    .action(async (name: string, file: string, opts: { dataDir?: string }) => {
       try {
-        const s = await store(opts.dataDir).import(name, file);
+        const to = imageDataDir(opts.dataDir);
+        const s = await store(to.dataDir).import(name, file);
         process.stdout.write(`${s.id}\n`);
+        // Said on stderr: stdout stays the bare ID, as scripts read it.
+        if (to.node) process.stderr.write(`Imported ${name} into ${to.node}'s image store; the cluster's other nodes fetch it from there when a task needs it\n`);
       } catch (err) {
         cliError(err);
       }
@@ -86,11 +111,11 @@ export function registerImage(program: Command): void {
     .command('ls')
     .alias('list')
     .description('list the images in the local store')
-    .option('--data-dir <dir>', "the node's data dir (images are under <dir>/images)", defaultDataDir())
+    .option('--data-dir <dir>', "the node's data dir (images are under <dir>/images); default as for import")
     .option('-q, --quiet', 'only print image IDs')
     .option('--no-trunc', 'do not truncate image IDs')
-    .action((opts: { dataDir: string; quiet?: boolean; trunc: boolean }) => {
-      const images = store(opts.dataDir).list();
+    .action((opts: { dataDir?: string; quiet?: boolean; trunc: boolean }) => {
+      const images = store(imageDataDir(opts.dataDir).dataDir).list();
       const id = (full: string) => (opts.trunc ? full.replace(/^sha256:/, '').slice(0, 12) : full);
       if (opts.quiet) {
         process.stdout.write(images.map((i) => `${id(i.id)}\n`).join(''));
