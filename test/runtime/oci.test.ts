@@ -3,15 +3,21 @@
  * shared suite (suite.ts) on each, plus what comes from images and bundles —
  * a missing image, the image config (Entrypoint/Cmd/Env/WorkingDir from an
  * OCI layout), mounts, user, hostname, writes kept out of the image, and the
- * rootfs unmounted on remove. Skipped with plan(0) when runc is missing or
+ * rootfs unmounted on remove, and every root unmounted by release() when the
+ * node stops, even after its supervisor died. Skipped with plan(0) when runc is missing or
  * the node is not root.
  */
+import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import t from 'tap';
 import { createRuntime, ImageStore, type Runtime, type RuntimeOptions } from '../../src/worker/runtime/index.js';
 import { OciRuntime } from '../../src/worker/runtime/oci/oci-runtime.js';
+import { resolveCommon } from '../../src/worker/runtime/options.js';
+import { tasksRoot } from '../../src/worker/runtime/common/task-dir.js';
+import { SupervisorClient } from '../../src/worker/supervisor/client.js';
+import { processesUnder } from '../../src/cli/local/processes.js';
 import { busyboxBinary, busyboxRootfs } from '../helpers/busybox-rootfs.js';
 import { waitFor, within } from '../helpers/wait.js';
 import { buildOciLayout } from './oci-layout.js';
@@ -134,5 +140,54 @@ if (!runc.ok) {
     await rt.remove(r.taskId);
     t.notOk(mounted(rootfs), 'unmounted');
     t.notOk(existsSync(path.dirname(path.dirname(rootfs))), 'task dir gone');
+  });
+
+  t.test('oci: a node stopping with its tasks: release() unmounts every root without asking the supervisor, which may be gone', async (t) => {
+    // A data dir of its own: this test ends its supervisor, not the one the other tests use.
+    const own = mkdtempSync(path.join(tmpdir(), 'shoal-rt-oci-release-'));
+    await new ImageStore(path.join(own, 'images')).import('busybox:latest', bb.tarball);
+    // The node's way: one supervisor client, handed to the runtime, which the node shuts down before it releases.
+    const common = resolveCommon('oci', { dataDir: own });
+    const sup = new SupervisorClient({ dir: path.join(own, 'supervisor'), roots: [tasksRoot(common.stateDir)], rotation: common.rotation, keepAlive: false });
+    const rt = new OciRuntime({ dataDir: own, supervisor: sup });
+    const supervisors = () => processesUnder(path.join(own, 'supervisor'));
+    t.teardown(async () => {
+      for (const pid of supervisors()) process.kill(pid, 'SIGKILL');
+      for (const l of readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) {
+        const m = l.split(' ')[4] ?? '';
+        if (m.startsWith(own + '/')) execFileSync('umount', ['-l', m]);
+      }
+      await sup.close();
+      rmSync(own, { recursive: true, force: true });
+    });
+    const ids = [taskId('rel1'), taskId('rel2'), taskId('rel3')];
+    for (const id of ids) {
+      const s = spec(target, id, { command: ['sleep', '600'] });
+      await rt.prepare(s);
+      await rt.create(s);
+      await rt.start(id);
+    }
+    const roots = ids.map((id) => path.join(own, 'runtime', 'oci', 'tasks', id, 'bundle', 'rootfs'));
+    t.ok(roots.every(mounted), 'three running tasks, each on its overlay root');
+    // The node stops (shutdown, then release), and its supervisor dies half-way through the shutdown
+    // without recording its tasks' exits (as a fence ends it when every manager went away with the
+    // node): stopped first, so that it cannot record them, then killed.
+    const pid = (await sup.hello()).pid;
+    process.kill(pid, 'SIGSTOP');
+    const shutdown = sup.shutdown('the node is stopping');
+    // Its connection is open, so the request goes out within this turn's microtasks.
+    await new Promise((r) => setImmediate(r));
+    process.kill(pid, 'SIGKILL');
+    await within(shutdown, 30_000, 'supervisor shutdown');
+    await waitFor(() => ids.every((id) => !sup.holds(id)), { timeoutMs: 10_000, what: 'the client to see its tasks lost' });
+    // The window seen on a node stopping with 300 tasks: the losses are being recorded (exit.json
+    // written asynchronously) while the node already releases. Here the whole window: none recorded.
+    const exits = ids.map((id) => path.join(own, 'runtime', 'oci', 'tasks', id, 'exit.json'));
+    await waitFor(() => exits.every((f) => existsSync(f)), { timeoutMs: 10_000, what: 'the losses recorded' });
+    for (const f of exits) rmSync(f);
+    await within(rt.release(), 30_000, 'release');
+    t.same(roots.filter(mounted), [], 'no root stays mounted');
+    t.same(supervisors(), [], 'and no supervisor was started to ask (one would outlive the stopped node)');
+    t.same(ids.filter((id) => !existsSync(path.join(own, 'runtime', 'oci', 'tasks', id, 'info.json'))), [], 'the task records stay for the next agent');
   });
 }

@@ -148,19 +148,21 @@ export class SupervisedTasks<I extends BaseInfo> {
   }
 
   async list(): Promise<ContainerInfo[]> {
-    let names: string[];
-    try {
-      names = readdirSync(tasksRoot(this.opts.stateDir));
-    } catch {
-      return [];
-    }
     const out: ContainerInfo[] = [];
-    for (const n of names.sort()) {
-      if (!validTaskId(n)) continue;
+    for (const n of this.ids()) {
       const t = this.read(n);
       if (t) out.push(await this.state(t));
     }
     return out;
+  }
+
+  /** The IDs of every task directory, sorted; nothing asked of the supervisor (which may be gone). */
+  ids(): string[] {
+    try {
+      return readdirSync(tasksRoot(this.opts.stateDir)).filter(validTaskId).sort();
+    } catch {
+      return [];
+    }
   }
 
   /** Asks the supervisor to run the task; resolves once it runs. A task starts once. */

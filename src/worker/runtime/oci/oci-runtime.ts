@@ -201,12 +201,15 @@ export class OciRuntime extends SupervisedRuntime<OciInfo> implements Runtime {
   }
 
   /**
-   * All at once (the unmounts take turns in the helper lane): one after
-   * another, a node stopping with 300 tasks spent 3 s here.
+   * Every root the supervisor does not hold, all at once (the unmounts take
+   * turns in the helper lane): one after another, a node stopping with 300
+   * tasks spent 3 s here. Nothing is asked of the supervisor, which has shut
+   * down by now: asking it failed the whole release (UNAVAILABLE), and 300
+   * overlay mounts stayed behind.
    */
   async release(): Promise<void> {
-    const done = (await this.list()).filter((t) => t.state !== 'running');
-    await Promise.all(done.map((t) => teardownRootfs(this.tasks.dir(t.taskId)).catch((err: Error) => this.c.log.warn({ task: t.taskId }, err.message))));
+    const done = this.tasks.ids().filter((id) => !this.tasks.supervisor.holds(id));
+    await Promise.all(done.map((id) => teardownRootfs(this.tasks.dir(id)).catch((err: Error) => this.c.log.warn({ task: id }, err.message))));
   }
 
   async stats(taskId: string): Promise<TaskStats> {
