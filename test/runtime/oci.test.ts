@@ -18,6 +18,7 @@ import { resolveCommon } from '../../src/worker/runtime/options.js';
 import { tasksRoot } from '../../src/worker/runtime/common/task-dir.js';
 import { SupervisorClient } from '../../src/worker/supervisor/client.js';
 import { processesUnder } from '../../src/cli/local/processes.js';
+import { recordingLogger } from '../helpers/logs.js';
 import { busyboxBinary, busyboxRootfs } from '../helpers/busybox-rootfs.js';
 import { waitFor, within } from '../helpers/wait.js';
 import { buildOciLayout } from './oci-layout.js';
@@ -148,7 +149,8 @@ if (!runc.ok) {
     await new ImageStore(path.join(own, 'images')).import('busybox:latest', bb.tarball);
     // The node's way: one supervisor client, handed to the runtime, which the node shuts down before it releases.
     const common = resolveCommon('oci', { dataDir: own });
-    const sup = new SupervisorClient({ dir: path.join(own, 'supervisor'), roots: [tasksRoot(common.stateDir)], rotation: common.rotation, keepAlive: false });
+    const logs = recordingLogger();
+    const sup = new SupervisorClient({ dir: path.join(own, 'supervisor'), roots: [tasksRoot(common.stateDir)], rotation: common.rotation, keepAlive: false, log: logs.log });
     const rt = new OciRuntime({ dataDir: own, supervisor: sup });
     const supervisors = () => processesUnder(path.join(own, 'supervisor'));
     t.teardown(async () => {
@@ -188,6 +190,8 @@ if (!runc.ok) {
     await within(rt.release(), 30_000, 'release');
     t.same(roots.filter(mounted), [], 'no root stays mounted');
     t.same(supervisors(), [], 'and no supervisor was started to ask (one would outlive the stopped node)');
+    t.match(logs.messages().join('\n'), /3 task\(s\) ended with their supervisor/, 'the loss is logged');
+    t.same(logs.messages().filter((m) => /UNAVAILABLE/.test(m)), [], 'and no attempt to reach the supervisor the node shut down');
     t.same(ids.filter((id) => !existsSync(path.join(own, 'runtime', 'oci', 'tasks', id, 'info.json'))), [], 'the task records stay for the next agent');
   });
 }

@@ -300,7 +300,9 @@ export class SupervisorClient {
         this.info = null;
         this.reportLoss(dead);
       }
-      // Reconnect (or replace it) now, so events resume and a lease is renewed again.
+      // Reconnect (or replace it) now, so events resume and a lease is renewed again; not when the
+      // node shut it down (that only logged "UNAVAILABLE: the supervisor was shut down with the node").
+      if (this.ending) return;
       void this.connection().catch((err: Error) => this.logger.warn(err.message));
     });
   }
