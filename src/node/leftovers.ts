@@ -22,6 +22,7 @@ import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { defaultSecretsRoot } from '../worker/agent/secret-files.js';
 import { destroyTaskCgroups } from '../worker/runtime/common/cgroup.js';
+import { isSameProcess } from '../worker/runtime/common/proc.js';
 import { loadIdentity } from './state.js';
 
 /** Mount points at or below `dir`, deepest first (from this process's mount table). */
@@ -48,7 +49,7 @@ export function unmountUnder(dir: string): void {
 }
 
 interface TaskLeftovers {
-  /** Main PIDs of tasks that started (their process groups may outlive the supervisor). */
+  /** Main PIDs of tasks that started and still run (their process groups may outlive the supervisor). */
   pids: number[];
   /** The tasks' own cgroup directories (named by their task IDs). */
   cgroups: string[];
@@ -83,7 +84,9 @@ function taskLeftovers(dir: string): TaskLeftovers {
       const p = path.join(d, n);
       if (n === 'started.json') {
         const rec = json(p);
-        if (typeof rec?.pid === 'number' && rec.pid > 1) out.pids.push(rec.pid);
+        // Only the very process it started (its start time pairs with its PID): a PID the kernel has
+        // since given to someone else's process (a task that ended days ago) is not killed.
+        if (typeof rec?.pid === 'number' && rec.pid > 1 && typeof rec.pidStartTime === 'string' && isSameProcess({ pid: rec.pid, startTime: rec.pidStartTime })) out.pids.push(rec.pid);
         addCgroups(rec?.cgroupDirs, taskId);
       } else if (n === 'launch.json') {
         addCgroups(json(p)?.cgroups, taskId);

@@ -1,7 +1,8 @@
 /**
- * Whose image store `shoal image import|ls` use (cli/commands/image.ts):
- * --data-dir, else $SHOAL_DATA_DIR, else the first running node of the
- * `shoal up` cluster in ./.shoal, else ~/.shoal/node. After `shoal up`, an
+ * Whose image store `shoal image import|ls` use (cli/commands/image.ts), in
+ * the order the API commands pick their manager: --data-dir, else the first
+ * running node of the `shoal up` cluster in ./.shoal, else $SHOAL_DATA_DIR,
+ * else ~/.shoal/node. After `shoal up`, an
  * import without flags used to land in ~/.shoal/node, where no node of that
  * cluster looked. The whole path (import after up, a task on another node
  * runs the image) is in test/cli/up-netns.test.ts.
@@ -21,10 +22,11 @@ const cluster = (pids: (number | null)[]): LocalCluster => ({
   nodes: pids.map((pid, i) => ({ name: i === 0 ? 'manager1' : `worker${i}`, role: i === 0 ? 'manager' : 'worker', addr: `127.0.0.${11 + i}:4242`, pid })),
 });
 
-t.test('flag, then $SHOAL_DATA_DIR, then the local cluster, then the default', async (t) => {
+t.test('flag, then the local cluster, then $SHOAL_DATA_DIR, then the default', async (t) => {
   const cwd = t.testdir({});
   const home = {};
   t.same(imageDataDir(undefined, home, cwd), { dataDir: path.join(os.homedir(), '.shoal', 'node') }, 'no cluster here: the default data dir');
+  t.same(imageDataDir(undefined, { SHOAL_DATA_DIR: '/srv/shoal' }, cwd), { dataDir: '/srv/shoal' }, 'no cluster here: $SHOAL_DATA_DIR');
   writeCluster(path.join(cwd, '.shoal'), cluster([null, null]));
   t.same(imageDataDir(undefined, home, cwd), { dataDir: path.join(cwd, '.shoal', 'manager1', 'data'), node: 'manager1' }, 'a stopped cluster: its first node');
   // worker1 runs: a stand-in with a node's command line (isNodeProcess reads it for the script and the data dir).
@@ -36,6 +38,6 @@ t.test('flag, then $SHOAL_DATA_DIR, then the local cluster, then the default', a
   t.same(imageDataDir(undefined, home, cwd), { dataDir: path.join(cwd, '.shoal', 'worker1', 'data'), node: 'worker1' }, 'the first running node');
   writeCluster(path.join(cwd, '.shoal'), cluster([process.pid, node.pid!]));
   t.equal(imageDataDir(undefined, home, cwd).node, 'worker1', 'a recorded PID that is not that node (a reused PID) does not count');
-  t.same(imageDataDir(undefined, { ...home, SHOAL_DATA_DIR: '/srv/shoal' }, cwd), { dataDir: '/srv/shoal' }, '$SHOAL_DATA_DIR over the local cluster');
-  t.same(imageDataDir('/d', { ...home, SHOAL_DATA_DIR: '/srv/shoal' }, cwd), { dataDir: '/d' }, '--data-dir over everything');
+  t.equal(imageDataDir(undefined, { SHOAL_DATA_DIR: '/srv/shoal' }, cwd).node, 'worker1', 'the local cluster over $SHOAL_DATA_DIR (as the API commands pick it over the $SHOAL_DATA_DIR socket)');
+  t.same(imageDataDir('/d', { SHOAL_DATA_DIR: '/srv/shoal' }, cwd), { dataDir: '/d' }, '--data-dir over everything');
 });

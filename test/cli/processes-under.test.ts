@@ -34,10 +34,12 @@ t.test('shoalOnly: the node and supervisor scripts, not a reader of the same fil
   const supervisor = start([path.join(dir, 'app/src/worker/supervisor/main.js'), path.join(cluster, 'manager1', 'data', 'supervisor')]);
   const reader = start([path.join(dir, 'app/other/tool.js'), path.join(cluster, 'manager1', 'node.log')]);
   const elsewhere = start([path.join(dir, 'app/bin/shoal.js'), 'init', '--data-dir', path.join(dir, 'app', 'data')]);
-  const mine = new Set([node, supervisor, reader, elsewhere]);
+  // A shoal command (not a node) that names a node's data dir: what --purge stops, a plain down not.
+  const command = start([path.join(dir, 'app/bin/shoal.js'), 'image', 'import', '--data-dir', path.join(cluster, 'manager1', 'data'), 'x:1', '/dev/null']);
+  const mine = new Set([node, supervisor, reader, elsewhere, command]);
   const seen = (opts?: { shoalOnly?: boolean }) => processesUnder(cluster, opts).filter((p) => mine.has(p)).sort((a, b) => a - b);
-  await waitFor(() => seen().length === 3, { timeoutMs: 10_000, what: 'the three processes naming the cluster dir' });
-  t.same(seen(), [node, supervisor, reader].sort((a, b) => a - b), 'every process naming a path in the dir (what --purge stops)');
-  t.same(seen({ shoalOnly: true }), [node, supervisor].sort((a, b) => a - b), 'only the node and its supervisor (what a plain down stops)');
+  await waitFor(() => seen().length === 4, { timeoutMs: 10_000, what: 'the four processes naming the cluster dir' });
+  t.same(seen(), [node, supervisor, reader, command].sort((a, b) => a - b), 'every process naming a path in the dir (what --purge stops)');
+  t.same(seen({ shoalOnly: true }), [node, supervisor].sort((a, b) => a - b), 'only the node and its supervisor (what a plain down stops), not a reader or another shoal command');
   t.notOk(seen().includes(elsewhere), 'a node of another cluster dir is not one of them');
 });

@@ -171,6 +171,12 @@ if (!runc.ok) {
     }
     const roots = ids.map((id) => path.join(own, 'runtime', 'oci', 'tasks', id, 'bundle', 'rootfs'));
     t.ok(roots.every(mounted), 'three running tasks, each on its overlay root');
+    // A client that never reached the supervisor (a node stopping during its start-up) holds nothing,
+    // while the supervisor still runs the tasks: a release then must not take their roots away.
+    const stranger = new SupervisorClient({ dir: path.join(own, 'supervisor'), roots: [tasksRoot(common.stateDir)], rotation: common.rotation, keepAlive: false });
+    await within(new OciRuntime({ dataDir: own, supervisor: stranger }).release(), 30_000, 'release beside a live supervisor');
+    await stranger.close();
+    t.ok(roots.every(mounted), 'a release while the supervisor lives leaves its running tasks their roots');
     // The node stops (shutdown, then release), and its supervisor dies half-way through the shutdown
     // without recording its tasks' exits (as a fence ends it when every manager went away with the
     // node): stopped first, so that it cannot record them, then killed.

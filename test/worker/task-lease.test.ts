@@ -224,3 +224,20 @@ t.test('an end whose durable write failed is written and reported 2 s later, onc
   t.equal(states().filter((s) => s === 'complete').length, 1, 'reported once');
   t.equal(db.failed, 1, 'nothing failed again');
 });
+
+t.test('a task the managers forget while the write of its end waits to be tried again: the try never comes, its db row stays gone', async (t) => {
+  const db = new FlakyStore('complete', 1);
+  const { c, rt, advance, states } = setup(undefined, db);
+  rt.leaseValid = true;
+  c.kick();
+  await advance(0);
+  rt.exit('task1', 0);
+  await advance(0);
+  t.equal(db.failed, 1, 'the write of its end failed: a try is due in 2 s');
+  await c.forget();
+  t.equal((await db.all()).length, 0, 'forget removed its row');
+  const reported = states().length;
+  await advance(120_000);
+  t.equal((await db.all()).length, 0, 'no late try wrote it back');
+  t.equal(states().length, reported, 'nor reported it to managers that no longer know it');
+});

@@ -22,16 +22,15 @@ function store(dataDir: string): ImageStore {
 }
 
 /**
- * Whose image store a command uses, the way the API commands pick their
- * manager (host.ts): --data-dir, else $SHOAL_DATA_DIR, else the first
- * running node of the cluster `shoal up` recorded in ./.shoal (one node's
- * import serves them all), else the default data dir (`shoal init`'s). An
- * import after `shoal up` used to land in ~/.shoal/node, where no node of
- * that cluster looked, and the tasks were rejected for want of the image.
+ * Whose image store a command uses, in the order the API commands pick
+ * their manager (host.ts): --data-dir, else the first running node of the
+ * cluster `shoal up` recorded in ./.shoal (one node's import serves them
+ * all), else $SHOAL_DATA_DIR or ~/.shoal/node (`shoal init`'s). An import
+ * after `shoal up` used to land in ~/.shoal/node, where no node of that
+ * cluster looked, and the tasks were rejected for want of the image.
  */
 export function imageDataDir(flag: string | undefined, env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): { dataDir: string; node?: string } {
   if (flag) return { dataDir: flag };
-  if (env.SHOAL_DATA_DIR) return { dataDir: env.SHOAL_DATA_DIR };
   const dir = path.join(cwd, DEFAULT_CLUSTER_DIR);
   const local = readCluster(dir);
   if (local && local.nodes.length > 0) {

@@ -101,7 +101,7 @@ export function processesUnder(dir: string, opts: { shoalOnly?: boolean } = {}):
     try {
       const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
       if (!argv.some((a) => a.startsWith(prefix))) continue;
-      if (opts.shoalOnly && !argv.some((a) => SHOAL_MAIN.test(a))) continue;
+      if (opts.shoalOnly && !isShoalDaemon(argv)) continue;
       if (processAlive(pid)) out.push(pid);
     } catch {
       // gone meanwhile
@@ -110,8 +110,14 @@ export function processesUnder(dir: string, opts: { shoalOnly?: boolean } = {}):
   return out;
 }
 
-/** The scripts a node (bin/shoal.js) and its task supervisor (supervisor/main.js) run as. */
-const SHOAL_MAIN = /(?:\/bin\/shoal\.js|\/worker\/supervisor\/main\.js)$/;
+/**
+ * A node (`bin/shoal.js init|join|run`) or its task supervisor
+ * (`worker/supervisor/main.js`), not another shoal command naming a node's
+ * data dir (`shoal image import --data-dir …`).
+ */
+function isShoalDaemon(argv: string[]): boolean {
+  return argv.some((a, i) => (/\/bin\/shoal\.js$/.test(a) && ['init', 'join', 'run'].includes(argv[i + 1] ?? '')) || /\/worker\/supervisor\/main\.js$/.test(a));
+}
 
 export type StopResult = 'stopped' | 'killed';
 

@@ -75,7 +75,7 @@ export class TaskController {
   private lastReport: TaskStatus | null = null;
   private healthNow: HealthReport | null = null;
   private readonly log: Logger;
-  // No jitter (STEP_RETRY), so the random stream is never read.
+  // No jitter (STEP_RETRY): the random stream's values are multiplied by 0.
   private readonly stepRetry = new Backoff(STEP_RETRY, seededRng(0));
   /**
    * A state whose durable write failed: this.state already holds it (what
@@ -85,6 +85,8 @@ export class TaskController {
    * would wait for ever.
    */
   private unsaved: { state: TaskState; message: string; err: string | undefined; exitCode: number | undefined } | null = null;
+  /** forget() began: the managers no longer track the task, and no step runs again. */
+  private forgotten = false;
   /** The one pending retry of a failed step: kicks that fail meanwhile do not add more. */
   private retryTimer: TimerHandle | null = null;
 
@@ -132,7 +134,7 @@ export class TaskController {
     this.chain = this.chain.then(fn).then(
       () => this.stepRetry.reset(),
       (err: Error) => {
-        const again = this.deps.alive() && (!isTerminal(this.state) || this.unsaved !== null) && this.retryTimer === null;
+        const again = this.deps.alive() && !this.forgotten && (!isTerminal(this.state) || this.unsaved !== null) && this.retryTimer === null;
         const delay = again ? this.stepRetry.next() : 0;
         this.log.error(`task ${this.task.ID}: ${err.message}${again ? `; trying again in ${delay / 1000} s` : ''}`);
         if (!again) return;
@@ -181,6 +183,7 @@ export class TaskController {
   }
 
   private async step(): Promise<void> {
+    if (this.forgotten) return;
     if (this.unsaved && this.deps.alive()) {
       const u = this.unsaved;
       this.unsaved = null;
@@ -395,6 +398,12 @@ export class TaskController {
 
   /** The managers stopped tracking the task: stop it if it still runs, then clean up. */
   async forget(): Promise<void> {
+    // No retry after this: a pending one would write back (and report) a state of a task whose
+    // db row is about to go, and the managers no longer know it.
+    this.forgotten = true;
+    this.deps.timers.clear(this.retryTimer);
+    this.retryTimer = null;
+    this.unsaved = null;
     await this.chain;
     if (!isTerminal(this.state)) {
       this.task = { ...this.task, DesiredState: 'shutdown' };

@@ -101,6 +101,11 @@ export class SupervisorClient {
     return this.held.has(taskId);
   }
 
+  /** Whether a supervisor process is alive for this directory (its pid file, checked against /proc; no connection). */
+  alive(): boolean {
+    return this.running() !== null;
+  }
+
   /**
    * Keeps this process alive until the returned function is called, for a
    * client whose socket does not (keepAlive false): a pending request, or
