@@ -99,6 +99,15 @@ function setup(local: { state: TaskState; created: boolean } = { state: 'assigne
   return { c, rt, reports, advance, states: () => reports.map((r) => r.State) };
 }
 
+/** A task with a valid lease, on a task db that may fail, kicked once and its first step run. */
+async function kicked(db: TaskStore, log?: Logger) {
+  const r = setup(undefined, db, log);
+  r.rt.leaseValid = true;
+  r.c.kick();
+  await r.advance(0);
+  return r;
+}
+
 t.test('a start without a lease is asked again until the lease is valid', async (t) => {
   const { c, rt, advance, states } = setup();
   c.kick();
@@ -153,10 +162,7 @@ t.test('an end the managers never recorded is reported again when they send the 
 
 t.test('a step whose durable write failed is tried again 2 s later, and the task runs', async (t) => {
   const db = new FlakyStore('ready', 1);
-  const { c, rt, advance, states } = setup(undefined, db);
-  rt.leaseValid = true;
-  c.kick();
-  await advance(0);
+  const { rt, advance, states } = await kicked(db);
   t.equal(db.failed, 1, 'the write of ready failed');
   t.same(states(), ['accepted', 'preparing'], 'the task stopped there');
   t.same(rt.running(), []);
@@ -171,10 +177,7 @@ t.test('a step whose durable write failed is tried again 2 s later, and the task
 t.test('a step that keeps failing is tried after 2, 4, 8 … s, at most a minute apart, one error line per try; a success resets the delay', async (t) => {
   const db = new FlakyStore('ready', 8);
   const logs = recordingLogger();
-  const { c, rt, advance, states } = setup(undefined, db, logs.log);
-  rt.leaseValid = true;
-  c.kick();
-  await advance(0);
+  const { rt, advance, states } = await kicked(db, logs.log);
   t.equal(db.failed, 1, 'the first write of ready failed');
   // Each later try comes exactly one delay after the one before (no jitter): 2, 4, 8, 16, 32, 60, 60 s.
   for (const delay of [2_000, 4_000, 8_000, 16_000, 32_000, 60_000, 60_000]) {
@@ -206,10 +209,7 @@ t.test('a step that keeps failing is tried after 2, 4, 8 … s, at most a minute
 
 t.test('an end whose durable write failed is written and reported 2 s later, once (it used to be reported never)', async (t) => {
   const db = new FlakyStore('complete', 1);
-  const { c, rt, advance, states } = setup(undefined, db);
-  rt.leaseValid = true;
-  c.kick();
-  await advance(0);
+  const { rt, advance, states } = await kicked(db);
   t.same(rt.running(), ['task1']);
   rt.exit('task1', 0);
   await advance(0);
@@ -227,10 +227,7 @@ t.test('an end whose durable write failed is written and reported 2 s later, onc
 
 t.test('a task the managers forget while the write of its end waits to be tried again: the try never comes, its db row stays gone', async (t) => {
   const db = new FlakyStore('complete', 1);
-  const { c, rt, advance, states } = setup(undefined, db);
-  rt.leaseValid = true;
-  c.kick();
-  await advance(0);
+  const { c, rt, advance, states } = await kicked(db);
   rt.exit('task1', 0);
   await advance(0);
   t.equal(db.failed, 1, 'the write of its end failed: a try is due in 2 s');

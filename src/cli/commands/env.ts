@@ -7,8 +7,8 @@
 import path from 'node:path';
 import type { Command } from 'commander';
 import { CliError } from '../errors.js';
-import { DEFAULT_CLUSTER_DIR, localAdminDir, nodeApiSocket, nodeDataDir, readCluster } from '../local/cluster-file.js';
-import { isNodeProcess } from '../local/processes.js';
+import { DEFAULT_CLUSTER_DIR, localAdminDir, nodeApiSocket, readCluster } from '../local/cluster-file.js';
+import { firstRunning } from '../local/processes.js';
 import { out } from './common.js';
 
 const VARS = ['SHOAL_HOST', 'SHOAL_CERT_PATH', 'DOCKER_HOST', 'DOCKER_TLS_VERIFY', 'DOCKER_CERT_PATH'];
@@ -31,7 +31,7 @@ export function registerEnv(program: Command): void {
       if (!c) throw new CliError(`no cluster in ${rd}: start one with \`shoal up\``);
       const managers = c.nodes.filter((n) => n.apiAddr);
       // The first manager still running; the first one recorded if none is (the user will see the error on use).
-      const m = managers.find((n) => isNodeProcess(n.pid, nodeDataDir(dir, n))) ?? managers[0];
+      const m = firstRunning(dir, managers);
       if (!m) throw new CliError(`the cluster in ${rd} records no manager API address`);
       const again = `# Run this command to configure your shell:\n# eval "$(npx shoal env${o.dir === DEFAULT_CLUSTER_DIR ? '' : ` --dir ${o.dir}`}${o.unix ? ' --unix' : ''})"\n`;
       if (o.unix) {

@@ -15,7 +15,7 @@ import { CliError } from '../errors.js';
 
 import { defaultDataDir } from '../host.js';
 import { DEFAULT_CLUSTER_DIR, nodeDataDir, readCluster } from '../local/cluster-file.js';
-import { isNodeProcess } from '../local/processes.js';
+import { firstRunning } from '../local/processes.js';
 
 function store(dataDir: string): ImageStore {
   return new ImageStore(path.join(dataDir, 'images'));
@@ -33,10 +33,8 @@ export function imageDataDir(flag: string | undefined, env: NodeJS.ProcessEnv = 
   if (flag) return { dataDir: flag };
   const dir = path.join(cwd, DEFAULT_CLUSTER_DIR);
   const local = readCluster(dir);
-  if (local && local.nodes.length > 0) {
-    const n = local.nodes.find((x) => isNodeProcess(x.pid, nodeDataDir(dir, x))) ?? local.nodes[0]!;
-    return { dataDir: nodeDataDir(dir, n), node: n.name };
-  }
+  const n = local && firstRunning(dir, local.nodes);
+  if (n) return { dataDir: nodeDataDir(dir, n), node: n.name };
   return { dataDir: defaultDataDir(env) };
 }
 

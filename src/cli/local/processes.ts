@@ -9,6 +9,7 @@ import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync }
 import path from 'node:path';
 import { packageRoot } from '../../util/version.js';
 import { CliError } from '../errors.js';
+import { nodeDataDir, type LocalNode } from './cluster-file.js';
 
 /**
  * The CLI program, dist/bin/shoal.js, found from the package root: this
@@ -61,7 +62,7 @@ export function isNodeProcess(pid: number | null, dataDir: string): boolean {
     const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
     if (argv.length === 0 || argv[0] === '') return false; // a zombie: exited, not yet reaped
     const i = argv.indexOf('--data-dir');
-    return argv.some((a) => a.endsWith('shoal.js')) && i >= 0 && path.resolve(argv[i + 1] ?? '') === path.resolve(dataDir);
+    return isNodeArgv(argv) && i >= 0 && path.resolve(argv[i + 1] ?? '') === path.resolve(dataDir);
   } catch {
     // No /proc (not Linux): trust the pid.
     return process.platform !== 'linux';
@@ -110,13 +111,19 @@ export function processesUnder(dir: string, opts: { shoalOnly?: boolean } = {}):
   return out;
 }
 
-/**
- * A node (`bin/shoal.js init|join|run`) or its task supervisor
- * (`worker/supervisor/main.js`), not another shoal command naming a node's
- * data dir (`shoal image import --data-dir …`).
- */
+/** A node's command line, `… shoal.js init|join|run …`: not another shoal command naming its data dir (`shoal image import --data-dir …`). */
+function isNodeArgv(argv: string[]): boolean {
+  return argv.some((a, i) => a.endsWith('shoal.js') && ['init', 'join', 'run'].includes(argv[i + 1] ?? ''));
+}
+
+/** A node or its task supervisor (`node …/worker/supervisor/main.js <dir>`). */
 function isShoalDaemon(argv: string[]): boolean {
-  return argv.some((a, i) => (/\/bin\/shoal\.js$/.test(a) && ['init', 'join', 'run'].includes(argv[i + 1] ?? '')) || /\/worker\/supervisor\/main\.js$/.test(a));
+  return isNodeArgv(argv) || argv.some((a) => a.endsWith('/worker/supervisor/main.js'));
+}
+
+/** The first of `nodes` (of the cluster in `dir`) whose process runs; else the first recorded, whose error its caller meets on use. */
+export function firstRunning<N extends Pick<LocalNode, 'name' | 'pid'>>(dir: string, nodes: N[]): N | undefined {
+  return nodes.find((n) => isNodeProcess(n.pid, nodeDataDir(dir, n))) ?? nodes[0];
 }
 
 export type StopResult = 'stopped' | 'killed';
