@@ -7,7 +7,7 @@
  * node stops, even after its supervisor died. Skipped with plan(0) when runc is missing or
  * the node is not root.
  */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -16,7 +16,9 @@ import { createRuntime, ImageStore, type Runtime, type RuntimeOptions } from '..
 import { OciRuntime } from '../../src/worker/runtime/oci/oci-runtime.js';
 import { resolveCommon } from '../../src/worker/runtime/options.js';
 import { tasksRoot } from '../../src/worker/runtime/common/task-dir.js';
+import { procRef } from '../../src/worker/runtime/common/proc.js';
 import { SupervisorClient } from '../../src/worker/supervisor/client.js';
+import { supervisorFile } from '../../src/worker/supervisor/paths.js';
 import { processesUnder } from '../../src/cli/local/processes.js';
 import { recordingLogger } from '../helpers/logs.js';
 import { busyboxBinary, busyboxRootfs } from '../helpers/busybox-rootfs.js';
@@ -185,6 +187,13 @@ if (!runc.ok) {
     const shutdown = sup.shutdown('the node is stopping');
     // Its connection is open, so the request goes out within this turn's microtasks.
     await new Promise((r) => setImmediate(r));
+    // The kernel closes a dying process's socket before the process stops looking alive in /proc;
+    // on a loaded machine the client saw the close inside that window, took the supervisor for
+    // alive, and never reported its tasks lost (a CI flake). Widen the window to 1 s, every time:
+    // a stand-in process takes the pid file over and lives on 1 s after the supervisor is gone.
+    const standIn = spawn('sleep', ['1'], { stdio: 'ignore' });
+    const ref = await waitFor(() => procRef(standIn.pid!), { what: 'the stand-in started' });
+    writeFileSync(supervisorFile(path.join(own, 'supervisor'), 'pid'), `${ref.pid} ${ref.startTime}\n`);
     process.kill(pid, 'SIGKILL');
     await within(shutdown, 30_000, 'supervisor shutdown');
     await waitFor(() => ids.every((id) => !sup.holds(id)), { timeoutMs: 10_000, what: 'the client to see its tasks lost' });

@@ -193,6 +193,8 @@ export class SupervisorClient {
       this.ending = true;
       await c.request(SupervisorShutdown, { reason }, { timeoutMs: 10_000 }).catch(() => {});
       await Promise.race([c.closed, new Promise((r) => setTimeout(r, 25_000).unref())]);
+      // The node releases its tasks' roots next, sparing those a live supervisor may still run.
+      await this.untilGone(5_000);
     });
   }
 
@@ -206,6 +208,12 @@ export class SupervisorClient {
   }
 
   // ------------------------------------------------------------------ internals
+
+  /** Resolves once no supervisor process is alive for this directory, or after `ms`. */
+  private async untilGone(ms: number): Promise<void> {
+    const deadline = Date.now() + ms;
+    while (this.running() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+  }
 
   /** Is a supervisor process alive for this directory (per its pid file)? */
   private running(): { pid: number; startTime: string } | null {
@@ -295,10 +303,14 @@ export class SupervisorClient {
     const events = c.openStream(SupervisorEvents, { type: 'subscribe' }) as Stream<SupervisorEvent>;
     events.onData((e) => this.onEvent(e));
     this.conn = c;
-    void c.closed.then(() => {
+    void c.closed.then(async () => {
       if (this.conn !== c) return;
       this.conn = null;
       if (this.closed) return;
+      // The kernel closes a dying process's sockets before it even becomes a zombie, so a supervisor
+      // that just died can look alive for a moment. A reconnect finds out in its own time; after a
+      // shutdown nothing reconnects, and the loss went unreported (a flake of the release test in CI).
+      if (this.ending) await this.untilGone(5_000);
       // Gone for good, or just the connection? A dead supervisor took its tasks along.
       if (!this.running() && this.info) {
         const dead = this.info;
