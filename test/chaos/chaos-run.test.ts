@@ -69,7 +69,7 @@ async function seededRun(t: Test, seed: number, scenario: string, opts: { netns?
     }
     t.ok(v.pass, `${v.name}: ${v.summary}`, { diagnostic: !v.pass, details: v.details.slice(0, 10) });
   }
-  if (!report.pass) t.comment(`run log:\n${lines.join('\n')}`);
+  if (!report.pass || report.summary.faults < (opts.minFaults ?? 3)) t.comment(`run log:\n${lines.join('\n')}`);
 }
 
 // Planned at 2.0, 4.8 and 10.6 s (chaos-tests/schedule.ts): an 11 s phase holds all three, and minFaults makes all three run.

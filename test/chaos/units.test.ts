@@ -3,6 +3,9 @@ import { RaftError } from '../../src/raft/errors.js';
 import t from 'tap';
 import { repoRoot } from '../helpers/dist.js';
 import { makeSchedule } from '../../chaos-tests/schedule.js';
+import { Injector } from '../../chaos-tests/faults/injector.js';
+import { RunClock } from '../../chaos-tests/clock.js';
+import type { ChaosCluster } from '../../chaos-tests/cluster.js';
 import { SCENARIOS, usableKinds, scenarioByName } from '../../chaos-tests/scenario.js';
 import { parseDuration, replayCommand } from '../../chaos-tests/options.js';
 import { History } from '../../chaos-tests/workload/history.js';
@@ -221,4 +224,28 @@ t.test('the election and crash checkers read the nodes’ log records', async (t
   t.match(checkCrashes(uncaught).details.join(), /an uncaught error/);
   const died = cluster([node('m1', stderrOf('a', () => {}, 'FATAL ERROR: Reached heap limit Allocation failed\n'))]);
   t.match(checkCrashes(died).details.join(), /m1 output shows FATAL/, 'what Node prints when it dies, outside the log');
+});
+
+t.test('injector: a run short of minFaults tries a skipped fault once more, with a longer wait for a leader', async (t) => {
+  // A stand-in cluster: no leader for the planned fault (managers still coming back), one for the second try.
+  const waits: number[] = [];
+  const calls: string[] = [];
+  const leader = { name: 'm1', id: 'm1' };
+  const cluster = {
+    waitLeader: async (ms: number) => (waits.push(ms), waits.length === 1 ? null : leader),
+    isolate: async (n: typeof leader) => void calls.push(`isolate ${n.name}`),
+    setPartition: async (p: unknown[]) => void calls.push(`partition ${p.length}`),
+  };
+  const log: string[] = [];
+  const inj = new Injector(cluster as unknown as ChaosCluster, new RunClock(), (m) => log.push(m));
+  await inj.run([{ seq: 1, at: 0, kind: 'partition-leader', holdMs: 0, pick: 0 }], 0, 0, 1);
+  t.same(waits, [3_000, 15_000], 'the second try waits 15 s for a leader');
+  t.same(inj.records.map((r) => r.skipped ?? 'injected'), ['no leader', 'injected'], 'skipped, then injected');
+  t.same(calls, ['isolate m1', 'partition 0'], 'isolated the leader and healed');
+  t.match(log.join('\n'), /fault 1 partition-leader: tried again, 1 faults wanted/);
+  // With enough faults, a skipped one is not tried again.
+  const waits2: number[] = [];
+  const none = { ...cluster, waitLeader: async (ms: number) => (waits2.push(ms), null) };
+  await new Injector(none as unknown as ChaosCluster, new RunClock(), () => {}).run([{ seq: 1, at: 0, kind: 'partition-leader', holdMs: 0, pick: 0 }], 0, 60_000, 0);
+  t.same(waits2, [3_000], 'minFaults met: no second try');
 });
