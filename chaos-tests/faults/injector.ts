@@ -61,10 +61,10 @@ export class Injector {
       if ((this.clock.now() >= phaseEnd && enough()) || this.stopped) return;
       if (!(await this.one(ev, LEADER_WAIT_MS))) skipped.push(ev);
     }
-    // Still short of minFaults: a fault was skipped, most often for want of a leader while the
-    // managers came back from an earlier fault on a loaded machine (seed 110913 on a fresh clone:
-    // all managers crashed, a leader 9.5 s later, the isolated-leader fault found none in 3 s).
-    // Each skipped fault gets one more try, with a longer wait for what it needs.
+    // Still short of minFaults: a fault was skipped, for want of a leader on a loaded machine
+    // (seed 110913 on a fresh clone: all managers crashed, a leader 9.5 s later, a clock jump, then
+    // the isolated-leader fault found none in 3 s, and the schedule had nothing after it).
+    // Each skipped fault gets one more try, with a longer wait for a leader.
     for (const ev of skipped) {
       if (enough() || this.stopped) return;
       this.log(`fault ${ev.seq} ${ev.kind}: tried again, ${minFaults} faults wanted`);
