@@ -192,9 +192,10 @@ export class SupervisorClient {
       // directory under `shoal down --purge`.
       this.ending = true;
       await c.request(SupervisorShutdown, { reason }, { timeoutMs: 10_000 }).catch(() => {});
-      await Promise.race([c.closed, new Promise((r) => setTimeout(r, 25_000).unref())]);
-      // The node releases its tasks' roots next, sparing those a live supervisor may still run.
-      await this.untilGone(5_000);
+      const closed = await Promise.race([c.closed.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), 25_000).unref())]);
+      // The node releases its tasks' roots next, sparing those a live supervisor may still run: a
+      // supervisor that closed its socket is exiting, so wait the moment it takes to be gone.
+      if (closed) await this.untilGone(5_000);
     });
   }
 
