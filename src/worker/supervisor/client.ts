@@ -312,6 +312,7 @@ export class SupervisorClient {
       // that just died can look alive for a moment. A reconnect finds out in its own time; after a
       // shutdown nothing reconnects, and the loss went unreported (a flake of the release test in CI).
       if (this.ending) await this.untilGone(5_000);
+      if (this.closed) return;
       // Gone for good, or just the connection? A dead supervisor took its tasks along.
       if (!this.running() && this.info) {
         const dead = this.info;
