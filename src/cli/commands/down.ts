@@ -50,11 +50,16 @@ export function registerDown(program: Command): void {
       out(results.map((r) => `${r}\n`).join(''));
       if (c.netns) {
         // A node that crashed left its task supervisor (and through it its tasks) in its namespace.
-        for (const n of c.nodes) {
-          const pids = await netnsPids(n);
-          if (pids.length === 0) continue;
-          await Promise.all(pids.map((pid) => stopProcess(pid, graceMs)));
-          out(`Stopped ${pids.length} process${pids.length === 1 ? '' : 'es'} ${n.name} left in its namespace (pid ${pids.join(', ')})\n`);
+        // Every node's at once: one after another, a cluster whose leftovers all hung took a grace each.
+        const left = await Promise.all(
+          c.nodes.map(async (n) => {
+            const pids = await netnsPids(n);
+            await Promise.all(pids.map((pid) => stopProcess(pid, graceMs)));
+            return { n, pids };
+          }),
+        );
+        for (const { n, pids } of left) {
+          if (pids.length > 0) out(`Stopped ${pids.length} process${pids.length === 1 ? '' : 'es'} ${n.name} left in its namespace (pid ${pids.join(', ')})\n`);
         }
         const removed = [...(await removeTaskNetns(c.nodes.map((n) => nodeDataDir(dir, n)))), ...(await removeNetns(c))];
         out(removed.length > 0 ? `Removed ${removed.join(', ')}\n` : `No network namespace, veth or bridge of this cluster was left to remove\n`);
