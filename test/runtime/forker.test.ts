@@ -236,3 +236,34 @@ t.test("the C forker mounts and unmounts a task's overlay by system call, not by
   t.equal(asNobody.code, 99);
   t.equal(readFileSync(marks, 'utf8'), `mount --version\nmount -t overlay overlay -o nodev,lowerdir=${lower},upperdir=${upper},workdir=${work} ${target}\numount ${target}\n`, 'each of those ran the binary');
 });
+
+t.test("a forker's last answer read after its exit: the child's real exit code, not a kill", async (t) => {
+  // A stand-in forker that answers one start, then exits while a child of its own still holds its
+  // stdout and writes the reap (X, exit code 42) 300 ms later: the order in which Node may see the
+  // real forker's 'exit' and its last buffered lines, made certain. It used to report the task killed.
+  const dir = mkdtempSync(path.join(tmpdir(), 'forker-late-x-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const script = path.join(dir, 'forker');
+  writeFileSync(
+    script,
+    [
+      '#!/bin/bash',
+      'read -r s seq rest',
+      'exec 3< <(:) 4< <(:)',
+      'echo "P $seq 4242 3 4"',
+      'echo "T $seq 1"',
+      'read -r ack', // C seq: the supervisor has opened the task's pipes through /proc/$$/fd
+      '( sleep 0.3; echo "X 4242 $((42 << 8))" ) &',
+      'exit 0',
+      '',
+    ].join('\n'),
+  );
+  chmodSync(script, 0o755);
+  const diag: string[] = [];
+  const stand = new TaskForker({ kind: 'c', path: script }, (m) => diag.push(m));
+  const task = stand.spawn({ argv: ['/bin/true'], env: { PATH }, killGroupOnExit: false });
+  const exit = await new Promise<[number | null, NodeJS.Signals | null]>((r) => task.once('exit', (c, s) => r([c, s])));
+  t.same(exit, [42, null], 'exit code 42, as the forker reported it');
+  t.match(diag.join('\n'), /forker \d+ exited \(0\)/, 'the forker exit is noticed');
+  stand.close();
+});

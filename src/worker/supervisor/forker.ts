@@ -161,7 +161,6 @@ export class TaskForker {
   private readonly byPid = new Map<number, ForkedTask>();
   /** Every task from its request until it is reaped, by request number (one without a PID is not forked yet). */
   private readonly bySeq = new Map<number, ForkedTask>();
-  private buf = '';
   private closed = false;
 
   constructor(
@@ -220,9 +219,10 @@ export class TaskForker {
       env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' },
     });
     this.proc = p;
-    this.buf = '';
+    // This forker's own: the answers of one that exited may still be read after the next one started.
+    let buf = '';
     p.stdout!.setEncoding('latin1');
-    p.stdout!.on('data', (c: string) => this.onData(c));
+    p.stdout!.on('data', (c: string) => (buf = this.onData(p, buf + c)));
     p.stderr!.on('data', (c: Buffer) => this.diag(`forker: ${c.toString().trim()}`));
     p.stdin!.on('error', (err) => this.diag(`forker stdin: ${err.message}`));
     p.on('error', (err) => this.diag(`forker: ${err.message}`));
@@ -235,31 +235,32 @@ export class TaskForker {
     return p;
   }
 
-  private onData(chunk: string): void {
-    this.buf += chunk;
+  /** Handles the whole lines in `buf`; returns the partial one left. */
+  private onData(p: ChildProcess, buf: string): string {
     let i: number;
-    while ((i = this.buf.indexOf('\n')) >= 0) {
-      const line = this.buf.slice(0, i);
-      this.buf = this.buf.slice(i + 1);
+    while ((i = buf.indexOf('\n')) >= 0) {
+      const line = buf.slice(0, i);
+      buf = buf.slice(i + 1);
       try {
-        this.onLine(line);
+        this.onLine(p, line);
       } catch (err) {
         this.diag(`forker: cannot handle ${JSON.stringify(line.slice(0, 200))}: ${(err as Error).message}`);
       }
     }
+    return buf;
   }
 
-  private onLine(line: string): void {
+  private onLine(p: ChildProcess, line: string): void {
     const f = line.split(' ');
     switch (f[0]) {
       case 'P': {
         const seq = Number(f[1]);
         const pid = Number(f[2]);
         const t = this.bySeq.get(seq);
-        const out = this.openPipe(Number(f[3]));
-        const err = this.openPipe(Number(f[4]));
+        const out = this.openPipe(p, Number(f[3]));
+        const err = this.openPipe(p, Number(f[4]));
         // Our own ends are open: the forker may drop its copies (the task has had its ends since the fork).
-        this.proc?.stdin!.write(`C ${seq}\n`);
+        p.stdin!.write(`C ${seq}\n`);
         if (!t) return;
         this.byPid.set(pid, t);
         t.attach(pid, out, err);
@@ -310,8 +311,8 @@ export class TaskForker {
     else out.unref();
   }
 
-  private openPipe(fd: number): Readable {
-    const file = `/proc/${this.proc!.pid}/fd/${fd}`;
+  private openPipe(p: ChildProcess, fd: number): Readable {
+    const file = `/proc/${p.pid}/fd/${fd}`;
     const own = openSync(file, constants.O_RDONLY | constants.O_NONBLOCK); // libuv adds O_CLOEXEC
     return new net.Socket({ fd: own, readable: true, writable: false });
   }
@@ -320,14 +321,34 @@ export class TaskForker {
     if (this.proc !== p) return;
     this.proc = null;
     if (!this.closed) this.diag(`forker ${p.pid} exited (${signal ?? code}): its tasks died with it`);
-    // Its tasks received SIGKILL from the kernel when it died; report them so.
-    // Forked ones received SIGKILL from the kernel when it died; report them so. The rest were never forked.
-    const all = [...this.bySeq.values()];
-    this.byPid.clear();
-    this.bySeq.clear();
-    for (const t of all) {
-      if (t.pid !== undefined) t.reaped(9);
-      else t.emit('error', Object.assign(new Error(`the task forker exited (${signal ?? code})`), { code: 'ECHILD' }));
-    }
+    // Its tasks as of now: a forker started after it numbers its own after these.
+    const mine = [...this.bySeq.values()];
+    const finish = (): void => {
+      // Forked ones received SIGKILL from the kernel when it died; report them so. The rest were never forked.
+      for (const t of mine) {
+        if (this.bySeq.get(t.seq) !== t) continue; // its X line came: reported with its own code
+        this.bySeq.delete(t.seq);
+        if (t.pid !== undefined) {
+          this.byPid.delete(t.pid);
+          t.reaped(9);
+        } else t.emit('error', Object.assign(new Error(`the task forker exited (${signal ?? code})`), { code: 'ECHILD' }));
+      }
+      this.holdAlive();
+    };
+    // Node may emit 'exit' before the last answers the forker wrote are read: an X line with a
+    // child's real exit code would have been reported as a kill (137). Read its stdout to the end
+    // first; at most 1 s, as a task forked just before may hold the pipe until its death signal.
+    const out = p.stdout;
+    if (!out || out.readableEnded || out.destroyed) return finish();
+    let done = false;
+    const end = (): void => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      finish();
+    };
+    const timer = setTimeout(end, 1_000);
+    out.once('end', end);
+    out.once('close', end);
   }
 }
