@@ -239,7 +239,7 @@ t.test("the C forker mounts and unmounts a task's overlay by system call, not by
 
 t.test("a forker's last answer read after its exit: the child's real exit code, not a kill", async (t) => {
   // A stand-in forker that answers one start, then exits while a child of its own still holds its
-  // stdout and writes the reap (X, exit code 42) 300 ms later: the order in which Node may see the
+  // stdout and writes the reap (X, exit code 42) 100 ms later: the order in which Node may see the
   // real forker's 'exit' and its last buffered lines, made certain. It used to report the task killed.
   const dir = mkdtempSync(path.join(tmpdir(), 'forker-late-x-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
@@ -253,7 +253,7 @@ t.test("a forker's last answer read after its exit: the child's real exit code, 
       'echo "P $seq 4242 3 4"',
       'echo "T $seq 1"',
       'read -r ack', // C seq: the supervisor has opened the task's pipes through /proc/$$/fd
-      '( sleep 0.3; echo "X 4242 $((42 << 8))" ) &',
+      '( sleep 0.1; echo "X 4242 $((42 << 8))" ) &',
       'exit 0',
       '',
     ].join('\n'),

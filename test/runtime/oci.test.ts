@@ -196,7 +196,8 @@ if (!runc.ok) {
     writeFileSync(supervisorFile(path.join(own, 'supervisor'), 'pid'), `${ref.pid} ${ref.startTime}\n`);
     process.kill(pid, 'SIGKILL');
     await within(shutdown, 30_000, 'supervisor shutdown');
-    await waitFor(() => ids.every((id) => !sup.holds(id)), { timeoutMs: 10_000, what: 'the client to see its tasks lost' });
+    // Once shutdown() returns: the node releases next, and spares what the client still holds.
+    t.same(ids.filter((id) => sup.holds(id)), [], 'when the shutdown returns, the client has seen its tasks lost');
     // The window seen on a node stopping with 300 tasks: the losses are being recorded (exit.json
     // written asynchronously) while the node already releases. Here the whole window: none recorded.
     const exits = ids.map((id) => path.join(own, 'runtime', 'oci', 'tasks', id, 'exit.json'));

@@ -71,6 +71,8 @@ export class SupervisorClient {
   private closed = false;
   /** shutdown() told the supervisor to end: never start another. */
   private ending = false;
+  /** The current connection's close handler, done (shutdown() waits for it: the losses are reported there). */
+  private afterClose: Promise<void> = Promise.resolve();
   private readonly transport: WsTransport;
   private readonly entry: string;
   private holdCount = 0;
@@ -193,9 +195,10 @@ export class SupervisorClient {
       this.ending = true;
       await c.request(SupervisorShutdown, { reason }, { timeoutMs: 10_000 }).catch(() => {});
       const closed = await Promise.race([c.closed.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), 25_000).unref())]);
-      // The node releases its tasks' roots next, sparing those a live supervisor may still run: a
-      // supervisor that closed its socket is exiting, so wait the moment it takes to be gone.
-      if (closed) await this.untilGone(5_000);
+      // The node releases its tasks' roots next, sparing those the client still holds: let the close
+      // handler finish first (it waits the moment a supervisor that closed its socket takes to be
+      // gone, then reports what was lost with it). Not after the 25 s: that one is not exiting.
+      if (closed) await this.afterClose;
     });
   }
 
@@ -304,7 +307,7 @@ export class SupervisorClient {
     const events = c.openStream(SupervisorEvents, { type: 'subscribe' }) as Stream<SupervisorEvent>;
     events.onData((e) => this.onEvent(e));
     this.conn = c;
-    void c.closed.then(async () => {
+    this.afterClose = c.closed.then(async () => {
       if (this.conn !== c) return;
       this.conn = null;
       if (this.closed) return;
@@ -323,7 +326,7 @@ export class SupervisorClient {
       // node shut it down (that only logged "UNAVAILABLE: the supervisor was shut down with the node").
       if (this.ending) return;
       void this.connection().catch((err: Error) => this.logger.warn(err.message));
-    });
+    }).catch((err: Error) => this.logger.error(`after the supervisor connection closed: ${err.message}`));
   }
 
   /**

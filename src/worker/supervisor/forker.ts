@@ -158,7 +158,8 @@ function num(n: number | undefined): string {
 export class TaskForker {
   private proc: ChildProcess | null = null;
   private seq = 0;
-  private readonly byPid = new Map<number, ForkedTask>();
+  /** The running forker's forked tasks by PID (each forker has its own: PIDs of a dead one's tasks may be reused under the next). */
+  private byPid = new Map<number, ForkedTask>();
   /** Every task from its request until it is reaped, by request number (one without a PID is not forked yet). */
   private readonly bySeq = new Map<number, ForkedTask>();
   private closed = false;
@@ -220,9 +221,11 @@ export class TaskForker {
     });
     this.proc = p;
     // This forker's own: the answers of one that exited may still be read after the next one started.
+    const pids = new Map<number, ForkedTask>();
+    this.byPid = pids;
     let buf = '';
     p.stdout!.setEncoding('latin1');
-    p.stdout!.on('data', (c: string) => (buf = this.onData(p, buf + c)));
+    p.stdout!.on('data', (c: string) => (buf = this.onData(p, pids, buf + c)));
     p.stderr!.on('data', (c: Buffer) => this.diag(`forker: ${c.toString().trim()}`));
     p.stdin!.on('error', (err) => this.diag(`forker stdin: ${err.message}`));
     p.on('error', (err) => this.diag(`forker: ${err.message}`));
@@ -236,13 +239,13 @@ export class TaskForker {
   }
 
   /** Handles the whole lines in `buf`; returns the partial one left. */
-  private onData(p: ChildProcess, buf: string): string {
+  private onData(p: ChildProcess, pids: Map<number, ForkedTask>, buf: string): string {
     let i: number;
     while ((i = buf.indexOf('\n')) >= 0) {
       const line = buf.slice(0, i);
       buf = buf.slice(i + 1);
       try {
-        this.onLine(p, line);
+        this.onLine(p, pids, line);
       } catch (err) {
         this.diag(`forker: cannot handle ${JSON.stringify(line.slice(0, 200))}: ${(err as Error).message}`);
       }
@@ -250,19 +253,22 @@ export class TaskForker {
     return buf;
   }
 
-  private onLine(p: ChildProcess, line: string): void {
+  private onLine(p: ChildProcess, pids: Map<number, ForkedTask>, line: string): void {
     const f = line.split(' ');
     switch (f[0]) {
       case 'P': {
         const seq = Number(f[1]);
         const pid = Number(f[2]);
         const t = this.bySeq.get(seq);
+        // From a forker that has exited: its fds are gone (its PID may be someone else's by now), and
+        // the task died with it; it is reported when the forker's answers end.
+        if (p !== this.proc) return;
         const out = this.openPipe(p, Number(f[3]));
         const err = this.openPipe(p, Number(f[4]));
         // Our own ends are open: the forker may drop its copies (the task has had its ends since the fork).
         p.stdin!.write(`C ${seq}\n`);
         if (!t) return;
-        this.byPid.set(pid, t);
+        pids.set(pid, t);
         t.attach(pid, out, err);
         return;
       }
@@ -282,8 +288,8 @@ export class TaskForker {
       }
       case 'X': {
         const pid = Number(f[1]);
-        const t = this.byPid.get(pid);
-        this.byPid.delete(pid);
+        const t = pids.get(pid);
+        pids.delete(pid);
         if (t) this.bySeq.delete(t.seq);
         t?.reaped(Number(f[2]));
         this.holdAlive();
@@ -323,13 +329,14 @@ export class TaskForker {
     if (!this.closed) this.diag(`forker ${p.pid} exited (${signal ?? code}): its tasks died with it`);
     // Its tasks as of now: a forker started after it numbers its own after these.
     const mine = [...this.bySeq.values()];
+    const pids = this.byPid;
     const finish = (): void => {
       // Forked ones received SIGKILL from the kernel when it died; report them so. The rest were never forked.
       for (const t of mine) {
         if (this.bySeq.get(t.seq) !== t) continue; // its X line came: reported with its own code
         this.bySeq.delete(t.seq);
         if (t.pid !== undefined) {
-          this.byPid.delete(t.pid);
+          pids.delete(t.pid);
           t.reaped(9);
         } else t.emit('error', Object.assign(new Error(`the task forker exited (${signal ?? code})`), { code: 'ECHILD' }));
       }
@@ -339,7 +346,7 @@ export class TaskForker {
     // child's real exit code would have been reported as a kill (137). Read its stdout to the end
     // first; at most 1 s, as a task forked just before may hold the pipe until its death signal.
     const out = p.stdout;
-    if (!out || out.readableEnded || out.destroyed) return finish();
+    if (mine.length === 0 || !out || out.readableEnded || out.destroyed) return finish();
     let done = false;
     const end = (): void => {
       if (done) return;
