@@ -14,7 +14,7 @@
  * The bridge is created only when missing and left in place afterwards.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { createReadStream, existsSync, mkdirSync, openSync, closeSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createReadStream, existsSync, mkdirSync, openSync, closeSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import { waitFor } from './wait.js';
@@ -153,8 +153,49 @@ async function sweep(): Promise<void> {
     return;
   }
   for (const n of names) {
+    if (n === LOCK) continue;
     const dir = path.join(BASE, n);
     if (liveOwner(dir) === null) await cleanLeftovers(dir);
+  }
+}
+
+const LOCK = '.lock';
+
+/**
+ * Runs `fn` while no other test process sweeps or claims a daemon dir. Without
+ * it, one process's sweep() saw another's dir between its mkdir and its owner
+ * file, took it for a leftover and removed it under that process (a fresh
+ * clone's CI: ENOENT opening dockerd.log). mkdir is the atomic step; a lock
+ * whose holder died is taken over once it is 5 s old (its owner file may not be
+ * written yet in its first moments).
+ */
+async function exclusively<T>(fn: () => Promise<T>): Promise<T> {
+  const lock = path.join(BASE, LOCK);
+  mkdirSync(BASE, { recursive: true });
+  await waitFor(
+    () => {
+      try {
+        mkdirSync(lock);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+        let age = 0;
+        try {
+          age = Date.now() - statSync(lock).mtimeMs;
+        } catch {
+          return false; // just released: try again
+        }
+        if (liveOwner(lock) === null && age > 5_000) rmSync(lock, { recursive: true, force: true });
+        return false;
+      }
+      writeFileSync(path.join(lock, 'owner'), `${process.pid} ${procStart(process.pid)}\n`);
+      return true;
+    },
+    { timeoutMs: 120_000, intervalMs: 50, what: 'the lock on the test daemons\' directory' },
+  );
+  try {
+    return await fn();
+  } finally {
+    rmSync(lock, { recursive: true, force: true });
   }
 }
 
@@ -209,13 +250,16 @@ export async function startDockerd(opts: DockerdOptions): Promise<Dockerd> {
   const a = dockerdAvailable();
   if (!a.ok) throw new Error(a.reason);
   if (!/^[a-z0-9-]{1,24}$/.test(opts.name)) throw new Error(`dockerd name ${opts.name}: use [a-z0-9-]{1,24} (it goes into socket paths)`);
-  await sweep();
-  // A concurrent run (another test process) holding the name keeps it; take the next free one.
-  let dir = path.join(BASE, opts.name);
-  for (let i = 2; liveOwner(dir) !== null; i++) dir = path.join(BASE, `${opts.name}-${i}`);
-  await cleanLeftovers(dir);
-  mkdirSync(dir, { recursive: true });
-  writeFileSync(path.join(dir, 'owner'), `${process.pid} ${procStart(process.pid)}\n`);
+  const dir = await exclusively(async () => {
+    await sweep();
+    // A concurrent run (another test process) holding the name keeps it; take the next free one.
+    let d = path.join(BASE, opts.name);
+    for (let i = 2; liveOwner(d) !== null; i++) d = path.join(BASE, `${opts.name}-${i}`);
+    await cleanLeftovers(d);
+    mkdirSync(d, { recursive: true });
+    writeFileSync(path.join(d, 'owner'), `${process.pid} ${procStart(process.pid)}\n`);
+    return d;
+  });
   const bridge = opts.bridge ?? 'shoaldock0';
   ensureBridge(bridge, opts.bridgeCidr ?? '10.213.61.1/24');
 
