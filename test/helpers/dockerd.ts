@@ -14,11 +14,12 @@
  * The bridge is created only when missing and left in place afterwards.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { createReadStream, existsSync, mkdirSync, openSync, closeSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createReadStream, existsSync, mkdirSync, openSync, closeSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import { waitFor } from './wait.js';
 import { unmountUnder } from '../../src/node/leftovers.js';
+import { isSameProcess, lockPidFile, procRef, readPidFile } from '../../src/worker/runtime/common/proc.js';
 
 export interface DockerdOptions {
   /** Distinguishes concurrent daemons (one per test file): /tmp/shoal-dockerd/<name>. */
@@ -121,23 +122,9 @@ async function killAll(pids: number[], graceMs: number): Promise<void> {
   await waitFor(() => pids.every((p) => !alive(p)), { timeoutMs: 5_000, what: 'old daemon processes to die' }).catch(() => undefined);
 }
 
-/** The process that started the daemon in dir (pid + /proc start time), if it is still alive. */
-function liveOwner(dir: string): number | null {
-  try {
-    const [pid, start] = readFileSync(path.join(dir, 'owner'), 'utf8').trim().split(' ');
-    return procStart(Number(pid)) === start ? Number(pid) : null;
-  } catch {
-    return null;
-  }
-}
-
-function procStart(pid: number): string | null {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19] ?? null;
-  } catch {
-    return null;
-  }
+/** Whether the process that started the daemon in dir (its pid file `owner`: PID and /proc start time) still runs. */
+function ownerAlive(dir: string): boolean {
+  return isSameProcess(readPidFile(path.join(dir, 'owner')));
 }
 
 /**
@@ -153,49 +140,30 @@ async function sweep(): Promise<void> {
     return;
   }
   for (const n of names) {
-    if (n === LOCK) continue;
+    if (n.startsWith(LOCK)) continue;
     const dir = path.join(BASE, n);
-    if (liveOwner(dir) === null) await cleanLeftovers(dir);
+    if (!ownerAlive(dir)) await cleanLeftovers(dir);
   }
 }
 
+/** The lock file, and the temporary files lockPidFile links it from. */
 const LOCK = '.lock';
 
 /**
- * Runs `fn` while no other test process sweeps or claims a daemon dir. Without
- * it, one process's sweep() saw another's dir between its mkdir and its owner
- * file, took it for a leftover and removed it under that process (a fresh
- * clone's CI: ENOENT opening dockerd.log). mkdir is the atomic step; a lock
- * whose holder died is taken over once it is 5 s old (its owner file may not be
- * written yet in its first moments).
+ * Runs `fn` while no other test process sweeps or claims a daemon dir (the
+ * supervisor's pid-file lock, lockPidFile). Without it, one process's sweep()
+ * found another's dir before it was claimed, spent a while scanning /proc,
+ * then removed it just after that process had created it (a fresh clone's
+ * CI: ENOENT opening dockerd.log).
  */
 async function exclusively<T>(fn: () => Promise<T>): Promise<T> {
   const lock = path.join(BASE, LOCK);
   mkdirSync(BASE, { recursive: true });
-  await waitFor(
-    () => {
-      try {
-        mkdirSync(lock);
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-        let age = 0;
-        try {
-          age = Date.now() - statSync(lock).mtimeMs;
-        } catch {
-          return false; // just released: try again
-        }
-        if (liveOwner(lock) === null && age > 5_000) rmSync(lock, { recursive: true, force: true });
-        return false;
-      }
-      writeFileSync(path.join(lock, 'owner'), `${process.pid} ${procStart(process.pid)}\n`);
-      return true;
-    },
-    { timeoutMs: 120_000, intervalMs: 50, what: 'the lock on the test daemons\' directory' },
-  );
+  await waitFor(() => lockPidFile(lock), { timeoutMs: 120_000, intervalMs: 50, what: "the lock on the test daemons' directory" });
   try {
     return await fn();
   } finally {
-    rmSync(lock, { recursive: true, force: true });
+    rmSync(lock, { force: true });
   }
 }
 
@@ -254,10 +222,11 @@ export async function startDockerd(opts: DockerdOptions): Promise<Dockerd> {
     await sweep();
     // A concurrent run (another test process) holding the name keeps it; take the next free one.
     let d = path.join(BASE, opts.name);
-    for (let i = 2; liveOwner(d) !== null; i++) d = path.join(BASE, `${opts.name}-${i}`);
+    for (let i = 2; ownerAlive(d); i++) d = path.join(BASE, `${opts.name}-${i}`);
     await cleanLeftovers(d);
     mkdirSync(d, { recursive: true });
-    writeFileSync(path.join(d, 'owner'), `${process.pid} ${procStart(process.pid)}\n`);
+    const me = procRef(process.pid)!;
+    writeFileSync(path.join(d, 'owner'), `${me.pid} ${me.startTime}\n`);
     return d;
   });
   const bridge = opts.bridge ?? 'shoaldock0';

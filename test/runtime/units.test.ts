@@ -3,7 +3,8 @@
  * files (writer and reader, follow across a rotation), Docker's multiplexed
  * stream, RFC 3339 stamps, signal names, and where the compiled supervisor is.
  */
-import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import t from 'tap';
@@ -16,6 +17,7 @@ import { Demuxer, parseRfc3339Ms, parseTimestamped } from '../../src/worker/runt
 import type { LogLine, LogOptions } from '../../src/worker/runtime/interface.js';
 import { humanAgo, humanSize } from '../../src/cli/commands/image.js';
 import { within } from '../helpers/wait.js';
+import { lockPidFile, procRef, readPidFile } from '../../src/worker/runtime/common/proc.js';
 
 const work = mkdtempSync(path.join(tmpdir(), 'shoal-rt-units-'));
 t.teardown(() => rmSync(work, { recursive: true, force: true }));
@@ -140,4 +142,27 @@ t.test('signals, sizes, ages, supervisor path', async (t) => {
   // sources (tsx) it is dist's.
   t.match(defaultSupervisorEntry(), /(dist|\.build)\/src\/worker\/supervisor\/main\.js$/, 'the compiled supervisor');
   t.ok(existsSync(defaultSupervisorEntry()), 'and it exists');
+});
+
+t.test('lockPidFile: one live holder; a reused PID or an empty file is taken over; no temporary file left', async (t) => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'pidlock-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const file = path.join(dir, 'x.pid');
+  t.ok(lockPidFile(file), 'a free lock is taken');
+  t.same(readPidFile(file), procRef(process.pid), 'holding our PID and start time');
+  t.notOk(lockPidFile(file), 'held by a live process (this one): refused');
+  // Another live process holds it.
+  const other = spawn('sleep', ['30'], { stdio: 'ignore' });
+  t.teardown(() => other.kill('SIGKILL'));
+  const ref = procRef(other.pid!)!;
+  writeFileSync(file, `${ref.pid} ${ref.startTime}\n`);
+  t.notOk(lockPidFile(file), 'held by another live process: refused');
+  // Its PID with another start time: a reused PID, not the holder.
+  writeFileSync(file, `${ref.pid} 1\n`);
+  t.ok(lockPidFile(file), 'a PID whose start time differs is taken over');
+  // Empty: what the old lock left between its exclusive create and its write; taken for stale.
+  writeFileSync(file, '');
+  t.ok(lockPidFile(file), 'an empty file is taken over');
+  t.same(readPidFile(file), procRef(process.pid));
+  t.same(readdirSync(dir), ['x.pid'], 'no temporary file left behind');
 });

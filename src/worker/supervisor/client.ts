@@ -1,11 +1,12 @@
 import { retry } from '../../util/retry.js';
+import { monotonicMs } from '../../util/monotonic.js';
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { packageRoot } from '../../util/version.js';
 import { writeJsonAtomic } from '../runtime/common/atomic.js';
 import type { LogRotation } from '../runtime/common/log-format.js';
-import { isSameProcess } from '../runtime/common/proc.js';
+import { isSameProcess, readPidFile, type ProcRef } from '../runtime/common/proc.js';
 import type { ExitRecord } from '../runtime/common/task-dir.js';
 import type { Connection, Stream } from '../../wire/interface.js';
 import { WireError } from '../../wire/errors.js';
@@ -215,19 +216,14 @@ export class SupervisorClient {
 
   /** Resolves once no supervisor process is alive for this directory, or after `ms`. */
   private async untilGone(ms: number): Promise<void> {
-    const deadline = Date.now() + ms;
-    while (this.running() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    const deadline = monotonicMs() + ms;
+    while (this.running() && monotonicMs() < deadline) await new Promise((r) => setTimeout(r, 10));
   }
 
   /** Is a supervisor process alive for this directory (per its pid file)? */
-  private running(): { pid: number; startTime: string } | null {
-    try {
-      const [pid, startTime] = readFileSync(supervisorFile(this.opts.dir, 'pid'), 'utf8').trim().split(' ');
-      const ref = { pid: Number(pid), startTime: startTime ?? '' };
-      return isSameProcess(ref) ? ref : null;
-    } catch {
-      return null;
-    }
+  private running(): ProcRef | null {
+    const ref = readPidFile(supervisorFile(this.opts.dir, 'pid'));
+    return isSameProcess(ref) ? ref : null;
   }
 
   private connection(): Promise<Connection> {

@@ -345,17 +345,14 @@ export class TaskForker {
     // Node may emit 'exit' before the last answers the forker wrote are read: an X line with a
     // child's real exit code would have been reported as a kill (137). Read its stdout to the end
     // first; at most 1 s, as a task forked just before may hold the pipe until its death signal.
+    // finish() reports only what is still outstanding, so a second call (the pipe closing after the
+    // timer) finds nothing left to do.
     const out = p.stdout;
-    if (mine.length === 0 || !out || out.readableEnded || out.destroyed) return finish();
-    let done = false;
-    const end = (): void => {
-      if (done) return;
-      done = true;
+    if (mine.length === 0 || !out || out.destroyed) return finish();
+    const timer = setTimeout(finish, 1_000);
+    out.once('close', () => {
       clearTimeout(timer);
       finish();
-    };
-    const timer = setTimeout(end, 1_000);
-    out.once('end', end);
-    out.once('close', end);
+    });
   }
 }

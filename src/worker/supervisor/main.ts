@@ -16,12 +16,12 @@
  */
 import { SUPERVISOR_MESSAGES } from './messages.js';
 import type { MessageType } from '../../wire/registry.js';
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeSync, appendFileSync, chmodSync } from 'node:fs';
+import { existsSync, mkdirSync, renameSync, rmSync, appendFileSync, chmodSync } from 'node:fs';
 import { getPriority, setPriority } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { readJson } from '../runtime/common/atomic.js';
 import { DEFAULT_LOG_ROTATION } from '../runtime/common/log-format.js';
-import { isSameProcess, procRef, procStartTime } from '../runtime/common/proc.js';
+import { lockPidFile, procStartTime } from '../runtime/common/proc.js';
 import { monotonicMs } from '../../util/monotonic.js';
 import { packageVersion } from '../../util/version.js';
 import type { Stream } from '../../wire/interface.js';
@@ -66,30 +66,9 @@ process.on('uncaughtException', (err) => diag(`uncaught: ${err.stack ?? err.mess
 process.on('unhandledRejection', (err) => diag(`unhandled rejection: ${(err as Error)?.stack ?? err}`, 'error'));
 for (const s of ['SIGHUP', 'SIGPIPE', 'SIGUSR1', 'SIGUSR2'] as const) process.on(s, () => {});
 
-/** One supervisor per directory: the pid file is created exclusively, and a stale one (dead owner) is taken over. */
+/** One supervisor per directory: its pid file, held exclusively (a stale one, of a dead owner, is taken over). */
 function lock(): boolean {
-  const file = supervisorFile(dir!, 'pid');
-  const me = procRef(process.pid)!;
-  for (let attempt = 0; attempt < 3; attempt++) {
-    try {
-      const fd = openSync(file, 'wx', 0o600);
-      writeSync(fd, `${me.pid} ${me.startTime}\n`);
-      closeSync(fd);
-      return true;
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-    }
-    let holder: { pid: number; startTime: string } | null = null;
-    try {
-      const [pid, startTime] = readFileSync(file, 'utf8').trim().split(' ');
-      holder = { pid: Number(pid), startTime: startTime ?? '' };
-    } catch {
-      /* vanished: retry */
-    }
-    if (holder && isSameProcess(holder)) return false;
-    rmSync(file, { force: true });
-  }
-  return false;
+  return lockPidFile(supervisorFile(dir!, 'pid'));
 }
 
 /**

@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { linkSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 
 /**
  * A PID alone is not an identity: PIDs are reused. Pair it with the
@@ -33,4 +33,42 @@ export function procRef(pid: number): ProcRef | null {
 export function isSameProcess(ref: ProcRef | undefined | null): boolean {
   if (!ref) return false;
   return procStartTime(ref.pid) === ref.startTime;
+}
+
+/** The holder a pid file names (`PID STARTTIME`), or null if it is missing or unreadable. */
+export function readPidFile(file: string): ProcRef | null {
+  try {
+    const [pid, startTime] = readFileSync(file, 'utf8').trim().split(' ');
+    return pid && startTime ? { pid: Number(pid), startTime } : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Takes `file` as this process's exclusive pid file: false while a live
+ * process holds it; one whose holder is gone is taken over. The file appears
+ * by link(2), which is atomic and fails if it exists, already holding our PID
+ * and start time: created empty and written after, a reader in between took
+ * it for stale and took it over too.
+ */
+export function lockPidFile(file: string): boolean {
+  const me = procRef(process.pid)!;
+  const tmp = `${file}.${process.pid}.tmp`;
+  writeFileSync(tmp, `${me.pid} ${me.startTime}\n`, { mode: 0o600 });
+  try {
+    for (let attempt = 0; attempt < 3; attempt++) {
+      try {
+        linkSync(tmp, file);
+        return true;
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      }
+      if (isSameProcess(readPidFile(file))) return false;
+      rmSync(file, { force: true });
+    }
+    return false;
+  } finally {
+    rmSync(tmp, { force: true });
+  }
 }
