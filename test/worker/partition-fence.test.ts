@@ -75,7 +75,9 @@ t.test('an isolated worker fences its tasks before the managers replace them', a
     const now = Date.now();
     if (lastDeath === 0 && [...victims].every((p) => !alive(p))) {
       lastDeath = prevPoll;
-      seenDead = now;
+      // Read after the look, not before it: this process can be preempted between the two, and
+      // the deaths are only known to have come before the look ended.
+      seenDead = Date.now();
     }
     prevPoll = now;
   }, 10);
