@@ -53,6 +53,8 @@ export interface ManagerOptions {
   dispatcher?: Partial<DispatcherOptions>;
   /** Fencing lease timings (manager/lease/options.ts). */
   lease?: Partial<LeaseOptions>;
+  /** This node's supervisor is configured: see LeaseServiceDeps.fenceHandoff (lease/service.ts). */
+  fenceHandoff?: () => Promise<number>;
   /** The orchestrator's decision function; without it the leader runs no orchestrator (tests of other parts). */
   reconcile?: ReconcileFn;
   /** Records carry component=manager (and each part's own: raft, lease, dispatcher, scheduler, orchestrator). */
@@ -108,6 +110,7 @@ export class Manager implements ManagerContext {
       addressOf: (id) => this.managerPeers().find((m) => m.nodeId === id)?.addr,
       agents: { absentSince: (id) => this.dispatcher.absentSince(id), markDown: (id, why) => this.dispatcher.markDown(id, why) },
       ...(opts.lease ? { options: opts.lease } : {}),
+      ...(opts.fenceHandoff ? { fenceHandoff: opts.fenceHandoff } : {}),
       ...(opts.log ? { log: opts.log } : {}),
     });
     this.dispatcher = new Dispatcher({
@@ -404,7 +407,10 @@ export class Manager implements ManagerContext {
   }
 
   private async promoteWhenCaughtUp(nodeId: string, deadlineMs = 120_000): Promise<void> {
+    let growing: { end(): void } | null = null;
     try {
+      // A one-voter cluster first lets every "sole manager" grant run out (lease/sole-manager.ts).
+      growing = await this.lease.beforeVoterAdded();
       await retry(
         async () => {
           await this.driver.addVoter(nodeId);
@@ -426,6 +432,8 @@ export class Manager implements ManagerContext {
     } catch (err) {
       // Leadership moved (the next leader promotes it) or the deadline passed: the learner stays one.
       this.logger.warn({ peer: nodeId }, `${nodeId} was not promoted: ${(err as Error).message}`);
+    } finally {
+      growing?.end();
     }
   }
 

@@ -34,6 +34,7 @@ import { NETNS_RECORD_FILE } from '../overlay-net/dataplane/record.js';
 import { TaskNetworks } from '../worker/agent/task-networks.js';
 import { createRuntime, RUNTIME_NAMES, type Runtime, type RuntimeOptions } from '../worker/runtime/index.js';
 import { SupervisorClient } from '../worker/supervisor/client.js';
+import { monotonicMs } from '../util/monotonic.js';
 import { forkerAvailable } from '../worker/supervisor/forker.js';
 import { useHelperForker } from '../worker/runtime/common/capture.js';
 import { resolveCommon } from '../worker/runtime/options.js';
@@ -101,6 +102,14 @@ export class Daemon {
   agent: Agent | null = null;
   /** The node's task supervisor: the parent of every process and oci task, and the keeper of the fencing lease. */
   supervisor: SupervisorClient | null = null;
+  /**
+   * Settles once startAgent has configured the supervisor, with the monotonic
+   * ms until which it may hold tasks on an earlier incarnation's sole-manager
+   * grant (0: none). This node's manager adds no voter before
+   * (manager/lease/sole-manager.ts).
+   */
+  private fenceConfigured!: (graceUntil: number) => void;
+  private readonly fenceHandoff = new Promise<number>((resolve) => (this.fenceConfigured = resolve));
   /** The node's overlay data plane and the agent's side of it (null: none here, see startDataPlane). */
   private dataPlane: LinuxDataPlane | null = null;
   private networks: TaskNetworks | null = null;
@@ -316,6 +325,7 @@ export class Daemon {
       ...(this.hooks.wallClock ? { timers: { ...systemTimers, wall: this.hooks.wallClock } } : {}),
       log: this.root,
       ...(this.opts.logReader ? { localLogs: this.opts.logReader } : {}),
+      fenceHandoff: () => this.fenceHandoff,
     });
     // A removed node's connections end at once (new ones are refused: isRemovedNode).
     this.manager.store.watch((changes) => {
@@ -409,7 +419,9 @@ export class Daemon {
     this.supervisor = sup;
     const held = await sup.hello();
     log.info({ supervisorPid: held.pid, tasks: held.held.length }, `task supervisor ${held.pid} holds ${held.held.length} task(s)${held.tied ? '' : ' (setpriv missing: tasks are not tied to it)'}`);
-    await sup.configure(this.identity.nodeId, this.managerAddrs(), this.leaseTls());
+    const { soleGraceMs } = await sup.configure(this.identity.nodeId, this.managerAddrs(), this.leaseTls());
+    this.fenceConfigured(soleGraceMs > 0 ? monotonicMs() + soleGraceMs : 0);
+    if (soleGraceMs > 0) log.info(`this node's manager, the cluster's only one, was away: its task supervisor held ${held.held.length} task(s) through the expired lease and waits ${soleGraceMs} ms for a grant`);
     // Registry blobs are shared inside the cluster: each has one owner node that reads it from the registry (image-peers.ts).
     const images = ImageStore.at(resolveCommon('oci', base).imageDir);
     this.imageStore = images;

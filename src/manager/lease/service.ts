@@ -2,6 +2,7 @@ import type { Connection, Transport } from '../../wire/interface.js';
 import { systemTimers, type TimerHandle, type Timers } from '../../util/timers.js';
 import type { Store } from '../store/store.js';
 import { LeaseCore, type NodeStanding } from './core.js';
+import { SoleManagerGrants } from './sole-manager.js';
 import { LeaseRenew, LeaseReport, type LeaseReportBody } from '../../protocol/lease.js';
 import { DEFAULT_LEASE_OPTIONS, checkLeaseOptions, type LeaseOptions } from './options.js';
 import { LeaseError } from './errors.js';
@@ -31,6 +32,13 @@ export interface LeaseServiceDeps {
     markDown(nodeId: string, why: string): void;
   };
   options?: Partial<LeaseOptions>;
+  /**
+   * Resolves once this node's supervisor is configured by this process, with
+   * the monotonic ms until which it may hold tasks on an earlier
+   * incarnation's sole grant (0: none). Awaited before a voter is added to a
+   * one-voter configuration (sole-manager.ts); without it, nothing to wait for.
+   */
+  fenceHandoff?: () => Promise<number>;
   /** Clocks and timers (default: the machine's); a simulation passes its own. */
   timers?: Timers;
   /** Records carry component=lease. */
@@ -54,6 +62,7 @@ export class LeaseService {
   private reporting = false;
   private leaderConn: { id: string; conn: Promise<Connection> } | null = null;
   private stopped = false;
+  private readonly sole: SoleManagerGrants;
 
   private readonly logger: Logger;
 
@@ -62,12 +71,13 @@ export class LeaseService {
     this.opts = { ...DEFAULT_LEASE_OPTIONS, ...deps.options };
     checkLeaseOptions(this.opts);
     this.core = new LeaseCore(this.opts);
+    this.sole = new SoleManagerGrants(this.opts);
     this.timers = deps.timers ?? systemTimers;
     this.now = () => this.timers.now();
     deps.transport.onRequest(LeaseRenew, (b, conn) => {
       const forged = impersonation(conn.peer, b.nodeId);
       if (forged) throw new LeaseError('PERMISSION_DENIED', forged);
-      return this.renew(b.nodeId);
+      return this.renew(b.nodeId, b.tasks === true);
     });
     deps.transport.onRequest(LeaseReport, (b) => this.onReport(b as LeaseReportBody));
   }
@@ -129,15 +139,43 @@ export class LeaseService {
     return n ? standingOf(n.Status.State) : 'unknown';
   }
 
-  private renew(nodeId: string): { granted: boolean; fenceMs: number; reason?: string } {
+  private renew(nodeId: string, tasks: boolean): { granted: boolean; fenceMs: number; reason?: string; soleManager?: boolean } {
     this.sync();
-    const r = this.core.renew(nodeId, this.standing(nodeId), this.now());
+    const now = this.now();
+    const r = this.core.renew(nodeId, this.standing(nodeId), now);
     if (r.granted) {
       this.metrics.grants++;
-      return { granted: true, fenceMs: this.opts.fenceMs };
+      const st = this.deps.raft.status();
+      const sole = this.sole.grant(now, { leader: this.core.currentRole === 'leader', self: this.deps.nodeId, voters: st.conf.voters, node: nodeId, tasks });
+      return { granted: true, fenceMs: this.opts.fenceMs, ...(sole ? { soleManager: true } : {}) };
     }
     this.metrics.refusals++;
     return { granted: false, fenceMs: this.opts.fenceMs, reason: r.reason };
+  }
+
+  /**
+   * Before a voter is added: if the configuration has one voter (this
+   * manager), stop sole grants and wait until none given, and no grace this
+   * node's supervisor gave its daemon, can still hold tasks (sole-manager.ts).
+   * Call `end()` on the result once the addition is over, done or not.
+   */
+  async beforeVoterAdded(): Promise<{ end(): void }> {
+    const growing = this.sole.begin();
+    try {
+      const { voters } = this.deps.raft.status().conf;
+      if (voters.length === 1 && voters[0] === this.deps.nodeId) {
+        const graceUntil = this.deps.fenceHandoff ? await this.deps.fenceHandoff() : 0;
+        const wait = this.sole.readyAt(graceUntil) - this.now();
+        if (wait > 0) {
+          this.logger.info(`a second manager joins a one-manager cluster: ${Math.ceil(wait)} ms until no sole-manager grant can hold tasks`);
+          await new Promise<void>((r) => this.timers.setTimeout(r, Math.ceil(wait)));
+        }
+      }
+      return growing;
+    } catch (err) {
+      growing.end();
+      throw err;
+    }
   }
 
   private onReport(body: LeaseReportBody): { term: number; version: number; revoked: string[] } {

@@ -175,12 +175,18 @@ export class SupervisorClient {
     });
   }
 
-  /** Turns the fence on (or updates the managers it renews with). Remembered for a replacement supervisor. */
-  configure(nodeId: string, managers: string[], tls?: { key: string; cert: string; ca: string }): Promise<void> {
+  /**
+   * Turns the fence on (or updates the managers it renews with). Remembered
+   * for a replacement supervisor. `soleGraceMs`: how long from now the
+   * supervisor may hold its tasks through an expired lease, waiting for this
+   * node's sole manager to grant again (messages.ts, SupervisorConfigure).
+   */
+  configure(nodeId: string, managers: string[], tls?: { key: string; cert: string; ca: string }): Promise<{ soleGraceMs: number }> {
     this.lastConfigure = { nodeId, managers: [...managers], ...(tls ? { tls } : {}) };
     return this.busy(async () => {
       const c = await this.connection();
-      await c.request(SupervisorConfigure, this.lastConfigure!, { timeoutMs: 10_000 });
+      const r = await c.request(SupervisorConfigure, this.lastConfigure!, { timeoutMs: 10_000 });
+      return { soleGraceMs: r.soleGraceMs ?? 0 };
     });
   }
 

@@ -10,6 +10,8 @@ export interface LeaseKeeperOptions {
   nodeId: string;
   managers: string[];
   renewEveryMs: number;
+  /** Whether the supervisor holds tasks now (said with each renewal; a sole manager marks only such grants). */
+  holdsTasks?(): boolean;
   /** A renewal was granted (the lease may have grown). */
   onGrant?(lease: NodeLease): void;
   /** The monotonic clock grants are dated by, and the renewal timer (default: the machine's); a simulation passes its own. */
@@ -59,10 +61,11 @@ export class LeaseKeeper {
 
   private renew(c: Connection): void {
     const sentAt = this.timers.now();
-    c.request(LeaseRenew, { nodeId: this.opts.nodeId }, { timeoutMs: this.opts.renewEveryMs * 2 }).then(
+    const tasks = this.opts.holdsTasks?.() ?? false;
+    c.request(LeaseRenew, { nodeId: this.opts.nodeId, ...(tasks ? { tasks } : {}) }, { timeoutMs: this.opts.renewEveryMs * 2 }).then(
       (r) => {
         if (!r.granted) return;
-        this.lease.granted(sentAt, r.fenceMs);
+        this.lease.granted(sentAt, r.fenceMs, r.soleManager === true);
         this.opts.onGrant?.(this.lease);
       },
       () => {},

@@ -19,8 +19,9 @@ import { writeFileSync } from 'node:fs';
 import '../../protocol/lease.js';
 import { monotonicMs } from '../../util/monotonic.js';
 import { WsTransport } from '../../wire/ws-transport.js';
+import { isSameProcess } from '../runtime/common/proc.js';
 import { LeaseKeeper } from './lease-keeper.js';
-import { SLOT_HELD, SLOT_UNTIL, type LeaseThreadData, type LeaseThreadEvent, type LeaseThreadMessage } from './lease.js';
+import { fenceHeldOff, SLOT_FENCE_MS, SLOT_HELD, SLOT_SOLE, SLOT_UNTIL, type DaemonRef, type LeaseThreadData, type LeaseThreadEvent, type LeaseThreadMessage } from './lease.js';
 
 function main(): void {
   const data = workerData as LeaseThreadData;
@@ -32,14 +33,27 @@ function main(): void {
     nodeId: data.nodeId,
     managers: data.managers,
     renewEveryMs: data.renewEveryMs,
+    holdsTasks: () => shared[SLOT_HELD]! > 0,
     onGrant: (l) => {
       shared[SLOT_UNTIL] = l.until;
+      shared[SLOT_SOLE] = l.lastGrantSole ? 1 : 0;
+      shared[SLOT_FENCE_MS] = l.fenceMs;
       check();
       arm();
     },
   });
   const lease = keeper.lease;
   let valid = false;
+
+  // The daemon that configured us last. Once seen dead it stays dead (a PID and start time never come back).
+  let daemon: DaemonRef | null = data.daemon ?? null;
+  let daemonDead = false;
+  let heldOff = false;
+  const daemonState = () => {
+    if (!daemon) return null;
+    if (!daemonDead && !isSameProcess(daemon)) daemonDead = true;
+    return { alive: !daemonDead, graceUntil: daemon.graceUntil };
+  };
 
   const check = () => {
     const now = monotonicMs();
@@ -48,7 +62,16 @@ function main(): void {
       valid = ok;
       post({ type: 'lease', state: ok ? 'valid' : 'expired', remainingMs: Math.max(0, lease.until - now) });
     }
-    if (!ok && shared[SLOT_HELD]! > 0 && lease.everGranted) fence(now);
+    if (ok || shared[SLOT_HELD]! <= 0 || !lease.everGranted) {
+      heldOff = false;
+      return;
+    }
+    if (fenceHeldOff(lease, daemonState(), now)) {
+      if (!heldOff) post({ type: 'log', msg: `the lease ran out while this node's manager, the cluster's only one, is ${daemonDead ? 'not running' : 'starting again'}: the tasks run on (no other manager can replace them)` });
+      heldOff = true;
+      return;
+    }
+    fence(now);
   };
 
   const fence = (now: number) => {
@@ -84,6 +107,13 @@ function main(): void {
   parentPort?.on('message', (m: LeaseThreadMessage) => {
     if (m.type === 'managers') keeper.setManagers(m.managers);
     else if (m.type === 'tls') transport.updateTls({ ...m.tls, nodeIdentity: true });
+    else if (m.type === 'daemon') {
+      daemon = m.daemon;
+      daemonDead = false;
+      // A new daemon ends a hold-off on a dead one unless it came with a grace: look again now.
+      check();
+      arm();
+    }
   });
 }
 

@@ -24,13 +24,13 @@ import { DEFAULT_LOG_ROTATION } from '../runtime/common/log-format.js';
 import { lockPidFile, procStartTime } from '../runtime/common/proc.js';
 import { monotonicMs } from '../../util/monotonic.js';
 import { packageVersion } from '../../util/version.js';
-import type { Stream } from '../../wire/interface.js';
+import type { Connection, Stream } from '../../wire/interface.js';
 import { WsTransport } from '../../wire/ws-transport.js';
 import '../../wire/messages.js';
 import '../../protocol/lease.js';
 import { SupervisorError } from './errors.js';
 import { TaskHolder } from './holder.js';
-import { SLOT_HELD, SLOT_UNTIL, type LeaseThreadData, type LeaseThreadEvent, type LeaseThreadMessage } from './lease.js';
+import { SHARED_SLOTS, SLOT_FENCE_MS, SLOT_HELD, SLOT_SOLE, SLOT_UNTIL, SOLE_GRACE_PERIODS, type DaemonRef, type LeaseThreadData, type LeaseThreadEvent, type LeaseThreadMessage } from './lease.js';
 import { SupervisorConfigure, SupervisorEvents, SupervisorHello, SupervisorShutdown, SupervisorSignal, SupervisorStart, type SupervisorEvent } from './messages.js';
 import { newSupervisorMetrics } from './metrics.js';
 import { DEFAULT_SUPERVISOR_OPTIONS } from './options.js';
@@ -113,7 +113,7 @@ async function main(): Promise<void> {
       }
     }
   };
-  const shared = new Float64Array(new SharedArrayBuffer(16));
+  const shared = new Float64Array(new SharedArrayBuffer(SHARED_SLOTS * Float64Array.BYTES_PER_ELEMENT));
   const holder = new TaskHolder(
     cfg.roots,
     cfg.rotation,
@@ -154,24 +154,48 @@ async function main(): Promise<void> {
     });
   });
 
-  transport.onRequest(SupervisorHello, () => ({
-    pid: process.pid,
-    startTime: procStartTime(process.pid) ?? '',
-    version: packageVersion(),
-    tied: holder.tied,
-    configured: lease !== null,
-    leaseValid: lease !== null && leaseValid(),
-    held: holder.list(),
-  }));
+  // The node daemon on each connection, as its hello names it (the socket is root's alone), read at once.
+  const daemons = new WeakMap<Connection, { pid: number; startTime: string }>();
+  let daemon: DaemonRef | null = null;
+  /**
+   * The daemon that configures us (lease.ts, fenceHeldOff). A new one that
+   * comes while the newest grant is a sole manager's gets SOLE_GRACE_PERIODS
+   * fence periods for its manager to grant again, and is told so: its
+   * manager adds no voter before that has passed (manager/lease/sole-manager.ts).
+   */
+  const daemonConfigured = (c: Connection): number => {
+    const d = daemons.get(c);
+    if (!d || (daemon && daemon.pid === d.pid && daemon.startTime === d.startTime)) return 0;
+    const graceMs = shared[SLOT_SOLE] === 1 ? SOLE_GRACE_PERIODS * shared[SLOT_FENCE_MS]! : 0;
+    daemon = { ...d, graceUntil: graceMs > 0 ? monotonicMs() + graceMs : 0 };
+    lease?.worker.postMessage({ type: 'daemon', daemon } satisfies LeaseThreadMessage);
+    return graceMs;
+  };
 
-  transport.onRequest(SupervisorConfigure, (b) => {
+  transport.onRequest(SupervisorHello, (b, c) => {
+    const startTime = procStartTime(b.agentPid);
+    if (startTime) daemons.set(c, { pid: b.agentPid, startTime });
+    return {
+      pid: process.pid,
+      startTime: procStartTime(process.pid) ?? '',
+      version: packageVersion(),
+      tied: holder.tied,
+      configured: lease !== null,
+      leaseValid: lease !== null && leaseValid(),
+      held: holder.list(),
+    };
+  });
+
+  transport.onRequest(SupervisorConfigure, (b, c) => {
     if (lease && lease.nodeId !== b.nodeId) throw new SupervisorError('BAD_TASK', `this supervisor keeps node ${lease.nodeId}'s lease, not ${b.nodeId}'s`);
     if (lease) {
       lease.worker.postMessage({ type: 'managers', managers: b.managers } satisfies LeaseThreadMessage);
       // A renewed certificate: new connections use it.
       if (b.tls) lease.worker.postMessage({ type: 'tls', tls: b.tls } satisfies LeaseThreadMessage);
-      return { ok: true };
+      const soleGraceMs = daemonConfigured(c);
+      return { ok: true, ...(soleGraceMs > 0 ? { soleGraceMs } : {}) };
     }
+    daemonConfigured(c);
     const data: LeaseThreadData = {
       nodeId: b.nodeId,
       managers: b.managers,
@@ -180,6 +204,7 @@ async function main(): Promise<void> {
       shared: shared.buffer as SharedArrayBuffer,
       fencedFile: supervisorFile(dir!, 'fenced'),
       ...(b.tls ? { tls: b.tls } : {}),
+      ...(daemon ? { daemon } : {}),
     };
     const worker = new Worker(new URL('./lease-thread.js', import.meta.url), { workerData: data });
     worker.on('message', (e: LeaseThreadEvent) => {

@@ -58,9 +58,15 @@ export const SupervisorConfigure = defineMessage({
   version: 1,
   /** `tls`: the node's key, certificate and CA, for the lease thread's mutual-TLS connections to the managers (over the root-only local socket). */
   body: object({ nodeId: id, managers: array(str({ min: 1, max: 300 }), { max: 64 }), tls: optional(object({ key: str({ max: 16_384 }), cert: str({ max: 16_384 }), ca: str({ max: 16_384 }) })) }),
-  response: object({ ok: bool() }),
+  /**
+   * `soleGraceMs`: this daemon came while the newest grant was its own sole
+   * manager's (an earlier incarnation's), and the supervisor holds its tasks
+   * through an expired lease for that long from now (lease.ts, fenceHeldOff);
+   * the daemon's manager adds no voter before that has passed.
+   */
+  response: object({ ok: bool(), soleGraceMs: optional(uint()) }),
   samples: () => [{ nodeId: 'n1', managers: ['127.0.0.1:4242'] }, { nodeId: 'n1', managers: ['127.0.0.1:4242'], tls: { key: 'k', cert: 'c', ca: 'a' } }],
-  responseSamples: () => [{ ok: true }],
+  responseSamples: () => [{ ok: true }, { ok: true, soleGraceMs: 3000 }],
 });
 
 export const SupervisorStart = defineMessage({

@@ -1,0 +1,62 @@
+/**
+ * The "sole manager" grants of a one-voter cluster (manager/lease/sole-manager.ts)
+ * and what a supervisor does with them (worker/supervisor/lease.ts, fenceHeldOff):
+ * which grants say "sole", that a voter addition stops them and waits until
+ * every one has run out and the daemon's grace has passed, and that an expired
+ * lease holds its tasks only while the sole manager's process is dead or within
+ * the grace of its return. test/worker/sole-manager-restart.test.ts runs it for real.
+ */
+import t from 'tap';
+import { SoleManagerGrants } from '../../src/manager/lease/sole-manager.js';
+import { fenceHeldOff, NodeLease } from '../../src/worker/supervisor/lease.js';
+
+const F = 1_000;
+const MARGIN = 100;
+const base = { leader: true, self: 'm1', voters: ['m1'], node: 'm1', tasks: true };
+
+t.test('only the leader of a one-voter configuration, to its own node holding tasks, says sole', async (t) => {
+  const g = new SoleManagerGrants({ fenceMs: F, marginMs: MARGIN });
+  t.equal(g.grant(10, base), true, 'its own node, holding tasks');
+  t.equal(g.grant(10, { ...base, tasks: false }), false, 'a supervisor without tasks: nothing to hold');
+  t.equal(g.grant(10, { ...base, node: 'w1' }), false, 'another node: it may be cut off from a manager that is alive');
+  t.equal(g.grant(10, { ...base, leader: false }), false, 'not the leader');
+  t.equal(g.grant(10, { ...base, voters: ['m1', 'm2'] }), false, 'two voters');
+  t.equal(g.grant(10, { ...base, voters: ['m2'] }), false, 'a configuration without this manager');
+});
+
+t.test('a voter addition stops sole grants and waits until the last one and the grace have run out', async (t) => {
+  const g = new SoleManagerGrants({ fenceMs: F, marginMs: MARGIN });
+  t.equal(g.readyAt(0), Number.NEGATIVE_INFINITY, 'no sole grant, no grace: no wait');
+  t.equal(g.readyAt(5_000), 5_000 + MARGIN, 'the grace the supervisor gave this daemon, plus the margin');
+  g.grant(2_000, base);
+  g.grant(3_000, base);
+  const growing = g.begin();
+  t.equal(g.grant(3_100, base), false, 'no sole grant while a voter is being added');
+  t.equal(g.readyAt(0), 3_000 + F + MARGIN, 'the last sole grant + F + margin');
+  t.equal(g.readyAt(4_500), 4_500 + MARGIN, 'or the grace, when later');
+  const second = g.begin();
+  growing.end();
+  growing.end();
+  t.equal(g.grant(3_200, base), false, 'still none while another addition is under way (end() counts once)');
+  second.end();
+  t.equal(g.grant(3_300, base), true, 'sole grants again once no addition is under way');
+  t.equal(g.readyAt(0), 3_300 + F + MARGIN);
+});
+
+t.test("a supervisor holds its tasks through an expired lease only on its dead sole manager's word", async (t) => {
+  const lease = new NodeLease();
+  lease.granted(100, F, true);
+  t.equal(lease.lastGrantSole, true);
+  lease.granted(50, F, false);
+  t.equal(lease.lastGrantSole, true, 'an older grant answered late does not change what the newest said');
+  const dead = { alive: false, graceUntil: 0 };
+  const alive = { alive: true, graceUntil: 0 };
+  t.equal(fenceHeldOff(lease, dead, 5_000), true, 'the sole manager is dead: no leader can exist, the tasks run on');
+  t.equal(fenceHeldOff(lease, alive, 5_000), false, 'alive but silent (stopped, stalled, cut off): fenced');
+  t.equal(fenceHeldOff(lease, null, 5_000), false, 'no daemon known: fenced');
+  t.equal(fenceHeldOff(lease, { alive: true, graceUntil: 6_000 }, 5_000), true, 'a daemon that came back within its grace');
+  t.equal(fenceHeldOff(lease, { alive: true, graceUntil: 6_000 }, 6_000), false, 'the grace is over: fenced');
+  lease.granted(200, F, false);
+  t.equal(lease.lastGrantSole, false, 'a newer plain grant');
+  t.equal(fenceHeldOff(lease, dead, 5_000), false, 'a plain grant holds nothing: another manager may replace the tasks');
+});
