@@ -33,15 +33,16 @@ export const LEASE_RENEW_EVERY_MS = 200;
 /**
  * `tasks`: the renewing supervisor holds tasks. `soleManager` on a grant: the
  * granting manager is the cluster's only voter and runs on the renewing node
- * (manager/lease/sole-manager.ts says what a supervisor may do with that).
+ * (manager/lease/sole-manager.ts says what a supervisor may do with that);
+ * `marginMs` with it: the managers' down-decision margin.
  */
 export const LeaseRenew = defineMessage({
   name: 'lease.renew',
   version: 1,
   body: object({ nodeId: id, tasks: optional(bool()) }),
-  response: object({ granted: bool(), fenceMs: uint(), reason: optional(str({ max: 512 })), soleManager: optional(bool()) }),
+  response: object({ granted: bool(), fenceMs: uint(), reason: optional(str({ max: 512 })), soleManager: optional(bool()), marginMs: optional(uint()) }),
   samples: () => [{ nodeId: 'n1' }, { nodeId: 'n1', tasks: true }],
-  responseSamples: () => [{ granted: true, fenceMs: 1000 }, { granted: true, fenceMs: 1000, soleManager: true }, { granted: false, fenceMs: 1000, reason: 'revoked' }],
+  responseSamples: () => [{ granted: true, fenceMs: 1000 }, { granted: true, fenceMs: 1000, soleManager: true, marginMs: 100 }, { granted: false, fenceMs: 1000, reason: 'revoked' }],
 });
 
 export const LeaseReport = defineMessage({

@@ -8,6 +8,8 @@
  */
 import t from 'tap';
 import { SoleManagerGrants } from '../../src/manager/lease/sole-manager.js';
+import { LeaseCore } from '../../src/manager/lease/core.js';
+import { DEFAULT_LEASE_OPTIONS } from '../../src/manager/lease/options.js';
 import { fenceHeldOff, NodeLease } from '../../src/worker/supervisor/lease.js';
 
 const F = 1_000;
@@ -45,18 +47,36 @@ t.test('a voter addition stops sole grants and waits until the last one and the 
 
 t.test("a supervisor holds its tasks through an expired lease only on its dead sole manager's word", async (t) => {
   const lease = new NodeLease();
-  lease.granted(100, F, true);
+  const sole = { marginMs: MARGIN };
+  lease.granted(100, F, sole);
   t.equal(lease.lastGrantSole, true);
-  lease.granted(50, F, false);
+  lease.granted(50, F, null);
   t.equal(lease.lastGrantSole, true, 'an older grant answered late does not change what the newest said');
-  const dead = { alive: false, graceUntil: 0 };
-  const alive = { alive: true, graceUntil: 0 };
-  t.equal(fenceHeldOff(lease, dead, 5_000), true, 'the sole manager is dead: no leader can exist, the tasks run on');
-  t.equal(fenceHeldOff(lease, alive, 5_000), false, 'alive but silent (stopped, stalled, cut off): fenced');
-  t.equal(fenceHeldOff(lease, null, 5_000), false, 'no daemon known: fenced');
-  t.equal(fenceHeldOff(lease, { alive: true, graceUntil: 6_000 }, 5_000), true, 'a daemon that came back within its grace');
-  t.equal(fenceHeldOff(lease, { alive: true, graceUntil: 6_000 }, 6_000), false, 'the grace is over: fenced');
-  lease.granted(200, F, false);
+  const deadline = lease.until; // 1100
+  const deadAt = (diedBy: number) => ({ alive: false, graceUntil: 0, diedBy });
+  const alive = { alive: true, graceUntil: 0, diedBy: null };
+  t.equal(fenceHeldOff(lease, deadAt(500), deadline + 5_000, false), true, 'dead long before the deadline (a late look): no leader can exist, the tasks run on');
+  t.equal(fenceHeldOff(lease, deadAt(deadline + 10), deadline + 10, false), true, 'found dead at the deadline');
+  t.equal(fenceHeldOff(lease, deadAt(deadline + MARGIN), deadline + MARGIN, false), false, 'first found dead later than half the margin: it may have been alive when it could decide; fenced');
+  t.equal(fenceHeldOff(lease, deadAt(deadline + MARGIN), deadline + 60_000, true), true, 'a hold-off begun in time goes on');
+  t.equal(fenceHeldOff(lease, alive, deadline + 10, false), false, 'alive but silent (stopped, stalled, cut off): fenced');
+  t.equal(fenceHeldOff(lease, null, deadline + 10, false), false, 'no daemon known: fenced');
+  t.equal(fenceHeldOff(lease, { alive: true, graceUntil: 6_000, diedBy: null }, 5_000, true), true, 'a daemon that came back, within its grace');
+  t.equal(fenceHeldOff(lease, { alive: true, graceUntil: 6_000, diedBy: null }, 6_000, true), false, 'the grace is over: fenced');
+  lease.granted(200, F, null);
   t.equal(lease.lastGrantSole, false, 'a newer plain grant');
-  t.equal(fenceHeldOff(lease, dead, 5_000), false, 'a plain grant holds nothing: another manager may replace the tasks');
+  t.equal(fenceHeldOff(lease, deadAt(500), lease.until + 10, false), false, 'a plain grant holds nothing: another manager may replace the tasks');
+});
+
+t.test('the leader does not declare a node down before its holdUntil (its own node, during a grace)', async (t) => {
+  const o = { ...DEFAULT_LEASE_OPTIONS, fenceMs: F, marginMs: MARGIN, renewEveryMs: 200 };
+  const L = new LeaseCore(o);
+  L.becomeLeader(2, 0);
+  L.setAuthority(Infinity);
+  t.same(L.renew('m1', 'up', 10), { granted: true });
+  const at = (now: number, holdUntil?: number) => L.tick(now, { nodes: [{ id: 'm1', standing: 'up', agent: false, ...(holdUntil !== undefined ? { holdUntil } : {}) }], peers: [] });
+  t.same(at(2_000, Infinity).revoked.map((r) => r.node), ['m1'], 'silent and agent-less: revoked');
+  t.same(at(5_000, Infinity).down, [], 'past its deadline, but held: not down (its daemon has not configured its supervisor yet)');
+  t.same(at(5_000, 6_000).down, [], 'held until 6000');
+  t.same(at(6_000, 6_000).down.map((d) => d.node), ['m1'], 'down once the hold is over');
 });

@@ -82,7 +82,7 @@ export interface TickInput {
    * its supervisor's silence (starting up, or dead — with its tasks) is no
    * reason to replace anything.
    */
-  nodes: { id: string; standing: NodeStanding; agent: boolean }[];
+  nodes: { id: string; standing: NodeStanding; agent: boolean; holdUntil?: number }[];
   /** The other managers (Raft voters and learners), whose grants the leader must account for. */
   peers: string[];
 }
@@ -285,7 +285,8 @@ export class LeaseCore {
         continue;
       }
       // A decided node still up in the store: its down proposal is in flight or failed; the driver retries.
-      if (r.decided || now >= this.downAt(n.id, input.peers)) {
+      // `holdUntil`: a supervisor may hold the node's tasks through an expired lease until then (sole-manager.ts).
+      if (r.decided || now >= Math.max(this.downAt(n.id, input.peers), n.holdUntil ?? Number.NEGATIVE_INFINITY)) {
         r.decided = true;
         out.down.push({ node: n.id, why: r.why });
       }

@@ -11,6 +11,25 @@ import { newLeaseMetrics, type LeaseMetrics } from './metrics.js';
 import { AGENT_GRACE_PERIODS, heartbeatPeriodMs } from '../heartbeat-period.js';
 import { componentLogger, type Logger } from '../../util/log/interface.js';
 
+/** How long a voter addition waits for this node's supervisor to be configured (fenceHandoff) before it gives up. */
+const HANDOFF_DEADLINE_MS = 60_000;
+
+function withDeadline<T>(p: Promise<T>, ms: number, timers: Timers): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const t = timers.setTimeout(() => reject(new LeaseError('NOT_CONFIGURED', `this node's task supervisor was not configured within ${ms} ms: no voter is added before it is`)), ms);
+    p.then(
+      (v) => {
+        timers.clear(t);
+        resolve(v);
+      },
+      (err: unknown) => {
+        timers.clear(t);
+        reject(err instanceof Error ? err : new Error(String(err)));
+      },
+    );
+  });
+}
+
 /** What the lease needs from the rest of the manager. */
 export interface LeaseServiceDeps {
   transport: Transport;
@@ -63,6 +82,13 @@ export class LeaseService {
   private leaderConn: { id: string; conn: Promise<Connection> } | null = null;
   private stopped = false;
   private readonly sole: SoleManagerGrants;
+  /**
+   * Until when this node's own supervisor may hold its tasks on a sole grant
+   * of an earlier incarnation (monotonic ms; +Infinity until its daemon has
+   * configured it and said): this manager never declares its own node down
+   * before (sole-manager.ts).
+   */
+  private ownHoldUntil = Number.POSITIVE_INFINITY;
 
   private readonly logger: Logger;
 
@@ -72,6 +98,14 @@ export class LeaseService {
     checkLeaseOptions(this.opts);
     this.core = new LeaseCore(this.opts);
     this.sole = new SoleManagerGrants(this.opts);
+    if (deps.fenceHandoff) {
+      deps.fenceHandoff().then(
+        (graceUntil) => (this.ownHoldUntil = graceUntil > 0 ? graceUntil + this.opts.marginMs : Number.NEGATIVE_INFINITY),
+        () => {},
+      );
+    } else {
+      this.ownHoldUntil = Number.NEGATIVE_INFINITY;
+    }
     this.timers = deps.timers ?? systemTimers;
     this.now = () => this.timers.now();
     deps.transport.onRequest(LeaseRenew, (b, conn) => {
@@ -139,7 +173,7 @@ export class LeaseService {
     return n ? standingOf(n.Status.State) : 'unknown';
   }
 
-  private renew(nodeId: string, tasks: boolean): { granted: boolean; fenceMs: number; reason?: string; soleManager?: boolean } {
+  private renew(nodeId: string, tasks: boolean): { granted: boolean; fenceMs: number; reason?: string; soleManager?: boolean; marginMs?: number } {
     this.sync();
     const now = this.now();
     const r = this.core.renew(nodeId, this.standing(nodeId), now);
@@ -147,7 +181,7 @@ export class LeaseService {
       this.metrics.grants++;
       const st = this.deps.raft.status();
       const sole = this.sole.grant(now, { leader: this.core.currentRole === 'leader', self: this.deps.nodeId, voters: st.conf.voters, node: nodeId, tasks });
-      return { granted: true, fenceMs: this.opts.fenceMs, ...(sole ? { soleManager: true } : {}) };
+      return { granted: true, fenceMs: this.opts.fenceMs, ...(sole ? { soleManager: true, marginMs: this.opts.marginMs } : {}) };
     }
     this.metrics.refusals++;
     return { granted: false, fenceMs: this.opts.fenceMs, reason: r.reason };
@@ -162,14 +196,13 @@ export class LeaseService {
   async beforeVoterAdded(): Promise<{ end(): void }> {
     const growing = this.sole.begin();
     try {
-      const { voters } = this.deps.raft.status().conf;
-      if (voters.length === 1 && voters[0] === this.deps.nodeId) {
-        const graceUntil = this.deps.fenceHandoff ? await this.deps.fenceHandoff() : 0;
-        const wait = this.sole.readyAt(graceUntil) - this.now();
-        if (wait > 0) {
-          this.logger.info(`a second manager joins a one-manager cluster: ${Math.ceil(wait)} ms until no sole-manager grant can hold tasks`);
-          await new Promise<void>((r) => this.timers.setTimeout(r, Math.ceil(wait)));
-        }
+      // Whatever the voter count: a configuration of two may still have a sole grant out (one
+      // given just before the removal that made it one voter was lost in a crash).
+      const graceUntil = this.deps.fenceHandoff ? await withDeadline(this.deps.fenceHandoff(), HANDOFF_DEADLINE_MS, this.timers) : 0;
+      const wait = this.sole.readyAt(graceUntil) - this.now();
+      if (wait > 0) {
+        this.logger.info(`a second manager joins a one-manager cluster: ${Math.ceil(wait)} ms until no sole-manager grant can hold tasks`);
+        await new Promise<void>((r) => this.timers.setTimeout(r, Math.ceil(wait)));
       }
       return growing;
     } catch (err) {
@@ -223,6 +256,7 @@ export class LeaseService {
       id: n.ID,
       standing: standingOf(n.Status.State),
       agent: this.deps.agents.absentSince(n.ID) === undefined,
+      ...(n.ID === this.deps.nodeId ? { holdUntil: this.ownHoldUntil } : {}),
     }));
     // A node whose supervisor renews but whose agent is gone cannot be managed:
     // after the grace period its tasks are replaced like a dead node's.

@@ -65,7 +65,7 @@ export class LeaseKeeper {
     c.request(LeaseRenew, { nodeId: this.opts.nodeId, ...(tasks ? { tasks } : {}) }, { timeoutMs: this.opts.renewEveryMs * 2 }).then(
       (r) => {
         if (!r.granted) return;
-        this.lease.granted(sentAt, r.fenceMs, r.soleManager === true);
+        this.lease.granted(sentAt, r.fenceMs, r.soleManager === true ? { marginMs: r.marginMs ?? 0 } : null);
         this.opts.onGrant?.(this.lease);
       },
       () => {},

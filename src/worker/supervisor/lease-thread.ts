@@ -35,6 +35,8 @@ function main(): void {
     renewEveryMs: data.renewEveryMs,
     holdsTasks: () => shared[SLOT_HELD]! > 0,
     onGrant: (l) => {
+      // A manager granted again: a restarted daemon's grace (fenceHeldOff) has done its job.
+      if (daemon && daemon.graceUntil > 0) daemon = { ...daemon, graceUntil: 0 };
       shared[SLOT_UNTIL] = l.until;
       shared[SLOT_SOLE] = l.lastGrantSole ? 1 : 0;
       shared[SLOT_FENCE_MS] = l.fenceMs;
@@ -47,12 +49,22 @@ function main(): void {
 
   // The daemon that configured us last. Once seen dead it stays dead (a PID and start time never come back).
   let daemon: DaemonRef | null = data.daemon ?? null;
-  let daemonDead = false;
+  let diedBy: number | null = null;
   let heldOff = false;
   const daemonState = () => {
     if (!daemon) return null;
-    if (!daemonDead && !isSameProcess(daemon)) daemonDead = true;
-    return { alive: !daemonDead, graceUntil: daemon.graceUntil };
+    if (diedBy === null && !isSameProcess(daemon)) diedBy = monotonicMs();
+    return { alive: diedBy === null, graceUntil: daemon.graceUntil, diedBy };
+  };
+  // Its socket closes before the process looks gone (client.ts, untilGone): look until it is, so
+  // that a death long before the deadline is known as such however late the deadline's look runs.
+  let watching: NodeJS.Timeout | undefined;
+  const watchDeath = (pid: number) => {
+    clearInterval(watching);
+    const until = monotonicMs() + 5_000;
+    watching = setInterval(() => {
+      if (!daemon || daemon.pid !== pid || daemonState()?.alive === false || monotonicMs() > until) clearInterval(watching);
+    }, 10);
   };
 
   const check = () => {
@@ -66,8 +78,8 @@ function main(): void {
       heldOff = false;
       return;
     }
-    if (fenceHeldOff(lease, daemonState(), now)) {
-      if (!heldOff) post({ type: 'log', msg: `the lease ran out while this node's manager, the cluster's only one, is ${daemonDead ? 'not running' : 'starting again'}: the tasks run on (no other manager can replace them)` });
+    if (fenceHeldOff(lease, daemonState(), now, heldOff)) {
+      if (!heldOff) post({ type: 'log', msg: `the lease ran out while this node's manager, the cluster's only one, is ${diedBy !== null ? 'not running' : 'starting again'}: the tasks run on (no other manager can replace them)` });
       heldOff = true;
       return;
     }
@@ -107,9 +119,11 @@ function main(): void {
   parentPort?.on('message', (m: LeaseThreadMessage) => {
     if (m.type === 'managers') keeper.setManagers(m.managers);
     else if (m.type === 'tls') transport.updateTls({ ...m.tls, nodeIdentity: true });
-    else if (m.type === 'daemon') {
+    else if (m.type === 'daemon-closed') {
+      if (daemon?.pid === m.pid) watchDeath(m.pid);
+    } else if (m.type === 'daemon') {
       daemon = m.daemon;
-      daemonDead = false;
+      diedBy = null;
       // A new daemon ends a hold-off on a dead one unless it came with a grace: look again now.
       check();
       arm();

@@ -12,13 +12,16 @@ export class NodeLease {
   everGranted = false;
   /** The newest grant came from the cluster's only manager, running on this node (see fenceHeldOff). */
   lastGrantSole = false;
+  /** With a sole grant: the managers' down-decision margin (a hold-off must begin within it of the deadline). */
+  soleMarginMs = 0;
 
-  granted(sentAt: number, fenceMs: number, sole = false): void {
+  granted(sentAt: number, fenceMs: number, sole: { marginMs: number } | null = null): void {
     this.everGranted = true;
     this.fenceMs = fenceMs;
     if (sentAt >= this.lastGrantSentAt) {
       this.lastGrantSentAt = sentAt;
-      this.lastGrantSole = sole;
+      this.lastGrantSole = sole !== null;
+      this.soleMarginMs = sole?.marginMs ?? 0;
     }
     const u = sentAt + fenceMs;
     if (u > this.until) this.until = u;
@@ -50,7 +53,12 @@ export interface LeaseTls {
   ca: string;
 }
 
-export type LeaseThreadMessage = { type: 'managers'; managers: string[] } | { type: 'tls'; tls: LeaseTls } | { type: 'daemon'; daemon: DaemonRef };
+export type LeaseThreadMessage =
+  | { type: 'managers'; managers: string[] }
+  | { type: 'tls'; tls: LeaseTls }
+  | { type: 'daemon'; daemon: DaemonRef }
+  /** The configuring daemon's connection closed: see when its process is gone. */
+  | { type: 'daemon-closed'; pid: number };
 export type LeaseThreadEvent = { type: 'lease'; state: 'valid' | 'expired'; remainingMs: number } | { type: 'log'; msg: string };
 
 export const SLOT_UNTIL = 0;
@@ -89,10 +97,21 @@ export const SOLE_GRACE_PERIODS = 3;
  * exists anywhere, and nothing decides this node down or places its tasks.
  * The configuration can grow again only through that manager, and before it
  * adds a voter it stops saying "sole" and waits out both every sole grant it
- * gave and this grace. A daemon alive but silent (stopped, stalled, or cut
- * off) is no such proof: the lease is fenced as always.
+ * gave and this grace, and it never declares its own node down before the
+ * grace has passed. A daemon alive but silent (stopped, stalled, or cut off)
+ * is no such proof: the lease is fenced as always. `diedBy`: when the daemon
+ * was first seen dead (monotonic ms); `holding`: the hold-off began earlier.
  */
-export function fenceHeldOff(lease: Pick<NodeLease, 'lastGrantSole'>, daemon: { alive: boolean; graceUntil: number } | null, now: number): boolean {
+export function fenceHeldOff(
+  lease: Pick<NodeLease, 'lastGrantSole' | 'soleMarginMs' | 'until'>,
+  daemon: { alive: boolean; graceUntil: number; diedBy: number | null } | null,
+  now: number,
+  holding: boolean,
+): boolean {
   if (!lease.lastGrantSole || !daemon) return false;
-  return !daemon.alive || now < daemon.graceUntil;
+  // Back, within its grace: its manager declares this node down only after it (service.ts, ownHoldUntil).
+  if (daemon.alive) return now < daemon.graceUntil;
+  // Dead: only if known dead within half the managers' margin of the deadline. Alive at
+  // T = deadline + margin, it could have declared this node down before dying.
+  return holding || (daemon.diedBy !== null && daemon.diedBy <= lease.until + lease.soleMarginMs / 2);
 }

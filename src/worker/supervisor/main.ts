@@ -21,7 +21,7 @@ import { getPriority, setPriority } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { readJson } from '../runtime/common/atomic.js';
 import { DEFAULT_LOG_ROTATION } from '../runtime/common/log-format.js';
-import { lockPidFile, procStartTime } from '../runtime/common/proc.js';
+import { isSameProcess, lockPidFile, procStartTime } from '../runtime/common/proc.js';
 import { monotonicMs } from '../../util/monotonic.js';
 import { packageVersion } from '../../util/version.js';
 import type { Connection, Stream } from '../../wire/interface.js';
@@ -165,10 +165,16 @@ async function main(): Promise<void> {
    */
   const daemonConfigured = (c: Connection): number => {
     const d = daemons.get(c);
-    if (!d || (daemon && daemon.pid === d.pid && daemon.startTime === d.startTime)) return 0;
-    const graceMs = shared[SLOT_SOLE] === 1 ? SOLE_GRACE_PERIODS * shared[SLOT_FENCE_MS]! : 0;
+    if (!d) return 0;
+    // The same daemon again (its managers changed, or its first configure raced another): what is left of its grace.
+    if (daemon && daemon.pid === d.pid && daemon.startTime === d.startTime) return Math.max(0, Math.ceil(daemon.graceUntil - monotonicMs()));
+    // A grace only for a daemon after one that is gone: one alive beside it could wake and decide.
+    const previousGone = !daemon || !isSameProcess(daemon);
+    const graceMs = previousGone && shared[SLOT_SOLE] === 1 ? SOLE_GRACE_PERIODS * shared[SLOT_FENCE_MS]! : 0;
     daemon = { ...d, graceUntil: graceMs > 0 ? monotonicMs() + graceMs : 0 };
     lease?.worker.postMessage({ type: 'daemon', daemon } satisfies LeaseThreadMessage);
+    const pid = d.pid;
+    void c.closed.then(() => lease?.worker.postMessage({ type: 'daemon-closed', pid } satisfies LeaseThreadMessage));
     return graceMs;
   };
 
