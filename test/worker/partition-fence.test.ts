@@ -12,6 +12,7 @@ import path from 'node:path';
 import t from 'tap';
 import { ChaosCluster } from '../../chaos-tests/cluster.js';
 import { tasksOf } from '../../chaos-tests/harness/proc-cluster.js';
+import { alive } from '../helpers/proc-alive.js';
 import { waitFor } from '../helpers/wait.js';
 
 const N = 20;
@@ -128,12 +129,3 @@ function fenceTime(dataDir: string): number {
   return 0;
 }
 
-/** Running, not a zombie: a killed task that its new parent has not reaped yet runs no more code. */
-function alive(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
-  } catch {
-    return false;
-  }
-}

@@ -18,6 +18,7 @@ import path from 'node:path';
 import t from 'tap';
 import { tasksOf } from '../../chaos-tests/harness/proc-cluster.js';
 import { ProcCluster } from '../helpers/procs.js';
+import { alive } from '../helpers/proc-alive.js';
 import { waitFor } from '../helpers/wait.js';
 
 const N = 100;
@@ -28,14 +29,6 @@ interface ApiTask {
   Status: { State: string };
 }
 
-function alive(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
-  } catch {
-    return false;
-  }
-}
 
 t.test('a one-manager cluster: a frozen daemon is fenced, a dead one restarted keeps every task', async (t) => {
   const c = new ProcCluster();
