@@ -4,7 +4,7 @@
  * stream, RFC 3339 stamps, signal names, and where the compiled supervisor is.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import t from 'tap';
@@ -144,7 +144,7 @@ t.test('signals, sizes, ages, supervisor path', async (t) => {
   t.ok(existsSync(defaultSupervisorEntry()), 'and it exists');
 });
 
-t.test('lockPidFile: one live holder; a reused PID or an empty file is taken over; no temporary file left', async (t) => {
+t.test('lockPidFile: one live holder; a reused PID or an empty file is taken over, under the takeover guard; no temporary file left', async (t) => {
   const dir = mkdtempSync(path.join(tmpdir(), 'pidlock-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const file = path.join(dir, 'x.pid');
@@ -165,4 +165,14 @@ t.test('lockPidFile: one live holder; a reused PID or an empty file is taken ove
   t.ok(lockPidFile(file), 'an empty file is taken over');
   t.same(readPidFile(file), procRef(process.pid));
   t.same(readdirSync(dir), ['x.pid'], 'no temporary file left behind');
+  // A stale file while another live process is taking it over (it holds the guard): it will hold the lock.
+  writeFileSync(file, `${ref.pid} 1\n`);
+  writeFileSync(`${file}.takeover`, `${ref.pid} ${ref.startTime}\n`);
+  t.notOk(lockPidFile(file), 'a stale file being taken over by a live process: refused');
+  t.same(readFileSync(file, 'utf8'), `${ref.pid} 1\n`, 'and left to that process');
+  // The guard of a process that died mid-takeover: removed, and the stale file taken over.
+  writeFileSync(`${file}.takeover`, `${ref.pid} 1\n`);
+  t.ok(lockPidFile(file), 'a dead takeover guard is removed and the stale file taken over');
+  t.same(readPidFile(file), procRef(process.pid));
+  t.same(readdirSync(dir), ['x.pid'], 'no guard or temporary file left behind');
 });

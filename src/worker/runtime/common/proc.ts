@@ -51,21 +51,49 @@ export function readPidFile(file: string): ProcRef | null {
  * by link(2), which is atomic and fails if it exists, already holding our PID
  * and start time: created empty and written after, a reader in between took
  * it for stale and took it over too.
+ *
+ * Taking over a stale file is two steps (remove it, link ours), so it is done
+ * under a guard, `FILE.takeover`, itself taken by link(2): without it, two
+ * processes that both found the same dead holder could each remove the file
+ * and link their own, the second removing the first's, and both believe they
+ * held it. Under the guard the file is read again before it is removed. A
+ * guard whose holder died mid-takeover is removed by the next comer; only two
+ * processes racing over such a guard can still both pass it.
  */
 export function lockPidFile(file: string): boolean {
   const me = procRef(process.pid)!;
   const tmp = `${file}.${process.pid}.tmp`;
+  const guard = `${file}.takeover`;
+  const link = (to: string): boolean => {
+    try {
+      linkSync(tmp, to);
+      return true;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      return false;
+    }
+  };
   writeFileSync(tmp, `${me.pid} ${me.startTime}\n`, { mode: 0o600 });
   try {
     for (let attempt = 0; attempt < 3; attempt++) {
-      try {
-        linkSync(tmp, file);
-        return true;
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      if (link(file)) return true;
+      const holder = readPidFile(file);
+      if (isSameProcess(holder)) return false;
+      if (!link(guard)) {
+        // Another process is taking it over now (it will hold it), or one died doing so.
+        if (isSameProcess(readPidFile(guard))) return false;
+        rmSync(guard, { force: true });
+        continue;
       }
-      if (isSameProcess(readPidFile(file))) return false;
-      rmSync(file, { force: true });
+      try {
+        const now = readPidFile(file);
+        // Taken meanwhile by a process that found it free, or by a takeover that just ended.
+        if (now && isSameProcess(now)) return false;
+        rmSync(file, { force: true });
+        if (link(file)) return true;
+      } finally {
+        rmSync(guard, { force: true });
+      }
     }
     return false;
   } finally {
