@@ -54,7 +54,7 @@ export interface ManagerOptions {
   /** Fencing lease timings (manager/lease/options.ts). */
   lease?: Partial<LeaseOptions>;
   /** This node's supervisor is configured: see LeaseServiceDeps.fenceHandoff (lease/service.ts). */
-  fenceHandoff?: () => Promise<number>;
+  fenceHandoff?: Promise<number>;
   /** The orchestrator's decision function; without it the leader runs no orchestrator (tests of other parts). */
   reconcile?: ReconcileFn;
   /** Records carry component=manager (and each part's own: raft, lease, dispatcher, scheduler, orchestrator). */

@@ -325,7 +325,7 @@ export class Daemon {
       ...(this.hooks.wallClock ? { timers: { ...systemTimers, wall: this.hooks.wallClock } } : {}),
       log: this.root,
       ...(this.opts.logReader ? { localLogs: this.opts.logReader } : {}),
-      fenceHandoff: () => this.fenceHandoff,
+      fenceHandoff: this.fenceHandoff,
     });
     // A removed node's connections end at once (new ones are refused: isRemovedNode).
     this.manager.store.watch((changes) => {

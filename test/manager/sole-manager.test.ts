@@ -28,21 +28,25 @@ t.test('only the leader of a one-voter configuration, to its own node holding ta
 
 t.test('a voter addition stops sole grants and waits until the last one and the grace have run out', async (t) => {
   const g = new SoleManagerGrants({ fenceMs: F, marginMs: MARGIN });
-  t.equal(g.readyAt(0), Number.NEGATIVE_INFINITY, 'no sole grant, no grace: no wait');
-  t.equal(g.readyAt(5_000), 5_000 + MARGIN, 'the grace the supervisor gave this daemon, plus the margin');
+  t.equal(g.readyAt(), Number.POSITIVE_INFINITY, 'before the daemon configured its supervisor: never (an unknown grace is not taken for none)');
+  t.equal(g.ownHoldUntil, Number.POSITIVE_INFINITY, 'nor is its own node declared down');
+  const readyAt = (graceUntil: number) => (g.handedOff(graceUntil), g.readyAt());
+  t.equal(readyAt(0), Number.NEGATIVE_INFINITY, 'no sole grant, no grace: no wait');
+  t.equal(readyAt(5_000), 5_000 + MARGIN, 'the grace the supervisor gave this daemon, plus the margin');
+  t.equal(g.ownHoldUntil, 5_000 + MARGIN, 'and its own node is held as long');
   g.grant(2_000, base);
   g.grant(3_000, base);
   const growing = g.begin();
   t.equal(g.grant(3_100, base), false, 'no sole grant while a voter is being added');
-  t.equal(g.readyAt(0), 3_000 + F + MARGIN, 'the last sole grant + F + margin');
-  t.equal(g.readyAt(4_500), 4_500 + MARGIN, 'or the grace, when later');
+  t.equal(readyAt(0), 3_000 + F + MARGIN, 'the last sole grant + F + margin');
+  t.equal(readyAt(4_500), 4_500 + MARGIN, 'or the grace, when later');
   const second = g.begin();
   growing.end();
   growing.end();
   t.equal(g.grant(3_200, base), false, 'still none while another addition is under way (end() counts once)');
   second.end();
   t.equal(g.grant(3_300, base), true, 'sole grants again once no addition is under way');
-  t.equal(g.readyAt(0), 3_300 + F + MARGIN);
+  t.equal(readyAt(0), 3_300 + F + MARGIN);
 });
 
 t.test("a supervisor holds its tasks through an expired lease only on its dead sole manager's word", async (t) => {

@@ -9,28 +9,19 @@
  */
 import t from 'tap';
 import { ProcCluster } from '../helpers/procs.js';
+import { sleepService } from '../helpers/sleep-service.js';
 import { waitFor } from '../helpers/wait.js';
 
 const N = 200;
-
-interface ApiTask {
-  ID: string;
-  DesiredState: string;
-  Status: { State: string };
-}
 
 t.test(`one node holds ${N} tasks`, async (t) => {
   const c = new ProcCluster();
   t.teardown(() => c.close());
   const m1 = await c.init();
   const t0 = Date.now();
-  const r = await c.http(m1, 'POST', '/services/create', {
-    Name: 'dense',
-    TaskTemplate: { Runtime: 'process', ContainerSpec: { Image: 'sleep', Args: ['3600'] } },
-    Mode: { Replicated: { Replicas: N } },
-  });
+  const r = await sleepService(c, m1, 'dense', N);
   t.equal(r.status, 201, r.body);
-  const tasks = async () => (await c.http(m1, 'GET', `/tasks?filters=${encodeURIComponent(JSON.stringify({ service: ['dense'] }))}`, undefined, 10_000)).json<ApiTask[]>();
+  const { tasks } = r;
   await waitFor(async () => (await tasks()).filter((x) => x.Status.State === 'running').length === N, { timeoutMs: 180_000, intervalMs: 200, what: `${N} running` });
   t.comment(`${N} tasks running ${Date.now() - t0} ms after the create (not a benchmark: other tests load the machine)`);
   const ids = new Set((await tasks()).map((x) => x.ID));

@@ -18,16 +18,11 @@ import { cpus } from 'node:os';
 import t from 'tap';
 import { tasksOf } from '../../chaos-tests/harness/proc-cluster.js';
 import { ProcCluster } from '../helpers/procs.js';
+import { sleepService } from '../helpers/sleep-service.js';
 import { waitFor } from '../helpers/wait.js';
 
 const N = 100;
 
-interface ApiTask {
-  ID: string;
-  NodeID: string;
-  DesiredState: string;
-  Status: { State: string; ContainerStatus?: { PID?: number } };
-}
 interface ApiNode {
   ID: string;
   Description: { Hostname: string };
@@ -51,14 +46,9 @@ t.test('stall, CPU saturation and a daemon restart kill no task', async (t) => {
   await c.http(m1, 'POST', `/nodes/${mgr.ID}/update?version=${mgr.Version.Index}`, { ...mgr.Spec, Availability: 'drain' });
   const w = (await byName('n2')).ID;
 
-  const r = await c.http(m1, 'POST', '/services/create', {
-    Name: 'hold',
-    TaskTemplate: { Runtime: 'process', ContainerSpec: { Image: 'sleep', Args: ['3600'] } },
-    Mode: { Replicated: { Replicas: N } },
-  });
+  const r = await sleepService(c, m1, 'hold', N);
   t.equal(r.status, 201, r.body);
-  const tasks = async () => (await c.http(m1, 'GET', `/tasks?filters=${encodeURIComponent(JSON.stringify({ service: ['hold'] }))}`, undefined, 10_000)).json<ApiTask[]>();
-  const running = async () => (await tasks()).filter((x) => x.DesiredState === 'running' && x.Status.State === 'running');
+  const { tasks, running } = r;
   await waitFor(async () => (await running()).length === N, { timeoutMs: 120_000, intervalMs: 200, what: `${N} running tasks` });
   const ids = new Set((await running()).map((x) => x.ID));
   t.ok((await running()).every((x) => x.NodeID === w), 'all on the worker');

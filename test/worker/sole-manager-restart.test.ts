@@ -18,17 +18,11 @@ import path from 'node:path';
 import t from 'tap';
 import { tasksOf } from '../../chaos-tests/harness/proc-cluster.js';
 import { ProcCluster } from '../helpers/procs.js';
+import { sleepService } from '../helpers/sleep-service.js';
 import { alive } from '../helpers/proc-alive.js';
 import { waitFor } from '../helpers/wait.js';
 
 const N = 100;
-
-interface ApiTask {
-  ID: string;
-  DesiredState: string;
-  Status: { State: string };
-}
-
 
 t.test('a one-manager cluster: a frozen daemon is fenced, a dead one restarted keeps every task', async (t) => {
   const c = new ProcCluster();
@@ -37,14 +31,9 @@ t.test('a one-manager cluster: a frozen daemon is fenced, a dead one restarted k
     await c.close();
   });
   const m1 = await c.init();
-  const r = await c.http(m1, 'POST', '/services/create', {
-    Name: 'hold',
-    TaskTemplate: { Runtime: 'process', ContainerSpec: { Image: 'sleep', Args: ['3600'] } },
-    Mode: { Replicated: { Replicas: N } },
-  });
+  const r = await sleepService(c, m1, 'hold', N);
   t.equal(r.status, 201, r.body);
-  const tasks = async () => (await c.http(m1, 'GET', `/tasks?filters=${encodeURIComponent(JSON.stringify({ service: ['hold'] }))}`, undefined, 10_000)).json<ApiTask[]>();
-  const running = async () => (await tasks()).filter((x) => x.DesiredState === 'running' && x.Status.State === 'running');
+  const { tasks, running } = r;
   const allRunning = () => waitFor(async () => (await running()).length === N, { timeoutMs: 120_000, intervalMs: 200, what: `${N} running tasks\n${c.logs().slice(-3000)}` });
   await allRunning();
   const supDir = path.join(m1.dataDir, 'supervisor');

@@ -1,5 +1,5 @@
 import type { Connection, Transport } from '../../wire/interface.js';
-import { systemTimers, type TimerHandle, type Timers } from '../../util/timers.js';
+import { sleepOn, systemTimers, type TimerHandle, type Timers } from '../../util/timers.js';
 import type { Store } from '../store/store.js';
 import { LeaseCore, type NodeStanding } from './core.js';
 import { SoleManagerGrants } from './sole-manager.js';
@@ -13,22 +13,6 @@ import { componentLogger, type Logger } from '../../util/log/interface.js';
 
 /** How long a voter addition waits for this node's supervisor to be configured (fenceHandoff) before it gives up. */
 const HANDOFF_DEADLINE_MS = 60_000;
-
-function withDeadline<T>(p: Promise<T>, ms: number, timers: Timers): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const t = timers.setTimeout(() => reject(new LeaseError('NOT_CONFIGURED', `this node's task supervisor was not configured within ${ms} ms: no voter is added before it is`)), ms);
-    p.then(
-      (v) => {
-        timers.clear(t);
-        resolve(v);
-      },
-      (err: unknown) => {
-        timers.clear(t);
-        reject(err instanceof Error ? err : new Error(String(err)));
-      },
-    );
-  });
-}
 
 /** What the lease needs from the rest of the manager. */
 export interface LeaseServiceDeps {
@@ -54,10 +38,11 @@ export interface LeaseServiceDeps {
   /**
    * Resolves once this node's supervisor is configured by this process, with
    * the monotonic ms until which it may hold tasks on an earlier
-   * incarnation's sole grant (0: none). Awaited before a voter is added to a
-   * one-voter configuration (sole-manager.ts); without it, nothing to wait for.
+   * incarnation's sole grant (0: none). Until then this manager adds no voter
+   * and never declares its own node down (sole-manager.ts); without it,
+   * nothing to wait for.
    */
-  fenceHandoff?: () => Promise<number>;
+  fenceHandoff?: Promise<number>;
   /** Clocks and timers (default: the machine's); a simulation passes its own. */
   timers?: Timers;
   /** Records carry component=lease. */
@@ -82,13 +67,7 @@ export class LeaseService {
   private leaderConn: { id: string; conn: Promise<Connection> } | null = null;
   private stopped = false;
   private readonly sole: SoleManagerGrants;
-  /**
-   * Until when this node's own supervisor may hold its tasks on a sole grant
-   * of an earlier incarnation (monotonic ms; +Infinity until its daemon has
-   * configured it and said): this manager never declares its own node down
-   * before (sole-manager.ts).
-   */
-  private ownHoldUntil = Number.POSITIVE_INFINITY;
+  private readonly handoff: Promise<number>;
 
   private readonly logger: Logger;
 
@@ -98,14 +77,11 @@ export class LeaseService {
     checkLeaseOptions(this.opts);
     this.core = new LeaseCore(this.opts);
     this.sole = new SoleManagerGrants(this.opts);
-    if (deps.fenceHandoff) {
-      deps.fenceHandoff().then(
-        (graceUntil) => (this.ownHoldUntil = graceUntil > 0 ? graceUntil + this.opts.marginMs : Number.NEGATIVE_INFINITY),
-        () => {},
-      );
-    } else {
-      this.ownHoldUntil = Number.NEGATIVE_INFINITY;
-    }
+    this.handoff = deps.fenceHandoff ?? Promise.resolve(0);
+    this.handoff.then(
+      (graceUntil) => this.sole.handedOff(graceUntil),
+      () => {},
+    );
     this.timers = deps.timers ?? systemTimers;
     this.now = () => this.timers.now();
     deps.transport.onRequest(LeaseRenew, (b, conn) => {
@@ -179,8 +155,9 @@ export class LeaseService {
     const r = this.core.renew(nodeId, this.standing(nodeId), now);
     if (r.granted) {
       this.metrics.grants++;
-      const st = this.deps.raft.status();
-      const sole = this.sole.grant(now, { leader: this.core.currentRole === 'leader', self: this.deps.nodeId, voters: st.conf.voters, node: nodeId, tasks });
+      // The configuration is read only for this node's own supervisor holding tasks (one renewal in N).
+      const sole =
+        nodeId === this.deps.nodeId && tasks && this.sole.grant(now, { leader: this.core.currentRole === 'leader', self: this.deps.nodeId, voters: this.deps.raft.status().conf.voters, node: nodeId, tasks });
       return { granted: true, fenceMs: this.opts.fenceMs, ...(sole ? { soleManager: true, marginMs: this.opts.marginMs } : {}) };
     }
     this.metrics.refusals++;
@@ -198,11 +175,12 @@ export class LeaseService {
     try {
       // Whatever the voter count: a configuration of two may still have a sole grant out (one
       // given just before the removal that made it one voter was lost in a crash).
-      const graceUntil = this.deps.fenceHandoff ? await withDeadline(this.deps.fenceHandoff(), HANDOFF_DEADLINE_MS, this.timers) : 0;
-      const wait = this.sole.readyAt(graceUntil) - this.now();
+      const configured = await Promise.race([this.handoff.then(() => true), sleepOn(this.timers, HANDOFF_DEADLINE_MS).then(() => false)]);
+      if (!configured) throw new LeaseError('NOT_CONFIGURED', `this node's task supervisor was not configured within ${HANDOFF_DEADLINE_MS} ms: no voter is added before it is`);
+      const wait = this.sole.readyAt() - this.now();
       if (wait > 0) {
         this.logger.info(`a second manager joins a one-manager cluster: ${Math.ceil(wait)} ms until no sole-manager grant can hold tasks`);
-        await new Promise<void>((r) => this.timers.setTimeout(r, Math.ceil(wait)));
+        await sleepOn(this.timers, Math.ceil(wait));
       }
       return growing;
     } catch (err) {
@@ -256,7 +234,7 @@ export class LeaseService {
       id: n.ID,
       standing: standingOf(n.Status.State),
       agent: this.deps.agents.absentSince(n.ID) === undefined,
-      ...(n.ID === this.deps.nodeId ? { holdUntil: this.ownHoldUntil } : {}),
+      ...(n.ID === this.deps.nodeId ? { holdUntil: this.sole.ownHoldUntil } : {}),
     }));
     // A node whose supervisor renews but whose agent is gone cannot be managed:
     // after the grace period its tasks are replaced like a dead node's.

@@ -19,8 +19,9 @@
  * behind the grants. A quorum that leaves this manager out needs three
  * voters, and the configuration grows one voter at a time, each change made
  * by a leader of the configuration before it; the first step, from one
- * voter, is made by this manager alone. Before it proposes that step the
- * manager stops saying "sole" and waits until
+ * voter, is made by this manager alone. Before it adds any voter (that step,
+ * or a later one: a sole grant may outlive a removal entry lost in a crash)
+ * the manager stops saying "sole" and waits until
  *   - every sole grant it gave has run out (last one + F + margin): after
  *     that the supervisor either has a newer, plain grant or saw its lease
  *     run out while this manager was alive, and fenced;
@@ -31,12 +32,20 @@
  *     manager's `fenceHandoff`), so an unknown grace is never taken for none.
  * A configuration of two voters still needs this manager in every quorum, so
  * by the time a third voter can make one without it, its node's supervisor
- * holds only plain grants.
+ * holds only plain grants. And while the grace runs, this manager does not
+ * declare its own node down either (`ownHoldUntil`, the lease core's
+ * `holdUntil`): the supervisor may still be holding the tasks.
  */
 export class SoleManagerGrants {
   private lastSoleGrant = Number.NEGATIVE_INFINITY;
   /** Voter additions under way: no sole grant while any is. */
   private growing = 0;
+  /**
+   * Until when this node's own supervisor may hold its tasks on a sole grant
+   * of an earlier incarnation (monotonic ms): +Infinity until `handedOff`
+   * says; the lease never declares this node down before it.
+   */
+  ownHoldUntil = Number.POSITIVE_INFINITY;
 
   constructor(private readonly opts: { fenceMs: number; marginMs: number }) {}
 
@@ -64,8 +73,13 @@ export class SoleManagerGrants {
     };
   }
 
-  /** When (monotonic ms) a voter may be added, given the grace this node's supervisor gave its daemon (monotonic ms, 0 for none). */
-  readyAt(graceUntil: number): number {
-    return Math.max(this.lastSoleGrant + this.opts.fenceMs + this.opts.marginMs, graceUntil > 0 ? graceUntil + this.opts.marginMs : Number.NEGATIVE_INFINITY);
+  /** This daemon has configured its supervisor, which gave it a grace until `graceUntil` (monotonic ms; 0: none). */
+  handedOff(graceUntil: number): void {
+    this.ownHoldUntil = graceUntil > 0 ? graceUntil + this.opts.marginMs : Number.NEGATIVE_INFINITY;
+  }
+
+  /** When (monotonic ms) a voter may be added: once every sole grant and the grace (+ margin) are over; never before `handedOff`. */
+  readyAt(): number {
+    return Math.max(this.lastSoleGrant + this.opts.fenceMs + this.opts.marginMs, this.ownHoldUntil);
   }
 }

@@ -1,12 +1,11 @@
 import { retry } from '../../util/retry.js';
-import { monotonicMs } from '../../util/monotonic.js';
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { packageRoot } from '../../util/version.js';
 import { writeJsonAtomic } from '../runtime/common/atomic.js';
 import type { LogRotation } from '../runtime/common/log-format.js';
-import { isSameProcess, readPidFile, type ProcRef } from '../runtime/common/proc.js';
+import { isSameProcess, readPidFile, untilGone, type ProcRef } from '../runtime/common/proc.js';
 import type { ExitRecord } from '../runtime/common/task-dir.js';
 import type { Connection, Stream } from '../../wire/interface.js';
 import { WireError } from '../../wire/errors.js';
@@ -220,12 +219,6 @@ export class SupervisorClient {
 
   // ------------------------------------------------------------------ internals
 
-  /** Resolves once no supervisor process is alive for this directory, or after `ms`. */
-  private async untilGone(ms: number): Promise<void> {
-    const deadline = monotonicMs() + ms;
-    while (this.running() && monotonicMs() < deadline) await new Promise((r) => setTimeout(r, 10));
-  }
-
   /** Is a supervisor process alive for this directory (per its pid file)? */
   private running(): ProcRef | null {
     const ref = readPidFile(supervisorFile(this.opts.dir, 'pid'));
@@ -316,7 +309,8 @@ export class SupervisorClient {
       // The kernel closes a dying process's sockets before it even becomes a zombie, so a supervisor
       // that just died can look alive for a moment. A reconnect finds out in its own time; after a
       // shutdown nothing reconnects, and the loss went unreported (a flake of the release test in CI).
-      if (this.ending) await this.untilGone(5_000);
+      const dying = this.ending ? this.running() : null;
+      if (dying) await untilGone(dying, 5_000);
       if (this.closed) return;
       // Gone for good, or just the connection? A dead supervisor took its tasks along.
       if (!this.running() && this.info) {

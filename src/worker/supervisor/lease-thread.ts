@@ -19,7 +19,7 @@ import { writeFileSync } from 'node:fs';
 import '../../protocol/lease.js';
 import { monotonicMs } from '../../util/monotonic.js';
 import { WsTransport } from '../../wire/ws-transport.js';
-import { isSameProcess } from '../runtime/common/proc.js';
+import { isSameProcess, untilGone } from '../runtime/common/proc.js';
 import { LeaseKeeper } from './lease-keeper.js';
 import { fenceHeldOff, SLOT_FENCE_MS, SLOT_HELD, SLOT_SOLE, SLOT_UNTIL, type DaemonRef, type LeaseThreadData, type LeaseThreadEvent, type LeaseThreadMessage } from './lease.js';
 
@@ -56,15 +56,12 @@ function main(): void {
     if (diedBy === null && !isSameProcess(daemon)) diedBy = monotonicMs();
     return { alive: diedBy === null, graceUntil: daemon.graceUntil, diedBy };
   };
-  // Its socket closes before the process looks gone (client.ts, untilGone): look until it is, so
-  // that a death long before the deadline is known as such however late the deadline's look runs.
-  let watching: NodeJS.Timeout | undefined;
-  const watchDeath = (pid: number) => {
-    clearInterval(watching);
-    const until = monotonicMs() + 5_000;
-    watching = setInterval(() => {
-      if (!daemon || daemon.pid !== pid || daemonState()?.alive === false || monotonicMs() > until) clearInterval(watching);
-    }, 10);
+  // Its socket closes before the process looks gone: look until it is, so that a death long
+  // before the deadline is known as such however late the deadline's look runs.
+  const watchDeath = (d: DaemonRef) => {
+    void untilGone(d, 5_000).then((gone) => {
+      if (gone && daemon?.pid === d.pid && daemon.startTime === d.startTime && diedBy === null) diedBy = monotonicMs();
+    });
   };
 
   const check = () => {
@@ -120,7 +117,7 @@ function main(): void {
     if (m.type === 'managers') keeper.setManagers(m.managers);
     else if (m.type === 'tls') transport.updateTls({ ...m.tls, nodeIdentity: true });
     else if (m.type === 'daemon-closed') {
-      if (daemon?.pid === m.pid) watchDeath(m.pid);
+      if (daemon?.pid === m.pid) watchDeath(daemon);
     } else if (m.type === 'daemon') {
       daemon = m.daemon;
       diedBy = null;

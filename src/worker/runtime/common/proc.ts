@@ -1,4 +1,5 @@
 import { linkSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { monotonicMs } from '../../../util/monotonic.js';
 
 /**
  * A PID alone is not an identity: PIDs are reused. Pair it with the
@@ -33,6 +34,21 @@ export function procRef(pid: number): ProcRef | null {
 export function isSameProcess(ref: ProcRef | undefined | null): boolean {
   if (!ref) return false;
   return procStartTime(ref.pid) === ref.startTime;
+}
+
+/**
+ * Resolves true once `ref` is no longer that live process, false if it still
+ * is after `ms`. Polled every 10 ms: the kernel closes a dying process's
+ * sockets before it even looks like a zombie, so a peer whose connection just
+ * closed can look alive for a moment.
+ */
+export async function untilGone(ref: ProcRef, ms: number): Promise<boolean> {
+  const deadline = monotonicMs() + ms;
+  while (isSameProcess(ref)) {
+    if (monotonicMs() >= deadline) return false;
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  return true;
 }
 
 /** The holder a pid file names (`PID STARTTIME`), or null if it is missing or unreadable. */
