@@ -10,6 +10,10 @@
  *   publishes a port in ingress mode: every node then answers on it.
  * - Local tasks are those same tasks, each with a namespace `shoal-<12 chars
  *   of the task ID>` and, per network it serves, its address and Docker's MAC.
+ *   A task on no network is not one: it runs in its node's namespace (the
+ *   runtimes join a namespace only for a task that asked for a network), so a
+ *   namespace made for it would be two wasted `ip` operations per task and a
+ *   plan that changes with every task started or stopped.
  * - Remotes are what VXLAN must reach on those networks: other nodes' tasks
  *   (assigned..running, whatever their desired state: a task draining still
  *   answers), and other nodes' own addresses (replies to traffic a node
@@ -73,6 +77,11 @@ function ownNamespace(t: Task, nodes: ReadonlyMap<string, Node>): boolean {
   return taskRuntimeOn(t.Spec.Runtime, nodes.get(t.NodeID)?.Description.Runtimes) !== 'process';
 }
 
+/** On at least one network: what makes the agent wait for the task's namespace (TaskNetworks.wants). */
+export function onNetwork(t: Pick<Task, 'NetworksAttachments'>): boolean {
+  return (t.NetworksAttachments?.length ?? 0) > 0;
+}
+
 /** A process task's host ports, TCP and UDP only (the mesh does not forward SCTP). */
 function hostPortsOf(t: Task): PlanHostPort[] {
   const out: PlanHostPort[] = [];
@@ -103,7 +112,7 @@ export function buildNodePlan(nodeId: string, objects: PlanObjects): NodePlan {
   // Which networks this node serves.
   // A task told to stop keeps its namespace until it has stopped: its open connections drain over it.
   const nodesById = new Map(objects.nodes.map((n) => [n.ID, n]));
-  const local = objects.tasks.filter((t) => t.NodeID === nodeId && placedLive(t) && ownNamespace(t, nodesById));
+  const local = objects.tasks.filter((t) => t.NodeID === nodeId && placedLive(t) && ownNamespace(t, nodesById) && onNetwork(t));
   const served = new Set<string>();
   for (const t of local) for (const a of t.NetworksAttachments ?? []) if (netById.has(a.Network.ID)) served.add(a.Network.ID);
   // A process task's networks too: it reaches their VIPs and resolver through the node's own stack.

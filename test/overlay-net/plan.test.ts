@@ -90,4 +90,10 @@ t.test('plans of three nodes', async (t) => {
   const nodesDefaultProcess = { ...objects, nodes: objects.nodes.map((n) => (n.ID === 'C' ? { ...n, Description: { ...n.Description, Runtimes: ['process', 'oci'] } } : n)) };
   const cp = buildNodePlan('C', nodesDefaultProcess);
   t.notOk(cp.tasks.some((x) => x.taskId === 'd1') || cp.services.some((x) => x.backends.some((b) => b.taskId === 'd1')), "a task without a runtime of its own takes its node's default (first listed)");
+
+  // A task on no network runs in its node's namespace (the runtimes join one only for a task on a network): none is made for it.
+  const offNetwork = { ...objects, tasks: objects.tasks.map((x) => (x.ID === 'w1' ? { ...x, NetworksAttachments: [] } : x)) };
+  const an = buildNodePlan('A', offNetwork);
+  t.same(an.tasks, [], 'no namespace for an oci task on no network');
+  t.same(buildNodePlan('A', { ...objects, tasks: objects.tasks.map((x) => (x.ID === 'w1' ? (({ NetworksAttachments: _n, ...rest }) => rest)(x) : x)) }).tasks, [], 'nor without NetworksAttachments at all');
 });

@@ -1,4 +1,5 @@
 import type { DataPlane, NodePlan, PlanNetwork, PlanTask } from '../../overlay-net/interface.js';
+import { onNetwork } from '../../overlay-net/plan.js';
 import type { Task } from '../../model/index.js';
 import type { TaskNetwork } from '../runtime/interface.js';
 import { systemTimers, type Timers } from '../../util/timers.js';
@@ -72,7 +73,7 @@ export class TaskNetworks {
 
   /** Does this task need a namespace of its own (it joins at least one network)? */
   static wants(task: Task): boolean {
-    return (task.NetworksAttachments?.length ?? 0) > 0;
+    return onNetwork(task);
   }
 
   /**
