@@ -19,9 +19,10 @@
  * processes, which other work on this shared machine cannot move),
  * restarts_before_all_running, hold_s, running_at_end; for oci also
  * oci_floor_ms, the same N containers started by crun/runc alone (overlay
- * mount + run --detach from two shells, bench/oci-floor.ts), and
+ * mount + run --detach from two shells, bench/oci-floor.ts),
  * oci_floor_libcrun_ms, the same through the forker's libcrun path (null
- * where there is none). With --peer swarm a
+ * where there is none), and oci_floor_libcrun_full_ms, that path with each
+ * container configured as the node configures a task's. With --peer swarm a
  * single-node Docker Swarm on a private dockerd gets the same service for
  * each N: swarm_all_running_ms, swarm_mb_per_task (swarm_pss_mb_per_task).
  *
@@ -483,6 +484,8 @@ async function main(): Promise<void> {
           line.oci_floor_ms = lower && bin ? await ociFloorMs(bin, lower, n) : null;
           progress(`  ${oci.binary} through the forker's libcrun path, N=${n} in 2 lanes (mount + run)`);
           line.oci_floor_libcrun_ms = lower && bin ? await ociFloorLibcrunMs(bin, lower, n) : null;
+          progress(`  the same with Shoal's container configuration, N=${n}`);
+          line.oci_floor_libcrun_full_ms = lower && bin ? await ociFloorLibcrunMs(bin, lower, n, 'shoal') : null;
         }
         if (o.peer === 'swarm') {
           if (!swarmFigures.has(n)) {

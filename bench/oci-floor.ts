@@ -12,6 +12,12 @@
  * system call and runs each container by libcrun in a fork of itself, in
  * the foreground as the node does, a container counting as started when its
  * PID file is written. Null where the forker is not linked with libcrun.
+ *
+ * `oci_floor_libcrun_full_ms` is that again with each container configured
+ * as the node configures a task's (bundle.ts buildConfig: Docker's mounts,
+ * masked and read-only paths, capabilities, device rules, tini as PID 1):
+ * the minimal bundle above leaves out work every Shoal container does, so
+ * this is the floor to read Shoal's figure against.
  */
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -20,6 +26,8 @@ import { capture } from '../src/worker/runtime/common/capture.js';
 import { DEFAULT_PATH } from '../src/worker/runtime/options.js';
 import { forkerAvailable, TaskForker, type ForkedTask } from '../src/worker/supervisor/forker.js';
 import { libcrunLink } from '../src/worker/supervisor/forker-libcrun.js';
+import { buildConfig } from '../src/worker/runtime/oci/bundle.js';
+import { INIT_CANDIDATES } from '../src/worker/runtime/oci/oci-runtime.js';
 
 
 /** The image store's rootfs of the one imported image (bench:density imports busybox only). */
@@ -54,13 +62,27 @@ interface Bundles {
   ids: string[];
 }
 
-function bundles(n: number): Bundles {
+/** As the node configures a task's container (bundle.ts), for a `sleep 86400` task of an image of `lowerdir`. */
+function shoalConfig(id: string, dir: string, lowerdir: string): object {
+  const init = INIT_CANDIDATES.find((p) => existsSync(p));
+  return buildConfig({
+    spec: { taskId: id, name: id, image: 'busybox:latest', command: ['/bin/sleep', '86400'], env: [], mounts: [], limits: {}, labels: {} },
+    image: { id: `sha256:${'0'.repeat(64)}`, name: 'busybox:latest', config: {}, size: 0, created: new Date(0).toISOString(), source: 'tarball', rootfs: lowerdir },
+    rootfs: lowerdir,
+    taskDir: dir,
+    cgroupsPath: `shoal-floor/${id}`,
+    volumesDir: path.join(dir, 'volumes'),
+    ...(init ? { init } : {}),
+  });
+}
+
+function bundles(n: number, lowerdir: string, as: 'minimal' | 'shoal'): Bundles {
   const base = mkdtempSync(path.join(tmpdir(), 'shoal-oci-floor-'));
   const ids = Array.from({ length: n }, (_, i) => `floor${i}`);
   for (const id of ids) {
     const d = path.join(base, id);
     for (const sub of ['rootfs', 'upper', 'work']) mkdirSync(path.join(d, sub), { recursive: true });
-    writeFileSync(path.join(d, 'config.json'), JSON.stringify(config(id)));
+    writeFileSync(path.join(d, 'config.json'), JSON.stringify(as === 'shoal' ? shoalConfig(id, d, lowerdir) : config(id)));
   }
   return { base, state: path.join(base, 'state'), ids };
 }
@@ -77,7 +99,7 @@ const PATH = process.env.PATH ?? DEFAULT_PATH;
 
 /** Starts n containers in `lanes` parallel lanes; ms until the last `run -d` returned, or null if any failed. Cleans up after. */
 export async function ociFloorMs(binary: string, lowerdir: string, n: number, lanes = 2): Promise<number | null> {
-  const b = bundles(n);
+  const b = bundles(n, lowerdir, 'minimal');
   // Each lane is one shell running its containers one after another (a shell's fork is cheaper than ours).
   const lane = (k: number) => {
     const mine = b.ids.filter((_, i) => i % lanes === k);
@@ -95,13 +117,17 @@ export async function ociFloorMs(binary: string, lowerdir: string, n: number, la
 
 const exited = (task: ForkedTask) => new Promise<number | null>((r) => (task.exitCode !== null ? r(task.exitCode) : task.once('exit', (code: number | null) => r(code))));
 
-/** The same through the C forker's mount and libcrun paths (see the header); null where it has no libcrun for `binary`. */
-export async function ociFloorLibcrunMs(binary: string, lowerdir: string, n: number, lanes = 2): Promise<number | null> {
+/**
+ * The same through the C forker's mount and libcrun paths (see the header),
+ * the containers configured minimally or as the node configures them; null
+ * where it has no libcrun for `binary`.
+ */
+export async function ociFloorLibcrunMs(binary: string, lowerdir: string, n: number, as: 'minimal' | 'shoal' = 'minimal', lanes = 2): Promise<number | null> {
   const bin = forkerAvailable();
   const link = libcrunLink();
   if (bin?.kind !== 'c' || !('flags' in link) || realpathSync(binary) !== link.binary) return null;
   const forker = new TaskForker(bin, () => {});
-  const b = bundles(n);
+  const b = bundles(n, lowerdir, as);
   const running: ForkedTask[] = [];
   const runOne = async (id: string): Promise<boolean> => {
     const d = path.join(b.base, id);
