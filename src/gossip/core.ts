@@ -215,6 +215,7 @@ export class GossipCore implements GossipNode {
     // stay at most one per interval).
     if (this.gossipWanted()) d = Math.min(d, this.nextGossipAt);
     if (!this.leaving) d = Math.min(d, this.nextPushPullAt, this.nextReconnectAt);
+    if (this.alone()) d = Math.min(d, this.nextJoinRetryAt);
     return d;
   }
 
@@ -238,6 +239,11 @@ export class GossipCore implements GossipNode {
     if (!this.leaving && now >= this.nextReconnectAt) {
       this.nextReconnectAt = now + this.options.reconnectIntervalMs;
       this.reconnect();
+    }
+    if (this.alone() && now >= this.nextJoinRetryAt) {
+      this.nextJoinRetryAt = now + this.options.joinRetryMs;
+      this.metrics.joinRetries++;
+      this.pushPullSeeds();
     }
   }
 
@@ -901,7 +907,29 @@ export class GossipCore implements GossipNode {
 
   join(seeds: readonly Addr[]): void {
     if (this.leaving) throw new GossipError('LEFT', 'cannot join after leaving');
-    for (const seed of seeds) {
+    this.joinSeeds = [...seeds];
+    this.nextJoinRetryAt = this.now + this.options.joinRetryMs;
+    this.pushPullSeeds();
+  }
+
+  /**
+   * The seeds of the last join, tried again every joinRetryMs while this
+   * member knows no live one: a join whose push-pulls all failed (a seed not
+   * up yet, a connect timing out on a loaded host) would otherwise leave it
+   * alone for good, as nothing else ever contacts a member nobody knows.
+   * memberlist leaves this to its caller (Consul's retry_join); here the core
+   * does it, so every user of join() gets it.
+   */
+  private joinSeeds: Addr[] = [];
+  private nextJoinRetryAt = Infinity;
+
+  /** Joined (seeds given) yet knowing no live member. */
+  private alone(): boolean {
+    return this.joinSeeds.length > 0 && this.table.active === 0 && !this.leaving;
+  }
+
+  private pushPullSeeds(): void {
+    for (const seed of this.joinSeeds) {
       this.metrics.pushPullsStarted++;
       this.pullsOut().push({ to: seed, clusterAddr: seed, join: true, state: this.localState(true) });
     }

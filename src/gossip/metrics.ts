@@ -64,6 +64,8 @@ export class GossipMetrics {
   refutations = 0;
 
   pushPullsStarted = 0;
+  /** Times the join seeds were tried again because this member knew no live one (joinRetryMs). */
+  joinRetries = 0;
   pushPullsServed = 0;
   pushPullsMerged = 0;
   userDelivered = 0;

@@ -64,6 +64,8 @@ export interface GossipOptions {
   pushPullIntervalMs: number;
   /** Try a push-pull with one random dead member this often (Serf's reconnect): heals partitions. */
   reconnectIntervalMs: number;
+  /** While a member that joined knows no live member, push-pull with its join seeds again this often (Consul's retry_join). */
+  joinRetryMs: number;
   /** Datagram size budget (the UDP transport's MTU-safe maximum). */
   maxPacketBytes: number;
   /** Reserved per datagram for framing and encryption (compound header, nonce, GCM tag, key id). */
@@ -157,6 +159,11 @@ export const LAN: Readonly<GossipOptions> = Object.freeze({
   // ~10 s, at the cost of one failed stream attempt per 10 s per member when
   // the probability (dead/alive) says to try.
   reconnectIntervalMs: 10_000,
+  // A member alone (its join reached no seed: one not up yet, a connect timed
+  // out on a loaded host) is no use to anyone, and nothing else ever contacts
+  // a member nobody knows: try the seeds again every 2 s, about the join's own
+  // connect timeout, so attempts to a seed that never answers overlap little.
+  joinRetryMs: 2_000,
   // A 1,500-byte Ethernet MTU minus IP/UDP headers and tunnels' overhead.
   maxPacketBytes: 1_400,
   // Compound framing (~16 B) + AES-256-GCM nonce and tag (28 B) + version and
@@ -204,6 +211,8 @@ export const WAN: Readonly<GossipOptions> = Object.freeze({
   pushPullIntervalMs: 60_000,
   // Serf's 30 s.
   reconnectIntervalMs: 30_000,
+  // Consul's WAN retry_join interval is 30 s; seeds across regions answer slowly.
+  joinRetryMs: 10_000,
   // ticks every 500 ms; 20 missed ones is a stall.
   stallThresholdMs: 10_000,
   stallGraceMs: 5_000,
@@ -226,6 +235,7 @@ export const LOCAL: Readonly<GossipOptions> = Object.freeze({
   suspicionMult: 3,
   pushPullIntervalMs: 5_000,
   reconnectIntervalMs: 2_000,
+  joinRetryMs: 500,
   stallThresholdMs: 500,
   stallGraceMs: 200,
 });
@@ -251,6 +261,7 @@ export function resolveOptions(partial: Partial<GossipOptions> = {}, profile: Pr
     'awarenessMaxMultiplier',
     'pushPullIntervalMs',
     'reconnectIntervalMs',
+    'joinRetryMs',
     'maxPacketBytes',
     'stallThresholdMs',
     'maxMetaBytes',

@@ -51,6 +51,22 @@ t.test('join: members meet through one seed', async (t) => {
   t.match(net.eventsOf('e', 'joined', 'b')[0], { member: { id: 'b', role: 'worker', meta: META, state: 'alive' } });
 });
 
+t.test('a join that reached no seed is tried again (joinRetryMs) until a member is known, then no more', async (t) => {
+  const net = new MiniNet(['a', 'b'], {}, 3, false);
+  net.crash('a');
+  const b = net.core('b');
+  b.join([addrOf('a')]);
+  net.flush();
+  net.run(1_000);
+  t.equal(b.numActive(), 1, 'the seed is down: b knows no one');
+  const a = net.add('a');
+  t.ok(net.runUntil(() => b.numActive() === 2 && a.numActive() === 2, 30_000), 'once the seed is up, b joins it without being told again');
+  t.ok(b.metrics.joinRetries >= 1, `b tried the seed again (${b.metrics.joinRetries} time(s))`);
+  const retries = b.metrics.joinRetries;
+  net.run(60_000);
+  t.equal(b.metrics.joinRetries, retries, 'no retries once it knows a live member');
+});
+
 function lone(id: string, members: MemberRecord[] = []): GossipCore {
   const c = new GossipCore({
     self: { id, addr: addrOf(id), clusterAddr: addrOf(id), role: 'manager', meta: META },
