@@ -66,7 +66,7 @@ interface Options {
 /** Used memory settles a few seconds after the last task starts (supervisors finish starting, logs open). */
 const SETTLE_MS = 5_000;
 /** Polls for "all running" (a service's counts: a small answer) follow each answer by this much: a tight measure that never queues requests on a loaded node. */
-const POLL_MS = 50;
+const POLL_MS = 100;
 /** How often the node's state is read for down events: shorter than the dispatcher's 1 s heartbeat, so a down spell is seen. */
 const NODE_POLL_MS = 250;
 /** Prefixes no test uses (they take 127.0.100–249), tried in order until one is free. */

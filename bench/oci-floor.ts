@@ -27,7 +27,7 @@ import { DEFAULT_PATH } from '../src/worker/runtime/options.js';
 import { forkerAvailable, TaskForker, type ForkedTask } from '../src/worker/supervisor/forker.js';
 import { libcrunLink } from '../src/worker/supervisor/forker-libcrun.js';
 import { buildConfig } from '../src/worker/runtime/oci/bundle.js';
-import { INIT_CANDIDATES } from '../src/worker/runtime/oci/oci-runtime.js';
+import { findInit } from '../src/worker/runtime/oci/oci-runtime.js';
 
 
 /** The image store's rootfs of the one imported image (bench:density imports busybox only). */
@@ -64,7 +64,7 @@ interface Bundles {
 
 /** As the node configures a task's container (bundle.ts), for a `sleep 86400` task of an image of `lowerdir`. */
 function shoalConfig(id: string, dir: string, lowerdir: string): object {
-  const init = INIT_CANDIDATES.find((p) => existsSync(p));
+  const init = findInit();
   return buildConfig({
     spec: { taskId: id, name: id, image: 'busybox:latest', command: ['/bin/sleep', '86400'], env: [], mounts: [], limits: {}, labels: {} },
     image: { id: `sha256:${'0'.repeat(64)}`, name: 'busybox:latest', config: {}, size: 0, created: new Date(0).toISOString(), source: 'tarball', rootfs: lowerdir },

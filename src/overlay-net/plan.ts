@@ -77,7 +77,7 @@ function ownNamespace(t: Task, nodes: ReadonlyMap<string, Node>): boolean {
   return taskRuntimeOn(t.Spec.Runtime, nodes.get(t.NodeID)?.Description.Runtimes) !== 'process';
 }
 
-/** On at least one network: what makes the agent wait for the task's namespace (TaskNetworks.wants). */
+/** On at least one network: the tasks that get a namespace of their own, and whose start the agent holds until the plan has made it (task-controller.ts). */
 export function onNetwork(t: Pick<Task, 'NetworksAttachments'>): boolean {
   return (t.NetworksAttachments?.length ?? 0) > 0;
 }

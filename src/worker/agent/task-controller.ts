@@ -5,7 +5,8 @@ import { RuntimeError } from '../runtime/interface.js';
 import { stopGraceMs, toRunSpec, usesSecrets, withProcessNetworking, withSecretFiles } from './run-spec.js';
 import type { SecretFiles } from './secret-files.js';
 import type { LocalTask, TaskStore } from './task-db.js';
-import { TaskNetworks } from './task-networks.js';
+import type { TaskNetworks } from './task-networks.js';
+import { onNetwork } from '../../overlay-net/plan.js';
 import { HealthMonitor, healthPolicy, mergeHealth, type HealthPolicy, type HealthReport } from './health.js';
 import { awaitListening } from './listening.js';
 import { sleepOn, type TimerHandle, type Timers } from '../../util/timers.js';
@@ -204,7 +205,7 @@ export class TaskController {
         const files = await this.deps.secrets?.materialize(this.task, rt.name);
         if (files) spec = withSecretFiles(spec, files, rt.name);
         if (rt.name === 'process') spec = withProcessNetworking(spec, this.task, { resolver: this.deps.networks !== undefined });
-        if (TaskNetworks.wants(this.task) && rt.name !== 'process') {
+        if (onNetwork(this.task) && rt.name !== 'process') {
           // Never started without the network it asked for: no data plane here means rejected (and placed elsewhere).
           if (!this.deps.networks) throw new Error('this node cannot join overlay networks (its data plane needs root, iproute2 and nftables)');
           spec = { ...spec, network: await this.deps.networks.attach(this.task) };
@@ -242,7 +243,7 @@ export class TaskController {
       // Without a health check, a task that publishes ports stays `starting` until it listens on
       // them: from `running` on it is a load-balancer backend (and a start-first update stops its
       // predecessor), and a backend that has not bound its port yet refuses connections.
-      const ports = rt.name !== 'process' && TaskNetworks.wants(this.task) && this.pid !== undefined ? (this.deps.networks?.publishedTcpPorts(this.task) ?? []) : [];
+      const ports = rt.name !== 'process' && onNetwork(this.task) && this.pid !== undefined ? (this.deps.networks?.publishedTcpPorts(this.task) ?? []) : [];
       if (ports.length > 0) return this.awaitPorts(this.pid!, ports);
       await this.move('running', 'started');
     }

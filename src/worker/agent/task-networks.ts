@@ -1,5 +1,4 @@
 import type { DataPlane, NodePlan, PlanNetwork, PlanTask } from '../../overlay-net/interface.js';
-import { onNetwork } from '../../overlay-net/plan.js';
 import type { Task } from '../../model/index.js';
 import type { TaskNetwork } from '../runtime/interface.js';
 import { systemTimers, type Timers } from '../../util/timers.js';
@@ -69,11 +68,6 @@ export class TaskNetworks {
     } finally {
       this.running = false;
     }
-  }
-
-  /** Does this task need a namespace of its own (it joins at least one network)? */
-  static wants(task: Task): boolean {
-    return onNetwork(task);
   }
 
   /**

@@ -261,7 +261,8 @@ export class OciRuntime extends SupervisedRuntime<OciInfo> implements Runtime {
  */
 export const INIT_CANDIDATES = ['/usr/bin/tini-static', '/usr/bin/docker-init'];
 
-function findInit(): string | null {
+/** The first of INIT_CANDIDATES installed here, or null. */
+export function findInit(): string | null {
   return INIT_CANDIDATES.find((p) => existsSync(p)) ?? null;
 }
 
