@@ -367,7 +367,7 @@ export class Manager implements ManagerContext {
     const addr = n.ManagerStatus?.Addr ?? n.ShoalAddrs?.Cluster;
     if (!addr) throw new ManagerError('FAILED_PRECONDITION', `node ${nodeId} has never connected: its cluster address is unknown`);
     if (!this.driver.status().conf.voters.includes(nodeId)) {
-      if (!this.driver.status().conf.learners.includes(nodeId)) await this.driver.addLearner(nodeId, addr);
+      if (!this.driver.status().conf.learners.includes(nodeId)) await this.confChange(`adding ${nodeId} as a learner`, () => this.driver.addLearner(nodeId, addr));
       await this.updateNode(nodeId, (x) => ({ ...x, Spec: { ...x.Spec, Role: 'manager' }, ManagerStatus: { Reachability: 'unknown', Addr: addr } }));
       void this.promoteWhenCaughtUp(nodeId);
     } else {
@@ -379,7 +379,7 @@ export class Manager implements ManagerContext {
     if (!this.leading) return this.forward('demote', nodeId);
     const conf = this.driver.status().conf;
     if (conf.voters.includes(nodeId) && conf.voters.length <= 1) throw new ManagerError('FAILED_PRECONDITION', 'cannot demote the last manager');
-    if (conf.voters.includes(nodeId) || conf.learners.includes(nodeId)) await this.driver.removeNode(nodeId);
+    if (conf.voters.includes(nodeId) || conf.learners.includes(nodeId)) await this.confChange(`removing ${nodeId} from the managers`, () => this.driver.removeNode(nodeId));
     await this.updateNode(nodeId, (x) => {
       const { ManagerStatus: _drop, ...rest } = x;
       void _drop;
@@ -394,7 +394,7 @@ export class Manager implements ManagerContext {
     if (!force && n.Status.State !== 'down') throw new ManagerError('FAILED_PRECONDITION', `node ${nodeId} is not down and can't be removed (use --force)`);
     const conf = this.driver.status().conf;
     if (conf.voters.includes(nodeId) && !force) throw new ManagerError('FAILED_PRECONDITION', `node ${nodeId} is a manager: demote it first`);
-    if (conf.voters.includes(nodeId) || conf.learners.includes(nodeId)) await this.driver.removeNode(nodeId);
+    if (conf.voters.includes(nodeId) || conf.learners.includes(nodeId)) await this.confChange(`removing ${nodeId} from the managers`, () => this.driver.removeNode(nodeId));
     // One transaction: the node goes, and onto the deny list workers enforce (membership/deny-list.ts).
     // The cluster object may change under us (a token rotation): read it again and retry.
     for (let attempt = 0; ; attempt++) {
@@ -406,15 +406,46 @@ export class Manager implements ManagerContext {
     }
   }
 
+  /**
+   * A change of the Raft configuration, waiting its turn. Raft takes one at a
+   * time and refuses another while the last is uncommitted
+   * (CONF_CHANGE_PENDING): a demotion that came while the node's promotion
+   * to voter was in flight failed with it (a fresh clone's
+   * secrets/cluster test: promote, then demote). It waits now, up to 10 s:
+   * a change commits in one round trip to a quorum.
+   */
+  private confChange(what: string, change: () => Promise<void>): Promise<void> {
+    return retry(change, {
+      what,
+      deadlineMs: 10_000,
+      retryable: (err) => err instanceof RaftError && err.code === 'CONF_CHANGE_PENDING',
+      backoff: { initialMs: 50, maxMs: 500 },
+      stopped: () => !this.leading || this.stopped,
+      exhausted: 'last',
+    });
+  }
+
+  /** The store still wants `nodeId` as a manager (not demoted or removed meanwhile). */
+  private wantsManager(nodeId: string): boolean {
+    return this.store.get('node', nodeId)?.Spec.Role === 'manager';
+  }
+
   private async promoteWhenCaughtUp(nodeId: string, deadlineMs = 120_000): Promise<void> {
     let growing: { end(): void } | null = null;
     try {
       // A one-voter cluster first lets every "sole manager" grant run out (lease/sole-manager.ts).
       growing = await this.lease.beforeVoterAdded();
-      await retry(
+      const promoted = await retry(
         async () => {
-          await this.driver.addVoter(nodeId);
-          await this.updateNode(nodeId, (x) => ({ ...x, ManagerStatus: { Reachability: 'reachable', Addr: x.ManagerStatus?.Addr ?? '' } }));
+          // Demoted or removed while it caught up (or while the wait above ran): nothing to promote.
+          if (!this.wantsManager(nodeId)) return false;
+          const conf = this.driver.status().conf;
+          if (!conf.voters.includes(nodeId)) {
+            if (!conf.learners.includes(nodeId)) return false;
+            await this.driver.addVoter(nodeId);
+          }
+          await this.updateNode(nodeId, (x) => (x.Spec.Role === 'manager' ? { ...x, ManagerStatus: { Reachability: 'reachable', Addr: x.ManagerStatus?.Addr ?? '' } } : x));
+          return true;
         },
         {
           what: `promoting ${nodeId}`,
@@ -428,7 +459,8 @@ export class Manager implements ManagerContext {
           },
         },
       );
-      this.logger.info({ peer: nodeId }, `${nodeId} caught up and was promoted to voter`);
+      if (promoted) this.logger.info({ peer: nodeId }, `${nodeId} caught up and was promoted to voter`);
+      else this.logger.info({ peer: nodeId }, `${nodeId} is no longer to be a manager: not promoted`);
     } catch (err) {
       // Leadership moved (the next leader promotes it) or the deadline passed: the learner stays one.
       this.logger.warn({ peer: nodeId }, `${nodeId} was not promoted: ${(err as Error).message}`);
