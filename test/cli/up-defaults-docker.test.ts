@@ -9,7 +9,7 @@
  * Skipped when there is no docker CLI on PATH.
  */
 import { execFile, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
 import { distFile } from '../helpers/dist.js';
@@ -43,6 +43,15 @@ t.test('shoal up (defaults: 3 managers, 2 workers), eval "$(shoal env)", docker 
   const t0 = Date.now();
   const up = await shoal('up', '--ip-prefix', prefix);
   const upMs = Date.now() - t0;
+  if (up.code !== 0) {
+    // `shoal up` removed its half-made cluster (and cluster.json) but kept each node's log: say what they said.
+    t.fail(`shoal up failed after ${upMs} ms: ${up.err.trim()}`);
+    for (const name of readdirSync(path.join(cwd, '.shoal'), { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => e.name)) {
+      const log = path.join(cwd, '.shoal', name, 'node.log');
+      if (existsSync(log)) t.comment(`${name}/node.log, warnings and errors:\n${readFileSync(log, 'utf8').split('\n').filter((l) => /"level":"(warn|error|fatal)"/.test(l)).slice(-40).join('\n')}`);
+    }
+    return;
+  }
   for (const n of (JSON.parse(readFileSync(path.join(cwd, '.shoal', 'cluster.json'), 'utf8')) as { nodes: { pid: number | null }[] }).nodes) if (n.pid) started.add(n.pid);
   t.equal(up.code, 0, up.err);
   t.comment(`shoal up (defaults: 3 managers, 2 workers): ${upMs} ms wall, including the CLI's own start`);
