@@ -199,7 +199,9 @@ export class Manager implements ManagerContext {
           this.dispatcher.startLeading();
           this.scheduler.start();
           this.orchestrator?.start();
+          this.promoteLearners();
           this.keyTimer = this.timers.setInterval(() => {
+            this.promoteLearners();
             void this.retireGossipKey().catch((err: Error) => this.logger.warn(`gossip key: ${err.message}`));
             void this.stepCaRotation().catch((err: Error) => this.logger.warn(`CA rotation: ${err.message}`));
           }, 1_000);
@@ -430,7 +432,27 @@ export class Manager implements ManagerContext {
     return this.store.get('node', nodeId)?.Spec.Role === 'manager';
   }
 
+  /** Learners whose promotion runs on this leader now (promoteWhenCaughtUp), so none runs twice. */
+  private readonly promoting = new Set<string>();
+
+  /**
+   * Every learner the store wants as a manager is being promoted by this
+   * leader. A promotion runs on the leader that added the learner, and stops
+   * when that one stops leading or its deadline passes: without this the
+   * learner stayed one for good, and a `shoal up` whose first leader lost an
+   * election while a joining manager caught up waited for it until its
+   * timeout. Run when leading begins and every second after.
+   */
+  private promoteLearners(): void {
+    if (!this.leading || this.stopped) return;
+    for (const id of this.driver.status().conf.learners) {
+      if (this.wantsManager(id)) void this.promoteWhenCaughtUp(id);
+    }
+  }
+
   private async promoteWhenCaughtUp(nodeId: string, deadlineMs = 120_000): Promise<void> {
+    if (this.promoting.has(nodeId)) return;
+    this.promoting.add(nodeId);
     let growing: { end(): void } | null = null;
     try {
       // A one-voter cluster first lets every "sole manager" grant run out (lease/sole-manager.ts).
@@ -462,9 +484,10 @@ export class Manager implements ManagerContext {
       if (promoted) this.logger.info({ peer: nodeId }, `${nodeId} caught up and was promoted to voter`);
       else this.logger.info({ peer: nodeId }, `${nodeId} is no longer to be a manager: not promoted`);
     } catch (err) {
-      // Leadership moved (the next leader promotes it) or the deadline passed: the learner stays one.
+      // Leadership moved (the next leader promotes it) or the deadline passed (promoteLearners tries again).
       this.logger.warn({ peer: nodeId }, `${nodeId} was not promoted: ${(err as Error).message}`);
     } finally {
+      this.promoting.delete(nodeId);
       growing?.end();
     }
   }
@@ -554,7 +577,7 @@ export class Manager implements ManagerContext {
       if (!r.ok) throw r.code === 'NAME_CONFLICT' ? new ManagerError('NODE_EXISTS', `node ID ${b.nodeId} is already in the cluster`) : new ManagerError('FAILED_PRECONDITION', r.message);
     }
     if (role === 'manager' && !this.driver.status().conf.voters.includes(b.nodeId)) {
-      if (!this.driver.status().conf.learners.includes(b.nodeId)) await this.driver.addLearner(b.nodeId, b.clusterAddr);
+      if (!this.driver.status().conf.learners.includes(b.nodeId)) await this.confChange(`adding ${b.nodeId} as a learner`, () => this.driver.addLearner(b.nodeId, b.clusterAddr));
       void this.promoteWhenCaughtUp(b.nodeId);
     }
     return {

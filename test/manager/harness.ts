@@ -66,6 +66,11 @@ export class ManagerCluster {
   }
 
   async joinManager(): Promise<Manager> {
+    return (await this.joinManagerNotStarted()).start();
+  }
+
+  /** A manager's join, accepted; its process starts when `start()` is called. */
+  async joinManagerNotStarted(): Promise<{ id: string; start(): Promise<Manager> }> {
     const leader = await this.leader();
     const id = newObjectId();
     const host = nextHost();
@@ -73,7 +78,7 @@ export class ManagerCluster {
     const addr = await t.listen({ host, port: 0 });
     await t.close();
     const r = await this.join(this.tokens(leader).Manager, id, addr);
-    return this.startManager(id, { peers: Object.fromEntries(r.managers.map((x) => [x.nodeId, x.addr])) }, addr);
+    return { id, start: () => this.startManager(id, { peers: Object.fromEntries(r.managers.map((x) => [x.nodeId, x.addr])) }, addr) };
   }
 
   async addAgent(resources = { nanoCpus: 4e9, memoryBytes: 8 * 2 ** 30 }): Promise<FakeAgent> {

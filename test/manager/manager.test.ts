@@ -24,6 +24,26 @@ t.test('found a cluster, join two managers as learners that become voters', asyn
   t.equal(leader.store.get('node', 'intruder'), undefined, 'and nothing was written');
 });
 
+t.test('a learner whose promoting leader lost leadership is promoted by the next leader', async (t) => {
+  const c = new ManagerCluster();
+  t.teardown(() => c.close());
+  await c.found();
+  await c.joinManager();
+  await c.joinManager();
+  const first = await c.leader();
+  await waitFor(() => first.status().managers.filter((x) => x.voter).length === 3, { what: 'three voters' });
+  // A manager joins, but its process is not up yet: the leader adds it as a learner, and the
+  // promotion waits for it to catch up. Then that leader goes.
+  const late = await c.joinManagerNotStarted();
+  t.ok(first.status().managers.some((x) => x.nodeId === late.id && !x.voter), 'the joiner is a learner');
+  await c.stopManager(first.status().nodeId);
+  const next = await c.leader();
+  t.not(next, first, 'another manager leads');
+  await late.start();
+  await waitFor(() => next.status().managers.some((x) => x.nodeId === late.id && x.voter), { timeoutMs: 20_000, what: 'the new leader promoted the learner' });
+  t.equal(next.status().managers.filter((x) => x.voter).length, 4, 'four voters (one of them stopped)');
+});
+
 t.test('agents register, get tasks scheduled and report them running; a silent node goes down', async (t) => {
   const c = new ManagerCluster();
   t.teardown(() => c.close());
