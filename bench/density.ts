@@ -25,6 +25,9 @@
  * container configured as the node configures a task's. With --peer swarm a
  * single-node Docker Swarm on a private dockerd gets the same service for
  * each N: swarm_all_running_ms, swarm_mb_per_task (swarm_pss_mb_per_task).
+ * fs_settle_s: on ext4 without a journal (fs-settle.ts) each timed start,
+ * Shoal's, a floor's or Swarm's, waits until that long after the bench's last
+ * deletion; 0 where the filesystem does not need it or with --no-settle.
  *
  * The node may collapse at these densities (declare itself down, fence its
  * tasks, start them again): that is reported in the figures, not an error.
@@ -32,7 +35,9 @@
  * Flags (or env): --n 100,300 (BENCH_DENSITY_N), --runtimes process,oci
  * (BENCH_DENSITY_RUNTIMES), --hold 120 (BENCH_DENSITY_HOLD), --idle 20
  * (BENCH_DENSITY_IDLE), --deadline 600 (BENCH_DENSITY_DEADLINE, seconds for
- * all N to run), --peer swarm (BENCH_DENSITY_PEER). Progress on stderr; one
+ * all N to run), --peer swarm (BENCH_DENSITY_PEER), --no-settle
+ * (BENCH_DENSITY_SETTLE=0: time each start right after the last phase's
+ * removal). Progress on stderr; one
  * JSON line per (runtime, N) on stdout, the last one last.
  */
 import { spawn, spawnSync } from 'node:child_process';
@@ -48,6 +53,7 @@ import { busyboxBinary, busyboxRootfs } from '../test/helpers/busybox-rootfs.js'
 import { quiet, clusterProcesses, cpuPercent, createAndTime, medianUsedKiB, mibPerTask, progress, pssKiB, serviceTasks, signedMiB, sleep, socketApi, until, type Api, type TaskJson } from './density-measure.js';
 import { NO_SWARM, SwarmPeer, type SwarmFigures } from './density-swarm.js';
 import { imageRootfs, ociFloorLibcrunMs, ociFloorMs } from './oci-floor.js';
+import { DELETION_WINDOW_MS, deletionPenalty, FsSettle } from './fs-settle.js';
 import { FORKER_COMMS } from '../src/worker/supervisor/forker.js';
 import { parseRecord } from '../src/util/log/pretty.js';
 import { unmountUnder } from '../src/node/leftovers.js';
@@ -61,6 +67,8 @@ interface Options {
   idleMs: number;
   deadlineMs: number;
   peer: 'swarm' | null;
+  /** Wait out the filesystem's recent deletions before each timed start (fs-settle.ts); --no-settle times phases back to back. */
+  settle: boolean;
 }
 
 /** Used memory settles a few seconds after the last task starts (supervisors finish starting, logs open). */
@@ -74,7 +82,7 @@ const IP_PREFIXES = ['127.0.251', '127.0.252', '127.0.253', '127.0.254'];
 
 function options(): Options {
   const { values } = parseArgs({
-    options: { n: { type: 'string' }, runtimes: { type: 'string' }, hold: { type: 'string' }, idle: { type: 'string' }, deadline: { type: 'string' }, peer: { type: 'string' } },
+    options: { n: { type: 'string' }, runtimes: { type: 'string' }, hold: { type: 'string' }, idle: { type: 'string' }, deadline: { type: 'string' }, peer: { type: 'string' }, 'no-settle': { type: 'boolean' } },
   });
   const env = process.env;
   const list = (v: string) => v.split(',').map((s) => s.trim()).filter(Boolean);
@@ -96,6 +104,7 @@ function options(): Options {
     idleMs: seconds(values.idle ?? env.BENCH_DENSITY_IDLE ?? '20', '--idle'),
     deadlineMs: seconds(values.deadline ?? env.BENCH_DENSITY_DEADLINE ?? '600', '--deadline'),
     peer: peer === 'swarm' ? 'swarm' : null,
+    settle: !(values['no-settle'] ?? env.BENCH_DENSITY_SETTLE === '0'),
   };
 }
 
@@ -360,19 +369,21 @@ class DownWatch {
 const serviceName = (runtime: Runtime, n: number) => `density-${runtime}-${n}`;
 
 /** One (runtime, N) on a quiet node, its down events counted throughout; the watch ends even if the phase fails. */
-async function measure(node: ShoalNode, runtime: Runtime, n: number, o: Options): Promise<Record<string, unknown>> {
+async function measure(node: ShoalNode, runtime: Runtime, n: number, o: Options, fs: FsSettle): Promise<Record<string, unknown>> {
   if (!(await node.quiet(180_000))) progress('  the node is not quiet after 180 s (not ready, or processes of earlier tasks left): measuring anyway');
   const watch = new DownWatch(node);
   try {
-    return await createHoldRemove(node, runtime, n, o, watch);
+    return await createHoldRemove(node, runtime, n, o, watch, fs);
   } finally {
+    fs.deleted();
     await watch.stop();
   }
 }
 
 /** Create, time, hold (memory, CPU, restarts), remove. */
-async function createHoldRemove(node: ShoalNode, runtime: Runtime, n: number, o: Options, watch: DownWatch): Promise<Record<string, unknown>> {
+async function createHoldRemove(node: ShoalNode, runtime: Runtime, n: number, o: Options, watch: DownWatch, fs: FsSettle): Promise<Record<string, unknown>> {
   const name = serviceName(runtime, n);
+  await fs.settle();
   await quiet();
   const before = await medianUsedKiB();
   const pssBefore = pssKiB(node.pid, node.dir);
@@ -463,12 +474,16 @@ async function main(): Promise<void> {
         progress(`the swarm peer could not start, its figures will be null: ${(err as Error).message}`);
       }
     }
+    // The bench's own deletions (and whatever this machine deleted just before) must not be timed.
+    const fsSettle = new FsSettle(o.settle ? deletionPenalty(root) : null, progress);
+    if (fsSettle.why) progress(`timing each start ${DELETION_WINDOW_MS / 1000} s after the last deletion (--no-settle: back to back): ${fsSettle.why}`);
+    fsSettle.deleted();
     const swarmFigures = new Map<number, SwarmFigures>();
     for (const runtime of runtimes) {
       for (const n of o.ns) {
         let line: Record<string, unknown>;
         try {
-          line = await measure(node, runtime, n, o);
+          line = await measure(node, runtime, n, o, fsSettle);
         } catch (err) {
           progress(`${runtime} N=${n} failed: ${(err as Error).message}`);
           // The create may have gone through after all: the next phase must not find its tasks.
@@ -481,15 +496,22 @@ async function main(): Promise<void> {
           const lower = imageRootfs(node.dataDir);
           const bin = oci.binary ? which(oci.binary) : null;
           progress(`  ${oci.binary} alone, N=${n} in 2 lanes (mount + run --detach)`);
+          await fsSettle.settle();
           line.oci_floor_ms = lower && bin ? await ociFloorMs(bin, lower, n) : null;
+          fsSettle.deleted();
           progress(`  ${oci.binary} through the forker's libcrun path, N=${n} in 2 lanes (mount + run)`);
+          await fsSettle.settle();
           line.oci_floor_libcrun_ms = lower && bin ? await ociFloorLibcrunMs(bin, lower, n) : null;
+          fsSettle.deleted();
           progress(`  the same with Shoal's container configuration, N=${n}`);
+          await fsSettle.settle();
           line.oci_floor_libcrun_full_ms = lower && bin ? await ociFloorLibcrunMs(bin, lower, n, 'shoal') : null;
+          fsSettle.deleted();
         }
         if (o.peer === 'swarm') {
           if (!swarmFigures.has(n)) {
             progress(`swarm N=${n}`);
+            await fsSettle.settle();
             swarmFigures.set(
               n,
               swarm
@@ -500,8 +522,10 @@ async function main(): Promise<void> {
                 : NO_SWARM,
             );
           }
+          fsSettle.deleted();
           Object.assign(line, swarmFigures.get(n));
         }
+        line.fs_settle_s = fsSettle.why ? DELETION_WINDOW_MS / 1000 : 0;
         process.stdout.write(JSON.stringify(line) + '\n');
       }
     }
