@@ -369,21 +369,19 @@ class DownWatch {
 const serviceName = (runtime: Runtime, n: number) => `density-${runtime}-${n}`;
 
 /** One (runtime, N) on a quiet node, its down events counted throughout; the watch ends even if the phase fails. */
-async function measure(node: ShoalNode, runtime: Runtime, n: number, o: Options, fs: FsSettle): Promise<Record<string, unknown>> {
+async function measure(node: ShoalNode, runtime: Runtime, n: number, o: Options): Promise<Record<string, unknown>> {
   if (!(await node.quiet(180_000))) progress('  the node is not quiet after 180 s (not ready, or processes of earlier tasks left): measuring anyway');
   const watch = new DownWatch(node);
   try {
-    return await createHoldRemove(node, runtime, n, o, watch, fs);
+    return await createHoldRemove(node, runtime, n, o, watch);
   } finally {
-    fs.deleted();
     await watch.stop();
   }
 }
 
 /** Create, time, hold (memory, CPU, restarts), remove. */
-async function createHoldRemove(node: ShoalNode, runtime: Runtime, n: number, o: Options, watch: DownWatch, fs: FsSettle): Promise<Record<string, unknown>> {
+async function createHoldRemove(node: ShoalNode, runtime: Runtime, n: number, o: Options, watch: DownWatch): Promise<Record<string, unknown>> {
   const name = serviceName(runtime, n);
-  await fs.settle();
   await quiet();
   const before = await medianUsedKiB();
   const pssBefore = pssKiB(node.pid, node.dir);
@@ -465,8 +463,8 @@ async function main(): Promise<void> {
   try {
     const needImage = runtimes.includes('oci') || o.peer === 'swarm';
     const tarball = needImage ? busyboxRootfs().tarball : '';
-    node = await ShoalNode.up(root, oci.binary);
-    if (runtimes.includes('oci')) await node.importImage(tarball);
+    const live = (node = await ShoalNode.up(root, oci.binary));
+    if (runtimes.includes('oci')) await live.importImage(tarball);
     if (o.peer === 'swarm') {
       try {
         swarm = await SwarmPeer.start(tarball);
@@ -478,16 +476,18 @@ async function main(): Promise<void> {
     const fsSettle = new FsSettle(o.settle ? deletionPenalty(root) : null, progress);
     if (fsSettle.why) progress(`timing each start ${DELETION_WINDOW_MS / 1000} s after the last deletion (--no-settle: back to back): ${fsSettle.why}`);
     fsSettle.deleted();
+    const peer = swarm;
     const swarmFigures = new Map<number, SwarmFigures>();
     for (const runtime of runtimes) {
       for (const n of o.ns) {
         let line: Record<string, unknown>;
         try {
-          line = await measure(node, runtime, n, o, fsSettle);
+          line = await fsSettle.timed(() => measure(live, runtime, n, o));
         } catch (err) {
           progress(`${runtime} N=${n} failed: ${(err as Error).message}`);
           // The create may have gone through after all: the next phase must not find its tasks.
           if (!(await node.remove(serviceName(runtime, n), 180_000))) progress(`  ${serviceName(runtime, n)} could not be removed within 180 s`);
+          fsSettle.deleted();
           line = { runtime, n, all_running_ms: null, mb_per_task: null, pss_mb_per_task: null, idle_cpu_pct: null, restarts_in_120s: null, node_down_events: null, error: (err as Error).message };
         }
         if (runtime === 'oci') {
@@ -496,33 +496,25 @@ async function main(): Promise<void> {
           const lower = imageRootfs(node.dataDir);
           const bin = oci.binary ? which(oci.binary) : null;
           progress(`  ${oci.binary} alone, N=${n} in 2 lanes (mount + run --detach)`);
-          await fsSettle.settle();
-          line.oci_floor_ms = lower && bin ? await ociFloorMs(bin, lower, n) : null;
-          fsSettle.deleted();
+          line.oci_floor_ms = lower && bin ? await fsSettle.timed(() => ociFloorMs(bin, lower, n)) : null;
           progress(`  ${oci.binary} through the forker's libcrun path, N=${n} in 2 lanes (mount + run)`);
-          await fsSettle.settle();
-          line.oci_floor_libcrun_ms = lower && bin ? await ociFloorLibcrunMs(bin, lower, n) : null;
-          fsSettle.deleted();
+          line.oci_floor_libcrun_ms = lower && bin ? await fsSettle.timed(() => ociFloorLibcrunMs(bin, lower, n)) : null;
           progress(`  the same with Shoal's container configuration, N=${n}`);
-          await fsSettle.settle();
-          line.oci_floor_libcrun_full_ms = lower && bin ? await ociFloorLibcrunMs(bin, lower, n, 'shoal') : null;
-          fsSettle.deleted();
+          line.oci_floor_libcrun_full_ms = lower && bin ? await fsSettle.timed(() => ociFloorLibcrunMs(bin, lower, n, 'shoal')) : null;
         }
         if (o.peer === 'swarm') {
           if (!swarmFigures.has(n)) {
             progress(`swarm N=${n}`);
-            await fsSettle.settle();
             swarmFigures.set(
               n,
-              swarm
-                ? await swarm.measure(n, { deadlineMs: o.deadlineMs, pollMs: POLL_MS, settleMs: SETTLE_MS }).catch((err: Error) => {
+              peer
+                ? await fsSettle.timed(() => peer.measure(n, { deadlineMs: o.deadlineMs, pollMs: POLL_MS, settleMs: SETTLE_MS })).catch((err: Error) => {
                     progress(`swarm N=${n} failed: ${err.message}`);
                     return NO_SWARM;
                   })
                 : NO_SWARM,
             );
           }
-          fsSettle.deleted();
           Object.assign(line, swarmFigures.get(n));
         }
         line.fs_settle_s = fsSettle.why ? DELETION_WINDOW_MS / 1000 : 0;

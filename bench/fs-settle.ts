@@ -19,7 +19,7 @@
  * made would measure the previous phase's deletions: so before each timed
  * start it waits until the last deletion is DELETION_WINDOW_MS old.
  */
-import { existsSync, readdirSync, readFileSync, realpathSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 
 /**
  * recently_deleted() holds an inode back 60 s after its deletion while its
@@ -31,44 +31,31 @@ export const DELETION_WINDOW_MS = 70_000;
 
 /** Why inode creation on `dir`'s filesystem depends on recent deletions, or null when it does not (or cannot be told). */
 export function deletionPenalty(dir: string): string | null {
-  let real: string;
-  try {
-    real = realpathSync(dir);
-  } catch {
-    return null;
-  }
-  // The mount `dir` is on: the longest mount point that is a prefix of it (mountinfo: id parent maj:min root mountpoint opts ... - fstype source superopts).
-  let best: { point: string; dev: string; fstype: string } | null = null;
-  for (const line of readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) {
-    const [pre, post] = line.split(' - ');
-    if (!pre || !post) continue;
-    const f = pre.split(' ');
-    const point = f[4]!.replace(/\\040/g, ' ');
-    if (!(real === point || real.startsWith(point.endsWith('/') ? point : `${point}/`))) continue;
-    if (!best || point.length >= best.point.length) best = { point, dev: f[2]!, fstype: post.split(' ')[0]! };
-  }
-  if (!best || best.fstype !== 'ext4') return null;
   let name: string | undefined;
   try {
-    name = /^DEVNAME=(.+)$/m.exec(readFileSync(`/sys/dev/block/${best.dev}/uevent`, 'utf8'))?.[1];
+    // The block device `dir` lives on, by its st_dev (Linux's dev_t: minor in bits 0-7 and 20-31, major in 8-19).
+    const dev = statSync(dir).dev;
+    const major = (dev >> 8) & 0xfff;
+    const minor = (dev & 0xff) | ((dev >> 12) & 0xfff00);
+    name = /^DEVNAME=(.+)$/m.exec(readFileSync(`/sys/dev/block/${major}:${minor}/uevent`, 'utf8'))?.[1];
   } catch {
-    return null;
+    return null; // not on a block device (tmpfs, overlay), or not Linux
   }
-  if (!name) return null;
-  // jbd2 lists every journal it runs as <device>-<journal inode> (8 for an internal journal).
-  const journaled = existsSync('/proc/fs/jbd2') && readdirSync('/proc/fs/jbd2').some((j) => j.startsWith(`${name.replace(/\//g, '!')}-`));
-  return journaled ? null : `${best.point} is ext4 without a journal (${name}): a new inode skips every inode deleted in the last 60 s`;
+  // ext4 lists each device it has mounted under /proc/fs/ext4; jbd2 each journal as <device>-<journal inode>.
+  const proc = name?.replace(/\//g, '!');
+  if (!proc || !existsSync(`/proc/fs/ext4/${proc}`)) return null;
+  const journaled = existsSync('/proc/fs/jbd2') && readdirSync('/proc/fs/jbd2').some((j) => j.startsWith(`${proc}-`));
+  return journaled ? null : `${dir} is on ext4 without a journal (${name}): a new inode skips every inode deleted in the last 60 s`;
 }
 
 /**
  * The bench's deletions and the waits after them. `deleted()` after anything
  * that removed files (a phase's service, a floor's bundles), `settle()` before
- * anything timed. On a filesystem without the penalty both are no-ops.
+ * anything timed, or `timed()` around both. On a filesystem without the
+ * penalty they are no-ops.
  */
 export class FsSettle {
   private lastDeletion = 0;
-  /** Total ms waited, for the report. */
-  waitedMs = 0;
 
   constructor(
     readonly why: string | null,
@@ -85,6 +72,15 @@ export class FsSettle {
     if (wait <= 0) return;
     this.progress(`  waiting ${Math.ceil(wait / 1000)} s before timing: ${this.why}`);
     await new Promise((r) => setTimeout(r, wait));
-    this.waitedMs += wait;
+  }
+
+  /** `start` timed on a settled filesystem; what it made and removed counts as a deletion after it. */
+  async timed<T>(start: () => Promise<T>): Promise<T> {
+    await this.settle();
+    try {
+      return await start();
+    } finally {
+      this.deleted();
+    }
   }
 }

@@ -65,6 +65,16 @@ export class ManagerCluster {
     }
   }
 
+  /** A founded cluster with two managers joined; resolves with its leader once all three vote. */
+  async threeVoters(): Promise<Manager> {
+    await this.found();
+    await this.joinManager();
+    await this.joinManager();
+    const leader = await this.leader();
+    await waitFor(() => leader.status().managers.filter((x) => x.voter).length === 3, { what: 'three voters' });
+    return leader;
+  }
+
   async joinManager(): Promise<Manager> {
     return (await this.joinManagerNotStarted()).start();
   }

@@ -27,11 +27,7 @@ t.test('found a cluster, join two managers as learners that become voters', asyn
 t.test('a learner whose promoting leader lost leadership is promoted by the next leader', async (t) => {
   const c = new ManagerCluster();
   t.teardown(() => c.close());
-  await c.found();
-  await c.joinManager();
-  await c.joinManager();
-  const first = await c.leader();
-  await waitFor(() => first.status().managers.filter((x) => x.voter).length === 3, { what: 'three voters' });
+  const first = await c.threeVoters();
   // A manager joins, but its process is not up yet: the leader adds it as a learner, and the
   // promotion waits for it to catch up. Then that leader goes.
   const late = await c.joinManagerNotStarted();
@@ -84,11 +80,7 @@ t.test('agents register, get tasks scheduled and report them running; a silent n
 t.test('status reports survive a leader failover', async (t) => {
   const c = new ManagerCluster();
   t.teardown(() => c.close());
-  await c.found();
-  await c.joinManager();
-  await c.joinManager();
-  const leader = await c.leader();
-  await waitFor(() => leader.status().managers.filter((x) => x.voter).length === 3, { what: 'three voters' });
+  const leader = await c.threeVoters();
   const a = await c.addAgent();
   a.autoRun = false;
   await waitFor(() => leader.store.get('node', a.id)?.Status.State === 'ready', { what: 'agent ready' });
